@@ -1,0 +1,141 @@
+"""The built, validated, immutable graph and its introspection.
+
+Items (sources and nodes) are numbered in a deterministic topological order: an item's
+index is its *rank*, every input has a lower rank than its reader, and ties keep insertion
+order. Schedulers and the engine work on these integer ranks; keys are for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+
+from fluvius.errors import CycleError
+from fluvius.graph.node import NodeSpec, SourceSpec
+from fluvius.graph.validate import check_inputs_exist, topological_order
+
+__all__ = ["Graph"]
+
+
+class Graph:
+    """A validated DAG of sources and nodes (build it with :class:`GraphBuilder`)."""
+
+    def __init__(self, items: Sequence[SourceSpec | NodeSpec]) -> None:
+        position = {item.key: i for i, item in enumerate(items)}
+        raw_inputs: list[tuple[int, ...]] = []
+        for item in items:
+            if isinstance(item, NodeSpec):
+                check_inputs_exist(item.key, item.inputs, position)
+                raw_inputs.append(tuple(position[k] for k in item.inputs))
+            else:
+                raw_inputs.append(())
+        try:
+            order = topological_order(raw_inputs)
+        except CycleError as exc:
+            raise CycleError([items[int(i)].key for i in exc.cycle]) from None
+        rank = [0] * len(order)
+        for r, i in enumerate(order):
+            rank[i] = r
+        self.items: tuple[SourceSpec | NodeSpec, ...] = tuple(items[i] for i in order)
+        self.keys: tuple[str, ...] = tuple(item.key for item in self.items)
+        self.index: dict[str, int] = {k: r for r, k in enumerate(self.keys)}
+        self.inputs: tuple[tuple[int, ...], ...] = tuple(
+            tuple(rank[j] for j in raw_inputs[i]) for i in order
+        )
+        children: list[list[int]] = [[] for _ in order]
+        for r, ins in enumerate(self.inputs):
+            for j in dict.fromkeys(ins):  # a node reading one input twice is one edge
+                children[j].append(r)
+        self.children: tuple[tuple[int, ...], ...] = tuple(tuple(c) for c in children)
+        self.sources: tuple[int, ...] = tuple(
+            r for r, item in enumerate(self.items) if isinstance(item, SourceSpec)
+        )
+        self._with_every_tick_sources()
+
+    def _with_every_tick_sources(self) -> None:
+        """Mark every source upstream of an ``every_tick`` node as non-conflating."""
+        wanting = [r for r, it in enumerate(self.items) if isinstance(it, NodeSpec) and it.every_tick]
+        if not wanting:
+            return
+        upstream = self._closure(wanting, self.inputs)
+        items = list(self.items)
+        for r in upstream:
+            item = items[r]
+            if isinstance(item, SourceSpec) and item.conflate:
+                items[r] = SourceSpec(item.key, item.value, item.created_at, conflate=False)
+        self.items = tuple(items)
+
+    # -- introspection ------------------------------------------------------------------
+    def __len__(self) -> int:
+        """Number of nodes (sources not counted)."""
+        return len(self.items) - len(self.sources)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys)
+
+    def __repr__(self) -> str:
+        return f"<Graph {len(self)} nodes, {len(self.sources)} sources, depth {self.depth()}>"
+
+    @property
+    def node_count(self) -> int:
+        """Number of nodes (sources not counted)."""
+        return len(self)
+
+    @property
+    def source_keys(self) -> tuple[str, ...]:
+        """Keys of the sources, in rank order."""
+        return tuple(self.keys[r] for r in self.sources)
+
+    @property
+    def node_keys(self) -> tuple[str, ...]:
+        """Keys of the nodes, in rank order."""
+        return tuple(k for k, it in zip(self.keys, self.items, strict=True) if isinstance(it, NodeSpec))
+
+    def spec(self, key: str) -> SourceSpec | NodeSpec:
+        """The recorded spec of a node or source."""
+        return self.items[self._rank(key)]
+
+    def is_source(self, key: str) -> bool:
+        """True when ``key`` names a source."""
+        return isinstance(self.items[self._rank(key)], SourceSpec)
+
+    @cached_property
+    def levels(self) -> tuple[int, ...]:
+        """Per rank, the length of the longest path from a source (sources are level 0)."""
+        level = [0] * len(self.items)
+        for r, ins in enumerate(self.inputs):
+            if ins:
+                level[r] = 1 + max(level[j] for j in ins)
+        return tuple(level)
+
+    def depth(self) -> int:
+        """Length, in edges, of the longest path in the graph."""
+        return max(self.levels, default=0)
+
+    def descendants(self, key: str) -> tuple[str, ...]:
+        """Keys of every node that depends on ``key`` (transitively), in rank order."""
+        return tuple(self.keys[r] for r in self._closure([self._rank(key)], self.children))
+
+    def ancestors(self, key: str) -> tuple[str, ...]:
+        """Keys of everything ``key`` depends on (transitively), in rank order."""
+        return tuple(self.keys[r] for r in self._closure([self._rank(key)], self.inputs))
+
+    def _rank(self, key: str) -> int:
+        try:
+            return self.index[key]
+        except KeyError:
+            raise KeyError(f"no node or source {key!r} in this graph") from None
+
+    @staticmethod
+    def _closure(start: Sequence[int], edges: Sequence[Sequence[int]]) -> list[int]:
+        seen: set[int] = set()
+        stack = list(start)
+        while stack:
+            for nxt in edges[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return sorted(seen)

@@ -1,0 +1,67 @@
+"""Node keys: stable, human-readable, hierarchical names such as ``iv/AAPL/2026-12-18/C/150``.
+
+Every key is built by :func:`make_key` (never by scattered f-strings) and checked by
+:func:`check_key`. A key is a ``/``-separated path of non-empty parts without surrounding
+white space.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+__all__ = ["SEPARATOR", "check_key", "make_key"]
+
+SEPARATOR = "/"
+
+
+def _part(part: object) -> str:
+    if isinstance(part, str):
+        text = part
+    elif isinstance(part, bool):
+        raise TypeError(f"a key part must be a str, int, float or date, got {part=}")
+    elif isinstance(part, int | float | _dt.date):
+        text = part.isoformat() if isinstance(part, _dt.date) else repr(part)
+    else:
+        raise TypeError(f"a key part must be a str, int, float or date, got {part=}")
+    if not text or text.strip() != text:
+        raise ValueError(f"a key part must be non-empty without surrounding spaces, got {text!r}")
+    return text
+
+
+def make_key(*parts: object) -> str:
+    """Join parts into a node key.
+
+    Parts may themselves be keys (they are joined, not escaped); dates use ISO format.
+
+    >>> import datetime
+    >>> make_key("iv", "AAPL", datetime.date(2026, 12, 18), "C", 150)
+    'iv/AAPL/2026-12-18/C/150'
+    >>> make_key("AAPL", "mid/fast")
+    'AAPL/mid/fast'
+    """
+    if not parts:
+        raise ValueError("make_key needs at least one part")
+    return check_key(SEPARATOR.join(_part(p) for p in parts))
+
+
+def check_key(key: object) -> str:
+    """Return ``key`` when it is a valid node key, else raise ValueError naming the problem.
+
+    >>> check_key("spot/AAPL")
+    'spot/AAPL'
+    >>> check_key("spot//AAPL")
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid key 'spot//AAPL': empty part between '/' separators
+    """
+    if not isinstance(key, str):
+        raise ValueError(f"a key must be a str, got {key!r} ({type(key).__name__})")
+    if not key:
+        raise ValueError("a key must be a non-empty str")
+    if key.strip() != key:
+        raise ValueError(f"invalid key {key!r}: surrounding white space")
+    if not key.isprintable():
+        raise ValueError(f"invalid key {key!r}: control characters")
+    if "//" in key or key.startswith(SEPARATOR) or key.endswith(SEPARATOR):
+        raise ValueError(f"invalid key {key!r}: empty part between '/' separators")
+    return key

@@ -1,0 +1,23 @@
+"""Schedulers: where and in what order node computations run."""
+
+from __future__ import annotations
+
+from fluvius.scheduling.base import Scheduler as Scheduler
+from fluvius.scheduling.base import Session as Session
+from fluvius.scheduling.live import LiveReport as LiveReport
+from fluvius.scheduling.live import run_live as run_live
+from fluvius.scheduling.runner import RunReport as RunReport
+from fluvius.scheduling.runner import run_graph as run_graph
+from fluvius.scheduling.runner import run_graph_async as run_graph_async
+from fluvius.scheduling.serial import SerialScheduler as SerialScheduler
+
+__all__ = [
+    "LiveReport",
+    "RunReport",
+    "Scheduler",
+    "SerialScheduler",
+    "Session",
+    "run_graph",
+    "run_graph_async",
+    "run_live",
+]

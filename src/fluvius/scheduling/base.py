@@ -1,0 +1,154 @@
+"""What every scheduler offers: the Scheduler protocol and the Session base class.
+
+A scheduler makes sessions; a session is one run of one graph::
+
+    async with SerialScheduler().session(graph) as run:
+        await run.start()                      # full evaluation (cycle 0)
+        result = await run.cycle({"spot/AAPL": 101.0})
+        run.values()["mid/AAPL"]
+
+The base class owns what does not depend on *where* nodes run: the compiled plan, the run
+state, turning a batch of source changes into ranks, value access, and the rule that a
+run which failed under fail-fast is over (every later call says why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Protocol
+
+from fluvius.engine.plan import Plan
+from fluvius.engine.state import CycleResult, ErrorPolicy, RunState, check_policy
+from fluvius.errors import FluviusError, NodeError, UnknownSourceError
+from fluvius.graph.dag import Graph
+
+__all__ = ["ProgressCallback", "Scheduler", "Session"]
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` during start-up."""
+
+
+class Scheduler(Protocol):
+    """Makes sessions that run graphs."""
+
+    name: str
+
+    def session(self, graph: Graph) -> Session:
+        """A new (not yet started) run of ``graph``."""
+        ...
+
+
+class Session:
+    """One run of one graph; subclasses implement :meth:`_start` and :meth:`_cycle`."""
+
+    worker_name = "main"
+
+    def __init__(self, graph: Graph, policy: ErrorPolicy = "fail_fast") -> None:
+        self.graph = graph
+        self.policy = check_policy(policy)
+        self.plan = Plan(graph)
+        self.state = RunState(self.plan.initial_values())
+        self.started = False
+        self.busy_seconds = 0.0
+        self._broken: NodeError | None = None
+        self._closed = False
+
+    # -- the run ----------------------------------------------------------------------------
+    async def start(self, progress: ProgressCallback | None = None) -> CycleResult:
+        """Full evaluation: compute every node once."""
+        self._check_usable()
+        if self.started:
+            raise FluviusError("this session has already started")
+        self.started = True
+        result = await self._guard(self._start(progress))
+        self.busy_seconds += result.seconds
+        return result
+
+    async def cycle(self, batch: Mapping[str, Any]) -> CycleResult:
+        """Apply one batch of source changes (``{source key: new value}``)."""
+        self._check_usable()
+        if not self.started:
+            raise FluviusError("call start() before cycle(): the graph has not been evaluated")
+        changed = self._apply_batch(batch)
+        self.state.cycles += 1
+        result = await self._guard(self._cycle(changed))
+        self.busy_seconds += result.seconds
+        return result
+
+    async def aclose(self) -> None:
+        """Release what the session holds (processes, loops). Idempotent."""
+        self._closed = True
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- reading values ---------------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        """Key -> value of every source and every node that is not failed."""
+        failed = self.state.failed
+        return {k: v for r, (k, v) in enumerate(zip(self.graph.keys, self.state.values, strict=True))
+                if r not in failed}
+
+    def value(self, key: str) -> Any:
+        """The value of one node or source; raises the NodeError of a failed node."""
+        r = self.graph.index.get(key)
+        if r is None:
+            raise KeyError(f"no node or source {key!r} in this graph")
+        err = self.state.failed.get(r)
+        if err is not None:
+            raise err
+        return self.state.values[r]
+
+    @property
+    def failed(self) -> dict[str, NodeError]:
+        """Key -> error of every node currently failed (isolate policy)."""
+        return {self.graph.keys[r]: e for r, e in sorted(self.state.failed.items())}
+
+    def source_conflates(self, key: str) -> bool:
+        """False when live mode must give every tick of this source its own cycle."""
+        return bool(getattr(self.graph.spec(key), "conflate", True))
+
+    # -- for subclasses -----------------------------------------------------------------------
+    async def _start(self, progress: ProgressCallback | None) -> CycleResult:
+        raise NotImplementedError
+
+    async def _cycle(self, changed: frozenset[int]) -> CycleResult:
+        raise NotImplementedError
+
+    def _apply_batch(self, batch: Mapping[str, Any]) -> frozenset[int]:
+        index = self.graph.index
+        is_source = self.plan.is_source
+        ranks = []
+        for key in batch:
+            r = index.get(key)
+            if r is None or not is_source[r]:
+                what = "a node, not a source" if r is not None else "not in this graph"
+                raise UnknownSourceError(f"cannot set {key!r}: it is {what}")
+            ranks.append(r)
+        values = self.state.values
+        for r, value in zip(ranks, batch.values(), strict=True):
+            values[r] = value
+        return frozenset(ranks)
+
+    async def _guard(self, work: Any) -> CycleResult:
+        try:
+            result: CycleResult = await work
+        except NodeError as exc:
+            self._broken = exc
+            raise
+        return result
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise FluviusError("this session is closed")
+        if self._broken is not None:
+            raise FluviusError(
+                f"this run stopped when node {self._broken.key!r} failed (fail_fast policy); "
+                "start a new session, or use error_policy='isolate' to keep runs alive"
+            )

@@ -15,11 +15,13 @@ Semantics (ARCHITECTURE.md, "Graph semantics")
 
 Two executions of these rules live here.
 
-The sync loop (:func:`compute_startup`, :func:`compute_cycle`) runs when no async node is
-affected. It walks the cached, rank-ordered affected list of the batch and computes a node
-only when its ``dirty`` flag was set by a changed input; a node whose flag is clear costs a
-byte test. The flags live in one ``bytearray`` reused across cycles and are all clear again
-when a cycle ends, so a cycle costs O(affected nodes + their edges), never O(graph).
+The sync loop (:func:`compute_cycle`) runs when no async node is affected. It walks the
+cached, rank-ordered affected list of the batch (each entry carrying the node's call, input
+getter, cutoff flag and readers) and computes a node only when a changed input stamped it
+with the current cycle number; an unstamped node costs one integer comparison. Stamps
+never need clearing, so a cycle costs O(affected nodes + their edges), never O(graph),
+and an aborted cycle leaves nothing to clean up. Start-up (:func:`compute_startup`) is the
+same loop without stamps or cutoff.
 
 The event-driven transitions (:class:`CycleState`, :func:`start_cycle`, :func:`settle`,
 :func:`finish_node`, :func:`fail_node`) are for executions where several computations run
@@ -151,41 +153,34 @@ def compute_cycle(
     changed: frozenset[int],
     policy: ErrorPolicy,
     worker: str,
-    dirty: bytearray,
 ) -> tuple[int, list[NodeError]]:
-    """Recompute what the changed sources affect, with cutoff. ``dirty`` must be all zero
-    on entry (a per-run scratch buffer of ``plan.size`` bytes) and is all zero on return."""
+    """Recompute what the changed sources affect, with cutoff, stamping ``state.marks``
+    with ``state.cycles`` (which must be new for this cycle)."""
     values = state.values
     failed = state.failed
-    inputs = plan.inputs
-    children = plan.children
-    cutoff = plan.cutoff
+    mark = state.marks
+    if len(mark) != plan.size:
+        mark[:] = [-1] * plan.size
+    stamp = state.cycles
     for s in changed:
-        for c in children[s]:
-            dirty[c] = 1
+        for c in plan.children[s]:
+            mark[c] = stamp
     n = 0
     errors: list[NodeError] = []
-    steps = plan.affected_steps(changed)
-    it = iter(steps)
+    it = iter(plan.affected_steps(changed))
     r = -1
+    kids: tuple[int, ...] = ()
     while True:
         try:
-            for r, call, a, g in it:
-                if not dirty[r]:
+            for r, call, a, g, cut, kids in it:
+                if mark[r] != stamp:
                     continue
-                dirty[r] = 0
-                recovering = False
-                if failed:
-                    root = _failed_input(inputs[r], failed)
-                    if root is not None:
-                        failed[r] = root
-                        for c in children[r]:
-                            dirty[c] = 1
-                        continue
-                    recovering = failed.pop(r, None) is not None
+                if failed:  # isolate policy with failures present: the careful path
+                    n += _compute_with_failures(plan, state, r, call, a, g, stamp)
+                    continue
                 new = call(values[a]) if g is None else call(*g(values))
                 n += 1
-                if cutoff[r] and not recovering:
+                if cut:
                     old = values[r]
                     if new.__class__ is float and old.__class__ is float:
                         if new == old:
@@ -193,20 +188,48 @@ def compute_cycle(
                     elif values_equal(new, old):
                         continue
                 values[r] = new
-                for c in children[r]:
-                    dirty[c] = 1
+                for c in kids:
+                    mark[c] = stamp
             return n, errors
         except Exception as exc:
             n += 1
             err = make_node_error(plan, r, exc, worker)
             if policy == "fail_fast":
-                for r2 in plan.affected(changed):
-                    dirty[r2] = 0
                 raise err from exc
             failed[r] = err
             errors.append(err)
-            for c in children[r]:
-                dirty[c] = 1
+            for c in kids:
+                mark[c] = stamp
+
+
+def _compute_with_failures(
+    plan: Plan,
+    state: RunState,
+    r: int,
+    call: Any,
+    a: int,
+    g: Any,
+    stamp: int,
+) -> int:
+    """One dirty node while some nodes are failed: skip it if an input is failed, let it
+    recover otherwise (recovery always propagates). Returns 1 if it computed. An exception
+    from ``call`` propagates to the caller, which records it."""
+    failed = state.failed
+    values = state.values
+    root = _failed_input(plan.inputs[r], failed)
+    if root is not None:
+        failed[r] = root
+        changed = True
+    else:
+        recovering = failed.pop(r, None) is not None
+        new = call(values[a]) if g is None else call(*g(values))  # raising: caller records it
+        changed = recovering or not plan.cutoff[r] or not values_equal(new, values[r])
+        if changed:
+            values[r] = new
+    if changed:
+        for c in plan.children[r]:
+            state.marks[c] = stamp
+    return 0 if root is not None else 1
 
 
 # -- event-driven transitions ------------------------------------------------------------------

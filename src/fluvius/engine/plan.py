@@ -38,9 +38,13 @@ from typing import Any
 from fluvius.graph.dag import Graph
 from fluvius.graph.node import NodeSpec
 
-__all__ = ["Plan", "Step"]
+__all__ = ["CycleStep", "Plan", "Step"]
 
 Step = tuple[int, Callable[..., Any], int, Callable[[Sequence[Any]], Any] | None]
+CycleStep = tuple[
+    int, Callable[..., Any], int, Callable[[Sequence[Any]], Any] | None, bool, tuple[int, ...]
+]
+"""A Step with the node's cutoff flag and readers appended: what the incremental loop reads."""
 
 _DESCENDANT_CACHE_SIZE = 1024
 
@@ -108,7 +112,7 @@ class Plan:
             self.is_async[r] = item.kind == "async"
         self.node_steps: list[Step] = [s for s in self.steps if s is not None]
         self.has_async = any(self.is_async)
-        self._descendants: OrderedDict[frozenset[int], tuple[list[int], list[Step]]] = (
+        self._descendants: OrderedDict[frozenset[int], tuple[list[int], list[CycleStep]]] = (
             OrderedDict()
         )
         self._reaches_async: dict[frozenset[int], bool] = {}
@@ -122,11 +126,11 @@ class Plan:
         """Ranks of every node downstream of ``changed`` sources, in rank order (cached)."""
         return self._affected(changed)[0]
 
-    def affected_steps(self, changed: frozenset[int]) -> list[Step]:
+    def affected_steps(self, changed: frozenset[int]) -> list[CycleStep]:
         """The steps of :meth:`affected`, ready for the sync loop (cached alongside)."""
         return self._affected(changed)[1]
 
-    def _affected(self, changed: frozenset[int]) -> tuple[list[int], list[Step]]:
+    def _affected(self, changed: frozenset[int]) -> tuple[list[int], list[CycleStep]]:
         found = self._descendants.get(changed)
         if found is not None:
             self._descendants.move_to_end(changed)
@@ -140,8 +144,8 @@ class Plan:
                     seen.add(c)
                     stack.append(c)
         ranks = sorted(seen)
-        steps = self.steps
-        found = (ranks, [steps[r] for r in ranks])  # type: ignore[misc]
+        steps, cutoff, children = self.steps, self.cutoff, self.children
+        found = (ranks, [(*steps[r], cutoff[r], children[r]) for r in ranks])  # type: ignore[misc]
         self._descendants[changed] = found
         if len(self._descendants) > _DESCENDANT_CACHE_SIZE:
             self._descendants.popitem(last=False)

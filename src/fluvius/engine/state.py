@@ -5,7 +5,9 @@
                    value (``None`` before start-up).
     ``failed[r]``  present while rank ``r`` is failed under the isolate policy: the
                    NodeError that failed it (its own, or the root failure upstream).
-    ``cycles``     number of cycles applied after start-up.
+    ``cycles``     number of cycles applied after start-up; also the current cycle's stamp.
+    ``marks[r]``   scratch of the sync loop: equals ``cycles`` when an input of ``r`` changed
+                   in the current cycle. Stamps never need clearing, even after an abort.
 
 A failed node keeps its last good value in ``values`` but reports as failed; it recovers
 the first time a later cycle computes it cleanly (its inputs are all good and it does not
@@ -40,6 +42,7 @@ class RunState:
     values: list[Any]
     failed: dict[int, NodeError] = field(default_factory=dict)
     cycles: int = 0
+    marks: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

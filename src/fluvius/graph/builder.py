@@ -28,6 +28,7 @@ __all__ = ["GraphBuilder", "Scope"]
 T = TypeVar("T")
 Input = NodeRef | str
 
+_NO_PARAMS: Mapping[str, Any] = {}  # shared, never mutated
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -85,13 +86,13 @@ class GraphBuilder:
         """
         check_key(key)
         self._claim(key)
-        names = tuple(i.key if isinstance(i, NodeRef) else i for i in inputs)
+        names = tuple([i.key if i.__class__ is NodeRef else i for i in inputs])  # type: ignore[union-attr]
         for name in names:
-            if not isinstance(name, str):
+            if name.__class__ is not str:
                 raise BadParamsError(
                     f"node {key!r}: inputs must be keys or NodeRefs, got {name!r}"
                 )
-        params = dict(params) if params else {}
+        params = dict(params) if params else _NO_PARAMS
         try:
             kind = classify(fn)
         except TypeError as exc:

@@ -22,35 +22,51 @@ class Graph:
 
     def __init__(self, items: Sequence[SourceSpec | NodeSpec]) -> None:
         position = {item.key: i for i, item in enumerate(items)}
+        get = position.__getitem__
         raw_inputs: list[tuple[int, ...]] = []
-        for item in items:
-            if isinstance(item, NodeSpec):
-                check_inputs_exist(item.key, item.inputs, position)
-                raw_inputs.append(tuple(position[k] for k in item.inputs))
-            else:
+        sources: list[int] = []
+        in_order = True  # every input placed before its reader: insertion order is topological
+        every_tick = False
+        for i, item in enumerate(items):
+            if item.__class__ is SourceSpec:
                 raw_inputs.append(())
-        try:
-            order = topological_order(raw_inputs)
-        except CycleError as exc:
-            raise CycleError([items[int(i)].key for i in exc.cycle]) from None
-        rank = [0] * len(order)
-        for r, i in enumerate(order):
-            rank[i] = r
-        self.items: tuple[SourceSpec | NodeSpec, ...] = tuple(items[i] for i in order)
+                sources.append(i)
+                continue
+            try:
+                ins = tuple(map(get, item.inputs))
+            except KeyError:
+                check_inputs_exist(item.key, item.inputs, position)
+                raise
+            if ins and max(ins) >= i:
+                in_order = False
+            every_tick = every_tick or item.every_tick  # type: ignore[union-attr]
+            raw_inputs.append(ins)
+        if in_order:
+            self.items: tuple[SourceSpec | NodeSpec, ...] = tuple(items)
+            self.inputs: tuple[tuple[int, ...], ...] = tuple(raw_inputs)
+            self.sources: tuple[int, ...] = tuple(sources)
+        else:
+            try:
+                order = topological_order(raw_inputs)
+            except CycleError as exc:
+                raise CycleError([items[int(i)].key for i in exc.cycle]) from None
+            rank = [0] * len(order)
+            for r, i in enumerate(order):
+                rank[i] = r
+            self.items = tuple(items[i] for i in order)
+            self.inputs = tuple(tuple(rank[j] for j in raw_inputs[i]) for i in order)
+            self.sources = tuple(sorted(rank[i] for i in sources))
         self.keys: tuple[str, ...] = tuple(item.key for item in self.items)
         self.index: dict[str, int] = {k: r for r, k in enumerate(self.keys)}
-        self.inputs: tuple[tuple[int, ...], ...] = tuple(
-            tuple(rank[j] for j in raw_inputs[i]) for i in order
-        )
-        children: list[list[int]] = [[] for _ in order]
+        children: list[list[int]] = [[] for _ in self.items]
         for r, ins in enumerate(self.inputs):
-            for j in dict.fromkeys(ins):  # a node reading one input twice is one edge
+            if len(ins) > 1 and len(set(ins)) < len(ins):
+                ins = tuple(dict.fromkeys(ins))  # a node reading one input twice is one edge
+            for j in ins:
                 children[j].append(r)
-        self.children: tuple[tuple[int, ...], ...] = tuple(tuple(c) for c in children)
-        self.sources: tuple[int, ...] = tuple(
-            r for r, item in enumerate(self.items) if isinstance(item, SourceSpec)
-        )
-        self._with_every_tick_sources()
+        self.children: tuple[tuple[int, ...], ...] = tuple(map(tuple, children))
+        if every_tick:
+            self._with_every_tick_sources()
 
     def _with_every_tick_sources(self) -> None:
         """Mark every source upstream of an ``every_tick`` node as non-conflating."""

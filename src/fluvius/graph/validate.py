@@ -75,14 +75,7 @@ def find_cycle(inputs: Sequence[Sequence[int]], candidates: Sequence[int]) -> li
     return [*cycle, cycle[0]]
 
 
-_SIGNATURE_CACHE: dict[tuple[Any, ...], str | None] = {}
-
-
-def _signature_key(fn: Callable[..., Any], n_inputs: int, params: Mapping[str, Any]) -> Any:
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return None
-    return (code, fn.__defaults__, fn.__kwdefaults__, n_inputs, tuple(sorted(params)))  # type: ignore[attr-defined]
+_SIGNATURE_CACHE: dict[tuple[int, int, tuple[str, ...]], tuple[Any, str | None]] = {}
 
 
 def check_signature(
@@ -90,15 +83,23 @@ def check_signature(
 ) -> None:
     """Raise BadParamsError unless ``fn(*inputs, **params)`` binds.
 
-    Results are cached per code object, arity and param names: templated graphs call one
-    function thousands of times, and binding costs microseconds.
+    Outcomes are cached per code object, arity and param names: templated graphs create
+    thousands of closures of one function, and binding costs microseconds. The cache keys on
+    ``id(code)`` (hashing a code object hashes its bytecode) and keeps the code object, with
+    its defaults, in the entry so that a recycled id can never be mistaken for it.
     """
-    cache_key = _signature_key(fn, n_inputs, params)
-    problem = _SIGNATURE_CACHE.get(cache_key) if cache_key is not None else None
-    if cache_key is None or cache_key not in _SIGNATURE_CACHE:
+    code = getattr(fn, "__code__", None)
+    if code is None:
         problem = _bind_problem(fn, n_inputs, params)
-        if cache_key is not None:
-            _SIGNATURE_CACHE[cache_key] = problem
+    else:
+        defaults = (fn.__defaults__, fn.__kwdefaults__)  # type: ignore[attr-defined]
+        cache_key = (id(code), n_inputs, tuple(sorted(params)) if params else ())
+        entry = _SIGNATURE_CACHE.get(cache_key)
+        if entry is not None and entry[0][0] is code and entry[0][1] == defaults:
+            problem = entry[1]
+        else:
+            problem = _bind_problem(fn, n_inputs, params)
+            _SIGNATURE_CACHE[cache_key] = ((code, defaults), problem)
     if problem is not None:
         raise BadParamsError(
             f"node {key!r}: {what} cannot take {n_inputs} input(s) and params "

@@ -78,7 +78,6 @@ class SerialSession(Session):
     def __init__(self, graph: Graph, policy: ErrorPolicy, chunk: int) -> None:
         super().__init__(graph, policy)
         self.chunk = chunk
-        self._dirty = bytearray(self.plan.size)
 
     async def _start(self, progress: ProgressCallback | None) -> CycleResult:
         plan = self.plan
@@ -107,9 +106,7 @@ class SerialSession(Session):
         if self.plan.reaches_async(changed):
             return await self._concurrent(changed, None)
         t0 = time.perf_counter()
-        n, errors = compute_cycle(
-            self.plan, self.state, changed, self.policy, self.worker_name, self._dirty
-        )
+        n, errors = compute_cycle(self.plan, self.state, changed, self.policy, self.worker_name)
         return CycleResult(self.state.cycles, n, time.perf_counter() - t0, tuple(errors))
 
     async def _concurrent(

@@ -1,0 +1,355 @@
+"""The WORKLOADS.md benchmark workloads as graph spec dicts, deterministic from params + seed.
+
+Every workload is a function of keyword params returning a spec dict (``sources``,
+``nodes``, ``meta``) that :func:`fluvius.graph.spec.spec_to_graph` builds and
+:func:`fluvius.graph.spec.dump_spec` writes, so other engines can load the very same graph.
+:data:`WORKLOADS` lists each workload's params, defaults and description;
+:func:`export_workload` takes the params as CLI ``k=v`` strings.
+
+overhead — scheduling cost per node
+    Per underlying ``U000`` … (``underlyings``, default 20): sources ``U000/spot``
+    (initial ``100.0 + i``) and ``U000/rate`` (0.05); a layered sub-DAG of ``width`` (40)
+    columns x ``depth`` (50) layers of ``add`` nodes keyed ``U000/n/<layer>/<col>``. The
+    first ``spot_cols`` (22) columns form the spot group, the others the rate group. A
+    layer-0 node reads its group's source; a node of layer k > 0 reads 1 to 3 distinct nodes of
+    layer k-1 in its own group, listed in ascending column order. Every ``add`` node has
+    param ``c``, a constant in [-1, 1] rounded to 3 decimals. ``U000/agg`` (``sum``) reads
+    the last layer in column order, and ``total`` (``sum``) reads the aggregators in order.
+    Defaults: 20 x 2,001 + 1 = 40,021 nodes and 40 sources; one tick of ``U000/spot``
+    recomputes 22 x 50 + 1 + 1 = 1,102 nodes.
+
+    Random draws, from one ``random.Random(seed)``, in underlying, layer, column order: a
+    layer-0 node draws ``c``; a deeper node draws its input count ``randint(1, min(3,
+    group size))``, then the inputs ``sample(group columns, count)``, then ``c =
+    round(uniform(-1, 1), 3)``. The first underlyings of a bigger graph therefore equal
+    those of a smaller one with the same seed.
+
+fanout — the ideal shape for parallelism
+    Per underlying: a source ``U000/src`` (initial ``round(uniform(50, 150), 2)``) and a
+    chain of ``length`` (50) ``spin`` nodes ``U000/spin/<j>``, the first reading the source,
+    each next one the previous; ``total`` (``sum``) reads every chain's last node. The spin
+    count ``n`` is ``spin_n`` when given, else :func:`calibrate_spin` (``target_s``, 2 ms
+    per node by default) measured on this machine; ``meta`` records it either way, so an
+    exported file replays the same work elsewhere.
+
+>>> spec = overhead_spec(underlyings=1, width=4, depth=2, spot_cols=2, seed=1)
+>>> len(spec["nodes"]), spec["nodes"]["U000/n/1/0"]["inputs"]
+(10, ['U000/n/0/0', 'U000/n/0/1'])
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from fluvius.errors import ConfigError
+from fluvius.graph.keys import make_key
+from fluvius.graph.ops import BUILTIN_OPS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+__all__ = [
+    "WORKLOADS",
+    "Workload",
+    "WorkloadParam",
+    "calibrate_spin",
+    "export_workload",
+    "fanout_spec",
+    "overhead_spec",
+    "tick_stream",
+]
+
+
+def _fluvius_version() -> str:
+    try:
+        return metadata.version("fluvius")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "unknown"
+
+
+def _underlying(i: int) -> str:
+    return make_key(f"U{i:03d}")
+
+
+def _check_int(workload: str, name: str, value: int, low: int, high: int | None = None) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        allowed = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
+        raise ConfigError(f"workload {workload!r}: param {name!r} must be {allowed}, got {value!r}")
+
+
+def _meta(workload: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "workload": workload,
+        "params": params,
+        "seed": params["seed"],
+        "fluvius_version": _fluvius_version(),
+    }
+
+
+# -- overhead ------------------------------------------------------------------------------
+def overhead_spec(
+    *, underlyings: int = 20, width: int = 40, depth: int = 50, spot_cols: int = 22, seed: int = 0
+) -> dict[str, Any]:
+    """The ``overhead`` workload's spec (see the module docstring)."""
+    _check_int("overhead", "underlyings", underlyings, 1)
+    _check_int("overhead", "width", width, 1)
+    _check_int("overhead", "depth", depth, 1)
+    _check_int("overhead", "spot_cols", spot_cols, 1, width)
+    _check_int("overhead", "seed", seed, 0)
+    rng = random.Random(seed)
+    sources: dict[str, Any] = {}
+    nodes: dict[str, Any] = {}
+    groups = [(0, spot_cols), (spot_cols, width)]
+    aggregators = []
+    for i in range(underlyings):
+        und = _underlying(i)
+        spot, rate = make_key(und, "spot"), make_key(und, "rate")
+        sources[spot] = 100.0 + i
+        sources[rate] = 0.05
+        prev: list[str] = []
+        for layer in range(depth):
+            row = [make_key(und, "n", layer, col) for col in range(width)]
+            for lo, hi in groups:
+                for col in range(lo, hi):
+                    if layer == 0:
+                        inputs = [spot if lo == 0 else rate]
+                    else:
+                        count = rng.randint(1, min(3, hi - lo))
+                        inputs = [prev[j] for j in sorted(rng.sample(range(lo, hi), count))]
+                    c = round(rng.uniform(-1.0, 1.0), 3)
+                    nodes[row[col]] = {"op": "add", "inputs": inputs, "params": {"c": c}}
+            prev = row
+        agg = make_key(und, "agg")
+        nodes[agg] = {"op": "sum", "inputs": prev}
+        aggregators.append(agg)
+    nodes[make_key("total")] = {"op": "sum", "inputs": aggregators}
+    params = {
+        "underlyings": underlyings,
+        "width": width,
+        "depth": depth,
+        "spot_cols": spot_cols,
+        "seed": seed,
+    }
+    return {"sources": sources, "nodes": nodes, "meta": _meta("overhead", params)}
+
+
+# -- fanout -------------------------------------------------------------------------------
+def calibrate_spin(target_s: float = 0.002, *, repeats: int = 5) -> int:
+    """The ``spin`` op's ``n`` that makes one call last about ``target_s`` seconds here.
+
+    Times the real op (median of ``repeats`` runs after a rough first estimate), so the
+    result includes the call overhead a node pays.
+
+    >>> calibrate_spin(0.0001) > 0
+    True
+    """
+    if not (isinstance(target_s, int | float) and math.isfinite(target_s) and target_s > 0):
+        raise ConfigError(f"calibrate_spin: target_s must be a positive number, got {target_s!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ConfigError(f"calibrate_spin: repeats must be an int >= 1, got {repeats!r}")
+
+    def seconds_per_iteration(n: int) -> float:
+        fn = BUILTIN_OPS["spin"](1, {"n": n})
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn(0.0)
+            times.append(time.perf_counter() - start)
+        return max(statistics.median(times), 1e-9) / n
+
+    rough = max(1, round(target_s / seconds_per_iteration(1000)))
+    return max(1, round(target_s / seconds_per_iteration(rough)))
+
+
+def fanout_spec(
+    *,
+    underlyings: int = 20,
+    length: int = 50,
+    spin_n: int | None = None,
+    target_s: float = 0.002,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The ``fanout`` workload's spec; ``spin_n=None`` calibrates it for ``target_s``."""
+    _check_int("fanout", "underlyings", underlyings, 1)
+    _check_int("fanout", "length", length, 1)
+    _check_int("fanout", "seed", seed, 0)
+    calibrated = spin_n is None
+    if spin_n is None:
+        spin_n = calibrate_spin(target_s)
+    _check_int("fanout", "spin_n", spin_n, 0)
+    rng = random.Random(seed)
+    sources: dict[str, Any] = {}
+    nodes: dict[str, Any] = {}
+    ends = []
+    for i in range(underlyings):
+        und = _underlying(i)
+        prev = make_key(und, "src")
+        sources[prev] = round(rng.uniform(50.0, 150.0), 2)
+        for j in range(length):
+            key = make_key(und, "spin", j)
+            nodes[key] = {"op": "spin", "inputs": [prev], "params": {"n": spin_n}}
+            prev = key
+        ends.append(prev)
+    nodes[make_key("total")] = {"op": "sum", "inputs": ends}
+    params = {
+        "underlyings": underlyings,
+        "length": length,
+        "spin_n": spin_n,
+        "target_s": target_s,
+        "seed": seed,
+    }
+    meta = _meta("fanout", params)
+    meta.update(spin_n=spin_n, target_s=target_s, spin_calibrated=calibrated)
+    return {"sources": sources, "nodes": nodes, "meta": meta}
+
+
+# -- registry and CLI-facing export -------------------------------------------------------
+def _parse_int(text: str) -> int:
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    return float(text)
+
+
+def _parse_spin_n(text: str) -> int | None:
+    return None if text.strip().lower() == "auto" else int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadParam:
+    """One workload parameter: how to parse it from a CLI string, its default and meaning."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A named workload: its description, params and spec builder (keyword params)."""
+
+    name: str
+    description: str
+    params: tuple[WorkloadParam, ...]
+    build: Callable[..., dict[str, Any]]
+
+    def defaults(self) -> dict[str, Any]:
+        """Param name → default value."""
+        return {p.name: p.default for p in self.params}
+
+
+_SEED = WorkloadParam("seed", _parse_int, 0, "seed of random.Random for every random choice")
+_UNDERLYINGS = WorkloadParam("underlyings", _parse_int, 20, "number of underlyings")
+
+WORKLOADS: Mapping[str, Workload] = MappingProxyType(
+    {
+        "overhead": Workload(
+            "overhead",
+            "scheduling cost per node: 20 layered sub-DAGs of 2,000 add nodes (~40,000 nodes)",
+            (
+                _UNDERLYINGS,
+                WorkloadParam("width", _parse_int, 40, "columns per layer"),
+                WorkloadParam("depth", _parse_int, 50, "layers per underlying"),
+                WorkloadParam("spot_cols", _parse_int, 22, "columns fed by spot (rest: rate)"),
+                _SEED,
+            ),
+            overhead_spec,
+        ),
+        "fanout": Workload(
+            "fanout",
+            "ideal parallelism: 20 independent chains of 50 spin nodes of ~2 ms, one merge",
+            (
+                _UNDERLYINGS,
+                WorkloadParam("length", _parse_int, 50, "spin nodes per chain"),
+                WorkloadParam("spin_n", _parse_spin_n, None, "spin iterations, or 'auto'"),
+                WorkloadParam("target_s", _parse_float, 0.002, "seconds per spin when auto"),
+                _SEED,
+            ),
+            fanout_spec,
+        ),
+    }
+)
+"""Workload name → :class:`Workload`."""
+
+
+def export_workload(name: str, params: Mapping[str, object] | None = None) -> dict[str, Any]:
+    """Build a workload's spec from CLI-style params (``{"seed": "3"}``; typed values pass).
+
+    >>> spec = export_workload("overhead", {"underlyings": "1", "depth": "2"})
+    >>> spec["meta"]["params"]
+    {'underlyings': 1, 'width': 40, 'depth': 2, 'spot_cols': 22, 'seed': 0}
+    >>> export_workload("overhead", {"widht": "3"})
+    Traceback (most recent call last):
+    ...
+    fluvius.errors.ConfigError: workload 'overhead': unknown param 'widht'; valid params: \
+underlyings, width, depth, spot_cols, seed
+    """
+    workload = WORKLOADS.get(name)
+    if workload is None:
+        raise ConfigError(f"unknown workload {name!r}; workloads: {', '.join(WORKLOADS)}")
+    by_name = {p.name: p for p in workload.params}
+    kwargs = workload.defaults()
+    for key, raw in (params or {}).items():
+        param = by_name.get(key)
+        if param is None:
+            raise ConfigError(
+                f"workload {name!r}: unknown param {key!r}; valid params: {', '.join(by_name)}"
+            )
+        if isinstance(raw, str):
+            try:
+                kwargs[key] = param.parse(raw)
+            except ValueError:
+                raise ConfigError(
+                    f"workload {name!r}: param {key!r} ({param.help}) cannot be {raw!r}"
+                ) from None
+        else:
+            kwargs[key] = raw
+    return workload.build(**kwargs)
+
+
+def tick_stream(
+    spec: Mapping[str, Any], n_ticks: int, seed: int = 0, *, sources_per_tick: int = 1
+) -> Iterator[dict[str, float]]:
+    """Yield ``n_ticks`` source batches: a random walk of the price-like sources.
+
+    Price-like sources are those whose key ends in ``/spot`` or ``/src`` (all numeric
+    sources when there are none). Each tick moves ``sources_per_tick`` of them, chosen at
+    random, by a Gaussian step of 0.1 % of their value, rounded to 4 decimals.
+
+    >>> spec = overhead_spec(underlyings=2, width=2, depth=1, spot_cols=1)
+    >>> list(tick_stream(spec, 2, seed=1))
+    [{'U000/spot': 99.8367}, {'U000/spot': 99.761}]
+    """
+    _check_int("tick_stream", "n_ticks", n_ticks, 0)
+    values = {
+        k: v
+        for k, v in spec["sources"].items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    keys = [k for k in values if k.rsplit("/", 1)[-1] in ("spot", "src")] or list(values)
+    if not keys:
+        raise ConfigError("tick_stream: the spec has no numeric source to tick")
+    _check_int("tick_stream", "sources_per_tick", sources_per_tick, 1, len(keys))
+    rng = random.Random(seed)
+    for _ in range(n_ticks):
+        tick: dict[str, float] = {}
+        for j in sorted(rng.sample(range(len(keys)), sources_per_tick)):
+            key = keys[j]
+            value = values[key]
+            value = round(value + rng.gauss(0.0, 0.001) * max(abs(value), 1.0), 4)
+            values[key] = tick[key] = value
+        yield tick

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from inspect import CO_COROUTINE
-from types import FunctionType
+from types import FunctionType, MethodType
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
@@ -81,8 +81,9 @@ def classify(fn: object) -> NodeKind:
     >>> classify(abs), classify(fetch), classify(Count())
     ('sync', 'async', 'stateful')
     """
-    if type(fn) is FunctionType:  # the common case, decided from the code flags alone
-        return "async" if fn.__code__.co_flags & CO_COROUTINE else "sync"
+    cls = type(fn)
+    if cls is FunctionType or cls is MethodType:  # the common cases: decided by code flags
+        return "async" if fn.__code__.co_flags & CO_COROUTINE else "sync"  # type: ignore[union-attr]
     if (
         not (inspect.isroutine(fn) or inspect.isclass(fn))
         and callable(getattr(fn, "update", None))

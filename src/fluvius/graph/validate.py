@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import inspect
+from types import MethodType
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -93,7 +94,8 @@ def check_signature(
         problem = _bind_problem(fn, n_inputs, params)
     else:
         defaults = (fn.__defaults__, fn.__kwdefaults__)  # type: ignore[attr-defined]
-        cache_key = (id(code), n_inputs, tuple(sorted(params)) if params else ())
+        n_args = n_inputs + (fn.__class__ is MethodType)  # a bound method's code takes self
+        cache_key = (id(code), n_args, tuple(sorted(params)) if params else ())
         entry = _SIGNATURE_CACHE.get(cache_key)
         if entry is not None and entry[0][0] is code and entry[0][1] == defaults:
             problem = entry[1]

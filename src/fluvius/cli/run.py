@@ -1,0 +1,190 @@
+"""``fluvius run``: run a spec file, optionally over a ticks file, and report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fluvius.cli.errors import fail, user_errors
+from fluvius.cli.output import err_console, print_json
+from fluvius.engine.state import ERROR_POLICIES, check_policy
+from fluvius.graph.spec import load_graph
+from fluvius.graph.ticks import read_ticks
+from fluvius.scheduling.base import ProgressCallback
+from fluvius.scheduling.runner import RunReport, run_graph
+from fluvius.scheduling.serial import SerialScheduler
+
+__all__ = ["EPILOG", "HELP", "report_document", "run"]
+
+HELP = """Run the graph of SPEC: start-up (every node once), then one cycle per line of TICKS.
+
+SPEC is a YAML or JSON file with `sources` (key -> initial value) and `nodes` (key -> op,
+inputs, params). TICKS is JSON Lines: each line `{"source key": new value, ...}` is one
+cycle. With --json, one JSON document goes to stdout: `values` (every node), `cycles`
+(recomputed count and seconds per ticks line), `stats` and `errors`.
+"""
+
+EPILOG = """Examples:
+
+  fluvius workload export overhead --out overhead.json
+
+  fluvius run overhead.json --ticks ticks.jsonl --json | jq '.cycles[0].recomputed'
+
+  fluvius run spec.yaml --error-policy isolate --verbose
+"""
+
+SCHEDULERS = ("serial", "process", "dask")
+PROGRESS_MIN_NODES = 5_000  # smaller graphs start too fast for a bar to help
+
+
+def report_document(report: RunReport) -> dict[str, Any]:
+    """The ``--json`` document of a run (ARCHITECTURE.md, "Interfaces"; fields only added)."""
+    failed = report.failed
+    values = {k: (None if k in failed else v) for k, v in report.values.items()}
+    for key in failed:
+        values[key] = None
+    nodes = set(report.stats.get("node_keys", ()))
+    return {
+        "values": {k: v for k, v in values.items() if k in nodes} if nodes else values,
+        "sources": {k: v for k, v in values.items() if k not in nodes} if nodes else {},
+        "cycles": [
+            {
+                "index": c.index,
+                "recomputed": c.recomputed,
+                "seconds": c.seconds,
+                "errors": [_error_document(e) for e in c.errors],
+            }
+            for c in report.cycles
+        ],
+        "stats": {k: v for k, v in report.stats.items() if k != "node_keys"},
+        "errors": [_error_document(e) for e in failed.values()],
+    }
+
+
+def _error_document(err: Any) -> dict[str, Any]:
+    return {
+        "key": err.key,
+        "type": err.exc_type,
+        "message": err.exc_message,
+        "worker": err.worker,
+        "created_at": err.created_at,
+    }
+
+
+def run(
+    ctx: typer.Context,
+    spec: Annotated[Path, typer.Argument(help="Graph spec file (YAML or JSON).", show_default=False)],
+    *,
+    scheduler: Annotated[
+        str, typer.Option(help=f"Where nodes run: {', '.join(SCHEDULERS)}.")
+    ] = "serial",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (process/dask schedulers).")
+    ] = None,
+    partitioner: Annotated[
+        str | None, typer.Option(help="Node-to-worker assignment (process/dask schedulers).")
+    ] = None,
+    ticks: Annotated[
+        Path | None, typer.Option(help="JSON Lines file: one {source: value} object per cycle.")
+    ] = None,
+    error_policy: Annotated[
+        str,
+        typer.Option(
+            help=f"{' or '.join(ERROR_POLICIES)}: stop at the first failing node, or mark it "
+            "and its dependents failed and go on."
+        ),
+    ] = "fail_fast",
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Write one JSON document to stdout.")
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option(help="Show a start-up progress bar on a terminal (big graphs).")
+    ] = True,
+) -> None:
+    verbose = bool(ctx.obj and ctx.obj.get("verbose"))
+    with user_errors(verbose):
+        if scheduler not in SCHEDULERS:
+            fail(f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}",
+                 code=2)
+        if scheduler != "serial":
+            fail(f"the {scheduler!r} scheduler is not available in this version",
+                 "use --scheduler serial", code=2)
+        if workers not in (None, 1) or partitioner is not None:
+            fail("--workers and --partitioner apply to the process and dask schedulers",
+                 "drop them, or choose --scheduler process", code=2)
+        try:
+            policy = check_policy(error_policy)
+        except ValueError as exc:
+            fail(str(exc), code=2)
+        t0 = time.perf_counter()
+        graph = load_graph(spec)
+        build_seconds = time.perf_counter() - t0
+        batches = read_ticks(ticks, graph) if ticks is not None else []
+        with _startup_bar(len(graph), enabled=progress) as bar:
+            report = run_graph(graph, batches, SerialScheduler(error_policy=policy), progress=bar)
+        report.stats["build_seconds"] = build_seconds
+        report.stats["node_keys"] = graph.node_keys
+        if json_out:
+            print_json(report_document(report))
+        else:
+            _print_summary(report)
+
+
+class _startup_bar:  # noqa: N801 - used as a context manager, reads like one
+    """A rich progress bar on stderr for the start-up of a big graph, on a terminal only."""
+
+    def __init__(self, nodes: int, enabled: bool) -> None:
+        self.active = enabled and nodes >= PROGRESS_MIN_NODES and err_console.is_terminal
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    def __enter__(self) -> ProgressCallback | None:
+        if not self.active:
+            return None
+        self.progress = Progress(
+            TextColumn("start-up"), BarColumn(), MofNCompleteColumn(), TextColumn("nodes"),
+            TimeElapsedColumn(), console=err_console, transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("start-up", total=None)
+
+        def update(done: int, total: int) -> None:
+            assert self.progress is not None
+            self.progress.update(self.task, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_summary(report: RunReport) -> None:
+    stats = report.stats
+    err_console.print(
+        f"{stats['nodes']:,} nodes, {stats['sources']:,} sources; built in "
+        f"{stats['build_seconds'] * 1e3:.1f} ms; start-up {report.startup.seconds * 1e3:.1f} ms "
+        f"({report.startup.recomputed:,} computed)"
+    )
+    if report.cycles:
+        table = Table("cycle", "recomputed", "ms", "errors", title="cycles")
+        for c in report.cycles[:20]:
+            table.add_row(str(c.index), f"{c.recomputed:,}", f"{c.seconds * 1e3:.3f}",
+                          str(len(c.errors)))
+        if len(report.cycles) > 20:
+            table.add_row("…", f"({len(report.cycles) - 20} more)", "", "")
+        err_console.print(table)
+    node_keys = stats.get("node_keys", ())
+    shown = list(node_keys)[-10:]
+    values = Table("node", "value", title=f"last {len(shown)} of {len(node_keys):,} node values")
+    for key in shown:
+        value = "FAILED" if key in report.failed else repr(report.values.get(key))
+        values.add_row(key, value)
+    err_console.print(values)
+    for key, err in report.failed.items():
+        err_console.print(f"[red]failed[/] {key}: {err}", markup=True)

@@ -7,22 +7,23 @@ Every workload is a function of keyword params returning a spec dict (``sources`
 :func:`export_workload` takes the params as CLI ``k=v`` strings.
 
 overhead — scheduling cost per node
-    Per underlying ``U000`` … (``underlyings``, default 20): sources ``U000/spot``
+    Per underlying ``U000`` ... (``underlyings``, default 20): sources ``U000/spot``
     (initial ``100.0 + i``) and ``U000/rate`` (0.05); a layered sub-DAG of ``width`` (40)
     columns x ``depth`` (50) layers of ``add`` nodes keyed ``U000/n/<layer>/<col>``. The
-    first ``spot_cols`` (22) columns form the spot group, the others the rate group. A
-    layer-0 node reads its group's source; a node of layer k > 0 reads 1 to 3 distinct nodes of
-    layer k-1 in its own group, listed in ascending column order. Every ``add`` node has
-    param ``c``, a constant in [-1, 1] rounded to 3 decimals. ``U000/agg`` (``sum``) reads
-    the last layer in column order, and ``total`` (``sum``) reads the aggregators in order.
-    Defaults: 20 x 2,001 + 1 = 40,021 nodes and 40 sources; one tick of ``U000/spot``
-    recomputes 22 x 50 + 1 + 1 = 1,102 nodes.
+    first ``spot_cols`` columns (default 55 % of the width, so 22) form the spot group, the
+    others the rate group. A layer-0 node reads its group's source; a node of layer k > 0
+    reads 1 to 3 distinct nodes of layer k-1 in its own group, listed in ascending column
+    order. Every ``add`` node has param ``c``, a constant in [-1, 1] rounded to 3 decimals
+    (the layer-0 nodes too: every node is "inputs plus a constant"). ``U000/agg`` (``sum``)
+    reads the last layer in column order, and ``total`` (``sum``) reads the aggregators in
+    order. Defaults: 20 x 2,001 + 1 = 40,021 nodes and 40 sources; one tick of
+    ``U000/spot`` recomputes 22 x 50 + 1 + 1 = 1,102 nodes.
 
     Random draws, from one ``random.Random(seed)``, in underlying, layer, column order: a
     layer-0 node draws ``c``; a deeper node draws its input count ``randint(1, min(3,
     group size))``, then the inputs ``sample(group columns, count)``, then ``c =
     round(uniform(-1, 1), 3)``. The first underlyings of a bigger graph therefore equal
-    those of a smaller one with the same seed.
+    those of a smaller one with the same seed, width, depth and spot_cols.
 
 fanout — the ideal shape for parallelism
     Per underlying: a source ``U000/src`` (initial ``round(uniform(50, 150), 2)``) and a
@@ -100,12 +101,22 @@ def _meta(workload: str, params: dict[str, Any]) -> dict[str, Any]:
 
 # -- overhead ------------------------------------------------------------------------------
 def overhead_spec(
-    *, underlyings: int = 20, width: int = 40, depth: int = 50, spot_cols: int = 22, seed: int = 0
+    *,
+    underlyings: int = 20,
+    width: int = 40,
+    depth: int = 50,
+    spot_cols: int | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """The ``overhead`` workload's spec (see the module docstring)."""
+    """The ``overhead`` workload's spec (see the module docstring).
+
+    ``spot_cols=None`` means 55 % of ``width``, rounded (22 of the default 40 columns).
+    """
     _check_int("overhead", "underlyings", underlyings, 1)
     _check_int("overhead", "width", width, 1)
     _check_int("overhead", "depth", depth, 1)
+    if spot_cols is None:
+        spot_cols = max(1, (width * 11 + 10) // 20)
     _check_int("overhead", "spot_cols", spot_cols, 1, width)
     _check_int("overhead", "seed", seed, 0)
     rng = random.Random(seed)
@@ -224,7 +235,7 @@ def _parse_float(text: str) -> float:
     return float(text)
 
 
-def _parse_spin_n(text: str) -> int | None:
+def _parse_int_or_auto(text: str) -> int | None:
     return None if text.strip().lower() == "auto" else int(text)
 
 
@@ -264,7 +275,12 @@ WORKLOADS: Mapping[str, Workload] = MappingProxyType(
                 _UNDERLYINGS,
                 WorkloadParam("width", _parse_int, 40, "columns per layer"),
                 WorkloadParam("depth", _parse_int, 50, "layers per underlying"),
-                WorkloadParam("spot_cols", _parse_int, 22, "columns fed by spot (rest: rate)"),
+                WorkloadParam(
+                    "spot_cols",
+                    _parse_int_or_auto,
+                    None,
+                    "columns fed by spot; None or 'auto': 55 % of width",
+                ),
                 _SEED,
             ),
             overhead_spec,
@@ -275,7 +291,12 @@ WORKLOADS: Mapping[str, Workload] = MappingProxyType(
             (
                 _UNDERLYINGS,
                 WorkloadParam("length", _parse_int, 50, "spin nodes per chain"),
-                WorkloadParam("spin_n", _parse_spin_n, None, "spin iterations, or 'auto'"),
+                WorkloadParam(
+                    "spin_n",
+                    _parse_int_or_auto,
+                    None,
+                    "spin iterations; None or 'auto': calibrated",
+                ),
                 WorkloadParam("target_s", _parse_float, 0.002, "seconds per spin when auto"),
                 _SEED,
             ),

@@ -62,13 +62,16 @@ def report_document(report: RunReport) -> dict[str, Any]:
             for c in report.cycles
         ],
         "stats": {k: v for k, v in report.stats.items() if k != "node_keys"},
-        "errors": [_error_document(e) for e in failed.values()],
+        "errors": [_error_document(e, key) for key, e in failed.items()],
     }
 
 
-def _error_document(err: Any) -> dict[str, Any]:
+def _error_document(err: Any, key: str | None = None) -> dict[str, Any]:
+    """One failure. ``key`` is the failed node, ``cause`` the node that raised: they
+    differ for a node failed because an input failed (isolate policy)."""
     return {
-        "key": err.key,
+        "key": key if key is not None else err.key,
+        "cause": err.key,
         "type": err.exc_type,
         "message": err.exc_message,
         "worker": err.worker,

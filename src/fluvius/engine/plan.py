@@ -35,6 +35,7 @@ from functools import partial
 from operator import itemgetter
 from typing import Any
 
+from fluvius.graph._gc import gc_paused
 from fluvius.graph.dag import Graph
 from fluvius.graph.node import NodeSpec
 
@@ -84,6 +85,10 @@ class Plan:
     """Flat, rank-indexed tables for evaluating one graph (see the module docstring)."""
 
     def __init__(self, graph: Graph) -> None:
+        with gc_paused():
+            self._compile(graph)
+
+    def _compile(self, graph: Graph) -> None:
         self.graph = graph
         self.keys = graph.keys
         self.children = graph.children

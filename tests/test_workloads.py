@@ -1,0 +1,265 @@
+from __future__ import annotations
+
+import inspect
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from fluvius.errors import ConfigError
+from fluvius.graph.node import NodeSpec
+from fluvius.graph.spec import dump_spec, load_graph, load_spec, spec_to_graph
+from fluvius.workloads import (
+    WORKLOADS,
+    calibrate_spin,
+    export_workload,
+    fanout_spec,
+    overhead_spec,
+    tick_stream,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from fluvius.graph.dag import Graph
+
+SMALL = {"underlyings": 2, "width": 6, "depth": 4, "spot_cols": 4}
+
+
+def evaluate(graph: Graph) -> dict[str, Any]:
+    """Full evaluation in rank order (a tiny oracle, independent of the engine)."""
+    values: dict[str, Any] = {}
+    for item in graph.items:
+        if isinstance(item, NodeSpec):
+            values[item.key] = item.fn(*(values[k] for k in item.inputs), **item.params)
+        else:
+            values[item.key] = item.value
+    return values
+
+
+# -- overhead -------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_overhead_default_shape() -> None:
+    spec = export_workload("overhead", {})
+    graph = spec_to_graph(spec, origin="overhead")
+    assert len(graph.node_keys) == 20 * 2001 + 1 == 40_021
+    assert len(graph.source_keys) == 40
+    assert len(graph.descendants("U000/spot")) == 22 * 50 + 1 + 1 == 1_102
+    assert len(graph.descendants("U019/rate")) == 18 * 50 + 1 + 1
+    assert graph.depth() == 50 + 2
+    assert spec["meta"]["params"] == {
+        "underlyings": 20,
+        "width": 40,
+        "depth": 50,
+        "spot_cols": 22,
+        "seed": 0,
+    }
+
+
+def test_overhead_small_shape_and_descendants() -> None:
+    graph = spec_to_graph(overhead_spec(**SMALL, seed=5))
+    assert len(graph.node_keys) == 2 * (6 * 4 + 1) + 1
+    assert graph.source_keys == ("U000/spot", "U000/rate", "U001/spot", "U001/rate")
+    spot = graph.descendants("U000/spot")
+    assert len(spot) == 4 * 4 + 1 + 1
+    assert {k for k in spot if "/n/" in k} == {
+        f"U000/n/{r}/{c}" for r in range(4) for c in range(4)
+    }
+    assert len(graph.descendants("U001/rate")) == 2 * 4 + 2
+    assert graph.spec("total").inputs == ("U000/agg", "U001/agg")
+    assert graph.spec("U001/agg").inputs == tuple(f"U001/n/3/{c}" for c in range(6))
+
+
+def test_overhead_node_rules() -> None:
+    spec = overhead_spec(**SMALL, seed=11)
+    nodes = spec["nodes"]
+    counts = set()
+    for key, node in nodes.items():
+        if not key.startswith("U000/n/"):
+            continue
+        layer, col = (int(p) for p in key.split("/")[2:])
+        group = range(0, 4) if col < 4 else range(4, 6)
+        assert node["op"] == "add"
+        c = node["params"]["c"]
+        assert -1.0 <= c <= 1.0
+        assert round(c, 3) == c
+        if layer == 0:
+            assert node["inputs"] == ["U000/spot" if col < 4 else "U000/rate"]
+            continue
+        cols = [int(k.split("/")[-1]) for k in node["inputs"]]
+        assert all(k.startswith(f"U000/n/{layer - 1}/") for k in node["inputs"])
+        assert cols == sorted(set(cols))
+        assert 1 <= len(cols) <= 3
+        assert all(j in group for j in cols)
+        counts.add(len(cols))
+    assert counts == {1, 2, 3}
+
+
+def test_overhead_is_deterministic_from_params_and_seed() -> None:
+    a = overhead_spec(**SMALL, seed=3)
+    assert json.dumps(a) == json.dumps(overhead_spec(**SMALL, seed=3))
+    assert a["nodes"] != overhead_spec(**SMALL, seed=4)["nodes"]
+    # a bigger graph starts with the smaller one (one RNG, drawn in underlying order)
+    one = overhead_spec(**{**SMALL, "underlyings": 1}, seed=3)
+    assert all(a["nodes"][k] == v for k, v in one["nodes"].items() if k != "total")
+
+
+def test_overhead_evaluates() -> None:
+    values = evaluate(spec_to_graph(overhead_spec(underlyings=2, width=3, depth=2, spot_cols=2)))
+    assert values["total"] == values["U000/agg"] + values["U001/agg"]
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"spot_cols": 41}, r"workload 'overhead': param 'spot_cols' must be an int in \[1, 40\]"),
+        ({"width": 0}, r"param 'width' must be an int >= 1, got 0"),
+        ({"depth": True}, r"param 'depth' must be an int >= 1, got True"),
+        ({"seed": -1}, r"param 'seed' must be an int >= 0, got -1"),
+    ],
+)
+def test_overhead_rejects_bad_params(params: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        overhead_spec(**params)
+
+
+# -- fanout -----------------------------------------------------------------------------------
+def test_fanout_shape_and_values() -> None:
+    spec = fanout_spec(underlyings=3, length=4, spin_n=7, seed=2)
+    graph = spec_to_graph(spec)
+    assert len(graph.node_keys) == 3 * 4 + 1
+    assert graph.spec("U001/spin/0").inputs == ("U001/src",)
+    assert graph.spec("U001/spin/3").inputs == ("U001/spin/2",)
+    assert graph.spec("total").inputs == ("U000/spin/3", "U001/spin/3", "U002/spin/3")
+    assert all(spec["nodes"][k]["params"] == {"n": 7} for k in graph.node_keys if k != "total")
+    srcs = [spec["sources"][f"U00{i}/src"] for i in range(3)]
+    assert evaluate(graph)["total"] == srcs[0] + srcs[1] + srcs[2]
+    assert spec["meta"]["spin_n"] == 7
+    assert spec["meta"]["spin_calibrated"] is False
+
+
+def test_fanout_default_size() -> None:
+    graph = spec_to_graph(fanout_spec(spin_n=1))
+    assert len(graph.node_keys) == 20 * 50 + 1
+    assert len(graph.descendants("U007/src")) == 50 + 1
+    assert graph.depth() == 51
+
+
+def test_fanout_is_deterministic_from_params_and_seed() -> None:
+    assert fanout_spec(spin_n=5, seed=1) == fanout_spec(spin_n=5, seed=1)
+    assert fanout_spec(spin_n=5, seed=1)["sources"] != fanout_spec(spin_n=5, seed=2)["sources"]
+
+
+def test_fanout_calibrates_when_spin_n_is_auto() -> None:
+    spec = export_workload(
+        "fanout", {"underlyings": "1", "length": "2", "spin_n": "auto", "target_s": "0.0001"}
+    )
+    n = spec["meta"]["spin_n"]
+    assert isinstance(n, int)
+    assert n > 0
+    assert spec["meta"]["spin_calibrated"] is True
+    assert spec["meta"]["target_s"] == 0.0001
+    assert spec["nodes"]["U000/spin/1"]["params"] == {"n": n}
+
+
+def test_calibrate_spin_validates() -> None:
+    assert calibrate_spin(0.00005, repeats=1) >= 1
+    with pytest.raises(ConfigError, match=r"target_s must be a positive number, got 0"):
+        calibrate_spin(0)
+    with pytest.raises(ConfigError, match=r"repeats must be an int >= 1, got 0"):
+        calibrate_spin(0.001, repeats=0)
+
+
+# -- registry and export ------------------------------------------------------------------
+def test_registry_describes_each_workload() -> None:
+    assert set(WORKLOADS) == {"overhead", "fanout"}
+    for name, workload in WORKLOADS.items():
+        assert workload.name == name
+        assert workload.description
+        assert "\n" not in workload.description
+        signature = inspect.signature(workload.build)
+        assert list(signature.parameters) == [p.name for p in workload.params]
+        for param in workload.params:
+            assert signature.parameters[param.name].default == param.default, param.name
+
+
+def test_export_parses_cli_strings() -> None:
+    spec = export_workload(
+        "overhead", {"underlyings": "1", "width": "5", "depth": "2", "seed": "9"}
+    )
+    assert spec["meta"]["params"] == {
+        "underlyings": 1,
+        "width": 5,
+        "depth": 2,
+        "spot_cols": 3,  # auto: 55 % of the width
+        "seed": 9,
+    }
+    assert spec == overhead_spec(underlyings=1, width=5, depth=2, spot_cols=3, seed=9)
+    typed = export_workload("fanout", {"underlyings": 2, "length": "3", "spin_n": "4"})
+    assert typed == fanout_spec(underlyings=2, length=3, spin_n=4)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "match"),
+    [
+        ("nope", {}, r"^unknown workload 'nope'; workloads: overhead, fanout$"),
+        (
+            "overhead",
+            {"widht": "3"},
+            r"^workload 'overhead': unknown param 'widht'; valid params: underlyings, width, "
+            r"depth, spot_cols, seed$",
+        ),
+        (
+            "overhead",
+            {"width": "x"},
+            r"^workload 'overhead': param 'width' \(columns per layer\) "
+            r"cannot be 'x'$",
+        ),
+        (
+            "fanout",
+            {"spin_n": "many"},
+            r"param 'spin_n' \(spin iterations; None or 'auto': calibrated\) cannot be",
+        ),
+        ("fanout", {"spin_n": "-1"}, r"param 'spin_n' must be an int >= 0, got -1"),
+    ],
+)
+def test_export_errors(name: str, params: dict[str, str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        export_workload(name, params)
+
+
+def test_export_round_trips_through_files(tmp_path: Path) -> None:
+    spec = export_workload("overhead", {"underlyings": "2", "width": "5", "depth": "3"})
+    for name in ("w.json", "w.yaml"):
+        dump_spec(spec, tmp_path / name)
+        assert load_spec(tmp_path / name) == spec
+        graph = load_graph(tmp_path / name)
+        assert evaluate(graph) == evaluate(spec_to_graph(spec))
+    assert spec["meta"]["workload"] == "overhead"
+    assert set(spec["meta"]) >= {"workload", "params", "seed", "fluvius_version"}
+
+
+# -- ticks ----------------------------------------------------------------------------------
+def test_tick_stream_is_a_deterministic_walk_of_price_sources() -> None:
+    spec = overhead_spec(**SMALL)
+    ticks = list(tick_stream(spec, 50, seed=1))
+    assert ticks == list(tick_stream(spec, 50, seed=1))
+    assert ticks != list(tick_stream(spec, 50, seed=2))
+    assert all(len(t) == 1 for t in ticks)
+    assert {k for t in ticks for k in t} == {"U000/spot", "U001/spot"}
+    assert all(90.0 < v < 110.0 for t in ticks for v in t.values())
+    two = list(tick_stream(spec, 5, seed=1, sources_per_tick=2))
+    assert all(list(t) == ["U000/spot", "U001/spot"] for t in two)
+
+
+def test_tick_stream_for_fanout_and_errors() -> None:
+    spec = fanout_spec(underlyings=3, length=1, spin_n=0)
+    assert {k for t in tick_stream(spec, 30, seed=0) for k in t} == {
+        "U000/src",
+        "U001/src",
+        "U002/src",
+    }
+    with pytest.raises(ConfigError, match=r"param 'sources_per_tick' must be an int in \[1, 3\]"):
+        next(tick_stream(spec, 1, sources_per_tick=4))
+    with pytest.raises(ConfigError, match="no numeric source"):
+        next(tick_stream({"sources": {"a": "x"}, "nodes": {}}, 1))

@@ -8,9 +8,11 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["machine", "median_time", "write_results"]
 
@@ -35,7 +37,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def median_time(fn: Callable[[], Any], repeats: int, setup: Callable[[], Any] | None = None) -> float:
+def median_time(
+    fn: Callable[[], Any], repeats: int, setup: Callable[[], Any] | None = None
+) -> float:
     """Median wall time of ``fn()`` over ``repeats`` runs (``setup()`` untimed before each)."""
     times = []
     for _ in range(repeats):
@@ -51,8 +55,11 @@ def write_results(path: str | None, document: dict[str, Any]) -> None:
     """Write ``document`` (plus the command line and machine) as JSON to ``path``."""
     if not path:
         return
-    document = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-                "machine": machine(), **document}
+    document = {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "machine": machine(),
+        **document,
+    }
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -23,7 +23,6 @@ import time
 from typing import Any
 
 from _common import median_time, write_results
-
 from fluvius.graph import GraphBuilder, SourceSpec
 from fluvius.graph.spec import spec_to_graph
 from fluvius.scheduling.serial import SerialScheduler
@@ -35,8 +34,10 @@ TARGETS_US = {"build": 5.0, "startup": 0.5, "tick_per_node": 0.3, "tick_fixed": 
 def plain_loops(spec: dict[str, Any], graph: Any, tick_source: str) -> tuple[Any, Any, Any]:
     """Hand-written evaluators over the graph's own node functions (no fluvius engine)."""
     index = graph.index
-    order = [(index[k], graph.spec(k).fn, [index[i] for i in graph.spec(k).inputs])
-             for k in graph.node_keys]
+    order = [
+        (index[k], graph.spec(k).fn, [index[i] for i in graph.spec(k).inputs])
+        for k in graph.node_keys
+    ]
     values: list[Any] = [None] * len(graph.keys)
     for k, v in spec["sources"].items():
         values[index[k]] = v
@@ -59,7 +60,7 @@ def plain_loops(spec: dict[str, Any], graph: Any, tick_source: str) -> tuple[Any
 
     def build() -> Any:
         deps = {k: tuple(n["inputs"]) for k, n in spec["nodes"].items()}
-        deps.update({k: () for k in spec["sources"]})
+        deps.update(dict.fromkeys(spec["sources"], ()))
         return list(graphlib.TopologicalSorter(deps).static_order())
 
     return build, startup, tick
@@ -122,20 +123,42 @@ def main() -> None:
 
     us = 1e6
     rows = [
-        ("build (builder API), per node", builder_s / n_nodes * us,
-         plain_build_s / n_nodes * us, TARGETS_US["build"]),
-        ("build (from spec dict), per node", build_s / n_nodes * us,
-         plain_build_s / n_nodes * us, TARGETS_US["build"]),
+        (
+            "build (builder API), per node",
+            builder_s / n_nodes * us,
+            plain_build_s / n_nodes * us,
+            TARGETS_US["build"],
+        ),
+        (
+            "build (from spec dict), per node",
+            build_s / n_nodes * us,
+            plain_build_s / n_nodes * us,
+            TARGETS_US["build"],
+        ),
         ("session (compile plan), per node", session_s / n_nodes * us, None, None),
-        ("start-up evaluation, per node", startup_s / n_nodes * us,
-         plain_startup_s / n_nodes * us, TARGETS_US["startup"]),
-        ("tick latency (whole cycle)", tick_s * us, plain_tick_s * us,
-         TARGETS_US["tick_per_node"] * recomputed + TARGETS_US["tick_fixed"]),
-        ("tick, per recomputed node", tick_s / recomputed * us, plain_tick_s / plain_n * us,
-         TARGETS_US["tick_per_node"]),
+        (
+            "start-up evaluation, per node",
+            startup_s / n_nodes * us,
+            plain_startup_s / n_nodes * us,
+            TARGETS_US["startup"],
+        ),
+        (
+            "tick latency (whole cycle)",
+            tick_s * us,
+            plain_tick_s * us,
+            TARGETS_US["tick_per_node"] * recomputed + TARGETS_US["tick_fixed"],
+        ),
+        (
+            "tick, per recomputed node",
+            tick_s / recomputed * us,
+            plain_tick_s / plain_n * us,
+            TARGETS_US["tick_per_node"],
+        ),
     ]
-    print(f"overhead workload: {n_nodes:,} nodes, {len(graph.sources)} sources; one tick of "
-          f"{tick_source} recomputes {recomputed:,} nodes (plain loop: {plain_n:,})")
+    print(
+        f"overhead workload: {n_nodes:,} nodes, {len(graph.sources)} sources; one tick of "
+        f"{tick_source} recomputes {recomputed:,} nodes (plain loop: {plain_n:,})"
+    )
     print(f"medians over {args.repeats} repeats (build, start-up) and {args.ticks} ticks\n")
     header = f"{'figure':34} {'fluvius µs':>11} {'plain µs':>10} {'ratio':>7} {'target µs':>10}"
     print(header)
@@ -143,17 +166,34 @@ def main() -> None:
     results = []
     for name, ours, plain, target in rows:
         ratio = ours / plain if plain else None
-        print(f"{name:34} {ours:11.3f} {plain if plain is not None else float('nan'):10.3f} "
-              f"{ratio if ratio is not None else float('nan'):7.2f} "
-              f"{target if target is not None else float('nan'):10.1f}")
-        results.append({"figure": name, "fluvius_us": ours, "plain_us": plain,
-                        "ratio": ratio, "target_us": target,
-                        "meets_target": None if target is None else ours <= target})
-    write_results(args.out, {
-        "workload": "overhead", "params": spec["meta"]["params"], "nodes": n_nodes,
-        "tick_source": tick_source, "tick_recomputed": recomputed,
-        "repeats": args.repeats, "ticks": args.ticks, "figures": results,
-    })
+        print(
+            f"{name:34} {ours:11.3f} {plain if plain is not None else float('nan'):10.3f} "
+            f"{ratio if ratio is not None else float('nan'):7.2f} "
+            f"{target if target is not None else float('nan'):10.1f}"
+        )
+        results.append(
+            {
+                "figure": name,
+                "fluvius_us": ours,
+                "plain_us": plain,
+                "ratio": ratio,
+                "target_us": target,
+                "meets_target": None if target is None else ours <= target,
+            }
+        )
+    write_results(
+        args.out,
+        {
+            "workload": "overhead",
+            "params": spec["meta"]["params"],
+            "nodes": n_nodes,
+            "tick_source": tick_source,
+            "tick_recomputed": recomputed,
+            "repeats": args.repeats,
+            "ticks": args.ticks,
+            "figures": results,
+        },
+    )
 
 
 if __name__ == "__main__":

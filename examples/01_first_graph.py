@@ -45,16 +45,20 @@ def build() -> GraphBuilder:
 
 async def run() -> list[str]:
     graph = build().build()
-    lines = [f"{len(graph)} nodes, depth {graph.depth()}; "
-             f"a tick of AAPL/spot reaches {list(graph.descendants('AAPL/spot'))}"]
+    lines = [
+        f"{len(graph)} nodes, depth {graph.depth()}; "
+        f"a tick of AAPL/spot reaches {list(graph.descendants('AAPL/spot'))}"
+    ]
     async with SerialScheduler().session(graph) as session:
         start = await session.start()
         lines.append(f"start-up computed {start.recomputed} nodes")
         for price in (191.0, 191.0, 201.0):
             result = await session.cycle({"AAPL/spot": price})
             v = session.values()
-            lines.append(f"AAPL/spot={price}: recomputed {result.recomputed}, "
-                         f"fwd={v['AAPL/fwd']}, label={v['AAPL/label']}, ticks={v['AAPL/ticks']}")
+            lines.append(
+                f"AAPL/spot={price}: recomputed {result.recomputed}, "
+                f"fwd={v['AAPL/fwd']}, label={v['AAPL/label']}, ticks={v['AAPL/ticks']}"
+            )
     return lines
 
 

@@ -13,9 +13,8 @@ import asyncio
 import struct
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,6 +23,9 @@ from rich.table import Table
 from fluvius import ReferenceEvaluator, SerialScheduler, run_live
 from fluvius.graph.spec import dump_spec, load_graph
 from fluvius.workloads import export_workload
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 console = Console()
 
@@ -50,28 +52,46 @@ async def demo(spec_path: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     graph = load_graph(spec_path)
     build_s = time.perf_counter() - t0
-    console.print(f"built [bold]{len(graph):,}[/] nodes, {len(graph.sources)} sources, depth "
-                  f"{graph.depth()} from {spec_path.name} in {build_s * 1e3:.0f} ms")
+    console.print(
+        f"built [bold]{len(graph):,}[/] nodes, {len(graph.sources)} sources, depth "
+        f"{graph.depth()} from {spec_path.name} in {build_s * 1e3:.0f} ms"
+    )
     session = SerialScheduler(chunk=500).session(graph)
-    with Progress(TextColumn("start-up"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("nodes"), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("start-up"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("nodes"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("start-up", total=len(graph))
         start = await session.start(lambda done, total: bar.update(task, completed=done))
-    console.print(f"start-up: {start.recomputed:,} nodes in {start.seconds * 1e3:.1f} ms "
-                  f"({start.seconds / start.recomputed * 1e6:.3f} µs per node)")
+    console.print(
+        f"start-up: {start.recomputed:,} nodes in {start.seconds * 1e3:.1f} ms "
+        f"({start.seconds / start.recomputed * 1e6:.3f} µs per node)"
+    )
 
     table = Table("batch", "recomputed", "cycle µs", "µs per node", title="ticks")
     for batch in TICKS:
         result = await session.cycle(batch)
-        table.add_row(str(batch), f"{result.recomputed:,}", f"{result.seconds * 1e6:.0f}",
-                      f"{result.seconds / max(result.recomputed, 1) * 1e6:.3f}")
+        table.add_row(
+            str(batch),
+            f"{result.recomputed:,}",
+            f"{result.seconds * 1e6:.0f}",
+            f"{result.seconds / max(result.recomputed, 1) * 1e6:.3f}",
+        )
     console.print(table)
 
-    streams = {"U001/spot": _stream("U001/spot", [100.0 + i / 100 for i in range(20)]),
-               "U002/spot": _stream("U002/spot", [90.0 + i / 100 for i in range(20)])}
+    streams = {
+        "U001/spot": _stream("U001/spot", [100.0 + i / 100 for i in range(20)]),
+        "U002/spot": _stream("U002/spot", [90.0 + i / 100 for i in range(20)]),
+    }
     live = await run_live(session, streams)
-    console.print(f"live: {live.ticks} ticks became {live.cycles} cycles "
-                  f"({live.conflated} merged by conflation, at most {live.max_pending} pending)")
+    console.print(
+        f"live: {live.ticks} ticks became {live.cycles} cycles "
+        f"({live.conflated} merged by conflation, at most {live.max_pending} pending)"
+    )
     values = session.values()
     await session.aclose()
 
@@ -82,8 +102,10 @@ async def demo(spec_path: Path) -> dict[str, Any]:
     await asyncio.to_thread(oracle.cycle, {"U001/spot": 100.19, "U002/spot": 90.19})
     expected = oracle.values()
     same = all(_bits(values[k]) == _bits(v) for k, v in expected.items())
-    console.print(f"oracle check: {len(expected):,} values "
-                  f"{'[green]identical bit for bit[/]' if same else '[red]DIFFER[/]'}")
+    console.print(
+        f"oracle check: {len(expected):,} values "
+        f"{'[green]identical bit for bit[/]' if same else '[red]DIFFER[/]'}"
+    )
     if not same:
         raise SystemExit(1)
     return values
@@ -93,8 +115,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "overhead.json"
         dump_spec(export_workload("overhead", {}), spec_path)
-        console.print(f"exported the overhead workload to {spec_path} "
-                      f"({spec_path.stat().st_size / 1e6:.1f} MB)")
+        console.print(
+            f"exported the overhead workload to {spec_path} "
+            f"({spec_path.stat().st_size / 1e6:.1f} MB)"
+        )
         asyncio.run(demo(spec_path))
 
 

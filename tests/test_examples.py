@@ -16,7 +16,8 @@ EXAMPLES = sorted((ROOT / "examples").glob("[0-9]*.py"))
 
 def _run(path: Path) -> str:
     spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = io.StringIO()
@@ -40,7 +41,8 @@ def test_readme_shows_the_real_output_of_the_first_example() -> None:
 @pytest.mark.slow
 def test_demo_runs() -> None:
     spec = importlib.util.spec_from_file_location("demo", ROOT / "examples" / "demo.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = io.StringIO()

@@ -52,15 +52,21 @@ def _edges() -> list[tuple[str, str, str]]:
 
 
 def test_every_part_has_a_rank() -> None:
-    parts = {p.name.removesuffix(".py") for p in SRC.iterdir()
-             if not p.name.startswith("_") and (p.is_dir() or p.suffix == ".py")}
+    parts = {
+        p.name.removesuffix(".py")
+        for p in SRC.iterdir()
+        if not p.name.startswith("_") and (p.is_dir() or p.suffix == ".py")
+    }
     parts.discard("py.typed")
     assert parts <= set(RANKS), f"give these parts a rank: {parts - set(RANKS)}"
 
 
 def test_imports_flow_down() -> None:
-    upward = [f"{where} imports fluvius.{there}" for where, here, there in _edges()
-              if here != there and RANKS[there] > RANKS[here]]
+    upward = [
+        f"{where} imports fluvius.{there}"
+        for where, here, there in _edges()
+        if here != there and RANKS[there] > RANKS[here]
+    ]
     assert not upward, "upward imports:\n" + "\n".join(upward)
 
 

@@ -114,13 +114,20 @@ class NodeError(FluviusError):
         self.remote_traceback = remote_traceback
         self.created_at = created_at
         where = f" (created at {created_at})" if created_at else ""
-        super().__init__(
-            f"node {key!r}{where} raised {exc_type}: {exc_message} [worker {worker}]"
-        )
+        super().__init__(f"node {key!r}{where} raised {exc_type}: {exc_message} [worker {worker}]")
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_node_error, (self.key, self.worker, self.exc_type, self.exc_message,
-                                      self.remote_traceback, self.created_at))
+        return (
+            _rebuild_node_error,
+            (
+                self.key,
+                self.worker,
+                self.exc_type,
+                self.exc_message,
+                self.remote_traceback,
+                self.created_at,
+            ),
+        )
 
     def same_failure(self, other: NodeError) -> bool:
         """True when both errors report the same node failing with the same exception.

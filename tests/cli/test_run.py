@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +18,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from fluvius.cli.app import app
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 runner = CliRunner()
 
@@ -106,8 +108,13 @@ def specs_and_ticks(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, flo
     nodes: dict[str, Any] = {}
     for i in range(draw(st.integers(1, 25))):
         op = draw(st.sampled_from(_OPS))
-        arity = 2 if op == "sub" else 1 if op in ("neg", "identity", "scale") else draw(
-            st.integers(1, 3))
+        arity = (
+            2
+            if op == "sub"
+            else 1
+            if op in ("neg", "identity", "scale")
+            else draw(st.integers(1, 3))
+        )
         inputs = [draw(st.sampled_from(keys)) for _ in range(arity)]
         node: dict[str, Any] = {"op": op, "inputs": inputs}
         if op in ("add", "mul") and draw(st.booleans()):
@@ -117,8 +124,9 @@ def specs_and_ticks(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, flo
         key = f"n/{i}"
         nodes[key] = node
         keys.append(key)
-    ticks = draw(st.lists(
-        st.dictionaries(st.sampled_from(list(sources)), _values, min_size=1), max_size=5))
+    ticks = draw(
+        st.lists(st.dictionaries(st.sampled_from(list(sources)), _values, min_size=1), max_size=5)
+    )
     return {"sources": sources, "nodes": nodes}, ticks
 
 
@@ -131,8 +139,9 @@ def _run_json(tmp: Path, spec: dict[str, Any], ticks: list[dict[str, Any]], *ext
     spec_file.write_text(json.dumps(spec))
     ticks_file = tmp / "ticks.jsonl"
     ticks_file.write_text("".join(json.dumps(t) + "\n" for t in ticks))
-    result = runner.invoke(app, ["run", str(spec_file), "--ticks", str(ticks_file), "--json",
-                                 *extra])
+    result = runner.invoke(
+        app, ["run", str(spec_file), "--ticks", str(ticks_file), "--json", *extra]
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -152,8 +161,10 @@ def test_run_json_matches_a_hand_written_evaluator(tmp_path_factory: Any, case: 
 
 
 def test_json_document_fields(tmp_path: Path) -> None:
-    spec = {"sources": {"x": 1.0}, "nodes": {"y": {"op": "scale", "inputs": ["x"],
-                                                     "params": {"factor": 2.0}}}}
+    spec = {
+        "sources": {"x": 1.0},
+        "nodes": {"y": {"op": "scale", "inputs": ["x"], "params": {"factor": 2.0}}},
+    }
     doc = _run_json(tmp_path, spec, [{"x": 2.0}, {"x": 2.0}])
     assert doc["values"] == {"y": 4.0}
     assert doc["sources"] == {"x": 2.0}
@@ -168,10 +179,13 @@ def test_json_document_fields(tmp_path: Path) -> None:
 
 
 def test_nan_and_infinity_are_null(tmp_path: Path) -> None:
-    spec = {"sources": {"x": 1e308}, "nodes": {
-        "big": {"op": "mul", "inputs": ["x", "x"]},
-        "nan": {"op": "sub", "inputs": ["big", "big"]},
-    }}
+    spec = {
+        "sources": {"x": 1e308},
+        "nodes": {
+            "big": {"op": "mul", "inputs": ["x", "x"]},
+            "nan": {"op": "sub", "inputs": ["big", "big"]},
+        },
+    }
     doc = _run_json(tmp_path, spec, [])
     assert doc["values"] == {"big": None, "nan": None}
 
@@ -208,7 +222,8 @@ def test_bad_tick_line_names_the_line(tmp_path: Path) -> None:
     ticks = _write(tmp_path, "t.jsonl", '{"x": 2.0}\n\n{"x": oops}\n')
     result = runner.invoke(app, ["run", str(spec), "--ticks", str(ticks)])
     assert result.exit_code == 1, result.output
-    assert "t.jsonl" in result.stderr and "line 3" in result.stderr
+    assert "t.jsonl" in result.stderr
+    assert "line 3" in result.stderr
 
 
 def test_tick_of_a_node_is_refused(tmp_path: Path) -> None:
@@ -216,34 +231,43 @@ def test_tick_of_a_node_is_refused(tmp_path: Path) -> None:
     ticks = _write(tmp_path, "t.jsonl", '{"y": 2.0}\n')
     result = runner.invoke(app, ["run", str(spec), "--ticks", str(ticks)])
     assert result.exit_code == 1, result.output
-    assert "line 1" in result.stderr and "'y'" in result.stderr
+    assert "line 1" in result.stderr
+    assert "'y'" in result.stderr
 
 
 def test_failing_node_fail_fast_and_verbose(tmp_path: Path) -> None:
-    spec = _write(tmp_path, "spec.yaml", "sources: {x: 0.0}\nnodes:\n  y: {op: div, inputs: [x, x]}\n")
+    spec = _write(
+        tmp_path, "spec.yaml", "sources: {x: 0.0}\nnodes:\n  y: {op: div, inputs: [x, x]}\n"
+    )
     result = runner.invoke(app, ["run", str(spec)])
     assert result.exit_code == 1, result.output
-    assert "node 'y'" in result.stderr and "ZeroDivisionError" in result.stderr
+    assert "node 'y'" in result.stderr
+    assert "ZeroDivisionError" in result.stderr
     assert "spec.yaml" in result.stderr  # where the node was created
     assert "Traceback" not in result.stderr
     verbose = runner.invoke(app, ["--verbose", "run", str(spec)])
     assert verbose.exit_code == 1, verbose.output
-    assert "Traceback" in verbose.stderr and "ZeroDivisionError" in verbose.stderr
+    assert "Traceback" in verbose.stderr
+    assert "ZeroDivisionError" in verbose.stderr
 
 
 def test_isolate_policy_reports_failed_nodes_and_recovers(tmp_path: Path) -> None:
-    spec = {"sources": {"x": 0.0, "d": 0.0}, "nodes": {
-        "q": {"op": "div", "inputs": ["x", "d"]},
-        "r": {"op": "neg", "inputs": ["q"]},
-        "ok": {"op": "neg", "inputs": ["x"]},
-    }}
+    spec = {
+        "sources": {"x": 0.0, "d": 0.0},
+        "nodes": {
+            "q": {"op": "div", "inputs": ["x", "d"]},
+            "r": {"op": "neg", "inputs": ["q"]},
+            "ok": {"op": "neg", "inputs": ["x"]},
+        },
+    }
     doc = _run_json(tmp_path, spec, [{"x": 1.0}, {"d": 2.0}], "--error-policy", "isolate")
     assert [c["recomputed"] for c in doc["cycles"]] == [2, 2]  # q fails again + ok; q + r
     assert [e["key"] for e in doc["cycles"][0]["errors"]] == ["q"]
     assert doc["values"] == {"q": 0.5, "r": -0.5, "ok": -1.0}
     assert doc["errors"] == []
     failing = _run_json(tmp_path, spec, [{"x": 1.0}], "--error-policy", "isolate")
-    assert failing["values"]["q"] is None and failing["values"]["r"] is None
+    assert failing["values"]["q"] is None
+    assert failing["values"]["r"] is None
     assert [(e["key"], e["cause"]) for e in failing["errors"]] == [("q", "q"), ("r", "q")]
 
 
@@ -265,12 +289,15 @@ def test_human_summary(tmp_path: Path) -> None:
     ticks = _write(tmp_path, "t.jsonl", '{"x": 2.0}\n')
     result = runner.invoke(app, ["run", str(spec), "--ticks", str(ticks)])
     assert result.exit_code == 0, result.output
-    assert "1 nodes" in result.stderr and "-2.0" in result.stderr
+    assert "1 nodes" in result.stderr
+    assert "-2.0" in result.stderr
 
 
 def test_version_and_help() -> None:
     result = runner.invoke(app, ["--version"])
-    assert result.exit_code == 0 and result.stdout.startswith("fluvius ")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("fluvius ")
     result = runner.invoke(app, ["run", "--help"])
     assert result.exit_code == 0
-    assert "TICKS" in result.stdout and "Examples" in result.stdout
+    assert "TICKS" in result.stdout
+    assert "Examples" in result.stdout

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from typer.testing import CliRunner
 
 from fluvius.cli.app import app
 from fluvius.graph.spec import load_graph
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 runner = CliRunner()
 
 
 def test_export_fanout_is_deterministic_and_runs(tmp_path: Path) -> None:
-    args = ["workload", "export", "fanout", "--param", "underlyings=3", "--param", "length=4",
-            "--param", "spin_n=10"]
+    args = [
+        "workload",
+        "export",
+        "fanout",
+        "--param",
+        "underlyings=3",
+        "--param",
+        "length=4",
+        "--param",
+        "spin_n=10",
+    ]
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     for out in (a, b):
         result = runner.invoke(app, [*args, "--out", str(out)])
@@ -31,15 +43,19 @@ def test_export_fanout_is_deterministic_and_runs(tmp_path: Path) -> None:
 
 
 def test_export_rejects_unknown_param(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["workload", "export", "overhead", "--param", "widht=3",
-                                 "--out", str(tmp_path / "x.json")])
+    result = runner.invoke(
+        app,
+        ["workload", "export", "overhead", "--param", "widht=3", "--out", str(tmp_path / "x.json")],
+    )
     assert result.exit_code == 1, result.output
     assert "widht" in result.stderr
 
 
 def test_export_rejects_malformed_param(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["workload", "export", "overhead", "--param", "width",
-                                 "--out", str(tmp_path / "x.json")])
+    result = runner.invoke(
+        app,
+        ["workload", "export", "overhead", "--param", "width", "--out", str(tmp_path / "x.json")],
+    )
     assert result.exit_code == 2, result.output
     assert "key=value" in result.stderr
 
@@ -47,4 +63,5 @@ def test_export_rejects_malformed_param(tmp_path: Path) -> None:
 def test_list_names_the_workloads() -> None:
     result = runner.invoke(app, ["workload", "list"])
     assert result.exit_code == 0, result.output
-    assert "overhead" in result.stderr and "fanout" in result.stderr
+    assert "overhead" in result.stderr
+    assert "fanout" in result.stderr

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from fluvius.cli.output import err_console
 from fluvius.errors import FluviusError, NodeError, SpecError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["fail", "user_errors"]
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,9 +14,13 @@ from fluvius.cli.output import err_console, print_json
 from fluvius.engine.state import ERROR_POLICIES, check_policy
 from fluvius.graph.spec import load_graph
 from fluvius.graph.ticks import read_ticks
-from fluvius.scheduling.base import ProgressCallback
 from fluvius.scheduling.runner import RunReport, run_graph
 from fluvius.scheduling.serial import SerialScheduler
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from fluvius.scheduling.base import ProgressCallback
 
 __all__ = ["EPILOG", "HELP", "report_document", "run"]
 
@@ -81,7 +84,9 @@ def _error_document(err: Any, key: str | None = None) -> dict[str, Any]:
 
 def run(
     ctx: typer.Context,
-    spec: Annotated[Path, typer.Argument(help="Graph spec file (YAML or JSON).", show_default=False)],
+    spec: Annotated[
+        Path, typer.Argument(help="Graph spec file (YAML or JSON).", show_default=False)
+    ],
     *,
     scheduler: Annotated[
         str, typer.Option(help=f"Where nodes run: {', '.join(SCHEDULERS)}.")
@@ -112,14 +117,21 @@ def run(
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     with user_errors(verbose):
         if scheduler not in SCHEDULERS:
-            fail(f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}",
-                 code=2)
+            fail(
+                f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}", code=2
+            )
         if scheduler != "serial":
-            fail(f"the {scheduler!r} scheduler is not available in this version",
-                 "use --scheduler serial", code=2)
+            fail(
+                f"the {scheduler!r} scheduler is not available in this version",
+                "use --scheduler serial",
+                code=2,
+            )
         if workers not in (None, 1) or partitioner is not None:
-            fail("--workers and --partitioner apply to the process and dask schedulers",
-                 "drop them, or choose --scheduler process", code=2)
+            fail(
+                "--workers and --partitioner apply to the process and dask schedulers",
+                "drop them, or choose --scheduler process",
+                code=2,
+            )
         try:
             policy = check_policy(error_policy)
         except ValueError as exc:
@@ -138,7 +150,7 @@ def run(
             _print_summary(report)
 
 
-class _startup_bar:  # noqa: N801 - used as a context manager, reads like one
+class _startup_bar:
     """A rich progress bar on stderr for the start-up of a big graph, on a terminal only."""
 
     def __init__(self, nodes: int, enabled: bool) -> None:
@@ -150,8 +162,13 @@ class _startup_bar:  # noqa: N801 - used as a context manager, reads like one
         if not self.active:
             return None
         self.progress = Progress(
-            TextColumn("start-up"), BarColumn(), MofNCompleteColumn(), TextColumn("nodes"),
-            TimeElapsedColumn(), console=err_console, transient=True,
+            TextColumn("start-up"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("nodes"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
         )
         self.progress.start()
         self.task = self.progress.add_task("start-up", total=None)
@@ -177,8 +194,9 @@ def _print_summary(report: RunReport) -> None:
     if report.cycles:
         table = Table("cycle", "recomputed", "ms", "errors", title="cycles")
         for c in report.cycles[:20]:
-            table.add_row(str(c.index), f"{c.recomputed:,}", f"{c.seconds * 1e3:.3f}",
-                          str(len(c.errors)))
+            table.add_row(
+                str(c.index), f"{c.recomputed:,}", f"{c.seconds * 1e3:.3f}", str(len(c.errors))
+            )
         if len(report.cycles) > 20:
             table.add_row("…", f"({len(report.cycles) - 20} more)", "", "")
         err_console.print(table)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,6 +11,9 @@ from fluvius.cli.errors import fail, user_errors
 from fluvius.cli.output import err_console
 from fluvius.graph.spec import dump_spec
 from fluvius.workloads import WORKLOADS, export_workload
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["app"]
 

@@ -42,13 +42,16 @@ from __future__ import annotations
 
 import heapq
 import traceback
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fluvius.engine.plan import Plan, Step
-from fluvius.engine.state import ErrorPolicy, RunState
 from fluvius.errors import NodeError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from fluvius.engine.plan import Plan, Step
+    from fluvius.engine.state import ErrorPolicy, RunState
 
 __all__ = [
     "CycleState",
@@ -324,7 +327,9 @@ def next_ready(plan: Plan, state: RunState, cs: CycleState) -> int | None:
     return None
 
 
-def finish_node(plan: Plan, state: RunState, cs: CycleState, r: int, value: Any, startup: bool) -> None:
+def finish_node(
+    plan: Plan, state: RunState, cs: CycleState, r: int, value: Any, startup: bool
+) -> None:
     """Rank ``r`` computed ``value``: apply the cutoff, store it and settle."""
     cs.running.discard(r)
     cs.recomputed += 1
@@ -336,8 +341,9 @@ def finish_node(plan: Plan, state: RunState, cs: CycleState, r: int, value: Any,
     settle(plan, cs, r, True)
 
 
-def fail_node(plan: Plan, state: RunState, cs: CycleState, r: int, err: NodeError,
-              policy: ErrorPolicy) -> None:
+def fail_node(
+    plan: Plan, state: RunState, cs: CycleState, r: int, err: NodeError, policy: ErrorPolicy
+) -> None:
     """Rank ``r`` raised. Isolate: mark it failed and settle as changed (its readers get
     marked failed in turn). Fail-fast: stop starting anything ranked above it."""
     cs.running.discard(r)

@@ -33,11 +33,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import partial
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluvius.graph._gc import gc_paused
-from fluvius.graph.dag import Graph
 from fluvius.graph.node import NodeSpec
+
+if TYPE_CHECKING:
+    from fluvius.graph.dag import Graph
 
 __all__ = ["CycleStep", "Plan", "Step"]
 
@@ -124,8 +126,10 @@ class Plan:
 
     def initial_values(self) -> list[Any]:
         """Source values as given to the builder; nodes start as None until start-up."""
-        return [getattr(item, "value", None) if self.is_source[r] else None
-                for r, item in enumerate(self.graph.items)]
+        return [
+            getattr(item, "value", None) if self.is_source[r] else None
+            for r, item in enumerate(self.graph.items)
+        ]
 
     def affected(self, changed: frozenset[int]) -> list[int]:
         """Ranks of every node downstream of ``changed`` sources, in rank order (cached)."""

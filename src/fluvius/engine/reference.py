@@ -14,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.cycle import make_node_error, values_equal
 from fluvius.engine.plan import Plan
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
 from fluvius.errors import NodeError, UnknownSourceError
-from fluvius.graph.dag import Graph
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from fluvius.graph.dag import Graph
 
 __all__ = ["ReferenceEvaluator"]
 
@@ -69,8 +72,11 @@ class ReferenceEvaluator:
 
     def values(self) -> dict[str, Any]:
         """Key -> value of every source and every node that is not failed."""
-        return {k: v for r, (k, v) in enumerate(zip(self.graph.keys, self._values, strict=True))
-                if r not in self._failed}
+        return {
+            k: v
+            for r, (k, v) in enumerate(zip(self.graph.keys, self._values, strict=True))
+            if r not in self._failed
+        }
 
     @property
     def failed(self) -> dict[str, NodeError]:
@@ -122,8 +128,12 @@ class ReferenceEvaluator:
                     changed.add(r)
                 continue
             recovering = self._failed.pop(r, None) is not None
-            if (changed is not None and self._plan.cutoff[r] and not recovering
-                    and values_equal(new, self._values[r])):
+            if (
+                changed is not None
+                and self._plan.cutoff[r]
+                and not recovering
+                and values_equal(new, self._values[r])
+            ):
                 continue
             self._values[r] = new
             if changed is not None:

@@ -18,9 +18,10 @@ state, because its dependents must recover too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from fluvius.errors import NodeError
+if TYPE_CHECKING:
+    from fluvius.errors import NodeError
 
 __all__ = ["CycleResult", "ErrorPolicy", "RunState"]
 
@@ -32,7 +33,7 @@ def check_policy(policy: str) -> ErrorPolicy:
     """Return ``policy`` when valid, else raise ValueError naming the allowed ones."""
     if policy not in ERROR_POLICIES:
         raise ValueError(f"unknown error policy {policy!r}; expected one of {ERROR_POLICIES}")
-    return policy  # type: ignore[return-value]
+    return policy
 
 
 @dataclass(slots=True)

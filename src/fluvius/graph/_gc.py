@@ -10,8 +10,11 @@ Reference counting still frees everything at once; only the cycle search waits.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["gc_paused"]
 

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fluvius.errors import BadParamsError, DuplicateKeyError
 from fluvius.graph.dag import Graph
 from fluvius.graph.keys import check_key, make_key
 from fluvius.graph.node import NodeRef, NodeSpec, SourceSpec, classify
 from fluvius.graph.validate import check_signature
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
 
 __all__ = ["GraphBuilder", "Scope"]
 
@@ -93,12 +95,10 @@ class GraphBuilder:
         """
         check_key(key)
         self._claim(key)
-        names = tuple([i.key if i.__class__ is NodeRef else i for i in inputs])  # type: ignore[union-attr]
+        names: tuple[str, ...] = tuple([i.key if isinstance(i, NodeRef) else i for i in inputs])
         for name in names:
             if name.__class__ is not str:
-                raise BadParamsError(
-                    f"node {key!r}: inputs must be keys or NodeRefs, got {name!r}"
-                )
+                raise BadParamsError(f"node {key!r}: inputs must be keys or NodeRefs, got {name!r}")
         params = dict(params) if params else _NO_PARAMS
         try:
             kind = classify(fn)

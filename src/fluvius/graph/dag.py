@@ -7,13 +7,16 @@ order. Schedulers and the engine work on these integer ranks; keys are for peopl
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from fluvius.errors import CycleError
 from fluvius.graph._gc import gc_paused
 from fluvius.graph.node import NodeSpec, SourceSpec
 from fluvius.graph.validate import check_inputs_exist, topological_order
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 __all__ = ["Graph"]
 
@@ -33,7 +36,7 @@ class Graph:
         in_order = True  # every input placed before its reader: insertion order is topological
         every_tick = False
         for i, item in enumerate(items):
-            if item.__class__ is SourceSpec:
+            if not isinstance(item, NodeSpec):
                 raw_inputs.append(())
                 sources.append(i)
                 continue
@@ -44,7 +47,7 @@ class Graph:
                 raise
             if ins and max(ins) >= i:
                 in_order = False
-            every_tick = every_tick or item.every_tick  # type: ignore[union-attr]
+            every_tick = every_tick or item.every_tick
             raw_inputs.append(ins)
         if in_order:
             self.items: tuple[SourceSpec | NodeSpec, ...] = tuple(items)
@@ -75,7 +78,9 @@ class Graph:
 
     def _with_every_tick_sources(self) -> None:
         """Mark every source upstream of an ``every_tick`` node as non-conflating."""
-        wanting = [r for r, it in enumerate(self.items) if isinstance(it, NodeSpec) and it.every_tick]
+        wanting = [
+            r for r, it in enumerate(self.items) if isinstance(it, NodeSpec) and it.every_tick
+        ]
         if not wanting:
             return
         upstream = self._closure(wanting, self.inputs)
@@ -113,7 +118,9 @@ class Graph:
     @property
     def node_keys(self) -> tuple[str, ...]:
         """Keys of the nodes, in rank order."""
-        return tuple(k for k, it in zip(self.keys, self.items, strict=True) if isinstance(it, NodeSpec))
+        return tuple(
+            k for k, it in zip(self.keys, self.items, strict=True) if isinstance(it, NodeSpec)
+        )
 
     def spec(self, key: str) -> SourceSpec | NodeSpec:
         """The recorded spec of a node or source."""

@@ -64,7 +64,7 @@ def check_key(key: object) -> str:
         and "//" not in key
         and key.isprintable()
     ):
-        return key  # type: ignore[return-value]
+        return key
     if not isinstance(key, str):
         raise ValueError(f"a key must be a str, got {key!r} ({type(key).__name__})")
     if not key:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import inspect
 from inspect import CO_COROUTINE
 from types import FunctionType, MethodType
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 __all__ = ["NodeKind", "NodeRef", "NodeSpec", "SourceSpec", "Stateful", "classify"]
 
@@ -83,7 +85,8 @@ def classify(fn: object) -> NodeKind:
     """
     cls = type(fn)
     if cls is FunctionType or cls is MethodType:  # the common cases: decided by code flags
-        return "async" if fn.__code__.co_flags & CO_COROUTINE else "sync"  # type: ignore[union-attr]
+        flags: int = fn.__code__.co_flags  # type: ignore[attr-defined]
+        return "async" if flags & CO_COROUTINE else "sync"
     if (
         not (inspect.isroutine(fn) or inspect.isclass(fn))
         and callable(getattr(fn, "update", None))

@@ -10,10 +10,12 @@ from __future__ import annotations
 import heapq
 import inspect
 from types import MethodType
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import BadParamsError, CycleError, MissingInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
 
 __all__ = ["check_signature", "find_cycle", "topological_order"]
 
@@ -93,7 +95,7 @@ def check_signature(
     if code is None:
         problem = _bind_problem(fn, n_inputs, params)
     else:
-        defaults = (fn.__defaults__, fn.__kwdefaults__)  # type: ignore[attr-defined]
+        defaults = (getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None))
         n_args = n_inputs + (fn.__class__ is MethodType)  # a bound method's code takes self
         cache_key = (id(code), n_args, tuple(sorted(params)) if params else ())
         entry = _SIGNATURE_CACHE.get(cache_key)

@@ -15,13 +15,16 @@ run which failed under fail-fast is over (every later call says why).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fluvius.engine.plan import Plan
 from fluvius.engine.state import CycleResult, ErrorPolicy, RunState, check_policy
 from fluvius.errors import FluviusError, NodeError, UnknownSourceError
-from fluvius.graph.dag import Graph
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from fluvius.graph.dag import Graph
 
 __all__ = ["ProgressCallback", "Scheduler", "Session"]
 
@@ -92,8 +95,11 @@ class Session:
     def values(self) -> dict[str, Any]:
         """Key -> value of every source and every node that is not failed."""
         failed = self.state.failed
-        return {k: v for r, (k, v) in enumerate(zip(self.graph.keys, self.state.values, strict=True))
-                if r not in failed}
+        return {
+            k: v
+            for r, (k, v) in enumerate(zip(self.graph.keys, self.state.values, strict=True))
+            if r not in failed
+        }
 
     def value(self, key: str) -> Any:
         """The value of one node or source; raises the NodeError of a failed node."""

@@ -27,10 +27,11 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fluvius.engine.state import CycleResult
-from fluvius.scheduling.base import Session
+if TYPE_CHECKING:
+    from fluvius.engine.state import CycleResult
+    from fluvius.scheduling.base import Session
 
 __all__ = ["LiveReport", "run_live", "take_batch"]
 

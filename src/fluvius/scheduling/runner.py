@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fluvius.engine.state import CycleResult
-from fluvius.errors import NodeError
-from fluvius.graph.dag import Graph
-from fluvius.scheduling.base import ProgressCallback, Scheduler
 from fluvius.scheduling.serial import SerialScheduler
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from fluvius.engine.state import CycleResult
+    from fluvius.errors import NodeError
+    from fluvius.graph.dag import Graph
+    from fluvius.scheduling.base import ProgressCallback, Scheduler
 
 __all__ = ["RunReport", "run_graph"]
 

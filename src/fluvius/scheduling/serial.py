@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.cycle import (
-    CycleState,
     compute_cycle,
     compute_startup,
     fail_node,
@@ -37,8 +36,10 @@ from fluvius.engine.cycle import (
     start_cycle,
 )
 from fluvius.engine.state import CycleResult, ErrorPolicy
-from fluvius.graph.dag import Graph
 from fluvius.scheduling.base import ProgressCallback, Session
+
+if TYPE_CHECKING:
+    from fluvius.graph.dag import Graph
 
 __all__ = ["SerialScheduler", "SerialSession"]
 
@@ -123,8 +124,9 @@ class SerialSession(Session):
 
         def failed(r: int, exc: BaseException) -> None:
             causes[r] = exc
-            fail_node(plan, state, cs, r, make_node_error(plan, r, exc, self.worker_name),
-                      self.policy)
+            fail_node(
+                plan, state, cs, r, make_node_error(plan, r, exc, self.worker_name), self.policy
+            )
             if self.policy == "fail_fast":
                 for other in [t for t in tasks if t > r]:
                     tasks.pop(other).cancel()

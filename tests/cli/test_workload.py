@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from fluvius.cli.app import app
 from fluvius.graph.spec import load_graph
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 runner = CliRunner()
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,13 +15,9 @@ from fluvius.cli.output import err_console, print_json
 from fluvius.engine.state import ERROR_POLICIES, check_policy
 from fluvius.graph.spec import load_graph
 from fluvius.graph.ticks import read_ticks
+from fluvius.scheduling.base import ProgressCallback
 from fluvius.scheduling.runner import RunReport, run_graph
 from fluvius.scheduling.serial import SerialScheduler
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from fluvius.scheduling.base import ProgressCallback
 
 __all__ = ["EPILOG", "HELP", "report_document", "run"]
 

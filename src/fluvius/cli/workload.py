@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -11,9 +12,6 @@ from fluvius.cli.errors import fail, user_errors
 from fluvius.cli.output import err_console
 from fluvius.graph.spec import dump_spec
 from fluvius.workloads import WORKLOADS, export_workload
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 __all__ = ["app"]
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fluvius.errors import BadParamsError, DuplicateKeyError
 from fluvius.graph.dag import Graph
 from fluvius.graph.keys import check_key, make_key
-from fluvius.graph.node import NodeRef, NodeSpec, SourceSpec, classify
-from fluvius.graph.validate import check_signature
+from fluvius.graph.node import NodeRef, NodeSpec, SourceSpec
+from fluvius.graph.validate import check_callable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +32,10 @@ T = TypeVar("T")
 Input = NodeRef | str
 
 _NO_PARAMS: Mapping[str, Any] = {}  # shared, never mutated
+# NamedTuple's generated __new__ is a Python frame; tuple.__new__ builds the same value
+# directly (0.5 -> 0.2 µs per spec; graphs hold tens of thousands).
+_new_node_spec = partial(tuple.__new__, NodeSpec)
+_new_ref = partial(tuple.__new__, NodeRef)
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -94,29 +99,21 @@ class GraphBuilder:
             ``file:line`` (a spec loader passes the spec file instead).
         """
         check_key(key)
-        self._claim(key)
-        names: tuple[str, ...] = tuple([i.key if isinstance(i, NodeRef) else i for i in inputs])
+        if key in self._items:
+            self._claim(key)
+        names: tuple[str, ...] = tuple(
+            [i.key if i.__class__ is NodeRef else i for i in inputs]  # type: ignore[union-attr]
+        )
         for name in names:
             if name.__class__ is not str:
                 raise BadParamsError(f"node {key!r}: inputs must be keys or NodeRefs, got {name!r}")
         params = dict(params) if params else _NO_PARAMS
-        try:
-            kind = classify(fn)
-        except TypeError as exc:
-            raise BadParamsError(f"node {key!r}: {exc}") from None
-        if kind == "stateful":
-            if params:
-                raise BadParamsError(
-                    f"node {key!r}: a stateful object takes its settings in its constructor, "
-                    f"not params={sorted(params)}"
-                )
-            check_signature(key, fn.update, len(names), {}, f"{type(fn).__name__}.update")
-        else:
-            name = getattr(fn, "__qualname__", type(fn).__name__)
-            check_signature(key, fn, len(names), params, f"function {name}")
+        kind = check_callable(key, fn, len(names), params)
         where = _user_location() if created_at is None else created_at
-        self._items[key] = NodeSpec(key, fn, names, params, kind, cutoff, every_tick, where, op)
-        return NodeRef(key)
+        self._items[key] = _new_node_spec(
+            (key, fn, names, params, kind, cutoff, every_tick, where, op)
+        )
+        return _new_ref((key,))  # type: ignore[no-any-return]
 
     def scope(self, *parts: object) -> Scope:
         """A view of this builder that prefixes every key with ``parts``."""

@@ -64,8 +64,12 @@ class Graph:
             self.items = tuple(items[i] for i in order)
             self.inputs = tuple(tuple(rank[j] for j in raw_inputs[i]) for i in order)
             self.sources = tuple(sorted(rank[i] for i in sources))
-        self.keys: tuple[str, ...] = tuple(item.key for item in self.items)
-        self.index: dict[str, int] = {k: r for r, k in enumerate(self.keys)}
+        self.keys: tuple[str, ...] = (
+            tuple(position) if in_order else tuple(item.key for item in self.items)
+        )
+        self.index: dict[str, int] = (
+            position if in_order else {k: r for r, k in enumerate(self.keys)}
+        )
         children: list[list[int]] = [[] for _ in self.items]
         for r, ins in enumerate(self.inputs):
             if len(ins) > 1 and len(set(ins)) < len(ins):

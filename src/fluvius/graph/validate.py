@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import heapq
 import inspect
-from types import MethodType
+from inspect import CO_COROUTINE
+from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import BadParamsError, CycleError, MissingInputError
+from fluvius.graph.node import classify
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["check_signature", "find_cycle", "topological_order"]
+__all__ = ["check_callable", "find_cycle", "topological_order"]
 
 
 def topological_order(inputs: Sequence[Sequence[int]]) -> list[int]:
@@ -78,37 +80,81 @@ def find_cycle(inputs: Sequence[Sequence[int]], candidates: Sequence[int]) -> li
     return [*cycle, cycle[0]]
 
 
-_SIGNATURE_CACHE: dict[tuple[int, int, tuple[str, ...]], tuple[Any, str | None]] = {}
+_CallableEntry = tuple[Any, Any, Any, str, str | None]
+_CALLABLE_CACHE: dict[tuple[int, int, tuple[str, ...]], _CallableEntry] = {}
 
 
-def check_signature(
-    key: str, fn: Callable[..., Any], n_inputs: int, params: Mapping[str, Any], what: str
-) -> None:
-    """Raise BadParamsError unless ``fn(*inputs, **params)`` binds.
+def check_callable(
+    key: str, fn: Any, n_inputs: int, params: Mapping[str, Any]
+) -> Literal[sync, "async", stateful]:
+    """Classify a node's callable and raise BadParamsError unless ``fn(*inputs, **params)``
+    binds (for a stateful object: ``fn.update(*inputs)``, with no params).
 
-    Outcomes are cached per code object, arity and param names: templated graphs create
-    thousands of closures of one function, and binding costs microseconds. The cache keys on
-    ``id(code)`` (hashing a code object hashes its bytecode) and keeps the code object, with
-    its defaults, in the entry so that a recycled id can never be mistaken for it.
+    Functions and bound methods, the common cases, are decided once per code object, arity
+    and param names, then cached: templated graphs create thousands of closures of one
+    function, and ``inspect.signature`` costs microseconds. The cache keys on ``id(code)``
+    (hashing a code object hashes its bytecode) and keeps the code object and its defaults
+    in the entry, so that a recycled id can never be mistaken for it.
     """
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        problem = _bind_problem(fn, n_inputs, params)
-    else:
-        defaults = (getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None))
-        n_args = n_inputs + (fn.__class__ is MethodType)  # a bound method's code takes self
-        cache_key = (id(code), n_args, tuple(sorted(params)) if params else ())
-        entry = _SIGNATURE_CACHE.get(cache_key)
-        if entry is not None and entry[0][0] is code and entry[0][1] == defaults:
-            problem = entry[1]
-        else:
-            problem = _bind_problem(fn, n_inputs, params)
-            _SIGNATURE_CACHE[cache_key] = ((code, defaults), problem)
-    if problem is not None:
-        raise BadParamsError(
-            f"node {key!r}: {what} cannot take {n_inputs} input(s) and params "
-            f"{sorted(params)}: {problem}"
+    cls = fn.__class__
+    if cls is FunctionType or cls is MethodType:
+        func = fn.__func__ if cls is MethodType else fn  # a method forwards attributes slowly
+        code = func.__code__
+        defaults = func.__defaults__
+        kwdefaults = func.__kwdefaults__
+        names = tuple(sorted(params)) if params else ()
+        cache_key = (id(code), n_inputs + (cls is MethodType), names)
+        entry = _CALLABLE_CACHE.get(cache_key)
+        if (
+            entry is None
+            or entry[0] is not code
+            or (entry[1] is not defaults and entry[1] != defaults)
+            or (entry[2] is not kwdefaults and entry[2] != kwdefaults)
+        ):
+            kind = "async" if code.co_flags & CO_COROUTINE else "sync"
+            entry = (code, defaults, kwdefaults, kind, _bind_problem(fn, n_inputs, params))
+            _CALLABLE_CACHE[cache_key] = entry
+        if entry[4] is not None:
+            _raise_bad_params(key, fn, n_inputs, params, entry[4])
+        return entry[3]  # type: ignore[return-value]
+    try:
+        kind = classify(fn)
+    except TypeError as exc:
+        raise BadParamsError(f"node {key!r}: {exc}") from None
+    if kind == "stateful":
+        if params:
+            raise BadParamsError(
+                f"node {key!r}: a stateful object takes its settings in its constructor, "
+                f"not params={sorted(params)}"
+            )
+        _raise_bad_params(
+            key,
+            fn.update,
+            n_inputs,
+            {},
+            _bind_problem(fn.update, n_inputs, {}),
+            f"{type(fn).__name__}.update",
         )
+    else:
+        _raise_bad_params(key, fn, n_inputs, params, _bind_problem(fn, n_inputs, params))
+    return kind
+
+
+def _raise_bad_params(
+    key: str,
+    fn: Any,
+    n_inputs: int,
+    params: Mapping[str, Any],
+    problem: str | None,
+    what: str = "",
+) -> None:
+    if problem is None:
+        return
+    what = what or f"function {getattr(fn, '__qualname__', type(fn).__name__)}"
+    raise BadParamsError(
+        f"node {key!r}: {what} cannot take {n_inputs} input(s) and params "
+        f"{sorted(params)}: {problem}"
+    )
 
 
 def _bind_problem(fn: Callable[..., Any], n_inputs: int, params: Mapping[str, Any]) -> str | None:

@@ -88,15 +88,18 @@ def values_equal(new: Any, old: Any) -> bool:
 
     >>> values_equal(1.0, 1.0), values_equal(float("nan"), float("nan")), values_equal(0.0, -0.0)
     (True, False, True)
+    >>> import numpy as np
+    >>> values_equal(np.float64(1.0), 1.0), values_equal(np.ones(2), 1.0)
+    (True, False)
     """
     try:
         same = new == old
         if same is True or same is False:
             return same
         reduce_all = getattr(same, "all", None)
-        if reduce_all is not None:
-            shape = getattr(new, "shape", None)
-            return shape == getattr(old, "shape", None) and bool(reduce_all())
+        if reduce_all is not None:  # numpy: scalars have shape (), like plain numbers
+            shape = getattr(new, "shape", ())
+            return shape == getattr(old, "shape", ()) and bool(reduce_all())
         return bool(same)
     except Exception:
         return False

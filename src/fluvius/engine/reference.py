@@ -61,12 +61,13 @@ class ReferenceEvaluator:
     def cycle(self, batch: Mapping[str, Any]) -> CycleResult:
         """Apply one batch of source changes."""
         changed: set[int] = set()
-        for key, value in batch.items():
+        for key in batch:  # check every key before changing anything
             r = self.graph.index.get(key)
             if r is None or not self._plan.is_source[r]:
                 raise UnknownSourceError(f"{key!r} is not a source of this graph")
-            self._values[r] = value
             changed.add(r)
+        for key, value in batch.items():
+            self._values[self.graph.index[key]] = value
         self._cycles += 1
         return self._run(changed)
 

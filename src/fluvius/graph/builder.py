@@ -102,7 +102,7 @@ class GraphBuilder:
         if key in self._items:
             self._claim(key)
         names: tuple[str, ...] = tuple(
-            [i.key if i.__class__ is NodeRef else i for i in inputs]  # type: ignore[union-attr]
+            [i.key if i.__class__ is NodeRef else i for i in inputs]  # type: ignore[misc]
         )
         for name in names:
             if name.__class__ is not str:
@@ -113,7 +113,8 @@ class GraphBuilder:
         self._items[key] = _new_node_spec(
             (key, fn, names, params, kind, cutoff, every_tick, where, op)
         )
-        return _new_ref((key,))  # type: ignore[no-any-return]
+        ref: NodeRef = _new_ref((key,))
+        return ref
 
     def scope(self, *parts: object) -> Scope:
         """A view of this builder that prefixes every key with ``parts``."""

@@ -14,7 +14,7 @@ from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import BadParamsError, CycleError, MissingInputError
-from fluvius.graph.node import classify
+from fluvius.graph.node import NodeKind, classify
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -80,13 +80,11 @@ def find_cycle(inputs: Sequence[Sequence[int]], candidates: Sequence[int]) -> li
     return [*cycle, cycle[0]]
 
 
-_CallableEntry = tuple[Any, Any, Any, str, str | None]
+_CallableEntry = tuple[Any, Any, Any, NodeKind, str | None]
 _CALLABLE_CACHE: dict[tuple[int, int, tuple[str, ...]], _CallableEntry] = {}
 
 
-def check_callable(
-    key: str, fn: Any, n_inputs: int, params: Mapping[str, Any]
-) -> Literal[sync, "async", stateful]:
+def check_callable(key: str, fn: Any, n_inputs: int, params: Mapping[str, Any]) -> NodeKind:
     """Classify a node's callable and raise BadParamsError unless ``fn(*inputs, **params)``
     binds (for a stateful object: ``fn.update(*inputs)``, with no params).
 
@@ -111,12 +109,12 @@ def check_callable(
             or (entry[1] is not defaults and entry[1] != defaults)
             or (entry[2] is not kwdefaults and entry[2] != kwdefaults)
         ):
-            kind = "async" if code.co_flags & CO_COROUTINE else "sync"
+            kind: NodeKind = "async" if code.co_flags & CO_COROUTINE else "sync"
             entry = (code, defaults, kwdefaults, kind, _bind_problem(fn, n_inputs, params))
             _CALLABLE_CACHE[cache_key] = entry
         if entry[4] is not None:
             _raise_bad_params(key, fn, n_inputs, params, entry[4])
-        return entry[3]  # type: ignore[return-value]
+        return entry[3]
     try:
         kind = classify(fn)
     except TypeError as exc:

@@ -93,6 +93,7 @@ async def run_live(
             open_streams -= 1
             wake.set()
 
+    failure: BaseException | None = None  # raised after the pumps are gone, as itself
     async with asyncio.TaskGroup() as tg:
         pumps = []
         if isinstance(streams, Mapping):
@@ -115,11 +116,17 @@ async def run_live(
                 before = len(pending)
                 batch = take_batch(pending, session.source_conflates)
                 conflated += before - len(pending) - len(batch)
-                result = await session.cycle(batch)
+                try:
+                    result = await session.cycle(batch)
+                except Exception as exc:
+                    failure = exc  # not raised here: the TaskGroup would wrap it in a group
+                    break
                 cycles += 1
                 if on_cycle is not None:
                     on_cycle(result, batch)
         finally:
             for task in pumps:
                 task.cancel()
+    if failure is not None:
+        raise failure
     return LiveReport(ticks, cycles, conflated, max_pending)

@@ -35,7 +35,7 @@ from fluvius.engine.cycle import (
     next_ready,
     start_cycle,
 )
-from fluvius.engine.state import CycleResult, ErrorPolicy
+from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
 from fluvius.scheduling.base import ProgressCallback, Session
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class SerialScheduler:
     def __init__(self, error_policy: ErrorPolicy = "fail_fast", chunk: int = 4096) -> None:
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk=}")
-        self.error_policy = error_policy
+        self.error_policy = check_policy(error_policy)
         self.chunk = chunk
 
     def session(self, graph: Graph) -> SerialSession:
@@ -138,15 +138,19 @@ class SerialSession(Session):
                     step = plan.steps[r]
                     assert step is not None
                     _, call, a, g = step
+                    values = state.values
+                    if plan.is_async[r]:
+                        # the coroutine is created inside its task, so a task cancelled
+                        # before its first step leaves no coroutine un-awaited
+                        args = (values[a],) if g is None else tuple(g(values))
+                        tasks[r] = tg.create_task(_settle_async(r, call, args, done))
+                        continue
                     try:
-                        out = call(state.values[a]) if g is None else call(*g(state.values))
+                        out = call(values[a]) if g is None else call(*g(values))
                     except Exception as exc:
                         failed(r, exc)
                         continue
-                    if plan.is_async[r]:
-                        tasks[r] = tg.create_task(_settle_async(r, out, done))
-                    else:
-                        finish_node(plan, state, cs, r, out, startup)
+                    finish_node(plan, state, cs, r, out, startup)
                 if progress is not None:
                     progress(cs.recomputed, total)
                 if cs.running:
@@ -158,6 +162,8 @@ class SerialSession(Session):
                     else:
                         failed(r, payload)
         err = first_error(plan, cs)
+        if progress is not None and err is None:
+            progress(total, total)  # every node settled: computed, or marked failed (isolate)
         if err is not None:
             assert cs.stop_above is not None
             raise err from causes[cs.stop_above]
@@ -165,10 +171,12 @@ class SerialSession(Session):
         return CycleResult(index, cs.recomputed, time.perf_counter() - t0, tuple(cs.errors))
 
 
-async def _settle_async(r: int, coro: Any, done: asyncio.Queue[tuple[int, bool, Any]]) -> None:
-    """Await one async node and report the outcome as data (never raises but cancellation)."""
+async def _settle_async(
+    r: int, call: Any, args: tuple[Any, ...], done: asyncio.Queue[tuple[int, bool, Any]]
+) -> None:
+    """Run one async node and report the outcome as data (never raises but cancellation)."""
     try:
-        value = await coro
+        value = await call(*args)
     except Exception as exc:
         done.put_nowait((r, False, exc))
     else:

@@ -1,0 +1,27 @@
+"""Test helpers for fluvius users and for fluvius itself.
+
+``strategies`` (Hypothesis strategies for random graphs and tick batches), ``GraphBench``
+(step a session from synchronous code) and ``SchedulerSuite`` (the conformance tests every
+scheduler subclasses). ``SchedulerSuite`` needs pytest, a development dependency, so it is
+imported on first use rather than with this package.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fluvius.testing import strategies as strategies
+from fluvius.testing.bench import GraphBench as GraphBench
+
+if TYPE_CHECKING:
+    from fluvius.testing.suite import SchedulerSuite as SchedulerSuite
+
+__all__ = ["GraphBench", "SchedulerSuite", "strategies"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SchedulerSuite":
+        from fluvius.testing.suite import SchedulerSuite
+
+        return SchedulerSuite
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

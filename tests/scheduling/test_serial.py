@@ -1,0 +1,169 @@
+"""The serial scheduler: the conformance suite, plus what only the serial scheduler does."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import pytest
+
+from fluvius.engine.state import ErrorPolicy
+from fluvius.errors import NodeError
+from fluvius.graph import GraphBuilder
+from fluvius.graph.dag import Graph
+from fluvius.scheduling import SerialScheduler, run_graph
+from fluvius.testing import GraphBench, SchedulerSuite
+from fluvius.testing.strategies import AsyncFloatOp, FloatOp, RunningCount
+
+
+class TestSerialScheduler(SchedulerSuite):
+    max_examples = 300  # the serial scheduler is fast: spend the time on more random graphs
+
+    def make_scheduler(self, error_policy: ErrorPolicy) -> SerialScheduler:
+        # a small chunk, so that random graphs exercise the chunked start-up loop too
+        return SerialScheduler(error_policy=error_policy, chunk=3)
+
+
+def chain(n: int, *, async_at: int | None = None) -> Graph:
+    g = GraphBuilder()
+    prev = g.source("s", 1.0)
+    for i in range(n):
+        op = AsyncFloatOp("neg") if i == async_at else FloatOp("neg")
+        prev = g.node(f"n{i}", op, prev)
+    return g.build()
+
+
+# -- start-up progress --------------------------------------------------------------------------
+def test_startup_progress_in_chunks_yields_to_the_loop() -> None:
+    calls: list[tuple[int, int, int]] = []
+    ticks = 0
+
+    async def other() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        task = asyncio.create_task(other())
+        try:
+            async with SerialScheduler(chunk=2).session(chain(5)) as run:
+                await run.start(lambda done, total: calls.append((done, total, ticks)))
+        finally:
+            task.cancel()
+
+    asyncio.run(main())
+    assert [(d, t) for d, t, _ in calls] == [(2, 5), (4, 5), (5, 5)]
+    seen = [n for _, _, n in calls]
+    assert seen[0] < seen[1] < seen[2], "other tasks run between start-up chunks"
+
+
+def test_startup_progress_of_an_empty_graph() -> None:
+    calls: list[tuple[int, int]] = []
+    run_graph(GraphBuilder().build(), progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(0, 0)]
+
+
+@pytest.mark.parametrize("async_at", [0, 2])
+def test_startup_progress_with_async_nodes_ends_at_total(async_at: int) -> None:
+    """BUG (scheduling/serial.py, SerialSession._concurrent): progress is reported after
+    draining the ready nodes and before each wait, never after the last completion; when
+    the last node to finish is async, ``(total, total)`` is never reported (here, with the
+    async node last, the only call is ``(2, 3)``)."""
+    calls: list[tuple[int, int]] = []
+    run_graph(chain(3, async_at=async_at), progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (3, 3), calls
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+# -- the scheduler ------------------------------------------------------------------------------
+def test_constructor_checks_chunk() -> None:
+    with pytest.raises(ValueError, match="chunk must be >= 1, got chunk=0"):
+        SerialScheduler(chunk=0)
+
+
+def test_unknown_policy_is_rejected_when_a_session_is_made() -> None:
+    with pytest.raises(ValueError, match="unknown error policy 'later'"):
+        SerialScheduler(error_policy="later").session(chain(1))  # type: ignore[arg-type]
+
+
+def test_repr() -> None:
+    assert repr(SerialScheduler("isolate")) == "SerialScheduler(error_policy='isolate')"
+
+
+def test_sync_nodes_run_inline_async_nodes_as_tasks() -> None:
+    """Sync nodes compute in the task that runs the session; async nodes in tasks of their
+    own, which are all finished when the cycle returns."""
+    seen: list[tuple[str, asyncio.Task[Any] | None]] = []
+
+    def sync_node(x: float) -> float:
+        seen.append(("sync", asyncio.current_task()))
+        return x
+
+    async def async_node(x: float) -> float:
+        seen.append(("async", asyncio.current_task()))
+        return x
+
+    g = GraphBuilder()
+    s = g.source("s", 1.0)
+    t = g.source("t", 1.0)
+    g.node("plain", sync_node, s)
+    a = g.node("a", async_node, t)
+    g.node("join", lambda x, y: sync_node(x + y), a, s)
+
+    async def main() -> tuple[asyncio.Task[Any] | None, set[asyncio.Task[Any]]]:
+        async with SerialScheduler().session(g.build()) as run:
+            await run.start()
+            await run.cycle({"s": 2.0})  # reaches no async node: the sync loop
+            await run.cycle({"t": 2.0})
+            return asyncio.current_task(), asyncio.all_tasks()
+
+    me, alive = asyncio.run(main())
+    assert alive == {me}
+    assert [kind for kind, _ in seen] == ["sync", "async", "sync", "sync", "sync", "async", "sync"]
+    assert all(task is me for kind, task in seen if kind == "sync")
+    assert all(task is not me for kind, task in seen if kind == "async")
+
+
+def test_error_points_at_the_test_line_and_names_the_serial_worker() -> None:
+    g = GraphBuilder()
+    s = g.source("s", 0.0)
+    line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+    g.node("bad", FloatOp("raise_above", 1.0), s)
+    with pytest.raises(NodeError, match=r"node 'bad' \(created at .*\) raised ValueError") as info:
+        run_graph(g.build(), [{"s": 5.0}])
+    assert info.value.created_at == f"{__file__}:{line}"
+    assert info.value.worker == "serial"
+
+
+# -- GraphBench ---------------------------------------------------------------------------------
+def test_graph_bench_steps_a_session() -> None:
+    g = GraphBuilder()
+    s = g.source("s", 1.0)
+    g.node("count", RunningCount(), s)
+    g.node("bad", FloatOp("raise_above", 1.0), s)
+    with GraphBench(g.build(), SerialScheduler("isolate")) as bench:
+        assert bench.start().recomputed == 2
+        result = bench.cycle({"s": 3.0})
+        assert (result.index, result.recomputed, [e.key for e in result.errors]) == (
+            1,
+            2,
+            ["bad"],
+        )
+        assert bench.value("count") == 2.0
+        assert list(bench.failed) == ["bad"]
+        assert "bad" not in bench.values()
+        session = bench.session
+    with pytest.raises(RuntimeError, match="use GraphBench as a context manager"):
+        bench.start()
+    assert session._closed
+
+
+def test_graph_bench_closes_after_an_error() -> None:
+    g = GraphBuilder()
+    g.node("bad", FloatOp("raise_above", 1.0), g.source("s", 5.0))
+    bench: Any = GraphBench(g.build())
+    with pytest.raises(NodeError, match="node 'bad'"), bench:
+        bench.start()
+    assert bench._runner is None

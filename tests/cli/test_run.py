@@ -243,10 +243,11 @@ def test_failing_node_fail_fast_and_verbose(tmp_path: Path) -> None:
     assert "ZeroDivisionError" in result.stderr
     assert "spec.yaml" in result.stderr  # where the node was created
     assert "Traceback" not in result.stderr
-    verbose = runner.invoke(app, ["--verbose", "run", str(spec)])
-    assert verbose.exit_code == 1, verbose.output
-    assert "Traceback" in verbose.stderr
-    assert "ZeroDivisionError" in verbose.stderr
+    for args in (["--verbose", "run", str(spec)], ["run", str(spec), "--verbose"]):
+        verbose = runner.invoke(app, args)
+        assert verbose.exit_code == 1, verbose.output
+        assert "Traceback" in verbose.stderr
+        assert "ZeroDivisionError" in verbose.stderr
 
 
 def test_isolate_policy_reports_failed_nodes_and_recovers(tmp_path: Path) -> None:

@@ -110,8 +110,11 @@ def run(
     progress: Annotated[
         bool, typer.Option(help="Show a start-up progress bar on a terminal (big graphs).")
     ] = True,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks (also `fluvius -v run`).")
+    ] = False,
 ) -> None:
-    verbose = bool(ctx.obj and ctx.obj.get("verbose"))
+    verbose = verbose or bool(ctx.obj and ctx.obj.get("verbose"))
     with user_errors(verbose):
         if scheduler not in SCHEDULERS:
             fail(

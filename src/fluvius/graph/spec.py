@@ -46,6 +46,7 @@ import yaml
 
 from fluvius.errors import BadParamsError, GraphError, SpecError
 from fluvius.graph._gc import gc_paused
+from fluvius.graph._json import DuplicateKeyInFileError, unique_pairs
 from fluvius.graph.builder import GraphBuilder
 from fluvius.graph.ops import resolve_op
 
@@ -66,11 +67,6 @@ _TOP_FIELDS = ("sources", "nodes", "meta")
 _NODE_FIELDS = ("op", "inputs", "params")
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _EXP_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
-
-
-class _DuplicateKeyError(ValueError):
-    def __init__(self, key: object) -> None:
-        super().__init__(f"duplicate key {key!r}")
 
 
 # -- parsing ----------------------------------------------------------------------------------
@@ -111,25 +107,14 @@ _SpecDumper.add_representer(tuple, _SpecDumper.represent_list)
 _SpecDumper.add_implicit_resolver(_FLOAT_TAG, _EXP_FLOAT, list("-+0123456789"))
 
 
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKeyError(key)
-            seen.add(key)
-    return result
-
-
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
 def _parse_json(text: str, origin: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_unique_pairs)
-    except _DuplicateKeyError as exc:
+        return json.loads(text, object_pairs_hook=unique_pairs)
+    except DuplicateKeyInFileError as exc:
         raise SpecError(f"{origin}: invalid JSON: {exc} in an object") from exc
 
 
@@ -210,19 +195,22 @@ def _valid_key(key: Any, origin: str, what: str) -> str:
     return key  # its syntax is checked once, by the builder (see _spec_to_graph)
 
 
+def _check_fields(mapping: Mapping[Any, Any], allowed: tuple[str, ...], problem: str) -> None:
+    """Raise SpecError ``"<problem> 'x' (did you mean 'y'?); allowed: ..."`` for a stray field."""
+    for field in mapping:
+        if field not in allowed:
+            close = difflib.get_close_matches(str(field), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"{problem} {field!r}{hint}; allowed: {', '.join(allowed)}")
+
+
 def _node_fields(key: str, entry: Any, origin: str) -> tuple[str, list[str], Mapping[str, Any]]:
     where = f"{origin}: node {key!r}"
     if not isinstance(entry, Mapping):
         raise SpecError(
             f"{where}: expected a mapping with 'op' and 'inputs', got {type(entry).__name__}"
         )
-    for field in entry:
-        if field not in _NODE_FIELDS:
-            close = difflib.get_close_matches(str(field), _NODE_FIELDS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SpecError(
-                f"{where}: unknown field {field!r}{hint}; allowed: {', '.join(_NODE_FIELDS)}"
-            )
+    _check_fields(entry, _NODE_FIELDS, f"{where}: unknown field")
     if "op" not in entry:
         raise SpecError(f"{where}: missing 'op' (a built-in op name or 'package.module:function')")
     op = entry["op"]
@@ -259,14 +247,7 @@ def spec_to_graph(spec: Mapping[str, Any], *, origin: str = "<spec>") -> Graph:
 def _spec_to_graph(spec: Mapping[str, Any], origin: str) -> Graph:
     if not isinstance(spec, Mapping):
         raise SpecError(f"{origin}: a spec must be a mapping, got {type(spec).__name__}")
-    for field in spec:
-        if field not in _TOP_FIELDS:
-            close = difflib.get_close_matches(str(field), _TOP_FIELDS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SpecError(
-                f"{origin}: unknown top-level field {field!r}{hint}; "
-                f"allowed: {', '.join(_TOP_FIELDS)}"
-            )
+    _check_fields(spec, _TOP_FIELDS, f"{origin}: unknown top-level field")
     sources = _mapping(spec.get("sources"), origin, "'sources'")
     nodes = _mapping(spec.get("nodes"), origin, "'nodes'")
     _mapping(spec.get("meta"), origin, "'meta'")

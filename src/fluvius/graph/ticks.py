@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import SpecError
+from fluvius.graph._json import DuplicateKeyInFileError, unique_pairs
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -42,21 +43,6 @@ if TYPE_CHECKING:
     from fluvius.graph.dag import Graph
 
 __all__ = ["iter_ticks", "read_ticks", "write_ticks"]
-
-
-class _DuplicateKeyError(ValueError):
-    pass
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKeyError(f"duplicate key {key!r}")
-            seen.add(key)
-    return result
 
 
 class _KeyChecker:
@@ -106,10 +92,10 @@ def iter_ticks(path: str | PathLike[str], graph: Graph | None = None) -> Iterato
 def _parse_line(line: str, origin: str, lineno: int, checker: _KeyChecker | None) -> dict[str, Any]:
     where = f"{origin}: line {lineno}"
     try:
-        tick = json.loads(line, object_pairs_hook=_unique_pairs)
+        tick = json.loads(line, object_pairs_hook=unique_pairs)
     except json.JSONDecodeError as exc:
         raise SpecError(f"{where}, column {exc.colno}: invalid JSON: {exc.msg}") from exc
-    except _DuplicateKeyError as exc:
+    except DuplicateKeyInFileError as exc:
         raise SpecError(f"{where}: {exc}") from exc
     if not isinstance(tick, dict):
         raise SpecError(

@@ -22,7 +22,9 @@ class TestSerialScheduler(SchedulerSuite):
 
     def make_scheduler(self, error_policy: ErrorPolicy) -> SerialScheduler:
         # a small chunk, so that random graphs exercise the chunked start-up loop too
-        return SerialScheduler(error_policy=error_policy, chunk=3)
+        # freeze_gc=False: a full collection per session costs ~0.1 s in a test process
+        # holding hundreds of graphs; the freeze has tests of its own below
+        return SerialScheduler(error_policy=error_policy, chunk=3, freeze_gc=False)
 
 
 def chain(n: int, *, async_at: int | None = None) -> Graph:
@@ -167,3 +169,31 @@ def test_graph_bench_closes_after_an_error() -> None:
     with pytest.raises(NodeError, match="node 'bad'"), bench:
         bench.start()
     assert bench._runner is None
+
+
+def test_session_freezes_the_heap_after_startup_and_unfreezes_on_close() -> None:
+    import gc
+
+    graph = chain(3)
+    before = gc.get_freeze_count()
+
+    async def main() -> tuple[int, float]:
+        async with SerialScheduler().session(graph) as session:
+            await session.start()
+            return gc.get_freeze_count(), session.gc_freeze_seconds
+
+    frozen, seconds = asyncio.run(main())
+    assert frozen > before
+    assert seconds > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_freeze_gc_can_be_turned_off() -> None:
+    import gc
+
+    async def main() -> int:
+        async with SerialScheduler(freeze_gc=False).session(chain(3)) as session:
+            await session.start()
+            return gc.get_freeze_count()
+
+    assert asyncio.run(main()) == 0

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fluvius.engine.plan import Plan
 from fluvius.engine.state import CycleResult, ErrorPolicy, RunState, check_policy
 from fluvius.errors import FluviusError, NodeError, UnknownSourceError
+from fluvius.scheduling._gc import freeze_after_startup, release_freeze
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -47,8 +48,13 @@ class Session:
 
     worker_name = "main"
 
-    def __init__(self, graph: Graph, policy: ErrorPolicy = "fail_fast") -> None:
+    def __init__(
+        self, graph: Graph, policy: ErrorPolicy = "fail_fast", *, freeze_gc: bool = True
+    ) -> None:
         self.graph = graph
+        self.freeze_gc = freeze_gc
+        self.gc_freeze_seconds = 0.0
+        self._froze = False
         self.policy = check_policy(policy)
         self.plan = Plan(graph)
         self.state = RunState(self.plan.initial_values())
@@ -66,6 +72,9 @@ class Session:
         self.started = True
         result = await self._guard(self._start(progress))
         self.busy_seconds += result.seconds
+        if self.freeze_gc:
+            self.gc_freeze_seconds = freeze_after_startup()
+            self._froze = True
         return result
 
     async def cycle(self, batch: Mapping[str, Any]) -> CycleResult:
@@ -80,8 +89,11 @@ class Session:
         return result
 
     async def aclose(self) -> None:
-        """Release what the session holds (processes, loops). Idempotent."""
+        """Release what the session holds (processes, loops, the frozen heap). Idempotent."""
         self._closed = True
+        if self._froze:
+            self._froze = False
+            release_freeze()
 
     async def __aenter__(self) -> Session:
         return self

@@ -51,6 +51,7 @@ async def run_graph_async(
             "sources": len(graph.sources),
             "startup_seconds": startup.seconds,
             "startup_recomputed": startup.recomputed,
+            "gc_freeze_seconds": session.gc_freeze_seconds,
             "cycles": len(cycles),
             "wall_seconds": time.perf_counter() - wall0,
             "workers": [

@@ -53,19 +53,26 @@ class SerialScheduler:
         ``"fail_fast"`` (default) or ``"isolate"``.
     chunk
         Nodes computed between two progress reports (and event-loop yields) at start-up.
+    freeze_gc
+        After start-up, collect once and freeze the heap (:func:`gc.freeze`) so that no
+        garbage-collection pause proportional to the graph lands on a live cycle
+        (``fluvius.scheduling._gc``). The heap is unfrozen when the session closes.
     """
 
     name = "serial"
 
-    def __init__(self, error_policy: ErrorPolicy = "fail_fast", chunk: int = 4096) -> None:
+    def __init__(
+        self, error_policy: ErrorPolicy = "fail_fast", chunk: int = 4096, *, freeze_gc: bool = True
+    ) -> None:
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk=}")
         self.error_policy = check_policy(error_policy)
         self.chunk = chunk
+        self.freeze_gc = freeze_gc
 
     def session(self, graph: Graph) -> SerialSession:
         """A new run of ``graph``."""
-        return SerialSession(graph, self.error_policy, self.chunk)
+        return SerialSession(graph, self.error_policy, self.chunk, freeze_gc=self.freeze_gc)
 
     def __repr__(self) -> str:
         return f"SerialScheduler(error_policy={self.error_policy!r})"
@@ -76,8 +83,10 @@ class SerialSession(Session):
 
     worker_name = "serial"
 
-    def __init__(self, graph: Graph, policy: ErrorPolicy, chunk: int) -> None:
-        super().__init__(graph, policy)
+    def __init__(
+        self, graph: Graph, policy: ErrorPolicy, chunk: int, *, freeze_gc: bool = True
+    ) -> None:
+        super().__init__(graph, policy, freeze_gc=freeze_gc)
         self.chunk = chunk
 
     async def _start(self, progress: ProgressCallback | None) -> CycleResult:

@@ -10,6 +10,7 @@
     │   ├── BadParamsError      params or inputs that do not fit the node's callable
     │   └── UnpicklableNodeError
     ├── SpecError               a spec or ticks file that cannot be read (names file/line/node)
+    ├── UnknownSourceError      a batch names a key that is not a source (also a KeyError)
     ├── NodeError               a node raised while computing (key, worker, traceback)
     ├── WorkerDiedError
     ├── DecodeError             (feeds) carries the byte offset

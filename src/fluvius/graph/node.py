@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from inspect import CO_COROUTINE
-from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -75,6 +73,9 @@ def _is_async_callable(fn: Callable[..., Any]) -> bool:
 def classify(fn: object) -> NodeKind:
     """Tell how a node's callable is run.
 
+    The builder decides plain functions and bound methods from their code flags in
+    :func:`fluvius.graph.validate.check_callable` (cached) and calls this for the rest.
+
     >>> async def fetch(x): return x
     >>> class Count:
     ...     def __init__(self): self.n = 0
@@ -83,10 +84,6 @@ def classify(fn: object) -> NodeKind:
     >>> classify(abs), classify(fetch), classify(Count())
     ('sync', 'async', 'stateful')
     """
-    cls = type(fn)
-    if cls is FunctionType or cls is MethodType:  # the common cases: decided by code flags
-        flags: int = fn.__code__.co_flags  # type: ignore[attr-defined]
-        return "async" if flags & CO_COROUTINE else "sync"
     if (
         not (inspect.isroutine(fn) or inspect.isclass(fn))
         and callable(getattr(fn, "update", None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,16 +43,16 @@ SCHEDULERS = ("serial", "process", "dask")
 PROGRESS_MIN_NODES = 5_000  # smaller graphs start too fast for a bar to help
 
 
-def report_document(report: RunReport) -> dict[str, Any]:
-    """The ``--json`` document of a run (ARCHITECTURE.md, "Interfaces"; fields only added)."""
+def report_document(report: RunReport, node_keys: Sequence[str]) -> dict[str, Any]:
+    """The ``--json`` document of a run (ARCHITECTURE.md, "Interfaces"; fields only added).
+
+    ``values`` holds every node (``None`` when failed), ``sources`` every source.
+    """
     failed = report.failed
-    values = {k: (None if k in failed else v) for k, v in report.values.items()}
-    for key in failed:
-        values[key] = None
-    nodes = set(report.stats.get("node_keys", ()))
+    nodes = set(node_keys)
     return {
-        "values": {k: v for k, v in values.items() if k in nodes} if nodes else values,
-        "sources": {k: v for k, v in values.items() if k not in nodes} if nodes else {},
+        "values": {k: None if k in failed else report.values[k] for k in node_keys},
+        "sources": {k: v for k, v in report.values.items() if k not in nodes},
         "cycles": [
             {
                 "index": c.index,
@@ -61,7 +62,7 @@ def report_document(report: RunReport) -> dict[str, Any]:
             }
             for c in report.cycles
         ],
-        "stats": {k: v for k, v in report.stats.items() if k != "node_keys"},
+        "stats": report.stats,
         "errors": [_error_document(e, key) for key, e in failed.items()],
     }
 
@@ -143,11 +144,10 @@ def run(
         with _startup_bar(len(graph), enabled=progress) as bar:
             report = run_graph(graph, batches, SerialScheduler(error_policy=policy), progress=bar)
         report.stats["build_seconds"] = build_seconds
-        report.stats["node_keys"] = graph.node_keys
         if json_out:
-            print_json(report_document(report))
+            print_json(report_document(report, graph.node_keys))
         else:
-            _print_summary(report)
+            _print_summary(report, graph.node_keys)
 
 
 class _startup_bar:
@@ -184,7 +184,7 @@ class _startup_bar:
             self.progress.stop()
 
 
-def _print_summary(report: RunReport) -> None:
+def _print_summary(report: RunReport, node_keys: Sequence[str]) -> None:
     stats = report.stats
     err_console.print(
         f"{stats['nodes']:,} nodes, {stats['sources']:,} sources; built in "
@@ -200,7 +200,6 @@ def _print_summary(report: RunReport) -> None:
         if len(report.cycles) > 20:
             table.add_row("…", f"({len(report.cycles) - 20} more)", "", "")
         err_console.print(table)
-    node_keys = stats.get("node_keys", ())
     shown = list(node_keys)[-10:]
     values = Table("node", "value", title=f"last {len(shown)} of {len(node_keys):,} node values")
     for key in shown:

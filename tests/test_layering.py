@@ -1,4 +1,4 @@
-"""Imports flow down (STYLE.md §1): cli -> scheduling -> engine -> graph -> errors.
+"""Imports flow down (STYLE.md §1): cli -> scheduling -> partition -> engine -> graph -> errors.
 
 Walks every module of src/fluvius with ast and fails on an upward edge.
 """
@@ -15,12 +15,17 @@ SRC = Path(fluvius.__file__).parent
 # rank of each top-level part: a module may import parts of equal or lower rank only
 RANKS = {
     "errors": 0,
+    "feeds": 1,
     "graph": 1,
-    "workloads": 2,
     "engine": 2,
-    "scheduling": 3,
-    "testing": 4,
-    "cli": 5,
+    "nodes": 2,
+    "workloads": 2,
+    "observe": 3,
+    "partition": 3,
+    "config": 4,
+    "scheduling": 4,
+    "testing": 5,
+    "cli": 6,
 }
 
 

@@ -177,6 +177,8 @@ def build_model(name: str, fields: Any, *, where: str = "") -> type[pydantic.Bas
             raise ConfigError(f"{here}: {exc}") from exc
         nested = None
         if _mentions_object(expr):
+            if "fields" not in decl:
+                raise ConfigError(f"{here}: type 'object' needs nested 'fields'")
             nested = build_model(f"{name}.{field_name}", decl.get("fields"), where=here)
         annotation = _python_type(expr, nested, here)
         if "enum" in decl:

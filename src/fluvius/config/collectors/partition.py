@@ -50,7 +50,7 @@ def _partition(graph: Graph, workers: int, partitioner: str, ctx: CollectContext
 
 def partition_plan(graph: Graph, partition: Partition) -> dict[str, Any]:
     """Summarise ``partition`` of ``graph`` as plain data (per-worker counts and key range)."""
-    keys = graph.items
+    keys = [item.key for item in graph.items]
     sources = frozenset(graph.sources)
     per_worker = []
     for worker in range(partition.workers):

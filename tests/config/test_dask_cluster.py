@@ -12,6 +12,7 @@ distributed = pytest.importorskip("distributed")
 from distributed.cli import dask_scheduler, dask_worker  # noqa: E402
 
 
+@pytest.mark.slow
 def test_dask_yaml_matches_the_distributed_schema(golden_files: dict[str, str]) -> None:
     config = yaml.safe_load(golden_files["cluster/dask.yaml"])
     schema = yaml.safe_load(
@@ -30,7 +31,8 @@ def test_dask_yaml_matches_the_distributed_schema(golden_files: dict[str, str]) 
     for path in paths(config):  # every key we write is one distributed knows
         node: object = defaults
         for part in path:
-            assert isinstance(node, dict) and part in node, ".".join(path)
+            assert isinstance(node, dict), ".".join(path)
+            assert part in node, ".".join(path)
             node = node[part]
     assert config["distributed"]["scheduler"]["work-stealing"] is False
 

@@ -21,6 +21,7 @@ def _inventory() -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_one_spec_per_underlying_that_builds_and_runs(
     tmp_path: Path, golden_files: dict[str, str]
 ) -> None:
@@ -50,7 +51,10 @@ def test_one_spec_per_underlying_that_builds_and_runs(
 def test_deployment_commands_parse_with_fluvius_run(golden_files: dict[str, str]) -> None:
     body = yaml.safe_load(golden_files["desk/deployment.yaml"])
     assert body["scheduler"] == {
-        "kind": "dask", "workers": 3, "partitioner": "round_robin", "error_policy": "isolate",
+        "kind": "dask",
+        "workers": 3,
+        "partitioner": "round_robin",
+        "error_policy": "isolate",
         "address": "tcp://dask-scheduler.internal:8786",
     }
     group = typer.main.get_command(app)

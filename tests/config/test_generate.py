@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,21 +40,30 @@ def test_identical_across_processes_and_hash_seeds(golden_files: dict[str, str])
         env = {**os.environ, "PYTHONHASHSEED": seed}
         out = subprocess.run(
             [sys.executable, "-c", _DIGEST_SCRIPT, str(INPUTS / "config.yaml")],
-            capture_output=True, text=True, env=env, check=True, timeout=60,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=60,
         )
         digests.append(json.loads(out.stdout))
     assert digests[0] == digests[1]
-    assert digests[0] == {k: hashlib.sha256(v.encode()).hexdigest() for k, v in golden_files.items()}
+    assert digests[0] == {
+        k: hashlib.sha256(v.encode()).hexdigest() for k, v in golden_files.items()
+    }
 
 
 def test_every_file_has_the_header_and_normalised_text(golden_files: dict[str, str]) -> None:
     for rel, text in golden_files.items():
         head = text.splitlines()[:3]
-        assert MARKER in head[0] and __version__ in head[0], rel
-        assert head[2].startswith("# inputs sha256: ") and len(head[2].split()[-1]) == 64, rel
-        assert text.endswith("\n") and not text.endswith("\n\n"), rel
+        assert MARKER in head[0], rel
+        assert __version__ in head[0], rel
+        assert re.fullmatch(r"# inputs sha256: [0-9a-f]{64}", head[2]), rel
+        assert text.endswith("\n"), rel
+        assert not text.endswith("\n\n"), rel
         assert all(line == line.rstrip() for line in text.splitlines()), rel
-        assert "\n\n\n" not in text and "\r" not in text, rel
+        assert "\n\n\n" not in text, rel
+        assert "\r" not in text, rel
 
 
 def test_the_hash_follows_the_inputs(inputs_copy: Path, golden_files: dict[str, str]) -> None:
@@ -71,7 +81,8 @@ def test_write_then_check(tmp_path: Path, golden_files: dict[str, str]) -> None:
     first = write_files(golden_files, out)
     assert first.written == list(golden_files)
     second = write_files(golden_files, out)
-    assert second.written == [] and second.unchanged == list(golden_files)
+    assert second.written == []
+    assert second.unchanged == list(golden_files)
     assert check_files(golden_files, out).ok
     for rel, text in golden_files.items():
         assert (out / rel).read_bytes() == text.encode()
@@ -89,10 +100,14 @@ def test_check_catches_a_one_character_change(
     target.write_text(text[:middle] + flipped + text[middle + 1 :], encoding="utf-8")
     report = check_files(golden_files, tmp_path)
     assert not report.ok
-    assert report.changed == [rel] and report.missing == [] and report.stale == []
+    assert (report.changed, report.missing, report.stale) == ([rel], [], [])
     assert f"--- a/{rel}\n+++ b/{rel}\n" in report.diff
-    removed = [ln for ln in report.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
-    added = [ln for ln in report.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    removed = [
+        ln for ln in report.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")
+    ]
+    added = [
+        ln for ln in report.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")
+    ]
     assert len(removed) == len(added) == 1
 
 

@@ -17,7 +17,9 @@ EXPECTED = Path(__file__).parent / "golden" / "expected"
 INSTANCES = {"desk": "fluvius-deployment", "cluster": "dask-cluster", "aws": "aws-terraform"}
 
 
-@pytest.mark.parametrize("instance", sorted(INSTANCES), ids=[INSTANCES[i] for i in sorted(INSTANCES)])
+@pytest.mark.parametrize(
+    "instance", sorted(INSTANCES), ids=[INSTANCES[i] for i in sorted(INSTANCES)]
+)
 def test_golden(golden_files: dict[str, str], instance: str) -> None:
     files = {rel: text for rel, text in golden_files.items() if rel.startswith(f"{instance}/")}
     assert files, f"the golden inputs generate nothing for {instance}"

@@ -62,13 +62,20 @@ def test_constraints_defaults_and_coercion() -> None:
     assert value.n == 3  # type: ignore[attr-defined]
     assert value.net == ipaddress.IPv4Network("10.0.0.0/16")  # type: ignore[attr-defined]
     assert value.model_dump(mode="json") == {
-        "n": 3, "side": "B", "net": "10.0.0.0/16", "tags": {}, "maybe": None,
+        "n": 3,
+        "side": "B",
+        "net": "10.0.0.0/16",
+        "tags": {},
+        "maybe": None,
     }
     with pytest.raises(pydantic.ValidationError) as info:
         model.model_validate({"n": 9, "side": "X", "extra": 1})
     kinds = sorted((e["loc"], e["type"]) for e in info.value.errors())
-    assert kinds == [(("extra",), "extra_forbidden"), (("n",), "less_than_equal"),
-                     (("side",), "literal_error")]
+    assert kinds == [
+        (("extra",), "extra_forbidden"),
+        (("n",), "less_than_equal"),
+        (("side",), "literal_error"),
+    ]
 
 
 def test_nested_objects() -> None:

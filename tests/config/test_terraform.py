@@ -57,7 +57,10 @@ def test_network_spans_every_zone(resources: dict[tuple[str, str], dict[str, Any
     assert all(s.subnet_of(vpc) for s in subnets)
     assert not any(a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1 :])
     for i in range(3):  # one NAT per zone, each private route table through its own zone's NAT
-        assert resources["aws_nat_gateway", f"nat_{i}"]["subnet_id"] == f"${{aws_subnet.public_{i}.id}}"
+        assert (
+            resources["aws_nat_gateway", f"nat_{i}"]["subnet_id"]
+            == f"${{aws_subnet.public_{i}.id}}"
+        )
         route = _one(resources["aws_route_table", f"private_{i}"]["route"])
         assert route["nat_gateway_id"] == [f"${{aws_nat_gateway.nat_{i}.id}}"]
     for tier in ("public", "private"):
@@ -96,7 +99,9 @@ def _checkov(folder: Path) -> dict[str, Any]:
     command += ["-d", str(folder), "--framework", "terraform", "-o", "json", "--quiet"]
     command += ["--skip-download"]  # offline: no Prisma Cloud guideline download
     env = {**os.environ, "LOG_LEVEL": "ERROR"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, check=False)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=env, check=False
+    )
     assert done.stdout.strip(), done.stderr[-2000:]
     report = json.loads(done.stdout)
     return report[0] if isinstance(report, list) else report
@@ -113,8 +118,10 @@ def checkov_reports(
     for rel, text in golden_files.items():
         if rel.startswith("aws/"):
             (good / Path(rel).name).write_text(text, encoding="utf-8")
-            weakened = text.replace('http_tokens                 = "required"',
-                                    'http_tokens                 = "optional"')
+            weakened = text.replace(
+                'http_tokens                 = "required"',
+                'http_tokens                 = "optional"',
+            )
             (bad / Path(rel).name).write_text(weakened, encoding="utf-8")
     return _checkov(good), _checkov(bad)
 

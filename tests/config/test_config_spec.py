@@ -20,33 +20,39 @@ def _spec(instances: str, collect: str = "") -> str:
     return (f"collect:\n{collect}" if collect else "") + "instances:\n" + instances
 
 
-def _problems(folder: Path, environ: dict[str, str] | None = None) -> list[str]:
+def _problems(environ: dict[str, str] | None = None) -> list[str]:
     with pytest.raises(ConfigValidationError) as info:
-        resolve_instances(load_config_spec(Path("c.yaml"), env_components=""), environ=environ or {})
+        resolve_instances(
+            load_config_spec(Path("c.yaml"), env_components=""), environ=environ or {}
+        )
     return info.value.problems
 
 
 def test_bad_csv_cell_names_file_line_column_and_field(case: Case) -> None:
-    folder = case({
-        "u.csv": CSV + "MSFT,2027-01-15,C,-5,1\n",
-        "c.yaml": _spec(
-            "  d:\n    type: fluvius-deployment\n    inputs:\n      instruments: u\n",
-            "  u: {kind: csv, path: u.csv}\n",
-        ),
-    })
-    (problem,) = _problems(folder)
+    case(
+        {
+            "u.csv": CSV + "MSFT,2027-01-15,C,-5,1\n",
+            "c.yaml": _spec(
+                "  d:\n    type: fluvius-deployment\n    inputs:\n      instruments: u\n",
+                "  u: {kind: csv, path: u.csv}\n",
+            ),
+        }
+    )
+    (problem,) = _problems()
     assert problem.startswith("u.csv:4 (column 'strike'): instance 'd' (fluvius-deployment): ")
     assert "field 'instruments[2].strike': Input should be greater than 0, got '-5'" in problem
 
 
 def test_bad_yaml_value_names_line_and_field(case: Case) -> None:
-    folder = case({
-        "c.yaml": _spec(
-            "  k:\n    type: dask-cluster\n    values:\n      scheduler_port: 80\n"
-            "      memory_limit: 4 gigs\n      workrs: 3\n"
-        ),
-    })
-    problems = _problems(folder)
+    case(
+        {
+            "c.yaml": _spec(
+                "  k:\n    type: dask-cluster\n    values:\n      scheduler_port: 80\n"
+                "      memory_limit: 4 gigs\n      workrs: 3\n"
+            ),
+        }
+    )
+    problems = _problems()
     assert problems == [
         "c.yaml:5:23: instance 'k' (dask-cluster): field 'scheduler_port': "
         "Input should be greater than or equal to 1024, got 80",
@@ -59,21 +65,23 @@ def test_bad_yaml_value_names_line_and_field(case: Case) -> None:
 
 
 def test_missing_required_field_points_at_the_instance(case: Case) -> None:
-    folder = case({"c.yaml": _spec("  a:\n    type: aws-terraform\n")})
-    (problem,) = _problems(folder)
+    case({"c.yaml": _spec("  a:\n    type: aws-terraform\n")})
+    (problem,) = _problems()
     assert problem == "c.yaml:3:5: instance 'a' (aws-terraform): field 'ami_id': Field required"
 
 
 def test_problems_of_every_instance_are_reported_and_dependents_skipped(case: Case) -> None:
-    folder = case({
-        "c.yaml": _spec(
-            "  k:\n    type: dask-cluster\n    values: {scheduler_port: 1}\n"
-            "  a:\n    type: aws-terraform\n    inputs:\n"
-            "      scheduler_port: {instance: k, field: scheduler_port}\n"
-            "  b:\n    type: aws-terraform\n    values: {ami_id: nope}\n"
-        ),
-    })
-    problems = _problems(folder)
+    case(
+        {
+            "c.yaml": _spec(
+                "  k:\n    type: dask-cluster\n    values: {scheduler_port: 1}\n"
+                "  a:\n    type: aws-terraform\n    inputs:\n"
+                "      scheduler_port: {instance: k, field: scheduler_port}\n"
+                "  b:\n    type: aws-terraform\n    values: {ami_id: nope}\n"
+            ),
+        }
+    )
+    problems = _problems()
     assert [p.split(":")[0:2] for p in problems] == [["c.yaml", "4"], ["c.yaml", "11"]]
     assert "instance 'b'" in problems[1]
 
@@ -83,7 +91,10 @@ def test_problems_of_every_instance_are_reported_and_dependents_skipped(case: Ca
     [
         ("instances: {}\n", r"c\.yaml:1:\d+: 'instances' must be a non-empty mapping"),
         ("instance: {a: 1}\n", r"c\.yaml:1:1: unknown top-level key 'instance' \(did you mean "),
-        ("instances:\n  a: {type: nope}\n", r"c\.yaml:2:\d+: unknown component type 'nope'; known:"),
+        (
+            "instances:\n  a: {type: nope}\n",
+            r"c\.yaml:2:\d+: unknown component type 'nope'; known:",
+        ),
         ("instances:\n  a: {type: dask-cluster, valus: {}}\n", r"unknown instance key 'valus'"),
         (
             "instances:\n  a:\n    type: dask-cluster\n    inputs: {workers: nope}\n",
@@ -94,11 +105,13 @@ def test_problems_of_every_instance_are_reported_and_dependents_skipped(case: Ca
             r"c\.yaml:4:\d+: unknown collector kind 'sql'; known: csv, env, graph-partition",
         ),
         (
-            "instances:\n  a:\n    type: dask-cluster\n    inputs: {workers: {kind: csv, pth: x}}\n",
+            "instances:\n  a:\n    type: dask-cluster\n"
+            "    inputs: {workers: {kind: csv, pth: x}}\n",
             r"collector 'csv': unknown argument 'pth' \(did you mean 'path'\?\)",
         ),
         (
-            "instances:\n  a:\n    type: dask-cluster\n    inputs: {workers: {kind: csv, path: x.csv}}\n",
+            "instances:\n  a:\n    type: dask-cluster\n"
+            "    inputs: {workers: {kind: csv, path: x.csv}}\n",
             r"c\.yaml:4:\d+: collector 'csv': file not found: x\.csv",
         ),
         (
@@ -113,63 +126,71 @@ def test_problems_of_every_instance_are_reported_and_dependents_skipped(case: Ca
     ],
 )
 def test_spec_errors(case: Case, spec: str, message: str) -> None:
-    folder = case({"c.yaml": spec})
+    case({"c.yaml": spec})
     with pytest.raises(ConfigError, match=message):
         resolve_instances(load_config_spec(Path("c.yaml"), env_components=""), environ={})
 
 
 def test_yaml_collector_with_key_keeps_lines(case: Case) -> None:
-    folder = case({
-        "s.yaml": "meta: 1\nspots:\n  AAPL: 190.5\n  MSFT: lots\n",
-        "c.yaml": _spec(
-            "  d:\n    type: fluvius-deployment\n    inputs:\n"
-            "      instruments: {kind: csv, path: u.csv}\n"
-            "      spots: {kind: yaml, path: s.yaml, key: spots}\n"
-        ),
-        "u.csv": CSV,
-    })
-    (problem,) = _problems(folder)
+    case(
+        {
+            "s.yaml": "meta: 1\nspots:\n  AAPL: 190.5\n  MSFT: lots\n",
+            "c.yaml": _spec(
+                "  d:\n    type: fluvius-deployment\n    inputs:\n"
+                "      instruments: {kind: csv, path: u.csv}\n"
+                "      spots: {kind: yaml, path: s.yaml, key: spots}\n"
+            ),
+            "u.csv": CSV,
+        }
+    )
+    (problem,) = _problems()
     assert problem.startswith("s.yaml:4:9: instance 'd' (fluvius-deployment): field 'spots.MSFT'")
 
 
 def test_env_collector(case: Case) -> None:
-    folder = case({
-        "c.yaml": _spec(
-            "  k:\n    type: dask-cluster\n    inputs:\n"
-            "      resources: {kind: env, prefix: RES_, defaults: {gpu: 0}}\n"
-        ),
-    })
+    case(
+        {
+            "c.yaml": _spec(
+                "  k:\n    type: dask-cluster\n    inputs:\n"
+                "      resources: {kind: env, prefix: RES_, defaults: {gpu: 0}}\n"
+            ),
+        }
+    )
     spec = load_config_spec(Path("c.yaml"), env_components="")
     (inst,) = resolve_instances(spec, environ={"RES_MEM": "8e9", "OTHER": "1"})
     assert inst.values["resources"] == {"mem": 8e9, "gpu": 0.0}
-    problems = _problems(folder, {"RES_MEM": "lots"})
+    problems = _problems({"RES_MEM": "lots"})
     assert problems[0].startswith("environment variable $RES_MEM: instance 'k'")
 
 
 def test_env_collector_requires_named_variables(case: Case) -> None:
-    folder = case({
-        "c.yaml": _spec(
-            "  k:\n    type: dask-cluster\n    inputs:\n"
-            "      scheduler_host: {kind: env, names: [HOST]}\n"
-        ),
-    })
+    case(
+        {
+            "c.yaml": _spec(
+                "  k:\n    type: dask-cluster\n    inputs:\n"
+                "      scheduler_host: {kind: env, names: [HOST]}\n"
+            ),
+        }
+    )
     with pytest.raises(ConfigError, match=r"\$HOST is not set and has no default"):
         resolve_instances(load_config_spec(Path("c.yaml"), env_components=""), environ={})
 
 
 def test_iex_symbols_from_csv_and_capture_guard(case: Case) -> None:
-    folder = case({
-        "sym.csv": "symbol,round_lot_size\nAAPL,100\nMSFT,100\n",
-        "dup.csv": "symbol\nAAPL\nAAPL\n",
-        "cap.pcap": "",
-        "c.yaml": _spec(
-            "  k:\n    type: dask-cluster\n    values: {workers: 1}\n",
-            "  s: {kind: iex-symbols, csv: sym.csv}\n",
-        ),
-    })
+    folder = case(
+        {
+            "sym.csv": "symbol,round_lot_size\nAAPL,100\nMSFT,100\n",
+            "dup.csv": "symbol\nAAPL\nAAPL\n",
+            "cap.pcap": "",
+            "c.yaml": _spec(
+                "  k:\n    type: dask-cluster\n    values: {workers: 1}\n",
+                "  s: {kind: iex-symbols, csv: sym.csv}\n",
+            ),
+        }
+    )
+    from fluvius.config._marks import Location
     from fluvius.config.collectors.base import CollectContext
     from fluvius.config.collectors.iex import collect_iex_symbols
-    from fluvius.config._marks import Location
 
     ctx = CollectContext(folder, Location("c.yaml", 9))
     got = collect_iex_symbols({"kind": "iex-symbols", "csv": "sym.csv"}, ctx)
@@ -187,13 +208,15 @@ def test_partition_plan_covers_every_node(case: Case) -> None:
     graph = "sources: {x: 1.0}\nnodes:\n" + "".join(
         f"  n{i}: {{op: neg, inputs: [x]}}\n" for i in range(7)
     )
-    folder = case({
-        "g.yaml": graph,
-        "c.yaml": _spec(
-            "  k:\n    type: dask-cluster\n    inputs:\n      partition: p\n",
-            "  p: {kind: graph-partition, spec: g.yaml, workers: 3}\n",
-        ),
-    })
+    case(
+        {
+            "g.yaml": graph,
+            "c.yaml": _spec(
+                "  k:\n    type: dask-cluster\n    inputs:\n      partition: p\n",
+                "  p: {kind: graph-partition, spec: g.yaml, workers: 3}\n",
+            ),
+        }
+    )
     (inst,) = resolve_instances(load_config_spec(Path("c.yaml"), env_components=""), environ={})
     plan = inst.values["partition"]
     assert plan["nodes"] == 7
@@ -203,12 +226,15 @@ def test_partition_plan_covers_every_node(case: Case) -> None:
 
 
 def test_partition_unknown_partitioner(case: Case) -> None:
-    folder = case({
-        "g.yaml": "sources: {x: 1.0}\nnodes: {y: {op: neg, inputs: [x]}}\n",
-        "c.yaml": _spec(
-            "  k:\n    type: dask-cluster\n    inputs:\n"
-            "      partition: {kind: graph-partition, spec: g.yaml, workers: 2, partitioner: nope}\n"
-        ),
-    })
-    with pytest.raises(ConfigError, match=r"c\.yaml:5:\d+: collector 'graph-partition': .*'nope'"):
+    case(
+        {
+            "g.yaml": "sources: {x: 1.0}\nnodes: {y: {op: neg, inputs: [x]}}\n",
+            "c.yaml": _spec(
+                "  k:\n    type: dask-cluster\n    inputs:\n"
+                "      partition:\n"
+                "        {kind: graph-partition, spec: g.yaml, workers: 2, partitioner: nope}\n"
+            ),
+        }
+    )
+    with pytest.raises(ConfigError, match=r"c\.yaml:6:9: collector 'graph-partition': .*'nope'"):
         resolve_instances(load_config_spec(Path("c.yaml"), env_components=""), environ={})

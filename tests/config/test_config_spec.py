@@ -238,3 +238,26 @@ def test_partition_unknown_partitioner(case: Case) -> None:
     )
     with pytest.raises(ConfigError, match=r"c\.yaml:6:9: collector 'graph-partition': .*'nope'"):
         resolve_instances(load_config_spec(Path("c.yaml"), env_components=""), environ={})
+
+
+def test_declared_checks_report_at_the_field(case: Case) -> None:
+    case(
+        {
+            "u.csv": CSV + "AAPL,2026-12-18,P,150,5\n",
+            "c.yaml": _spec(
+                "  d:\n    type: fluvius-deployment\n    inputs:\n"
+                "      instruments: {kind: csv, path: u.csv}\n"
+                "  a:\n    type: aws-terraform\n    values:\n"
+                "      ami_id: ami-0123456789abcdef0\n      workers_min: 5\n      workers_max: 2\n"
+                "      availability_zones: [us-east-1a, eu-west-1a]\n"
+            ),
+        }
+    )
+    assert _problems() == [
+        "u.csv:1: instance 'd' (fluvius-deployment): field 'instruments': instrument listed "
+        "twice (underlying expiry right strike): AAPL 2026-12-18 P 150.0",
+        "c.yaml:11:20: instance 'a' (aws-terraform): field 'workers_max': "
+        "workers_max (2) is below workers_min (5)",
+        "c.yaml:12:27: instance 'a' (aws-terraform): field 'availability_zones': "
+        "every zone must be in region us-east-1",
+    ]

@@ -13,6 +13,8 @@ templates its outputs name::
         template: graph.yaml.j2
         each: universe                  # a Jinja expression over the values: one file per item
         as: u                           # the item's name in both templates (default 'item')
+    checks:                             # optional cross-field rules (fluvius.config.checks)
+      - {that: "workers >= 1", field: workers, message: "need a worker"}
 
 Discovery (:func:`discover_components`) reads the built-in folder shipped with fluvius, then
 the folders named in the config spec (``components:``), then those of the environment
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fluvius.config._marks import load_yaml_file
+from fluvius.config.checks import Check, parse_checks
 from fluvius.config.schema import build_model
 from fluvius.errors import ConfigError
 
@@ -53,7 +56,7 @@ __all__ = [
 BUILTIN_DIR = Path(__file__).parent / "components"
 ENV_VAR = "FLUVIUS_COMPONENTS"
 SCHEMA_FILE = "component.yaml"
-_TOP_KEYS = frozenset({"name", "description", "fields", "outputs"})
+_TOP_KEYS = frozenset({"name", "description", "fields", "outputs", "checks"})
 _OUTPUT_KEYS = frozenset({"path", "template", "each", "as"})
 
 
@@ -78,6 +81,7 @@ class ComponentType:
     model: type[pydantic.BaseModel]
     outputs: tuple[OutputDecl, ...]
     digest: str
+    checks: tuple[Check, ...] = ()
     source: str = "built-in"
     shadows: tuple[str, ...] = field(default=())
 
@@ -141,6 +145,7 @@ def load_component(folder: Path, source: str = "built-in") -> ComponentType:
         model=build_model(name, fields, where=where),
         outputs=_outputs(raw.get("outputs"), folder, where),
         digest=_folder_digest(folder),
+        checks=parse_checks(raw.get("checks"), fields, where),
         source=source,
     )
 

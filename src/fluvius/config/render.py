@@ -28,6 +28,7 @@ import jinja2
 import yaml
 
 from fluvius.config._marks import check_yaml_text
+from fluvius.config.checks import duplicates, startingwith
 from fluvius.config.spec import generator_version
 from fluvius.errors import ConfigError
 from fluvius.graph.keys import make_key
@@ -119,6 +120,7 @@ def _key(*parts: Any) -> str:
 
 FILTERS: dict[str, Any] = {
     "cidr_subnet": _cidr_subnet,
+    "duplicates": duplicates,
     "float_repr": _float_repr,
     "hcl": _hcl,
     "key": _key,
@@ -139,6 +141,8 @@ def _environment(component: ComponentType) -> jinja2.Environment:
         autoescape=False,
     )
     env.filters.pop("random", None)
+    env.globals.pop("lipsum", None)  # random text
+    env.tests["startingwith"] = startingwith
     env.filters.update(FILTERS)
     env.globals["generator_version"] = generator_version()
     return env
@@ -192,6 +196,18 @@ def _render(env: jinja2.Environment, source: str, context: dict[str, Any], where
         raise ConfigError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
 
+def _template_line(exc: BaseException, filename: str | None) -> int | None:
+    """The template line an error was raised at: Jinja rewrites tracebacks so that their
+    frames carry the template's file name and line (an UndefinedError has no lineno)."""
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if filename and tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 def _check_path(path: str, where: str) -> str:
     clean = posixpath.normpath(path.strip())
     if not path.strip() or clean.startswith(("/", "..")) or clean == ".":
@@ -229,7 +245,7 @@ def _render_output(
         try:
             text = template.render(context)
         except (jinja2.TemplateError, ValueError, TypeError) as exc:
-            lineno = getattr(exc, "lineno", None)
+            lineno = getattr(exc, "lineno", None) or _template_line(exc, template.filename)
             at = f":{lineno}" if lineno else ""
             raise ConfigError(
                 f"{comp.folder / out.template}{at}: {type(exc).__name__}: {exc} "

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 from fluvius.config._marks import Location, SourceMap, load_yaml_file
+from fluvius.config.checks import run_checks
 from fluvius.config.collectors import COLLECTORS, CollectContext, Collected
 from fluvius.config.component import ComponentType, Registry, discover_components
 from fluvius.errors import ConfigError
@@ -271,8 +272,16 @@ def resolve_instances(
                 problems += _problems(exc, name, comp, marks)
             else:
                 dumped = model.model_dump(mode="json")
-                done[name] = Instance(name, comp, dumped, _instance_digest(comp, dumped), marks)
-                continue
+                failed_checks = run_checks(comp.checks, dumped)
+                if not failed_checks:
+                    done[name] = Instance(name, comp, dumped, _instance_digest(comp, dumped), marks)
+                    continue
+                for field_name, message in failed_checks:
+                    where_field = marks.find((field_name,) if field_name else ())
+                    shown = f"field {field_name!r}: " if field_name else ""
+                    problems.append(
+                        f"{where_field}: instance {name!r} ({comp.name}): {shown}{message}"
+                    )
         failed.add(name)
     if problems:
         raise ConfigValidationError(problems)

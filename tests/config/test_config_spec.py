@@ -254,8 +254,8 @@ def test_declared_checks_report_at_the_field(case: Case) -> None:
         }
     )
     assert _problems() == [
-        "u.csv:1: instance 'd' (fluvius-deployment): field 'instruments': instrument listed "
-        "twice (underlying expiry right strike): AAPL 2026-12-18 P 150.0",
+        "u.csv:1: instance 'd' (fluvius-deployment): field 'instruments': 1 instrument(s) "
+        "listed twice (underlying expiry right strike), the first: AAPL 2026-12-18 P 150.0",
         "c.yaml:11:20: instance 'a' (aws-terraform): field 'workers_max': "
         "workers_max (2) is below workers_min (5)",
         "c.yaml:12:27: instance 'a' (aws-terraform): field 'availability_zones': "

@@ -130,3 +130,10 @@ def test_precedence_cli_over_env_over_spec_over_builtin(tmp_path: Path) -> None:
         assert shadowed in top
     _, stdout, _ = _invoke(["config", "list", "--json", "--components", str(cli_dir)], env)
     assert json.loads(stdout)["dask-cluster"]["description"] == "from the command line"
+
+
+def test_verbose_after_the_command(inputs_copy: Path) -> None:
+    code, _, err = _invoke(["config", "validate", str(inputs_copy), "--verbose"])
+    assert code == 0, err
+    assert f"component folder {BUILTIN_DIR} (from built-in)" in err
+    assert "component type aws-terraform: built-in" in err

@@ -57,11 +57,16 @@ _Components = Annotated[
     ),
 ]
 _Json = Annotated[bool, typer.Option("--json", help="Write one JSON document to stdout.")]
+_Verbose = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Where each component type came from; tracebacks."),
+]
 
 
-def _verbose(ctx: typer.Context) -> bool:
+def _verbose(ctx: typer.Context, here: bool) -> bool:
+    """``--verbose`` given after the command, or before it (``fluvius -v config ...``)."""
     obj = ctx.find_root().obj
-    return bool(obj and obj.get("verbose"))
+    return here or bool(obj and obj.get("verbose"))
 
 
 def _report_sources(registry: Registry) -> None:
@@ -92,9 +97,10 @@ def generate(
     ] = False,
     components: _Components = None,
     json_out: _Json = False,
+    verbose: _Verbose = False,
 ) -> None:
     """Write every file of every instance of SPEC under OUT (deterministic bytes)."""
-    verbose = _verbose(ctx)
+    verbose = _verbose(ctx, verbose)
     with user_errors(verbose):
         loaded = load_config_spec(spec, components=components or ())
         if verbose:
@@ -158,9 +164,10 @@ def validate(
     *,
     components: _Components = None,
     json_out: _Json = False,
+    verbose: _Verbose = False,
 ) -> None:
     """Collect the inputs of SPEC and check them against the component schemas."""
-    verbose = _verbose(ctx)
+    verbose = _verbose(ctx, verbose)
     with user_errors(verbose):
         loaded = load_config_spec(spec, components=components or ())
         if verbose:
@@ -207,11 +214,13 @@ def list_types(
     *,
     components: _Components = None,
     json_out: _Json = False,
+    verbose: _Verbose = False,
 ) -> None:
     """Show the component types, the fields each needs and the files each writes."""
-    with user_errors(_verbose(ctx)):
+    verbose = _verbose(ctx, verbose)
+    with user_errors(verbose):
         registry = discover_components(cli=components or (), env=os.environ.get(ENV_VAR, ""))
-        if _verbose(ctx):
+        if verbose:
             _report_sources(registry)
         document = _type_document(registry)
         if json_out:

@@ -64,3 +64,21 @@ def test_csv_errors_name_the_line(
     folder = case({"u.csv": text})
     with pytest.raises(ConfigError, match=message):
         read_csv_rows(folder / "u.csv", "u.csv")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: a\nb: a\nc: [a, a]\n---\na: 1\n", None),  # values and other documents may repeat
+        ("l:\n  - {k: 1}\n  - {k: 2}\n", None),  # each mapping has its own keys
+        ("l:\n  - k: 1\n    j: 2\n    k: 3\n", r"o\.yaml:4:5: duplicate key 'k'"),
+        ("? [x]\n: 1\nx: 2\nx: 3\n", r"o\.yaml:4:1: duplicate key 'x'"),  # a complex key
+        ("a: [1\n", r"o\.yaml:2:1: "),
+    ],
+)
+def test_check_yaml_text(text: str, message: str | None) -> None:
+    if message is None:
+        check_yaml_text(text, "o.yaml")
+    else:
+        with pytest.raises(ConfigError, match=message):
+            check_yaml_text(text, "o.yaml")

@@ -133,11 +133,47 @@ def load_yaml_text(text: str, origin: str) -> tuple[Any, SourceMap]:
 
 def check_yaml_text(text: str, origin: str) -> None:
     """Raise ConfigError naming line and column when ``text`` is not valid YAML (any number
-    of documents) or repeats a key in a mapping."""
+    of documents) or repeats a key in a mapping.
+
+    Works on the parser's event stream (no node objects, no tag resolution): generated
+    files are checked on every run and can be large.
+
+    >>> check_yaml_text("a: 1\\nb: [1, {c: 2, c: 3}]\\n", "x.yaml")
+    Traceback (most recent call last):
+    ...
+    fluvius.errors.ConfigError: x.yaml:2:15: duplicate key 'c'
+    """
+    # per open collection: its keys (None for a sequence) and whether a key comes next
+    keys_stack: list[set[str] | None] = []
+    key_next: list[bool] = []
+    scalar, mapping_start, sequence_start = (
+        yaml.ScalarEvent,
+        yaml.MappingStartEvent,
+        yaml.SequenceStartEvent,
+    )
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     try:
-        for node in yaml.compose_all(text, Loader=_MarkedLoader):
-            if node is not None:
-                _walk(node, (), origin, SourceMap(Location(origin)))
+        for event in yaml.parse(text, Loader=_MarkedLoader):
+            cls = event.__class__
+            if cls is scalar or cls is mapping_start or cls is sequence_start:
+                if keys_stack and keys_stack[-1] is not None:  # a node inside a mapping
+                    if key_next[-1] and cls is scalar:
+                        keys = keys_stack[-1]
+                        value: str = event.value  # type: ignore[attr-defined]
+                        if value in keys:
+                            m = event.start_mark
+                            line, column = (m.line + 1, m.column + 1) if m else (0, 0)
+                            raise ConfigError(f"{origin}:{line}:{column}: duplicate key {value!r}")
+                        keys.add(value)
+                    key_next[-1] = not key_next[-1]
+                if cls is not scalar:
+                    keys_stack.append(set() if cls is mapping_start else None)
+                    key_next.append(True)
+            elif cls in ends:
+                keys_stack.pop()
+                key_next.pop()
+            elif cls is yaml.AliasEvent and keys_stack and keys_stack[-1] is not None:
+                key_next[-1] = not key_next[-1]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

@@ -204,6 +204,22 @@ def test_iex_symbols_from_csv_and_capture_guard(case: Case) -> None:
             collect_iex_symbols({"kind": "iex-symbols", "capture": "cap.pcap"}, ctx)
 
 
+def test_iex_symbols_from_a_capture(case: Case) -> None:
+    """Runs where the IEX feed handler exists: a synthetic TOPS capture's symbols."""
+    synthetic = pytest.importorskip("fluvius.feeds.iex.synthetic")
+    from fluvius.config._marks import Location
+    from fluvius.config.collectors.base import CollectContext
+    from fluvius.config.collectors.iex import collect_iex_symbols
+
+    folder = case({})
+    capture = synthetic.synthetic_tops(3000, n_symbols=30, seed=1)
+    capture.write(folder / "day.pcap")
+    ctx = CollectContext(folder, Location("c.yaml", 2))
+    rows = collect_iex_symbols({"kind": "iex-symbols", "capture": "day.pcap"}, ctx).data
+    assert [r["symbol"] for r in rows] == sorted(set(capture.symbols))
+    assert any("round_lot_size" in r for r in rows)  # from the security directory
+
+
 def test_partition_plan_covers_every_node(case: Case) -> None:
     graph = "sources: {x: 1.0}\nnodes:\n" + "".join(
         f"  n{i}: {{op: neg, inputs: [x]}}\n" for i in range(7)

@@ -2,10 +2,11 @@
 
 Reading a capture needs the IEX feed handler, ``fluvius.feeds``, which is optional here: it
 is imported when a ``capture`` is asked for, and its absence is a clear error that says to
-use a CSV symbol list instead. The feed handler is expected to offer
-``fluvius.feeds.read_events(path)``, an iterable of unified events (ARCHITECTURE.md) with
-``kind`` and ``symbol``; security directory events (``kind == "security_directory"``) add
-their ``round_lot_size``, ``luld_tier`` and ``flags``.
+use a CSV symbol list instead. The capture is read with ``fluvius.feeds.iex.iter_events``
+(one unified event at a time, bounded memory; ARCHITECTURE.md "Unified market events"):
+every event with a symbol names one, and security directory events
+(``kind == "security_directory"``) add their ``round_lot_size``, ``luld_tier`` and
+``flags``.
 
 The facts are a list of ``{symbol, ...}`` sorted by symbol, one per symbol seen.
 """
@@ -23,7 +24,7 @@ from fluvius.config.collectors.base import (
     resolve_path,
 )
 from fluvius.config.collectors.inventory import read_csv_rows
-from fluvius.errors import ConfigError
+from fluvius.errors import ConfigError, FluviusError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,28 +37,31 @@ _DIRECTORY_FIELDS = ("round_lot_size", "luld_tier", "flags")
 
 def _read_capture(path: Path, origin: str, ctx: CollectContext) -> Collected:
     try:
-        feeds = importlib.import_module("fluvius.feeds")
+        feeds = importlib.import_module("fluvius.feeds.iex")
     except ImportError:
         raise ConfigError(
             f"{ctx.where}: collector 'iex-symbols': reading the capture {origin!r} needs the "
             "IEX feed handler (fluvius.feeds), which this installation lacks; list the "
             "symbols in a CSV file with a 'symbol' column and use 'csv:' instead"
         ) from None
-    read_events = getattr(feeds, "read_events", None)
+    read_events = getattr(feeds, "iter_events", None)
     if read_events is None:
         raise ConfigError(
-            f"{ctx.where}: collector 'iex-symbols': fluvius.feeds has no read_events(path); "
-            "use 'csv:' with a symbol list instead"
+            f"{ctx.where}: collector 'iex-symbols': fluvius.feeds.iex has no "
+            "iter_events(path); use 'csv:' with a symbol list instead"
         )
     found: dict[str, dict[str, Any]] = {}
-    for event in read_events(path):
-        symbol = getattr(event, "symbol", "")
-        if not symbol:
-            continue
-        entry = found.setdefault(symbol, {"symbol": symbol})
-        if getattr(event, "kind", "") == "security_directory":
-            for name in _DIRECTORY_FIELDS:
-                entry[name] = int(getattr(event, name))
+    try:
+        for event in read_events(path):  # one at a time: a day's capture does not fit in memory
+            symbol = getattr(event, "symbol", "")
+            if not symbol:
+                continue
+            entry = found.setdefault(symbol, {"symbol": symbol})
+            if getattr(event, "kind", "") == "security_directory":
+                for name in _DIRECTORY_FIELDS:
+                    entry[name] = int(getattr(event, name))
+    except FluviusError as exc:  # a DecodeError names the byte offset
+        raise ConfigError(f"{ctx.where}: collector 'iex-symbols': {origin}: {exc}") from exc
     rows = [found[s] for s in sorted(found)]
     return Collected(rows, SourceMap(Location(origin)))
 

@@ -125,3 +125,14 @@ def test_missing_and_stale_files(tmp_path: Path, golden_files: dict[str, str]) -
     assert done.removed == ["desk/specs/OLD.yaml"]
     assert mine.read_text() == "hand-written, no marker\n"
     assert check_files(golden_files, tmp_path).ok
+
+
+def test_progress_is_reported_per_instance() -> None:
+    from fluvius.config import load_config_spec
+    from fluvius.config.generate import render_spec
+
+    seen: list[tuple[str, int, int]] = []
+    spec = load_config_spec(INPUTS / "config.yaml", env_components="")
+    files = render_spec(spec, environ={}, progress=lambda *a: seen.append(a))
+    assert seen == [("desk", 1, 3), ("cluster", 2, 3), ("aws", 3, 3)]
+    assert files == generate_files(INPUTS / "config.yaml", environ={})

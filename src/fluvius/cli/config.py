@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -25,6 +26,7 @@ from fluvius.config import (
 from fluvius.config.component import ENV_VAR, Registry
 from fluvius.config.generate import render_spec
 from fluvius.config.schema import field_infos
+from fluvius.config.spec import ConfigSpec
 
 __all__ = ["app"]
 
@@ -106,7 +108,7 @@ def generate(
         if verbose:
             _report_sources(loaded.registry)
         try:
-            files = render_spec(loaded)
+            files = _render_with_progress(loaded, show=err_console.is_terminal and not json_out)
         except ConfigValidationError as exc:
             _problems(exc, json_out)
         if check:
@@ -127,6 +129,20 @@ def generate(
             f"wrote {len(report.written)} file(s) under {out}, {len(report.unchanged)} unchanged"
             + (f", removed {len(report.removed)} stale" if report.removed else "")
         )
+
+
+def _render_with_progress(loaded: ConfigSpec, *, show: bool) -> dict[str, str]:
+    """Render, with a progress bar over the instances on a terminal."""
+    if not show:
+        return render_spec(loaded)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("rendering", total=len(loaded.data["instances"]))
+
+        def advance(name: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"rendered {name}")
+
+        return render_spec(loaded, progress=advance)
 
 
 def _check(files: dict[str, str], out: Path, json_out: bool) -> None:

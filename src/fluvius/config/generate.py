@@ -20,7 +20,7 @@ from fluvius.config.render import MARKER, render_instance
 from fluvius.config.spec import load_config_spec, resolve_instances
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from fluvius.config.spec import ConfigSpec
 
@@ -34,11 +34,22 @@ __all__ = [
 ]
 
 
-def render_spec(spec: ConfigSpec, *, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Render every instance of a loaded spec: ``{relative path: text}`` sorted by path."""
+def render_spec(
+    spec: ConfigSpec,
+    *,
+    environ: Mapping[str, str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, str]:
+    """Render every instance of a loaded spec: ``{relative path: text}`` sorted by path.
+
+    ``progress(instance, done, total)`` is called after each instance is rendered.
+    """
     files: dict[str, str] = {}
-    for instance in resolve_instances(spec, environ=environ):
+    instances = resolve_instances(spec, environ=environ)
+    for done, instance in enumerate(instances, 1):
         render_instance(instance, files)
+        if progress is not None:
+            progress(instance.name, done, len(instances))
     return dict(sorted(files.items()))
 
 

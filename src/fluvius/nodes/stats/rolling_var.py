@@ -1,0 +1,192 @@
+"""Rolling variance and standard deviation: Welford's update with windowed removal."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from fluvius.nodes.stats.base import NAN, Univariate, check_period, time_error
+
+__all__ = ["RollingStd", "RollingVar"]
+
+
+class RollingVar(Univariate):
+    """Variance of the last ``window`` observations, or of those of the last ``period``.
+
+    Parameters
+    ----------
+    window
+        Count window: the number of most recent observations.
+    period
+        Time window (instead of ``window``): observations with ``t > t_now - period``;
+        ``update`` then needs ``t``.
+    ddof
+        Delta degrees of freedom: the divisor is ``n - ddof`` (1: sample variance).
+
+    Attributes
+    ----------
+    mean
+        Mean of the window.
+    n
+        Number of observations in the window.
+
+    Notes
+    -----
+    Welford's update adds an observation (``d = x - mean; mean += d / n;
+    m2 += d * (x - mean)``) and its inverse removes the one leaving the window, O(1). Both
+    work on deviations from the running mean, so a large common offset (prices near 1e9)
+    does not cancel catastrophically as ``sum(x**2) - n * mean**2`` would. Removal still
+    lets rounding pile up, so mean and ``m2`` are recomputed exactly (two-pass, ``math.fsum``)
+    once per window length of updates: O(1) amortised. A window whose observations are all
+    equal has variance exactly 0.0 (tracked by the length of the trailing run of equal
+    values), so a flat price gives 0 rather than rounding noise.
+
+    Warm-up: NaN while the window holds ``ddof`` observations or fewer (pandas
+    ``rolling(window, min_periods=ddof + 1).var(ddof=ddof)``). A NaN observation makes the
+    result NaN for as long as it is in the window.
+
+    Examples
+    --------
+    >>> v = RollingVar(window=3)
+    >>> for x in (1.0, 3.0, 5.0, 5.0, 5.0):
+    ...     v.update(x)
+    ...     print(round(v.get(), 12))
+    nan
+    2.0
+    4.0
+    1.333333333333
+    0.0
+    """
+
+    __slots__ = (
+        "_fresh",
+        "_last",
+        "_m2",
+        "_mean",
+        "_nan",
+        "_run",
+        "_ts",
+        "_xs",
+        "ddof",
+        "period",
+        "window",
+    )
+    _params = ("window", "period", "ddof")
+
+    def __init__(
+        self, window: int | None = None, *, period: float | None = None, ddof: int = 1
+    ) -> None:
+        owner = type(self).__name__
+        self.window, self.period = check_period(owner, window, period)
+        if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
+            raise ValueError(f"{owner}: ddof must be an int >= 0, got {ddof=}")
+        self.ddof = ddof
+        self._xs: deque[float] = deque()
+        self._ts: deque[float] = deque()
+        self._mean = 0.0
+        self._m2 = 0.0
+        self._nan = 0
+        self._run = 0  # length of the trailing run of equal observations
+        self._last = NAN
+        self._fresh = 0
+
+    @property
+    def n(self) -> int:
+        """Number of observations in the window."""
+        return len(self._xs)
+
+    @property
+    def mean(self) -> float:
+        """Mean of the window (NaN when empty or holding a NaN)."""
+        return self._mean if self._xs and not self._nan else NAN
+
+    def update(self, x: float, t: float | None = None) -> None:
+        """Take observation ``x`` (at time ``t`` for a time window)."""
+        xs = self._xs
+        xs.append(x)
+        if x == self._last:
+            self._run += 1
+        else:
+            self._run = 1
+            self._last = x
+        if x == x:
+            n = len(xs) - self._nan
+            d = x - self._mean
+            self._mean += d / n
+            self._m2 += d * (x - self._mean)
+        else:
+            self._nan += 1
+        window = self.window
+        if window is not None:
+            if len(xs) > window:
+                self._remove(xs.popleft())
+        else:
+            self._evict(t)
+        self._fresh += 1
+        if self._fresh > len(xs):
+            self._recompute()
+
+    def _remove(self, old: float) -> None:
+        if old != old:
+            self._nan -= 1
+            return
+        n = len(self._xs) - self._nan
+        if n == 0:
+            self._mean = self._m2 = 0.0
+            return
+        d = old - self._mean
+        self._mean -= d / n
+        self._m2 -= d * (old - self._mean)
+
+    def _recompute(self) -> None:
+        values = [v for v in self._xs if v == v]
+        if values:
+            mean = math.fsum(values) / len(values)
+            self._mean = mean
+            self._m2 = math.fsum([(v - mean) * (v - mean) for v in values])
+        self._fresh = 0
+
+    def _evict(self, t: float | None) -> None:
+        ts = self._ts
+        if t is None or (ts and t < ts[-1]):
+            self._xs.pop()
+            raise time_error(type(self).__name__, t, ts[-1] if ts else NAN)
+        ts.append(t)
+        cut = t - self.period  # type: ignore[operator]
+        while ts[0] <= cut:
+            ts.popleft()
+            self._remove(self._xs.popleft())
+
+    def get(self) -> float:
+        """The variance of the window (NaN while undefined)."""
+        n = len(self._xs)
+        if n <= self.ddof or self._nan:
+            return NAN
+        if self._run >= n:
+            return 0.0
+        m2 = self._m2
+        return (m2 if m2 > 0.0 else 0.0) / (n - self.ddof)
+
+
+class RollingStd(RollingVar):
+    """Standard deviation of a count or time window: the square root of :class:`RollingVar`.
+
+    This is the ``rolling_std`` spec op (params ``window``, ``ddof`` default 1; NaN below
+    ``ddof + 1`` observations).
+
+    Examples
+    --------
+    >>> s = RollingStd(window=2)
+    >>> for x in (1.0, 3.0, 4.0):
+    ...     s.update(x)
+    ...     print(round(s.get(), 6))
+    nan
+    1.414214
+    0.707107
+    """
+
+    __slots__ = ()
+
+    def get(self) -> float:
+        """The standard deviation of the window (NaN while undefined)."""
+        return math.sqrt(RollingVar.get(self))

@@ -359,6 +359,14 @@ _LIBRARY_OPS: dict[str, str] = {
     "rolling_std": "fluvius.nodes.stats.rolling_var:RollingStd",
     "rolling_sum": "fluvius.nodes.stats.rolling_sum:RollingSum",
     "zscore": "fluvius.nodes.anomaly.zscore:RollingZScore",
+    # nodes/options
+    "bs_delta": "fluvius.nodes.options.bsm:bs_delta",
+    "bs_gamma": "fluvius.nodes.options.bsm:bs_gamma",
+    "bs_price": "fluvius.nodes.options.bsm:bs_price",
+    "bs_rho": "fluvius.nodes.options.bsm:bs_rho",
+    "bs_theta": "fluvius.nodes.options.bsm:bs_theta",
+    "bs_vega": "fluvius.nodes.options.bsm:bs_vega",
+    "implied_vol": "fluvius.nodes.options.implied:implied_vol",
 }
 
 LIBRARY_OPS: Mapping[str, str] = MappingProxyType(_LIBRARY_OPS)

@@ -1,7 +1,9 @@
 """Co-moments of a stream of pairs: the shared state of Cov, Corr and Beta.
 
 Welford's bivariate update (``dx = x - mx; mx += dx / n; my += dy / n;
-sxy += dx * (y - my)``, and the same for ``sxx``, ``syy``) with windowed removal; Chan et
+sxy += dx * (y - my)``, and the same for ``sxx``, ``syy``) on values shifted by a pair
+``(kx, ky)`` of the stream (the first, or the window's first at each exact recomputation),
+so that large offsets cost no precision, with windowed removal; Chan et
 al.'s pairwise formulas for ``merge``. As for :class:`~fluvius.nodes.stats.RollingVar`, a
 window's sums are recomputed exactly (two-pass, ``math.fsum``) once per window length of
 updates, so removal's rounding cannot pile up (O(1) amortised). A pair with a NaN makes the
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from fluvius.nodes.stats.base import NAN, Bivariate, time_error
+from fluvius.nodes.stats.base import Bivariate, push_time
 
 __all__ = ["CoMoments"]
 
@@ -23,6 +25,8 @@ class CoMoments(Bivariate):
 
     __slots__ = (
         "_fresh",
+        "_kx",
+        "_ky",
         "_nan",
         "_ts",
         "_xy",
@@ -42,7 +46,8 @@ class CoMoments(Bivariate):
         self._xy: deque[tuple[float, float]] = deque()
         self._ts: deque[float] = deque()
         self.n = 0
-        self.mx = self.my = self.sxx = self.syy = self.sxy = 0.0
+        self.mx = self.my = self.sxx = self.syy = self.sxy = 0.0  # mx, my: shifted means
+        self._kx = self._ky = math.nan
         self._nan = 0
         self._fresh = 0
 
@@ -52,11 +57,17 @@ class CoMoments(Bivariate):
 
     def update(self, x: float, y: float, t: float | None = None) -> None:
         """Take one pair (at time ``t`` for a time window)."""
+        if self.period is not None:
+            push_time(type(self).__name__, self._ts, t)
         if self._windowed:
             self._xy.append((x, y))
         if x != x or y != y:
             self._nan += 1
         else:
+            if self._kx != self._kx:
+                self._kx, self._ky = x, y
+            x -= self._kx
+            y -= self._ky
             n = self.n + 1
             self.n = n
             dx = x - self.mx
@@ -70,7 +81,7 @@ class CoMoments(Bivariate):
             if len(self._xy) > self.window:
                 self._remove(*self._xy.popleft())
         elif self.period is not None:
-            self._evict(t)
+            self._evict()
         else:
             return
         self._fresh += 1
@@ -86,6 +97,8 @@ class CoMoments(Bivariate):
         if n == 0:
             self.mx = self.my = self.sxx = self.syy = self.sxy = 0.0
             return
+        x -= self._kx
+        y -= self._ky
         dx = x - self.mx
         dy = y - self.my
         self.mx -= dx / n
@@ -94,13 +107,9 @@ class CoMoments(Bivariate):
         self.syy -= dy * (y - self.my)
         self.sxy -= dx * (y - self.my)
 
-    def _evict(self, t: float | None) -> None:
+    def _evict(self) -> None:
         ts = self._ts
-        if t is None or (ts and t < ts[-1]):
-            self._remove(*self._xy.pop())  # undo the pair just added
-            raise time_error(type(self).__name__, t, ts[-1] if ts else NAN)
-        ts.append(t)
-        cut = t - self.period  # type: ignore[operator]
+        cut = ts[-1] - self.period  # type: ignore[operator]
         while ts[0] <= cut:
             ts.popleft()
             self._remove(*self._xy.popleft())
@@ -110,6 +119,9 @@ class CoMoments(Bivariate):
         self._fresh = 0
         if not pairs:
             return
+        kx, ky = pairs[0]
+        pairs = [(x - kx, y - ky) for x, y in pairs]
+        self._kx, self._ky = kx, ky
         n = len(pairs)
         mx = math.fsum(p[0] for p in pairs) / n
         my = math.fsum(p[1] for p in pairs) / n
@@ -130,12 +142,13 @@ class CoMoments(Bivariate):
         out._nan = self._nan + other._nan
         if n1 == 0 or n2 == 0:
             src = self if n2 == 0 else other
-            out.n, out.mx, out.my = src.n, src.mx, src.my
+            out.n, out.mx, out.my, out._kx, out._ky = src.n, src.mx, src.my, src._kx, src._ky
             out.sxx, out.syy, out.sxy = src.sxx, src.syy, src.sxy
             return out
         n = n1 + n2
-        dx = other.mx - self.mx
-        dy = other.my - self.my
+        out._kx, out._ky = self._kx, self._ky
+        dx = ((other._kx - self._kx) + other.mx) - self.mx
+        dy = ((other._ky - self._ky) + other.my) - self.my
         f = n1 * n2 / n
         out.n = n
         out.mx = self.mx + dx * (n2 / n)

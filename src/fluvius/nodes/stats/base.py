@@ -32,6 +32,8 @@ __all__ = [
     "check_alpha",
     "check_period",
     "check_window",
+    "push_time",
+    "time_error",
 ]
 
 NAN = math.nan
@@ -154,6 +156,13 @@ def check_period(owner: str, window: Any, period: Any) -> tuple[int | None, floa
     if isinstance(period, bool) or not isinstance(period, int | float) or not period > 0:
         raise ValueError(f"{owner}: period must be a number > 0, got {period=}")
     return None, period
+
+
+def push_time(owner: str, ts: Any, t: Any) -> None:
+    """Append time ``t`` to deque ``ts`` after checking it is given and non-decreasing."""
+    if t is None or (ts and t < ts[-1]):
+        raise time_error(owner, t, ts[-1] if ts else NAN)
+    ts.append(t)
 
 
 def time_error(owner: str, t: Any, last: float) -> ValueError:

@@ -22,18 +22,14 @@ class EWVar(Univariate):
         Instead of ``alpha``: in observations, or in the unit of ``t`` when ``update`` is
         given times (as :class:`~fluvius.nodes.stats.EWMean`).
 
-    Attributes
-    ----------
-    mean
-        The exponentially weighted mean (the :class:`EWMean` of the same stream).
-
     Notes
     -----
     West's incremental form: ``d = x - mean; mean += alpha * d;
     var = (1 - alpha) * (var + alpha * d * d)``, starting from the first observation with
     variance 0. This is pandas ``ewm(alpha=alpha, adjust=False).var(bias=True)``. Like
     Welford's update it works on deviations from the mean, so a large offset costs no
-    precision, and the variance can never turn negative. River's ``EWVar`` computes
+    precision (values are also shifted by the first observation, as in :class:`Var`), and
+    the variance can never turn negative. River's ``EWVar`` computes
     ``E[x^2] - E[x]^2`` instead, which cancels catastrophically for prices.
 
     Examples
@@ -51,13 +47,14 @@ class EWVar(Univariate):
     West (1979), *Updating mean and variance estimates: an improved method*.
     """
 
-    __slots__ = ("_started", "_t", "_var", "alpha", "halflife", "mean")
+    __slots__ = ("_k", "_my", "_started", "_t", "_var", "alpha", "halflife")
     _params = ("alpha", "halflife")
 
     def __init__(self, alpha: float | None = None, *, halflife: float | None = None) -> None:
         self.alpha = check_alpha(type(self).__name__, alpha, halflife)
         self.halflife = halflife
-        self.mean = NAN
+        self._k = NAN  # the shift: the first observation (as for Var)
+        self._my = 0.0  # the weighted mean of the shifted values
         self._var = 0.0
         self._started = False
         self._t = NAN
@@ -65,15 +62,20 @@ class EWVar(Univariate):
     def update(self, x: float, t: float | None = None) -> None:
         """Take observation ``x`` (at time ``t`` for time decay)."""
         if not self._started:
-            self.mean = x
+            self._k = x
             self._started = True
             if t is not None:
                 self._t = t
             return
         a = self.alpha if t is None else self._weight(t)
-        d = x - self.mean
-        self.mean += a * d
+        d = x - self._k - self._my
+        self._my += a * d
         self._var = (1.0 - a) * (self._var + a * d * d)
+
+    @property
+    def mean(self) -> float:
+        """The exponentially weighted mean (NaN before the first observation)."""
+        return self._k + self._my
 
     def _weight(self, t: float) -> float:
         last = self._t

@@ -24,9 +24,9 @@ class Mean(Univariate):
 
     Notes
     -----
-    ``mean += (x - mean) / n`` (Welford). The update works on the deviation from the current
-    mean, so a large common offset costs no precision: after 10^7 observations of
-    ``1e9 + noise`` the result is within 1e-9 relative of ``math.fsum`` (checked by
+    ``mean += (x - mean) / n`` (Welford), on values shifted by the first observation (exact
+    for values within a factor two of it), so a large common offset costs no precision:
+    after 10^7 observations of ``1e9 + noise`` the result is within 1e-9 relative of ``math.fsum`` (checked by
     ``benchmarks/stats.py --stability``). ``revert`` removes an observation; ``merge`` combines
     two streams' means weighted by their counts (Chan, Golub and LeVeque). ``update_many``
     takes a numpy batch in one pass (pairwise-summed mean) and merges it. NaN before the
@@ -51,17 +51,20 @@ class Mean(Univariate):
     sample variances*.
     """
 
-    __slots__ = ("_mean", "n")
+    __slots__ = ("_k", "_my", "n")
 
     def __init__(self) -> None:
         self.n = 0
-        self._mean = 0.0
+        self._k = 0.0  # the shift: the first observation
+        self._my = 0.0  # mean of the shifted values
 
     def update(self, x: float) -> None:
         """Take one observation."""
         n = self.n + 1
         self.n = n
-        self._mean += (x - self._mean) / n
+        if n == 1:
+            self._k = x
+        self._my += (x - self._k - self._my) / n
 
     def revert(self, x: float) -> None:
         """Forget observation ``x``, given earlier."""
@@ -69,28 +72,31 @@ class Mean(Univariate):
         if n < 0:
             raise ValueError("Mean.revert: no observation to revert")
         self.n = n
-        self._mean = self._mean - (x - self._mean) / n if n else 0.0
+        self._my = self._my - (x - self._k - self._my) / n if n else 0.0
 
     def update_many(self, xs: Iterable[float]) -> None:
         """Take a batch of observations in one numpy pass, then merge it in."""
         arr = np.asarray(xs, dtype=np.float64)
         if arr.size:
-            self._combine(arr.size, float(arr.mean()))
+            if not self.n:
+                self._k = float(arr[0])
+            self._combine(arr.size, float((arr - self._k).mean()))
 
-    def _combine(self, n2: int, mean2: float) -> None:
+    def _combine(self, n2: int, my2: float) -> None:
         n = self.n + n2
-        self._mean += (mean2 - self._mean) * (n2 / n)
+        self._my += (my2 - self._my) * (n2 / n)
         self.n = n
 
     def merge(self, other: Mean) -> Mean:
         """A new Mean of both streams; neither operand changes."""
         self._check_merge(other)
         out = Mean()
-        out.n, out._mean = self.n, self._mean
-        if other.n:
-            out._combine(other.n, other._mean)
+        src = self if self.n else other
+        out.n, out._k, out._my = src.n, src._k, src._my
+        if self.n and other.n:
+            out._combine(other.n, (other._k - self._k) + other._my)
         return out
 
     def get(self) -> float:
         """The mean (NaN before the first observation)."""
-        return self._mean if self.n else NAN
+        return self._k + self._my if self.n else NAN

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from fluvius.nodes.stats.base import NAN, Univariate, check_period, time_error
+from fluvius.nodes.stats.base import NAN, Univariate, check_period, push_time
 
 __all__ = ["RollingSum"]
 
@@ -77,13 +77,15 @@ class RollingSum(Univariate):
 
     def update(self, x: float, t: float | None = None) -> None:
         """Take observation ``x`` (at time ``t`` for a time window)."""
+        window = self.window
+        if window is None:
+            push_time(type(self).__name__, self._ts, t)
         xs = self._xs
         xs.append(x)
         if x == x:
             self._sum += x
         else:
             self._nan += 1
-        window = self.window
         if window is not None:
             if len(xs) > window:
                 old = xs.popleft()
@@ -92,19 +94,15 @@ class RollingSum(Univariate):
                 else:
                     self._nan -= 1
         else:
-            self._evict(t)
+            self._evict()
         self._fresh += 1
         if self._fresh > len(xs):
             self._sum = math.fsum(v for v in xs if v == v)
             self._fresh = 0
 
-    def _evict(self, t: float | None) -> None:
+    def _evict(self) -> None:
         ts = self._ts
-        if t is None or (ts and t < ts[-1]):
-            self._xs.pop()
-            raise time_error(type(self).__name__, t, ts[-1] if ts else NAN)
-        ts.append(t)
-        cut = t - self.period  # type: ignore[operator]
+        cut = ts[-1] - self.period  # type: ignore[operator]
         xs = self._xs
         while ts[0] <= cut:
             ts.popleft()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from fluvius.nodes.stats.base import NAN, Univariate, check_period, time_error
+from fluvius.nodes.stats.base import NAN, Univariate, check_period, push_time
 
 __all__ = ["RollingStd", "RollingVar"]
 
@@ -34,9 +34,10 @@ class RollingVar(Univariate):
     -----
     Welford's update adds an observation (``d = x - mean; mean += d / n;
     m2 += d * (x - mean)``) and its inverse removes the one leaving the window, O(1). Both
-    work on deviations from the running mean, so a large common offset (prices near 1e9)
-    does not cancel catastrophically as ``sum(x**2) - n * mean**2`` would. Removal still
-    lets rounding pile up, so mean and ``m2`` are recomputed exactly (two-pass, ``math.fsum``)
+    work on deviations from the running mean, and on values shifted by one of the window's
+    values (as :class:`~fluvius.nodes.stats.Var`), so a large common offset (prices near
+    1e9) costs no precision, where ``sum(x**2) - n * mean**2`` would cancel
+    catastrophically. Removal still lets rounding pile up, so mean and ``m2`` are recomputed exactly (two-pass, ``math.fsum``)
     once per window length of updates: O(1) amortised. A window whose observations are all
     equal has variance exactly 0.0 (tracked by the length of the trailing run of equal
     values), so a flat price gives 0 rather than rounding noise.
@@ -60,9 +61,10 @@ class RollingVar(Univariate):
 
     __slots__ = (
         "_fresh",
+        "_k",
         "_last",
         "_m2",
-        "_mean",
+        "_my",
         "_nan",
         "_run",
         "_ts",
@@ -83,7 +85,8 @@ class RollingVar(Univariate):
         self.ddof = ddof
         self._xs: deque[float] = deque()
         self._ts: deque[float] = deque()
-        self._mean = 0.0
+        self._k = NAN  # shift: a value of the window, re-chosen at each exact recomputation
+        self._my = 0.0  # mean of the shifted values
         self._m2 = 0.0
         self._nan = 0
         self._run = 0  # length of the trailing run of equal observations
@@ -98,10 +101,13 @@ class RollingVar(Univariate):
     @property
     def mean(self) -> float:
         """Mean of the window (NaN when empty or holding a NaN)."""
-        return self._mean if self._xs and not self._nan else NAN
+        return self._k + self._my if self._xs and not self._nan else NAN
 
     def update(self, x: float, t: float | None = None) -> None:
         """Take observation ``x`` (at time ``t`` for a time window)."""
+        window = self.window
+        if window is None:
+            push_time(type(self).__name__, self._ts, t)
         xs = self._xs
         xs.append(x)
         if x == self._last:
@@ -110,18 +116,20 @@ class RollingVar(Univariate):
             self._run = 1
             self._last = x
         if x == x:
+            if self._k != self._k:
+                self._k = x
             n = len(xs) - self._nan
-            d = x - self._mean
-            self._mean += d / n
-            self._m2 += d * (x - self._mean)
+            y = x - self._k
+            d = y - self._my
+            self._my += d / n
+            self._m2 += d * (y - self._my)
         else:
             self._nan += 1
-        window = self.window
         if window is not None:
             if len(xs) > window:
                 self._remove(xs.popleft())
         else:
-            self._evict(t)
+            self._evict()
         self._fresh += 1
         if self._fresh > len(xs):
             self._recompute()
@@ -132,27 +140,27 @@ class RollingVar(Univariate):
             return
         n = len(self._xs) - self._nan
         if n == 0:
-            self._mean = self._m2 = 0.0
+            self._my = self._m2 = 0.0
             return
-        d = old - self._mean
-        self._mean -= d / n
-        self._m2 -= d * (old - self._mean)
+        y = old - self._k
+        d = y - self._my
+        self._my -= d / n
+        self._m2 -= d * (y - self._my)
 
     def _recompute(self) -> None:
         values = [v for v in self._xs if v == v]
         if values:
-            mean = math.fsum(values) / len(values)
-            self._mean = mean
-            self._m2 = math.fsum([(v - mean) * (v - mean) for v in values])
+            k = values[0]
+            ys = [v - k for v in values]
+            my = math.fsum(ys) / len(ys)
+            self._k = k
+            self._my = my
+            self._m2 = math.fsum([(y - my) * (y - my) for y in ys])
         self._fresh = 0
 
-    def _evict(self, t: float | None) -> None:
+    def _evict(self) -> None:
         ts = self._ts
-        if t is None or (ts and t < ts[-1]):
-            self._xs.pop()
-            raise time_error(type(self).__name__, t, ts[-1] if ts else NAN)
-        ts.append(t)
-        cut = t - self.period  # type: ignore[operator]
+        cut = ts[-1] - self.period  # type: ignore[operator]
         while ts[0] <= cut:
             ts.popleft()
             self._remove(self._xs.popleft())

@@ -32,9 +32,12 @@ class Var(Univariate):
 
     Notes
     -----
-    Welford's update: ``d = x - mean; mean += d / n; m2 += d * (x - mean)``. It works on
-    deviations from the running mean, so prices near 1e9 with unit noise keep their
-    precision (the textbook ``sum(x**2) - n * mean**2`` loses all of it): after 10^7 updates
+    Welford's update: ``d = x - mean; mean += d / n; m2 += d * (x - mean)``, on values
+    shifted by the first observation ``k`` (``x - k`` is exact for values within a factor
+    two of ``k``, Sterbenz). Welford alone works on deviations from the mean, but the mean
+    of prices near 1e9 carries rounding errors of 1e-7 that bias ``m2`` by as much
+    (relative); shifted, the mean is near 0 and keeps 16 digits. The textbook
+    ``sum(x**2) - n * mean**2`` loses everything. After 10^7 updates of ``1e9 + N(0, 1)``
     the result is within 1e-9 relative of an exact reference (``benchmarks/stats.py
     --stability``). ``merge`` uses Chan et al.'s pairwise formula
     ``m2 = m2_a + m2_b + d**2 * n_a * n_b / n``; ``update_many`` computes a numpy batch's
@@ -59,7 +62,7 @@ class Var(Univariate):
     products*. Chan, Golub and LeVeque (1979).
     """
 
-    __slots__ = ("_m2", "ddof", "mean", "n")
+    __slots__ = ("_k", "_m2", "_my", "ddof", "n")
     _params = ("ddof",)
 
     def __init__(self, ddof: int = 1) -> None:
@@ -67,18 +70,27 @@ class Var(Univariate):
             raise ValueError(f"{type(self).__name__}: ddof must be an int >= 0, got {ddof=}")
         self.ddof = ddof
         self.n = 0
-        self.mean = 0.0
+        self._k = 0.0  # the shift: the first observation
+        self._my = 0.0  # mean of the shifted values
         self._m2 = 0.0
+
+    @property
+    def mean(self) -> float:
+        """The mean of the observations (NaN before the first)."""
+        return self._k + self._my if self.n else math.nan
 
     def update(self, x: float) -> None:
         """Take one observation."""
         n = self.n + 1
         self.n = n
-        mean = self.mean
-        d = x - mean
-        mean += d / n
-        self.mean = mean
-        self._m2 += d * (x - mean)
+        if n == 1:
+            self._k = x
+        y = x - self._k
+        my = self._my
+        d = y - my
+        my += d / n
+        self._my = my
+        self._m2 += d * (y - my)
 
     def revert(self, x: float) -> None:
         """Forget observation ``x``, given earlier."""
@@ -87,25 +99,30 @@ class Var(Univariate):
             raise ValueError(f"{type(self).__name__}.revert: no observation to revert")
         self.n = n
         if n == 0:
-            self.mean = self._m2 = 0.0
+            self._my = self._m2 = 0.0
             return
-        d = x - self.mean
-        self.mean -= d / n
-        self._m2 -= d * (x - self.mean)
+        y = x - self._k
+        d = y - self._my
+        self._my -= d / n
+        self._m2 -= d * (y - self._my)
 
     def update_many(self, xs: Iterable[float]) -> None:
         """Take a batch of observations (two numpy passes), then merge it in."""
         arr = np.asarray(xs, dtype=np.float64)
         if arr.size:
-            mean = float(arr.mean())
-            dev = arr - mean
-            self._combine(arr.size, mean, float(dev @ dev))
+            if not self.n:
+                self._k = float(arr[0])
+            ys = arr - self._k
+            my = float(ys.mean())
+            dev = ys - my
+            self._combine(arr.size, my, float(dev @ dev))
 
-    def _combine(self, n2: int, mean2: float, m22: float) -> None:
+    def _combine(self, n2: int, my2: float, m22: float) -> None:
+        """Merge a batch of ``n2`` values whose mean *in this shift* is ``my2``."""
         n1 = self.n
         n = n1 + n2
-        d = mean2 - self.mean
-        self.mean += d * (n2 / n)
+        d = my2 - self._my
+        self._my += d * (n2 / n)
         self._m2 += m22 + d * d * (n1 * n2 / n)
         self.n = n
 
@@ -113,9 +130,10 @@ class Var(Univariate):
         """A new estimator of both streams (Chan et al.); neither operand changes."""
         self._check_merge(other)
         out = type(self)(self.ddof)
-        out.n, out.mean, out._m2 = self.n, self.mean, self._m2
-        if other.n:
-            out._combine(other.n, other.mean, other._m2)
+        src = self if self.n else other
+        out.n, out._k, out._my, out._m2 = src.n, src._k, src._my, src._m2
+        if self.n and other.n:
+            out._combine(other.n, (other._k - self._k) + other._my, other._m2)
         return out
 
     def get(self) -> float:

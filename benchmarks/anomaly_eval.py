@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _common import write_results
 from fluvius.nodes.anomaly import Alert, Detector, EWZScore, RobustZScore, RollingZScore
 from fluvius.nodes.anomaly.evaluate import KINDS, make_stream, run_detector
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 SCORERS: dict[str, Callable[[], Any]] = {
     "rolling z (window 50)": lambda: RollingZScore(50),
@@ -92,12 +94,12 @@ def main() -> None:
         "| median delay (ticks) | alerts |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['kind']} | {r['detector']} | {r['threshold']:g} / {r['clear']:g} / "
-            f"{r['persistence']} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
-            f"{_fmt(r['median_delay'], 1)} | {r['onsets']} |"
-        )
+    lines.extend(
+        f"| {r['kind']} | {r['detector']} | {r['threshold']:g} / {r['clear']:g} / "
+        f"{r['persistence']} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
+        f"{_fmt(r['median_delay'], 1)} | {r['onsets']} |"
+        for r in rows
+    )
     table = "\n".join(lines)
     print(table)
     write_results(args.out, {"n": args.n, "seed": args.seed, "grace": args.grace, "rows": rows})

@@ -26,11 +26,12 @@ class Mean(Univariate):
     -----
     ``mean += (x - mean) / n`` (Welford), on values shifted by the first observation (exact
     for values within a factor two of it), so a large common offset costs no precision:
-    after 10^7 observations of ``1e9 + noise`` the result is within 1e-9 relative of ``math.fsum`` (checked by
-    ``benchmarks/stats.py --stability``). ``revert`` removes an observation; ``merge`` combines
-    two streams' means weighted by their counts (Chan, Golub and LeVeque). ``update_many``
-    takes a numpy batch in one pass (pairwise-summed mean) and merges it. NaN before the
-    first observation; a NaN observation makes the mean NaN from then on.
+    after 10^7 observations of ``1e9 + noise`` the result is within 1e-9 relative of
+    ``math.fsum`` (checked by ``benchmarks/stats.py --stability``). ``revert`` removes an
+    observation; ``merge`` combines two streams' means weighted by their counts (Chan, Golub
+    and LeVeque). ``update_many`` takes a numpy batch in one pass (pairwise-summed mean) and
+    merges it. NaN before the first observation; a NaN observation makes the mean NaN from
+    then on.
 
     Examples
     --------

@@ -32,15 +32,15 @@ class RollingVar(Univariate):
 
     Notes
     -----
-    Welford's update adds an observation (``d = x - mean; mean += d / n;
-    m2 += d * (x - mean)``) and its inverse removes the one leaving the window, O(1). Both
-    work on deviations from the running mean, and on values shifted by one of the window's
-    values (as :class:`~fluvius.nodes.stats.Var`), so a large common offset (prices near
-    1e9) costs no precision, where ``sum(x**2) - n * mean**2`` would cancel
-    catastrophically. Removal still lets rounding pile up, so mean and ``m2`` are recomputed exactly (two-pass, ``math.fsum``)
-    once per window length of updates: O(1) amortised. A window whose observations are all
-    equal has variance exactly 0.0 (tracked by the length of the trailing run of equal
-    values), so a flat price gives 0 rather than rounding noise.
+    Welford's update adds an observation (``d = x - mean; mean += d / n; m2 += d * (x -
+    mean)``) and its inverse removes the one leaving the window, O(1). Both work on
+    deviations from the running mean, and on values shifted by one of the window's values
+    (as :class:`~fluvius.nodes.stats.Var`), so a large common offset (prices near 1e9) costs
+    no precision, where ``sum(x**2) - n * mean**2`` would cancel catastrophically. Removal
+    still lets rounding pile up, so mean and ``m2`` are recomputed exactly (two-pass,
+    ``math.fsum``) once per window length of updates: O(1) amortised. A window whose
+    observations are all equal has variance exactly 0.0 (tracked by the length of the
+    trailing run of equal values), so a flat price gives 0 rather than rounding noise.
 
     Warm-up: NaN while the window holds ``ddof`` observations or fewer (pandas
     ``rolling(window, min_periods=ddof + 1).var(ddof=ddof)``). A NaN observation makes the

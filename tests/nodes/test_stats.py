@@ -218,6 +218,7 @@ def test_realized_vol_matches_numpy() -> None:
 
 
 # -- numerical stability (scaled down; benchmarks/stats.py --stability runs 10^7) ---------
+@pytest.mark.slow
 def test_large_offset_is_exact_to_1e_9() -> None:
     rng = np.random.default_rng(12)
     xs = (1e9 + rng.standard_normal(100_000)).tolist()

@@ -367,6 +367,11 @@ _LIBRARY_OPS: dict[str, str] = {
     "bs_theta": "fluvius.nodes.options.bsm:bs_theta",
     "bs_vega": "fluvius.nodes.options.bsm:bs_vega",
     "implied_vol": "fluvius.nodes.options.implied:implied_vol",
+    # nodes/models (inputs: features..., target last; value: the prediction made before learning)
+    "least_squares": "fluvius.nodes.models.prequential:PrequentialLeastSquares",
+    "logistic_regression": "fluvius.nodes.models.prequential:PrequentialLogistic",
+    "rls": "fluvius.nodes.models.prequential:PrequentialRLS",
+    "sgd_regression": "fluvius.nodes.models.prequential:PrequentialGD",
 }
 
 LIBRARY_OPS: Mapping[str, str] = MappingProxyType(_LIBRARY_OPS)

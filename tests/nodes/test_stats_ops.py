@@ -100,8 +100,8 @@ def test_library_op_errors_name_the_op() -> None:
         resolve_op("rolling_mean", 1, {"window": 0})
     with pytest.raises(BadParamsError, match=r"op 'rolling_std': cannot create RollingStd"):
         resolve_op("rolling_std", 1, {"windw": 3})
-    with pytest.raises(BadParamsError, match=r"did you mean 'rolling_mean'"):
-        resolve_op("rolling_maen", 1, {"window": 3})
+    with pytest.raises(BadParamsError, match=r"did you mean 'ewm_mean'"):
+        resolve_op("ewm_maen", 1, {"alpha": 0.5})
 
 
 def test_each_node_gets_its_own_state() -> None:

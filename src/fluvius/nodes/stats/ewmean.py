@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from fluvius.nodes.stats.base import NAN, Univariate, check_alpha, time_error
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["EWMean"]
 
@@ -81,6 +87,24 @@ class EWMean(Univariate):
             self._started = True
             if t is not None:
                 self._t = t
+
+    def update_many(self, xs: Iterable[float]) -> None:
+        """Take a batch of observations (no times): the recursion runs in C
+        (``scipy.signal.lfilter``), so a batch costs a few nanoseconds per observation."""
+        from scipy.signal import lfilter  # imported on first use: scipy.signal loads slowly
+
+        arr = np.asarray(xs, dtype=np.float64)
+        if not arr.size:
+            return
+        if not self._started:
+            self._mean = float(arr[0])
+            self._started = True
+            arr = arr[1:]
+            if not arr.size:
+                return
+        a = self.alpha
+        out = lfilter([a], [1.0, a - 1.0], arr, zi=[(1.0 - a) * self._mean])[0]
+        self._mean = float(out[-1])
 
     def _weight(self, t: float) -> float:
         """The weight of an observation at time ``t``, ``dt`` after the previous one."""

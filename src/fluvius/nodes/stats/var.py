@@ -62,28 +62,33 @@ class Var(Univariate):
     products*. Chan, Golub and LeVeque (1979).
     """
 
-    __slots__ = ("_k", "_m2", "_my", "ddof", "n")
+    __slots__ = ("_k", "_m2", "_my", "_n", "ddof")
     _params = ("ddof",)
 
     def __init__(self, ddof: int = 1) -> None:
         if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
             raise ValueError(f"{type(self).__name__}: ddof must be an int >= 0, got {ddof=}")
         self.ddof = ddof
-        self.n = 0
+        self._n = 0.0  # a float: int arithmetic above 256 allocates, and the division converts
         self._k = 0.0  # the shift: the first observation
         self._my = 0.0  # mean of the shifted values
         self._m2 = 0.0
 
     @property
+    def n(self) -> int:
+        """Number of observations."""
+        return int(self._n)
+
+    @property
     def mean(self) -> float:
         """The mean of the observations (NaN before the first)."""
-        return self._k + self._my if self.n else math.nan
+        return self._k + self._my if self._n else math.nan
 
     def update(self, x: float) -> None:
         """Take one observation."""
-        n = self.n + 1
-        self.n = n
-        if n == 1:
+        n = self._n + 1.0
+        self._n = n
+        if n == 1.0:
             self._k = x
         y = x - self._k
         my = self._my
@@ -94,11 +99,11 @@ class Var(Univariate):
 
     def revert(self, x: float) -> None:
         """Forget observation ``x``, given earlier."""
-        n = self.n - 1
-        if n < 0:
+        n = self._n - 1.0
+        if n < 0.0:
             raise ValueError(f"{type(self).__name__}.revert: no observation to revert")
-        self.n = n
-        if n == 0:
+        self._n = n
+        if n == 0.0:
             self._my = self._m2 = 0.0
             return
         y = x - self._k
@@ -110,35 +115,35 @@ class Var(Univariate):
         """Take a batch of observations (two numpy passes), then merge it in."""
         arr = np.asarray(xs, dtype=np.float64)
         if arr.size:
-            if not self.n:
+            if not self._n:
                 self._k = float(arr[0])
             ys = arr - self._k
             my = float(ys.mean())
             dev = ys - my
-            self._combine(arr.size, my, float(dev @ dev))
+            self._combine(float(arr.size), my, float(dev @ dev))
 
-    def _combine(self, n2: int, my2: float, m22: float) -> None:
+    def _combine(self, n2: float, my2: float, m22: float) -> None:
         """Merge a batch of ``n2`` values whose mean *in this shift* is ``my2``."""
-        n1 = self.n
+        n1 = self._n
         n = n1 + n2
         d = my2 - self._my
         self._my += d * (n2 / n)
         self._m2 += m22 + d * d * (n1 * n2 / n)
-        self.n = n
+        self._n = n
 
     def merge(self, other: Var) -> Var:
         """A new estimator of both streams (Chan et al.); neither operand changes."""
         self._check_merge(other)
         out = type(self)(self.ddof)
-        src = self if self.n else other
-        out.n, out._k, out._my, out._m2 = src.n, src._k, src._my, src._m2
-        if self.n and other.n:
-            out._combine(other.n, (other._k - self._k) + other._my, other._m2)
+        src = self if self._n else other
+        out._n, out._k, out._my, out._m2 = src._n, src._k, src._my, src._m2
+        if self._n and other._n:
+            out._combine(other._n, (other._k - self._k) + other._my, other._m2)
         return out
 
     def get(self) -> float:
         """The variance (NaN while ``n <= ddof``)."""
-        n = self.n
+        n = self._n
         if n <= self.ddof:
             return NAN
         m2 = self._m2

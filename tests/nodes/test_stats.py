@@ -228,6 +228,10 @@ def test_large_offset_is_exact_to_1e_9() -> None:
     assert abs(trace_last(Mean(), xs) / float(mean) - 1.0) < 1e-9
     assert abs(trace_last(Var(), xs) / float(var) - 1.0) < 1e-9
     assert abs(trace_last(Sum(), xs) / math.fsum(xs) - 1.0) < 1e-15
+    batch = Var()
+    batch.update_many(np.array(xs[:500]))
+    batch.update_many(np.array(xs[500:]))
+    assert abs(batch.get() / float(var) - 1.0) < 1e-9
     w = 1000
     tail = exact[-w:]
     tail_mean = sum(tail, Fraction(0)) / w

@@ -115,12 +115,11 @@ class Var(Univariate):
         """Take a batch of observations (two numpy passes), then merge it in."""
         arr = np.asarray(xs, dtype=np.float64)
         if arr.size:
+            mean = float(arr.mean())  # pairwise summation: accurate whatever the offset
+            dev = arr - mean
             if not self._n:
-                self._k = float(arr[0])
-            ys = arr - self._k
-            my = float(ys.mean())
-            dev = ys - my
-            self._combine(float(arr.size), my, float(dev @ dev))
+                self._k = mean  # any value near the data will do as the shift
+            self._combine(float(arr.size), mean - self._k, float(dev @ dev))
 
     def _combine(self, n2: float, my2: float, m22: float) -> None:
         """Merge a batch of ``n2`` values whose mean *in this shift* is ``my2``."""

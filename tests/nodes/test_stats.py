@@ -265,3 +265,26 @@ def trace_last(stat: Any, xs: list[float]) -> float:
 def test_bad_params_name_the_parameter(make: Any, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         make()
+
+
+def test_time_windowed_vwap_and_realized_vol_match_numpy() -> None:
+    rng = np.random.default_rng(13)
+    ts = np.cumsum(rng.exponential(1.0, 200))
+    px = 100.0 * np.exp(rng.normal(0, 0.001, 200).cumsum())
+    sz = rng.integers(1, 100, 200).astype(float)
+    v, rv = VWAP(period=5.0), RealizedVol(period=5.0)
+    for i in range(200):
+        v.update(px[i], sz[i], t=ts[i])
+        rv.update(px[i], t=ts[i])
+        inside = ts[: i + 1] > ts[i] - 5.0
+        want = np.average(px[: i + 1][inside], weights=sz[: i + 1][inside])
+        assert math.isclose(v.get(), want, rel_tol=1e-12)
+        if i:  # returns are stamped with the time of their second price
+            r = np.diff(np.log(px[: i + 1]))[inside[1:]]
+            want_rv = math.sqrt(np.sum(r**2)) if r.size else math.nan
+            got = rv.get()
+            assert (math.isnan(got) and math.isnan(want_rv)) or math.isclose(
+                got, want_rv, rel_tol=1e-9
+            )
+    with pytest.raises(ValueError, match=r"VWAP: a time window \(period=...\) needs update"):
+        v.update(100.0, 1.0)

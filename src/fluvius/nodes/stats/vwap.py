@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fluvius.nodes.stats.base import NAN, Bivariate, check_period
+from fluvius.nodes.stats.base import NAN, Bivariate, check_period, time_error
 from fluvius.nodes.stats.rolling_sum import RollingSum
 from fluvius.nodes.stats.sum import Sum
 
@@ -56,10 +56,12 @@ class VWAP(Bivariate):
 
     def update(self, x: float, y: float, t: float | None = None) -> None:
         """Take one trade: price ``x`` and size ``y`` (at time ``t`` for a time window)."""
-        if t is None:
+        if self.period is None:  # t is not needed (and ignored) without a time window
             self._pv.update(x * y)
             self._v.update(y)
         else:
+            if t is None:
+                raise time_error("VWAP", t, NAN)
             self._v.update(y, t)  # type: ignore[call-arg]  # a time window: RollingSum
             self._pv.update(x * y, t)  # type: ignore[call-arg]
 

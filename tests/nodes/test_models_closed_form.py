@@ -169,6 +169,7 @@ def test_prequential_node_predicts_before_learning() -> None:
     assert node.model.n == 30
 
 
+@pytest.mark.slow
 def test_model_ops_through_fluvius_run(tmp_path: Path) -> None:
     x, y = _data(n=25, d=2, seed=3)
     spec = {

@@ -372,6 +372,13 @@ _LIBRARY_OPS: dict[str, str] = {
     "logistic_regression": "fluvius.nodes.models.prequential:PrequentialLogistic",
     "rls": "fluvius.nodes.models.prequential:PrequentialRLS",
     "sgd_regression": "fluvius.nodes.models.prequential:PrequentialGD",
+    # nodes/monitoring
+    "decay_alert": "fluvius.nodes.monitoring.decay_alert:DecayAlert",
+    "fallback_switch": "fluvius.nodes.monitoring.fallback:FallbackSwitch",
+    "ks_drift": "fluvius.nodes.monitoring.ks:KSDrift",
+    "psi_drift": "fluvius.nodes.monitoring.psi:PSIDrift",
+    "rolling_mae": "fluvius.nodes.monitoring.rolling_error:RollingMAE",
+    "rolling_rmse": "fluvius.nodes.monitoring.rolling_error:RollingRMSE",
 }
 
 LIBRARY_OPS: Mapping[str, str] = MappingProxyType(_LIBRARY_OPS)

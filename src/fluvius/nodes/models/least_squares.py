@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from fluvius.errors import IllConditionedWarning
 from fluvius.nodes.models._sgd import as_matrix, as_row
+from fluvius.nodes.models._streams import regression_rows
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -72,7 +73,10 @@ class LeastSquares:
 
     Notes
     -----
-    See the module notes for the method. ``predict_one`` before any example predicts 0.
+    See the module notes for the method. Without a ridge penalty, the coefficients and
+    predictions are NaN while there are fewer examples than unknowns (features, plus one
+    for the intercept): the solution is not identified yet; ``solver`` then says
+    ``"underdetermined"``.
     Co-moments are exact sufficient statistics, so the model equals a batch fit on all the
     data at every step (what :class:`RecursiveLeastSquares` approximates with
     ``forgetting=1``).
@@ -107,6 +111,14 @@ class LeastSquares:
         self._intercept = 0.0
         self.solver = ""
         self.condition_number = math.nan
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{}, {"ridge": 1.0}, {"fit_intercept": False}]
+
+    @classmethod
+    def _unit_test_stream(cls, rng: np.random.Generator, n: int) -> list[tuple[Any, float]]:
+        return regression_rows(rng, n)
 
     def _start(self, d: int) -> None:
         if self._mx is None:
@@ -172,8 +184,13 @@ class LeastSquares:
         return self
 
     def _solve(self) -> None:
-        if self._mx is None or self.n == 0:
-            self._coef, self._intercept = np.zeros(0), 0.0
+        if self._mx is None:
+            self._coef, self._intercept = np.zeros(0), math.nan
+            return
+        if self.ridge == 0.0 and self.n < self._mx.size + self.fit_intercept:
+            # fewer examples than unknowns: not identified, and no warning for a cold start
+            self._coef, self._intercept = np.full(self._mx.size, math.nan), math.nan
+            self.solver, self.condition_number = "underdetermined", math.inf
             return
         a = self._sxx + self.ridge * np.eye(self._mx.size)
         self.condition_number = float(np.linalg.cond(a))
@@ -208,17 +225,17 @@ class LeastSquares:
 
     @property
     def intercept(self) -> float:
-        """The intercept (0 without ``fit_intercept``)."""
+        """The intercept (0 without ``fit_intercept``; NaN before it is identified)."""
         if self._coef is None:
             self._solve()
         return self._intercept
 
     def predict_one(self, x: ArrayLike) -> float:
-        """``x . w + b`` (0 before any example)."""
+        """``x . w + b`` (NaN until the coefficients are identified)."""
         row = as_row(x, "LeastSquares")
         coef = self.coef
         if coef.size == 0:
-            return 0.0
+            return math.nan
         return float(row @ coef) + self._intercept
 
     def predict_many(self, x: ArrayLike) -> NDArray[np.float64]:
@@ -226,7 +243,7 @@ class LeastSquares:
         mat = as_matrix(x, "LeastSquares")
         coef = self.coef
         if coef.size == 0:
-            return np.zeros(mat.shape[0])
+            return np.full(mat.shape[0], np.nan)
         return np.asarray(mat @ coef + self._intercept)
 
     def score_one(self, x: ArrayLike, y: float) -> float:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluvius.nodes.models._sgd import _LinearGD, as_matrix, as_row
+from fluvius.nodes.models._streams import regression_rows
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -67,6 +68,10 @@ class GDLinearRegression(_LinearGD):
     >>> model.fit([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0]).converged
     True
     """
+
+    @classmethod
+    def _unit_test_stream(cls, rng: np.random.Generator, n: int) -> list[tuple[Any, float]]:
+        return regression_rows(rng, n)
 
     def _loss_grad(
         self, x: NDArray[np.float64], y: Any

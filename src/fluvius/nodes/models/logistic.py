@@ -13,6 +13,7 @@ import numpy as np
 from scipy.special import expit, log_expit
 
 from fluvius.nodes.models._sgd import _LinearGD, as_matrix, as_row
+from fluvius.nodes.models._streams import classification_rows
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -51,6 +52,10 @@ class LogisticRegression(_LinearGD):
     >>> round(model.predict_proba_one([0.0]), 2)
     0.5
     """
+
+    @classmethod
+    def _unit_test_stream(cls, rng: np.random.Generator, n: int) -> list[tuple[Any, int]]:
+        return classification_rows(rng, n)
 
     def _target(self, y: Any, n: int) -> Any:
         arr = np.asarray(y, dtype=np.float64).reshape(-1)

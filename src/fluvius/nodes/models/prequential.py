@@ -14,8 +14,9 @@ These classes are what the spec ops ``least_squares``, ``rls``, ``sgd_regression
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from fluvius.nodes.models._streams import regression_rows
 from fluvius.nodes.models.least_squares import LeastSquares
 from fluvius.nodes.models.linear_gd import GDLinearRegression
 from fluvius.nodes.models.logistic import LogisticRegression
@@ -26,6 +27,9 @@ from fluvius.nodes.models.schedules import (
     InverseScalingRate,
     Schedule,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "Prequential",
@@ -62,6 +66,19 @@ class Prequential:
         self.model = model
         self.proba = proba
         self._value: Any = math.nan
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        if cls is Prequential:
+            return [{"model": RecursiveLeastSquares()}, {"model": LeastSquares(ridge=0.5)}]
+        return [{}]
+
+    @classmethod
+    def _unit_test_stream(cls, rng: np.random.Generator, n: int) -> list[tuple[Any, ...]]:
+        rows = regression_rows(rng, n)
+        if cls is PrequentialLogistic:
+            return [(*x, float(y > 0.3)) for x, y in rows]
+        return [(*x, y) for x, y in rows]
 
     def update(self, *values: Any) -> None:
         """Predict from ``values[:-1]`` (the features), then learn with target ``values[-1]``."""

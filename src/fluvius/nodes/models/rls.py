@@ -23,11 +23,12 @@ examples; ``P`` then grows where the data stop exciting a direction ("wind-up"):
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fluvius.nodes.models._sgd import as_matrix, as_row
+from fluvius.nodes.models._streams import regression_rows
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -88,6 +89,14 @@ class RecursiveLeastSquares:
         self._w: NDArray[np.float64] | None = None
         self._p: NDArray[np.float64] = np.zeros((0, 0))
 
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{}, {"forgetting": 0.97, "delta": 0.01}]
+
+    @classmethod
+    def _unit_test_stream(cls, rng: np.random.Generator, n: int) -> list[tuple[Any, float]]:
+        return regression_rows(rng, n)
+
     def _z(self, x: ArrayLike) -> NDArray[np.float64]:
         row = as_row(x, "RecursiveLeastSquares")
         z = np.append(row, 1.0) if self.fit_intercept else row
@@ -100,6 +109,20 @@ class RecursiveLeastSquares:
                 f"{self._w.size - self.fit_intercept}"
             )
         return z
+
+    def __getstate__(self) -> dict[str, Any]:
+        # plain lists: exact for floats, and equal states pickle to equal bytes (numpy arrays
+        # can differ in their dtype object's identity after a round trip)
+        state = dict(self.__dict__)
+        state["_w"] = None if self._w is None else self._w.tolist()
+        state["_p"] = self._p.tolist()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._w = None if state["_w"] is None else np.array(state["_w"], dtype=np.float64)
+        size = len(state["_p"])
+        self._p = np.array(state["_p"], dtype=np.float64).reshape(size, size)
 
     def learn_one(self, x: ArrayLike, y: float) -> None:
         """One RLS update (O(d^2))."""

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 
 from fluvius.nodes.models._sgd import _LinearGD, as_matrix, as_row
+from fluvius.nodes.models._streams import classification_rows
 
 if TYPE_CHECKING:
     from collections.abc import Hashable, Sequence
@@ -84,6 +85,14 @@ class SoftmaxRegression(_LinearGD):
         )
         self.classes = labels
         self._index = {c: i for i, c in enumerate(labels)}
+
+    @classmethod
+    def _unit_test_params(cls) -> list[dict[str, Any]]:
+        return [{"classes": [0, 1, 2], "learning_rate": 0.1}, {"classes": [0, 1], "l2": 0.01}]
+
+    @classmethod
+    def _unit_test_stream(cls, rng: np.random.Generator, n: int) -> list[tuple[Any, int]]:
+        return classification_rows(rng, n, classes=2)
 
     def _n_outputs(self, y: Any) -> int:
         return len(self.classes)

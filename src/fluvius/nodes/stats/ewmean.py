@@ -78,10 +78,11 @@ class EWMean(Univariate):
     def update(self, x: float, t: float | None = None) -> None:
         """Take observation ``x`` (at time ``t`` for a time-decayed mean)."""
         if self._started:
+            m = self._mean
             if t is None:
-                self._mean += self.alpha * (x - self._mean)
+                self._mean = m + self.alpha * (x - m)
             else:
-                self._mean += self._weight(t) * (x - self._mean)
+                self._mean = m + self._weight(t) * (x - m)
         else:
             self._mean = x
             self._started = True

@@ -23,29 +23,35 @@ class Min(Univariate):
     1.0
     """
 
-    __slots__ = ("_v", "n")
+    __slots__ = ("_n", "_v")
 
     def __init__(self) -> None:
-        self.n = 0
+        self._n = 0.0  # a float: no int allocation per update
         self._v = NAN
+
+    @property
+    def n(self) -> int:
+        """Number of observations (NaNs included)."""
+        return int(self._n)
 
     def update(self, x: float) -> None:
         """Take one observation."""
-        self.n += 1
-        if x < self._v or self._v != self._v:
+        self._n += 1.0
+        v = self._v
+        if x < v or v != v:  # v is NaN until the first non-NaN observation
             self._v = x
 
     def merge(self, other: Min) -> Min:
         """A new Min of both streams; neither operand changes."""
         self._check_merge(other)
         out = Min()
-        out.n, out._v = self.n, self._v
+        out._v = self._v
         out.update(other._v)
-        out.n += other.n - 1
+        out._n = self._n + other._n
         return out
 
     def get(self) -> float:
-        """The minimum so far."""
+        """The minimum so far (NaN before the first observation)."""
         return self._v
 
 
@@ -65,27 +71,33 @@ class Max(Univariate):
     5.0
     """
 
-    __slots__ = ("_v", "n")
+    __slots__ = ("_n", "_v")
 
     def __init__(self) -> None:
-        self.n = 0
+        self._n = 0.0  # a float: no int allocation per update
         self._v = NAN
+
+    @property
+    def n(self) -> int:
+        """Number of observations (NaNs included)."""
+        return int(self._n)
 
     def update(self, x: float) -> None:
         """Take one observation."""
-        self.n += 1
-        if x > self._v or self._v != self._v:
+        self._n += 1.0
+        v = self._v
+        if x > v or v != v:  # v is NaN until the first non-NaN observation
             self._v = x
 
     def merge(self, other: Max) -> Max:
         """A new Max of both streams; neither operand changes."""
         self._check_merge(other)
         out = Max()
-        out.n, out._v = self.n, self._v
+        out._v = self._v
         out.update(other._v)
-        out.n += other.n - 1
+        out._n = self._n + other._n
         return out
 
     def get(self) -> float:
-        """The maximum so far."""
+        """The maximum so far (NaN before the first observation)."""
         return self._v

@@ -7,13 +7,13 @@ them with one option per node.
 
 from __future__ import annotations
 
+from fluvius.nodes.options._reasons import IVReason as IVReason
 from fluvius.nodes.options.bsm import bs_delta as bs_delta
 from fluvius.nodes.options.bsm import bs_gamma as bs_gamma
 from fluvius.nodes.options.bsm import bs_price as bs_price
 from fluvius.nodes.options.bsm import bs_rho as bs_rho
 from fluvius.nodes.options.bsm import bs_theta as bs_theta
 from fluvius.nodes.options.bsm import bs_vega as bs_vega
-from fluvius.nodes.options.implied import IVReason as IVReason
 from fluvius.nodes.options.implied import IVResult as IVResult
 from fluvius.nodes.options.implied import implied_vol as implied_vol
 from fluvius.nodes.options.implied import solve_implied_vol as solve_implied_vol

@@ -94,8 +94,14 @@ def kind_sign(kind: Any, name: str = "kind") -> Any:
     raise ValueError(f"{name} must be 'call', 'put' or an array of them, got {kind!r}")
 
 
+_SCALAR_TYPES = (int, float, np.floating, np.integer)
+
+
 def _is_scalar(*values: Any) -> bool:
-    return all(isinstance(v, int | float | np.floating | np.integer) for v in values)
+    for v in values:  # a loop with a float fast path: this runs on every scalar call
+        if type(v) is not float and not isinstance(v, _SCALAR_TYPES):
+            return False
+    return True
 
 
 class _Terms(NamedTuple):

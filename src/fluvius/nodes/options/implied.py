@@ -33,15 +33,16 @@ put), or no convergence.
 
 from __future__ import annotations
 
-import enum
 import math
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr
 
-from fluvius.nodes.options.bsm import Kind, kind_sign
+from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
+from fluvius.nodes.options._scalar_iv import solve_one
+from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -49,17 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["IVReason", "IVResult", "implied_vol", "solve_implied_vol"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_NOISE_ULPS = 1e4
-
-
-class IVReason(enum.IntEnum):
-    """Why an implied volatility is what it is (0 means solved)."""
-
-    OK = 0
-    BAD_INPUT = 1
-    BELOW_INTRINSIC = 2
-    ABOVE_UPPER_BOUND = 3
-    NO_CONVERGENCE = 4
 
 
 class IVResult(NamedTuple):
@@ -92,8 +82,9 @@ def solve_implied_vol(
     spot, strike, years, rate, kind, dividend_yield
         As :func:`~fluvius.nodes.options.bs_price`.
     tol
-        Relative accuracy goal on ``v = sigma√T``: rounds stop when a step is below
-        ``sqrt(tol) * max(v, 1e-3)``, which leaves an error of order ``tol`` or less.
+        Relative accuracy goal on ``v = sigma√T``: an element stops after a Halley step
+        below ``tol**(1/3) * max(v, 1e-3)``, which (cubic convergence) leaves an error of
+        order ``tol``; the round-trip tests check 1e-9 on prices and 1e-8 on volatilities.
     max_iter
         Vectorised Newton rounds before the :func:`scipy.optimize.brentq` fallback.
 
@@ -134,7 +125,7 @@ def solve_implied_vol(
             & np.isfinite(c + spot_a + k + t + r + q)
         )
         growth = np.exp(r * t)
-        f = spot_a * np.exp(-q * t) * growth  # forward
+        f = spot_a * np.exp((r - q) * t)  # forward
         p = c * growth  # undiscounted price
         intrinsic = np.maximum(s * (f - k), 0.0)
         upper = np.where(s > 0.0, f, k)
@@ -149,7 +140,7 @@ def solve_implied_vol(
         itm = s_t * (f_t - k_t) > 0.0
         otm_p = np.where(itm, p_t - s_t * (f_t - k_t), p_t)  # parity: the OTM option's price
         # an ITM time value within 1e4 ulps of the price is rounding noise: no volatility
-        noise = itm & (otm_p <= _NOISE_ULPS * np.finfo(np.float64).eps * p_t)
+        noise = itm & (otm_p <= NOISE_ULPS * np.finfo(np.float64).eps * p_t)
         if noise.any():
             reason[todo[noise]] = IVReason.BELOW_INTRINSIC
             keep = ~noise
@@ -173,55 +164,67 @@ def _newton(
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], int]:
     """Safeguarded Newton-Halley for OTM undiscounted targets ``p``: (v, converged, rounds).
 
-    The working arrays hold only the unconverged elements; they are compacted when some
-    converge, so each round costs in proportion to what is left.
+    The unconverged elements live in the columns of one state matrix (rows below), lower
+    region first (sorted once after round 1), so each region's objective is computed on a
+    slice (a view) and dropping converged elements is a single ``take``.
     """
     out = np.full(p.size, np.nan)
     done = np.zeros(p.size, dtype=bool)
-    sqrt_tol = math.sqrt(tol)
-    idx = np.arange(p.size)
+    step_tol = tol ** (1.0 / 3.0)
     x = np.log(f / k)
     v = np.sqrt(2.0 * np.abs(x))  # the inflection point
     # at the money the inflection point is 0: start from Brenner-Subrahmanyam instead
     v = np.where(v > 1e-8, v, math.sqrt(2.0 * math.pi) * p / f)
-    log_p = np.log(p)
-    lower = np.zeros(p.size, dtype=bool)  # set in round 1: is the target below P(v_c)?
-    lo = np.zeros(p.size)
-    hi = np.full(p.size, np.inf)
+    idx = np.arange(p.size, dtype=np.float64)  # exact below 2**53
+    state = np.vstack([v, x, f, k, s, p, np.zeros(p.size), np.full(p.size, np.inf), idx, p])
+    n_lower = 0  # columns [0, n_lower) are in the lower region (objective ln P)
     rounds = 0
     with np.errstate(all="ignore"):
-        while idx.size and rounds < max_iter:
+        while state.shape[1] and rounds < max_iter:
             rounds += 1
+            v, x, f, k, s, p, lo, hi, idx, log_p = state
             d1 = x / v + 0.5 * v
             d2 = d1 - v
             price = s * (f * ndtr(s * d1) - k * ndtr(s * d2))
             vega = f * _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
             under = price < p
-            if rounds == 1:  # P is convex below v_c and concave above: pick the objective
-                lower = ~under
-            lo = np.where(under, np.maximum(lo, v), lo)
-            hi = np.where(under, hi, np.minimum(hi, v))
-            # Halley step on g = ln P - ln p (lower region) or g = P - p (upper region)
+            if rounds == 1:  # P is convex below v_c and concave above: sort by region
+                order = np.argsort(under, kind="stable")
+                n_lower = int(np.count_nonzero(~under))
+                state = state.take(order, axis=1)
+                d1, d2, price, vega, under = (a[order] for a in (d1, d2, price, vega, under))
+                v, x, f, k, s, p, lo, hi, idx, log_p = state
+                log_p[:n_lower] = np.log(p[:n_lower])
+            lo[:] = np.where(under, np.maximum(lo, v), lo)
+            hi[:] = np.where(under, hi, np.minimum(hi, v))
+            # Halley steps: g = ln P - ln p in the lower region, g = P - p in the upper one
             curv = d1 * d2 / v  # vega' / vega
-            g1 = np.where(lower, vega / price, vega)
-            g = np.where(lower, np.log(price) - log_p, price - p)
-            g2 = np.where(lower, g1 * (curv - g1), vega * curv)
+            g1 = vega.copy()
+            g = price - p
+            g2 = vega * curv
+            lw = slice(0, n_lower)
+            g1[lw] = vega[lw] / price[lw]
+            g[lw] = np.log(price[lw]) - log_p[lw]
+            g2[lw] = g1[lw] * (curv[lw] - g1[lw])
             newton = g / g1
             step = newton / (1.0 - 0.5 * newton * g2 / g1)
             new = v - step
-            # a step this small leaves an error of order step**2 (Newton) or step**3 (Halley)
-            conv = np.abs(step) <= sqrt_tol * np.maximum(v, 1e-3)
-            bad = ~conv & (~np.isfinite(new) | (new <= lo) | (new >= hi))
-            mid = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * np.maximum(v, lo))
-            v = np.where(bad, mid, new)
+            # Halley converges cubically: after a step this small the error is ~step**3 ~ tol
+            conv = np.abs(step) <= step_tol * np.maximum(v, 1e-3)
+            bad = ~(conv | ((new > lo) & (new < hi)))  # also catches a NaN step
+            if bad.any():  # leave the bracket: bisect (or double while unbounded above)
+                lb, hb = lo[bad], hi[bad]
+                new[bad] = np.where(np.isfinite(hb), 0.5 * (lb + hb), 2.0 * np.maximum(v[bad], lb))
+            v[:] = new
             if conv.any():
-                out[idx[conv]] = v[conv]
-                done[idx[conv]] = True
-                keep = ~conv
-                idx, v, x, f, k, s, p, log_p, lower, lo, hi = (
-                    arr[keep] for arr in (idx, v, x, f, k, s, p, log_p, lower, lo, hi)
-                )
-    for j, i in enumerate(idx):  # the bracketing fallback
+                hit = idx[conv].astype(np.intp)
+                out[hit] = new[conv]
+                done[hit] = True
+                keep = np.flatnonzero(~conv)
+                n_lower = int(np.searchsorted(keep, n_lower))
+                state = state.take(keep, axis=1)
+    v, x, f, k, s, p, lo, hi, idx, _ = state
+    for j, i in enumerate(idx.astype(np.intp)):  # the bracketing fallback
         out[i], done[i] = _brent(float(p[j]), float(f[j]), float(k[j]), float(s[j]), lo[j], hi[j])
     return out, done, rounds
 
@@ -288,7 +291,11 @@ def implied_vol(
     >>> implied_vol(0.5, 42.0, 40.0, 0.5, 0.1, "call")  # below the lower bound 3.95
     nan
     """
-    res = solve_implied_vol(price, spot, strike, years, rate, kind, dividend_yield=dividend_yield)
-    if res.vol.ndim == 0 and isinstance(kind, str):
-        return float(res.vol)
-    return res.vol
+    if isinstance(kind, str) and _is_scalar(price, spot, strike, years, rate, dividend_yield):
+        p, s0, k, t, r, q = (
+            float(cast("float", a)) for a in (price, spot, strike, years, rate, dividend_yield)
+        )
+        return solve_one(p, s0, k, t, r, q, kind_sign(kind), 1e-12, 30)[0]
+    return solve_implied_vol(
+        price, spot, strike, years, rate, kind, dividend_yield=dividend_yield
+    ).vol

@@ -72,12 +72,18 @@ class FitReport:
         return self.stopped_by in ("tol", "gtol")
 
 
+def _sq(a: NDArray[Float]) -> float:
+    """Sum of squares of an array of any shape."""
+    flat = a.ravel()
+    return float(flat @ flat)
+
+
 def as_row(x: ArrayLike, owner: str) -> NDArray[Float]:
     """One example as a 1-D float array, checked finite."""
     row = np.asarray(x, dtype=Float)
     if row.ndim != 1:
         raise ValueError(f"{owner}: x must be 1-D (one example), got shape {row.shape}")
-    if not np.isfinite(row).all():
+    if not math.isfinite(float(row.sum())):  # NaN and inf propagate through the sum
         raise ValueError(f"{owner}: x must be finite, got {row.tolist()}")
     return row
 
@@ -87,7 +93,7 @@ def as_matrix(x: ArrayLike, owner: str) -> NDArray[Float]:
     mat = np.asarray(x, dtype=Float)
     if mat.ndim != 2:
         raise ValueError(f"{owner}: X must be 2-D (examples x features), got shape {mat.shape}")
-    if not np.isfinite(mat).all():
+    if not math.isfinite(float(mat.sum())):
         raise ValueError(f"{owner}: X must be finite")
     return mat
 
@@ -148,12 +154,12 @@ class _LinearGD:
 
     def _loss_scale(self, y: Any) -> float:
         """The loss of a trivial model on targets ``y``: what "exploding" is measured by."""
-        return 0.5 * float(np.mean(np.square(y)))
+        return 0.5 * float(y @ y) / y.size
 
     def _target(self, y: Any, n: int) -> Any:
         """Validate and convert targets of a batch of ``n`` examples."""
         arr = np.asarray(y, dtype=Float).reshape(-1)
-        if arr.shape != (n,) or not np.isfinite(arr).all():
+        if arr.shape != (n,) or not math.isfinite(float(arr.sum())):
             raise ValueError(
                 f"{type(self).__name__}: y must hold {n} finite number(s), got {np.asarray(y)!r}"
             )
@@ -187,9 +193,9 @@ class _LinearGD:
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
             loss, gw, gb = self._loss_grad(x, y)
             if self.l2:
-                loss += 0.5 * self.l2 * float(np.sum(self.weights * self.weights))
+                loss += 0.5 * self.l2 * _sq(self.weights)
                 gw = gw + self.l2 * self.weights
-            gsq = float(np.sum(gw * gw) + (np.sum(gb * gb) if self.fit_intercept else 0.0))
+            gsq = _sq(gw) + (_sq(gb) if self.fit_intercept else 0.0)
             gnorm = math.sqrt(gsq) if math.isfinite(gsq) else math.inf
             eta = self.schedule(self.t + 1)
             new_w = self.weights - eta * gw
@@ -199,8 +205,7 @@ class _LinearGD:
         if not (
             math.isfinite(loss)
             and (self.t == 0 or loss <= self.divergence_factor * reference)
-            and np.isfinite(new_w).all()
-            and np.isfinite(new_b).all()
+            and math.isfinite(float(new_w.sum()) + float(new_b.sum()))
         ):
             self._diverge(loss, reference, eta)
             return loss, gnorm
@@ -286,9 +291,9 @@ class _LinearGD:
     def _full_loss(self, x: NDArray[Float], y: Any) -> tuple[float, float]:
         assert self.weights is not None
         loss, gw, gb = self._loss_grad(x, y)
-        loss += 0.5 * self.l2 * float(np.sum(self.weights * self.weights))
+        loss += 0.5 * self.l2 * _sq(self.weights)
         gw = gw + self.l2 * self.weights
-        return loss, math.sqrt(float(np.sum(gw * gw) + np.sum(gb * gb)))
+        return loss, math.sqrt(_sq(gw) + _sq(gb))
 
     @property
     def coef(self) -> NDArray[Float]:

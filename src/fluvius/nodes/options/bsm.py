@@ -98,10 +98,8 @@ _SCALAR_TYPES = (int, float, np.floating, np.integer)
 
 
 def _is_scalar(*values: Any) -> bool:
-    for v in values:  # a loop with a float fast path: this runs on every scalar call
-        if type(v) is not float and not isinstance(v, _SCALAR_TYPES):
-            return False
-    return True
+    # a float fast path before the isinstance check: this runs on every scalar call
+    return all(type(v) is float or isinstance(v, _SCALAR_TYPES) for v in values)
 
 
 class _Terms(NamedTuple):

@@ -154,7 +154,7 @@ class _LinearGD:
 
     def _loss_scale(self, y: Any) -> float:
         """The loss of a trivial model on targets ``y``: what "exploding" is measured by."""
-        return 0.5 * float(y @ y) / y.size
+        return 0.5 * float(y @ y) / float(y.size)
 
     def _target(self, y: Any, n: int) -> Any:
         """Validate and convert targets of a batch of ``n`` examples."""

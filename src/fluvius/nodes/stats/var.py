@@ -119,7 +119,8 @@ class Var(Univariate):
             dev = arr - mean
             if not self._n:
                 self._k = mean  # any value near the data will do as the shift
-            self._combine(float(arr.size), mean - self._k, float(dev @ dev))
+            # einsum, not a BLAS dot: a BLAS thread pool can stall on a busy machine
+            self._combine(float(arr.size), mean - self._k, float(np.einsum("i,i->", dev, dev)))
 
     def _combine(self, n2: float, my2: float, m22: float) -> None:
         """Merge a batch of ``n2`` values whose mean *in this shift* is ``my2``."""

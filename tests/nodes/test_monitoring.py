@@ -259,3 +259,20 @@ def test_monitoring_ops_through_fluvius_run(tmp_path: Path) -> None:
     assert values["serve"] == [2.9, "b"]
     ref, act = np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.1, 3.5, 3.2])
     assert values["psi"] == pytest.approx(_psi_pandas(ref, act, 2, 1e-4))
+
+
+def test_none_means_missing_like_nan() -> None:
+    # a JSON null arrives as None: every monitor skips it
+    err, alert = RollingError(2), DecayAlert(1.0)
+    psi, ks = PSIDrift([1.0, 2.0, 3.0], bins=2), KSDrift([1.0, 2.0], window=3, min_count=1)
+    err.update(None, 1.0)
+    alert.update(None)
+    psi.update(None)
+    ks.update(None)
+    assert math.isnan(err.get())
+    assert not alert.get()
+    assert math.isnan(psi.get())
+    assert math.isnan(ks.get().statistic)
+    switch = FallbackSwitch(1.0)
+    switch.update(None, None, 2.0)
+    assert switch.get() == Served(2.0, "b")

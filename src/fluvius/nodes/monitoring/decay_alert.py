@@ -62,9 +62,9 @@ class DecayAlert:
     def _unit_test_params(cls) -> list[dict[str, Any]]:
         return [{"threshold": 100.0}, {"threshold": 100.5, "persistence": 2, "clear": 99.5}]
 
-    def update(self, value: float) -> None:
+    def update(self, value: float | None) -> None:
         """Feed one monitored value (e.g. a rolling error)."""
-        if math.isnan(value):
+        if value is None or math.isnan(value):
             return
         crossing = value <= self.clear if self.active else value > self.threshold
         self._streak = self._streak + 1 if crossing else 0

@@ -78,7 +78,7 @@ class FallbackSwitch:
         """Switches from A to B so far."""
         return self._alert.n_raised
 
-    def update(self, error_a: float, pred_a: Any, pred_b: Any) -> None:
+    def update(self, error_a: float | None, pred_a: Any, pred_b: Any) -> None:
         """Feed A's monitored error and both predictions of this tick."""
         self._alert.update(error_a)
         first, second = (pred_b, pred_a) if self._alert.active else (pred_a, pred_b)
@@ -100,4 +100,4 @@ class FallbackSwitch:
 
 
 def _is_nan(x: Any) -> bool:
-    return isinstance(x, float) and math.isnan(x)
+    return x is None or (isinstance(x, float) and math.isnan(x))

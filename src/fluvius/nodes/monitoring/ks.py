@@ -175,9 +175,9 @@ class KSDrift:
             {"reference": ref, "method": "exact"},
         ]
 
-    def update(self, x: float) -> None:
-        """Add one value (NaN ignored)."""
-        if not math.isnan(x):
+    def update(self, x: float | None) -> None:
+        """Add one value (NaN and None ignored)."""
+        if x is not None and not math.isnan(x):
             self._recent.append(float(x))
             self._cached = None
 

@@ -132,9 +132,9 @@ class PSIDrift:
         ref = [100.0 + 0.1 * k for k in range(-20, 21)]
         return [{"reference": ref, "bins": 5, "window": 10}, {"reference": ref}]
 
-    def update(self, x: float) -> None:
-        """Count one value in its bin (NaN ignored)."""
-        if math.isnan(x):
+    def update(self, x: float | None) -> None:
+        """Count one value in its bin (NaN and None ignored)."""
+        if x is None or math.isnan(x):
             return
         k = bisect.bisect_right(self._edges_list, x)
         self._counts[k] += 1

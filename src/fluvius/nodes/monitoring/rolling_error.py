@@ -54,8 +54,10 @@ class RollingError:
             return [{"window": 5}, {"window": 3, "metric": "rmse"}, {"window": 4, "metric": "mse"}]
         return [{"window": 5}]
 
-    def update(self, y_true: float, y_pred: float) -> None:
-        """Add one pair (skipped when either is NaN)."""
+    def update(self, y_true: float | None, y_pred: float | None) -> None:
+        """Add one pair (skipped when either is NaN or None)."""
+        if y_true is None or y_pred is None:
+            return
         e = float(y_pred) - float(y_true)
         if math.isnan(e):
             return

@@ -61,6 +61,7 @@ def test_large_offset_keeps_precision() -> None:
     np.testing.assert_allclose(model.coef, oracle.coef_, rtol=1e-7)
 
 
+@pytest.mark.slow
 @settings(max_examples=25)
 @given(st.lists(st.integers(0, 40), min_size=1, max_size=5))
 def test_learn_many_equals_a_loop_of_learn_one(cuts: list[int]) -> None:

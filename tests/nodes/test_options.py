@@ -66,6 +66,7 @@ options = st.tuples(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(options)
 def test_price_matches_the_textbook_formula(opt: tuple[float, ...]) -> None:
@@ -75,6 +76,7 @@ def test_price_matches_the_textbook_formula(opt: tuple[float, ...]) -> None:
     assert got == pytest.approx(oracle_price(s, k, t, r, v, str(kind), q), rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(options)
 def test_put_call_parity(opt: tuple[float, ...]) -> None:
@@ -98,6 +100,7 @@ def _fd(args: tuple[float, ...], kind: str, i: int, h: float, second: bool = Fal
     return (at(h) - at(-h)) / (2 * h)
 
 
+@pytest.mark.slow
 @settings(max_examples=100)
 @given(options)
 def test_greeks_match_finite_differences(opt: tuple[float, ...]) -> None:

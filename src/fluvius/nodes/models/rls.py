@@ -99,7 +99,12 @@ class RecursiveLeastSquares:
 
     def _z(self, x: ArrayLike) -> NDArray[np.float64]:
         row = as_row(x, "RecursiveLeastSquares")
-        z = np.append(row, 1.0) if self.fit_intercept else row
+        if self.fit_intercept:
+            z = np.empty(row.size + 1)
+            z[:-1] = row
+            z[-1] = 1.0
+        else:
+            z = row
         if self._w is None:
             self._w = np.zeros(z.size)
             self._p = np.eye(z.size) / self.delta
@@ -134,8 +139,10 @@ class RecursiveLeastSquares:
         pz = self._p @ z
         gain = pz / (self.forgetting + float(z @ pz))
         self._w = self._w + gain * (y - float(z @ self._w))
-        p = (self._p - np.outer(gain, pz)) / self.forgetting
-        self._p = 0.5 * (p + p.T)
+        p = self._p - gain[:, None] * pz
+        p += p.T  # symmetrise: 0.5 (p + p') / lam in place
+        p *= 0.5 / self.forgetting
+        self._p = p
         self.n += 1
 
     def learn_many(self, x: ArrayLike, y: ArrayLike) -> None:

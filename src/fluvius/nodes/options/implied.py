@@ -199,15 +199,13 @@ def _newton(
             hi[:] = np.where(under, hi, np.minimum(hi, v))
             # Halley steps: g = ln P - ln p in the lower region, g = P - p in the upper one
             curv = d1 * d2 / v  # vega' / vega
-            g1 = vega.copy()
-            g = price - p
-            g2 = vega * curv
-            lw = slice(0, n_lower)
-            g1[lw] = vega[lw] / price[lw]
-            g[lw] = np.log(price[lw]) - log_p[lw]
-            g2[lw] = g1[lw] * (curv[lw] - g1[lw])
-            newton = g / g1
-            step = newton / (1.0 - 0.5 * newton * g2 / g1)
+            step = np.empty_like(v)
+            lw, up = slice(0, n_lower), slice(n_lower, None)
+            g1 = vega[lw] / price[lw]  # the lower region: g = ln P - ln p
+            newton = (np.log(price[lw]) - log_p[lw]) / g1
+            step[lw] = newton / (1.0 - 0.5 * newton * (curv[lw] - g1))
+            newton = (price[up] - p[up]) / vega[up]  # the upper region: g = P - p
+            step[up] = newton / (1.0 - 0.5 * newton * curv[up])
             new = v - step
             # Halley converges cubically: after a step this small the error is ~step**3 ~ tol
             conv = np.abs(step) <= step_tol * np.maximum(v, 1e-3)

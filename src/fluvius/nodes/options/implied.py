@@ -21,8 +21,9 @@ Every iterate is *safeguarded*: each element keeps a bracket ``[lo, hi]`` that t
 ``P(v) - p`` updates, and a step that leaves the bracket (or is not finite) is replaced by
 bisection. Elements still unconverged after ``max_iter`` vectorised rounds go to
 :func:`scipy.optimize.brentq` on their bracket, one by one (rare: none on the benchmark's
-10,000 options). The working arrays are compacted as elements converge, so converged
-elements cost nothing more. A typical mixed book converges in 4-7 rounds.
+10,000 options). The unconverged elements are the columns of one state matrix, lower
+region first, compacted by one ``take`` as elements converge, so converged elements cost
+nothing more. A mixed book of 10,000 options takes at most 8 rounds (3.5 on average).
 
 Reason codes (:class:`IVReason`) say why a volatility is NaN: a bad input (non-positive or
 non-finite spot/strike/years, negative or non-finite price), a price at or below the

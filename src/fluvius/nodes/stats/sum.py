@@ -20,7 +20,8 @@ class Sum(Univariate):
     Neumaier's variant of Kahan summation carries the rounding error of each addition in a
     second float, so the result is about as accurate as if it were computed with twice the
     precision (a plain running sum of 10^7 values near 1e9 is off by several hundred; this
-    one matches ``math.fsum`` there). A comparison and three more additions per update. ``merge`` adds the sums and their compensations; ``revert`` adds ``-x``.
+    one matches ``math.fsum`` there). A comparison and three more additions per update.
+    ``merge`` adds the sums and their compensations; ``revert`` adds ``-x``.
 
     Examples
     --------

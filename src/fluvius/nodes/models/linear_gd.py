@@ -14,6 +14,8 @@ from fluvius.nodes.models._sgd import _LinearGD, as_matrix, as_row
 from fluvius.nodes.models._streams import regression_rows
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["GDLinearRegression"]
@@ -73,6 +75,9 @@ class GDLinearRegression(_LinearGD):
     def _unit_test_stream(cls, rng: np.random.Generator, n: int) -> list[tuple[Any, float]]:
         return regression_rows(rng, n)
 
+    def _glm_one(self) -> Callable[[float, float], tuple[float, float]]:
+        return _squared_one
+
     def _loss_grad(
         self, x: NDArray[np.float64], y: Any
     ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
@@ -93,3 +98,8 @@ class GDLinearRegression(_LinearGD):
     def score_one(self, x: ArrayLike, y: float) -> float:
         """The squared-error loss ``0.5 (prediction - y)**2`` of the current model on (x, y)."""
         return 0.5 * (self.predict_one(x) - float(y)) ** 2
+
+
+def _squared_one(score: float, y: float) -> tuple[float, float]:
+    resid = score - y
+    return 0.5 * resid * resid, resid

@@ -16,6 +16,8 @@ from fluvius.nodes.models._sgd import _LinearGD, as_matrix, as_row
 from fluvius.nodes.models._streams import classification_rows
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["LogisticRegression"]
@@ -66,6 +68,12 @@ class LogisticRegression(_LinearGD):
     def _loss_scale(self, y: Any) -> float:
         return math.log(2.0)
 
+    def _glm_one(self) -> Callable[[float, float], tuple[float, float]]:
+        return _log_loss_one
+
+    def _loss_scale_one(self, y: float) -> float:
+        return math.log(2.0)
+
     def _loss_grad(
         self, x: NDArray[np.float64], y: Any
     ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
@@ -97,3 +105,13 @@ class LogisticRegression(_LinearGD):
         row = as_row(x, "LogisticRegression")
         z = float(self._scores(row[None, :])[0, 0])
         return -float(log_expit(z if y else -z))
+
+
+def _log_loss_one(score: float, y: float) -> tuple[float, float]:
+    # log(1 + e^-|z|) + max(-z, 0) is -log sigmoid(z), finite for any z
+    if y > 0.5:
+        loss = math.log1p(math.exp(-abs(score))) + max(-score, 0.0)
+    else:
+        loss = math.log1p(math.exp(-abs(score))) + max(score, 0.0)
+    p = 1.0 / (1.0 + math.exp(-score)) if score >= 0.0 else 1.0 - 1.0 / (1.0 + math.exp(score))
+    return loss, p - y

@@ -220,3 +220,17 @@ def test_pickle_copy_repr_and_same_predictions(model: object) -> None:
         assert clone.predict_one([1.0, 1.0]) == model.predict_one([1.0, 1.0])  # type: ignore[attr-defined]
         clone.learn_one([1.0, 1.0], 1)
     assert type(model).__name__ in repr(model)
+
+
+@pytest.mark.parametrize("cls", [GDLinearRegression, LogisticRegression])
+def test_one_example_fast_path_equals_the_batch_step(cls: type) -> None:
+    x, y = _classification(50)
+    fast, batch = cls(0.3, l2=0.01), cls(0.3, l2=0.01)
+    for row, target in zip(x, y, strict=True):
+        fast.learn_one(row, int(target))
+        batch.learn_many(row[None, :], [int(target)])
+        assert fast.score_one(row, int(target)) == pytest.approx(
+            batch.score_one(row, int(target)), rel=1e-12
+        )
+    np.testing.assert_allclose(fast.coef, batch.coef, rtol=1e-12)
+    assert fast.intercept == pytest.approx(batch.intercept, rel=1e-12)

@@ -259,3 +259,28 @@ def test_adapted_renames_methods_and_pickles() -> None:
     assert (a.get(), b.get()) == (1.0, 2.0)
     with pytest.raises(TypeError, match=r"Mean has no method 'learn_one'"):
         Adapted(Mean(), update="learn_one")
+
+
+def _continue_elsewhere(obj: Any, rows: list[tuple[float, ...]]) -> list[Any]:
+    return feed(obj, rows)
+
+
+@pytest.mark.slow
+def test_state_continues_on_a_worker_process() -> None:
+    """What a multi-process scheduler does: the fed object travels to a spawned process and
+    carries on there exactly as it would have here."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from fluvius.nodes.anomaly import RobustZScore
+    from fluvius.nodes.stats import Cov, RollingQuantile, RollingVar
+
+    objects = [RollingVar(7), RollingQuantile(0.9, 5), Cov(4), RobustZScore(6)]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for obj in objects:
+            rows = stream(type(obj), 40, seed=4)
+            assert rows is not None
+            feed(obj, rows[:25])
+            remote = pool.submit(_continue_elsewhere, obj, rows[25:]).result(timeout=60)
+            local = feed(obj, rows[25:])
+            assert all(same(a, b) for a, b in zip(remote, local, strict=True)), type(obj)

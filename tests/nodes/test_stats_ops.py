@@ -108,3 +108,38 @@ def test_each_node_gets_its_own_state() -> None:
     a, _ = resolve_op("rolling_mean", 1, {"window": 2})
     b, _ = resolve_op("rolling_mean", 1, {"window": 2})
     assert a is not b
+
+
+def test_time_windows_by_dotted_path_with_a_time_input(tmp_path: Path) -> None:
+    """Any class is a spec op by dotted path; a time window takes the time as input 2."""
+    rng = np.random.default_rng(7)
+    ts = np.cumsum(rng.exponential(1.0, 30)).tolist()
+    px = (100.0 + rng.standard_normal(30)).tolist()
+    spec = {
+        "sources": {"px": px[0], "ts": ts[0]},
+        "nodes": {
+            "mean5s": {
+                "op": "fluvius.nodes.stats:RollingMean",
+                "inputs": ["px", "ts"],
+                "params": {"period": 5.0},
+            },
+            "q90": {
+                "op": "fluvius.nodes.stats:RollingQuantile",
+                "inputs": ["px"],
+                "params": {"q": 0.9, "window": 10},
+            },
+        },
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    lines = [json.dumps({"px": p, "ts": t}) for p, t in zip(px[1:], ts[1:], strict=True)]
+    (tmp_path / "ticks.jsonl").write_text("\n".join(lines) + "\n")
+    result = runner.invoke(
+        app,
+        ["run", str(tmp_path / "spec.json"), "--ticks", str(tmp_path / "ticks.jsonl"), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    values = json.loads(result.stdout)["values"]
+    idx = pd.to_datetime(ts, unit="s")
+    want = pd.Series(px, idx).rolling(pd.Timedelta(seconds=5)).mean().iloc[-1]
+    expect(values["mean5s"], want)
+    expect(values["q90"], pd.Series(px).rolling(10).quantile(0.9).iloc[-1])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
+
 from fluvius.nodes.stats.base import NAN, Univariate
 from fluvius.nodes.stats.quantile import RollingQuantile
 
@@ -12,32 +15,37 @@ MAD_TO_SIGMA = 1.482602218505602
 
 
 def mad_of_sorted(s: list[float], median: float) -> float:
-    """Median absolute deviation of sorted ``s`` from ``median``, in O(n).
+    """Median absolute deviation of sorted ``s`` from ``median``, in O(log n).
 
-    The deviations below the median, read downwards, and those above, read upwards, are two
-    sorted sequences; merging them to the middle gives the median deviation without sorting.
+    The deviations of the values below the median, read downwards, and those of the values
+    from the median up, read upwards, are two sorted sequences (never built: each element is
+    computed when needed). Their k-th smallest element is found by bisecting how many of the
+    k + 1 smallest come from the first sequence (the "median of two sorted arrays" search).
 
     >>> mad_of_sorted([1.0, 2.0, 3.0, 4.0, 100.0], 3.0)
     1.0
     """
     n = len(s)
-    hi = 0
-    while hi < n and s[hi] < median:
-        hi += 1
-    lo = hi - 1  # s[lo] < median <= s[hi]
-    target = (n - 1) / 2  # the deviations' median position: mean of ranks k0 and k1
-    k0, k1 = int(target), int(target + 0.5)
-    prev = cur = 0.0
-    for k in range(k1 + 1):
-        if lo >= 0 and (hi >= n or median - s[lo] <= s[hi] - median):
-            cur = median - s[lo]
-            lo -= 1
-        else:
-            cur = s[hi] - median
-            hi += 1
-        if k == k0:
-            prev = cur
-    return (prev + cur) / 2
+    split = bisect_left(s, median)  # s[:split] < median <= s[split:]
+
+    def kth(k: int) -> float:
+        # a(i) = median - s[split - 1 - i] (i < split), b(j) = s[split + j] - median
+        lo, hi = max(0, k + 1 - (n - split)), min(k + 1, split)
+        while lo < hi:
+            i = (lo + hi) // 2
+            j = k + 1 - i  # take i deviations from below and j from above
+            if j > 0 and median - s[split - 1 - i] < s[split + j - 1] - median:
+                lo = i + 1
+            else:
+                hi = i
+        i = lo
+        j = k + 1 - i
+        below = median - s[split - i] if i > 0 else -math.inf
+        above = s[split + j - 1] - median if j > 0 else -math.inf
+        return below if below > above else above
+
+    half = (n - 1) / 2
+    return (kth(int(half)) + kth(int(half + 0.5))) / 2
 
 
 class RobustZScore(Univariate):
@@ -55,8 +63,8 @@ class RobustZScore(Univariate):
     mean and standard deviation. The factor 1.4826 makes the MAD estimate the standard
     deviation of normal data, so thresholds read as for z-scores. State: a
     :class:`~fluvius.nodes.stats.RollingQuantile` (sorted list; O(log n) search + O(n)
-    memmove per update); the MAD is a merge walk over the sorted window, O(window) per
-    update (no O(1) algorithm exists for a sliding MAD). NaN until the window is full, when
+    memmove per update); the MAD is found in the sorted window by bisection, O(log n), so
+    the whole update is O(log n) comparisons plus the memmove. NaN until the window is full, when
     the MAD is zero (over half the window equal), or while a NaN is in the window.
 
     Examples

@@ -62,7 +62,11 @@ class Alert:
         persistence: int = 1,
         two_sided: bool = True,
     ) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or threshold != threshold
+        ):
             raise ValueError(f"Alert: threshold must be a number, got {threshold=}")
         clear = threshold if clear is None else clear
         if isinstance(clear, bool) or not isinstance(clear, int | float) or clear > threshold:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import math
+import operator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -105,9 +106,13 @@ def check_window(owner: str, window: Any, *, name: str = "window", least: int = 
     ...
     ValueError: RollingMean: window must be an int >= 1, got window=0
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < least:
+    try:
+        value = operator.index(window)  # an int, or an integer numpy scalar; never a float
+    except TypeError:
+        value = least - 1
+    if isinstance(window, bool) or value < least:
         raise ValueError(f"{owner}: {name} must be an int >= {least}, got {name}={window!r}")
-    return window
+    return value
 
 
 def check_alpha(owner: str, alpha: Any, halflife: Any) -> float:
@@ -155,7 +160,7 @@ def check_period(owner: str, window: Any, period: Any) -> tuple[int | None, floa
         return check_window(owner, window), None
     if isinstance(period, bool) or not isinstance(period, int | float) or not period > 0:
         raise ValueError(f"{owner}: period must be a number > 0, got {period=}")
-    return None, period
+    return None, float(period)
 
 
 def push_time(owner: str, ts: Any, t: Any) -> None:

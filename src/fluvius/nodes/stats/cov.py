@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from fluvius.nodes.stats._comoments import CoMoments
-from fluvius.nodes.stats.base import NAN, check_period
+from fluvius.nodes.stats.base import NAN, check_period, check_window
 
 __all__ = ["Beta", "Corr", "Cov"]
 
@@ -54,9 +54,7 @@ class Cov(CoMoments):
         self, window: int | None = None, *, period: float | None = None, ddof: int = 1
     ) -> None:
         owner = type(self).__name__
-        if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
-            raise ValueError(f"{owner}: ddof must be an int >= 0, got {ddof=}")
-        self.ddof = ddof
+        self.ddof = check_window(owner, ddof, name="ddof", least=0)
         super().__init__(*_window(owner, window, period))
 
     def merge(self, other: Cov) -> Cov:

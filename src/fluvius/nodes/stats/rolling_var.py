@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from fluvius.nodes.stats.base import NAN, Univariate, check_period, push_time
+from fluvius.nodes.stats.base import NAN, Univariate, check_period, check_window, push_time
 
 __all__ = ["RollingStd", "RollingVar"]
 
@@ -80,9 +80,7 @@ class RollingVar(Univariate):
     ) -> None:
         owner = type(self).__name__
         self.window, self.period = check_period(owner, window, period)
-        if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
-            raise ValueError(f"{owner}: ddof must be an int >= 0, got {ddof=}")
-        self.ddof = ddof
+        self.ddof = check_window(owner, ddof, name="ddof", least=0)
         self._xs: deque[float] = deque()
         self._ts: deque[float] = deque()
         self._k = NAN  # shift: a value of the window, re-chosen at each exact recomputation

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fluvius.nodes.stats.base import NAN, Univariate
+from fluvius.nodes.stats.base import NAN, Univariate, check_window
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -66,9 +66,7 @@ class Var(Univariate):
     _params = ("ddof",)
 
     def __init__(self, ddof: int = 1) -> None:
-        if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
-            raise ValueError(f"{type(self).__name__}: ddof must be an int >= 0, got {ddof=}")
-        self.ddof = ddof
+        self.ddof = check_window(type(self).__name__, ddof, name="ddof", least=0)
         self._n = 0.0  # a float: int arithmetic above 256 allocates, and the division converts
         self._k = 0.0  # the shift: the first observation
         self._my = 0.0  # mean of the shifted values

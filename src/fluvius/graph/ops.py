@@ -30,8 +30,10 @@ Resolution (:func:`resolve_op`) maps a spec's ``op`` to what :meth:`GraphBuilder
 takes: a registered op gives ``(callable, {})``; a dotted path ``package.module:function``
 gives ``(function, params)`` so the builder binds the params as keywords; a dotted path to
 a class with ``update``/``get`` methods gives ``(instance, {})``, the class built with the
-params as keywords. Every problem raises :class:`~fluvius.errors.BadParamsError` whose
-message names the op, the param and the allowed values; callers add the node and file.
+params as keywords. A name of the node library's table (:data:`LIBRARY_OPS`, e.g.
+``rolling_mean``) resolves as its dotted path, imported on first use. Every problem raises
+:class:`~fluvius.errors.BadParamsError` whose message names the op, the param and the
+allowed values; callers add the node and file.
 
 >>> fn = BUILTIN_OPS["add"](2, {"c": 0.5})
 >>> fn(1.0, 2.0)

@@ -15,7 +15,11 @@
     ├── WorkerDiedError
     ├── DecodeError             (feeds) carries the byte offset
     ├── ConfigError
+    ├── ModelDivergedError      (nodes/models) a gradient step made the loss explode or NaN
     └── FluviusInternalError    our bug, please report it
+
+    FluviusWarning (UserWarning)
+    └── IllConditionedWarning   (nodes/models) a least-squares system near singular
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ __all__ = [
     "DuplicateKeyError",
     "FluviusError",
     "FluviusInternalError",
+    "FluviusWarning",
     "GraphError",
+    "IllConditionedWarning",
     "MissingInputError",
+    "ModelDivergedError",
     "NodeError",
     "SpecError",
     "UnknownSourceError",
@@ -175,3 +182,18 @@ class ConfigError(FluviusError):
 
 class FluviusInternalError(Exception):
     """A fluvius bug: please report it with the traceback."""
+
+
+class ModelDivergedError(FluviusError):
+    """An iterative model's loss or parameters became non-finite or exploded; the message
+    names the model, the step, the loss and the learning rate. The model keeps its last
+    finite parameters."""
+
+
+class FluviusWarning(UserWarning):
+    """Base class of the warnings fluvius issues."""
+
+
+class IllConditionedWarning(FluviusWarning):
+    """A linear system is too ill-conditioned for its factorization; a more robust (and
+    slower) solver was used instead. The message gives the condition number."""

@@ -30,8 +30,10 @@ Resolution (:func:`resolve_op`) maps a spec's ``op`` to what :meth:`GraphBuilder
 takes: a registered op gives ``(callable, {})``; a dotted path ``package.module:function``
 gives ``(function, params)`` so the builder binds the params as keywords; a dotted path to
 a class with ``update``/``get`` methods gives ``(instance, {})``, the class built with the
-params as keywords. Every problem raises :class:`~fluvius.errors.BadParamsError` whose
-message names the op, the param and the allowed values; callers add the node and file.
+params as keywords. A name of the node library's table (:data:`LIBRARY_OPS`, e.g.
+``rolling_mean``) resolves as its dotted path, imported on first use. Every problem raises
+:class:`~fluvius.errors.BadParamsError` whose message names the op, the param and the
+allowed values; callers add the node and file.
 
 >>> fn = BUILTIN_OPS["add"](2, {"c": 0.5})
 >>> fn(1.0, 2.0)
@@ -54,7 +56,7 @@ from typing import Any, ClassVar
 
 from fluvius.errors import BadParamsError, FluviusInternalError
 
-__all__ = ["BUILTIN_OPS", "OpFactory", "register_op", "resolve_op", "spin_loop"]
+__all__ = ["BUILTIN_OPS", "LIBRARY_OPS", "OpFactory", "register_op", "resolve_op", "spin_loop"]
 
 OpFactory = Callable[[int, Mapping[str, Any]], Any]
 """``make(n_inputs, params)`` returns a node callable or a stateful object."""
@@ -338,6 +340,53 @@ BUILTIN_OPS: Mapping[str, OpFactory] = MappingProxyType(_OPS)
 """Read-only live view of the op registry: name → factory (see :func:`register_op`)."""
 
 
+# -- library ops ------------------------------------------------------------------------------
+# Ops implemented by the node library (fluvius.nodes). The graph layer must not import the
+# library, so each op is a dotted path resolved lazily, only when a spec names the op, by the
+# same machinery as a spec's own dotted paths (_resolve_dotted). Exact shape, one line per op:
+#
+#     "op_name": "fluvius.nodes.<package>.<module>:<Name>",
+#
+# where <Name> is either a class with update/get (one instance per node, created with the
+# spec's params as keywords; update receives the input values in order), or a function
+# (called with the input values in order and the params as keywords). Each part appends its
+# own block, sorted by op name; the table test (tests/nodes/test_library.py) imports every
+# entry.
+_LIBRARY_OPS: dict[str, str] = {
+    # nodes/stats and nodes/anomaly
+    "ewm_mean": "fluvius.nodes.stats.ewmean:EWMean",
+    "rolling_max": "fluvius.nodes.stats.rolling_minmax:RollingMax",
+    "rolling_mean": "fluvius.nodes.stats.rolling_mean:RollingMean",
+    "rolling_min": "fluvius.nodes.stats.rolling_minmax:RollingMin",
+    "rolling_std": "fluvius.nodes.stats.rolling_var:RollingStd",
+    "rolling_sum": "fluvius.nodes.stats.rolling_sum:RollingSum",
+    "zscore": "fluvius.nodes.anomaly.zscore:RollingZScore",
+    # nodes/options
+    "bs_delta": "fluvius.nodes.options.bsm:bs_delta",
+    "bs_gamma": "fluvius.nodes.options.bsm:bs_gamma",
+    "bs_price": "fluvius.nodes.options.bsm:bs_price",
+    "bs_rho": "fluvius.nodes.options.bsm:bs_rho",
+    "bs_theta": "fluvius.nodes.options.bsm:bs_theta",
+    "bs_vega": "fluvius.nodes.options.bsm:bs_vega",
+    "implied_vol": "fluvius.nodes.options.implied:implied_vol",
+    # nodes/models (inputs: features..., target last; value: the prediction made before learning)
+    "least_squares": "fluvius.nodes.models.prequential:PrequentialLeastSquares",
+    "logistic_regression": "fluvius.nodes.models.prequential:PrequentialLogistic",
+    "rls": "fluvius.nodes.models.prequential:PrequentialRLS",
+    "sgd_regression": "fluvius.nodes.models.prequential:PrequentialGD",
+    # nodes/monitoring
+    "decay_alert": "fluvius.nodes.monitoring.decay_alert:DecayAlert",
+    "fallback_switch": "fluvius.nodes.monitoring.fallback:FallbackSwitch",
+    "ks_drift": "fluvius.nodes.monitoring.ks:KSDrift",
+    "psi_drift": "fluvius.nodes.monitoring.psi:PSIDrift",
+    "rolling_mae": "fluvius.nodes.monitoring.rolling_error:RollingMAE",
+    "rolling_rmse": "fluvius.nodes.monitoring.rolling_error:RollingRMSE",
+}
+
+LIBRARY_OPS: Mapping[str, str] = MappingProxyType(_LIBRARY_OPS)
+"""Read-only view of the library op table: op name → dotted path (imported on first use)."""
+
+
 def register_op(name: str, factory: OpFactory, *, replace: bool = False) -> None:
     """Add an op to the registry so spec files can name it.
 
@@ -384,19 +433,25 @@ def resolve_op(
     if ":" in name:
         return _resolve_dotted(name, params)
     factory = _OPS.get(name)
+    if factory is None and name in _LIBRARY_OPS:
+        return _resolve_dotted(_LIBRARY_OPS[name], params, shown=name)
     if factory is None:
-        close = difflib.get_close_matches(name, list(_OPS), n=1)
+        close = difflib.get_close_matches(name, [*_OPS, *_LIBRARY_OPS], n=1)
         if close:
             raise BadParamsError(f"unknown op {name!r} (did you mean {close[0]!r}?)")
         raise BadParamsError(
-            f"unknown op {name!r}: registered ops are {', '.join(sorted(_OPS))}, "
+            f"unknown op {name!r}: registered ops are {', '.join(sorted([*_OPS, *_LIBRARY_OPS]))}, "
             "or give a dotted path 'package.module:function'"
         )
     return factory(n_inputs, params), {}
 
 
-def _resolve_dotted(name: str, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-    module_name, _, attr_path = name.partition(":")
+def _resolve_dotted(
+    path: str, params: Mapping[str, Any], shown: str = ""
+) -> tuple[Any, dict[str, Any]]:
+    """Import ``path`` ('package.module:attr'); errors name the op as ``shown`` (or ``path``)."""
+    name = shown or path
+    module_name, _, attr_path = path.partition(":")
     if not module_name or not attr_path or ":" in attr_path:
         raise BadParamsError(
             f"op {name!r} is not a valid dotted path; expected 'package.module:function'"

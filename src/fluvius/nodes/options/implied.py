@@ -1,0 +1,300 @@
+"""Black-Scholes-Merton implied volatility, vectorised, with a reason code for every NaN.
+
+Design
+------
+The solve works on the *undiscounted, out-of-the-money* option in total volatility
+``v = sigma√T``: with forward ``F = S e^{(r-q)T}`` and undiscounted price ``p = price e^{rT}``,
+an in-the-money option is turned into the out-of-the-money one of the other kind by
+put-call parity (the time value is what carries the volatility), so every target lies in
+``(0, min(F, K))`` and ``P(v) = s (F N(s d1) - K N(s d2))`` is increasing in ``v``.
+
+``P`` is convex below its inflection point ``v_c = sqrt(2 |ln(F/K)|)`` and concave above it
+(Jaeckel, *By implication*, 2006), so Newton's method started at ``v_c`` converges
+monotonically in both regions. Two refinements make it fast:
+
+- **below** ``P(v_c)`` (the wings) the objective is ``ln P(v) - ln p``: ``ln P`` is close
+  to ``-x^2 / (2 v^2)`` there, far less curved than ``P``, on which Newton crawls;
+- every step is a **Halley** step (cubic convergence): the second derivative is nearly
+  free, ``vega' = vega d1 d2 / v``.
+
+Every iterate is *safeguarded*: each element keeps a bracket ``[lo, hi]`` that the sign of
+``P(v) - p`` updates, and a step that leaves the bracket (or is not finite) is replaced by
+bisection. Elements still unconverged after ``max_iter`` vectorised rounds go to
+:func:`scipy.optimize.brentq` on their bracket, one by one (rare: none on the benchmark's
+10,000 options). The unconverged elements are the columns of one state matrix, lower
+region first, compacted by one ``take`` as elements converge, so converged elements cost
+nothing more. A mixed book of 10,000 options takes at most 8 rounds (3.5 on average).
+
+Reason codes (:class:`IVReason`) say why a volatility is NaN: a bad input (non-positive or
+non-finite spot/strike/years, negative or non-finite price), a price at or below the
+no-arbitrage lower bound ``max(s (S e^{-qT} - K e^{-rT}), 0)`` (there the volatility is 0
+or undetermined), at or above the upper bound (``S e^{-qT}`` for a call, ``K e^{-rT}`` for a
+put), or no convergence.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import ndtr
+
+from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
+from fluvius.nodes.options._scalar_iv import solve_one
+from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["IVReason", "IVResult", "implied_vol", "solve_implied_vol"]
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class IVResult(NamedTuple):
+    """Implied volatilities, their reason codes (:class:`IVReason` values) and the number of
+    vectorised Newton rounds the solve took."""
+
+    vol: NDArray[np.float64]
+    reason: NDArray[np.int8]
+    rounds: int
+
+
+def solve_implied_vol(
+    price: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
+    kind: Kind | ArrayLike = "call",
+    *,
+    dividend_yield: ArrayLike = 0.0,
+    tol: float = 1e-12,
+    max_iter: int = 30,
+) -> IVResult:
+    """Implied volatilities with a reason code per option (vectorised).
+
+    Parameters
+    ----------
+    price
+        Option prices (discounted, as quoted).
+    spot, strike, years, rate, kind, dividend_yield
+        As :func:`~fluvius.nodes.options.bs_price`.
+    tol
+        Relative accuracy goal on ``v = sigma√T``: an element stops after a Halley step
+        below ``tol**(1/3) * max(v, 1e-3)``, which (cubic convergence) leaves an error of
+        order ``tol``; the round-trip tests check 1e-9 on prices and 1e-8 on volatilities.
+    max_iter
+        Vectorised Newton rounds before the :func:`scipy.optimize.brentq` fallback.
+
+    Returns
+    -------
+    IVResult
+        ``vol`` (NaN where not solvable), ``reason`` (:class:`IVReason` codes), ``rounds``.
+
+    Examples
+    --------
+    >>> res = solve_implied_vol([4.7594, 1.0, 50.0, -1.0], 42.0, 40.0, 0.5, 0.1, "call")
+    >>> res.vol.round(4).tolist()
+    [0.2, nan, nan, nan]
+    >>> [IVReason(c).name for c in res.reason]
+    ['OK', 'BELOW_INTRINSIC', 'ABOVE_UPPER_BOUND', 'BAD_INPUT']
+    """
+    if not (tol > 0.0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a finite number > 0, got {tol=}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be an int >= 1, got {max_iter=}")
+    sign = kind_sign(kind)
+    arrays = np.broadcast_arrays(
+        *(
+            np.asarray(a, dtype=np.float64)
+            for a in (price, spot, strike, years, rate, dividend_yield, sign)
+        )
+    )
+    shape = arrays[0].shape
+    c, spot_a, k, t, r, q, s = (a.ravel() for a in arrays)
+    vol = np.full(c.shape, np.nan)
+    reason = np.full(c.shape, IVReason.BAD_INPUT, dtype=np.int8)
+    with np.errstate(all="ignore"):
+        valid = (
+            (spot_a > 0.0)
+            & (k > 0.0)
+            & (t > 0.0)
+            & (c >= 0.0)
+            & np.isfinite(c + spot_a + k + t + r + q)
+        )
+        growth = np.exp(r * t)
+        f = spot_a * np.exp((r - q) * t)  # forward
+        p = c * growth  # undiscounted price
+        intrinsic = np.maximum(s * (f - k), 0.0)
+        upper = np.where(s > 0.0, f, k)
+    below = valid & (p <= intrinsic)
+    above = valid & ~below & (p >= upper)
+    reason[below] = IVReason.BELOW_INTRINSIC
+    reason[above] = IVReason.ABOVE_UPPER_BOUND
+    todo = np.flatnonzero(valid & ~below & ~above)
+    rounds = 0
+    if todo.size:
+        f_t, k_t, s_t, p_t = f[todo], k[todo], s[todo], p[todo]
+        itm = s_t * (f_t - k_t) > 0.0
+        otm_p = np.where(itm, p_t - s_t * (f_t - k_t), p_t)  # parity: the OTM option's price
+        # an ITM time value within 1e4 ulps of the price is rounding noise: no volatility
+        noise = itm & (otm_p <= NOISE_ULPS * np.finfo(np.float64).eps * p_t)
+        if noise.any():
+            reason[todo[noise]] = IVReason.BELOW_INTRINSIC
+            keep = ~noise
+            todo, f_t, k_t, s_t, otm_p, itm = (a[keep] for a in (todo, f_t, k_t, s_t, otm_p, itm))
+        p_t = otm_p
+        s_t = np.where(itm, -s_t, s_t)
+        v, ok, rounds = _newton(p_t, f_t, k_t, s_t, tol, max_iter)
+        vol[todo] = v / np.sqrt(t[todo])
+        reason[todo] = np.where(ok, IVReason.OK, IVReason.NO_CONVERGENCE)
+        vol[todo[~ok]] = np.nan
+    return IVResult(vol.reshape(shape), reason.reshape(shape), rounds)
+
+
+def _newton(
+    p: NDArray[np.float64],
+    f: NDArray[np.float64],
+    k: NDArray[np.float64],
+    s: NDArray[np.float64],
+    tol: float,
+    max_iter: int,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], int]:
+    """Safeguarded Newton-Halley for OTM undiscounted targets ``p``: (v, converged, rounds).
+
+    The unconverged elements live in the columns of one state matrix (rows below), lower
+    region first (sorted once after round 1), so each region's objective is computed on a
+    slice (a view) and dropping converged elements is a single ``take``.
+    """
+    out = np.full(p.size, np.nan)
+    done = np.zeros(p.size, dtype=bool)
+    step_tol = tol ** (1.0 / 3.0)
+    x = np.log(f / k)
+    v = np.sqrt(2.0 * np.abs(x))  # the inflection point
+    # at the money the inflection point is 0: start from Brenner-Subrahmanyam instead
+    v = np.where(v > 1e-8, v, math.sqrt(2.0 * math.pi) * p / f)
+    idx = np.arange(p.size, dtype=np.float64)  # exact below 2**53
+    state = np.vstack([v, x, f, k, s, p, np.zeros(p.size), np.full(p.size, np.inf), idx, p])
+    n_lower = 0  # columns [0, n_lower) are in the lower region (objective ln P)
+    rounds = 0
+    with np.errstate(all="ignore"):
+        while state.shape[1] and rounds < max_iter:
+            rounds += 1
+            v, x, f, k, s, p, lo, hi, idx, log_p = state
+            d1 = x / v + 0.5 * v
+            d2 = d1 - v
+            price = s * (f * ndtr(s * d1) - k * ndtr(s * d2))
+            vega = f * _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
+            under = price < p
+            if rounds == 1:  # P is convex below v_c and concave above: sort by region
+                order = np.argsort(under, kind="stable")
+                n_lower = int(np.count_nonzero(~under))
+                state = state.take(order, axis=1)
+                d1, d2, price, vega, under = (a[order] for a in (d1, d2, price, vega, under))
+                v, x, f, k, s, p, lo, hi, idx, log_p = state
+                log_p[:n_lower] = np.log(p[:n_lower])
+            lo[:] = np.where(under, np.maximum(lo, v), lo)
+            hi[:] = np.where(under, hi, np.minimum(hi, v))
+            # Halley steps: g = ln P - ln p in the lower region, g = P - p in the upper one
+            curv = d1 * d2 / v  # vega' / vega
+            step = np.empty_like(v)
+            lw, up = slice(0, n_lower), slice(n_lower, None)
+            g1 = vega[lw] / price[lw]  # the lower region: g = ln P - ln p
+            newton = (np.log(price[lw]) - log_p[lw]) / g1
+            step[lw] = newton / (1.0 - 0.5 * newton * (curv[lw] - g1))
+            newton = (price[up] - p[up]) / vega[up]  # the upper region: g = P - p
+            step[up] = newton / (1.0 - 0.5 * newton * curv[up])
+            new = v - step
+            # Halley converges cubically: after a step this small the error is ~step**3 ~ tol
+            conv = np.abs(step) <= step_tol * np.maximum(v, 1e-3)
+            bad = ~(conv | ((new > lo) & (new < hi)))  # also catches a NaN step
+            if bad.any():  # leave the bracket: bisect (or double while unbounded above)
+                lb, hb = lo[bad], hi[bad]
+                new[bad] = np.where(np.isfinite(hb), 0.5 * (lb + hb), 2.0 * np.maximum(v[bad], lb))
+            v[:] = new
+            if conv.any():
+                hit = idx[conv].astype(np.intp)
+                out[hit] = new[conv]
+                done[hit] = True
+                keep = np.flatnonzero(~conv)
+                n_lower = int(np.searchsorted(keep, n_lower))
+                state = state.take(keep, axis=1)
+    v, x, f, k, s, p, lo, hi, idx, _ = state
+    for j, i in enumerate(idx.astype(np.intp)):  # the bracketing fallback
+        out[i], done[i] = _brent(float(p[j]), float(f[j]), float(k[j]), float(s[j]), lo[j], hi[j])
+    return out, done, rounds
+
+
+def _brent(p: float, f: float, k: float, s: float, lo: float, hi: float) -> tuple[float, bool]:
+    def excess(v: float) -> float:
+        d1 = math.log(f / k) / v + 0.5 * v
+        d2 = d1 - v
+        return (
+            s * (f * 0.5 * math.erfc(-s * d1 / math.sqrt(2.0)))
+            - s * (k * 0.5 * math.erfc(-s * d2 / math.sqrt(2.0)))
+            - p
+        )
+
+    lo = max(lo, 1e-12)
+    if not math.isfinite(hi):
+        hi = max(2.0 * lo, 1.0)
+        while excess(hi) < 0.0 and hi < 1e6:
+            hi *= 2.0
+    try:
+        if excess(lo) > 0.0 or excess(hi) < 0.0:
+            return math.nan, False
+        root: Any = brentq(excess, lo, hi, xtol=1e-15, rtol=4.5e-16, maxiter=200)
+    except (ValueError, RuntimeError):
+        return math.nan, False
+    return float(root), True
+
+
+def implied_vol(
+    price: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
+    kind: Kind | ArrayLike = "call",
+    *,
+    dividend_yield: ArrayLike = 0.0,
+) -> Any:
+    """Black-Scholes-Merton implied volatility; NaN outside the no-arbitrage bounds.
+
+    Parameters
+    ----------
+    price
+        Option price.
+    spot, strike, years, rate, kind, dividend_yield
+        As :func:`~fluvius.nodes.options.bs_price`.
+
+    Returns
+    -------
+    float or ndarray
+        A float when every argument is a scalar, else an array. Use
+        :func:`solve_implied_vol` for the reason codes of the NaNs.
+
+    Notes
+    -----
+    The solver is described in the module notes: safeguarded Newton from the inflection
+    point, bracketing fallback. Accuracy: the price recomputed from the volatility matches
+    the input to about 1e-12 relative wherever the option has a non-negligible vega.
+
+    Examples
+    --------
+    >>> round(implied_vol(4.759422392871532, 42.0, 40.0, 0.5, 0.1, "call"), 12)
+    0.2
+    >>> implied_vol(0.5, 42.0, 40.0, 0.5, 0.1, "call")  # below the lower bound 3.95
+    nan
+    """
+    if isinstance(kind, str) and _is_scalar(price, spot, strike, years, rate, dividend_yield):
+        p, s0, k, t, r, q = (
+            float(cast("float", a)) for a in (price, spot, strike, years, rate, dividend_yield)
+        )
+        return solve_one(p, s0, k, t, r, q, kind_sign(kind), 1e-12, 30)[0]
+    return solve_implied_vol(
+        price, spot, strike, years, rate, kind, dividend_yield=dividend_yield
+    ).vol

@@ -140,6 +140,7 @@ EXPECTED = {
         "fit_smile",
         "fit_smiles",
         "implied_vol",
+        "smile_vol",
         "solve_implied_vol",
     ],
 }

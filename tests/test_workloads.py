@@ -14,6 +14,7 @@ from fluvius.workloads import (
     calibrate_spin,
     export_workload,
     fanout_spec,
+    options_spec,
     overhead_spec,
     tick_stream,
 )
@@ -172,7 +173,7 @@ def test_calibrate_spin_validates() -> None:
 
 # -- registry and export ------------------------------------------------------------------
 def test_registry_describes_each_workload() -> None:
-    assert set(WORKLOADS) == {"overhead", "fanout"}
+    assert set(WORKLOADS) == {"overhead", "fanout", "options"}
     for name, workload in WORKLOADS.items():
         assert workload.name == name
         assert workload.description
@@ -202,7 +203,7 @@ def test_export_parses_cli_strings() -> None:
 @pytest.mark.parametrize(
     ("name", "params", "match"),
     [
-        ("nope", {}, r"^unknown workload 'nope'; workloads: overhead, fanout$"),
+        ("nope", {}, r"^unknown workload 'nope'; workloads: overhead, fanout, options$"),
         (
             "overhead",
             {"widht": "3"},
@@ -263,3 +264,55 @@ def test_tick_stream_for_fanout_and_errors() -> None:
         next(tick_stream(spec, 1, sources_per_tick=4))
     with pytest.raises(ConfigError, match="no numeric source"):
         next(tick_stream({"sources": {"a": "x"}, "nodes": {}}, 1))
+
+
+# -- options --------------------------------------------------------------------------------
+def test_options_default_shape() -> None:
+    spec = options_spec()
+    # per underlying: 2 statistics, 4 x 25 x 2 options x (iv + 3 greeks), 4 smiles, 3 sums
+    assert len(spec["nodes"]) == 50 * (2 + 4 * 25 * 2 * 4 + 4 + 3) + 3
+    assert len(spec["sources"]) == 50 * (2 + 25 + 4 + 4 * 25 * 2)
+    assert spec["meta"]["params"] == {
+        "underlyings": 50,
+        "expiries": 4,
+        "strikes": 25,
+        "window": 20,
+        "seed": 0,
+    }
+
+
+def test_options_spot_tick_reaches_every_option_of_its_underlying() -> None:
+    graph = spec_to_graph(options_spec(underlyings=3, expiries=2, strikes=5))
+    reached = set(graph.descendants("U001/spot"))
+    options = [k for k in graph.node_keys if k.split("/")[1:2] == ["U001"]]
+    assert len(options) == 2 * 5 * 2 * 4 + 2  # options' nodes and the smiles
+    assert set(options) <= reached
+    assert not any("U000" in k or "U002" in k for k in reached)
+    assert {"risk/delta", "risk/gamma", "risk/vega", "U001/spot/std"} <= reached
+
+
+@pytest.mark.slow
+def test_options_ivs_reprice_the_mids_and_sums_add_up() -> None:
+    from fluvius import SerialScheduler, run_graph
+    from fluvius.nodes.options import bs_price
+
+    spec = options_spec(underlyings=2, expiries=2, strikes=7, seed=3)
+    values = run_graph(spec_to_graph(spec), (), SerialScheduler()).values
+    sources = spec["sources"]
+    for key, node in spec["nodes"].items():
+        if node["op"] != "implied_vol":
+            continue
+        mid, spot, strike, years, rate = (sources[k] for k in node["inputs"])
+        price = bs_price(spot, strike, years, rate, values[key], node["params"]["kind"])
+        assert price == pytest.approx(mid, abs=1e-8), key
+    for greek in ("delta", "gamma", "vega"):
+        per_option = [v for k, v in values.items() if k.startswith(f"{greek}/")]
+        assert values[f"risk/{greek}"] == pytest.approx(sum(per_option), rel=1e-12)
+        assert values[f"risk/{greek}"] == values[f"U000/{greek}"] + values[f"U001/{greek}"]
+
+
+def test_options_is_deterministic_and_validates() -> None:
+    assert options_spec(underlyings=2, seed=5) == options_spec(underlyings=2, seed=5)
+    assert options_spec(underlyings=2, seed=5) != options_spec(underlyings=2, seed=6)
+    with pytest.raises(ConfigError, match="strikes"):
+        options_spec(strikes=2)

@@ -33,6 +33,23 @@ fanout — the ideal shape for parallelism
     per node by default) measured on this machine; ``meta`` records it either way, so an
     exported file replays the same work elsewhere.
 
+options — a realistic single-stock-options script
+    Per underlying (``underlyings``, default 50): sources ``U000/spot`` (initial
+    ``round(uniform(20, 500), 2)``), ``U000/rate`` (``round(uniform(0.01, 0.05), 4)``), one
+    ``U000/strike/<j>`` per strike (``strikes``, 25, evenly from 0.9 to 1.1 x spot, 2
+    decimals) and one ``U000/years/<e>`` per expiry (``expiries``, 4: 0.25, 0.5, 0.75, ...
+    years); ``U000/spot/mean`` and ``U000/spot/std`` (``rolling_mean``, ``rolling_std`` over
+    ``window`` = 20). Per option (expiry, strike, ``C``/``P``): a source ``mid/U000/<e>/<j>/C``
+    (the Black-Scholes price at a smile ``level + skew*m + curve*m**2`` of log-moneyness
+    ``m = ln(K/S)``, rounded to 4 decimals), ``iv/...`` (``implied_vol`` of mid, spot,
+    strike, years, rate) and ``delta/...``, ``gamma/...``, ``vega/...`` (``bs_*`` of spot,
+    strike, years, rate, iv). Per expiry ``smile/U000/<e>`` (``smile_vol``: the at-the-money
+    volatility of the quadratic fit to the calls' ivs); per underlying ``U000/delta``,
+    ``U000/gamma``, ``U000/vega`` (``sum``); across underlyings ``risk/delta``,
+    ``risk/gamma``, ``risk/vega``. Defaults: 50 x 809 + 3 = 40,453 nodes. One tick of
+    ``U000/spot`` recomputes that underlying's 2 statistics, 800 option nodes, 4 smiles, 3
+    aggregates and the 3 risk totals: 812 nodes.
+
 >>> spec = overhead_spec(underlyings=1, width=4, depth=2, spot_cols=2, seed=1)
 >>> len(spec["nodes"]), spec["nodes"]["U000/n/1/0"]["inputs"]
 (10, ['U000/n/0/0', 'U000/n/0/1'])
@@ -52,6 +69,7 @@ from typing import TYPE_CHECKING, Any
 from fluvius.errors import ConfigError
 from fluvius.graph.keys import make_key
 from fluvius.graph.ops import BUILTIN_OPS
+from fluvius.nodes.options.bsm import bs_price
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -63,6 +81,7 @@ __all__ = [
     "calibrate_spin",
     "export_workload",
     "fanout_spec",
+    "options_spec",
     "overhead_spec",
     "tick_stream",
 ]
@@ -226,6 +245,102 @@ def fanout_spec(
     return {"sources": sources, "nodes": nodes, "meta": meta}
 
 
+# -- options ------------------------------------------------------------------------------
+_GREEKS = ("delta", "gamma", "vega")
+
+
+def options_spec(
+    *,
+    underlyings: int = 50,
+    expiries: int = 4,
+    strikes: int = 25,
+    window: int = 20,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The ``options`` workload's spec (see the module docstring)."""
+    _check_int("options", "underlyings", underlyings, 1)
+    _check_int("options", "expiries", expiries, 1)
+    _check_int("options", "strikes", strikes, 3)
+    _check_int("options", "window", window, 2)
+    _check_int("options", "seed", seed, 0)
+    rng = random.Random(seed)
+    sources: dict[str, Any] = {}
+    nodes: dict[str, Any] = {}
+    totals: dict[str, list[str]] = {g: [] for g in _GREEKS}
+    for i in range(underlyings):
+        und = _underlying(i)
+        spot, rate = make_key(und, "spot"), make_key(und, "rate")
+        s0 = round(rng.uniform(20.0, 500.0), 2)
+        r = round(rng.uniform(0.01, 0.05), 4)
+        sources[spot], sources[rate] = s0, r
+        for stat in ("mean", "std"):
+            nodes[make_key(und, "spot", stat)] = {
+                "op": f"rolling_{stat}",
+                "inputs": [spot],
+                "params": {"window": window},
+            }
+        level, skew, curve = rng.uniform(0.15, 0.45), rng.uniform(-0.3, 0.0), rng.uniform(0.1, 0.6)
+        strike_keys: list[str] = []
+        strike_values: list[float] = []
+        for j in range(strikes):
+            k = round(s0 * (0.9 + 0.2 * j / (strikes - 1)), 2)
+            key = make_key(und, "strike", j)
+            sources[key] = k
+            strike_keys.append(key)
+            strike_values.append(k)
+        per_greek: dict[str, list[str]] = {g: [] for g in _GREEKS}
+        for e in range(expiries):
+            years = round(0.25 * (e + 1), 4)
+            tkey = make_key(und, "years", e)
+            sources[tkey] = years
+            call_ivs: list[str] = []
+            for j, (kkey, k) in enumerate(zip(strike_keys, strike_values, strict=True)):
+                m = math.log(k / s0)
+                vol = level + skew * m + curve * m * m
+                for kind in ("call", "put"):
+                    opt = (und, e, j, kind[0].upper())
+                    mid = make_key("mid", *opt)
+                    sources[mid] = round(bs_price(s0, k, years, r, vol, kind), 4)
+                    iv = make_key("iv", *opt)
+                    nodes[iv] = {
+                        "op": "implied_vol",
+                        "inputs": [mid, spot, kkey, tkey, rate],
+                        "params": {"kind": kind},
+                    }
+                    if kind == "call":
+                        call_ivs.append(iv)
+                    for greek in _GREEKS:
+                        gkey = make_key(greek, *opt)
+                        nodes[gkey] = {
+                            "op": f"bs_{greek}",
+                            "inputs": [spot, kkey, tkey, rate, iv],
+                            "params": {"kind": kind},
+                        }
+                        per_greek[greek].append(gkey)
+            nodes[make_key("smile", und, e)] = {
+                "op": "smile_vol",
+                "inputs": [spot, tkey, rate, *call_ivs],
+                "params": {"strikes": strike_values},
+            }
+        for greek in _GREEKS:
+            agg = make_key(und, greek)
+            nodes[agg] = {"op": "sum", "inputs": per_greek[greek]}
+            totals[greek].append(agg)
+    for greek in _GREEKS:
+        nodes[make_key("risk", greek)] = {"op": "sum", "inputs": totals[greek]}
+    params = {
+        "underlyings": underlyings,
+        "expiries": expiries,
+        "strikes": strikes,
+        "window": window,
+        "seed": seed,
+    }
+    return {"sources": sources, "nodes": nodes, "meta": _meta("options", params)}
+
+
+_GREEKS = ("delta", "gamma", "vega")
+
+
 # -- registry and CLI-facing export -------------------------------------------------------
 def _parse_int(text: str) -> int:
     return int(text)
@@ -301,6 +416,19 @@ WORKLOADS: Mapping[str, Workload] = MappingProxyType(
                 _SEED,
             ),
             fanout_spec,
+        ),
+        "options": Workload(
+            "options",
+            "a single-stock-options script: 50 underlyings x 4 expiries x 25 strikes x "
+            "call/put, implied vol and greeks per option, a smile per expiry (~40,000 nodes)",
+            (
+                WorkloadParam("underlyings", _parse_int, 50, "number of underlyings"),
+                WorkloadParam("expiries", _parse_int, 4, "expiries per underlying"),
+                WorkloadParam("strikes", _parse_int, 25, "strikes per expiry (>= 3)"),
+                WorkloadParam("window", _parse_int, 20, "window of the rolling spot statistics"),
+                _SEED,
+            ),
+            options_spec,
         ),
     }
 )

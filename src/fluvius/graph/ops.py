@@ -369,6 +369,7 @@ _LIBRARY_OPS: dict[str, str] = {
     "bs_theta": "fluvius.nodes.options.bsm:bs_theta",
     "bs_vega": "fluvius.nodes.options.bsm:bs_vega",
     "implied_vol": "fluvius.nodes.options.implied:implied_vol",
+    "smile_vol": "fluvius.nodes.options.smile:smile_vol",
     # nodes/models (inputs: features..., target last; value: the prediction made before learning)
     "least_squares": "fluvius.nodes.models.prequential:PrequentialLeastSquares",
     "logistic_regression": "fluvius.nodes.models.prequential:PrequentialLogistic",

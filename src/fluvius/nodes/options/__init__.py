@@ -2,7 +2,7 @@
 
 Plain functions over floats or numpy arrays (vectorised); the spec ops ``bs_price``,
 ``bs_delta``, ``bs_gamma``, ``bs_vega``, ``bs_theta``, ``bs_rho`` and ``implied_vol`` call
-them with one option per node.
+them with one option per node; ``smile_vol`` fits one expiry's smile per node.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from fluvius.nodes.options.implied import solve_implied_vol as solve_implied_vol
 from fluvius.nodes.options.smile import SmileFit as SmileFit
 from fluvius.nodes.options.smile import fit_smile as fit_smile
 from fluvius.nodes.options.smile import fit_smiles as fit_smiles
+from fluvius.nodes.options.smile import smile_vol as smile_vol
 
 __all__ = [
     "IVReason",
@@ -34,5 +35,6 @@ __all__ = [
     "fit_smile",
     "fit_smiles",
     "implied_vol",
+    "smile_vol",
     "solve_implied_vol",
 ]

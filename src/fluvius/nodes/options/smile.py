@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["SmileFit", "fit_smile", "fit_smiles"]
+__all__ = ["SmileFit", "fit_smile", "fit_smiles", "smile_vol"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +160,34 @@ def fit_smiles(
         )
         for expiry in np.unique(t[np.isfinite(t)])
     }
+
+
+def smile_vol(
+    spot: float,
+    years: float,
+    rate: float,
+    *vols: float,
+    strikes: Sequence[float],
+    moneyness: float = 1.0,
+) -> float:
+    """The fitted smile's volatility at ``strike = moneyness x forward``: the ``smile_vol`` op.
+
+    One expiry's smile as a graph node: the inputs are the spot, the time to expiry, the
+    rate and one implied volatility per strike (in the order of ``strikes``); the forward is
+    ``spot * exp(rate * years)``. Returns NaN, not an error, when fewer than three
+    volatilities are finite or ``years`` is not positive, so one unsolvable quote does not
+    fail the node (a NaN propagates, per the change-cutoff rule).
+
+    >>> strikes = [90.0, 100.0, 110.0]
+    >>> round(smile_vol(100.0, 1.0, 0.0, 0.25, 0.2, 0.22, strikes=strikes), 6)
+    0.2
+    >>> smile_vol(100.0, 1.0, 0.0, 0.25, float("nan"), 0.22, strikes=strikes)
+    nan
+    """
+    if len(vols) != len(strikes):
+        raise ValueError(f"smile_vol: {len(vols)} volatilities for {len(strikes)} strikes")
+    forward = spot * math.exp(rate * years)
+    if not (years > 0.0 and forward > 0.0) or sum(map(math.isfinite, vols)) < 3:
+        return math.nan
+    k = np.log(np.asarray(strikes, dtype=np.float64) / forward)
+    return float(fit_smile(k, vols, years).vol(math.log(moneyness)))

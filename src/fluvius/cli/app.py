@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from fluvius import __version__
+from fluvius.cli import iex as iex_cmd
 from fluvius.cli import run as run_cmd
 from fluvius.cli import workload as workload_cmd
 
@@ -33,6 +34,7 @@ app.command(
     no_args_is_help=True,
 )(run_cmd.run)
 app.add_typer(workload_cmd.app, name="workload")
+app.add_typer(iex_cmd.app, name="iex")
 
 
 def _version(value: bool) -> None:

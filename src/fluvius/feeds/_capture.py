@@ -20,6 +20,7 @@ streaming reference decoder and the columnar batch decoder, read captures throug
 from __future__ import annotations
 
 import gzip
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -28,7 +29,7 @@ import numpy as np
 from fluvius.errors import DecodeError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -121,25 +122,29 @@ class Indexer(Protocol):
         ...
 
 
-def open_stream(path: str | Path) -> tuple[BinaryIO, str]:
-    """Open ``path`` for reading, inflating gzip on the fly; returns (stream, inflater name)."""
+def open_stream(path: str | Path) -> tuple[BinaryIO, str, BinaryIO]:
+    """Open ``path``, inflating gzip on the fly: (stream, inflater name or "", raw file).
+
+    The raw file's position tells how far through the file the stream is (progress bars).
+    """
     raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
     head = raw.read(2)
     raw.seek(0)
     if head != GZIP_MAGIC:
-        return raw, ""
+        return raw, "", raw
+    stream: Any
     try:
         from isal import igzip
 
-        return igzip.IGzipFile(fileobj=raw, mode="rb"), "isal"  # type: ignore[no-untyped-call,return-value]
+        stream, name = igzip.IGzipFile(fileobj=raw, mode="rb"), "isal"  # type: ignore[no-untyped-call]
     except ImportError:  # pragma: no cover - isal is a dependency; kept for odd platforms
-        pass
-    try:  # pragma: no cover - used only without isal
-        from zlib_ng import gzip_ng  # type: ignore[import-not-found]
+        try:
+            from zlib_ng import gzip_ng  # type: ignore[import-not-found,unused-ignore]
 
-        return gzip_ng.GzipFile(fileobj=raw, mode="rb"), "zlib-ng"  # type: ignore[no-any-return,unused-ignore]
-    except ImportError:  # pragma: no cover
-        return gzip.GzipFile(fileobj=raw, mode="rb"), "gzip"  # type: ignore[return-value]
+            stream, name = gzip_ng.GzipFile(fileobj=raw, mode="rb"), "zlib-ng"
+        except ImportError:
+            stream, name = gzip.GzipFile(fileobj=raw, mode="rb"), "gzip"
+    return stream, name, raw
 
 
 def detect_container(head: bytes, *, name: str = "capture") -> str:
@@ -191,17 +196,20 @@ def iter_record_chunks(
     stats: CaptureStats,
     *,
     chunk_bytes: int = CHUNK_BYTES,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[RecordChunk]:
     """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
 
     Raises :class:`DecodeError` when the file is not a capture; a file that ends inside a
     record, or whose next record length is impossible, stops with ``stats.truncated_file``
-    set (the caller decides whether that is an error).
+    set (the caller decides whether that is an error). ``progress(done, total)`` is called
+    after each chunk with the bytes of the (possibly compressed) file read so far.
     """
     name = str(path)
-    stream, inflater = open_stream(path)
+    total = os.path.getsize(path)
+    stream, inflater, raw = open_stream(path)
     stats.compressed = inflater
-    with stream:
+    with stream, raw:
         try:
             buf = _read_into(stream, b"", chunk_bytes)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
@@ -219,6 +227,8 @@ def iter_record_chunks(
             chunk = indexer.to_chunk(buf, base, found)
             stats.records += len(chunk)
             stats.truncated_records += int(np.count_nonzero(chunk.cap_len < chunk.orig_len))
+            if progress is not None:
+                progress(raw.tell(), total)
             if len(chunk):
                 yield chunk
             if found.stop:

@@ -49,7 +49,7 @@ from fluvius.feeds.iex.transport import (
 from fluvius.feeds.net import ETHERNET, locate_payloads
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -421,10 +421,17 @@ def iter_capture_batches(
     venue: str = "IEX",
     report: DecodeReport | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[dict[str, NDArray[Any]]]:
-    """The events of a capture chunk by chunk: kind → structured array, in file order."""
+    """The events of a capture chunk by chunk: kind → structured array, in file order.
+
+    ``report`` receives the counts; ``progress(done, total)`` is called after each chunk.
+    """
     decoder = BatchDecoder(venue=venue, strict=strict, report=report or DecodeReport())
-    for chunk in iter_record_chunks(path, decoder.report.capture, chunk_bytes=chunk_bytes):
+    chunks = iter_record_chunks(
+        path, decoder.report.capture, chunk_bytes=chunk_bytes, progress=progress
+    )
+    for chunk in chunks:
         arrays = decoder.decode_chunk(chunk)
         if arrays:
             yield arrays

@@ -44,7 +44,7 @@ from fluvius.feeds.iex.transport import (
 from fluvius.feeds.net import ETHERNET, udp_payload
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from fluvius.feeds.events import Event
@@ -190,15 +190,17 @@ def iter_events(
     strict: bool = False,
     report: DecodeReport | None = None,
     venue: str = "IEX",
+    progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[Event]:
     """Every event of a capture file, in file order, one at a time (bounded memory).
 
     ``report`` (a :class:`DecodeReport`, filled as the iterator advances) receives the
-    counts; pass one to read them after the loop.
+    counts; pass one to read them after the loop. ``progress(done, total)`` is called
+    after each chunk of the file.
     """
     report = report if report is not None else DecodeReport()
     decoder = SegmentDecoder(venue=venue, strict=strict, report=report)
-    for chunk in iter_record_chunks(path, report.capture):
+    for chunk in iter_record_chunks(path, report.capture, progress=progress):
         buf = memoryview(chunk.buf)
         frames = zip(
             chunk.frame_off.tolist(),

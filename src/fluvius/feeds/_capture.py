@@ -211,7 +211,7 @@ def iter_record_chunks(
     stats.compressed = inflater
     with stream, raw:
         try:
-            buf = _read_into(stream, b"", chunk_bytes)
+            buf = _read_into(stream, b"", max(chunk_bytes, 64))
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise DecodeError(f"{name}: cannot inflate: {exc}", offset=0) from exc
         stats.container = detect_container(bytes(buf[:4]), name=name)

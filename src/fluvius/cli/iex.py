@@ -25,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from fluvius.cli import iex_replay
 from fluvius.cli.errors import fail, user_errors
 from fluvius.cli.output import err_console, print_json
 
@@ -235,5 +236,4 @@ def _print_info(doc: dict[str, Any]) -> None:
         err_console.print(f"  at byte {problem['offset']}: {problem['problem']}", markup=False)
 
 
-# Part B registers `fluvius iex replay` here:
-# app.command("replay", epilog=...)(replay)
+app.command("replay", epilog=iex_replay.EPILOG, no_args_is_help=True)(iex_replay.replay)

@@ -108,6 +108,7 @@ class IndexResult:
     link: list[int] = field(default_factory=list)
     used: int = 0
     stop: str = ""  # set when the rest of the file cannot be read (corrupt record length)
+    starts: NDArray[np.int64] | None = None  # record starts found by a vectorised walk
 
 
 class Indexer(Protocol):

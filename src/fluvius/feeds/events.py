@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NewType
 import numpy as np
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     import pyarrow as pa
 
@@ -417,7 +417,11 @@ def events_from_array(
 
 
 def arrow_schema(kind: str) -> pa.Schema:
-    """The Arrow schema of one kind: ``kind``, ``venue``, then the rows' fields."""
+    """The Arrow schema of one kind: ``kind``, ``venue``, then the rows' fields.
+
+    Text fields (symbol, one-letter codes, reason) are dictionary-encoded strings: a day
+    has a few thousand symbols over millions of rows.
+    """
     import pyarrow as pa
 
     fields = [
@@ -426,21 +430,30 @@ def arrow_schema(kind: str) -> pa.Schema:
     ]
     for name in _ROW_FIELDS[kind]:
         code = _FIELD_DTYPES[name]
-        typ = pa.string() if code.startswith("S") else pa.from_numpy_dtype(np.dtype(code))
+        typ = (
+            pa.dictionary(pa.int32(), pa.string())
+            if code.startswith("S")
+            else pa.from_numpy_dtype(np.dtype(code))
+        )
         fields.append(pa.field(name, typ, nullable=False))
     return pa.schema(fields)
 
 
-def to_arrow(kind: str, rows: np.ndarray[Any, np.dtype[Any]], venue: str = "IEX") -> pa.RecordBatch:
+def to_arrow(
+    kind: str,
+    rows: np.ndarray[Any, np.dtype[Any]] | Mapping[str, np.ndarray[Any, np.dtype[Any]]],
+    venue: str = "IEX",
+) -> pa.RecordBatch:
     """One kind's rows as an Arrow record batch with every field, ``kind`` first.
 
-    Text fields become Arrow strings (trailing NULs, i.e. stripped padding, removed);
-    numeric columns are handed to Arrow without a Python-level loop.
+    ``rows`` is a structured array of :func:`dtype_of` or a mapping of its columns.
+    Numeric columns are handed to Arrow without copies when contiguous; text fields are
+    dictionary-encoded by Arrow, and only the (small) dictionary is decoded in Python.
     """
     import pyarrow as pa
 
     schema = arrow_schema(kind)
-    n = len(rows)
+    n = len(rows["seq"])
     columns: list[pa.Array] = [
         pa.DictionaryArray.from_arrays(np.zeros(n, np.int8), pa.array([kind])),
         pa.DictionaryArray.from_arrays(np.zeros(n, np.int8), pa.array([venue])),
@@ -448,26 +461,28 @@ def to_arrow(kind: str, rows: np.ndarray[Any, np.dtype[Any]], venue: str = "IEX"
     for name in _ROW_FIELDS[kind]:
         col = np.ascontiguousarray(rows[name])
         if name in _TEXT_FIELDS:
-            columns.append(_bytes_to_arrow_strings(col))
+            columns.append(_bytes_to_arrow_dictionary(col, code=name in _CODE_FIELDS))
         else:
             columns.append(pa.array(col))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-def _bytes_to_arrow_strings(col: np.ndarray[Any, np.dtype[Any]]) -> pa.Array:
-    """A fixed-width ``S<n>`` column as an Arrow string array, NUL padding removed."""
+def _bytes_to_arrow_dictionary(col: np.ndarray[Any, np.dtype[Any]], *, code: bool) -> pa.Array:
+    """A fixed-width ``S<n>`` column as a dictionary-encoded Arrow string array.
+
+    Values decode as numpy reads them (trailing NULs dropped), through latin-1 so that no
+    byte string can fail; a one-letter code that is NUL stays ``"\x00"``.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     width = col.dtype.itemsize
     fixed = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(width), len(col), [None, pa.py_buffer(col.tobytes())]
+        pa.binary(width), len(col), [None, pa.py_buffer(col)]
     )
-    try:
-        text = pc.cast(fixed, pa.binary()).cast(pa.string())
-    except pa.ArrowInvalid:  # bytes that are not UTF-8 (corrupt input): go through latin-1
-        texts = [b.decode("latin-1") for b in col.tolist()]  # tolist drops trailing NULs
-        return pa.array([t or "\x00" for t in texts] if width == 1 else texts, pa.string())
-    if width == 1:
-        return text  # a one-letter code is the wire's byte, NUL included
-    return pc.utf8_rtrim(text, characters="\x00")
+    encoded = pc.dictionary_encode(fixed)
+    values = [b.rstrip(b"\x00").decode("latin-1") for b in encoded.dictionary.to_pylist()]
+    if code:
+        values = [v or "\x00" for v in values]
+    indices = encoded.indices.cast(pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))

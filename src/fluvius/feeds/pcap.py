@@ -4,10 +4,12 @@ File layout (shared/reference/iex-formats.md §2.1): a 24-byte global header (ma
 thiszone, sigfigs, snaplen, linktype) then records of a 16-byte header (ts_sec, ts_frac,
 incl_len, orig_len; in the file's byte order) and ``incl_len`` bytes of frame.
 
-The indexer walks record headers in one tight loop (the walk is inherently sequential:
-each record's length says where the next starts) and gathers the header fields afterwards
-with numpy. A record length beyond :data:`MAX_RECORD` cannot be a UDP frame: the file is
-corrupt there and cannot be re-synchronised, so reading stops with a report.
+Each record's length says where the next starts, so the walk is sequential. The indexer
+first tries :func:`fluvius.feeds._chains.walk_in_parallel` (many sub-walks at once with
+numpy, verified end to end) and otherwise walks record headers in one tight loop; either
+way the header fields are gathered afterwards with numpy. A record length beyond
+:data:`MAX_RECORD` cannot be a UDP frame: the file is corrupt there and cannot be
+re-synchronised, so reading stops with a report.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from fluvius.feeds._capture import (
     as_int64,
     strided_view,
 )
+from fluvius.feeds._chains import walk_in_parallel
 
 __all__ = ["MAX_RECORD", "PcapIndexer"]
 
@@ -62,6 +65,9 @@ class PcapIndexer:
         self, buf: bytes | bytearray, start: int, base: int, stats: CaptureStats
     ) -> IndexResult:
         """Offsets of the complete records in ``buf[start:]``."""
+        fast = walk_in_parallel(buf, start, self.endian)
+        if fast is not None:
+            return fast
         found = IndexResult()
         starts = found.frame_off  # record starts for now; made frame offsets in to_chunk
         append = starts.append
@@ -86,7 +92,7 @@ class PcapIndexer:
 
     def to_chunk(self, buf: bytes | bytearray, base: int, found: IndexResult) -> RecordChunk:
         """Gather the header fields of the records found into a :class:`RecordChunk`."""
-        starts = as_int64(found.frame_off)
+        starts = found.starts if found.starts is not None else as_int64(found.frame_off)
         e = self.endian
         header = np.dtype(
             {"names": ["sec", "frac", "incl", "orig"], "formats": [e + "u4"] * 4, "itemsize": 16}

@@ -54,7 +54,14 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-__all__ = ["BatchDecoder", "DecodedCapture", "decode_capture", "iter_capture_batches"]
+__all__ = [
+    "BatchDecoder",
+    "Columns",
+    "DecodedCapture",
+    "decode_capture",
+    "iter_capture_batches",
+    "rows_from_columns",
+]
 
 _SEGMENT = np.dtype(
     {
@@ -72,8 +79,12 @@ _DOC_LEN = np.zeros((2, 256), dtype=np.int64)
 for _fam, _table in enumerate((TOPS_LAYOUTS, DEEP_LAYOUTS)):
     for _t, _layout in _table.items():
         _DOC_LEN[_fam, _t] = _layout.length
+_DOC_FLAT = _DOC_LEN.ravel()
 _LAYOUT_OF: dict[int, MessageLayout] = {**TOPS_LAYOUTS, **DEEP_LAYOUTS}
-_WIRE = {t: layout.wire_dtype() for t, layout in _LAYOUT_OF.items()}
+_FIELD_VIEW = {code: np.dtype(code) for code in ("u1", "<u4", "<i8", "S1", "S4", "S8")}
+
+Columns = dict[str, "NDArray[Any]"]
+"""One kind's events as columns: field name → array (the fields of :func:`dtype_of`)."""
 
 
 @dataclass(slots=True)
@@ -102,8 +113,8 @@ class BatchDecoder:
     def __post_init__(self) -> None:
         self.tracker = SequenceTracker(self.report)
 
-    def decode_chunk(self, chunk: RecordChunk) -> dict[str, NDArray[Any]]:
-        """The events of one chunk: kind → structured array of :func:`dtype_of` (file order)."""
+    def decode_chunk(self, chunk: RecordChunk) -> dict[str, Columns]:
+        """The events of one chunk: kind → columns (field → array), rows in file order."""
         rep = self.report
         buf = chunk.buf
         eth = chunk.link == ETHERNET
@@ -146,13 +157,14 @@ class BatchDecoder:
         )
         rep.segments += len(idx)
         rep.heartbeats += int(np.count_nonzero(seg.count == 0))
-        msgs = _walk_blocks(buf, seg)
+        msgs = _walk_blocks_fast(buf, seg)
+        if msgs is None:  # a truncated or corrupt segment in the chunk: walk with checks
+            msgs = _walk_blocks(buf, seg)
         problems = self._segment_problems(seg, msgs.pos_end, msgs.complete, chunk.base)
         drop = self._track(seg, chunk.base)
-        keep = msgs.k >= drop[msgs.seg]
-        if not keep.all():
-            msgs = msgs.select(keep)
-        rep.messages += len(msgs.seg)
+        if drop.any():
+            msgs = msgs.select(msgs.k >= drop[msgs.seg])
+        rep.messages += len(msgs.mpos)
         return self._fields(buf, seg, msgs, problems, chunk.base)
 
     def _segment_problems(
@@ -231,14 +243,14 @@ class BatchDecoder:
         msgs: _Messages,
         problems: list[tuple[int, str, str]],
         base: int,
-    ) -> dict[str, NDArray[Any]]:
+    ) -> dict[str, Columns]:
         rep = self.report
         mpos, mlen = msgs.mpos, msgs.mlen
         u8 = np.frombuffer(buf, dtype=np.uint8)
         empty = mlen == 0
         typ = u8[np.minimum(mpos, len(buf) - 1)] if len(mpos) else np.zeros(0, np.uint8)
-        fam = (seg.protocol == DEEP_PROTOCOL_ID).astype(np.intp)[msgs.seg]
-        doc = _DOC_LEN[fam, typ]
+        fam = (seg.protocol == DEEP_PROTOCOL_ID).astype(np.intp)
+        doc = _DOC_FLAT[(fam[msgs.seg] << 8) + typ] if len(fam) > 1 else _DOC_LEN[fam[0]][typ]
         unknown = ~empty & (doc == 0)
         bad = empty | (~unknown & (mlen < doc))
         good = ~empty & ~unknown & ~bad
@@ -267,29 +279,29 @@ class BatchDecoder:
                 raise DecodeError(f"{what} (expected {expected})", offset=at, expected=expected)
             for at, what, expected in problems:
                 rep.add_problem(at, f"{what} (expected {expected})")
-        gi = np.flatnonzero(good)
-        gtyp = typ[gi]
+        gi = np.flatnonzero(good) if not good.all() else None
+        gtyp = typ if gi is None else typ[gi]
         order = np.argsort(gtyp, kind="stable")
-        sorted_typ = gtyp[order]
-        present = np.unique(sorted_typ).tolist()
+        if gi is not None:
+            order = gi[order]
+        sorted_typ = typ[order]
+        present = np.flatnonzero(np.bincount(sorted_typ, minlength=256)).tolist()
         bounds = np.searchsorted(sorted_typ, [*present, 256])
-        by_type = {t: gi[order[bounds[j] : bounds[j + 1]]] for j, t in enumerate(present)}
-        out: dict[str, NDArray[Any]] = {}
-        recv_ns = seg.recv_ns[msgs.seg]
-        seq = seg.first[msgs.seg] + msgs.k
+        by_type = {t: order[bounds[j] : bounds[j + 1]] for j, t in enumerate(present)}
         kinds: dict[str, list[int]] = {}
         for t in present:  # book level updates come from two types: '8' buy and '5' sell
             kinds.setdefault(_LAYOUT_OF[t].kind, []).append(t)
+        out: dict[str, Columns] = {}
         for kind, kind_types in kinds.items():
             rows: NDArray[np.intp] = (
                 by_type[kind_types[0]]
                 if len(kind_types) == 1
                 else np.sort(np.concatenate([by_type[t] for t in kind_types]))
             )
-            arr = _gather(buf, _LAYOUT_OF[kind_types[0]], mpos[rows], typ[rows])
-            arr["recv_ns"] = recv_ns[rows]
-            arr["seq"] = seq[rows]
-            out[kind] = arr
+            cols = _gather(buf, _LAYOUT_OF[kind_types[0]], mpos[rows], typ[rows])
+            cols["recv_ns"] = seg.recv_ns[msgs.seg[rows]]
+            cols["seq"] = seg.first[msgs.seg[rows]] + msgs.k[rows]
+            out[kind] = cols
             rep.count_event(kind, len(rows))
         return out
 
@@ -323,14 +335,46 @@ class _Messages:
     pos_end: NDArray[np.int64]  # per segment: where the walk stopped
 
     def select(self, mask: NDArray[np.bool_]) -> _Messages:
-        return _Messages(
-            self.seg[mask],
-            self.k[mask],
-            self.mpos[mask],
-            self.mlen[mask],
-            self.complete,
-            self.pos_end,
-        )
+        kept = (self.seg[mask], self.k[mask], self.mpos[mask], self.mlen[mask])
+        return _Messages(*kept, self.complete, self.pos_end)
+
+
+def _walk_blocks_fast(buf: bytes | bytearray, seg: _Segments) -> _Messages | None:
+    """The message blocks of segments that are all intact, or None if one is not.
+
+    Segments are ordered by message count, so step *k* works on a prefix of them (no
+    filtering); lengths are read without bounds checks (clipped to the buffer), and
+    afterwards each segment must end exactly at its declared payload length inside the
+    datagram. Block ends only grow, so that one check proves every block fit.
+    """
+    n = len(seg.off)
+    count = seg.count
+    order = np.argsort(-count, kind="stable")
+    neg_sorted = -count[order]
+    start = np.cumsum(count) - count
+    start_o = start[order]
+    cur = (seg.off + 40)[order]
+    total = int(count.sum())
+    out_pos = np.empty(total, dtype=np.int64)
+    out_len = np.empty(total, dtype=np.int64)
+    lengths = strided_view(buf, _U16)
+    last = len(lengths) - 1
+    max_count = int(-neg_sorted[0]) if n else 0
+    prefixes = np.searchsorted(neg_sorted, -np.arange(max_count), side="left").tolist()
+    for k, m in enumerate(prefixes):
+        c = cur[:m]
+        mlen = lengths[np.minimum(c, last)].astype(np.int64)
+        where = start_o[:m] + k
+        out_pos[where] = c + 2
+        out_len[where] = mlen
+        c += mlen + 2
+    pos_end = np.empty(n, dtype=np.int64)
+    pos_end[order] = cur
+    if not ((seg.plen <= seg.avail) & (pos_end == seg.off + 40 + seg.plen)).all():
+        return None
+    seg_of = np.repeat(np.arange(n), count)
+    k_of = np.arange(total) - np.repeat(start, count)
+    return _Messages(seg_of, k_of, out_pos, out_len, count, pos_end)
 
 
 def _walk_blocks(buf: bytes | bytearray, seg: _Segments) -> _Messages:
@@ -372,46 +416,58 @@ def _walk_blocks(buf: bytes | bytearray, seg: _Segments) -> _Messages:
 
 def _gather(
     buf: bytes | bytearray, layout: MessageLayout, mpos: NDArray[np.int64], typ: NDArray[np.uint8]
-) -> NDArray[Any]:
-    """One type's messages as rows of the unified dtype (recv_ns and seq left to the caller)."""
-    wire = strided_view(buf, _WIRE[layout.type_byte])[mpos]
-    out = np.empty(len(mpos), dtype=dtype_of(layout.kind))
+) -> Columns:
+    """One type's fields, each gathered straight from the buffer and converted (no row copy)."""
+    cols: Columns = {}
     for f in layout.fields:
-        col = wire[f.name]
+        col = strided_view(buf, _FIELD_VIEW[f.wire])[mpos + f.offset]
         if f.conv is Conv.PRICE:
-            out[f.name] = col * IEX_PRICE_FACTOR
+            col *= IEX_PRICE_FACTOR
         elif f.conv is Conv.SECONDS:
-            out[f.name] = col.astype(np.int64) * 1_000_000_000
+            col = col.astype(np.int64) * 1_000_000_000
         elif f.conv is Conv.TEXT:
-            out[f.name] = _rstrip_spaces(col)
+            col = _rstrip_spaces(col)
         elif f.conv is Conv.BIT0:
-            out[f.name] = (col & 1).astype(bool)
-        else:
-            out[f.name] = col
-    if all(f.name != "symbol" for f in layout.fields):
-        out["symbol"] = b""
+            col = (col & 1).astype(bool)
+        cols[f.name] = col
+    if "symbol" not in cols:
+        cols["symbol"] = np.zeros(len(mpos), dtype="S8")
     for name, value in layout.constants:
         if name == "side":
-            out["side"] = np.where(typ == PLU_BUY, b"B", b"S")
-        else:
-            out[name] = value
-    return out
+            cols["side"] = np.where(typ == PLU_BUY, b"B", b"S")
+        else:  # pragma: no cover - the only constant field is the PLU side
+            cols[name] = np.full(len(mpos), value)
+    return cols
 
 
 def _rstrip_spaces(col: NDArray[Any]) -> NDArray[Any]:
-    """Fixed-width strings with their trailing spaces turned into NULs (numpy then drops them)."""
+    """Fixed-width strings with their trailing spaces turned into NULs (numpy then drops them).
+
+    Branch-free: the run of trailing spaces is the run of leading zero bytes of
+    ``value ^ 0x2020...`` (the last character is the most significant byte, little-endian),
+    counted by halving (4, 2, 1 bytes) and then masked off.
+    """
     width = col.dtype.itemsize
-    as_int = np.dtype(f"<u{width}")
-    v = np.ascontiguousarray(col).view(as_int).copy()
-    trailing = np.ones(len(v), dtype=bool)
-    for j in range(width - 1, -1, -1):  # little-endian: the last character is the high byte
-        shift = as_int.type(8 * j)
-        byte = (v >> shift) & as_int.type(0xFF)
-        trailing &= byte == 0x20
-        v[trailing] &= ~(as_int.type(0xFF) << shift)
-        if not trailing.any():
-            break
-    return v.view(col.dtype)
+    utype = np.dtype(f"<u{width}")
+    v = np.ascontiguousarray(col).view(utype)
+    x = v ^ utype.type(int.from_bytes(b" " * width, "little"))
+    spaces = np.zeros(len(v), dtype=utype)
+    bits = 8 * width
+    step = width // 2
+    while step:
+        shift = utype.type(8 * step)
+        high_zero = (x >> utype.type(bits - 8 * step)) == 0
+        spaces += np.where(high_zero, utype.type(step), utype.type(0))
+        x = np.where(high_zero, x << shift, x)
+        step //= 2
+    spaces += (x == 0).astype(utype)  # all spaces: one more byte
+    keep_bits = (utype.type(width) - spaces) * utype.type(8)
+    full = np.iinfo(utype).max
+    mask = np.where(
+        keep_bits >= bits, utype.type(full), (utype.type(1) << (keep_bits % bits)) - utype.type(1)
+    ).astype(utype)
+    stripped: NDArray[Any] = (v & mask).view(col.dtype)
+    return stripped
 
 
 def iter_capture_batches(
@@ -422,8 +478,8 @@ def iter_capture_batches(
     report: DecodeReport | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int, int], None] | None = None,
-) -> Iterator[dict[str, NDArray[Any]]]:
-    """The events of a capture chunk by chunk: kind → structured array, in file order.
+) -> Iterator[dict[str, Columns]]:
+    """The events of a capture chunk by chunk: kind → columns, rows in file order.
 
     ``report`` receives the counts; ``progress(done, total)`` is called after each chunk.
     """
@@ -454,15 +510,28 @@ def decode_capture(
     """
     t0 = time.perf_counter()
     report = DecodeReport()
-    parts: dict[str, list[NDArray[Any]]] = {}
-    for arrays in iter_capture_batches(
+    parts: dict[str, list[Columns]] = {}
+    for columns in iter_capture_batches(
         path, strict=strict, venue=venue, report=report, chunk_bytes=chunk_bytes
     ):
-        for kind, arr in arrays.items():
-            parts.setdefault(kind, []).append(arr)
+        for kind, cols in columns.items():
+            parts.setdefault(kind, []).append(cols)
     batches = {
-        kind: EventBatch(kind, venue, arrs[0] if len(arrs) == 1 else np.concatenate(arrs))
+        kind: EventBatch(kind, venue, rows_from_columns(kind, chunks))
         for kind in KINDS
-        if (arrs := parts.get(kind))
+        if (chunks := parts.get(kind))
     }
     return DecodedCapture(batches, report, time.perf_counter() - t0)
+
+
+def rows_from_columns(kind: str, chunks: list[Columns]) -> NDArray[Any]:
+    """Column chunks of one kind as one structured array of :func:`dtype_of` (one copy)."""
+    dtype = dtype_of(kind)
+    rows = np.empty(sum(len(c["seq"]) for c in chunks), dtype=dtype)
+    at = 0
+    for cols in chunks:
+        n = len(cols["seq"])
+        for name in dtype.names or ():
+            rows[name][at : at + n] = cols[name]
+        at += n
+    return rows

@@ -53,7 +53,7 @@ def write_parquet(
     strict: bool = False,
     venue: str = "IEX",
     progress: Callable[[int, int], None] | None = None,
-    compression: str = "zstd",
+    compression: str = "lz4",
 ) -> tuple[DecodeReport, list[Path]]:
     """Write the capture's events to ``out_dir/<kind>.parquet``; returns the report and files.
 
@@ -73,7 +73,11 @@ def write_parquet(
                 writer = writers.get(kind)
                 if writer is None:
                     writer = pq.ParquetWriter(
-                        out / f"{kind}.parquet", arrow_schema(kind), compression=compression
+                        out / f"{kind}.parquet",
+                        arrow_schema(kind),
+                        compression=compression,
+                        use_dictionary=False,  # text columns arrive dictionary-encoded
+                        write_statistics=["ts_ns", "seq"],
                     )
                     writers[kind] = writer
                 writer.write_batch(to_arrow(kind, rows, venue))

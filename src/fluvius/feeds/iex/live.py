@@ -197,8 +197,12 @@ class LiveFeed:
             if self._closed:
                 return
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), idle_timeout_s)
+            if idle_timeout_s is None:
+                await self._wake.wait()
+                continue
+            try:  # asyncio.timeout: no task per wait, unlike wait_for
+                async with asyncio.timeout(idle_timeout_s):
+                    await self._wake.wait()
             except TimeoutError:
                 return
 

@@ -168,7 +168,9 @@ def decode(
                 with open(out, "w", encoding="utf-8") as fh:
                     report = write_jsonl(file, fh, strict=strict, progress=progress)
                 written = str(out)
-        err_console.print(f"{file}: {_summary_line(report)} -> {written}")
+        err_console.print(
+            f"{file}: {_summary_line(report)} -> {written}", soft_wrap=True, markup=False
+        )
 
 
 @app.command("info", epilog=INFO_EPILOG)
@@ -231,7 +233,7 @@ def _print_info(doc: dict[str, Any]) -> None:
         f"decode speed   {rate:,.0f} messages/s" if rate else "decode speed   -",
     ]
     for line in lines:
-        err_console.print(line, markup=False)
+        err_console.print(line, markup=False, soft_wrap=True)
     for problem in rep["problems"][:5]:
         err_console.print(f"  at byte {problem['offset']}: {problem['problem']}", markup=False)
 

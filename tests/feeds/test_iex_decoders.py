@@ -264,3 +264,17 @@ def test_non_iex_traffic_is_skipped_not_filtered_by_port(tmp_path: Path) -> None
     events, report = _both(path)
     assert events == feed.expected
     assert (report.not_iex, report.non_udp, report.unsupported) == (2, 2, {"0x8005": 1})
+
+
+def test_hundreds_of_blocks_and_absurd_counts(tmp_path: Path) -> None:
+    many = [system_event("O", i).raw for i in range(300)]  # past the vectorised steps
+    segs = [
+        segment(TOPS, 1, 1, many, 0),
+        segment(TOPS, 1, 301, [b""] * 3, 3000, count=65535),  # damaged count
+    ]
+    path = tmp_path / "many.pcap"
+    path.write_bytes(pcap([(T0, frame(s)) for s in segs]))
+    events, report = _both(path)
+    assert [e.ts_ns for e in events] == list(range(300))
+    assert [e.seq for e in events] == list(range(1, 301))
+    assert report.corrupt == 4  # the count, then three empty blocks

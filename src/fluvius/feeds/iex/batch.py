@@ -72,6 +72,7 @@ _SEGMENT = np.dtype(
     }
 )
 _U16 = np.dtype("<u2")
+_VECTOR_STEPS = 256  # block-walk steps done with numpy; real segments hold at most ~70 blocks
 _KNOWN_PROTOCOLS = np.array(sorted(PROTOCOLS), dtype=np.uint16)
 
 # documented length per (family, type byte); family 0 = TOPS, 1 = DEEP; 0 = undocumented
@@ -360,6 +361,8 @@ def _walk_blocks_fast(buf: bytes | bytearray, seg: _Segments) -> _Messages | Non
     lengths = strided_view(buf, _U16)
     last = len(lengths) - 1
     max_count = int(-neg_sorted[0]) if n else 0
+    if max_count > _VECTOR_STEPS:
+        return None
     prefixes = np.searchsorted(neg_sorted, -np.arange(max_count), side="left").tolist()
     for k, m in enumerate(prefixes):
         c = cur[:m]
@@ -378,15 +381,21 @@ def _walk_blocks_fast(buf: bytes | bytearray, seg: _Segments) -> _Messages | Non
 
 
 def _walk_blocks(buf: bytes | bytearray, seg: _Segments) -> _Messages:
-    """Walk the message blocks of all segments together, one block per step."""
+    """Walk the message blocks of all segments together, one block per step, with checks.
+
+    After :data:`_VECTOR_STEPS` steps the few segments still going (only damaged data has
+    hundreds of blocks in a segment) are finished one by one, so hostile input cannot
+    make the number of numpy steps grow to the tens of thousands.
+    """
     n = len(seg.off)
     end = seg.off + 40 + np.minimum(seg.plen, seg.avail)
     pos = seg.off + 40
     complete = np.zeros(n, dtype=np.int64)
     lengths = strided_view(buf, _U16)
-    steps: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
+    steps: list[tuple[NDArray[np.int64], Any, NDArray[np.int64], NDArray[np.int64]]] = []
     active = np.flatnonzero(seg.count > 0)
-    while len(active):
+    k = 0
+    while len(active) and k < _VECTOR_STEPS:
         p = pos[active]
         fits = p + 2 <= end[active]
         if not fits.all():
@@ -395,20 +404,36 @@ def _walk_blocks(buf: bytes | bytearray, seg: _Segments) -> _Messages:
         fits = p + 2 + mlen <= end[active]
         if not fits.all():
             active, p, mlen = active[fits], p[fits], mlen[fits]
-        steps.append((active, p + 2, mlen))
+        steps.append((active, k, p + 2, mlen))
         pos[active] = p + 2 + mlen
         complete[active] += 1
         active = active[complete[active] < seg.count[active]]
+        k += 1
+    for i in active.tolist():  # the long tail, sequentially
+        at, stop, done, todo = int(pos[i]), int(end[i]), int(complete[i]), int(seg.count[i])
+        tail: list[tuple[int, int]] = []
+        while done + len(tail) < todo and at + 2 <= stop:
+            mlen_i = buf[at] | (buf[at + 1] << 8)
+            if at + 2 + mlen_i > stop:
+                break
+            tail.append((at + 2, mlen_i))
+            at += 2 + mlen_i
+        if tail:
+            arr = np.array(tail, dtype=np.int64)
+            ks = np.arange(done, done + len(tail), dtype=np.int64)
+            steps.append((np.full(len(tail), i, dtype=np.int64), ks, arr[:, 0], arr[:, 1]))
+            complete[i] += len(tail)
+            pos[i] = at
     total = int(complete.sum())
     start = np.cumsum(complete) - complete
     out_seg = np.empty(total, dtype=np.int64)
     out_k = np.empty(total, dtype=np.int64)
     out_pos = np.empty(total, dtype=np.int64)
     out_len = np.empty(total, dtype=np.int64)
-    for k, (a, p, mlen) in enumerate(steps):
-        where = start[a] + k
+    for a, ks, p, mlen in steps:
+        where = start[a] + ks
         out_seg[where] = a
-        out_k[where] = k
+        out_k[where] = ks
         out_pos[where] = p
         out_len[where] = mlen
     return _Messages(out_seg, out_k, out_pos, out_len, complete, pos)

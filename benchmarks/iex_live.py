@@ -8,7 +8,8 @@ Usage::
 Figures:
 
 * **decode latency per datagram** (target p99 <= 20 µs): the live receive path minus the
-  socket, i.e. ``SegmentDecoder.decode(datagram, time.time_ns())``, one
+  socket, i.e. ``decoder.decode(datagram, time.time_ns())`` for the live decoder
+  (``FastSegmentDecoder``) and the reference ``SegmentDecoder``, one
   ``perf_counter_ns`` pair around each call, over every datagram of a synthetic TOPS and a
   synthetic DEEP capture (the ``iex`` workload) and of the real sample when present;
   p50 / p99 / p99.9 / max per run, medians over ``--repeats`` runs. The decoder keeps its
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
 from fluvius.feeds.iex import SegmentDecoder
 from fluvius.feeds.iex.encode import synthetic_deep, synthetic_tops
+from fluvius.feeds.iex.fastlive import FastSegmentDecoder
 from fluvius.feeds.iex.live import LiveFeed
 from fluvius.feeds.iex.replay import iter_datagrams
 
@@ -46,12 +48,12 @@ def _pct(sorted_ns: list[int], q: float) -> float:
     return sorted_ns[min(len(sorted_ns) - 1, int(q * len(sorted_ns)))] / 1000
 
 
-def decode_latency(datagrams: list[bytes], repeats: int) -> dict[str, Any]:
+def decode_latency(datagrams: list[bytes], repeats: int, make: Any) -> dict[str, Any]:
     """Per-datagram decode time percentiles in µs (median over repeats)."""
     runs = []
     clock, perf = time.time_ns, time.perf_counter_ns
     for _ in range(repeats):
-        decoder = SegmentDecoder()
+        decoder = make()
         times = []
         gc.collect()
         for data in datagrams:
@@ -138,15 +140,19 @@ def main() -> None:
         if SAMPLE.exists():
             files["sample"] = SAMPLE
         print(f"decode latency per datagram (µs), median of {args.repeats} runs")
-        print(f"{'capture':8} {'datagrams':>9} {'msg/dgram':>9} {'p50':>6} {'p99':>6} {'p99.9':>6}")
+        head = ("capture", "decoder", "datagrams", "msg/dgram", "p50", "p99", "p99.9")
+        print("{:8} {:9} {:>9} {:>9} {:>6} {:>6} {:>6}".format(*head))
+        decoders = {"reference": SegmentDecoder, "fast": FastSegmentDecoder}
         for name, path in files.items():
             datagrams = [payload for _, payload in iter_datagrams(path)]
-            lat = decode_latency(datagrams, args.repeats)
-            doc["latency"][name] = lat
-            print(
-                f"{name:8} {lat['datagrams']:9,} {lat['messages_per_datagram']:9.2f} "
-                f"{lat['p50_us']:6.2f} {lat['p99_us']:6.2f} {lat['p999_us']:6.2f}"
-            )
+            for dec_name, make in decoders.items():
+                lat = decode_latency(datagrams, args.repeats, make)
+                doc["latency"][f"{name}/{dec_name}"] = lat
+                print(
+                    f"{name:8} {dec_name:9} {lat['datagrams']:9,} "
+                    f"{lat['messages_per_datagram']:9.2f} "
+                    f"{lat['p50_us']:6.2f} {lat['p99_us']:6.2f} {lat['p999_us']:6.2f}"
+                )
         print("end-to-end over 127.0.0.1 (replay in a child process, LiveFeed here)")
         header = ("rate limit", "sent", "received", "gaps", "dgram/s", "msg/s")
         print("{:>10} {:>8} {:>8} {:>5} {:>9} {:>9}".format(*header))

@@ -5,10 +5,11 @@ Design note
 :class:`LiveFeed` binds a UDP socket (optionally joining a multicast group, as the IEX feeds
 are published), watches it with ``loop.add_reader`` and, on each wake-up, drains every
 datagram waiting (asyncio's datagram transport reads one per loop iteration, too few for a
-burst of market data), decoding each one *in the callback* with the streaming
-decoder :class:`fluvius.feeds.iex.SegmentDecoder`: one datagram is one IEX-TP segment, its
-events are stamped with the receive time (``time.time_ns()`` by default) and appended to a
-queue; consumers iterate :meth:`LiveFeed.events` (one event at a time) or
+burst of market data), decoding each one *in the callback* with
+:class:`~fluvius.feeds.iex.fastlive.FastSegmentDecoder` (the streaming decoder
+:class:`fluvius.feeds.iex.SegmentDecoder` with a fast path for clean segments): one datagram
+is one IEX-TP segment, its events are stamped with the receive time (``time.time_ns()`` by
+default) and appended to a queue; consumers iterate :meth:`LiveFeed.events` (one event at a time) or
 :meth:`LiveFeed.datagrams` (the events of one datagram together, the natural unit for a
 graph cycle).
 
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import DecodeError
-from fluvius.feeds.iex.reference import SegmentDecoder
+from fluvius.feeds.iex.fastlive import FastSegmentDecoder
 from fluvius.feeds.iex.report import DecodeReport
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class LiveFeed:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending=}")
         self.report = DecodeReport()
-        self.decoder = SegmentDecoder(venue=venue, strict=strict, report=self.report)
+        self.decoder = FastSegmentDecoder(venue=venue, strict=strict, report=self.report)
         self.stats = LiveStats()
         self.max_pending = max_pending
         self.clock = clock

@@ -202,20 +202,20 @@ def _trailer(
 
 def _universe(
     rng: np.random.Generator, n_symbols: int
-) -> tuple[NDArray[Any], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
-    """Padded names, popularity CDF, listed symbols, and the mid-price grid in cents."""
+) -> tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64]]:
+    """Padded names, listed symbols, and the mid-price grid in cents."""
     names = np.array([s.ljust(8).encode() for s in synthetic_symbols(n_symbols)], dtype="S8")
-    weights = 1.0 / (np.arange(n_symbols) + 5.0)
-    cdf = np.cumsum(weights / weights.sum())
     listed = np.arange(0, n_symbols, 50, dtype=np.int64)
     base = np.exp(rng.uniform(np.log(5.0), np.log(500.0), n_symbols))  # dollars
     steps = rng.normal(0.0, 1.0, (n_symbols, _GRID)) * (base[:, None] * 2e-4)  # 2 bp per cell
     mid = np.rint((base[:, None] + np.cumsum(steps, axis=1)) * 100).astype(np.int64)
-    return names, cdf, listed, np.maximum(mid, 100)
+    return names, listed, np.maximum(mid, 100)
 
 
-def _draw_symbols(rng: np.random.Generator, cdf: NDArray[np.float64], n: int) -> NDArray[np.int64]:
-    return np.minimum(np.searchsorted(cdf, rng.random(n)), len(cdf) - 1).astype(np.int64)
+def _draw_symbols(rng: np.random.Generator, n_symbols: int, n: int) -> NDArray[np.int64]:
+    """Symbol indices with density proportional to 1 / (index + 5), by the inverse CDF."""
+    x = 5.0 * np.power((n_symbols + 5) / 5.0, rng.random(n)) - 5.0
+    return np.minimum(x.astype(np.int64), n_symbols - 1)
 
 
 def _finish(
@@ -289,7 +289,7 @@ def synthetic_tops(
     (2000, True)
     """
     rng = np.random.default_rng(seed)
-    names, cdf, listed, mid = _universe(rng, n_symbols)
+    names, listed, mid = _universe(rng, n_symbols)
     fixed = 6 + 7 * len(listed)
     _check(n_messages, n_symbols, fixed)
     n = n_messages - fixed
@@ -297,7 +297,7 @@ def synthetic_tops(
     b = _Builder()
     _preamble(b, names, listed, mid[:, 0], t0 - 60_000_000_000)
     ts = _stream_times(rng, n, t0)
-    sym = _draw_symbols(rng, cdf, n)
+    sym = _draw_symbols(rng, n_symbols, n)
     cell = np.minimum((ts - t0) * _GRID // max(int(ts[-1] - t0) + 1, 1), _GRID - 1)
     center = mid[sym, cell]
     spread = np.minimum(rng.geometric(0.6, n), 5)
@@ -349,7 +349,7 @@ def synthetic_deep(
     (2000, ['5', '8', 'A', 'D', 'E', 'H', 'I', 'O', 'P', 'S', 'T', 'X'])
     """
     rng = np.random.default_rng(seed)
-    names, cdf, listed, mid = _universe(rng, n_symbols)
+    names, listed, mid = _universe(rng, n_symbols)
     fixed = 6 + 8 * len(listed)
     _check(n_messages, n_symbols, fixed)
     n = n_messages - fixed
@@ -367,7 +367,7 @@ def synthetic_deep(
     n_ev = int(np.searchsorted(np.cumsum(size), n)) + 1
     plus, has_trade, size = plus[:n_ev], has_trade[:n_ev], size[:n_ev]
     ev_ts = _stream_times(rng, n_ev, t0)
-    ev_sym = _draw_symbols(rng, cdf, n_ev)
+    ev_sym = _draw_symbols(rng, n_symbols, n_ev)
     ev = np.repeat(np.arange(n_ev), size)[:n]
     pos = np.arange(len(ev)) - (np.cumsum(size) - size)[ev]
     is_trade = has_trade[ev] & (pos == 0)

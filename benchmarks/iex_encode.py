@@ -14,7 +14,9 @@ round-trip path: unified events → capture bytes), messages/s. Medians over rep
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,8 @@ def main() -> None:
             t0 = time.perf_counter()
             size = make(n, args.symbols, 1).size_bytes
             first = time.perf_counter() - t0
-            sec = first if repeats == 1 else median_time(lambda: make(n, args.symbols, 1), repeats)
+            again = functools.partial(make, n, args.symbols, 1)
+            sec = first if repeats == 1 else median_time(again, repeats)
             row = {"feed": name, "messages": n, "seconds": sec, "bytes": size}
             row |= {"messages_per_s": n / sec, "mb_per_s": size / sec / 1e6}
             doc["synthetic"].append(row)
@@ -49,8 +52,6 @@ def main() -> None:
                 f"{name:5} {n:11,} {sec:8.3f} {n / sec:12,.0f} {size / sec / 1e6:7.1f} "
                 f"{size / 1e6:8.1f}"
             )
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         path = synthetic_tops(100_000, args.symbols, 2).write(Path(tmp) / "t.pcap")
         batches = list(decode_capture(path).batches.values())

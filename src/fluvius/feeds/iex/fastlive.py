@@ -59,10 +59,23 @@ _EXPR = {
     # int64 wrap as numpy (and the reference decoder) on absurd values; one compare normally
     Conv.PRICE: "(p if -_H <= (p := {v} * {F}) < _H else (p + _H) % _W - _H)",
     Conv.SECONDS: "{v} * 1000000000",
-    Conv.CODE: "{v}.decode('latin-1')",
-    Conv.TEXT: "{v}.rstrip(b' ').rstrip(b'\\x00').decode('latin-1')",
+    Conv.CODE: "_CODE[{v}]",
+    Conv.TEXT: "_TEXT[{v}]",
     Conv.BIT0: "bool({v} & 1)",
 }
+
+
+class _Texts(dict[bytes, str]):
+    """Space-padded wire strings → str, remembered (symbols repeat); bounded in size."""
+
+    def __missing__(self, raw: bytes) -> str:
+        if len(self) >= 100_000:  # corrupt or adversarial input must not grow it forever
+            self.clear()
+        text = self[raw] = raw.rstrip(b" ").rstrip(b"\x00").decode("latin-1")
+        return text
+
+
+_CODE = {bytes([b]): bytes([b]).decode("latin-1") for b in range(256)}
 
 
 def compile_layout(layout: MessageLayout) -> Callable[[Any, int, str, int, int], Event]:
@@ -100,6 +113,8 @@ def compile_layout(layout: MessageLayout) -> Callable[[Any, int, str, int, int],
         "new": object.__new__,
         "_H": 1 << 63,
         "_W": 1 << 64,
+        "_CODE": _CODE,
+        "_TEXT": _TEXT,
     }
     namespace |= {f"s_{name}": getattr(cls, name).__set__ for name in fields}
     exec(compile(source, f"<fluvius.feeds.iex.fastlive {layout.name}>", "exec"), namespace)
@@ -114,6 +129,7 @@ def _table(layouts: dict[int, MessageLayout]) -> list[tuple[int, str, Any] | Non
     return table
 
 
+_TEXT = _Texts()
 _TABLES = {TOPS_PROTOCOL_ID: _table(TOPS_LAYOUTS), DEEP_PROTOCOL_ID: _table(DEEP_LAYOUTS)}
 
 

@@ -41,7 +41,7 @@ from fluvius.feeds.events import (
     dtype_of,
     events_to_array,
 )
-from fluvius.feeds.iex._pack import MessageTable, pack_capture, pack_segments
+from fluvius.feeds.iex._pack import MessageTable, SegmentPlan, pack_capture, pack_segments
 from fluvius.feeds.iex._wire_out import (
     DEEP_PROTOCOL_ID,
     MESSAGE_DTYPES,
@@ -68,7 +68,7 @@ __all__ = [
     "write_capture",
 ]
 
-Protocol = Literal["tops", "deep"]
+Feed = Literal["tops", "deep"]
 
 KIND_TO_TYPE: dict[str, bytes] = {
     "system_event": b"S",
@@ -94,6 +94,17 @@ _TOPS_ONLY = frozenset({"quote"})
 _SAME = "same"
 _PRICE = "price"
 _FIELD_MAP: dict[str, dict[str, tuple[str, str]]] = {
+    "system_event": {"system_event": ("system_event", _SAME)},
+    "trading_status": {"trading_status": ("trading_status", _SAME)},
+    "retail_liquidity_indicator": {
+        "retail_liquidity_indicator": ("retail_liquidity_indicator", _SAME)
+    },
+    "operational_halt": {"operational_halt_status": ("operational_halt_status", _SAME)},
+    "short_sale_status": {
+        "short_sale_price_test_status": ("short_sale_price_test_status", _SAME),
+        "detail": ("detail", _SAME),
+    },
+    "security_event": {"security_event": ("security_event", _SAME)},
     "quote": {
         "flags": ("flags", _SAME),
         "bid_size": ("bid_sz", _SAME),
@@ -170,15 +181,9 @@ def wire_rows(kind: str, rows: NDArray[Any]) -> tuple[NDArray[np.uint8], dict[by
         return types, out
     t = KIND_TO_TYPE[kind]
     wire = _common(t, rows)
-    names = MESSAGE_DTYPES[t].names or ()
-    code = names[1]
-    if code not in _FIELD_MAP.get(kind, {}) and code in (rows.dtype.names or ()):
-        wire[code] = rows[code]
-    _copy(wire, rows, _FIELD_MAP.get(kind, {}))
+    _copy(wire, rows, _FIELD_MAP[kind])
     if kind == "trading_status":
         wire["reason"] = _spaced(rows["reason"], 4)
-    elif kind == "short_sale_status":
-        wire["detail"] = rows["detail"]
     elif kind == "auction_information":
         wire["scheduled_auction_time"] = _exact(
             rows["scheduled_auction_time"], 1_000_000_000, "scheduled_auction_time"
@@ -252,7 +257,7 @@ def _split(
     return counts
 
 
-def _protocol_of(batches: Sequence[EventBatch], protocol: Protocol | None) -> int:
+def _protocol_of(batches: Sequence[EventBatch], protocol: Feed | None) -> int:
     kinds = {b.kind for b in batches if len(b)}
     if protocol is None:
         deep, tops = kinds & _DEEP_ONLY, kinds & _TOPS_ONLY
@@ -278,26 +283,22 @@ def _as_batches(events: Iterable[Event] | Sequence[EventBatch]) -> list[EventBat
 
 
 def _prepare(
-    events: Iterable[Event] | Sequence[EventBatch], protocol: Protocol | None, max_per_segment: int
-) -> tuple[MessageTable, Any, int]:
-    from fluvius.feeds.iex._pack import plan_segments
-
+    events: Iterable[Event] | Sequence[EventBatch], protocol: Feed | None, max_per_segment: int
+) -> tuple[MessageTable, SegmentPlan, int]:
     if not 1 <= max_per_segment <= 65535:
         raise ValueError(f"max_per_segment must be in 1..65535, got {max_per_segment=}")
     batches = _as_batches(events)
     protocol_id = _protocol_of(batches, protocol)
     table, seqs, recv = _merge(batches)
     counts = _split(seqs, recv, max_per_segment)
-    first = np.cumsum(counts) - counts
-    plan = plan_segments(counts, recv[first], recv[first])
-    plan.first_seq[:] = seqs[first]
-    return table, plan, protocol_id
+    first = np.cumsum(counts) - counts  # index of each segment's first message
+    return table, SegmentPlan(counts, recv[first], recv[first], seqs[first]), protocol_id
 
 
 def encode_segments(
     events: Iterable[Event] | Sequence[EventBatch],
     *,
-    protocol: Protocol | None = None,
+    protocol: Feed | None = None,
     session_id: int = 1,
     max_per_segment: int = 16,
 ) -> list[tuple[int, bytes]]:
@@ -317,7 +318,7 @@ def encode_segments(
 def encode_capture(
     events: Iterable[Event] | Sequence[EventBatch],
     *,
-    protocol: Protocol | None = None,
+    protocol: Feed | None = None,
     session_id: int = 1,
     max_per_segment: int = 16,
     fmt: CaptureFormat | None = None,

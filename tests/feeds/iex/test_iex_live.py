@@ -144,3 +144,23 @@ def test_iter_datagrams_skips_truncated_frames(tmp_path: Path) -> None:
     report = ReplayReport()
     assert list(iter_datagrams(path, report)) == [(2000, b"b" * 5)]
     assert report.skipped_truncated == 1
+
+
+def test_multicast_group_join() -> None:
+    # IEX publishes on multicast groups; an administratively scoped group stays on this host
+    group = "239.255.42.99"
+
+    async def main() -> list[Event]:
+        async with await LiveFeed.bind("0.0.0.0", 0, group=group) as feed:
+            await replay(_segments(3), group, feed.port, speed=0)
+            await asyncio.sleep(0.1)
+            feed.close()
+            return [e async for e in feed.events()]
+
+    try:
+        got = asyncio.run(main())
+    except OSError as exc:  # no multicast route in this environment
+        pytest.skip(f"multicast unavailable: {exc}")
+    if not got:
+        pytest.skip("multicast datagrams are not looped back on this host")
+    assert [e.seq for e in got] == [1, 2, 3, 4]

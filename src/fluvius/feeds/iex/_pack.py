@@ -8,8 +8,8 @@ per-segment arrays: message count (0 = heartbeat), send time and capture time. P
 computes every byte offset first (block sizes → segment payload lengths → the container's
 layout), then writes the frame headers, the 40-byte IEX-TP headers, the message-length
 prefixes and each type's rows with one fancy-indexed store per array. Nothing loops over
-messages in Python, which is what lets :func:`~fluvius.feeds.iex.encode.synthetic_tops`
-produce 10^7 messages in seconds.
+messages in Python: :func:`~fluvius.feeds.iex.encode.synthetic_tops` packs about a million
+messages per second this way (the fancy-indexed stores are about 40 % of the time).
 
 Transport fields follow IEX Transport 1.26 ("Outbound Segment Format", "Heartbeats"):
 sequence numbers are consecutive from ``first_seq`` (a segment's first message number;

@@ -145,3 +145,16 @@ def test_aticks_accepts_a_plain_iterable() -> None:
         return [t async for t in aticks([q, q], ["AB"])]
 
     assert [k for k, _ in asyncio.run(collect())] == ["quote/AB", "mid/AB"] * 2
+
+
+def test_deep_books_drive_the_quote_sources() -> None:
+    from fluvius.feeds.book import with_books
+    from fluvius.feeds.events import BookLevelUpdate
+
+    plus = [
+        BookLevelUpdate("IEX", "AB", 1, 1, 1, "B", 10 * B, 100, False),
+        BookLevelUpdate("IEX", "AB", 1, 1, 2, "S", 12 * B, 200, True),
+        BookLevelUpdate("IEX", "AB", 2, 2, 3, "S", 11 * B, 50, True),
+    ]
+    mids = [b["mid/AB"] for b in batches(with_books(plus, depth=0), ["AB"])]
+    assert mids == [11.0, 10.5]

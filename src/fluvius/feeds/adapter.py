@@ -29,7 +29,9 @@ itself, conflating busy sources), and batches, ``{source key: value}`` dicts, fo
   :class:`fluvius.feeds.iex.live.LiveFeed` (a replay of the same capture gives the same
   values, see ``examples/`` and ``docs/how-to/iex-live.md``).
 
-Events of other kinds, and of symbols the graph did not declare, are skipped.
+Events of other kinds, and of symbols the graph did not declare, are skipped. A DEEP feed
+has no quotes: pass its events through :func:`fluvius.feeds.book.with_books` first, and the
+BBO events it adds drive ``quote/`` and ``mid/`` as TOPS quotes do.
 
 >>> from fluvius.feeds.events import Quote
 >>> q = Quote("IEX", "ZIEXT", 1, 2, 3, 99_050_000_000, 100, 99_070_000_000, 200, 0)

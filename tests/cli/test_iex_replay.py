@@ -18,9 +18,11 @@ runner = CliRunner()
 
 @pytest.mark.slow
 def test_replay_sends_every_segment_and_reports_json(tmp_path: Path) -> None:
-    path = synthetic_tops(600, n_symbols=20, seed=4).write(tmp_path / "t.pcap")
+    # about 60 datagrams: they must all wait in the socket buffer until the command returns
+    path = synthetic_tops(200, n_symbols=20, seed=4).write(tmp_path / "t.pcap")
     expected = [payload for _, payload in iter_datagrams(path)]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(2.0)
         port = sock.getsockname()[1]

@@ -100,6 +100,10 @@ def replay(
             f"({doc['datagrams_per_second']:,.0f} segments/s; capture span "
             f"{report.capture_seconds:.2f} s)"
             + (f"; skipped {skipped:,} frames" if skipped else "")
-            + (f"; {report.send_errors:,} send errors" if report.send_errors else ""),
+            + (
+                f"; {report.send_errors:,} send errors (is anything listening?)"
+                if report.send_errors
+                else ""
+            ),
             markup=False,
         )

@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 MAX_PAYLOAD = 65507 - SEGMENT_HEADER.itemsize  # a UDP datagram over IPv4 holds 65,507 bytes
+_BLOCK_CHUNK = 1 << 20  # messages per block-row copy
 
 _LENGTH = np.zeros(256, dtype=np.int64)
 for _t, _dt in MESSAGE_DTYPES.items():
@@ -181,7 +182,10 @@ def _fill_segments(
     block_at = seg_at[seg_of] + SEGMENT_HEADER.itemsize + (cum[:-1] - cum[starts][seg_of])
     for t, rows in table.rows.items():  # length prefix and message as one block row
         where = np.flatnonzero(table.types == t[0])
-        blocks = np.empty(len(rows), dtype=[("length", "<u2"), ("message", rows.dtype)])
-        blocks["length"] = rows.dtype.itemsize
-        blocks["message"] = rows
-        put_rows(buf, block_at[where], blocks)
+        block_dtype = np.dtype([("length", "<u2"), ("message", rows.dtype)])
+        for lo in range(0, len(rows), _BLOCK_CHUNK):  # bounded copies
+            part = rows[lo : lo + _BLOCK_CHUNK]
+            blocks = np.empty(len(part), dtype=block_dtype)
+            blocks["length"] = rows.dtype.itemsize
+            blocks["message"] = part
+            put_rows(buf, block_at[where[lo : lo + _BLOCK_CHUNK]], blocks)

@@ -5,10 +5,10 @@ Usage::
     python benchmarks/iex_decode.py --messages 1000000 --repeats 5 \\
         --out benchmarks/results/iex_decode.json
 
-Synthetic captures (TOPS 1.6 and DEEP 1.0, classic pcap, not gzipped) come from part B's
-encoder (``fluvius.feeds.iex.synthetic``) when it is installed, else from the small writer
-below (``--writer own`` forces it). The writer mimics real TOPS: 1-8 messages per segment
-(real data averages 4.4), a few heartbeats, quotes about half the messages. Figures:
+Synthetic captures (TOPS 1.6 and DEEP 1.0, classic pcap, not gzipped) come from the
+``iex`` workload generator (``fluvius.feeds.iex.synthetic``); ``--writer own`` uses the
+small independent writer below instead (1-8 messages per segment, real data averages 4.4;
+a few heartbeats; quotes about half the messages). Figures:
 
 * batch decoding (file in the page cache): messages/s and MB/s, median of repeats;
 * the streaming reference decoder, for comparison;
@@ -99,15 +99,13 @@ def own_capture(path: Path, n_messages: int, feed: str, seed: int = 1) -> int:
 
 
 def synthetic_capture(path: Path, n_messages: int, feed: str, writer: str) -> str:
-    """Write the capture with part B's encoder when available; returns which writer ran."""
+    """Write the capture with part B's generator (``fluvius.feeds.iex.synthetic``) or ours."""
     if writer == "auto":
-        try:
-            from fluvius.feeds.iex import synthetic  # type: ignore[attr-defined]
-        except ImportError:
-            synthetic = None
-        if synthetic is not None and hasattr(synthetic, "write_synthetic_capture"):
-            synthetic.write_synthetic_capture(path, messages=n_messages, feed=feed)
-            return "fluvius.feeds.iex.synthetic"
+        from fluvius.feeds.iex.synthetic import synthetic_deep, synthetic_tops
+
+        make = synthetic_tops if feed == "tops" else synthetic_deep
+        make(n_messages, seed=1).write(path)
+        return f"fluvius.feeds.iex.synthetic.synthetic_{feed}({n_messages}, seed=1)"
     own_capture(path, n_messages, feed)
     return "benchmarks/iex_decode.py own_capture"
 

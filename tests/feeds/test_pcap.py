@@ -207,3 +207,17 @@ def test_pcapng_damaged_block_length_stops_with_a_report(tmp_path: Path) -> None
     events, report = _decode_both(_write(tmp_path, good + bytes(bad)))
     assert events == feed.expected[:1]
     assert f"byte offset {len(good)}" in report.capture.truncated_file
+
+
+def test_pcapng_undeclared_interface_and_huge_timestamps(tmp_path: Path) -> None:
+    # found by benchmarks/iex_fuzz.py: a damaged interface id once declared 4 billion
+    # interfaces; timestamps beyond int64 ns once overflowed
+    feed = Feed()
+    feed.add([system_event("O", 10)], T0)
+    feed.add([system_event("C", 11)], T0 + 1000)
+    (t1, p1), (t2, p2) = feed.datagrams
+    data = ng_shb("<") + ng_idb("<", tsresol=6) + ng_epb("<", 0xFFFFFFFF, t1 // 1000, frame(p1))
+    data += ng_epb("<", 0, (1 << 64) - 1, frame(p2))
+    events, _ = _decode_both(_write(tmp_path, data))
+    assert events[0] == feed.expected[0]
+    assert events[1].recv_ns == (((1 << 64) - 1) * 1000 + (1 << 63)) % (1 << 64) - (1 << 63)

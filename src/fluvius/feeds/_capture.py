@@ -168,12 +168,14 @@ def detect_container(head: bytes, *, name: str = "capture") -> str:
     )
 
 
-def _make_indexer(container: str, head: bytes, name: str) -> Indexer:
+def _make_indexer(container: str, head: bytes, name: str, compiled: bool) -> Indexer:
     from fluvius.feeds.pcap import PcapIndexer
     from fluvius.feeds.pcapng import PcapngIndexer
 
     if container == "pcap":
-        return PcapIndexer.from_header(head, name=name)
+        indexer = PcapIndexer.from_header(head, name=name)
+        indexer.compiled = compiled
+        return indexer
     return PcapngIndexer(name=name)
 
 
@@ -198,6 +200,7 @@ def iter_record_chunks(
     *,
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int, int], None] | None = None,
+    compiled: bool = False,
 ) -> Iterator[RecordChunk]:
     """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
 
@@ -205,6 +208,7 @@ def iter_record_chunks(
     record, or whose next record length is impossible, stops with ``stats.truncated_file``
     set (the caller decides whether that is an error). ``progress(done, total)`` is called
     after each chunk with the bytes of the (possibly compressed) file read so far.
+    ``compiled`` lets the pcap indexer use the numba record walk when it is available.
     """
     name = str(path)
     total = os.path.getsize(path)
@@ -216,7 +220,7 @@ def iter_record_chunks(
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise DecodeError(f"{name}: cannot inflate: {exc}", offset=0) from exc
         stats.container = detect_container(bytes(buf[:4]), name=name)
-        indexer = _make_indexer(stats.container, bytes(buf[:24]), name)
+        indexer = _make_indexer(stats.container, bytes(buf[:24]), name, compiled)
         base = 0
         start = 24 if stats.container == "pcap" else 0
         if len(buf) < start:

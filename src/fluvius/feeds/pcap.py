@@ -29,6 +29,7 @@ from fluvius.feeds._capture import (
     strided_view,
 )
 from fluvius.feeds._chains import walk_in_parallel
+from fluvius.feeds._kernels import kernels
 
 __all__ = ["MAX_RECORD", "PcapIndexer"]
 
@@ -45,6 +46,7 @@ class PcapIndexer:
     snaplen: int
     linktype: int
     name: str = "capture"
+    compiled: bool = False  # use the numba record walk when numba is available
 
     @classmethod
     def from_header(cls, head: bytes, *, name: str = "capture") -> PcapIndexer:
@@ -65,6 +67,14 @@ class PcapIndexer:
         self, buf: bytes | bytearray, start: int, base: int, stats: CaptureStats
     ) -> IndexResult:
         """Offsets of the complete records in ``buf[start:]``."""
+        k = kernels() if self.compiled else None
+        if k is not None:
+            starts, used, stop = k.walk_pcap(
+                np.frombuffer(buf, dtype=np.uint8), start, self.endian == "<", MAX_RECORD
+            )
+            if stop < 0:
+                return IndexResult(used=int(used), starts=starts)
+            # a corrupt length: the sequential loop below writes the report
         fast = walk_in_parallel(buf, start, self.endian)
         if fast is not None:
             return fast

@@ -63,7 +63,8 @@ class PcapngIndexer:
     interfaces: list[Interface] = field(default_factory=list)
     # every interface seen, across sections: per-record index into it (for the ts unit)
     all_interfaces: list[Interface] = field(default_factory=list)
-    section_first: int = 0  # index in all_interfaces of this section's interface 0
+    global_ids: list[int] = field(default_factory=list)  # this section's: index in all_interfaces
+    undeclared: int = -1  # index in all_interfaces of the stand-in for undeclared interfaces
 
     def index(
         self, buf: bytes | bytearray, start: int, base: int, stats: CaptureStats
@@ -132,7 +133,7 @@ class PcapngIndexer:
                 ifaces.append(self._interface_index(0, base + pos, stats))
             elif btype == SHB:
                 self.interfaces = []
-                self.section_first = len(self.all_interfaces)
+                self.global_ids = []
             elif btype == IDB:
                 self._add_interface(buf, body, body_end, e)
             else:
@@ -142,13 +143,18 @@ class PcapngIndexer:
         return found
 
     def _interface_index(self, iface: int, offset: int, stats: CaptureStats) -> int:
-        while iface >= len(self.interfaces):
-            # a packet of an undeclared interface: kept, Ethernet with the default unit
-            self._declare(Interface(1, 0))
-        return self.section_first + iface
+        if iface < len(self.interfaces):
+            return self.global_ids[iface]
+        # a packet of an undeclared interface (a damaged file): kept, read as Ethernet with
+        # the default unit; one shared entry, however large the bogus interface id
+        if self.undeclared < 0:
+            self.undeclared = len(self.all_interfaces)
+            self.all_interfaces.append(Interface(1, 0))
+        return self.undeclared
 
     def _declare(self, iface: Interface) -> None:
         self.interfaces.append(iface)
+        self.global_ids.append(len(self.all_interfaces))
         self.all_interfaces.append(iface)
 
     def _add_interface(self, buf: bytes | bytearray, body: int, body_end: int, e: str) -> None:
@@ -169,12 +175,12 @@ class PcapngIndexer:
         iface = np.fromiter(found.link, dtype=np.int32, count=len(found.link))
         ticks = found.ts_ns
         units = [i.tsresol for i in self.all_interfaces]
-        if all(u == 6 for u in units):
-            ts = as_int64(ticks) * 1_000
-        else:
-            ts = as_int64(
-                [ticks_to_ns(t, units[i]) for t, i in zip(ticks, found.link, strict=True)]
-            )
+        if all(u == 6 for u in units):  # the usual case: a wrap-around multiply in uint64
+            raw = np.fromiter(ticks, dtype=np.uint64, count=len(ticks))
+            ts = (raw * np.uint64(1_000)).view(np.int64)
+        else:  # a corrupt timestamp beyond int64 wraps, as the uint64 multiply does
+            ns = [ticks_to_ns(t, units[i]) for t, i in zip(ticks, found.link, strict=True)]
+            ts = as_int64([(n + _HALF) % _WRAP - _HALF for n in ns])
         linktypes = np.fromiter(
             (i.linktype for i in self.all_interfaces), dtype=np.int32, count=len(units)
         )

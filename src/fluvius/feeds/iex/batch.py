@@ -34,6 +34,7 @@ import numpy as np
 
 from fluvius.errors import DecodeError
 from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks, strided_view
+from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import IEX_PRICE_FACTOR, KINDS, EventBatch, dtype_of
 from fluvius.feeds.iex._layout import Conv, MessageLayout
 from fluvius.feeds.iex.deep import DEEP_LAYOUTS, PLU_BUY
@@ -109,10 +110,13 @@ class BatchDecoder:
     venue: str = "IEX"
     strict: bool = False
     report: DecodeReport = field(default_factory=DecodeReport)
+    use_numba: bool = True  # compiled kernels when numba is installed (else numpy)
     tracker: SequenceTracker = field(init=False)
+    _k: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.tracker = SequenceTracker(self.report)
+        self._k = kernels() if self.use_numba else None
 
     def decode_chunk(self, chunk: RecordChunk) -> dict[str, Columns]:
         """The events of one chunk: kind → columns (field → array), rows in file order."""
@@ -158,7 +162,13 @@ class BatchDecoder:
         )
         rep.segments += len(idx)
         rep.heartbeats += int(np.count_nonzero(seg.count == 0))
-        msgs = _walk_blocks_fast(buf, seg)
+        msgs: _Messages | None
+        if self._k is not None:
+            end = seg.off + 40 + np.minimum(seg.plen, seg.avail)
+            u8 = np.frombuffer(buf, dtype=np.uint8)
+            msgs = _Messages(*self._k.walk_blocks(u8, seg.off, end, seg.count))
+        else:
+            msgs = _walk_blocks_fast(buf, seg)
         if msgs is None:  # a truncated or corrupt segment in the chunk: walk with checks
             msgs = _walk_blocks(buf, seg)
         problems = self._segment_problems(seg, msgs.pos_end, msgs.complete, chunk.base)
@@ -299,7 +309,11 @@ class BatchDecoder:
                 if len(kind_types) == 1
                 else np.sort(np.concatenate([by_type[t] for t in kind_types]))
             )
-            cols = _gather(buf, _LAYOUT_OF[kind_types[0]], mpos[rows], typ[rows])
+            layout = _LAYOUT_OF[kind_types[0]]
+            if self._k is not None:
+                cols = _gather_compiled(self._k, buf, layout, mpos[rows], typ[rows])
+            else:
+                cols = _gather(buf, layout, mpos[rows], typ[rows])
             cols["recv_ns"] = seg.recv_ns[msgs.seg[rows]]
             cols["seq"] = seg.first[msgs.seg[rows]] + msgs.k[rows]
             out[kind] = cols
@@ -465,6 +479,38 @@ def _gather(
     return cols
 
 
+def _gather_compiled(
+    k: Any, buf: bytes | bytearray, layout: MessageLayout, mpos: NDArray[np.int64], typ: Any
+) -> Columns:
+    """:func:`_gather` with the numba kernels (same columns, same values)."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    cols: Columns = {}
+    for f in layout.fields:
+        if f.wire == "<i8":
+            mult = IEX_PRICE_FACTOR if f.conv is Conv.PRICE else 1
+            col = k.gather8(a, mpos, f.offset, mult)
+        elif f.wire == "<u4":
+            col = k.gather4(a, mpos, f.offset)
+            if f.conv is Conv.SECONDS:
+                col = col.astype(np.int64) * 1_000_000_000
+        elif f.wire == "S8":
+            col = k.gather_text(a, mpos, f.offset, 8).view("S8")
+        elif f.wire == "S4":
+            col = k.gather_text(a, mpos, f.offset, 4).astype(np.uint32).view("S4")
+        else:  # one byte: u1 or S1
+            col = k.gather1(a, mpos, f.offset)
+            if f.conv is Conv.BIT0:
+                col = (col & 1).astype(bool)
+            elif f.wire == "S1":
+                col = col.view("S1")
+        cols[f.name] = col
+    if "symbol" not in cols:
+        cols["symbol"] = np.zeros(len(mpos), dtype="S8")
+    if layout.constants:
+        cols["side"] = np.where(typ == PLU_BUY, b"B", b"S")
+    return cols
+
+
 def _rstrip_spaces(col: NDArray[Any]) -> NDArray[Any]:
     """Fixed-width strings with their trailing spaces turned into NULs (numpy then drops them).
 
@@ -503,14 +549,23 @@ def iter_capture_batches(
     report: DecodeReport | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int, int], None] | None = None,
+    use_numba: bool = True,
 ) -> Iterator[dict[str, Columns]]:
     """The events of a capture chunk by chunk: kind → columns, rows in file order.
 
     ``report`` receives the counts; ``progress(done, total)`` is called after each chunk.
+    ``use_numba`` picks the compiled kernels when numba is installed (the first call pays
+    numba's import, about half a second); the results are the same either way.
     """
-    decoder = BatchDecoder(venue=venue, strict=strict, report=report or DecodeReport())
+    decoder = BatchDecoder(
+        venue=venue, strict=strict, report=report or DecodeReport(), use_numba=use_numba
+    )
     chunks = iter_record_chunks(
-        path, decoder.report.capture, chunk_bytes=chunk_bytes, progress=progress
+        path,
+        decoder.report.capture,
+        chunk_bytes=chunk_bytes,
+        progress=progress,
+        compiled=decoder._k is not None,
     )
     for chunk in chunks:
         arrays = decoder.decode_chunk(chunk)
@@ -524,6 +579,7 @@ def decode_capture(
     strict: bool = False,
     venue: str = "IEX",
     chunk_bytes: int = CHUNK_BYTES,
+    use_numba: bool = True,
 ) -> DecodedCapture:
     """Decode a whole capture into one :class:`EventBatch` per kind (in file order).
 
@@ -537,7 +593,12 @@ def decode_capture(
     report = DecodeReport()
     parts: dict[str, list[Columns]] = {}
     for columns in iter_capture_batches(
-        path, strict=strict, venue=venue, report=report, chunk_bytes=chunk_bytes
+        path,
+        strict=strict,
+        venue=venue,
+        report=report,
+        chunk_bytes=chunk_bytes,
+        use_numba=use_numba,
     ):
         for kind, cols in columns.items():
             parts.setdefault(kind, []).append(cols)

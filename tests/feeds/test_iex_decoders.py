@@ -147,6 +147,18 @@ def _both(path: Path, *, strict: bool = False) -> tuple[list[ev.Event], DecodeRe
     """Decode with both decoders, check they agree, return the reference's result."""
     ref, ref_error = _attempt(lambda: _reference(path, strict))
     batch, batch_error = _attempt(lambda: decode_capture(path, strict=strict))
+    numpy_only, numpy_error = _attempt(lambda: decode_capture(path, strict=strict, use_numba=False))
+    if numpy_error is not None or batch_error is not None:
+        assert (numpy_error is None) == (batch_error is None)
+        assert numpy_error is not None
+        assert batch_error is not None
+        assert (numpy_error.offset, str(numpy_error)) == (batch_error.offset, str(batch_error))
+    else:
+        assert numpy_only is not None
+        assert batch is not None
+        assert numpy_only.report.as_dict() == batch.report.as_dict()
+        for kind, rows in batch.batches.items():
+            assert (numpy_only.batches[kind].rows == rows.rows).all()
     if ref_error is not None or batch_error is not None:
         assert ref_error is not None, f"only the batch decoder raised {batch_error}"
         assert batch_error is not None, f"only the reference decoder raised {ref_error}"

@@ -215,7 +215,7 @@ def test_pcapng_undeclared_interface_and_huge_timestamps(tmp_path: Path) -> None
     feed = Feed()
     feed.add([system_event("O", 10)], T0)
     feed.add([system_event("C", 11)], T0 + 1000)
-    (t1, p1), (t2, p2) = feed.datagrams
+    (t1, p1), (_, p2) = feed.datagrams
     data = ng_shb("<") + ng_idb("<", tsresol=6) + ng_epb("<", 0xFFFFFFFF, t1 // 1000, frame(p1))
     data += ng_epb("<", 0, (1 << 64) - 1, frame(p2))
     events, _ = _decode_both(_write(tmp_path, data))

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 PROGRESS_MIN_BYTES = 32 << 20  # smaller files decode before a bar would help
+COMPILED_MIN_BYTES = 256 << 20  # numba's ~0.5 s import pays off only on bigger files
+
+
+def _use_numba(file: Path) -> bool:
+    return os.path.getsize(file) >= COMPILED_MIN_BYTES
+
 
 app = typer.Typer(
     help="IEX market data: decode TOPS 1.6 / DEEP 1.0 captures into unified events.",
@@ -158,7 +164,9 @@ def decode(
                         f"--out {target} exists and is not a directory",
                         "parquet writes a directory",
                     )
-                report, files = write_parquet(file, target, strict=strict, progress=progress)
+                report, files = write_parquet(
+                    file, target, strict=strict, progress=progress, use_numba=_use_numba(file)
+                )
                 written = f"{len(files)} Parquet files in {target}/"
             elif out is None or str(out) == "-":
                 report = write_jsonl(file, sys.stdout, strict=strict, progress=progress)
@@ -190,7 +198,7 @@ def info(
         from fluvius.feeds.iex.export import summarize
 
         with _progress(file, "reading") as progress:
-            summary = summarize(file, strict=strict, progress=progress)
+            summary = summarize(file, strict=strict, progress=progress, use_numba=_use_numba(file))
         doc = summary.as_dict()
         if as_json:
             print_json(doc)

@@ -54,6 +54,7 @@ def write_parquet(
     venue: str = "IEX",
     progress: Callable[[int, int], None] | None = None,
     compression: str = "lz4",
+    use_numba: bool = True,
 ) -> tuple[DecodeReport, list[Path]]:
     """Write the capture's events to ``out_dir/<kind>.parquet``; returns the report and files.
 
@@ -67,7 +68,12 @@ def write_parquet(
     writers: dict[str, Any] = {}
     try:
         for arrays in iter_capture_batches(
-            path, strict=strict, venue=venue, report=report, progress=progress
+            path,
+            strict=strict,
+            venue=venue,
+            report=report,
+            progress=progress,
+            use_numba=use_numba,
         ):
             for kind, rows in arrays.items():
                 writer = writers.get(kind)
@@ -120,6 +126,7 @@ def summarize(
     *,
     strict: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    use_numba: bool = True,
 ) -> CaptureSummary:
     """Decode the capture at ``path`` (batch decoder) and summarise it."""
     t0 = time.perf_counter()
@@ -127,7 +134,9 @@ def summarize(
     symbols: set[bytes] = set()
     lo: int | None = None
     hi: int | None = None
-    for arrays in iter_capture_batches(path, strict=strict, report=report, progress=progress):
+    for arrays in iter_capture_batches(
+        path, strict=strict, report=report, progress=progress, use_numba=use_numba
+    ):
         for rows in arrays.values():
             if not len(rows):
                 continue

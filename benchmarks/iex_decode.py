@@ -110,23 +110,38 @@ def synthetic_capture(path: Path, n_messages: int, feed: str, writer: str) -> st
     return "benchmarks/iex_decode.py own_capture"
 
 
-def _child_peak_rss(path: Path) -> int:
-    """Peak RSS (bytes) of a fresh interpreter that batch-decodes ``path``."""
-    code = (
-        "import resource,sys\n"
-        "from fluvius.feeds.iex.batch import decode_capture\n"
-        "decode_capture(sys.argv[1])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    )
-    base = subprocess.run(
-        [sys.executable, "-c", "import resource;import fluvius.feeds.iex.batch;"
-         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    run = subprocess.run(
-        [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
-    )
-    return int(run.stdout.strip()) * 1024, int(base.stdout.strip()) * 1024  # type: ignore[return-value]
+_HWM = (
+    "import sys\n"
+    "def hwm():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1]) * 1024\n"
+)
+
+
+def _child_peak_rss(path: Path) -> dict[str, int]:
+    """Peak RSS (VmHWM, reset at exec unlike ru_maxrss) of fresh interpreters that decode."""
+    programs = {
+        "import_rss_bytes": "import fluvius.feeds.iex.batch",
+        "decode_numpy_rss_bytes": "from fluvius.feeds.iex.batch import decode_capture\n"
+        "decode_capture(sys.argv[1], use_numba=False)",
+        "decode_numba_rss_bytes": "from fluvius.feeds.iex.batch import decode_capture\n"
+        "decode_capture(sys.argv[1])",
+        "cli_parquet_rss_bytes": "import tempfile\nfrom fluvius.cli.app import main\n"
+        "out = tempfile.mkdtemp()\n"
+        "try:\n    main(['iex', 'decode', sys.argv[1], '-f', 'parquet', '-o', out])\n"
+        "except SystemExit:\n    pass",
+    }
+    out = {}
+    for name, body in programs.items():
+        run = subprocess.run(
+            [sys.executable, "-c", _HWM + body + "\nprint(hwm(), file=sys.stderr)", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        out[name] = int(run.stderr.strip().splitlines()[-1])
+    return out
 
 
 def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
@@ -136,17 +151,32 @@ def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
 
     size = path.stat().st_size
     path.read_bytes()  # into the page cache
-    result = decode_capture(path)
+    result = decode_capture(path)  # also compiles (or loads) the numba kernels
     messages = result.report.messages
+
+    def cpu_median(fn: Any, repeats: int) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.process_time()
+            fn()
+            times.append(time.process_time() - t0)
+        return sorted(times)[len(times) // 2]
+
     batch_s = median_time(lambda: decode_capture(path), repeats)
-    stream_s = median_time(lambda: sum(1 for _ in iter_events(path)), max(1, repeats // 2))
+    batch_cpu = cpu_median(lambda: decode_capture(path), repeats)
+    numpy_s = median_time(lambda: decode_capture(path, use_numba=False), repeats)
+    numpy_cpu = cpu_median(lambda: decode_capture(path, use_numba=False), repeats)
+    stream_s = median_time(lambda: sum(1 for _ in iter_events(path)), 1)
     doc: dict[str, Any] = {
         "file_bytes": size,
         "messages": messages,
         "events": result.report.total_events,
         "batch_seconds": batch_s,
         "batch_messages_per_s": messages / batch_s,
+        "batch_cpu_messages_per_s": messages / batch_cpu,
         "batch_mb_per_s": size / batch_s / 1e6,
+        "batch_numpy_messages_per_s": messages / numpy_s,
+        "batch_numpy_cpu_messages_per_s": messages / numpy_cpu,
         "stream_seconds": stream_s,
         "stream_messages_per_s": messages / stream_s,
     }
@@ -168,13 +198,12 @@ def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
                 "cli_vs_iextools": messages / cli_s / IEXTOOLS_BASELINE,
             }
         )
-    peak, base = _child_peak_rss(path)
+    rss = _child_peak_rss(path)
+    doc.update(rss)
     doc.update(
         {
-            "peak_rss_bytes": peak,
-            "import_rss_bytes": base,
-            "peak_rss_over_file": peak / size,
-            "decode_rss_over_file": (peak - base) / size,
+            f"{name.removesuffix('_rss_bytes')}_rss_over_file": value / size
+            for name, value in rss.items()
         }
     )
     return doc
@@ -202,12 +231,17 @@ def main() -> None:
             results[feed] = doc
             print(
                 f"{feed}: {doc['messages']:,} messages, {doc['file_bytes'] / 1e6:.1f} MB; batch "
-                f"{doc['batch_messages_per_s'] / 1e6:.2f} M msg/s ({doc['batch_mb_per_s']:.0f} "
-                f"MB/s); stream {doc['stream_messages_per_s'] / 1e3:.0f} k msg/s; CLI parquet "
+                f"{doc['batch_messages_per_s'] / 1e6:.2f} M msg/s wall, "
+                f"{doc['batch_cpu_messages_per_s'] / 1e6:.2f} M msg/s CPU "
+                f"({doc['batch_mb_per_s']:.0f} MB/s); numpy only "
+                f"{doc['batch_numpy_cpu_messages_per_s'] / 1e6:.2f} M msg/s CPU; stream "
+                f"{doc['stream_messages_per_s'] / 1e3:.0f} k msg/s; CLI parquet "
                 f"{doc['cli_seconds']:.2f} s = {doc['cli_messages_per_s'] / 1e6:.2f} M msg/s = "
-                f"{doc['cli_vs_iextools']:.1f}x IEXTools; peak RSS "
-                f"{doc['peak_rss_over_file']:.2f}x file ({doc['decode_rss_over_file']:.2f}x "
-                f"above the imports)"
+                f"{doc['cli_vs_iextools']:.1f}x IEXTools; peak RSS / file: CLI parquet "
+                f"{doc['cli_parquet_rss_over_file']:.2f}, decode_capture numpy "
+                f"{doc['decode_numpy_rss_over_file']:.2f}, numba "
+                f"{doc['decode_numba_rss_over_file']:.2f}, imports alone "
+                f"{doc['import_rss_over_file']:.2f}"
             )
     if SAMPLE_FILE.exists():
         doc = measure(SAMPLE_FILE, args.repeats)

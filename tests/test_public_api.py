@@ -67,6 +67,16 @@ EXPECTED = {
         "events_to_array",
         "to_arrow",
     ],
+    "fluvius.feeds.iex": [
+        "DecodeReport",
+        "DecodedCapture",
+        "SegmentDecoder",
+        "SegmentHeader",
+        "SequenceTracker",
+        "decode_capture",
+        "iter_capture_batches",
+        "iter_events",
+    ],
     "fluvius.partition": ["Partition", "Partitioner", "round_robin"],
     "fluvius.scheduling": [
         "LiveReport",

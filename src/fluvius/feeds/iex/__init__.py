@@ -7,6 +7,9 @@ of whole captures) · ``report`` (what a decode saw).
 
 from __future__ import annotations
 
+from fluvius.feeds.iex.batch import DecodedCapture as DecodedCapture
+from fluvius.feeds.iex.batch import decode_capture as decode_capture
+from fluvius.feeds.iex.batch import iter_capture_batches as iter_capture_batches
 from fluvius.feeds.iex.reference import SegmentDecoder as SegmentDecoder
 from fluvius.feeds.iex.reference import iter_events as iter_events
 from fluvius.feeds.iex.report import DecodeReport as DecodeReport
@@ -15,8 +18,11 @@ from fluvius.feeds.iex.transport import SequenceTracker as SequenceTracker
 
 __all__ = [
     "DecodeReport",
+    "DecodedCapture",
     "SegmentDecoder",
     "SegmentHeader",
     "SequenceTracker",
+    "decode_capture",
+    "iter_capture_batches",
     "iter_events",
 ]

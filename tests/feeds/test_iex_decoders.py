@@ -175,6 +175,7 @@ def _both(path: Path, *, strict: bool = False) -> tuple[list[ev.Event], DecodeRe
     return events, report
 
 
+@pytest.mark.slow
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(feeds())
 def test_decoders_give_the_written_events(tmp_path_factory: Any, case: tuple[Feed, bytes]) -> None:

@@ -9,14 +9,14 @@ chunk goes through five array passes, none of which loops over messages in Pytho
    (:func:`~fluvius.feeds.net.locate_payloads`);
 2. **segments**: every 40-byte IEX-TP header is gathered at once through a strided
    structured view of the buffer (one item per byte offset, ``view[offsets]``);
-3. **message blocks**: all segments are walked *together*, one block per step: step *k*
+3. **message blocks** (:mod:`fluvius.feeds.iex._blocks`): all segments are walked *together*, one block per step: step *k*
    reads the *k*-th length prefix of every segment that still has blocks, so the number of
    numpy steps is the largest message count of a segment (67 in real data), not the number
    of messages;
 4. **sequence tracking**: a chunk whose segments all continue one stream in order (the
    normal case) is checked with array comparisons; any other chunk goes through the same
    :class:`~fluvius.feeds.iex.transport.SequenceTracker` the reference decoder uses;
-5. **fields**: messages are grouped by type with a stable sort, and each type's fields are
+5. **fields** (:mod:`fluvius.feeds.iex._columns`): messages are grouped by type with a stable sort, and each type's fields are
    gathered with its layout's numpy dtype (``MessageLayout.wire_dtype``) and converted per
    column into the unified dtype (:func:`fluvius.feeds.events.dtype_of`).
 
@@ -35,9 +35,10 @@ import numpy as np
 from fluvius.errors import DecodeError
 from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks, strided_view
 from fluvius.feeds._kernels import kernels
-from fluvius.feeds.events import IEX_PRICE_FACTOR, KINDS, EventBatch, dtype_of
-from fluvius.feeds.iex._layout import Conv, MessageLayout
-from fluvius.feeds.iex.deep import DEEP_LAYOUTS, PLU_BUY
+from fluvius.feeds.events import KINDS, EventBatch, dtype_of
+from fluvius.feeds.iex._blocks import Messages, Segments, walk_blocks, walk_blocks_fast
+from fluvius.feeds.iex._columns import Columns, gather, gather_compiled
+from fluvius.feeds.iex.deep import DEEP_LAYOUTS
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.tops import TOPS_LAYOUTS
 from fluvius.feeds.iex.transport import (
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from numpy.typing import NDArray
+
+    from fluvius.feeds.iex._layout import MessageLayout
 
 __all__ = [
     "BatchDecoder",
@@ -72,8 +75,6 @@ _SEGMENT = np.dtype(
         "itemsize": 40,
     }
 )
-_U16 = np.dtype("<u2")
-_VECTOR_STEPS = 256  # block-walk steps done with numpy; real segments hold at most ~70 blocks
 _KNOWN_PROTOCOLS = np.array(sorted(PROTOCOLS), dtype=np.uint16)
 
 # documented length per (family, type byte); family 0 = TOPS, 1 = DEEP; 0 = undocumented
@@ -83,10 +84,6 @@ for _fam, _table in enumerate((TOPS_LAYOUTS, DEEP_LAYOUTS)):
         _DOC_LEN[_fam, _t] = _layout.length
 _DOC_FLAT = _DOC_LEN.ravel()
 _LAYOUT_OF: dict[int, MessageLayout] = {**TOPS_LAYOUTS, **DEEP_LAYOUTS}
-_FIELD_VIEW = {code: np.dtype(code) for code in ("u1", "<u4", "<i8", "S1", "S4", "S8")}
-
-Columns = dict[str, "NDArray[Any]"]
-"""One kind's events as columns: field name → array (the fields of :func:`dtype_of`)."""
 
 
 @dataclass(slots=True)
@@ -147,7 +144,7 @@ class BatchDecoder:
         idx, hdr = idx[sel], hdr[sel]
         if not len(idx):
             return {}
-        seg = _Segments(
+        seg = Segments(
             off=pay_off[idx],
             avail=pay_len[idx] - 40,
             trunc=trunc[idx],
@@ -162,15 +159,15 @@ class BatchDecoder:
         )
         rep.segments += len(idx)
         rep.heartbeats += int(np.count_nonzero(seg.count == 0))
-        msgs: _Messages | None
+        msgs: Messages | None
         if self._k is not None:
             end = seg.off + 40 + np.minimum(seg.plen, seg.avail)
             u8 = np.frombuffer(buf, dtype=np.uint8)
-            msgs = _Messages(*self._k.walk_blocks(u8, seg.off, end, seg.count))
+            msgs = Messages(*self._k.walk_blocks(u8, seg.off, end, seg.count))
         else:
-            msgs = _walk_blocks_fast(buf, seg)
+            msgs = walk_blocks_fast(buf, seg)
         if msgs is None:  # a truncated or corrupt segment in the chunk: walk with checks
-            msgs = _walk_blocks(buf, seg)
+            msgs = walk_blocks(buf, seg)
         problems = self._segment_problems(seg, msgs.pos_end, msgs.complete, chunk.base)
         drop = self._track(seg, chunk.base)
         if drop.any():
@@ -179,7 +176,7 @@ class BatchDecoder:
         return self._fields(buf, seg, msgs, problems, chunk.base)
 
     def _segment_problems(
-        self, seg: _Segments, pos_end: NDArray[np.int64], complete: NDArray[np.int64], base: int
+        self, seg: Segments, pos_end: NDArray[np.int64], complete: NDArray[np.int64], base: int
     ) -> list[tuple[int, str, str]]:
         over = seg.plen > seg.avail
         cut = over | (complete < seg.count)
@@ -210,7 +207,7 @@ class BatchDecoder:
             out.append((at, *what))
         return out
 
-    def _track(self, seg: _Segments, base: int) -> NDArray[np.int64]:
+    def _track(self, seg: Segments, base: int) -> NDArray[np.int64]:
         """Leading duplicate messages per segment; the tracker's state moves past the chunk."""
         n = len(seg.off)
         drop = np.zeros(n, dtype=np.int64)
@@ -250,8 +247,8 @@ class BatchDecoder:
     def _fields(
         self,
         buf: bytes | bytearray,
-        seg: _Segments,
-        msgs: _Messages,
+        seg: Segments,
+        msgs: Messages,
         problems: list[tuple[int, str, str]],
         base: int,
     ) -> dict[str, Columns]:
@@ -311,234 +308,14 @@ class BatchDecoder:
             )
             layout = _LAYOUT_OF[kind_types[0]]
             if self._k is not None:
-                cols = _gather_compiled(self._k, buf, layout, mpos[rows], typ[rows])
+                cols = gather_compiled(self._k, buf, layout, mpos[rows], typ[rows])
             else:
-                cols = _gather(buf, layout, mpos[rows], typ[rows])
+                cols = gather(buf, layout, mpos[rows], typ[rows])
             cols["recv_ns"] = seg.recv_ns[msgs.seg[rows]]
             cols["seq"] = seg.first[msgs.seg[rows]] + msgs.k[rows]
             out[kind] = cols
             rep.count_event(kind, len(rows))
         return out
-
-
-@dataclass(slots=True)
-class _Segments:
-    """Per-segment arrays of one chunk (offsets relative to the chunk buffer)."""
-
-    off: NDArray[np.int64]
-    avail: NDArray[np.int64]
-    trunc: NDArray[np.bool_]
-    recv_ns: NDArray[np.int64]
-    protocol: NDArray[np.int64]
-    channel: NDArray[np.int64]
-    session: NDArray[np.int64]
-    plen: NDArray[np.int64]
-    count: NDArray[np.int64]
-    soff: NDArray[np.int64]
-    first: NDArray[np.int64]
-
-
-@dataclass(slots=True)
-class _Messages:
-    """Per-message arrays in file order: segment index, index in segment, offset, length."""
-
-    seg: NDArray[np.int64]
-    k: NDArray[np.int64]
-    mpos: NDArray[np.int64]
-    mlen: NDArray[np.int64]
-    complete: NDArray[np.int64]  # per segment: complete blocks walked
-    pos_end: NDArray[np.int64]  # per segment: where the walk stopped
-
-    def select(self, mask: NDArray[np.bool_]) -> _Messages:
-        kept = (self.seg[mask], self.k[mask], self.mpos[mask], self.mlen[mask])
-        return _Messages(*kept, self.complete, self.pos_end)
-
-
-def _walk_blocks_fast(buf: bytes | bytearray, seg: _Segments) -> _Messages | None:
-    """The message blocks of segments that are all intact, or None if one is not.
-
-    Segments are ordered by message count, so step *k* works on a prefix of them (no
-    filtering); lengths are read without bounds checks (clipped to the buffer), and
-    afterwards each segment must end exactly at its declared payload length inside the
-    datagram. Block ends only grow, so that one check proves every block fit.
-    """
-    n = len(seg.off)
-    count = seg.count
-    order = np.argsort(-count, kind="stable")
-    neg_sorted = -count[order]
-    start = np.cumsum(count) - count
-    start_o = start[order]
-    cur = (seg.off + 40)[order]
-    total = int(count.sum())
-    out_pos = np.empty(total, dtype=np.int64)
-    out_len = np.empty(total, dtype=np.int64)
-    lengths = strided_view(buf, _U16)
-    last = len(lengths) - 1
-    max_count = int(-neg_sorted[0]) if n else 0
-    if max_count > _VECTOR_STEPS:
-        return None
-    prefixes = np.searchsorted(neg_sorted, -np.arange(max_count), side="left").tolist()
-    for k, m in enumerate(prefixes):
-        c = cur[:m]
-        mlen = lengths[np.minimum(c, last)].astype(np.int64)
-        where = start_o[:m] + k
-        out_pos[where] = c + 2
-        out_len[where] = mlen
-        c += mlen + 2
-    pos_end = np.empty(n, dtype=np.int64)
-    pos_end[order] = cur
-    if not ((seg.plen <= seg.avail) & (pos_end == seg.off + 40 + seg.plen)).all():
-        return None
-    seg_of = np.repeat(np.arange(n), count)
-    k_of = np.arange(total) - np.repeat(start, count)
-    return _Messages(seg_of, k_of, out_pos, out_len, count, pos_end)
-
-
-def _walk_blocks(buf: bytes | bytearray, seg: _Segments) -> _Messages:
-    """Walk the message blocks of all segments together, one block per step, with checks.
-
-    After :data:`_VECTOR_STEPS` steps the few segments still going (only damaged data has
-    hundreds of blocks in a segment) are finished one by one, so hostile input cannot
-    make the number of numpy steps grow to the tens of thousands.
-    """
-    n = len(seg.off)
-    end = seg.off + 40 + np.minimum(seg.plen, seg.avail)
-    pos = seg.off + 40
-    complete = np.zeros(n, dtype=np.int64)
-    lengths = strided_view(buf, _U16)
-    steps: list[tuple[NDArray[np.int64], Any, NDArray[np.int64], NDArray[np.int64]]] = []
-    active = np.flatnonzero(seg.count > 0)
-    k = 0
-    while len(active) and k < _VECTOR_STEPS:
-        p = pos[active]
-        fits = p + 2 <= end[active]
-        if not fits.all():
-            active, p = active[fits], p[fits]
-        mlen = lengths[p].astype(np.int64)
-        fits = p + 2 + mlen <= end[active]
-        if not fits.all():
-            active, p, mlen = active[fits], p[fits], mlen[fits]
-        steps.append((active, k, p + 2, mlen))
-        pos[active] = p + 2 + mlen
-        complete[active] += 1
-        active = active[complete[active] < seg.count[active]]
-        k += 1
-    for i in active.tolist():  # the long tail, sequentially
-        at, stop, done, todo = int(pos[i]), int(end[i]), int(complete[i]), int(seg.count[i])
-        tail: list[tuple[int, int]] = []
-        while done + len(tail) < todo and at + 2 <= stop:
-            mlen_i = buf[at] | (buf[at + 1] << 8)
-            if at + 2 + mlen_i > stop:
-                break
-            tail.append((at + 2, mlen_i))
-            at += 2 + mlen_i
-        if tail:
-            arr = np.array(tail, dtype=np.int64)
-            ks = np.arange(done, done + len(tail), dtype=np.int64)
-            steps.append((np.full(len(tail), i, dtype=np.int64), ks, arr[:, 0], arr[:, 1]))
-            complete[i] += len(tail)
-            pos[i] = at
-    total = int(complete.sum())
-    start = np.cumsum(complete) - complete
-    out_seg = np.empty(total, dtype=np.int64)
-    out_k = np.empty(total, dtype=np.int64)
-    out_pos = np.empty(total, dtype=np.int64)
-    out_len = np.empty(total, dtype=np.int64)
-    for a, ks, p, mlen in steps:
-        where = start[a] + ks
-        out_seg[where] = a
-        out_k[where] = ks
-        out_pos[where] = p
-        out_len[where] = mlen
-    return _Messages(out_seg, out_k, out_pos, out_len, complete, pos)
-
-
-def _gather(
-    buf: bytes | bytearray, layout: MessageLayout, mpos: NDArray[np.int64], typ: NDArray[np.uint8]
-) -> Columns:
-    """One type's fields, each gathered straight from the buffer and converted (no row copy)."""
-    cols: Columns = {}
-    for f in layout.fields:
-        col = strided_view(buf, _FIELD_VIEW[f.wire])[mpos + f.offset]
-        if f.conv is Conv.PRICE:
-            col *= IEX_PRICE_FACTOR
-        elif f.conv is Conv.SECONDS:
-            col = col.astype(np.int64) * 1_000_000_000
-        elif f.conv is Conv.TEXT:
-            col = _rstrip_spaces(col)
-        elif f.conv is Conv.BIT0:
-            col = (col & 1).astype(bool)
-        cols[f.name] = col
-    if "symbol" not in cols:
-        cols["symbol"] = np.zeros(len(mpos), dtype="S8")
-    for name, value in layout.constants:
-        if name == "side":
-            cols["side"] = np.where(typ == PLU_BUY, b"B", b"S")
-        else:  # pragma: no cover - the only constant field is the PLU side
-            cols[name] = np.full(len(mpos), value)
-    return cols
-
-
-def _gather_compiled(
-    k: Any, buf: bytes | bytearray, layout: MessageLayout, mpos: NDArray[np.int64], typ: Any
-) -> Columns:
-    """:func:`_gather` with the numba kernels (same columns, same values)."""
-    a = np.frombuffer(buf, dtype=np.uint8)
-    cols: Columns = {}
-    for f in layout.fields:
-        if f.wire == "<i8":
-            mult = IEX_PRICE_FACTOR if f.conv is Conv.PRICE else 1
-            col = k.gather8(a, mpos, f.offset, mult)
-        elif f.wire == "<u4":
-            col = k.gather4(a, mpos, f.offset)
-            if f.conv is Conv.SECONDS:
-                col = col.astype(np.int64) * 1_000_000_000
-        elif f.wire == "S8":
-            col = k.gather_text(a, mpos, f.offset, 8).view("S8")
-        elif f.wire == "S4":
-            col = k.gather_text(a, mpos, f.offset, 4).astype(np.uint32).view("S4")
-        else:  # one byte: u1 or S1
-            col = k.gather1(a, mpos, f.offset)
-            if f.conv is Conv.BIT0:
-                col = (col & 1).astype(bool)
-            elif f.wire == "S1":
-                col = col.view("S1")
-        cols[f.name] = col
-    if "symbol" not in cols:
-        cols["symbol"] = np.zeros(len(mpos), dtype="S8")
-    if layout.constants:
-        cols["side"] = np.where(typ == PLU_BUY, b"B", b"S")
-    return cols
-
-
-def _rstrip_spaces(col: NDArray[Any]) -> NDArray[Any]:
-    """Fixed-width strings with their trailing spaces turned into NULs (numpy then drops them).
-
-    Branch-free: the run of trailing spaces is the run of leading zero bytes of
-    ``value ^ 0x2020...`` (the last character is the most significant byte, little-endian),
-    counted by halving (4, 2, 1 bytes) and then masked off.
-    """
-    width = col.dtype.itemsize
-    utype = np.dtype(f"<u{width}")
-    v = np.ascontiguousarray(col).view(utype)
-    x = v ^ utype.type(int.from_bytes(b" " * width, "little"))
-    spaces = np.zeros(len(v), dtype=utype)
-    bits = 8 * width
-    step = width // 2
-    while step:
-        shift = utype.type(8 * step)
-        high_zero = (x >> utype.type(bits - 8 * step)) == 0
-        spaces += np.where(high_zero, utype.type(step), utype.type(0))
-        x = np.where(high_zero, x << shift, x)
-        step //= 2
-    spaces += (x == 0).astype(utype)  # all spaces: one more byte
-    keep_bits = (utype.type(width) - spaces) * utype.type(8)
-    full = np.iinfo(utype).max
-    mask = np.where(
-        keep_bits >= bits, utype.type(full), (utype.type(1) << (keep_bits % bits)) - utype.type(1)
-    ).astype(utype)
-    stripped: NDArray[Any] = (v & mask).view(col.dtype)
-    return stripped
 
 
 def iter_capture_batches(

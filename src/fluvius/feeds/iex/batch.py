@@ -9,16 +9,16 @@ chunk goes through five array passes, none of which loops over messages in Pytho
    (:func:`~fluvius.feeds.net.locate_payloads`);
 2. **segments**: every 40-byte IEX-TP header is gathered at once through a strided
    structured view of the buffer (one item per byte offset, ``view[offsets]``);
-3. **message blocks** (:mod:`fluvius.feeds.iex._blocks`): all segments are walked *together*, one block per step: step *k*
-   reads the *k*-th length prefix of every segment that still has blocks, so the number of
-   numpy steps is the largest message count of a segment (67 in real data), not the number
-   of messages;
+3. **message blocks** (:mod:`fluvius.feeds.iex._blocks`): all segments are walked
+   *together*, one block per step: step *k* reads the *k*-th length prefix of every
+   segment that still has blocks, so the number of numpy steps is the largest message
+   count of a segment (67 in real data), not the number of messages (or one numba loop);
 4. **sequence tracking**: a chunk whose segments all continue one stream in order (the
    normal case) is checked with array comparisons; any other chunk goes through the same
    :class:`~fluvius.feeds.iex.transport.SequenceTracker` the reference decoder uses;
-5. **fields** (:mod:`fluvius.feeds.iex._columns`): messages are grouped by type with a stable sort, and each type's fields are
-   gathered with its layout's numpy dtype (``MessageLayout.wire_dtype``) and converted per
-   column into the unified dtype (:func:`fluvius.feeds.events.dtype_of`).
+5. **fields** (:mod:`fluvius.feeds.iex._columns`): messages are grouped by type with a
+   stable sort, and each field is gathered straight from the buffer at its layout offset
+   and converted per column into the unified dtype (:func:`fluvius.feeds.events.dtype_of`).
 
 The result equals the reference decoder's (:mod:`fluvius.feeds.iex.reference`): same events
 in the same order, same report; the tests check both on random and corrupted captures.

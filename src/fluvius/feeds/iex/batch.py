@@ -20,6 +20,10 @@ chunk goes through five array passes, none of which loops over messages in Pytho
    stable sort, and each field is gathered straight from the buffer at its layout offset
    and converted per column into the unified dtype (:func:`fluvius.feeds.events.dtype_of`).
 
+With ``use_numba`` (the default) the record walk, the block walk and the field gathers run
+as compiled kernels (:mod:`fluvius.feeds._kernels`) when numba is installed; the numpy
+steps above are the fallback and give the same result.
+
 The result equals the reference decoder's (:mod:`fluvius.feeds.iex.reference`): same events
 in the same order, same report; the tests check both on random and corrupted captures.
 """

@@ -14,6 +14,7 @@ import typer
 
 from fluvius import __version__
 from fluvius.cli import config as config_cmd
+from fluvius.cli import iex as iex_cmd
 from fluvius.cli import run as run_cmd
 from fluvius.cli import workload as workload_cmd
 
@@ -35,6 +36,7 @@ app.command(
 )(run_cmd.run)
 app.add_typer(workload_cmd.app, name="workload")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(iex_cmd.app, name="iex")
 
 
 def _version(value: bool) -> None:

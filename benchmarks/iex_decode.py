@@ -1,0 +1,260 @@
+"""IEX decode speed: batch decoder, streaming decoder, whole CLI command, peak memory.
+
+Usage::
+
+    python benchmarks/iex_decode.py --messages 1000000 --repeats 5 \\
+        --out benchmarks/results/iex_decode.json
+
+Synthetic captures (TOPS 1.6 and DEEP 1.0, classic pcap, not gzipped) come from the
+``iex`` workload generator (``fluvius.feeds.iex.synthetic``); ``--writer own`` uses the
+small independent writer below instead (1-8 messages per segment, real data averages 4.4;
+a few heartbeats; quotes about half the messages). Figures:
+
+* batch decoding (file in the page cache): messages/s and MB/s, median of repeats;
+* the streaming reference decoder, for comparison;
+* ``fluvius iex decode FILE --format parquet`` as a subprocess, interpreter start-up
+  included, against the issue's baseline (IEXTools 0.0.8: 125,000 messages/s measured by
+  the issue's author on this machine; IEXTools is not installed here, see the docs);
+* peak RSS of a child process that only decodes the file (``ru_maxrss``), vs file size;
+* the real sample (``shared/data/iex``) when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_time, write_results
+
+IEXTOOLS_BASELINE = 125_000  # messages/s, from issue 4 (IEXTools 0.0.8, this machine)
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "iex"
+SAMPLE_FILE = SAMPLE / "TOPS16_20170710_sample.pcap.gz"
+
+_ETH_IP_UDP = struct.Struct(">6s6sH BBHHHBBH4s4s HHHH")
+_SEG = struct.Struct("<BBHIIHHqqq")
+
+
+def _frame(payload: bytes) -> bytes:
+    return _ETH_IP_UDP.pack(
+        b"\x01\x00\x5e\x15\x15\x03", b"\x00\x11\x22\x33\x44\x55", 0x0800,
+        0x45, 0, 28 + len(payload), 0, 0x4000, 64, 17, 0, b"\x0a\x00\x00\x01",
+        b"\xe9\xd7\x15\x03", 5000, 10377, 8 + len(payload), 0,
+    ) + payload  # fmt: skip
+
+
+def own_capture(path: Path, n_messages: int, feed: str, seed: int = 1) -> int:
+    """Write a synthetic classic-pcap capture of ``n_messages``; returns the message count."""
+    rnd = random.Random(seed)
+    symbols = [f"S{i:04d}".encode().ljust(8) for i in range(500)]
+    q = struct.Struct("<cBq8sIqqI")
+    t = struct.Struct("<cBq8sIqq")
+    plu = struct.Struct("<cBq8sIq")
+    admin = struct.Struct("<ccq8s")
+    protocol = 0x8003 if feed == "tops" else 0x8004
+    ts = 1_700_000_000_000_000_000
+    seq, offset, written = 1, 0, 0
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    while written < n_messages:
+        ts += rnd.randrange(1, 50_000)
+        count = 0 if rnd.random() < 0.02 else min(rnd.randint(1, 8), n_messages - written)
+        blocks = []
+        for _ in range(count):
+            sym = symbols[rnd.randrange(len(symbols))]
+            r = rnd.random()
+            px = rnd.randrange(10_000, 5_000_000)
+            if feed == "tops" and r < 0.5:
+                msg = q.pack(b"Q", 0, ts, sym, rnd.randrange(1, 5000), px, px + 100, 300)
+            elif feed == "deep" and r < 0.6:
+                side = b"8" if rnd.random() < 0.5 else b"5"
+                msg = plu.pack(side, rnd.randrange(2), ts, sym, rnd.randrange(0, 5000), px)
+            elif r < 0.72:
+                msg = t.pack(b"T", 0, ts, sym, rnd.randrange(1, 1000), px, rnd.randrange(1 << 40))
+            else:
+                msg = admin.pack(rnd.choice([b"H", b"O", b"P"]), b"T", ts, sym)
+                if msg[0:1] == b"H":
+                    msg += b"    "
+                elif msg[0:1] == b"P":
+                    msg = msg[:1] + b"\x00" + msg[2:] + b" "
+            blocks.append(struct.pack("<H", len(msg)) + msg)
+        payload = b"".join(blocks)
+        seg = _SEG.pack(1, 0, protocol, 1, 1, len(payload), count, offset, seq, ts) + payload
+        data = _frame(seg)
+        sec, ns = divmod(ts, 1_000_000_000)
+        out.append(struct.pack("<IIII", sec, ns // 1000, len(data), len(data)) + data)
+        seq += count
+        offset += len(payload)
+        written += count
+    path.write_bytes(b"".join(out))
+    return written
+
+
+def synthetic_capture(path: Path, n_messages: int, feed: str, writer: str) -> str:
+    """Write the capture with part B's generator (``fluvius.feeds.iex.synthetic``) or ours."""
+    if writer == "auto":
+        from fluvius.feeds.iex.synthetic import synthetic_deep, synthetic_tops
+
+        make = synthetic_tops if feed == "tops" else synthetic_deep
+        make(n_messages, seed=1).write(path)
+        return f"fluvius.feeds.iex.synthetic.synthetic_{feed}({n_messages}, seed=1)"
+    own_capture(path, n_messages, feed)
+    return "benchmarks/iex_decode.py own_capture"
+
+
+_HWM = (
+    "import sys\n"
+    "def hwm():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1]) * 1024\n"
+)
+
+
+def _child_peak_rss(path: Path) -> dict[str, int]:
+    """Peak RSS (VmHWM, reset at exec unlike ru_maxrss) of fresh interpreters that decode."""
+    programs = {
+        "import_rss_bytes": "import fluvius.feeds.iex.batch",
+        "decode_numpy_rss_bytes": "from fluvius.feeds.iex.batch import decode_capture\n"
+        "decode_capture(sys.argv[1], use_numba=False)",
+        "decode_numba_rss_bytes": "from fluvius.feeds.iex.batch import decode_capture\n"
+        "decode_capture(sys.argv[1])",
+        "cli_parquet_rss_bytes": "import tempfile\nfrom fluvius.cli.app import main\n"
+        "out = tempfile.mkdtemp()\n"
+        "try:\n    main(['iex', 'decode', sys.argv[1], '-f', 'parquet', '-o', out])\n"
+        "except SystemExit:\n    pass",
+    }
+    out = {}
+    for name, body in programs.items():
+        run = subprocess.run(
+            [sys.executable, "-c", _HWM + body + "\nprint(hwm(), file=sys.stderr)", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        out[name] = int(run.stderr.strip().splitlines()[-1])
+    return out
+
+
+def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
+    """Batch, streaming, CLI and memory figures for one capture file."""
+    from fluvius.feeds.iex import iter_events
+    from fluvius.feeds.iex.batch import decode_capture
+
+    size = path.stat().st_size
+    path.read_bytes()  # into the page cache
+    result = decode_capture(path)  # also compiles (or loads) the numba kernels
+    messages = result.report.messages
+
+    def cpu_median(fn: Any, repeats: int) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.process_time()
+            fn()
+            times.append(time.process_time() - t0)
+        return sorted(times)[len(times) // 2]
+
+    batch_s = median_time(lambda: decode_capture(path), repeats)
+    batch_cpu = cpu_median(lambda: decode_capture(path), repeats)
+    numpy_s = median_time(lambda: decode_capture(path, use_numba=False), repeats)
+    numpy_cpu = cpu_median(lambda: decode_capture(path, use_numba=False), repeats)
+    stream_s = median_time(lambda: sum(1 for _ in iter_events(path)), 1)
+    doc: dict[str, Any] = {
+        "file_bytes": size,
+        "messages": messages,
+        "events": result.report.total_events,
+        "batch_seconds": batch_s,
+        "batch_messages_per_s": messages / batch_s,
+        "batch_cpu_messages_per_s": messages / batch_cpu,
+        "batch_mb_per_s": size / batch_s / 1e6,
+        "batch_numpy_messages_per_s": messages / numpy_s,
+        "batch_numpy_cpu_messages_per_s": messages / numpy_cpu,
+        "stream_seconds": stream_s,
+        "stream_messages_per_s": messages / stream_s,
+    }
+    if cli:
+        fluvius = Path(sys.executable).with_name("fluvius")
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [str(fluvius), "iex", "decode", str(path), "--format", "parquet", "--out", tmp]
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True, capture_output=True)
+                times.append(time.perf_counter() - t0)
+        cli_s = sorted(times)[len(times) // 2]
+        doc.update(
+            {
+                "cli_command": " ".join(["fluvius", *cmd[1:4], "--format parquet --out DIR"]),
+                "cli_seconds": cli_s,
+                "cli_messages_per_s": messages / cli_s,
+                "cli_vs_iextools": messages / cli_s / IEXTOOLS_BASELINE,
+            }
+        )
+    rss = _child_peak_rss(path)
+    doc.update(rss)
+    doc.update(
+        {
+            f"{name.removesuffix('_rss_bytes')}_rss_over_file": value / size
+            for name, value in rss.items()
+        }
+    )
+    return doc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--writer", choices=["auto", "own"], default="auto")
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+    load = os.getloadavg()
+    results: dict[str, Any] = {"load_average_at_start": load, "baseline": {
+        "iextools_messages_per_s": IEXTOOLS_BASELINE,
+        "source": "issue 4 (IEXTools 0.0.8 on a synthetic 1,000,000-message TOPS capture); "
+                  "IEXTools is not installed in this environment, so it is not re-run",
+    }}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for feed in ("tops", "deep"):
+            path = Path(tmp) / f"{feed}.pcap"
+            writer = synthetic_capture(path, args.messages, feed, args.writer)
+            doc = measure(path, args.repeats)
+            doc["writer"] = writer
+            results[feed] = doc
+            print(
+                f"{feed}: {doc['messages']:,} messages, {doc['file_bytes'] / 1e6:.1f} MB; batch "
+                f"{doc['batch_messages_per_s'] / 1e6:.2f} M msg/s wall, "
+                f"{doc['batch_cpu_messages_per_s'] / 1e6:.2f} M msg/s CPU "
+                f"({doc['batch_mb_per_s']:.0f} MB/s); numpy only "
+                f"{doc['batch_numpy_cpu_messages_per_s'] / 1e6:.2f} M msg/s CPU; stream "
+                f"{doc['stream_messages_per_s'] / 1e3:.0f} k msg/s; CLI parquet "
+                f"{doc['cli_seconds']:.2f} s = {doc['cli_messages_per_s'] / 1e6:.2f} M msg/s = "
+                f"{doc['cli_vs_iextools']:.1f}x IEXTools; peak RSS / file: CLI parquet "
+                f"{doc['cli_parquet_rss_over_file']:.2f}, decode_capture numpy "
+                f"{doc['decode_numpy_rss_over_file']:.2f}, numba "
+                f"{doc['decode_numba_rss_over_file']:.2f}, imports alone "
+                f"{doc['import_rss_over_file']:.2f}"
+            )
+    if SAMPLE_FILE.exists():
+        doc = measure(SAMPLE_FILE, args.repeats)
+        results["sample"] = doc
+        print(
+            f"sample (gzip): {doc['messages']:,} messages; batch "
+            f"{doc['batch_messages_per_s'] / 1e6:.2f} M msg/s; CLI parquet "
+            f"{doc['cli_seconds']:.2f} s"
+        )
+    results["load_average_at_end"] = os.getloadavg()
+    results["max_rss_of_this_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    write_results(args.out, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""``fluvius iex``: decode IEX captures (pcap/pcapng, gzip or not) and describe them.
+
+The commands are thin: the work is in :mod:`fluvius.feeds.iex.export`. Heavy imports
+(numpy, pyarrow) happen inside the commands so ``fluvius --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from fluvius.cli import iex_replay
+from fluvius.cli.errors import fail, user_errors
+from fluvius.cli.output import err_console, print_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from fluvius.feeds.iex.report import DecodeReport
+
+__all__ = ["app"]
+
+PROGRESS_MIN_BYTES = 32 << 20  # smaller files decode before a bar would help
+COMPILED_MIN_BYTES = 256 << 20  # numba's ~0.5 s import pays off only on bigger files
+
+
+def _use_numba(file: Path) -> bool:
+    return os.path.getsize(file) >= COMPILED_MIN_BYTES
+
+
+app = typer.Typer(
+    help="IEX market data: decode TOPS 1.6 / DEEP 1.0 captures into unified events.",
+    no_args_is_help=True,
+)
+
+DECODE_EPILOG = """Examples:
+
+  fluvius iex decode TOPS16_20170710_sample.pcap.gz | head -3
+
+  fluvius iex decode day.pcap.gz --format parquet --out day_events/
+
+  fluvius iex decode day.pcap --strict --out events.jsonl
+
+The container (pcap either byte order, µs or ns; pcapng) and gzip are detected from the
+file's first bytes, not its name. JSON Lines: one event per line, every field, "kind"
+first, in file order. Parquet: a directory with one file per kind (quote.parquet,
+trade.parquet, ...), default FILE's name + "_events". Lenient by default: corrupt segments
+and messages are skipped, counted and reported on stderr; --strict stops at the first one
+with its byte offset.
+"""
+
+INFO_EPILOG = """Examples:
+
+  fluvius iex info TOPS16_20170710_sample.pcap.gz
+
+  fluvius iex info day.pcap.gz --json | jq '.events.quote, .report.gap_count'
+"""
+
+
+class Format(enum.StrEnum):
+    """Output formats of ``fluvius iex decode``."""
+
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+def _verbose(ctx: typer.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.obj and root.obj.get("verbose"))
+
+
+def _default_out(file: Path) -> Path:
+    name = file.name
+    for suffix in (".gz", ".pcapng", ".pcap"):
+        name = name.removesuffix(suffix)
+    return file.with_name(name + "_events")
+
+
+@contextmanager
+def _progress(file: Path, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar over the file's bytes when the file is big and stderr a TTY."""
+    if os.path.getsize(file) < PROGRESS_MIN_BYTES or not err_console.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=os.path.getsize(file))
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _summary_line(report: DecodeReport) -> str:
+    parts = [f"{report.messages:,} messages", f"{report.total_events:,} events"]
+    for label, value in (
+        ("gaps", report.gap_count),
+        ("restarts", report.restart_count),
+        ("duplicates", report.duplicate_messages),
+        ("corrupt", report.corrupt),
+        ("truncated segments", report.truncated_segments),
+        ("unknown", sum(report.unknown_types.values())),
+    ):
+        if value:
+            parts.append(f"{value:,} {label}")
+    if report.capture.truncated_file:
+        parts.append(f"stopped early: {report.capture.truncated_file}")
+    return ", ".join(parts)
+
+
+@app.command("decode", epilog=DECODE_EPILOG)
+def decode(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Capture file (pcap or pcapng, gzip or not).")],
+    *,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="jsonl (one event per line) or parquet.")
+    ] = Format.jsonl,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="jsonl: file to write ('-' or absent: stdout). "
+            "parquet: directory of one file per kind (default FILE's name + '_events').",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at the first corrupt segment or message.")
+    ] = False,
+) -> None:
+    """Decode capture FILE into unified market events (JSON Lines or Parquet)."""
+    with user_errors(_verbose(ctx)):
+        from fluvius.feeds.iex.export import write_jsonl, write_parquet
+
+        with _progress(file, "decoding") as progress:
+            if fmt is Format.parquet:
+                target = out if out is not None else _default_out(file)
+                if target.exists() and not target.is_dir():
+                    fail(
+                        f"--out {target} exists and is not a directory",
+                        "parquet writes a directory",
+                    )
+                report, files = write_parquet(
+                    file, target, strict=strict, progress=progress, use_numba=_use_numba(file)
+                )
+                written = f"{len(files)} Parquet files in {target}/"
+            elif out is None or str(out) == "-":
+                report = write_jsonl(file, sys.stdout, strict=strict, progress=progress)
+                sys.stdout.flush()
+                written = "stdout"
+            else:
+                with open(out, "w", encoding="utf-8") as fh:
+                    report = write_jsonl(file, fh, strict=strict, progress=progress)
+                written = str(out)
+        err_console.print(
+            f"{file}: {_summary_line(report)} -> {written}", soft_wrap=True, markup=False
+        )
+
+
+@app.command("info", epilog=INFO_EPILOG)
+def info(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Capture file (pcap or pcapng, gzip or not).")],
+    *,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Write one JSON document to stdout.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at the first corrupt segment or message.")
+    ] = False,
+) -> None:
+    """Describe capture FILE: counts per kind, symbols, time range, gaps, truncation, speed."""
+    with user_errors(_verbose(ctx)):
+        from fluvius.feeds.iex.export import summarize
+
+        with _progress(file, "reading") as progress:
+            summary = summarize(file, strict=strict, progress=progress, use_numba=_use_numba(file))
+        doc = summary.as_dict()
+        if as_json:
+            print_json(doc)
+            return
+        _print_info(doc)
+
+
+def _iso(ts_ns: int | None) -> str:
+    if ts_ns is None:
+        return "-"
+    sec, ns = divmod(ts_ns, 1_000_000_000)
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ns:09d}Z"
+
+
+def _print_info(doc: dict[str, Any]) -> None:
+    rep = doc["report"]
+    cap = rep["capture"]
+    table = Table("kind", "events", title=Path(doc["file"]).name, title_justify="left")
+    for kind, n in doc["events"].items():
+        table.add_row(kind, f"{n:,}")
+    table.add_row("[bold]all[/]", f"[bold]{rep['total_events']:,}[/]")
+    err_console.print(table)
+    inflated = f" ({cap['compressed']})" if cap["compressed"] else ""
+    rate = doc["messages_per_second"]
+    lines = [
+        f"container      {cap['container']}{inflated}, {cap['bytes_read']:,} bytes, "
+        f"{cap['records']:,} records",
+        f"segments       {rep['segments']:,} ({rep['heartbeats']:,} heartbeats), "
+        f"{doc['messages']:,} messages",
+        f"symbols        {doc['symbols']:,}",
+        f"time range     {_iso(doc['first_ts_ns'])} .. {_iso(doc['last_ts_ns'])}",
+        f"gaps           {rep['gap_count']:,} ({rep['missing_messages']:,} messages missing)",
+        f"restarts       {rep['restart_count']:,}",
+        f"duplicates     {rep['duplicate_messages']:,}",
+        f"offset errors  {rep['offset_mismatch_count']:,}",
+        f"truncation     {cap['truncated_records']:,} records cut by snaplen, "
+        f"{rep['truncated_segments']:,} segments; file: {cap['truncated_file'] or 'complete'}",
+        f"corrupt        {rep['corrupt']:,}; unknown types {rep['unknown_types'] or 'none'}",
+        f"not IEX        {rep['non_udp'] + rep['not_iex']:,} frames",
+        f"decode speed   {rate:,.0f} messages/s" if rate else "decode speed   -",
+    ]
+    for line in lines:
+        err_console.print(line, markup=False, soft_wrap=True)
+    for problem in rep["problems"][:5]:
+        err_console.print(f"  at byte {problem['offset']}: {problem['problem']}", markup=False)
+
+
+app.command("replay", epilog=iex_replay.EPILOG, no_args_is_help=True)(iex_replay.replay)

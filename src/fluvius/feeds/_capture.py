@@ -1,0 +1,281 @@
+"""Capture files: gzip, container detection, chunked reading into indexed capture records.
+
+Design note
+-----------
+A capture is read as a stream of byte *chunks* (a few MiB each), never whole: a day of IEX
+HIST data is several GB. Each chunk is indexed by the container's indexer
+(:func:`fluvius.feeds.pcap.index_pcap`, :func:`fluvius.feeds.pcapng.index_pcapng`), which
+walks the complete records and returns their frames as arrays (:class:`RecordChunk`); the
+incomplete record at the end of the chunk is carried into the next one. Both decoders, the
+streaming reference decoder and the columnar batch decoder, read captures through here.
+
+* gzip is recognised from its magic ``1f 8b`` and inflated on the fly with python-isal
+  (``isal.igzip``, several times faster than zlib), else zlib-ng, else the standard library;
+* the container is recognised from its first four bytes (pcap in either byte order, µs or ns;
+  pcapng), never from the file name;
+* a file that ends inside a record stops cleanly: the records before it are decoded and
+  :class:`CaptureStats` names the byte offset of the incomplete record.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+import numpy as np
+
+from fluvius.errors import DecodeError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from numpy.typing import NDArray
+
+__all__ = [
+    "CHUNK_BYTES",
+    "CaptureStats",
+    "Indexer",
+    "RecordChunk",
+    "detect_container",
+    "iter_record_chunks",
+    "open_stream",
+]
+
+CHUNK_BYTES = 16 << 20
+"""Bytes read per chunk: large enough to amortise the per-chunk numpy work, small enough
+to keep the decoder's memory a small multiple of it."""
+
+GZIP_MAGIC = b"\x1f\x8b"
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000),  # little-endian, microseconds
+    b"\x4d\x3c\xb2\xa1": ("<", 1),  # little-endian, nanoseconds
+    b"\xa1\xb2\xc3\xd4": (">", 1_000),
+    b"\xa1\xb2\x3c\x4d": (">", 1),
+}
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    """What the capture layer saw; part of every decode report."""
+
+    container: str = ""
+    compressed: str = ""  # "" (plain) or the gzip inflater used
+    bytes_read: int = 0  # uncompressed bytes
+    records: int = 0  # packet records (pcap records, pcapng EPB/SPB/PB)
+    truncated_records: int = 0  # captured length < original length
+    skipped_blocks: int = 0  # pcapng blocks that carry no packet (NRB, ISB, custom, ...)
+    non_ethernet: int = 0  # packets of an interface whose link type is not Ethernet
+    truncated_file: str = ""  # why the file stopped early, with the byte offset; "" if it did not
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (JSON-ready)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True)
+class RecordChunk:
+    """The complete packet records of one chunk of a capture.
+
+    ``buf`` holds the chunk's bytes; ``base`` is the file offset of ``buf[0]``. Per record:
+    ``frame_off`` (into ``buf``), ``cap_len`` (bytes captured), ``orig_len`` (bytes on the
+    wire), ``ts_ns`` (capture time) and ``link`` (link type, 1 = Ethernet).
+    """
+
+    buf: bytes | bytearray
+    base: int
+    frame_off: NDArray[np.int64]
+    cap_len: NDArray[np.int64]
+    orig_len: NDArray[np.int64]
+    ts_ns: NDArray[np.int64]
+    link: NDArray[np.int32]
+
+    def __len__(self) -> int:
+        return len(self.frame_off)
+
+
+@dataclass(slots=True)
+class IndexResult:
+    """What an indexer found in a buffer: records from ``buf[start:]`` up to ``used``."""
+
+    frame_off: list[int] = field(default_factory=list)
+    cap_len: list[int] = field(default_factory=list)
+    orig_len: list[int] = field(default_factory=list)
+    ts_ns: list[int] = field(default_factory=list)
+    link: list[int] = field(default_factory=list)
+    used: int = 0
+    stop: str = ""  # set when the rest of the file cannot be read (corrupt record length)
+    starts: NDArray[np.int64] | None = None  # record starts found by a vectorised walk
+
+
+class Indexer(Protocol):
+    """A container's record indexer: keeps its state (byte order, interfaces) across chunks."""
+
+    def index(self, buf: bytes | bytearray, start: int, base: int, stats: CaptureStats) -> Any:
+        """Index complete records of ``buf[start:]``; ``base`` is the file offset of buf[0]."""
+        ...
+
+    def to_chunk(self, buf: bytes | bytearray, base: int, found: Any) -> RecordChunk:
+        """Turn what :meth:`index` found into a :class:`RecordChunk`."""
+        ...
+
+
+def open_stream(path: str | Path) -> tuple[BinaryIO, str, BinaryIO]:
+    """Open ``path``, inflating gzip on the fly: (stream, inflater name or "", raw file).
+
+    The raw file's position tells how far through the file the stream is (progress bars).
+    """
+    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+    head = raw.read(2)
+    raw.seek(0)
+    if head != GZIP_MAGIC:
+        return raw, "", raw
+    stream: Any
+    try:
+        from isal import igzip
+
+        stream, name = igzip.IGzipFile(fileobj=raw, mode="rb"), "isal"  # type: ignore[no-untyped-call]
+    except ImportError:  # pragma: no cover - isal is a dependency; kept for odd platforms
+        try:
+            from zlib_ng import gzip_ng  # type: ignore[import-not-found,unused-ignore]
+
+            stream, name = gzip_ng.GzipFile(fileobj=raw, mode="rb"), "zlib-ng"
+        except ImportError:
+            stream, name = gzip.GzipFile(fileobj=raw, mode="rb"), "gzip"
+    return stream, name, raw
+
+
+def detect_container(head: bytes, *, name: str = "capture") -> str:
+    """``"pcap"`` or ``"pcapng"`` from the first four bytes, else a :class:`DecodeError`.
+
+    >>> detect_container(bytes.fromhex("d4c3b2a1"))
+    'pcap'
+    >>> detect_container(b"\\x0a\\x0d\\x0d\\x0a")
+    'pcapng'
+    """
+    magic = bytes(head[:4])
+    if magic in PCAP_MAGICS:
+        return "pcap"
+    if magic == PCAPNG_MAGIC:
+        return "pcapng"
+    raise DecodeError(
+        f"{name}: not a pcap or pcapng capture (first bytes {magic.hex(' ') or 'none'})",
+        offset=0,
+        expected="pcap magic a1b2c3d4/a1b23c4d (either byte order) or pcapng 0a0d0d0a",
+    )
+
+
+def _make_indexer(container: str, head: bytes, name: str, compiled: bool) -> Indexer:
+    from fluvius.feeds.pcap import PcapIndexer
+    from fluvius.feeds.pcapng import PcapngIndexer
+
+    if container == "pcap":
+        indexer = PcapIndexer.from_header(head, name=name)
+        indexer.compiled = compiled
+        return indexer
+    return PcapngIndexer(name=name)
+
+
+def _read_into(stream: BinaryIO, carry: bytes | bytearray | memoryview, size: int) -> bytearray:
+    buf = bytearray(len(carry) + size)
+    buf[: len(carry)] = carry
+    view = memoryview(buf)
+    got = len(carry)
+    while got < len(buf):
+        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
+    view.release()
+    del buf[got:]
+    return buf
+
+
+def iter_record_chunks(
+    path: str | Path,
+    stats: CaptureStats,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    progress: Callable[[int, int], None] | None = None,
+    compiled: bool = False,
+) -> Iterator[RecordChunk]:
+    """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
+
+    Raises :class:`DecodeError` when the file is not a capture; a file that ends inside a
+    record, or whose next record length is impossible, stops with ``stats.truncated_file``
+    set (the caller decides whether that is an error). ``progress(done, total)`` is called
+    after each chunk with the bytes of the (possibly compressed) file read so far.
+    ``compiled`` lets the pcap indexer use the numba record walk when it is available.
+    """
+    name = str(path)
+    total = os.path.getsize(path)
+    stream, inflater, raw = open_stream(path)
+    stats.compressed = inflater
+    with stream, raw:
+        try:
+            buf = _read_into(stream, b"", max(chunk_bytes, 64))
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise DecodeError(f"{name}: cannot inflate: {exc}", offset=0) from exc
+        stats.container = detect_container(bytes(buf[:4]), name=name)
+        indexer = _make_indexer(stats.container, bytes(buf[:24]), name, compiled)
+        base = 0
+        start = 24 if stats.container == "pcap" else 0
+        if len(buf) < start:
+            stats.truncated_file = f"the file ends inside the pcap header at byte offset {len(buf)}"
+            stats.bytes_read = len(buf)
+            return
+        while True:
+            found = indexer.index(buf, start, base, stats)
+            chunk = indexer.to_chunk(buf, base, found)
+            stats.records += len(chunk)
+            stats.truncated_records += int(np.count_nonzero(chunk.cap_len < chunk.orig_len))
+            if progress is not None:
+                progress(raw.tell(), total)
+            if len(chunk):
+                yield chunk
+            if found.stop:
+                stats.truncated_file = found.stop
+                stats.bytes_read = base + len(buf)
+                return
+            carry = memoryview(buf)[found.used :]
+            try:
+                nxt = _read_into(stream, carry, chunk_bytes)
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                carry.release()
+                stats.truncated_file = (
+                    f"the compressed stream is damaged after byte offset {base + len(buf)}: {exc}"
+                )
+                stats.bytes_read = base + len(buf)
+                return
+            carry.release()
+            eof = len(nxt) == len(buf) - found.used
+            base += found.used
+            if eof:
+                if len(nxt):
+                    stats.truncated_file = (
+                        f"the file ends inside a record: {len(nxt)} bytes left "
+                        f"at byte offset {base}"
+                    )
+                stats.bytes_read = base + len(nxt)
+                return
+            buf = nxt
+            start = 0
+
+
+def as_int64(values: list[int]) -> NDArray[np.int64]:
+    """A list of ints as an int64 array (empty lists included)."""
+    return np.fromiter(values, dtype=np.int64, count=len(values))
+
+
+def strided_view(buf: bytes | bytearray, dtype: np.dtype[Any]) -> NDArray[Any]:
+    """Every byte offset of ``buf`` viewed as the start of one ``dtype`` item (no copy).
+
+    ``strided_view(buf, dt)[offsets]`` gathers the items at arbitrary, unaligned offsets.
+    """
+    n = len(buf) - dtype.itemsize + 1
+    if n <= 0:
+        return np.empty(0, dtype)
+    return np.ndarray((n,), dtype=dtype, buffer=buf, offset=0, strides=(1,))

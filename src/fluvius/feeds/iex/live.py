@@ -1,0 +1,232 @@
+"""Live IEX over UDP: an asyncio datagram receiver that decodes each segment as it arrives.
+
+Design note
+-----------
+:class:`LiveFeed` binds a UDP socket (optionally joining a multicast group, as the IEX feeds
+are published), watches it with ``loop.add_reader`` and, on each wake-up, drains every
+datagram waiting (asyncio's datagram transport reads one per loop iteration, too few for a
+burst of market data), decoding each one *in the callback* with
+:class:`~fluvius.feeds.iex.fastlive.FastSegmentDecoder` (the streaming decoder
+:class:`fluvius.feeds.iex.SegmentDecoder` with a fast path for clean segments): one datagram
+is one IEX-TP segment, its events are stamped with the receive time (``time.time_ns()`` by
+default) and appended to a queue; consumers iterate :meth:`LiveFeed.events` (one event at a time) or
+:meth:`LiveFeed.datagrams` (the events of one datagram together, the natural unit for a
+graph cycle).
+
+Losses are never silent. The decoder's sequence tracking (per protocol, channel and
+session) turns lost datagrams into *gaps* and repeated ones into *duplicates* in
+:attr:`LiveFeed.report`, exactly as for a capture. When consumers fall behind by more than
+``max_pending`` events, new datagrams are dropped *before* decoding (counted in
+:attr:`LiveStats.overflow_drops`), so the tracker reports them as gaps too; memory stays
+bounded. A datagram that is not IEX-TP is counted by the report (``not_iex``). In strict
+mode a corrupt segment ends iteration with its :class:`~fluvius.errors.DecodeError`.
+
+Iteration ends when the feed is closed, or after ``idle_timeout_s`` seconds without a
+datagram (a replay that finished, a feed that went quiet).
+
+>>> async def main():
+...     async with await LiveFeed.bind("127.0.0.1", 0) as feed:
+...         return feed.port > 0
+>>> asyncio.run(main())
+True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fluvius.errors import DecodeError
+from fluvius.feeds.iex.fastlive import FastSegmentDecoder
+from fluvius.feeds.iex.report import DecodeReport
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from types import TracebackType
+
+    from fluvius.feeds.events import Event
+
+__all__ = ["DRAIN", "LiveFeed", "LiveStats"]
+
+DRAIN = 256
+"""Datagrams read per socket wake-up at most (asyncio's own transport reads only one)."""
+
+
+@dataclass(slots=True)
+class LiveStats:
+    """Receive-side counts (the decode counts, gaps and duplicates are in the report)."""
+
+    datagrams: int = 0
+    bytes: int = 0
+    events: int = 0
+    overflow_drops: int = 0
+    max_pending: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict."""
+        return {n: getattr(self, n) for n in self.__slots__}
+
+
+class LiveFeed:
+    """A bound UDP socket decoding IEX-TP datagrams into events (see the module doc).
+
+    Create with :meth:`bind`; use as an async context manager (closing on exit).
+    """
+
+    def __init__(
+        self,
+        *,
+        strict: bool = False,
+        max_pending: int = 1_000_000,
+        clock: Callable[[], int] = time.time_ns,
+        venue: str = "IEX",
+    ) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {max_pending=}")
+        self.report = DecodeReport()
+        self.decoder = FastSegmentDecoder(venue=venue, strict=strict, report=self.report)
+        self.stats = LiveStats()
+        self.max_pending = max_pending
+        self.clock = clock
+        self._queue: deque[list[Event]] = deque()
+        self._pending = 0
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._error: BaseException | None = None
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.address: tuple[str, int] = ("", 0)
+
+    @classmethod
+    async def bind(
+        cls,
+        host: str = "0.0.0.0",
+        port: int = 0,
+        *,
+        group: str | None = None,
+        interface: str = "0.0.0.0",
+        rcvbuf_bytes: int = 8 << 20,
+        **options: Any,
+    ) -> LiveFeed:
+        """Bind ``host:port`` (port 0: any free port) and start receiving.
+
+        ``group`` joins that IPv4 multicast group on ``interface`` (the IEX feeds are
+        multicast: TOPS 233.215.21.3:10377, DEEP 233.215.21.4:10378 on the primary site).
+        ``rcvbuf_bytes`` asks the kernel for a large socket buffer (it may grant less).
+        """
+        feed = cls(**options)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf_bytes)
+            sock.bind((host, port))
+            if group is not None:
+                mreq = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(interface))
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+            sock.setblocking(False)
+            loop = asyncio.get_running_loop()
+            loop.add_reader(sock.fileno(), feed._readable)
+        except BaseException:
+            sock.close()
+            raise
+        feed._sock, feed._loop = sock, loop
+        feed.address = sock.getsockname()[:2]
+        return feed
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return self.address[1]
+
+    # -- the socket side --------------------------------------------------------------------
+    def _readable(self) -> None:
+        """Drain the socket (up to :data:`DRAIN` datagrams per wake-up, to stay fair)."""
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(DRAIN):
+            try:
+                data = sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ICMP errors reported on the socket
+                self._fail(exc)
+                return
+            self._receive(data)
+
+    def _receive(self, data: bytes) -> None:
+        stats = self.stats
+        stats.datagrams += 1
+        stats.bytes += len(data)
+        if self._closed or self._error is not None:
+            return
+        if self._pending >= self.max_pending:
+            stats.overflow_drops += 1
+            return
+        try:
+            events = self.decoder.decode(data, self.clock())
+        except DecodeError as exc:
+            self._fail(exc)
+            return
+        if events:
+            self._queue.append(events)
+            self._pending += len(events)
+            stats.events += len(events)
+            stats.max_pending = max(stats.max_pending, self._pending)
+        self._wake.set()
+
+    def _fail(self, exc: BaseException) -> None:
+        self._error = exc
+        self._wake.set()
+
+    # -- the consumer side ------------------------------------------------------------------
+    async def datagrams(self, idle_timeout_s: float | None = None) -> AsyncIterator[list[Event]]:
+        """The events of each datagram (non-empty lists), in arrival order."""
+        while True:
+            if self._queue:
+                events = self._queue.popleft()
+                self._pending -= len(events)
+                yield events
+                continue
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                return
+            self._wake.clear()
+            if idle_timeout_s is None:
+                await self._wake.wait()
+                continue
+            try:  # asyncio.timeout: no task per wait, unlike wait_for
+                async with asyncio.timeout(idle_timeout_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                return
+
+    async def events(self, idle_timeout_s: float | None = None) -> AsyncIterator[Event]:
+        """Every event, one at a time, in arrival order."""
+        async for batch in self.datagrams(idle_timeout_s):
+            for event in batch:
+                yield event
+
+    def close(self) -> None:
+        """Stop receiving; iteration drains what is queued, then ends. Idempotent."""
+        self._closed = True
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self._wake.set()
+
+    async def __aenter__(self) -> LiveFeed:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

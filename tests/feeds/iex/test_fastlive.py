@@ -1,0 +1,75 @@
+"""The fast live decoder equals the reference decoder: events, report, and strict errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from iex_strategies import DEEP_KINDS, TOPS_KINDS, event_streams
+
+from fluvius.errors import DecodeError
+from fluvius.feeds.iex import SegmentDecoder
+from fluvius.feeds.iex.encode import encode_segments
+from fluvius.feeds.iex.fastlive import FastSegmentDecoder
+
+
+def _run(decoder: Any, datagrams: list[tuple[bytes, bool]]) -> tuple[list[Any], str]:
+    events: list[Any] = []
+    try:
+        for data, cut in datagrams:
+            events += decoder.decode(data, 7, truncated=cut)
+    except DecodeError as exc:
+        return events, str(exc)
+    return events, ""
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> list[tuple[bytes, bool]]:
+    protocol = draw(st.sampled_from(["tops", "deep"]))
+    events = draw(event_streams(TOPS_KINDS if protocol == "tops" else DEEP_KINDS, 20))
+    per = draw(st.integers(1, 4))
+    out = []
+    for _, seg in encode_segments(events, protocol=protocol, max_per_segment=per):
+        data, cut = bytearray(seg), False
+        match draw(st.integers(0, 6)):
+            case 0:  # flip a byte
+                i = draw(st.integers(0, len(data) - 1))
+                data[i] ^= draw(st.integers(1, 255))
+            case 1:  # cut short, as a capture would
+                data, cut = data[: draw(st.integers(0, len(data)))], True
+            case 2:  # cut short without saying so
+                data = data[: draw(st.integers(0, len(data)))]
+            case 3:  # trailing garbage
+                data += bytes(draw(st.integers(1, 5)))
+            case _:
+                pass
+        out.append((bytes(data), cut))
+        if draw(st.integers(0, 9)) == 0:
+            out.append(out[-1])  # a duplicate
+    return out
+
+
+@pytest.mark.slow
+@settings(max_examples=150)
+@given(datagrams=damaged(), strict=st.booleans())
+def test_fast_equals_reference(datagrams: list[tuple[bytes, bool]], strict: bool) -> None:
+    ref, fast = SegmentDecoder(strict=strict), FastSegmentDecoder(strict=strict)
+    assert _run(fast, datagrams) == _run(ref, datagrams)
+    assert fast.report.as_dict() == ref.report.as_dict()
+
+
+def test_clean_segments_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fluvius.feeds.events import Trade
+
+    events = [Trade("IEX", "AB", i, 0, i + 1, 10**9, 100, i, 0) for i in range(6)]
+    fast = FastSegmentDecoder()
+
+    def forbidden(*args: object, **kwargs: object) -> list[object]:
+        raise AssertionError("the reference decoder was used")
+
+    monkeypatch.setattr(fast.reference, "decode", forbidden)
+    out = [e for _, seg in encode_segments(events, max_per_segment=4) for e in fast.decode(seg, 0)]
+    assert out == events
+    assert fast.report.messages == 6

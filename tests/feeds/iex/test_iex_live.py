@@ -1,0 +1,166 @@
+"""End to end over 127.0.0.1: replay a capture, receive it live, compare with the file's events."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from fluvius.errors import DecodeError
+from fluvius.feeds.events import Event
+from fluvius.feeds.iex import iter_events
+from fluvius.feeds.iex.encode import CaptureFormat, encode_segments, synthetic_deep, synthetic_tops
+from fluvius.feeds.iex.live import LiveFeed
+from fluvius.feeds.iex.replay import iter_datagrams, replay
+
+SAMPLE = (
+    Path(__file__).resolve().parents[3].parent / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
+)
+
+
+def _no_recv(events: list[Event]) -> list[Event]:
+    return [dataclasses.replace(e, recv_ns=0) for e in events]
+
+
+async def _replay_and_receive(
+    source: object, *, speed: float = 0.0, **feed_options: object
+) -> tuple[list[Event], LiveFeed, object]:
+    async with await LiveFeed.bind("127.0.0.1", 0, **feed_options) as feed:  # type: ignore[arg-type]
+        received: list[Event] = []
+
+        async def consume() -> None:
+            received.extend([e async for e in feed.events(idle_timeout_s=2.0)])
+
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(consume())
+            report = await replay(source, "127.0.0.1", feed.port, speed=speed)  # type: ignore[arg-type]
+            await asyncio.sleep(0.05)
+            feed.close()
+            await task
+    return received, feed, report
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [synthetic_tops, synthetic_deep], ids=["tops", "deep"])
+def test_replayed_capture_is_received_as_decoded(make: object, tmp_path: Path) -> None:
+    fmt = CaptureFormat("pcapng", nanosecond=True)
+    path = make(8_000, n_symbols=200, seed=11, fmt=fmt).write(tmp_path / "c.pcapng")  # type: ignore[operator]
+    expected = list(iter_events(path, strict=True))
+    received, feed, report = asyncio.run(_replay_and_receive(path, strict=True))
+    assert _no_recv(received) == _no_recv(expected)
+    assert (feed.report.gap_count, feed.report.duplicate_messages) == (0, 0)
+    assert feed.stats.overflow_drops == 0
+    assert report.datagrams == feed.stats.datagrams == feed.report.segments  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SAMPLE.exists(), reason="the shared IEX sample is not present")
+def test_the_real_sample_replays_exactly() -> None:
+    expected = list(iter_events(SAMPLE))
+    received, feed, report = asyncio.run(_replay_and_receive(SAMPLE))
+    assert len(received) == len(expected) == 57_674
+    assert _no_recv(received) == _no_recv(expected)
+    assert feed.report.gap_count == 0
+    assert report.skipped_truncated == 0  # type: ignore[attr-defined]
+
+
+def _segments(n: int) -> list[tuple[int, bytes]]:
+    from fluvius.feeds.events import SystemEvent, Trade
+
+    events: list[Event] = [SystemEvent("IEX", "", 1, 0, 1, "O")]
+    events += [Trade("IEX", "AB", 2 + i, 0, 2 + i, 10**9, 100, i, 0) for i in range(n)]
+    return encode_segments(events, max_per_segment=2)
+
+
+@pytest.mark.slow
+def test_lost_datagrams_are_reported_as_gaps() -> None:
+    segments = _segments(20)  # 11 segments of 2 messages (the last holds 1)
+    kept = [s for i, s in enumerate(segments) if i not in (3, 4, 7)]
+    received, feed, _ = asyncio.run(_replay_and_receive(kept))
+    assert len(received) == 21 - 6
+    assert (feed.report.gap_count, feed.report.missing_messages) == (2, 6)
+    assert [g["first_missing"] for g in feed.report.gaps] == [7, 15]
+
+
+@pytest.mark.slow
+def test_a_slow_consumer_overflows_into_reported_gaps() -> None:
+    async def main() -> LiveFeed:
+        async with await LiveFeed.bind("127.0.0.1", 0, max_pending=5) as feed:
+            await replay(_segments(20), "127.0.0.1", feed.port, speed=0)
+            await asyncio.sleep(0.05)
+            feed.close()
+            got = [e async for e in feed.events()]
+            assert len(got) == 6  # three datagrams' worth before the bound
+            return feed
+
+    feed = asyncio.run(main())
+    assert feed.stats.overflow_drops == 11 - 3
+    assert feed.stats.overflow_drops + 3 == feed.stats.datagrams
+
+
+@pytest.mark.slow
+def test_strict_mode_ends_iteration_with_the_decode_error() -> None:
+    ts, good = _segments(1)[0]
+    bad = good[:12] + (999).to_bytes(2, "little") + good[14:]  # payload length too large
+
+    async def main() -> None:
+        async with await LiveFeed.bind("127.0.0.1", 0, strict=True) as feed:
+            await replay([(ts, bad)], "127.0.0.1", feed.port, speed=0)
+            with pytest.raises(DecodeError, match="declares payload length 999"):
+                async for _ in feed.events(idle_timeout_s=2.0):
+                    pass
+
+    asyncio.run(main())
+
+
+def test_paced_replay_keeps_the_recorded_spacing() -> None:
+    # three datagrams recorded 40 ms apart, replayed at 2x: about 40 ms in all
+    pairs = [(i * 40_000_000, b"x") for i in range(3)]
+
+    async def main() -> float:
+        async with await LiveFeed.bind("127.0.0.1", 0) as feed:
+            report = await replay(pairs, "127.0.0.1", feed.port, speed=2.0)
+            return report.seconds
+
+    assert asyncio.run(main()) >= 0.039
+
+
+def test_bad_replay_arguments() -> None:
+    with pytest.raises(ValueError, match="speed must be >= 0"):
+        asyncio.run(replay([], "127.0.0.1", 9, speed=-1))
+    with pytest.raises(ValueError, match="max_rate must be > 0"):
+        asyncio.run(replay([], "127.0.0.1", 9, max_rate=0))
+
+
+def test_iter_datagrams_skips_truncated_frames(tmp_path: Path) -> None:
+    from fluvius.feeds._writers import capture_bytes
+
+    path = tmp_path / "t.pcap"
+    path.write_bytes(capture_bytes([b"a" * 50, b"b" * 5], [1000, 2000], snaplen=60))
+    from fluvius.feeds.iex.replay import ReplayReport
+
+    report = ReplayReport()
+    assert list(iter_datagrams(path, report)) == [(2000, b"b" * 5)]
+    assert report.skipped_truncated == 1
+
+
+def test_multicast_group_join() -> None:
+    # IEX publishes on multicast groups; an administratively scoped group stays on this host
+    group = "239.255.42.99"
+
+    async def main() -> list[Event]:
+        async with await LiveFeed.bind("0.0.0.0", 0, group=group) as feed:
+            await replay(_segments(3), group, feed.port, speed=0)
+            await asyncio.sleep(0.1)
+            feed.close()
+            return [e async for e in feed.events()]
+
+    try:
+        got = asyncio.run(main())
+    except OSError as exc:  # no multicast route in this environment
+        pytest.skip(f"multicast unavailable: {exc}")
+    if not got:
+        pytest.skip("multicast datagrams are not looped back on this host")
+    assert [e.seq for e in got] == [1, 2, 3, 4]

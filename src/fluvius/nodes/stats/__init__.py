@@ -50,7 +50,7 @@ from fluvius.nodes.stats.var import Std as Std
 from fluvius.nodes.stats.var import Var as Var
 from fluvius.nodes.stats.vwap import VWAP as VWAP
 
-__all__ = [  # noqa: RUF022 - sorted() order, as tests/test_public_api.py checks
+__all__ = [
     "Beta",
     "Bivariate",
     "Corr",

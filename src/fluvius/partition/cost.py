@@ -34,7 +34,14 @@ if TYPE_CHECKING:
 
     from fluvius.graph.dag import Graph
 
-__all__ = ["check_costs", "dump_costs", "estimate_costs", "load_costs"]
+__all__ = [
+    "check_costs",
+    "critical_path_s",
+    "dump_costs",
+    "estimate_costs",
+    "load_costs",
+    "lower_bound",
+]
 
 
 def _spin_n(spec: NodeSpec) -> int:
@@ -178,3 +185,27 @@ def dump_costs(graph: Graph, costs: Sequence[float], path: str | PathLike[str]) 
     sources = frozenset(graph.sources)
     data = {graph.keys[r]: costs[r] for r in range(len(graph.items)) if r not in sources}
     Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def critical_path_s(graph: Graph, costs: Sequence[float]) -> float:
+    """Seconds of the costliest path through the graph (no communication counted)."""
+    finish = [0.0] * len(graph.items)
+    for r, ins in enumerate(graph.inputs):
+        finish[r] = costs[r] + max((finish[i] for i in ins), default=0.0)
+    return max(finish, default=0.0)
+
+
+def lower_bound(graph: Graph, costs: Sequence[float], workers: int) -> float:
+    """No start-up on ``workers`` workers can be faster: max(critical path, total / workers).
+
+    >>> from fluvius import GraphBuilder
+    >>> b = GraphBuilder()
+    >>> x = b.source("x", 1.0)
+    >>> a = b.node("a", lambda v: v, x)
+    >>> _ = b.node("b", lambda v: v, a)
+    >>> _ = b.node("c", lambda v: v, x)
+    >>> g = b.build()
+    >>> lower_bound(g, [0.0, 1.0, 1.0, 1.0], 1), lower_bound(g, [0.0, 1.0, 1.0, 1.0], 8)
+    (3.0, 2.0)
+    """
+    return max(critical_path_s(graph, costs), sum(costs) / workers)

@@ -12,16 +12,31 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fluvius.partition.base import Partition, Partitioner, round_robin
+from fluvius.partition.components import components
 from fluvius.partition.cost import check_costs, estimate_costs
+from fluvius.partition.critical_path import critical_path
+from fluvius.partition.metis import metis, metis_available
+from fluvius.partition.simulate import simulate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from fluvius.graph.dag import Graph
 
-__all__ = ["PARTITIONERS", "get_partitioner", "partition_graph", "partitioner_names"]
+__all__ = [
+    "PARTITIONERS",
+    "auto_candidates",
+    "get_partitioner",
+    "partition_graph",
+    "partitioner_names",
+]
 
-PARTITIONERS: dict[str, Partitioner] = {"round_robin": round_robin}
+PARTITIONERS: dict[str, Partitioner] = {
+    "round_robin": round_robin,
+    "components": components,
+    "critical_path": critical_path,
+    "metis": metis,
+}
 """Every partitioner, by the name the CLI and :func:`partition_graph` accept."""
 
 
@@ -84,6 +99,17 @@ def partition_graph(
     return get_partitioner(partitioner)(graph, workers, resolved)
 
 
+def auto_candidates() -> tuple[str, ...]:
+    """The partitioners ``"auto"`` compares: every registered one that can run here."""
+    return tuple(name for name in PARTITIONERS if name != "metis" or metis_available())
+
+
 def _best(graph: Graph, workers: int, costs: tuple[float, ...]) -> Partition:
-    # Until the simulator ranks the candidates, the baseline is the only candidate.
-    return round_robin(graph, workers, costs)
+    best: tuple[float, Partition] | None = None
+    for name in auto_candidates():
+        partition = PARTITIONERS[name](graph, workers, costs)
+        makespan = simulate(graph, costs, partition).makespan_s
+        if best is None or makespan < best[0]:
+            best = (makespan, partition)
+    assert best is not None  # round_robin is always a candidate
+    return best[1]

@@ -63,7 +63,10 @@ def metis(graph: Graph, workers: int, costs: Sequence[float] | None = None) -> P
     pymetis = _import_pymetis()
     owner = [0] * len(graph.items)
     nodes = node_ranks(graph)
-    if workers > 1 and len(nodes) > 1:
+    if len(nodes) <= workers:  # METIS refuses more parts than vertices: one node each
+        for w, r in enumerate(nodes):
+            owner[r] = w
+    elif workers > 1:
         vertex = {r: v for v, r in enumerate(nodes)}
         adjacency: list[set[int]] = [set() for _ in nodes]
         for r in nodes:

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from fluvius import __version__
+from fluvius.cli import partition as partition_cmd
+from fluvius.cli import profile as profile_cmd
 from fluvius.cli import run as run_cmd
 from fluvius.cli import workload as workload_cmd
 
@@ -33,6 +35,10 @@ app.command(
     no_args_is_help=True,
 )(run_cmd.run)
 app.add_typer(workload_cmd.app, name="workload")
+app.command("profile", help=profile_cmd.HELP, epilog=profile_cmd.EPILOG)(profile_cmd.profile)
+app.command("partition", help=partition_cmd.HELP, epilog=partition_cmd.EPILOG)(
+    partition_cmd.partition
+)
 
 
 def _version(value: bool) -> None:

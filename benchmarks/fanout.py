@@ -1,0 +1,180 @@
+"""Fanout benchmark (WORKLOADS.md "fanout"): start-up on 2 processes against Dask.
+
+The fanout workload (20 chains of 50 ``spin`` nodes of about 2 ms, one ``total``) is the
+ideal shape for parallelism. Its start-up (every node computed once) is timed, in one run,
+on:
+
+* fluvius's serial scheduler;
+* fluvius's ProcessScheduler(workers=2) (when this version has it);
+* Dask's multiprocessing scheduler (``dask.multiprocessing.get``, 2 processes) on a dask
+  graph built from the very same spec and node functions, without and with chain fusion
+  (``dask.optimization.fuse``);
+* Dask distributed on ``LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+  processes=True)``.
+
+Process start-up is kept out of every figure: the fluvius process session, the Dask
+process pool (created, then warmed by one small task) and the LocalCluster are started
+before timing, and each figure is the wall time of computing the whole graph on them
+(median over ``--repeats``). The fluvius figures are the start-up seconds the runs report.
+Speedups are serial / other, from the same run. Beside each figure: the simulator's
+prediction (costs from a profiling run, machine figures from ``calibrate()``), and the
+lower bound max(critical path, total work / workers).
+
+Run: ``make bench`` or ``python benchmarks/fanout.py --out benchmarks/results/fanout.json``
+(needs the ``bench`` extra: ``pip install -e '.[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import multiprocessing
+import os
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from _common import write_results
+from fluvius.graph.node import NodeSpec
+from fluvius.graph.spec import spec_to_graph
+from fluvius.partition import calibrate, partition_graph
+from fluvius.partition.cost import lower_bound
+from fluvius.partition.profile import profile_graph
+from fluvius.partition.simulate import simulate
+from fluvius.scheduling import SerialScheduler
+from fluvius.workloads import fanout_spec
+
+WORKERS = 2
+
+
+def dask_graph(graph: Any) -> dict[str, Any]:
+    """The graph as a Dask task graph: ``{key: value}`` for sources, tuples for nodes."""
+    dsk: dict[str, Any] = {}
+    for key, item in zip(graph.keys, graph.items, strict=True):
+        if isinstance(item, NodeSpec):
+            fn = functools.partial(item.fn, **item.params) if item.params else item.fn
+            dsk[key] = (fn, *item.inputs)
+        else:
+            dsk[key] = item.value
+    return dsk
+
+
+def _noop() -> int:
+    return os.getpid()
+
+
+def timed(fn: Any, repeats: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+async def fluvius_startups(graph: Any, scheduler: Any, repeats: int) -> list[float]:
+    """Start-up seconds of ``repeats`` sessions (each session starts its own workers)."""
+    out = []
+    for _ in range(repeats):
+        async with scheduler.session(graph) as session:
+            out.append((await session.start()).seconds)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--underlyings", type=int, default=20)
+    parser.add_argument("--length", type=int, default=50)
+    parser.add_argument("--target-s", type=float, default=0.002, help="seconds per spin node")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+
+    spec = fanout_spec(underlyings=args.underlyings, length=args.length, target_s=args.target_s)
+    graph = spec_to_graph(spec)
+    total_key = "total"
+    cal = calibrate()
+    prof = profile_graph(graph, repeats=1, calibration=cal)
+    costs = prof.costs
+    part = partition_graph(graph, WORKERS, "auto", costs)
+    predicted = {
+        "serial": sum(costs),
+        "fluvius_process_2": simulate(graph, costs, part, cal, sizes=prof.sizes).makespan_s,
+    }
+    bound = lower_bound(graph, costs, WORKERS)
+    print(f"fanout: {len(graph):,} nodes, spin_n={spec['meta']['spin_n']}, load {os.getloadavg()}")
+    print(f"profiled work {sum(costs):.3f} s; lower bound on {WORKERS} workers {bound:.3f} s")
+    print(f"partition {part.partitioner}: predicted {predicted['fluvius_process_2']:.3f} s")
+
+    results: dict[str, dict[str, Any]] = {}
+    serial = asyncio.run(fluvius_startups(graph, SerialScheduler(), args.repeats))
+    results["serial"] = {"seconds": statistics.median(serial), "runs": serial}
+
+    try:
+        from fluvius.scheduling import ProcessScheduler  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        print("fluvius ProcessScheduler: not in this version, skipped")
+    else:
+        sched = ProcessScheduler(workers=WORKERS, partitioner=part.partitioner)
+        runs = asyncio.run(fluvius_startups(graph, sched, args.repeats))
+        results["fluvius_process_2"] = {"seconds": statistics.median(runs), "runs": runs}
+
+    import dask
+    import dask.multiprocessing
+    from dask.optimization import fuse
+
+    dsk = dask_graph(graph)
+    fused, _ = fuse(dsk, keys=[total_key])
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(WORKERS, mp_context=ctx) as pool:
+        for _ in range(4):  # start and warm both processes
+            pool.submit(_noop).result()
+        for name, g in (("dask_multiprocessing", dsk), ("dask_multiprocessing_fused", fused)):
+            seconds, value = timed(
+                lambda g=g: dask.multiprocessing.get(g, total_key, pool=pool), args.repeats
+            )
+            results[name] = {"seconds": seconds, "tasks": len(g), "total": value}
+
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=WORKERS,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.submit(_noop).result()
+        seconds, _ = timed(lambda: client.get(dsk, total_key), args.repeats)
+        results["dask_distributed"] = {"seconds": seconds, "tasks": len(dsk)}
+
+    base = results["serial"]["seconds"]
+    for name, r in results.items():
+        r["speedup_vs_serial"] = base / r["seconds"]
+        r["predicted_seconds"] = predicted.get(name)
+        pred = f", predicted {predicted[name]:.3f} s" if name in predicted else ""
+        print(f"{name:28s} {r['seconds']:8.3f} s  x{r['speedup_vs_serial']:.2f}{pred}")
+    write_results(
+        args.out,
+        {
+            "workload": "fanout",
+            "nodes": len(graph),
+            "spin_n": spec["meta"]["spin_n"],
+            "repeats": args.repeats,
+            "load_average": os.getloadavg(),
+            "calibration": cal.to_dict(),
+            "profiled_work_seconds": sum(costs),
+            "lower_bound_seconds": bound,
+            "partitioner": part.partitioner,
+            "results": results,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,7 @@ EXPECTED = {
         "GraphError",
         "NodeError",
         "NodeRef",
+        "ProcessScheduler",
         "ReferenceEvaluator",
         "RunReport",
         "SerialScheduler",
@@ -36,6 +37,7 @@ EXPECTED = {
         "Stateful",
         "make_key",
     ],
+    "fluvius.observe": ["write_chrome_trace"],
     "fluvius.engine": ["CycleResult", "ErrorPolicy", "Plan", "ReferenceEvaluator", "RunState"],
     "fluvius.partition": [
         "Calibration",
@@ -52,10 +54,12 @@ EXPECTED = {
     ],
     "fluvius.scheduling": [
         "LiveReport",
+        "ProcessScheduler",
         "RunReport",
         "Scheduler",
         "SerialScheduler",
         "Session",
+        "WorkerPool",
         "run_graph",
         "run_graph_async",
         "run_live",

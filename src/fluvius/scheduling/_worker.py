@@ -1,0 +1,564 @@
+"""Worker logic of the process scheduler: one worker's share of every cycle.
+
+A worker holds the whole graph's *structure* (keys, inputs, readers) but the callables of
+its own nodes only (the others are a placeholder that raises if ever called): its
+:class:`WorkerPlan` is an ordinary :class:`~fluvius.engine.Plan`, whose ``affected_steps``
+lists owned nodes only. Cycle semantics come from :mod:`fluvius.engine.cycle`, never
+re-implemented here:
+
+Fast path
+    When no owned node affected by the cycle reads an affected node of another worker
+    (always at one worker; on the overhead and fanout workloads with a good partition),
+    every input is known at the start and the worker runs the engine's sync loop
+    (``compute_startup`` / ``compute_cycle``) over its share, then tells the readers on
+    other workers how each of its exported nodes settled.
+Event-driven path
+    Otherwise (and whenever tracing or async nodes are involved) the worker runs the
+    engine's transitions: ``start_cycle(plan, changed, owned)`` makes owned nodes wait for
+    every affected input, owned or not; ``next_ready`` / ``finish_node`` / ``fail_node``
+    run what is ready; an input of another worker settles (``settle``) when its message
+    arrives. The worker never waits for one particular value: it runs everything ready,
+    flushes one message per destination, then waits for *any* message or async result.
+
+State fields (:class:`Share`): ``plan``, ``state`` (values of owned nodes and of the inputs
+it reads; ``failed`` of both), ``owned[r]``, ``exports[r]`` (workers owning a reader of
+owned rank ``r``), ``unsynced`` (owned ranks whose value the parent has not fetched),
+``pending`` (messages of a cycle not yet started).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import pickle
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fluvius.engine.cycle import (
+    compute_cycle,
+    compute_startup,
+    fail_node,
+    finish_node,
+    make_node_error,
+    next_ready,
+    settle,
+    start_cycle,
+    values_equal,
+)
+from fluvius.engine.plan import CycleStep, Plan
+from fluvius.engine.state import RunState
+from fluvius.errors import NodeError
+from fluvius.scheduling._wire import Channel, ShmArena, loads
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from multiprocessing.connection import Connection
+
+    from fluvius.engine.cycle import CycleState
+    from fluvius.engine.state import ErrorPolicy
+    from fluvius.graph.dag import Graph
+
+__all__ = ["Load", "WorkerPlan", "remote_placeholder", "worker_main"]
+
+log = logging.getLogger("fluvius.process")
+
+UNCHANGED, CHANGED, FAILED = 0, 1, 2
+"""Kinds of a settle entry ``(rank, kind, payload)``."""
+
+WAIT_S = 1.0
+"""Idle waits wake this often to check that the parent is alive."""
+
+
+def remote_placeholder(*args: Any) -> Any:
+    """Stands for a node owned by another worker; computing it here is a bug."""
+    raise RuntimeError("a worker computed a node owned by another worker (fluvius bug)")
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """What a worker receives once per session (pickled with cloudpickle)."""
+
+    session: int
+    worker: int
+    graph: Graph
+    owner: tuple[int, ...]
+    policy: ErrorPolicy
+    trace: bool
+    freeze_gc: bool
+
+
+class WorkerPlan(Plan):
+    """A plan whose ``affected_steps`` keep only the owned nodes (``affected`` stays global)."""
+
+    def __init__(self, graph: Graph, owned: Sequence[bool]) -> None:
+        self.owned = owned
+        self._owned_steps: dict[frozenset[int], list[CycleStep]] = {}
+        super().__init__(graph)
+
+    def affected_steps(self, changed: frozenset[int]) -> list[CycleStep]:
+        found = self._owned_steps.get(changed)
+        if found is None:
+            owned = self.owned
+            found = [s for s in super().affected_steps(changed) if owned[s[0]]]
+            if len(self._owned_steps) < 1024:
+                self._owned_steps[changed] = found
+        return found
+
+
+@dataclass(slots=True)
+class Share:
+    """One session's state in a worker (see the module docstring)."""
+
+    load: Load
+    plan: WorkerPlan
+    state: RunState
+    owned: list[bool]
+    exports: dict[int, tuple[int, ...]]
+    name: str
+    fast: dict[frozenset[int] | None, bool] = field(default_factory=dict)
+    unsynced: set[int] = field(default_factory=set)
+    pending: list[tuple[Any, ...]] = field(default_factory=list)
+    index: int = -1
+    busy_s: float = 0.0
+    idle_s: float = 0.0
+    computed: int = 0
+    spans: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _pack_cause(exc: BaseException | None) -> BaseException | None:
+    """The exception itself when it survives pickling, else None (the text is in the error)."""
+    if exc is None:
+        return None
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return None
+    return exc
+
+
+class Worker:
+    """The event loop of one worker process (see the module docstring)."""
+
+    def __init__(self, wid: int, parent: Channel, peers: dict[int, Channel]) -> None:
+        self.wid = wid
+        self.parent = parent
+        self.peers = peers
+        self.arena = parent.arena
+        self.inbox: deque[tuple[int, Any]] = deque()
+        self.wake = asyncio.Event()
+        self.share: Share | None = None
+        self.exit = False
+        self.ppid = os.getppid()
+
+    # -- i/o --------------------------------------------------------------------------------
+    def _readable(self, src: int, ch: Channel) -> None:
+        try:
+            for msg in ch.receive():
+                self.inbox.append((src, msg))
+        except EOFError:
+            asyncio.get_running_loop().remove_reader(ch.fd)
+            if src == -1:
+                self.exit = True  # the parent is gone: leave at once
+        self.wake.set()
+
+    def _send(self, ch: Channel, obj: Any) -> None:
+        ch.send(obj)
+        self._watch_write(ch)
+
+    def _send_frame(self, ch: Channel, frame: bytes) -> None:
+        ch.send_frame(frame)
+        self._watch_write(ch)
+
+    def _watch_write(self, ch: Channel) -> None:
+        if ch.pending:
+            loop = asyncio.get_running_loop()
+
+            def writable() -> None:
+                if ch.flush():
+                    loop.remove_writer(ch.fd)
+
+            loop.add_writer(ch.fd, writable)
+
+    async def _wait(self, more: deque[Any] | None = None) -> float:
+        """Wait until a message (or, with ``more``, an async result) is there; return the
+        seconds waited. Wakes every :data:`WAIT_S` to check that the parent is alive."""
+        t0 = time.perf_counter()
+        while not self.inbox and not more and not self.exit:
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), WAIT_S)
+            except TimeoutError:
+                if os.getppid() != self.ppid:
+                    self.exit = True
+        return time.perf_counter() - t0
+
+    # -- the main loop ---------------------------------------------------------------------
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.parent.fd, self._readable, -1, self.parent)
+        for w, ch in self.peers.items():
+            loop.add_reader(ch.fd, self._readable, w, ch)
+        self._send(self.parent, ("hello", self.wid, os.getpid()))
+        while not self.exit:
+            await self._wait()
+            while self.inbox and not self.exit:
+                src, msg = self.inbox.popleft()
+                if src == -1:
+                    await self._command(msg)
+                else:
+                    self._peer_message(msg)
+
+    def _peer_message(self, msg: tuple[Any, ...]) -> None:
+        share = self.share
+        if share is not None and msg[1] == share.load.session and msg[2] > share.index:
+            share.pending.append(msg)  # for a cycle whose command has not arrived yet
+
+    async def _command(self, msg: tuple[Any, ...]) -> None:
+        kind = msg[0]
+        if kind == "cycle":
+            share = self.share
+            if share is None or msg[1] != share.load.session:
+                return
+            self._send(self.parent, await self._cycle(share, msg[2], msg[3], msg[4]))
+        elif kind == "load":
+            self._load(msg[1])
+        elif kind == "sync":
+            share = self.share
+            if share is not None and msg[1] == share.load.session:
+                self._send(self.parent, self._sync(share))
+        elif kind == "unload":
+            self.share = None
+            self.arena.release() if self.arena is not None else None
+            gc.unfreeze()
+            self._send(self.parent, ("unloaded", self.wid, msg[1]))
+        elif kind == "exit":
+            self.exit = True
+
+    def _load(self, frame: bytes) -> None:
+        t0 = time.perf_counter()
+        try:
+            load: Load = loads(frame)
+            owner = load.owner
+            owned = [w == self.wid for w in owner]
+            plan = WorkerPlan(load.graph, owned)
+            exports: dict[int, tuple[int, ...]] = {}
+            for r, kids in enumerate(plan.children):
+                if owned[r] and kids:
+                    dests = sorted({owner[c] for c in kids} - {self.wid})
+                    if dests:
+                        exports[r] = tuple(dests)
+            name = f"worker-{self.wid}[pid {os.getpid()}]"
+            self.share = Share(load, plan, RunState(plan.initial_values()), owned, exports, name)
+        except Exception as exc:  # reported as data: the parent raises it
+            self._send(self.parent, ("load_failed", self.wid, repr(exc)))
+            return
+        self._send(self.parent, ("loaded", self.wid, time.perf_counter() - t0))
+
+    def _sync(self, share: Share) -> tuple[Any, ...]:
+        values = share.state.values
+        items = [(r, values[r]) for r in sorted(share.unsynced)]
+        share.unsynced.clear()
+        owned = share.owned
+        failed = {r: e for r, e in share.state.failed.items() if owned[r]}
+        return ("values", self.wid, share.load.session, items, failed)
+
+    # -- cycles ------------------------------------------------------------------------------
+    async def _cycle(
+        self,
+        share: Share,
+        index: int,
+        changed: frozenset[int] | None,
+        sources: dict[int, Any],
+    ) -> tuple[Any, ...]:
+        t0 = time.perf_counter()
+        if self.arena is not None:
+            self.arena.release()  # every reader of the last cycle's segments has mapped them
+        share.index = index
+        share.pending = [m for m in share.pending if m[2] >= index]
+        state = share.state
+        for r, value in sources.items():
+            state.values[r] = value
+        if index > 0:
+            state.cycles = index
+        sent0 = sum(ch.messages_sent for ch in self.peers.values())
+        idle = 0.0
+        if self._fast(share, changed):
+            recomputed, errors, stop = self._run_fast(share, changed)
+        else:
+            recomputed, errors, stop, idle = await self._run_events(share, changed)
+        if index == 0 and share.load.freeze_gc:
+            gc.collect()
+            gc.freeze()  # keep collection pauses proportional to the graph off live ticks
+        wall = time.perf_counter() - t0
+        share.busy_s += wall - idle
+        share.idle_s += idle
+        share.computed += recomputed
+        figures = {
+            "nodes": sum(share.owned) - sum(1 for r in share.load.graph.sources if share.owned[r]),
+            "busy_seconds": share.busy_s,
+            "idle_seconds": share.idle_s,
+            "computed": share.computed,
+            "messages_sent": sum(ch.messages_sent for ch in self.peers.values()),
+            "bytes_sent": sum(ch.bytes_sent for ch in self.peers.values()),
+            "cycle_messages": sum(ch.messages_sent for ch in self.peers.values()) - sent0,
+        }
+        spans, share.spans = share.spans, []
+        session = share.load.session
+        return ("done", self.wid, session, index, recomputed, errors, stop, figures, spans)
+
+    def _fast(self, share: Share, changed: frozenset[int] | None) -> bool:
+        """True when every input of this cycle's owned work is known at its start."""
+        if share.load.trace:
+            return False
+        found = share.fast.get(changed)
+        if found is None:
+            plan, owned, inputs = share.plan, share.owned, share.plan.inputs
+            if changed is None:
+                mine = [r for r in range(plan.size) if owned[r] and not plan.is_source[r]]
+                inside = set(range(plan.size)) - set(plan.graph.sources)
+            else:
+                affected = plan.affected(changed)
+                mine = [r for r in affected if owned[r]]
+                inside = set(affected)
+            found = not any(plan.is_async[r] for r in mine) and not any(
+                j in inside and not owned[j] for r in mine for j in inputs[r]
+            )
+            share.fast[changed] = found
+        return found
+
+    def _run_fast(self, share: Share, changed: frozenset[int] | None) -> tuple[int, list[Any], Any]:
+        plan, state, policy = share.plan, share.state, share.load.policy
+        exports = share.exports
+        if changed is None:
+            steps = [s for s in plan.node_steps if share.owned[s[0]]]
+            mine = [s[0] for s in steps]
+            before: dict[int, tuple[Any, bool]] = {}
+        else:
+            mine = [s[0] for s in plan.affected_steps(changed)]
+            before = {r: (state.values[r], r in state.failed) for r in mine if r in exports}
+        stop = None
+        errors: list[Any] = []
+        try:
+            if changed is None:
+                n, errs = compute_startup(plan, state, steps, policy, share.name)
+            else:
+                n, errs = compute_cycle(plan, state, changed, policy, share.name)
+            errors = [(e, None) for e in errs]
+        except NodeError as err:
+            f = plan.graph.index[err.key]
+            n = sum(1 for r in mine if r <= f)  # aborted: the count is not reported
+            stop = (f, err, _pack_cause(err.__cause__))
+            self._broadcast_stop(share, f)
+        share.unsynced.update(mine)
+        entries: dict[int, list[tuple[int, int, Any]]] = {}
+        marks, stamp, failed, values = state.marks, state.cycles, state.failed, state.values
+        for r in mine:
+            dests = exports.get(r)
+            if dests is None or (stop is not None and r >= stop[0]):
+                continue
+            entry: tuple[int, int, Any]
+            if r in failed:
+                entry = (r, FAILED, failed[r])
+            elif changed is None:
+                entry = (r, CHANGED, values[r])
+            else:
+                old, was_failed = before[r]
+                new = values[r]
+                moved = marks[r] == stamp and (
+                    was_failed
+                    or new is not old
+                    or not plan.cutoff[r]
+                    or not values_equal(old, old)  # NaN kept as "changed", same object
+                )
+                entry = (r, CHANGED, new) if moved else (r, UNCHANGED, None)
+            for d in dests:
+                entries.setdefault(d, []).append(entry)
+        self._flush_settles(share, entries)
+        return n, errors, stop
+
+    def _broadcast_stop(self, share: Share, rank: int) -> None:
+        for ch in self.peers.values():
+            self._send(ch, ("stop", share.load.session, share.index, rank))
+
+    def _flush_settles(self, share: Share, entries: dict[int, list[tuple[int, int, Any]]]) -> None:
+        """One message per destination worker (never one per node)."""
+        session, index = share.load.session, share.index
+        for d in sorted(entries):
+            self._send(self.peers[d], ("settle", session, index, entries[d]))
+            if share.load.trace:
+                now = time.perf_counter()
+                for r, kind, _ in entries[d]:
+                    if kind == CHANGED:
+                        share.spans.append(("send", r, d, index, now))
+
+    async def _run_events(
+        self, share: Share, changed: frozenset[int] | None
+    ) -> tuple[int, list[Any], Any, float]:
+        plan, state, policy = share.plan, share.state, share.load.policy
+        startup = changed is None
+        cs = start_cycle(plan, changed, share.owned)
+        cs.settled = []
+        share.unsynced.update(cs.waiting)
+        share.unsynced.update(cs.ready)
+        causes: dict[int, BaseException | None] = {}
+        tasks: dict[int, asyncio.Task[None]] = {}
+        finished: deque[tuple[int, bool, Any]] = deque()
+        exported = 0
+        idle = 0.0
+        trace = share.load.trace
+        spans = share.spans
+        index = share.index
+
+        def stop_at(rank: int) -> None:
+            if cs.stop_above is None or rank < cs.stop_above:
+                cs.stop_above = rank
+            for c in [c for c in cs.waiting if c > rank]:
+                del cs.waiting[c]
+            for other in [t for t in tasks if t > rank]:
+                tasks.pop(other).cancel()
+                cs.running.discard(other)
+
+        def failed(r: int, exc: BaseException) -> None:
+            err = make_node_error(plan, r, exc, share.name)
+            log.debug("node %s failed on worker %d: %s", plan.keys[r], self.wid, err)
+            causes[r] = exc
+            first = cs.stop_above is None or r < cs.stop_above
+            fail_node(plan, state, cs, r, err, policy)
+            if policy == "fail_fast" and first:
+                stop_at(r)
+                self._broadcast_stop(share, r)
+
+        async def run_async(r: int, call: Any, args: tuple[Any, ...]) -> None:
+            t0 = time.perf_counter()
+            try:
+                value = await call(*args)
+            except Exception as exc:
+                finished.append((r, False, exc))
+            else:
+                finished.append((r, True, value))
+            if trace:
+                spans.append(("node", r, index, t0, time.perf_counter()))
+            self.wake.set()
+
+        def apply(msg: tuple[Any, ...]) -> None:
+            if msg[0] == "stop":
+                stop_at(msg[3])
+                return
+            t0 = time.perf_counter()
+            for r, kind, payload in msg[3]:
+                if kind == CHANGED:
+                    state.failed.pop(r, None)
+                    state.values[r] = payload
+                elif kind == FAILED:
+                    state.failed[r] = payload
+                settle(plan, cs, r, kind != UNCHANGED)
+            if trace:
+                entries = [(r, kind, None) for r, kind, _ in msg[3]]
+                spans.append(("recv", entries, index, t0, time.perf_counter()))
+
+        async with asyncio.TaskGroup() as tg:
+            for msg in [m for m in share.pending if m[2] == index]:
+                apply(msg)
+            share.pending = [m for m in share.pending if m[2] != index]
+            while True:
+                while finished:
+                    r, ok, payload = finished.popleft()
+                    if tasks.pop(r, None) is None:
+                        continue  # cancelled under fail-fast after it had finished
+                    if ok:
+                        finish_node(plan, state, cs, r, payload, startup)
+                    else:
+                        failed(r, payload)
+                while (ready := next_ready(plan, state, cs)) is not None:
+                    r = ready
+                    step = plan.steps[r]
+                    assert step is not None
+                    _, call, a, g = step
+                    values = state.values
+                    args = (values[a],) if g is None else tuple(g(values))
+                    if plan.is_async[r]:
+                        tasks[r] = tg.create_task(run_async(r, call, args))
+                        continue
+                    t0 = time.perf_counter()
+                    try:
+                        out = call(*args)
+                    except Exception as exc:
+                        failed(r, exc)
+                        continue
+                    finally:
+                        if trace:
+                            spans.append(("node", r, index, t0, time.perf_counter()))
+                    finish_node(plan, state, cs, r, out, startup)
+                exported = self._export(share, cs, exported)
+                if not cs.ready and not cs.running and not cs.waiting and not finished:
+                    break
+                idle += await self._wait(finished)
+                for msg in self._take_peer_messages():
+                    if msg[1] != share.load.session or msg[2] < index:
+                        continue
+                    if msg[2] > index:
+                        share.pending.append(msg)
+                    else:
+                        apply(msg)
+                if self.exit or self.inbox:  # a parent command mid-cycle means: abort it
+                    for t in tasks.values():
+                        t.cancel()
+                    break
+        errors = [(e, _pack_cause(causes.get(plan.graph.index[e.key]))) for e in cs.errors]
+        stop = None
+        if policy == "fail_fast" and cs.errors:  # stop_above may come from another worker
+            f, err = min((plan.graph.index[e.key], e) for e in cs.errors)
+            stop = (f, err, _pack_cause(causes.get(f)))
+            errors = []
+        return cs.recomputed, errors, stop, idle
+
+    def _take_peer_messages(self) -> list[tuple[Any, ...]]:
+        """Messages of other workers at the front of the inbox (parent commands stay)."""
+        taken = []
+        inbox = self.inbox
+        while inbox and inbox[0][0] != -1:
+            taken.append(inbox.popleft()[1])
+        return taken
+
+    def _export(self, share: Share, cs: CycleState, done: int) -> int:
+        """Send the settles of exported nodes logged since ``done``; return the new mark."""
+        log_ = cs.settled
+        assert log_ is not None
+        if done == len(log_):
+            return done
+        exports, state = share.exports, share.state
+        entries: dict[int, list[tuple[int, int, Any]]] = {}
+        for r, moved in log_[done:]:
+            dests = exports.get(r)
+            if dests is None:
+                continue
+            entry: tuple[int, int, Any]
+            if r in state.failed:
+                entry = (r, FAILED, state.failed[r])
+            else:
+                entry = (r, CHANGED, state.values[r]) if moved else (r, UNCHANGED, None)
+            for d in dests:
+                entries.setdefault(d, []).append(entry)
+        self._flush_settles(share, entries)
+        return len(log_)
+
+
+def worker_main(
+    wid: int, parent: Connection, peers: dict[int, Connection], shm_prefix: str
+) -> None:
+    """Entry point of a spawned worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    arena = ShmArena(f"{shm_prefix}_w{wid}")
+    parent_ch = Channel(parent.fileno(), arena)
+    peer_chs = {w: Channel(c.fileno(), arena) for w, c in peers.items()}
+    worker = Worker(wid, parent_ch, peer_chs)
+    try:
+        asyncio.run(worker.serve())
+    finally:
+        arena.release()
+        del parent, peers  # the connections close with the process

@@ -37,6 +37,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from _common import write_results
+from fluvius.cli.partition import process_startup
 from fluvius.graph.node import NodeSpec
 from fluvius.graph.spec import spec_to_graph
 from fluvius.partition import calibrate, partition_graph
@@ -95,12 +96,12 @@ def main() -> None:
     spec = fanout_spec(underlyings=args.underlyings, length=args.length, target_s=args.target_s)
     graph = spec_to_graph(spec)
     total_key = "total"
-    cal = calibrate()
+    cal = calibrate(run_startup=process_startup)
     prof = profile_graph(graph, repeats=1, calibration=cal)
     costs = prof.costs
     part = partition_graph(graph, WORKERS, "auto", costs)
     predicted = {
-        "serial": sum(costs),
+        "serial": simulate(graph, costs, partition_graph(graph, 1), serial=True).makespan_s,
         "fluvius_process_2": simulate(graph, costs, part, cal, sizes=prof.sizes).makespan_s,
     }
     bound = lower_bound(graph, costs, WORKERS)

@@ -17,14 +17,17 @@ from fluvius.testing.strategies import graph_recipes
 if TYPE_CHECKING:
     from conftest import Chains
 
-FREE = Calibration(latency_s=0.0, byte_s=0.0)
+FREE = Calibration(node_s=0.0, worker_node_s=0.0, latency_s=0.0, byte_s=0.0)
 
 
 def test_one_worker_takes_the_sum_of_costs(chains: Chains) -> None:
     g = chains(3, 4)
     costs = [0.0 if r in g.sources else 0.5 + r for r in range(len(g.items))]
-    p = simulate(g, costs, Partition(1, (0,) * len(g.items), "one"), Calibration())
-    assert p.makespan_s == pytest.approx(sum(costs))
+    one = Partition(1, (0,) * len(g.items), "one")
+    assert simulate(g, costs, one, serial=True).makespan_s == pytest.approx(sum(costs))
+    cal = Calibration(node_s=1e-6, worker_node_s=3e-6, latency_s=0.25)
+    p = simulate(g, costs, one, cal)  # one worker process: its overhead, two messages
+    assert p.makespan_s == pytest.approx(sum(costs) + len(g) * 2e-6 + 0.5)
     assert (p.messages, p.values_sent, p.bytes_sent) == (0, 0, 0)
 
 
@@ -51,10 +54,11 @@ def test_a_message_waits_for_the_flush_and_the_latency() -> None:
     owner = {"x": 0, "a": 0, "b": 1, "c": 0}
     part = Partition(2, tuple(owner[k] for k in g.keys), "hand")
     costs = [0.0, 1.0, 1.0, 1.0]
-    cal = Calibration(latency_s=0.2, byte_s=0.01)
+    cal = Calibration(node_s=0.0, worker_node_s=0.0, latency_s=0.2, byte_s=0.01)
     p = simulate(g, costs, part, cal, sizes=[0, 10, 10, 10])
-    # a [0,1], c [1,2], send: 0.1 + 10 * 0.01 = 0.2 -> 2.2, arrives 2.3, b [2.3, 3.3], +0.2
-    assert p.makespan_s == pytest.approx(3.5)
+    # start 0.2; a [0.2, 1.2], c [1.2, 2.2], send: 0.1 + 10 * 0.01 = 0.2 -> 2.4, arrives
+    # 2.5, b [2.5, 3.5], the parent hears at 3.7
+    assert p.makespan_s == pytest.approx(3.7)
     assert (p.messages, p.values_sent, p.bytes_sent) == (1, 1, 10)
 
 
@@ -71,7 +75,7 @@ def test_predictions_respect_the_bounds(recipe, workers, latency, data) -> None:
     costs = data.draw(st.lists(st.floats(0, 1e-2), min_size=len(g.items), max_size=len(g.items)))
     for s in g.sources:
         costs[s] = 0.0
-    cal = Calibration(latency_s=latency, byte_s=0.0)
+    cal = Calibration(node_s=0.0, worker_node_s=0.0, latency_s=latency, byte_s=0.0)
     for name in auto_candidates():
         part = partition_graph(g, workers, name, costs)
         p = simulate(g, costs, part, cal)
@@ -79,7 +83,7 @@ def test_predictions_respect_the_bounds(recipe, workers, latency, data) -> None:
         # one worker with every edge paid twice (a send and a message in flight)
         assert p.makespan_s >= lower_bound(g, costs, workers) * (1 - 1e-9)
         edges = sum(len(ins) for ins in g.inputs)
-        assert p.makespan_s <= sum(costs) + 2 * latency * (edges + 1) + 1e-9
+        assert p.makespan_s <= sum(costs) + 2 * latency * (edges + 2) + 1e-9
         # one value per (value, destination worker) crossing, whatever the batching
         # (sources come with the graph: known on every worker, never sent)
         crossing = {(i, part.owner[r]) for i, r in part.cross_edges(g) if i not in g.sources}

@@ -21,8 +21,9 @@ from fluvius.scheduling import run_graph
 
 if TYPE_CHECKING:
     from fluvius.graph import Graph
+    from fluvius.partition import Partitioner
 
-__all__ = ["EPILOG", "HELP", "partition"]
+__all__ = ["EPILOG", "HELP", "partition", "process_startup"]
 
 HELP = (
     "Show how SPEC's nodes would be split over --workers processes: per-worker nodes, work, "
@@ -43,20 +44,31 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.2f}"
 
 
-def _measure(graph: Graph, report: PartitionReport, costs_file: Path | None) -> dict[str, Any]:
-    """Run the start-up on the process scheduler and return measured figures."""
+def _process_scheduler() -> Any:
     try:
         from fluvius.scheduling import ProcessScheduler  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         fail(
-            "--run needs fluvius.scheduling.ProcessScheduler, which this version does not have",
-            "drop --run to see the predicted figures only",
+            "this needs fluvius.scheduling.ProcessScheduler, which this version does not have",
+            "drop --run and --calibrate to see the predicted figures only",
         )
+    return ProcessScheduler
+
+
+def process_startup(graph: Graph, workers: int, partitioner: Partitioner | None) -> float:
+    """Start-up seconds of ``graph`` on the process scheduler (calibration's ``run_startup``)."""
+    scheduler = _process_scheduler()(workers=workers, partitioner=partitioner or "round_robin")
+    return run_graph(graph, [], scheduler).startup.seconds
+
+
+def _measure(graph: Graph, report: PartitionReport, costs_file: Path | None) -> dict[str, Any]:
+    """Run the start-up on the process scheduler and return measured figures."""
+    scheduler = _process_scheduler()
     options: dict[str, Any] = {"workers": report.workers, "partitioner": report.partitioner}
-    params = inspect.signature(ProcessScheduler).parameters
+    params = inspect.signature(scheduler).parameters
     if costs_file is not None and "costs" in params:
         options["costs"] = load_costs(costs_file, graph)
-    run = run_graph(graph, [], ProcessScheduler(**options))
+    run = run_graph(graph, [], scheduler(**options))
     measured = run.startup.seconds
     workers = [
         {
@@ -92,7 +104,8 @@ def _print(report: PartitionReport) -> None:
         )  # fmt: skip
     err_console.print(table)
     err_console.print(
-        f"lower bound {_ms(report.lower_bound_s)} ms; predicted start-up "
+        f"serial {_ms(report.serial_s)} ms; lower bound {_ms(report.lower_bound_s)} ms; "
+        "predicted start-up "
         f"{_ms(report.predicted_s)} ms (one core per worker), {_ms(report.predicted_here_s)} ms "
         f"on this machine's {report.cores} cores, plus {_ms(report.spawn_s)} ms to start "
         "the processes"
@@ -164,7 +177,7 @@ def partition(
             )
         graph = load_graph(spec)
         if recalibrate:
-            cal = calibrate()
+            cal = calibrate(run_startup=process_startup)
             err_console.print(f"calibration stored in {cal.save(calibration)}: {cal}")
         else:
             cal = Calibration.load(calibration) if calibration else default_calibration()

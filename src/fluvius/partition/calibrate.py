@@ -1,6 +1,6 @@
 """Machine figures for the cost model and the simulator, measured by :func:`calibrate`.
 
-A :class:`Calibration` holds five numbers, all in seconds:
+A :class:`Calibration` holds six numbers, all in seconds:
 
 ``node_s``
     The serial engine's cost per node beyond the node's own work (the loop, the call, the
@@ -8,10 +8,17 @@ A :class:`Calibration` holds five numbers, all in seconds:
     by its node count. Also the default cost of a node when no costs are given.
 ``spin_iter_s``
     Seconds per iteration of the ``spin`` op's loop (estimates for ``spin`` nodes).
+``worker_node_s``
+    A worker process's cost per node beyond the node's own work: the worker's event loop,
+    its ready heap and its bookkeeping cost more than the serial engine's fused loop.
+    Measured through the real scheduler (see below); else taken equal to ``node_s``.
 ``latency_s``
-    One-way latency of one message between two processes: half the median round trip of a
-    small pickled message over a :func:`multiprocessing.Pipe` between this process and a
-    spawned child (ping-pong).
+    One-way latency of one message between two workers. Measured through the real
+    scheduler when it is given: the start-up of a chain of trivial nodes whose links
+    alternate between two workers, so that every link is one message, minus the nodes'
+    own cost, divided by the number of links. Otherwise the raw transport: half the median
+    round trip of a small message over a :func:`multiprocessing.Pipe` between this
+    process and a spawned child (ping-pong), which is a lower bound.
 ``byte_s``
     Extra seconds per byte of message payload: the slope of the round trip between a small
     message and a 1 MiB one, halved.
@@ -19,9 +26,15 @@ A :class:`Calibration` holds five numbers, all in seconds:
     Time to start one worker process (spawn start method, up to its first reply): the fixed
     price of a multi-process start-up.
 
-Without a calibration file the documented defaults below are used (measured on a 2-core
-cloud VM with CPython 3.11: about 1 us per node, 25 ns per spin iteration, 30 us latency,
-0.5 ns per byte, 60 ms per spawn). :func:`calibrate` measures them here (about two seconds);
+The partition layer may not import the schedulers (they sit above it), so
+:func:`calibrate` takes the scheduler as a function, ``run_startup(graph, workers,
+partitioner) -> start-up seconds``; ``fluvius partition --calibrate`` passes the process
+scheduler's.
+
+Without a calibration file the documented defaults below are used (the figures
+``fluvius partition --calibrate`` measured on the 2-core development VM, CPython 3.11,
+rounded: see docs/concepts/partitioning.md). :func:`calibrate` measures them here (a few
+seconds);
 :meth:`Calibration.save` stores them where :func:`default_calibration` finds them again:
 ``$FLUVIUS_CALIBRATION`` when set, else ``$XDG_CACHE_HOME/fluvius/calibration.json``
 (``~/.cache/fluvius/calibration.json``).
@@ -34,6 +47,7 @@ import multiprocessing
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,18 +58,26 @@ from fluvius.engine.state import RunState
 from fluvius.errors import SpecError
 from fluvius.graph.builder import GraphBuilder
 from fluvius.graph.ops import BUILTIN_OPS
+from fluvius.partition.base import Partition
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-__all__ = ["Calibration", "calibrate", "calibration_path", "default_calibration"]
+    from fluvius.graph.dag import Graph
+    from fluvius.partition.base import Partitioner
+
+RunStartup = Callable[["Graph", int, "Partitioner | None"], float]
+"""``run_startup(graph, workers, partitioner) -> start-up seconds`` on a real scheduler."""
+
+__all__ = ["Calibration", "RunStartup", "calibrate", "calibration_path", "default_calibration"]
 
 _DEFAULTS = {
-    "node_s": 1.0e-6,
-    "spin_iter_s": 2.5e-8,
-    "latency_s": 3.0e-5,
-    "byte_s": 5.0e-10,
-    "spawn_s": 0.06,
+    "node_s": 2.0e-7,
+    "spin_iter_s": 1.0e-7,
+    "worker_node_s": 2.0e-6,
+    "latency_s": 2.0e-4,
+    "byte_s": 2.0e-9,
+    "spawn_s": 0.3,
 }
 
 
@@ -65,6 +87,7 @@ class Calibration:
 
     node_s: float = _DEFAULTS["node_s"]
     spin_iter_s: float = _DEFAULTS["spin_iter_s"]
+    worker_node_s: float = _DEFAULTS["worker_node_s"]
     latency_s: float = _DEFAULTS["latency_s"]
     byte_s: float = _DEFAULTS["byte_s"]
     spawn_s: float = _DEFAULTS["spawn_s"]
@@ -170,13 +193,22 @@ def _measure_pipe(repeats: int) -> tuple[float, float, float]:
     return small / 2, max(0.0, big - small) / 2 / big_size, spawn_s
 
 
-def _measure_node(n: int = 4000, repeats: int = 5) -> float:
-    """The serial engine's per-node cost on trivial ``add`` nodes."""
+def _chain(n: int) -> Graph:
     b = GraphBuilder()
     prev = b.source("x", 1.0)
     for i in range(n):
         prev = b.node(f"n{i}", BUILTIN_OPS["add"](1, {"c": 1.0}), prev)
-    plan = Plan(b.build())
+    return b.build()
+
+
+def _alternate(graph: Graph, workers: int, costs: object = None) -> Partition:
+    """Every link of a chain crosses workers: rank r goes to worker r % workers."""
+    return Partition(workers, tuple(r % workers for r in range(len(graph.items))), "alternate")
+
+
+def _measure_node(n: int = 4000, repeats: int = 5) -> float:
+    """The serial engine's per-node cost on trivial ``add`` nodes."""
+    plan = Plan(_chain(n))
     times = []
     for _ in range(repeats):
         state = RunState(plan.initial_values())
@@ -184,6 +216,17 @@ def _measure_node(n: int = 4000, repeats: int = 5) -> float:
         compute_startup(plan, state, plan.node_steps, "fail_fast", "calibrate")
         times.append(time.perf_counter() - t0)
     return statistics.median(times) / n
+
+
+def _measure_scheduler(run: RunStartup, repeats: int = 3) -> tuple[float, float]:
+    """(worker_node_s, latency_s) through a real multi-process scheduler."""
+    nodes, hops = 4000, 200
+    chain = _chain(nodes)
+    one = statistics.median(run(chain, 1, None) for _ in range(repeats))
+    worker_node_s = one / nodes
+    links = _chain(hops)
+    two = statistics.median(run(links, 2, _alternate) for _ in range(repeats))
+    return worker_node_s, max(0.0, two - hops * worker_node_s) / hops
 
 
 def _measure_spin(n: int = 200_000, repeats: int = 5) -> float:
@@ -196,15 +239,27 @@ def _measure_spin(n: int = 200_000, repeats: int = 5) -> float:
     return statistics.median(times) / n
 
 
-def calibrate(*, repeats: int = 200) -> Calibration:
-    """Measure this machine's :class:`Calibration` (about two seconds; spawns one process).
+def calibrate(*, repeats: int = 200, run_startup: RunStartup | None = None) -> Calibration:
+    """Measure this machine's :class:`Calibration` (a few seconds; spawns processes).
 
-    ``repeats`` is the number of small ping-pong round trips (the median is kept).
+    Parameters
+    ----------
+    repeats
+        Small ping-pong round trips over a pipe (the median is kept).
+    run_startup
+        Runs a graph's start-up on a real multi-process scheduler and returns its seconds;
+        it gives ``worker_node_s`` and ``latency_s`` (see the module docstring). Without
+        it, ``worker_node_s`` is ``node_s`` and ``latency_s`` the raw pipe latency.
     """
-    latency_s, byte_s, spawn_s = _measure_pipe(repeats)
+    pipe_latency_s, byte_s, spawn_s = _measure_pipe(repeats)
+    node_s = _measure_node()
+    worker_node_s, latency_s = node_s, pipe_latency_s
+    if run_startup is not None:
+        worker_node_s, latency_s = _measure_scheduler(run_startup)
     return Calibration(
-        node_s=_measure_node(),
+        node_s=node_s,
         spin_iter_s=_measure_spin(),
+        worker_node_s=worker_node_s,
         latency_s=latency_s,
         byte_s=byte_s,
         spawn_s=spawn_s,

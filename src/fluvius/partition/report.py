@@ -8,8 +8,9 @@
 * the lower bound on the start-up makespan, ``max(critical path, total work / workers)``:
   no schedule on that many workers can beat it, so ``bound / makespan`` is an efficiency;
 * the simulator's predicted makespan (:mod:`fluvius.partition.simulate`) for each
-  partitioner at 1, 2, 4, 8, 16 and 64 workers, with one core per worker (the graph's own
-  scalability) and with the cores of this machine.
+  partitioner at 1, 2, 4, 8, 16 and 64 worker processes, with one core per worker (the
+  graph's own scalability) and with the cores of this machine; and the serial scheduler's
+  (the sum of the costs), which the process figures are to be compared with.
 
 The report is data (:class:`PartitionReport`, :meth:`PartitionReport.to_dict` for JSON);
 ``fluvius partition`` prints it and can add a measured run (``--run``).
@@ -64,6 +65,7 @@ class PartitionReport:
     total_work_s: float
     critical_path_s: float
     lower_bound_s: float
+    serial_s: float
     predicted_s: float
     predicted_here_s: float
     spawn_s: float
@@ -186,6 +188,7 @@ def partition_report(
         total_work_s=total,
         critical_path_s=critical,
         lower_bound_s=max(critical, total / workers),
+        serial_s=total,
         predicted_s=mine.makespan_s,
         predicted_here_s=mine_here.makespan_s,
         spawn_s=mine_here.spawn_s,

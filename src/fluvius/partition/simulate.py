@@ -2,19 +2,23 @@
 
 The model follows the workers' event-driven execution:
 
-* Every worker starts at time 0 with the whole graph; source values are known everywhere
-  (they come with the graph), so a node whose inputs are all sources is ready at once.
+* The parent starts the cycle with one message to every worker (``latency_s``); source
+  values come with it, so a node whose inputs are all sources is ready at once.
 * A worker runs its ready nodes one at a time, lowest rank first; a node takes
-  ``costs[rank]`` seconds. When it finishes, a reader on the same worker may become ready;
-  a reader on another worker needs the value, which goes into the worker's outbox (once
-  per destination worker, however many readers it has there).
+  ``costs[rank]`` seconds plus the worker's extra per-node overhead
+  (``worker_node_s - node_s``: costs already hold the serial engine's ``node_s``). When
+  it finishes, a reader on the same worker may become ready; a reader on another worker
+  needs the value, which goes into the worker's outbox (once per destination worker,
+  however many readers it has there).
 * Batch flush: a worker sends its outbox when it runs out of ready work, one message per
   destination worker. Sending costs the sender ``send`` seconds (``latency_s`` / 2 per
   message plus ``byte_s`` per byte, the serialisation); the message arrives
   ``latency_s + bytes * byte_s`` after it was sent. Before each node a worker takes in
   every message that has arrived, so a newly ready lower-ranked node runs first.
 * The run ends when the last worker has finished and told the parent (one more
-  ``latency_s`` when there is more than one worker).
+  ``latency_s``).
+* ``serial=True`` predicts the serial scheduler instead: no messages, no worker overhead,
+  the sum of the costs.
 * ``cores``: with fewer cores than workers, computing slows by ``workers / cores`` (a
   fair share). ``None`` means one core per worker: how far the graph itself scales.
 
@@ -28,9 +32,9 @@ every later action happens at a time >= the current one and a message takes at l
 ``latency_s`` > 0.
 
 Worked example: ``x -> a -> b`` with ``a`` on worker 0 and ``b`` on worker 1, costs 1 s
-each, latency 0.1 s, no byte cost: worker 0 computes ``a`` in [0, 1], has no more work,
-flushes at 1 (sending costs 0.05 s) and the value arrives at 1.1; worker 1 computes ``b``
-in [1.1, 2.1]; the makespan is 2.1 + 0.1 = 2.2 s.
+each, latency 0.1 s, no byte cost or worker overhead: the cycle starts at 0.1; worker 0
+computes ``a`` in [0.1, 1.1], has no more work, flushes at 1.1 (sending costs 0.05 s) and
+the value arrives at 1.2; worker 1 computes ``b`` in [1.2, 2.2]; the parent hears at 2.3.
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ def simulate(
     *,
     sizes: Sequence[int] | None = None,
     cores: int | None = None,
+    serial: bool = False,
 ) -> Prediction:
     """Predict the start-up of ``graph`` under ``partition`` (see the module docstring).
 
@@ -111,6 +116,8 @@ def simulate(
         Bytes of each item's value when sent, by rank; default :data:`FLOAT_BYTES` each.
     cores
         Cores to share among the workers; ``None``: one per worker.
+    serial
+        Predict the serial scheduler (``partition`` must have one worker).
 
     Examples
     --------
@@ -122,12 +129,18 @@ def simulate(
     >>> x = b.source("x", 1.0)
     >>> a = b.node("a", lambda v: v, x)
     >>> _ = b.node("b", lambda v: v, a)
-    >>> cal = Calibration(latency_s=0.1, byte_s=0.0)
+    >>> cal = Calibration(node_s=0.0, worker_node_s=0.0, latency_s=0.1, byte_s=0.0)
     >>> p = simulate(b.build(), [0.0, 1.0, 1.0], Partition(2, (0, 0, 1), "hand"), cal)
     >>> round(p.makespan_s, 6), p.messages
-    (2.2, 1)
+    (2.3, 1)
     """
     cal = calibration or default_calibration()
+    if serial:
+        if partition.workers != 1:
+            raise ValueError(f"serial=True needs a one-worker partition, got {partition.workers}")
+        total = float(sum(costs))
+        return Prediction(1, total, 0.0, (total,), 0, 0, 0)
+    extra = max(0.0, cal.worker_node_s - cal.node_s)
     n_workers = partition.workers
     owner = partition.owner
     slow = 1.0 if cores is None else max(1.0, n_workers / max(1, cores))
@@ -141,7 +154,7 @@ def simulate(
     for r, w in enumerate(waiting):
         if w == 0 and r not in sources:
             heapq.heappush(ready[owner[r]], r)
-    clock = [0.0] * n_workers
+    clock = [cal.latency_s] * n_workers
     busy = [0.0] * n_workers
     outbox: list[dict[int, list[int]]] = [{} for _ in range(n_workers)]
     inbox: list[list[tuple[float, int, list[int]]]] = [[] for _ in range(n_workers)]
@@ -158,7 +171,7 @@ def simulate(
                         heapq.heappush(ready[w], c)
 
     # agenda: (time of the worker's next action, worker); one entry per worker with work
-    agenda = [(0.0, w) for w in range(n_workers) if ready[w]]
+    agenda = [(cal.latency_s, w) for w in range(n_workers) if ready[w]]
     heapq.heapify(agenda)
     while agenda:
         t, w = heapq.heappop(agenda)
@@ -168,7 +181,7 @@ def simulate(
             arrive(w, heapq.heappop(box)[2])
         if ready[w]:
             r = heapq.heappop(ready[w])
-            dt = costs[r] * slow
+            dt = (costs[r] + extra) * slow
             t += dt
             busy[w] += dt
             for c in children[r]:
@@ -199,7 +212,7 @@ def simulate(
         clock[w] = t
         if ready[w] or (box and box[0][0] <= t):
             heapq.heappush(agenda, (t, w))
-    makespan = max(clock, default=0.0) + (cal.latency_s if n_workers > 1 else 0.0)
+    makespan = max(clock, default=0.0) + cal.latency_s
     rounds = math.ceil(n_workers / cores) if cores else 1
     return Prediction(
         workers=n_workers,

@@ -200,6 +200,7 @@ class ProcessSession(Session):
         self.trace: dict[str, Any] | None = None
         self.load_seconds = 0.0
         self._failed_by: dict[int, dict[int, NodeError]] = {}
+        self._in_flight = False
 
     # -- load payloads ----------------------------------------------------------------------
     def _frame(self, w: int) -> bytes:
@@ -242,7 +243,9 @@ class ProcessSession(Session):
         for w in range(self.n):
             pool.send_frame(w, dumps(("load", self.frames[w])))
         self.frames = []
+        self._in_flight = True
         await self._gather("loaded", range(self.n), None)
+        self._in_flight = False
         self.load_seconds = time.perf_counter() - t0
         result = await self._run(None, list(range(self.n)))
         if progress is not None:
@@ -270,7 +273,9 @@ class ProcessSession(Session):
             reads = self.reads[w]
             sources = {} if changed is None else {s: values[s] for s in changed if s in reads}
             pool.send(w, ("cycle", self.sid, index, changed, sources))
+        self._in_flight = True  # until every worker is done: closing now must stop them
         done = await self._gather("done", involved, index)
+        self._in_flight = False
         pool.arena.release()
         self.unsynced.update(involved)
         recomputed = 0
@@ -399,6 +404,8 @@ class ProcessSession(Session):
     async def aclose(self) -> None:
         pool, self.pool = self.pool, None
         if pool is not None:
+            if self._in_flight:  # interrupted (Ctrl-C, a dead worker): workers mid-cycle
+                pool.broken = True
             try:
                 if self.started and not pool.broken:
                     self.pool = pool

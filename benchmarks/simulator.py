@@ -69,8 +69,12 @@ def main() -> None:
                 part = partition_graph(graph, n, "auto", costs)
                 sched = ProcessScheduler(workers=n, partitioner=part.partitioner, costs=costs)
                 runs.append((f"process {n}", sched, part))
-        for label, sched, part in runs:
-            measured = statistics.median(asyncio.run(startups(graph, sched, args.repeats)))
+        times: dict[str, list[float]] = {label: [] for label, _, _ in runs}
+        for _ in range(args.repeats):  # interleaved, so a change of load hits every scheduler
+            for label, sched, _ in runs:
+                times[label] += asyncio.run(startups(graph, sched, 1))
+        for label, _, part in runs:
+            measured = statistics.median(times[label])
             serial = label == "serial"
             predicted = simulate(graph, costs, part, cal, sizes=sizes, serial=serial).makespan_s
             error = (predicted - measured) / measured

@@ -225,6 +225,12 @@ class Worker:
             if share is None or msg[1] != share.load.session:
                 return
             self._send(self.parent, await self._cycle(share, msg[2], msg[3], msg[4]))
+            if msg[2] == 0 and share.load.freeze_gc:  # after the reply: not start-up work
+                t0 = time.perf_counter()
+                gc.collect()
+                gc.freeze()  # no collection pause proportional to the graph on live ticks
+                seconds = time.perf_counter() - t0
+                self._send(self.parent, ("frozen", self.wid, share.load.session, seconds))
         elif kind == "load":
             self._load(msg[1])
         elif kind == "sync":
@@ -291,9 +297,6 @@ class Worker:
             recomputed, errors, stop = self._run_fast(share, changed)
         else:
             recomputed, errors, stop, idle = await self._run_events(share, changed)
-        if index == 0 and share.load.freeze_gc:
-            gc.collect()
-            gc.freeze()  # keep collection pauses proportional to the graph off live ticks
         wall = time.perf_counter() - t0
         share.busy_s += wall - idle
         share.idle_s += idle

@@ -248,6 +248,9 @@ class ProcessSession(Session):
         self._in_flight = False
         self.load_seconds = time.perf_counter() - t0
         result = await self._run(None, list(range(self.n)))
+        if self.scheduler.freeze_gc:
+            frozen = await self._gather("frozen", range(self.n), None)
+            self.gc_freeze_seconds = max(msg[3] for msg in frozen.values())
         if progress is not None:
             progress(len(self.graph), len(self.graph))
         return result
@@ -309,7 +312,9 @@ class ProcessSession(Session):
                     raise FluviusError(f"worker {w} could not load its share: {msg[2]}")
                 if msg[0] != kind or w not in waiting:
                     continue
-                if kind == "done" and (msg[2] != self.sid or msg[3] != index):
+                if kind in ("done", "frozen") and msg[2] != self.sid:
+                    continue
+                if kind == "done" and msg[3] != index:
                     continue
                 got[w] = msg
                 waiting.discard(w)

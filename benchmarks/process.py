@@ -1,0 +1,140 @@
+"""Process scheduler benchmark: start-up and tick figures against the serial scheduler.
+
+Figures (medians over repeats; every ratio from the same run):
+
+* fanout (WORKLOADS.md): start-up wall time, serial vs process at 1 and 2 workers, with the
+  ``components`` partitioner (each chain whole on one worker). ``warm``: on a worker pool
+  started beforehand (load + evaluation, what a session costs once the workers exist);
+  ``cold``: a new pool each time (spawning included).
+* overhead: start-up per node, serial vs process at 1 worker (evaluation as the session
+  reports it, and the session's wall time with the load).
+* overhead: one tick of one source at 2 workers vs serial, median over ``--ticks`` ticks.
+
+Run: ``python benchmarks/process.py --out benchmarks/results/process.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from typing import TYPE_CHECKING, Any
+
+from _common import write_results
+from fluvius.graph.spec import spec_to_graph
+from fluvius.scheduling import ProcessScheduler, SerialScheduler, WorkerPool
+from fluvius.workloads import export_workload
+
+if TYPE_CHECKING:
+    from fluvius.scheduling.base import Scheduler
+
+TARGETS = {"fanout_speedup_2": 1.85, "overhead_startup_ratio_1": 2.0, "tick_extra_ms": 1.0}
+
+
+async def _startup(scheduler: Scheduler, graph: Any) -> tuple[float, float]:
+    """(wall seconds of session creation + start, seconds the session reports)."""
+    t0 = time.perf_counter()
+    async with scheduler.session(graph) as session:
+        result = await session.start()
+        wall = time.perf_counter() - t0
+    return wall, result.seconds
+
+
+def startup(scheduler_of: Any, graph: Any, repeats: int) -> dict[str, float]:
+    walls, evals = [], []
+    for _ in range(repeats):
+        wall, seconds = asyncio.run(_startup(scheduler_of(), graph))
+        walls.append(wall)
+        evals.append(seconds)
+    return {"wall_s": statistics.median(walls), "eval_s": statistics.median(evals)}
+
+
+async def _ticks(scheduler: Scheduler, graph: Any, source: str, n: int) -> list[float]:
+    async with scheduler.session(graph) as session:
+        await session.start()
+        out = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            await session.cycle({source: 100.0 + 0.01 * (i + 1)})
+            out.append(time.perf_counter() - t0)
+        return out[n // 10 :]  # the first ticks walk and cache their descendants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ticks", type=int, default=500)
+    parser.add_argument("--underlyings", type=int, default=20)
+    parser.add_argument("--out", default="", help="write the figures as JSON here")
+    args = parser.parse_args()
+    doc: dict[str, Any] = {"repeats": args.repeats, "ticks": args.ticks}
+
+    fan = spec_to_graph(export_workload("fanout", {"underlyings": str(args.underlyings)}))
+    print(f"fanout: {len(fan):,} nodes")
+    fig: dict[str, Any] = {}
+    fig["serial"] = startup(SerialScheduler, fan, args.repeats)
+    for n in (1, 2):
+        with WorkerPool(n) as pool:
+            fig[f"process_{n}_warm"] = startup(
+                lambda n=n, pool=pool: ProcessScheduler(n, "components", pool=pool),
+                fan,
+                args.repeats,
+            )
+        fig[f"process_{n}_cold"] = startup(
+            lambda n=n: ProcessScheduler(n, "components"), fan, args.repeats
+        )
+    base = fig["serial"]["wall_s"]
+    for name, f in fig.items():
+        f["speedup"] = base / f["wall_s"]
+        print(
+            f"  {name:18} wall {f['wall_s']:.3f} s  eval {f['eval_s']:.3f} s  x{f['speedup']:.2f}"
+        )
+    doc["fanout"] = fig
+
+    over = spec_to_graph(export_workload("overhead", {"underlyings": str(args.underlyings)}))
+    nodes = len(over)
+    print(f"overhead: {nodes:,} nodes")
+    ov: dict[str, Any] = {"nodes": nodes}
+    ov["serial"] = startup(SerialScheduler, over, args.repeats)
+    with WorkerPool(1) as pool:
+        ov["process_1_warm"] = startup(lambda: ProcessScheduler(1, pool=pool), over, args.repeats)
+    for name in ("serial", "process_1_warm"):
+        f = ov[name]
+        f["eval_us_per_node"] = f["eval_s"] / nodes * 1e6
+        f["wall_us_per_node"] = f["wall_s"] / nodes * 1e6
+        print(
+            f"  {name:18} eval {f['eval_us_per_node']:.3f} µs/node  "
+            f"session wall {f['wall_us_per_node']:.3f} µs/node"
+        )
+    ov["eval_ratio"] = ov["process_1_warm"]["eval_s"] / ov["serial"]["eval_s"]
+    print(f"  start-up evaluation ratio process(1) / serial: {ov['eval_ratio']:.2f}")
+
+    source = over.source_keys[0]
+    serial_ticks = asyncio.run(_ticks(SerialScheduler(), over, source, args.ticks))
+    with WorkerPool(2) as pool:
+        proc_ticks = asyncio.run(
+            _ticks(ProcessScheduler(2, "components", pool=pool), over, source, args.ticks)
+        )
+    ov["tick_serial_ms"] = statistics.median(serial_ticks) * 1e3
+    ov["tick_process_2_ms"] = statistics.median(proc_ticks) * 1e3
+    ov["tick_process_2_p99_ms"] = sorted(proc_ticks)[int(len(proc_ticks) * 0.99)] * 1e3
+    ov["tick_extra_ms"] = ov["tick_process_2_ms"] - ov["tick_serial_ms"]
+    print(
+        f"  one tick of {source}: serial {ov['tick_serial_ms']:.3f} ms, process(2) "
+        f"{ov['tick_process_2_ms']:.3f} ms (p99 {ov['tick_process_2_p99_ms']:.3f} ms), "
+        f"extra {ov['tick_extra_ms']:.3f} ms"
+    )
+    doc["overhead"] = ov
+    doc["targets"] = TARGETS
+    doc["meets"] = {
+        "fanout_speedup_2_warm": fig["process_2_warm"]["speedup"] >= TARGETS["fanout_speedup_2"],
+        "overhead_startup_ratio_1": ov["eval_ratio"] <= TARGETS["overhead_startup_ratio_1"],
+        "tick_extra_ms": ov["tick_extra_ms"] <= TARGETS["tick_extra_ms"],
+    }
+    print("targets met:", doc["meets"])
+    write_results(args.out, doc)
+
+
+if __name__ == "__main__":
+    main()

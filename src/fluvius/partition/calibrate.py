@@ -57,7 +57,7 @@ from fluvius.engine.plan import Plan
 from fluvius.engine.state import RunState
 from fluvius.errors import SpecError
 from fluvius.graph.builder import GraphBuilder
-from fluvius.graph.ops import BUILTIN_OPS
+from fluvius.graph.ops import BUILTIN_OPS, spin_loop
 from fluvius.partition.base import Partition
 
 if TYPE_CHECKING:
@@ -69,7 +69,14 @@ if TYPE_CHECKING:
 RunStartup = Callable[["Graph", int, "Partitioner | None"], float]
 """``run_startup(graph, workers, partitioner) -> start-up seconds`` on a real scheduler."""
 
-__all__ = ["Calibration", "RunStartup", "calibrate", "calibration_path", "default_calibration"]
+__all__ = [
+    "Calibration",
+    "RunStartup",
+    "calibrate",
+    "calibration_path",
+    "default_calibration",
+    "measure_parallelism",
+]
 
 _DEFAULTS = {
     "node_s": 2.0e-7,
@@ -264,3 +271,26 @@ def calibrate(*, repeats: int = 200, run_startup: RunStartup | None = None) -> C
         byte_s=byte_s,
         spawn_s=spawn_s,
     )
+
+
+def _spin_for(n: int) -> float:
+    t0 = time.perf_counter()
+    spin_loop(n)
+    return time.perf_counter() - t0
+
+
+def measure_parallelism(processes: int = 2, seconds: float = 0.2) -> float:
+    """How many cores ``processes`` CPU-bound processes really get here, now.
+
+    Times a ``spin`` loop of about ``seconds`` alone in this process, then the same loop in
+    ``processes`` spawned processes at once: the result is ``processes * alone / together``
+    (``processes`` on an idle machine with enough cores; about 1 when other work takes the
+    other cores). The simulator's ``cores`` argument takes it, to predict a loaded machine.
+    """
+    n = max(1, round(seconds / _measure_spin(50_000, 3)))
+    alone = min(_spin_for(n) for _ in range(3))
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(processes) as pool:
+        pool.map(_spin_for, [1] * processes)  # started and warm before timing
+        together = max(pool.map(_spin_for, [n] * processes))
+    return processes * alone / together

@@ -97,7 +97,7 @@ def simulate(
     calibration: Calibration | None = None,
     *,
     sizes: Sequence[int] | None = None,
-    cores: int | None = None,
+    cores: float | None = None,
     serial: bool = False,
 ) -> Prediction:
     """Predict the start-up of ``graph`` under ``partition`` (see the module docstring).
@@ -115,7 +115,9 @@ def simulate(
     sizes
         Bytes of each item's value when sent, by rank; default :data:`FLOAT_BYTES` each.
     cores
-        Cores to share among the workers; ``None``: one per worker.
+        Cores to share among the workers (may be fractional: the cores a loaded machine
+        really gives, see :func:`~fluvius.partition.calibrate.measure_parallelism`);
+        ``None``: one per worker.
     serial
         Predict the serial scheduler (``partition`` must have one worker).
 
@@ -143,7 +145,9 @@ def simulate(
     extra = max(0.0, cal.worker_node_s - cal.node_s)
     n_workers = partition.workers
     owner = partition.owner
-    slow = 1.0 if cores is None else max(1.0, n_workers / max(1, cores))
+    if cores is not None and cores <= 0:
+        raise ValueError(f"cores must be > 0, got {cores!r}")
+    slow = 1.0 if cores is None else max(1.0, n_workers / cores)
     size = [FLOAT_BYTES] * len(owner) if sizes is None else list(sizes)
     waiting = [len(dict.fromkeys(ins)) for ins in graph.inputs]
     ready: list[list[int]] = [[] for _ in range(n_workers)]

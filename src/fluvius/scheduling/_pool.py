@@ -59,6 +59,7 @@ class WorkerPool:
         self.closed = False
         self.pids: list[int] = []
         self._conns: list[Connection] = []
+        self._kept: list[tuple[int, Any]] = []
         self.channels: list[Channel] = []
         self.procs: list[BaseProcess] = []
         t0 = time.perf_counter()
@@ -142,8 +143,9 @@ class WorkerPool:
         self.channels[wid].send_frame(frame)
 
     def poll(self) -> list[tuple[int, Any]]:
-        """Every message readable now, as ``(worker, message)``; raises on a dead worker."""
-        out = []
+        """Messages put back with :meth:`keep`, then every message readable now, as
+        ``(worker, message)``; raises on a dead worker."""
+        out, self._kept = self._kept, []
         for wid, ch in enumerate(self.channels):
             ch.flush()
             try:
@@ -154,6 +156,11 @@ class WorkerPool:
                 out += [(wid, m) for m in self._drain(ch)]
                 self._died(wid)
         return out
+
+    def keep(self, messages: list[tuple[int, Any]]) -> None:
+        """Put back messages a caller read but does not consume yet (the next poll
+        returns them first): two replies read in one go must not lose the second."""
+        self._kept = messages + self._kept
 
     def _drain(self, ch: Channel) -> list[Any]:
         with contextlib.suppress(EOFError):

@@ -307,17 +307,20 @@ class ProcessSession(Session):
         waiting = set(workers)
         got: dict[int, Any] = {}
         while waiting:
+            later = []
             for w, msg in self._poll(pool):
                 if msg[0] == "load_failed":
                     raise FluviusError(f"worker {w} could not load its share: {msg[2]}")
                 if msg[0] != kind or w not in waiting:
+                    later.append((w, msg))
+                elif msg[0] != "loaded" and msg[2] != self.sid:
+                    continue  # a reply to an earlier session on this pool
+                elif kind == "done" and msg[3] != index:
                     continue
-                if kind in ("done", "frozen") and msg[2] != self.sid:
-                    continue
-                if kind == "done" and msg[3] != index:
-                    continue
-                got[w] = msg
-                waiting.discard(w)
+                else:
+                    got[w] = msg
+                    waiting.discard(w)
+            pool.keep(later)
             if waiting:
                 await pool.wait(WAIT_S)
         return got
@@ -345,13 +348,16 @@ class ProcessSession(Session):
         waiting = set(ask)
         values = self.state.values
         while waiting:
+            later = []
             for w, msg in self._poll(pool):
                 if msg[0] != "values" or msg[2] != self.sid or w not in waiting:
+                    later.append((w, msg))
                     continue
                 waiting.discard(w)
                 for r, v in msg[3]:
                     values[r] = v
                 self._failed_by[w] = msg[4]
+            pool.keep(later)
             if waiting:
                 pool.wait_blocking(WAIT_S)
         self.unsynced.clear()
@@ -435,7 +441,7 @@ class ProcessSession(Session):
             waiting = set(range(self.n))
             deadline = time.monotonic() + 5.0
             while waiting and time.monotonic() < deadline:
-                for w, msg in pool.poll():
+                for w, msg in pool.poll():  # replies of this session not read yet: dropped
                     if msg[0] == "unloaded" and msg[2] == self.sid:
                         waiting.discard(w)
                 if waiting:

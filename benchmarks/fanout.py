@@ -46,6 +46,7 @@ from fluvius.partition.profile import profile_graph
 from fluvius.partition.simulate import simulate
 from fluvius.scheduling import SerialScheduler
 from fluvius.workloads import fanout_spec
+from simulator import startups
 
 WORKERS = 2
 
@@ -75,15 +76,6 @@ def timed(fn: Any, repeats: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-async def fluvius_startups(graph: Any, scheduler: Any, repeats: int) -> list[float]:
-    """Start-up seconds of ``repeats`` sessions (each session starts its own workers)."""
-    out = []
-    for _ in range(repeats):
-        async with scheduler.session(graph) as session:
-            out.append((await session.start()).seconds)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--underlyings", type=int, default=20)
@@ -110,7 +102,7 @@ def main() -> None:
     print(f"partition {part.partitioner}: predicted {predicted['fluvius_process_2']:.3f} s")
 
     results: dict[str, dict[str, Any]] = {}
-    serial = asyncio.run(fluvius_startups(graph, SerialScheduler(), args.repeats))
+    serial = asyncio.run(startups(graph, SerialScheduler(), args.repeats))
     results["serial"] = {"seconds": statistics.median(serial), "runs": serial}
 
     try:
@@ -119,7 +111,7 @@ def main() -> None:
         print("fluvius ProcessScheduler: not in this version, skipped")
     else:
         sched = ProcessScheduler(workers=WORKERS, partitioner=part.partitioner)
-        runs = asyncio.run(fluvius_startups(graph, sched, args.repeats))
+        runs = asyncio.run(startups(graph, sched, args.repeats))
         results["fluvius_process_2"] = {"seconds": statistics.median(runs), "runs": runs}
 
     import dask

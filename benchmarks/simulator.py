@@ -39,11 +39,25 @@ from fluvius.scheduling import SerialScheduler
 from fluvius.workloads import fanout_spec, overhead_spec
 
 
-async def startups(graph: Any, scheduler: Any, repeats: int) -> list[float]:
+class StartupHang(RuntimeError):
+    """A start-up that did not finish within the benchmark's time limit."""
+
+
+async def startups(
+    graph: Any, scheduler: Any, repeats: int, timeout_s: float = 60.0
+) -> list[float]:
+    """Start-up seconds of ``repeats`` sessions (each session starts its own workers)."""
+
+    async def once() -> float:
+        async with scheduler.session(graph) as session:
+            return float((await session.start()).seconds)
+
     out = []
     for _ in range(repeats):
-        async with scheduler.session(graph) as session:
-            out.append((await session.start()).seconds)
+        try:
+            out.append(await asyncio.wait_for(once(), timeout_s))
+        except TimeoutError:
+            raise StartupHang(f"{scheduler!r}: no start-up after {timeout_s} s") from None
     return out
 
 

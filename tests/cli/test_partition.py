@@ -79,3 +79,19 @@ def test_a_costs_file_of_another_graph_is_a_one_line_error(spec: Path, tmp_path:
     assert result.exit_code == 1
     assert "'nope'" in result.stderr
     assert str(bad) in result.stderr
+
+
+@pytest.mark.slow
+def test_run_adds_measured_figures(spec: Path) -> None:
+    pytest.importorskip("fluvius.scheduling.process")
+    args = ["partition", str(spec), "--workers", "2", "--partitioner", "components"]
+    result = runner.invoke(app, [*args, "--run", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    measured = doc["measured"]
+    assert measured["startup_seconds"] > 0
+    assert measured["efficiency"] == pytest.approx(
+        doc["lower_bound_s"] / measured["startup_seconds"]
+    )
+    assert len(measured["workers"]) == 2
+    assert sum(w["nodes"] for w in measured["workers"]) == sum(s["nodes"] for s in doc["shares"])

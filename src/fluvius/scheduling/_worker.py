@@ -1,18 +1,17 @@
 """Worker logic of the process scheduler: one worker's share of every cycle.
 
 A worker holds the whole graph's *structure* (keys, inputs, readers) but the callables of
-its own nodes only (the others are a placeholder that raises if ever called): its
-:class:`WorkerPlan` is an ordinary :class:`~fluvius.engine.Plan`, whose ``affected_steps``
-lists owned nodes only. Cycle semantics come from :mod:`fluvius.engine.cycle`, never
-re-implemented here:
+its own nodes only (the others are a placeholder that raises if ever called); the share
+and its tables are in ``_share.py``. Cycle semantics come from :mod:`fluvius.engine.cycle`,
+never re-implemented here:
 
-Fast path
+Fast path (``_share.run_fast``)
     When no owned node affected by the cycle reads an affected node of another worker
     (always at one worker; on the overhead and fanout workloads with a good partition),
     every input is known at the start and the worker runs the engine's sync loop
     (``compute_startup`` / ``compute_cycle``) over its share, then tells the readers on
     other workers how each of its exported nodes settled.
-Event-driven path
+Event-driven path (:meth:`Worker._run_events`)
     Otherwise (and whenever tracing or async nodes are involved) the worker runs the
     engine's transitions: ``start_cycle(plan, changed, owned)`` makes owned nodes wait for
     every affected input, owned or not; ``next_ready`` / ``finish_node`` / ``fail_node``
@@ -20,10 +19,10 @@ Event-driven path
     arrives. The worker never waits for one particular value: it runs everything ready,
     flushes one message per destination, then waits for *any* message or async result.
 
-State fields (:class:`Share`): ``plan``, ``state`` (values of owned nodes and of the inputs
-it reads; ``failed`` of both), ``owned[r]``, ``exports[r]`` (workers owning a reader of
-owned rank ``r``), ``unsynced`` (owned ranks whose value the parent has not fetched),
-``pending`` (messages of a cycle not yet started).
+The worker's I/O: an asyncio loop with a reader on the parent's socket and on each
+peer's; messages land in one inbox, in arrival order. Commands from the parent run one at
+a time; messages of other workers for a cycle not started yet wait in ``Share.pending``;
+those of an older cycle or session are dropped (only a fail-fast abort leaves any).
 """
 
 from __future__ import annotations
@@ -32,113 +31,44 @@ import asyncio
 import gc
 import logging
 import os
-import pickle
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.cycle import (
-    compute_cycle,
-    compute_startup,
     fail_node,
     finish_node,
     make_node_error,
     next_ready,
     settle,
     start_cycle,
-    values_equal,
 )
-from fluvius.engine.plan import CycleStep, Plan
-from fluvius.engine.state import RunState
-from fluvius.errors import NodeError
+from fluvius.scheduling._share import (
+    CHANGED,
+    FAILED,
+    UNCHANGED,
+    Entries,
+    Load,
+    Share,
+    cycle_tables,
+    make_share,
+    pack_cause,
+    run_fast,
+)
 from fluvius.scheduling._wire import Channel, ShmArena, loads
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from multiprocessing.connection import Connection
 
     from fluvius.engine.cycle import CycleState
-    from fluvius.engine.state import ErrorPolicy
-    from fluvius.graph.dag import Graph
 
-__all__ = ["Load", "WorkerPlan", "remote_placeholder", "worker_main"]
+__all__ = ["Worker", "worker_main"]
 
 log = logging.getLogger("fluvius.process")
 
-UNCHANGED, CHANGED, FAILED = 0, 1, 2
-"""Kinds of a settle entry ``(rank, kind, payload)``."""
-
 WAIT_S = 1.0
 """Idle waits wake this often to check that the parent is alive."""
-
-
-def remote_placeholder(*args: Any) -> Any:
-    """Stands for a node owned by another worker; computing it here is a bug."""
-    raise RuntimeError("a worker computed a node owned by another worker (fluvius bug)")
-
-
-@dataclass(frozen=True, slots=True)
-class Load:
-    """What a worker receives once per session (pickled with cloudpickle)."""
-
-    session: int
-    worker: int
-    graph: Graph
-    owner: tuple[int, ...]
-    policy: ErrorPolicy
-    trace: bool
-    freeze_gc: bool
-
-
-class WorkerPlan(Plan):
-    """A plan whose ``affected_steps`` keep only the owned nodes (``affected`` stays global)."""
-
-    def __init__(self, graph: Graph, owned: Sequence[bool]) -> None:
-        self.owned = owned
-        self._owned_steps: dict[frozenset[int], list[CycleStep]] = {}
-        super().__init__(graph)
-
-    def affected_steps(self, changed: frozenset[int]) -> list[CycleStep]:
-        found = self._owned_steps.get(changed)
-        if found is None:
-            owned = self.owned
-            found = [s for s in super().affected_steps(changed) if owned[s[0]]]
-            if len(self._owned_steps) < 1024:
-                self._owned_steps[changed] = found
-        return found
-
-
-@dataclass(slots=True)
-class Share:
-    """One session's state in a worker (see the module docstring)."""
-
-    load: Load
-    plan: WorkerPlan
-    state: RunState
-    owned: list[bool]
-    exports: dict[int, tuple[int, ...]]
-    name: str
-    fast: dict[frozenset[int] | None, bool] = field(default_factory=dict)
-    unsynced: set[int] = field(default_factory=set)
-    pending: list[tuple[Any, ...]] = field(default_factory=list)
-    index: int = -1
-    busy_s: float = 0.0
-    idle_s: float = 0.0
-    computed: int = 0
-    spans: list[tuple[Any, ...]] = field(default_factory=list)
-
-
-def _pack_cause(exc: BaseException | None) -> BaseException | None:
-    """The exception itself when it survives pickling, else None (the text is in the error)."""
-    if exc is None:
-        return None
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return None
-    return exc
 
 
 class Worker:
@@ -249,17 +179,7 @@ class Worker:
         t0 = time.perf_counter()
         try:
             load: Load = loads(frame)
-            owner = load.owner
-            owned = [w == self.wid for w in owner]
-            plan = WorkerPlan(load.graph, owned)
-            exports: dict[int, tuple[int, ...]] = {}
-            for r, kids in enumerate(plan.children):
-                if owned[r] and kids:
-                    dests = sorted({owner[c] for c in kids} - {self.wid})
-                    if dests:
-                        exports[r] = tuple(dests)
-            name = f"worker-{self.wid}[pid {os.getpid()}]"
-            self.share = Share(load, plan, RunState(plan.initial_values()), owned, exports, name)
+            self.share = make_share(load, self.wid)
         except Exception as exc:  # reported as data: the parent raises it
             self._send(self.parent, ("load_failed", self.wid, repr(exc)))
             return
@@ -293,8 +213,11 @@ class Worker:
             state.cycles = index
         sent0 = sum(ch.messages_sent for ch in self.peers.values())
         idle = 0.0
-        if self._fast(share, changed):
-            recomputed, errors, stop = self._run_fast(share, changed)
+        if not share.load.trace and cycle_tables(share, changed)[0]:
+            recomputed, errors, stop, entries = run_fast(share, changed)
+            if stop is not None:
+                self._broadcast_stop(share, stop[0])
+            self._flush_settles(share, entries)
         else:
             recomputed, errors, stop, idle = await self._run_events(share, changed)
         wall = time.perf_counter() - t0
@@ -302,7 +225,7 @@ class Worker:
         share.idle_s += idle
         share.computed += recomputed
         figures = {
-            "nodes": sum(share.owned) - sum(1 for r in share.load.graph.sources if share.owned[r]),
+            "nodes": share.nodes,
             "busy_seconds": share.busy_s,
             "idle_seconds": share.idle_s,
             "computed": share.computed,
@@ -314,81 +237,11 @@ class Worker:
         session = share.load.session
         return ("done", self.wid, session, index, recomputed, errors, stop, figures, spans)
 
-    def _fast(self, share: Share, changed: frozenset[int] | None) -> bool:
-        """True when every input of this cycle's owned work is known at its start."""
-        if share.load.trace:
-            return False
-        found = share.fast.get(changed)
-        if found is None:
-            plan, owned, inputs = share.plan, share.owned, share.plan.inputs
-            if changed is None:
-                mine = [r for r in range(plan.size) if owned[r] and not plan.is_source[r]]
-                inside = set(range(plan.size)) - set(plan.graph.sources)
-            else:
-                affected = plan.affected(changed)
-                mine = [r for r in affected if owned[r]]
-                inside = set(affected)
-            found = not any(plan.is_async[r] for r in mine) and not any(
-                j in inside and not owned[j] for r in mine for j in inputs[r]
-            )
-            share.fast[changed] = found
-        return found
-
-    def _run_fast(self, share: Share, changed: frozenset[int] | None) -> tuple[int, list[Any], Any]:
-        plan, state, policy = share.plan, share.state, share.load.policy
-        exports = share.exports
-        if changed is None:
-            steps = [s for s in plan.node_steps if share.owned[s[0]]]
-            mine = [s[0] for s in steps]
-            before: dict[int, tuple[Any, bool]] = {}
-        else:
-            mine = [s[0] for s in plan.affected_steps(changed)]
-            before = {r: (state.values[r], r in state.failed) for r in mine if r in exports}
-        stop = None
-        errors: list[Any] = []
-        try:
-            if changed is None:
-                n, errs = compute_startup(plan, state, steps, policy, share.name)
-            else:
-                n, errs = compute_cycle(plan, state, changed, policy, share.name)
-            errors = [(e, None) for e in errs]
-        except NodeError as err:
-            f = plan.graph.index[err.key]
-            n = sum(1 for r in mine if r <= f)  # aborted: the count is not reported
-            stop = (f, err, _pack_cause(err.__cause__))
-            self._broadcast_stop(share, f)
-        share.unsynced.update(mine)
-        entries: dict[int, list[tuple[int, int, Any]]] = {}
-        marks, stamp, failed, values = state.marks, state.cycles, state.failed, state.values
-        for r in mine:
-            dests = exports.get(r)
-            if dests is None or (stop is not None and r >= stop[0]):
-                continue
-            entry: tuple[int, int, Any]
-            if r in failed:
-                entry = (r, FAILED, failed[r])
-            elif changed is None:
-                entry = (r, CHANGED, values[r])
-            else:
-                old, was_failed = before[r]
-                new = values[r]
-                moved = marks[r] == stamp and (
-                    was_failed
-                    or new is not old
-                    or not plan.cutoff[r]
-                    or not values_equal(old, old)  # NaN kept as "changed", same object
-                )
-                entry = (r, CHANGED, new) if moved else (r, UNCHANGED, None)
-            for d in dests:
-                entries.setdefault(d, []).append(entry)
-        self._flush_settles(share, entries)
-        return n, errors, stop
-
     def _broadcast_stop(self, share: Share, rank: int) -> None:
         for ch in self.peers.values():
             self._send(ch, ("stop", share.load.session, share.index, rank))
 
-    def _flush_settles(self, share: Share, entries: dict[int, list[tuple[int, int, Any]]]) -> None:
+    def _flush_settles(self, share: Share, entries: Entries) -> None:
         """One message per destination worker (never one per node)."""
         session, index = share.load.session, share.index
         for d in sorted(entries):
@@ -512,11 +365,11 @@ class Worker:
                     for t in tasks.values():
                         t.cancel()
                     break
-        errors = [(e, _pack_cause(causes.get(plan.graph.index[e.key]))) for e in cs.errors]
+        errors = [(e, pack_cause(causes.get(plan.graph.index[e.key]))) for e in cs.errors]
         stop = None
         if policy == "fail_fast" and cs.errors:  # stop_above may come from another worker
             f, err = min((plan.graph.index[e.key], e) for e in cs.errors)
-            stop = (f, err, _pack_cause(causes.get(f)))
+            stop = (f, err, pack_cause(causes.get(f)))
             errors = []
         return cs.recomputed, errors, stop, idle
 
@@ -535,7 +388,7 @@ class Worker:
         if done == len(log_):
             return done
         exports, state = share.exports, share.state
-        entries: dict[int, list[tuple[int, int, Any]]] = {}
+        entries: Entries = {}
         for r, moved in log_[done:]:
             dests = exports.get(r)
             if dests is None:

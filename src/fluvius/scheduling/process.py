@@ -70,8 +70,8 @@ from fluvius.partition.base import Partition, Partitioner
 from fluvius.partition.registry import partition_graph
 from fluvius.scheduling._pickling import check_item
 from fluvius.scheduling._pool import WAIT_S, WorkerPool, _WorkerDied
+from fluvius.scheduling._share import Load, remote_placeholder
 from fluvius.scheduling._wire import dumps
-from fluvius.scheduling._worker import Load, remote_placeholder
 from fluvius.scheduling.base import ProgressCallback, Session
 
 if TYPE_CHECKING:

@@ -50,21 +50,28 @@ def test_calibrate_measures_every_figure_and_uses_the_scheduler_hook() -> None:
         name = "none"
         if partitioner is not None:
             part: Partition = partitioner(graph, workers, None)
-            # the latency chain alternates: every node-to-node link crosses workers
-            assert all(
-                part.owner[r] != part.owner[i]
+            name = part.partitioner
+            crossing = [
+                (i, r)
                 for r, ins in enumerate(graph.inputs)
                 for i in ins
-                if i not in graph.sources
-            )
-            name = part.partitioner
+                if i not in graph.sources and part.owner[i] != part.owner[r]
+            ]
+            if name == "alternate":  # every node-to-node link crosses workers
+                assert len(crossing) == len(graph) - 1
+                return 0.2 * 10 + 0.01  # 200 links of 10 ms, plus a little node work
+            assert name == "halves"  # two chains, one per worker: only the join crosses
+            assert len(crossing) == 1
+            return 2000 * 1e-5 + 2 * 0.01  # 2,000 nodes of 10 us + start and end messages
         calls.append((len(graph), workers, name))
-        return 0.01 * workers  # 1 worker: 10 ms for the big chain; 2: 20 ms for the links
+        return 4000 * 2e-6
 
     cal = calibrate(repeats=20, run_startup=fake_run)
-    assert {(n, w, p) for n, w, p in calls} == {(4000, 1, "none"), (200, 2, "alternate")}
-    assert cal.worker_node_s == pytest.approx(0.01 / 4000)
-    assert cal.latency_s == pytest.approx((0.02 - 200 * 0.01 / 4000) / 200)
+    assert set(calls) == {(4000, 1, "none")}
+    assert cal.worker_node_s == pytest.approx(2e-6)
+    # solving t_alt = 202 latency + 200 event and t_par = 2 latency + 2000 event
+    assert cal.latency_s * 202 + 200 * cal.event_node_s == pytest.approx(2.01)
+    assert cal.latency_s * 2 + 2000 * cal.event_node_s == pytest.approx(0.04)
     plain = calibrate(repeats=20)
     assert plain.node_s > 0
     assert plain.spin_iter_s > 0

@@ -17,7 +17,7 @@ from fluvius.testing.strategies import graph_recipes
 if TYPE_CHECKING:
     from conftest import Chains
 
-FREE = Calibration(node_s=0.0, worker_node_s=0.0, latency_s=0.0, byte_s=0.0)
+FREE = Calibration(node_s=0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.0, byte_s=0.0)
 
 
 def test_one_worker_takes_the_sum_of_costs(chains: Chains) -> None:
@@ -25,7 +25,7 @@ def test_one_worker_takes_the_sum_of_costs(chains: Chains) -> None:
     costs = [0.0 if r in g.sources else 0.5 + r for r in range(len(g.items))]
     one = Partition(1, (0,) * len(g.items), "one")
     assert simulate(g, costs, one, serial=True).makespan_s == pytest.approx(sum(costs))
-    cal = Calibration(node_s=1e-6, worker_node_s=3e-6, latency_s=0.25)
+    cal = Calibration(node_s=1e-6, worker_node_s=3e-6, event_node_s=9.0, latency_s=0.25)
     p = simulate(g, costs, one, cal)  # one worker process: its overhead, two messages
     assert p.makespan_s == pytest.approx(sum(costs) + len(g) * 2e-6 + 0.5)
     assert (p.messages, p.values_sent, p.bytes_sent) == (0, 0, 0)
@@ -54,7 +54,7 @@ def test_a_message_waits_for_the_flush_and_the_latency() -> None:
     owner = {"x": 0, "a": 0, "b": 1, "c": 0}
     part = Partition(2, tuple(owner[k] for k in g.keys), "hand")
     costs = [0.0, 1.0, 1.0, 1.0]
-    cal = Calibration(node_s=0.0, worker_node_s=0.0, latency_s=0.2, byte_s=0.01)
+    cal = Calibration(node_s=0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.2, byte_s=0.01)
     p = simulate(g, costs, part, cal, sizes=[0, 10, 10, 10])
     # start 0.2; a [0.2, 1.2], c [1.2, 2.2], send: 0.1 + 10 * 0.01 = 0.2 -> 2.4, arrives
     # 2.5, b [2.5, 3.5], the parent hears at 3.7
@@ -75,7 +75,9 @@ def test_predictions_respect_the_bounds(recipe, workers, latency, data) -> None:
     costs = data.draw(st.lists(st.floats(0, 1e-2), min_size=len(g.items), max_size=len(g.items)))
     for s in g.sources:
         costs[s] = 0.0
-    cal = Calibration(node_s=0.0, worker_node_s=0.0, latency_s=latency, byte_s=0.0)
+    cal = Calibration(
+        node_s=0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=latency, byte_s=0.0
+    )
     for name in auto_candidates():
         part = partition_graph(g, workers, name, costs)
         p = simulate(g, costs, part, cal)
@@ -104,3 +106,12 @@ def test_fewer_cores_than_workers_slow_the_work_down(chains: Chains) -> None:
     part = partition_graph(g, 4, "components", costs)
     assert simulate(g, costs, part, FREE, cores=2).makespan_s == pytest.approx(10.0)
     assert simulate(g, costs, part, Calibration(spawn_s=0.1), cores=2).spawn_s == 0.2
+
+
+def test_a_worker_reading_remote_values_pays_the_event_driven_overhead(chains: Chains) -> None:
+    g = chains(2, 3)  # c0 -> worker 0 with the total, c1 -> worker 1
+    owner = tuple(1 if k.startswith("c1") else 0 for k in g.keys)
+    costs = [0.0] * len(g.items)
+    cal = Calibration(node_s=0.0, worker_node_s=1.0, event_node_s=10.0, latency_s=0.0)
+    p = simulate(g, costs, Partition(2, owner, "hand"), cal)
+    assert p.busy_s == pytest.approx((40.0, 3.0))  # 3 chain nodes + total at 10; 3 at 1

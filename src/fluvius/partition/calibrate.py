@@ -1,6 +1,6 @@
 """Machine figures for the cost model and the simulator, measured by :func:`calibrate`.
 
-A :class:`Calibration` holds six numbers, all in seconds:
+A :class:`Calibration` holds seven numbers, all in seconds:
 
 ``node_s``
     The serial engine's cost per node beyond the node's own work (the loop, the call, the
@@ -9,14 +9,21 @@ A :class:`Calibration` holds six numbers, all in seconds:
 ``spin_iter_s``
     Seconds per iteration of the ``spin`` op's loop (estimates for ``spin`` nodes).
 ``worker_node_s``
-    A worker process's cost per node beyond the node's own work: the worker's event loop,
-    its ready heap and its bookkeeping cost more than the serial engine's fused loop.
-    Measured through the real scheduler (see below); else taken equal to ``node_s``.
+    A worker process's cost per node when all of the worker's inputs are known at the
+    start of the cycle (the process scheduler then runs the engine's fused loop): the
+    start-up of a 4,000-node chain on one worker process, divided by 4,000.
+``event_node_s``
+    A worker's cost per node when some owned node reads a value from another worker (the
+    scheduler then runs the event-driven transitions, ready heap and all, for the whole
+    share): measured on two 2,000-node chains, one per worker, joined by one node on
+    worker 0, which makes worker 0 event-driven.
 ``latency_s``
     One-way latency of one message between two workers. Measured through the real
-    scheduler when it is given: the start-up of a chain of trivial nodes whose links
-    alternate between two workers, so that every link is one message, minus the nodes'
-    own cost, divided by the number of links. Otherwise the raw transport: half the median
+    scheduler when it is given: the start-up of a 200-node chain whose links alternate
+    between two workers, so that every link is one message, minus the nodes' own cost
+    (``event_node_s`` each) and the start and end messages, divided by the links.
+    ``event_node_s`` and ``latency_s`` are solved together (a fixed point: each
+    measurement holds a little of the other). Otherwise the raw transport: half the median
     round trip of a small message over a :func:`multiprocessing.Pipe` between this
     process and a spawned child (ping-pong), which is a lower bound.
 ``byte_s``
@@ -82,6 +89,7 @@ _DEFAULTS = {
     "node_s": 2.0e-7,
     "spin_iter_s": 1.0e-7,
     "worker_node_s": 2.0e-6,
+    "event_node_s": 8.0e-6,
     "latency_s": 2.0e-4,
     "byte_s": 2.0e-9,
     "spawn_s": 0.3,
@@ -95,6 +103,7 @@ class Calibration:
     node_s: float = _DEFAULTS["node_s"]
     spin_iter_s: float = _DEFAULTS["spin_iter_s"]
     worker_node_s: float = _DEFAULTS["worker_node_s"]
+    event_node_s: float = _DEFAULTS["event_node_s"]
     latency_s: float = _DEFAULTS["latency_s"]
     byte_s: float = _DEFAULTS["byte_s"]
     spawn_s: float = _DEFAULTS["spawn_s"]
@@ -225,15 +234,40 @@ def _measure_node(n: int = 4000, repeats: int = 5) -> float:
     return statistics.median(times) / n
 
 
-def _measure_scheduler(run: RunStartup, repeats: int = 3) -> tuple[float, float]:
-    """(worker_node_s, latency_s) through a real multi-process scheduler."""
+def _halves(graph: Graph, workers: int, costs: object = None) -> Partition:
+    """Two chains ``a*`` and ``b*``, one per worker; everything else on worker 0."""
+    owner = tuple(1 if k.startswith("b") else 0 for k in graph.keys)
+    return Partition(workers, owner, "halves")
+
+
+def _two_chains(n: int) -> Graph:
+    b = GraphBuilder()
+    ends = []
+    for side in "ab":
+        prev = b.source(f"{side}x", 1.0)
+        for i in range(n):
+            prev = b.node(f"{side}{i}", BUILTIN_OPS["add"](1, {"c": 1.0}), prev)
+        ends.append(prev)
+    b.node("join", BUILTIN_OPS["add"](2, {}), *ends)
+    return b.build()
+
+
+def _measure_scheduler(run: RunStartup, repeats: int = 3) -> tuple[float, float, float]:
+    """(worker_node_s, event_node_s, latency_s) through a real multi-process scheduler."""
     nodes, hops = 4000, 200
-    chain = _chain(nodes)
-    one = statistics.median(run(chain, 1, None) for _ in range(repeats))
-    worker_node_s = one / nodes
+    one = statistics.median(run(_chain(nodes), 1, None) for _ in range(repeats))
+    two = _two_chains(nodes // 2)
+    par = statistics.median(run(two, 2, _halves) for _ in range(repeats))
     links = _chain(hops)
-    two = statistics.median(run(links, 2, _alternate) for _ in range(repeats))
-    return worker_node_s, max(0.0, two - hops * worker_node_s) / hops
+    alt = statistics.median(run(links, 2, _alternate) for _ in range(repeats))
+    # par = 2 latencies (start, end) + nodes/2 event-driven nodes (worker 0's chain is
+    # the longer one); alt = 2 latencies + hops x (event node + latency)
+    latency = 0.0
+    event = par / (nodes // 2)
+    for _ in range(20):
+        event = max(0.0, par - 2 * latency) / (nodes // 2)
+        latency = max(0.0, alt - hops * event) / (hops + 2)
+    return one / nodes, event, latency
 
 
 def _measure_spin(n: int = 200_000, repeats: int = 5) -> float:
@@ -255,18 +289,20 @@ def calibrate(*, repeats: int = 200, run_startup: RunStartup | None = None) -> C
         Small ping-pong round trips over a pipe (the median is kept).
     run_startup
         Runs a graph's start-up on a real multi-process scheduler and returns its seconds;
-        it gives ``worker_node_s`` and ``latency_s`` (see the module docstring). Without
-        it, ``worker_node_s`` is ``node_s`` and ``latency_s`` the raw pipe latency.
+        it gives ``worker_node_s``, ``event_node_s`` and ``latency_s`` (see the module
+        docstring). Without it, both per-node figures are ``node_s`` and ``latency_s`` is
+        the raw pipe latency.
     """
     pipe_latency_s, byte_s, spawn_s = _measure_pipe(repeats)
     node_s = _measure_node()
-    worker_node_s, latency_s = node_s, pipe_latency_s
+    worker_node_s, event_node_s, latency_s = node_s, node_s, pipe_latency_s
     if run_startup is not None:
-        worker_node_s, latency_s = _measure_scheduler(run_startup)
+        worker_node_s, event_node_s, latency_s = _measure_scheduler(run_startup)
     return Calibration(
         node_s=node_s,
         spin_iter_s=_measure_spin(),
         worker_node_s=worker_node_s,
+        event_node_s=event_node_s,
         latency_s=latency_s,
         byte_s=byte_s,
         spawn_s=spawn_s,

@@ -5,8 +5,11 @@ The model follows the workers' event-driven execution:
 * The parent starts the cycle with one message to every worker (``latency_s``); source
   values come with it, so a node whose inputs are all sources is ready at once.
 * A worker runs its ready nodes one at a time, lowest rank first; a node takes
-  ``costs[rank]`` seconds plus the worker's extra per-node overhead
-  (``worker_node_s - node_s``: costs already hold the serial engine's ``node_s``). When
+  ``costs[rank]`` seconds plus the worker's extra per-node overhead (costs already hold
+  the serial engine's ``node_s``): ``event_node_s - node_s`` on a worker that owns a
+  node reading a value from another worker (the process scheduler runs the event-driven
+  transitions for that worker's whole share), else ``worker_node_s - node_s`` (the
+  engine's fused loop). When
   it finishes, a reader on the same worker may become ready; a reader on another worker
   needs the value, which goes into the worker's outbox (once per destination worker,
   however many readers it has there).
@@ -131,7 +134,7 @@ def simulate(
     >>> x = b.source("x", 1.0)
     >>> a = b.node("a", lambda v: v, x)
     >>> _ = b.node("b", lambda v: v, a)
-    >>> cal = Calibration(node_s=0.0, worker_node_s=0.0, latency_s=0.1, byte_s=0.0)
+    >>> cal = Calibration(0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.1, byte_s=0.0)
     >>> p = simulate(b.build(), [0.0, 1.0, 1.0], Partition(2, (0, 0, 1), "hand"), cal)
     >>> round(p.makespan_s, 6), p.messages
     (2.3, 1)
@@ -142,7 +145,15 @@ def simulate(
             raise ValueError(f"serial=True needs a one-worker partition, got {partition.workers}")
         total = float(sum(costs))
         return Prediction(1, total, 0.0, (total,), 0, 0, 0)
-    extra = max(0.0, cal.worker_node_s - cal.node_s)
+    owner_ = partition.owner
+    src = frozenset(graph.sources)
+    evented = [False] * partition.workers
+    for r, ins in enumerate(graph.inputs):
+        if any(i not in src and owner_[i] != owner_[r] for i in ins):
+            evented[owner_[r]] = True
+    extra = [
+        max(0.0, (cal.event_node_s if ev else cal.worker_node_s) - cal.node_s) for ev in evented
+    ]
     n_workers = partition.workers
     owner = partition.owner
     if cores is not None and cores <= 0:
@@ -185,7 +196,7 @@ def simulate(
             arrive(w, heapq.heappop(box)[2])
         if ready[w]:
             r = heapq.heappop(ready[w])
-            dt = (costs[r] + extra) * slow
+            dt = (costs[r] + extra[w]) * slow
             t += dt
             busy[w] += dt
             for c in children[r]:

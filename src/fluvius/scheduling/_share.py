@@ -15,6 +15,7 @@ Fields of :class:`Share` (the life cycle of one session in one worker)
     ``unsynced``  owned ranks whose value the parent has not fetched
     ``pending``   messages of a cycle whose command has not arrived yet
     ``spans``     trace spans not yet sent (tracing only)
+    ``busy_s``, ``idle_s``, ``cpu_s``, ``computed``: figures over the session's cycles
 
 Fast path (:func:`run_fast`): when no owned node affected by the cycle reads an affected
 node of another worker, every input is known at the start, and the worker runs the
@@ -120,6 +121,7 @@ class Share:
     index: int = -1
     busy_s: float = 0.0
     idle_s: float = 0.0
+    cpu_s: float = 0.0
     computed: int = 0
     spans: list[tuple[Any, ...]] = field(default_factory=list)
 

@@ -201,6 +201,7 @@ class Worker:
         changed: frozenset[int] | None,
         sources: dict[int, Any],
     ) -> tuple[Any, ...]:
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         if self.arena is not None:
             self.arena.release()  # every reader of the last cycle's segments has mapped them
@@ -222,11 +223,13 @@ class Worker:
             recomputed, errors, stop, idle = await self._run_events(share, changed)
         wall = time.perf_counter() - t0
         share.busy_s += wall - idle
+        share.cpu_s += time.process_time() - cpu0
         share.idle_s += idle
         share.computed += recomputed
         figures = {
             "nodes": share.nodes,
             "busy_seconds": share.busy_s,
+            "cpu_seconds": share.cpu_s,  # CPU this process got: below busy means contention
             "idle_seconds": share.idle_s,
             "computed": share.computed,
             "messages_sent": sum(ch.messages_sent for ch in self.peers.values()),

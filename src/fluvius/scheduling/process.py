@@ -379,7 +379,8 @@ class ProcessSession(Session):
 
     # -- figures ----------------------------------------------------------------------------
     def worker_stats(self) -> list[dict[str, Any]]:
-        """Per worker: pid, nodes owned, busy and idle seconds, messages and bytes sent."""
+        """Per worker: pid, nodes owned, busy and idle seconds, CPU seconds (in cycles), node
+        computations, messages and bytes sent."""
         pids = self.pool.pids if self.pool is not None else [0] * self.n
         out = []
         for w in range(self.n):
@@ -391,6 +392,7 @@ class ProcessSession(Session):
                     "nodes": len(self.owned_keys[w]),
                     "busy_seconds": fig.get("busy_seconds", 0.0),
                     "idle_seconds": fig.get("idle_seconds", 0.0),
+                    "cpu_seconds": fig.get("cpu_seconds", 0.0),
                     "computed": fig.get("computed", 0),
                     "messages_sent": fig.get("messages_sent", 0),
                     "bytes_sent": fig.get("bytes_sent", 0),

@@ -12,10 +12,12 @@ on:
 * Dask distributed on ``LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
   processes=True)``.
 
-Process start-up is kept out of every figure: the fluvius process session, the Dask
-process pool (created, then warmed by one small task) and the LocalCluster are started
-before timing, and each figure is the wall time of computing the whole graph on them
-(median over ``--repeats``). The fluvius figures are the start-up seconds the runs report.
+Process start-up is kept out of every figure: the fluvius worker pool, the Dask process
+pool (created, then warmed by small tasks) and the LocalCluster are started before
+timing, and each figure is the wall time of computing the whole graph on them (median
+over ``--repeats``); the fluvius figures are the start-up seconds the runs report. The
+repeats are interleaved (serial, fluvius, Dask, Dask fused, distributed, then again), so
+that a change of load on a shared machine hits every runner alike.
 Speedups are serial / other, from the same run. Beside each figure: the simulator's
 prediction (costs from a profiling run, machine figures from ``calibrate()``), and the
 lower bound max(critical path, total work / workers). On a shared machine the *loaded*
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -105,54 +108,69 @@ def main() -> None:
     print(f"profiled work {sum(costs):.3f} s; lower bound on {WORKERS} workers {bound:.3f} s")
     print(f"partition {part.partitioner}: predicted {predicted['fluvius_process_2']:.3f} s")
 
-    results: dict[str, dict[str, Any]] = {}
-    serial = asyncio.run(startups(graph, SerialScheduler(), args.repeats))
-    results["serial"] = {"seconds": statistics.median(serial), "runs": serial}
-
-    try:
-        from fluvius.scheduling import ProcessScheduler  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        print("fluvius ProcessScheduler: not in this version, skipped")
-    else:
-        cores = measure_parallelism(WORKERS, 0.2)
-        loaded = simulate(graph, costs, part, cal, sizes=prof.sizes, cores=max(1.0, cores))
-        predicted_loaded["fluvius_process_2"] = loaded.makespan_s
-        print(f"two CPU-bound processes get {cores:.2f} cores now; load {os.getloadavg()}")
-        sched = ProcessScheduler(workers=WORKERS, partitioner=part.partitioner)
-        runs = asyncio.run(startups(graph, sched, args.repeats))
-        results["fluvius_process_2"] = {"seconds": statistics.median(runs), "runs": runs}
-
     import dask
     import dask.multiprocessing
     from dask.optimization import fuse
+    from distributed import Client, LocalCluster
+
+    try:
+        from fluvius.scheduling import ProcessScheduler, WorkerPool  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        ProcessScheduler = WorkerPool = None
+        print("fluvius ProcessScheduler: not in this version, skipped")
 
     dsk = dask_graph(graph)
     fused, _ = fuse(dsk, keys=[total_key])
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(WORKERS, mp_context=ctx) as pool:
-        for _ in range(4):  # start and warm both processes
+    times: dict[str, list[float]] = {}
+    extra: dict[str, dict[str, Any]] = {
+        "dask_multiprocessing": {"tasks": len(dsk)},
+        "dask_multiprocessing_fused": {"tasks": len(fused)},
+        "dask_distributed": {"tasks": len(dsk)},
+    }
+    with contextlib.ExitStack() as stack:
+        # every pool and cluster is started (and warmed) before any timing
+        pool = stack.enter_context(ProcessPoolExecutor(WORKERS, mp_context=ctx))
+        for _ in range(4):
             pool.submit(_noop).result()
-        for name, g in (("dask_multiprocessing", dsk), ("dask_multiprocessing_fused", fused)):
-            seconds, value = timed(
-                lambda g=g: dask.multiprocessing.get(g, total_key, pool=pool), args.repeats
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=WORKERS,
+                threads_per_worker=1,
+                host="127.0.0.1",
+                processes=True,
+                dashboard_address=None,
             )
-            results[name] = {"seconds": seconds, "tasks": len(g), "total": value}
-
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=WORKERS,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            processes=True,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+        client = stack.enter_context(Client(cluster))
         client.submit(_noop).result()
-        seconds, _ = timed(lambda: client.get(dsk, total_key), args.repeats)
-        results["dask_distributed"] = {"seconds": seconds, "tasks": len(dsk)}
+        runners: dict[str, Any] = {
+            "serial": lambda: asyncio.run(startups(graph, SerialScheduler(), 1))[0],
+        }
+        if ProcessScheduler is not None:
+            workers = stack.enter_context(WorkerPool(WORKERS))
+            sched = ProcessScheduler(workers=WORKERS, partitioner=part.partitioner, pool=workers)
+            runners["fluvius_process_2"] = lambda: asyncio.run(startups(graph, sched, 1))[0]
+        runners["dask_multiprocessing"] = lambda: timed(
+            lambda: dask.multiprocessing.get(dsk, total_key, pool=pool), 1
+        )[0]
+        runners["dask_multiprocessing_fused"] = lambda: timed(
+            lambda: dask.multiprocessing.get(fused, total_key, pool=pool), 1
+        )[0]
+        runners["dask_distributed"] = lambda: timed(lambda: client.get(dsk, total_key), 1)[0]
+        cores_seen = []
+        for _ in range(args.repeats):  # interleaved: a change of load hits every runner
+            cores_seen.append(measure_parallelism(WORKERS, 0.1))
+            for name, run in runners.items():
+                times.setdefault(name, []).append(run())
+    cores = statistics.median(cores_seen)
+    loaded = simulate(graph, costs, part, cal, sizes=prof.sizes, cores=max(1.0, cores))
+    predicted_loaded["fluvius_process_2"] = loaded.makespan_s
+    print(f"two CPU-bound processes got {cores:.2f} cores (median); load {os.getloadavg()}")
+    results: dict[str, dict[str, Any]] = {
+        name: {"seconds": statistics.median(runs), "runs": runs, **extra.get(name, {})}
+        for name, runs in times.items()
+    }
 
     base = results["serial"]["seconds"]
     for name, r in results.items():

@@ -33,31 +33,35 @@ if TYPE_CHECKING:
 TARGETS = {"fanout_speedup_2": 1.85, "overhead_startup_ratio_1": 2.0, "tick_extra_ms": 1.0}
 
 
-async def _startup(scheduler: Scheduler, graph: Any) -> tuple[float, float, float]:
+async def _startup(scheduler: Scheduler, graph: Any) -> tuple[float, float, float, float]:
     """(wall seconds of session creation + start, seconds the session reports, CPU
-    seconds the workers got during start-up; the parent's own CPU for serial)."""
+    seconds the workers got during start-up in all and the most any one got; the
+    parent's own CPU for serial)."""
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     async with scheduler.session(graph) as session:
         result = await session.start()
         wall = time.perf_counter() - t0
         stats = session.worker_stats()
-    cpu = sum(w.get("cpu_seconds", 0.0) for w in stats)
-    cpu = cpu if "cpu_seconds" in stats[0] else time.process_time() - cpu0
-    return wall, result.seconds, cpu
+    cpus = [w.get("cpu_seconds", 0.0) for w in stats]
+    if "cpu_seconds" not in stats[0]:
+        cpus = [time.process_time() - cpu0]
+    return wall, result.seconds, sum(cpus), max(cpus)
 
 
 def startup(scheduler_of: Any, graph: Any, repeats: int) -> dict[str, float]:
-    walls, evals, cpus = [], [], []
+    walls, evals, cpus, max_cpus = [], [], [], []
     for _ in range(repeats):
-        wall, seconds, cpu = asyncio.run(_startup(scheduler_of(), graph))
+        wall, seconds, cpu, max_cpu = asyncio.run(_startup(scheduler_of(), graph))
         walls.append(wall)
         evals.append(seconds)
         cpus.append(cpu)
+        max_cpus.append(max_cpu)
     return {
         "wall_s": statistics.median(walls),
         "eval_s": statistics.median(evals),
         "cpu_s": statistics.median(cpus),
+        "max_worker_cpu_s": statistics.median(max_cpus),
     }
 
 
@@ -102,9 +106,13 @@ def main() -> None:
     base = fig["serial"]["wall_s"]
     for name, f in fig.items():
         f["speedup"] = base / f["wall_s"]
+        # what the same CPU work would take with one free core per worker: an estimate,
+        # printed because a shared machine may give this session less than two cores
+        f["cpu_speedup_estimate"] = fig["serial"]["cpu_s"] / f["max_worker_cpu_s"]
         print(
             f"  {name:18} wall {f['wall_s']:.3f} s  eval {f['eval_s']:.3f} s  x{f['speedup']:.2f}"
-            f"  CPU {f['cpu_s']:.3f} s"
+            f"  CPU {f['cpu_s']:.3f} s (max worker {f['max_worker_cpu_s']:.3f} s,"
+            f" estimate x{f['cpu_speedup_estimate']:.2f} on free cores)"
         )
     doc["fanout"] = fig
 
@@ -144,6 +152,10 @@ def main() -> None:
     doc["overhead"] = ov
     doc["load_average_after"] = os.getloadavg()
     doc["targets"] = TARGETS
+    doc["note"] = (
+        "speedup is measured wall time; cpu_speedup_estimate = serial CPU / busiest worker's "
+        "CPU is an estimate for uncontended cores, not a measurement"
+    )
     doc["meets"] = {
         "fanout_speedup_2_warm": fig["process_2_warm"]["speedup"] >= TARGETS["fanout_speedup_2"],
         "overhead_startup_ratio_1": ov["eval_ratio"] <= TARGETS["overhead_startup_ratio_1"],

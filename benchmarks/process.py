@@ -17,18 +17,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing as mp
 import os
 import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
 from _common import write_results
+from fluvius.graph.ops import spin_loop
 from fluvius.graph.spec import spec_to_graph
 from fluvius.scheduling import ProcessScheduler, SerialScheduler, WorkerPool
 from fluvius.workloads import export_workload
 
 if TYPE_CHECKING:
     from fluvius.scheduling.base import Scheduler
+
+
+def _spin_cpu(q: Any) -> None:
+    t0 = time.process_time()
+    spin_loop(20_000_000)
+    q.put(time.process_time() - t0)
+
+
+def machine_parallelism() -> dict[str, float]:
+    """CPU seconds of one pure-Python spin alone vs two at once, in plain spawned processes:
+    tells how much slower a core runs when the other one is busy too (shared hardware)."""
+    ctx = mp.get_context("spawn")
+    out = {}
+    for n in (1, 2):
+        q = ctx.Queue()
+        procs = [ctx.Process(target=_spin_cpu, args=(q,)) for _ in range(n)]
+        for p in procs:
+            p.start()
+        cpus = [q.get() for _ in procs]
+        for p in procs:
+            p.join()
+        out[f"spin_cpu_s_{n}_at_once"] = statistics.mean(cpus)
+    return out
+
 
 TARGETS = {"fanout_speedup_2": 1.85, "overhead_startup_ratio_1": 2.0, "tick_extra_ms": 1.0}
 
@@ -82,7 +108,13 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=500)
     parser.add_argument("--underlyings", type=int, default=20)
     parser.add_argument("--out", default="", help="write the figures as JSON here")
+    parser.add_argument(
+        "--machine", action="store_true", help="only compare one spin alone and two at once"
+    )
     args = parser.parse_args()
+    if args.machine:
+        print(machine_parallelism())
+        return
     doc: dict[str, Any] = {"repeats": args.repeats, "ticks": args.ticks}
 
     doc["load_average_before"] = os.getloadavg()

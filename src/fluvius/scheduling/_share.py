@@ -28,6 +28,7 @@ value unequal to itself (NaN is stored, not cut). Otherwise it kept its previous
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ __all__ = [
     "remote_placeholder",
     "run_fast",
 ]
+
+log = logging.getLogger("fluvius.process")
 
 UNCHANGED, CHANGED, FAILED = 0, 1, 2
 """Kinds of a settle entry ``(rank, kind, payload)``."""
@@ -194,7 +197,10 @@ def run_fast(share: Share, changed: frozenset[int] | None) -> tuple[int, list[An
         else:
             n, errs = compute_cycle(plan, state, changed, policy, share.name)
         errors = [(e, None) for e in errs]
+        for e in errs:
+            log.debug("node %s failed on %s", e.key, share.name, extra={"node": e.key})
     except NodeError as err:
+        log.debug("node %s failed on %s", err.key, share.name, extra={"node": err.key})
         f = plan.graph.index[err.key]
         n = 0  # an aborted cycle reports its error, not a count
         stop = (f, err, pack_cause(err.__cause__))

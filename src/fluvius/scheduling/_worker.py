@@ -284,7 +284,13 @@ class Worker:
 
         def failed(r: int, exc: BaseException) -> None:
             err = make_node_error(plan, r, exc, share.name)
-            log.debug("node %s failed on worker %d: %s", plan.keys[r], self.wid, err)
+            log.debug(
+                "node %s failed on %s: %s",
+                plan.keys[r],
+                share.name,
+                err,
+                extra={"node": plan.keys[r]},
+            )
             causes[r] = exc
             first = cs.stop_above is None or r < cs.stop_above
             fail_node(plan, state, cs, r, err, policy)

@@ -58,6 +58,7 @@ timing); errors of a cycle are listed in rank order.
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,7 @@ if TYPE_CHECKING:
 __all__ = ["ProcessScheduler", "ProcessSession", "WorkerPool"]
 
 _sessions = 0
+log = logging.getLogger("fluvius.process")
 
 
 class ProcessScheduler:
@@ -330,6 +332,7 @@ class ProcessSession(Session):
             return pool.poll()
         except _WorkerDied as exc:
             keys = self.owned_keys[exc.wid]
+            log.warning("%s; it owned %d nodes", exc, len(keys), extra={"worker": exc.wid})
             shown = ", ".join(repr(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
             raise WorkerDiedError(
                 f"{exc} during the run; it owned {len(keys)} nodes ({shown}); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -185,16 +186,19 @@ def partition(
         value_bytes = None
         if sizes:
             value_bytes = _sizes_by_rank(graph, run_graph(graph).values)
+        status = f"partitioning {len(graph):,} nodes and simulating 1-64 workers"
+        busy = err_console.status(status) if err_console.is_terminal else nullcontext()
         try:
-            report = partition_report(
-                graph,
-                workers,
-                partitioner,
-                node_costs,
-                sizes=value_bytes,
-                calibration=cal,
-                cost_source=str(costs) if costs else "",
-            )
+            with busy:
+                report = partition_report(
+                    graph,
+                    workers,
+                    partitioner,
+                    node_costs,
+                    sizes=value_bytes,
+                    calibration=cal,
+                    cost_source=str(costs) if costs else "",
+                )
         except ImportError as exc:
             fail(str(exc))
         if run:

@@ -174,7 +174,11 @@ def partition_report(
                     continue  # a partitioner function given by the caller: only at ``workers``
                 part = partition_graph(graph, n, name, resolved)
             predictions[name][n] = simulate(graph, resolved, part, cal, sizes=size).makespan_s
-            here[name][n] = simulate(graph, resolved, part, cal, sizes=size, cores=cores).makespan_s
+            here[name][n] = (
+                predictions[name][n]  # enough cores: the same simulation
+                if n <= cores
+                else simulate(graph, resolved, part, cal, sizes=size, cores=cores).makespan_s
+            )
     total = sum(resolved)
     critical = critical_path_s(graph, resolved)
     mine = simulate(graph, resolved, chosen, cal, sizes=size)

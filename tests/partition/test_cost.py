@@ -94,3 +94,19 @@ def test_estimates_treat_user_callables_alike() -> None:
     x = b.source("x", 1.0)
     b.node("f", lambda v: v, x)
     assert estimate_costs(b.build(), Calibration(node_s=3e-6)) == (0.0, 3e-6)
+
+
+def test_profile_reports_progress_in_node_computations() -> None:
+    from fluvius.partition.profile import profile_graph
+
+    b = GraphBuilder()
+    prev = b.source("x", 0.0)
+    for i in range(2500):
+        prev = b.node(f"n{i}", lambda v: v + 1.0, prev)
+    seen: list[tuple[int, int]] = []
+    profile_graph(b.build(), repeats=2, progress=lambda done, total: seen.append((done, total)))
+    assert {total for _, total in seen} == {5000}
+    done = [d for d, _ in seen]
+    assert done == sorted(done)
+    assert done[-1] == 5000
+    assert len(seen) >= 4  # within each start-up, not only at its end

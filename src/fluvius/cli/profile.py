@@ -54,13 +54,13 @@ def profile(
             TextColumn("profiling"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("start-ups"),
+            TextColumn("node computations"),
             TimeElapsedColumn(),
             console=err_console,
             transient=True,
             disable=not show,
         ) as bar:
-            task = bar.add_task("profile", total=repeats)
+            task = bar.add_task("profile", total=repeats * len(graph))
             result = profile_graph(
                 graph, repeats=repeats, progress=lambda done, _: bar.update(task, completed=done)
             )

@@ -84,12 +84,20 @@ def _timer_overhead(samples: int = 2001) -> float:
     return statistics.median(times)
 
 
+_PROGRESS_EVERY = 1000  # nodes between two progress calls
+
+
 def _one_startup(
-    plan: Plan, loop: asyncio.AbstractEventLoop, times: list[list[float]]
+    plan: Plan,
+    loop: asyncio.AbstractEventLoop,
+    times: list[list[float]],
+    tick: Callable[[int], None] | None,
 ) -> list[Any]:
     values = plan.initial_values()
     clock = time.perf_counter
-    for r, call, a, g in plan.node_steps:
+    for done, (r, call, a, g) in enumerate(plan.node_steps, 1):
+        if tick is not None and done % _PROGRESS_EVERY == 0:
+            tick(_PROGRESS_EVERY)
         args = (values[a],) if g is None else g(values)
         try:
             t0 = clock()
@@ -123,7 +131,8 @@ def profile_graph(
         Gives the per-node engine overhead added to every node; default
         :func:`default_calibration`.
     progress
-        Called with ``(start-ups done, repeats)`` after each start-up.
+        Called with ``(node computations done, repeats x nodes)`` every 1,000 nodes and
+        after each start-up.
 
     Raises
     ------
@@ -148,10 +157,20 @@ def profile_graph(
     values: list[Any] = []
     loop = asyncio.new_event_loop()
     try:
-        for done in range(repeats):
-            values = _one_startup(Plan(graph), loop, times)
+        total = repeats * len(graph)
+        counted = 0
+
+        def tick(n: int) -> None:
+            nonlocal counted
+            counted += n
             if progress is not None:
-                progress(done + 1, repeats)
+                progress(counted, total)
+
+        for done in range(repeats):
+            values = _one_startup(Plan(graph), loop, times, tick if progress else None)
+            counted = (done + 1) * len(graph)
+            if progress is not None:
+                progress(counted, total)
     finally:
         loop.close()
     sources = frozenset(graph.sources)

@@ -217,7 +217,8 @@ def test_ctrl_c_to_fluvius_run_leaves_no_process(tmp_path: Path) -> None:
 
 
 def test_workers_exit_when_the_parent_dies(tmp_path: Path) -> None:
-    proc, workers = _start_cli(tmp_path, 3.0)
+    """Even in the middle of a node far longer than the wait below (Linux: PDEATHSIG)."""
+    proc, workers = _start_cli(tmp_path, _GUARD_S)
     proc.kill()
     proc.communicate(timeout=_GUARD_S)
     assert _gone(workers), f"workers {workers} outlived their parent"

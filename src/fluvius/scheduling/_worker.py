@@ -28,10 +28,12 @@ those of an older cycle or session are dropped (only a fail-fast abort leaves an
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 import os
 import signal
+import sys
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -413,11 +415,33 @@ class Worker:
         return len(log_)
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker when its parent dies, even in the middle of
+    a long node (the EOF watch on the parent's socket only acts between computations).
+
+    The kernel ties this to the parent *thread* that spawned the worker: create worker
+    pools from a thread that outlives them (the main thread, normally).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # the EOF watch remains
+    if os.getppid() == 1:  # the parent died before prctl: do not outlive it
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def worker_main(
     wid: int, parent: Connection, peers: dict[int, Connection], shm_prefix: str
 ) -> None:
     """Entry point of a spawned worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
     arena = ShmArena(f"{shm_prefix}_w{wid}")
     parent_ch = Channel(parent.fileno(), arena)
     peer_chs = {w: Channel(c.fileno(), arena) for w, c in peers.items()}

@@ -48,7 +48,8 @@ Why it cannot deadlock
    are removed too, so the argument holds for what is left.
 4. Every wait has a failure path: the parent's waits watch the worker process sentinels
    (a dead worker is seen at once) and wake every ``WAIT_S``; workers wake every second
-   to check their parent and exit when its socket closes.
+   to check their parent, exit when its socket closes, and (Linux) are killed by the
+   kernel when it dies.
 
 Determinism: values are computed by the same code on the same inputs; fail-fast reports
 the lowest-ranked failure (every node below it still runs, so it is found whatever the

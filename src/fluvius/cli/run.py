@@ -98,7 +98,7 @@ def run(
         str, typer.Option(help=f"Where nodes run: {', '.join(SCHEDULERS)}.")
     ] = "serial",
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (process/dask schedulers).")
+        int | None, typer.Option(help="Worker processes (process scheduler; default 2).")
     ] = None,
     partitioner: Annotated[
         str | None,

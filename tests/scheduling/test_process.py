@@ -28,6 +28,9 @@ class TestProcessScheduler(SchedulerSuite):
     shares_memory = False
     max_examples = 40  # every example is several round trips between processes
     pools: ClassVar[dict[int, WorkerPool]] = {}
+    # round robin spreads even tiny graphs over every worker: the most cross edges, so
+    # workers mostly run the event-driven path
+    partitioner: ClassVar[object] = staticmethod(round_robin)
 
     @pytest.fixture(autouse=True, scope="class")
     @classmethod
@@ -43,10 +46,23 @@ class TestProcessScheduler(SchedulerSuite):
         pool = self.pools.get(workers)
         if pool is None or pool.broken or pool.closed:
             pool = self.pools[workers] = WorkerPool(workers)
-        # round robin spreads even tiny graphs over every worker: the most cross edges
         return ProcessScheduler(
-            workers, round_robin, error_policy=error_policy, pool=pool, freeze_gc=False
+            workers,
+            self.partitioner,  # type: ignore[arg-type]
+            error_policy=error_policy,
+            pool=pool,
+            freeze_gc=False,
         )
+
+
+class TestProcessSchedulerComponents(TestProcessScheduler):
+    """Whole sub-graphs per worker: some workers take the fast path (the engine's sync
+    loop) while others wait for values, in the same cycle."""
+
+    worker_counts = (2, 3)
+    max_examples = 20
+    pools: ClassVar[dict[int, WorkerPool]] = {}
+    partitioner = "components"
 
 
 def test_pool_runs_sessions_in_turn() -> None:

@@ -25,6 +25,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py --out benchmarks/results/overhead.json
+	$(BIN)/python benchmarks/fanout.py --out benchmarks/results/fanout.json
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

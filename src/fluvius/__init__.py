@@ -16,6 +16,7 @@ from fluvius.graph import Graph as Graph
 from fluvius.graph import GraphBuilder as GraphBuilder
 from fluvius.graph import NodeRef as NodeRef
 from fluvius.graph import make_key as make_key
+from fluvius.scheduling import ProcessScheduler as ProcessScheduler
 from fluvius.scheduling import RunReport as RunReport
 from fluvius.scheduling import SerialScheduler as SerialScheduler
 from fluvius.scheduling import run_graph as run_graph
@@ -31,6 +32,7 @@ __all__ = [
     "GraphError",
     "NodeError",
     "NodeRef",
+    "ProcessScheduler",
     "ReferenceEvaluator",
     "RunReport",
     "SerialScheduler",

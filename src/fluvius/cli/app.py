@@ -15,6 +15,8 @@ import typer
 from fluvius import __version__
 from fluvius.cli import config as config_cmd
 from fluvius.cli import iex as iex_cmd
+from fluvius.cli import partition as partition_cmd
+from fluvius.cli import profile as profile_cmd
 from fluvius.cli import run as run_cmd
 from fluvius.cli import workload as workload_cmd
 
@@ -37,6 +39,10 @@ app.command(
 app.add_typer(workload_cmd.app, name="workload")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(iex_cmd.app, name="iex")
+app.command("profile", help=profile_cmd.HELP, epilog=profile_cmd.EPILOG)(profile_cmd.profile)
+app.command("partition", help=partition_cmd.HELP, epilog=partition_cmd.EPILOG)(
+    partition_cmd.partition
+)
 
 
 def _version(value: bool) -> None:

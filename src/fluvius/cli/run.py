@@ -16,7 +16,9 @@ from fluvius.cli.output import err_console, print_json
 from fluvius.engine.state import ERROR_POLICIES, check_policy
 from fluvius.graph.spec import load_graph
 from fluvius.graph.ticks import read_ticks
-from fluvius.scheduling.base import ProgressCallback
+from fluvius.partition import load_costs, partitioner_names
+from fluvius.scheduling.base import ProgressCallback, Scheduler
+from fluvius.scheduling.process import ProcessScheduler
 from fluvius.scheduling.runner import RunReport, run_graph
 from fluvius.scheduling.serial import SerialScheduler
 
@@ -37,6 +39,12 @@ EPILOG = """Examples:
   fluvius run overhead.json --ticks ticks.jsonl --json | jq '.cycles[0].recomputed'
 
   fluvius run spec.yaml --error-policy isolate --verbose
+
+  fluvius run fanout.json --scheduler process --workers 2 --json | jq .stats.workers
+
+  fluvius profile fanout.json --out costs.json
+  fluvius run fanout.json --scheduler process --workers 2 --partitioner components \
+      --costs costs.json --trace trace.json     # open trace.json in ui.perfetto.dev
 """
 
 SCHEDULERS = ("serial", "process", "dask")
@@ -90,10 +98,22 @@ def run(
         str, typer.Option(help=f"Where nodes run: {', '.join(SCHEDULERS)}.")
     ] = "serial",
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (process/dask schedulers).")
+        int | None, typer.Option(help="Worker processes (process scheduler; default 2).")
     ] = None,
     partitioner: Annotated[
-        str | None, typer.Option(help="Node-to-worker assignment (process/dask schedulers).")
+        str | None,
+        typer.Option(
+            help="Node-to-worker assignment (process scheduler): "
+            f"{', '.join(partitioner_names())}. Default: auto."
+        ),
+    ] = None,
+    costs: Annotated[
+        Path | None,
+        typer.Option(help="JSON {node key: seconds} (from `fluvius profile`) for partitioning."),
+    ] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option(help="Write a Chrome/Perfetto trace of the run here (process scheduler)."),
     ] = None,
     ticks: Annotated[
         Path | None, typer.Option(help="JSON Lines file: one {source: value} object per cycle.")
@@ -121,16 +141,27 @@ def run(
             fail(
                 f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}", code=2
             )
-        if scheduler != "serial":
+        if scheduler == "dask":
             fail(
-                f"the {scheduler!r} scheduler is not available in this version",
-                "use --scheduler serial",
+                "the 'dask' scheduler is not available in this version",
+                "use --scheduler process (worker processes on this machine) or serial",
                 code=2,
             )
-        if workers not in (None, 1) or partitioner is not None:
+        process_only: dict[str, object] = {"--workers": workers, "--partitioner": partitioner}
+        process_only |= {"--costs": costs, "--trace": trace}
+        given = [name for name, value in process_only.items() if value is not None]
+        if scheduler == "serial" and given:
             fail(
-                "--workers and --partitioner apply to the process and dask schedulers",
+                f"{', '.join(given)} apply to the process scheduler",
                 "drop them, or choose --scheduler process",
+                code=2,
+            )
+        if workers is not None and workers < 1:
+            fail(f"--workers must be at least 1, got {workers}", code=2)
+        if partitioner is not None and partitioner not in partitioner_names():
+            fail(
+                f"unknown partitioner {partitioner!r}; expected one of "
+                f"{', '.join(partitioner_names())}",
                 code=2,
             )
         try:
@@ -141,8 +172,17 @@ def run(
         graph = load_graph(spec)
         build_seconds = time.perf_counter() - t0
         batches = read_ticks(ticks, graph) if ticks is not None else []
+        sched: Scheduler = SerialScheduler(error_policy=policy)
+        if scheduler == "process":
+            sched = ProcessScheduler(
+                workers or 2,
+                partitioner or "auto",
+                load_costs(costs, graph) if costs is not None else None,
+                error_policy=policy,
+                trace=trace or False,
+            )
         with _startup_bar(len(graph), enabled=progress) as bar:
-            report = run_graph(graph, batches, SerialScheduler(error_policy=policy), progress=bar)
+            report = run_graph(graph, batches, sched, progress=bar)
         report.stats["build_seconds"] = build_seconds
         if json_out:
             print_json(report_document(report, graph.node_keys))
@@ -199,6 +239,26 @@ def _print_summary(report: RunReport, node_keys: Sequence[str]) -> None:
             )
         if len(report.cycles) > 20:
             table.add_row("…", f"({len(report.cycles) - 20} more)", "", "")
+        err_console.print(table)
+    workers = stats.get("workers", [])
+    if len(workers) > 1 or stats.get("scheduler") == "process":
+        table = Table(
+            "worker",
+            "pid",
+            "nodes",
+            "busy s",
+            "idle s",
+            "messages",
+            "bytes",
+            title=f"workers (partitioner {stats.get('partitioner', '?')}, "
+            f"{stats.get('cross_edges', 0):,} cross edges)",
+        )
+        for w in workers:
+            table.add_row(
+                str(w["worker"]), str(w.get("pid", "")), f"{w['nodes']:,}",
+                f"{w['busy_seconds']:.3f}", f"{w.get('idle_seconds', 0.0):.3f}",
+                f"{w.get('messages_sent', 0):,}", f"{w.get('bytes_sent', 0):,}",
+            )  # fmt: skip
         err_console.print(table)
     shown = list(node_keys)[-10:]
     values = Table("node", "value", title=f"last {len(shown)} of {len(node_keys):,} node values")

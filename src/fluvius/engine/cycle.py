@@ -250,6 +250,8 @@ class CycleState:
     ``recomputed``  computations finished or failed so far
     ``errors``      failures of this cycle, in the order they were applied
     ``stop_above``  fail-fast only: rank of the lowest failure; nothing above it starts
+    ``settled``     when a list: every ``(rank, changed)`` settled, in order (a worker
+                    process reads it to tell other workers which of its values settled)
     """
 
     waiting: dict[int, int]
@@ -259,6 +261,7 @@ class CycleState:
     recomputed: int = 0
     errors: list[NodeError] = field(default_factory=list)
     stop_above: int | None = None
+    settled: list[tuple[int, bool]] | None = None
 
     @property
     def finished(self) -> bool:
@@ -266,8 +269,15 @@ class CycleState:
         return not self.ready and not self.running
 
 
-def start_cycle(plan: Plan, changed: frozenset[int] | None) -> CycleState:
-    """The state of a cycle on ``changed`` sources, or of start-up when ``changed`` is None."""
+def start_cycle(
+    plan: Plan, changed: frozenset[int] | None, owned: Sequence[bool] | None = None
+) -> CycleState:
+    """The state of a cycle on ``changed`` sources, or of start-up when ``changed`` is None.
+
+    ``owned`` (a flag per rank) restricts the cycle to one worker's share: only owned
+    nodes wait, become ready and run, but they still wait for every affected input,
+    owned or not; the worker settles the others as their values arrive.
+    """
     if changed is None:
         affected = [s[0] for s in plan.node_steps]
         dirty = set(affected)
@@ -275,6 +285,8 @@ def start_cycle(plan: Plan, changed: frozenset[int] | None) -> CycleState:
         affected = plan.affected(changed)
         dirty = {c for s in changed for c in plan.children[s]}
     inside = set(affected)
+    if owned is not None:
+        affected = [r for r in affected if owned[r]]
     inputs = plan.inputs
     waiting = {r: sum(1 for j in set(inputs[r]) if j in inside) for r in affected}
     cs = CycleState(waiting, dirty)
@@ -290,8 +302,11 @@ def settle(plan: Plan, cs: CycleState, r: int, changed: bool) -> None:
     stack = [(r, changed)]
     children = plan.children
     waiting = cs.waiting
+    log = cs.settled
     while stack:
         r, changed = stack.pop()
+        if log is not None:
+            log.append((r, changed))
         for c in children[r]:
             left = waiting.get(c)
             if left is None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fluvius.graph.dag import Graph
 
-__all__ = ["Partition", "Partitioner", "round_robin"]
+__all__ = ["Partition", "Partitioner", "node_ranks", "place_sources", "round_robin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,24 @@ Partitioner = Callable[["Graph", int, "Sequence[float] | None"], Partition]
 """``partitioner(graph, workers, costs) -> Partition``."""
 
 
+def node_ranks(graph: Graph) -> list[int]:
+    """The ranks of the nodes (sources left out), in rank order."""
+    sources = frozenset(graph.sources)
+    return [r for r in range(len(graph.items)) if r not in sources]
+
+
+def place_sources(graph: Graph, owner: list[int]) -> list[int]:
+    """Give each source the worker of its first (lowest-ranked) reader, 0 when unread.
+
+    A source placed with a reader costs that reader no message; ``owner`` is updated in
+    place and returned.
+    """
+    for s in graph.sources:
+        readers = graph.children[s]
+        owner[s] = owner[readers[0]] if readers else 0
+    return owner
+
+
 def round_robin(graph: Graph, workers: int, costs: Sequence[float] | None = None) -> Partition:
     """Deal the nodes to workers in rank order, a source going with its first reader.
 
@@ -83,16 +101,7 @@ def round_robin(graph: Graph, workers: int, costs: Sequence[float] | None = None
     """
     del costs  # round robin ignores costs by design
     owner = [0] * len(graph.items)
-    first_reader: dict[int, int] = {}
-    sources = frozenset(graph.sources)
-    dealt = 0
-    for rank, ins in enumerate(graph.inputs):
-        if rank in sources:
-            continue
+    for dealt, rank in enumerate(node_ranks(graph)):
         owner[rank] = dealt % workers
-        dealt += 1
-        for i in ins:
-            first_reader.setdefault(i, owner[rank])
-    for s in graph.sources:
-        owner[s] = first_reader.get(s, 0)
+    place_sources(graph, owner)
     return Partition(workers=workers, owner=tuple(owner), partitioner="round_robin")

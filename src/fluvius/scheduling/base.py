@@ -128,6 +128,20 @@ class Session:
         """Key -> error of every node currently failed (isolate policy)."""
         return {self.graph.keys[r]: e for r, e in sorted(self.state.failed.items())}
 
+    def worker_stats(self) -> list[dict[str, Any]]:
+        """Per-worker figures for run reports (one entry: this process)."""
+        return [
+            {
+                "worker": self.worker_name,
+                "nodes": len(self.graph),
+                "busy_seconds": self.busy_seconds,
+            }
+        ]
+
+    def run_stats(self) -> dict[str, Any]:
+        """Scheduler-specific figures added to run reports (none here)."""
+        return {}
+
     def source_conflates(self, key: str) -> bool:
         """False when live mode must give every tick of this source its own cycle."""
         return bool(getattr(self.graph.spec(key), "conflate", True))

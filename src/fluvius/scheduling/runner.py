@@ -54,13 +54,8 @@ async def run_graph_async(
             "gc_freeze_seconds": session.gc_freeze_seconds,
             "cycles": len(cycles),
             "wall_seconds": time.perf_counter() - wall0,
-            "workers": [
-                {
-                    "worker": session.worker_name,
-                    "nodes": len(graph),
-                    "busy_seconds": session.busy_seconds,
-                }
-            ],
+            "workers": session.worker_stats(),
+            **session.run_stats(),
         }
         return RunReport(session.values(), session.failed, startup, cycles, stats)
 

@@ -8,7 +8,7 @@ the spreads across symbols. The graph runs once over the capture's events, then 
 events received over UDP on 127.0.0.1 while the capture is replayed to it, and the two runs
 are compared.
 
-Run: ``python examples/06_iex_graph.py``
+Run: ``python examples/07_iex_graph.py``
 """
 
 from __future__ import annotations

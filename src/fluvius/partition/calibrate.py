@@ -1,0 +1,336 @@
+"""Machine figures for the cost model and the simulator, measured by :func:`calibrate`.
+
+A :class:`Calibration` holds seven numbers, all in seconds:
+
+``node_s``
+    The serial engine's cost per node beyond the node's own work (the loop, the call, the
+    value store), measured as the start-up time of a graph of trivial ``add`` nodes divided
+    by its node count. Also the default cost of a node when no costs are given.
+``spin_iter_s``
+    Seconds per iteration of the ``spin`` op's loop (estimates for ``spin`` nodes).
+``worker_node_s``
+    A worker process's cost per node when all of the worker's inputs are known at the
+    start of the cycle (the process scheduler then runs the engine's fused loop): the
+    start-up of a 4,000-node chain on one worker process, divided by 4,000.
+``event_node_s``
+    A worker's cost per node when some owned node reads a value from another worker (the
+    scheduler then runs the event-driven transitions, ready heap and all, for the whole
+    share): measured on two 2,000-node chains, one per worker, joined by one node on
+    worker 0, which makes worker 0 event-driven.
+``latency_s``
+    One-way latency of one message between two workers. Measured through the real
+    scheduler when it is given: the start-up of a 200-node chain whose links alternate
+    between two workers, so that every link is one message, minus the nodes' own cost
+    (``event_node_s`` each) and the start and end messages, divided by the links.
+    ``event_node_s`` and ``latency_s`` are solved together (a fixed point: each
+    measurement holds a little of the other). Otherwise the raw transport: half the median
+    round trip of a small message over a :func:`multiprocessing.Pipe` between this
+    process and a spawned child (ping-pong), which is a lower bound.
+``byte_s``
+    Extra seconds per byte of message payload: the slope of the round trip between a small
+    message and a 1 MiB one, halved.
+``spawn_s``
+    Time to start one worker process (spawn start method, up to its first reply): the fixed
+    price of a multi-process start-up.
+
+The partition layer may not import the schedulers (they sit above it), so
+:func:`calibrate` takes the scheduler as a function, ``run_startup(graph, workers,
+partitioner) -> start-up seconds``; ``fluvius partition --calibrate`` passes the process
+scheduler's.
+
+Without a calibration file the documented defaults below are used (the figures
+``fluvius partition --calibrate`` measured on the 2-core development VM, CPython 3.11,
+rounded: see docs/concepts/partitioning.md). :func:`calibrate` measures them here (a few
+seconds);
+:meth:`Calibration.save` stores them where :func:`default_calibration` finds them again:
+``$FLUVIUS_CALIBRATION`` when set, else ``$XDG_CACHE_HOME/fluvius/calibration.json``
+(``~/.cache/fluvius/calibration.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fluvius.engine.cycle import compute_startup
+from fluvius.engine.plan import Plan
+from fluvius.engine.state import RunState
+from fluvius.errors import SpecError
+from fluvius.graph.builder import GraphBuilder
+from fluvius.graph.ops import BUILTIN_OPS, spin_loop
+from fluvius.partition.base import Partition
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from fluvius.graph.dag import Graph
+    from fluvius.partition.base import Partitioner
+
+RunStartup = Callable[["Graph", int, "Partitioner | None"], float]
+"""``run_startup(graph, workers, partitioner) -> start-up seconds`` on a real scheduler."""
+
+__all__ = [
+    "Calibration",
+    "RunStartup",
+    "calibrate",
+    "calibration_path",
+    "default_calibration",
+    "measure_parallelism",
+]
+
+_DEFAULTS = {  # measured here on 2026-11-21 (loaded machine), rounded
+    "node_s": 1.0e-7,
+    "spin_iter_s": 1.0e-7,
+    "worker_node_s": 4.0e-7,
+    "event_node_s": 1.0e-5,
+    "latency_s": 1.7e-4,
+    "byte_s": 1.0e-9,
+    "spawn_s": 0.4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """The machine figures of the cost model and the simulator (see the module docstring)."""
+
+    node_s: float = _DEFAULTS["node_s"]
+    spin_iter_s: float = _DEFAULTS["spin_iter_s"]
+    worker_node_s: float = _DEFAULTS["worker_node_s"]
+    event_node_s: float = _DEFAULTS["event_node_s"]
+    latency_s: float = _DEFAULTS["latency_s"]
+    byte_s: float = _DEFAULTS["byte_s"]
+    spawn_s: float = _DEFAULTS["spawn_s"]
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"Calibration.{f.name} must be seconds >= 0, got {value!r}")
+
+    def to_dict(self) -> dict[str, float]:
+        """The figures as a plain dict (the JSON file's content)."""
+        return asdict(self)
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the figures as JSON (default: :func:`calibration_path`); return the path."""
+        target = Path(path) if path is not None else calibration_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Calibration:
+        """Read figures written by :meth:`save`; unknown or bad fields are a SpecError."""
+        try:
+            data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SpecError(f"{path}: cannot read the calibration file: {exc}") from exc
+        if not isinstance(data, dict):
+            raise SpecError(f"{path}: expected a JSON object of calibration figures")
+        names = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in names:
+                raise SpecError(
+                    f"{path}: unknown calibration field {key!r}; expected {sorted(names)}"
+                )
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{path}: {exc}") from exc
+
+
+def calibration_path() -> Path:
+    """Where calibration figures are stored (see the module docstring)."""
+    env = os.environ.get("FLUVIUS_CALIBRATION")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "fluvius" / "calibration.json"
+
+
+def default_calibration() -> Calibration:
+    """The stored calibration of this machine when there is one, else the defaults."""
+    path = calibration_path()
+    if path.is_file():
+        return Calibration.load(path)
+    return Calibration()
+
+
+# -- measurement -----------------------------------------------------------------------------
+def _echo(conn: Connection) -> None:
+    """Child side of the ping-pong: send back every message until ``None``."""
+    while True:
+        msg = conn.recv_bytes()
+        if not msg:
+            break
+        conn.send_bytes(msg)
+    conn.close()
+
+
+def _round_trip(conn: Connection, payload: bytes, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        conn.send_bytes(payload)
+        conn.recv_bytes()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _measure_pipe(repeats: int) -> tuple[float, float, float]:
+    """(latency_s, byte_s, spawn_s) by ping-pong with a spawned child."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_echo, args=(child,), daemon=True)
+    t0 = time.perf_counter()
+    proc.start()
+    try:
+        parent.send_bytes(b"x")
+        parent.recv_bytes()
+        spawn_s = time.perf_counter() - t0
+        small = _round_trip(parent, b"x" * 64, repeats)
+        big_size = 1 << 20
+        big = _round_trip(parent, b"x" * big_size, max(5, repeats // 20))
+        parent.send_bytes(b"")
+        proc.join(5)
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        parent.close()
+        child.close()
+    return small / 2, max(0.0, big - small) / 2 / big_size, spawn_s
+
+
+def _chain(n: int) -> Graph:
+    b = GraphBuilder()
+    prev = b.source("x", 1.0)
+    for i in range(n):
+        prev = b.node(f"n{i}", BUILTIN_OPS["add"](1, {"c": 1.0}), prev)
+    return b.build()
+
+
+def _alternate(graph: Graph, workers: int, costs: object = None) -> Partition:
+    """Every link of a chain crosses workers: rank r goes to worker r % workers."""
+    return Partition(workers, tuple(r % workers for r in range(len(graph.items))), "alternate")
+
+
+def _measure_node(n: int = 4000, repeats: int = 5) -> float:
+    """The serial engine's per-node cost on trivial ``add`` nodes."""
+    plan = Plan(_chain(n))
+    times = []
+    for _ in range(repeats):
+        state = RunState(plan.initial_values())
+        t0 = time.perf_counter()
+        compute_startup(plan, state, plan.node_steps, "fail_fast", "calibrate")
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) / n
+
+
+def _halves(graph: Graph, workers: int, costs: object = None) -> Partition:
+    """Two chains ``a*`` and ``b*``, one per worker; everything else on worker 0."""
+    owner = tuple(1 if k.startswith("b") else 0 for k in graph.keys)
+    return Partition(workers, owner, "halves")
+
+
+def _two_chains(n: int) -> Graph:
+    b = GraphBuilder()
+    ends = []
+    for side in "ab":
+        prev = b.source(f"{side}x", 1.0)
+        for i in range(n):
+            prev = b.node(f"{side}{i}", BUILTIN_OPS["add"](1, {"c": 1.0}), prev)
+        ends.append(prev)
+    b.node("join", BUILTIN_OPS["add"](2, {}), *ends)
+    return b.build()
+
+
+def _measure_scheduler(run: RunStartup, repeats: int = 5) -> tuple[float, float, float]:
+    """(worker_node_s, event_node_s, latency_s) through a real multi-process scheduler.
+
+    Each figure is the minimum over ``repeats`` runs: the least disturbed run is the best
+    estimate of what the operation costs on a machine shared with other work.
+    """
+    nodes, hops = 4000, 200
+    one = min(run(_chain(nodes), 1, None) for _ in range(repeats))
+    two = _two_chains(nodes // 2)
+    par = min(run(two, 2, _halves) for _ in range(repeats))
+    links = _chain(hops)
+    alt = min(run(links, 2, _alternate) for _ in range(repeats))
+    # par = 2 latencies (start, end) + nodes/2 event-driven nodes (worker 0's chain is
+    # the longer one); alt = 2 latencies + hops x (event node + latency)
+    latency = 0.0
+    event = par / (nodes // 2)
+    for _ in range(20):
+        event = max(0.0, par - 2 * latency) / (nodes // 2)
+        latency = max(0.0, alt - hops * event) / (hops + 2)
+    return one / nodes, event, latency
+
+
+def _measure_spin(n: int = 200_000, repeats: int = 5) -> float:
+    fn = BUILTIN_OPS["spin"](1, {"n": n})
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(0.0)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) / n
+
+
+def calibrate(*, repeats: int = 200, run_startup: RunStartup | None = None) -> Calibration:
+    """Measure this machine's :class:`Calibration` (a few seconds; spawns processes).
+
+    Parameters
+    ----------
+    repeats
+        Small ping-pong round trips over a pipe (the median is kept).
+    run_startup
+        Runs a graph's start-up on a real multi-process scheduler and returns its seconds;
+        it gives ``worker_node_s``, ``event_node_s`` and ``latency_s`` (see the module
+        docstring). Without it, both per-node figures are ``node_s`` and ``latency_s`` is
+        the raw pipe latency.
+    """
+    pipe_latency_s, byte_s, spawn_s = _measure_pipe(repeats)
+    node_s = _measure_node()
+    worker_node_s, event_node_s, latency_s = node_s, node_s, pipe_latency_s
+    if run_startup is not None:
+        worker_node_s, event_node_s, latency_s = _measure_scheduler(run_startup)
+    return Calibration(
+        node_s=node_s,
+        spin_iter_s=_measure_spin(),
+        worker_node_s=worker_node_s,
+        event_node_s=event_node_s,
+        latency_s=latency_s,
+        byte_s=byte_s,
+        spawn_s=spawn_s,
+    )
+
+
+def _spin_for(n: int) -> float:
+    t0 = time.perf_counter()
+    spin_loop(n)
+    return time.perf_counter() - t0
+
+
+def measure_parallelism(processes: int = 2, seconds: float = 0.2) -> float:
+    """How many cores ``processes`` CPU-bound processes really get here, now.
+
+    Times a ``spin`` loop of about ``seconds`` alone in this process, then the same loop in
+    ``processes`` spawned processes at once: the result is ``processes * alone / together``
+    (``processes`` on an idle machine with enough cores; about 1 when other work takes the
+    other cores). The simulator's ``cores`` argument takes it, to predict a loaded machine.
+    """
+    n = max(1, round(seconds / _measure_spin(50_000, 3)))
+    alone = min(_spin_for(n) for _ in range(3))
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(processes) as pool:
+        pool.map(_spin_for, [1] * processes)  # started and warm before timing
+        together = max(pool.map(_spin_for, [n] * processes))
+    return processes * alone / together

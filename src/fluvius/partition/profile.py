@@ -1,0 +1,182 @@
+"""Measure each node's compute time: the costs of a profiling run.
+
+:func:`profile_graph` runs the start-up (every node once, in rank order) serially in this
+process, timing each node's call alone with :func:`time.perf_counter`, and repeats the
+whole start-up ``repeats`` times on fresh state (a fresh :class:`~fluvius.engine.Plan`,
+so stateful nodes start over). A node's cost is the median of its times, which discards
+the odd preemption or collection; the median of several short timings is stable where
+one timing of a microsecond-scale node is mostly noise. The engine's own per-node
+overhead is *not* in the figure (it is ``Calibration.node_s``, which the profile adds so
+profiled and estimated costs mean the same thing).
+
+The last repeat's values also give the byte size of each value a worker would send
+(``len(pickle.dumps(value, 5))``; values that do not pickle count :data:`FLOAT_BYTES`),
+which the partition report uses for cross-partition bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import statistics
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fluvius.engine.cycle import make_node_error
+from fluvius.engine.plan import Plan
+from fluvius.partition.calibrate import Calibration, default_calibration
+from fluvius.partition.simulate import FLOAT_BYTES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fluvius.graph.dag import Graph
+
+__all__ = ["Profile", "profile_graph", "value_sizes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a profiling run measured.
+
+    Attributes
+    ----------
+    costs
+        Per rank, the median compute seconds plus the engine's per-node overhead (sources 0).
+    sizes
+        Per rank, the pickled size in bytes of the item's start-up value.
+    repeats
+        How many start-ups were timed.
+    seconds
+        Wall time of the profiling run.
+    """
+
+    costs: tuple[float, ...]
+    sizes: tuple[int, ...]
+    repeats: int
+    seconds: float
+
+
+# protocol, frame header and stop opcode of a stand-alone pickle: not paid per value in a batch
+_FRAMING = len(pickle.dumps(1.0, protocol=5)) - FLOAT_BYTES
+
+
+def value_sizes(values: list[Any]) -> tuple[int, ...]:
+    """Pickled byte size of each value, framing left out (:data:`FLOAT_BYTES` when it does
+    not pickle)."""
+    sizes = []
+    for v in values:
+        try:
+            sizes.append(max(1, len(pickle.dumps(v, protocol=5)) - _FRAMING))
+        except Exception:
+            sizes.append(FLOAT_BYTES)
+    return tuple(sizes)
+
+
+def _timer_overhead(samples: int = 2001) -> float:
+    """Median seconds that an empty ``t0 = clock(); clock() - t0`` measures."""
+    clock = time.perf_counter
+    times = []
+    for _ in range(samples):
+        t0 = clock()
+        times.append(clock() - t0)
+    return statistics.median(times)
+
+
+_PROGRESS_EVERY = 1000  # nodes between two progress calls
+
+
+def _one_startup(
+    plan: Plan,
+    loop: asyncio.AbstractEventLoop,
+    times: list[list[float]],
+    tick: Callable[[int], None] | None,
+) -> list[Any]:
+    values = plan.initial_values()
+    clock = time.perf_counter
+    for done, (r, call, a, g) in enumerate(plan.node_steps, 1):
+        if tick is not None and done % _PROGRESS_EVERY == 0:
+            tick(_PROGRESS_EVERY)
+        args = (values[a],) if g is None else g(values)
+        try:
+            t0 = clock()
+            value = call(*args)
+            if plan.is_async[r]:
+                value = loop.run_until_complete(value)
+            dt = clock() - t0
+        except Exception as exc:
+            raise make_node_error(plan, r, exc, "profile") from exc
+        values[r] = value
+        times[r].append(dt)
+    return values
+
+
+def profile_graph(
+    graph: Graph,
+    *,
+    repeats: int = 5,
+    calibration: Calibration | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Profile:
+    """Time every node of ``graph`` (see the module docstring).
+
+    Parameters
+    ----------
+    graph
+        The graph.
+    repeats
+        Start-ups to time; each node's cost is the median over them.
+    calibration
+        Gives the per-node engine overhead added to every node; default
+        :func:`default_calibration`.
+    progress
+        Called with ``(node computations done, repeats x nodes)`` every 1,000 nodes and
+        after each start-up.
+
+    Raises
+    ------
+    NodeError
+        A node raised (the profile needs every node to compute).
+
+    Examples
+    --------
+    >>> from fluvius import GraphBuilder
+    >>> b = GraphBuilder()
+    >>> x = b.source("x", 1.0)
+    >>> _ = b.node("y", lambda v: v * 2, x)
+    >>> p = profile_graph(b.build(), repeats=3)
+    >>> p.costs[0], p.costs[1] > 0, p.sizes
+    (0.0, True, (9, 9))
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    cal = calibration or default_calibration()
+    t0 = time.perf_counter()
+    times: list[list[float]] = [[] for _ in graph.items]
+    values: list[Any] = []
+    loop = asyncio.new_event_loop()
+    try:
+        total = repeats * len(graph)
+        counted = 0
+
+        def tick(n: int) -> None:
+            nonlocal counted
+            counted += n
+            if progress is not None:
+                progress(counted, total)
+
+        for done in range(repeats):
+            values = _one_startup(Plan(graph), loop, times, tick if progress else None)
+            counted = (done + 1) * len(graph)
+            if progress is not None:
+                progress(counted, total)
+    finally:
+        loop.close()
+    sources = frozenset(graph.sources)
+    timer = _timer_overhead()
+    costs = tuple(
+        0.0 if r in sources else max(0.0, statistics.median(t) - timer) + cal.node_s
+        for r, t in enumerate(times)
+    )
+    return Profile(costs, value_sizes(values), repeats, time.perf_counter() - t0)

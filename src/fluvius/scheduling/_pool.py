@@ -1,0 +1,261 @@
+"""Worker processes of the process scheduler: spawning, waiting, liveness, shutdown.
+
+A :class:`WorkerPool` is a set of spawned worker processes, fully connected: one socket
+pair between the parent and each worker, one between every two workers (made by the
+parent before the workers start, so that workers exchange values directly, one hop).
+A pool runs one session at a time and can run many in turn (tests, notebooks).
+
+Liveness: every wait of the parent also watches each worker's process sentinel, so a
+worker that dies, even by SIGKILL, is seen as soon as the kernel reaps it, and no wait is
+longer than :data:`WAIT_S` without a check. Workers watch the parent's socket: when the
+parent dies they read EOF and exit. Shutdown is bounded: ask, wait ``grace_s``, terminate,
+wait, kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import secrets
+import select
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from fluvius.errors import FluviusError, WorkerDiedError
+from fluvius.scheduling._wire import Channel, ShmArena, remove_segments
+from fluvius.scheduling._worker import worker_main
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
+__all__ = ["WAIT_S", "WorkerPool"]
+
+WAIT_S = 0.5
+"""Longest wait without a liveness check."""
+
+_HASH_SEED = "0"
+
+
+class WorkerPool:
+    """``workers`` spawned worker processes (see the module docstring).
+
+    Use it as a context manager, or call :meth:`close`; pass it to
+    ``ProcessScheduler(pool=...)`` to run several sessions on the same processes.
+    """
+
+    def __init__(self, workers: int, *, start_timeout_s: float = 60.0) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be an int >= 1, got {workers=}")
+        self.workers = workers
+        self.prefix = f"fluvius_{os.getpid()}_{secrets.token_hex(3)}"
+        self.arena = ShmArena(f"{self.prefix}_p")
+        self.busy = False
+        self.broken = False
+        self.closed = False
+        self.pids: list[int] = []
+        self._conns: list[Connection] = []
+        self._kept: list[tuple[int, Any]] = []
+        self.channels: list[Channel] = []
+        self.procs: list[BaseProcess] = []
+        t0 = time.perf_counter()
+        try:
+            self._spawn()
+            self._hello(start_timeout_s)
+        except BaseException:
+            self.close()
+            raise
+        self.spawn_seconds = time.perf_counter() - t0
+
+    def _spawn(self) -> None:
+        ctx = mp.get_context("spawn")
+        n = self.workers
+        pairs = [ctx.Pipe(duplex=True) for _ in range(n)]
+        peers: list[dict[int, Connection]] = [{} for _ in range(n)]
+        links = []
+        for i in range(n):
+            for j in range(i + 1, n):
+                a, b = ctx.Pipe(duplex=True)
+                peers[i][j], peers[j][i] = a, b
+                links += [a, b]
+        main = sys.modules.get("__main__")
+        saved: dict[str, Any] = {
+            a: main.__dict__[a] for a in ("__spec__", "__file__") if main and a in main.__dict__
+        }
+        if main is not None:  # workers must not re-run the user's script: nodes travel by value
+            main.__dict__.pop("__file__", None)
+            main.__dict__["__spec__"] = None
+        previous = os.environ.get("PYTHONHASHSEED")
+        # pinned: the same hash seed in every worker, whatever the parent's
+        os.environ["PYTHONHASHSEED"] = previous if previous is not None else _HASH_SEED
+        try:
+            for wid in range(n):
+                proc = ctx.Process(
+                    target=worker_main,
+                    args=(wid, pairs[wid][1], peers[wid], self.prefix),
+                    name=f"fluvius-worker-{wid}",
+                    daemon=True,
+                )
+                proc.start()
+                self.procs.append(proc)
+        finally:
+            if main is not None:
+                main.__dict__.update(saved)
+                if "__spec__" not in saved:
+                    main.__dict__.pop("__spec__", None)
+            if previous is None:
+                del os.environ["PYTHONHASHSEED"]
+            else:
+                os.environ["PYTHONHASHSEED"] = previous
+            for _, child in pairs[: len(self.procs)]:
+                child.close()
+            for conn in links:
+                conn.close()
+        self._conns = [p for p, _ in pairs]
+        self.channels = [Channel(c.fileno(), self.arena) for c in self._conns]
+        self.pids = [p.pid or 0 for p in self.procs]
+
+    def _hello(self, timeout_s: float) -> None:
+        waiting = set(range(self.workers))
+        deadline = time.monotonic() + timeout_s
+        while waiting:
+            for wid, msg in self.poll():
+                if msg[0] == "hello":
+                    waiting.discard(wid)
+            if waiting:
+                if time.monotonic() > deadline:
+                    raise WorkerDiedError(
+                        f"workers {sorted(waiting)} did not start within {timeout_s} s"
+                    )
+                self.wait_blocking(WAIT_S)
+
+    # -- messages ---------------------------------------------------------------------------
+    def send(self, wid: int, obj: Any) -> None:
+        """Queue ``obj`` for worker ``wid`` (written without blocking)."""
+        self.channels[wid].send(obj)
+
+    def send_frame(self, wid: int, frame: bytes) -> None:
+        """Queue a ready-made frame (see :func:`fluvius.scheduling._wire.dumps`)."""
+        self.channels[wid].send_frame(frame)
+
+    def poll(self) -> list[tuple[int, Any]]:
+        """Messages put back with :meth:`keep`, then every message readable now, as
+        ``(worker, message)``; raises on a dead worker."""
+        out, self._kept = self._kept, []
+        for wid, ch in enumerate(self.channels):
+            ch.flush()
+            try:
+                out += [(wid, m) for m in ch.receive()]
+            except EOFError:
+                self._died(wid)
+            if self.procs[wid].exitcode is not None:
+                out += [(wid, m) for m in self._drain(ch)]
+                self._died(wid)
+        return out
+
+    def keep(self, messages: list[tuple[int, Any]]) -> None:
+        """Put back messages a caller read but does not consume yet (the next poll
+        returns them first): two replies read in one go must not lose the second."""
+        self._kept = messages + self._kept
+
+    def _drain(self, ch: Channel) -> list[Any]:
+        with contextlib.suppress(EOFError):
+            return ch.receive()
+        return []
+
+    def _died(self, wid: int) -> None:
+        self.broken = True
+        proc = self.procs[wid]
+        proc.join(1.0)
+        code = proc.exitcode
+        if code is None:
+            how = "closed its connection"
+        elif code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+        else:
+            how = f"exited with code {code}"
+        raise _WorkerDied(wid, f"worker {wid} (pid {self.pids[wid]}) {how}")
+
+    def _fds(self) -> tuple[list[int], list[int]]:
+        readers = [ch.fd for ch in self.channels] + [p.sentinel for p in self.procs]
+        writers = [ch.fd for ch in self.channels if ch.pending]
+        return readers, writers
+
+    def wait_blocking(self, timeout_s: float) -> None:
+        """Block until a worker wrote, a pipe took queued bytes, or a worker exited."""
+        readers, writers = self._fds()
+        select.select(readers, writers, [], timeout_s)
+
+    async def wait(self, timeout_s: float) -> None:
+        """:meth:`wait_blocking` on the running event loop (other tasks keep running)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        readers, writers = self._fds()
+        for fd in readers:
+            loop.add_reader(fd, wake)
+        for fd in writers:
+            loop.add_writer(fd, wake)
+        handle = loop.call_later(timeout_s, wake)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+            for fd in readers:
+                loop.remove_reader(fd)
+            for fd in writers:
+                loop.remove_writer(fd)
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def close(self, grace_s: float = 1.0) -> None:
+        """Stop every worker within bounded time; remove shared memory. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        for ch in self.channels:
+            with contextlib.suppress(OSError):
+                ch.send(("exit",))
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs:
+            proc.join(max(deadline - time.monotonic(), 0.0))
+        for proc in self.procs:
+            if proc.exitcode is None:
+                proc.terminate()
+        for proc in self.procs:
+            proc.join(grace_s)
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join(grace_s)
+        for conn in self._conns:
+            conn.close()
+        for proc in self.procs:
+            with contextlib.suppress(ValueError):
+                proc.close()
+        self.arena.release()
+        remove_segments(self.prefix)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "broken" if self.broken else "ready"
+        return f"<WorkerPool {self.workers} workers, {state}>"
+
+
+class _WorkerDied(FluviusError):
+    """Internal: worker ``wid`` died; the session turns it into a WorkerDiedError."""
+
+    def __init__(self, wid: int, message: str) -> None:
+        self.wid = wid
+        super().__init__(message)

@@ -1,0 +1,469 @@
+"""The process scheduler: one graph on N persistent worker processes of one machine.
+
+Design note
+-----------
+Roles. The parent (this module) partitions the graph, ships each worker its share once,
+starts cycles and gathers their results; it computes nothing. Each worker
+(``_worker.py``) owns a partition of the nodes and their state for the whole session and
+runs its share of every cycle with the engine's own transitions (``engine/cycle.py``),
+so the semantics (cutoff, glitch freedom, error policies) are the serial scheduler's.
+Transport (``_wire.py``: framing, pipes, shared memory) and processes (``_pool.py``) are
+kept apart from this protocol.
+
+Messages (tuples; ``sid`` is the session id, ``i`` the cycle index, 0 = start-up)::
+
+    parent -> worker   ("load", frame)              cloudpickled Load: graph skeleton with
+                                                    the worker's own callables, the owner
+                                                    table, the policy; once per session
+                       ("cycle", sid, i, changed, {source rank: value})
+                       ("sync", sid)                 send the values the parent lacks
+                       ("unload", sid) ("exit",)
+    worker -> parent   ("hello", w, pid) ("loaded", w, s) ("load_failed", w, text)
+                       ("done", sid, ...)            per cycle: computed count, errors
+                                                    (isolate), lowest failure (fail-fast),
+                                                    figures, trace spans
+                       ("values", w, sid, [(rank, value)], {rank: NodeError})
+    worker -> worker   ("settle", sid, i, [(rank, kind, value)])   one per destination
+                                                    per flush: how exported nodes settled
+                                                    (unchanged / changed + value / failed)
+                       ("stop", sid, i, rank)        fail-fast: nothing above rank starts
+
+State (:class:`ProcessSession`): ``partition``; ``frames[w]`` (the load payloads, made and
+checked before any process starts); ``reads[w]`` (source ranks worker w reads);
+``involved`` (per set of changed sources, the workers owning an affected node: only they
+take part in a cycle); ``unsynced`` (workers holding values the parent has not fetched:
+values cross to the parent only when asked for, through ``values()``).
+
+Why it cannot deadlock
+----------------------
+1. No blocking I/O: every send is queued and written when the pipe takes it, and every
+   process keeps reading while its writes are pending (``_wire.Channel``).
+2. Workers are event-driven: a worker runs everything that is ready, flushes, then waits
+   for *any* message, never for one particular value.
+3. Progress: in every unfinished cycle, the lowest-ranked unsettled affected node has all
+   its inputs settled (they have lower ranks), so its owner can run it; and every settle
+   is sent to every worker owning a reader (the destinations are static), so a waiting
+   node always hears about each input. By induction on rank, every affected node settles.
+   Under fail-fast a ``stop`` removes only nodes ranked above the failure, whose readers
+   are removed too, so the argument holds for what is left.
+4. Every wait has a failure path: the parent's waits watch the worker process sentinels
+   (a dead worker is seen at once) and wake every ``WAIT_S``; workers wake every second
+   to check their parent, exit when its socket closes, and (Linux) are killed by the
+   kernel when it dies.
+
+Determinism: values are computed by the same code on the same inputs; fail-fast reports
+the lowest-ranked failure (every node below it still runs, so it is found whatever the
+timing); errors of a cycle are listed in rank order.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
+from fluvius.errors import FluviusError, NodeError, UnpicklableNodeError, WorkerDiedError
+from fluvius.graph.node import NodeSpec
+from fluvius.observe.trace import write_chrome_trace
+from fluvius.partition.base import Partition, Partitioner
+from fluvius.partition.registry import partition_graph
+from fluvius.scheduling._pickling import check_item
+from fluvius.scheduling._pool import WAIT_S, WorkerPool, _WorkerDied
+from fluvius.scheduling._share import Load, remote_placeholder
+from fluvius.scheduling._wire import dumps
+from fluvius.scheduling.base import ProgressCallback, Session
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+
+    from fluvius.graph.dag import Graph
+
+__all__ = ["ProcessScheduler", "ProcessSession", "WorkerPool"]
+
+_sessions = 0
+log = logging.getLogger("fluvius.process")
+
+
+class ProcessScheduler:
+    """Runs graphs on ``workers`` persistent worker processes (spawned).
+
+    Parameters
+    ----------
+    workers
+        Number of worker processes.
+    partitioner
+        ``"auto"``, a partitioner name (``fluvius.partition.partitioner_names()``) or a
+        function ``(graph, workers, costs) -> Partition``.
+    costs
+        Seconds per item by rank (``fluvius.partition.load_costs``); default: estimates.
+    error_policy
+        ``"fail_fast"`` (default) or ``"isolate"``.
+    trace
+        True to record a span per node computation; a path to also write a Chrome/Perfetto
+        trace there when the session closes (``session.trace`` holds the events).
+    pool
+        A :class:`WorkerPool` to run on (kept open after the session); default: each
+        session spawns its own workers and stops them when it closes.
+    freeze_gc
+        After start-up, each worker collects once and freezes its heap
+        (``fluvius.scheduling._gc``), keeping collection pauses off live ticks.
+
+    Examples
+    --------
+    >>> from fluvius import GraphBuilder, run_graph
+    >>> g = GraphBuilder()
+    >>> x = g.source("x", 1.0)
+    >>> _ = g.node("double", lambda v: 2 * v, x)
+    >>> run_graph(g.build(), [{"x": 4.0}], ProcessScheduler(workers=2)).values["double"]
+    8.0
+    """
+
+    name = "process"
+
+    def __init__(
+        self,
+        workers: int = 2,
+        partitioner: str | Partitioner = "auto",
+        costs: Sequence[float] | None = None,
+        error_policy: ErrorPolicy = "fail_fast",
+        trace: bool | str | os.PathLike[str] = False,
+        *,
+        pool: WorkerPool | None = None,
+        freeze_gc: bool = True,
+    ) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be an int >= 1, got {workers=}")
+        if pool is not None and pool.workers != workers:
+            raise ValueError(f"the pool has {pool.workers} workers, not {workers=}")
+        self.workers = workers
+        self.partitioner = partitioner
+        self.costs = costs
+        self.error_policy = check_policy(error_policy)
+        self.trace = trace
+        self.pool = pool
+        self.freeze_gc = freeze_gc
+
+    def session(self, graph: Graph) -> ProcessSession:
+        """A new run of ``graph``; raises UnpicklableNodeError before any process starts."""
+        return ProcessSession(graph, self)
+
+    def __repr__(self) -> str:
+        return (
+            f"ProcessScheduler(workers={self.workers}, partitioner={self.partitioner!r}, "
+            f"error_policy={self.error_policy!r})"
+        )
+
+
+def _placeholder(item: NodeSpec) -> NodeSpec:
+    return NodeSpec(item.key, remote_placeholder, (), {}, "sync", item.cutoff)
+
+
+class ProcessSession(Session):
+    """One run on the process scheduler (see the module docstring)."""
+
+    worker_name = "process"
+
+    def __init__(self, graph: Graph, scheduler: ProcessScheduler) -> None:
+        super().__init__(graph, scheduler.error_policy, freeze_gc=False)
+        global _sessions
+        _sessions += 1
+        self.sid = _sessions
+        self.scheduler = scheduler
+        self.n = scheduler.workers
+        t0 = time.perf_counter()
+        if self.n == 1:
+            self.partition = Partition(1, (0,) * len(graph.items), "single")
+        else:
+            self.partition = partition_graph(graph, self.n, scheduler.partitioner, scheduler.costs)
+        self.partition_seconds = time.perf_counter() - t0
+        owner = self.partition.owner
+        self.owned_keys = [
+            [k for r, k in enumerate(graph.keys) if owner[r] == w and not self.plan.is_source[r]]
+            for w in range(self.n)
+        ]
+        self.reads: list[set[int]] = [set() for _ in range(self.n)]
+        for r, ins in enumerate(graph.inputs):
+            for j in ins:
+                if self.plan.is_source[j]:
+                    self.reads[owner[r]].add(j)
+        self.tracing = bool(scheduler.trace)
+        t0 = time.perf_counter()
+        self.frames = [self._frame(w) for w in range(self.n)]
+        self.pickle_seconds = time.perf_counter() - t0
+        self.pool: WorkerPool | None = None
+        self._own_pool = scheduler.pool is None
+        self._involved: dict[frozenset[int], list[int]] = {}
+        self.unsynced: set[int] = set()
+        self.figures: dict[int, dict[str, Any]] = {}
+        self.spans: dict[int, list[tuple[Any, ...]]] = {w: [] for w in range(self.n)}
+        self.trace: dict[str, Any] | None = None
+        self.load_seconds = 0.0
+        self._failed_by: dict[int, dict[int, NodeError]] = {}
+        self._in_flight = False
+
+    # -- load payloads ----------------------------------------------------------------------
+    def _frame(self, w: int) -> bytes:
+        graph, owner = self.graph, self.partition.owner
+        skeleton = copy.copy(graph)
+        skeleton.__dict__.pop("levels", None)
+        skeleton.items = tuple(
+            item if owner[r] == w or not isinstance(item, NodeSpec) else _placeholder(item)
+            for r, item in enumerate(graph.items)
+        )
+        load = Load(
+            self.sid, w, skeleton, owner, self.policy, self.tracing, self.scheduler.freeze_gc
+        )
+        try:
+            return dumps(load)
+        except Exception:
+            for r, item in enumerate(skeleton.items):
+                if isinstance(item, NodeSpec):
+                    if owner[r] == w:
+                        check_item(item.key, "callable", item.fn)
+                        check_item(item.key, "params", dict(item.params))
+                else:
+                    check_item(item.key, "value (a source)", item.value)
+            raise UnpicklableNodeError(
+                f"the graph cannot be sent to worker {w}; no single node was found at fault"
+            ) from None
+
+    # -- the run ----------------------------------------------------------------------------
+    async def _start(self, progress: ProgressCallback | None) -> CycleResult:
+        if progress is not None:
+            progress(0, len(self.graph))
+        pool = self.scheduler.pool
+        if pool is None:
+            pool = WorkerPool(self.n)
+        elif pool.closed or pool.broken or pool.busy:
+            raise FluviusError(f"the worker pool cannot run this session: {pool!r}")
+        self.pool = pool
+        pool.busy = True
+        t0 = time.perf_counter()
+        for w in range(self.n):
+            pool.send_frame(w, dumps(("load", self.frames[w])))
+        self.frames = []
+        self._in_flight = True
+        await self._gather("loaded", range(self.n), None)
+        self._in_flight = False
+        self.load_seconds = time.perf_counter() - t0
+        result = await self._run(None, list(range(self.n)))
+        if self.scheduler.freeze_gc:
+            frozen = await self._gather("frozen", range(self.n), None)
+            self.gc_freeze_seconds = max(msg[3] for msg in frozen.values())
+        if progress is not None:
+            progress(len(self.graph), len(self.graph))
+        return result
+
+    async def _cycle(self, changed: frozenset[int]) -> CycleResult:
+        involved = self._involved.get(changed)
+        if involved is None:
+            owner = self.partition.owner
+            involved = sorted({owner[r] for r in self.plan.affected(changed)})
+            if len(self._involved) < 1024:
+                self._involved[changed] = involved
+        if not involved:
+            return CycleResult(self.state.cycles, 0, 0.0)
+        return await self._run(changed, involved)
+
+    async def _run(self, changed: frozenset[int] | None, involved: list[int]) -> CycleResult:
+        t0 = time.perf_counter()
+        pool = self.pool
+        assert pool is not None
+        index = 0 if changed is None else self.state.cycles
+        values = self.state.values
+        for w in involved:
+            reads = self.reads[w]
+            sources = {} if changed is None else {s: values[s] for s in changed if s in reads}
+            pool.send(w, ("cycle", self.sid, index, changed, sources))
+        self._in_flight = True  # until every worker is done: closing now must stop them
+        done = await self._gather("done", involved, index)
+        self._in_flight = False
+        pool.arena.release()
+        self.unsynced.update(involved)
+        recomputed = 0
+        errors: list[tuple[int, NodeError]] = []
+        stop: tuple[int, NodeError, BaseException | None] | None = None
+        for w, msg in done.items():
+            _, _, _, _, n, errs, w_stop, figures, spans = msg
+            recomputed += n
+            self.figures[w] = figures
+            self.spans[w] += spans
+            for err, cause in errs:
+                err.__cause__ = cause
+                errors.append((self.graph.index[err.key], err))
+            if w_stop is not None and (stop is None or w_stop[0] < stop[0]):
+                stop = w_stop
+        if stop is not None:
+            _, err, cause = stop
+            raise err from cause
+        errors.sort(key=lambda e: e[0])
+        return CycleResult(index, recomputed, time.perf_counter() - t0, tuple(e for _, e in errors))
+
+    async def _gather(self, kind: str, workers: Any, index: int | None) -> dict[int, Any]:
+        """Wait for one ``kind`` message from each of ``workers``, watching liveness."""
+        pool = self.pool
+        assert pool is not None
+        waiting = set(workers)
+        got: dict[int, Any] = {}
+        while waiting:
+            later = []
+            for w, msg in self._poll(pool):
+                if msg[0] == "load_failed":
+                    raise FluviusError(f"worker {w} could not load its share: {msg[2]}")
+                if msg[0] != kind or w not in waiting:
+                    later.append((w, msg))
+                elif msg[0] != "loaded" and msg[2] != self.sid:
+                    continue  # a reply to an earlier session on this pool
+                elif kind == "done" and msg[3] != index:
+                    continue
+                else:
+                    got[w] = msg
+                    waiting.discard(w)
+            pool.keep(later)
+            if waiting:
+                await pool.wait(WAIT_S)
+        return got
+
+    def _poll(self, pool: WorkerPool) -> list[tuple[int, Any]]:
+        try:
+            return pool.poll()
+        except _WorkerDied as exc:
+            keys = self.owned_keys[exc.wid]
+            log.warning("%s; it owned %d nodes", exc, len(keys), extra={"worker": exc.wid})
+            shown = ", ".join(repr(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
+            raise WorkerDiedError(
+                f"{exc} during the run; it owned {len(keys)} nodes ({shown}); "
+                "the run cannot go on without them"
+            ) from None
+
+    # -- values -----------------------------------------------------------------------------
+    def _sync(self) -> None:
+        """Fetch the values (and failures) the parent has not seen yet."""
+        pool = self.pool
+        if not self.unsynced or pool is None or pool.closed:
+            return
+        ask = sorted(self.unsynced)
+        for w in ask:
+            pool.send(w, ("sync", self.sid))
+        waiting = set(ask)
+        values = self.state.values
+        while waiting:
+            later = []
+            for w, msg in self._poll(pool):
+                if msg[0] != "values" or msg[2] != self.sid or w not in waiting:
+                    later.append((w, msg))
+                    continue
+                waiting.discard(w)
+                for r, v in msg[3]:
+                    values[r] = v
+                self._failed_by[w] = msg[4]
+            pool.keep(later)
+            if waiting:
+                pool.wait_blocking(WAIT_S)
+        self.unsynced.clear()
+        merged = {r: e for f in self._failed_by.values() for r, e in f.items()}
+        self.state.failed = dict(sorted(merged.items()))
+
+    def values(self) -> dict[str, Any]:
+        self._sync()
+        return super().values()
+
+    def value(self, key: str) -> Any:
+        self._sync()
+        return super().value(key)
+
+    @property
+    def failed(self) -> dict[str, NodeError]:
+        self._sync()
+        return super().failed
+
+    # -- figures ----------------------------------------------------------------------------
+    def worker_stats(self) -> list[dict[str, Any]]:
+        """Per worker: pid, nodes owned, busy and idle seconds, CPU seconds (in cycles), node
+        computations, messages and bytes sent."""
+        pids = self.pool.pids if self.pool is not None else [0] * self.n
+        out = []
+        for w in range(self.n):
+            fig = self.figures.get(w, {})
+            out.append(
+                {
+                    "worker": f"worker-{w}",
+                    "pid": pids[w],
+                    "nodes": len(self.owned_keys[w]),
+                    "busy_seconds": fig.get("busy_seconds", 0.0),
+                    "idle_seconds": fig.get("idle_seconds", 0.0),
+                    "cpu_seconds": fig.get("cpu_seconds", 0.0),
+                    "computed": fig.get("computed", 0),
+                    "messages_sent": fig.get("messages_sent", 0),
+                    "bytes_sent": fig.get("bytes_sent", 0),
+                }
+            )
+        return out
+
+    def run_stats(self) -> dict[str, Any]:
+        """Scheduler-level figures for ``fluvius run --json``."""
+        pool = self.pool
+        return {
+            "workers_count": self.n,
+            "partitioner": self.partition.partitioner,
+            "cross_edges": len(self.partition.cross_edges(self.graph)),
+            "partition_seconds": self.partition_seconds,
+            "pickle_seconds": self.pickle_seconds,
+            "spawn_seconds": pool.spawn_seconds if pool is not None and self._own_pool else 0.0,
+            "load_seconds": self.load_seconds,
+        }
+
+    # -- closing ----------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            if self._in_flight:  # interrupted (Ctrl-C, a dead worker): workers mid-cycle
+                pool.broken = True
+            try:
+                if self.started and not pool.broken:
+                    self.pool = pool
+                    self._sync()  # the last values stay readable after close
+                    self.pool = None
+            except (FluviusError, OSError):
+                pool.broken = True
+            finally:
+                self._release(pool)
+        if self.tracing and self.trace is None:
+            self._write_trace(pool)
+        await super().aclose()
+
+    def _release(self, pool: WorkerPool) -> None:
+        pool.busy = False
+        if self._own_pool or pool.broken:
+            pool.close()
+            return
+        try:
+            for w in range(self.n):
+                pool.send(w, ("unload", self.sid))
+            waiting = set(range(self.n))
+            deadline = time.monotonic() + 5.0
+            while waiting and time.monotonic() < deadline:
+                for w, msg in pool.poll():  # replies of this session not read yet: dropped
+                    if msg[0] == "unloaded" and msg[2] == self.sid:
+                        waiting.discard(w)
+                if waiting:
+                    pool.wait_blocking(WAIT_S)
+            if waiting:
+                pool.broken = True
+        except (_WorkerDied, OSError):
+            pool.broken = True
+        if pool.broken:
+            pool.close()
+
+    def _write_trace(self, pool: WorkerPool | None) -> None:
+        pids = pool.pids if pool is not None else [0] * self.n
+        self.trace = write_chrome_trace(
+            None if self.scheduler.trace is True else Path(str(self.scheduler.trace)),
+            self.graph.keys,
+            {w: (f"worker-{w}", pids[w]) for w in range(self.n)},
+            self.spans,
+        )

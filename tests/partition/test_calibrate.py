@@ -1,0 +1,85 @@
+"""Calibration figures: stored, found again, validated; measured by really spawning."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from fluvius.errors import SpecError
+from fluvius.partition import Calibration, Partition, calibrate, default_calibration
+from fluvius.partition.calibrate import measure_parallelism
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from fluvius.graph import Graph
+    from fluvius.partition import Partitioner
+
+
+def test_save_then_default_finds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLUVIUS_CALIBRATION", str(tmp_path / "cal.json"))
+    assert default_calibration() == Calibration()  # nothing stored yet: the defaults
+    mine = Calibration(node_s=1e-6, latency_s=5e-5)
+    assert mine.save() == tmp_path / "cal.json"
+    assert default_calibration() == mine
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ('{"node_s": 1e-6, "speed": 3}', "unknown calibration field 'speed'"),
+        ('{"node_s": -1}', "node_s must be seconds >= 0"),
+        ("[1]", "expected a JSON object"),
+        ("{", "cannot read"),
+    ],
+)
+def test_bad_files(tmp_path: Path, content: str, needle: str) -> None:
+    path = tmp_path / "cal.json"
+    path.write_text(content)
+    with pytest.raises(SpecError, match=needle):
+        Calibration.load(path)
+
+
+@pytest.mark.slow
+def test_calibrate_measures_every_figure_and_uses_the_scheduler_hook() -> None:
+    calls: list[tuple[int, int, str]] = []
+
+    def fake_run(graph: Graph, workers: int, partitioner: Partitioner | None) -> float:
+        name = "none"
+        if partitioner is not None:
+            part: Partition = partitioner(graph, workers, None)
+            name = part.partitioner
+            crossing = [
+                (i, r)
+                for r, ins in enumerate(graph.inputs)
+                for i in ins
+                if i not in graph.sources and part.owner[i] != part.owner[r]
+            ]
+            if name == "alternate":  # every node-to-node link crosses workers
+                assert len(crossing) == len(graph) - 1
+                return 0.2 * 10 + 0.01  # 200 links of 10 ms, plus a little node work
+            assert name == "halves"  # two chains, one per worker: only the join crosses
+            assert len(crossing) == 1
+            return 2000 * 1e-5 + 2 * 0.01  # 2,000 nodes of 10 us + start and end messages
+        calls.append((len(graph), workers, name))
+        return 4000 * 2e-6
+
+    cal = calibrate(repeats=20, run_startup=fake_run)
+    assert set(calls) == {(4000, 1, "none")}
+    assert cal.worker_node_s == pytest.approx(2e-6)
+    # solving t_alt = 202 latency + 200 event and t_par = 2 latency + 2000 event
+    assert cal.latency_s * 202 + 200 * cal.event_node_s == pytest.approx(2.01)
+    assert cal.latency_s * 2 + 2000 * cal.event_node_s == pytest.approx(0.04)
+    plain = calibrate(repeats=20)
+    assert plain.node_s > 0
+    assert plain.spin_iter_s > 0
+    assert plain.spawn_s > 0
+    assert plain.worker_node_s == plain.node_s
+    assert json.loads(json.dumps(plain.to_dict())) == plain.to_dict()
+
+
+@pytest.mark.slow
+def test_measure_parallelism_is_a_positive_core_count() -> None:
+    assert measure_parallelism(2, 0.01) > 0

@@ -74,7 +74,7 @@ def demo() -> None:
         f" efficiency bound/measured {report.lower_bound_s / seconds:.2f})"
     )
     for w in run.stats.get("workers", []):
-        print(f"  worker {w.get('worker')}: busy {w.get('busy_seconds', 0.0) * 1e3:.1f} ms")
+        print(f"  {w.get('worker')}: busy {w.get('busy_seconds', 0.0) * 1e3:.1f} ms")
     assert run.values == serial.values
 
 

@@ -1,15 +1,30 @@
 """The end-to-end demonstration run by ``make demo``.
 
-1. Export the ``overhead`` workload (WORKLOADS.md, ~40,000 nodes) as a spec file.
-2. Build the graph from it, start it (full evaluation) with a progress bar.
-3. Apply ticks and show what each cycle recomputed and how fast.
-4. Run a short live session: async streams whose bursts are conflated into cycles.
-5. Check every value against the reference evaluator (the oracle), bit for bit.
+Core (the ``overhead`` workload, WORKLOADS.md, ~40,000 nodes):
+
+1. Export the workload as a spec file, build the graph from it, start it (full
+   evaluation) with a progress bar.
+2. Apply ticks and show what each cycle recomputed and how fast.
+3. Run a short live session: async streams whose bursts are conflated into cycles.
+4. Check every value against the reference evaluator (the oracle), bit for bit.
+
+Then the other parts, each through its example script (``examples/0N_*.py``):
+
+5. Worker processes: the partition report of a fanout graph, its start-up on the serial
+   scheduler and on two worker processes side by side (examples 04 and 05).
+6. IEX: decode the real TOPS sample (a synthetic capture when ``../shared`` is absent),
+   drive a per-symbol graph from it, then the same graph over live UDP on 127.0.0.1
+   (example 07).
+7. The node library as spec ops: statistics, options, a model (example 03).
+8. ``fluvius config``: generate a small universe's configuration and check it (example 06).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import runpy
 import struct
 import tempfile
 import time
@@ -21,8 +36,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fluvius import ReferenceEvaluator, SerialScheduler, run_live
-from fluvius.graph.spec import dump_spec, load_graph
-from fluvius.workloads import export_workload
+from fluvius.graph.spec import dump_spec, load_graph, spec_to_graph
+from fluvius.workloads import export_workload, tick_stream
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -114,6 +129,47 @@ async def demo(spec_path: Path) -> dict[str, Any]:
     return values
 
 
+EXAMPLES = Path(__file__).resolve().parent
+
+
+def _example(name: str) -> dict[str, Any]:
+    """The namespace of ``examples/<name>`` (file names start with a digit: no import)."""
+    return runpy.run_path(str(EXAMPLES / name))
+
+
+def _show(title: str, fn: Any, *args: Any) -> Any:
+    """Run one part, printing what it prints under a rule."""
+    console.rule(title)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = fn(*args)
+    console.print(out.getvalue().rstrip(), markup=False, highlight=False)
+    return result
+
+
+def multiprocess_demo() -> None:
+    """Partition report, then serial and 2-process start-ups of a fanout graph."""
+    _show(
+        "worker processes: partition report and start-up, serial vs 2 workers",
+        _example("05_partition_report.py")["demo"],
+    )
+    spec = export_workload("fanout", {"underlyings": "8", "length": "10", "target_s": "0.002"})
+    graph = spec_to_graph(spec)
+    ticks = list(tick_stream(spec, 20, seed=1))
+    rows = _example("04_process_scheduler.py")["demo"](graph, ticks)
+    table = Table("scheduler", "start-up ms", "median tick ms", "values", title="fanout")
+    for row in rows:
+        table.add_row(
+            row["scheduler"],
+            f"{row['startup_s'] * 1e3:.1f}",
+            f"{row['median_tick_ms']:.2f}",
+            "identical" if row["identical"] else "[red]DIFFER[/]",
+        )
+    console.print(table)
+    if not all(row["identical"] for row in rows):
+        raise SystemExit(1)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp) / "overhead.json"
@@ -123,6 +179,19 @@ def main() -> None:
             f"({spec_path.stat().st_size / 1e6:.1f} MB)"
         )
         asyncio.run(demo(spec_path))
+    multiprocess_demo()
+    _show(
+        "IEX: the TOPS sample drives a graph, offline and over live UDP",
+        _example("07_iex_graph.py")["main"],
+    )
+    _show(
+        "node library: statistics, options and a model as spec ops",
+        _example("03_options_models.py")["demo"],
+    )
+    _show(
+        "fluvius config: a small universe's configuration, generated and checked",
+        _example("06_config.py")["main"],
+    )
 
 
 if __name__ == "__main__":

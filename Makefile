@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-core clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,9 +23,27 @@ test: lint
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Every benchmark program (figures printed, JSON in benchmarks/results/); docs/benchmarks.md
+# gives each one's command with its options. bench-core is the quick subset.
+bench-core: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py --out benchmarks/results/overhead.json
+	$(BIN)/python benchmarks/process.py --out benchmarks/results/process.json
+
+bench: bench-core $(BENCH_STAMP)
 	$(BIN)/python benchmarks/fanout.py --out benchmarks/results/fanout.json
+	$(BIN)/python benchmarks/simulator.py --out benchmarks/results/simulator.json
+	$(BIN)/python benchmarks/iex_decode.py --out benchmarks/results/iex_decode.json
+	$(BIN)/python benchmarks/iex_live.py --out benchmarks/results/iex_live.json
+	$(BIN)/python benchmarks/stats.py --out benchmarks/results/stats.json
+	$(BIN)/python benchmarks/options.py --out benchmarks/results/options.json
+	$(BIN)/python benchmarks/anomaly_eval.py --out benchmarks/results/anomaly_eval.json
+	$(BIN)/python benchmarks/config_generate.py --out benchmarks/results/config_generate.json
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from fluvius.nodes.stats.base import NAN, Univariate
 
 __all__ = ["Max", "Min"]
 
 
-class Min(Univariate):
+class _Extreme(Univariate):
+    """What Min and Max share; each defines only its one-comparison ``update``."""
+
+    __slots__ = ("_n", "_v")
+
+    def __init__(self) -> None:
+        self._n = 0.0  # a float: no int allocation per update
+        self._v = NAN
+
+    @property
+    def n(self) -> int:
+        """Number of observations (NaNs included)."""
+        return int(self._n)
+
+    def merge(self, other: Self) -> Self:
+        """A new estimator of both streams; neither operand changes."""
+        self._check_merge(other)
+        out = type(self)()
+        out._v = self._v
+        out.update(other._v)
+        out._n = self._n + other._n
+        return out
+
+    def get(self) -> float:
+        """The extreme so far (NaN before the first observation)."""
+        return self._v
+
+
+class Min(_Extreme):
     """Smallest observation so far (NaN before the first; NaN observations are skipped).
 
     For a window use :class:`~fluvius.nodes.stats.RollingMin`.
@@ -23,16 +53,7 @@ class Min(Univariate):
     1.0
     """
 
-    __slots__ = ("_n", "_v")
-
-    def __init__(self) -> None:
-        self._n = 0.0  # a float: no int allocation per update
-        self._v = NAN
-
-    @property
-    def n(self) -> int:
-        """Number of observations (NaNs included)."""
-        return int(self._n)
+    __slots__ = ()
 
     def update(self, x: float) -> None:
         """Take one observation."""
@@ -41,21 +62,8 @@ class Min(Univariate):
         if x < v or v != v:  # v is NaN until the first non-NaN observation
             self._v = x
 
-    def merge(self, other: Min) -> Min:
-        """A new Min of both streams; neither operand changes."""
-        self._check_merge(other)
-        out = Min()
-        out._v = self._v
-        out.update(other._v)
-        out._n = self._n + other._n
-        return out
 
-    def get(self) -> float:
-        """The minimum so far (NaN before the first observation)."""
-        return self._v
-
-
-class Max(Univariate):
+class Max(_Extreme):
     """Largest observation so far (NaN before the first; NaN observations are skipped).
 
     For a window use :class:`~fluvius.nodes.stats.RollingMax`.
@@ -71,16 +79,7 @@ class Max(Univariate):
     5.0
     """
 
-    __slots__ = ("_n", "_v")
-
-    def __init__(self) -> None:
-        self._n = 0.0  # a float: no int allocation per update
-        self._v = NAN
-
-    @property
-    def n(self) -> int:
-        """Number of observations (NaNs included)."""
-        return int(self._n)
+    __slots__ = ()
 
     def update(self, x: float) -> None:
         """Take one observation."""
@@ -88,16 +87,3 @@ class Max(Univariate):
         v = self._v
         if x > v or v != v:  # v is NaN until the first non-NaN observation
             self._v = x
-
-    def merge(self, other: Max) -> Max:
-        """A new Max of both streams; neither operand changes."""
-        self._check_merge(other)
-        out = Max()
-        out._v = self._v
-        out.update(other._v)
-        out._n = self._n + other._n
-        return out
-
-    def get(self) -> float:
-        """The maximum so far (NaN before the first observation)."""
-        return self._v

@@ -270,7 +270,7 @@ def as_int64(values: list[int]) -> NDArray[np.int64]:
     return np.fromiter(values, dtype=np.int64, count=len(values))
 
 
-def strided_view(buf: bytes | bytearray, dtype: np.dtype[Any]) -> NDArray[Any]:
+def strided_view(buf: bytes | bytearray | NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
     """Every byte offset of ``buf`` viewed as the start of one ``dtype`` item (no copy).
 
     ``strided_view(buf, dt)[offsets]`` gathers the items at arbitrary, unaligned offsets.

@@ -149,7 +149,98 @@ def _compile() -> SimpleNamespace:  # pragma: no cover - exercised when numba is
             out[i] = v
         return out
 
+    @jit
+    def scan(
+        a: Any, off: Any, plen: Any, avail: Any, count: Any, fam: Any, drop: Any, doc: Any
+    ) -> Any:
+        counts = np.zeros(512, np.int64)
+        for i in range(len(off)):
+            if plen[i] > avail[i]:
+                return False, counts
+            pos = off[i] + 40
+            e = pos + plen[i]
+            code0 = fam[i] << 8
+            for c in range(count[i]):
+                if pos + 2 > e:
+                    return False, counts
+                length = np.int64(a[pos]) | (np.int64(a[pos + 1]) << 8)
+                pos += 2
+                if length == 0 or pos + length > e:
+                    return False, counts
+                code = code0 | np.int64(a[pos])
+                d = doc[code]
+                if d == 0 or length < d:
+                    return False, counts
+                if c >= drop[i]:
+                    counts[code] += 1
+                pos += length
+            if pos != e:
+                return False, counts
+        return True, counts
+
+    @jit
+    def fill(
+        a1: Any, a4: Any, a8: Any, off: Any, count: Any, fam: Any, drop: Any, recv: Any,
+        first: Any, doc: Any, kind_of: Any, prog_start: Any, prog_len: Any, prog: Any,
+        itemsize: Any, recv_at: Any, seq_at: Any, side_at: Any, start: Any,
+        o1: Any, o4: Any, o8: Any, plu_buy: int, price_factor: int,
+    ) -> Any:  # fmt: skip
+        # a4, a8, o4, o8: the buffers viewed as u32 / u64 at every byte offset (stride 1)
+        cursor = start.copy()
+        long_messages = 0
+        for i in range(len(off)):
+            pos = off[i] + 40
+            code0 = fam[i] << 8
+            for c in range(count[i]):
+                length = np.int64(a1[pos]) | (np.int64(a1[pos + 1]) << 8)
+                m = pos + 2
+                pos = m + length
+                if c < drop[i]:
+                    continue
+                code = code0 | np.int64(a1[m])
+                if length > doc[code]:
+                    long_messages += 1
+                k = kind_of[code]
+                r = cursor[k]
+                cursor[k] = r + itemsize[k]
+                for j in range(prog_start[code], prog_start[code] + prog_len[code]):
+                    src = m + prog[j, 0]
+                    conv = prog[j, 1]
+                    width = prog[j, 2]
+                    dst = r + prog[j, 3]
+                    if conv == 0:  # copy
+                        if width == 8:
+                            o8[dst] = a8[src]
+                        elif width == 4:
+                            o4[dst] = a4[src]
+                        else:
+                            o1[dst] = a1[src]
+                    elif conv == 1:  # price: i8 times the factor (wraps like numpy)
+                        o8[dst] = np.uint64(np.int64(a8[src]) * price_factor)
+                    elif conv == 2:  # u4 seconds to ns
+                        o8[dst] = np.uint64(np.int64(a4[src]) * 1_000_000_000)
+                    elif conv == 3:  # text: trailing spaces become NULs
+                        v = a8[src] if width == 8 else np.uint64(a4[src])
+                        last = width
+                        while last > 0 and (v >> np.uint64(8 * last - 8)) & np.uint64(255) == 32:
+                            last -= 1
+                        if last < 8:
+                            v &= (np.uint64(1) << np.uint64(8 * last)) - np.uint64(1)
+                        if width == 8:
+                            o8[dst] = v
+                        else:
+                            o4[dst] = np.uint32(v)
+                    else:  # 4: bit 0 of a flags byte
+                        o1[dst] = a1[src] & 1
+                o8[r + recv_at[k]] = np.uint64(recv[i])
+                o8[r + seq_at[k]] = np.uint64(first[i] + c)
+                if side_at[k] >= 0:
+                    o1[r + side_at[k]] = 66 if a1[m] == plu_buy else 83  # 'B' / 'S'
+        return long_messages
+
     return SimpleNamespace(
+        scan=scan,
+        fill=fill,
         walk_pcap=walk_pcap,
         walk_blocks=walk_blocks,
         gather1=gather1,

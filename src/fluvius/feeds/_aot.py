@@ -69,8 +69,18 @@ def module_name() -> str:
 
     h = hashlib.sha256(Path(_kernel_src.__file__).read_bytes())
     h.update(repr(sorted(SIGNATURES.items())).encode())
-    h.update(f"{sys.version}|{np.__version__}|{platform.machine()}".encode())
+    h.update(f"{sys.version}|{np.__version__}|{platform.machine()}|{_cpu()}".encode())
     return f"fluvius_kernels_{h.hexdigest()[:16]}"
+
+
+def _cpu() -> str:
+    """The CPU model and features: the module is compiled for this host's instruction set."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = [line for line in f if line.startswith(("model name", "flags", "Features"))]
+        return "".join(sorted(set(info)))
+    except OSError:
+        return platform.processor()
 
 
 def _path(name: str) -> Path:
@@ -111,6 +121,7 @@ def build(verbose: bool = False) -> Path:
     cc = pycc.CC(name)
     cc.output_dir = str(out)
     cc.verbose = verbose
+    cc.target_cpu = "host"  # the name's hash covers this CPU's model and features
     for fn, sig in SIGNATURES.items():
         cc.export(fn, sig)(getattr(_kernel_src, fn))
     cc.compile()

@@ -356,6 +356,7 @@ def iter_capture_batches(
         chunk_bytes=chunk_bytes,
         progress=progress,
         compiled=decoder._k is not None,
+        reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
     )
     for chunk in chunks:
         arrays = decoder.decode_chunk(chunk)

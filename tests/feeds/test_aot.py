@@ -16,6 +16,7 @@ from fluvius.feeds.iex.synthetic import synthetic_deep, synthetic_tops
 def test_aot_module_builds_loads_and_agrees(tmp_path: Path, monkeypatch: Any) -> None:
     pytest.importorskip("numba.pycc")
     monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
     monkeypatch.setattr(_aot, "_LOADED", {})
     monkeypatch.setattr(_kernels, "_CACHE", {})
     assert _aot.load() is None  # nothing built in an empty cache directory

@@ -42,6 +42,9 @@ SIGNATURES = {
     "gather4": f"u4[:](u1[::1], {_I}, i8)",
     "gather8": f"i8[:](u1[::1], {_I}, i8, i8)",
     "gather_text": f"u8[:](u1[::1], {_I}, i8, i8)",
+    "pcap_heads": f"UniTuple(i8[::1], 3)(u1[::1], {_I}, b1, i8)",
+    "locate_plain": f"Tuple((i8[::1], b1[::1]))(u1[::1], {_I}, {_I}, i4[:])",
+    "segment_heads": f"i8[:, ::1](u1[::1], {_I})",
     "scan": f"Tuple((b1, i8[:]))(u1[::1], {', '.join([_I] * 7)})",
     "fill": (
         f"i8(u1[::1], u4[:], u8[:], {', '.join([_I] * 10)}, i8[:, :], "

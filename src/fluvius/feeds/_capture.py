@@ -197,12 +197,13 @@ def _read_into(stream: BinaryIO, carry: bytes | bytearray | memoryview, size: in
 def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> bytearray:
     """Move ``buf[used:]`` to the front of ``buf`` and fill the rest from ``stream``.
 
-    The buffer keeps its size unless the carried bytes plus ``size`` need more (a record
-    longer than a chunk); at the end of the file it is cut to the bytes read. Should
+    The buffer keeps its size unless the carried bytes fill more than half of it (a record
+    longer than half a chunk: it grows to carry + ``size``); at the end of the file it is
+    cut to the bytes read. Should
     something still view the buffer, a resize makes a new one instead.
     """
     carry = bytes(buf[used:])  # less than one record
-    if len(carry) + size > len(buf):
+    if 2 * len(carry) > len(buf):  # a record longer than half the buffer: make room
         try:
             buf.extend(bytes(len(carry) + size - len(buf)))
         except BufferError:

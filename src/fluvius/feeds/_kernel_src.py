@@ -7,7 +7,10 @@ objects, only arrays and integers). :mod:`fluvius.feeds._kernels` compiles them 
 time (``numba.njit``) or loads them ahead-of-time compiled (:mod:`fluvius.feeds._aot`);
 run as plain Python they are correct but very slow, so nothing calls them uncompiled.
 
-* ``walk_pcap``: the pcap record walk (record starts of a chunk);
+* ``walk_pcap``, ``pcap_heads``: the pcap record walk (record starts of a chunk) and the
+  record headers (capture time, captured and original lengths);
+* ``locate_plain``: UDP payloads of plain frames (Ethernet, IPv4 without options, UDP);
+* ``segment_heads``: the 40-byte IEX-TP segment headers, as int64 rows;
 * ``walk_blocks``: the walk of message blocks inside segments, with checks;
 * ``gather1/4/8``, ``gather_text``: little-endian fields at arbitrary offsets;
 * ``scan`` and ``fill``: the fused path (:mod:`fluvius.feeds.iex._fused`): check intact
@@ -28,7 +31,10 @@ __all__ = [
     "gather4",
     "gather8",
     "gather_text",
+    "locate_plain",
+    "pcap_heads",
     "scan",
+    "segment_heads",
     "walk_blocks",
     "walk_pcap",
 ]
@@ -224,3 +230,85 @@ def fill(
             if side_at[k] >= 0:
                 o1[r + side_at[k]] = 66 if a1[m] == plu_buy else 83  # 'B' / 'S'
     return long_messages
+
+
+def pcap_heads(a: Any, starts: Any, little: bool, ns_per_tick: int) -> Any:
+    n = len(starts)
+    ts = np.empty(n, np.int64)
+    cap = np.empty(n, np.int64)
+    orig = np.empty(n, np.int64)
+    for i in range(n):
+        p = starts[i]
+        if little:
+            sec = np.int64(a[p]) | (np.int64(a[p + 1]) << 8) | (np.int64(a[p + 2]) << 16)
+            sec |= np.int64(a[p + 3]) << 24
+            frac = np.int64(a[p + 4]) | (np.int64(a[p + 5]) << 8) | (np.int64(a[p + 6]) << 16)
+            frac |= np.int64(a[p + 7]) << 24
+            incl = np.int64(a[p + 8]) | (np.int64(a[p + 9]) << 8) | (np.int64(a[p + 10]) << 16)
+            incl |= np.int64(a[p + 11]) << 24
+            wire = np.int64(a[p + 12]) | (np.int64(a[p + 13]) << 8)
+            wire |= (np.int64(a[p + 14]) << 16) | (np.int64(a[p + 15]) << 24)
+        else:
+            sec = np.int64(a[p + 3]) | (np.int64(a[p + 2]) << 8) | (np.int64(a[p + 1]) << 16)
+            sec |= np.int64(a[p]) << 24
+            frac = np.int64(a[p + 7]) | (np.int64(a[p + 6]) << 8) | (np.int64(a[p + 5]) << 16)
+            frac |= np.int64(a[p + 4]) << 24
+            incl = np.int64(a[p + 11]) | (np.int64(a[p + 10]) << 8) | (np.int64(a[p + 9]) << 16)
+            incl |= np.int64(a[p + 8]) << 24
+            wire = np.int64(a[p + 15]) | (np.int64(a[p + 14]) << 8)
+            wire |= (np.int64(a[p + 13]) << 16) | (np.int64(a[p + 12]) << 24)
+        ts[i] = sec * 1_000_000_000 + frac * ns_per_tick
+        cap[i] = incl
+        orig[i] = wire
+    return ts, cap, orig
+
+
+def locate_plain(a: Any, frame_off: Any, cap_len: Any, link: Any) -> Any:
+    n = len(frame_off)
+    pay_len = np.full(n, -1, np.int64)
+    plain = np.zeros(n, np.bool_)
+    last = len(a) - 42
+    if last < 0:
+        return pay_len, plain
+    for i in range(n):
+        h = min(frame_off[i], last)
+        if (
+            link[i] != 1
+            or cap_len[i] < 42
+            or a[h + 12] != 0x08
+            or a[h + 13] != 0x00
+            or a[h + 14] != 0x45
+            or a[h + 23] != 17
+            or (a[h + 20] & 0x1F) != 0
+            or a[h + 21] != 0
+        ):
+            continue
+        plain[i] = True
+        udp = ((np.int64(a[h + 38]) << 8) | np.int64(a[h + 39])) - 8
+        total = ((np.int64(a[h + 16]) << 8) | np.int64(a[h + 17])) - 28
+        length = min(min(udp, total), cap_len[i] - 42)
+        if length >= 0:
+            pay_len[i] = length
+    return pay_len, plain
+
+
+def segment_heads(a: Any, off: Any) -> Any:
+    n = len(off)
+    out = np.empty((8, n), np.int64)
+    for i in range(n):
+        p = off[i]
+        out[0, i] = a[p]
+        out[1, i] = np.int64(a[p + 2]) | (np.int64(a[p + 3]) << 8)
+        out[2, i] = np.int64(a[p + 4]) | (np.int64(a[p + 5]) << 8) | (np.int64(a[p + 6]) << 16)
+        out[2, i] |= np.int64(a[p + 7]) << 24
+        out[3, i] = np.int64(a[p + 8]) | (np.int64(a[p + 9]) << 8) | (np.int64(a[p + 10]) << 16)
+        out[3, i] |= np.int64(a[p + 11]) << 24
+        out[4, i] = np.int64(a[p + 12]) | (np.int64(a[p + 13]) << 8)
+        out[5, i] = np.int64(a[p + 14]) | (np.int64(a[p + 15]) << 8)
+        for f in range(2):
+            q = p + 16 + 8 * f
+            v = np.uint64(0)
+            for b in range(8):
+                v |= np.uint64(a[q + b]) << np.uint64(8 * b)
+            out[6 + f, i] = np.int64(v)
+    return out

@@ -35,7 +35,10 @@ KERNEL_NAMES = (
     "gather4",
     "gather8",
     "gather_text",
+    "locate_plain",
+    "pcap_heads",
     "scan",
+    "segment_heads",
     "walk_blocks",
     "walk_pcap",
 )

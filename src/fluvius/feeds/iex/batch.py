@@ -130,7 +130,7 @@ class BatchDecoder:
         buf = chunk.buf
         eth = chunk.link == ETHERNET
         rep.capture.non_ethernet += int(np.count_nonzero(~eth))
-        pay_off, pay_len = locate_payloads(buf, chunk.frame_off, chunk.cap_len, chunk.link)
+        pay_off, pay_len = locate_payloads(buf, chunk.frame_off, chunk.cap_len, chunk.link, self._k)
         has = pay_len >= 0
         rep.non_udp += int(np.count_nonzero(eth & ~has))
         rep.datagrams += int(np.count_nonzero(has))
@@ -142,7 +142,12 @@ class BatchDecoder:
         idx = np.flatnonzero(has & ~short)
         if not len(idx):
             return {}
-        hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
+        hdr: Any
+        if self._k is not None:  # int64 rows, one per header field
+            heads = self._k.segment_heads(np.frombuffer(buf, dtype=np.uint8), pay_off[idx])
+            hdr = dict(zip(_SEGMENT.names or (), heads, strict=True))
+        else:
+            hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
         known = (hdr["version"] == 1) & np.isin(hdr["protocol"], _KNOWN_PROTOCOLS)
         rep.not_iex += int(np.count_nonzero(~known))
         plus = known & (hdr["protocol"] == DEEP_PLUS_PROTOCOL_ID)
@@ -150,7 +155,9 @@ class BatchDecoder:
             name = f"0x{DEEP_PLUS_PROTOCOL_ID:04x}"
             rep.unsupported[name] = rep.unsupported.get(name, 0) + int(np.count_nonzero(plus))
         sel = known & ~plus
-        idx, hdr = idx[sel], hdr[sel]
+        if not sel.all():
+            idx = idx[sel]
+            hdr = {name: hdr[name][sel] for name in _SEGMENT.names or ()}
         if not len(idx):
             return {}
         seg = Segments(
@@ -158,11 +165,11 @@ class BatchDecoder:
             avail=pay_len[idx] - 40,
             trunc=trunc[idx],
             recv_ns=chunk.ts_ns[idx],
-            protocol=hdr["protocol"].astype(np.int64),
-            channel=hdr["channel"].astype(np.int64),
-            session=hdr["session"].astype(np.int64),
-            plen=hdr["plen"].astype(np.int64),
-            count=hdr["count"].astype(np.int64),
+            protocol=hdr["protocol"].astype(np.int64, copy=False),
+            channel=hdr["channel"].astype(np.int64, copy=False),
+            session=hdr["session"].astype(np.int64, copy=False),
+            plen=hdr["plen"].astype(np.int64, copy=False),
+            count=hdr["count"].astype(np.int64, copy=False),
             soff=hdr["soff"],
             first=hdr["first"],
         )

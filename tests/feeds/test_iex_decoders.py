@@ -310,7 +310,8 @@ def test_intact_chunks_take_the_fused_path(tmp_path: Path, monkeypatch: Any) -> 
     monkeypatch.setattr(batch, "decode_fused", spy)
     for protocol, msgs in (
         (TOPS, [trade("A B", 5, 100, 1_234_500, 7, 0x80).raw + b"xx",
-                quote("ZZZZZZZZ", 6, 1, 2, 3, 4).raw, system_event("O", 1).raw]),
+                quote("ZZZZZZZZ", 6, 1, 2, 3, 4).raw, quote("", 6, 1, 2, 3, 4).raw,
+                system_event("O", 1).raw]),
         (DEEP, [price_level("B", "AB", 7, 10, 5, True).raw,
                 price_level("S", "Q", 8, 0, -1, False).raw, trading_status("X", 9, "H", "T1").raw]),
     ):  # fmt: skip

@@ -213,12 +213,28 @@ def fill(
                 elif conv == 2:  # u4 seconds to ns
                     o8[dst] = np.uint64(np.int64(a4[src]) * 1_000_000_000)
                 elif conv == 3:  # text: trailing spaces become NULs
-                    v = a8[src] if width == 8 else np.uint64(a4[src])
-                    last = width
-                    while last > 0 and (v >> np.uint64(8 * last - 8)) & np.uint64(255) == 32:
-                        last -= 1
-                    if last < 8:
-                        v &= (np.uint64(1) << np.uint64(8 * last)) - np.uint64(1)
+                    # the last characters are the high bytes: count the leading zero
+                    # bytes of v ^ "        " by halving (4, 2, 1 bytes)
+                    if width == 8:
+                        v = a8[src]
+                        x = v ^ np.uint64(0x2020202020202020)
+                    else:
+                        v = np.uint64(a4[src])
+                        x = (v ^ np.uint64(0x20202020)) << np.uint64(32)
+                    keep = width
+                    if x == 0:
+                        keep = 0
+                    else:
+                        if x >> np.uint64(32) == 0:
+                            keep -= 4
+                            x <<= np.uint64(32)
+                        if x >> np.uint64(48) == 0:
+                            keep -= 2
+                            x <<= np.uint64(16)
+                        if x >> np.uint64(56) == 0:
+                            keep -= 1
+                    if keep < 8:
+                        v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
                     if width == 8:
                         o8[dst] = v
                     else:

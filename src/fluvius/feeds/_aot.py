@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SIGNATURES", "build", "cache_dir", "load", "module_name"]
 
-_I = "i8[:]"
+_I, _C = "i8[:]", "i8[::1]"
 SIGNATURES = {
     "walk_pcap": "Tuple((i8[:], i8, i8))(u1[::1], i8, b1, i8)",
     "walk_blocks": f"UniTuple(i8[:], 6)(u1[::1], {_I}, {_I}, {_I})",
@@ -45,10 +45,11 @@ SIGNATURES = {
     "pcap_heads": f"UniTuple(i8[::1], 3)(u1[::1], {_I}, b1, i8)",
     "locate_plain": f"Tuple((i8[::1], b1[::1]))(u1[::1], {_I}, {_I}, i4[:])",
     "segment_heads": f"i8[:, ::1](u1[::1], {_I})",
-    "scan": f"Tuple((b1, i8[:]))(u1[::1], {', '.join([_I] * 7)})",
+    # the fused path's index arrays are contiguous (decode_fused makes sure): C layout
+    "scan": f"Tuple((b1, i8[:]))(u1[::1], {', '.join([_C] * 7)})",
     "fill": (
-        f"i8(u1[::1], u4[:], u8[:], {', '.join([_I] * 10)}, i8[:, :], "
-        f"{', '.join([_I] * 5)}, u1[::1], u4[:], u8[:], i8, i8)"
+        f"i8(u1[::1], u4[:], u8[:], {', '.join([_C] * 10)}, i8[:, ::1], "
+        f"{', '.join([_C] * 5)}, u1[::1], u4[:], u8[:], i8, i8)"
     ),
 }
 

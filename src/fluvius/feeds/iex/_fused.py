@@ -153,12 +153,14 @@ def decode_fused(
     u8 = np.frombuffer(buf, dtype=np.uint8)
     fam = (seg.protocol == _DEEP).astype(np.int64)
     drop = np.zeros(len(seg.off), dtype=np.int64)
-    ok, counts = k.scan(u8, seg.off, seg.plen, seg.avail, seg.count, fam, drop, t.doc_len)
+    c = np.ascontiguousarray  # the ahead-of-time kernels take C-contiguous index arrays
+    off, plen, avail, count = c(seg.off), c(seg.plen), c(seg.avail), c(seg.count)
+    ok, counts = k.scan(u8, off, plen, avail, count, fam, drop, t.doc_len)
     if not ok:
         return None
     drop = track()
     if drop.any():
-        _, counts = k.scan(u8, seg.off, seg.plen, seg.avail, seg.count, fam, drop, t.doc_len)
+        _, counts = k.scan(u8, off, plen, avail, count, fam, drop, t.doc_len)
     codes = np.flatnonzero(counts)
     kind_counts = np.bincount(t.kind_of[codes], counts[codes], len(t.kinds)).astype(np.int64)
     order: list[int] = []  # kinds in the order of their smallest type byte, as the numpy path
@@ -171,7 +173,7 @@ def decode_fused(
     report.long_messages += int(
         k.fill(
             u8, strided_view(buf, _U4), strided_view(buf, _U8),
-            seg.off, seg.count, fam, drop, seg.recv_ns, seg.first,
+            off, count, fam, c(drop), c(seg.recv_ns), c(seg.first),
             t.doc_len, t.kind_of, t.prog_start, t.prog_len, t.prog,
             t.itemsize, t.recv_at, t.seq_at, t.side_at, start,
             out, strided_view(out, _U4), strided_view(out, _U8), PLU_BUY, IEX_PRICE_FACTOR,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from fluvius.feeds.iex.synthetic import synthetic_deep, synthetic_tops
 @pytest.mark.slow
 def test_aot_module_builds_loads_and_agrees(tmp_path: Path, monkeypatch: Any) -> None:
     pytest.importorskip("numba.pycc")
+    if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
+        pytest.skip("no C compiler: the ahead-of-time build needs one")
     monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
     monkeypatch.setattr(_aot, "_LOADED", {})

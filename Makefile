@@ -47,3 +47,8 @@ bench: bench-core $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+
+# IEX decoder kernels compiled ahead of time into the user cache (loads without numba)
+.PHONY: kernels
+kernels: $(STAMP)
+	$(BIN)/python -m fluvius.feeds._aot

@@ -216,8 +216,13 @@ def main() -> None:
     parser.add_argument("--writer", choices=["auto", "own"], default="auto")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
+    from fluvius.feeds._kernels import kernels
+
+    k = kernels()
+    source = "none (numpy only)" if k is None else ("ahead-of-time" if k.aot else "just-in-time")
+    print(f"compiled kernels: {source} (build ahead of time with `make kernels`)")
     load = os.getloadavg()
-    results: dict[str, Any] = {"load_average_at_start": load, "baseline": {
+    results: dict[str, Any] = {"kernels": source, "load_average_at_start": load, "baseline": {
         "iextools_messages_per_s": IEXTOOLS_BASELINE,
         "source": "issue 4 (IEXTools 0.0.8 on a synthetic 1,000,000-message TOPS capture); "
                   "IEXTools is not installed in this environment, so it is not re-run",

@@ -291,3 +291,44 @@ def test_hundreds_of_blocks_and_absurd_counts(tmp_path: Path) -> None:
     assert [e.ts_ns for e in events] == list(range(300))
     assert [e.seq for e in events] == list(range(1, 301))
     assert report.corrupt == 4  # the count, then three empty blocks
+
+
+def test_intact_chunks_take_the_fused_path(tmp_path: Path, monkeypatch: Any) -> None:
+    """The one-pass kernels (intact chunks only) agree with the numpy path and the reference:
+    long messages, replayed and overlapping segments, both PLU sides, inner spaces."""
+    pytest.importorskip("numba")
+    from fluvius.feeds.iex import batch
+
+    taken: list[bool] = []
+    real = batch.decode_fused
+
+    def spy(*args: Any) -> Any:
+        out = real(*args)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(batch, "decode_fused", spy)
+    for protocol, msgs in (
+        (TOPS, [trade("A B", 5, 100, 1_234_500, 7, 0x80).raw + b"xx",
+                quote("ZZZZZZZZ", 6, 1, 2, 3, 4).raw, quote("", 6, 1, 2, 3, 4).raw,
+                system_event("O", 1).raw]),
+        (DEEP, [price_level("B", "AB", 7, 10, 5, True).raw,
+                price_level("S", "Q", 8, 0, -1, False).raw, trading_status("X", 9, "H", "T1").raw]),
+    ):  # fmt: skip
+        size = [2 + len(m) for m in msgs]
+        segs = [
+            segment(protocol, 1, 1, msgs, 0),
+            segment(protocol, 1, 1, msgs, 0),  # replayed from 1: a restart
+            segment(protocol, 1, 3, [msgs[2], msgs[0]], sum(size[:2])),  # one duplicate
+            segment(protocol, 1, 5, msgs[1:], sum(size) + size[0]),
+        ]
+        path = tmp_path / f"{protocol:x}.pcap"
+        path.write_bytes(pcap([(T0 + i, frame(s)) for i, s in enumerate(segs)]))
+        taken.clear()
+        events, report = _both(path)
+        assert taken
+        assert all(taken)
+        assert report.duplicate_messages >= 1  # the overlapping segment
+        assert report.restart_count == 1  # the replay starts again at sequence 1
+        assert (report.long_messages > 0) == (protocol == TOPS)
+        assert ("A B" if protocol == TOPS else "AB") in {e.symbol for e in events}

@@ -41,7 +41,10 @@ COMPILED_MIN_BYTES = 256 << 20  # numba's ~0.5 s import pays off only on bigger 
 
 
 def _use_numba(file: Path) -> bool:
-    return os.path.getsize(file) >= COMPILED_MIN_BYTES
+    """Compiled kernels when they load for free (built ahead of time) or the file is big."""
+    from fluvius.feeds._kernels import kernels_loaded_cheaply
+
+    return kernels_loaded_cheaply() or os.path.getsize(file) >= COMPILED_MIN_BYTES
 
 
 app = typer.Typer(

@@ -194,6 +194,37 @@ def _read_into(stream: BinaryIO, carry: bytes | bytearray | memoryview, size: in
     return buf
 
 
+def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> bytearray:
+    """Move ``buf[used:]`` to the front of ``buf`` and fill the rest from ``stream``.
+
+    The buffer keeps its size unless the carried bytes fill more than half of it (a record
+    longer than half a chunk: it grows to carry + ``size``); at the end of the file it is
+    cut to the bytes read. Should
+    something still view the buffer, a resize makes a new one instead.
+    """
+    carry = bytes(buf[used:])  # less than one record
+    if 2 * len(carry) > len(buf):  # a record longer than half the buffer: make room
+        try:
+            buf.extend(bytes(len(carry) + size - len(buf)))
+        except BufferError:
+            buf = bytearray(len(carry) + size)
+    buf[: len(carry)] = carry
+    view = memoryview(buf)
+    got = len(carry)
+    while got < len(buf):
+        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
+    view.release()
+    if got < len(buf):
+        try:
+            del buf[got:]
+        except BufferError:
+            return bytearray(buf[:got])
+    return buf
+
+
 def iter_record_chunks(
     path: str | Path,
     stats: CaptureStats,
@@ -201,6 +232,7 @@ def iter_record_chunks(
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int, int], None] | None = None,
     compiled: bool = False,
+    reuse_buffer: bool = False,
 ) -> Iterator[RecordChunk]:
     """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
 
@@ -209,6 +241,8 @@ def iter_record_chunks(
     set (the caller decides whether that is an error). ``progress(done, total)`` is called
     after each chunk with the bytes of the (possibly compressed) file read so far.
     ``compiled`` lets the pcap indexer use the numba record walk when it is available.
+    ``reuse_buffer`` reads every chunk into the same buffer (no fresh 16 MiB per chunk):
+    only for consumers that keep nothing of a chunk's buffer once they ask for the next.
     """
     name = str(path)
     total = os.path.getsize(path)
@@ -240,18 +274,24 @@ def iter_record_chunks(
                 stats.truncated_file = found.stop
                 stats.bytes_read = base + len(buf)
                 return
-            carry = memoryview(buf)[found.used :]
+            n_carry = len(buf) - found.used
+            carry = None if reuse_buffer else memoryview(buf)[found.used :]
             try:
-                nxt = _read_into(stream, carry, chunk_bytes)
+                if carry is None:
+                    nxt = _refill(stream, buf, found.used, chunk_bytes)
+                else:
+                    nxt = _read_into(stream, carry, chunk_bytes)
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                carry.release()
+                if carry is not None:
+                    carry.release()
                 stats.truncated_file = (
                     f"the compressed stream is damaged after byte offset {base + len(buf)}: {exc}"
                 )
                 stats.bytes_read = base + len(buf)
                 return
-            carry.release()
-            eof = len(nxt) == len(buf) - found.used
+            if carry is not None:
+                carry.release()
+            eof = len(nxt) == n_carry
             base += found.used
             if eof:
                 if len(nxt):
@@ -270,7 +310,7 @@ def as_int64(values: list[int]) -> NDArray[np.int64]:
     return np.fromiter(values, dtype=np.int64, count=len(values))
 
 
-def strided_view(buf: bytes | bytearray, dtype: np.dtype[Any]) -> NDArray[Any]:
+def strided_view(buf: bytes | bytearray | NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
     """Every byte offset of ``buf`` viewed as the start of one ``dtype`` item (no copy).
 
     ``strided_view(buf, dt)[offsets]`` gathers the items at arbitrary, unaligned offsets.

@@ -2,16 +2,23 @@
 
 Design note
 -----------
-The batch decoder's three sequential or gather-bound steps are the only loops numba
-compiles: the pcap record walk, the walk of message blocks inside segments, and reading
-little-endian integers at arbitrary offsets (fields of messages). Everything else stays
-numpy. Each kernel has the same contract as the numpy code it replaces, and the tests
-decode the same captures with and without the kernels (see ``tests/feeds``).
+The batch decoder's sequential or gather-bound steps are the only loops numba compiles:
+the pcap record walk, the walk of message blocks inside segments, reading little-endian
+integers at arbitrary offsets, and the fused scan/fill of intact chunks. Their source is
+:mod:`fluvius.feeds._kernel_src`. Each kernel has the same contract as the numpy code it
+replaces, and the tests decode the same captures with and without the kernels.
 
-numba is imported lazily, on the first decode that asks for it: importing it costs about
-half a second, which a small file does not repay. :func:`kernels` returns ``None`` when
-numba is missing or ``FLUVIUS_NUMBA=0`` is set; the decoder then uses numpy. Compiled code
-is cached on disk (``cache=True``), so only the first run on a machine compiles.
+Where the compiled code comes from, fastest first:
+
+1. an **ahead-of-time compiled** extension module (:mod:`fluvius.feeds._aot`) in the user
+   cache directory, built by ``python -m fluvius.feeds._aot``: loading it needs neither
+   numba nor LLVM, so a short command does not pay numba's import (~0.3 s of CPU);
+2. **just in time** with ``numba.njit(cache=True)``: numba's import on every run, the
+   compilation only on the first run (numba's on-disk cache).
+
+:func:`kernels` returns ``None`` when neither is available or ``FLUVIUS_NUMBA=0`` is set
+(the decoder then uses numpy); ``FLUVIUS_NUMBA=jit`` skips the ahead-of-time module.
+:func:`kernels_loaded_cheaply` tells the CLI whether the kernels cost nothing to load.
 """
 
 from __future__ import annotations
@@ -20,7 +27,21 @@ import os
 from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["kernels"]
+__all__ = ["KERNEL_NAMES", "kernels", "kernels_loaded_cheaply"]
+
+KERNEL_NAMES = (
+    "fill",
+    "gather1",
+    "gather4",
+    "gather8",
+    "gather_text",
+    "locate_plain",
+    "pcap_heads",
+    "scan",
+    "segment_heads",
+    "walk_blocks",
+    "walk_pcap",
+)
 
 _CACHE: dict[str, Any] = {}
 
@@ -29,131 +50,46 @@ def kernels() -> Any:
     """The compiled kernels (a namespace), or None when numba is unavailable or disabled."""
     if "k" in _CACHE:
         return _CACHE["k"]
-    if os.environ.get("FLUVIUS_NUMBA", "1") == "0":
+    mode = os.environ.get("FLUVIUS_NUMBA", "1")
+    if mode == "0":
         return None
-    try:
-        _CACHE["k"] = _compile()
-    except ImportError:
-        _CACHE["k"] = None
-    return _CACHE["k"]
+    found = None if mode == "jit" else _load_aot()
+    if found is None:
+        try:
+            found = _compile()
+        except ImportError:
+            found = None
+    _CACHE["k"] = found
+    return found
+
+
+def kernels_loaded_cheaply() -> bool:
+    """True when :func:`kernels` is (or would be) served without importing numba."""
+    if "k" in _CACHE:
+        return bool(_CACHE["k"] is not None and _CACHE["k"].aot)
+    if os.environ.get("FLUVIUS_NUMBA", "1") in ("0", "jit"):
+        return False
+    found = _load_aot()
+    if found is not None:
+        _CACHE["k"] = found
+    return found is not None
+
+
+def _load_aot() -> SimpleNamespace | None:
+    from fluvius.feeds._aot import load
+
+    module = load()
+    if module is None:
+        return None
+    return SimpleNamespace(aot=True, **{name: getattr(module, name) for name in KERNEL_NAMES})
 
 
 def _compile() -> SimpleNamespace:  # pragma: no cover - exercised when numba is installed
     import numba
-    import numpy as np
+
+    from fluvius.feeds import _kernel_src
 
     jit = numba.njit(cache=True, nogil=True)
-
-    @jit
-    def walk_pcap(a: Any, start: Any, little: bool, max_record: int) -> Any:
-        n = len(a)
-        out = np.empty((n - start) // 16 + 1, np.int64)
-        k = 0
-        pos = start
-        stop = -1
-        while pos + 16 <= n:
-            b0 = np.int64(a[pos + 8])
-            b1 = np.int64(a[pos + 9])
-            b2 = np.int64(a[pos + 10])
-            b3 = np.int64(a[pos + 11])
-            if little:
-                incl = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
-            else:
-                incl = b3 | (b2 << 8) | (b1 << 16) | (b0 << 24)
-            if incl > max_record:
-                stop = pos
-                break
-            nxt = pos + 16 + incl
-            if nxt > n:
-                break
-            out[k] = pos
-            k += 1
-            pos = nxt
-        return out[:k], pos, stop
-
-    @jit
-    def walk_blocks(a: Any, off: Any, end: Any, count: Any) -> Any:
-        nseg = len(off)
-        cap = 0
-        for i in range(nseg):
-            room = (end[i] - off[i] - 40) // 2
-            cap += min(count[i], room if room > 0 else 0)
-        mpos = np.empty(cap, np.int64)
-        mlen = np.empty(cap, np.int64)
-        seg = np.empty(cap, np.int64)
-        kk = np.empty(cap, np.int64)
-        complete = np.zeros(nseg, np.int64)
-        pos_end = np.empty(nseg, np.int64)
-        j = 0
-        for i in range(nseg):
-            pos = off[i] + 40
-            e = end[i]
-            c = 0
-            while c < count[i] and pos + 2 <= e:
-                length = np.int64(a[pos]) | (np.int64(a[pos + 1]) << 8)
-                if pos + 2 + length > e:
-                    break
-                mpos[j] = pos + 2
-                mlen[j] = length
-                seg[j] = i
-                kk[j] = c
-                j += 1
-                c += 1
-                pos += 2 + length
-            complete[i] = c
-            pos_end[i] = pos
-        return seg[:j], kk[:j], mpos[:j], mlen[:j], complete, pos_end
-
-    @jit
-    def gather1(a: Any, idx: Any, off: int) -> Any:
-        out = np.empty(len(idx), np.uint8)
-        for i in range(len(idx)):
-            out[i] = a[idx[i] + off]
-        return out
-
-    @jit
-    def gather4(a: Any, idx: Any, off: int) -> Any:
-        out = np.empty(len(idx), np.uint32)
-        for i in range(len(idx)):
-            p = idx[i] + off
-            out[i] = (
-                np.uint32(a[p])
-                | (np.uint32(a[p + 1]) << 8)
-                | (np.uint32(a[p + 2]) << 16)
-                | (np.uint32(a[p + 3]) << 24)
-            )
-        return out
-
-    @jit
-    def gather8(a: Any, idx: Any, off: int, mult: int) -> Any:
-        out = np.empty(len(idx), np.int64)
-        for i in range(len(idx)):
-            p = idx[i] + off
-            v = np.uint64(0)
-            for b in range(8):
-                v |= np.uint64(a[p + b]) << np.uint64(8 * b)
-            out[i] = np.int64(v) * mult  # wraps like int64, as the numpy path does
-        return out
-
-    @jit
-    def gather_text(a: Any, idx: Any, off: int, width: int) -> Any:
-        out = np.empty(len(idx), np.uint64)
-        for i in range(len(idx)):
-            p = idx[i] + off
-            last = width
-            while last > 0 and a[p + last - 1] == 32:  # trailing spaces only
-                last -= 1
-            v = np.uint64(0)
-            for b in range(last):
-                v |= np.uint64(a[p + b]) << np.uint64(8 * b)
-            out[i] = v
-        return out
-
     return SimpleNamespace(
-        walk_pcap=walk_pcap,
-        walk_blocks=walk_blocks,
-        gather1=gather1,
-        gather4=gather4,
-        gather8=gather8,
-        gather_text=gather_text,
+        aot=False, **{name: jit(getattr(_kernel_src, name)) for name in KERNEL_NAMES}
     )

@@ -88,14 +88,21 @@ def locate_payloads(
     frame_off: NDArray[np.int64],
     cap_len: NDArray[np.int64],
     link: NDArray[np.int32],
+    kernels: Any = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """UDP payload offset and length of every frame; length -1 for frames without one."""
+    """UDP payload offset and length of every frame; length -1 for frames without one.
+
+    ``kernels`` (:func:`fluvius.feeds._kernels.kernels`) does the plain frames compiled.
+    """
     n = len(frame_off)
     pay_off = frame_off + 42
     pay_len = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return pay_off, pay_len
-    if len(buf) < 42:
+    if kernels is not None:
+        u8 = np.frombuffer(buf, dtype=np.uint8)
+        pay_len, plain = kernels.locate_plain(u8, frame_off, cap_len, link)
+    elif len(buf) < 42:
         plain = np.zeros(n, dtype=bool)
     else:
         heads: NDArray[Any] = strided_view(buf, _FIXED)[np.minimum(frame_off, len(buf) - 42)]

@@ -103,6 +103,20 @@ class PcapIndexer:
     def to_chunk(self, buf: bytes | bytearray, base: int, found: IndexResult) -> RecordChunk:
         """Gather the header fields of the records found into a :class:`RecordChunk`."""
         starts = found.starts if found.starts is not None else as_int64(found.frame_off)
+        k = kernels() if self.compiled and len(starts) else None
+        if k is not None:
+            ts, cap, orig = k.pcap_heads(
+                np.frombuffer(buf, dtype=np.uint8), starts, self.endian == "<", self.ns_per_tick
+            )
+            return RecordChunk(
+                buf=buf,
+                base=base,
+                frame_off=starts + 16,
+                cap_len=cap,
+                orig_len=orig,
+                ts_ns=ts,
+                link=np.full(len(starts), self.linktype, dtype=np.int32),
+            )
         e = self.endian
         header = np.dtype(
             {"names": ["sec", "frac", "incl", "orig"], "formats": [e + "u4"] * 4, "itemsize": 16}

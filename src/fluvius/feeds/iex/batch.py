@@ -42,6 +42,7 @@ from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch, dtype_of
 from fluvius.feeds.iex._blocks import Messages, Segments, walk_blocks, walk_blocks_fast
 from fluvius.feeds.iex._columns import Columns, gather, gather_compiled
+from fluvius.feeds.iex._fused import Rows, decode_fused
 from fluvius.feeds.iex.deep import DEEP_LAYOUTS
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.tops import TOPS_LAYOUTS
@@ -55,7 +56,7 @@ from fluvius.feeds.iex.transport import (
 from fluvius.feeds.net import ETHERNET, locate_payloads
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -119,13 +120,17 @@ class BatchDecoder:
         self.tracker = SequenceTracker(self.report)
         self._k = kernels() if self.use_numba else None
 
-    def decode_chunk(self, chunk: RecordChunk) -> dict[str, Columns]:
-        """The events of one chunk: kind → columns (field → array), rows in file order."""
+    def decode_chunk(self, chunk: RecordChunk) -> dict[str, Rows]:
+        """The events of one chunk: kind → rows in file order.
+
+        Rows are columns (field → array) or a structured array of ``dtype_of(kind)``;
+        both index by field name the same way.
+        """
         rep = self.report
         buf = chunk.buf
         eth = chunk.link == ETHERNET
         rep.capture.non_ethernet += int(np.count_nonzero(~eth))
-        pay_off, pay_len = locate_payloads(buf, chunk.frame_off, chunk.cap_len, chunk.link)
+        pay_off, pay_len = locate_payloads(buf, chunk.frame_off, chunk.cap_len, chunk.link, self._k)
         has = pay_len >= 0
         rep.non_udp += int(np.count_nonzero(eth & ~has))
         rep.datagrams += int(np.count_nonzero(has))
@@ -137,7 +142,12 @@ class BatchDecoder:
         idx = np.flatnonzero(has & ~short)
         if not len(idx):
             return {}
-        hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
+        hdr: Any
+        if self._k is not None:  # int64 rows, one per header field
+            heads = self._k.segment_heads(np.frombuffer(buf, dtype=np.uint8), pay_off[idx])
+            hdr = dict(zip(_SEGMENT.names or (), heads, strict=True))
+        else:
+            hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
         known = (hdr["version"] == 1) & np.isin(hdr["protocol"], _KNOWN_PROTOCOLS)
         rep.not_iex += int(np.count_nonzero(~known))
         plus = known & (hdr["protocol"] == DEEP_PLUS_PROTOCOL_ID)
@@ -145,7 +155,9 @@ class BatchDecoder:
             name = f"0x{DEEP_PLUS_PROTOCOL_ID:04x}"
             rep.unsupported[name] = rep.unsupported.get(name, 0) + int(np.count_nonzero(plus))
         sel = known & ~plus
-        idx, hdr = idx[sel], hdr[sel]
+        if not sel.all():
+            idx = idx[sel]
+            hdr = {name: hdr[name][sel] for name in _SEGMENT.names or ()}
         if not len(idx):
             return {}
         seg = Segments(
@@ -153,16 +165,20 @@ class BatchDecoder:
             avail=pay_len[idx] - 40,
             trunc=trunc[idx],
             recv_ns=chunk.ts_ns[idx],
-            protocol=hdr["protocol"].astype(np.int64),
-            channel=hdr["channel"].astype(np.int64),
-            session=hdr["session"].astype(np.int64),
-            plen=hdr["plen"].astype(np.int64),
-            count=hdr["count"].astype(np.int64),
+            protocol=hdr["protocol"].astype(np.int64, copy=False),
+            channel=hdr["channel"].astype(np.int64, copy=False),
+            session=hdr["session"].astype(np.int64, copy=False),
+            plen=hdr["plen"].astype(np.int64, copy=False),
+            count=hdr["count"].astype(np.int64, copy=False),
             soff=hdr["soff"],
             first=hdr["first"],
         )
         rep.segments += len(idx)
         rep.heartbeats += int(np.count_nonzero(seg.count == 0))
+        if self._k is not None:
+            fused = decode_fused(self._k, buf, seg, rep, lambda: self._track(seg, chunk.base))
+            if fused is not None:
+                return fused
         msgs: Messages | None
         if self._k is not None:
             end = seg.off + 40 + np.minimum(seg.plen, seg.avail)
@@ -255,7 +271,7 @@ class BatchDecoder:
         msgs: Messages,
         problems: list[tuple[int, str, str]],
         base: int,
-    ) -> dict[str, Columns]:
+    ) -> dict[str, Rows]:
         rep = self.report
         mpos, mlen = msgs.mpos, msgs.mlen
         u8 = np.frombuffer(buf, dtype=np.uint8)
@@ -303,7 +319,7 @@ class BatchDecoder:
         kinds: dict[str, list[int]] = {}
         for t in present:  # book level updates come from two types: '8' buy and '5' sell
             kinds.setdefault(_LAYOUT_OF[t].kind, []).append(t)
-        out: dict[str, Columns] = {}
+        out: dict[str, Rows] = {}
         for kind, kind_types in kinds.items():
             rows: NDArray[np.intp] = (
                 by_type[kind_types[0]]
@@ -331,8 +347,8 @@ def iter_capture_batches(
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int, int], None] | None = None,
     use_numba: bool = True,
-) -> Iterator[dict[str, Columns]]:
-    """The events of a capture chunk by chunk: kind → columns, rows in file order.
+) -> Iterator[dict[str, Rows]]:
+    """The events of a capture chunk by chunk: kind → rows in file order (see ``decode_chunk``).
 
     ``report`` receives the counts; ``progress(done, total)`` is called after each chunk.
     ``use_numba`` picks the compiled kernels when numba is installed (the first call pays
@@ -347,6 +363,7 @@ def iter_capture_batches(
         chunk_bytes=chunk_bytes,
         progress=progress,
         compiled=decoder._k is not None,
+        reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
     )
     for chunk in chunks:
         arrays = decoder.decode_chunk(chunk)
@@ -372,7 +389,7 @@ def decode_capture(
     """
     t0 = time.perf_counter()
     report = DecodeReport()
-    parts: dict[str, list[Columns]] = {}
+    parts: dict[str, list[Rows]] = {}
     for columns in iter_capture_batches(
         path,
         strict=strict,
@@ -391,9 +408,14 @@ def decode_capture(
     return DecodedCapture(batches, report, time.perf_counter() - t0)
 
 
-def rows_from_columns(kind: str, chunks: list[Columns]) -> NDArray[Any]:
-    """Column chunks of one kind as one structured array of :func:`dtype_of` (one copy)."""
+def rows_from_columns(kind: str, chunks: Sequence[Rows]) -> NDArray[Any]:
+    """Row chunks of one kind as one structured array of :func:`dtype_of` (one copy)."""
     dtype = dtype_of(kind)
+    arrays = [c for c in chunks if isinstance(c, np.ndarray) and c.dtype == dtype]
+    if len(arrays) == len(chunks):
+        if len(arrays) == 1:
+            return arrays[0]
+        return np.concatenate([c.view(np.uint8) for c in arrays]).view(dtype)
     rows = np.empty(sum(len(c["seq"]) for c in chunks), dtype=dtype)
     at = 0
     for cols in chunks:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -66,6 +67,10 @@ def write_parquet(
     out.mkdir(parents=True, exist_ok=True)
     report = DecodeReport()
     writers: dict[str, Any] = {}
+    # Parquet encoding and compression (Arrow's C++, GIL released) of one chunk run on a
+    # thread while the next chunk decodes; at most one chunk is in flight (bounded memory).
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fluvius-parquet")
+    pending: list[Future[None]] = []
     try:
         for arrays in iter_capture_batches(
             path,
@@ -75,7 +80,12 @@ def write_parquet(
             progress=progress,
             use_numba=use_numba,
         ):
-            for kind, rows in arrays.items():
+            batches = [(kind, to_arrow(kind, rows, venue)) for kind, rows in arrays.items()]
+            del arrays
+            for done in pending:
+                done.result()
+            pending.clear()
+            for kind, batch in batches:
                 writer = writers.get(kind)
                 if writer is None:
                     writer = pq.ParquetWriter(
@@ -86,8 +96,12 @@ def write_parquet(
                         write_statistics=["ts_ns", "seq"],
                     )
                     writers[kind] = writer
-                writer.write_batch(to_arrow(kind, rows, venue))
+                pending.append(pool.submit(writer.write_batch, batch))
+            del batches
+        for done in pending:
+            done.result()
     finally:
+        pool.shutdown(wait=True)
         for writer in writers.values():
             writer.close()
     return report, [out / f"{kind}.parquet" for kind in KINDS if kind in writers]

@@ -1,0 +1,62 @@
+"""The ahead-of-time compiled kernels (fluvius.feeds._aot) decode exactly as the numpy path."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fluvius.feeds import _aot, _kernels
+from fluvius.feeds.iex.batch import decode_capture
+from fluvius.feeds.iex.synthetic import synthetic_deep, synthetic_tops
+
+
+@pytest.mark.slow
+def test_aot_module_builds_loads_and_agrees(tmp_path: Path, monkeypatch: Any) -> None:
+    pytest.importorskip("numba.pycc")
+    if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
+        pytest.skip("no C compiler: the ahead-of-time build needs one")
+    monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
+    monkeypatch.setattr(_aot, "_LOADED", {})
+    monkeypatch.setattr(_kernels, "_CACHE", {})
+    assert _aot.load() is None  # nothing built in an empty cache directory
+    monkeypatch.setattr(_aot, "_LOADED", {})
+    built = _aot.build()
+    assert built.parent == tmp_path / "cache"
+    assert _kernels.kernels_loaded_cheaply()
+    assert _kernels.kernels().aot
+    for make in (synthetic_tops, synthetic_deep):
+        path = tmp_path / f"{make.__name__}.pcap"
+        make(3000, seed=5).write(path)
+        _agree(path)
+        damaged = bytearray(path.read_bytes())
+        pos, k = 24, 0
+        while pos + 16 <= len(damaged):  # every 7th record: a byte of its IEX payload
+            incl = int.from_bytes(damaged[pos + 8 : pos + 12], "little")
+            if k % 7 == 0 and incl > 42 + 40 + 3:
+                damaged[pos + 16 + 42 + 40 + (k % 4)] ^= 0x5A  # a block length or type
+            pos, k = pos + 16 + incl, k + 1
+        path = path.with_name(f"damaged_{path.name}")
+        path.write_bytes(damaged)
+        _agree(path)
+
+
+def _agree(path: Path) -> None:
+    compiled = decode_capture(path, chunk_bytes=1 << 16)
+    plain = decode_capture(path, chunk_bytes=1 << 16, use_numba=False)
+    assert compiled.report.as_dict() == plain.report.as_dict()
+    report = compiled.report
+    assert report.corrupt or report.unknown_types or "damaged" not in path.name
+    assert compiled.batches.keys() == plain.batches.keys()
+    for kind, batch in plain.batches.items():
+        assert (compiled.batches[kind].rows == batch.rows).all()
+
+
+def test_disabled_kernels(monkeypatch: Any) -> None:
+    monkeypatch.setenv("FLUVIUS_NUMBA", "0")
+    monkeypatch.setattr(_kernels, "_CACHE", {})
+    assert _kernels.kernels() is None
+    assert not _kernels.kernels_loaded_cheaply()

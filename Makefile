@@ -35,7 +35,7 @@ bench-core: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py --out benchmarks/results/overhead.json
 	$(BIN)/python benchmarks/process.py --out benchmarks/results/process.json
 
-bench: bench-core $(BENCH_STAMP)
+bench: bench-core kernels $(BENCH_STAMP)
 	$(BIN)/python benchmarks/fanout.py --out benchmarks/results/fanout.json
 	$(BIN)/python benchmarks/simulator.py --out benchmarks/results/simulator.json
 	$(BIN)/python benchmarks/iex_decode.py --out benchmarks/results/iex_decode.json

@@ -200,32 +200,37 @@ class FastSegmentDecoder:
         table = _TABLES.get(protocol)
         if version != 1 or table is None or n != 40 + plen or count == 0:
             return self.reference.decode(payload, recv_ns, offset=offset)
-        blocks = []
-        pos = 40
+        # one pass: check each block and build its event; any surprise drops the events
+        # built so far (building has no side effects) and hands the segment over
+        venue = self.venue
+        events: list[Event] = []
+        append = events.append
+        kinds = []
+        pos, seq = 40, first
         for _ in range(count):
             if pos + 3 > n:
                 return self.reference.decode(payload, recv_ns, offset=offset)
-            mlen = payload[pos] | (payload[pos + 1] << 8)
             entry = table[payload[pos + 2]]
-            if entry is None or entry[0] != mlen:
+            if entry is None or entry[0] != payload[pos] | (payload[pos + 1] << 8):
                 return self.reference.decode(payload, recv_ns, offset=offset)
-            blocks.append((pos + 2, entry))
-            pos += 2 + mlen
+            append(entry[2](payload, pos + 2, venue, recv_ns, seq))
+            kinds.append(entry[1])
+            pos += 2 + entry[0]
+            seq += 1
         if pos != n:
             return self.reference.decode(payload, recv_ns, offset=offset)
         # a clean segment: account for it exactly as the reference decoder would
         report = self.report
         report.datagrams += 1
         report.segments += 1
-        drop = self.tracker.observe(
-            StreamKey(protocol, channel, session), first, count, soff, plen, offset
-        )
-        venue = self.venue
-        events = []
+        tracker = self.tracker
+        if not tracker.advance_in_order((protocol, channel, session), first, count, soff, plen):
+            key = StreamKey(protocol, channel, session)
+            drop = tracker.observe(key, first, count, soff, plen, offset)
+            if drop:
+                del events[:drop], kinds[:drop]
         counted = report.events
-        for k in range(drop, count):
-            mpos, (_, kind, fn) = blocks[k]
-            events.append(fn(payload, mpos, venue, recv_ns, first + k))
+        for kind in kinds:
             counted[kind] = counted.get(kind, 0) + 1
-        report.messages += count - drop
+        report.messages += len(events)
         return events

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from fluvius.feeds.iex._layout import MessageLayout
     from fluvius.feeds.iex.report import DecodeReport
 
-__all__ = ["FastSegmentDecoder", "compile_layout"]
+__all__ = ["FastSegmentDecoder", "compile_layout", "compile_segment"]
 
 TOPS_PROTOCOL_ID = 0x8003
 _CODES = {"u1": "B", "<u4": "I", "<i8": "q", "S1": "c", "S4": "4s", "S8": "8s"}
@@ -82,6 +82,7 @@ class _Texts(dict[bytes, str]):
 
 
 _CODE = {bytes([b]): bytes([b]).decode("latin-1") for b in range(256)}
+_TEXT = _Texts()
 
 
 def _twin(cls: type) -> type:
@@ -108,13 +109,10 @@ def _twin(cls: type) -> type:
     return type(f"_Mutable{cls.__name__}", (base,), namespace)
 
 
-def compile_layout(layout: MessageLayout) -> Callable[[Any, int, str, int, int], Event]:
-    """A function ``(buf, off, venue, recv_ns, seq) -> Event`` for one message layout.
+def _event_code(layout: MessageLayout, tag: str, indent: str) -> tuple[str, dict[str, Any]]:
+    """Source lines building one event into ``e`` from ``buf`` at ``off``, and their globals.
 
-    >>> from fluvius.feeds.iex.tops import TOPS_LAYOUTS
-    >>> decode = compile_layout(TOPS_LAYOUTS[ord("S")])
-    >>> decode(bytes.fromhex("534f0100000000000000"), 0, "IEX", 5, 1)
-    SystemEvent(venue='IEX', symbol='', ts_ns=1, recv_ns=5, seq=1, system_event='O')
+    Names in the globals carry ``tag`` so that several layouts share one function.
     """
     fmt, pos, names = "<", 0, []
     for i, f in enumerate(sorted(layout.fields, key=lambda f: f.offset)):
@@ -129,38 +127,108 @@ def compile_layout(layout: MessageLayout) -> Callable[[Any, int, str, int, int],
     fields = [f.name for f in dataclasses.fields(cls)]
     unpacked = ", ".join(v for v, _ in names) + ","
     # fill a mutable twin with specialised slot stores, then make it the frozen class
-    sets = "".join(f"    e.{name} = {values[name]}\n" for name in fields)
-    source = (
-        f"def decode(buf, off, venue, recv_ns, seq):\n"
-        f"    {unpacked} = unpack_from(buf, off)\n"
-        f"    e = new(twin)\n{sets}"
-        f"    e.__class__ = cls\n"
-        f"    return e\n"
-    )
-    namespace: dict[str, Any] = {
-        "unpack_from": struct.Struct(fmt).unpack_from,
-        "cls": cls,
-        "twin": _twin(cls),
-        "new": object.__new__,
-        "_H": 1 << 63,
-        "_W": 1 << 64,
-        "_CODE": _CODE,
-        "_TEXT": _TEXT,
+    lines = [f"{unpacked} = unpack{tag}(buf, off)", f"e = new(twin{tag})"]
+    lines += [f"e.{name} = {values[name]}" for name in fields]
+    lines.append(f"e.__class__ = cls{tag}")
+    source = "".join(f"{indent}{line}\n" for line in lines)
+    namespace = {
+        f"unpack{tag}": struct.Struct(fmt).unpack_from,
+        f"cls{tag}": cls,
+        f"twin{tag}": _twin(cls),
     }
-    exec(compile(source, f"<fluvius.feeds.iex.fastlive {layout.name}>", "exec"), namespace)
-    fn: Callable[[Any, int, str, int, int], Event] = namespace["decode"]
+    return source, namespace
+
+
+_GLOBALS: dict[str, Any] = {
+    "new": object.__new__,
+    "_H": 1 << 63,
+    "_W": 1 << 64,
+    "_CODE": _CODE,
+}
+
+
+def _exec(source: str, name: str, namespace: dict[str, Any]) -> Any:
+    namespace |= _GLOBALS | {"_TEXT": _TEXT}
+    exec(compile(source, f"<fluvius.feeds.iex.fastlive {name}>", "exec"), namespace)
+    return namespace[source[4 : source.index("(")]]
+
+
+def compile_layout(layout: MessageLayout) -> Callable[[Any, int, str, int, int], Event]:
+    """A function ``(buf, off, venue, recv_ns, seq) -> Event`` for one message layout.
+
+    >>> from fluvius.feeds.iex.tops import TOPS_LAYOUTS
+    >>> decode = compile_layout(TOPS_LAYOUTS[ord("S")])
+    >>> decode(bytes.fromhex("534f0100000000000000"), 0, "IEX", 5, 1)
+    SystemEvent(venue='IEX', symbol='', ts_ns=1, recv_ns=5, seq=1, system_event='O')
+    """
+    body, namespace = _event_code(layout, "", "    ")
+    source = f"def decode(buf, off, venue, recv_ns, seq):\n{body}    return e\n"
+    fn: Callable[[Any, int, str, int, int], Event] = _exec(source, layout.name, namespace)
     return fn
 
 
-def _table(layouts: dict[int, MessageLayout]) -> list[tuple[int, str, Any] | None]:
-    table: list[tuple[int, str, Any] | None] = [None] * 256
-    for t, layout in layouts.items():
-        table[t] = (layout.length, layout.kind, compile_layout(layout))
-    return table
+_HOT = ("quote", "trade", "book_level_update")  # tested first: nearly every message
 
 
-_TEXT = _Texts()
-_TABLES = {TOPS_PROTOCOL_ID: _table(TOPS_LAYOUTS), DEEP_PROTOCOL_ID: _table(DEEP_LAYOUTS)}
+def compile_segment(
+    layouts: dict[int, MessageLayout],
+) -> Callable[[Any, int, int, str, int, int], tuple[list[Event], list[str]] | None]:
+    """A function ``(buf, n, count, venue, recv_ns, first) -> (events, kinds) | None``.
+
+    It walks the ``count`` message blocks of a whole segment ``buf[:n]`` (header at 0) in
+    one loop, one branch per message type with the event's construction inline, and
+    returns the events and their kinds, or None at the first block that is not exactly a
+    documented message (the caller then hands the segment to the reference decoder).
+
+    >>> from fluvius.feeds.iex.tops import TOPS_LAYOUTS
+    >>> scan = compile_segment(TOPS_LAYOUTS)
+    >>> seg = bytes(40) + bytes.fromhex("0a00534f0100000000000000")
+    >>> events, kinds = scan(seg, 52, 1, "IEX", 5, 1)
+    >>> kinds, events[0].system_event, events[0].seq
+    (['system_event'], 'O', 1)
+    >>> scan(bytes(40) + bytes.fromhex("0b00534f0100000000000000"), 52, 1, "IEX", 5, 1) is None
+    True
+    """
+    order = sorted(layouts.items(), key=lambda tl: (tl[1].kind not in _HOT, tl[0]))
+    source = (
+        "def scan(buf, n, count, venue, recv_ns, seq):\n"
+        "    events = []\n"
+        "    kinds = []\n"
+        "    append = events.append\n"
+        "    kind_append = kinds.append\n"
+        "    pos = 40\n"
+        "    for _ in range(count):\n"
+        "        if pos + 3 > n:\n"
+        "            return None\n"
+        "        t = buf[pos + 2]\n"
+        "        length = buf[pos] | (buf[pos + 1] << 8)\n"
+        "        off = pos + 2\n"
+    )
+    namespace: dict[str, Any] = {}
+    for i, (t, layout) in enumerate(order):
+        body, more = _event_code(layout, f"_{t}", "            ")
+        namespace |= more
+        source += (
+            f"        {'if' if i == 0 else 'elif'} t == {t} and length == {layout.length}:\n"
+            f"{body}            kind_append({layout.kind!r})\n"
+        )
+    source += (
+        "        else:\n"
+        "            return None\n"
+        "        append(e)\n"
+        "        pos = off + length\n"
+        "        seq += 1\n"
+        "    return (events, kinds) if pos == n else None\n"
+    )
+    fn: Callable[[Any, int, int, str, int, int], tuple[list[Event], list[str]] | None]
+    fn = _exec(source, "segment", namespace)
+    return fn
+
+
+_SCANS = {
+    TOPS_PROTOCOL_ID: compile_segment(TOPS_LAYOUTS),
+    DEEP_PROTOCOL_ID: compile_segment(DEEP_LAYOUTS),
+}
 
 
 class FastSegmentDecoder:
@@ -197,28 +265,14 @@ class FastSegmentDecoder:
         version, _, protocol, channel, session, plen, count, soff, first, _ = HEADER.unpack_from(
             payload, 0
         )
-        table = _TABLES.get(protocol)
-        if version != 1 or table is None or n != 40 + plen or count == 0:
+        scan = _SCANS.get(protocol)
+        if version != 1 or scan is None or n != 40 + plen or count == 0:
             return self.reference.decode(payload, recv_ns, offset=offset)
-        # one pass: check each block and build its event; any surprise drops the events
-        # built so far (building has no side effects) and hands the segment over
-        venue = self.venue
-        events: list[Event] = []
-        append = events.append
-        kinds = []
-        pos, seq = 40, first
-        for _ in range(count):
-            if pos + 3 > n:
-                return self.reference.decode(payload, recv_ns, offset=offset)
-            entry = table[payload[pos + 2]]
-            if entry is None or entry[0] != payload[pos] | (payload[pos + 1] << 8):
-                return self.reference.decode(payload, recv_ns, offset=offset)
-            append(entry[2](payload, pos + 2, venue, recv_ns, seq))
-            kinds.append(entry[1])
-            pos += 2 + entry[0]
-            seq += 1
-        if pos != n:
+        # building events has no side effects: a segment that is not clean is handed over
+        scanned = scan(payload, n, count, self.venue, recv_ns, first)
+        if scanned is None:
             return self.reference.decode(payload, recv_ns, offset=offset)
+        events, kinds = scanned
         # a clean segment: account for it exactly as the reference decoder would
         report = self.report
         report.datagrams += 1

@@ -19,10 +19,12 @@ segments are handled — and reported, and raised in strict mode — by the one 
 implementation. Both share one :class:`~fluvius.feeds.iex.report.DecodeReport` and one
 sequence tracker.
 
-The fast path decodes each message with a function generated once per message layout
-(``exec`` of a few lines, as :mod:`dataclasses` does) from the same layout tables the
-other decoders read (:mod:`fluvius.feeds.iex.tops`, :mod:`fluvius.feeds.iex.deep`): one
-``struct`` unpack, the conversions inline, and the event built without its frozen
+The fast path decodes a segment with a function generated once per protocol
+(:func:`compile_segment`; ``exec`` of generated source, as :mod:`dataclasses` does) from
+the same layout tables the other decoders read (:mod:`fluvius.feeds.iex.tops`,
+:mod:`fluvius.feeds.iex.deep`): one loop over the message blocks, one branch per message
+type (the frequent kinds first), and in each branch one ``struct`` unpack, the
+conversions inline, and the event built without its frozen
 ``__init__`` (which sets each field through ``object.__setattr__`` and costs more than the
 whole decode; the event classes have no ``__post_init__``). The function fills an instance
 of a private *mutable twin* of the event class (:func:`_twin`: a subclass of the same base
@@ -58,14 +60,16 @@ if TYPE_CHECKING:
 __all__ = ["FastSegmentDecoder", "compile_layout", "compile_segment"]
 
 TOPS_PROTOCOL_ID = 0x8003
-_CODES = {"u1": "B", "<u4": "I", "<i8": "q", "S1": "c", "S4": "4s", "S8": "8s"}
+# one-letter codes (S1, always Conv.CODE) are read as their byte value: a tuple index
+# beats hashing a one-byte bytes object
+_CODES = {"u1": "B", "<u4": "I", "<i8": "q", "S1": "B", "S4": "4s", "S8": "8s"}
 _SIZES = {"u1": 1, "<u4": 4, "<i8": 8, "S1": 1, "S4": 4, "S8": 8}
 _EXPR = {
     Conv.RAW: "{v}",
     # int64 wrap as numpy (and the reference decoder) on absurd values; one compare normally
     Conv.PRICE: "(p if -_H <= (p := {v} * {F}) < _H else (p + _H) % _W - _H)",
     Conv.SECONDS: "{v} * 1000000000",
-    Conv.CODE: "_CODE[{v}]",
+    Conv.CODE: "_CODE[{v}]",  # byte value -> its latin-1 character
     Conv.TEXT: "_TEXT[{v}]",
     Conv.BIT0: "bool({v} & 1)",
 }
@@ -81,7 +85,7 @@ class _Texts(dict[bytes, str]):
         return text
 
 
-_CODE = {bytes([b]): bytes([b]).decode("latin-1") for b in range(256)}
+_CODE = tuple(bytes([b]).decode("latin-1") for b in range(256))
 _TEXT = _Texts()
 
 
@@ -93,7 +97,7 @@ def _twin(cls: type) -> type:
     interpreter specialises ``e.field = value`` into a direct slot store.
 
     >>> from fluvius.feeds.events import Quote
-    >>> e = object.__new__(_twin(Quote))
+    >>> e = _twin(Quote)()
     >>> for name in Quote.__match_args__:
     ...     setattr(e, name, 0)
     >>> e.__class__ = Quote
@@ -105,6 +109,7 @@ def _twin(cls: type) -> type:
         "__slots__": cls.__dict__.get("__slots__", ()),
         "__setattr__": object.__setattr__,
         "__delattr__": object.__delattr__,
+        "__init__": object.__init__,  # twin() is cheaper than object.__new__(twin)
     }
     return type(f"_Mutable{cls.__name__}", (base,), namespace)
 
@@ -127,7 +132,7 @@ def _event_code(layout: MessageLayout, tag: str, indent: str) -> tuple[str, dict
     fields = [f.name for f in dataclasses.fields(cls)]
     unpacked = ", ".join(v for v, _ in names) + ","
     # fill a mutable twin with specialised slot stores, then make it the frozen class
-    lines = [f"{unpacked} = unpack{tag}(buf, off)", f"e = new(twin{tag})"]
+    lines = [f"{unpacked} = unpack{tag}(buf, off)", f"e = twin{tag}()"]
     lines += [f"e.{name} = {values[name]}" for name in fields]
     lines.append(f"e.__class__ = cls{tag}")
     source = "".join(f"{indent}{line}\n" for line in lines)
@@ -140,7 +145,6 @@ def _event_code(layout: MessageLayout, tag: str, indent: str) -> tuple[str, dict
 
 
 _GLOBALS: dict[str, Any] = {
-    "new": object.__new__,
     "_H": 1 << 63,
     "_W": 1 << 64,
     "_CODE": _CODE,
@@ -167,7 +171,17 @@ def compile_layout(layout: MessageLayout) -> Callable[[Any, int, str, int, int],
     return fn
 
 
-_HOT = ("quote", "trade", "book_level_update")  # tested first: nearly every message
+# branch order: the trading-day kinds first, then the pre-market spin's (one trading
+# status, operational halt and short sale status per symbol, packed up to ~70 a segment)
+_HOT = (
+    "quote",
+    "trade",
+    "book_level_update",
+    "trading_status",
+    "operational_halt",
+    "short_sale_status",
+    "security_directory",
+)
 
 
 def compile_segment(
@@ -178,7 +192,9 @@ def compile_segment(
     It walks the ``count`` message blocks of a whole segment ``buf[:n]`` (header at 0) in
     one loop, one branch per message type with the event's construction inline, and
     returns the events and their kinds, or None at the first block that is not exactly a
-    documented message (the caller then hands the segment to the reference decoder).
+    documented message (the caller then hands the segment to the reference decoder). A
+    block that runs past ``n`` raises ``IndexError`` or ``struct.error`` (the loop does not
+    test bounds: the caller catches both and treats the segment as not clean).
 
     >>> from fluvius.feeds.iex.tops import TOPS_LAYOUTS
     >>> scan = compile_segment(TOPS_LAYOUTS)
@@ -189,7 +205,8 @@ def compile_segment(
     >>> scan(bytes(40) + bytes.fromhex("0b00534f0100000000000000"), 52, 1, "IEX", 5, 1) is None
     True
     """
-    order = sorted(layouts.items(), key=lambda tl: (tl[1].kind not in _HOT, tl[0]))
+    rank = {kind: i for i, kind in enumerate(_HOT)}
+    order = sorted(layouts.items(), key=lambda tl: (rank.get(tl[1].kind, len(_HOT)), tl[0]))
     source = (
         "def scan(buf, n, count, venue, recv_ns, seq):\n"
         "    events = []\n"
@@ -198,8 +215,6 @@ def compile_segment(
         "    kind_append = kinds.append\n"
         "    pos = 40\n"
         "    for _ in range(count):\n"
-        "        if pos + 3 > n:\n"
-        "            return None\n"
         "        t = buf[pos + 2]\n"
         "        length = buf[pos] | (buf[pos + 1] << 8)\n"
         "        off = pos + 2\n"
@@ -269,7 +284,10 @@ class FastSegmentDecoder:
         if version != 1 or scan is None or n != 40 + plen or count == 0:
             return self.reference.decode(payload, recv_ns, offset=offset)
         # building events has no side effects: a segment that is not clean is handed over
-        scanned = scan(payload, n, count, self.venue, recv_ns, first)
+        try:
+            scanned = scan(payload, n, count, self.venue, recv_ns, first)
+        except (IndexError, struct.error):  # a block runs past the end
+            scanned = None
         if scanned is None:
             return self.reference.decode(payload, recv_ns, offset=offset)
         events, kinds = scanned

@@ -81,7 +81,8 @@ _SEGMENT = np.dtype(
         "itemsize": 40,
     }
 )
-_KNOWN_PROTOCOLS = np.array(sorted(PROTOCOLS), dtype=np.uint16)
+_KNOWN_PROTOCOLS = np.zeros(1 << 16, dtype=np.bool_)  # u16 protocol id → known (a look-up)
+_KNOWN_PROTOCOLS[sorted(PROTOCOLS)] = True
 
 # documented length per (family, type byte); family 0 = TOPS, 1 = DEEP; 0 = undocumented
 _DOC_LEN = np.zeros((2, 256), dtype=np.int64)
@@ -150,7 +151,7 @@ class BatchDecoder:
             hdr = dict(zip(_SEGMENT.names or (), heads, strict=True))
         else:
             hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
-        known = (hdr["version"] == 1) & np.isin(hdr["protocol"], _KNOWN_PROTOCOLS)
+        known = (hdr["version"] == 1) & _KNOWN_PROTOCOLS[hdr["protocol"]]
         rep.not_iex += int(np.count_nonzero(~known))
         plus = known & (hdr["protocol"] == DEEP_PLUS_PROTOCOL_ID)
         if plus.any():

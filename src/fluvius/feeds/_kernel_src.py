@@ -15,6 +15,8 @@ run as plain Python they are correct but very slow, so nothing calls them uncomp
 * ``gather1/4/8``, ``gather_text``: little-endian fields at arbitrary offsets;
 * ``scan`` and ``fill``: the fused path (:mod:`fluvius.feeds.iex._fused`): check intact
   segments and count, then write each message's event row straight into its kind's rows.
+  Its region between ``BEGIN GENERATED`` and ``END GENERATED`` is written by
+  :mod:`fluvius.feeds.iex._fillgen` (straight-line rows of the most frequent types).
 """
 
 # mypy: ignore-errors

@@ -73,3 +73,22 @@ def test_clean_segments_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> N
     out = [e for _, seg in encode_segments(events, max_per_segment=4) for e in fast.decode(seg, 0)]
     assert out == events
     assert fast.report.messages == 6
+
+
+def test_fast_events_are_the_public_frozen_classes() -> None:
+    import dataclasses
+    import pickle
+
+    from fluvius.feeds.events import Quote, Trade
+
+    events = [
+        Trade("IEX", "AB", 1, 0, 1, 10**9, 100, 5, 0),
+        Quote("IEX", "AB", 2, 0, 2, 10**9, 100, 2 * 10**9, 200, 0),
+    ]
+    (seg,) = [seg for _, seg in encode_segments(events, max_per_segment=4)]
+    out = FastSegmentDecoder().decode(seg, 0)
+    assert [type(e) for e in out] == [Trade, Quote]
+    assert pickle.loads(pickle.dumps(out)) == out == events
+    assert hash(out[1]) == hash(events[1])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out[1].bid_px = 1  # type: ignore[attr-defined]

@@ -46,7 +46,17 @@ if TYPE_CHECKING:
     from fluvius.feeds.iex._blocks import Segments
     from fluvius.feeds.iex.report import DecodeReport
 
-__all__ = ["BIT0", "COPY", "PRICE", "SECONDS", "TEXT", "FusedTables", "Rows", "decode_fused"]
+__all__ = [
+    "BIT0",
+    "COPY",
+    "PRICE",
+    "SECONDS",
+    "TEXT",
+    "Arena",
+    "FusedTables",
+    "Rows",
+    "decode_fused",
+]
 
 Rows = Union[dict[str, "NDArray[Any]"], "NDArray[Any]"]
 """One kind's events of a chunk: columns (field → array) or a structured array of
@@ -129,11 +139,53 @@ def tables() -> FusedTables:
 
 
 def rows_of(
-    t: FusedTables, out: NDArray[np.uint8], kind_counts: NDArray[np.int64], order: list[int]
-) -> dict[str, NDArray[Any]]:
+    t: FusedTables, out: NDArray[np.uint8], start: NDArray[np.int64], sizes: NDArray[np.int64],
+    order: list[int],
+) -> dict[str, NDArray[Any]]:  # fmt: skip
     """The per-kind structured views of ``fill``'s buffer, kinds in ``order``."""
-    starts = np.concatenate([[0], np.cumsum(kind_counts * t.itemsize)]).tolist()
-    return {t.kinds[k]: out[starts[k] : starts[k + 1]].view(dtype_of(t.kinds[k])) for k in order}
+    at, end = start.tolist(), (start + sizes).tolist()
+    return {t.kinds[k]: out[at[k] : end[k]].view(dtype_of(t.kinds[k])) for k in order}
+
+
+@dataclass(slots=True)
+class Arena:
+    """One zeroed buffer for a whole capture's rows, a region per kind, filled chunk by chunk.
+
+    ``fill`` can write a chunk's rows at any byte offsets of one buffer, so when the
+    capture's size is known (:func:`~fluvius.feeds.iex.batch.decode_capture`) the chunks
+    write into regions of one arena sized from the first chunk's rows per byte (times
+    ``margin``, and ``min_rows`` for kinds it lacks): consecutive chunks' rows of a kind
+    are then adjacent and the capture's rows of the kind are one view, not a copy of all
+    chunks (:func:`~fluvius.feeds.iex.batch.rows_from_columns`). A chunk that does not fit
+    gets its own buffer, and its kinds are then copied as before. The buffer is allocated
+    zeroed (``calloc``), so the pages past the rows are never touched and cost no memory.
+    """
+
+    capture_bytes: int
+    margin: float = 1.25
+    min_rows: int = 4096
+    buf: NDArray[np.uint8] | None = None
+    cursor: NDArray[np.int64] | None = None
+    limit: NDArray[np.int64] | None = None
+
+    def take(
+        self, sizes: NDArray[np.int64], itemsize: NDArray[np.int64], chunk_bytes: int
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64]] | None:
+        """(buffer, byte offset per kind) for a chunk's rows of ``sizes`` bytes, or None."""
+        if self.buf is None:
+            scale = self.margin * max(self.capture_bytes, chunk_bytes) / max(chunk_bytes, 1)
+            rows = np.maximum(np.ceil(sizes // itemsize * scale).astype(np.int64), self.min_rows)
+            cap = rows * itemsize
+            self.buf = np.zeros(int(cap.sum()), dtype=np.uint8)
+            self.cursor = np.cumsum(cap) - cap
+            self.limit = self.cursor + cap
+        assert self.cursor is not None
+        assert self.limit is not None
+        if np.any(self.cursor + sizes > self.limit):
+            return None
+        start = self.cursor.copy()
+        self.cursor += sizes
+        return self.buf, start
 
 
 def decode_fused(
@@ -142,12 +194,14 @@ def decode_fused(
     seg: Segments,
     report: DecodeReport,
     track: Callable[[], NDArray[np.int64]],
+    arena: Arena | None = None,
 ) -> dict[str, Rows] | None:
     """The chunk's rows from the compiled kernels ``k``, or None when a segment needs checks.
 
     ``track()`` runs the sequence tracker over the chunk's segments (once, only when the
     chunk is accepted) and returns the leading duplicates to drop per segment. ``scan``
     has no side effects, so a refused chunk goes through the general path unchanged.
+    The rows go into ``arena`` when given and the chunk fits, else into a new buffer.
     """
     t = tables()
     u8 = np.frombuffer(buf, dtype=np.uint8)
@@ -168,8 +222,13 @@ def decode_fused(
         if int(t.kind_of[code]) not in order:
             order.append(int(t.kind_of[code]))
     sizes = kind_counts * t.itemsize
-    out = np.zeros(int(sizes.sum()), dtype=np.uint8)
-    start = np.cumsum(sizes) - sizes
+    span = int(off[-1] + 40 + plen[-1] - off[0]) if len(off) else 0
+    place = arena.take(sizes, t.itemsize, span) if arena is not None else None
+    if place is None:
+        out = np.zeros(int(sizes.sum()), dtype=np.uint8)
+        start = np.cumsum(sizes) - sizes
+    else:
+        out, start = place
     report.long_messages += int(
         k.fill(
             u8, strided_view(buf, _U4), strided_view(buf, _U8),
@@ -181,7 +240,7 @@ def decode_fused(
     )  # fmt: skip
     report.messages += int(counts.sum())
     rows: dict[str, Rows] = {}
-    for kind, r in rows_of(t, out, kind_counts, order).items():
+    for kind, r in rows_of(t, out, start, sizes, order).items():
         rows[kind] = r
         report.count_event(kind, len(r))
     return rows

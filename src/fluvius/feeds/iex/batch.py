@@ -30,6 +30,7 @@ in the same order, same report; the tests check both on random and corrupted cap
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch, dtype_of
 from fluvius.feeds.iex._blocks import Messages, Segments, walk_blocks, walk_blocks_fast
 from fluvius.feeds.iex._columns import Columns, gather, gather_compiled
-from fluvius.feeds.iex._fused import Rows, decode_fused
+from fluvius.feeds.iex._fused import Arena, Rows, decode_fused
 from fluvius.feeds.iex.deep import DEEP_LAYOUTS
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.tops import TOPS_LAYOUTS
@@ -80,7 +81,8 @@ _SEGMENT = np.dtype(
         "itemsize": 40,
     }
 )
-_KNOWN_PROTOCOLS = np.array(sorted(PROTOCOLS), dtype=np.uint16)
+_KNOWN_PROTOCOLS = np.zeros(1 << 16, dtype=np.bool_)  # u16 protocol id → known (a look-up)
+_KNOWN_PROTOCOLS[sorted(PROTOCOLS)] = True
 
 # documented length per (family, type byte); family 0 = TOPS, 1 = DEEP; 0 = undocumented
 _DOC_LEN = np.zeros((2, 256), dtype=np.int64)
@@ -113,6 +115,7 @@ class BatchDecoder:
     strict: bool = False
     report: DecodeReport = field(default_factory=DecodeReport)
     use_numba: bool = True  # compiled kernels when numba is installed (else numpy)
+    arena: Arena | None = None  # one buffer for all chunks' rows (decode_capture)
     tracker: SequenceTracker = field(init=False)
     _k: Any = field(init=False, default=None)
 
@@ -148,7 +151,7 @@ class BatchDecoder:
             hdr = dict(zip(_SEGMENT.names or (), heads, strict=True))
         else:
             hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
-        known = (hdr["version"] == 1) & np.isin(hdr["protocol"], _KNOWN_PROTOCOLS)
+        known = (hdr["version"] == 1) & _KNOWN_PROTOCOLS[hdr["protocol"]]
         rep.not_iex += int(np.count_nonzero(~known))
         plus = known & (hdr["protocol"] == DEEP_PLUS_PROTOCOL_ID)
         if plus.any():
@@ -176,7 +179,8 @@ class BatchDecoder:
         rep.segments += len(idx)
         rep.heartbeats += int(np.count_nonzero(seg.count == 0))
         if self._k is not None:
-            fused = decode_fused(self._k, buf, seg, rep, lambda: self._track(seg, chunk.base))
+            track = lambda: self._track(seg, chunk.base)  # noqa: E731
+            fused = decode_fused(self._k, buf, seg, rep, track, self.arena)
             if fused is not None:
                 return fused
         msgs: Messages | None
@@ -357,6 +361,15 @@ def iter_capture_batches(
     decoder = BatchDecoder(
         venue=venue, strict=strict, report=report or DecodeReport(), use_numba=use_numba
     )
+    return _batches(decoder, path, chunk_bytes, progress)
+
+
+def _batches(
+    decoder: BatchDecoder,
+    path: str | Path,
+    chunk_bytes: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[dict[str, Rows]]:
     chunks = iter_record_chunks(
         path,
         decoder.report.capture,
@@ -390,14 +403,9 @@ def decode_capture(
     t0 = time.perf_counter()
     report = DecodeReport()
     parts: dict[str, list[Rows]] = {}
-    for columns in iter_capture_batches(
-        path,
-        strict=strict,
-        venue=venue,
-        report=report,
-        chunk_bytes=chunk_bytes,
-        use_numba=use_numba,
-    ):
+    decoder = BatchDecoder(venue=venue, strict=strict, report=report, use_numba=use_numba)
+    decoder.arena = Arena(os.stat(path).st_size)  # the chunks' rows adjacent: no join copy
+    for columns in _batches(decoder, path, chunk_bytes):
         for kind, cols in columns.items():
             parts.setdefault(kind, []).append(cols)
     batches = {
@@ -409,12 +417,15 @@ def decode_capture(
 
 
 def rows_from_columns(kind: str, chunks: Sequence[Rows]) -> NDArray[Any]:
-    """Row chunks of one kind as one structured array of :func:`dtype_of` (one copy)."""
+    """Row chunks of one kind as one structured array of :func:`dtype_of` (at most one copy)."""
     dtype = dtype_of(kind)
     arrays = [c for c in chunks if isinstance(c, np.ndarray) and c.dtype == dtype]
     if len(arrays) == len(chunks):
         if len(arrays) == 1:
             return arrays[0]
+        joined = _adjacent(arrays)  # the chunks wrote into one arena: a view, no copy
+        if joined is not None:
+            return joined
         return np.concatenate([c.view(np.uint8) for c in arrays]).view(dtype)
     rows = np.empty(sum(len(c["seq"]) for c in chunks), dtype=dtype)
     at = 0
@@ -424,3 +435,18 @@ def rows_from_columns(kind: str, chunks: Sequence[Rows]) -> NDArray[Any]:
             rows[name][at : at + n] = cols[name]
         at += n
     return rows
+
+
+def _adjacent(arrays: list[NDArray[Any]]) -> NDArray[Any] | None:
+    """One view of row arrays that lie end to end in one buffer (an :class:`Arena`), else None."""
+    base = arrays[0].base
+    if not isinstance(base, np.ndarray) or base.dtype != np.uint8 or base.ndim != 1:
+        return None
+    origin = base.__array_interface__["data"][0]
+    at = arrays[0].__array_interface__["data"][0] - origin
+    end = at
+    for a in arrays:
+        if a.base is not base or a.__array_interface__["data"][0] - origin != end:
+            return None
+        end += a.nbytes
+    return base[at:end].view(arrays[0].dtype)

@@ -106,7 +106,7 @@ class SequenceTracker:
     """Per-stream expected sequence number and stream offset; reports into ``report``."""
 
     report: DecodeReport
-    streams: dict[StreamKey, _StreamState] = field(default_factory=dict)
+    streams: dict[tuple[int, int, int], _StreamState] = field(default_factory=dict)
 
     def expected(self, key: StreamKey) -> tuple[int, int] | None:
         """(next sequence number, next stream offset) of ``key``, or None if unseen."""
@@ -116,6 +116,22 @@ class SequenceTracker:
     def set_expected(self, key: StreamKey, next_seq: int, next_offset: int) -> None:
         """Set the state of ``key`` (the batch decoder's fast path for in-order segments)."""
         self.streams[key] = _StreamState(next_seq, next_offset)
+
+    def advance_in_order(
+        self, key: tuple[int, int, int], first: int, count: int, stream_offset: int, length: int
+    ) -> bool:
+        """Account for a segment if it is exactly the next of its known stream, else do nothing.
+
+        True when ``key`` (a :class:`StreamKey` or the plain tuple) is known and the segment
+        starts at its expected sequence number and stream offset: nothing to report, the
+        state advances. Otherwise returns False, and the caller calls :meth:`observe`. The
+        live decoder's fast path: no key object, no report look-ups.
+        """
+        st = self.streams.get(key)
+        if st is None or st.next_seq != first or st.next_offset != stream_offset:
+            return False
+        st.next_seq, st.next_offset = first + count, stream_offset + length
+        return True
 
     def observe(
         self, key: StreamKey, first: int, count: int, stream_offset: int, length: int, at: int

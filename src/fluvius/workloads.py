@@ -69,7 +69,6 @@ from typing import TYPE_CHECKING, Any
 from fluvius.errors import ConfigError
 from fluvius.graph.keys import make_key
 from fluvius.graph.ops import BUILTIN_OPS
-from fluvius.nodes.options.bsm import bs_price
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -258,6 +257,9 @@ def options_spec(
     seed: int = 0,
 ) -> dict[str, Any]:
     """The ``options`` workload's spec (see the module docstring)."""
+    # imported here, not at the top: scipy costs half a second of every CLI start-up
+    from fluvius.nodes.options.bsm import bs_price
+
     _check_int("options", "underlyings", underlyings, 1)
     _check_int("options", "expiries", expiries, 1)
     _check_int("options", "strikes", strikes, 3)

@@ -137,3 +137,19 @@ def test_verbose_after_the_command(inputs_copy: Path) -> None:
     assert code == 0, err
     assert f"component folder {BUILTIN_DIR} (from built-in)" in err
     assert "component type aws-terraform: built-in" in err
+
+
+def test_cli_names_the_components_variable_config_reads() -> None:
+    from fluvius.cli import config as config_cli
+    from fluvius.config.component import ENV_VAR
+
+    assert config_cli.ENV_VAR == ENV_VAR
+
+
+def test_the_cli_starts_without_the_config_package() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, fluvius.cli.app; print('fluvius.config' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,18 +15,15 @@ from rich.table import Table
 
 from fluvius.cli.errors import fail, user_errors
 from fluvius.cli.output import err_console, print_json
-from fluvius.config import (
-    ConfigValidationError,
-    check_files,
-    discover_components,
-    load_config_spec,
-    resolve_instances,
-    write_files,
-)
-from fluvius.config.component import ENV_VAR, Registry
-from fluvius.config.generate import render_spec
-from fluvius.config.schema import field_infos
-from fluvius.config.spec import ConfigSpec
+
+if TYPE_CHECKING:
+    from fluvius.config.component import Registry
+    from fluvius.config.spec import ConfigSpec, ConfigValidationError
+
+# The config package (pydantic, jinja2) is imported inside the commands, not here: every
+# `fluvius` command imports this module, and only `fluvius config ...` needs it.
+# tests/config/test_cli.py checks this literal against fluvius.config.component.ENV_VAR.
+ENV_VAR = "FLUVIUS_COMPONENTS"
 
 __all__ = ["app"]
 
@@ -102,6 +99,8 @@ def generate(
     verbose: _Verbose = False,
 ) -> None:
     """Write every file of every instance of SPEC under OUT (deterministic bytes)."""
+    from fluvius.config import ConfigValidationError, load_config_spec, write_files
+
     verbose = _verbose(ctx, verbose)
     with user_errors(verbose):
         loaded = load_config_spec(spec, components=components or ())
@@ -133,6 +132,8 @@ def generate(
 
 def _render_with_progress(loaded: ConfigSpec, *, show: bool) -> dict[str, str]:
     """Render, with a progress bar over the instances on a terminal."""
+    from fluvius.config.generate import render_spec
+
     if not show:
         return render_spec(loaded)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -146,6 +147,8 @@ def _render_with_progress(loaded: ConfigSpec, *, show: bool) -> dict[str, str]:
 
 
 def _check(files: dict[str, str], out: Path, json_out: bool) -> None:
+    from fluvius.config import check_files
+
     report = check_files(files, out)
     if json_out:
         print_json(
@@ -183,6 +186,8 @@ def validate(
     verbose: _Verbose = False,
 ) -> None:
     """Collect the inputs of SPEC and check them against the component schemas."""
+    from fluvius.config import ConfigValidationError, load_config_spec, resolve_instances
+
     verbose = _verbose(ctx, verbose)
     with user_errors(verbose):
         loaded = load_config_spec(spec, components=components or ())
@@ -204,6 +209,8 @@ def validate(
 
 
 def _type_document(registry: Registry) -> dict[str, Any]:
+    from fluvius.config.schema import field_infos
+
     return {
         name: {
             "description": comp.description,
@@ -233,6 +240,8 @@ def list_types(
     verbose: _Verbose = False,
 ) -> None:
     """Show the component types, the fields each needs and the files each writes."""
+    from fluvius.config import discover_components
+
     verbose = _verbose(ctx, verbose)
     with user_errors(verbose):
         registry = discover_components(cli=components or (), env=os.environ.get(ENV_VAR, ""))

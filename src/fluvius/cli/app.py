@@ -3,45 +3,87 @@
 Commands are thin: they parse options and call library functions. User errors (a bad spec,
 a bad ticks line, a failing node) print one line on stderr and exit with code 1 (2 for bad
 usage); ``--verbose`` adds the traceback.
+
+Start-up: each command lives in its own module and is imported only when it runs (or when
+``fluvius --help`` lists every command), through :class:`_LazyGroup`, the "lazily loading
+subcommands" pattern of click. ``fluvius iex decode`` therefore never imports the graph
+engine, the schedulers or the config generator: the command pays for what it uses, which
+matters for a command whose whole run is a fraction of a second.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from fluvius import __version__
-from fluvius.cli import config as config_cmd
-from fluvius.cli import iex as iex_cmd
-from fluvius.cli import partition as partition_cmd
-from fluvius.cli import profile as profile_cmd
-from fluvius.cli import run as run_cmd
-from fluvius.cli import workload as workload_cmd
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from typer._click.core import Command, Context  # typer vendors its own click
+
+__all__ = ["COMMANDS", "app", "main"]
+
+# name -> (module, attribute, kind): "group" is a typer.Typer of subcommands, "command"
+# one function whose module also defines HELP and EPILOG. The order is --help's order.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("fluvius.cli.run", "run", "command"),
+    "workload": ("fluvius.cli.workload", "app", "group"),
+    "config": ("fluvius.cli.config", "app", "group"),
+    "iex": ("fluvius.cli.iex", "app", "group"),
+    "profile": ("fluvius.cli.profile", "profile", "command"),
+    "partition": ("fluvius.cli.partition", "partition", "command"),
+}
+_NO_ARGS_IS_HELP = {"run"}
+
+
+def _load(name: str) -> Command:
+    """Import command ``name``'s module and build its click command."""
+    module_name, attr, kind = COMMANDS[name]
+    module = import_module(module_name)
+    target = getattr(module, attr)
+    if kind == "group":
+        command = typer.main.get_command(target)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(
+            name,
+            help=module.HELP,
+            epilog=module.EPILOG,
+            no_args_is_help=name in _NO_ARGS_IS_HELP,
+        )(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: knows its commands' names, imports a command when it is used."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            loaded = _load(cmd_name)
+            self.add_command(loaded, cmd_name)
+            return loaded
+        return command
+
 
 app = typer.Typer(
     name="fluvius",
+    cls=_LazyGroup,
     help="Incremental computation graphs for live trading analytics.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-)
-app.command(
-    "run",
-    help=run_cmd.HELP,
-    epilog=run_cmd.EPILOG,
-    no_args_is_help=True,
-)(run_cmd.run)
-app.add_typer(workload_cmd.app, name="workload")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(iex_cmd.app, name="iex")
-app.command("profile", help=profile_cmd.HELP, epilog=profile_cmd.EPILOG)(profile_cmd.profile)
-app.command("partition", help=partition_cmd.HELP, epilog=partition_cmd.EPILOG)(
-    partition_cmd.partition
 )
 
 

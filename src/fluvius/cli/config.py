@@ -28,6 +28,7 @@ ENV_VAR = "FLUVIUS_COMPONENTS"
 __all__ = ["app"]
 
 app = typer.Typer(
+    add_completion=False,  # a subcommand group: completion belongs to the root
     help="Generate configuration files from component types (schema + templates) and facts.",
     no_args_is_help=True,
 )

@@ -15,15 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
 from fluvius.cli import iex_replay
 from fluvius.cli.errors import fail, user_errors
@@ -48,6 +39,7 @@ def _use_numba(file: Path) -> bool:
 
 
 app = typer.Typer(
+    add_completion=False,  # a subcommand group: completion belongs to the root
     help="IEX market data: decode TOPS 1.6 / DEEP 1.0 captures into unified events.",
     no_args_is_help=True,
 )
@@ -101,6 +93,15 @@ def _progress(file: Path, label: str) -> Iterator[Callable[[int, int], None] | N
     if os.path.getsize(file) < PROGRESS_MIN_BYTES or not err_console.is_terminal:
         yield None
         return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         TextColumn(label),
         BarColumn(),
@@ -217,6 +218,8 @@ def _iso(ts_ns: int | None) -> str:
 
 
 def _print_info(doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
     rep = doc["report"]
     cap = rep["capture"]
     table = Table("kind", "events", title=Path(doc["file"]).name, title_justify="left")

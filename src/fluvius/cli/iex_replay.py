@@ -6,13 +6,11 @@ Thin: the work is :func:`fluvius.feeds.iex.replay.replay`. Registered in the ``i
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from fluvius.cli.errors import fail, user_errors
 from fluvius.cli.output import err_console, print_json
@@ -78,6 +76,16 @@ def replay(
             fail(f"--rate must be >= 0, got {rate}", code=2)
         if not file.is_file():
             raise FileNotFoundError(2, "No such file", str(file))
+        import asyncio
+
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         columns = (TextColumn("replaying"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
         show = err_console.is_terminal and not as_json
         with Progress(*columns, console=err_console, transient=True, disable=not show) as bar:

@@ -16,6 +16,7 @@ from fluvius.workloads import WORKLOADS, export_workload
 __all__ = ["app"]
 
 app = typer.Typer(
+    add_completion=False,  # a subcommand group: completion belongs to the root
     help="Named benchmark workloads (WORKLOADS.md): list them, export them as spec files.",
     no_args_is_help=True,
 )

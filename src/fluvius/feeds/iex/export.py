@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +20,28 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from fluvius.feeds.events import KINDS, arrow_schema, event_to_json, text_fields, to_arrow
+from fluvius.feeds.events import (
+    KINDS,
+    arrow_schema,
+    dtype_of,
+    event_to_json,
+    text_fields,
+    to_arrow,
+)
 from fluvius.feeds.iex.batch import iter_capture_batches
 from fluvius.feeds.iex.reference import iter_events
 from fluvius.feeds.iex.report import DecodeReport
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from numpy.typing import NDArray
+
+    from fluvius.feeds.iex._fused import Rows
+
+IN_FLIGHT = 2  # row groups between decoding and their Parquet file (write_parquet)
+PARQUET_CHUNK_BYTES = 2 << 20  # capture bytes decoded at a time when writing Parquet
+ROW_GROUP_BYTES = 4 << 20  # decoded rows per Parquet row group (about 80,000 quotes)
 
 __all__ = ["CaptureSummary", "parquet_options", "summarize", "write_jsonl", "write_parquet"]
 
@@ -56,21 +72,65 @@ def write_parquet(
     progress: Callable[[int, int], None] | None = None,
     compression: str = "lz4",
     use_numba: bool = True,
+    chunk_bytes: int = PARQUET_CHUNK_BYTES,
+    row_group_bytes: int = ROW_GROUP_BYTES,
 ) -> tuple[DecodeReport, list[Path]]:
     """Write the capture's events to ``out_dir/<kind>.parquet``; returns the report and files.
 
     Only kinds that occur get a file. An existing file of the same name is replaced.
+
+    The capture is decoded ``chunk_bytes`` at a time (small chunks stay in the CPU caches),
+    and each kind's rows are gathered until they reach ``row_group_bytes``; each such group
+    becomes one Parquet row group (rare kinds make one group at the end, not a tiny group
+    per chunk). Three stages overlap, each on its own thread: this one decodes (compiled
+    kernels); a second joins a group's rows and turns them into an Arrow batch (numpy
+    copies and Arrow's dictionary encoding, which release the GIL); a third encodes and
+    compresses the batch into its file (Arrow's C++, GIL released). At most
+    :data:`IN_FLIGHT` groups are past decoding at any time, so memory is bounded by the
+    chunk and group sizes, whatever the size of the capture.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = DecodeReport()
-    writers: dict[str, Any] = {}
-    # Parquet encoding and compression (Arrow's C++, GIL released) of one chunk run on a
-    # thread while the next chunk decodes; at most one chunk is in flight (bounded memory).
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fluvius-parquet")
-    pending: list[Future[None]] = []
+    writers: dict[str, Any] = {}  # touched by the Parquet thread only, until the end
+
+    def convert(kind: str, parts: list[Rows]) -> tuple[str, Any]:
+        # each field joined straight into one contiguous column: one copy, not two
+        names = dtype_of(kind).names or ()
+        columns = {name: np.concatenate([p[name] for p in parts]) for name in names}
+        parts.clear()
+        return kind, to_arrow(kind, columns, venue)
+
+    def write(converted: Future[tuple[str, Any]]) -> None:
+        kind, batch = converted.result()
+        writer = writers.get(kind)
+        if writer is None:
+            options = parquet_options(kind, compression)
+            # malloc, not mimalloc: freed page buffers go back to the system
+            pool = pa.system_memory_pool()
+            writer = pq.ParquetWriter(
+                out / f"{kind}.parquet", arrow_schema(kind), memory_pool=pool, **options
+            )
+            writers[kind] = writer
+        writer.write_batch(batch)
+
+    to_arrow_thread = ThreadPoolExecutor(1, thread_name_prefix="fluvius-arrow")
+    parquet_thread = ThreadPoolExecutor(1, thread_name_prefix="fluvius-parquet")
+    in_flight: deque[Future[None]] = deque()
+    groups: dict[str, list[Rows]] = {}
+    group_bytes: dict[str, int] = {}
+
+    def flush(kind: str) -> None:
+        parts = groups.pop(kind)
+        del group_bytes[kind]
+        while len(in_flight) >= IN_FLIGHT:
+            in_flight.popleft().result()  # raises what converting or writing raised
+        converted = to_arrow_thread.submit(convert, kind, parts)
+        in_flight.append(parquet_thread.submit(write, converted))
+
     try:
         for arrays in iter_capture_batches(
             path,
@@ -79,28 +139,46 @@ def write_parquet(
             report=report,
             progress=progress,
             use_numba=use_numba,
+            chunk_bytes=chunk_bytes,
         ):
-            batches = [(kind, to_arrow(kind, rows, venue)) for kind, rows in arrays.items()]
+            for kind, rows in arrays.items():
+                groups.setdefault(kind, []).append(_own(rows))
+                group_bytes[kind] = group_bytes.get(kind, 0) + _nbytes(rows)
+                if group_bytes[kind] >= row_group_bytes:
+                    flush(kind)
             del arrays
-            for done in pending:
-                done.result()
-            pending.clear()
-            for kind, batch in batches:
-                writer = writers.get(kind)
-                if writer is None:
-                    options = parquet_options(kind, compression)
-                    path_k = out / f"{kind}.parquet"
-                    writer = pq.ParquetWriter(path_k, arrow_schema(kind), **options)
-                    writers[kind] = writer
-                pending.append(pool.submit(writer.write_batch, batch))
-            del batches
-        for done in pending:
-            done.result()
+        for kind in [k for k in KINDS if k in groups]:
+            flush(kind)
+        while in_flight:
+            in_flight.popleft().result()
     finally:
-        pool.shutdown(wait=True)
+        to_arrow_thread.shutdown(wait=True, cancel_futures=True)
+        parquet_thread.shutdown(wait=True, cancel_futures=True)
         for writer in writers.values():
             writer.close()
     return report, [out / f"{kind}.parquet" for kind in KINDS if kind in writers]
+
+
+def _own(rows: Rows) -> Rows:
+    """``rows``, copied if it is a small view of a bigger buffer (the chunk's rows of every
+    kind): a rare kind's few rows must not keep each chunk's buffer alive until its group
+    is full."""
+    if isinstance(rows, dict):
+        return {name: _own_array(col) for name, col in rows.items()}
+    return _own_array(rows)
+
+
+def _own_array(a: NDArray[Any]) -> NDArray[Any]:
+    base = a.base
+    if base is not None and getattr(base, "nbytes", 0) > 2 * a.nbytes:
+        return a.copy()
+    return a
+
+
+def _nbytes(rows: Rows) -> int:
+    if isinstance(rows, dict):
+        return sum(col.nbytes for col in rows.values())
+    return int(rows.nbytes)
 
 
 def parquet_options(kind: str, compression: str = "lz4") -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""``write_parquet``: one file per kind, equal to the reference decoder, at any chunking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from fluvius.errors import DecodeError
+from fluvius.feeds.events import event_to_dict
+from fluvius.feeds.iex.export import parquet_options, write_parquet
+from fluvius.feeds.iex.reference import iter_events
+from fluvius.feeds.iex.synthetic import synthetic_deep, synthetic_tops
+
+
+def _reference(path: Path) -> dict[str, list[dict[str, object]]]:
+    by_kind: dict[str, list[dict[str, object]]] = {}
+    for event in iter_events(path):
+        by_kind.setdefault(event.kind, []).append(event_to_dict(event))
+    return by_kind
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [synthetic_tops, synthetic_deep])
+@pytest.mark.parametrize(
+    ("chunk_bytes", "row_group_bytes"), [(1 << 20, 4 << 20), (4096, 2048), (65536, 1)]
+)
+def test_files_equal_the_reference_decoder_at_any_chunking(
+    tmp_path: Path, make: object, chunk_bytes: int, row_group_bytes: int
+) -> None:
+    capture = make(3000, seed=7).write(tmp_path / "cap.pcap")  # type: ignore[operator]
+    expected = _reference(capture)
+    report, files = write_parquet(
+        capture, tmp_path / "out", chunk_bytes=chunk_bytes, row_group_bytes=row_group_bytes
+    )
+    assert report.total_events == sum(len(v) for v in expected.values())
+    assert sorted(f.stem for f in files) == sorted(expected)
+    for file in files:
+        assert pq.read_table(file).to_pylist() == expected[file.stem], file.stem
+    quote_groups = pq.ParquetFile(files[0]).metadata.num_row_groups
+    if row_group_bytes <= 2048:  # small groups: many row groups, still in file order
+        assert quote_groups > 1
+
+
+def test_the_writer_options_are_in_the_files(tmp_path: Path) -> None:
+    capture = synthetic_tops(500, seed=1).write(tmp_path / "cap.pcap")
+    _, files = write_parquet(capture, tmp_path / "out", compression="zstd")
+    quote = next(f for f in files if f.stem == "quote")
+    column = pq.ParquetFile(quote).metadata.row_group(0).column
+    names = pq.ParquetFile(quote).schema_arrow.names
+    encodings = {names[i]: column(i).encodings for i in range(len(names))}
+    assert "DELTA_BINARY_PACKED" in encodings["ts_ns"]
+    assert "RLE_DICTIONARY" in encodings["symbol"]
+    assert column(names.index("bid_px")).compression == "ZSTD"
+    assert parquet_options("quote")["use_dictionary"] == ["kind", "venue", "symbol"]
+
+
+def test_a_strict_decode_error_stops_the_threads_and_propagates(tmp_path: Path) -> None:
+    capture = synthetic_tops(2000, seed=3).write(tmp_path / "cap.pcap")
+    data = bytearray(capture.read_bytes())
+    data[len(data) // 2 :] = b"\xff" * (len(data) - len(data) // 2)  # garbage records
+    capture.write_bytes(bytes(data))
+    with pytest.raises(DecodeError):
+        write_parquet(capture, tmp_path / "out", strict=True, chunk_bytes=4096)

@@ -59,7 +59,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fluvius.feeds.events import EVENT_TYPES, PRICE_SCALE, Event
+from fluvius.feeds.events import PRICE_SCALE, Event, dtype_of
+from fluvius.feeds.iex.fastlive import compile_row
 from fluvius.graph.keys import make_key
 
 if TYPE_CHECKING:
@@ -88,6 +89,10 @@ SOURCE_KINDS = ("quote", "mid", "trade")
 """The per-symbol sources, in declaration order."""
 
 _QUOTE_KINDS = frozenset({"quote", "bbo"})
+_QUOTE_ROW = compile_row("quote")
+_TRADE_ROW = compile_row("trade")
+if dtype_of("quote").names[4:7:2] != ("bid_px", "ask_px"):  # type: ignore[index]
+    raise ValueError("DatagramAdapter reads bid_px and ask_px at row fields 4 and 6")
 _INITIAL: dict[str, Any] = {"quote": None, "mid": math.nan, "trade": None}
 
 
@@ -217,11 +222,16 @@ class DatagramAdapter:
     def __init__(self, symbols: Iterable[str] | None = None) -> None:
         self.symbols = None if symbols is None else tuple(symbols)
         self._wanted: NDArray[np.uint64] | None = None
+        self._wanted_raw: frozenset[bytes] = frozenset()
         if self.symbols is not None:
             # the rows' S8 symbol as an integer; longer or NUL-ended names never match a row
             fit = [s.encode("latin-1") for s in self.symbols if _fits_s8(s)]
             self._wanted = np.unique(np.array(fit, dtype="S8").view("<u8"))
+            self._wanted_raw = frozenset(fit)
         self._keys: dict[bytes, tuple[str, str, str, str]] = {}
+        for symbol in self.symbols if self.symbols is not None else ():
+            if _fits_s8(symbol):  # the declared symbols' keys now, not on the feed's time
+                self._names(symbol.encode("latin-1"))
 
     def _names(self, wire: bytes) -> tuple[str, str, str, str]:
         """(symbol, quote key, mid key, trade key) of a row's symbol bytes."""
@@ -238,42 +248,49 @@ class DatagramAdapter:
             )
         return found
 
-    def _last_per_symbol(self, rows: NDArray[Any]) -> NDArray[Any]:
-        """The rows of wanted symbols that are their symbol's last in ``rows``, in order."""
-        sym = rows["symbol"].view("<u8")
+    def _last_per_symbol(self, rows: NDArray[Any]) -> list[tuple[Any, ...]]:
+        """The rows of wanted symbols that are their symbol's last in ``rows``, as tuples.
+
+        Unwanted symbols are dropped with numpy (no object for their rows); the wanted
+        rows become tuples, and a dict keeps the last row of each symbol (a datagram
+        rarely repeats a symbol, so these rows are nearly all source updates).
+        """
         wanted = self._wanted
         if wanted is not None:
+            if not len(wanted):
+                return []
+            if len(rows) == 1:
+                one: list[tuple[Any, ...]] = rows.tolist()
+                return one if one[0][0] in self._wanted_raw else []
+            sym = rows["symbol"].view("<u8")
             at = np.searchsorted(wanted, sym)
             np.minimum(at, len(wanted) - 1, out=at)
-            keep = np.flatnonzero(wanted[at] == sym) if len(wanted) else np.zeros(0, np.intp)
-            if len(keep) < len(sym):
-                rows, sym = rows[keep], sym[keep]
-        if len(sym) <= 1:
-            return rows
-        # the last row of each symbol: unique over the reversed rows gives first indices
-        _, first = np.unique(sym[::-1], return_index=True)
-        last = len(sym) - 1 - first
-        last.sort()
-        return rows if len(last) == len(sym) else rows[last]
+            keep = wanted[at] == sym
+            if not keep.all():
+                rows = rows[keep]
+        found: list[tuple[Any, ...]] = rows.tolist()
+        if len(found) > 1:
+            last = {row[0]: i for i, row in enumerate(found)}
+            if len(last) < len(found):
+                found = [found[i] for i in sorted(last.values())]
+        return found
 
     def batch(self, batch: DatagramBatch) -> dict[str, Any]:
         """The source batch of one datagram (empty when it has no wanted quote or trade)."""
         out: dict[str, Any] = {}
         venue = batch.venue
-        columns = batch.columns()
-        quotes = columns.get("quote")
-        if quotes is not None:
-            cls = EVENT_TYPES["quote"]
-            for row in self._last_per_symbol(quotes).tolist():
-                symbol, quote_key, mid_key, _ = self._names(row[0])
-                out[quote_key] = cls(venue, symbol, *row[1:])
+        names = self._names
+        if batch.kind_count("quote"):
+            make = _QUOTE_ROW
+            for row in self._last_per_symbol(batch.rows("quote")):
+                symbol, quote_key, mid_key, _ = names(row[0])
+                out[quote_key] = make(venue, symbol, row)
                 out[mid_key] = mid_of(row[4], row[6])  # bid_px, ask_px
-        trades = columns.get("trade")
-        if trades is not None:
-            cls = EVENT_TYPES["trade"]
-            for row in self._last_per_symbol(trades).tolist():
-                symbol, _, _, trade_key = self._names(row[0])
-                out[trade_key] = cls(venue, symbol, *row[1:])
+        if batch.kind_count("trade"):
+            make = _TRADE_ROW
+            for row in self._last_per_symbol(batch.rows("trade")):
+                symbol, _, _, trade_key = names(row[0])
+                out[trade_key] = make(venue, symbol, row)
         return out
 
     def ticks(self, batch: DatagramBatch) -> list[tuple[str, Any]]:

@@ -54,6 +54,9 @@ import numpy as np
 
 from fluvius.feeds.events import dtype_of, events_to_array
 from fluvius.feeds.iex._fused import tables
+from fluvius.feeds.iex._live_kernel_src import IN_CAP as _IN_CAP
+from fluvius.feeds.iex._live_kernel_src import OUT as _OUT
+from fluvius.feeds.iex._live_kernel_src import OUT_CAP as _OUT_CAP
 from fluvius.feeds.iex._live_kernels import live_kernel
 from fluvius.feeds.iex.fastlive import _SCANS, FastSegmentDecoder
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID, HEADER, TOPS_PROTOCOL_ID, StreamKey
@@ -111,7 +114,7 @@ class DatagramBatch(Sequence["Event"]):
         events: list[Event] | None,
         data: bytes = b"",
         out: bytes = b"",
-        counts: tuple[int, ...] = (),
+        counts: list[int] | tuple[int, ...] = (),
         count: int = 0,
         drop: int = 0,
         protocol: int = 0,
@@ -178,35 +181,48 @@ class DatagramBatch(Sequence["Event"]):
     @property
     def kinds(self) -> tuple[str, ...]:
         """The kinds of this batch's events, in :data:`ROW_KINDS` order."""
-        return tuple(self.columns())
+        return tuple(kind for kind in ROW_KINDS if self.kind_count(kind))
+
+    def kind_count(self, kind: str) -> int:
+        """How many events of ``kind`` the batch has (without making its rows)."""
+        if not self._out:
+            return len(self.columns().get(kind, ()))
+        k = _INDEX[kind]
+        return self._counts[k] - (self._skips()[k] if self._drop else 0)
 
     def rows(self, kind: str) -> NDArray[Any]:
         """The rows of ``kind`` (read-only; empty when the datagram has none), in file order."""
-        found = self.columns().get(kind)
+        if not self._out:
+            found = self.columns().get(kind)
+            return np.zeros(0, dtype=dtype_of(kind)) if found is None else found
+        cache = self._rows
+        if cache is None:
+            cache = self._rows = {}
+        found = cache.get(kind)
         if found is None:
-            return np.zeros(0, dtype=dtype_of(kind))
+            k = _INDEX[kind]
+            c = self._counts[k]
+            end = self._counts[_NK + k] - _OUT  # where the kernel's cursor for the kind stopped
+            start = end - c * _ITEMSIZE[k]
+            found = np.frombuffer(self._out, dtype=_DTYPES[k], count=c, offset=start)
+            if self._drop:
+                found = found[self._skips()[k] :]
+            cache[kind] = found
         return found
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """Every kind present → its rows (read-only structured arrays), kinds in table order."""
-        if self._rows is None:
-            self._rows = self._kernel_rows() if self._out else self._event_rows()
-        return self._rows
+        if not self._out:
+            if self._rows is None:
+                self._rows = self._event_rows()
+            return self._rows
+        return {kind: self.rows(kind) for kind in self.kinds}
 
-    def _kernel_rows(self) -> dict[str, NDArray[Any]]:
-        buf = np.frombuffer(self._out, dtype=np.uint8)
-        skip = [0] * _NK
-        if self._drop:
-            skip = np.bincount(buf[: self._drop], minlength=_NK).tolist()
-        out: dict[str, NDArray[Any]] = {}
-        at = self._count
-        for k, c in enumerate(self._counts):
-            if c:
-                end = at + c * _ITEMSIZE[k]
-                if c > skip[k]:
-                    out[ROW_KINDS[k]] = buf[at:end].view(_DTYPES[k])[skip[k] :]
-                at = end
-        return out
+    def _skips(self) -> list[int]:
+        """Per kind: rows among the leading duplicates the tracker dropped."""
+        order = np.frombuffer(self._out, dtype=np.uint8, count=self._drop)
+        skips: list[int] = np.bincount(order, minlength=_NK).tolist()
+        return skips
 
     def _event_rows(self) -> dict[str, NDArray[Any]]:
         by_kind: dict[str, list[Event]] = {}
@@ -237,8 +253,6 @@ class ColumnarSegmentDecoder:
         report: DecodeReport | None = None,
         compiled: bool | None = None,
     ) -> None:
-        from fluvius.feeds.iex._live_kernel_src import IN_CAP, OUT, OUT_CAP
-
         self.fast = FastSegmentDecoder(venue=venue, strict=strict, report=report)
         self.report = self.fast.report
         self.tracker = self.fast.tracker
@@ -249,9 +263,7 @@ class ColumnarSegmentDecoder:
             raise ValueError(
                 "compiled=True needs the numba kernel; numba is not installed or FLUVIUS_NUMBA=0"
             )
-        self._in_cap = IN_CAP
-        self._out = OUT
-        self._ws = np.zeros(OUT + OUT_CAP, dtype=np.uint8)
+        self._ws = np.zeros(_OUT + _OUT_CAP, dtype=np.uint8)
         self._mv = memoryview(self._ws.data)
         self._meta = np.zeros(2 * _NK, dtype=np.int64)
 
@@ -266,7 +278,7 @@ class ColumnarSegmentDecoder:
         """The events of one datagram (arguments as :meth:`SegmentDecoder.decode`)."""
         kernel = self.kernel
         n = len(payload)
-        if kernel is None or truncated or n < 40 or n > self._in_cap:
+        if kernel is None or truncated or n < 40 or n > _IN_CAP:
             return self._per_event(payload, recv_ns, offset, truncated)
         version, _, protocol, channel, session, plen, count, soff, first, _ = HEADER.unpack_from(
             payload, 0
@@ -288,13 +300,13 @@ class ColumnarSegmentDecoder:
         ):
             key = StreamKey(protocol, channel, session)
             drop = self.tracker.observe(key, first, count, soff, plen, offset)
-        at = self._out
-        out = self._ws[at : at + used].tobytes()
-        counts = tuple(self._meta[:_NK].tolist())
-        counted = counts
+        out = self._ws[_OUT : _OUT + used].tobytes()
+        # the row count of each kind, then where its rows end in the workspace
+        counts = self._meta.tolist()
+        counted = counts[:_NK]
         if drop:
-            dropped = np.bincount(self._ws[at : at + drop], minlength=_NK).tolist()
-            counted = tuple(c - d for c, d in zip(counts, dropped, strict=True))
+            dropped = np.bincount(self._ws[_OUT : _OUT + drop], minlength=_NK).tolist()
+            counted = [c - d for c, d in zip(counted, dropped, strict=True)]
         events = report.events
         for kind, c in zip(ROW_KINDS, counted, strict=True):
             if c:

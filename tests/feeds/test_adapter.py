@@ -108,12 +108,9 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return True
 
 
-@pytest.mark.slow
-def test_one_graph_on_a_capture_and_on_live_udp(tmp_path: Path) -> None:
-    cap = synthetic_tops(5_000, n_symbols=100, seed=2)
-    path = cap.write(tmp_path / "t.pcap")
-    symbols = list(cap.symbols[:10])
-    offline = run_graph(_graph(symbols), batches(iter_events(path), symbols))
+def _live_values(path: Path, symbols: list[str], ticks_of: Any) -> dict[str, Any]:
+    """The graph's values after a replay of ``path`` received by a LiveFeed and fed to
+    ``run_live`` as ``ticks_of(feed)``."""
 
     async def live() -> dict[str, Any]:
         async with (
@@ -129,11 +126,22 @@ def test_one_graph_on_a_capture_and_on_live_udp(tmp_path: Path) -> None:
 
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(send())
-                await run_live(session, aticks(feed.events(idle_timeout_s=2.0), symbols))
+                await run_live(session, ticks_of(feed))
             assert feed.report.gap_count == 0
             return session.values()
 
-    online = asyncio.run(live())
+    return asyncio.run(live())
+
+
+@pytest.mark.slow
+def test_one_graph_on_a_capture_and_on_live_udp(tmp_path: Path) -> None:
+    cap = synthetic_tops(5_000, n_symbols=100, seed=2)
+    path = cap.write(tmp_path / "t.pcap")
+    symbols = list(cap.symbols[:10])
+    offline = run_graph(_graph(symbols), batches(iter_events(path), symbols))
+    online = _live_values(
+        path, symbols, lambda feed: aticks(feed.events(idle_timeout_s=2.0), symbols)
+    )
     assert offline.values["trades/" + symbols[0]] > 0
     assert _same(offline.values, online)
 
@@ -221,26 +229,8 @@ def test_one_graph_on_a_capture_and_on_live_columnar_batches(tmp_path: Path) -> 
         for b in batches(ref.decode(p, recv), symbols, per="recv")
     ]
     offline = run_graph(_graph(symbols), per_datagram)
-
-    async def live() -> dict[str, Any]:
-        async with (
-            await LiveFeed.bind("127.0.0.1", 0) as feed,
-            SerialScheduler().session(_graph(symbols)) as session,
-        ):
-            await session.start()
-
-            async def send() -> None:
-                await replay(path, "127.0.0.1", feed.port, speed=0)
-                await asyncio.sleep(0.05)
-                feed.close()
-
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(send())
-                ticks = adatagram_ticks(feed.batches(idle_timeout_s=2.0), symbols)
-                await run_live(session, ticks)
-            assert feed.report.gap_count == 0
-            return session.values()
-
-    online = asyncio.run(live())
+    online = _live_values(
+        path, symbols, lambda feed: adatagram_ticks(feed.batches(idle_timeout_s=2.0), symbols)
+    )
     assert offline.values["trades/" + symbols[0]] > 0
     assert _same(offline.values, online)

@@ -89,6 +89,7 @@ SOURCE_KINDS = ("quote", "mid", "trade")
 """The per-symbol sources, in declaration order."""
 
 _QUOTE_KINDS = frozenset({"quote", "bbo"})
+_U8 = np.dtype("<u8")
 _QUOTE_ROW = compile_row("quote")
 _TRADE_ROW = compile_row("trade")
 if dtype_of("quote").names[4:7:2] != ("bid_px", "ask_px"):  # type: ignore[index]
@@ -226,7 +227,8 @@ class DatagramAdapter:
         if self.symbols is not None:
             # the rows' S8 symbol as an integer; longer or NUL-ended names never match a row
             fit = [s.encode("latin-1") for s in self.symbols if _fits_s8(s)]
-            self._wanted = np.unique(np.array(fit, dtype="S8").view("<u8"))
+            wanted = np.unique(np.array(fit, dtype="S8").view("<u8"))
+            self._wanted = np.append(wanted, np.uint64(2**64 - 1))  # a sentinel, see below
             self._wanted_raw = frozenset(fit)
         self._keys: dict[bytes, tuple[str, str, str, str]] = {}
         for symbol in self.symbols if self.symbols is not None else ():
@@ -251,29 +253,25 @@ class DatagramAdapter:
     def _last_per_symbol(self, rows: NDArray[Any]) -> list[tuple[Any, ...]]:
         """The rows of wanted symbols that are their symbol's last in ``rows``, as tuples.
 
-        Unwanted symbols are dropped with numpy (no object for their rows); the wanted
-        rows become tuples, and a dict keeps the last row of each symbol (a datagram
-        rarely repeats a symbol, so these rows are nearly all source updates).
+        Unwanted symbols are found with numpy (no object for their rows); the wanted rows
+        become tuples, and a dict keeps the last row of each symbol (a datagram rarely
+        repeats a symbol, so these rows are nearly all source updates).
         """
         wanted = self._wanted
         if wanted is not None:
-            if not len(wanted):
-                return []
             if len(rows) == 1:
                 one: list[tuple[Any, ...]] = rows.tolist()
                 return one if one[0][0] in self._wanted_raw else []
-            sym = rows["symbol"].view("<u8")
-            at = np.searchsorted(wanted, sym)
-            np.minimum(at, len(wanted) - 1, out=at)
-            keep = wanted[at] == sym
-            if not keep.all():
-                rows = rows[keep]
-        found: list[tuple[Any, ...]] = rows.tolist()
-        if len(found) > 1:
-            last = {row[0]: i for i, row in enumerate(found)}
-            if len(last) < len(found):
-                found = [found[i] for i in sorted(last.values())]
-        return found
+            # wanted ends with a sentinel, so every index is valid; a row whose symbol is
+            # the sentinel's bytes is rejected by the exact check below
+            sym = rows["symbol"].view(_U8)  # ndarray methods: tiny arrays, call costs count
+            hit = (wanted.take(wanted.searchsorted(sym)) == sym).nonzero()[0]
+            if not len(hit):
+                return []
+            found = [rows[i].item() for i in hit.tolist()] if len(hit) < len(rows) else None
+            raw = self._wanted_raw
+            return _last_of_each([r for r in found or rows.tolist() if r[0] in raw])
+        return _last_of_each(rows.tolist())
 
     def batch(self, batch: DatagramBatch) -> dict[str, Any]:
         """The source batch of one datagram (empty when it has no wanted quote or trade)."""
@@ -296,6 +294,15 @@ class DatagramAdapter:
     def ticks(self, batch: DatagramBatch) -> list[tuple[str, Any]]:
         """The source ticks of one datagram (its :meth:`batch` as pairs)."""
         return list(self.batch(batch).items())
+
+
+def _last_of_each(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The last row of each symbol (field 0), in their order."""
+    if len(rows) > 1:
+        last = {row[0]: i for i, row in enumerate(rows)}
+        if len(last) < len(rows):
+            return [rows[i] for i in sorted(last.values())]
+    return rows
 
 
 def _fits_s8(symbol: str) -> bool:

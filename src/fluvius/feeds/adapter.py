@@ -36,10 +36,12 @@ BBO events it adds drive ``quote/`` and ``mid/`` as TOPS quotes do.
 **Columnar, per datagram.** A live feed's datagrams also come as columnar batches
 (:class:`fluvius.feeds.iex.datagram.DatagramBatch`: rows per kind, no event objects).
 :class:`DatagramAdapter` turns one into the source batch of that datagram without an
-object per message: with numpy it keeps the quote and trade rows of the declared symbols
-and, per symbol, only the last one of the datagram (a later tick of a source replaces an
-earlier one, as ``batches(..., per="recv")`` does), then builds one value per *source
-update*: the quote or trade event of the winning row and the mid from its prices. The
+object per message: rows of other kinds are never touched, numpy finds the quote and
+trade rows of the declared symbols (a binary search of the symbols as 8-byte integers),
+only those rows become tuples, and per symbol only the last of the datagram counts (a
+later tick of a source replaces an earlier one, as ``batches(..., per="recv")`` does).
+Then one value per *source update*: the quote or trade event of the winning row (built
+by :func:`fluvius.feeds.iex.fastlive.compile_row`) and the mid from its prices. The
 result equals ``batches(events, symbols, per="recv")`` for the same datagram (tested on
 the real sample). :func:`datagram_batches` and :func:`adatagram_ticks` are its iterator
 forms for ``run_graph`` and ``run_live``: ``run_live(session,

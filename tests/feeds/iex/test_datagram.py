@@ -69,6 +69,28 @@ def test_columnar_equals_reference(
     assert col.report.as_dict() == ref.report.as_dict()
 
 
+@pytest.mark.slow
+@settings(max_examples=60)
+@given(
+    datagrams=damaged(),
+    lost=st.lists(st.integers(0, 30), max_size=4),
+    resend_first=st.booleans(),
+)
+def test_lost_and_resent_datagrams_are_tracked_alike(
+    datagrams: list[tuple[bytes, bool]], lost: list[int], resend_first: bool
+) -> None:
+    """Gaps (lost datagrams) and restarts (the first segment again, seq 1) as the reference."""
+    kept = [d for i, d in enumerate(datagrams) if i not in lost]
+    if resend_first and datagrams:
+        kept.append(datagrams[0])
+    ref, col = SegmentDecoder(), ColumnarSegmentDecoder()
+    expected, _ = _run(ref, kept)
+    got, _ = _run(col, kept)
+    for batch, events in zip(got, expected, strict=True):
+        _check_batch(batch, events)
+    assert col.report.as_dict() == ref.report.as_dict()
+
+
 @needs_kernel
 @pytest.mark.parametrize("make", [synthetic_tops, synthetic_deep], ids=["tops", "deep"])
 def test_clean_segments_take_the_kernel(

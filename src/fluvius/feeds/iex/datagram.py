@@ -242,7 +242,9 @@ class ColumnarSegmentDecoder:
 
     Same arguments, report and sequence tracking as
     :class:`~fluvius.feeds.iex.SegmentDecoder`; ``compiled=False`` forces the per-event
-    path, ``True`` requires the kernel (``ValueError`` when numba is unavailable).
+    path, ``True`` requires the kernel (``ValueError`` when numba is unavailable). One
+    decoder owns one workspace: use it from one thread (the batches it returns are
+    independent of it and of each other).
     """
 
     def __init__(

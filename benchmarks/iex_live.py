@@ -8,12 +8,19 @@ Usage::
 Figures:
 
 * **decode latency per datagram** (target p99 <= 20 µs): the live receive path minus the
-  socket, i.e. ``decoder.decode(datagram, time.time_ns())`` for the live decoder
-  (``FastSegmentDecoder``) and the reference ``SegmentDecoder``, one
-  ``perf_counter_ns`` pair around each call, over every datagram of a synthetic TOPS and a
-  synthetic DEEP capture (the ``iex`` workload) and of the real sample when present;
-  p50 / p99 / p99.9 / max per run, medians over ``--repeats`` runs. The decoder keeps its
-  sequence state across datagrams, as live;
+  socket, one ``perf_counter_ns`` pair around each datagram's work, over every datagram of
+  a synthetic TOPS and a synthetic DEEP capture (the ``iex`` workload) and of the real
+  sample when present; p50 / p99 / p99.9 / max per run, medians over ``--repeats`` runs.
+  The decoder keeps its sequence state across datagrams, as live. The paths:
+
+  - ``reference``: ``SegmentDecoder.decode`` (one event object per message, generic);
+  - ``per-event`` (a): ``FastSegmentDecoder.decode``, the per-event live decoder;
+  - ``columnar`` (b): ``ColumnarSegmentDecoder.decode``, datagram → rows per kind (one
+    compiled call; the kernel's origin, ahead-of-time module or JIT, is printed);
+  - ``col+adapter`` (c): (b) then ``DatagramAdapter.batch``, the graph's source values
+    (quote, mid, trade per symbol; every symbol wanted), and ``col+adapt100`` the same for
+    a graph of the capture's 100 most active symbols (most quotes and trades);
+  - ``col+objects`` (d): (b) then ``batch.events()``, every event object materialised;
 * **end-to-end receive rate**: ``fluvius iex replay --speed 0 --rate R`` in a child process
   sends the synthetic TOPS capture to 127.0.0.1; this process receives it with
   :class:`fluvius.feeds.iex.live.LiveFeed` and counts datagrams, messages, gaps (lost
@@ -26,6 +33,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -33,9 +41,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
-from fluvius.feeds.iex import SegmentDecoder
+from fluvius.feeds.adapter import DatagramAdapter
+from fluvius.feeds.iex import ColumnarSegmentDecoder, SegmentDecoder, decode_capture
 from fluvius.feeds.iex.encode import synthetic_deep, synthetic_tops
 from fluvius.feeds.iex.fastlive import FastSegmentDecoder
 from fluvius.feeds.iex.live import LiveFeed
@@ -48,17 +59,65 @@ def _pct(sorted_ns: list[int], q: float) -> float:
     return sorted_ns[min(len(sorted_ns) - 1, int(q * len(sorted_ns)))] / 1000
 
 
-def decode_latency(datagrams: list[bytes], repeats: int, make: Any) -> dict[str, Any]:
-    """Per-datagram decode time percentiles in µs (median over repeats)."""
+def _adapted(decoder: ColumnarSegmentDecoder, symbols: list[str] | None) -> Any:
+    decode, adapt = decoder.decode, DatagramAdapter(symbols).batch
+
+    def step(data: bytes, recv_ns: int) -> Any:
+        return adapt(decode(data, recv_ns))
+
+    return step
+
+
+def _materialised(decoder: ColumnarSegmentDecoder, _symbols: Any) -> Any:
+    decode = decoder.decode
+
+    def step(data: bytes, recv_ns: int) -> Any:
+        return decode(data, recv_ns).events()
+
+    return step
+
+
+# path name → (decoder factory, the timed step of one datagram given the decoder and the
+# most active symbols of the capture)
+PATHS: dict[str, tuple[Any, Any]] = {
+    "reference": (SegmentDecoder, lambda d, _: d.decode),
+    "per-event": (FastSegmentDecoder, lambda d, _: d.decode),
+    "columnar": (ColumnarSegmentDecoder, lambda d, _: d.decode),
+    "col+adapter": (ColumnarSegmentDecoder, lambda d, _: _adapted(d, None)),
+    "col+adapt100": (ColumnarSegmentDecoder, _adapted),
+    "col+objects": (ColumnarSegmentDecoder, _materialised),
+}
+
+
+def most_active(path: Path, n: int) -> list[str]:
+    """The ``n`` symbols with the most quotes and trades in the capture."""
+    batches = decode_capture(path).batches
+    found = [batches[k].rows["symbol"] for k in ("quote", "trade") if k in batches]
+    names, counts = np.unique(np.concatenate(found), return_counts=True)
+    top = names[np.argsort(-counts, kind="stable")[:n]]
+    return [b.decode("latin-1") for b in top.tolist()]
+
+
+def decode_latency(
+    datagrams: list[bytes], repeats: int, path: str, symbols: list[str]
+) -> dict[str, Any]:
+    """Per-datagram time percentiles in µs of one path (median over repeats)."""
+    make, stepper = PATHS[path]
+    warm = stepper(
+        make(), symbols
+    )  # a JIT kernel compiles (or loads from numba's cache) on first use
+    for data in datagrams[:100]:
+        warm(data, 0)
     runs = []
     clock, perf = time.time_ns, time.perf_counter_ns
     for _ in range(repeats):
         decoder = make()
+        step = stepper(decoder, symbols)
         times = []
         gc.collect()
         for data in datagrams:
             t0 = perf()
-            decoder.decode(data, clock())
+            step(data, clock())
             times.append(perf() - t0)
         times.sort()
         runs.append(
@@ -139,20 +198,27 @@ def main() -> None:
         }
         if SAMPLE.exists():
             files["sample"] = SAMPLE
+        kernel = ColumnarSegmentDecoder().kernel
+        origin = "none" if kernel is None else "jit" if hasattr(kernel, "py_func") else "aot"
+        doc["columnar_kernel"] = origin
+        doc["loadavg_before"] = os.getloadavg()
         print(f"decode latency per datagram (µs), median of {args.repeats} runs")
-        head = ("capture", "decoder", "datagrams", "msg/dgram", "p50", "p99", "p99.9")
-        print("{:8} {:9} {:>9} {:>9} {:>6} {:>6} {:>6}".format(*head))
-        decoders = {"reference": SegmentDecoder, "fast": FastSegmentDecoder}
+        print(f"columnar kernel: {origin}; load average {os.getloadavg()[0]:.2f}")
+        head = ("capture", "path", "datagrams", "msg/dgram", "p50", "p99", "p99.9", "max")
+        print("{:8} {:12} {:>9} {:>9} {:>6} {:>6} {:>6} {:>7}".format(*head))
         for name, path in files.items():
             datagrams = [payload for _, payload in iter_datagrams(path)]
-            for dec_name, make in decoders.items():
-                lat = decode_latency(datagrams, args.repeats, make)
-                doc["latency"][f"{name}/{dec_name}"] = lat
+            active = most_active(path, 100)
+            for path_name in PATHS:
+                lat = decode_latency(datagrams, args.repeats, path_name, active)
+                doc["latency"][f"{name}/{path_name}"] = lat
                 print(
-                    f"{name:8} {dec_name:9} {lat['datagrams']:9,} "
+                    f"{name:8} {path_name:12} {lat['datagrams']:9,} "
                     f"{lat['messages_per_datagram']:9.2f} "
-                    f"{lat['p50_us']:6.2f} {lat['p99_us']:6.2f} {lat['p999_us']:6.2f}"
+                    f"{lat['p50_us']:6.2f} {lat['p99_us']:6.2f} {lat['p999_us']:6.2f} "
+                    f"{lat['max_us']:7.1f}"
                 )
+        doc["loadavg_after"] = os.getloadavg()
         print("end-to-end over 127.0.0.1 (replay in a child process, LiveFeed here)")
         header = ("rate limit", "sent", "received", "gaps", "dgram/s", "msg/s")
         print("{:>10} {:>8} {:>8} {:>5} {:>9} {:>9}".format(*header))

@@ -85,6 +85,8 @@ EXPECTED = {
         "to_arrow",
     ],
     "fluvius.feeds.iex": [
+        "ColumnarSegmentDecoder",
+        "DatagramBatch",
         "DecodeReport",
         "DecodedCapture",
         "SegmentDecoder",

@@ -108,12 +108,9 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return True
 
 
-@pytest.mark.slow
-def test_one_graph_on_a_capture_and_on_live_udp(tmp_path: Path) -> None:
-    cap = synthetic_tops(5_000, n_symbols=100, seed=2)
-    path = cap.write(tmp_path / "t.pcap")
-    symbols = list(cap.symbols[:10])
-    offline = run_graph(_graph(symbols), batches(iter_events(path), symbols))
+def _live_values(path: Path, symbols: list[str], ticks_of: Any) -> dict[str, Any]:
+    """The graph's values after a replay of ``path`` received by a LiveFeed and fed to
+    ``run_live`` as ``ticks_of(feed)``."""
 
     async def live() -> dict[str, Any]:
         async with (
@@ -129,11 +126,22 @@ def test_one_graph_on_a_capture_and_on_live_udp(tmp_path: Path) -> None:
 
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(send())
-                await run_live(session, aticks(feed.events(idle_timeout_s=2.0), symbols))
+                await run_live(session, ticks_of(feed))
             assert feed.report.gap_count == 0
             return session.values()
 
-    online = asyncio.run(live())
+    return asyncio.run(live())
+
+
+@pytest.mark.slow
+def test_one_graph_on_a_capture_and_on_live_udp(tmp_path: Path) -> None:
+    cap = synthetic_tops(5_000, n_symbols=100, seed=2)
+    path = cap.write(tmp_path / "t.pcap")
+    symbols = list(cap.symbols[:10])
+    offline = run_graph(_graph(symbols), batches(iter_events(path), symbols))
+    online = _live_values(
+        path, symbols, lambda feed: aticks(feed.events(idle_timeout_s=2.0), symbols)
+    )
     assert offline.values["trades/" + symbols[0]] > 0
     assert _same(offline.values, online)
 
@@ -158,3 +166,71 @@ def test_deep_books_drive_the_quote_sources() -> None:
     ]
     mids = [b["mid/AB"] for b in batches(with_books(plus, depth=0), ["AB"])]
     assert mids == [11.0, 10.5]
+
+
+SAMPLE = (
+    Path(__file__).resolve().parents[2].parent / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
+)
+
+
+def _columnar_equals_per_event(path: Path, symbols: list[str] | None) -> int:
+    """Per datagram: DatagramAdapter on the columnar batch == batches(per="recv") on its
+    events (compared exactly: event objects by ==, mids by value or both NaN)."""
+    from fluvius.feeds.adapter import DatagramAdapter
+    from fluvius.feeds.iex.datagram import ColumnarSegmentDecoder
+    from fluvius.feeds.iex.replay import iter_datagrams
+
+    decoder, adapter = ColumnarSegmentDecoder(), DatagramAdapter(symbols)
+    updates = 0
+    for recv, payload in iter_datagrams(path):
+        batch = decoder.decode(payload, recv)
+        got = adapter.batch(batch)
+        expected = list(batches(list(batch), symbols, per="recv"))
+        assert [got] == expected if got else expected == []
+        for key, value in got.items():
+            want = expected[0][key]
+            assert (value == want) or (math.isnan(value) and math.isnan(want)), key
+        updates += len(got)
+    return updates
+
+
+@pytest.mark.slow
+def test_datagram_adapter_equals_the_per_event_adapter(tmp_path: Path) -> None:
+    cap = synthetic_tops(4_000, n_symbols=50, seed=8)
+    path = cap.write(tmp_path / "t.pcap")
+    assert _columnar_equals_per_event(path, None) > 0
+    few = [*cap.symbols[:5], "NOTTHERE", "TOOLONGNAME", "É"]
+    assert _columnar_equals_per_event(path, few) > 0
+    assert _columnar_equals_per_event(path, []) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SAMPLE.exists(), reason="the shared IEX sample is not present")
+def test_datagram_adapter_on_the_real_sample() -> None:
+    assert _columnar_equals_per_event(SAMPLE, None) > 0
+    assert _columnar_equals_per_event(SAMPLE, ["AAPL", "SPY", "ZIEXT"]) > 0
+
+
+@pytest.mark.slow
+def test_one_graph_on_a_capture_and_on_live_columnar_batches(tmp_path: Path) -> None:
+    from fluvius.feeds.adapter import adatagram_ticks
+
+    cap = synthetic_tops(5_000, n_symbols=100, seed=2)
+    path = cap.write(tmp_path / "t.pcap")
+    symbols = list(cap.symbols[:10])
+    # offline: the per-event adapter, one batch per datagram (as the columnar one conflates)
+    from fluvius.feeds.iex import SegmentDecoder
+    from fluvius.feeds.iex.replay import iter_datagrams
+
+    ref = SegmentDecoder()
+    per_datagram = [
+        b
+        for recv, p in iter_datagrams(path)
+        for b in batches(ref.decode(p, recv), symbols, per="recv")
+    ]
+    offline = run_graph(_graph(symbols), per_datagram)
+    online = _live_values(
+        path, symbols, lambda feed: adatagram_ticks(feed.batches(idle_timeout_s=2.0), symbols)
+    )
+    assert offline.values["trades/" + symbols[0]] > 0
+    assert _same(offline.values, online)

@@ -135,3 +135,6 @@ def build(verbose: bool = False) -> Path:
 
 if __name__ == "__main__":  # pragma: no cover - a build step, run by hand or by make
     print(build(verbose="-v" in sys.argv[1:]))
+    from fluvius.feeds.iex._live_kernels import build as build_live  # the live decoder's kernel
+
+    print(build_live(verbose="-v" in sys.argv[1:]))

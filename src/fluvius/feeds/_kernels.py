@@ -93,3 +93,10 @@ def _compile() -> SimpleNamespace:  # pragma: no cover - exercised when numba is
     return SimpleNamespace(
         aot=False, **{name: jit(getattr(_kernel_src, name)) for name in KERNEL_NAMES}
     )
+
+
+def live_kernel() -> Any:
+    """The live decoder's per-datagram kernel, or None (:mod:`fluvius.feeds.iex._live_kernels`)."""
+    from fluvius.feeds.iex._live_kernels import live_kernel as compiled
+
+    return compiled()

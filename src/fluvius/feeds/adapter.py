@@ -33,6 +33,21 @@ Events of other kinds, and of symbols the graph did not declare, are skipped. A 
 has no quotes: pass its events through :func:`fluvius.feeds.book.with_books` first, and the
 BBO events it adds drive ``quote/`` and ``mid/`` as TOPS quotes do.
 
+**Columnar, per datagram.** A live feed's datagrams also come as columnar batches
+(:class:`fluvius.feeds.iex.datagram.DatagramBatch`: rows per kind, no event objects).
+:class:`DatagramAdapter` turns one into the source batch of that datagram without an
+object per message: rows of other kinds are never touched, numpy finds the quote and
+trade rows of the declared symbols (a binary search of the symbols as 8-byte integers),
+only those rows become tuples, and per symbol only the last of the datagram counts (a
+later tick of a source replaces an earlier one, as ``batches(..., per="recv")`` does).
+Then one value per *source update*: the quote or trade event of the winning row (built
+by :func:`fluvius.feeds.iex.fastlive.compile_row`) and the mid from its prices. The
+result equals ``batches(events, symbols, per="recv")`` for the same datagram (tested on
+the real sample). :func:`datagram_batches` and :func:`adatagram_ticks` are its iterator
+forms for ``run_graph`` and ``run_live``: ``run_live(session,
+adatagram_ticks(feed.batches(), symbols))``. A DEEP batch gives only trades this way
+(books need every price level update; use ``with_books`` on the events for BBOs).
+
 >>> from fluvius.feeds.events import Quote
 >>> q = Quote("IEX", "ZIEXT", 1, 2, 3, 99_050_000_000, 100, 99_070_000_000, 200, 0)
 >>> event_ticks(q)
@@ -44,19 +59,28 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from fluvius.feeds.events import PRICE_SCALE, Event
+import numpy as np
+
+from fluvius.feeds.events import PRICE_SCALE, Event, dtype_of
+from fluvius.feeds.iex.fastlive import compile_row
 from fluvius.graph.keys import make_key
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
+    from numpy.typing import NDArray
+
+    from fluvius.feeds.iex.datagram import DatagramBatch
     from fluvius.graph.builder import GraphBuilder
     from fluvius.graph.node import NodeRef
 
 __all__ = [
     "SOURCE_KINDS",
+    "DatagramAdapter",
+    "adatagram_ticks",
     "aticks",
     "batches",
+    "datagram_batches",
     "declare_sources",
     "event_ticks",
     "mid_of",
@@ -67,6 +91,11 @@ SOURCE_KINDS = ("quote", "mid", "trade")
 """The per-symbol sources, in declaration order."""
 
 _QUOTE_KINDS = frozenset({"quote", "bbo"})
+_U8 = np.dtype("<u8")
+_QUOTE_ROW = compile_row("quote")
+_TRADE_ROW = compile_row("trade")
+if dtype_of("quote").names[4:7:2] != ("bid_px", "ask_px"):  # type: ignore[index]
+    raise ValueError("DatagramAdapter reads bid_px and ask_px at row fields 4 and 6")
 _INITIAL: dict[str, Any] = {"quote": None, "mid": math.nan, "trade": None}
 
 
@@ -171,3 +200,138 @@ async def aticks(
             if wanted is None or event.symbol in wanted:
                 for tick in event_ticks(event):
                     yield tick
+
+
+class DatagramAdapter:
+    """Source batches from columnar datagram batches, one value per source update.
+
+    ``symbols`` restricts the sources to those symbols (None: every symbol seen).
+    :meth:`batch` of a datagram equals ``batches(events, symbols, per="recv")`` of its
+    events (see the module doc).
+
+    >>> from fluvius.feeds.events import Quote, Trade
+    >>> from fluvius.feeds.iex.datagram import DatagramBatch
+    >>> b = DatagramBatch.from_events([
+    ...     Quote("IEX", "AB", 1, 9, 1, 10 * PRICE_SCALE, 1, 12 * PRICE_SCALE, 2, 0),
+    ...     Trade("IEX", "CD", 2, 9, 2, 11 * PRICE_SCALE, 5, 7, 0),
+    ...     Quote("IEX", "AB", 3, 9, 3, 10 * PRICE_SCALE, 1, 14 * PRICE_SCALE, 2, 0)], "IEX", 9)
+    >>> out = DatagramAdapter(["AB"]).batch(b)
+    >>> sorted(out), out["mid/AB"], out["quote/AB"].seq
+    (['mid/AB', 'quote/AB'], 12.0, 3)
+    """
+
+    _CACHE_LIMIT = 100_000  # distinct wire symbols remembered (corrupt input must not grow it)
+
+    def __init__(self, symbols: Iterable[str] | None = None) -> None:
+        self.symbols = None if symbols is None else tuple(symbols)
+        self._wanted: NDArray[np.uint64] | None = None
+        self._wanted_raw: frozenset[bytes] = frozenset()
+        if self.symbols is not None:
+            # the rows' S8 symbol as an integer; longer or NUL-ended names never match a row
+            fit = [s.encode("latin-1") for s in self.symbols if _fits_s8(s)]
+            wanted = np.unique(np.array(fit, dtype="S8").view("<u8"))
+            self._wanted = np.append(wanted, np.uint64(2**64 - 1))  # a sentinel, see below
+            self._wanted_raw = frozenset(fit)
+        self._keys: dict[bytes, tuple[str, str, str, str]] = {}
+        for symbol in self.symbols if self.symbols is not None else ():
+            if _fits_s8(symbol):  # the declared symbols' keys now, not on the feed's time
+                self._names(symbol.encode("latin-1"))
+
+    def _names(self, wire: bytes) -> tuple[str, str, str, str]:
+        """(symbol, quote key, mid key, trade key) of a row's symbol bytes."""
+        found = self._keys.get(wire)
+        if found is None:
+            if len(self._keys) >= self._CACHE_LIMIT:
+                self._keys.clear()
+            symbol = wire.decode("latin-1")
+            found = self._keys[wire] = (
+                symbol,
+                make_key("quote", symbol),
+                make_key("mid", symbol),
+                make_key("trade", symbol),
+            )
+        return found
+
+    def _last_per_symbol(self, rows: NDArray[Any]) -> list[tuple[Any, ...]]:
+        """The rows of wanted symbols that are their symbol's last in ``rows``, as tuples.
+
+        Unwanted symbols are found with numpy (no object for their rows); the wanted rows
+        become tuples, and a dict keeps the last row of each symbol (a datagram rarely
+        repeats a symbol, so these rows are nearly all source updates).
+        """
+        wanted = self._wanted
+        if wanted is not None:
+            if len(rows) == 1:
+                one: list[tuple[Any, ...]] = rows.tolist()
+                return one if one[0][0] in self._wanted_raw else []
+            # wanted ends with a sentinel, so every index is valid; a row whose symbol is
+            # the sentinel's bytes is rejected by the exact check below
+            sym = rows["symbol"].view(_U8)  # ndarray methods: tiny arrays, call costs count
+            hit = (wanted.take(wanted.searchsorted(sym)) == sym).nonzero()[0]
+            if not len(hit):
+                return []
+            found = [rows[i].item() for i in hit.tolist()] if len(hit) < len(rows) else None
+            raw = self._wanted_raw
+            return _last_of_each([r for r in found or rows.tolist() if r[0] in raw])
+        return _last_of_each(rows.tolist())
+
+    def batch(self, batch: DatagramBatch) -> dict[str, Any]:
+        """The source batch of one datagram (empty when it has no wanted quote or trade)."""
+        out: dict[str, Any] = {}
+        venue = batch.venue
+        names = self._names
+        if batch.kind_count("quote"):
+            make = _QUOTE_ROW
+            for row in self._last_per_symbol(batch.rows("quote")):
+                symbol, quote_key, mid_key, _ = names(row[0])
+                out[quote_key] = make(venue, symbol, row)
+                out[mid_key] = mid_of(row[4], row[6])  # bid_px, ask_px
+        if batch.kind_count("trade"):
+            make = _TRADE_ROW
+            for row in self._last_per_symbol(batch.rows("trade")):
+                symbol, _, _, trade_key = names(row[0])
+                out[trade_key] = make(venue, symbol, row)
+        return out
+
+    def ticks(self, batch: DatagramBatch) -> list[tuple[str, Any]]:
+        """The source ticks of one datagram (its :meth:`batch` as pairs)."""
+        return list(self.batch(batch).items())
+
+
+def _last_of_each(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The last row of each symbol (field 0), in their order."""
+    if len(rows) > 1:
+        last = {row[0]: i for i, row in enumerate(rows)}
+        if len(last) < len(rows):
+            return [rows[i] for i in sorted(last.values())]
+    return rows
+
+
+def _fits_s8(symbol: str) -> bool:
+    """Whether ``symbol`` can be a row's symbol (at most 8 latin-1 bytes, no trailing NUL)."""
+    try:
+        raw = symbol.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return len(raw) <= 8 and not raw.endswith(b"\x00")
+
+
+def datagram_batches(
+    datagrams: Iterable[DatagramBatch], symbols: Iterable[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Source batches of columnar datagram batches (datagrams without any are skipped)."""
+    adapter = DatagramAdapter(symbols)
+    for batch in datagrams:
+        out = adapter.batch(batch)
+        if out:
+            yield out
+
+
+async def adatagram_ticks(
+    datagrams: AsyncIterable[DatagramBatch], symbols: Iterable[str] | None = None
+) -> AsyncIterator[tuple[str, Any]]:
+    """Source ticks of a live feed's columnar batches (``LiveFeed.batches()``), for ``run_live``."""
+    adapter = DatagramAdapter(symbols)
+    async for batch in datagrams:
+        for tick in adapter.batch(batch).items():
+            yield tick

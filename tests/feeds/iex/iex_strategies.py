@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from fluvius.feeds import events as ev
+from fluvius.feeds.iex.encode import encode_segments
 
 F = ev.IEX_PRICE_FACTOR
 SYMBOL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ."
@@ -175,3 +176,30 @@ def split_segment(segment: bytes) -> tuple[tuple[int, ...], list[bytes]]:
         pos += 2 + length
     assert pos == len(segment) == 40 + head[5]
     return head, messages
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> list[tuple[bytes, bool]]:
+    """Datagrams of random events, some damaged (flipped, cut, padded) or repeated."""
+    protocol = draw(st.sampled_from(["tops", "deep"]))
+    events = draw(event_streams(TOPS_KINDS if protocol == "tops" else DEEP_KINDS, 20))
+    per = draw(st.integers(1, 4))
+    out = []
+    for _, seg in encode_segments(events, protocol=protocol, max_per_segment=per):
+        data, cut = bytearray(seg), False
+        match draw(st.integers(0, 6)):
+            case 0:  # flip a byte
+                i = draw(st.integers(0, len(data) - 1))
+                data[i] ^= draw(st.integers(1, 255))
+            case 1:  # cut short, as a capture would
+                data, cut = data[: draw(st.integers(0, len(data)))], True
+            case 2:  # cut short without saying so
+                data = data[: draw(st.integers(0, len(data)))]
+            case 3:  # trailing garbage
+                data += bytes(draw(st.integers(1, 5)))
+            case _:
+                pass
+        out.append((bytes(data), cut))
+        if draw(st.integers(0, 9)) == 0:
+            out.append(out[-1])  # a duplicate
+    return out

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from iex_strategies import DEEP_KINDS, TOPS_KINDS, event_streams
+from iex_strategies import damaged
 
 from fluvius.errors import DecodeError
 from fluvius.feeds.iex import SegmentDecoder
@@ -23,32 +23,6 @@ def _run(decoder: Any, datagrams: list[tuple[bytes, bool]]) -> tuple[list[Any], 
     except DecodeError as exc:
         return events, str(exc)
     return events, ""
-
-
-@st.composite
-def damaged(draw: st.DrawFn) -> list[tuple[bytes, bool]]:
-    protocol = draw(st.sampled_from(["tops", "deep"]))
-    events = draw(event_streams(TOPS_KINDS if protocol == "tops" else DEEP_KINDS, 20))
-    per = draw(st.integers(1, 4))
-    out = []
-    for _, seg in encode_segments(events, protocol=protocol, max_per_segment=per):
-        data, cut = bytearray(seg), False
-        match draw(st.integers(0, 6)):
-            case 0:  # flip a byte
-                i = draw(st.integers(0, len(data) - 1))
-                data[i] ^= draw(st.integers(1, 255))
-            case 1:  # cut short, as a capture would
-                data, cut = data[: draw(st.integers(0, len(data)))], True
-            case 2:  # cut short without saying so
-                data = data[: draw(st.integers(0, len(data)))]
-            case 3:  # trailing garbage
-                data += bytes(draw(st.integers(1, 5)))
-            case _:
-                pass
-        out.append((bytes(data), cut))
-        if draw(st.integers(0, 9)) == 0:
-            out.append(out[-1])  # a duplicate
-    return out
 
 
 @pytest.mark.slow

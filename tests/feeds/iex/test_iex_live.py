@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,44 @@ def test_the_real_sample_replays_exactly() -> None:
     assert _no_recv(received) == _no_recv(expected)
     assert feed.report.gap_count == 0
     assert report.skipped_truncated == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [synthetic_tops, synthetic_deep], ids=["tops", "deep"])
+def test_columnar_batches_received_equal_the_batch_decoder(make: object, tmp_path: Path) -> None:
+    """``LiveFeed.batches``: per kind, the rows of every datagram in turn are the capture's
+    rows as the batch decoder gives them (``recv_ns`` aside), and the events the same."""
+    import numpy as np
+
+    from fluvius.feeds.iex import decode_capture
+
+    path = make(6_000, n_symbols=100, seed=4).write(tmp_path / "c.pcap")  # type: ignore[operator]
+    decoded = decode_capture(path, strict=True)
+
+    async def main() -> tuple[list[Any], LiveFeed]:
+        async with await LiveFeed.bind("127.0.0.1", 0, strict=True) as feed:
+            got: list[Any] = []
+
+            async def consume() -> None:
+                got.extend([b async for b in feed.batches(idle_timeout_s=2.0)])
+
+            async with asyncio.TaskGroup() as tg:
+                task = tg.create_task(consume())
+                await replay(path, "127.0.0.1", feed.port, speed=0)
+                await asyncio.sleep(0.05)
+                feed.close()
+                await task
+        return got, feed
+
+    got, feed = asyncio.run(main())
+    assert feed.report.gap_count == 0
+    assert sum(len(b) for b in got) == decoded.report.total_events
+    for kind, batch in decoded.batches.items():
+        rows = np.concatenate([b.rows(kind) for b in got])
+        names = [n for n in rows.dtype.names if n != "recv_ns"]
+        assert rows[names].tolist() == batch.rows[names].tolist(), kind
+    events = [e for b in got for e in b]
+    assert _no_recv(events) == _no_recv(list(iter_events(path)))
 
 
 def _segments(n: int) -> list[tuple[int, bytes]]:

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from fluvius.feeds.iex._layout import MessageLayout
     from fluvius.feeds.iex.report import DecodeReport
 
-__all__ = ["FastSegmentDecoder", "compile_layout", "compile_segment"]
+__all__ = ["FastSegmentDecoder", "compile_layout", "compile_row", "compile_segment"]
 
 TOPS_PROTOCOL_ID = 0x8003
 # one-letter codes (S1, always Conv.CODE) are read as their byte value: a tuple index
@@ -168,6 +168,37 @@ def compile_layout(layout: MessageLayout) -> Callable[[Any, int, str, int, int],
     body, namespace = _event_code(layout, "", "    ")
     source = f"def decode(buf, off, venue, recv_ns, seq):\n{body}    return e\n"
     fn: Callable[[Any, int, str, int, int], Event] = _exec(source, layout.name, namespace)
+    return fn
+
+
+def compile_row(kind: str) -> Callable[[str, str, tuple[Any, ...]], Event]:
+    """A function ``(venue, symbol, row) -> Event`` for a numeric row of ``kind``.
+
+    ``row`` is a tuple of a :func:`~fluvius.feeds.events.dtype_of` row (``.tolist()`` of
+    a structured array gives them); its symbol (field 0) is passed decoded, as ``symbol``.
+    The event is built as the segment scan builds it (a mutable twin, then the public
+    class). Only kinds whose other fields are all numbers (quote, trade, ...) qualify.
+
+    >>> make = compile_row("trade")
+    >>> make("IEX", "AB", (b"AB", 1, 2, 3, 25 * 10**9, 100, 7, 0))
+    Trade(venue='IEX', symbol='AB', ts_ns=1, recv_ns=2, seq=3, px=25000000000, sz=100, \
+trade_id=7, flags=0)
+    """
+    from fluvius.feeds.events import dtype_of
+
+    dtype = dtype_of(kind)
+    names = dtype.names or ()
+    text = [n for n in names[1:] if dtype.fields[n][0].kind == "S"]  # type: ignore[index]
+    if names[:1] != ("symbol",) or text:
+        raise ValueError(f"compile_row needs a numeric row after the symbol; {kind!r} has {text}")
+    lines = ["e = twin()", "e.venue = venue", "e.symbol = symbol"]
+    lines += [f"e.{name} = row[{i}]" for i, name in enumerate(names) if i]
+    lines.append("e.__class__ = cls")
+    body = "".join(f"    {line}\n" for line in lines)
+    source = f"def make(venue, symbol, row):\n{body}    return e\n"
+    cls = EVENT_TYPES[kind]
+    fn: Callable[[str, str, tuple[Any, ...]], Event]
+    fn = _exec(source, f"row {kind}", {"twin": _twin(cls), "cls": cls})
     return fn
 
 

@@ -6,12 +6,16 @@ Design note
 are published), watches it with ``loop.add_reader`` and, on each wake-up, drains every
 datagram waiting (asyncio's datagram transport reads one per loop iteration, too few for a
 burst of market data), decoding each one *in the callback* with
-:class:`~fluvius.feeds.iex.fastlive.FastSegmentDecoder` (the streaming decoder
-:class:`fluvius.feeds.iex.SegmentDecoder` with a fast path for clean segments): one datagram
-is one IEX-TP segment, its events are stamped with the receive time (``time.time_ns()`` by
-default) and appended to a queue; consumers iterate :meth:`LiveFeed.events` (one event at a time) or
-:meth:`LiveFeed.datagrams` (the events of one datagram together, the natural unit for a
-graph cycle).
+:class:`~fluvius.feeds.iex.datagram.ColumnarSegmentDecoder` (one compiled call per clean
+segment, the per-event decoder for anything else): one datagram is one IEX-TP segment, its
+events are stamped with the receive time (``time.time_ns()`` by default) and its
+:class:`~fluvius.feeds.iex.datagram.DatagramBatch` (rows per kind; event objects made only
+when asked for) is appended to a queue. Consumers iterate :meth:`LiveFeed.batches` (the
+columnar batches, what :class:`fluvius.feeds.adapter.DatagramAdapter` turns into graph
+source values without an object per message), :meth:`LiveFeed.datagrams` (the event
+objects of one datagram together, the natural unit for a graph cycle) or
+:meth:`LiveFeed.events` (one event at a time). The three give the same events; the objects
+are built in the consumer's loop, not in the socket callback.
 
 Losses are never silent. The decoder's sequence tracking (per protocol, channel and
 session) turns lost datagrams into *gaps* and repeated ones into *duplicates* in
@@ -42,7 +46,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import DecodeError
-from fluvius.feeds.iex.fastlive import FastSegmentDecoder
+from fluvius.feeds.iex.datagram import ColumnarSegmentDecoder
 from fluvius.feeds.iex.report import DecodeReport
 
 if TYPE_CHECKING:
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from fluvius.feeds.events import Event
+    from fluvius.feeds.iex.datagram import DatagramBatch
 
 __all__ = ["DRAIN", "LiveFeed", "LiveStats"]
 
@@ -89,11 +94,11 @@ class LiveFeed:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending=}")
         self.report = DecodeReport()
-        self.decoder = FastSegmentDecoder(venue=venue, strict=strict, report=self.report)
+        self.decoder = ColumnarSegmentDecoder(venue=venue, strict=strict, report=self.report)
         self.stats = LiveStats()
         self.max_pending = max_pending
         self.clock = clock
-        self._queue: deque[list[Event]] = deque()
+        self._queue: deque[DatagramBatch] = deque()
         self._pending = 0
         self._wake = asyncio.Event()
         self._closed = False
@@ -169,14 +174,15 @@ class LiveFeed:
             stats.overflow_drops += 1
             return
         try:
-            events = self.decoder.decode(data, self.clock())
+            batch = self.decoder.decode(data, self.clock())
         except DecodeError as exc:
             self._fail(exc)
             return
-        if events:
-            self._queue.append(events)
-            self._pending += len(events)
-            stats.events += len(events)
+        n = len(batch)
+        if n:
+            self._queue.append(batch)
+            self._pending += n
+            stats.events += n
             stats.max_pending = max(stats.max_pending, self._pending)
         self._wake.set()
 
@@ -185,13 +191,13 @@ class LiveFeed:
         self._wake.set()
 
     # -- the consumer side ------------------------------------------------------------------
-    async def datagrams(self, idle_timeout_s: float | None = None) -> AsyncIterator[list[Event]]:
-        """The events of each datagram (non-empty lists), in arrival order."""
+    async def batches(self, idle_timeout_s: float | None = None) -> AsyncIterator[DatagramBatch]:
+        """Each datagram's events as a columnar batch (never empty), in arrival order."""
         while True:
             if self._queue:
-                events = self._queue.popleft()
-                self._pending -= len(events)
-                yield events
+                batch = self._queue.popleft()
+                self._pending -= len(batch)
+                yield batch
                 continue
             if self._error is not None:
                 raise self._error
@@ -207,10 +213,15 @@ class LiveFeed:
             except TimeoutError:
                 return
 
+    async def datagrams(self, idle_timeout_s: float | None = None) -> AsyncIterator[list[Event]]:
+        """The events of each datagram (non-empty lists), in arrival order."""
+        async for batch in self.batches(idle_timeout_s):
+            yield batch.events()
+
     async def events(self, idle_timeout_s: float | None = None) -> AsyncIterator[Event]:
         """Every event, one at a time, in arrival order."""
-        async for batch in self.datagrams(idle_timeout_s):
-            for event in batch:
+        async for batch in self.batches(idle_timeout_s):
+            for event in batch.events():
                 yield event
 
     def close(self) -> None:

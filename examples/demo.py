@@ -185,6 +185,10 @@ def main() -> None:
         _example("07_iex_graph.py")["main"],
     )
     _show(
+        "IEX live: each datagram decoded to columns, graph values without event objects",
+        _example("08_iex_columnar.py")["main"],
+    )
+    _show(
         "node library: statistics, options and a model as spec ops",
         _example("03_options_models.py")["demo"],
     )

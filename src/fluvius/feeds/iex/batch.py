@@ -43,7 +43,8 @@ from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch, dtype_of
 from fluvius.feeds.iex._blocks import Messages, Segments, walk_blocks, walk_blocks_fast
 from fluvius.feeds.iex._columns import Columns, gather, gather_compiled
-from fluvius.feeds.iex._fused import Arena, Rows, decode_fused
+from fluvius.feeds.iex._fused import Arena, Rows, fill_rows
+from fluvius.feeds.iex._survey import Survey, pcap_walk, survey_records
 from fluvius.feeds.iex.deep import DEEP_LAYOUTS
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.tops import TOPS_LAYOUTS
@@ -123,34 +124,53 @@ class BatchDecoder:
         self.tracker = SequenceTracker(self.report)
         self._k = kernels() if self.use_numba else None
 
-    def decode_chunk(self, chunk: RecordChunk) -> dict[str, Rows]:
+    def decode_chunk(self, chunk: RecordChunk | Survey) -> dict[str, Rows]:
         """The events of one chunk: kind → rows in file order.
 
         Rows are columns (field → array) or a structured array of ``dtype_of(kind)``;
-        both index by field name the same way.
+        both index by field name the same way. A :class:`Survey` comes from the compiled
+        pcap walk (:func:`~fluvius.feeds.iex._survey.pcap_walk`).
         """
+        k = self._k
+        if k is None:
+            assert isinstance(chunk, RecordChunk)
+            found = self._segments(chunk)
+            if found is None:
+                return {}
+            seg, buf, base = found
+            msgs = walk_blocks_fast(buf, seg)
+            if msgs is None:  # a truncated or corrupt segment in the chunk: walk with checks
+                msgs = walk_blocks(buf, seg)
+            return self._careful(buf, seg, msgs, base)
+        sv = chunk if isinstance(chunk, Survey) else survey_records(k, chunk)
+        sv.count(self.report)
+        seg = sv.seg
+        if not len(seg.off):
+            return {}
+        if sv.intact:  # the usual case: one pass writes the rows
+            drop = self._track(seg, sv.base, sv.in_order)
+            return fill_rows(k, sv.buf, seg, sv.counts, drop, self.report, self.arena)
+        end = seg.off + 40 + np.minimum(seg.plen, seg.avail)
+        u8 = np.frombuffer(sv.buf, dtype=np.uint8)
+        msgs = Messages(*k.walk_blocks(u8, seg.off, end, seg.count))
+        return self._careful(sv.buf, seg, msgs, sv.base)
+
+    def _segments(self, chunk: RecordChunk) -> tuple[Segments, bytes | bytearray, int] | None:
+        """The numpy path's step 1: frames → datagrams → known IEX-TP segments."""
         rep = self.report
         buf = chunk.buf
         eth = chunk.link == ETHERNET
         rep.capture.non_ethernet += int(np.count_nonzero(~eth))
-        pay_off, pay_len = locate_payloads(buf, chunk.frame_off, chunk.cap_len, chunk.link, self._k)
+        pay_off, pay_len = locate_payloads(buf, chunk.frame_off, chunk.cap_len, chunk.link)
         has = pay_len >= 0
         rep.non_udp += int(np.count_nonzero(eth & ~has))
         rep.datagrams += int(np.count_nonzero(has))
         trunc = chunk.cap_len < chunk.orig_len
-        # 1. datagrams long enough for a segment header
-        short = has & (pay_len < 40)
+        short = has & (pay_len < 40)  # datagrams too short for a segment header
         rep.truncated_segments += int(np.count_nonzero(short & trunc))
         rep.not_iex += int(np.count_nonzero(short & ~trunc))
         idx = np.flatnonzero(has & ~short)
-        if not len(idx):
-            return {}
-        hdr: Any
-        if self._k is not None:  # int64 rows, one per header field
-            heads = self._k.segment_heads(np.frombuffer(buf, dtype=np.uint8), pay_off[idx])
-            hdr = dict(zip(_SEGMENT.names or (), heads, strict=True))
-        else:
-            hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
+        hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
         known = (hdr["version"] == 1) & _KNOWN_PROTOCOLS[hdr["protocol"]]
         rep.not_iex += int(np.count_nonzero(~known))
         plus = known & (hdr["protocol"] == DEEP_PLUS_PROTOCOL_ID)
@@ -158,46 +178,30 @@ class BatchDecoder:
             name = f"0x{DEEP_PLUS_PROTOCOL_ID:04x}"
             rep.unsupported[name] = rep.unsupported.get(name, 0) + int(np.count_nonzero(plus))
         sel = known & ~plus
-        if not sel.all():
-            idx = idx[sel]
-            hdr = {name: hdr[name][sel] for name in _SEGMENT.names or ()}
+        idx, hdr = idx[sel], hdr[sel]
         if not len(idx):
-            return {}
+            return None
         seg = Segments(
             off=pay_off[idx],
             avail=pay_len[idx] - 40,
             trunc=trunc[idx],
             recv_ns=chunk.ts_ns[idx],
-            protocol=hdr["protocol"].astype(np.int64, copy=False),
-            channel=hdr["channel"].astype(np.int64, copy=False),
-            session=hdr["session"].astype(np.int64, copy=False),
-            plen=hdr["plen"].astype(np.int64, copy=False),
-            count=hdr["count"].astype(np.int64, copy=False),
-            soff=hdr["soff"],
-            first=hdr["first"],
+            **{name: hdr[name].astype(np.int64) for name in _SEGMENT.names[1:]},  # type: ignore[index]
         )
         rep.segments += len(idx)
         rep.heartbeats += int(np.count_nonzero(seg.count == 0))
-        if self._k is not None:
-            track = lambda: self._track(seg, chunk.base)  # noqa: E731
-            fused = decode_fused(self._k, buf, seg, rep, track, self.arena)
-            if fused is not None:
-                return fused
-        msgs: Messages | None
-        if self._k is not None:
-            end = seg.off + 40 + np.minimum(seg.plen, seg.avail)
-            u8 = np.frombuffer(buf, dtype=np.uint8)
-            msgs = Messages(*self._k.walk_blocks(u8, seg.off, end, seg.count))
-        else:
-            msgs = walk_blocks_fast(buf, seg)
-        if msgs is None:  # a truncated or corrupt segment in the chunk: walk with checks
-            msgs = walk_blocks(buf, seg)
-        problems = self._segment_problems(seg, msgs.pos_end, msgs.complete, chunk.base)
-        drop = self._track(seg, chunk.base)
+        return seg, buf, chunk.base
+
+    def _careful(
+        self, buf: bytes | bytearray, seg: Segments, msgs: Messages, base: int
+    ) -> dict[str, Rows]:
+        """The general path: problems of each segment and message, then the fields."""
+        problems = self._segment_problems(seg, msgs.pos_end, msgs.complete, base)
+        drop = self._track(seg, base)
         if drop.any():
             msgs = msgs.select(msgs.k >= drop[msgs.seg])
-        rep.messages += len(msgs.mpos)
-        return self._fields(buf, seg, msgs, problems, chunk.base)
+        self.report.messages += len(msgs.mpos)
+        return self._fields(buf, seg, msgs, problems, base)
 
     def _segment_problems(
         self, seg: Segments, pos_end: NDArray[np.int64], complete: NDArray[np.int64], base: int
@@ -231,26 +235,26 @@ class BatchDecoder:
             out.append((at, *what))
         return out
 
-    def _track(self, seg: Segments, base: int) -> NDArray[np.int64]:
-        """Leading duplicate messages per segment; the tracker's state moves past the chunk."""
+    def _track(self, seg: Segments, base: int, in_order: bool | None = None) -> NDArray[np.int64]:
+        """Leading duplicate messages per segment; the tracker's state moves past the chunk.
+
+        ``in_order``: whether all segments continue one stream in order (computed if None).
+        """
         n = len(seg.off)
         drop = np.zeros(n, dtype=np.int64)
         key = StreamKey(int(seg.protocol[0]), int(seg.channel[0]), int(seg.session[0]))
-        nxt_seq = seg.first + seg.count
-        nxt_off = seg.soff + seg.plen
-        one_stream = bool(
-            (seg.protocol == key.protocol).all()
-            and (seg.channel == key.channel).all()
-            and (seg.session == key.session).all()
-        )
+        if in_order is None:
+            in_order = bool(
+                (seg.protocol == key.protocol).all()
+                and (seg.channel == key.channel).all()
+                and (seg.session == key.session).all()
+                and (seg.first[1:] == (seg.first + seg.count)[:-1]).all()
+                and (seg.soff[1:] == (seg.soff + seg.plen)[:-1]).all()
+            )
         expected = self.tracker.expected(key)
-        if (
-            one_stream
-            and (expected is None or expected == (int(seg.first[0]), int(seg.soff[0])))
-            and bool((seg.first[1:] == nxt_seq[:-1]).all())
-            and bool((seg.soff[1:] == nxt_off[:-1]).all())
-        ):
-            self.tracker.set_expected(key, int(nxt_seq[-1]), int(nxt_off[-1]))
+        if in_order and (expected is None or expected == (int(seg.first[0]), int(seg.soff[0]))):
+            nxt_seq, nxt_off = int(seg.first[-1] + seg.count[-1]), int(seg.soff[-1] + seg.plen[-1])
+            self.tracker.set_expected(key, nxt_seq, nxt_off)
             return drop
         rows = zip(
             seg.protocol.tolist(),
@@ -348,20 +352,22 @@ def iter_capture_batches(
     strict: bool = False,
     venue: str = "IEX",
     report: DecodeReport | None = None,
-    chunk_bytes: int = CHUNK_BYTES,
+    chunk_bytes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     use_numba: bool = True,
 ) -> Iterator[dict[str, Rows]]:
     """The events of a capture chunk by chunk: kind → rows in file order (see ``decode_chunk``).
 
     ``report`` receives the counts; ``progress(done, total)`` is called after each chunk.
-    ``use_numba`` picks the compiled kernels when numba is installed (the first call pays
-    numba's import, about half a second); the results are the same either way.
+    ``chunk_bytes`` is the size of the chunks read (None: :data:`CHUNK_BYTES`); each
+    yielded dict holds its own rows, so memory stays a small multiple of it however many
+    chunks the caller keeps or drops. ``use_numba`` picks the compiled kernels when numba
+    is installed; the results are the same either way.
     """
     decoder = BatchDecoder(
         venue=venue, strict=strict, report=report or DecodeReport(), use_numba=use_numba
     )
-    return _batches(decoder, path, chunk_bytes, progress)
+    return _batches(decoder, path, CHUNK_BYTES if chunk_bytes is None else chunk_bytes, progress)
 
 
 def _batches(
@@ -370,13 +376,14 @@ def _batches(
     chunk_bytes: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[dict[str, Rows]]:
+    k = decoder._k
     chunks = iter_record_chunks(
         path,
         decoder.report.capture,
         chunk_bytes=chunk_bytes,
         progress=progress,
-        compiled=decoder._k is not None,
         reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
+        walk=None if k is None else pcap_walk(k, decoder.report.capture),
     )
     for chunk in chunks:
         arrays = decoder.decode_chunk(chunk)

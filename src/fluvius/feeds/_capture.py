@@ -2,8 +2,8 @@
 
 Design note
 -----------
-A capture is read as a stream of byte *chunks* (a few MiB each), never whole: a day of IEX
-HIST data is several GB. Each chunk is indexed by the container's indexer
+A capture is read as a stream of byte *chunks* (4 MiB by default), never whole: a day of
+IEX HIST data is several GB. Each chunk is indexed by the container's indexer
 (:func:`fluvius.feeds.pcap.index_pcap`, :func:`fluvius.feeds.pcapng.index_pcapng`), which
 walks the complete records and returns their frames as arrays (:class:`RecordChunk`); the
 incomplete record at the end of the chunk is carried into the next one. Both decoders, the
@@ -48,9 +48,10 @@ __all__ = [
     "open_stream",
 ]
 
-CHUNK_BYTES = 16 << 20
-"""Bytes read per chunk: large enough to amortise the per-chunk numpy work, small enough
-to keep the decoder's memory a small multiple of it."""
+CHUNK_BYTES = 4 << 20
+"""Bytes read per chunk: large enough to amortise the per-chunk Python work (a chunk of
+IEX data holds ~17,000 segments), small enough that the chunk stays in the CPU's
+caches between the batch decoder's two passes over it (16 MiB chunks decoded 25% slower)."""
 
 GZIP_MAGIC = b"\x1f\x8b"
 PCAP_MAGICS = {
@@ -214,7 +215,7 @@ def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> bytearray
     something still view the buffer, a resize makes a new one instead.
     """
     carry = bytes(buf[used:])  # less than one record
-    if 2 * len(carry) > len(buf):  # a record longer than half the buffer: make room
+    if 2 * len(carry) > len(buf) and len(carry) + size > len(buf):  # a long record: make room
         try:
             buf.extend(bytes(len(carry) + size - len(buf)))
         except BufferError:

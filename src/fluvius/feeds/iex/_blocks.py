@@ -27,7 +27,16 @@ from fluvius.feeds._capture import strided_view
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["VECTOR_STEPS", "Messages", "Segments", "walk_blocks", "walk_blocks_fast"]
+    from fluvius.feeds.iex.report import DecodeReport
+
+__all__ = [
+    "VECTOR_STEPS",
+    "Messages",
+    "Segments",
+    "segment_problems",
+    "walk_blocks",
+    "walk_blocks_fast",
+]
 
 _U16 = np.dtype("<u2")
 VECTOR_STEPS = 256  # block-walk steps done with numpy; real segments hold at most ~70 blocks
@@ -163,3 +172,41 @@ def walk_blocks(buf: bytes | bytearray, seg: Segments) -> Messages:
         out_pos[where] = p
         out_len[where] = mlen
     return Messages(out_seg, out_k, out_pos, out_len, complete, pos)
+
+
+def segment_problems(
+    seg: Segments, msgs: Messages, base: int, report: DecodeReport
+) -> list[tuple[int, str, str]]:
+    """(file offset, what, expected) of each damaged segment; cut ones count in ``report``.
+
+    A segment whose blocks stop short in a frame the capture cut is a truncation (counted),
+    in a whole frame it is corrupt (listed), as in the reference decoder.
+    """
+    pos_end, complete = msgs.pos_end, msgs.complete
+    over = seg.plen > seg.avail
+    cut = over | (complete < seg.count)
+    report.truncated_segments += int(np.count_nonzero(cut & seg.trunc))
+    bad_end = ~cut & (pos_end != seg.off + 40 + seg.plen)
+    out: list[tuple[int, str, str]] = []
+    for i in np.flatnonzero((cut & ~seg.trunc) | bad_end).tolist():
+        plen, count, avail = int(seg.plen[i]), int(seg.count[i]), int(seg.avail[i])
+        at = base + int(seg.off[i])
+        if over[i]:
+            what = (
+                f"IEX-TP segment declares payload length {plen}, the datagram holds {avail} bytes",
+                "payload length <= datagram length - 40",
+            )
+        elif cut[i]:
+            what = (
+                f"IEX-TP segment declares {count} messages, "
+                f"{int(complete[i])} message blocks fit its payload length {plen}",
+                "message blocks filling the payload",
+            )
+        else:
+            what = (
+                f"IEX-TP segment's {count} message blocks end at payload byte "
+                f"{int(pos_end[i] - seg.off[i]) - 40}, its payload length is {plen}",
+                "message blocks ending at the payload length",
+            )
+        out.append((at, *what))
+    return out

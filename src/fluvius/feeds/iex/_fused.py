@@ -40,6 +40,8 @@ from fluvius.feeds.iex.tops import TOPS_LAYOUTS
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID as _DEEP
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from numpy.typing import NDArray
 
     from fluvius.feeds.iex._blocks import Segments
@@ -55,6 +57,7 @@ __all__ = [
     "FusedTables",
     "Rows",
     "fill_rows",
+    "rows_from_columns",
 ]
 
 Rows = Union[dict[str, "NDArray[Any]"], "NDArray[Any]"]
@@ -155,7 +158,7 @@ class Arena:
     write into regions of one arena sized from the first chunk's rows per byte (times
     ``margin``, and ``min_rows`` for kinds it lacks): consecutive chunks' rows of a kind
     are then adjacent and the capture's rows of the kind are one view, not a copy of all
-    chunks (:func:`~fluvius.feeds.iex.batch.rows_from_columns`). A chunk that does not fit
+    chunks (:func:`rows_from_columns`). A chunk that does not fit
     gets its own buffer, and its kinds are then copied as before. The buffer is allocated
     zeroed (``calloc``), so the pages past the rows are never touched and cost no memory.
     """
@@ -239,3 +242,39 @@ def fill_rows(
         rows[kind] = r
         report.count_event(kind, len(r))
     return rows
+
+
+def rows_from_columns(kind: str, chunks: Sequence[Rows]) -> NDArray[Any]:
+    """Row chunks of one kind as one structured array of :func:`dtype_of` (at most one copy)."""
+    dtype = dtype_of(kind)
+    arrays = [c for c in chunks if isinstance(c, np.ndarray) and c.dtype == dtype]
+    if len(arrays) == len(chunks):
+        if len(arrays) == 1:
+            return arrays[0]
+        joined = _adjacent(arrays)  # the chunks wrote into one arena: a view, no copy
+        if joined is not None:
+            return joined
+        return np.concatenate([c.view(np.uint8) for c in arrays]).view(dtype)
+    rows = np.empty(sum(len(c["seq"]) for c in chunks), dtype=dtype)
+    at = 0
+    for cols in chunks:
+        n = len(cols["seq"])
+        for name in dtype.names or ():
+            rows[name][at : at + n] = cols[name]
+        at += n
+    return rows
+
+
+def _adjacent(arrays: list[NDArray[Any]]) -> NDArray[Any] | None:
+    """One view of row arrays that lie end to end in one buffer (an :class:`Arena`), else None."""
+    base = arrays[0].base
+    if not isinstance(base, np.ndarray) or base.dtype != np.uint8 or base.ndim != 1:
+        return None
+    origin = base.__array_interface__["data"][0]
+    at = arrays[0].__array_interface__["data"][0] - origin
+    end = at
+    for a in arrays:
+        if a.base is not base or a.__array_interface__["data"][0] - origin != end:
+            return None
+        end += a.nbytes
+    return base[at:end].view(arrays[0].dtype)

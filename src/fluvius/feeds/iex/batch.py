@@ -1,31 +1,39 @@
-"""The fast IEX decoder: whole captures to columnar events with vectorised numpy.
+"""The fast IEX decoder: whole captures to columnar events, compiled or with vectorised numpy.
 
 Design note
 -----------
-The capture is read in chunks (:func:`fluvius.feeds._capture.iter_record_chunks`); each
-chunk goes through five array passes, none of which loops over messages in Python:
+The capture is read in chunks (:func:`fluvius.feeds._capture.iter_record_chunks`, 4 MiB by
+default, one reused buffer, so a chunk is still in the CPU caches for its second pass).
+With the compiled kernels (:mod:`fluvius.feeds._kernels`, the default when numba or the
+ahead-of-time module is there) a chunk takes **two passes**:
 
-1. **frames → datagrams**: UDP payload offsets of all frames
-   (:func:`~fluvius.feeds.net.locate_payloads`);
-2. **segments**: every 40-byte IEX-TP header is gathered at once through a strided
-   structured view of the buffer (one item per byte offset, ``view[offsets]``);
-3. **message blocks** (:mod:`fluvius.feeds.iex._blocks`): all segments are walked
-   *together*, one block per step: step *k* reads the *k*-th length prefix of every
-   segment that still has blocks, so the number of numpy steps is the largest message
-   count of a segment (67 in real data), not the number of messages (or one numba loop);
-4. **sequence tracking**: a chunk whose segments all continue one stream in order (the
-   normal case) is checked with array comparisons; any other chunk goes through the same
-   :class:`~fluvius.feeds.iex.transport.SequenceTracker` the reference decoder uses;
-5. **fields** (:mod:`fluvius.feeds.iex._columns`): messages are grouped by type with a
-   stable sort, and each field is gathered straight from the buffer at its layout offset
-   and converted per column into the unified dtype (:func:`fluvius.feeds.events.dtype_of`).
+1. **survey** (:mod:`fluvius.feeds.iex._survey`): one walk from records to segments. For
+   classic pcap it walks the record chain itself (the chunk reader hands it the raw buffer,
+   no per-record arrays); pcapng records come indexed. Per frame: Ethernet, 802.1Q tags,
+   IPv4, UDP, the 40-byte IEX-TP header; per segment one column of int64 fields; and, while
+   all are intact, every message block checked and counted per (family, type). It also
+   notes whether the segments continue one stream in order.
+2. **fill** (:mod:`fluvius.feeds.iex._fused`): when every segment is intact, each
+   message's event row is written in place, rows of a kind adjacent in file order (one
+   :class:`~fluvius.feeds.iex._fused.Arena` per capture in :func:`decode_capture`, so the
+   capture's rows of a kind are one view, not a join). Sequence tracking needs two
+   comparisons when the chunk continues the expected stream in order; otherwise the same
+   :class:`~fluvius.feeds.iex.transport.SequenceTracker` the reference decoder uses decides
+   which leading duplicates to drop (and ``scan`` recounts without them).
 
-With ``use_numba`` (the default) the record walk, the block walk and the field gathers run
-as compiled kernels (:mod:`fluvius.feeds._kernels`) when numba is installed; the numpy
-steps above are the fallback and give the same result.
+A chunk with anything to report (a damaged or cut segment, an empty, short or
+undocumented message) takes the **careful path** from the survey's segments: the
+``walk_blocks`` kernel lists every block, problems are worded and ordered like the
+reference decoder's, and fields are gathered per type (:mod:`fluvius.feeds.iex._columns`).
+
+Without numba (``use_numba=False``) the same steps run as numpy array passes: UDP payloads
+of all frames (:func:`~fluvius.feeds.net.locate_payloads`), segment headers through a
+strided structured view, the blocks of all segments walked together one block per numpy
+step (:mod:`fluvius.feeds.iex._blocks`), then the careful path's per-type gathers.
 
 The result equals the reference decoder's (:mod:`fluvius.feeds.iex.reference`): same events
-in the same order, same report; the tests check both on random and corrupted captures.
+in the same order, same report; the tests check all three paths on random and damaged
+captures, strict and lenient.
 """
 
 from __future__ import annotations
@@ -40,10 +48,16 @@ import numpy as np
 from fluvius.errors import DecodeError
 from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks, strided_view
 from fluvius.feeds._kernels import kernels
-from fluvius.feeds.events import KINDS, EventBatch, dtype_of
-from fluvius.feeds.iex._blocks import Messages, Segments, walk_blocks, walk_blocks_fast
+from fluvius.feeds.events import KINDS, EventBatch
+from fluvius.feeds.iex._blocks import (
+    Messages,
+    Segments,
+    segment_problems,
+    walk_blocks,
+    walk_blocks_fast,
+)
 from fluvius.feeds.iex._columns import Columns, gather, gather_compiled
-from fluvius.feeds.iex._fused import Arena, Rows, fill_rows
+from fluvius.feeds.iex._fused import Arena, Rows, fill_rows, rows_from_columns, tables
 from fluvius.feeds.iex._survey import Survey, pcap_walk, survey_records
 from fluvius.feeds.iex.deep import DEEP_LAYOUTS
 from fluvius.feeds.iex.report import DecodeReport
@@ -58,7 +72,7 @@ from fluvius.feeds.iex.transport import (
 from fluvius.feeds.net import ETHERNET, locate_payloads
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -85,12 +99,8 @@ _SEGMENT = np.dtype(
 _KNOWN_PROTOCOLS = np.zeros(1 << 16, dtype=np.bool_)  # u16 protocol id → known (a look-up)
 _KNOWN_PROTOCOLS[sorted(PROTOCOLS)] = True
 
-# documented length per (family, type byte); family 0 = TOPS, 1 = DEEP; 0 = undocumented
-_DOC_LEN = np.zeros((2, 256), dtype=np.int64)
-for _fam, _table in enumerate((TOPS_LAYOUTS, DEEP_LAYOUTS)):
-    for _t, _layout in _table.items():
-        _DOC_LEN[_fam, _t] = _layout.length
-_DOC_FLAT = _DOC_LEN.ravel()
+# documented length per (family << 8 | type byte); family 0 = TOPS, 1 = DEEP; 0 = undocumented
+_DOC_FLAT = tables().doc_len
 _LAYOUT_OF: dict[int, MessageLayout] = {**TOPS_LAYOUTS, **DEEP_LAYOUTS}
 
 
@@ -196,44 +206,12 @@ class BatchDecoder:
         self, buf: bytes | bytearray, seg: Segments, msgs: Messages, base: int
     ) -> dict[str, Rows]:
         """The general path: problems of each segment and message, then the fields."""
-        problems = self._segment_problems(seg, msgs.pos_end, msgs.complete, base)
+        problems = segment_problems(seg, msgs, base, self.report)
         drop = self._track(seg, base)
         if drop.any():
             msgs = msgs.select(msgs.k >= drop[msgs.seg])
         self.report.messages += len(msgs.mpos)
         return self._fields(buf, seg, msgs, problems, base)
-
-    def _segment_problems(
-        self, seg: Segments, pos_end: NDArray[np.int64], complete: NDArray[np.int64], base: int
-    ) -> list[tuple[int, str, str]]:
-        over = seg.plen > seg.avail
-        cut = over | (complete < seg.count)
-        self.report.truncated_segments += int(np.count_nonzero(cut & seg.trunc))
-        bad_end = ~cut & (pos_end != seg.off + 40 + seg.plen)
-        out: list[tuple[int, str, str]] = []
-        for i in np.flatnonzero((cut & ~seg.trunc) | bad_end).tolist():
-            plen, count, avail = int(seg.plen[i]), int(seg.count[i]), int(seg.avail[i])
-            at = base + int(seg.off[i])
-            if over[i]:
-                what = (
-                    f"IEX-TP segment declares payload length {plen}, "
-                    f"the datagram holds {avail} bytes",
-                    "payload length <= datagram length - 40",
-                )
-            elif cut[i]:
-                what = (
-                    f"IEX-TP segment declares {count} messages, "
-                    f"{int(complete[i])} message blocks fit its payload length {plen}",
-                    "message blocks filling the payload",
-                )
-            else:
-                what = (
-                    f"IEX-TP segment's {count} message blocks end at payload byte "
-                    f"{int(pos_end[i] - seg.off[i]) - 40}, its payload length is {plen}",
-                    "message blocks ending at the payload length",
-                )
-            out.append((at, *what))
-        return out
 
     def _track(self, seg: Segments, base: int, in_order: bool | None = None) -> NDArray[np.int64]:
         """Leading duplicate messages per segment; the tracker's state moves past the chunk.
@@ -286,7 +264,8 @@ class BatchDecoder:
         empty = mlen == 0
         typ = u8[np.minimum(mpos, len(buf) - 1)] if len(mpos) else np.zeros(0, np.uint8)
         fam = (seg.protocol == DEEP_PROTOCOL_ID).astype(np.intp)
-        doc = _DOC_FLAT[(fam[msgs.seg] << 8) + typ] if len(fam) > 1 else _DOC_LEN[fam[0]][typ]
+        code = (fam[msgs.seg] << 8) + typ if len(fam) > 1 else typ + (fam[0] << 8)
+        doc = _DOC_FLAT[code]
         unknown = ~empty & (doc == 0)
         bad = empty | (~unknown & (mlen < doc))
         good = ~empty & ~unknown & ~bad
@@ -421,39 +400,3 @@ def decode_capture(
         if (chunks := parts.get(kind))
     }
     return DecodedCapture(batches, report, time.perf_counter() - t0)
-
-
-def rows_from_columns(kind: str, chunks: Sequence[Rows]) -> NDArray[Any]:
-    """Row chunks of one kind as one structured array of :func:`dtype_of` (at most one copy)."""
-    dtype = dtype_of(kind)
-    arrays = [c for c in chunks if isinstance(c, np.ndarray) and c.dtype == dtype]
-    if len(arrays) == len(chunks):
-        if len(arrays) == 1:
-            return arrays[0]
-        joined = _adjacent(arrays)  # the chunks wrote into one arena: a view, no copy
-        if joined is not None:
-            return joined
-        return np.concatenate([c.view(np.uint8) for c in arrays]).view(dtype)
-    rows = np.empty(sum(len(c["seq"]) for c in chunks), dtype=dtype)
-    at = 0
-    for cols in chunks:
-        n = len(cols["seq"])
-        for name in dtype.names or ():
-            rows[name][at : at + n] = cols[name]
-        at += n
-    return rows
-
-
-def _adjacent(arrays: list[NDArray[Any]]) -> NDArray[Any] | None:
-    """One view of row arrays that lie end to end in one buffer (an :class:`Arena`), else None."""
-    base = arrays[0].base
-    if not isinstance(base, np.ndarray) or base.dtype != np.uint8 or base.ndim != 1:
-        return None
-    origin = base.__array_interface__["data"][0]
-    at = arrays[0].__array_interface__["data"][0] - origin
-    end = at
-    for a in arrays:
-        if a.base is not base or a.__array_interface__["data"][0] - origin != end:
-            return None
-        end += a.nbytes
-    return base[at:end].view(arrays[0].dtype)

@@ -175,21 +175,12 @@ def fill(
                 o8[r + 8] = a8[m + 2]
                 v = a8[m + 10]
                 x = v ^ np.uint64(0x2020202020202020)
-                keep = 8
-                if x == 0:
-                    keep = 0
-                else:
-                    if x >> np.uint64(32) == 0:
-                        keep -= 4
-                        x <<= np.uint64(32)
-                    if x >> np.uint64(48) == 0:
-                        keep -= 2
-                        x <<= np.uint64(16)
-                    if x >> np.uint64(56) == 0:
-                        keep -= 1
-                if keep < 8:
-                    v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
-                o8[r + 0] = v
+                t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
+                t &= np.uint64(0x8080808080808080)
+                t |= t >> np.uint64(8)
+                t |= t >> np.uint64(16)
+                t |= t >> np.uint64(32)
+                o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
                 o4[r + 40] = a4[m + 18]
                 o8[r + 32] = np.uint64(np.int64(a8[m + 22]) * price_factor)
                 o8[r + 44] = np.uint64(np.int64(a8[m + 30]) * price_factor)
@@ -199,21 +190,12 @@ def fill(
                 o8[r + 8] = a8[m + 2]
                 v = a8[m + 10]
                 x = v ^ np.uint64(0x2020202020202020)
-                keep = 8
-                if x == 0:
-                    keep = 0
-                else:
-                    if x >> np.uint64(32) == 0:
-                        keep -= 4
-                        x <<= np.uint64(32)
-                    if x >> np.uint64(48) == 0:
-                        keep -= 2
-                        x <<= np.uint64(16)
-                    if x >> np.uint64(56) == 0:
-                        keep -= 1
-                if keep < 8:
-                    v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
-                o8[r + 0] = v
+                t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
+                t &= np.uint64(0x8080808080808080)
+                t |= t >> np.uint64(8)
+                t |= t >> np.uint64(16)
+                t |= t >> np.uint64(32)
+                o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
                 o4[r + 40] = a4[m + 18]
                 o8[r + 32] = np.uint64(np.int64(a8[m + 22]) * price_factor)
                 o8[r + 44] = a8[m + 30]
@@ -222,21 +204,12 @@ def fill(
                 o8[r + 8] = a8[m + 2]
                 v = a8[m + 10]
                 x = v ^ np.uint64(0x2020202020202020)
-                keep = 8
-                if x == 0:
-                    keep = 0
-                else:
-                    if x >> np.uint64(32) == 0:
-                        keep -= 4
-                        x <<= np.uint64(32)
-                    if x >> np.uint64(48) == 0:
-                        keep -= 2
-                        x <<= np.uint64(16)
-                    if x >> np.uint64(56) == 0:
-                        keep -= 1
-                if keep < 8:
-                    v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
-                o8[r + 0] = v
+                t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
+                t &= np.uint64(0x8080808080808080)
+                t |= t >> np.uint64(8)
+                t |= t >> np.uint64(16)
+                t |= t >> np.uint64(32)
+                o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
                 o4[r + 41] = a4[m + 18]
                 o8[r + 33] = np.uint64(np.int64(a8[m + 22]) * price_factor)
             else:
@@ -260,28 +233,20 @@ def fill(
                     elif conv == 2:  # u4 seconds to ns
                         o8[dst] = np.uint64(np.int64(a4[src]) * 1_000_000_000)
                     elif conv == 3:  # text: trailing spaces become NULs
-                        # the last characters are the high bytes: count the leading zero
-                        # bytes of v ^ "        " by halving (4, 2, 1 bytes)
+                        # mark the bytes that are not spaces (high bit of each byte of t),
+                        # spread the marks to every byte below the last one, widen to a mask
                         if width == 8:
                             v = a8[src]
                             x = v ^ np.uint64(0x2020202020202020)
                         else:
                             v = np.uint64(a4[src])
-                            x = (v ^ np.uint64(0x20202020)) << np.uint64(32)
-                        keep = width
-                        if x == 0:
-                            keep = 0
-                        else:
-                            if x >> np.uint64(32) == 0:
-                                keep -= 4
-                                x <<= np.uint64(32)
-                            if x >> np.uint64(48) == 0:
-                                keep -= 2
-                                x <<= np.uint64(16)
-                            if x >> np.uint64(56) == 0:
-                                keep -= 1
-                        if keep < 8:
-                            v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
+                            x = v ^ np.uint64(0x20202020)
+                        low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+                        t = (((x & low7) + low7) | x) & np.uint64(0x8080808080808080)
+                        t |= t >> np.uint64(8)
+                        t |= t >> np.uint64(16)
+                        t |= t >> np.uint64(32)
+                        v &= (t >> np.uint64(7)) * np.uint64(0xFF)
                         if width == 8:
                             o8[dst] = v
                         else:

@@ -37,22 +37,16 @@ _PAD = " " * 12  # the indentation of the region inside fill's message loop
 _TEXT = """\
 v = a8[m + {src}]
 x = v ^ np.uint64(0x2020202020202020)
-keep = 8
-if x == 0:
-    keep = 0
-else:
-    if x >> np.uint64(32) == 0:
-        keep -= 4
-        x <<= np.uint64(32)
-    if x >> np.uint64(48) == 0:
-        keep -= 2
-        x <<= np.uint64(16)
-    if x >> np.uint64(56) == 0:
-        keep -= 1
-if keep < 8:
-    v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
-o8[r + {dst}] = v
+t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
+t &= np.uint64(0x8080808080808080)
+t |= t >> np.uint64(8)
+t |= t >> np.uint64(16)
+t |= t >> np.uint64(32)
+o8[r + {dst}] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
 """
+"""A symbol with its trailing spaces made NULs, without branches: the high bit of each byte
+of ``t`` marks a byte that is not a space, spread to every byte below the last such byte,
+then widened to a byte mask."""
 
 
 def _field(src: int, conv: int, width: int, dst: int) -> str:

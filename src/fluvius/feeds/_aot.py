@@ -41,10 +41,10 @@ SIGNATURES = {
     "gather4": f"u4[:](u1[::1], {_I}, i8)",
     "gather8": f"i8[:](u1[::1], {_I}, i8, i8)",
     "gather_text": f"u8[:](u1[::1], {_I}, i8, i8)",
-    # the fused path's index arrays are contiguous (decode_fused makes sure): C layout
+    # the fused path's index arrays are contiguous (fill_rows makes sure): C layout
     "scan": f"Tuple((b1, i8[:]))(u1[::1], {', '.join([_C] * 7)})",
     "survey": (
-        f"Tuple((i8[:, :], i8[::1], i8[::1]))(u1[::1], i8, b1, i8, i8, i8, "
+        f"Tuple((i8[:, :], i8[::1], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, i8, i8, i8, "
         f"{', '.join([_C] * 4)}, i4[::1], {_C}, {_C})"
     ),
     "fill": (

@@ -261,10 +261,12 @@ def fill(
 
 
 def survey(
-    a: Any, start: int, little: bool, max_record: int, ns_per_tick: int, linktype: int,
+    a: Any, a2: Any, a4: Any, a8: Any,
+    start: int, little: bool, max_record: int, ns_per_tick: int, linktype: int,
     frame_off: Any, cap_len: Any, orig_len: Any, ts_ns: Any, link: Any, fam_of: Any, doc: Any,
 ) -> Any:  # fmt: skip
-    # start >= 0: walk classic pcap records from a[start:]; start < 0: the given records
+    # start >= 0: walk classic pcap records from a[start:]; start < 0: the given records.
+    # a2, a4, a8: the buffer viewed as u16 / u32 / u64 at every byte offset (stride 1)
     walk = start >= 0
     n = len(a)
     nrec = len(frame_off)
@@ -287,8 +289,7 @@ def survey(
                 break
             p = pos
             if little:
-                incl = np.int64(a[p + 8]) | (np.int64(a[p + 9]) << 8)
-                incl |= (np.int64(a[p + 10]) << 16) | (np.int64(a[p + 11]) << 24)
+                incl = np.int64(a4[p + 8])
             else:
                 incl = np.int64(a[p + 11]) | (np.int64(a[p + 10]) << 8)
                 incl |= (np.int64(a[p + 9]) << 16) | (np.int64(a[p + 8]) << 24)
@@ -298,12 +299,9 @@ def survey(
             if pos + 16 + incl > n:
                 break
             if little:
-                sec = np.int64(a[p]) | (np.int64(a[p + 1]) << 8) | (np.int64(a[p + 2]) << 16)
-                sec |= np.int64(a[p + 3]) << 24
-                frac = np.int64(a[p + 4]) | (np.int64(a[p + 5]) << 8)
-                frac |= (np.int64(a[p + 6]) << 16) | (np.int64(a[p + 7]) << 24)
-                orig = np.int64(a[p + 12]) | (np.int64(a[p + 13]) << 8)
-                orig |= (np.int64(a[p + 14]) << 16) | (np.int64(a[p + 15]) << 24)
+                sec = np.int64(a4[p])
+                frac = np.int64(a4[p + 4])
+                orig = np.int64(a4[p + 12])
             else:
                 sec = np.int64(a[p + 3]) | (np.int64(a[p + 2]) << 8) | (np.int64(a[p + 1]) << 16)
                 sec |= np.int64(a[p]) << 24
@@ -372,7 +370,7 @@ def survey(
             else:
                 stats[8] += 1
             continue
-        protocol = np.int64(a[h + 2]) | (np.int64(a[h + 3]) << 8)
+        protocol = np.int64(a2[h + 2])
         fam = fam_of[protocol]
         if a[h] != 1 or fam == -1:
             stats[8] += 1
@@ -380,20 +378,12 @@ def survey(
         if fam == -2:  # a protocol the decoder does not support (DEEP+)
             stats[9] += 1
             continue
-        channel = np.int64(a[h + 4]) | (np.int64(a[h + 5]) << 8) | (np.int64(a[h + 6]) << 16)
-        channel |= np.int64(a[h + 7]) << 24
-        session = np.int64(a[h + 8]) | (np.int64(a[h + 9]) << 8) | (np.int64(a[h + 10]) << 16)
-        session |= np.int64(a[h + 11]) << 24
-        plen = np.int64(a[h + 12]) | (np.int64(a[h + 13]) << 8)
-        count = np.int64(a[h + 14]) | (np.int64(a[h + 15]) << 8)
-        v = np.uint64(0)
-        for b in range(8):
-            v |= np.uint64(a[h + 16 + b]) << np.uint64(8 * b)
-        soff = np.int64(v)
-        v = np.uint64(0)
-        for b in range(8):
-            v |= np.uint64(a[h + 24 + b]) << np.uint64(8 * b)
-        first = np.int64(v)
+        channel = np.int64(a4[h + 4])
+        session = np.int64(a4[h + 8])
+        plen = np.int64(a2[h + 12])
+        count = np.int64(a2[h + 14])
+        soff = np.int64(a8[h + 16])
+        first = np.int64(a8[h + 24])
         avail = length - 40
         if nseg > 0 and (
             protocol != segs[4, 0] or channel != segs[5, 0] or session != segs[6, 0]
@@ -429,7 +419,7 @@ def survey(
             if m + 2 > e:
                 ok = False
                 break
-            mlen = np.int64(a[m]) | (np.int64(a[m + 1]) << 8)
+            mlen = np.int64(a2[m])
             m += 2
             if mlen == 0 or m + mlen > e:
                 ok = False

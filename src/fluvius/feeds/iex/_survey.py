@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fluvius.feeds._capture import strided_view
 from fluvius.feeds.iex._blocks import Segments
 from fluvius.feeds.iex._fused import tables
 from fluvius.feeds.iex.transport import DEEP_PLUS_PROTOCOL_ID, DEEP_PROTOCOL_ID, PROTOCOLS
@@ -65,6 +66,7 @@ def _families() -> NDArray[np.int64]:
 _FAMILY = _families()
 _NO_RECORDS = np.zeros(0, dtype=np.int64)
 _NO_LINKS = np.zeros(0, dtype=np.int32)
+_WIDE = (np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8"))
 
 
 @dataclass(slots=True)
@@ -105,6 +107,11 @@ class Survey:
         report.heartbeats += s[HEARTBEATS]
 
 
+def _views(buf: bytes | bytearray) -> tuple[NDArray[Any], ...]:
+    """The buffer as u8, and as u16 / u32 / u64 at every byte offset (unaligned loads)."""
+    return (np.frombuffer(buf, dtype=np.uint8), *(strided_view(buf, t) for t in _WIDE))
+
+
 def _survey(buf: bytes | bytearray, base: int, found: tuple[Any, ...]) -> Survey:
     rows, stats, counts = found
     trunc = rows[2].astype(np.bool_)
@@ -114,11 +121,11 @@ def _survey(buf: bytes | bytearray, base: int, found: tuple[Any, ...]) -> Survey
 
 def survey_records(k: Any, chunk: RecordChunk) -> Survey:
     """Survey the records of a chunk that an indexer found (pcapng)."""
-    u8 = np.frombuffer(chunk.buf, dtype=np.uint8)
     c = np.ascontiguousarray
     found = k.survey(
-        u8, -1, True, 0, 0, 0, c(chunk.frame_off), c(chunk.cap_len), c(chunk.orig_len),
-        c(chunk.ts_ns), c(chunk.link), _FAMILY, tables().doc_len,
+        *_views(chunk.buf), -1, True, 0, 0, 0,
+        c(chunk.frame_off), c(chunk.cap_len), c(chunk.orig_len), c(chunk.ts_ns), c(chunk.link),
+        _FAMILY, tables().doc_len,
     )  # fmt: skip
     return _survey(chunk.buf, chunk.base, found)
 
@@ -131,9 +138,8 @@ def pcap_walk(k: Any, stats: CaptureStats) -> PcapWalk[Survey]:
         buf: bytearray, start: int, base: int, ix: PcapIndexer
     ) -> tuple[Survey | None, int, str]:
         little = ix.endian == "<"
-        u8 = np.frombuffer(buf, dtype=np.uint8)
         found = k.survey(
-            u8, start, little, MAX_RECORD, ix.ns_per_tick, ix.linktype,
+            *_views(buf), start, little, MAX_RECORD, ix.ns_per_tick, ix.linktype,
             _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_LINKS, _FAMILY, doc,
         )  # fmt: skip
         s = found[1]

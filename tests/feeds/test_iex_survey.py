@@ -190,3 +190,22 @@ def test_a_segment_past_the_end_of_a_frame_keeps_the_chunk_careful(tmp_path: Pat
     events, report = _both(path)
     assert [e.seq for e in events] == [1, 2]
     assert report.corrupt == 1
+
+
+@pytest.mark.parametrize("container", ["pcap", "pcapng"])
+def test_files_cut_anywhere_agree_in_any_chunk_size(tmp_path: Path, container: str) -> None:
+    feed = Feed()
+    for i in range(8):
+        feed.add([quote("Q", i, 1, 2, 3, 4), system_event("O", i)], T0 + 1000 * i)
+    records = [(ts, frame(p, vlan_tags=i % 2)) for i, (ts, p) in enumerate(feed.datagrams)]
+    data = pcap(records) if container == "pcap" else _to_pcapng(records, random.Random(2))
+    rnd = random.Random(3)
+    for cut in sorted(rnd.sample(range(30, len(data)), 12)):
+        path = tmp_path / f"cut{cut}.{container}"
+        path.write_bytes(data[:cut])
+        events, report = _both(path)
+        assert len(events) < len(feed.expected)
+        whole = report.as_dict()
+        small = decode_capture(path, chunk_bytes=rnd.choice([40, 200, 700])).report.as_dict()
+        del small["capture"]["bytes_read"], whole["capture"]["bytes_read"]
+        assert small == whole

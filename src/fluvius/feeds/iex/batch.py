@@ -92,7 +92,7 @@ __all__ = [
 
 DECODE_CHUNK_BYTES = 4 << 20
 """:func:`decode_capture`'s chunk size: the chunk stays in the CPU caches between the survey
-and the fill of its rows (16 MiB chunks decoded 25% slower here) and the buffer is small
+and the fill of its rows (16 MiB chunks decoded 16-27% slower here) and the buffer is small
 next to the rows. :func:`iter_capture_batches` keeps :data:`CHUNK_BYTES` unless told."""
 
 _SEGMENT = np.dtype(

@@ -185,6 +185,8 @@ def fill(
                 o8[r + 32] = np.uint64(np.int64(a8[m + 22]) * price_factor)
                 o8[r + 44] = np.uint64(np.int64(a8[m + 30]) * price_factor)
                 o4[r + 52] = a4[m + 38]
+                o8[r + 16] = np.uint64(recv[i])
+                o8[r + 24] = np.uint64(first[i] + c)
             elif code == 0x054 or code == 0x154:  # trade rows
                 o1[r + 52] = a1[m + 1]
                 o8[r + 8] = a8[m + 2]
@@ -199,6 +201,8 @@ def fill(
                 o4[r + 40] = a4[m + 18]
                 o8[r + 32] = np.uint64(np.int64(a8[m + 22]) * price_factor)
                 o8[r + 44] = a8[m + 30]
+                o8[r + 16] = np.uint64(recv[i])
+                o8[r + 24] = np.uint64(first[i] + c)
             elif code == 0x138 or code == 0x135:  # book_level_update rows
                 o1[r + 45] = a1[m + 1] & 1
                 o8[r + 8] = a8[m + 2]
@@ -212,6 +216,9 @@ def fill(
                 o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
                 o4[r + 41] = a4[m + 18]
                 o8[r + 33] = np.uint64(np.int64(a8[m + 22]) * price_factor)
+                o8[r + 16] = np.uint64(recv[i])
+                o8[r + 24] = np.uint64(first[i] + c)
+                o1[r + 32] = 66 if a1[m] == plu_buy else 83
             else:
                 hot = False
             # END GENERATED
@@ -253,10 +260,10 @@ def fill(
                             o4[dst] = np.uint32(v)
                     else:  # 4: bit 0 of a flags byte
                         o1[dst] = a1[src] & 1
-            o8[r + recv_at[k]] = np.uint64(recv[i])
-            o8[r + seq_at[k]] = np.uint64(first[i] + c)
-            if side_at[k] >= 0:
-                o1[r + side_at[k]] = 66 if a1[m] == plu_buy else 83  # 'B' / 'S'
+                o8[r + recv_at[k]] = np.uint64(recv[i])
+                o8[r + seq_at[k]] = np.uint64(first[i] + c)
+                if side_at[k] >= 0:
+                    o1[r + side_at[k]] = 66 if a1[m] == plu_buy else 83  # 'B' / 'S'
     return long_messages
 
 

@@ -74,6 +74,11 @@ def generate() -> str:
         name = (TOPS_LAYOUTS, DEEP_LAYOUTS)[fam][type_byte].kind
         start, n = int(t.prog_start[code]), int(t.prog_len[code])
         body = "".join(_field(*row) for row in t.prog[start : start + n].tolist())
+        kind = int(t.kind_of[code])  # the message's place in the stream and its PLU side
+        body += f"o8[r + {int(t.recv_at[kind])}] = np.uint64(recv[i])\n"
+        body += f"o8[r + {int(t.seq_at[kind])}] = np.uint64(first[i] + c)\n"
+        if t.side_at[kind] >= 0:
+            body += f"o1[r + {int(t.side_at[kind])}] = 66 if a1[m] == plu_buy else 83\n"
         branches.setdefault(body, []).append((code, name))
     lines = ["hot = True\n"]
     for i, (body, types) in enumerate(branches.items()):

@@ -7,8 +7,9 @@ interpreting its type's *field program* (:mod:`fluvius.feeds.iex._fused`): a loo
 (wire offset, conversion, width, row offset) rows with a branch per conversion. For the
 few types that make up nearly all of a day (TOPS quote updates and trades, DEEP price
 level updates and trades) this module generates the same program as straight-line code
-with every offset a constant, and writes it between the ``BEGIN GENERATED`` and
-``END GENERATED`` markers inside ``fill``; the interpreter still serves every other type.
+with every offset a constant (the row's ``recv_ns``, ``seq`` and PLU side included), and
+writes it between the ``BEGIN GENERATED`` and ``END GENERATED`` markers inside ``fill``;
+the interpreter still serves every other type.
 
 The kernel source is a file (numba compiles it just in time, ``numba.pycc`` ahead of
 time, and the ahead-of-time module's name hashes it), so the generated code lives in it

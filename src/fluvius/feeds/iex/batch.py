@@ -345,10 +345,13 @@ def iter_capture_batches(
     """The events of a capture chunk by chunk: kind → rows in file order (see ``decode_chunk``).
 
     ``report`` receives the counts; ``progress(done, total)`` is called after each chunk.
-    ``chunk_bytes`` is the size of the chunks read (None: :data:`CHUNK_BYTES`); each
-    yielded dict holds its own rows, so memory stays a small multiple of it however many
-    chunks the caller keeps or drops. ``use_numba`` picks the compiled kernels when numba
-    is installed; the results are the same either way.
+    ``chunk_bytes`` is the size of the chunks read (None: :data:`CHUNK_BYTES`). Each
+    yielded dict's rows live in a buffer of that chunk alone (views of it, one region per
+    kind; no arena shared across chunks), so the decoder's working set is a small multiple
+    of ``chunk_bytes`` and rows the caller drops are freed; a caller that keeps a small
+    kind's rows for long may copy them to free the rest of the chunk's buffer.
+    ``use_numba`` picks the compiled kernels when numba is installed; the results are the
+    same either way.
     """
     decoder = BatchDecoder(
         venue=venue, strict=strict, report=report or DecodeReport(), use_numba=use_numba

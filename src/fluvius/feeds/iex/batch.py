@@ -47,12 +47,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluvius.errors import DecodeError
-from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks, strided_view
+from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks
 from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch
 from fluvius.feeds.iex._blocks import (
     Messages,
     Segments,
+    numpy_segments,
     segment_problems,
     walk_blocks,
     walk_blocks_fast,
@@ -64,13 +65,10 @@ from fluvius.feeds.iex.deep import DEEP_LAYOUTS
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.tops import TOPS_LAYOUTS
 from fluvius.feeds.iex.transport import (
-    DEEP_PLUS_PROTOCOL_ID,
     DEEP_PROTOCOL_ID,
-    PROTOCOLS,
     SequenceTracker,
     StreamKey,
 )
-from fluvius.feeds.net import ETHERNET, locate_payloads
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -94,17 +92,6 @@ DECODE_CHUNK_BYTES = 4 << 20
 """:func:`decode_capture`'s chunk size: the chunk stays in the CPU caches between the survey
 and the fill of its rows (16 MiB chunks decoded 16-27% slower here) and the buffer is small
 next to the rows. :func:`iter_capture_batches` keeps :data:`CHUNK_BYTES` unless told."""
-
-_SEGMENT = np.dtype(
-    {
-        "names": ["version", "protocol", "channel", "session", "plen", "count", "soff", "first"],
-        "formats": ["u1", "<u2", "<u4", "<u4", "<u2", "<u2", "<i8", "<i8"],
-        "offsets": [0, 2, 4, 8, 12, 14, 16, 24],
-        "itemsize": 40,
-    }
-)
-_KNOWN_PROTOCOLS = np.zeros(1 << 16, dtype=np.bool_)  # u16 protocol id → known (a look-up)
-_KNOWN_PROTOCOLS[sorted(PROTOCOLS)] = True
 
 # documented length per (family << 8 | type byte); family 0 = TOPS, 1 = DEEP; 0 = undocumented
 _DOC_FLAT = tables().doc_len
@@ -151,10 +138,10 @@ class BatchDecoder:
         k = self._k
         if k is None:
             assert isinstance(chunk, RecordChunk)
-            found = self._segments(chunk)
-            if found is None:
+            seg = numpy_segments(chunk, self.report)
+            if seg is None:
                 return {}
-            seg, buf, base = found
+            buf, base = chunk.buf, chunk.base
             msgs = walk_blocks_fast(buf, seg)
             if msgs is None:  # a truncated or corrupt segment in the chunk: walk with checks
                 msgs = walk_blocks(buf, seg)
@@ -171,43 +158,6 @@ class BatchDecoder:
         u8 = np.frombuffer(sv.buf, dtype=np.uint8)
         msgs = Messages(*k.walk_blocks(u8, seg.off, end, seg.count))
         return self._careful(sv.buf, seg, msgs, sv.base)
-
-    def _segments(self, chunk: RecordChunk) -> tuple[Segments, bytes | bytearray, int] | None:
-        """The numpy path's step 1: frames → datagrams → known IEX-TP segments."""
-        rep = self.report
-        buf = chunk.buf
-        eth = chunk.link == ETHERNET
-        rep.capture.non_ethernet += int(np.count_nonzero(~eth))
-        pay_off, pay_len = locate_payloads(buf, chunk.frame_off, chunk.cap_len, chunk.link)
-        has = pay_len >= 0
-        rep.non_udp += int(np.count_nonzero(eth & ~has))
-        rep.datagrams += int(np.count_nonzero(has))
-        trunc = chunk.cap_len < chunk.orig_len
-        short = has & (pay_len < 40)  # datagrams too short for a segment header
-        rep.truncated_segments += int(np.count_nonzero(short & trunc))
-        rep.not_iex += int(np.count_nonzero(short & ~trunc))
-        idx = np.flatnonzero(has & ~short)
-        hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
-        known = (hdr["version"] == 1) & _KNOWN_PROTOCOLS[hdr["protocol"]]
-        rep.not_iex += int(np.count_nonzero(~known))
-        plus = known & (hdr["protocol"] == DEEP_PLUS_PROTOCOL_ID)
-        if plus.any():
-            name = f"0x{DEEP_PLUS_PROTOCOL_ID:04x}"
-            rep.unsupported[name] = rep.unsupported.get(name, 0) + int(np.count_nonzero(plus))
-        sel = known & ~plus
-        idx, hdr = idx[sel], hdr[sel]
-        if not len(idx):
-            return None
-        seg = Segments(
-            off=pay_off[idx],
-            avail=pay_len[idx] - 40,
-            trunc=trunc[idx],
-            recv_ns=chunk.ts_ns[idx],
-            **{name: hdr[name].astype(np.int64) for name in _SEGMENT.names[1:]},  # type: ignore[index]
-        )
-        rep.segments += len(idx)
-        rep.heartbeats += int(np.count_nonzero(seg.count == 0))
-        return seg, buf, chunk.base
 
     def _careful(
         self, buf: bytes | bytearray, seg: Segments, msgs: Messages, base: int

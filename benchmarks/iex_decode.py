@@ -10,12 +10,14 @@ Synthetic captures (TOPS 1.6 and DEEP 1.0, classic pcap, not gzipped) come from 
 small independent writer below instead (1-8 messages per segment, real data averages 4.4;
 a few heartbeats; quotes about half the messages). Figures:
 
-* batch decoding (file in the page cache): messages/s and MB/s, median of repeats;
+* batch decoding (file in the page cache): messages/s and MB/s, median of repeats
+  (``decode_capture``'s 4 MiB chunks, and the generic 16 MiB ones for comparison);
 * the streaming reference decoder, for comparison;
 * ``fluvius iex decode FILE --format parquet`` as a subprocess, interpreter start-up
   included, against the issue's baseline (IEXTools 0.0.8: 125,000 messages/s measured by
   the issue's author on this machine; IEXTools is not installed here, see the docs);
-* peak RSS of a child process that only decodes the file (``ru_maxrss``), vs file size;
+* peak RSS of a child process that only decodes the file (``VmHWM``), vs file size; also
+  of one that streams ``iter_capture_batches`` in 1 MiB chunks and keeps nothing;
 * the real sample (``shared/data/iex``) when present.
 """
 
@@ -127,6 +129,9 @@ def _child_peak_rss(path: Path) -> dict[str, int]:
         "decode_capture(sys.argv[1], use_numba=False)",
         "decode_numba_rss_bytes": "from fluvius.feeds.iex.batch import decode_capture\n"
         "decode_capture(sys.argv[1])",
+        # streaming 1 MiB chunks, keeping nothing: the working set of a streaming consumer
+        "batches_1mib_rss_bytes": "from fluvius.feeds.iex.batch import iter_capture_batches\n"
+        "for _ in iter_capture_batches(sys.argv[1], chunk_bytes=1 << 20):\n    pass",
         "cli_parquet_rss_bytes": "import tempfile\nfrom fluvius.cli.app import main\n"
         "out = tempfile.mkdtemp()\n"
         "try:\n    main(['iex', 'decode', sys.argv[1], '-f', 'parquet', '-o', out])\n"
@@ -146,8 +151,9 @@ def _child_peak_rss(path: Path) -> dict[str, int]:
 
 def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
     """Batch, streaming, CLI and memory figures for one capture file."""
+    from fluvius.feeds._capture import CHUNK_BYTES
     from fluvius.feeds.iex import iter_events
-    from fluvius.feeds.iex.batch import decode_capture
+    from fluvius.feeds.iex.batch import DECODE_CHUNK_BYTES, decode_capture
 
     size = path.stat().st_size
     path.read_bytes()  # into the page cache
@@ -164,6 +170,8 @@ def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
 
     batch_s = median_time(lambda: decode_capture(path), repeats)
     batch_cpu = cpu_median(lambda: decode_capture(path), repeats)
+    # the same with the generic 16 MiB chunks (decode_capture reads 4 MiB ones)
+    big_cpu = cpu_median(lambda: decode_capture(path, chunk_bytes=CHUNK_BYTES), repeats)
     numpy_s = median_time(lambda: decode_capture(path, use_numba=False), repeats)
     numpy_cpu = cpu_median(lambda: decode_capture(path, use_numba=False), repeats)
     stream_s = median_time(lambda: sum(1 for _ in iter_events(path)), 1)
@@ -174,6 +182,8 @@ def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
         "batch_seconds": batch_s,
         "batch_messages_per_s": messages / batch_s,
         "batch_cpu_messages_per_s": messages / batch_cpu,
+        "batch_chunk_bytes": DECODE_CHUNK_BYTES,
+        "batch_cpu_messages_per_s_16mib_chunks": messages / big_cpu,
         "batch_mb_per_s": size / batch_s / 1e6,
         "batch_numpy_messages_per_s": messages / numpy_s,
         "batch_numpy_cpu_messages_per_s": messages / numpy_cpu,
@@ -238,14 +248,16 @@ def main() -> None:
                 f"{feed}: {doc['messages']:,} messages, {doc['file_bytes'] / 1e6:.1f} MB; batch "
                 f"{doc['batch_messages_per_s'] / 1e6:.2f} M msg/s wall, "
                 f"{doc['batch_cpu_messages_per_s'] / 1e6:.2f} M msg/s CPU "
-                f"({doc['batch_mb_per_s']:.0f} MB/s); numpy only "
+                f"({doc['batch_mb_per_s']:.0f} MB/s; 16 MiB chunks "
+                f"{doc['batch_cpu_messages_per_s_16mib_chunks'] / 1e6:.2f}); numpy only "
                 f"{doc['batch_numpy_cpu_messages_per_s'] / 1e6:.2f} M msg/s CPU; stream "
                 f"{doc['stream_messages_per_s'] / 1e3:.0f} k msg/s; CLI parquet "
                 f"{doc['cli_seconds']:.2f} s = {doc['cli_messages_per_s'] / 1e6:.2f} M msg/s = "
                 f"{doc['cli_vs_iextools']:.1f}x IEXTools; peak RSS / file: CLI parquet "
                 f"{doc['cli_parquet_rss_over_file']:.2f}, decode_capture numpy "
                 f"{doc['decode_numpy_rss_over_file']:.2f}, numba "
-                f"{doc['decode_numba_rss_over_file']:.2f}, imports alone "
+                f"{doc['decode_numba_rss_over_file']:.2f}, batches of 1 MiB chunks "
+                f"{doc['batches_1mib_rss_over_file']:.2f}, imports alone "
                 f"{doc['import_rss_over_file']:.2f}"
             )
     if SAMPLE_FILE.exists():

@@ -36,17 +36,17 @@ __all__ = ["SIGNATURES", "build", "cache_dir", "load", "module_name"]
 
 _I, _C = "i8[:]", "i8[::1]"
 SIGNATURES = {
-    "walk_pcap": "Tuple((i8[:], i8, i8))(u1[::1], i8, b1, i8)",
     "walk_blocks": f"UniTuple(i8[:], 6)(u1[::1], {_I}, {_I}, {_I})",
     "gather1": f"u1[:](u1[::1], {_I}, i8)",
     "gather4": f"u4[:](u1[::1], {_I}, i8)",
     "gather8": f"i8[:](u1[::1], {_I}, i8, i8)",
     "gather_text": f"u8[:](u1[::1], {_I}, i8, i8)",
-    "pcap_heads": f"UniTuple(i8[::1], 3)(u1[::1], {_I}, b1, i8)",
-    "locate_plain": f"Tuple((i8[::1], b1[::1]))(u1[::1], {_I}, {_I}, i4[:])",
-    "segment_heads": f"i8[:, ::1](u1[::1], {_I})",
-    # the fused path's index arrays are contiguous (decode_fused makes sure): C layout
+    # the fused path's index arrays are contiguous (fill_rows makes sure): C layout
     "scan": f"Tuple((b1, i8[:]))(u1[::1], {', '.join([_C] * 7)})",
+    "survey": (
+        f"Tuple((i8[:, :], i8[::1], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, i8, i8, i8, "
+        f"{', '.join([_C] * 4)}, i4[::1], {_C}, {_C})"
+    ),
     "fill": (
         f"i8(u1[::1], u4[:], u8[:], {', '.join([_C] * 10)}, i8[:, ::1], "
         f"{', '.join([_C] * 5)}, u1[::1], u4[:], u8[:], i8, i8)"

@@ -2,8 +2,8 @@
 
 Design note
 -----------
-A capture is read as a stream of byte *chunks* (a few MiB each), never whole: a day of IEX
-HIST data is several GB. Each chunk is indexed by the container's indexer
+A capture is read as a stream of byte *chunks* (a few MiB each), never whole: a day of
+IEX HIST data is several GB. Each chunk is indexed by the container's indexer
 (:func:`fluvius.feeds.pcap.index_pcap`, :func:`fluvius.feeds.pcapng.index_pcapng`), which
 walks the complete records and returns their frames as arrays (:class:`RecordChunk`); the
 incomplete record at the end of the chunk is carried into the next one. Both decoders, the
@@ -21,23 +21,27 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar, overload
 
 import numpy as np
 
 from fluvius.errors import DecodeError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
     from numpy.typing import NDArray
+
+    from fluvius.feeds.pcap import PcapIndexer
 
 __all__ = [
     "CHUNK_BYTES",
     "CaptureStats",
     "Indexer",
+    "PcapWalk",
     "RecordChunk",
     "detect_container",
     "iter_record_chunks",
@@ -168,14 +172,21 @@ def detect_container(head: bytes, *, name: str = "capture") -> str:
     )
 
 
-def _make_indexer(container: str, head: bytes, name: str, compiled: bool) -> Indexer:
+T = TypeVar("T")
+
+PcapWalk = Callable[[bytearray, int, int, "PcapIndexer"], tuple[T | None, int, str]]
+"""A consumer's own walk of classic pcap records: ``walk(buf, start, base, indexer)``
+returns (what to yield for ``buf[start:]``, or None; bytes of ``buf`` used by complete
+records; why reading must stop, or ""). It counts ``records`` and ``truncated_records``
+in the :class:`CaptureStats` itself."""
+
+
+def _make_indexer(container: str, head: bytes, name: str) -> Indexer:
     from fluvius.feeds.pcap import PcapIndexer
     from fluvius.feeds.pcapng import PcapngIndexer
 
     if container == "pcap":
-        indexer = PcapIndexer.from_header(head, name=name)
-        indexer.compiled = compiled
-        return indexer
+        return PcapIndexer.from_header(head, name=name)
     return PcapngIndexer(name=name)
 
 
@@ -203,7 +214,7 @@ def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> bytearray
     something still view the buffer, a resize makes a new one instead.
     """
     carry = bytes(buf[used:])  # less than one record
-    if 2 * len(carry) > len(buf):  # a record longer than half the buffer: make room
+    if 2 * len(carry) > len(buf) and len(carry) + size > len(buf):  # a long record: make room
         try:
             buf.extend(bytes(len(carry) + size - len(buf)))
         except BufferError:
@@ -225,24 +236,49 @@ def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> bytearray
     return buf
 
 
+@overload
+def iter_record_chunks(
+    path: str | Path,
+    stats: CaptureStats,
+    *,
+    chunk_bytes: int = ...,
+    progress: Callable[[int, int], None] | None = ...,
+    reuse_buffer: bool = ...,
+    walk: None = ...,
+) -> Iterator[RecordChunk]: ...
+
+
+@overload
+def iter_record_chunks(
+    path: str | Path,
+    stats: CaptureStats,
+    *,
+    chunk_bytes: int = ...,
+    progress: Callable[[int, int], None] | None = ...,
+    reuse_buffer: bool = ...,
+    walk: PcapWalk[T],
+) -> Iterator[RecordChunk | T]: ...
+
+
 def iter_record_chunks(
     path: str | Path,
     stats: CaptureStats,
     *,
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int, int], None] | None = None,
-    compiled: bool = False,
     reuse_buffer: bool = False,
-) -> Iterator[RecordChunk]:
+    walk: PcapWalk[Any] | None = None,
+) -> Iterator[Any]:
     """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
 
     Raises :class:`DecodeError` when the file is not a capture; a file that ends inside a
     record, or whose next record length is impossible, stops with ``stats.truncated_file``
     set (the caller decides whether that is an error). ``progress(done, total)`` is called
     after each chunk with the bytes of the (possibly compressed) file read so far.
-    ``compiled`` lets the pcap indexer use the numba record walk when it is available.
-    ``reuse_buffer`` reads every chunk into the same buffer (no fresh 16 MiB per chunk):
+    ``reuse_buffer`` reads every chunk into the same buffer (no fresh buffer per chunk):
     only for consumers that keep nothing of a chunk's buffer once they ask for the next.
+    ``walk`` (:data:`PcapWalk`) replaces the record indexer of classic pcap files: what it
+    returns is yielded instead of a :class:`RecordChunk` (pcapng still gives those).
     """
     name = str(path)
     total = os.path.getsize(path)
@@ -254,7 +290,8 @@ def iter_record_chunks(
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise DecodeError(f"{name}: cannot inflate: {exc}", offset=0) from exc
         stats.container = detect_container(bytes(buf[:4]), name=name)
-        indexer = _make_indexer(stats.container, bytes(buf[:24]), name, compiled)
+        indexer = _make_indexer(stats.container, bytes(buf[:24]), name)
+        own_walk = walk if stats.container == "pcap" else None
         base = 0
         start = 24 if stats.container == "pcap" else 0
         if len(buf) < start:
@@ -262,23 +299,27 @@ def iter_record_chunks(
             stats.bytes_read = len(buf)
             return
         while True:
-            found = indexer.index(buf, start, base, stats)
-            chunk = indexer.to_chunk(buf, base, found)
-            stats.records += len(chunk)
-            stats.truncated_records += int(np.count_nonzero(chunk.cap_len < chunk.orig_len))
+            if own_walk is not None:
+                item, used, stop = own_walk(buf, start, base, indexer)  # type: ignore[arg-type]
+            else:
+                found = indexer.index(buf, start, base, stats)
+                chunk = indexer.to_chunk(buf, base, found)
+                stats.records += len(chunk)
+                stats.truncated_records += int(np.count_nonzero(chunk.cap_len < chunk.orig_len))
+                item, used, stop = (chunk if len(chunk) else None), found.used, found.stop
             if progress is not None:
                 progress(raw.tell(), total)
-            if len(chunk):
-                yield chunk
-            if found.stop:
-                stats.truncated_file = found.stop
+            if item is not None:
+                yield item
+            if stop:
+                stats.truncated_file = stop
                 stats.bytes_read = base + len(buf)
                 return
-            n_carry = len(buf) - found.used
-            carry = None if reuse_buffer else memoryview(buf)[found.used :]
+            n_carry = len(buf) - used
+            carry = None if reuse_buffer else memoryview(buf)[used:]
             try:
                 if carry is None:
-                    nxt = _refill(stream, buf, found.used, chunk_bytes)
+                    nxt = _refill(stream, buf, used, chunk_bytes)
                 else:
                     nxt = _read_into(stream, carry, chunk_bytes)
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
@@ -292,7 +333,7 @@ def iter_record_chunks(
             if carry is not None:
                 carry.release()
             eof = len(nxt) == n_carry
-            base += found.used
+            base += used
             if eof:
                 if len(nxt):
                     stats.truncated_file = (

@@ -7,14 +7,14 @@ objects, only arrays and integers). :mod:`fluvius.feeds._kernels` compiles them 
 time (``numba.njit``) or loads them ahead-of-time compiled (:mod:`fluvius.feeds._aot`);
 run as plain Python they are correct but very slow, so nothing calls them uncompiled.
 
-* ``walk_pcap``, ``pcap_heads``: the pcap record walk (record starts of a chunk) and the
-  record headers (capture time, captured and original lengths);
-* ``locate_plain``: UDP payloads of plain frames (Ethernet, IPv4 without options, UDP);
-* ``segment_heads``: the 40-byte IEX-TP segment headers, as int64 rows;
+* ``survey``: one pass from a chunk's records (a classic pcap walk, or given records) to
+  its IEX-TP segments: frames, UDP payloads, segment headers, block checks and counts
+  (:mod:`fluvius.feeds.iex._survey`);
 * ``walk_blocks``: the walk of message blocks inside segments, with checks;
 * ``gather1/4/8``, ``gather_text``: little-endian fields at arbitrary offsets;
-* ``scan`` and ``fill``: the fused path (:mod:`fluvius.feeds.iex._fused`): check intact
-  segments and count, then write each message's event row straight into its kind's rows.
+* ``scan`` and ``fill``: the fused path (:mod:`fluvius.feeds.iex._fused`): count the
+  messages of intact segments past dropped duplicates, and write each message's event
+  row straight into its kind's rows.
   Its region between ``BEGIN GENERATED`` and ``END GENERATED`` is written by
   :mod:`fluvius.feeds.iex._fillgen` (straight-line rows of the most frequent types).
 """
@@ -33,40 +33,10 @@ __all__ = [
     "gather4",
     "gather8",
     "gather_text",
-    "locate_plain",
-    "pcap_heads",
     "scan",
-    "segment_heads",
+    "survey",
     "walk_blocks",
-    "walk_pcap",
 ]
-
-
-def walk_pcap(a: Any, start: Any, little: bool, max_record: int) -> Any:
-    n = len(a)
-    out = np.empty((n - start) // 16 + 1, np.int64)
-    k = 0
-    pos = start
-    stop = -1
-    while pos + 16 <= n:
-        b0 = np.int64(a[pos + 8])
-        b1 = np.int64(a[pos + 9])
-        b2 = np.int64(a[pos + 10])
-        b3 = np.int64(a[pos + 11])
-        if little:  # noqa: SIM108
-            incl = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
-        else:
-            incl = b3 | (b2 << 8) | (b1 << 16) | (b0 << 24)
-        if incl > max_record:
-            stop = pos
-            break
-        nxt = pos + 16 + incl
-        if nxt > n:
-            break
-        out[k] = pos
-        k += 1
-        pos = nxt
-    return out[:k], pos, stop
 
 
 def walk_blocks(a: Any, off: Any, end: Any, count: Any) -> Any:
@@ -205,70 +175,50 @@ def fill(
                 o8[r + 8] = a8[m + 2]
                 v = a8[m + 10]
                 x = v ^ np.uint64(0x2020202020202020)
-                keep = 8
-                if x == 0:
-                    keep = 0
-                else:
-                    if x >> np.uint64(32) == 0:
-                        keep -= 4
-                        x <<= np.uint64(32)
-                    if x >> np.uint64(48) == 0:
-                        keep -= 2
-                        x <<= np.uint64(16)
-                    if x >> np.uint64(56) == 0:
-                        keep -= 1
-                if keep < 8:
-                    v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
-                o8[r + 0] = v
+                t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
+                t &= np.uint64(0x8080808080808080)
+                t |= t >> np.uint64(8)
+                t |= t >> np.uint64(16)
+                t |= t >> np.uint64(32)
+                o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
                 o4[r + 40] = a4[m + 18]
                 o8[r + 32] = np.uint64(np.int64(a8[m + 22]) * price_factor)
                 o8[r + 44] = np.uint64(np.int64(a8[m + 30]) * price_factor)
                 o4[r + 52] = a4[m + 38]
+                o8[r + 16] = np.uint64(recv[i])
+                o8[r + 24] = np.uint64(first[i] + c)
             elif code == 0x054 or code == 0x154:  # trade rows
                 o1[r + 52] = a1[m + 1]
                 o8[r + 8] = a8[m + 2]
                 v = a8[m + 10]
                 x = v ^ np.uint64(0x2020202020202020)
-                keep = 8
-                if x == 0:
-                    keep = 0
-                else:
-                    if x >> np.uint64(32) == 0:
-                        keep -= 4
-                        x <<= np.uint64(32)
-                    if x >> np.uint64(48) == 0:
-                        keep -= 2
-                        x <<= np.uint64(16)
-                    if x >> np.uint64(56) == 0:
-                        keep -= 1
-                if keep < 8:
-                    v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
-                o8[r + 0] = v
+                t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
+                t &= np.uint64(0x8080808080808080)
+                t |= t >> np.uint64(8)
+                t |= t >> np.uint64(16)
+                t |= t >> np.uint64(32)
+                o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
                 o4[r + 40] = a4[m + 18]
                 o8[r + 32] = np.uint64(np.int64(a8[m + 22]) * price_factor)
                 o8[r + 44] = a8[m + 30]
+                o8[r + 16] = np.uint64(recv[i])
+                o8[r + 24] = np.uint64(first[i] + c)
             elif code == 0x138 or code == 0x135:  # book_level_update rows
                 o1[r + 45] = a1[m + 1] & 1
                 o8[r + 8] = a8[m + 2]
                 v = a8[m + 10]
                 x = v ^ np.uint64(0x2020202020202020)
-                keep = 8
-                if x == 0:
-                    keep = 0
-                else:
-                    if x >> np.uint64(32) == 0:
-                        keep -= 4
-                        x <<= np.uint64(32)
-                    if x >> np.uint64(48) == 0:
-                        keep -= 2
-                        x <<= np.uint64(16)
-                    if x >> np.uint64(56) == 0:
-                        keep -= 1
-                if keep < 8:
-                    v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
-                o8[r + 0] = v
+                t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
+                t &= np.uint64(0x8080808080808080)
+                t |= t >> np.uint64(8)
+                t |= t >> np.uint64(16)
+                t |= t >> np.uint64(32)
+                o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
                 o4[r + 41] = a4[m + 18]
                 o8[r + 33] = np.uint64(np.int64(a8[m + 22]) * price_factor)
+                o8[r + 16] = np.uint64(recv[i])
+                o8[r + 24] = np.uint64(first[i] + c)
+                o1[r + 32] = 66 if a1[m] == plu_buy else 83
             else:
                 hot = False
             # END GENERATED
@@ -290,118 +240,209 @@ def fill(
                     elif conv == 2:  # u4 seconds to ns
                         o8[dst] = np.uint64(np.int64(a4[src]) * 1_000_000_000)
                     elif conv == 3:  # text: trailing spaces become NULs
-                        # the last characters are the high bytes: count the leading zero
-                        # bytes of v ^ "        " by halving (4, 2, 1 bytes)
+                        # mark the bytes that are not spaces (high bit of each byte of t),
+                        # spread the marks to every byte below the last one, widen to a mask
                         if width == 8:
                             v = a8[src]
                             x = v ^ np.uint64(0x2020202020202020)
                         else:
                             v = np.uint64(a4[src])
-                            x = (v ^ np.uint64(0x20202020)) << np.uint64(32)
-                        keep = width
-                        if x == 0:
-                            keep = 0
-                        else:
-                            if x >> np.uint64(32) == 0:
-                                keep -= 4
-                                x <<= np.uint64(32)
-                            if x >> np.uint64(48) == 0:
-                                keep -= 2
-                                x <<= np.uint64(16)
-                            if x >> np.uint64(56) == 0:
-                                keep -= 1
-                        if keep < 8:
-                            v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
+                            x = v ^ np.uint64(0x20202020)
+                        low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+                        t = (((x & low7) + low7) | x) & np.uint64(0x8080808080808080)
+                        t |= t >> np.uint64(8)
+                        t |= t >> np.uint64(16)
+                        t |= t >> np.uint64(32)
+                        v &= (t >> np.uint64(7)) * np.uint64(0xFF)
                         if width == 8:
                             o8[dst] = v
                         else:
                             o4[dst] = np.uint32(v)
                     else:  # 4: bit 0 of a flags byte
                         o1[dst] = a1[src] & 1
-            o8[r + recv_at[k]] = np.uint64(recv[i])
-            o8[r + seq_at[k]] = np.uint64(first[i] + c)
-            if side_at[k] >= 0:
-                o1[r + side_at[k]] = 66 if a1[m] == plu_buy else 83  # 'B' / 'S'
+                o8[r + recv_at[k]] = np.uint64(recv[i])
+                o8[r + seq_at[k]] = np.uint64(first[i] + c)
+                if side_at[k] >= 0:
+                    o1[r + side_at[k]] = 66 if a1[m] == plu_buy else 83  # 'B' / 'S'
     return long_messages
 
 
-def pcap_heads(a: Any, starts: Any, little: bool, ns_per_tick: int) -> Any:
-    n = len(starts)
-    ts = np.empty(n, np.int64)
-    cap = np.empty(n, np.int64)
-    orig = np.empty(n, np.int64)
-    for i in range(n):
-        p = starts[i]
-        if little:
-            sec = np.int64(a[p]) | (np.int64(a[p + 1]) << 8) | (np.int64(a[p + 2]) << 16)
-            sec |= np.int64(a[p + 3]) << 24
-            frac = np.int64(a[p + 4]) | (np.int64(a[p + 5]) << 8) | (np.int64(a[p + 6]) << 16)
-            frac |= np.int64(a[p + 7]) << 24
-            incl = np.int64(a[p + 8]) | (np.int64(a[p + 9]) << 8) | (np.int64(a[p + 10]) << 16)
-            incl |= np.int64(a[p + 11]) << 24
-            wire = np.int64(a[p + 12]) | (np.int64(a[p + 13]) << 8)
-            wire |= (np.int64(a[p + 14]) << 16) | (np.int64(a[p + 15]) << 24)
+def survey(
+    a: Any, a2: Any, a4: Any, a8: Any,
+    start: int, little: bool, max_record: int, ns_per_tick: int, linktype: int,
+    frame_off: Any, cap_len: Any, orig_len: Any, ts_ns: Any, link: Any, fam_of: Any, doc: Any,
+) -> Any:  # fmt: skip
+    # start >= 0: walk classic pcap records from a[start:]; start < 0: the given records.
+    # a2, a4, a8: the buffer viewed as u16 / u32 / u64 at every byte offset (stride 1)
+    walk = start >= 0
+    n = len(a)
+    nrec = len(frame_off)
+    cap_seg = (n - start) // 98 + 1 if walk else nrec  # a segment's record is >= 98 bytes
+    segs = np.empty((11, cap_seg), np.int64)
+    stats = np.zeros(16, np.int64)
+    counts = np.zeros(512, np.int64)
+    ok = True
+    in_order = True
+    nseg = 0
+    nxt_seq = np.int64(0)
+    nxt_off = np.int64(0)
+    pos = start
+    stop = -1
+    r = 0
+    while True:
+        # the next record: frame offset, captured and original length, time, link type
+        if walk:
+            if pos + 16 > n:
+                break
+            p = pos
+            if little:
+                incl = np.int64(a4[p + 8])
+            else:
+                incl = np.int64(a[p + 11]) | (np.int64(a[p + 10]) << 8)
+                incl |= (np.int64(a[p + 9]) << 16) | (np.int64(a[p + 8]) << 24)
+            if incl > max_record:
+                stop = pos
+                break
+            if pos + 16 + incl > n:
+                break
+            if little:
+                sec = np.int64(a4[p])
+                frac = np.int64(a4[p + 4])
+                orig = np.int64(a4[p + 12])
+            else:
+                sec = np.int64(a[p + 3]) | (np.int64(a[p + 2]) << 8) | (np.int64(a[p + 1]) << 16)
+                sec |= np.int64(a[p]) << 24
+                frac = np.int64(a[p + 7]) | (np.int64(a[p + 6]) << 8)
+                frac |= (np.int64(a[p + 5]) << 16) | (np.int64(a[p + 4]) << 24)
+                orig = np.int64(a[p + 15]) | (np.int64(a[p + 14]) << 8)
+                orig |= (np.int64(a[p + 13]) << 16) | (np.int64(a[p + 12]) << 24)
+            fo = pos + 16
+            cap = incl
+            ts = sec * 1_000_000_000 + frac * ns_per_tick
+            lk = linktype
+            pos = fo + incl
         else:
-            sec = np.int64(a[p + 3]) | (np.int64(a[p + 2]) << 8) | (np.int64(a[p + 1]) << 16)
-            sec |= np.int64(a[p]) << 24
-            frac = np.int64(a[p + 7]) | (np.int64(a[p + 6]) << 8) | (np.int64(a[p + 5]) << 16)
-            frac |= np.int64(a[p + 4]) << 24
-            incl = np.int64(a[p + 11]) | (np.int64(a[p + 10]) << 8) | (np.int64(a[p + 9]) << 16)
-            incl |= np.int64(a[p + 8]) << 24
-            wire = np.int64(a[p + 15]) | (np.int64(a[p + 14]) << 8)
-            wire |= (np.int64(a[p + 13]) << 16) | (np.int64(a[p + 12]) << 24)
-        ts[i] = sec * 1_000_000_000 + frac * ns_per_tick
-        cap[i] = incl
-        orig[i] = wire
-    return ts, cap, orig
-
-
-def locate_plain(a: Any, frame_off: Any, cap_len: Any, link: Any) -> Any:
-    n = len(frame_off)
-    pay_len = np.full(n, -1, np.int64)
-    plain = np.zeros(n, np.bool_)
-    last = len(a) - 42
-    if last < 0:
-        return pay_len, plain
-    for i in range(n):
-        h = min(frame_off[i], last)
-        if (
-            link[i] != 1
-            or cap_len[i] < 42
-            or a[h + 12] != 0x08
-            or a[h + 13] != 0x00
-            or a[h + 14] != 0x45
-            or a[h + 23] != 17
-            or (a[h + 20] & 0x1F) != 0
-            or a[h + 21] != 0
-        ):
+            if r >= nrec:
+                break
+            fo = frame_off[r]
+            cap = cap_len[r]
+            orig = orig_len[r]
+            ts = ts_ns[r]
+            lk = link[r]
+            r += 1
+        stats[2] += 1
+        trunc = cap < orig
+        if trunc:
+            stats[3] += 1
+        if lk != 1:
+            stats[4] += 1
             continue
-        plain[i] = True
-        udp = ((np.int64(a[h + 38]) << 8) | np.int64(a[h + 39])) - 8
-        total = ((np.int64(a[h + 16]) << 8) | np.int64(a[h + 17])) - 28
-        length = min(min(udp, total), cap_len[i] - 42)
-        if length >= 0:
-            pay_len[i] = length
-    return pay_len, plain
-
-
-def segment_heads(a: Any, off: Any) -> Any:
-    n = len(off)
-    out = np.empty((8, n), np.int64)
-    for i in range(n):
-        p = off[i]
-        out[0, i] = a[p]
-        out[1, i] = np.int64(a[p + 2]) | (np.int64(a[p + 3]) << 8)
-        out[2, i] = np.int64(a[p + 4]) | (np.int64(a[p + 5]) << 8) | (np.int64(a[p + 6]) << 16)
-        out[2, i] |= np.int64(a[p + 7]) << 24
-        out[3, i] = np.int64(a[p + 8]) | (np.int64(a[p + 9]) << 8) | (np.int64(a[p + 10]) << 16)
-        out[3, i] |= np.int64(a[p + 11]) << 24
-        out[4, i] = np.int64(a[p + 12]) | (np.int64(a[p + 13]) << 8)
-        out[5, i] = np.int64(a[p + 14]) | (np.int64(a[p + 15]) << 8)
-        for f in range(2):
-            q = p + 16 + 8 * f
-            v = np.uint64(0)
-            for b in range(8):
-                v |= np.uint64(a[q + b]) << np.uint64(8 * b)
-            out[6 + f, i] = np.int64(v)
-    return out
+        # Ethernet, 802.1Q / QinQ tags, IPv4 (any header length), UDP: as net.udp_payload
+        end = fo + cap
+        q = fo + 12
+        if q + 2 > end:
+            stats[5] += 1
+            continue
+        et = (np.int64(a[q]) << 8) | np.int64(a[q + 1])
+        while et == 0x8100 or et == 0x88A8 or et == 0x9100:
+            q += 4
+            if q + 2 > end:
+                break
+            et = (np.int64(a[q]) << 8) | np.int64(a[q + 1])
+        ip = q + 2
+        if et != 0x0800 or ip + 20 > end:
+            stats[5] += 1
+            continue
+        ihl = (np.int64(a[ip]) & 0x0F) * 4
+        frag = ((np.int64(a[ip + 6]) << 8) | np.int64(a[ip + 7])) & 0x1FFF
+        if a[ip] >> 4 != 4 or ihl < 20 or a[ip + 9] != 17 or frag != 0:
+            stats[5] += 1
+            continue
+        udp = ip + ihl
+        if udp + 8 > end:
+            stats[5] += 1
+            continue
+        total = (np.int64(a[ip + 2]) << 8) | np.int64(a[ip + 3])
+        udp_len = (np.int64(a[udp + 4]) << 8) | np.int64(a[udp + 5])
+        h = udp + 8
+        length = min(min(udp_len - 8, total - ihl - 8), end - h)
+        if length < 0:
+            stats[5] += 1
+            continue
+        stats[6] += 1
+        # the IEX-TP segment header
+        if length < 40:
+            if trunc:
+                stats[7] += 1
+            else:
+                stats[8] += 1
+            continue
+        protocol = np.int64(a2[h + 2])
+        fam = fam_of[protocol]
+        if a[h] != 1 or fam == -1:
+            stats[8] += 1
+            continue
+        if fam == -2:  # a protocol the decoder does not support (DEEP+)
+            stats[9] += 1
+            continue
+        channel = np.int64(a4[h + 4])
+        session = np.int64(a4[h + 8])
+        plen = np.int64(a2[h + 12])
+        count = np.int64(a2[h + 14])
+        soff = np.int64(a8[h + 16])
+        first = np.int64(a8[h + 24])
+        avail = length - 40
+        if nseg > 0 and (
+            protocol != segs[4, 0] or channel != segs[5, 0] or session != segs[6, 0]
+            or first != nxt_seq or soff != nxt_off
+        ):  # fmt: skip
+            in_order = False
+        segs[0, nseg] = h
+        segs[1, nseg] = avail
+        segs[2, nseg] = 1 if trunc else 0
+        segs[3, nseg] = ts
+        segs[4, nseg] = protocol
+        segs[5, nseg] = channel
+        segs[6, nseg] = session
+        segs[7, nseg] = plen
+        segs[8, nseg] = count
+        segs[9, nseg] = soff
+        segs[10, nseg] = first
+        nseg += 1
+        nxt_seq = first + count
+        nxt_off = soff + plen
+        if count == 0:
+            stats[11] += 1
+        if not ok:
+            continue
+        # the message blocks, checked as scan does (no duplicates dropped yet)
+        if plen > avail:
+            ok = False
+            continue
+        m = h + 40
+        e = m + plen
+        code0 = fam << 8
+        for _c in range(count):
+            if m + 2 > e:
+                ok = False
+                break
+            mlen = np.int64(a2[m])
+            m += 2
+            if mlen == 0 or m + mlen > e:
+                ok = False
+                break
+            code = code0 | np.int64(a[m])
+            d = doc[code]
+            if d == 0 or mlen < d:
+                ok = False
+                break
+            counts[code] += 1
+            m += mlen
+        if ok and m != e:
+            ok = False
+    stats[0] = pos
+    stats[1] = stop
+    stats[10] = nseg
+    stats[12] = 1 if ok else 0
+    stats[13] = 1 if in_order else 0
+    return segs[:, :nseg], stats, counts

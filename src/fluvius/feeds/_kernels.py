@@ -3,8 +3,9 @@
 Design note
 -----------
 The batch decoder's sequential or gather-bound steps are the only loops numba compiles:
-the pcap record walk, the walk of message blocks inside segments, reading little-endian
-integers at arbitrary offsets, and the fused scan/fill of intact chunks. Their source is
+the survey of a chunk's records (pcap record walk, frames, segment headers, block checks),
+the walk of message blocks inside segments, reading little-endian integers at arbitrary
+offsets, and the fill of intact chunks' rows. Their source is
 :mod:`fluvius.feeds._kernel_src`. Each kernel has the same contract as the numpy code it
 replaces, and the tests decode the same captures with and without the kernels.
 
@@ -35,12 +36,9 @@ KERNEL_NAMES = (
     "gather4",
     "gather8",
     "gather_text",
-    "locate_plain",
-    "pcap_heads",
     "scan",
-    "segment_heads",
+    "survey",
     "walk_blocks",
-    "walk_pcap",
 )
 
 _CACHE: dict[str, Any] = {}

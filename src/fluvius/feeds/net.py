@@ -10,7 +10,8 @@ frames that are not IPv4/UDP, have no payload (``None``).
 
 :func:`locate_payloads` does the same for all frames of a chunk at once: frames with the
 common layout (no tag, IHL 5) are handled with numpy, the others one by one with
-:func:`udp_payload`, so both paths give identical results.
+:func:`udp_payload`, so both paths give identical results. (The compiled batch decoder
+applies the same rules in its own pass, :mod:`fluvius.feeds.iex._survey`.)
 """
 
 from __future__ import annotations
@@ -88,21 +89,14 @@ def locate_payloads(
     frame_off: NDArray[np.int64],
     cap_len: NDArray[np.int64],
     link: NDArray[np.int32],
-    kernels: Any = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """UDP payload offset and length of every frame; length -1 for frames without one.
-
-    ``kernels`` (:func:`fluvius.feeds._kernels.kernels`) does the plain frames compiled.
-    """
+    """UDP payload offset and length of every frame; length -1 for frames without one."""
     n = len(frame_off)
     pay_off = frame_off + 42
     pay_len = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return pay_off, pay_len
-    if kernels is not None:
-        u8 = np.frombuffer(buf, dtype=np.uint8)
-        pay_len, plain = kernels.locate_plain(u8, frame_off, cap_len, link)
-    elif len(buf) < 42:
+    if len(buf) < 42:
         plain = np.zeros(n, dtype=bool)
     else:
         heads: NDArray[Any] = strided_view(buf, _FIXED)[np.minimum(frame_off, len(buf) - 42)]

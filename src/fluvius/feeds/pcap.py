@@ -9,7 +9,8 @@ first tries :func:`fluvius.feeds._chains.walk_in_parallel` (many sub-walks at on
 numpy, verified end to end) and otherwise walks record headers in one tight loop; either
 way the header fields are gathered afterwards with numpy. A record length beyond
 :data:`MAX_RECORD` cannot be a UDP frame: the file is corrupt there and cannot be
-re-synchronised, so reading stops with a report.
+re-synchronised, so reading stops with a report. (The compiled batch decoder walks pcap
+records in its own pass instead, :mod:`fluvius.feeds.iex._survey`, with the same rules.)
 """
 
 from __future__ import annotations
@@ -29,12 +30,20 @@ from fluvius.feeds._capture import (
     strided_view,
 )
 from fluvius.feeds._chains import walk_in_parallel
-from fluvius.feeds._kernels import kernels
 
-__all__ = ["MAX_RECORD", "PcapIndexer"]
+__all__ = ["MAX_RECORD", "PcapIndexer", "corrupt_record"]
 
 MAX_RECORD = 1 << 18
 """The largest record length accepted (bytes); IPv4 datagrams are at most 65,535 bytes."""
+
+
+def corrupt_record(buf: bytes | bytearray, pos: int, base: int, endian: str) -> str:
+    """Why reading stops at the record at ``buf[pos]`` whose length exceeds MAX_RECORD."""
+    (incl,) = struct.unpack_from(endian + "I", buf, pos + 8)
+    return (
+        f"corrupt pcap record at byte offset {base + pos}: captured length {incl} "
+        f"exceeds {MAX_RECORD}; the rest of the file cannot be read"
+    )
 
 
 @dataclass(slots=True)
@@ -46,7 +55,6 @@ class PcapIndexer:
     snaplen: int
     linktype: int
     name: str = "capture"
-    compiled: bool = False  # use the numba record walk when numba is available
 
     @classmethod
     def from_header(cls, head: bytes, *, name: str = "capture") -> PcapIndexer:
@@ -67,14 +75,6 @@ class PcapIndexer:
         self, buf: bytes | bytearray, start: int, base: int, stats: CaptureStats
     ) -> IndexResult:
         """Offsets of the complete records in ``buf[start:]``."""
-        k = kernels() if self.compiled else None
-        if k is not None:
-            starts, used, stop = k.walk_pcap(
-                np.frombuffer(buf, dtype=np.uint8), start, self.endian == "<", MAX_RECORD
-            )
-            if stop < 0:
-                return IndexResult(used=int(used), starts=starts)
-            # a corrupt length: the sequential loop below writes the report
         fast = walk_in_parallel(buf, start, self.endian)
         if fast is not None:
             return fast
@@ -87,10 +87,7 @@ class PcapIndexer:
         while pos + 16 <= end:
             incl = length_at(buf, pos + 8)[0]
             if incl > MAX_RECORD:
-                found.stop = (
-                    f"corrupt pcap record at byte offset {base + pos}: captured length {incl} "
-                    f"exceeds {MAX_RECORD}; the rest of the file cannot be read"
-                )
+                found.stop = corrupt_record(buf, pos, base, self.endian)
                 break
             nxt = pos + 16 + incl
             if nxt > end:
@@ -103,20 +100,6 @@ class PcapIndexer:
     def to_chunk(self, buf: bytes | bytearray, base: int, found: IndexResult) -> RecordChunk:
         """Gather the header fields of the records found into a :class:`RecordChunk`."""
         starts = found.starts if found.starts is not None else as_int64(found.frame_off)
-        k = kernels() if self.compiled and len(starts) else None
-        if k is not None:
-            ts, cap, orig = k.pcap_heads(
-                np.frombuffer(buf, dtype=np.uint8), starts, self.endian == "<", self.ns_per_tick
-            )
-            return RecordChunk(
-                buf=buf,
-                base=base,
-                frame_off=starts + 16,
-                cap_len=cap,
-                orig_len=orig,
-                ts_ns=ts,
-                link=np.full(len(starts), self.linktype, dtype=np.int32),
-            )
         e = self.endian
         header = np.dtype(
             {"names": ["sec", "frac", "incl", "orig"], "formats": [e + "u4"] * 4, "itemsize": 16}

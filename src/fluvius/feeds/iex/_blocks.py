@@ -1,5 +1,8 @@
-"""Walking IEX-TP message blocks of many segments at once (the batch decoder's step 3).
+"""The batch decoder's numpy path: segments of a chunk, and their message blocks walked at once.
 
+:func:`numpy_segments` finds a chunk's IEX-TP segments with array passes (UDP payloads of
+all frames, the 40-byte headers gathered through a strided structured view), counting
+what is not IEX-TP; :func:`segment_problems` words what is wrong with damaged segments.
 Three walkers with one contract (per message: segment index, index in the segment, offset
 and length of the message; per segment: complete blocks and where the walk stopped):
 
@@ -23,14 +26,38 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluvius.feeds._capture import strided_view
+from fluvius.feeds.iex.transport import DEEP_PLUS_PROTOCOL_ID, PROTOCOLS
+from fluvius.feeds.net import ETHERNET, locate_payloads
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["VECTOR_STEPS", "Messages", "Segments", "walk_blocks", "walk_blocks_fast"]
+    from fluvius.feeds._capture import RecordChunk
+    from fluvius.feeds.iex.report import DecodeReport
+
+__all__ = [
+    "VECTOR_STEPS",
+    "Messages",
+    "Segments",
+    "numpy_segments",
+    "segment_problems",
+    "walk_blocks",
+    "walk_blocks_fast",
+]
 
 _U16 = np.dtype("<u2")
 VECTOR_STEPS = 256  # block-walk steps done with numpy; real segments hold at most ~70 blocks
+
+_SEGMENT = np.dtype(
+    {
+        "names": ["version", "protocol", "channel", "session", "plen", "count", "soff", "first"],
+        "formats": ["u1", "<u2", "<u4", "<u4", "<u2", "<u2", "<i8", "<i8"],
+        "offsets": [0, 2, 4, 8, 12, 14, 16, 24],
+        "itemsize": 40,
+    }
+)
+_KNOWN_PROTOCOLS = np.zeros(1 << 16, dtype=np.bool_)  # u16 protocol id → known (a look-up)
+_KNOWN_PROTOCOLS[sorted(PROTOCOLS)] = True
 
 
 @dataclass(slots=True)
@@ -163,3 +190,78 @@ def walk_blocks(buf: bytes | bytearray, seg: Segments) -> Messages:
         out_pos[where] = p
         out_len[where] = mlen
     return Messages(out_seg, out_k, out_pos, out_len, complete, pos)
+
+
+def segment_problems(
+    seg: Segments, msgs: Messages, base: int, report: DecodeReport
+) -> list[tuple[int, str, str]]:
+    """(file offset, what, expected) of each damaged segment; cut ones count in ``report``.
+
+    A segment whose blocks stop short in a frame the capture cut is a truncation (counted),
+    in a whole frame it is corrupt (listed), as in the reference decoder.
+    """
+    pos_end, complete = msgs.pos_end, msgs.complete
+    over = seg.plen > seg.avail
+    cut = over | (complete < seg.count)
+    report.truncated_segments += int(np.count_nonzero(cut & seg.trunc))
+    bad_end = ~cut & (pos_end != seg.off + 40 + seg.plen)
+    out: list[tuple[int, str, str]] = []
+    for i in np.flatnonzero((cut & ~seg.trunc) | bad_end).tolist():
+        plen, count, avail = int(seg.plen[i]), int(seg.count[i]), int(seg.avail[i])
+        at = base + int(seg.off[i])
+        if over[i]:
+            what = (
+                f"IEX-TP segment declares payload length {plen}, the datagram holds {avail} bytes",
+                "payload length <= datagram length - 40",
+            )
+        elif cut[i]:
+            what = (
+                f"IEX-TP segment declares {count} messages, "
+                f"{int(complete[i])} message blocks fit its payload length {plen}",
+                "message blocks filling the payload",
+            )
+        else:
+            what = (
+                f"IEX-TP segment's {count} message blocks end at payload byte "
+                f"{int(pos_end[i] - seg.off[i]) - 40}, its payload length is {plen}",
+                "message blocks ending at the payload length",
+            )
+        out.append((at, *what))
+    return out
+
+
+def numpy_segments(chunk: RecordChunk, rep: DecodeReport) -> Segments | None:
+    """The numpy path's first step: frames → datagrams → known IEX-TP segments (counted)."""
+    buf = chunk.buf
+    eth = chunk.link == ETHERNET
+    rep.capture.non_ethernet += int(np.count_nonzero(~eth))
+    pay_off, pay_len = locate_payloads(buf, chunk.frame_off, chunk.cap_len, chunk.link)
+    has = pay_len >= 0
+    rep.non_udp += int(np.count_nonzero(eth & ~has))
+    rep.datagrams += int(np.count_nonzero(has))
+    trunc = chunk.cap_len < chunk.orig_len
+    short = has & (pay_len < 40)  # datagrams too short for a segment header
+    rep.truncated_segments += int(np.count_nonzero(short & trunc))
+    rep.not_iex += int(np.count_nonzero(short & ~trunc))
+    idx = np.flatnonzero(has & ~short)
+    hdr = strided_view(buf, _SEGMENT)[pay_off[idx]]
+    known = (hdr["version"] == 1) & _KNOWN_PROTOCOLS[hdr["protocol"]]
+    rep.not_iex += int(np.count_nonzero(~known))
+    plus = known & (hdr["protocol"] == DEEP_PLUS_PROTOCOL_ID)
+    if plus.any():
+        name = f"0x{DEEP_PLUS_PROTOCOL_ID:04x}"
+        rep.unsupported[name] = rep.unsupported.get(name, 0) + int(np.count_nonzero(plus))
+    sel = known & ~plus
+    idx, hdr = idx[sel], hdr[sel]
+    if not len(idx):
+        return None
+    seg = Segments(
+        off=pay_off[idx],
+        avail=pay_len[idx] - 40,
+        trunc=trunc[idx],
+        recv_ns=chunk.ts_ns[idx],
+        **{name: hdr[name].astype(np.int64) for name in _SEGMENT.names[1:]},  # type: ignore[index]
+    )
+    rep.segments += len(idx)
+    rep.heartbeats += int(np.count_nonzero(seg.count == 0))
+    return seg

@@ -7,8 +7,9 @@ interpreting its type's *field program* (:mod:`fluvius.feeds.iex._fused`): a loo
 (wire offset, conversion, width, row offset) rows with a branch per conversion. For the
 few types that make up nearly all of a day (TOPS quote updates and trades, DEEP price
 level updates and trades) this module generates the same program as straight-line code
-with every offset a constant, and writes it between the ``BEGIN GENERATED`` and
-``END GENERATED`` markers inside ``fill``; the interpreter still serves every other type.
+with every offset a constant (the row's ``recv_ns``, ``seq`` and PLU side included), and
+writes it between the ``BEGIN GENERATED`` and ``END GENERATED`` markers inside ``fill``;
+the interpreter still serves every other type.
 
 The kernel source is a file (numba compiles it just in time, ``numba.pycc`` ahead of
 time, and the ahead-of-time module's name hashes it), so the generated code lives in it
@@ -37,22 +38,16 @@ _PAD = " " * 12  # the indentation of the region inside fill's message loop
 _TEXT = """\
 v = a8[m + {src}]
 x = v ^ np.uint64(0x2020202020202020)
-keep = 8
-if x == 0:
-    keep = 0
-else:
-    if x >> np.uint64(32) == 0:
-        keep -= 4
-        x <<= np.uint64(32)
-    if x >> np.uint64(48) == 0:
-        keep -= 2
-        x <<= np.uint64(16)
-    if x >> np.uint64(56) == 0:
-        keep -= 1
-if keep < 8:
-    v &= (np.uint64(1) << np.uint64(8 * keep)) - np.uint64(1)
-o8[r + {dst}] = v
+t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
+t &= np.uint64(0x8080808080808080)
+t |= t >> np.uint64(8)
+t |= t >> np.uint64(16)
+t |= t >> np.uint64(32)
+o8[r + {dst}] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
 """
+"""A symbol with its trailing spaces made NULs, without branches: the high bit of each byte
+of ``t`` marks a byte that is not a space, spread to every byte below the last such byte,
+then widened to a byte mask."""
 
 
 def _field(src: int, conv: int, width: int, dst: int) -> str:
@@ -80,6 +75,11 @@ def generate() -> str:
         name = (TOPS_LAYOUTS, DEEP_LAYOUTS)[fam][type_byte].kind
         start, n = int(t.prog_start[code]), int(t.prog_len[code])
         body = "".join(_field(*row) for row in t.prog[start : start + n].tolist())
+        kind = int(t.kind_of[code])  # the message's place in the stream and its PLU side
+        body += f"o8[r + {int(t.recv_at[kind])}] = np.uint64(recv[i])\n"
+        body += f"o8[r + {int(t.seq_at[kind])}] = np.uint64(first[i] + c)\n"
+        if t.side_at[kind] >= 0:
+            body += f"o1[r + {int(t.side_at[kind])}] = 66 if a1[m] == plu_buy else 83\n"
         branches.setdefault(body, []).append((code, name))
     lines = ["hot = True\n"]
     for i, (body, types) in enumerate(branches.items()):

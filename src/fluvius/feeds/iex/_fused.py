@@ -7,12 +7,13 @@ types, segment of each message), sorts them by type and gathers each field into 
 column; every one of those steps touches every message again. For a chunk whose segments
 are all intact this module does the same work in two compiled loops over the blocks:
 
-1. ``scan`` walks every segment's blocks and checks what the general path would report
-   (a segment cut short or ending before its payload length, an empty block, an
-   undocumented type, a message shorter than its layout); it counts messages per
-   (family, type). Any finding returns ``ok = False`` and the chunk goes through the
-   general path instead, which writes the report and problems; so the fast path never
-   has to reproduce an error message.
+1. ``survey`` (:mod:`fluvius.feeds.iex._survey`, the walk from records to segments) checks
+   every segment's blocks for what the general path would report (a segment cut short or
+   ending before its payload length, an empty block, an undocumented type, a message
+   shorter than its layout) and counts messages per (family, type). Any finding sends the
+   chunk through the general path instead, which writes the report and problems; so the
+   fast path never has to reproduce an error message. (``scan`` repeats the count without
+   the duplicates when the sequence tracker drops some.)
 2. ``fill`` walks the blocks again and writes each message's event row, bytes at a time,
    straight into one preallocated buffer: one region per kind, rows laid out exactly as
    :func:`fluvius.feeds.events.dtype_of`, in file order. Each (family, type) has a small
@@ -39,7 +40,7 @@ from fluvius.feeds.iex.tops import TOPS_LAYOUTS
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID as _DEEP
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Sequence
 
     from numpy.typing import NDArray
 
@@ -55,7 +56,8 @@ __all__ = [
     "Arena",
     "FusedTables",
     "Rows",
-    "decode_fused",
+    "fill_rows",
+    "rows_from_columns",
 ]
 
 Rows = Union[dict[str, "NDArray[Any]"], "NDArray[Any]"]
@@ -156,7 +158,7 @@ class Arena:
     write into regions of one arena sized from the first chunk's rows per byte (times
     ``margin``, and ``min_rows`` for kinds it lacks): consecutive chunks' rows of a kind
     are then adjacent and the capture's rows of the kind are one view, not a copy of all
-    chunks (:func:`~fluvius.feeds.iex.batch.rows_from_columns`). A chunk that does not fit
+    chunks (:func:`rows_from_columns`). A chunk that does not fit
     gets its own buffer, and its kinds are then copied as before. The buffer is allocated
     zeroed (``calloc``), so the pages past the rows are never touched and cost no memory.
     """
@@ -188,33 +190,29 @@ class Arena:
         return self.buf, start
 
 
-def decode_fused(
+def fill_rows(
     k: Any,
     buf: bytes | bytearray,
     seg: Segments,
+    counts: NDArray[np.int64],
+    drop: NDArray[np.int64],
     report: DecodeReport,
-    track: Callable[[], NDArray[np.int64]],
     arena: Arena | None = None,
-) -> dict[str, Rows] | None:
-    """The chunk's rows from the compiled kernels ``k``, or None when a segment needs checks.
+) -> dict[str, Rows]:
+    """The rows of a chunk whose segments are all intact, from the compiled kernels ``k``.
 
-    ``track()`` runs the sequence tracker over the chunk's segments (once, only when the
-    chunk is accepted) and returns the leading duplicates to drop per segment. ``scan``
-    has no side effects, so a refused chunk goes through the general path unchanged.
-    The rows go into ``arena`` when given and the chunk fits, else into a new buffer.
+    ``counts`` are the messages per ``family << 8 | type`` found by ``survey`` (before
+    duplicates); ``drop`` the leading duplicate messages per segment (the sequence
+    tracker's verdict), which are skipped and not counted. The rows go into ``arena``
+    when given and the chunk fits, else into a new buffer.
     """
     t = tables()
     u8 = np.frombuffer(buf, dtype=np.uint8)
     fam = (seg.protocol == _DEEP).astype(np.int64)
-    drop = np.zeros(len(seg.off), dtype=np.int64)
     c = np.ascontiguousarray  # the ahead-of-time kernels take C-contiguous index arrays
-    off, plen, avail, count = c(seg.off), c(seg.plen), c(seg.avail), c(seg.count)
-    ok, counts = k.scan(u8, off, plen, avail, count, fam, drop, t.doc_len)
-    if not ok:
-        return None
-    drop = track()
+    off, count = c(seg.off), c(seg.count)
     if drop.any():
-        _, counts = k.scan(u8, off, plen, avail, count, fam, drop, t.doc_len)
+        _, counts = k.scan(u8, off, c(seg.plen), c(seg.avail), count, fam, drop, t.doc_len)
     codes = np.flatnonzero(counts)
     kind_counts = np.bincount(t.kind_of[codes], counts[codes], len(t.kinds)).astype(np.int64)
     order: list[int] = []  # kinds in the order of their smallest type byte, as the numpy path
@@ -222,7 +220,7 @@ def decode_fused(
         if int(t.kind_of[code]) not in order:
             order.append(int(t.kind_of[code]))
     sizes = kind_counts * t.itemsize
-    span = int(off[-1] + 40 + plen[-1] - off[0]) if len(off) else 0
+    span = int(off[-1] + 40 + seg.plen[-1] - off[0]) if len(off) else 0
     place = arena.take(sizes, t.itemsize, span) if arena is not None else None
     if place is None:
         out = np.zeros(int(sizes.sum()), dtype=np.uint8)
@@ -244,3 +242,39 @@ def decode_fused(
         rows[kind] = r
         report.count_event(kind, len(r))
     return rows
+
+
+def rows_from_columns(kind: str, chunks: Sequence[Rows]) -> NDArray[Any]:
+    """Row chunks of one kind as one structured array of :func:`dtype_of` (at most one copy)."""
+    dtype = dtype_of(kind)
+    arrays = [c for c in chunks if isinstance(c, np.ndarray) and c.dtype == dtype]
+    if len(arrays) == len(chunks):
+        if len(arrays) == 1:
+            return arrays[0]
+        joined = _adjacent(arrays)  # the chunks wrote into one arena: a view, no copy
+        if joined is not None:
+            return joined
+        return np.concatenate([c.view(np.uint8) for c in arrays]).view(dtype)
+    rows = np.empty(sum(len(c["seq"]) for c in chunks), dtype=dtype)
+    at = 0
+    for cols in chunks:
+        n = len(cols["seq"])
+        for name in dtype.names or ():
+            rows[name][at : at + n] = cols[name]
+        at += n
+    return rows
+
+
+def _adjacent(arrays: list[NDArray[Any]]) -> NDArray[Any] | None:
+    """One view of row arrays that lie end to end in one buffer (an :class:`Arena`), else None."""
+    base = arrays[0].base
+    if not isinstance(base, np.ndarray) or base.dtype != np.uint8 or base.ndim != 1:
+        return None
+    origin = base.__array_interface__["data"][0]
+    at = arrays[0].__array_interface__["data"][0] - origin
+    end = at
+    for a in arrays:
+        if a.base is not base or a.__array_interface__["data"][0] - origin != end:
+            return None
+        end += a.nbytes
+    return base[at:end].view(arrays[0].dtype)

@@ -1,0 +1,152 @@
+"""One compiled pass from capture records to checked IEX-TP segments (the batch decoder's step 1).
+
+Design note
+-----------
+Before the rows are written (``fill``, :mod:`fluvius.feeds.iex._fused`), a chunk's records
+must become segments: where each record starts (classic pcap: a chain of lengths), its
+capture time and lengths, the UDP payload of its frame, the 40-byte IEX-TP header, and a
+check of every message block (does the chunk need the careful path?). These used to be
+five kernels and a dozen numpy steps, each re-reading the chunk and allocating arrays.
+The ``survey`` kernel (:mod:`fluvius.feeds._kernel_src`) does them in one walk:
+
+* classic pcap: it walks the records itself (the chunk reader hands it the raw buffer
+  through :data:`fluvius.feeds._capture.PcapWalk`), so no per-record array is made at all;
+  other containers (pcapng) come as :class:`~fluvius.feeds._capture.RecordChunk` arrays;
+* per frame it applies :func:`fluvius.feeds.net.udp_payload`'s rules (802.1Q / QinQ tags,
+  any IPv4 header length, fragments, the shorter of the UDP, IPv4 and captured lengths);
+* per datagram it applies the segment rules of the numpy path (too short for a header, an
+  unknown version or protocol, DEEP+ unsupported) and counts each for the report;
+* per segment it writes one column of an int64 table (the fields of
+  :class:`~fluvius.feeds.iex._blocks.Segments`) and, while every segment so far is intact,
+  walks its message blocks with ``scan``'s checks, counting messages per (family, type);
+* it notes whether all segments continue one stream in order, so the sequence tracker's
+  usual case costs two comparisons.
+
+A chunk that is not intact goes on to the careful path of :mod:`fluvius.feeds.iex.batch`
+with the same :class:`~fluvius.feeds.iex._blocks.Segments`, which finds and words the
+problems exactly like the reference decoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fluvius.feeds._capture import strided_view
+from fluvius.feeds.iex._blocks import Segments
+from fluvius.feeds.iex._fused import tables
+from fluvius.feeds.iex.transport import DEEP_PLUS_PROTOCOL_ID, DEEP_PROTOCOL_ID, PROTOCOLS
+from fluvius.feeds.pcap import MAX_RECORD, corrupt_record
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from fluvius.feeds._capture import CaptureStats, PcapWalk, RecordChunk
+    from fluvius.feeds.iex.report import DecodeReport
+    from fluvius.feeds.pcap import PcapIndexer
+
+__all__ = ["Survey", "pcap_walk", "survey_records"]
+
+# the kernel's per-chunk counts, by index
+USED, STOP, RECORDS, TRUNC_RECORDS, NON_ETHERNET, NON_UDP, DATAGRAMS = range(7)
+SHORT_TRUNC, NOT_IEX, UNSUPPORTED, SEGMENTS, HEARTBEATS, INTACT, IN_ORDER = range(7, 14)
+
+
+def _families() -> NDArray[np.int64]:
+    """u16 protocol id → family (0 TOPS, 1 DEEP), -1 not IEX-TP, -2 unsupported (DEEP+)."""
+    fam = np.full(1 << 16, -1, dtype=np.int64)
+    for protocol in PROTOCOLS:
+        fam[protocol] = 1 if protocol == DEEP_PROTOCOL_ID else 0
+    fam[DEEP_PLUS_PROTOCOL_ID] = -2
+    return fam
+
+
+_FAMILY = _families()
+_NO_RECORDS = np.zeros(0, dtype=np.int64)
+_NO_LINKS = np.zeros(0, dtype=np.int32)
+_WIDE = (np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8"))
+
+
+@dataclass(slots=True)
+class Survey:
+    """What ``survey`` found in one chunk: its segments, counts, and whether all are intact.
+
+    ``counts`` (messages per ``family << 8 | type``) is complete only when ``intact``.
+    """
+
+    buf: bytes | bytearray
+    base: int
+    seg: Segments
+    counts: NDArray[np.int64]
+    stats: NDArray[np.int64]
+
+    @property
+    def intact(self) -> bool:
+        """Every segment's blocks fill its payload exactly with documented messages."""
+        return bool(self.stats[INTACT])
+
+    @property
+    def in_order(self) -> bool:
+        """All segments continue one stream: each starts where the previous one ended."""
+        return bool(self.stats[IN_ORDER])
+
+    def count(self, report: DecodeReport) -> None:
+        """Add the chunk's frame and datagram counts to ``report``."""
+        s = self.stats.tolist()
+        report.capture.non_ethernet += s[NON_ETHERNET]
+        report.non_udp += s[NON_UDP]
+        report.datagrams += s[DATAGRAMS]
+        report.truncated_segments += s[SHORT_TRUNC]
+        report.not_iex += s[NOT_IEX]
+        if s[UNSUPPORTED]:
+            name = f"0x{DEEP_PLUS_PROTOCOL_ID:04x}"
+            report.unsupported[name] = report.unsupported.get(name, 0) + s[UNSUPPORTED]
+        report.segments += s[SEGMENTS]
+        report.heartbeats += s[HEARTBEATS]
+
+
+def _views(buf: bytes | bytearray) -> tuple[NDArray[Any], ...]:
+    """The buffer as u8, and as u16 / u32 / u64 at every byte offset (unaligned loads)."""
+    return (np.frombuffer(buf, dtype=np.uint8), *(strided_view(buf, t) for t in _WIDE))
+
+
+def _survey(buf: bytes | bytearray, base: int, found: tuple[Any, ...]) -> Survey:
+    rows, stats, counts = found
+    trunc = rows[2].astype(np.bool_)
+    seg = Segments(rows[0], rows[1], trunc, *rows[3:])
+    return Survey(buf, base, seg, counts, stats)
+
+
+def survey_records(k: Any, chunk: RecordChunk) -> Survey:
+    """Survey the records of a chunk that an indexer found (pcapng)."""
+    c = np.ascontiguousarray
+    found = k.survey(
+        *_views(chunk.buf), -1, True, 0, 0, 0,
+        c(chunk.frame_off), c(chunk.cap_len), c(chunk.orig_len), c(chunk.ts_ns), c(chunk.link),
+        _FAMILY, tables().doc_len,
+    )  # fmt: skip
+    return _survey(chunk.buf, chunk.base, found)
+
+
+def pcap_walk(k: Any, stats: CaptureStats) -> PcapWalk[Survey]:
+    """The chunk reader's walk of classic pcap records (``iter_record_chunks(walk=...)``)."""
+    doc = tables().doc_len
+
+    def walk(
+        buf: bytearray, start: int, base: int, ix: PcapIndexer
+    ) -> tuple[Survey | None, int, str]:
+        little = ix.endian == "<"
+        found = k.survey(
+            *_views(buf), start, little, MAX_RECORD, ix.ns_per_tick, ix.linktype,
+            _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_LINKS, _FAMILY, doc,
+        )  # fmt: skip
+        s = found[1]
+        used, stop_at, records = int(s[USED]), int(s[STOP]), int(s[RECORDS])
+        stats.records += records
+        stats.truncated_records += int(s[TRUNC_RECORDS])
+        stop = corrupt_record(buf, stop_at, base, ix.endian) if stop_at >= 0 else ""
+        return (_survey(buf, base, found) if records else None), used, stop
+
+    return walk

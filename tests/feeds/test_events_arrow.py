@@ -11,8 +11,10 @@ import pytest
 
 from fluvius.feeds.events import KINDS, dtype_of, to_arrow
 
+_POOL = [b"", b"A", b"ZVZZT", b"\x00", b"IBM "]
 
-def _random_rows(kind: str, n: int, seed: int) -> np.ndarray:
+
+def _random_rows(kind: str, n: int, seed: int, pool: list[bytes] = _POOL) -> np.ndarray:
     rows = np.zeros(n, dtype_of(kind))
     rng = np.random.default_rng(seed)
     raw = rows.view(np.uint8).reshape(n, rows.dtype.itemsize)
@@ -21,8 +23,8 @@ def _random_rows(kind: str, n: int, seed: int) -> np.ndarray:
         if rows.dtype[name] == np.bool_:
             rows[name] = rng.integers(0, 2, n).astype(bool)
         elif rows.dtype[name].kind == "S":  # a few distinct values, some with NULs
-            pool = np.array([b"", b"A", b"ZVZZT", b"\x00", b"\xe9t\xe9"], rows.dtype[name])
-            rows[name] = pool[rng.integers(0, len(pool), n)]
+            values = np.array(pool, rows.dtype[name])
+            rows[name] = values[rng.integers(0, len(values), n)]
     return rows
 
 
@@ -36,8 +38,9 @@ def _expected(rows: np.ndarray, name: str) -> list[object]:
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if dtype_of(k) is not None])
 @pytest.mark.parametrize("n", [0, 1, 257])
-def test_every_column_equals_numpys_values(kind: str, n: int) -> None:
-    rows = _random_rows(kind, n, seed=n)
+@pytest.mark.parametrize("latin1", [False, True])  # ASCII: numpy path; else bytes.decode
+def test_every_column_equals_numpys_values(kind: str, n: int, latin1: bool) -> None:
+    rows = _random_rows(kind, n, seed=n, pool=[*_POOL, b"\xe9t\xe9"] if latin1 else _POOL)
     batch = to_arrow(kind, rows, "IEX")
     assert batch.num_rows == n
     assert batch.column(0).to_pylist() == [kind] * n

@@ -510,11 +510,31 @@ def _bytes_to_arrow_dictionary(col: np.ndarray[Any, np.dtype[Any]], *, code: boo
         pa.binary(width), len(col), [None, pa.py_buffer(col)]
     )
     encoded = _call("dictionary_encode", fixed)
-    values = [b.rstrip(b"\x00").decode("latin-1") for b in encoded.dictionary.to_pylist()]
-    if code:
-        values = [v or "\x00" for v in values]
     indices = encoded.indices  # int32, the schema's index type
-    return pa.DictionaryArray.from_arrays(indices, _strings(values))
+    return pa.DictionaryArray.from_arrays(indices, _fixed_to_strings(encoded.dictionary, code))
+
+
+def _fixed_to_strings(fixed: pa.FixedSizeBinaryArray, code: bool) -> pa.Array:
+    """Fixed-width byte strings as Arrow strings: trailing NULs dropped, latin-1.
+
+    ASCII values (all real symbols and codes) are cut out of the fixed-width buffer with
+    numpy, with no Python object per value: a day's Parquet export meets each symbol
+    again in every row group. Other bytes go through ``bytes.decode("latin-1")``.
+    """
+    width = fixed.type.byte_width
+    raw = np.frombuffer(fixed.buffers()[1], np.uint8, len(fixed) * width, fixed.offset * width)
+    raw = raw.reshape(len(fixed), width)
+    if (raw >= 0x80).any():
+        values = [b.rstrip(b"\x00").decode("latin-1") for b in fixed.to_pylist()]
+        return _strings([v or "\x00" for v in values] if code else values)
+    nonzero = raw != 0
+    lengths = np.where(nonzero.any(axis=1), width - np.argmax(nonzero[:, ::-1], axis=1), 0)
+    if code:  # a NUL code stays "\x00"
+        lengths = np.maximum(lengths, 1)
+    data = raw[np.arange(width) < lengths[:, None]]  # each value's bytes, in order
+    offsets = np.zeros(len(raw) + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return _string_array(len(raw), offsets, data.tobytes())
 
 
 def _call(function: str, *args: Any) -> Any:
@@ -534,10 +554,13 @@ def _call(function: str, *args: Any) -> Any:
 
 def _strings(values: list[str]) -> pa.Array:
     """An Arrow string array of ``values``, from its offsets and UTF-8 bytes (see above)."""
-    import pyarrow as pa
-
     encoded = [v.encode() for v in values]
     offsets = np.zeros(len(encoded) + 1, np.int32)
     np.cumsum(np.fromiter(map(len, encoded), np.int32, len(encoded)), out=offsets[1:])
-    data = pa.py_buffer(b"".join(encoded))
-    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), data)
+    return _string_array(len(encoded), offsets, b"".join(encoded))
+
+
+def _string_array(n: int, offsets: np.ndarray[Any, np.dtype[Any]], data: bytes) -> pa.Array:
+    import pyarrow as pa
+
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))

@@ -114,7 +114,7 @@ def _default_out(file: Path) -> Path:
 @contextmanager
 def _progress(file: Path, label: str) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar over the file's bytes when the file is big and stderr a TTY."""
-    if os.path.getsize(file) < PROGRESS_MIN_BYTES or not err_console.is_terminal:
+    if os.path.getsize(file) < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         yield None
         return
     from rich.progress import (
@@ -217,9 +217,7 @@ def decode(
                 with open(out, "w", encoding="utf-8") as fh:
                     report = write_jsonl(file, fh, strict=strict, progress=progress)
                 written = str(out)
-        err_console.print(
-            f"{file}: {_summary_line(report)} -> {written}", soft_wrap=True, markup=False
-        )
+        print(f"{file}: {_summary_line(report)} -> {written}", file=sys.stderr)
 
 
 @app.command("info", epilog=INFO_EPILOG)

@@ -10,13 +10,36 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["err_console", "jsonable", "print_json"]
 
-err_console = Console(stderr=True, highlight=False)
+
+class _LazyConsole:
+    """rich's stderr ``Console``, made (and rich imported, 60-90 ms) on first use.
+
+    Commands that print nothing rich (``fluvius iex decode`` writes one plain line) never
+    pay for it. Every attribute is the real console's.
+    """
+
+    __slots__ = ("_console",)
+
+    def __init__(self) -> None:
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        console = self._console
+        if console is None:
+            from rich.console import Console
+
+            console = self._console = Console(stderr=True, highlight=False)
+        return getattr(console, name)
+
+
+err_console = cast("Console", _LazyConsole())
 
 
 def jsonable(value: Any) -> Any:

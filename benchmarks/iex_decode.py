@@ -149,6 +149,19 @@ def _child_peak_rss(path: Path) -> dict[str, int]:
     return out
 
 
+def _compile_bytecode() -> None:
+    """Write fluvius's .pyc files, as an installed package has them.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (as in this workplace) an editable install is
+    compiled from source by every command, which is not what a user's machine does.
+    """
+    import compileall
+
+    import fluvius
+
+    compileall.compile_dir(Path(fluvius.__file__).parent, quiet=1)
+
+
 def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
     """Batch, streaming, CLI and memory figures for one capture file."""
     from fluvius.feeds._capture import CHUNK_BYTES
@@ -192,6 +205,7 @@ def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
     }
     if cli:
         fluvius = Path(sys.executable).with_name("fluvius")
+        _compile_bytecode()
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [str(fluvius), "iex", "decode", str(path), "--format", "parquet", "--out", tmp]
             times = []

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from fluvius.feeds.iex._fused import Rows
 
 IN_FLIGHT = 2  # row groups between decoding and their Parquet file (write_parquet)
-PARQUET_CHUNK_BYTES = 2 << 20  # capture bytes decoded at a time when writing Parquet
+PARQUET_CHUNK_BYTES = 1 << 20  # capture bytes decoded at a time when writing Parquet
 ROW_GROUP_BYTES = 4 << 20  # decoded rows per Parquet row group (about 80,000 quotes)
 
 __all__ = ["CaptureSummary", "parquet_options", "summarize", "write_jsonl", "write_parquet"]

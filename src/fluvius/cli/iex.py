@@ -18,7 +18,7 @@ import typer
 
 from fluvius.cli import iex_replay
 from fluvius.cli.errors import fail, user_errors
-from fluvius.cli.output import err_console, print_json
+from fluvius.cli.output import err_console, exit_fast_when_done, print_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -218,6 +218,7 @@ def decode(
                     report = write_jsonl(file, fh, strict=strict, progress=progress)
                 written = str(out)
         print(f"{file}: {_summary_line(report)} -> {written}", file=sys.stderr)
+        exit_fast_when_done()  # every file is closed, every thread joined
 
 
 @app.command("info", epilog=INFO_EPILOG)

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["err_console", "jsonable", "print_json"]
+__all__ = [
+    "err_console",
+    "exit_fast_when_done",
+    "exit_now",
+    "fast_exit_requested",
+    "jsonable",
+    "print_json",
+]
 
 
 class _LazyConsole:
@@ -72,3 +80,28 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(jsonable(document), allow_nan=False))
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+_FAST_EXIT: list[bool] = []
+
+
+def exit_fast_when_done() -> None:
+    """Let the ``fluvius`` script end this process without finalisation (see ``main``).
+
+    Call it only when the command has closed every file it wrote and started no process
+    or thread that is still running; the script still flushes stdout and stderr.
+    """
+    _FAST_EXIT.append(True)
+
+
+def fast_exit_requested() -> bool:
+    """Whether a command called :func:`exit_fast_when_done`."""
+    return bool(_FAST_EXIT)
+
+
+def exit_now(code: object) -> None:
+    """Flush stdout and stderr and end the process with ``code`` (``SystemExit``'s)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    os._exit(status)

@@ -63,3 +63,38 @@ def test_a_strict_decode_error_stops_the_threads_and_propagates(tmp_path: Path) 
     capture.write_bytes(bytes(data))
     with pytest.raises(DecodeError):
         write_parquet(capture, tmp_path / "out", strict=True, chunk_bytes=4096)
+
+
+@pytest.mark.slow
+def test_the_fluvius_script_ends_fast_with_its_files_complete(tmp_path: Path) -> None:
+    """The console script skips finalisation after ``iex decode``: nothing may be lost."""
+    import subprocess
+    import sys
+
+    capture = synthetic_tops(4000, seed=5).write(tmp_path / "cap.pcap")
+    script = Path(sys.executable).with_name("fluvius")
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [str(script), "iex", "decode", str(capture), "-f", "parquet", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.strip().endswith(f"Parquet files in {out}/")
+    expected = _reference(capture)
+    for kind, rows in expected.items():
+        assert pq.read_table(out / f"{kind}.parquet").to_pylist() == rows
+    jsonl = subprocess.run(
+        [str(script), "iex", "decode", str(capture)], capture_output=True, text=True, check=False
+    )
+    assert jsonl.returncode == 0
+    assert len(jsonl.stdout.splitlines()) == sum(len(v) for v in expected.values())
+    missing = subprocess.run(
+        [str(script), "iex", "decode", str(tmp_path / "absent.pcap")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "No such file" in missing.stderr

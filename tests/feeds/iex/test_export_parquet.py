@@ -98,3 +98,31 @@ def test_the_fluvius_script_ends_fast_with_its_files_complete(tmp_path: Path) ->
     )
     assert missing.returncode == 1
     assert "No such file" in missing.stderr
+
+
+def test_the_direct_writer_makes_the_files_pyarrow_parquet_would(tmp_path: Path) -> None:
+    """``_parquet_writer`` skips ``pyarrow.parquet``; its files must not differ in substance."""
+    import numpy as np
+    import pyarrow as pa
+
+    from fluvius.feeds.events import arrow_schema, dtype_of, to_arrow
+    from fluvius.feeds.iex.export import _parquet_writer
+
+    rows = np.zeros(1000, dtype_of("quote"))
+    rows["symbol"] = np.array([b"AAPL", b"MSFT"], "S8")[np.arange(1000) % 2]
+    rows["ts_ns"] = np.arange(1000) * 1_000
+    table = pa.Table.from_batches([to_arrow("quote", rows)])
+    options = parquet_options("quote", "zstd")
+    ours = _parquet_writer(tmp_path / "ours.parquet", arrow_schema("quote"), options)
+    ours.write_table(table)
+    ours.close()
+    with pq.ParquetWriter(tmp_path / "public.parquet", arrow_schema("quote"), **options) as w:
+        w.write_table(table)
+    a, b = pq.ParquetFile(tmp_path / "ours.parquet"), pq.ParquetFile(tmp_path / "public.parquet")
+    assert a.schema_arrow == b.schema_arrow
+    assert a.metadata.format_version == b.metadata.format_version
+    ga, gb = a.metadata.row_group(0), b.metadata.row_group(0)
+    for i in range(ga.num_columns):
+        ca, cb = ga.column(i), gb.column(i)
+        assert (ca.encodings, ca.compression) == (cb.encodings, cb.compression)
+    assert a.read().equals(b.read())

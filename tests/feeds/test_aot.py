@@ -22,9 +22,9 @@ def test_aot_module_builds_loads_and_agrees(tmp_path: Path, monkeypatch: Any) ->
     monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
     monkeypatch.setattr(_aot, "_LOADED", {})
     monkeypatch.setattr(_kernels, "_CACHE", {})
-    assert _aot.load() is None  # nothing built in an empty cache directory
+    assert _aot.BATCH.load() is None  # nothing built in an empty cache directory
     monkeypatch.setattr(_aot, "_LOADED", {})
-    built = _aot.build()
+    built = _aot.BATCH.build()
     assert built.parent == tmp_path / "cache"
     assert _kernels.kernels_loaded_cheaply()
     assert _kernels.kernels().aot

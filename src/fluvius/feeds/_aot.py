@@ -7,14 +7,16 @@ come from its on-disk cache; for a command that decodes a 70 MB capture in 0.15 
 is most of the time. ``python -m fluvius.feeds._aot`` compiles the kernels of
 :mod:`fluvius.feeds._kernel_src` with ``numba.pycc`` into an ordinary CPython extension
 module in the user cache directory (``$FLUVIUS_CACHE_DIR``, else
-``$XDG_CACHE_HOME/fluvius``, else ``~/.cache/fluvius``). :func:`load` imports it with
-nothing but numpy.
+``$XDG_CACHE_HOME/fluvius``, else ``~/.cache/fluvius``), which
+:meth:`KernelModule.load` imports with nothing but numpy. A :class:`KernelModule` is one
+such module (its kernel source, its exported signatures): :data:`BATCH` holds the batch
+decoder's kernels, :data:`fluvius.feeds.iex._live_kernels.LIVE` the live decoder's.
 
-The module's name carries a hash of the kernel source, the Python and numpy versions and
-the machine, so an edited kernel or another interpreter never loads a stale build; a
-missing or unloadable module simply means the just-in-time path
-(:mod:`fluvius.feeds._kernels`). Array arguments use numba's any-layout types (``[:]``),
-so strided views (unaligned ``u4``/``u8`` views at every byte offset) are accepted.
+The module's name carries a hash of the kernel source (and of any tables it freezes), the
+Python and numpy versions and the machine, so an edited kernel or another interpreter
+never loads a stale build; a missing or unloadable module simply means the just-in-time
+path (:mod:`fluvius.feeds._kernels`). Array arguments use numba's any-layout types
+(``[:]``), so strided views (unaligned ``u4``/``u8`` views at every byte offset) are accepted.
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ import importlib.util
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
     from types import ModuleType
 
-__all__ = ["SIGNATURES", "build", "cache_dir", "load", "module_name"]
+__all__ = ["BATCH", "SIGNATURES", "KernelModule", "cache_dir"]
 
 _I, _C = "i8[:]", "i8[::1]"
 SIGNATURES = {
@@ -53,28 +57,16 @@ SIGNATURES = {
     ),
 }
 
-_LOADED: dict[str, ModuleType | None] = {}
+_LOADED: dict[str, ModuleType | None] = {}  # module path -> the loaded module or None
 
 
 def cache_dir() -> Path:
-    """Where the compiled module lives (created by :func:`build`)."""
+    """Where the compiled modules live (created by :meth:`KernelModule.build`)."""
     env = os.environ.get("FLUVIUS_CACHE_DIR")
     if env:
         return Path(env)
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "fluvius"
-
-
-def module_name() -> str:
-    """The extension module's name: a hash of everything its machine code depends on."""
-    import numpy as np
-
-    from fluvius.feeds import _kernel_src
-
-    h = hashlib.sha256(Path(_kernel_src.__file__).read_bytes())
-    h.update(repr(sorted(SIGNATURES.items())).encode())
-    h.update(f"{sys.version}|{np.__version__}|{platform.machine()}|{_cpu()}".encode())
-    return f"fluvius_kernels_{h.hexdigest()[:16]}"
 
 
 def _cpu() -> str:
@@ -87,54 +79,89 @@ def _cpu() -> str:
         return platform.processor()
 
 
-def _path(name: str) -> Path:
-    return cache_dir() / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+def _nothing() -> Iterable[bytes]:
+    return ()
 
 
-def load() -> ModuleType | None:
-    """The compiled module, or None when it has not been built (or cannot be loaded)."""
-    if "m" in _LOADED:
-        return _LOADED["m"]
-    module: ModuleType | None = None
-    try:
-        name = module_name()
-        path = _path(name)
-        if path.exists():
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is not None and spec.loader is not None:
-                module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)
-    except (ImportError, OSError):
-        module = None
-    _LOADED["m"] = module
-    return module
+@dataclass(frozen=True)
+class KernelModule:
+    """One extension module of numba kernels, compiled ahead of time into :func:`cache_dir`.
 
-
-def build(verbose: bool = False) -> Path:
-    """Compile the kernels ahead of time into the cache directory; returns the module path.
-
-    Needs numba and a C compiler; takes a few seconds to a minute.
+    ``source`` names the module of plain-Python kernels, ``signatures`` the functions it
+    exports (name -> numba signature), ``depends`` any bytes their machine code also
+    depends on (tables frozen into it as constants).
     """
-    from fluvius.feeds import _kernel_src
 
-    pycc: Any = importlib.import_module("numba.pycc")
+    prefix: str
+    source: str
+    signatures: Mapping[str, str]
+    depends: Callable[[], Iterable[bytes]] = _nothing
 
-    name = module_name()
-    out = cache_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    cc = pycc.CC(name)
-    cc.output_dir = str(out)
-    cc.verbose = verbose
-    cc.target_cpu = "host"  # the name's hash covers this CPU's model and features
-    for fn, sig in SIGNATURES.items():
-        cc.export(fn, sig)(getattr(_kernel_src, fn))
-    cc.compile()
-    _LOADED.pop("m", None)
-    return _path(name)
+    def name(self) -> str:
+        """The module's name: a hash of everything its machine code depends on."""
+        import numpy as np
+
+        source = importlib.import_module(self.source)
+        h = hashlib.sha256(Path(str(source.__file__)).read_bytes())
+        for part in self.depends():
+            h.update(part)
+        h.update(repr(sorted(self.signatures.items())).encode())
+        h.update(f"{sys.version}|{np.__version__}|{platform.machine()}|{_cpu()}".encode())
+        return f"{self.prefix}_{h.hexdigest()[:16]}"
+
+    def path(self, name: str | None = None) -> Path:
+        """Where the module named ``name`` (default :meth:`name`) is, or would be, built."""
+        return cache_dir() / f"{name or self.name()}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+
+    def load(self) -> ModuleType | None:
+        """The compiled module, or None when it has not been built (or cannot be loaded)."""
+        try:
+            name = self.name()
+        except (ImportError, OSError):
+            return None
+        path = self.path(name)
+        key = str(path)
+        if key in _LOADED:
+            return _LOADED[key]
+        module: ModuleType | None = None
+        try:
+            if path.exists():
+                spec = importlib.util.spec_from_file_location(name, path)
+                if spec is not None and spec.loader is not None:
+                    module = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(module)
+        except (ImportError, OSError):
+            module = None
+        _LOADED[key] = module
+        return module
+
+    def build(self, verbose: bool = False) -> Path:
+        """Compile the kernels into the cache directory; returns the module's path.
+
+        Needs numba and a C compiler; takes a few seconds to a minute.
+        """
+        pycc: Any = importlib.import_module("numba.pycc")
+        source = importlib.import_module(self.source)
+        name = self.name()
+        path = self.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cc = pycc.CC(name)
+        cc.output_dir = str(path.parent)
+        cc.verbose = verbose
+        cc.target_cpu = "host"  # the name's hash covers this CPU's model and features
+        for fn, sig in self.signatures.items():
+            cc.export(fn, sig)(getattr(source, fn))
+        cc.compile()
+        _LOADED.pop(str(path), None)
+        return path
+
+
+BATCH: KernelModule = KernelModule("fluvius_kernels", "fluvius.feeds._kernel_src", SIGNATURES)
+"""The batch decoder's kernels (:mod:`fluvius.feeds._kernels`)."""
 
 
 if __name__ == "__main__":  # pragma: no cover - a build step, run by hand or by make
-    print(build(verbose="-v" in sys.argv[1:]))
-    from fluvius.feeds.iex._live_kernels import build as build_live  # the live decoder's kernel
+    from fluvius.feeds.iex import _live_kernels  # the live decoder's kernel
 
-    print(build_live(verbose="-v" in sys.argv[1:]))
+    for kernel_module in (BATCH, _live_kernels.LIVE):
+        print(kernel_module.build(verbose="-v" in sys.argv[1:]))

@@ -74,9 +74,9 @@ def kernels_loaded_cheaply() -> bool:
 
 
 def _load_aot() -> SimpleNamespace | None:
-    from fluvius.feeds._aot import load
+    from fluvius.feeds._aot import BATCH
 
-    module = load()
+    module = BATCH.load()
     if module is None:
         return None
     return SimpleNamespace(aot=True, **{name: getattr(module, name) for name in KERNEL_NAMES})
@@ -91,10 +91,3 @@ def _compile() -> SimpleNamespace:  # pragma: no cover - exercised when numba is
     return SimpleNamespace(
         aot=False, **{name: jit(getattr(_kernel_src, name)) for name in KERNEL_NAMES}
     )
-
-
-def live_kernel() -> Any:
-    """The live decoder's per-datagram kernel, or None (:mod:`fluvius.feeds.iex._live_kernels`)."""
-    from fluvius.feeds.iex._live_kernels import live_kernel as compiled
-
-    return compiled()

@@ -176,8 +176,8 @@ def test_ahead_of_time_build_loads_and_agrees(tmp_path: Path, monkeypatch: Any) 
     monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
     monkeypatch.setattr(lk, "_CACHE", {})
-    assert lk.load() is None
-    assert lk.build().parent == tmp_path
+    assert lk.LIVE.load() is None
+    assert lk.LIVE.build().parent == tmp_path
     kernel = lk.live_kernel()
     assert type(kernel).__name__ == "builtin_function_or_method"  # not a numba dispatcher
     path = synthetic_deep(500, n_symbols=20, seed=9).write(tmp_path / "c.pcap")

@@ -52,12 +52,12 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from fluvius.feeds._kernels import live_kernel
 from fluvius.feeds.events import dtype_of, events_to_array
 from fluvius.feeds.iex._fused import tables
 from fluvius.feeds.iex._live_kernel_src import IN_CAP as _IN_CAP
 from fluvius.feeds.iex._live_kernel_src import OUT as _OUT
 from fluvius.feeds.iex._live_kernel_src import OUT_CAP as _OUT_CAP
+from fluvius.feeds.iex._live_kernels import live_kernel
 from fluvius.feeds.iex.fastlive import _SCANS, FastSegmentDecoder
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID, HEADER, TOPS_PROTOCOL_ID, StreamKey
 

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["machine", "median_time", "write_results"]
+__all__ = ["child_peak_rss", "machine", "median_time", "write_results"]
 
 
 def machine() -> dict[str, Any]:
@@ -64,3 +65,28 @@ def write_results(path: str | None, document: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")
+
+
+_HWM = (
+    "import sys\n"
+    "def hwm():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1]) * 1024\n"
+)
+
+
+def child_peak_rss(program: str, *args: str) -> tuple[int, float]:
+    """Peak RSS in bytes and wall seconds of a fresh interpreter running ``program``.
+
+    The peak is ``VmHWM`` from ``/proc`` (reset at exec, unlike ``ru_maxrss``); the
+    program sees ``args`` as ``sys.argv[1:]``.
+    """
+    t0 = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-c", _HWM + program + "\nprint(hwm(), file=sys.stderr)\n", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(run.stderr.strip().splitlines()[-1]), time.perf_counter() - t0

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median_time, write_results
+from _common import child_peak_rss, median_time, write_results
 
 IEXTOOLS_BASELINE = 125_000  # messages/s, from issue 4 (IEXTools 0.0.8, this machine)
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "iex"
@@ -112,15 +112,6 @@ def synthetic_capture(path: Path, n_messages: int, feed: str, writer: str) -> st
     return "benchmarks/iex_decode.py own_capture"
 
 
-_HWM = (
-    "import sys\n"
-    "def hwm():\n"
-    "    for line in open('/proc/self/status'):\n"
-    "        if line.startswith('VmHWM:'):\n"
-    "            return int(line.split()[1]) * 1024\n"
-)
-
-
 def _child_peak_rss(path: Path) -> dict[str, int]:
     """Peak RSS (VmHWM, reset at exec unlike ru_maxrss) of fresh interpreters that decode."""
     programs = {
@@ -137,16 +128,7 @@ def _child_peak_rss(path: Path) -> dict[str, int]:
         "try:\n    main(['iex', 'decode', sys.argv[1], '-f', 'parquet', '-o', out])\n"
         "except SystemExit:\n    pass",
     }
-    out = {}
-    for name, body in programs.items():
-        run = subprocess.run(
-            [sys.executable, "-c", _HWM + body + "\nprint(hwm(), file=sys.stderr)", str(path)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        out[name] = int(run.stderr.strip().splitlines()[-1])
-    return out
+    return {name: child_peak_rss(body, str(path))[0] for name, body in programs.items()}
 
 
 _IEXTOOLS = """

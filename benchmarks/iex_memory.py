@@ -23,23 +23,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_results
+from _common import child_peak_rss, write_results
 
-_HWM = (
-    "import sys\n"
-    "def hwm():\n"
-    "    for line in open('/proc/self/status'):\n"
-    "        if line.startswith('VmHWM:'):\n"
-    "            return int(line.split()[1]) * 1024\n"
-)
 _CLI = (
     "import sys\nfrom fluvius.cli.app import main\n"
     "try:\n    main(['iex', 'decode', sys.argv[1], '-f', 'parquet', '-o', sys.argv[2]])\n"
@@ -48,18 +39,6 @@ _CLI = (
 _DECODE = (
     "import sys\nfrom fluvius.feeds.iex.batch import decode_capture\ndecode_capture(sys.argv[1])\n"
 )
-
-
-def _peak(program: str, *args: str) -> tuple[int, float]:
-    """Peak RSS in bytes and wall seconds of a fresh interpreter running ``program``."""
-    t0 = time.perf_counter()
-    run = subprocess.run(
-        [sys.executable, "-c", _HWM + program + "print(hwm(), file=sys.stderr)\n", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(run.stderr.strip().splitlines()[-1]), time.perf_counter() - t0
 
 
 def main() -> None:
@@ -77,8 +56,8 @@ def main() -> None:
             synthetic_tops(n, seed=1).write(path)
             size = path.stat().st_size
             path.read_bytes()  # into the page cache
-            cli, cli_s = _peak(_CLI, str(path), str(Path(tmp) / f"out_{n}"))
-            dec, dec_s = _peak(_DECODE, str(path))
+            cli, cli_s = child_peak_rss(_CLI, str(path), str(Path(tmp) / f"out_{n}"))
+            dec, dec_s = child_peak_rss(_DECODE, str(path))
             rows.append(
                 {
                     "messages": n,

@@ -26,6 +26,7 @@ RANKS = {
     "config": 4,
     "scheduling": 4,
     "testing": 5,
+    "live": 5,
     "cli": 6,
 }
 

@@ -84,6 +84,7 @@ EXPECTED = {
         "events_to_array",
         "to_arrow",
     ],
+    "fluvius.live": ["Alert", "FeedHealth", "LiveState"],
     "fluvius.feeds.iex": [
         "ColumnarSegmentDecoder",
         "DatagramBatch",

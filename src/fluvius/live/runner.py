@@ -418,7 +418,7 @@ class LiveRun:
                 what = "alert" if on else "clear"
                 text = f"{key}: {kind} {'on' if on else 'off'}"
                 self.state.record_alert(Alert(index, key, what, text, ts_ns))
-                log.warning(text, extra={"key": key, "cycle": index, "alert": what})
+                log.info(text, extra={"key": key, "cycle": index, "alert": what})
 
     def _log_errors(self, index: int, errors: Sequence[NodeError]) -> None:
         for err in errors:

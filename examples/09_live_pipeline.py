@@ -122,7 +122,10 @@ def main() -> None:
         first, state = run_once(spec, path)
         second, _ = run_once(spec, path)
     print(f"  {state.cycles_total:,} cycles; {len(state.alerts)} alert events")
-    print(f"  {'symbol':6} {'samples':>7} {'rls mae':>8} {'naive mae':>9} {'served':>6} {'switches':>8}")
+    print(
+        f"  {'symbol':6} {'samples':>7} {'rls mae':>8} {'naive mae':>9} {'served':>6} "
+        f"{'switches':>8}"
+    )
     for s in symbols:
         served = first[f"served/{s}"]
         mae, naive = first[f"error/{s}"], first[f"naive_error/{s}"]
@@ -136,9 +139,7 @@ def main() -> None:
         name = a.key.split("/")[0]
         kinds[name] = kinds.get(name, 0) + (a.kind == "alert")
     print(f"  alerts raised, by node kind: {dict(sorted(kinds.items()))}")
-    same = all(
-        repr(first[k]) == repr(second[k]) or _both_nan(first[k], second[k]) for k in first
-    )
+    same = all(repr(first[k]) == repr(second[k]) or _both_nan(first[k], second[k]) for k in first)
     print(f"  a second replay gives the same predictions, switches and alerts: {same}")
 
 

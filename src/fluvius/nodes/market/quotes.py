@@ -30,7 +30,8 @@ def spread_bp(quote: Any) -> float:
     """The spread in basis points of the mid; NaN without a two-sided quote.
 
     >>> from fluvius.feeds.events import Quote
-    >>> round(spread_bp(Quote("IEX", "AB", 1, 1, 1, 99 * PRICE_SCALE, 1, 101 * PRICE_SCALE, 1, 0)), 6)
+    >>> q = Quote("IEX", "AB", 1, 1, 1, 99 * PRICE_SCALE, 1, 101 * PRICE_SCALE, 1, 0)
+    >>> round(spread_bp(q), 6)
     200.0
     """
     if quote is None or not quote.bid_px or not quote.ask_px:

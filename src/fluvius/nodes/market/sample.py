@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from fluvius.feeds.events import PRICE_SCALE, Quote
+from fluvius.feeds.events import PRICE_SCALE, Price, Quote, TimestampNs
 from fluvius.nodes.market.quotes import MidReturn
 
 if TYPE_CHECKING:
@@ -63,7 +63,9 @@ class NextMoveSample:
             if quote is None or rng.random() < 0.7:  # a new quote, else a feature tick
                 bid += int(rng.integers(-2, 3)) * 10_000_000
                 ask = bid + int(rng.integers(0, 3)) * 10_000_000
-                quote = Quote("IEX", "AB", i, i, i, bid if ask > bid else 0, 100, ask, 100, 0)
+                t = TimestampNs(i)
+                b = Price(bid if ask > bid else 0)
+                quote = Quote("IEX", "AB", t, t, i, b, 100, Price(ask), 100, 0)
             rows.append((quote, float(rng.standard_normal()), float(rng.random())))
         return rows
 

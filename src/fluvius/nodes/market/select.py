@@ -20,6 +20,4 @@ def get_field(value: Any, *, name: str) -> Any:
     try:
         return getattr(value, name)
     except AttributeError:
-        raise AttributeError(
-            f"get_field: {type(value).__name__} has no field {name!r}"
-        ) from None
+        raise AttributeError(f"get_field: {type(value).__name__} has no field {name!r}") from None

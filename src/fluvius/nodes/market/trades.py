@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from fluvius.feeds.events import PRICE_SCALE, Trade
+from fluvius.feeds.events import PRICE_SCALE, Price, TimestampNs, Trade
 from fluvius.nodes.stats.rolling_sum import RollingSum
 from fluvius.nodes.stats.vwap import VWAP
 
@@ -27,7 +27,9 @@ def random_trades(rng: np.random.Generator, n: int) -> list[tuple[Trade, ...] | 
         cycle = []
         for j in range(k):
             px += int(rng.integers(-3, 4)) * 10_000_000
-            cycle.append(Trade("IEX", "AB", i, i, i * 4 + j, px, int(rng.integers(1, 500)), j, 0))
+            t = TimestampNs(i)
+            size = int(rng.integers(1, 500))
+            cycle.append(Trade("IEX", "AB", t, t, i * 4 + j, Price(px), size, j, 0))
         out.append(tuple(cycle))
     return out
 
@@ -93,7 +95,8 @@ class TradeVolume:
 
     >>> from fluvius.feeds.events import Trade
     >>> v = TradeVolume()
-    >>> v.update((Trade("IEX", "AB", 1, 1, 1, 1, 100, 0, 0), Trade("IEX", "AB", 1, 1, 2, 1, 50, 1, 0)))
+    >>> t = lambda sz: Trade("IEX", "AB", 1, 1, 1, 10 * PRICE_SCALE, sz, 0, 0)
+    >>> v.update((t(100), t(50)))
     >>> v.get()
     150
     """

@@ -212,6 +212,7 @@ class KSDrift:
 
     def __repr__(self) -> str:
         return (
-            f"KSDrift(reference=<{0 if self.reference is None else self.reference.size} values>, window={self.window}, "
+            f"KSDrift(reference=<{0 if self.reference is None else self.reference.size} values>, "
+            f"window={self.window}, "
             f"method={self.method!r}, n={len(self._recent)})"
         )

@@ -155,10 +155,7 @@ async def _receive(graph: Any, sender: list[str]) -> Any:
     run = LiveRun(graph, ["iex+udp://127.0.0.1:0?idle=4"], lag_warn_s=1e9)
     task = asyncio.create_task(run.run())
     feed: Any = run.feeds[0]
-    for _ in range(1000):
-        if feed.port:
-            break
-        await asyncio.sleep(0.005)
+    await asyncio.wait_for(run.ready.wait(), 60)
     child = await asyncio.create_subprocess_exec(
         *[a.replace("{port}", str(feed.port)) for a in sender], stdout=subprocess.PIPE
     )

@@ -206,6 +206,8 @@ class LiveRun:
                 health.url = feed
                 feed = open_feed(feed, FeedContext(name, sources, health, lag_warn_s))
             self.feeds.append(feed)
+        self.ready = asyncio.Event()
+        """Set once the graph has started and the feeds are open (a UDP feed's port bound)."""
         self._stop = asyncio.Event()
         self._ended_by = ""
         self._wake: asyncio.Event | None = None
@@ -265,6 +267,7 @@ class LiveRun:
                     start = getattr(feed, "start", None)
                     if start is not None:
                         await start()
+                self.ready.set()
                 if self.duration_s is not None:
                     loop = asyncio.get_running_loop()
                     timer = loop.call_later(self.duration_s, self.stop, "duration")

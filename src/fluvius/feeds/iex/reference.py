@@ -77,7 +77,7 @@ class SegmentDecoder:
         self.venue = venue
         self.strict = strict
         self.report = report if report is not None else DecodeReport()
-        self.tracker = SequenceTracker(self.report)
+        self.tracker = SequenceTracker(self.report, strict=strict)
 
     def _problem(self, offset: int, what: str, expected: str) -> None:
         if self.strict:

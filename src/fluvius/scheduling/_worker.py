@@ -19,6 +19,12 @@ Event-driven path (:meth:`Worker._run_events`)
     arrives. The worker never waits for one particular value: it runs everything ready,
     flushes one message per destination, then waits for *any* message or async result.
 
+Values that cannot be pickled: a message that does not pickle is rebuilt without the
+values at fault (``_pickling.value_error``): a settle carries the node's failure instead
+(its readers on other workers fail, as under any node failure), the cycle reports it
+(fail-fast raises it; isolate lists it), and a sync to the parent reports the node as
+failed. Readers on the same worker keep the value: it never had to cross.
+
 The worker's I/O: an asyncio loop with a reader on the parent's socket and on each
 peer's; messages land in one inbox, in arrival order. Commands from the parent run one at
 a time; messages of other workers for a cycle not started yet wait in ``Share.pending``;
@@ -46,6 +52,7 @@ from fluvius.engine.cycle import (
     settle,
     start_cycle,
 )
+from fluvius.scheduling._pickling import value_error
 from fluvius.scheduling._share import (
     CHANGED,
     FAILED,
@@ -58,12 +65,13 @@ from fluvius.scheduling._share import (
     pack_cause,
     run_fast,
 )
-from fluvius.scheduling._wire import Channel, ShmArena, loads
+from fluvius.scheduling._wire import Channel, ShmArena, dumps, loads
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from fluvius.engine.cycle import CycleState
+    from fluvius.errors import NodeError
 
 __all__ = ["Worker", "worker_main"]
 
@@ -168,7 +176,7 @@ class Worker:
         elif kind == "sync":
             share = self.share
             if share is not None and msg[1] == share.load.session:
-                self._send(self.parent, self._sync(share))
+                self._send_frame(self.parent, self._sync(share))
         elif kind == "unload":
             self.share = None
             self.arena.release() if self.arena is not None else None
@@ -187,13 +195,31 @@ class Worker:
             return
         self._send(self.parent, ("loaded", self.wid, time.perf_counter() - t0))
 
-    def _sync(self, share: Share) -> tuple[Any, ...]:
+    def _sync(self, share: Share) -> bytes:
+        """The frame of a ``values`` reply; values that do not pickle are failures here."""
         values = share.state.values
         items = [(r, values[r]) for r in sorted(share.unsynced)]
         share.unsynced.clear()
         owned = share.owned
         failed = {r: e for r, e in share.state.failed.items() if owned[r]}
-        return ("values", self.wid, share.load.session, items, failed)
+        failed.update(share.unsent)
+        msg = ("values", self.wid, share.load.session, items, failed)
+        try:
+            return dumps(msg, self.arena)
+        except Exception:
+            pass
+        kept = []
+        for r, v in items:
+            err = self._value_error(share, r, v, "the parent")
+            if err is None:
+                kept.append((r, v))
+            else:
+                failed[r] = err
+        return dumps(("values", self.wid, share.load.session, kept, failed), self.arena)
+
+    def _value_error(self, share: Share, r: int, value: Any, destination: str) -> NodeError | None:
+        plan = share.plan
+        return value_error(plan.keys[r], plan.created_at[r], value, share.name, destination)
 
     # -- cycles ------------------------------------------------------------------------------
     async def _cycle(
@@ -220,7 +246,13 @@ class Worker:
             recomputed, errors, stop, entries = run_fast(share, changed)
             if stop is not None:
                 self._broadcast_stop(share, stop[0])
-            self._flush_settles(share, entries)
+            for err in self._flush_settles(share, entries):  # values that did not pickle
+                f = share.plan.graph.index[err.key]
+                if share.load.policy == "isolate":
+                    errors.append((err, None))
+                elif stop is None or f < stop[0]:
+                    stop = (f, err, None)
+                    self._broadcast_stop(share, f)
         else:
             recomputed, errors, stop, idle = await self._run_events(share, changed)
         wall = time.perf_counter() - t0
@@ -246,16 +278,47 @@ class Worker:
         for ch in self.peers.values():
             self._send(ch, ("stop", share.load.session, share.index, rank))
 
-    def _flush_settles(self, share: Share, entries: Entries) -> None:
-        """One message per destination worker (never one per node)."""
+    def _flush_settles(self, share: Share, entries: Entries) -> list[NodeError]:
+        """One message per destination worker (never one per node); returns the errors of
+        values that could not be pickled (sent as failures instead)."""
         session, index = share.load.session, share.index
+        unsent: dict[int, NodeError] = {}
         for d in sorted(entries):
-            self._send(self.peers[d], ("settle", session, index, entries[d]))
+            ch = self.peers[d]
+            try:
+                frame = dumps(("settle", session, index, entries[d]), ch.arena)
+            except Exception:
+                entries[d] = self._sendable(share, entries[d], d, unsent)
+                frame = dumps(("settle", session, index, entries[d]), ch.arena)
+            else:
+                if share.unsent:  # sent fine now: no longer failed for its readers
+                    for r, kind, _ in entries[d]:
+                        if kind == CHANGED:
+                            share.unsent.pop(r, None)
+            self._send_frame(ch, frame)
             if share.load.trace:
                 now = time.perf_counter()
                 for r, kind, _ in entries[d]:
                     if kind == CHANGED:
                         share.spans.append(("send", r, d, index, now))
+        return list(unsent.values())
+
+    def _sendable(
+        self, share: Share, entries: list[tuple[int, int, Any]], d: int, unsent: dict[int, Any]
+    ) -> list[tuple[int, int, Any]]:
+        """``entries`` with each value that does not pickle replaced by its node's failure
+        (recorded in ``unsent`` and ``share.unsent``)."""
+        out = []
+        for r, kind, payload in entries:
+            if kind == CHANGED:
+                err = unsent.get(r) or self._value_error(share, r, payload, f"worker {d}")
+                if err is not None:
+                    unsent[r] = share.unsent[r] = err
+                    out.append((r, FAILED, err))
+                    continue
+                share.unsent.pop(r, None)
+            out.append((r, kind, payload))
+        return out
 
     async def _run_events(
         self, share: Share, changed: frozenset[int] | None
@@ -361,7 +424,7 @@ class Worker:
                         if trace:
                             spans.append(("node", r, index, t0, time.perf_counter()))
                     finish_node(plan, state, cs, r, out, startup)
-                exported = self._export(share, cs, exported)
+                exported = self._export(share, cs, exported, stop_at)
                 if not cs.ready and not cs.running and not cs.waiting and not finished:
                     break
                 idle += await self._wait(finished)
@@ -392,8 +455,9 @@ class Worker:
             taken.append(inbox.popleft()[1])
         return taken
 
-    def _export(self, share: Share, cs: CycleState, done: int) -> int:
-        """Send the settles of exported nodes logged since ``done``; return the new mark."""
+    def _export(self, share: Share, cs: CycleState, done: int, stop_at: Any) -> int:
+        """Send the settles of exported nodes logged since ``done``; return the new mark.
+        A value that did not pickle counts as a failure of its node in this cycle."""
         log_ = cs.settled
         assert log_ is not None
         if done == len(log_):
@@ -411,7 +475,12 @@ class Worker:
                 entry = (r, CHANGED, state.values[r]) if moved else (r, UNCHANGED, None)
             for d in dests:
                 entries.setdefault(d, []).append(entry)
-        self._flush_settles(share, entries)
+        for err in self._flush_settles(share, entries):
+            cs.errors.append(err)
+            if share.load.policy == "fail_fast":
+                f = share.plan.graph.index[err.key]
+                stop_at(f)
+                self._broadcast_stop(share, f)
         return len(log_)
 
 

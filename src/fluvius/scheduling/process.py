@@ -79,6 +79,7 @@ from fluvius.scheduling.base import ProgressCallback, Session
 if TYPE_CHECKING:
     import os
     from collections.abc import Sequence
+    from types import TracebackType
 
     from fluvius.graph.dag import Graph
 
@@ -204,6 +205,7 @@ class ProcessSession(Session):
         self.load_seconds = 0.0
         self._failed_by: dict[int, dict[int, NodeError]] = {}
         self._in_flight = False
+        self._died: WorkerDiedError | None = None  # once a worker died, every read says so
 
     # -- load payloads ----------------------------------------------------------------------
     def _frame(self, w: int) -> bytes:
@@ -332,17 +334,21 @@ class ProcessSession(Session):
         try:
             return pool.poll()
         except _WorkerDied as exc:
-            keys = self.owned_keys[exc.wid]
-            log.warning("%s; it owned %d nodes", exc, len(keys), extra={"worker": exc.wid})
-            shown = ", ".join(repr(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
-            raise WorkerDiedError(
-                f"{exc} during the run; it owned {len(keys)} nodes ({shown}); "
-                "the run cannot go on without them"
-            ) from None
+            if self._died is None:
+                keys = self.owned_keys[exc.wid]
+                log.warning("%s; it owned %d nodes", exc, len(keys), extra={"worker": exc.wid})
+                shown = ", ".join(repr(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
+                self._died = WorkerDiedError(
+                    f"{exc} during the run; it owned {len(keys)} nodes ({shown}); "
+                    "the run cannot go on without them"
+                )
+            raise WorkerDiedError(str(self._died)) from None
 
     # -- values -----------------------------------------------------------------------------
     def _sync(self) -> None:
         """Fetch the values (and failures) the parent has not seen yet."""
+        if self._died is not None:  # the dead worker's values are lost: never serve them stale
+            raise WorkerDiedError(str(self._died))
         pool = self.pool
         if not self.unsynced or pool is None or pool.closed:
             return
@@ -419,22 +425,39 @@ class ProcessSession(Session):
 
     # -- closing ----------------------------------------------------------------------------
     async def aclose(self) -> None:
+        """Stop the workers (or hand the pool back). Raises WorkerDiedError when a worker
+        died since the last call, so that the last values cannot be fetched; a death
+        already reported is not raised again."""
         pool, self.pool = self.pool, None
+        died: WorkerDiedError | None = None
         if pool is not None:
             if self._in_flight:  # interrupted (Ctrl-C, a dead worker): workers mid-cycle
                 pool.broken = True
             try:
-                if self.started and not pool.broken:
+                if self.started and not pool.broken and self._died is None:
                     self.pool = pool
                     self._sync()  # the last values stay readable after close
-                    self.pool = None
+            except WorkerDiedError as exc:
+                died = exc
             except (FluviusError, OSError):
                 pool.broken = True
             finally:
+                self.pool = None
                 self._release(pool)
         if self.tracing and self.trace is None:
             self._write_trace(pool)
         await super().aclose()
+        if died is not None:
+            raise died
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self.aclose()
+        except WorkerDiedError:
+            if et is None:
+                raise  # otherwise the error on its way out says more (and may be this one)
 
     def _release(self, pool: WorkerPool) -> None:
         pool.busy = False

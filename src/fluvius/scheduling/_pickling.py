@@ -121,9 +121,11 @@ def value_error(
 
     >>> import threading
     >>> err = value_error("lk", "", {"a": threading.Lock()}, "worker-0", "worker 1")
-    >>> print(err.exc_message.replace(", so", ",\nso"))
-    its value of type dict cannot be pickled (value -> item 'a' is a _thread.lock),
-    so it cannot be sent to worker 1: TypeError: cannot pickle '_thread.lock' object
+    >>> head, tail = err.exc_message.split(", so ")
+    >>> head
+    "its value of type dict cannot be pickled (value -> item 'a' is a _thread.lock)"
+    >>> tail
+    "it cannot be sent to worker 1: TypeError: cannot pickle '_thread.lock' object"
     """
     try:
         cloudpickle.dumps(value)

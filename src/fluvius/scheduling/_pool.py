@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import FluviusError, WorkerDiedError
 from fluvius.scheduling._wire import Channel, ShmArena, remove_segments, sweep_dead_runs
-from fluvius.scheduling._worker import worker_main
+from fluvius.scheduling._worker import STATUS_SLOT, worker_main
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -70,6 +70,7 @@ class WorkerPool:
         self._kept: list[tuple[int, Any]] = []
         self.channels: list[Channel] = []
         self.procs: list[BaseProcess] = []
+        self.status: Any = None
         t0 = time.perf_counter()
         self._term = _exit_on_sigterm()
         try:
@@ -83,6 +84,7 @@ class WorkerPool:
     def _spawn(self) -> None:
         ctx = mp.get_context("spawn")
         n = self.workers
+        self.status = ctx.RawArray("q", n * STATUS_SLOT)  # what each worker runs now
         pairs = [ctx.Pipe(duplex=True) for _ in range(n)]
         peers: list[dict[int, Connection]] = [{} for _ in range(n)]
         links = []
@@ -105,7 +107,7 @@ class WorkerPool:
             for wid in range(n):
                 proc = ctx.Process(
                     target=worker_main,
-                    args=(wid, pairs[wid][1], peers[wid], self.prefix),
+                    args=(wid, pairs[wid][1], peers[wid], self.prefix, self.status),
                     name=f"fluvius-worker-{wid}",
                     daemon=True,
                 )
@@ -165,6 +167,15 @@ class WorkerPool:
                 out += [(wid, m) for m in self._drain(ch)]
                 self._died(wid)
         return out
+
+    def running(self, wid: int, session: int, index: int) -> list[int] | None:
+        """Ranks worker ``wid`` was computing at its last status tick in cycle ``index`` of
+        ``session`` (``_worker.py``); None when it has published nothing for that cycle."""
+        b = wid * STATUS_SLOT
+        slot = self.status[b : b + STATUS_SLOT]
+        if slot[0] != session or slot[1] != index:
+            return None
+        return list(slot[3 : 3 + slot[2]])
 
     def keep(self, messages: list[tuple[int, Any]]) -> None:
         """Put back messages a caller read but does not consume yet (the next poll

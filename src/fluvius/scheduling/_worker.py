@@ -25,6 +25,12 @@ values at fault (``_pickling.value_error``): a settle carries the node's failure
 (fail-fast raises it; isolate lists it), and a sync to the parent reports the node as
 failed. Readers on the same worker keep the value: it never had to cross.
 
+What runs now: while a cycle runs, a thread (``_Status``, on ``_watch.CycleWatch``)
+writes the ranks this worker is computing into its slot of the pool's status array every
+``Load.status_tick_s``, so that the parent can name them (watchdog, cycle timeout,
+Ctrl-C) even while this process is stuck in a node. Slot of worker ``w``: ``status[w *
+STATUS_SLOT :]`` = session, cycle index, count, then up to ``STATUS_SHOWN`` ranks.
+
 The worker's I/O: an asyncio loop with a reader on the parent's socket and on each
 peer's; messages land in one inbox, in arrival order. Commands from the parent run one at
 a time; messages of other workers for a cycle not started yet wait in ``Share.pending``;
@@ -65,6 +71,7 @@ from fluvius.scheduling._share import (
     pack_cause,
     run_fast,
 )
+from fluvius.scheduling._watch import CycleWatch, watch_loop
 from fluvius.scheduling._wire import Channel, ShmArena, dumps, loads
 
 if TYPE_CHECKING:
@@ -73,19 +80,46 @@ if TYPE_CHECKING:
     from fluvius.engine.cycle import CycleState
     from fluvius.errors import NodeError
 
-__all__ = ["Worker", "worker_main"]
+__all__ = ["STATUS_SHOWN", "STATUS_SLOT", "Worker", "worker_main"]
 
 log = logging.getLogger("fluvius.process")
 
 WAIT_S = 1.0
 """Idle waits wake this often to check that the parent is alive."""
 
+STATUS_SHOWN = 8
+"""Running ranks a worker publishes at most."""
+STATUS_SLOT = 3 + STATUS_SHOWN
+"""Entries per worker in the pool's status array (module docstring)."""
+
+
+class _Status(CycleWatch):
+    """Publishes the ranks this worker runs, for the parent (module docstring)."""
+
+    def __init__(self, wid: int, slots: Any) -> None:
+        super().__init__(0.25, "fluvius-status")
+        self.slots = slots
+        self.base = wid * STATUS_SLOT
+        self.session = 0
+
+    def on_tick(self, elapsed_s: float) -> None:
+        ranks = self.running()[:STATUS_SHOWN]
+        slots, b = self.slots, self.base
+        slots[b + 2] = 0  # a reader meanwhile sees no rank rather than a torn list
+        slots[b + 3 : b + 3 + len(ranks)] = ranks
+        slots[b] = self.session
+        slots[b + 1] = self.index
+        slots[b + 2] = len(ranks)
+
 
 class Worker:
     """The event loop of one worker process (see the module docstring)."""
 
-    def __init__(self, wid: int, parent: Channel, peers: dict[int, Channel]) -> None:
+    def __init__(
+        self, wid: int, parent: Channel, peers: dict[int, Channel], status: Any = None
+    ) -> None:
         self.wid = wid
+        self.status = _Status(wid, status) if status is not None else None
         self.parent = parent
         self.peers = peers
         self.arena = parent.arena
@@ -164,7 +198,15 @@ class Worker:
             share = self.share
             if share is None or msg[1] != share.load.session:
                 return
-            self._send(self.parent, await self._cycle(share, msg[2], msg[3], msg[4]))
+            status = self.status
+            if status is not None:
+                status.begin(msg[2])
+            try:
+                reply = await self._cycle(share, msg[2], msg[3], msg[4])
+            finally:
+                if status is not None:
+                    status.end()
+            self._send(self.parent, reply)
             if msg[2] == 0 and share.load.freeze_gc:  # after the reply: not start-up work
                 t0 = time.perf_counter()
                 gc.collect()
@@ -190,6 +232,9 @@ class Worker:
         try:
             load: Load = loads(frame)
             self.share = make_share(load, self.wid)
+            if self.status is not None:
+                self.status.tick_s = load.status_tick_s
+                self.status.session = load.session
         except Exception as exc:  # reported as data: the parent raises it
             self._send(self.parent, ("load_failed", self.wid, repr(exc)))
             return
@@ -484,6 +529,9 @@ class Worker:
         return len(log_)
 
 
+watch_loop(Worker._run_events)  # its `r` and `cs` say what runs (_watch.py)
+
+
 def _die_with_parent() -> None:
     """Linux: have the kernel kill this worker when its parent dies, even in the middle of
     a long node (the EOF watch on the parent's socket only acts between computations).
@@ -506,15 +554,19 @@ _PR_SET_PDEATHSIG = 1
 
 
 def worker_main(
-    wid: int, parent: Connection, peers: dict[int, Connection], shm_prefix: str
+    wid: int,
+    parent: Connection,
+    peers: dict[int, Connection],
+    shm_prefix: str,
+    status: Any = None,
 ) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process (``status``: the pool's status array)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
     arena = ShmArena(f"{shm_prefix}_w{wid}")
     parent_ch = Channel(parent.fileno(), arena)
     peer_chs = {w: Channel(c.fileno(), arena) for w, c in peers.items()}
-    worker = Worker(wid, parent_ch, peer_chs)
+    worker = Worker(wid, parent_ch, peer_chs, status)
     try:
         asyncio.run(worker.serve())
     finally:

@@ -9,6 +9,11 @@ one timing of a microsecond-scale node is mostly noise. The engine's own per-nod
 overhead is *not* in the figure (it is ``Calibration.node_s``, which the profile adds so
 profiled and estimated costs mean the same thing).
 
+An ``async`` node is timed twice: its wall time and the CPU time of this thread while it
+ran (:func:`time.thread_time`). Its cost is the CPU part; the rest is its *wait*
+(``Profile.waits``: a database round trip, a sleep), time in which a worker's thread is free
+to compute other nodes, which the simulator models as such. A synchronous node's wait is 0.
+
 The last repeat's values also give the byte size of each value a worker would send
 (``len(pickle.dumps(value, 5))``; values that do not pickle count :data:`FLOAT_BYTES`),
 which the partition report uses for cross-partition bytes.
@@ -50,12 +55,16 @@ class Profile:
         How many start-ups were timed.
     seconds
         Wall time of the profiling run.
+    waits
+        Per rank, the median seconds an async node waited without computing (wall time
+        minus CPU time; 0 for every other item).
     """
 
     costs: tuple[float, ...]
     sizes: tuple[int, ...]
     repeats: int
     seconds: float
+    waits: tuple[float, ...] = ()
 
 
 # protocol, frame header and stop opcode of a stand-alone pickle: not paid per value in a batch
@@ -91,24 +100,31 @@ def _one_startup(
     plan: Plan,
     loop: asyncio.AbstractEventLoop,
     times: list[list[float]],
+    waits: list[list[float]],
     tick: Callable[[int], None] | None,
 ) -> list[Any]:
     values = plan.initial_values()
     clock = time.perf_counter
+    cpu_clock = time.thread_time
     for done, (r, call, a, g) in enumerate(plan.node_steps, 1):
         if tick is not None and done % _PROGRESS_EVERY == 0:
             tick(_PROGRESS_EVERY)
         args = (values[a],) if g is None else g(values)
         try:
-            t0 = clock()
-            value = call(*args)
             if plan.is_async[r]:
-                value = loop.run_until_complete(value)
-            dt = clock() - t0
+                c0, t0 = cpu_clock(), clock()
+                value = loop.run_until_complete(call(*args))
+                dt, cpu = clock() - t0, cpu_clock() - c0
+                cpu = min(cpu, dt)
+                times[r].append(cpu)
+                waits[r].append(dt - cpu)
+            else:
+                t0 = clock()
+                value = call(*args)
+                times[r].append(clock() - t0)
         except Exception as exc:
             raise make_node_error(plan, r, exc, "profile") from exc
         values[r] = value
-        times[r].append(dt)
     return values
 
 
@@ -154,6 +170,7 @@ def profile_graph(
     cal = calibration or default_calibration()
     t0 = time.perf_counter()
     times: list[list[float]] = [[] for _ in graph.items]
+    waits: list[list[float]] = [[] for _ in graph.items]
     values: list[Any] = []
     loop = asyncio.new_event_loop()
     try:
@@ -167,7 +184,7 @@ def profile_graph(
                 progress(counted, total)
 
         for done in range(repeats):
-            values = _one_startup(Plan(graph), loop, times, tick if progress else None)
+            values = _one_startup(Plan(graph), loop, times, waits, tick if progress else None)
             counted = (done + 1) * len(graph)
             if progress is not None:
                 progress(counted, total)
@@ -179,4 +196,5 @@ def profile_graph(
         0.0 if r in sources else max(0.0, statistics.median(t) - timer) + cal.node_s
         for r, t in enumerate(times)
     )
-    return Profile(costs, value_sizes(values), repeats, time.perf_counter() - t0)
+    waited = tuple(statistics.median(w) if w else 0.0 for w in waits)
+    return Profile(costs, value_sizes(values), repeats, time.perf_counter() - t0, waited)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from fluvius.cli.errors import fail, user_errors
 from fluvius.cli.output import err_console, print_json
@@ -57,9 +58,26 @@ def _process_scheduler() -> Any:
 
 
 def process_startup(graph: Graph, workers: int, partitioner: Partitioner | None) -> float:
-    """Start-up seconds of ``graph`` on the process scheduler (calibration's ``run_startup``)."""
-    scheduler = _process_scheduler()(workers=workers, partitioner=partitioner or "round_robin")
-    return run_graph(graph, [], scheduler).startup.seconds
+    """Start-up seconds of ``graph`` on the process scheduler (calibration's ``run_startup``).
+
+    The figure is the wall time of the session's ``start()`` (shipping, loading and
+    computing: what a user waits for), on worker processes spawned before, outside the
+    figure (a running pool): the calibrated per-node and per-message costs must not hold
+    the fixed price of a spawn, which is ``Calibration.spawn_s``.
+    """
+    from fluvius.scheduling import WorkerPool
+
+    async def timed(scheduler: Any) -> float:
+        async with scheduler.session(graph) as session:
+            t0 = time.perf_counter()
+            await session.start()
+            return time.perf_counter() - t0
+
+    with WorkerPool(workers) as pool:
+        scheduler = _process_scheduler()(
+            workers=workers, partitioner=partitioner or "round_robin", pool=pool
+        )
+        return asyncio.run(timed(scheduler))
 
 
 def _measure(graph: Graph, report: PartitionReport, costs_file: Path | None) -> dict[str, Any]:
@@ -86,51 +104,6 @@ def _measure(graph: Graph, report: PartitionReport, costs_file: Path | None) -> 
         "prediction_error": (report.predicted_here_s - measured) / measured if measured else None,
         "workers": workers,
     }
-
-
-def _print(report: PartitionReport) -> None:
-    err_console.print(
-        f"{report.nodes:,} nodes, {report.sources:,} sources; costs: {report.cost_source}; "
-        f"total work {_ms(report.total_work_s)} ms, critical path "
-        f"{_ms(report.critical_path_s)} ms"
-    )
-    table = Table(
-        "worker", "nodes", "work ms", "edges in", "edges out", "values out", "bytes out",
-        title=f"{report.partitioner} on {report.workers} workers",
-    )  # fmt: skip
-    for s in report.shares:
-        table.add_row(
-            str(s.worker), f"{s.nodes:,}", _ms(s.work_s), f"{s.edges_in:,}",
-            f"{s.edges_out:,}", f"{s.values_out:,}", f"{s.bytes_out:,}",
-        )  # fmt: skip
-    err_console.print(table)
-    err_console.print(
-        f"serial {_ms(report.serial_s)} ms; lower bound {_ms(report.lower_bound_s)} ms; "
-        "predicted start-up "
-        f"{_ms(report.predicted_s)} ms (one core per worker), {_ms(report.predicted_here_s)} ms "
-        f"on this machine's {report.cores} cores, plus {_ms(report.spawn_s)} ms to start "
-        "the processes"
-    )
-    counts = sorted({n for row in report.predictions.values() for n in row})
-    scaling = Table(
-        "partitioner", *(f"{n} w" for n in counts), title="predicted start-up, ms (one core/worker)"
-    )
-    for name, row in report.predictions.items():
-        scaling.add_row(name, *(_ms(row[n]) if n in row else "" for n in counts))
-    err_console.print(scaling)
-    m = report.measured
-    if m is not None:
-        busy = Table("worker", "nodes", "busy ms", "idle ms", title="measured start-up")
-        for w in m["workers"]:
-            busy.add_row(
-                str(w["worker"]), str(w["nodes"]),
-                _ms(w["busy_seconds"] or 0.0), _ms(w["idle_seconds"] or 0.0),
-            )  # fmt: skip
-        err_console.print(busy)
-        err_console.print(
-            f"measured start-up {_ms(m['startup_seconds'])} ms; efficiency (bound / measured) "
-            f"{m['efficiency']:.2f}; prediction error {m['prediction_error']:+.1%}"
-        )
 
 
 def partition(
@@ -206,7 +179,7 @@ def partition(
         if json_out:
             print_json(report.to_dict())
         else:
-            _print(report)
+            err_console.print(report)
 
 
 def _sizes_by_rank(graph: Graph, values: dict[str, Any]) -> tuple[int, ...]:

@@ -30,7 +30,7 @@ import time
 from typing import Any
 
 from _common import write_results
-from fluvius.cli.partition import process_startup
+from fluvius.cli.partition import process_startup, process_tick
 from fluvius.graph.spec import spec_to_graph
 from fluvius.partition import calibrate
 from fluvius.partition.calibrate import measure_parallelism
@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    cal = calibrate(run_startup=process_startup)
+    cal = calibrate(run_startup=process_startup, run_tick=process_tick)
     print(f"calibration ({time.perf_counter() - t0:.1f} s, load {os.getloadavg()}): {cal}")
     doc: dict[str, Any] = {"calibration": cal.to_dict(), "presets": {}}
     for preset in ("light", "heavy"):

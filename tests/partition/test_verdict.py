@@ -96,10 +96,11 @@ def test_a_tick_computes_what_its_sources_reach_on_the_workers_involved() -> Non
     g = _underlyings(2, 3)
     costs = [0.0 if r in g.sources else 1.0 for r in range(len(g.items))]
     part = components(g, 2)
-    cal = Calibration(0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.5, byte_s=0.0)
+    cal = Calibration(0.0, latency_s=0.5, byte_s=0.0, cycle_s=1.0, cycle_node_s=0.5)
     spot = g.index["u0/spot"]
     tick = simulate(g, costs, part, cal, changed=[spot])
-    assert tick.makespan_s == pytest.approx(0.5 + 5.0 + 0.5)  # stat, 3 options, sum
+    # the round trip, then stat, 3 options and sum, each with its cycle overhead
+    assert tick.makespan_s == pytest.approx(1.0 + 5 * 1.5)
     assert tick.messages == 0
     both = simulate(g, costs, part, cal, changed=[spot, g.index["u1/spot"]])
     assert both.makespan_s == pytest.approx(tick.makespan_s)  # one underlying per worker
@@ -111,7 +112,13 @@ def test_verdict_stays_serial_on_cheap_nodes_and_parallel_on_heavy_ones() -> Non
     g = _underlyings(4, 5)
     cheap = [0.0 if r in g.sources else 1e-6 for r in range(len(g.items))]
     cal = Calibration(
-        node_s=1e-7, worker_node_s=1e-5, event_node_s=2e-5, latency_s=2e-4, spawn_s=0.5
+        node_s=1e-7,
+        worker_node_s=1e-5,
+        event_node_s=2e-5,
+        latency_s=2e-4,
+        spawn_s=0.5,
+        cycle_s=3e-4,
+        cycle_node_s=2e-6,
     )
     report = partition_report(g, 2, "components", cheap, calibration=cal, scaling=(1, 2, 4))
     v = report.verdict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import statistics
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from fluvius.graph import Graph
     from fluvius.partition import Partitioner
 
-__all__ = ["EPILOG", "HELP", "partition", "process_startup"]
+__all__ = ["EPILOG", "HELP", "partition", "process_startup", "process_tick"]
 
 HELP = (
     "Show how SPEC's nodes would be split over --workers processes: per-worker nodes, work, "
@@ -78,6 +79,34 @@ def process_startup(graph: Graph, workers: int, partitioner: Partitioner | None)
             workers=workers, partitioner=partitioner or "round_robin", pool=pool
         )
         return asyncio.run(timed(scheduler))
+
+
+def process_tick(graph: Graph, workers: int, partitioner: Partitioner | None) -> float:
+    """Median wall seconds of a tick of ``graph``'s first source on the process scheduler,
+    after its start-up, on a running pool (calibration's ``run_tick``)."""
+    from fluvius.scheduling import WorkerPool
+
+    key = graph.keys[graph.sources[0]]
+
+    async def timed(scheduler: Any) -> float:
+        async with scheduler.session(graph) as session:
+            await session.start()
+            times = []
+            for i in range(TICKS):
+                t0 = time.perf_counter()
+                await session.cycle({key: float(i)})
+                times.append(time.perf_counter() - t0)
+            return statistics.median(times)
+
+    with WorkerPool(workers) as pool:
+        scheduler = _process_scheduler()(
+            workers=workers, partitioner=partitioner or "round_robin", pool=pool
+        )
+        return asyncio.run(timed(scheduler))
+
+
+TICKS = 15
+"""Ticks timed by :func:`process_tick` (the median is kept)."""
 
 
 def _measure(graph: Graph, report: PartitionReport, costs_file: Path | None) -> dict[str, Any]:
@@ -151,7 +180,7 @@ def partition(
             )
         graph = load_graph(spec)
         if recalibrate:
-            cal = calibrate(run_startup=process_startup)
+            cal = calibrate(run_startup=process_startup, run_tick=process_tick)
             err_console.print(f"calibration stored in {cal.save(calibration)}: {cal}")
         else:
             cal = Calibration.load(calibration) if calibration else default_calibration()

@@ -390,19 +390,19 @@ def _verdict(
         reason = (
             f"stay serial: no worker count is predicted to start more than "
             f"{SERIAL_MARGIN:.0%} faster than the serial scheduler's "
-            f"{serial_row.startup_s * 1e3:,.1f} ms"
+            f"{serial_row.startup_s * 1e3:,.2f} ms"
         )
         parallel = [r for r in rows if r.workers > 1]
         if parallel:
             alt = min(parallel, key=lambda r: (r.startup_s, r.workers))
             reason += (
-                f" (best: {alt.workers} workers, {alt.startup_s * 1e3:,.1f} ms; one-source tick "
+                f" (best: {alt.workers} workers, {alt.startup_s * 1e3:,.2f} ms; one-source tick "
                 f"{alt.tick_s * 1e3:,.2f} ms vs {serial_row.tick_s * 1e3:,.2f} ms serial)"
             )
     else:
         reason = (
-            f"use {best.workers} workers ({name}): start-up {best.startup_s * 1e3:,.1f} ms vs "
-            f"{serial_row.startup_s * 1e3:,.1f} ms serial "
+            f"use {best.workers} workers ({name}): start-up {best.startup_s * 1e3:,.2f} ms vs "
+            f"{serial_row.startup_s * 1e3:,.2f} ms serial "
             f"({serial_row.startup_s / best.startup_s:.2f}x), plus {best.spawn_s * 1e3:,.0f} ms "
             f"to spawn the processes once; one-source tick {best.tick_s * 1e3:,.2f} ms vs "
             f"{serial_row.tick_s * 1e3:,.2f} ms serial; market-wide tick "

@@ -24,9 +24,11 @@ The model follows the workers' event-driven execution:
   its worker goes on with other ready nodes, and the node's value exists ``waits[rank]``
   later (readers on other workers get it sent then).
 * ``changed`` simulates one cycle instead of the start-up: only the nodes the changed
-  sources reach are computed, only the workers that own some of them take part (the
-  parent sends each the batch: one ``latency_s``), and the cycle ends when the last of
-  them has told the parent. A single-source tick on a partition that keeps each
+  sources reach are computed, only the workers that own some of them take part, and the
+  cycle ends when the last of them has told the parent. A cycle's round trip is the
+  calibrated ``cycle_s`` (half out, half back) and a worker's cost per node beyond its
+  work is ``cycle_node_s - node_s`` (no loading); values between workers still take
+  ``latency_s``. A single-source tick on a partition that keeps each
   underlying on one worker involves one worker; a market-wide tick involves all.
 * ``serial=True`` predicts the serial scheduler instead: no messages, no worker overhead,
   the sum of the costs (async waits overlap other work, as the serial scheduler runs
@@ -171,14 +173,21 @@ def simulate(
     if cores is not None and cores <= 0:
         raise ValueError(f"cores must be > 0, got {cores!r}")
     latency = 0.0 if serial else cal.latency_s
-    evented = [False] * n_workers
-    for r, ins in enumerate(graph.inputs):
-        if any(i not in src and owner[i] != owner[r] for i in ins):
-            evented[owner[r]] = True
-    extra = [
-        0.0 if serial else max(0.0, (cal.event_node_s if ev else cal.worker_node_s) - cal.node_s)
-        for ev in evented
-    ]
+    edge = latency  # the parent's message to a worker, and the worker's reply
+    if changed is None:
+        evented = [False] * n_workers
+        for r, ins in enumerate(graph.inputs):
+            if any(i not in src and owner[i] != owner[r] for i in ins):
+                evented[owner[r]] = True
+        extra = [
+            0.0
+            if serial
+            else max(0.0, (cal.event_node_s if ev else cal.worker_node_s) - cal.node_s)
+            for ev in evented
+        ]
+    else:  # a cycle: the calibrated round trip and per-node cost of a tick
+        edge = 0.0 if serial else cal.cycle_s / 2
+        extra = [0.0 if serial else max(0.0, cal.cycle_node_s - cal.node_s)] * n_workers
     slow = 1.0 if cores is None else max(1.0, n_workers / cores)
     size = [FLOAT_BYTES] * len(owner) if sizes is None else list(sizes)
     wait = [0.0] * len(owner) if waits is None else list(waits)
@@ -199,7 +208,7 @@ def simulate(
     for heap in ready:
         heapq.heapify(heap)
     involved = sorted({owner[r] for r in todo})
-    clock = [latency if w in involved else 0.0 for w in range(n_workers)]
+    clock = [edge if w in involved else 0.0 for w in range(n_workers)]
     busy = [0.0] * n_workers
     outbox: list[dict[int, list[int]]] = [{} for _ in range(n_workers)]
     # per worker: (time, seq, ranks, local) — values arriving (local=False) or async nodes
@@ -232,7 +241,7 @@ def simulate(
                         heapq.heappush(ready[w], c)
 
     # agenda: (time of the worker's next action, worker); one entry per worker with work
-    agenda = [(latency, w) for w in involved if ready[w]]
+    agenda = [(edge, w) for w in involved if ready[w]]
     heapq.heapify(agenda)
     while agenda:
         t, w = heapq.heappop(agenda)
@@ -272,7 +281,7 @@ def simulate(
         clock[w] = max(clock[w], t)
         if ready[w] or (box and box[0][0] <= t):
             heapq.heappush(agenda, (t, w))
-    makespan = max((clock[w] for w in involved), default=0.0) + latency
+    makespan = max((clock[w] for w in involved), default=0.0) + edge
     rounds = math.ceil(n_workers / cores) if cores else 1
     return Prediction(
         workers=n_workers,

@@ -159,3 +159,28 @@ def test_partition_graph_auto_still_keeps_underlyings_whole() -> None:
     part = partition_graph(g, 2, "auto")
     for i in range(4):
         assert len(_owners(g, part, f"u{i}/")) == 1, (i, part.partitioner)
+
+
+def test_profile_counts_blocking_and_keeps_async_waits_apart() -> None:
+    import time
+
+    b = GraphBuilder()
+    x = b.source("x", 1.0)
+
+    def blocked(v: float) -> float:  # holds its worker for 3 ms, with next to no CPU
+        time.sleep(0.003)
+        return v
+
+    async def fetched(v: float) -> float:
+        await asyncio.sleep(0.003)
+        return v
+
+    b.node("blocked", blocked, x)
+    b.node("fetched", fetched, x)
+    g = b.build()
+    profile = profile_graph(g, repeats=3)
+    blocked_r, fetched_r = g.index["blocked"], g.index["fetched"]
+    assert profile.costs[blocked_r] >= 0.0025  # a blocked synchronous node holds its worker
+    assert profile.waits[blocked_r] == 0.0
+    assert profile.costs[fetched_r] < 0.002
+    assert profile.waits[fetched_r] >= 0.0025

@@ -31,7 +31,9 @@ __all__ = ["EPILOG", "HELP", "partition", "process_startup", "process_tick"]
 HELP = (
     "Show how SPEC's nodes would be split over --workers processes: per-worker nodes, work, "
     "cross-partition edges and bytes; the lower bound max(critical path, work / workers); "
-    "the simulator's predicted start-up for 1-64 workers per partitioner; with --run, a "
+    "the simulator's predicted start-up for 1-64 workers per partitioner; the predicted "
+    "start-up and single-source / market-wide tick latency for serial, 2 ... 64 workers on "
+    "this machine and a verdict (how many workers, or stay serial); with --run, a "
     "measured run and its efficiency (bound / measured)."
 )
 EPILOG = (
@@ -161,7 +163,9 @@ def partition(
     recalibrate: Annotated[
         bool,
         typer.Option(
-            "--calibrate", help="Measure this machine's figures first and store them (~2 s)."
+            "--calibrate",
+            help="Measure this machine's figures first (start-ups and ticks on the process "
+            "scheduler, ~10 s) and store them.",
         ),
     ] = False,
     json_out: Annotated[

@@ -1,5 +1,9 @@
 """The WORKLOADS.md benchmark workloads as graph spec dicts, deterministic from params + seed.
 
+(This file runs to about 600 lines: the three builders, their shared checks and the
+registry read best together, against the exact descriptions below that other engines
+rebuild the graphs from; the heavy preset's node functions live in :mod:`.script`.)
+
 Every workload is a function of keyword params returning a spec dict (``sources``,
 ``nodes``, ``meta``) that :func:`fluvius.graph.spec.spec_to_graph` builds and
 :func:`fluvius.graph.spec.dump_spec` writes, so other engines can load the very same graph.

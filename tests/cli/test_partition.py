@@ -53,7 +53,8 @@ def test_partition_json_is_one_document(spec: Path, tmp_path: Path) -> None:
     verdict = doc["verdict"]
     assert [r["workers"] for r in verdict["rows"]] == [1, 2, 4, 8, 16, 64]
     assert verdict["recommended"] in {r["workers"] for r in verdict["rows"]}
-    assert verdict["tick_source"] == "U000/src" and verdict["market_sources"] == 4
+    assert verdict["tick_source"] == "U000/src"
+    assert verdict["market_sources"] == 4
     assert doc["cross_edges"] == sum(s["edges_in"] for s in doc["shares"])
 
 

@@ -97,7 +97,16 @@ EXPECTED = {
         "iter_capture_batches",
         "iter_events",
     ],
-    "fluvius.observe": ["write_chrome_trace"],
+    "fluvius.observe": ["picture", "write_chrome_trace"],
+    "fluvius.observe.picture": [
+        "Box",
+        "Edge",
+        "Picture",
+        "collapse",
+        "dot_text",
+        "mermaid_text",
+        "render_svg",
+    ],
     "fluvius.partition": [
         "Calibration",
         "Partition",

@@ -418,9 +418,17 @@ def register_op(name: str, factory: OpFactory, *, replace: bool = False) -> None
 
 
 def resolve_op(
-    name: str, n_inputs: int, params: Mapping[str, Any] | None = None
+    name: str,
+    n_inputs: int,
+    params: Mapping[str, Any] | None = None,
+    *,
+    by_keyword: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """Turn a spec's op into ``(callable or stateful object, params for the builder)``.
+
+    ``by_keyword`` says the spec passes the inputs by name (an ``inputs`` mapping): dotted
+    paths and library ops take them, registered ops (``add``, ``scale`` …) take their
+    inputs in order only.
 
     >>> fn, bound = resolve_op("scale", 1, {"factor": 2})
     >>> fn(1.5), bound
@@ -443,6 +451,10 @@ def resolve_op(
         raise BadParamsError(
             f"unknown op {name!r}: registered ops are {', '.join(sorted([*_OPS, *_LIBRARY_OPS]))}, "
             "or give a dotted path 'package.module:function'"
+        )
+    if by_keyword:
+        raise BadParamsError(
+            f"op {name!r} takes its inputs in order; give 'inputs' as a list of keys"
         )
     return factory(n_inputs, params), {}
 

@@ -288,8 +288,9 @@ def test_human_summary(tmp_path: Path) -> None:
     ticks = _write(tmp_path, "t.jsonl", '{"x": 2.0}\n')
     result = runner.invoke(app, ["run", str(spec), "--ticks", str(ticks)])
     assert result.exit_code == 0, result.output
-    assert "1 nodes" in result.stderr
-    assert "-2.0" in result.stderr
+    assert "1 nodes" in result.stdout
+    assert "-2.0" in result.stdout
+    assert result.stderr == ""
 
 
 def test_version_and_help() -> None:

@@ -60,5 +60,5 @@ def test_export_rejects_malformed_param(tmp_path: Path) -> None:
 def test_list_names_the_workloads() -> None:
     result = runner.invoke(app, ["workload", "list"])
     assert result.exit_code == 0, result.output
-    assert "overhead" in result.stderr
-    assert "fanout" in result.stderr
+    assert "overhead" in result.stdout
+    assert "fanout" in result.stdout

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from fluvius.cli.errors import fail, user_errors
-from fluvius.cli.output import err_console, print_json
+from fluvius.cli.output import err_console, out_console, print_json
 from fluvius.graph.spec import load_graph
 from fluvius.partition.calibrate import Calibration, calibrate, default_calibration
 from fluvius.partition.cost import load_costs
@@ -89,7 +89,7 @@ def _measure(graph: Graph, report: PartitionReport, costs_file: Path | None) -> 
 
 
 def _print(report: PartitionReport) -> None:
-    err_console.print(
+    out_console.print(
         f"{report.nodes:,} nodes, {report.sources:,} sources; costs: {report.cost_source}; "
         f"total work {_ms(report.total_work_s)} ms, critical path "
         f"{_ms(report.critical_path_s)} ms"
@@ -103,8 +103,8 @@ def _print(report: PartitionReport) -> None:
             str(s.worker), f"{s.nodes:,}", _ms(s.work_s), f"{s.edges_in:,}",
             f"{s.edges_out:,}", f"{s.values_out:,}", f"{s.bytes_out:,}",
         )  # fmt: skip
-    err_console.print(table)
-    err_console.print(
+    out_console.print(table)
+    out_console.print(
         f"serial {_ms(report.serial_s)} ms; lower bound {_ms(report.lower_bound_s)} ms; "
         "predicted start-up "
         f"{_ms(report.predicted_s)} ms (one core per worker), {_ms(report.predicted_here_s)} ms "
@@ -117,7 +117,7 @@ def _print(report: PartitionReport) -> None:
     )
     for name, row in report.predictions.items():
         scaling.add_row(name, *(_ms(row[n]) if n in row else "" for n in counts))
-    err_console.print(scaling)
+    out_console.print(scaling)
     m = report.measured
     if m is not None:
         busy = Table("worker", "nodes", "busy ms", "idle ms", title="measured start-up")
@@ -126,8 +126,8 @@ def _print(report: PartitionReport) -> None:
                 str(w["worker"]), str(w["nodes"]),
                 _ms(w["busy_seconds"] or 0.0), _ms(w["idle_seconds"] or 0.0),
             )  # fmt: skip
-        err_console.print(busy)
-        err_console.print(
+        out_console.print(busy)
+        out_console.print(
             f"measured start-up {_ms(m['startup_seconds'])} ms; efficiency (bound / measured) "
             f"{m['efficiency']:.2f}; prediction error {m['prediction_error']:+.1%}"
         )

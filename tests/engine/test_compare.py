@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fluvius import GraphBuilder, ProcessScheduler, SerialScheduler, compare_values, run_graph
-from fluvius.engine.compare import ValueDiff, values_equal
+from fluvius.engine.compare import ValueDiff, same_value
 from fluvius.graph.spec import spec_to_graph
 
 NAN = math.nan
@@ -50,15 +50,15 @@ def test_the_issue_case_nan_values_of_two_schedulers() -> None:
         (np.array([1.0]), 1.0, False),
     ],
 )
-def test_values_equal(a: object, b: object, equal: bool) -> None:
-    assert values_equal(a, b) is equal
-    assert values_equal(b, a) is equal
+def test_same_value(a: object, b: object, equal: bool) -> None:
+    assert same_value(a, b) is equal
+    assert same_value(b, a) is equal
 
 
 def test_tolerances() -> None:
-    assert not values_equal(0.1 + 0.2, 0.3)
-    assert values_equal(0.1 + 0.2, 0.3, rel_tol=1e-12)
-    assert values_equal(1.0, 1.05, abs_tol=0.1)
+    assert not same_value(0.1 + 0.2, 0.3)
+    assert same_value(0.1 + 0.2, 0.3, rel_tol=1e-12)
+    assert same_value(1.0, 1.05, abs_tol=0.1)
     assert compare_values({"a": 1.0}, {"a": 1.001}, rel_tol=0.01).same
 
 

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Comparison", "ValueDiff", "compare_values", "values_equal"]
+__all__ = ["Comparison", "ValueDiff", "compare_values", "same_value"]
 
 _MISSING: Any = object()
 
@@ -90,12 +90,12 @@ def _short(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def values_equal(a: Any, b: Any, rel_tol: float = 0.0, abs_tol: float = 0.0) -> bool:
+def same_value(a: Any, b: Any, rel_tol: float = 0.0, abs_tol: float = 0.0) -> bool:
     """Whether two values are equal, NaN equal to NaN (see the module docstring).
 
-    >>> values_equal(float("nan"), float("nan")), values_equal(0.1 + 0.2, 0.3)
+    >>> same_value(float("nan"), float("nan")), same_value(0.1 + 0.2, 0.3)
     (True, False)
-    >>> values_equal(0.1 + 0.2, 0.3, rel_tol=1e-12)
+    >>> same_value(0.1 + 0.2, 0.3, rel_tol=1e-12)
     True
     """
     if a is b:
@@ -117,9 +117,9 @@ def values_equal(a: Any, b: Any, rel_tol: float = 0.0, abs_tol: float = 0.0) -> 
     if seq_a is not None and seq_b is not None:
         if _shape(a) != _shape(b) or len(seq_a) != len(seq_b):
             return False
-        return all(values_equal(x, y, rel_tol, abs_tol) for x, y in zip(seq_a, seq_b, strict=True))
+        return all(same_value(x, y, rel_tol, abs_tol) for x, y in zip(seq_a, seq_b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(values_equal(a[k], b[k], rel_tol, abs_tol) for k in a)
+        return a.keys() == b.keys() and all(same_value(a[k], b[k], rel_tol, abs_tol) for k in a)
     try:
         return bool(a == b)
     except (TypeError, ValueError):  # e.g. an array against a scalar
@@ -169,7 +169,7 @@ def compare_values(
         other = right.get(key, _MISSING)
         if other is _MISSING:
             diff = ValueDiff(key, value, None, in_right=False)
-        elif values_equal(value, other, rel_tol, abs_tol):
+        elif same_value(value, other, rel_tol, abs_tol):
             continue
         else:
             diff = ValueDiff(key, value, other)

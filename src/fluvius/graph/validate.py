@@ -18,9 +18,9 @@ from fluvius.errors import BadParamsError, CycleError, MissingInputError
 from fluvius.graph.node import NodeKind, classify
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
-__all__ = ["check_callable", "find_cycle", "topological_order"]
+__all__ = ["check_callable", "did_you_mean", "find_cycle", "topological_order"]
 
 
 def topological_order(inputs: Sequence[Sequence[int]]) -> list[int]:
@@ -205,6 +205,18 @@ def check_inputs_exist(key: str, inputs: Sequence[str], index: Mapping[str, int]
             raise MissingInputError(
                 f"node {key!r} reads input {name!r}, which is neither a node nor a source{hint}"
             )
+
+
+def did_you_mean(name: str, candidates: Collection[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the candidate closest to a mistyped ``name``, or "".
+
+    >>> did_you_mean("AAPL/spto", ["AAPL/spot", "AAPL/rate"])
+    " (did you mean 'AAPL/spot'?)"
+    """
+    if len(candidates) > 50_000:
+        return ""  # difflib over more keys takes seconds; the error is clear without it
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _close_matches(name: str, index: Mapping[str, int]) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fluvius.engine.plan import Plan
 from fluvius.engine.state import CycleResult, ErrorPolicy, RunState, check_policy
 from fluvius.errors import FluviusError, NodeError, UnknownSourceError
+from fluvius.graph.validate import did_you_mean
 from fluvius.scheduling._gc import freeze_after_startup, release_freeze
 
 if TYPE_CHECKING:
@@ -160,7 +161,11 @@ class Session:
         for key in batch:
             r = index.get(key)
             if r is None or not is_source[r]:
-                what = "a node, not a source" if r is not None else "not in this graph"
+                what = (
+                    "a node, not a source"
+                    if r is not None
+                    else f"not in this graph{did_you_mean(key, self.graph.source_keys)}"
+                )
                 raise UnknownSourceError(f"cannot set {key!r}: it is {what}")
             ranks.append(r)
         values = self.state.values

@@ -2,7 +2,7 @@
 
 Figures (medians over repeats; every ratio from the same run):
 
-* fanout (WORKLOADS.md): start-up wall time, serial vs process at 1 and 2 workers, with the
+* fanout (docs/reference/workloads.md): start-up wall time, serial vs process at 1 and 2 workers, with the
   ``components`` partitioner (each chain whole on one worker). ``warm``: on a worker pool
   started beforehand (load + evaluation, what a session costs once the workers exist);
   ``cold``: a new pool each time (spawning included).

@@ -1,6 +1,6 @@
 """The end-to-end demonstration run by ``make demo``.
 
-Core (the ``overhead`` workload, WORKLOADS.md, ~40,000 nodes):
+Core (the ``overhead`` workload, docs/reference/workloads.md, ~40,000 nodes):
 
 1. Export the workload as a spec file, build the graph from it, start it (full
    evaluation) with a progress bar.

@@ -1,4 +1,4 @@
-"""The WORKLOADS.md benchmark workloads as graph spec dicts, deterministic from params + seed.
+"""The benchmark workloads (docs/reference/workloads.md) as graph spec dicts, deterministic from params + seed.
 
 Every workload is a function of keyword params returning a spec dict (``sources``,
 ``nodes``, ``meta``) that :func:`fluvius.graph.spec.spec_to_graph` builds and

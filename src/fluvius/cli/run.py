@@ -63,7 +63,7 @@ PROGRESS_MIN_NODES = 5_000  # smaller graphs start too fast for a bar to help
 
 
 def report_document(report: RunReport, node_keys: Sequence[str]) -> dict[str, Any]:
-    """The ``--json`` document of a run (ARCHITECTURE.md, "Interfaces"; fields only added).
+    """The ``--json`` document of a run (docs/reference/cli-and-spec.md; fields only added).
 
     ``values`` holds every node (``None`` when failed), ``sources`` every source.
     """

@@ -1,6 +1,6 @@
 """Evaluation semantics: the cycle transitions every scheduler shares.
 
-Semantics (ARCHITECTURE.md, "Graph semantics")
+Semantics (docs/concepts/semantics.md)
 -----------------------------------------------
 * Start-up computes every node once, in rank (topological) order.
 * A cycle applies one batch of source changes. Every source in the batch counts as changed,

@@ -30,7 +30,7 @@ The random-graph tests carry ``@pytest.mark.slow``: a project running pytest wit
 ``--strict-markers`` registers that marker (fluvius does, in ``pyproject.toml``). They take
 their other Hypothesis settings (``derandomize``, ``database``) from the loaded profile.
 
-What is checked (ARCHITECTURE.md, "Graph semantics"): random graphs against
+What is checked (docs/concepts/semantics.md): random graphs against
 :class:`~fluvius.engine.ReferenceEvaluator` (bit-identical values, identical per-cycle
 recomputed counts, failed nodes and errors, under both error policies); the change cutoff
 (equal values stop propagation, ``cutoff=False`` opts out, NaN always propagates, ``-0.0``

@@ -1,4 +1,4 @@
-"""Synthetic IEX captures for the ``iex`` workload (WORKLOADS.md), deterministic from a seed.
+"""Synthetic IEX captures for the ``iex`` benchmarks (docs/reference/workloads.md), deterministic from a seed.
 
 Design
 ------

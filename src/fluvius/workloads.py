@@ -1,4 +1,6 @@
-"""The benchmark workloads (docs/reference/workloads.md) as graph spec dicts, deterministic from params + seed.
+"""The benchmark workloads as graph spec dicts, deterministic from params + seed.
+
+The workloads are described in docs/reference/workloads.md.
 
 Every workload is a function of keyword params returning a spec dict (``sources``,
 ``nodes``, ``meta``) that :func:`fluvius.graph.spec.spec_to_graph` builds and

@@ -7,8 +7,8 @@ stderr (:data:`err_console`). So ``fluvius run spec.yaml | less`` shows the resu
 ``fluvius run spec.yaml --json | jq`` gets JSON only.
 
 ``--json`` writes exactly one JSON document to stdout. NaN and infinities become ``null``
-(docs/reference/cli-and-spec.md), numpy arrays become lists, numpy scalars plain numbers, tuples lists;
-any other object is written as its ``repr`` string.
+(docs/reference/cli-and-spec.md), numpy arrays become lists, numpy scalars plain numbers,
+tuples lists; any other object is written as its ``repr`` string.
 """
 
 from __future__ import annotations

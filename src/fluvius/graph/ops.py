@@ -21,10 +21,11 @@ multi-process schedulers must send every node to a worker process. Arities 1 to 
 their own method; larger arities use ``functools.reduce`` over the inputs, still left to
 right. (This repetition is why the file runs a little over 400 lines.)
 
-Float semantics are exact and fixed by the spec contract (docs/reference/cli-and-spec.md): values combine left to right in
-input order starting from input 0 (never from a start value of 0, and never with the
-compensated summation of Python 3.12's ``sum``). ``add`` then adds ``c`` (default 0) and
-``mul`` then multiplies by ``c`` (default 1), always, so ``add(-0.0)`` is ``0.0``.
+Float semantics are exact and fixed by the spec contract (docs/reference/cli-and-spec.md):
+values combine left to right in input order starting from input 0 (never from a start value
+of 0, and never with the compensated summation of Python 3.12's ``sum``). ``add`` then adds
+``c`` (default 0) and ``mul`` then multiplies by ``c`` (default 1), always, so
+``add(-0.0)`` is ``0.0``.
 
 Resolution (:func:`resolve_op`) maps a spec's ``op`` to what :meth:`GraphBuilder.node`
 takes: a registered op gives ``(callable, {})``; a dotted path ``package.module:function``

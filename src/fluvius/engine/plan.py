@@ -15,9 +15,8 @@ lookups, no signature inspection and no allocation beyond the values it produces
 ``call``
     The user's function; ``functools.partial(fn, **params)`` when it has params; for a
     stateful object a bound ``_StatefulCall`` that runs ``update`` then ``get``. A node
-    with keyword inputs (``NodeSpec.keywords``) gets a ``_KeywordCall`` (or
-    ``_StatefulKeywordCall``) that passes its last inputs by name: one more Python frame
-    and a small dict per computation, paid only by such nodes.
+    with keyword inputs (``NodeSpec.keywords``) gets the call of
+    :mod:`fluvius.engine._keywords`, which places them in their positional slots.
 ``children[r]``, ``cutoff[r]``, ``is_async[r]``
     Readers of each rank, the per-node cutoff flag, and whether ``call`` returns a coroutine.
 
@@ -33,11 +32,12 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from fluvius.engine._keywords import keyword_call, stateful_keyword_call
 from fluvius.graph._gc import gc_paused
 from fluvius.graph.node import NodeSpec
 
@@ -77,50 +77,13 @@ class _StatefulCall:
         return (_StatefulCall, (self.obj,))
 
 
-class _StatefulKeywordCall(_StatefulCall):
-    """A stateful node with keyword inputs: ``obj.update(*first, **named)`` then ``get()``."""
-
-    __slots__ = ("names", "positional")
-
-    def __init__(self, obj: Any, names: tuple[str, ...], positional: int) -> None:
-        super().__init__(obj)
-        self.names = names
-        self.positional = positional
-
-    def __call__(self, *values: Any) -> Any:
-        n = self.positional
-        self.update(*values[:n], **dict(zip(self.names, values[n:], strict=True)))
-        return self.get()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_StatefulKeywordCall, (self.obj, self.names, self.positional))
-
-
-class _KeywordCall:
-    """A function node with keyword inputs: ``fn(*first, **named, **params)``."""
-
-    __slots__ = ("fn", "names", "params", "positional")
-
-    def __init__(
-        self, fn: Any, names: tuple[str, ...], positional: int, params: Mapping[str, Any]
-    ) -> None:
-        self.fn = fn
-        self.names = names
-        self.positional = positional
-        self.params = params
-
-    def __call__(self, *values: Any) -> Any:
-        n = self.positional
-        return self.fn(*values[:n], **dict(zip(self.names, values[n:], strict=True)), **self.params)
-
-
 def make_call(spec: NodeSpec) -> Callable[..., Any]:
     """The callable that computes ``spec`` from its input values, in ``spec.inputs`` order."""
     if spec.keywords:
         positional = len(spec.inputs) - len(spec.keywords)
         if spec.kind == "stateful":
-            return _StatefulKeywordCall(copy.deepcopy(spec.fn), spec.keywords, positional)
-        return _KeywordCall(spec.fn, spec.keywords, positional, spec.params)
+            return stateful_keyword_call(copy.deepcopy(spec.fn), spec.keywords, positional)
+        return keyword_call(spec.fn, spec.keywords, positional, spec.params)
     if spec.kind == "stateful":
         return _StatefulCall(copy.deepcopy(spec.fn))
     if spec.params:

@@ -48,7 +48,8 @@ OUTPUT_DIRS = ("benchmarks/results/",)  # written by programs (git-ignored), not
 FIRST_SCREEN_LINES = 60
 BLOCK_TIMEOUT_S = 120
 
-_FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)[^\n]*$")
+# a fence (CommonMark): 3+ backticks whose info string has no backtick, or 3+ tildes
+_FENCE = re.compile(r"^(\s{0,3})(```+(?=[^`]*$)|~~~+)\s*([\w+-]*)[^\n]*$")
 _LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _MD_NAME = re.compile(r"(?<![\w/.-])([\w./-]*[\w-]+\.md)\b")
 _REPO_PATH = re.compile(
@@ -211,6 +212,16 @@ def test_help_output_names_only_files_that_exist() -> None:
         for n, line in enumerate(result.stdout.splitlines(), start=1):
             problems += _file_name_problems(f"`fluvius {path} --help` line {n}", line, ROOT)
     assert not problems, "\n".join(problems)
+
+
+def test_cli_reference_covers_every_command() -> None:
+    reference = (ROOT / "docs" / "reference" / "cli-and-spec.md").read_text(encoding="utf-8")
+    missing = [
+        f"fluvius {path}"
+        for path, cmd in _commands()
+        if path and " " not in path and f"fluvius {path}" not in reference
+    ]
+    assert not missing, f"docs/reference/cli-and-spec.md does not describe: {missing}"
 
 
 def test_source_files_name_only_docs_that_exist() -> None:

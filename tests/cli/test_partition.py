@@ -50,12 +50,20 @@ def test_partition_json_is_one_document(spec: Path, tmp_path: Path) -> None:
     )
     assert set(doc["predictions"]["components"]) == {"1", "2", "4", "8", "16", "64"}
     assert doc["cost_source"] == str(out)
+    verdict = doc["verdict"]
+    assert [r["workers"] for r in verdict["rows"]] == [1, 2, 4, 8, 16, 64]
+    assert verdict["recommended"] in {r["workers"] for r in verdict["rows"]}
+    assert verdict["tick_source"] == "U000/src"
+    assert verdict["market_sources"] == 4
+    assert doc["cross_edges"] == sum(s["edges_in"] for s in doc["shares"])
 
 
 def test_partition_human_report_goes_to_stdout(spec: Path) -> None:
     result = runner.invoke(app, ["partition", str(spec), "--workers", "3"])
     assert result.exit_code == 0, result.output
     assert "lower bound" in result.stdout
+    assert "verdict: " in result.stdout
+    assert "one-source tick ms" in result.stdout
     assert "lower bound" not in result.stderr
 
 

@@ -26,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import FluviusError, WorkerDiedError
+from fluvius.scheduling._messages import Exit, Hello
 from fluvius.scheduling._wire import Channel, ShmArena, remove_segments
 from fluvius.scheduling._worker import worker_main
 
@@ -124,7 +125,7 @@ class WorkerPool:
         deadline = time.monotonic() + timeout_s
         while waiting:
             for wid, msg in self.poll():
-                if msg[0] == "hello":
+                if type(msg) is Hello:
                     waiting.discard(wid)
             if waiting:
                 if time.monotonic() > deadline:
@@ -222,7 +223,7 @@ class WorkerPool:
         self.closed = True
         for ch in self.channels:
             with contextlib.suppress(OSError):
-                ch.send(("exit",))
+                ch.send(Exit())
         deadline = time.monotonic() + grace_s
         for proc in self.procs:
             proc.join(max(deadline - time.monotonic(), 0.0))

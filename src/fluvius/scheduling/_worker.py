@@ -38,32 +38,44 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from fluvius.engine.cycle import (
-    fail_node,
-    finish_node,
-    make_node_error,
-    next_ready,
-    settle,
-    start_cycle,
-)
-from fluvius.scheduling._share import (
+from fluvius.engine.cycle import apply_settles, settle, start_cycle
+from fluvius.scheduling._driver import CycleDriver
+from fluvius.scheduling._messages import (
     CHANGED,
     FAILED,
     UNCHANGED,
+    Done,
     Entries,
-    Load,
+    Exit,
+    Frozen,
+    Hello,
+    Loaded,
+    LoadFailed,
+    LoadGraph,
+    LoadShare,
+    RunCycle,
+    Settle,
+    Stop,
+    Sync,
+    Unload,
+    Unloaded,
+    Values,
+)
+from fluvius.scheduling._share import (
+    CycleTables,
     Share,
     cycle_tables,
     make_share,
     pack_cause,
-    run_fast,
+    run_local,
 )
-from fluvius.scheduling._wire import Channel, ShmArena, loads
+from fluvius.scheduling._wire import Channel, ShmArena
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from fluvius.engine.cycle import CycleState
+    from fluvius.engine.plan import GraphTables
 
 __all__ = ["Worker", "worker_main"]
 
@@ -84,6 +96,7 @@ class Worker:
         self.inbox: deque[tuple[int, Any]] = deque()
         self.wake = asyncio.Event()
         self.share: Share | None = None
+        self.tables: tuple[int, GraphTables] | None = None  # (session, tables) of LoadGraph
         self.exit = False
         self.ppid = os.getppid()
 
@@ -135,7 +148,7 @@ class Worker:
         loop.add_reader(self.parent.fd, self._readable, -1, self.parent)
         for w, ch in self.peers.items():
             loop.add_reader(ch.fd, self._readable, w, ch)
-        self._send(self.parent, ("hello", self.wid, os.getpid()))
+        self._send(self.parent, Hello(self.wid, os.getpid()))
         while not self.exit:
             await self._wait()
             while self.inbox and not self.exit:
@@ -145,112 +158,112 @@ class Worker:
                 else:
                     self._peer_message(msg)
 
-    def _peer_message(self, msg: tuple[Any, ...]) -> None:
+    def _peer_message(self, msg: Settle | Stop) -> None:
         share = self.share
-        if share is not None and msg[1] == share.load.session and msg[2] > share.index:
+        if share is not None and msg.session == share.load.session and msg.cycle > share.index:
             share.pending.append(msg)  # for a cycle whose command has not arrived yet
 
-    async def _command(self, msg: tuple[Any, ...]) -> None:
-        kind = msg[0]
-        if kind == "cycle":
-            share = self.share
-            if share is None or msg[1] != share.load.session:
+    async def _command(self, msg: Any) -> None:
+        kind = type(msg)
+        share = self.share
+        if kind is RunCycle:
+            if share is None or msg.session != share.load.session:
                 return
-            self._send(self.parent, await self._cycle(share, msg[2], msg[3], msg[4]))
-            if msg[2] == 0 and share.load.freeze_gc:  # after the reply: not start-up work
+            self._send(self.parent, await self._cycle(share, msg))
+            if msg.cycle == 0 and share.load.freeze_gc:  # after the reply: not start-up work
                 t0 = time.perf_counter()
                 gc.collect()
                 gc.freeze()  # no collection pause proportional to the graph on live ticks
                 seconds = time.perf_counter() - t0
-                self._send(self.parent, ("frozen", self.wid, share.load.session, seconds))
-        elif kind == "load":
-            self._load(msg[1])
-        elif kind == "sync":
-            share = self.share
-            if share is not None and msg[1] == share.load.session:
+                self._send(self.parent, Frozen(self.wid, share.load.session, seconds))
+        elif kind is LoadGraph:
+            self.tables = (msg.session, msg.tables)
+        elif kind is LoadShare:
+            self._load(msg)
+        elif kind is Sync:
+            if share is not None and msg.session == share.load.session:
                 self._send(self.parent, self._sync(share))
-        elif kind == "unload":
-            self.share = None
+        elif kind is Unload:
+            self.share = self.tables = None
             self.arena.release() if self.arena is not None else None
             gc.unfreeze()
-            self._send(self.parent, ("unloaded", self.wid, msg[1]))
-        elif kind == "exit":
+            self._send(self.parent, Unloaded(self.wid, msg.session))
+        elif kind is Exit:
             self.exit = True
 
-    def _load(self, frame: bytes) -> None:
+    def _load(self, load: LoadShare) -> None:
         t0 = time.perf_counter()
         try:
-            load: Load = loads(frame)
-            self.share = make_share(load, self.wid)
+            if self.tables is None or self.tables[0] != load.session:
+                raise RuntimeError("the graph's structure did not arrive before the share")
+            self.share = make_share(self.tables[1], load)
         except Exception as exc:  # reported as data: the parent raises it
-            self._send(self.parent, ("load_failed", self.wid, repr(exc)))
+            self._send(self.parent, LoadFailed(self.wid, load.session, repr(exc)))
             return
-        self._send(self.parent, ("loaded", self.wid, time.perf_counter() - t0))
+        self.tables = None
+        self._send(self.parent, Loaded(self.wid, load.session, time.perf_counter() - t0))
 
-    def _sync(self, share: Share) -> tuple[Any, ...]:
+    def _sync(self, share: Share) -> Values:
         values = share.state.values
         items = [(r, values[r]) for r in sorted(share.unsynced)]
         share.unsynced.clear()
         owned = share.owned
         failed = {r: e for r, e in share.state.failed.items() if owned[r]}
-        return ("values", self.wid, share.load.session, items, failed)
+        return Values(self.wid, share.load.session, items, failed)
 
     # -- cycles ------------------------------------------------------------------------------
-    async def _cycle(
-        self,
-        share: Share,
-        index: int,
-        changed: frozenset[int] | None,
-        sources: dict[int, Any],
-    ) -> tuple[Any, ...]:
+    async def _cycle(self, share: Share, msg: RunCycle) -> Done:
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         if self.arena is not None:
             self.arena.release()  # every reader of the last cycle's segments has mapped them
+        index, changed = msg.cycle, msg.changed
         share.index = index
-        share.pending = [m for m in share.pending if m[2] >= index]
+        share.pending = [m for m in share.pending if m.cycle >= index]
         state = share.state
-        for r, value in sources.items():
+        for r, value in msg.sources.items():
             state.values[r] = value
         if index > 0:
             state.cycles = index
         sent0 = sum(ch.messages_sent for ch in self.peers.values())
+        tables = cycle_tables(share, changed)
+        recomputed, errors, stop, entries, moved = run_local(share, changed, tables)
+        if stop is not None:
+            self._broadcast_stop(share, stop[0])
+        self._flush_settles(share, entries)
         idle = 0.0
-        if not share.load.trace and cycle_tables(share, changed)[0]:
-            recomputed, errors, stop, entries = run_fast(share, changed)
-            if stop is not None:
-                self._broadcast_stop(share, stop[0])
-            self._flush_settles(share, entries)
-        else:
-            recomputed, errors, stop, idle = await self._run_events(share, changed)
+        if tables.events is not None:
+            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop)
+            recomputed += n
+            errors += more
         wall = time.perf_counter() - t0
         share.busy_s += wall - idle
         share.cpu_s += time.process_time() - cpu0
         share.idle_s += idle
         share.computed += recomputed
+        sent = sum(ch.messages_sent for ch in self.peers.values())
         figures = {
             "nodes": share.nodes,
             "busy_seconds": share.busy_s,
             "cpu_seconds": share.cpu_s,  # CPU this process got: below busy means contention
             "idle_seconds": share.idle_s,
             "computed": share.computed,
-            "messages_sent": sum(ch.messages_sent for ch in self.peers.values()),
+            "messages_sent": sent,
             "bytes_sent": sum(ch.bytes_sent for ch in self.peers.values()),
-            "cycle_messages": sum(ch.messages_sent for ch in self.peers.values()) - sent0,
+            "cycle_messages": sent - sent0,
         }
         spans, share.spans = share.spans, []
-        session = share.load.session
-        return ("done", self.wid, session, index, recomputed, errors, stop, figures, spans)
+        return Done(self.wid, share.load.session, index, recomputed, errors, stop, figures, spans)
 
     def _broadcast_stop(self, share: Share, rank: int) -> None:
         for ch in self.peers.values():
-            self._send(ch, ("stop", share.load.session, share.index, rank))
+            self._send(ch, Stop(share.load.session, share.index, rank))
 
     def _flush_settles(self, share: Share, entries: Entries) -> None:
         """One message per destination worker (never one per node)."""
         session, index = share.load.session, share.index
         for d in sorted(entries):
-            self._send(self.peers[d], ("settle", session, index, entries[d]))
+            self._send(self.peers[d], Settle(session, index, entries[d]))
             if share.load.trace:
                 now = time.perf_counter()
                 for r, kind, _ in entries[d]:
@@ -258,133 +271,88 @@ class Worker:
                         share.spans.append(("send", r, d, index, now))
 
     async def _run_events(
-        self, share: Share, changed: frozenset[int] | None
+        self,
+        share: Share,
+        changed: frozenset[int] | None,
+        tables: CycleTables,
+        moved: set[int],
+        local_stop: Any,
     ) -> tuple[int, list[Any], Any, float]:
+        """The owned nodes that wait for other workers (or are async, or traced), run by
+        the shared :class:`CycleDriver` once the local part has settled."""
         plan, state, policy = share.plan, share.state, share.load.policy
         startup = changed is None
-        cs = start_cycle(plan, changed, share.owned)
-        cs.settled = []
-        share.unsynced.update(cs.waiting)
-        share.unsynced.update(cs.ready)
-        causes: dict[int, BaseException | None] = {}
-        tasks: dict[int, asyncio.Task[None]] = {}
-        finished: deque[tuple[int, bool, Any]] = deque()
-        exported = 0
-        idle = 0.0
-        trace = share.load.trace
-        spans = share.spans
         index = share.index
+        trace = share.load.trace
+        cs = start_cycle(plan, changed, tables.events)
+        driver = CycleDriver(
+            plan,
+            state,
+            cs,
+            policy,
+            share.name,
+            startup=startup,
+            wake=self.wake,
+            on_stop=lambda rank: self._broadcast_stop(share, rank),
+            spans=share.spans if trace else None,
+            index=index,
+        )
+        if local_stop is not None:
+            driver.stop(local_stop[0])
+        failed = state.failed
+        cs.settled = []  # what settles is logged, and exported by flush()
+        for r in tables.boundary:  # computed by the sync loop already
+            if local_stop is None or r < local_stop[0]:
+                settle(plan, cs, r, startup or r in moved or r in failed)
+        if tables.boundary:  # the sync loop's exports went out already
+            boundary = set(tables.boundary)
+            cs.settled = [e for e in cs.settled if e[0] not in boundary]
+        exported = 0
 
-        def stop_at(rank: int) -> None:
-            if cs.stop_above is None or rank < cs.stop_above:
-                cs.stop_above = rank
-            for c in [c for c in cs.waiting if c > rank]:
-                del cs.waiting[c]
-            for other in [t for t in tasks if t > rank]:
-                tasks.pop(other).cancel()
-                cs.running.discard(other)
-
-        def failed(r: int, exc: BaseException) -> None:
-            err = make_node_error(plan, r, exc, share.name)
-            log.debug(
-                "node %s failed on %s: %s",
-                plan.keys[r],
-                share.name,
-                err,
-                extra={"node": plan.keys[r]},
-            )
-            causes[r] = exc
-            first = cs.stop_above is None or r < cs.stop_above
-            fail_node(plan, state, cs, r, err, policy)
-            if policy == "fail_fast" and first:
-                stop_at(r)
-                self._broadcast_stop(share, r)
-
-        async def run_async(r: int, call: Any, args: tuple[Any, ...]) -> None:
-            t0 = time.perf_counter()
-            try:
-                value = await call(*args)
-            except Exception as exc:
-                finished.append((r, False, exc))
-            else:
-                finished.append((r, True, value))
-            if trace:
-                spans.append(("node", r, index, t0, time.perf_counter()))
-            self.wake.set()
-
-        def apply(msg: tuple[Any, ...]) -> None:
-            if msg[0] == "stop":
-                stop_at(msg[3])
+        def apply(msg: Settle | Stop) -> None:
+            if isinstance(msg, Stop):
+                driver.stop(msg.rank)
                 return
             t0 = time.perf_counter()
-            for r, kind, payload in msg[3]:
-                if kind == CHANGED:
-                    state.failed.pop(r, None)
-                    state.values[r] = payload
-                elif kind == FAILED:
-                    state.failed[r] = payload
-                settle(plan, cs, r, kind != UNCHANGED)
+            apply_settles(plan, state, cs, msg.entries)
             if trace:
-                entries = [(r, kind, None) for r, kind, _ in msg[3]]
-                spans.append(("recv", entries, index, t0, time.perf_counter()))
+                entries = [(r, kind, None) for r, kind, _ in msg.entries]
+                share.spans.append(("recv", entries, index, t0, time.perf_counter()))
 
-        async with asyncio.TaskGroup() as tg:
-            for msg in [m for m in share.pending if m[2] == index]:
-                apply(msg)
-            share.pending = [m for m in share.pending if m[2] != index]
-            while True:
-                while finished:
-                    r, ok, payload = finished.popleft()
-                    if tasks.pop(r, None) is None:
-                        continue  # cancelled under fail-fast after it had finished
-                    if ok:
-                        finish_node(plan, state, cs, r, payload, startup)
-                    else:
-                        failed(r, payload)
-                while (ready := next_ready(plan, state, cs)) is not None:
-                    r = ready
-                    step = plan.steps[r]
-                    assert step is not None
-                    _, call, a, g = step
-                    values = state.values
-                    args = (values[a],) if g is None else tuple(g(values))
-                    if plan.is_async[r]:
-                        tasks[r] = tg.create_task(run_async(r, call, args))
-                        continue
-                    t0 = time.perf_counter()
-                    try:
-                        out = call(*args)
-                    except Exception as exc:
-                        failed(r, exc)
-                        continue
-                    finally:
-                        if trace:
-                            spans.append(("node", r, index, t0, time.perf_counter()))
-                    finish_node(plan, state, cs, r, out, startup)
-                exported = self._export(share, cs, exported)
-                if not cs.ready and not cs.running and not cs.waiting and not finished:
-                    break
-                idle += await self._wait(finished)
-                for msg in self._take_peer_messages():
-                    if msg[1] != share.load.session or msg[2] < index:
-                        continue
-                    if msg[2] > index:
-                        share.pending.append(msg)
-                    else:
-                        apply(msg)
-                if self.exit or self.inbox:  # a parent command mid-cycle means: abort it
-                    for t in tasks.values():
-                        t.cancel()
-                    break
-        errors = [(e, pack_cause(causes.get(plan.graph.index[e.key]))) for e in cs.errors]
-        stop = None
+        def flush() -> None:
+            nonlocal exported
+            exported = self._export(share, cs, exported)
+
+        idle = 0.0
+
+        async def wait() -> bool:
+            nonlocal idle
+            idle += await self._wait(driver.finished)
+            for msg in self._take_peer_messages():
+                if msg.session != share.load.session or msg.cycle < index:
+                    continue
+                if msg.cycle > index:
+                    share.pending.append(msg)
+                else:
+                    apply(msg)
+            return not (self.exit or self.inbox)  # a parent command mid-cycle: abort it
+
+        for msg in [m for m in share.pending if m.cycle == index]:
+            apply(msg)
+        share.pending = [m for m in share.pending if m.cycle != index]
+        await driver.run(wait, flush)
+        causes = driver.causes
+        errors = [(e, pack_cause(causes.get(plan.rank_of(e.key)))) for e in cs.errors]
+        stop = local_stop
         if policy == "fail_fast" and cs.errors:  # stop_above may come from another worker
-            f, err = min((plan.graph.index[e.key], e) for e in cs.errors)
-            stop = (f, err, pack_cause(causes.get(f)))
+            f, err = min((plan.rank_of(e.key), e) for e in cs.errors)
+            if stop is None or f < stop[0]:
+                stop = (f, err, pack_cause(causes.get(f)))
+        if policy == "fail_fast":
             errors = []
         return cs.recomputed, errors, stop, idle
 
-    def _take_peer_messages(self) -> list[tuple[Any, ...]]:
+    def _take_peer_messages(self) -> list[Any]:
         """Messages of other workers at the front of the inbox (parent commands stay)."""
         taken = []
         inbox = self.inbox

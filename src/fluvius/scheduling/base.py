@@ -47,6 +47,8 @@ class Session:
     """One run of one graph; subclasses implement :meth:`_start` and :meth:`_cycle`."""
 
     worker_name = "main"
+    computes_here = True
+    """False when nodes run elsewhere: the session's plan then holds the structure only."""
 
     def __init__(
         self, graph: Graph, policy: ErrorPolicy = "fail_fast", *, freeze_gc: bool = True
@@ -56,7 +58,7 @@ class Session:
         self.gc_freeze_seconds = 0.0
         self._froze = False
         self.policy = check_policy(policy)
-        self.plan = Plan(graph)
+        self.plan = Plan(graph, calls=self.computes_here)
         self.state = RunState(self.plan.initial_values())
         self.started = False
         self.busy_seconds = 0.0

@@ -58,21 +58,33 @@ timing); errors of a cycle are listed in rank order.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fluvius.engine.plan import graph_tables, node_row
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
 from fluvius.errors import FluviusError, NodeError, UnpicklableNodeError, WorkerDiedError
 from fluvius.graph.node import NodeSpec
 from fluvius.observe.trace import write_chrome_trace
 from fluvius.partition.base import Partition, Partitioner
 from fluvius.partition.registry import partition_graph
+from fluvius.scheduling._messages import (
+    Done,
+    Frozen,
+    Loaded,
+    LoadFailed,
+    LoadGraph,
+    LoadShare,
+    RunCycle,
+    Sync,
+    Unload,
+    Unloaded,
+    Values,
+)
 from fluvius.scheduling._pickling import check_item
 from fluvius.scheduling._pool import WAIT_S, WorkerPool, _WorkerDied
-from fluvius.scheduling._share import Load, remote_placeholder
 from fluvius.scheduling._wire import dumps
 from fluvius.scheduling.base import ProgressCallback, Session
 
@@ -158,14 +170,11 @@ class ProcessScheduler:
         )
 
 
-def _placeholder(item: NodeSpec) -> NodeSpec:
-    return NodeSpec(item.key, remote_placeholder, (), {}, "sync", item.cutoff)
-
-
 class ProcessSession(Session):
     """One run on the process scheduler (see the module docstring)."""
 
     worker_name = "process"
+    computes_here = False  # the parent's plan needs the structure only
 
     def __init__(self, graph: Graph, scheduler: ProcessScheduler) -> None:
         super().__init__(graph, scheduler.error_policy, freeze_gc=False)
@@ -192,7 +201,8 @@ class ProcessSession(Session):
                     self.reads[owner[r]].add(j)
         self.tracing = bool(scheduler.trace)
         t0 = time.perf_counter()
-        self.frames = [self._frame(w) for w in range(self.n)]
+        self.frames = [dumps(LoadGraph(self.sid, graph_tables(graph)))]
+        self.frames += self._share_frames()
         self.pickle_seconds = time.perf_counter() - t0
         self.pool: WorkerPool | None = None
         self._own_pool = scheduler.pool is None
@@ -206,30 +216,36 @@ class ProcessSession(Session):
         self._in_flight = False
 
     # -- load payloads ----------------------------------------------------------------------
-    def _frame(self, w: int) -> bytes:
+    def _share_frames(self) -> list[bytes]:
+        """One LoadShare frame per worker: the owner table and its own nodes' rows only."""
         graph, owner = self.graph, self.partition.owner
-        skeleton = copy.copy(graph)
-        skeleton.__dict__.pop("levels", None)
-        skeleton.items = tuple(
-            item if owner[r] == w or not isinstance(item, NodeSpec) else _placeholder(item)
-            for r, item in enumerate(graph.items)
-        )
-        load = Load(
-            self.sid, w, skeleton, owner, self.policy, self.tracing, self.scheduler.freeze_gc
-        )
-        try:
-            return dumps(load)
-        except Exception:
-            for r, item in enumerate(skeleton.items):
-                if isinstance(item, NodeSpec):
-                    if owner[r] == w:
-                        check_item(item.key, "callable", item.fn)
-                        check_item(item.key, "params", dict(item.params))
-                else:
-                    check_item(item.key, "value (a source)", item.value)
-            raise UnpicklableNodeError(
-                f"the graph cannot be sent to worker {w}; no single node was found at fault"
-            ) from None
+        rows: list[list[Any]] = [[] for _ in range(self.n)]
+        for r, item in enumerate(graph.items):
+            if isinstance(item, NodeSpec):
+                rows[owner[r]].append(node_row(r, item))
+        frames = []
+        for w in range(self.n):
+            load = LoadShare(
+                self.sid,
+                w,
+                owner,
+                rows[w],
+                self.policy,
+                self.tracing,
+                self.scheduler.freeze_gc,
+            )
+            try:
+                frames.append(dumps(load))
+            except Exception:
+                for r, *_ in rows[w]:
+                    item = graph.items[r]
+                    assert isinstance(item, NodeSpec)
+                    check_item(item.key, "callable", item.fn)
+                    check_item(item.key, "params", dict(item.params))
+                raise UnpicklableNodeError(
+                    f"the graph cannot be sent to worker {w}; no single node was found at fault"
+                ) from None
+        return frames
 
     # -- the run ----------------------------------------------------------------------------
     async def _start(self, progress: ProgressCallback | None) -> CycleResult:
@@ -243,17 +259,20 @@ class ProcessSession(Session):
         self.pool = pool
         pool.busy = True
         t0 = time.perf_counter()
+        structure, *shares = self.frames
+        for w in range(self.n):  # the structure first: the same bytes for every worker
+            pool.send_frame(w, structure)
         for w in range(self.n):
-            pool.send_frame(w, dumps(("load", self.frames[w])))
+            pool.send_frame(w, shares[w])
         self.frames = []
         self._in_flight = True
-        await self._gather("loaded", range(self.n), None)
+        await self._gather(Loaded, range(self.n), None)
         self._in_flight = False
         self.load_seconds = time.perf_counter() - t0
         result = await self._run(None, list(range(self.n)))
         if self.scheduler.freeze_gc:
-            frozen = await self._gather("frozen", range(self.n), None)
-            self.gc_freeze_seconds = max(msg[3] for msg in frozen.values())
+            frozen = await self._gather(Frozen, range(self.n), None)
+            self.gc_freeze_seconds = max(msg.seconds for msg in frozen.values())
         if progress is not None:
             progress(len(self.graph), len(self.graph))
         return result
@@ -278,9 +297,9 @@ class ProcessSession(Session):
         for w in involved:
             reads = self.reads[w]
             sources = {} if changed is None else {s: values[s] for s in changed if s in reads}
-            pool.send(w, ("cycle", self.sid, index, changed, sources))
+            pool.send(w, RunCycle(self.sid, index, changed, sources))
         self._in_flight = True  # until every worker is done: closing now must stop them
-        done = await self._gather("done", involved, index)
+        done = await self._gather(Done, involved, index)
         self._in_flight = False
         pool.arena.release()
         self.unsynced.update(involved)
@@ -288,13 +307,13 @@ class ProcessSession(Session):
         errors: list[tuple[int, NodeError]] = []
         stop: tuple[int, NodeError, BaseException | None] | None = None
         for w, msg in done.items():
-            _, _, _, _, n, errs, w_stop, figures, spans = msg
-            recomputed += n
-            self.figures[w] = figures
-            self.spans[w] += spans
-            for err, cause in errs:
+            recomputed += msg.computed
+            self.figures[w] = msg.figures
+            self.spans[w] += msg.spans
+            for err, cause in msg.errors:
                 err.__cause__ = cause
                 errors.append((self.graph.index[err.key], err))
+            w_stop = msg.stop
             if w_stop is not None and (stop is None or w_stop[0] < stop[0]):
                 stop = w_stop
         if stop is not None:
@@ -303,7 +322,7 @@ class ProcessSession(Session):
         errors.sort(key=lambda e: e[0])
         return CycleResult(index, recomputed, time.perf_counter() - t0, tuple(e for _, e in errors))
 
-    async def _gather(self, kind: str, workers: Any, index: int | None) -> dict[int, Any]:
+    async def _gather(self, kind: type[Any], workers: Any, index: int | None) -> dict[int, Any]:
         """Wait for one ``kind`` message from each of ``workers``, watching liveness."""
         pool = self.pool
         assert pool is not None
@@ -311,14 +330,15 @@ class ProcessSession(Session):
         got: dict[int, Any] = {}
         while waiting:
             later = []
+            msg: Any
             for w, msg in self._poll(pool):
-                if msg[0] == "load_failed":
-                    raise FluviusError(f"worker {w} could not load its share: {msg[2]}")
-                if msg[0] != kind or w not in waiting:
+                if type(msg) is LoadFailed and msg.session == self.sid:
+                    raise FluviusError(f"worker {w} could not load its share: {msg.text}")
+                if type(msg) is not kind or w not in waiting:
                     later.append((w, msg))
-                elif msg[0] != "loaded" and msg[2] != self.sid:
+                elif msg.session != self.sid:
                     continue  # a reply to an earlier session on this pool
-                elif kind == "done" and msg[3] != index:
+                elif kind is Done and msg.cycle != index:
                     continue
                 else:
                     got[w] = msg
@@ -348,19 +368,19 @@ class ProcessSession(Session):
             return
         ask = sorted(self.unsynced)
         for w in ask:
-            pool.send(w, ("sync", self.sid))
+            pool.send(w, Sync(self.sid))
         waiting = set(ask)
         values = self.state.values
         while waiting:
             later = []
             for w, msg in self._poll(pool):
-                if msg[0] != "values" or msg[2] != self.sid or w not in waiting:
+                if type(msg) is not Values or msg.session != self.sid or w not in waiting:
                     later.append((w, msg))
                     continue
                 waiting.discard(w)
-                for r, v in msg[3]:
+                for r, v in msg.items:
                     values[r] = v
-                self._failed_by[w] = msg[4]
+                self._failed_by[w] = msg.failed
             pool.keep(later)
             if waiting:
                 pool.wait_blocking(WAIT_S)
@@ -443,12 +463,12 @@ class ProcessSession(Session):
             return
         try:
             for w in range(self.n):
-                pool.send(w, ("unload", self.sid))
+                pool.send(w, Unload(self.sid))
             waiting = set(range(self.n))
             deadline = time.monotonic() + 5.0
             while waiting and time.monotonic() < deadline:
                 for w, msg in pool.poll():  # replies of this session not read yet: dropped
-                    if msg[0] == "unloaded" and msg[2] == self.sid:
+                    if type(msg) is Unloaded and msg.session == self.sid:
                         waiting.discard(w)
                 if waiting:
                     pool.wait_blocking(WAIT_S)

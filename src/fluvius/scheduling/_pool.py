@@ -31,6 +31,7 @@ from fluvius.scheduling._wire import Channel, ShmArena, remove_segments
 from fluvius.scheduling._worker import worker_main
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
@@ -49,7 +50,14 @@ class WorkerPool:
     ``ProcessScheduler(pool=...)`` to run several sessions on the same processes.
     """
 
-    def __init__(self, workers: int, *, start_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        workers: int,
+        *,
+        start_timeout_s: float = 60.0,
+        preload: Sequence[str] = (),
+        wait: bool = True,
+    ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an int >= 1, got {workers=}")
         self.workers = workers
@@ -63,14 +71,31 @@ class WorkerPool:
         self._kept: list[tuple[int, Any]] = []
         self.channels: list[Channel] = []
         self.procs: list[BaseProcess] = []
-        t0 = time.perf_counter()
+        self.preload = tuple(preload)
+        self.started = False
+        self._t0 = time.perf_counter()
+        self.spawn_seconds = 0.0
         try:
             self._spawn()
-            self._hello(start_timeout_s)
         except BaseException:
             self.close()
             raise
-        self.spawn_seconds = time.perf_counter() - t0
+        if wait:
+            self.wait_started(start_timeout_s)
+
+    def wait_started(self, timeout_s: float = 60.0) -> None:
+        """Wait for every worker's hello (they have imported ``preload``); a pool made with
+        ``wait=False`` spawns its processes and returns at once, so that the caller works
+        while they start. ``spawn_seconds``: from the spawn to the last hello."""
+        if self.started:
+            return
+        try:
+            self._hello(timeout_s)
+        except BaseException:
+            self.close()
+            raise
+        self.started = True
+        self.spawn_seconds = time.perf_counter() - self._t0
 
     def _spawn(self) -> None:
         ctx = mp.get_context("spawn")
@@ -97,7 +122,7 @@ class WorkerPool:
             for wid in range(n):
                 proc = ctx.Process(
                     target=worker_main,
-                    args=(wid, pairs[wid][1], peers[wid], self.prefix),
+                    args=(wid, pairs[wid][1], peers[wid], self.prefix, self.preload),
                     name=f"fluvius-worker-{wid}",
                     daemon=True,
                 )
@@ -142,6 +167,15 @@ class WorkerPool:
     def send_frame(self, wid: int, frame: bytes) -> None:
         """Queue a ready-made frame (see :func:`fluvius.scheduling._wire.dumps`)."""
         self.channels[wid].send_frame(frame)
+
+    def drain(self, timeout_s: float) -> None:
+        """Block until every queued byte is written (or ``timeout_s`` passes), watching
+        liveness; messages read meanwhile are kept for the next :meth:`poll`."""
+        deadline = time.monotonic() + timeout_s
+        while any(ch.pending for ch in self.channels) and time.monotonic() < deadline:
+            self.keep(self.poll())  # flushes, and raises on a dead worker
+            if any(ch.pending for ch in self.channels):
+                self.wait_blocking(WAIT_S)
 
     def poll(self) -> list[tuple[int, Any]]:
         """Messages put back with :meth:`keep`, then every message readable now, as

@@ -28,8 +28,10 @@ those of an older cycle or session are dropped (only a fail-fast abort leaves an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
+import importlib
 import logging
 import os
 import signal
@@ -102,6 +104,8 @@ class Worker:
 
     # -- i/o --------------------------------------------------------------------------------
     def _readable(self, src: int, ch: Channel) -> None:
+        collecting = gc.isenabled()
+        gc.disable()  # unpickling a share allocates ~100,000 containers and no cycle
         try:
             for msg in ch.receive():
                 self.inbox.append((src, msg))
@@ -109,6 +113,9 @@ class Worker:
             asyncio.get_running_loop().remove_reader(ch.fd)
             if src == -1:
                 self.exit = True  # the parent is gone: leave at once
+        finally:
+            if collecting:
+                gc.enable()
         self.wake.set()
 
     def _send(self, ch: Channel, obj: Any) -> None:
@@ -170,13 +177,16 @@ class Worker:
             if share is None or msg.session != share.load.session:
                 return
             self._send(self.parent, await self._cycle(share, msg))
-            if msg.cycle == 0 and share.load.freeze_gc:  # after the reply: not start-up work
-                t0 = time.perf_counter()
-                gc.collect()
-                gc.freeze()  # no collection pause proportional to the graph on live ticks
-                seconds = time.perf_counter() - t0
-                self._send(self.parent, Frozen(self.wid, share.load.session, seconds))
+            if msg.cycle == 0:  # after the reply: not start-up work
+                gc.enable()  # paused since the share's load (it creates no cycles)
+                if share.load.freeze_gc:
+                    t0 = time.perf_counter()
+                    gc.collect()
+                    gc.freeze()  # no collection pause proportional to the graph on live ticks
+                    seconds = time.perf_counter() - t0
+                    self._send(self.parent, Frozen(self.wid, share.load.session, seconds))
         elif kind is LoadGraph:
+            gc.disable()  # until start-up is over: loading and start-up create no cycles
             self.tables = (msg.session, msg.tables)
         elif kind is LoadShare:
             self._load(msg)
@@ -184,6 +194,7 @@ class Worker:
             if share is not None and msg.session == share.load.session:
                 self._send(self.parent, self._sync(share))
         elif kind is Unload:
+            gc.enable()
             self.share = self.tables = None
             self.arena.release() if self.arena is not None else None
             gc.unfreeze()
@@ -405,11 +416,20 @@ _PR_SET_PDEATHSIG = 1
 
 
 def worker_main(
-    wid: int, parent: Connection, peers: dict[int, Connection], shm_prefix: str
+    wid: int,
+    parent: Connection,
+    peers: dict[int, Connection],
+    shm_prefix: str,
+    preload: tuple[str, ...] = (),
 ) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process. ``preload`` names modules to import before
+    saying hello (the modules of a graph's callables: imported while the parent prepares
+    the shares, not when the first share is unpickled)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
+    for name in preload:
+        with contextlib.suppress(Exception):  # a failing import fails again, clearly, at load
+            importlib.import_module(name)
     arena = ShmArena(f"{shm_prefix}_w{wid}")
     parent_ch = Channel(parent.fileno(), arena)
     peer_chs = {w: Channel(c.fileno(), arena) for w, c in peers.items()}

@@ -14,6 +14,7 @@ run which failed under fail-fast is over (every later call says why).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -62,6 +63,14 @@ class Session:
         self.state = RunState(self.plan.initial_values())
         self.started = False
         self.busy_seconds = 0.0
+        self.startup_seconds = 0.0
+        """Wall time of :meth:`start`: shipping and loading the graph where workers are
+        used, computing every node, freezing the heap; what the user waits for. Creating
+        workers is not in it (``spawn_seconds``)."""
+        self.spawn_seconds = 0.0
+        """Wall time of creating worker processes or a cluster for this session (0 when
+        it runs on existing ones, or in this process)."""
+        self.spawn_wait_seconds = 0.0  # the part of start() spent waiting for new workers
         self._broken: NodeError | None = None
         self._closed = False
 
@@ -72,11 +81,13 @@ class Session:
         if self.started:
             raise FluviusError("this session has already started")
         self.started = True
+        t0 = time.perf_counter()
         result = await self._guard(self._start(progress))
         self.busy_seconds += result.seconds
         if self.freeze_gc:
             self.gc_freeze_seconds = freeze_after_startup()
             self._froze = True
+        self.startup_seconds = time.perf_counter() - t0 - self.spawn_wait_seconds
         return result
 
     async def cycle(self, batch: Mapping[str, Any]) -> CycleResult:

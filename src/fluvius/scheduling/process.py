@@ -60,12 +60,14 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.plan import graph_tables, node_row
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
 from fluvius.errors import FluviusError, NodeError, UnpicklableNodeError, WorkerDiedError
+from fluvius.graph._gc import gc_paused
 from fluvius.graph.node import NodeSpec
 from fluvius.observe.trace import write_chrome_trace
 from fluvius.partition.base import Partition, Partitioner
@@ -170,6 +172,19 @@ class ProcessScheduler:
         )
 
 
+def _modules(graph: Graph) -> tuple[str, ...]:
+    """The importable modules of the graph's callables (what workers preload)."""
+    fns: dict[int, Any] = {}
+    for item in graph.items:
+        if isinstance(item, NodeSpec):
+            fns.setdefault(id(item.fn), item.fn)
+    names = {getattr(fn, "__module__", None) for fn in fns.values()}
+    return tuple(sorted(n for n in names if isinstance(n, str) and n not in _NOT_PRELOADED))
+
+
+_NOT_PRELOADED = frozenset({"__main__", "builtins", "__mp_main__"})
+
+
 class ProcessSession(Session):
     """One run on the process scheduler (see the module docstring)."""
 
@@ -183,29 +198,36 @@ class ProcessSession(Session):
         self.sid = _sessions
         self.scheduler = scheduler
         self.n = scheduler.workers
-        t0 = time.perf_counter()
-        if self.n == 1:
-            self.partition = Partition(1, (0,) * len(graph.items), "single")
-        else:
-            self.partition = partition_graph(graph, self.n, scheduler.partitioner, scheduler.costs)
-        self.partition_seconds = time.perf_counter() - t0
-        owner = self.partition.owner
-        self.owned_keys = [
-            [k for r, k in enumerate(graph.keys) if owner[r] == w and not self.plan.is_source[r]]
-            for w in range(self.n)
-        ]
-        self.reads: list[set[int]] = [set() for _ in range(self.n)]
-        for r, ins in enumerate(graph.inputs):
-            for j in ins:
-                if self.plan.is_source[j]:
-                    self.reads[owner[r]].add(j)
         self.tracing = bool(scheduler.trace)
-        t0 = time.perf_counter()
-        self.frames = [dumps(LoadGraph(self.sid, graph_tables(graph)))]
-        self.frames += self._share_frames()
-        self.pickle_seconds = time.perf_counter() - t0
-        self.pool: WorkerPool | None = None
         self._own_pool = scheduler.pool is None
+        self.pool: WorkerPool | None = None
+        self._sent_structure = False
+        t0 = time.perf_counter()
+        with gc_paused():
+            structure = dumps(LoadGraph(self.sid, graph_tables(graph)))
+        self.pickle_seconds = time.perf_counter() - t0
+        if self._own_pool:  # the workers start (and import) while the parent partitions
+            self.pool = WorkerPool(self.n, preload=_modules(graph), wait=False)
+            weakref.finalize(self, self.pool.close)  # a session never closed: no orphan
+        else:
+            self._send_structure_early(scheduler.pool, structure)
+        try:
+            t0 = time.perf_counter()
+            if self.n == 1:
+                self.partition = Partition(1, (0,) * len(graph.items), "single")
+            else:
+                self.partition = partition_graph(
+                    graph, self.n, scheduler.partitioner, scheduler.costs
+                )
+            self.partition_seconds = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with gc_paused():
+                self.frames = [structure, *self._share_frames()]
+            self.pickle_seconds += time.perf_counter() - t0
+        except BaseException:
+            if self._own_pool and self.pool is not None:
+                self.pool.close()
+            raise
         self._involved: dict[frozenset[int], list[int]] = {}
         self.unsynced: set[int] = set()
         self.figures: dict[int, dict[str, Any]] = {}
@@ -215,14 +237,41 @@ class ProcessSession(Session):
         self._failed_by: dict[int, dict[int, NodeError]] = {}
         self._in_flight = False
 
+    def _send_structure_early(self, pool: WorkerPool | None, structure: bytes) -> None:
+        """On an idle pool, the structure goes out now: workers unpickle it while the
+        parent partitions (it is the same for every partition)."""
+        if pool is None or pool.closed or pool.broken or pool.busy or not pool.started:
+            return
+        try:
+            for w in range(self.n):
+                pool.send_frame(w, structure)
+            pool.drain(WAIT_S * 20)
+        except (_WorkerDied, OSError):
+            return  # start() finds the pool broken and says so
+        self._sent_structure = True
+
     # -- load payloads ----------------------------------------------------------------------
+    def owned_keys(self, w: int) -> list[str]:
+        """Keys of the nodes worker ``w`` owns."""
+        owner, items = self.partition.owner, self.graph.items
+        return [it.key for r, it in enumerate(items) if owner[r] == w and isinstance(it, NodeSpec)]
+
     def _share_frames(self) -> list[bytes]:
-        """One LoadShare frame per worker: the owner table and its own nodes' rows only."""
+        """One LoadShare frame per worker: the owner table and its own nodes' rows only.
+        Also fills ``reads[w]`` (the sources worker w's nodes read) and ``counts[w]``."""
         graph, owner = self.graph, self.partition.owner
+        is_source, inputs = self.plan.is_source, graph.inputs
         rows: list[list[Any]] = [[] for _ in range(self.n)]
+        self.reads: list[set[int]] = [set() for _ in range(self.n)]
         for r, item in enumerate(graph.items):
             if isinstance(item, NodeSpec):
-                rows[owner[r]].append(node_row(r, item))
+                w = owner[r]
+                rows[w].append(node_row(r, item))
+                reads = self.reads[w]
+                for j in inputs[r]:
+                    if is_source[j]:
+                        reads.add(j)
+        self.counts = [len(rw) for rw in rows]
         frames = []
         for w in range(self.n):
             load = LoadShare(
@@ -251,17 +300,22 @@ class ProcessSession(Session):
     async def _start(self, progress: ProgressCallback | None) -> CycleResult:
         if progress is not None:
             progress(0, len(self.graph))
-        pool = self.scheduler.pool
-        if pool is None:
-            pool = WorkerPool(self.n)
+        pool = self.pool if self._own_pool else self.scheduler.pool
+        assert pool is not None
+        if self._own_pool:
+            t0 = time.perf_counter()
+            pool.wait_started()
+            self.spawn_wait_seconds = time.perf_counter() - t0
+            self.spawn_seconds = pool.spawn_seconds
         elif pool.closed or pool.broken or pool.busy:
             raise FluviusError(f"the worker pool cannot run this session: {pool!r}")
         self.pool = pool
         pool.busy = True
         t0 = time.perf_counter()
         structure, *shares = self.frames
-        for w in range(self.n):  # the structure first: the same bytes for every worker
-            pool.send_frame(w, structure)
+        if not self._sent_structure:  # the same bytes for every worker
+            for w in range(self.n):
+                pool.send_frame(w, structure)
         for w in range(self.n):
             pool.send_frame(w, shares[w])
         self.frames = []
@@ -352,7 +406,7 @@ class ProcessSession(Session):
         try:
             return pool.poll()
         except _WorkerDied as exc:
-            keys = self.owned_keys[exc.wid]
+            keys = self.owned_keys(exc.wid)
             log.warning("%s; it owned %d nodes", exc, len(keys), extra={"worker": exc.wid})
             shown = ", ".join(repr(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
             raise WorkerDiedError(
@@ -413,7 +467,7 @@ class ProcessSession(Session):
                 {
                     "worker": f"worker-{w}",
                     "pid": pids[w],
-                    "nodes": len(self.owned_keys[w]),
+                    "nodes": self.counts[w],
                     "busy_seconds": fig.get("busy_seconds", 0.0),
                     "idle_seconds": fig.get("idle_seconds", 0.0),
                     "cpu_seconds": fig.get("cpu_seconds", 0.0),
@@ -426,14 +480,13 @@ class ProcessSession(Session):
 
     def run_stats(self) -> dict[str, Any]:
         """Scheduler-level figures for ``fluvius run --json``."""
-        pool = self.pool
         return {
             "workers_count": self.n,
             "partitioner": self.partition.partitioner,
             "cross_edges": len(self.partition.cross_edges(self.graph)),
             "partition_seconds": self.partition_seconds,
             "pickle_seconds": self.pickle_seconds,
-            "spawn_seconds": pool.spawn_seconds if pool is not None and self._own_pool else 0.0,
+            "spawn_seconds": self.spawn_seconds,
             "load_seconds": self.load_seconds,
         }
 

@@ -323,10 +323,9 @@ class ProcessSession(Session):
         await self._gather(Loaded, range(self.n), None)
         self._in_flight = False
         self.load_seconds = time.perf_counter() - t0
+        # each worker freezes its heap after its reply (Frozen comes later, read by _poll):
+        # its next command waits for that, the values of start-up do not
         result = await self._run(None, list(range(self.n)))
-        if self.scheduler.freeze_gc:
-            frozen = await self._gather(Frozen, range(self.n), None)
-            self.gc_freeze_seconds = max(msg.seconds for msg in frozen.values())
         if progress is not None:
             progress(len(self.graph), len(self.graph))
         return result
@@ -404,7 +403,13 @@ class ProcessSession(Session):
 
     def _poll(self, pool: WorkerPool) -> list[tuple[int, Any]]:
         try:
-            return pool.poll()
+            got = pool.poll()
+            if any(type(m) is Frozen for _, m in got):
+                for _, m in got:
+                    if type(m) is Frozen and m.session == self.sid:
+                        self.gc_freeze_seconds = max(self.gc_freeze_seconds, m.seconds)
+                got = [(w, m) for w, m in got if type(m) is not Frozen]
+            return got
         except _WorkerDied as exc:
             keys = self.owned_keys(exc.wid)
             log.warning("%s; it owned %d nodes", exc, len(keys), extra={"worker": exc.wid})

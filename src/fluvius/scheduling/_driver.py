@@ -34,6 +34,7 @@ from fluvius.engine.cycle import (
     next_ready,
     stop_above,
 )
+from fluvius.scheduling._watch import watch_loop
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -173,3 +174,6 @@ class CycleDriver:
         if self.spans is not None:
             self.spans.append(("node", r, self.index, t0, time.perf_counter()))
         self.wake.set()
+
+
+watch_loop(CycleDriver.run)  # its `r` and `cs` say what runs (_watch.py)

@@ -84,6 +84,7 @@ class LoadShare(NamedTuple):
     policy: ErrorPolicy
     trace: bool
     freeze_gc: bool
+    status_tick_s: float = 0.25  # how often the worker publishes what it runs (_worker.py)
 
 
 class RunCycle(NamedTuple):

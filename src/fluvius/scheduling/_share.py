@@ -18,6 +18,9 @@ Fields of :class:`Share` (the life cycle of one session in one worker)
                   ranks, exported ones among them)``
     ``unsynced``  owned ranks whose value the parent has not fetched
     ``pending``   messages of a cycle whose command has not arrived yet
+    ``unsent``    owned ranks whose value could not be pickled for a reader on another
+                  worker: their NodeError, reported to the parent as a failure (readers
+                  on this worker keep the value and work on)
     ``spans``     trace spans not yet sent (tracing only)
     ``busy_s``, ``idle_s``, ``cpu_s``, ``computed``: figures over the session's cycles
 
@@ -65,6 +68,7 @@ class Share:
     cache: dict[frozenset[int] | None, CycleTables] = field(default_factory=dict)
     unsynced: set[int] = field(default_factory=set)
     pending: list[Any] = field(default_factory=list)
+    unsent: dict[int, NodeError] = field(default_factory=dict)
     index: int = -1
     busy_s: float = 0.0
     idle_s: float = 0.0

@@ -182,13 +182,17 @@ class Worker:
         """Wait until a message (or, with ``more``, an async result) is there; return the
         seconds waited. Wakes every :data:`WAIT_S` to check that the parent is alive."""
         t0 = time.perf_counter()
+        wake = self.wake
         while not self.inbox and not more and not self.exit:
-            self.wake.clear()
+            wake.clear()
+            # a timer, not asyncio.wait_for: that makes a task per wait, on every tick
+            timer = asyncio.get_running_loop().call_later(WAIT_S, wake.set)
             try:
-                await asyncio.wait_for(self.wake.wait(), WAIT_S)
-            except TimeoutError:
-                if os.getppid() != self.ppid:
-                    self.exit = True
+                await wake.wait()
+            finally:
+                timer.cancel()
+            if not self.inbox and not more and os.getppid() != self.ppid:
+                self.exit = True
         return time.perf_counter() - t0
 
     # -- the main loop ---------------------------------------------------------------------

@@ -25,8 +25,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fluvius.graph.spec import spec_to_graph
-from fluvius.partition.report import partition_report
 from fluvius.partition.profile import profile_graph
+from fluvius.partition.report import partition_report
 from fluvius.scheduling import ProcessScheduler, SerialScheduler
 from fluvius.testing.suite import canonical
 from fluvius.workloads import export_workload

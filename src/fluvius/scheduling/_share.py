@@ -14,8 +14,7 @@ Fields of :class:`Share` (the life cycle of one session in one worker)
     ``owned[r]``  whether node ``r`` is this worker's (sources are nobody's: every worker
                   reading one gets its value from the parent)
     ``exports``   owned rank -> the other workers owning one of its readers
-    ``cache``     per set of changed sources (None: start-up): ``(fast, owned affected
-                  ranks, exported ones among them)``
+    ``cache``     per set of changed sources (None: start-up): its :class:`CycleTables`
     ``unsynced``  owned ranks whose value the parent has not fetched
     ``pending``   messages of a cycle whose command has not arrived yet
     ``unsent``    owned ranks whose value could not be pickled for a reader on another
@@ -24,11 +23,12 @@ Fields of :class:`Share` (the life cycle of one session in one worker)
     ``spans``     trace spans not yet sent (tracing only)
     ``busy_s``, ``idle_s``, ``cpu_s``, ``computed``: figures over the session's cycles
 
-Fast path (:func:`run_fast`): when no owned node affected by the cycle reads an affected
-node of another worker, every input is known at the start, and the worker runs the
-engine's sync loop (``compute_startup`` / ``compute_cycle``) over its share, then reports
-how each exported node settled: failed, changed (the sync loop lists the nodes that stored
-a new value: its ``moved`` list), or unchanged.
+Cycle tables (:func:`cycle_tables`, :class:`CycleTables`): per set of changed sources,
+which owned affected nodes are *local* (no affected input of another worker or async
+anywhere above them: the engine's sync loop runs them, :func:`run_local`) and which wait
+for the event-driven driver (``_worker.py``). :func:`run_local` then reports how each
+exported local node settled: failed, changed (the sync loop lists the nodes that stored a
+new value: its ``moved`` list), or unchanged.
 """
 
 from __future__ import annotations

@@ -3,36 +3,44 @@
 Design note
 -----------
 Roles. The parent (this module) partitions the graph, ships each worker its share once,
-starts cycles and gathers their results; it computes nothing. Each worker
-(``_worker.py``) owns a partition of the nodes and their state for the whole session and
-runs its share of every cycle with the engine's own transitions (``engine/cycle.py``),
-so the semantics (cutoff, glitch freedom, error policies) are the serial scheduler's.
-Transport (``_wire.py``: framing, pipes, shared memory) and processes (``_pool.py``) are
-kept apart from this protocol.
+starts cycles and gathers their results; it computes nothing (its plan holds the structure
+only: ``Plan(graph, calls=False)``). Each worker (``_worker.py``) owns a partition of the
+nodes and their state for the whole session and runs its share of every cycle with the
+engine's own transitions (``engine/cycle.py``) and the one event-driven driver
+(``_driver.py``), so the semantics (cutoff, glitch freedom, error policies) are the serial
+scheduler's. Transport (``_wire.py``: framing, pipes, shared memory, behind the
+``Transport`` protocol) and processes (``_pool.py``) are kept apart from this protocol.
 
-Messages (tuples; ``sid`` is the session id, ``i`` the cycle index, 0 = start-up)::
+Distribution (what a session costs before its first value)
+    1. The structure (``engine.plan.GraphTables``: keys, input and reader ranks, source
+       values; tuples of ints and strings) is pickled once, and the same bytes go to every
+       worker. On an idle running pool they go out at once and the workers unpickle them
+       while the parent partitions; a session that spawns its own workers starts them
+       first, with the modules of the graph's callables to import (``preload``), so that
+       interpreter start-up and imports overlap partitioning and pickling.
+    2. Each worker gets the owner table and the rows of its *own* nodes only
+       (``NodeRow``: callable, params, kind, cutoff, where created; a callable shared by
+       many nodes is pickled once per worker, by reference when it can be), and compiles
+       just those (``Plan.from_tables``). The garbage collector is paused from the load to
+       the end of start-up (nothing there makes reference cycles); each worker freezes its
+       heap after its start-up reply, which ``start()`` does not wait for.
 
-    parent -> worker   ("load", frame)              cloudpickled Load: graph skeleton with
-                                                    the worker's own callables, the owner
-                                                    table, the policy; once per session
-                       ("cycle", sid, i, changed, {source rank: value})
-                       ("sync", sid)                 send the values the parent lacks
-                       ("unload", sid) ("exit",)
-    worker -> parent   ("hello", w, pid) ("loaded", w, s) ("load_failed", w, text)
-                       ("done", sid, ...)            per cycle: computed count, errors
-                                                    (isolate), lowest failure (fail-fast),
-                                                    figures, trace spans
-                       ("values", w, sid, [(rank, value)], {rank: NodeError})
-    worker -> worker   ("settle", sid, i, [(rank, kind, value)])   one per destination
-                                                    per flush: how exported nodes settled
-                                                    (unchanged / changed + value / failed)
-                       ("stop", sid, i, rank)        fail-fast: nothing above rank starts
+Messages: the NamedTuples of ``_messages.py`` (LoadGraph, LoadShare, RunCycle, Sync,
+Unload, Exit; Hello, Loaded, LoadFailed, Done, Frozen, Values, Unloaded; Settle and Stop
+between workers). A tick sends RunCycle only to the workers owning an affected node, each
+with the new values of the changed sources it reads: a source is replicated to every
+worker that reads it, its value sent once per cycle per such worker, never per edge.
 
-State (:class:`ProcessSession`): ``partition``; ``frames[w]`` (the load payloads, made and
-checked before any process starts); ``reads[w]`` (source ranks worker w reads);
-``involved`` (per set of changed sources, the workers owning an affected node: only they
-take part in a cycle); ``unsynced`` (workers holding values the parent has not fetched:
-values cross to the parent only when asked for, through ``values()``).
+State (:class:`ProcessSession`): ``partition``; ``frames`` (the structure, then one load
+payload per worker, made and checked in the constructor); ``reads[w]`` (source ranks
+worker w reads); ``involved`` (per set of changed sources, the workers owning an affected
+node: only they take part in a cycle); ``unsynced`` (workers holding values the parent has
+not fetched: values cross to the parent only when asked for, through ``values()``).
+
+Figures: ``startup_seconds`` is the wall time of ``start()`` (shipping, loading,
+computing), ``spawn_seconds`` the workers' creation (spawn to the last hello; 0 on a
+pool given by the caller); ``partition_seconds``, ``pickle_seconds`` and ``load_seconds``
+(from sending the shares to the last worker's Loaded) break the first two down.
 
 Why it cannot deadlock
 ----------------------

@@ -73,13 +73,14 @@ def test_from_tables_compiles_only_the_given_rows() -> None:
     assert plan.keys == g.keys
     assert plan.children == g.children
     assert plan.initial_values() == [1.0, 2.0, None, None, None, None, None, None]
-    assert plan.cutoff[3] is False and plan.cutoff[5] is True
+    assert plan.cutoff[3] is False
+    assert plan.cutoff[5] is True
     assert plan.created_at[5] == g.items[5].created_at
     assert plan.created_at[2] == ""  # not compiled here
     assert plan.affected(frozenset({0})) == [2, 3, 5, 6]  # the whole structure
     assert [s[0] for s in plan.affected_steps(frozenset({0}))] == [3, 5]
     assert plan.rank_of("p") == 5
-    r, call, a, _ = plan.steps[5]  # type: ignore[misc]
+    _, call, _, _ = plan.steps[5]  # type: ignore[misc]
     assert call(2.0) == 6.0  # params bound
 
 

@@ -121,7 +121,8 @@ class _Op:
         """The class and the params, in slot order (``__init__`` takes them so): half the
         time of the default pickling of a slotted object, both ways, and every node of a
         spec graph crosses to a worker process this way."""
-        return (type(self), tuple(getattr(self, s) for s in self.__slots__))
+        slots: tuple[str, ...] = self.__slots__
+        return (type(self), tuple(getattr(self, s) for s in slots))
 
     def pick(self, n_inputs: int) -> Callable[..., Any]:
         """The method specialised on ``n_inputs`` (``many`` above four)."""
@@ -251,7 +252,8 @@ class _Spin(_Op):
         """The class and the params, in slot order (``__init__`` takes them so): half the
         time of the default pickling of a slotted object, both ways, and every node of a
         spec graph crosses to a worker process this way."""
-        return (type(self), tuple(getattr(self, s) for s in self.__slots__))
+        slots: tuple[str, ...] = self.__slots__
+        return (type(self), tuple(getattr(self, s) for s in slots))
 
     def pick(self, n_inputs: int) -> Callable[..., Any]:
         return self.one if n_inputs == 1 else self.many  # ~2 ms of work: no need for more

@@ -32,7 +32,7 @@ with the new values of the changed sources it reads: a source is replicated to e
 worker that reads it, its value sent once per cycle per such worker, never per edge.
 
 State (:class:`ProcessSession`): ``partition``; ``frames`` (the structure, then one load
-payload per worker, made and checked in the constructor); ``reads[w]`` (source ranks
+payload per worker, made and checked in the constructor); ``reads()[w]`` (source ranks
 worker w reads); ``involved`` (per set of changed sources, the workers owning an affected
 node: only they take part in a cycle); ``unsynced`` (workers holding values the parent has
 not fetched: values cross to the parent only when asked for, through ``values()``).
@@ -244,6 +244,7 @@ class ProcessSession(Session):
         self._own_pool = scheduler.pool is None
         self.pool: WorkerPool | None = None
         self._sent_structure = False
+        self._reads: list[set[int]] | None = None
         t0 = time.perf_counter()
         with gc_paused():
             structure = dumps(LoadGraph(self.sid, graph_tables(graph)))
@@ -295,6 +296,17 @@ class ProcessSession(Session):
         self._sent_structure = True
 
     # -- load payloads ----------------------------------------------------------------------
+    def reads(self) -> list[set[int]]:
+        """Per worker, the ranks of the sources its nodes read (made at the first tick:
+        start-up sends no source value)."""
+        if self._reads is None:
+            owner = self.partition.owner
+            self._reads = [set() for _ in range(self.n)]
+            for s in self.graph.sources:
+                for c in self.graph.children[s]:
+                    self._reads[owner[c]].add(s)
+        return self._reads
+
     def owned_keys(self, w: int) -> list[str]:
         """Keys of the nodes worker ``w`` owns."""
         owner, items = self.partition.owner, self.graph.items
@@ -302,19 +314,12 @@ class ProcessSession(Session):
 
     def _share_frames(self) -> list[bytes]:
         """One LoadShare frame per worker: the owner table and its own nodes' rows only.
-        Also fills ``reads[w]`` (the sources worker w's nodes read) and ``counts[w]``."""
+        Also fills ``counts[w]`` (nodes per worker)."""
         graph, owner = self.graph, self.partition.owner
-        is_source, inputs = self.plan.is_source, graph.inputs
         rows: list[list[Any]] = [[] for _ in range(self.n)]
-        self.reads: list[set[int]] = [set() for _ in range(self.n)]
         for r, item in enumerate(graph.items):
             if isinstance(item, NodeSpec):
-                w = owner[r]
-                rows[w].append(node_row(r, item))
-                reads = self.reads[w]
-                for j in inputs[r]:
-                    if is_source[j]:
-                        reads.add(j)
+                rows[owner[r]].append(node_row(r, item))
         self.counts = [len(rw) for rw in rows]
         ticks = [s / 4 for s in (self.watchdog_s, self.cycle_timeout_s) if s is not None]
         status_tick_s = max(0.01, min([0.25, *ticks]))
@@ -395,7 +400,7 @@ class ProcessSession(Session):
         index = 0 if changed is None else self.state.cycles
         values = self.state.values
         for w in involved:
-            reads = self.reads[w]
+            reads = self.reads()[w]
             sources = {} if changed is None else {s: values[s] for s in changed if s in reads}
             pool.send(w, RunCycle(self.sid, index, changed, sources))
         self._in_flight = True  # until every worker is done: closing now must stop them

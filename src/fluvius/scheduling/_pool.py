@@ -85,6 +85,11 @@ class WorkerPool:
         self._t0 = time.perf_counter()
         self.spawn_seconds = 0.0
         self._term = _exit_on_sigterm()
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the readers are (wait)
+        self._waiter: asyncio.Future[None] | None = None
+        self._queue: list[tuple[int, Any]] = []
+        self._eof: set[int] = set()
+        self._arrived = False
         try:
             self._spawn()
         except BaseException:
@@ -199,8 +204,14 @@ class WorkerPool:
         """Messages put back with :meth:`keep`, then every message readable now, as
         ``(worker, message)``; raises on a dead worker."""
         out, self._kept = self._kept, []
+        self._arrived = False
+        if self._queue:  # read by the loop's reader callbacks (see wait)
+            out += self._queue
+            self._queue = []
         for wid, ch in enumerate(self.channels):
             ch.flush()
+            if wid in self._eof:
+                self._died(wid)
             try:
                 out += [(wid, m) for m in ch.receive()]
             except EOFError:
@@ -253,28 +264,70 @@ class WorkerPool:
         select.select(readers, writers, [], timeout_s)
 
     async def wait(self, timeout_s: float) -> None:
-        """:meth:`wait_blocking` on the running event loop (other tasks keep running)."""
+        """:meth:`wait_blocking` on the running event loop (other tasks keep running).
+
+        The readers stay registered on the loop between waits (adding and removing four
+        descriptors per wait was a good part of the parent's cost of a tick): whatever a
+        worker writes meanwhile is read at once into the pool's queue, which the next
+        :meth:`poll` returns, so no descriptor stays readable unread; a worker's exit is
+        watched once (its sentinel stays readable).
+        """
         loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._watch(loop)
+        if self._arrived:
+            return
         fut: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            if not fut.done():
-                fut.set_result(None)
-
-        readers, writers = self._fds()
-        for fd in readers:
-            loop.add_reader(fd, wake)
+        self._waiter = fut
+        writers = [ch.fd for ch in self.channels if ch.pending]
         for fd in writers:
-            loop.add_writer(fd, wake)
-        handle = loop.call_later(timeout_s, wake)
+            loop.add_writer(fd, self._wake)
+        handle = loop.call_later(timeout_s, self._wake)
         try:
             await fut
         finally:
             handle.cancel()
-            for fd in readers:
-                loop.remove_reader(fd)
+            self._waiter = None
             for fd in writers:
                 loop.remove_writer(fd)
+
+    def _wake(self) -> None:
+        self._arrived = True
+        fut = self._waiter
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def _on_readable(self, wid: int) -> None:
+        ch = self.channels[wid]
+        try:
+            self._queue += [(wid, m) for m in ch.receive()]
+        except EOFError:
+            self._eof.add(wid)
+            if self._loop is not None:
+                self._loop.remove_reader(ch.fd)
+        self._wake()
+
+    def _on_exit(self, wid: int) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self.procs[wid].sentinel)
+        self._wake()
+
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._unwatch()
+        for wid, ch in enumerate(self.channels):
+            if wid not in self._eof:
+                loop.add_reader(ch.fd, self._on_readable, wid)
+            loop.add_reader(self.procs[wid].sentinel, self._on_exit, wid)
+        self._loop = loop
+
+    def _unwatch(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None or loop.is_closed():
+            return
+        for ch, proc in zip(self.channels, self.procs, strict=True):
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(ch.fd)
+                loop.remove_reader(proc.sentinel)
 
     # -- shutdown ---------------------------------------------------------------------------
     def close(self, grace_s: float = 1.0) -> None:
@@ -282,6 +335,7 @@ class WorkerPool:
         if self.closed:
             return
         self.closed = True
+        self._unwatch()
         for ch in self.channels:
             with contextlib.suppress(OSError):
                 ch.send(Exit())

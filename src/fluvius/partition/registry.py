@@ -120,10 +120,18 @@ def _good_enough(graph: Graph, workers: int, costs: Sequence[float], p: Partitio
     for r, w in enumerate(p.owner):
         load[w] += costs[r]
     fair = sum(load) / workers
+    if max(load) > fair * (1 + _BALANCED):
+        return False
+    owner = p.owner
     sources = frozenset(graph.sources)
-    edges = sum(1 for ins in graph.inputs for i in ins if i not in sources)
-    cross = len(p.cross_edges(graph))
-    return max(load) <= fair * (1 + _BALANCED) and cross <= _BALANCED * max(edges, 1)
+    edges = cross = 0
+    for r, ins in enumerate(graph.inputs):
+        mine = owner[r]
+        for i in ins:
+            if i not in sources:
+                edges += 1
+                cross += owner[i] != mine
+    return cross <= _BALANCED * max(edges, 1)
 
 
 def _best(graph: Graph, workers: int, costs: tuple[float, ...]) -> Partition:

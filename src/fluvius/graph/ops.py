@@ -118,6 +118,13 @@ class _Op:
         shown = ", ".join(f"{s}={getattr(self, s)!r}" for s in slots)
         return f"{self.name}({shown})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """The class and the params, in slot order (``__init__`` takes them so): half the
+        time of the default pickling of a slotted object, both ways, and every node of a
+        spec graph crosses to a worker process this way."""
+        slots: tuple[str, ...] = self.__slots__
+        return (type(self), tuple(getattr(self, s) for s in slots))
+
     def pick(self, n_inputs: int) -> Callable[..., Any]:
         """The method specialised on ``n_inputs`` (``many`` above four)."""
         names = ("one", "two", "three", "four")
@@ -241,6 +248,13 @@ class _Spin(_Op):
     def _work(self) -> None:
         if spin_loop(self.n) < 0:  # never true: ties the loop's result to control flow
             raise FluviusInternalError("spin checksum cannot be negative")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """The class and the params, in slot order (``__init__`` takes them so): half the
+        time of the default pickling of a slotted object, both ways, and every node of a
+        spec graph crosses to a worker process this way."""
+        slots: tuple[str, ...] = self.__slots__
+        return (type(self), tuple(getattr(self, s) for s in slots))
 
     def pick(self, n_inputs: int) -> Callable[..., Any]:
         return self.one if n_inputs == 1 else self.many  # ~2 ms of work: no need for more

@@ -83,7 +83,7 @@ def pipeline_spec(symbols: list[str]) -> dict[str, Any]:
         node(f"trigger/{s}", "max", [f"excess_error/{s}", f"psi_excess/{s}"])
         node(
             f"served/{s}", "fallback_switch", [f"trigger/{s}", f"model/{s}", "zero"],
-            bound=0.0, recover=-0.05, persistence=5,
+            threshold=0.0, clear=-0.05, persistence=5,
         )  # fmt: skip
         node(f"drift_alert/{s}", "decay_alert", [f"psi/{s}"], threshold=0.25, persistence=3)
         node(f"ks_alert/{s}", "decay_alert", [f"ks_stat/{s}"], threshold=0.5, persistence=3)

@@ -53,7 +53,17 @@ from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
-from fluvius.nodes.options._scalar_iv import MILLS_ROUNDS, WING, solve_one, step_tol
+from fluvius.nodes.options._scalar_iv import (
+    MILLS_ROUNDS,
+    START_TABLE,
+    TABLE_CELLS,
+    TABLE_COLS,
+    TABLE_U,
+    TABLE_W,
+    WING,
+    solve_one,
+    step_tol,
+)
 from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign
 
 if TYPE_CHECKING:
@@ -64,6 +74,8 @@ __all__ = ["IVReason", "IVResult", "implied_vol", "solve_implied_vol"]
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _LOG_SQRT_2PI = math.log(_SQRT_2PI)
+_INV_PI = 1.0 / math.pi
+_START_TABLE = np.array(START_TABLE)
 
 
 class IVResult(NamedTuple):
@@ -170,17 +182,29 @@ def solve_implied_vol(
 
 def _guess(
     p: NDArray[np.float64], f: NDArray[np.float64], k: NDArray[np.float64], s: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(start v, x = ln(f/k)): :func:`~fluvius.nodes.options._scalar_iv.guess_one` per element."""
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """(start v, x = ln(f/k), tabled): :func:`~fluvius.nodes.options._scalar_iv.guess_one` per
+    element; ``tabled`` marks the starts corrected by the ratio table (near the money)."""
     x = np.log(f / k)
     a = np.abs(x)
     fk = f - k
     m = p - 0.5 * s * fk
-    disc = m * m - fk * fk / math.pi
+    disc = m * m - fk * fk * _INV_PI
     cm = _SQRT_2PI / (f + k) * np.where(disc > 0.0, m + np.sqrt(np.maximum(disc, 0.0)), m)
     vc = np.sqrt(2.0 * a)
     v = cm.copy()
-    wing = ~(a <= WING * cm)
+    tabled = (cm < TABLE_W) & (a < TABLE_U * cm)
+    if tabled.any():  # bilinear in the ratio table, as _scalar_iv does it
+        ct = cm[tabled]
+        iu, iw = a[tabled] / ct * TABLE_CELLS, ct * TABLE_CELLS
+        i, j = np.floor(iu), np.floor(iw)
+        n = (j * TABLE_COLS + i).astype(np.intp)
+        r0, r1 = _START_TABLE[n], _START_TABLE[n + TABLE_COLS]
+        iu -= i
+        r0 += iu * (_START_TABLE[n + 1] - r0)
+        r1 += iu * (_START_TABLE[n + TABLE_COLS + 1] - r1)
+        v[tabled] = ct * (r0 + (iw - j) * (r1 - r0))
+    wing = ~tabled & ~(a <= WING * cm)
     if wing.any():  # the wings (NaNs where the asymptotics fail are replaced by vc)
         aw = a[wing]
         lam = -np.log(p[wing] / np.sqrt(f[wing] * k[wing])) - _LOG_SQRT_2PI - 2.0 * np.log(aw)
@@ -192,7 +216,7 @@ def _guess(
             fallback |= ~(q > 0.0) | ~(den > 0.0)
             vw = np.where(fallback, vw, aw / np.sqrt(2.0 * den))
         v[wing] = np.where(fallback, vc[wing], vw)
-    return v, x
+    return v, x, tabled
 
 
 def _newton(
@@ -213,8 +237,10 @@ def _newton(
     done = np.zeros(p.size, dtype=bool)
     stop = step_tol(tol)
     with np.errstate(all="ignore"):
-        v, x = _guess(p, f, k, s)
-    lower = v * v < 2.0 * np.abs(x)  # below the inflection point: the objective is ln P
+        v, x, tabled = _guess(p, f, k, s)
+    # below the inflection point the objective is ln P, except from a tabled start (close
+    # enough that one step on P is the last)
+    lower = (v * v < 2.0 * np.abs(x)) & ~tabled
     idx = np.arange(p.size, dtype=np.float64)  # exact below 2**53
     state = np.vstack([v, x, f, k, s, p, np.zeros(p.size), np.full(p.size, np.inf), idx, p])
     order = np.argsort(~lower, kind="stable")
@@ -337,7 +363,7 @@ def implied_vol(
             and type(rate) is float
             and type(dividend_yield) is float
         ):
-            sign = 1.0 if kind == "call" else kind_sign(kind)
+            sign = 1.0 if kind == "call" else -1.0 if kind == "put" else kind_sign(kind)
             return solve_one(price, spot, strike, years, rate, dividend_yield, sign)[0]
         if _is_scalar(price, spot, strike, years, rate, dividend_yield):
             p, s0, k, t, r, q = (

@@ -22,6 +22,7 @@ from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
 
 __all__ = [
     "MILLS_ROUNDS",
+    "START_CELLS",
     "START_TABLE",
     "TABLE_CELLS",
     "TABLE_COLS",
@@ -102,6 +103,28 @@ START_TABLE = _start_table()
 """``v / v_cm`` at ``(u, v_cm) = (i, j) / TABLE_CELLS``, flat at ``j * TABLE_COLS + i``."""
 
 
+def _cells(t: list[float]) -> list[list[tuple[float, float, float, float]]]:
+    """Per grid cell ``[j][i]`` the bilinear coefficients ``(a, b, c, d)`` of
+    ``r = a + b fu + (c + d fu) fw`` (``fu``, ``fw`` the position inside the cell)."""
+    cols = TABLE_COLS
+    return [
+        [
+            (
+                t[n],
+                t[n + 1] - t[n],
+                t[n + cols] - t[n],
+                t[n + cols + 1] - t[n + cols] - t[n + 1] + t[n],
+            )
+            for n in range(j * cols, (j + 1) * cols - 1)
+        ]
+        for j in range(_ROWS - 1)
+    ]
+
+
+START_CELLS = _cells(START_TABLE)
+"""The bilinear interpolation of :data:`START_TABLE`, one coefficient tuple per cell."""
+
+
 def step_tol(tol: float) -> float:
     """Stop after a step below ``step_tol(tol) * max(v, 1e-3)``: the error left after a step
     of order 3 is about the step to the 4th power, ``tol``."""
@@ -131,13 +154,9 @@ def guess_one(p: float, f: float, k: float, s: float, x: float) -> float:
 def _table_ratio(iu: float, iw: float) -> float:
     """:data:`START_TABLE` interpolated bilinearly at grid coordinates ``(iu, iw)``."""
     i, j = floor(iu), floor(iw)
-    n = j * TABLE_COLS + i
-    t = START_TABLE
-    r0, r1 = t[n], t[n + TABLE_COLS]
+    b0, b1, b2, b3 = START_CELLS[j][i]
     fu = iu - i
-    r0 += fu * (t[n + 1] - r0)
-    r1 += fu * (t[n + TABLE_COLS + 1] - r1)
-    return r0 + (iw - j) * (r1 - r0)
+    return b0 + b1 * fu + (b2 + b3 * fu) * (iw - j)
 
 
 def _wing(p: float, f: float, k: float, a: float) -> float:
@@ -206,23 +225,18 @@ def solve_one(
         # (on P), written out; the loop below runs only if that step was not the last
         iu, iw = a / v * TABLE_CELLS, v * TABLE_CELLS
         i, j = floor(iu), floor(iw)  # floor: half the cost of int()
-        n = j * TABLE_COLS + i
-        t = START_TABLE
-        r0, r1 = t[n], t[n + TABLE_COLS]
+        b0, b1, b2, b3 = START_CELLS[j][i]
         iu -= i
-        r0 += iu * (t[n + 1] - r0)
-        r1 += iu * (t[n + TABLE_COLS + 1] - r1)
-        v *= r0 + (iw - j) * (r1 - r0)
+        v *= b0 + b1 * iu + (b2 + b3 * iu) * (iw - j)
         d1 = x / v + 0.5 * v
-        v2 = v * v
-        c = x * x / (v2 * v) - 0.25 * v
+        xv3 = x * x / (v * v * v)
+        c = xv3 - 0.25 * v
         try:
             n = (s * (0.5 * f * erfc(ms * d1) - 0.5 * strike * erfc(ms * (d1 - v))) - p) / (
                 f * _INV_SQRT_2PI * exp(-0.5 * d1 * d1)
             )
-            step = n * (1.0 - 0.5 * n * c) / (
-                1.0 - n * c + n * n * (c * c - 3.0 * x * x / (v2 * v2) - 0.25) / 6.0
-            )
+            nc = n * c
+            step = n * (1.0 - 0.5 * nc) / (1.0 - nc + n * n * (c * c - 3.0 * xv3 / v - 0.25) / 6.0)
         except (ZeroDivisionError, ValueError, OverflowError):
             step = _NAN
         if abs(step) <= stop * (v if v > 1e-3 else 1e-3):
@@ -246,8 +260,9 @@ def solve_one(
         elif v < hi:
             hi = v
         v2 = v * v
-        c = x2 / (v2 * v) - 0.25 * v  # vega' / vega
-        c3 = c * c - 3.0 * x2 / (v2 * v2) - 0.25  # vega'' / vega
+        xv3 = x2 / (v2 * v)  # x^2 / v^3
+        c = xv3 - 0.25 * v  # vega' / vega
+        c3 = c * c - 3.0 * xv3 / v - 0.25  # vega'' / vega
         try:
             if lower:
                 g1 = vega / model
@@ -256,7 +271,8 @@ def solve_one(
                 c3 += g1 * (2.0 * g1 - 3.0 * (c + g1))
             else:
                 n = (model - p) / vega
-            step = n * (1.0 - 0.5 * n * c) / (1.0 - n * c + n * n * c3 / 6.0)
+            nc = n * c
+            step = n * (1.0 - 0.5 * nc) / (1.0 - nc + n * n * c3 / 6.0)
         except (ZeroDivisionError, ValueError, OverflowError):
             step = _NAN
         new = v - step

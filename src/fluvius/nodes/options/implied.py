@@ -55,9 +55,8 @@ from scipy.special import ndtr
 from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
 from fluvius.nodes.options._scalar_iv import (
     MILLS_ROUNDS,
-    START_TABLE,
+    START_CELLS,
     TABLE_CELLS,
-    TABLE_COLS,
     TABLE_U,
     TABLE_W,
     WING,
@@ -75,7 +74,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _LOG_SQRT_2PI = math.log(_SQRT_2PI)
 _INV_PI = 1.0 / math.pi
-_START_TABLE = np.array(START_TABLE)
+_START_CELLS = np.array(START_CELLS)
 
 
 class IVResult(NamedTuple):
@@ -198,12 +197,9 @@ def _guess(
         ct = cm[tabled]
         iu, iw = a[tabled] / ct * TABLE_CELLS, ct * TABLE_CELLS
         i, j = np.floor(iu), np.floor(iw)
-        n = (j * TABLE_COLS + i).astype(np.intp)
-        r0, r1 = _START_TABLE[n], _START_TABLE[n + TABLE_COLS]
+        b0, b1, b2, b3 = _START_CELLS[j.astype(np.intp), i.astype(np.intp)].T
         iu -= i
-        r0 += iu * (_START_TABLE[n + 1] - r0)
-        r1 += iu * (_START_TABLE[n + TABLE_COLS + 1] - r1)
-        v[tabled] = ct * (r0 + (iw - j) * (r1 - r0))
+        v[tabled] = ct * (b0 + b1 * iu + (b2 + b3 * iu) * (iw - j))
     wing = ~tabled & ~(a <= WING * cm)
     if wing.any():  # the wings (NaNs where the asymptotics fail are replaced by vc)
         aw = a[wing]
@@ -261,8 +257,9 @@ def _newton(
             hi[:] = np.where(under, hi, np.minimum(hi, v))
             # order-3 steps: g = ln P - ln p in the lower region, g = P - p in the upper one
             x2, v2 = x * x, v * v
-            c = x2 / (v2 * v) - 0.25 * v  # vega' / vega
-            c3 = c * c - 3.0 * x2 / (v2 * v2) - 0.25  # vega'' / vega
+            xv3 = x2 / (v2 * v)  # x^2 / v^3
+            c = xv3 - 0.25 * v  # vega' / vega
+            c3 = c * c - 3.0 * xv3 / v - 0.25  # vega'' / vega
             n = np.empty_like(v)
             lw, up = slice(0, n_lower), slice(n_lower, None)
             g1 = vega[lw] / price[lw]
@@ -270,7 +267,8 @@ def _newton(
             c[lw] -= g1
             c3[lw] += g1 * (2.0 * g1 - 3.0 * (c[lw] + g1))
             n[up] = (price[up] - p[up]) / vega[up]
-            step = n * (1.0 - 0.5 * n * c) / (1.0 - n * c + n * n * c3 / 6.0)
+            nc = n * c
+            step = n * (1.0 - 0.5 * nc) / (1.0 - nc + n * n * c3 / 6.0)
             new = v - step
             # quartic convergence: after a step this small the error is ~step**4 ~ tol
             conv = np.abs(step) <= stop * np.maximum(v, 1e-3)
@@ -355,16 +353,13 @@ def implied_vol(
     nan
     """
     if type(kind) is str:
-        if (  # exact floats first: this test runs on every call of a graph node
-            type(price) is float
-            and type(spot) is float
-            and type(strike) is float
-            and type(years) is float
-            and type(rate) is float
-            and type(dividend_yield) is float
-        ):
+        try:  # floats (ints among them are exact) first: this runs on every call of a node
+            floats = type(price + spot + strike + years + rate + dividend_yield) is float
+        except (TypeError, OverflowError):
+            floats = False
+        if floats:
             sign = 1.0 if kind == "call" else -1.0 if kind == "put" else kind_sign(kind)
-            return solve_one(price, spot, strike, years, rate, dividend_yield, sign)[0]
+            return solve_one(price, spot, strike, years, rate, dividend_yield, sign)[0]  # type: ignore[arg-type]
         if _is_scalar(price, spot, strike, years, rate, dividend_yield):
             p, s0, k, t, r, q = (
                 float(cast("float", a)) for a in (price, spot, strike, years, rate, dividend_yield)

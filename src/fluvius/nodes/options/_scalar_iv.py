@@ -79,7 +79,8 @@ def _start_table() -> list[float]:
     grid point is turned back into the out-of-the-money call price for which Corrado-Miller
     gives that ``v_cm`` (the formula inverts in closed form), and that price is solved by
     bisection to the last bit (no start, no derivative: nothing that could go wrong). The
-    ``v_cm = 0`` row holds the limit, computed at ``v_cm = 1e-3``.
+    ``v_cm = 0`` row holds the limit, computed at ``v_cm = 1e-3``. Grid points whose price
+    would break the no-arbitrage bound (large ``u`` and ``v_cm``) copy a valid neighbour.
     """
     u = np.arange(TABLE_COLS) / TABLE_CELLS
     w = np.maximum(np.arange(_ROWS) / TABLE_CELLS, 1e-3)
@@ -96,7 +97,12 @@ def _start_table() -> list[float]:
         d1 = -a / mid + 0.5 * mid
         under = f * ndtr(d1) - k * ndtr(d1 - mid) < p
         lo, hi = np.where(under, mid, lo), np.where(under, hi, mid)
-    return [float(r) for r in (0.5 * (lo + hi) / ww).ravel()]
+    ratio = 0.5 * (lo + hi) / ww
+    # at large u and v_cm the price would be at or above its upper bound f (no input has
+    # it) or so close that v > 4 v_cm: such a point takes its left neighbour's ratio
+    for j, i in zip(*np.nonzero((p >= f) | (hi == 4.0 * ww)), strict=True):
+        ratio[j, i] = ratio[j, i - 1]
+    return [float(r) for r in ratio.ravel()]
 
 
 START_TABLE = _start_table()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fluvius.nodes.options import (
+    _scalar_iv,
     bs_delta,
     bs_gamma,
     bs_price,
@@ -21,7 +22,6 @@ from fluvius.nodes.options import (
     implied_vol,
     solve_implied_vol,
 )
-from fluvius.nodes.options import _scalar_iv
 from fluvius.nodes.options._scalar_iv import guess_one
 
 SPOT = 100.0

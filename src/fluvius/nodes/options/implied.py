@@ -66,6 +66,8 @@ from fluvius.nodes.options._scalar_iv import (
 from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["IVReason", "IVResult", "implied_vol", "solve_implied_vol"]
@@ -75,6 +77,8 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _LOG_SQRT_2PI = math.log(_SQRT_2PI)
 _INV_PI = 1.0 / math.pi
 _START_CELLS = np.array(START_CELLS)
+# solve_one for arguments known (at run time, by their sum's type) to be floats or ints
+_solve_floats: Callable[..., tuple[float, IVReason]] = solve_one
 
 
 class IVResult(NamedTuple):
@@ -354,12 +358,13 @@ def implied_vol(
     """
     if type(kind) is str:
         try:  # floats (ints among them are exact) first: this runs on every call of a node
-            floats = type(price + spot + strike + years + rate + dividend_yield) is float
+            total = price + spot + strike + years + rate + dividend_yield  # type: ignore[operator]
+            floats = type(total) is float
         except (TypeError, OverflowError):
             floats = False
         if floats:
             sign = 1.0 if kind == "call" else -1.0 if kind == "put" else kind_sign(kind)
-            return solve_one(price, spot, strike, years, rate, dividend_yield, sign)[0]  # type: ignore[arg-type]
+            return _solve_floats(price, spot, strike, years, rate, dividend_yield, sign)[0]
         if _is_scalar(price, spot, strike, years, rate, dividend_yield):
             p, s0, k, t, r, q = (
                 float(cast("float", a)) for a in (price, spot, strike, years, rate, dividend_yield)

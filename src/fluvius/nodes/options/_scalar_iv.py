@@ -13,12 +13,10 @@ safeguarded by a bracket.
 
 from __future__ import annotations
 
-from math import erfc, exp, floor, inf, isfinite, log, pi, sqrt
+from math import erfc, exp, floor, inf, log, pi, sqrt
 
 import numpy as np
 from scipy.special import ndtr
-
-from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
 
 __all__ = [
     "MILLS_ROUNDS",
@@ -30,7 +28,7 @@ __all__ = [
     "TABLE_W",
     "WING",
     "guess_one",
-    "solve_one",
+    "refine",
     "step_tol",
 ]
 
@@ -39,14 +37,7 @@ _INV_SQRT2 = 1.0 / sqrt(2.0)
 _SQRT_2PI = sqrt(2.0 * pi)
 _LOG_SQRT_2PI = log(_SQRT_2PI)
 _INV_PI = 1.0 / pi
-_NOISE = NOISE_ULPS * 2.220446049250313e-16
 _NAN = float("nan")
-# the reason codes as plain globals: an enum attribute costs ~0.2 µs on every call
-_OK = IVReason.OK
-_BAD_INPUT = IVReason.BAD_INPUT
-_BELOW_INTRINSIC = IVReason.BELOW_INTRINSIC
-_ABOVE_UPPER_BOUND = IVReason.ABOVE_UPPER_BOUND
-_NO_CONVERGENCE = IVReason.NO_CONVERGENCE
 
 WING = 1.5
 """Corrado-Miller is the start while ``|ln(F/K)| <= WING x`` its estimate of ``sigma√T``
@@ -184,77 +175,29 @@ def _wing(p: float, f: float, k: float, a: float) -> float:
     return v
 
 
-def solve_one(
-    price: float,
-    spot: float,
-    strike: float,
-    years: float,
-    rate: float,
-    q: float,
+def refine(
+    p: float,
+    f: float,
+    k: float,
     s: float,
+    x: float,
+    v: float,
+    lower: bool,
+    years: float,
     tol: float = 1e-12,
     max_iter: int = 30,
-) -> tuple[float, IVReason]:
-    """Implied volatility of one option and its reason code (``s`` = +1 call, -1 put)."""
-    if not (
-        spot > 0.0
-        and strike > 0.0
-        and years > 0.0
-        and price >= 0.0
-        and isfinite(price + spot + strike + years + rate + q)
-    ):
-        return _NAN, _BAD_INPUT
-    growth = exp(rate * years)
-    f = spot * (growth if q == 0.0 else exp((rate - q) * years))
-    p = price * growth
-    fk = f - strike
-    intrinsic = s * fk
-    if p <= intrinsic or p <= 0.0:
-        return _NAN, _BELOW_INTRINSIC
-    if p >= (f if s > 0.0 else strike):
-        return _NAN, _ABOVE_UPPER_BOUND
-    if intrinsic > 0.0:  # in the money: solve the out-of-the-money option of the other kind
-        otm = p - intrinsic
-        if otm <= _NOISE * p:
-            return _NAN, _BELOW_INTRINSIC
-        p, s = otm, -s
-    x = log(f / strike)
-    a = x if x > 0.0 else -x
-    # the start: guess_one, inlined
-    m = p - 0.5 * s * fk
-    disc = m * m - fk * fk * _INV_PI
-    v = _SQRT_2PI / (f + strike) * (m + sqrt(disc) if disc > 0.0 else m)
-    ms = -s * _INV_SQRT2
-    stop = _DEFAULT_STEP_TOL if tol == 1e-12 else step_tol(tol)
-    if v < TABLE_W and a < TABLE_U * v:
-        # near the money (the common case): the tabulated ratio and the loop's first step
-        # (on P), written out; the loop below runs only if that step was not the last
-        iu, iw = a / v * TABLE_CELLS, v * TABLE_CELLS
-        i, j = floor(iu), floor(iw)  # floor: half the cost of int()
-        b0, b1, b2, b3 = START_CELLS[j][i]
-        iu -= i
-        v *= b0 + b1 * iu + (b2 + b3 * iu) * (iw - j)
-        d1 = x / v + 0.5 * v
-        xv3 = x * x / (v * v * v)
-        c = xv3 - 0.25 * v
-        try:
-            n = (s * (0.5 * f * erfc(ms * d1) - 0.5 * strike * erfc(ms * (d1 - v))) - p) / (
-                f * _INV_SQRT_2PI * exp(-0.5 * d1 * d1)
-            )
-            nc = n * c
-            step = n * (1.0 - 0.5 * nc) / (1.0 - nc + n * n * (c * c - 3.0 * xv3 / v - 0.25) / 6.0)
-        except (ZeroDivisionError, ValueError, OverflowError):
-            step = _NAN
-        if abs(step) <= stop * (v if v > 1e-3 else 1e-3):
-            return (v - step) / sqrt(years), _OK
-        lower = False
-    else:
-        if a > WING * v:
-            v = _wing(p, f, strike, a)
-        lower = v * v < 2.0 * a  # below the inflection point: the objective is ln P
+) -> float:
+    """The volatility ``sigma`` from the start ``v = sigma√T``: safeguarded order-3 steps
+    (on ``ln P`` if ``lower``, else on ``P``), then the bracketing fallback; NaN if neither
+    converges. ``p`` is the undiscounted out-of-the-money price (``s`` its kind), ``f`` the
+    forward, ``k`` the strike, ``x = ln(f/k)``. :func:`~fluvius.nodes.options.implied_vol`
+    takes the first step from a tabled start itself and calls this only when that step was
+    not the last, or for a start off the table."""
     log_p = log(p) if lower else 0.0
     x2 = x * x
-    fh, kh, fn = 0.5 * f, 0.5 * strike, f * _INV_SQRT_2PI
+    ms = -s * _INV_SQRT2
+    fh, kh, fn = 0.5 * f, 0.5 * k, f * _INV_SQRT_2PI
+    stop = _DEFAULT_STEP_TOL if tol == 1e-12 else step_tol(tol)
     lo, hi = 0.0, inf
     for _ in range(max_iter):
         d1 = x / v + 0.5 * v
@@ -283,11 +226,11 @@ def solve_one(
             step = _NAN
         new = v - step
         if abs(step) <= stop * (v if v > 1e-3 else 1e-3):
-            return new / sqrt(years), _OK
+            return new / sqrt(years)
         if not lo < new < hi:
             new = 0.5 * (lo + hi) if hi < inf else 2.0 * (v if v > lo else lo)
         v = new
     from fluvius.nodes.options.implied import _brent  # the rare fallback: import lazily
 
-    root, ok = _brent(p, f, strike, s, lo, hi)
-    return (root / sqrt(years), _OK) if ok else (_NAN, _NO_CONVERGENCE)
+    root, ok = _brent(p, f, k, s, lo, hi)
+    return root / sqrt(years) if ok else _NAN

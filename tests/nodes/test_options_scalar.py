@@ -13,13 +13,13 @@ import pytest
 
 from fluvius.nodes.options import (
     _scalar_iv,
-    implied,
     bs_delta,
     bs_gamma,
     bs_price,
     bs_rho,
     bs_theta,
     bs_vega,
+    implied,
     implied_vol,
     solve_implied_vol,
 )

@@ -55,7 +55,7 @@ put), or no convergence.
 from __future__ import annotations
 
 import math
-from math import erfc, exp, floor, isfinite, log, sqrt
+from math import erfc, exp, floor, log, sqrt
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
@@ -387,8 +387,12 @@ def implied_vol(
                 assert isinstance(rate, float)
                 assert isinstance(dividend_yield, float)
             s = 1.0 if kind == "call" else -1.0 if kind == "put" else kind_sign(kind)
-            if not (
-                spot > 0.0 and strike > 0.0 and years > 0.0 and price >= 0.0 and isfinite(total)
+            if not (  # total - total is 0 unless something is infinite or NaN
+                spot > 0.0
+                and strike > 0.0
+                and years > 0.0
+                and price >= 0.0
+                and total - total == 0.0
             ):
                 return _NAN
             growth = exp(rate * years)
@@ -419,7 +423,7 @@ def implied_vol(
                 xv3 = x * x / (v * v * v)
                 c = xv3 - 0.25 * v
                 try:
-                    n = (s * (0.5 * f * erfc(ms * d1) - 0.5 * strike * erfc(ms * (d1 - v))) - p) / (
+                    n = (0.5 * s * (f * erfc(ms * d1) - strike * erfc(ms * (d1 - v))) - p) / (
                         f * _INV_SQRT_2PI * exp(-0.5 * d1 * d1)
                     )
                     nc = n * c

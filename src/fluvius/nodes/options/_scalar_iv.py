@@ -194,13 +194,13 @@ def refine(
     takes the first step from a tabled start itself and calls this only when that step was
     not the last, or for a start off the table."""
     log_p = log(p) if lower else 0.0
-    x2 = x * x
     ms = -s * _INV_SQRT2
     fh, kh, fn = 0.5 * f, 0.5 * k, f * _INV_SQRT_2PI
     stop = _DEFAULT_STEP_TOL if tol == 1e-12 else step_tol(tol)
     lo, hi = 0.0, inf
     for _ in range(max_iter):
-        d1 = x / v + 0.5 * v
+        xv = x / v
+        d1 = xv + 0.5 * v
         model = s * (fh * erfc(ms * d1) - kh * erfc(ms * (d1 - v)))
         vega = fn * exp(-0.5 * d1 * d1)
         if model < p:
@@ -208,8 +208,7 @@ def refine(
                 lo = v
         elif v < hi:
             hi = v
-        v2 = v * v
-        xv3 = x2 / (v2 * v)  # x^2 / v^3
+        xv3 = xv * xv / v  # x^2 / v^3
         c = xv3 - 0.25 * v  # vega' / vega
         c3 = c * c - 3.0 * xv3 / v - 0.25  # vega'' / vega
         try:

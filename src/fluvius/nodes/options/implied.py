@@ -263,7 +263,8 @@ def _newton(
         while state.shape[1] and rounds < max_iter:
             rounds += 1
             v, x, f, k, s, p, lo, hi, idx, log_p = state
-            d1 = x / v + 0.5 * v
+            xv = x / v
+            d1 = xv + 0.5 * v
             d2 = d1 - v
             price = s * (f * ndtr(s * d1) - k * ndtr(s * d2))
             vega = f * _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
@@ -271,8 +272,7 @@ def _newton(
             lo[:] = np.where(under, np.maximum(lo, v), lo)
             hi[:] = np.where(under, hi, np.minimum(hi, v))
             # order-3 steps: g = ln P - ln p in the lower region, g = P - p in the upper one
-            x2, v2 = x * x, v * v
-            xv3 = x2 / (v2 * v)  # x^2 / v^3
+            xv3 = xv * xv / v  # x^2 / v^3
             c = xv3 - 0.25 * v  # vega' / vega
             c3 = c * c - 3.0 * xv3 / v - 0.25  # vega'' / vega
             n = np.empty_like(v)
@@ -418,9 +418,10 @@ def implied_vol(
                 b0, b1, b2, b3 = START_CELLS[j][i]
                 iu -= i
                 v *= b0 + b1 * iu + (b2 + b3 * iu) * (iw - j)
-                d1 = x / v + 0.5 * v
+                xv = x / v
+                d1 = xv + 0.5 * v
                 ms = -s * _INV_SQRT2
-                xv3 = x * x / (v * v * v)
+                xv3 = xv * xv / v
                 c = xv3 - 0.25 * v
                 try:
                     n = (0.5 * s * (f * erfc(ms * d1) - strike * erfc(ms * (d1 - v))) - p) / (

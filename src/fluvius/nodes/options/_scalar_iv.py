@@ -1,8 +1,11 @@
-"""The scalar path of the implied-volatility solver: one option in plain ``math``.
+"""The scalar implied-volatility solver's parts: one option in plain ``math``.
 
 The same algorithm as the vectorised solver in :mod:`fluvius.nodes.options.implied`, step
 for step (so the two agree to rounding), without numpy's per-call overhead: a graph node
-computing one option per tick pays about a microsecond, not tens.
+computing one option per tick pays under two microseconds, not tens. The hot path (checks,
+parity, the tabled start and its one step) is written out in
+:func:`~fluvius.nodes.options.implied_vol` itself, to spare a call layer; this module holds
+the start table, the starts and :func:`refine` (further steps and the fallback).
 
 The start (:func:`guess_one`) and the step are described in the vectorised module's notes:
 near the money Corrado-Miller corrected by a tabulated ratio (:data:`START_TABLE`, within

@@ -42,8 +42,8 @@ bisection. Elements still unconverged after ``max_iter`` vectorised rounds go to
 :func:`scipy.optimize.brentq` on their bracket, one by one (rare). The unconverged
 elements are the columns of one state matrix, lower region first, compacted by one
 ``take`` as elements converge, so converged elements cost nothing more. The scalar path
-(:mod:`fluvius.nodes.options._scalar_iv`) runs the same start and steps in ``math``, so
-the two agree to rounding.
+(:func:`implied_vol` on floats, with :mod:`fluvius.nodes.options._scalar_iv`) runs the
+same start and steps in ``math``, so the two agree to rounding.
 
 Reason codes (:class:`IVReason`) say why a volatility is NaN: a bad input (non-positive or
 non-finite spot/strike/years, negative or non-finite price), a price at or below the

@@ -217,15 +217,14 @@ def _otm_call(u: float, w: float) -> tuple[float, float, float]:
 
 def test_the_start_table_holds_the_exact_ratio() -> None:
     """Every 7th grid point: Corrado-Miller of the grid point's price is its v_cm, and the
-    tabulated ratio times v_cm reprices it to rounding (the table is the exact solve)."""
+    tabulated ratio times v_cm reprices it to 1e-12 (the table is the solver's own answer)."""
     t, cols, cells = _scalar_iv.START_TABLE, _scalar_iv.TABLE_COLS, _scalar_iv.TABLE_CELLS
     checked = 0
     for n in range(cols * 2, len(t), 7):  # rows from v_cm = 2/40 (row 0 is the v -> 0 limit)
         j, i = divmod(n, cols)
         u, w = i / cells, j / cells
         p, f, k = _otm_call(u, w)
-        if p >= f or p >= bs_price(f, k, 1.0, 0.0, 4.0 * w, "call"):
-            # above the upper bound (no input maps here) or v > 4 v_cm: a neighbour's copy
+        if p >= f:  # above the upper bound (no input maps here): a neighbour's copy
             assert t[n] == t[n - 1], (u, w)
             continue
         x = math.log(f / k)
@@ -235,7 +234,7 @@ def test_the_start_table_holds_the_exact_ratio() -> None:
         assert cm == pytest.approx(w, rel=1e-12), (u, w)
         v = t[n] * w
         back = bs_price(f, k, 1.0, 0.0, v, "call")
-        assert back == pytest.approx(p, rel=1e-13, abs=1e-15), (u, w, x)
+        assert back == pytest.approx(p, rel=1e-12, abs=1e-15), (u, w, x)
         checked += 1
     assert checked > 500
 

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 from math import erfc, exp, floor, inf, log, pi, sqrt
 
-import numpy as np
-from scipy.special import ndtr
-
 __all__ = [
     "MILLS_ROUNDS",
     "START_CELLS",
@@ -64,65 +61,6 @@ TABLE_COLS = int(TABLE_U * TABLE_CELLS) + 2
 """Grid points per row (``u = i / TABLE_CELLS``); rows are ``v_cm = j / TABLE_CELLS``."""
 
 _ROWS = int(TABLE_W * TABLE_CELLS) + 1
-
-
-def _start_table() -> list[float]:
-    """``v / v_cm`` on the grid, row-major: the exact total volatility over Corrado-Miller's.
-
-    The price is a function of ``u`` and ``v_cm`` alone (in units of ``sqrt(FK)``): each
-    grid point is turned back into the out-of-the-money call price for which Corrado-Miller
-    gives that ``v_cm`` (the formula inverts in closed form), and that price is solved by
-    bisection to the last bit (no start, no derivative: nothing that could go wrong). The
-    ``v_cm = 0`` row holds the limit, computed at ``v_cm = 1e-3``. Grid points whose price
-    would break the no-arbitrage bound (large ``u`` and ``v_cm``) copy a valid neighbour.
-    """
-    u = np.arange(TABLE_COLS) / TABLE_CELLS
-    w = np.maximum(np.arange(_ROWS) / TABLE_CELLS, 1e-3)
-    uu, ww = np.meshgrid(u, w)
-    a = uu * ww
-    f, k = np.exp(-0.5 * a), np.exp(0.5 * a)  # the out-of-the-money call of |x| = a
-    d2 = (f - k) ** 2 * _INV_PI
-    c = ww * (f + k) * _INV_SQRT_2PI  # v_cm = (m + sqrt(m^2 - d2)) / c * v_cm
-    m = np.where(c * c > d2, (c * c + d2) / (2.0 * c), c)
-    p = m + 0.5 * (f - k)
-    lo, hi = 0.25 * ww, 4.0 * ww  # Corrado-Miller is within a factor 4 here
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        d1 = -a / mid + 0.5 * mid
-        under = f * ndtr(d1) - k * ndtr(d1 - mid) < p
-        lo, hi = np.where(under, mid, lo), np.where(under, hi, mid)
-    ratio = 0.5 * (lo + hi) / ww
-    # at large u and v_cm the price would be at or above its upper bound f (no input has
-    # it) or so close that v > 4 v_cm: such a point takes its left neighbour's ratio
-    for j, i in zip(*np.nonzero((p >= f) | (hi == 4.0 * ww)), strict=True):
-        ratio[j, i] = ratio[j, i - 1]
-    return [float(r) for r in ratio.ravel()]
-
-
-START_TABLE = _start_table()
-"""``v / v_cm`` at ``(u, v_cm) = (i, j) / TABLE_CELLS``, flat at ``j * TABLE_COLS + i``."""
-
-
-def _cells(t: list[float]) -> list[list[tuple[float, float, float, float]]]:
-    """Per grid cell ``[j][i]`` the bilinear coefficients ``(a, b, c, d)`` of
-    ``r = a + b fu + (c + d fu) fw`` (``fu``, ``fw`` the position inside the cell)."""
-    cols = TABLE_COLS
-    return [
-        [
-            (
-                t[n],
-                t[n + 1] - t[n],
-                t[n + cols] - t[n],
-                t[n + cols + 1] - t[n + cols] - t[n + 1] + t[n],
-            )
-            for n in range(j * cols, (j + 1) * cols - 1)
-        ]
-        for j in range(_ROWS - 1)
-    ]
-
-
-START_CELLS = _cells(START_TABLE)
-"""The bilinear interpolation of :data:`START_TABLE`, one coefficient tuple per cell."""
 
 
 def step_tol(tol: float) -> float:
@@ -236,3 +174,56 @@ def refine(
 
     root, ok = _brent(p, f, k, s, lo, hi)
     return root / sqrt(years) if ok else _NAN
+
+
+def _start_table() -> list[float]:
+    """``v / v_cm`` on the grid, row-major: the exact total volatility over Corrado-Miller's.
+
+    The price is a function of ``u`` and ``v_cm`` alone (in units of ``sqrt(FK)``): each
+    grid point is turned back into the out-of-the-money call price for which Corrado-Miller
+    gives that ``v_cm`` (the formula inverts in closed form), and that price is solved by
+    :func:`refine` from ``v_cm`` (in ``math``: no scipy at import; ~20 ms). The ``v_cm = 0``
+    row holds the limit, computed at ``v_cm = 1e-3``. Grid points whose price would be at
+    or above its upper bound ``f`` (large ``u`` and ``v_cm``: no input has it) copy their
+    left neighbour.
+    """
+    ratios: list[float] = []
+    for j in range(_ROWS):
+        w = max(j / TABLE_CELLS, 1e-3)
+        c = w * _INV_SQRT_2PI
+        for i in range(TABLE_COLS):
+            a = i / TABLE_CELLS * w
+            f, k = exp(-0.5 * a), exp(0.5 * a)  # the out-of-the-money call of |x| = a
+            d2 = (f - k) * (f - k) * _INV_PI
+            ck = c * (f + k)  # v_cm = (m + sqrt(m^2 - d2)) sqrt(2 pi) / (f + k)
+            m = (ck * ck + d2) / (2.0 * ck) if ck * ck > d2 else ck
+            p = m + 0.5 * (f - k)
+            v = refine(p, f, k, 1.0, -a, w, w * w < 2.0 * a, 1.0) if p < f else _NAN
+            ratios.append(v / w if v == v else ratios[-1])  # v == v: not NaN
+    return ratios
+
+
+START_TABLE = _start_table()
+"""``v / v_cm`` at ``(u, v_cm) = (i, j) / TABLE_CELLS``, flat at ``j * TABLE_COLS + i``."""
+
+
+def _cells(t: list[float]) -> list[list[tuple[float, float, float, float]]]:
+    """Per grid cell ``[j][i]`` the bilinear coefficients ``(a, b, c, d)`` of
+    ``r = a + b fu + (c + d fu) fw`` (``fu``, ``fw`` the position inside the cell)."""
+    cols = TABLE_COLS
+    return [
+        [
+            (
+                t[n],
+                t[n + 1] - t[n],
+                t[n + cols] - t[n],
+                t[n + cols + 1] - t[n + cols] - t[n + 1] + t[n],
+            )
+            for n in range(j * cols, (j + 1) * cols - 1)
+        ]
+        for j in range(_ROWS - 1)
+    ]
+
+
+START_CELLS = _cells(START_TABLE)
+"""The bilinear interpolation of :data:`START_TABLE`, one coefficient tuple per cell."""

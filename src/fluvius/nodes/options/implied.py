@@ -18,7 +18,7 @@ put-call parity (the time value is what carries the volatility), so every target
   (``x = ln(F/K)``; the price in units of ``sqrt(FK)`` depends on nothing else), so it is
   tabulated at import on a grid of step 1/40 over ``u < 1.35``, ``v_cm < 2``
   (:data:`~fluvius.nodes.options._scalar_iv.START_TABLE`, 4,500 points solved by
-  bisection in 64 vectorised rounds) and interpolated bilinearly: the start is then within
+  ``_scalar_iv.refine`` from Corrado-Miller, in ``math``: ~20 ms, no scipy) and interpolated bilinearly: the start is then within
   about 1e-4 (3e-5 median, a few 1e-4 at the edges), and one order-3 step on ``P`` is the
   last. Above ``u = 1.35`` Corrado-Miller drops its root near ``u = sqrt(2)`` and the ratio
   has a kink, so there (``u <= 1.5``) and above ``v_cm = 2`` Corrado-Miller alone is the
@@ -59,8 +59,6 @@ from math import erfc, exp, floor, log, sqrt
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import ndtr
 
 from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
 from fluvius.nodes.options._scalar_iv import (
@@ -74,7 +72,7 @@ from fluvius.nodes.options._scalar_iv import (
     refine,
     step_tol,
 )
-from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign
+from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign, ndtr
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -323,6 +321,8 @@ def _brent(p: float, f: float, k: float, s: float, lo: float, hi: float) -> tupl
     try:
         if excess(lo) > 0.0 or excess(hi) < 0.0:
             return math.nan, False
+        from scipy.optimize import brentq  # rare; scipy.optimize costs ~0.1 s to import
+
         root: Any = brentq(excess, lo, hi, xtol=1e-15, rtol=4.5e-16, maxiter=200)
     except (ValueError, RuntimeError):
         return math.nan, False

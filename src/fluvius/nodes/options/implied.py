@@ -20,7 +20,8 @@ put-call parity (the time value is what carries the volatility), so every target
   (:data:`~fluvius.nodes.options._scalar_iv.START_TABLE`, 4,500 points solved by
   ``_scalar_iv.refine`` from Corrado-Miller, in ``math``: ~20 ms, no scipy) and
   interpolated bilinearly: the start is then within about 1e-4 (3e-5 median, a few 1e-4
-  at the edges), and one order-3 step on ``P`` is the last. Above ``u = 1.35`` Corrado-Miller drops its root near ``u = sqrt(2)`` and the ratio
+  at the edges), and one order-3 step on ``P`` is the last. Above ``u = 1.35``
+  Corrado-Miller drops its root near ``u = sqrt(2)`` and the ratio
   has a kink, so there (``u <= 1.5``) and above ``v_cm = 2`` Corrado-Miller alone is the
   start. In the wings, the Mills-ratio asymptotics of the normalised price,
   ``p / sqrt(FK) ~ exp(-x^2 / (2 v^2) - v^2 / 8) v^3 / (sqrt(2 pi) (x^2 - v^4 / 4))``,

@@ -409,6 +409,7 @@ class DashboardServer:
             "total": len(keys),
             "cycle": seen,
             "values": {k: values.get(k) for k in shown},
+            "versions": {k: versions.get(k, -1) for k in shown},
         }
         await _send(response, "grid", grid)
         await _send(response, "status", self.status())

@@ -64,7 +64,8 @@ function drawGrid(grid) {
     const tr = el("tr");
     tr.dataset.key = key;
     const value = el("td", "", fmt(grid.values[key]));
-    const cycle = el("td", "", String(grid.cycle));
+    const version = grid.versions[key];
+    const cycle = el("td", "", version === undefined || version < 0 ? "–" : String(version));
     tr.append(el("td", "", key), value, cycle);
     if (failed.has(key)) tr.classList.add("failed");
     rows.set(key, { tr, value, cycle });

@@ -1,0 +1,94 @@
+"""The dashboard in a real headless chromium, while a capture replays into a live session.
+
+Under CI=true a missing chromium fails these tests (``chromium_or_skip``); elsewhere they
+skip. The page must load, show values that change, drill into a scope, and make no request
+outside the test server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from replay_helper import busiest_symbols, capture, chromium_or_skip, per_symbol_graph, replay
+
+from fluvius.live import LiveState
+from fluvius.live.http import DashboardServer
+from fluvius.testing.browser import headless_page
+
+pytestmark = pytest.mark.slow
+
+_CHANGED = """([key, before]) => {
+  const row = document.querySelector(`#grid tr[data-key="${key}"]`);
+  return row !== null && row.cells[1].textContent !== before;
+}"""
+
+
+def test_dashboard_shows_changing_values_and_drills_down(tmp_path: Path) -> None:
+    chromium = chromium_or_skip()
+    path = capture(tmp_path)
+    symbols = busiest_symbols(path, 4)
+    graph = per_symbol_graph(symbols)
+    shot = Path(os.environ.get("FLUVIUS_DASHBOARD_SCREENSHOT", tmp_path / "dashboard.png"))
+
+    async def main() -> tuple[str, list[str]]:
+        state = LiveState()
+        running = asyncio.Event()
+        feeder = replay(state, graph, path, symbols, pace_s=0.002, loops=0, running=running)
+        async with (
+            DashboardServer(state, interval_s=0.1) as server,
+            asyncio.TaskGroup() as tg,
+            headless_page(chromium) as browser,
+        ):
+            task = tg.create_task(feeder)
+            await running.wait()
+            page = browser.page
+            # the page loads, with its grid, its status figures and the collapsed graph
+            await page.goto(server.url)
+            key = f"count/{symbols[0]}"
+            row = page.locator(f'#grid tr[data-key="{key}"]')
+            await row.wait_for()
+            assert await page.locator("#grid tbody tr").count() == len(state.values)
+            await page.locator(f'#graph g.box[data-scope="{symbols[0]}"]').wait_for()
+            assert await page.locator("#graph g.box").count() == len(symbols) + 1
+            assert await page.locator("#feeds tbody tr[data-feed=sample]").count() == 1
+            # values appear and change while the capture replays
+            before = await row.locator("td").nth(1).inner_text()
+            await page.wait_for_function(_CHANGED, arg=[key, before], timeout=10_000)
+            assert int((await page.inner_text("#st-cycle")).replace(",", "")) > 0
+            assert (await page.inner_text("#st-p99")).endswith(" ms")
+            # drill into one scope: its nodes are drawn, and the grid shows only that scope
+            await page.click(f'#graph g.box[data-scope="{symbols[0]}"]')
+            spread = page.locator(f'#graph g.box[data-key="spread/{symbols[0]}"]')
+            await spread.wait_for()
+            assert await page.locator('#graph g.box[data-external="index"]').count() == 1
+            assert await page.inner_text("#crumb") == f"scope {symbols[0]}"
+            await page.wait_for_function(
+                "n => document.querySelectorAll('#grid tbody tr').length === n", arg=6
+            )
+            grid_keys = await page.eval_on_selector_all(
+                "#grid tbody tr", "rows => rows.map(r => r.dataset.key)"
+            )
+            assert all(k.endswith("/" + symbols[0]) for k in grid_keys), grid_keys
+            count_value = page.locator(f'#graph g.box[data-key="{key}"] text.value')
+            await page.wait_for_function(
+                "k => document.querySelector(`#graph g.box[data-key=\"${k}\"] text.value`)"
+                ".textContent.length > 0",
+                arg=key,
+            )
+            assert int(await count_value.text_content() or "0") > 0
+            await page.screenshot(path=str(shot), full_page=True)
+            # and back to the overview
+            await page.click("#back")
+            await page.locator(f'#graph g.box[data-scope="{symbols[1]}"]').wait_for()
+            task.cancel()
+        return server.url, browser.requests
+
+    url, requests = asyncio.run(main())
+    assert url.startswith("http://127.0.0.1:")
+    assert requests, "the browser made no request at all"
+    outside = [r for r in requests if not r.startswith(url)]
+    assert not outside, f"requests that left the test server: {outside}"
+    assert shot.stat().st_size > 10_000

@@ -33,13 +33,14 @@ __all__ = ["COMMANDS", "app", "main"]
 # one function whose module also defines HELP and EPILOG. The order is --help's order.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("fluvius.cli.run", "run", "command"),
+    "live": ("fluvius.cli.live", "live", "command"),
     "workload": ("fluvius.cli.workload", "app", "group"),
     "config": ("fluvius.cli.config", "app", "group"),
     "iex": ("fluvius.cli.iex", "app", "group"),
     "profile": ("fluvius.cli.profile", "profile", "command"),
     "partition": ("fluvius.cli.partition", "partition", "command"),
 }
-_NO_ARGS_IS_HELP = {"run"}
+_NO_ARGS_IS_HELP = {"run", "live"}
 
 
 def _load(name: str) -> Command:

@@ -11,12 +11,25 @@ A graph sees market data through three sources per symbol, keyed with
                           (both have ``bid_px``, ``bid_sz``, ``ask_px``, ``ask_sz``)
 ``mid/<SYMBOL>``          the mid price as a float in currency units,
                           ``(bid_px + ask_px) / 2 / PRICE_SCALE``; NaN when a side is empty
-``trade/<SYMBOL>``        the latest :class:`~fluvius.feeds.events.Trade`
+``trade/<SYMBOL>``        the trades of the cycle: a tuple of
+                          :class:`~fluvius.feeds.events.Trade`, in feed order (never only
+                          the last one: a VWAP must see every trade)
 ========================  ================================================================
 
 Initial values (before the first tick): ``None`` for quote and trade, NaN for mid, so a
-node must accept them at start-up. The mid is a float because it feeds analytics (rolling
-statistics, models); prices on events stay int64 fixed point.
+node must accept them at start-up.
+
+**Trades accumulate.** A trade source carries *every* trade since the previous cycle:
+one event gives a 1-tuple, a datagram with three trades of a symbol a 3-tuple, and when
+ticks of a busy source are merged into one cycle (``per="recv"`` here, conflation in
+:func:`fluvius.scheduling.run_live` and ``fluvius live``) their tuples are concatenated
+(:func:`merge_tick`), never replaced. Quote and mid keep only the latest value. And a
+trade source is *the trades of the cycle*: after a cycle that set it, the next cycle that
+does not bring trades of that symbol sets it to ``()`` (:func:`clear_trades`), so a node
+that reads trades and something else (a mid) never sees the same trades twice.
+
+The mid is a float because it feeds analytics (rolling statistics, models); prices on
+events stay int64 fixed point.
 
 The adapter does not run anything: feeds (rank 1) may not import scheduling (rank 4). It
 gives ticks, ``(source key, value)`` pairs, which is what
@@ -38,10 +51,11 @@ BBO events it adds drive ``quote/`` and ``mid/`` as TOPS quotes do.
 :class:`DatagramAdapter` turns one into the source batch of that datagram without an
 object per message: rows of other kinds are never touched, numpy finds the quote and
 trade rows of the declared symbols (a binary search of the symbols as 8-byte integers),
-only those rows become tuples, and per symbol only the last of the datagram counts (a
-later tick of a source replaces an earlier one, as ``batches(..., per="recv")`` does).
-Then one value per *source update*: the quote or trade event of the winning row (built
-by :func:`fluvius.feeds.iex.fastlive.compile_row`) and the mid from its prices. The
+only those rows become tuples; per symbol the last quote of the datagram counts (a later
+quote replaces an earlier one, as ``batches(..., per="recv")`` does) and *every* trade
+does. Then one value per *source update*: the quote event of the winning row and the mid
+from its prices, the tuple of the symbol's trade events (built by
+:func:`fluvius.feeds.iex.fastlive.compile_row`). The
 result equals ``batches(events, symbols, per="recv")`` for the same datagram (tested on
 the real sample). :func:`datagram_batches` and :func:`adatagram_ticks` are its iterator
 forms for ``run_graph`` and ``run_live``: ``run_live(session,
@@ -77,12 +91,15 @@ if TYPE_CHECKING:
 __all__ = [
     "SOURCE_KINDS",
     "DatagramAdapter",
+    "accumulates",
     "adatagram_ticks",
     "aticks",
     "batches",
+    "clear_trades",
     "datagram_batches",
     "declare_sources",
     "event_ticks",
+    "merge_tick",
     "mid_of",
     "source_key",
 ]
@@ -108,6 +125,43 @@ def source_key(kind: str, symbol: str) -> str:
     if kind not in _INITIAL:
         raise ValueError(f"unknown source kind {kind!r}; expected one of {SOURCE_KINDS}")
     return make_key(kind, symbol)
+
+
+def accumulates(key: str) -> bool:
+    """Whether source ``key`` carries events that accumulate within a cycle (trades).
+
+    >>> accumulates("trade/AB"), accumulates("mid/AB")
+    (True, False)
+    """
+    return key.startswith("trade/")
+
+
+def merge_tick(batch: dict[str, Any], key: str, value: Any) -> None:
+    """Put tick ``key: value`` into ``batch``: trade tuples concatenate, the rest replace.
+
+    >>> b = {"trade/AB": (1,), "mid/AB": 1.0}
+    >>> merge_tick(b, "trade/AB", (2, 3)); merge_tick(b, "mid/AB", 2.0); b
+    {'trade/AB': (1, 2, 3), 'mid/AB': 2.0}
+    """
+    old = batch.get(key)
+    if type(old) is tuple and type(value) is tuple and accumulates(key):
+        batch[key] = old + value
+    else:
+        batch[key] = value
+
+
+def clear_trades(batch: dict[str, Any], last: set[str]) -> set[str]:
+    """Make ``batch`` a cycle's batch: every trade source set by the previous cycle (``last``)
+    and not in ``batch`` is set to ``()``. Returns the trade sources of this cycle.
+
+    >>> b = {"mid/AB": 1.0}
+    >>> clear_trades(b, {"trade/AB"}), b
+    (set(), {'mid/AB': 1.0, 'trade/AB': ()})
+    """
+    for key in last:
+        if key not in batch:
+            batch[key] = ()
+    return {k for k, v in batch.items() if v and accumulates(k)}
 
 
 def declare_sources(
@@ -148,7 +202,7 @@ def event_ticks(event: Event) -> list[tuple[str, Any]]:
             (make_key("mid", event.symbol), mid_of(q.bid_px, q.ask_px)),
         ]
     if kind == "trade":
-        return [(make_key("trade", event.symbol), event)]
+        return [(make_key("trade", event.symbol), (event,))]
     return []
 
 
@@ -161,12 +215,16 @@ def batches(
 ) -> Iterator[dict[str, Any]]:
     """Source batches from events: one per event (``per="event"``), or one per group of
     events received together (``per="recv"``: same ``recv_ns``, i.e. one datagram; a later
-    tick of a source in the group replaces an earlier one)."""
+    quote of a symbol in the group replaces an earlier one, trades accumulate).
+
+    Each batch is a cycle's: trade sources set by the previous batch and without trades in
+    this one are set to ``()`` (:func:`clear_trades`)."""
     if per not in ("event", "recv"):
         raise ValueError(f"per must be 'event' or 'recv', got {per!r}")
     wanted = _wanted(symbols)
     batch: dict[str, Any] = {}
     recv: int | None = None
+    traded: set[str] = set()
     for event in events:
         if wanted is not None and event.symbol not in wanted:
             continue
@@ -174,14 +232,19 @@ def batches(
         if not ticks:
             continue
         if per == "event":
-            yield dict(ticks)
+            one = dict(ticks)
+            traded = clear_trades(one, traded)
+            yield one
             continue
         if batch and event.recv_ns != recv:
+            traded = clear_trades(batch, traded)
             yield batch
             batch = {}
         recv = event.recv_ns
-        batch.update(ticks)
+        for key, value in ticks:
+            merge_tick(batch, key, value)
     if batch:
+        clear_trades(batch, traded)
         yield batch
 
 
@@ -215,9 +278,9 @@ class DatagramAdapter:
     ...     Quote("IEX", "AB", 1, 9, 1, 10 * PRICE_SCALE, 1, 12 * PRICE_SCALE, 2, 0),
     ...     Trade("IEX", "CD", 2, 9, 2, 11 * PRICE_SCALE, 5, 7, 0),
     ...     Quote("IEX", "AB", 3, 9, 3, 10 * PRICE_SCALE, 1, 14 * PRICE_SCALE, 2, 0)], "IEX", 9)
-    >>> out = DatagramAdapter(["AB"]).batch(b)
-    >>> sorted(out), out["mid/AB"], out["quote/AB"].seq
-    (['mid/AB', 'quote/AB'], 12.0, 3)
+    >>> out = DatagramAdapter(["AB", "CD"]).batch(b)
+    >>> sorted(out), out["mid/AB"], out["quote/AB"].seq, [t.sz for t in out["trade/CD"]]
+    (['mid/AB', 'quote/AB', 'trade/CD'], 12.0, 3, [5])
     """
 
     _CACHE_LIMIT = 100_000  # distinct wire symbols remembered (corrupt input must not grow it)
@@ -252,12 +315,11 @@ class DatagramAdapter:
             )
         return found
 
-    def _last_per_symbol(self, rows: NDArray[Any]) -> list[tuple[Any, ...]]:
-        """The rows of wanted symbols that are their symbol's last in ``rows``, as tuples.
+    def _wanted_rows(self, rows: NDArray[Any]) -> list[tuple[Any, ...]]:
+        """The rows of wanted symbols, as tuples, in order.
 
-        Unwanted symbols are found with numpy (no object for their rows); the wanted rows
-        become tuples, and a dict keeps the last row of each symbol (a datagram rarely
-        repeats a symbol, so these rows are nearly all source updates).
+        Unwanted symbols are found with numpy (no object for their rows); only the wanted
+        rows become tuples.
         """
         wanted = self._wanted
         if wanted is not None:
@@ -272,8 +334,9 @@ class DatagramAdapter:
                 return []
             found = [rows[i].item() for i in hit.tolist()] if len(hit) < len(rows) else None
             raw = self._wanted_raw
-            return _last_of_each([r for r in found or rows.tolist() if r[0] in raw])
-        return _last_of_each(rows.tolist())
+            return [r for r in found or rows.tolist() if r[0] in raw]
+        out: list[tuple[Any, ...]] = rows.tolist()
+        return out
 
     def batch(self, batch: DatagramBatch) -> dict[str, Any]:
         """The source batch of one datagram (empty when it has no wanted quote or trade)."""
@@ -282,15 +345,17 @@ class DatagramAdapter:
         names = self._names
         if batch.kind_count("quote"):
             make = _QUOTE_ROW
-            for row in self._last_per_symbol(batch.rows("quote")):
+            for row in _last_of_each(self._wanted_rows(batch.rows("quote"))):
                 symbol, quote_key, mid_key, _ = names(row[0])
                 out[quote_key] = make(venue, symbol, row)
                 out[mid_key] = mid_of(row[4], row[6])  # bid_px, ask_px
         if batch.kind_count("trade"):
             make = _TRADE_ROW
-            for row in self._last_per_symbol(batch.rows("trade")):
+            for row in self._wanted_rows(batch.rows("trade")):
                 symbol, _, _, trade_key = names(row[0])
-                out[trade_key] = make(venue, symbol, row)
+                trade = (make(venue, symbol, row),)
+                old = out.get(trade_key)
+                out[trade_key] = trade if old is None else old + trade
         return out
 
     def ticks(self, batch: DatagramBatch) -> list[tuple[str, Any]]:
@@ -319,11 +384,14 @@ def _fits_s8(symbol: str) -> bool:
 def datagram_batches(
     datagrams: Iterable[DatagramBatch], symbols: Iterable[str] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Source batches of columnar datagram batches (datagrams without any are skipped)."""
+    """Source batches of columnar datagram batches (datagrams without any are skipped); each
+    a cycle's batch (:func:`clear_trades`)."""
     adapter = DatagramAdapter(symbols)
+    traded: set[str] = set()
     for batch in datagrams:
         out = adapter.batch(batch)
         if out:
+            traded = clear_trades(out, traded)
             yield out
 
 

@@ -49,6 +49,8 @@ class FeedHealth:
     lag_ns_last: int = 0  # receive time - exchange time of the last message
     lag_ns_max: int = 0
     ended: bool = False
+    lag_warnings: int = 0  # times the lag went above the warning bound (fluvius.live.feeds)
+    url: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,8 @@ class FeedHealth:
             "lag_ns_last": self.lag_ns_last,
             "lag_ns_max": self.lag_ns_max,
             "ended": self.ended,
+            "lag_warnings": self.lag_warnings,
+            "url": self.url,
         }
 
 
@@ -105,6 +109,8 @@ class LiveState:
     worker_busy_seconds: dict[str, float] = field(default_factory=dict)  # by worker name
     started_ns: int = 0
     ended: bool = False
+    # receive -> cycle-end latency of each update, ns (feeds on this machine's clock: UDP)
+    latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=65536))
 
     def record_values(self, cycle: int, changed: Mapping[str, Any]) -> None:
         """Values that changed in ``cycle`` (all of them at start-up, cycle 0)."""

@@ -128,6 +128,14 @@ class Session:
         """Key -> error of every node currently failed (isolate policy)."""
         return {self.graph.keys[r]: e for r, e in sorted(self.state.failed.items())}
 
+    def refresh(self) -> None:
+        """Bring ``state.values`` and ``state.failed`` up to date in this process.
+
+        A no-op where nodes run in this process; sessions whose nodes run elsewhere fetch the
+        values that changed since the last call (the live runner reads ``state`` after each
+        cycle, without building the :meth:`values` dict of every node).
+        """
+
     def worker_stats(self) -> list[dict[str, Any]]:
         """Per-worker figures for run reports (one entry: this process)."""
         return [

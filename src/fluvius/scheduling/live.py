@@ -10,6 +10,12 @@ that is upstream of a node created with ``every_tick=True`` does not conflate: a
 tick of it ends the batch, so it gets a cycle of its own. Nothing is ever reordered: a batch
 is always a prefix of the queue.
 
+Events that accumulate are never conflated away: ticks of a trade source
+(:func:`fluvius.feeds.adapter.accumulates`) carry tuples of trades, and merging two of them
+concatenates the tuples (:func:`fluvius.feeds.adapter.merge_tick`), so the cycle sees every
+trade since the previous one; a trade source set by the previous cycle and without trades
+in this one is set to ``()`` (:func:`fluvius.feeds.adapter.clear_trades`).
+
 Why per-source and not per-node: a node cannot see "all the ticks" of a source within one
 cycle without changing what a cycle means for every other node. Splitting batches keeps
 the graph semantics intact (one value per source per cycle) and gives a stateful node
@@ -29,6 +35,8 @@ from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fluvius.feeds.adapter import clear_trades, merge_tick
+
 if TYPE_CHECKING:
     from fluvius.engine.state import CycleResult
     from fluvius.scheduling.base import Session
@@ -44,6 +52,8 @@ def take_batch(pending: deque[Tick], conflates: Callable[[str], bool]) -> dict[s
     >>> q = deque([("a", 1), ("b", 1), ("a", 2), ("n", 1), ("n", 2), ("a", 3)])
     >>> take_batch(q, lambda k: k != "n"), take_batch(q, lambda k: k != "n")
     ({'a': 2, 'b': 1, 'n': 1}, {'n': 2, 'a': 3})
+    >>> take_batch(deque([("trade/X", (1,)), ("trade/X", (2,))]), lambda k: True)
+    {'trade/X': (1, 2)}
     """
     batch: dict[str, Any] = {}
     while pending:
@@ -51,7 +61,7 @@ def take_batch(pending: deque[Tick], conflates: Callable[[str], bool]) -> dict[s
         if key in batch and not conflates(key):
             break
         pending.popleft()
-        batch[key] = value
+        merge_tick(batch, key, value)
     return batch
 
 
@@ -93,6 +103,7 @@ async def run_live(
             open_streams -= 1
             wake.set()
 
+    traded: set[str] = set()  # trade sources set by the previous cycle
     failure: BaseException | None = None  # raised after the pumps are gone, as itself
     async with asyncio.TaskGroup() as tg:
         pumps = []
@@ -116,6 +127,7 @@ async def run_live(
                 before = len(pending)
                 batch = take_batch(pending, session.source_conflates)
                 conflated += before - len(pending) - len(batch)
+                traded = clear_trades(batch, traded)
                 try:
                     result = await session.cycle(batch)
                 except Exception as exc:

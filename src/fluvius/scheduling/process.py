@@ -368,6 +368,9 @@ class ProcessSession(Session):
         merged = {r: e for f in self._failed_by.values() for r, e in f.items()}
         self.state.failed = dict(sorted(merged.items()))
 
+    def refresh(self) -> None:
+        self._sync()
+
     def values(self) -> dict[str, Any]:
         self._sync()
         return super().values()

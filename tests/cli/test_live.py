@@ -1,0 +1,129 @@
+"""``fluvius live``: the command as outside scripts use it (--json, --record, signals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.dataset as ds
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from fluvius.cli.app import app
+from fluvius.feeds.iex.encode import synthetic_tops
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[str]]:
+    root = tmp_path_factory.mktemp("live")
+    cap = synthetic_tops(2_000, n_symbols=10, seed=3)
+    path = cap.write(root / "t.pcap")
+    symbols = list(cap.symbols[:3])
+    spec: dict[str, Any] = {"sources": {}, "nodes": {}}
+    for s in symbols:
+        for kind in ("quote", "mid", "trade"):
+            spec["sources"][f"{kind}/{s}"] = None
+        spec["nodes"][f"mean/{s}"] = {
+            "op": "rolling_mean",
+            "inputs": [f"mid/{s}"],
+            "params": {"window": 5},
+        }
+        spec["nodes"][f"twice/{s}"] = {
+            "op": "scale",
+            "inputs": [f"mean/{s}"],
+            "params": {"factor": 2},
+        }
+    spec_path = root / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    return spec_path, path, symbols
+
+
+def _live(*args: str) -> Any:
+    result = runner.invoke(app, ["live", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_json_is_run_json_plus_feeds(setup: Any) -> None:
+    spec, path, _ = setup
+    url = f"iex+pcap://{path}?speed=0"
+    doc = json.loads(_live(str(spec), "--feed", url, "--json").stdout)
+    assert set(doc) >= {"values", "sources", "cycles", "stats", "errors", "feeds"}
+    assert doc["stats"]["cycles"] == len(doc["cycles"]) > 0
+    assert doc["feeds"][url]["messages"] == 2_000
+    assert {"messages", "gaps", "drops", "lag_ns_max"} <= set(doc["feeds"][url])
+    again = json.loads(_live(str(spec), "--feed", url, "--json").stdout)
+    assert doc["values"] == again["values"]
+    assert [c["recomputed"] for c in doc["cycles"]] == [c["recomputed"] for c in again["cycles"]]
+
+
+def test_record_reads_back_with_pyarrow_and_duckdb(setup: Any, tmp_path: Path) -> None:
+    spec, path, symbols = setup
+    rec = tmp_path / "rec"
+    url = f"iex+pcap://{path}?speed=0"
+    doc = json.loads(
+        _live(
+            str(spec), "--feed", url, "--record", str(rec), "--record-keys", "mean/*", "--json"
+        ).stdout
+    )
+    files = sorted(rec.glob("*.parquet"))
+    assert files
+    assert not list(rec.glob("*.partial"))
+    table = ds.dataset(rec).to_table()
+    assert table.num_rows == doc["stats"]["recorded_rows"]
+    assert table.num_rows > 0
+    assert set(table.column("key").to_pylist()) <= {f"mean/{s}" for s in symbols}
+    last = duckdb.sql(
+        f"SELECT key, value FROM '{rec}/*.parquet' QUALIFY row_number() OVER "
+        "(PARTITION BY key ORDER BY cycle DESC) = 1"
+    ).fetchall()
+    assert dict(last) == {
+        k: v for k, v in doc["values"].items() if k.startswith("mean/") and v is not None
+    }
+
+
+def test_bad_usage_exits_2(setup: Any) -> None:
+    spec, path, _ = setup
+    result = runner.invoke(app, ["live", str(spec), "--feed", "ftp://x"])
+    assert result.exit_code == 2, result.output
+    assert "unknown scheme" in result.output
+    result = runner.invoke(
+        app, ["live", str(spec), "--feed", f"iex+pcap://{path}", "--workers", "2"]
+    )
+    assert result.exit_code == 2, result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ends_the_run_cleanly(setup: Any, tmp_path: Path, sig: int) -> None:
+    """SIGINT/SIGTERM: recordings flushed, workers closed, the JSON printed, exit code 0."""
+    spec, path, _ = setup
+    rec = tmp_path / "rec"
+    cmd = [
+        sys.executable, "-c", "from fluvius.cli.app import main; main()", "live", str(spec),
+        "--feed", f"iex+pcap://{path}?speed=0.001", "--scheduler", "process",
+        "--record", str(rec), "--json",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(4.0)  # start-up with two worker processes, then a few cycles
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()
+    doc = json.loads(out)
+    assert doc["stats"]["ended_by"] == signal.Signals(sig).name
+    assert ds.dataset(rec).to_table().num_rows == doc["stats"]["recorded_rows"] > 0
+    assert not list(rec.glob("*.partial"))

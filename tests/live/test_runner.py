@@ -1,0 +1,183 @@
+"""`fluvius live` runner: replay determinism, no trade dropped, UDP, errors, alerts, ending."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fluvius.feeds.adapter import declare_sources
+from fluvius.feeds.iex import iter_events
+from fluvius.feeds.iex.encode import synthetic_tops
+from fluvius.feeds.iex.replay import replay
+from fluvius.graph import GraphBuilder
+from fluvius.graph.dag import Graph
+from fluvius.live import LiveRun, LiveState
+from fluvius.live.feeds import FeedError
+from fluvius.live.runner import take_updates
+from fluvius.nodes.monitoring import DecayAlert
+
+
+class TradeVolume:
+    """Total size of every trade seen (a stateful node that must see each trade once)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def update(self, trades: Any) -> None:
+        self.total += sum(t.sz for t in trades or ())
+
+    def get(self) -> int:
+        return self.total
+
+
+def spread(quote: Any) -> float:
+    return math.nan if quote is None else (quote.ask_px - quote.bid_px) / 1e9
+
+
+def boom(mid: float) -> float:
+    if mid == mid and mid > 0:
+        raise ValueError("boom")
+    return 0.0
+
+
+def graph(symbols: list[str], *, failing: bool = False, alert: bool = False) -> Graph:
+    g = GraphBuilder()
+    refs = declare_sources(g, symbols)
+    for s in symbols:
+        g.node(f"volume/{s}", TradeVolume(), refs["trade"][s], every_tick=True)
+        sp = g.node(f"spread/{s}", spread, refs["quote"][s])
+        if failing:
+            g.node(f"boom/{s}", boom, refs["mid"][s])
+        if alert:
+            g.node(f"wide/{s}", DecayAlert(threshold=0.0), sp)
+    return g.build()
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], dict[str, int]]:
+    cap = synthetic_tops(3_000, n_symbols=20, seed=5)
+    path = cap.write(tmp_path_factory.mktemp("cap") / "t.pcap")
+    symbols = list(cap.symbols[:8])
+    volume = dict.fromkeys(symbols, 0)
+    for event in iter_events(path):
+        if event.kind == "trade" and event.symbol in volume:
+            volume[event.symbol] += event.sz  # type: ignore[attr-defined]
+    assert sum(volume.values()) > 0
+    return path, symbols, volume
+
+
+def _run(g: Graph, feeds: list[Any], **options: Any) -> Any:
+    return asyncio.run(LiveRun(g, feeds, **options).run())
+
+
+def test_replay_at_speed_0_is_deterministic_and_loses_no_trade(capture: Any) -> None:
+    path, symbols, volume = capture
+    url = f"iex+pcap://{path}?speed=0"
+    first = _run(graph(symbols), [url])
+    second = _run(graph(symbols), [url])
+    assert first.ended_by == "feeds ended"
+    assert {s: first.run.values[f"volume/{s}"] for s in symbols} == volume
+    assert [(c.recomputed) for c in first.run.cycles] == [c.recomputed for c in second.run.cycles]
+    assert repr(first.run.values) == repr(second.run.values)
+    health = first.feeds[url]
+    assert (health["messages"], health["gaps"], health["ended"]) == (3_000, 0, True)
+
+
+def test_take_updates_never_splits_or_drops() -> None:
+    from collections import deque
+
+    from fluvius.live.feeds import FeedUpdate
+
+    q = deque(
+        [FeedUpdate({"trade/A": (1,)}, 1, 1), FeedUpdate({"trade/A": (2, 3), "m": 1.0}, 2, 2)]
+    )
+    assert take_updates(q, lambda k: True)[0] == {"trade/A": (1, 2, 3), "m": 1.0}
+    q = deque([FeedUpdate({"n": 1}, 1, 1), FeedUpdate({"n": 2, "m": 1.0}, 2, 2)])
+    assert take_updates(q, lambda k: k != "n")[0] == {"n": 1}
+    assert len(q) == 1
+
+
+def test_state_is_written_each_cycle(capture: Any) -> None:
+    path, symbols, _ = capture
+    state = LiveState()
+    report = _run(graph(symbols, alert=True), [f"iex+pcap://{path}?speed=0"], state=state)
+    assert state.ended
+    assert state.cycles_total == len(report.run.cycles) + 1
+    key = f"volume/{symbols[0]}"
+    assert state.values[key] == report.run.values[key]
+    assert state.versions[key] > 0
+    kinds = {a.kind for a in state.alerts}
+    assert "alert" in kinds, "a spread above 0 turns the DecayAlert nodes on"
+    assert state.feeds[f"iex+pcap://{path}?speed=0"].messages == 3_000
+
+
+def test_isolate_is_the_default_and_failures_are_logged(
+    capture: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, symbols, volume = capture
+    with caplog.at_level(logging.ERROR, logger="fluvius.live"):
+        report = _run(graph(symbols, failing=True), [f"iex+pcap://{path}?speed=0"])
+    assert f"boom/{symbols[0]}" in report.run.failed
+    assert report.run.values[f"volume/{symbols[0]}"] == volume[symbols[0]]
+    record = next(r for r in caplog.records if getattr(r, "key", "").startswith("boom/"))
+    assert "test_runner.py" in record.created_at  # type: ignore[attr-defined]
+    assert "ValueError: boom" in record.getMessage()
+
+
+def test_bad_feeds_are_clear_errors(capture: Any) -> None:
+    path, symbols, _ = capture
+    g = graph(symbols)
+    with pytest.raises(FeedError, match="unknown scheme 'ftp'"):
+        LiveRun(g, ["ftp://x"])
+    with pytest.raises(FeedError, match="no such capture file"):
+        LiveRun(g, ["iex+pcap:///nowhere.pcap"])
+    with pytest.raises(FeedError, match="speed must be a number >= 0"):
+        LiveRun(g, [f"iex+pcap://{path}?speed=fast"])
+    with pytest.raises(FeedError, match=r"unknown option\(s\) \['sped'\]"):
+        LiveRun(g, [f"iex+pcap://{path}?sped=0"])
+
+
+@pytest.mark.slow
+def test_live_udp_equals_the_replay(capture: Any) -> None:
+    """A capture sent over loopback UDP at the replayer's default rate gives the values of
+    the deterministic replay: no datagram lost, no trade dropped by conflation."""
+    path, symbols, volume = capture
+
+    async def main() -> Any:
+        run = LiveRun(graph(symbols), ["iex+udp://127.0.0.1:0?idle=1"])
+        task = asyncio.create_task(run.run())
+        feed: Any = run.feeds[0]
+        for _ in range(500):
+            if feed.port:
+                break
+            await asyncio.sleep(0.01)
+        await replay(path, "127.0.0.1", feed.port, speed=0)
+        return await task
+
+    report = asyncio.run(main())
+    assert {s: report.run.values[f"volume/{s}"] for s in symbols} == volume
+    (health,) = report.feeds.values()
+    assert (health["messages"], health["gaps"], health["drops"]) == (3_000, 0, 0)
+    assert len(report.state.latency_ns) > 0
+
+
+@pytest.mark.slow
+def test_process_scheduler_gives_the_serial_values(capture: Any) -> None:
+    path, symbols, _ = capture
+    url = f"iex+pcap://{path}?speed=0"
+    serial = _run(graph(symbols), [url])
+    process = _run(graph(symbols), [url], scheduler="process", workers=2)
+    assert repr(serial.run.values) == repr(process.run.values)
+    assert len(process.run.stats["workers"]) == 2
+
+
+def test_duration_ends_a_paced_replay(capture: Any) -> None:
+    path, symbols, _ = capture
+    report = _run(graph(symbols), [f"iex+pcap://{path}?speed=1"], duration_s=0.2)
+    assert report.ended_by == "duration"
+    assert report.seconds < 5

@@ -3,7 +3,7 @@ fills a :class:`LiveState` the way the runner does, without the runner.
 
 The graph is per symbol, keyed ``kind/SYM`` as the feed adapter keys its sources:
 ``spread/SYM`` (ask - bid of the latest quote, NaN while a side is empty), ``last/SYM``
-(the last trade's price) and ``count/SYM`` (quotes seen, a stateful node), plus
+(the price of the cycle's last trade) and ``count/SYM`` (quotes seen, a stateful node), plus
 ``index/mids`` (the sum of the symbols' mids) across them.
 """
 
@@ -68,8 +68,9 @@ def spread(quote: Any) -> float:
     return float((quote.ask_px - quote.bid_px) / PRICE_SCALE)
 
 
-def last_price(trade: Any) -> float:
-    return math.nan if trade is None else float(trade.px / PRICE_SCALE)
+def last_price(trades: Any) -> float:
+    """The price of the cycle's last trade (``trade/SYM`` is the trades of the cycle)."""
+    return float(trades[-1].px / PRICE_SCALE) if trades else math.nan
 
 
 class Count:

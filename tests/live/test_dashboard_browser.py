@@ -8,10 +8,16 @@ outside the test server on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import signal
+import sys
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+import yaml
 from replay_helper import busiest_symbols, capture, chromium_or_skip, per_symbol_graph, replay
 
 from fluvius.live import LiveState
@@ -74,7 +80,7 @@ def test_dashboard_shows_changing_values_and_drills_down(tmp_path: Path) -> None
             assert all(k.endswith("/" + symbols[0]) for k in grid_keys), grid_keys
             count_value = page.locator(f'#graph g.box[data-key="{key}"] text.value')
             await page.wait_for_function(
-                "k => document.querySelector(`#graph g.box[data-key=\"${k}\"] text.value`)"
+                'k => document.querySelector(`#graph g.box[data-key="${k}"] text.value`)'
                 ".textContent.length > 0",
                 arg=key,
             )
@@ -92,3 +98,86 @@ def test_dashboard_shows_changing_values_and_drills_down(tmp_path: Path) -> None
     outside = [r for r in requests if not r.startswith(url)]
     assert not outside, f"requests that left the test server: {outside}"
     assert shot.stat().st_size > 10_000
+
+
+def _spec(symbols: list[str], path: Path) -> Path:
+    spec: dict[str, Any] = {"sources": {}, "nodes": {}}
+    for s in symbols:
+        for kind in ("quote", "mid", "trade"):
+            spec["sources"][f"{kind}/{s}"] = None
+        spec["nodes"][f"mean/{s}"] = {
+            "op": "rolling_mean",
+            "inputs": [f"mid/{s}"],
+            "params": {"window": 5},
+        }
+        spec["nodes"][f"std/{s}"] = {
+            "op": "rolling_std",
+            "inputs": [f"mid/{s}"],
+            "params": {"window": 20},
+        }
+    spec["nodes"]["index/mean"] = {"op": "mean", "inputs": [f"mean/{s}" for s in symbols]}
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+async def _dashboard_url(proc: asyncio.subprocess.Process) -> str:
+    assert proc.stderr is not None
+    lines = []
+    while True:
+        line = (await asyncio.wait_for(proc.stderr.readline(), 60)).decode()
+        lines.append(line)
+        if not line:
+            raise AssertionError("fluvius live ended before serving:\n" + "".join(lines))
+        if line.startswith("dashboard: "):
+            return line.split()[1]
+
+
+def test_fluvius_live_http_serves_the_dashboard_end_to_end(tmp_path: Path) -> None:
+    chromium = chromium_or_skip()
+    path = capture(tmp_path)
+    symbols = busiest_symbols(path, 3)
+    spec = _spec(symbols, tmp_path / "spec.yaml")
+    cmd = [
+        sys.executable, "-c", "from fluvius.cli.app import main; main()", "live", str(spec),
+        "--feed", f"iex+pcap://{path}?speed=20", "--http", ":0", "--duration", "120", "--json",
+    ]  # fmt: skip
+
+    async def main() -> tuple[str, list[str], int, bytes]:
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            url = await _dashboard_url(proc)
+            async with headless_page(chromium) as browser:
+                page = browser.page
+                await page.goto(url)
+                key = f"mean/{symbols[0]}"
+                row = page.locator(f'#grid tr[data-key="{key}"]')
+                await row.wait_for()
+                await page.locator(f'#graph g.box[data-scope="{symbols[0]}"]').wait_for()
+                before = await row.locator("td").nth(1).inner_text()
+                await page.wait_for_function(_CHANGED, arg=[key, before], timeout=30_000)
+                await page.click(f'#graph g.box[data-scope="{symbols[0]}"]')
+                await page.locator(f'#graph g.box[data-key="std/{symbols[0]}"]').wait_for()
+                async with aiohttp.ClientSession() as http:
+                    async with http.get(url + "api/values?keys=mean/*") as r:
+                        values = await r.json()
+                    async with http.get(url + "metrics") as r:
+                        metrics = await r.text()
+                assert sorted(values) == sorted(f"mean/{s}" for s in symbols)
+                assert "fluvius_cycles_total" in metrics
+            proc.send_signal(signal.SIGINT)
+            out, _ = await asyncio.wait_for(proc.communicate(), 60)
+            return url, browser.requests, await proc.wait(), out
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    url, requests, code, out = asyncio.run(main())
+    assert url.startswith("http://127.0.0.1:")
+    assert code == 0
+    assert json.loads(out)["stats"]["cycles"] > 1
+    outside = [r for r in requests if not r.startswith(url)]
+    assert requests
+    assert not outside, f"requests that left the test server: {outside}"

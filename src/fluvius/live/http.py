@@ -29,12 +29,10 @@ only :class:`~fluvius.live.state.LiveState` (the runner never waits for it). Rou
 graph. The status (sorting the last 4096 cycle latencies) is computed once per interval
 for all streams. The graph pictures are computed once per graph and scope, on first request.
 
-**No surprise exposure.** ``host`` defaults to 127.0.0.1; :func:`parse_http_address` gives
-loopback when the user names only a port. The page is served with a Content-Security-Policy
-that lets it load and connect only to its own origin.
+**No surprise exposure.** ``host`` defaults to 127.0.0.1; :func:`parse_http_address`
+(:mod:`fluvius.live.address`) gives loopback when the user names only a port. The page is
+served with a Content-Security-Policy that lets it load and connect only to its own origin.
 
->>> parse_http_address("8050"), parse_http_address("0.0.0.0:8050"), parse_http_address("[::1]:0")
-(('127.0.0.1', 8050), ('0.0.0.0', 8050), ('::1', 0))
 """
 
 from __future__ import annotations
@@ -53,6 +51,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from fluvius._jsonable import jsonable
+from fluvius.live.address import parse_http_address
 from fluvius.live.graphview import collapse, scope_function, scope_view
 from fluvius.live.metrics import LiveCollector
 
@@ -74,30 +73,6 @@ _CSP = (
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _RECENT_ALERTS = 50
-
-
-def parse_http_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``[IPv6]:PORT``, ``:PORT`` or ``PORT`` → ``(host, port)``.
-
-    The host is 127.0.0.1 (loopback) unless one is named; port 0 picks a free port.
-    """
-    host, sep, port_text = text.strip().rpartition(":")
-    if not sep:
-        host, port_text = "", text.strip()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise ValueError(f"--http {text!r}: write an IPv6 address in brackets, e.g. [::1]:8050")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(
-            f"--http {text!r}: expected HOST:PORT or PORT (e.g. 127.0.0.1:8050), "
-            f"got port {port_text!r}"
-        ) from None
-    if not 0 <= port <= 65535:
-        raise ValueError(f"--http {text!r}: port must be in 0..65535 (0: any free port)")
-    return host or "127.0.0.1", port
 
 
 class _Sample(NamedTuple):

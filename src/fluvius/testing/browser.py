@@ -79,7 +79,8 @@ async def headless_page(
                 viewport={"width": width, "height": height},
             )
             try:
-                opened = BrowserPage(context.pages[0] if context.pages else await context.new_page())
+                page = context.pages[0] if context.pages else await context.new_page()
+                opened = BrowserPage(page)
                 context.on("request", lambda request: opened.requests.append(request.url))
                 yield opened
             finally:

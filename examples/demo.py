@@ -17,6 +17,9 @@ Then the other parts, each through its example script (``examples/0N_*.py``):
    (example 07).
 7. The node library as spec ops: statistics, options, a model (example 03).
 8. ``fluvius config``: generate a small universe's configuration and check it (example 06).
+9. ``fluvius live`` on the sample with ``--http``: the dashboard's address, a JSON snapshot
+   from its API, and a screenshot of the page when a headless chromium is present
+   (example 09).
 """
 
 from __future__ import annotations
@@ -195,6 +198,10 @@ def main() -> None:
     _show(
         "fluvius config: a small universe's configuration, generated and checked",
         _example("06_config.py")["main"],
+    )
+    _show(
+        "fluvius live on the IEX sample, with its dashboard (address, API, screenshot)",
+        _example("09_live_dashboard.py")["main"],
     )
 
 

@@ -94,7 +94,12 @@ function updateValues(msg) {
 }
 function setNodeValue(key, v) {
   const t = nodeValues.get(key);
-  if (t) t.textContent = fmt(v);
+  if (t) t.textContent = clip(fmt(v), 24);
+}
+// a feed URL's scheme, file name and query: iex+pcap://…/sample.pcap.gz?speed=0
+function feedLabel(name) {
+  const m = /^([\w+.-]+:\/\/)(.*\/)?([^/]*)$/.exec(name);
+  return m ? m[1] + (m[2] ? "…/" : "") + m[3] : name;
 }
 
 function drawStatus(s) {
@@ -114,7 +119,8 @@ function drawStatus(s) {
   for (const f of s.feeds) {
     const tr = el("tr");
     tr.dataset.feed = f.name;
-    for (const text of [f.name + (f.ended ? " (ended)" : ""), int(f.messages),
+    tr.title = f.name;
+    for (const text of [feedLabel(f.name) + (f.ended ? " (ended)" : ""), int(f.messages),
       int(f.messages_per_s), int(f.gaps), int(f.gap_messages), int(f.drops),
       num(f.lag_ms, 3), num(f.lag_max_ms, 3)]) tr.append(el("td", "", text));
     feeds.append(tr);

@@ -1,0 +1,182 @@
+"""``fluvius live`` on the IEX sample with its dashboard, and a screenshot of the page.
+
+Writes a per-symbol spec for the sample's busiest symbols (rolling mean and volatility of
+the mid, its z-score, a decaying alert on it, one index across symbols), starts
+
+    fluvius live SPEC --feed 'iex+pcap://SAMPLE?speed=X' --http 127.0.0.1:0 --duration 60
+
+(X replays the capture in about 15 s), prints the dashboard's address and, when a
+headless chromium is present (Debian's ``/usr/bin/chromium`` driven by playwright, a
+development dependency), opens the page, waits for values to change, drills into the
+busiest symbol and saves a screenshot. Then it
+asks the run to stop (SIGINT, as Ctrl-C would) and prints the run's summary. The real TOPS
+sample is read from ``$FLUVIUS_IEX_SAMPLE`` or ``../shared/data/iex`` when present. Without
+it a synthetic capture replays at ``speed=0``: it lasts a fraction of a second, too short to
+watch, so there is no screenshot then.
+
+Run: ``python examples/09_live_dashboard.py`` (``--serve`` replays in real time and keeps the
+dashboard up, for you to open, until the sample ends or Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fluvius.feeds.iex import iter_events
+from fluvius.feeds.iex.encode import synthetic_tops
+from fluvius.testing.browser import find_chromium
+
+SAMPLE = Path(
+    os.environ.get("FLUVIUS_IEX_SAMPLE")
+    or Path(__file__).resolve().parents[2] / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
+)
+N_SYMBOLS = 6
+SCREENSHOT = Path(tempfile.gettempdir()) / "fluvius-dashboard.png"
+
+
+def demo_spec(symbols: list[str]) -> dict[str, Any]:
+    """Per symbol: mean, volatility and z-score of the mid, an alert on the z-score."""
+    spec: dict[str, Any] = {"sources": {}, "nodes": {}}
+    for s in symbols:
+        for kind in ("quote", "mid", "trade"):
+            spec["sources"][f"{kind}/{s}"] = None
+        mid = [f"mid/{s}"]
+        nodes = spec["nodes"]
+        nodes[f"mean/{s}"] = {"op": "rolling_mean", "inputs": mid, "params": {"window": 20}}
+        nodes[f"vol/{s}"] = {"op": "rolling_std", "inputs": mid, "params": {"window": 50}}
+        nodes[f"z/{s}"] = {"op": "zscore", "inputs": mid, "params": {"window": 50}}
+        nodes[f"alert/{s}"] = {
+            "op": "decay_alert",
+            "inputs": [f"z/{s}"],
+            "params": {"threshold": 2.5, "persistence": 2, "clear": 1.0},
+        }
+    spec["nodes"]["index/mean"] = {"op": "mean", "inputs": [f"mean/{s}" for s in symbols]}
+    return spec
+
+
+def busiest(path: Path, n: int) -> tuple[list[str], float]:
+    """The ``n`` symbols with the most quotes, and the capture's span in seconds."""
+    counts: Counter[str] = Counter()
+    first = last = 0
+    for e in iter_events(path):
+        first, last = first or e.ts_ns, e.ts_ns
+        if e.kind == "quote":
+            counts[e.symbol] += 1
+    return sorted(counts, key=lambda s: (-counts[s], s))[:n], (last - first) / 1e9
+
+
+async def _dashboard_url(stderr: asyncio.StreamReader) -> str:
+    while line := (await asyncio.wait_for(stderr.readline(), 120)).decode():
+        if line.startswith("dashboard: "):
+            return line.split()[1]
+    raise RuntimeError("fluvius live ended before it served the dashboard")
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.read(65536):
+        pass
+
+
+async def _screenshot(url: str, chromium: str, symbol: str, path: Path) -> None:
+    from fluvius.testing.browser import headless_page
+
+    async with headless_page(chromium) as browser:
+        page = browser.page
+        await page.goto(url)
+        row = page.locator(f'#grid tr[data-key="mean/{symbol}"] td:nth-child(2)')
+        await row.wait_for()
+        before = await row.inner_text()
+        await page.wait_for_function(
+            "([sel, v]) => document.querySelector(sel).textContent !== v",
+            arg=[f'#grid tr[data-key="mean/{symbol}"] td:nth-child(2)', before],
+            timeout=30_000,
+        )
+        await page.click(f'#graph g.box[data-scope="{symbol}"]')
+        try:
+            await page.locator(f'#graph g.box[data-key="z/{symbol}"]').wait_for()
+        finally:
+            await page.screenshot(path=str(path), full_page=True)
+        await asyncio.sleep(1.0)  # a few pushes, so the node boxes show values
+        await page.screenshot(path=str(path), full_page=True)
+
+
+async def run(replay_s: float | None, duration: float, serve: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        real = SAMPLE.exists()  # noqa: ASYNC240 - one stat before anything runs
+        capture = SAMPLE if real else synthetic_tops(50_000, 50, seed=1).write(Path(tmp) / "s.pcap")
+        symbols, span_s = busiest(capture, N_SYMBOLS)
+        speed = 0.0 if not real else 1.0 if replay_s is None else span_s / replay_s
+        spec = Path(tmp) / "dashboard_demo.yaml"
+        spec.write_text(yaml.safe_dump(demo_spec(symbols)))
+        args = ["live", str(spec), "--feed", f"iex+pcap://{capture}?speed={speed:g}",
+                "--http", "127.0.0.1:0", "--duration", f"{duration:g}", "--json"]  # fmt: skip
+        print("fluvius " + " ".join(args))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "from fluvius.cli.app import main; main()", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        drain: asyncio.Task[None] | None = None
+        try:
+            url = await _dashboard_url(proc.stderr)
+            drain = asyncio.create_task(_drain(proc.stderr))
+            print(f"dashboard: {url}  (metrics: {url}metrics)", flush=True)
+            await asyncio.sleep(0.5)  # a few cycles
+            with urllib.request.urlopen(url + "api/values?keys=index/*") as r:  # noqa: ASYNC210 - one small local request
+                print("GET /api/values?keys=index/* ->", r.read().decode())
+            chromium = find_chromium()
+            if chromium is None:
+                print("no headless chromium here (apt-get install chromium): no screenshot")
+            elif not real:
+                print("a synthetic capture replays too fast to watch: no screenshot")
+            else:
+                await _screenshot(url, chromium, symbols[0], SCREENSHOT)
+                print(f"screenshot of the dashboard: {SCREENSHOT}")
+            if not serve:
+                proc.send_signal(signal.SIGINT)
+            out = await proc.stdout.read()
+            await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            if drain is not None:
+                await drain
+        if proc.returncode != 0:
+            raise RuntimeError(f"fluvius live exited with {proc.returncode}")
+        doc: dict[str, Any] = json.loads(out)
+        feed = next(iter(doc["feeds"].values()))
+        print(
+            f"{doc['stats']['cycles']:,} cycles, {feed['messages']:,} messages replayed, "
+            f"{feed['gaps']} gaps, {feed['drops']} drops; fluvius live exited with 0"
+        )
+        return doc
+
+
+def main(replay_s: float | None = 15.0, duration: float = 60.0, serve: bool = False) -> Any:
+    """Replay the capture in about ``replay_s`` seconds (None: real time)."""
+    return asyncio.run(run(replay_s, duration, serve))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--serve", action="store_true", help="replay in real time, until the end or Ctrl-C"
+    )
+    opts = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        main(None, 3600.0, serve=True) if opts.serve else main()

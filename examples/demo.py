@@ -199,10 +199,9 @@ def main() -> None:
         "fluvius config: a small universe's configuration, generated and checked",
         _example("06_config.py")["main"],
     )
-    _show(
-        "fluvius live on the IEX sample, with its dashboard (address, API, screenshot)",
-        _example("09_live_dashboard.py")["main"],
-    )
+    # printed as it happens (not through _show): the dashboard's address comes first
+    console.rule("fluvius live on the IEX sample, with its dashboard (address, API, screenshot)")
+    _example("09_live_dashboard.py")["main"]()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ let rows = new Map();       // key -> {tr, value, cycle}
 let nodeValues = new Map(); // key -> svg <text> of a drawn node's value
 let failed = new Set();
 let alertsShown = -1;
+let drilled = "";           // the scope drawn, "" for the overview
 
 // -- formatting ------------------------------------------------------------------------------
 function fmt(v) {
@@ -58,6 +59,7 @@ function setConn(cls, text) {
 }
 
 function drawGrid(grid) {
+  hot = [];
   const body = document.createDocumentFragment();
   rows = new Map();
   for (const key of grid.keys) {
@@ -78,16 +80,20 @@ function drawGrid(grid) {
   for (const key of grid.keys) setNodeValue(key, grid.values[key]);
 }
 
+// Cells changed by the last push are marked until the next one: one repaint per push (an
+// animation per cell would repaint at the screen's frame rate, taking CPU from the run).
+let hot = [];
 function updateValues(msg) {
+  for (const cell of hot) cell.classList.remove("hot");
+  hot = [];
   for (const key in msg.values) {
     const row = rows.get(key);
     const v = msg.values[key];
     if (row) {
       row.value.textContent = fmt(v);
       row.cycle.textContent = String(msg.cycle);
-      row.value.classList.remove("flash");
-      void row.value.offsetWidth; // restart the animation
-      row.value.classList.add("flash");
+      row.value.classList.add("hot");
+      hot.push(row.value);
     }
     setNodeValue(key, v);
   }
@@ -195,6 +201,7 @@ function edgePath(edges, pos) {
 }
 
 function drawBoxes(items, edges, label, detail, onClick) {
+  const started = performance.now();
   const g = $("graph");
   const { pos, width, height } = layout(items);
   g.setAttribute("width", width);
@@ -213,11 +220,11 @@ function drawBoxes(items, edges, label, detail, onClick) {
     const text = svg("text", { x: 6, y: 12 });
     text.textContent = label(it);
     box.append(title, svg("rect", { width: BOX_W, height: BOX_H }), text);
-    if (it.valueKey !== undefined) {
+    if (it.valueKey !== undefined || it.sub !== undefined) {
       const v = svg("text", { x: 6, y: 25, class: "value" });
-      v.textContent = "";
+      v.textContent = it.sub || "";
       box.append(v);
-      nodeValues.set(it.valueKey, v);
+      if (it.valueKey !== undefined) nodeValues.set(it.valueKey, v);
     }
     box.addEventListener("click", () => onClick(it));
     box.addEventListener("mouseenter", () => {
@@ -226,6 +233,7 @@ function drawBoxes(items, edges, label, detail, onClick) {
     frag.append(box);
   });
   g.replaceChildren(frag);
+  g.dataset.drawMs = (performance.now() - started).toFixed(1); // the script's share of it
 }
 
 const clip = (s, n = 22) => s.length > n ? s.slice(0, n - 1) + "…" : s;
@@ -241,26 +249,27 @@ async function showOverview() {
   $("back").hidden = true;
   let data;
   try { data = await getJSON("api/graph"); } catch (e) { $("graph-note").textContent = String(e); return; }
-  $("graph-note").textContent =
-    `${int(data.nodes)} nodes in ${int(data.scopes.length)} scopes; click a scope to see its nodes.`;
+  const shown = data.scopes.length, total = data.total_scopes;
+  $("graph-note").textContent = `${int(data.nodes)} nodes in ${int(total)} scopes` +
+    (shown < total ? `; the ${int(shown)} largest drawn (type any scope in the scope box)` : "") +
+    "; click a scope to see its nodes.";
+  drilled = "";
   const items = data.scopes.map((s) => ({
     ...s, cls: s.sources === s.nodes ? "source" : "", data: { scope: s.id },
+    sub: `${int(s.sources)} sources`,
   }));
   drawBoxes(items, data.edges, (s) => `${clip(s.id, 16)} · ${int(s.nodes)}`,
     (s) => `${s.id}: ${s.nodes} nodes (${s.sources} sources), layer ${s.layer}`,
     (s) => drill(s.id));
-  const g = $("graph");
-  items.forEach((s, i) => {
-    const t = svg("text", { class: "value", x: 6, y: 25 });
-    t.textContent = `${int(s.sources)} sources`;
-    g.querySelectorAll("g.box")[i].append(t);
-  });
 }
 
 async function drill(scope) {
   let data;
   try { data = await getJSON("api/graph?scope=" + encodeURIComponent(scope)); }
-  catch (e) { $("graph-note").textContent = String(e); return; }
+  catch (e) {
+    $("graph-note").textContent = String(e).includes("404") ? `no scope ${scope}` : String(e);
+    return;
+  }
   $("crumb").textContent = "scope " + scope;
   $("back").hidden = false;
   $("graph-note").textContent = `${int(data.total)} nodes` +
@@ -280,6 +289,7 @@ async function drill(scope) {
     (it) => { if (it.key === undefined) drill(it.scope); });
   $("scope").value = scope;
   view.scope = scope;
+  drilled = scope;
   connect();
 }
 
@@ -291,6 +301,7 @@ function onFilter() {
     view.glob = $("glob").value.trim() || "*";
     view.scope = $("scope").value.trim();
     connect();
+    if (view.scope && view.scope !== drilled) drill(view.scope);
   }, 250);
 }
 

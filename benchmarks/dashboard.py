@@ -18,7 +18,8 @@ alternated in each repeat so that machine load hits them alike:
   connected;
 * ``browser``: the server plus a headless chromium with the dashboard open (overview of the
   graph drawn, grid of the first 1,000 keys streaming, four pushes a second) for the whole
-  run; after the run, a click on a scope drills into it.
+  run; after the run, a click on a scope drills into it. ``browser_cpu_s`` is the CPU time
+  chromium (and playwright's driver) used during the run.
 
 Figures per run: the cycle latency (each cycle's wall time as the scheduler measures it,
 start-up excluded) p50 / p99 / mean, and the run's wall time; medians over ``--repeats``.
@@ -41,6 +42,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
@@ -68,6 +71,18 @@ def build_spec(symbols: list[str]) -> dict[str, Any]:
         nodes[f"high/{s}"] = {"op": "rolling_max", "inputs": mid, "params": {"window": 50}}
         nodes[f"dev/{s}"] = {"op": "sub", "inputs": [f"mid/{s}", f"mean/{s}"]}
     return spec
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds used so far by this process's children (playwright's driver, chromium)."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            cpu = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += cpu.user + cpu.system
+    return total
 
 
 def _quantile(ordered: list[float], q: float) -> float:
@@ -118,7 +133,9 @@ async def one_run(
                     )
                     page_figures["scopes"] = n_scopes
                     t0 = time.perf_counter()
+                    cpu0 = _children_cpu_s()
                     await run.run()
+                    page_figures["browser_cpu_s"] = _children_cpu_s() - cpu0
                     scope = picture["scopes"][0]["id"]
                     t = time.perf_counter()
                     await page.click(f'#graph g.box[data-scope="{scope}"]')
@@ -173,7 +190,9 @@ def main() -> None:
             result["repeat"] = r
             runs.append(result)
             extra = "".join(
-                f", {k} {result[k]:.0f}" for k in ("overview_ms", "drill_ms") if k in result
+                f", {k} {result[k]:.2f}"
+                for k in ("browser_cpu_s", "overview_ms", "drill_ms")
+                if k in result
             )
             print(
                 f"  {mode:8s} {result['cycles']:,} cycles  p50 {result['p50_us']:.1f} µs  "

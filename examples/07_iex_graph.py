@@ -2,9 +2,12 @@
 
 Decodes the real IEX TOPS sample when ``../shared/data/iex`` holds it (else a synthetic
 capture made by the project's encoder), declares per-symbol ``quote``/``mid``/``trade``
-sources for the busiest symbols, and computes per symbol the spread in basis points, its
-rolling mean over the last 50 quotes, the traded volume and volume-weighted price; one node averages
-the spreads across symbols. The graph runs once over the capture's events, then again on
+sources for the busiest symbols, and computes per symbol, with the node library only, the
+spread in basis points (``spread_bp``), its rolling mean over the last 50 two-sided quotes
+(``RollingMean``, which skips the NaN of one-sided quotes under the library's missing-value
+policy), the traded volume and volume-weighted price of every trade (``TradeVolume``,
+``TradeVWAP``: ``trade/SYM`` carries all the trades of a cycle); one node averages the
+spreads across symbols. The graph runs once over the capture's events, then again on
 events received over UDP on 127.0.0.1 while the capture is replayed to it, and the two runs
 are compared.
 
@@ -16,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import math
 import tempfile
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,9 @@ from fluvius.feeds.iex.encode import synthetic_tops
 from fluvius.feeds.iex.live import LiveFeed
 from fluvius.feeds.iex.replay import replay
 from fluvius.graph import Graph, GraphBuilder, make_key
+from fluvius.nodes import add_stateful
+from fluvius.nodes.market import TradeVolume, TradeVWAP, spread_bp
+from fluvius.nodes.stats import RollingMean
 from fluvius.scheduling import SerialScheduler, run_graph, run_live
 
 SAMPLE = (
@@ -39,58 +44,6 @@ SAMPLE = (
     / "TOPS16_20170710_sample.pcap.gz"
 )
 N_SYMBOLS = 5
-
-
-def spread_bp(quote: Any) -> float:
-    """Quoted spread in basis points of the mid; NaN without a two-sided quote."""
-    if quote is None or not quote.bid_px or not quote.ask_px:
-        return math.nan
-    mid = (quote.bid_px + quote.ask_px) / 2
-    return (quote.ask_px - quote.bid_px) / mid * 1e4
-
-
-class RollingMean:
-    """Mean of the last ``window`` finite observations (a stateful node)."""
-
-    def __init__(self, window: int) -> None:
-        self.values: deque[float] = deque(maxlen=window)
-
-    def update(self, x: float) -> None:
-        if not math.isnan(x):
-            self.values.append(x)
-
-    def get(self) -> float:
-        return sum(self.values) / len(self.values) if self.values else math.nan
-
-
-class Volume:
-    """Shares traded (a stateful node)."""
-
-    def __init__(self) -> None:
-        self.shares = 0
-
-    def update(self, trade: Any) -> None:
-        if trade is not None:
-            self.shares += trade.sz
-
-    def get(self) -> int:
-        return self.shares
-
-
-class Vwap:
-    """Volume-weighted average trade price in dollars (a stateful node)."""
-
-    def __init__(self) -> None:
-        self.notional = 0
-        self.volume = 0
-
-    def update(self, trade: Any) -> None:
-        if trade is not None:
-            self.notional += trade.px * trade.sz
-            self.volume += trade.sz
-
-    def get(self) -> float:
-        return self.notional / self.volume / 1e9 if self.volume else math.nan
 
 
 def nanmean(*xs: float) -> float:
@@ -106,9 +59,10 @@ def build_graph(symbols: list[str]) -> Graph:
     means = []
     for s in symbols:
         bp = g.node(make_key("spread_bp", s), spread_bp, src["quote"][s])
-        means.append(g.node(make_key("avg_spread_bp", s), RollingMean(50), bp, every_tick=True))
-        g.node(make_key("vwap", s), Vwap(), src["trade"][s], every_tick=True)
-        g.node(make_key("volume", s), Volume(), src["trade"][s], every_tick=True)
+        avg = add_stateful(g, make_key("avg_spread_bp", s), RollingMean(50), bp, every_tick=True)
+        means.append(avg)
+        g.node(make_key("vwap", s), TradeVWAP(), src["trade"][s])
+        g.node(make_key("volume", s), TradeVolume(), src["trade"][s])
     g.node("avg_spread_bp/all", nanmean, *means)
     return g.build()
 

@@ -117,7 +117,10 @@ def test_a_signal_ends_the_run_cleanly(setup: Any, tmp_path: Path, sig: int) -> 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        time.sleep(4.0)  # start-up with two worker processes, then a few cycles
+        assert proc.stderr is not None
+        started = proc.stderr.readline().decode()  # the command says when it has started
+        assert "started" in started, started
+        time.sleep(0.5)  # a few cycles
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:

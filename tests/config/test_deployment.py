@@ -66,3 +66,61 @@ def test_deployment_commands_parse_with_fluvius_run(golden_files: dict[str, str]
         assert ctx.params["scheduler"] == "dask"
         assert ctx.params["workers"] == 3
         assert str(ctx.params["spec"]) == entry["spec"]
+
+
+def test_live_commands_run_the_graphs_on_a_feed(tmp_path: Path) -> None:
+    """Issue 13: with `live`, each graph declares its underlying's feed sources, and
+    deployment.yaml gives a `fluvius live` command that parses and runs."""
+    import asyncio
+
+    from fluvius.config.generate import generate_files
+    from fluvius.feeds.iex import iter_events
+    from fluvius.feeds.iex.encode import synthetic_tops
+    from fluvius.live import LiveRun
+
+    cap = synthetic_tops(2_000, n_symbols=5, seed=1)
+    capture = cap.write(tmp_path / "t.pcap")
+    u = cap.symbols[0]
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "instances": {
+                    "desk": {
+                        "type": "fluvius-deployment",
+                        "values": {
+                            "instruments": [
+                                {"underlying": u, "expiry": "2026-12-18", "right": "C",
+                                 "strike": 100.0, "position": 2, "mid": 1.5}
+                            ],
+                            "scheduler": "serial",
+                            "live": {
+                                "feeds": [f"iex+pcap://{capture}?speed=0"],
+                                "record": "rec",
+                                "record_keys": ["spot/*"],
+                                "http": "127.0.0.1:8800",
+                            },
+                        },
+                    }
+                }
+            }
+        )
+    )  # fmt: skip
+    files = generate_files(tmp_path / "config.yaml")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(files[f"desk/specs/{u}.yaml"])
+    (entry,) = yaml.safe_load(files["desk/deployment.yaml"])["graphs"]
+    command = entry["live_command"]
+    assert command[:3] == ["fluvius", "live", f"specs/{u}.yaml"]
+    assert command[command.index("--feed") + 1] == f"iex+pcap://{capture}?speed=0"
+    assert command[command.index("--record") + 1] == f"rec/{u}"
+    assert command[command.index("--http") + 1] == "127.0.0.1:8800"
+    assert "--workers" not in command
+    report = asyncio.run(LiveRun(load_graph(spec), [f"iex+pcap://{capture}?speed=0"]).run())
+    mids = [  # the spot follows the feed's last valid mid
+        (e.bid_px + e.ask_px) / 2e9  # type: ignore[attr-defined]
+        for e in iter_events(capture)
+        if e.kind == "quote" and e.symbol == u and e.bid_px and e.ask_px  # type: ignore[attr-defined]
+    ]
+    spot = report.run.values[f"spot/{u}"]
+    assert spot == mids[-1]
+    assert report.run.values[f"moneyness/{u}/2026-12-18/C/100"] == pytest.approx(spot / 100.0)

@@ -152,10 +152,7 @@ def test_live_udp_equals_the_replay(capture: Any) -> None:
         run = LiveRun(graph(symbols), ["iex+udp://127.0.0.1:0?idle=1"])
         task = asyncio.create_task(run.run())
         feed: Any = run.feeds[0]
-        for _ in range(500):
-            if feed.port:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(run.ready.wait(), 30)
         await replay(path, "127.0.0.1", feed.port, speed=0)
         return await task
 

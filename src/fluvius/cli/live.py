@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from fluvius.cli.errors import fail, user_errors
 from fluvius.cli.output import err_console, print_json
-from fluvius.cli.run import report_document
+from fluvius.cli.run import SCHEDULERS, check_scheduler, report_document
 from fluvius.engine.state import ERROR_POLICIES
 from fluvius.live import LiveReport, LiveRun, LiveState, Recorder, feed_schemes
 from fluvius.live.address import parse_http_address
@@ -47,7 +48,6 @@ EPILOG = """Examples:
 Docs: docs/how-to/live.md; feed URLs and how to add one: docs/reference/live.md.
 """
 
-SCHEDULERS = ("serial", "process", "dask")
 _EXTRA_FIELDS = ("feed", "stream", "key", "created_at", "cycle", "missing", "drops", "lag_ns")
 
 
@@ -136,16 +136,7 @@ def live(
 ) -> None:
     verbose = verbose or bool(ctx.obj and ctx.obj.get("verbose"))
     with user_errors(verbose):
-        if scheduler not in SCHEDULERS:
-            fail(
-                f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}", code=2
-            )
-        if scheduler == "dask":
-            fail(
-                "the 'dask' scheduler is not available in this version",
-                "use --scheduler process (worker processes on this machine) or serial",
-                code=2,
-            )
+        check_scheduler(scheduler)
         if address is not None:
             fail("--address applies to the dask scheduler", code=2)
         if workers is not None and scheduler == "serial":
@@ -209,6 +200,16 @@ async def _run(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, run.stop, sig.name)
+
+    async def announce() -> None:
+        await run.ready.wait()
+        graph = run.graph
+        err_console.print(
+            f"fluvius live: {len(graph.node_keys):,} nodes started on {len(run.feeds)} feed(s); "
+            "Ctrl-C or SIGTERM stops (recordings flushed)"
+        )
+
+    told = asyncio.create_task(announce())  # owned here: cancelled and awaited below
     try:
         if listen is None:
             return await run.run()
@@ -219,6 +220,9 @@ async def _run(
             err_console.file.flush()
             return await run.run()
     finally:
+        told.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await told
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 

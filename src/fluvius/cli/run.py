@@ -22,7 +22,7 @@ from fluvius.scheduling.process import ProcessScheduler
 from fluvius.scheduling.runner import RunReport, run_graph
 from fluvius.scheduling.serial import SerialScheduler
 
-__all__ = ["EPILOG", "HELP", "report_document", "run"]
+__all__ = ["EPILOG", "HELP", "check_scheduler", "report_document", "run"]
 
 HELP = """Run the graph of SPEC: start-up (every node once), then one cycle per line of TICKS.
 
@@ -49,6 +49,18 @@ EPILOG = """Examples:
 
 SCHEDULERS = ("serial", "process", "dask")
 PROGRESS_MIN_NODES = 5_000  # smaller graphs start too fast for a bar to help
+
+
+def check_scheduler(scheduler: str) -> None:
+    """Exit with code 2 unless ``scheduler`` is one this version runs (``run`` and ``live``)."""
+    if scheduler not in SCHEDULERS:
+        fail(f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}", code=2)
+    if scheduler == "dask":
+        fail(
+            "the 'dask' scheduler is not available in this version",
+            "use --scheduler process (worker processes on this machine) or serial",
+            code=2,
+        )
 
 
 def report_document(report: RunReport, node_keys: Sequence[str]) -> dict[str, Any]:
@@ -137,16 +149,7 @@ def run(
 ) -> None:
     verbose = verbose or bool(ctx.obj and ctx.obj.get("verbose"))
     with user_errors(verbose):
-        if scheduler not in SCHEDULERS:
-            fail(
-                f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}", code=2
-            )
-        if scheduler == "dask":
-            fail(
-                "the 'dask' scheduler is not available in this version",
-                "use --scheduler process (worker processes on this machine) or serial",
-                code=2,
-            )
+        check_scheduler(scheduler)
         process_only: dict[str, object] = {"--workers": workers, "--partitioner": partitioner}
         process_only |= {"--costs": costs, "--trace": trace}
         given = [name for name, value in process_only.items() if value is not None]

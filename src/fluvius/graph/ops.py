@@ -31,7 +31,10 @@ takes: a registered op gives ``(callable, {})``; a dotted path ``package.module:
 gives ``(function, params)`` so the builder binds the params as keywords; a dotted path to
 a class with ``update``/``get`` methods gives ``(instance, {})``, the class built with the
 params as keywords. A name of the node library's table (:data:`LIBRARY_OPS`, e.g.
-``rolling_mean``) resolves as its dotted path, imported on first use. Every problem raises
+``rolling_mean``) resolves as its dotted path, imported on first use; the estimator ops of
+:data:`MISSING_POLICY_OPS` also take the params ``missing`` (``"skip"``, the default: an
+update with a ``None`` or NaN input is skipped; or ``"propagate"``) and ``min_periods``
+(default 1), see :mod:`fluvius.nodes.stats.missing`. Every problem raises
 :class:`~fluvius.errors.BadParamsError` whose message names the op, the param and the
 allowed values; callers add the node and file.
 
@@ -56,7 +59,15 @@ from typing import Any, ClassVar
 
 from fluvius.errors import BadParamsError, FluviusInternalError
 
-__all__ = ["BUILTIN_OPS", "LIBRARY_OPS", "OpFactory", "register_op", "resolve_op", "spin_loop"]
+__all__ = [
+    "BUILTIN_OPS",
+    "LIBRARY_OPS",
+    "MISSING_POLICY_OPS",
+    "OpFactory",
+    "register_op",
+    "resolve_op",
+    "spin_loop",
+]
 
 OpFactory = Callable[[int, Mapping[str, Any]], Any]
 """``make(n_inputs, params)`` returns a node callable or a stateful object."""
@@ -361,6 +372,17 @@ _LIBRARY_OPS: dict[str, str] = {
     "rolling_std": "fluvius.nodes.stats.rolling_var:RollingStd",
     "rolling_sum": "fluvius.nodes.stats.rolling_sum:RollingSum",
     "zscore": "fluvius.nodes.anomaly.zscore:RollingZScore",
+    # nodes/market (the feed's quote/mid/trade sources)
+    "get_field": "fluvius.nodes.market.select:get_field",
+    "mid_return": "fluvius.nodes.market.quotes:MidReturn",
+    "next_move_sample": "fluvius.nodes.market.sample:NextMoveSample",
+    "sample_features": "fluvius.nodes.market.sample:sample_features",
+    "sample_target": "fluvius.nodes.market.sample:sample_target",
+    "spread": "fluvius.nodes.market.quotes:spread",
+    "spread_bp": "fluvius.nodes.market.quotes:spread_bp",
+    "trade_imbalance": "fluvius.nodes.market.trades:TradeImbalance",
+    "trade_volume": "fluvius.nodes.market.trades:TradeVolume",
+    "trade_vwap": "fluvius.nodes.market.trades:TradeVWAP",
     # nodes/options
     "bs_delta": "fluvius.nodes.options.bsm:bs_delta",
     "bs_gamma": "fluvius.nodes.options.bsm:bs_gamma",
@@ -385,6 +407,20 @@ _LIBRARY_OPS: dict[str, str] = {
 }
 
 LIBRARY_OPS: Mapping[str, str] = MappingProxyType(_LIBRARY_OPS)
+
+MISSING_POLICY_OPS = frozenset(
+    {
+        "ewm_mean",
+        "rolling_max",
+        "rolling_mean",
+        "rolling_min",
+        "rolling_std",
+        "rolling_sum",
+        "zscore",
+    }
+)
+"""Library ops whose estimators take ``missing`` and ``min_periods`` (skip by default)."""
+_WRAP_MISSING = "fluvius.nodes.stats.missing:with_missing_policy"
 """Read-only view of the library op table: op name → dotted path (imported on first use)."""
 
 
@@ -435,7 +471,16 @@ def resolve_op(
         return _resolve_dotted(name, params)
     factory = _OPS.get(name)
     if factory is None and name in _LIBRARY_OPS:
-        return _resolve_dotted(_LIBRARY_OPS[name], params, shown=name)
+        if name not in MISSING_POLICY_OPS:
+            return _resolve_dotted(_LIBRARY_OPS[name], params, shown=name)
+        rest = dict(params)
+        policy = {k: rest.pop(k) for k in ("missing", "min_periods") if k in rest}
+        stat, _ = _resolve_dotted(_LIBRARY_OPS[name], rest, shown=name)
+        wrap, _ = _resolve_dotted(_WRAP_MISSING, {})
+        try:
+            return wrap(stat, **policy), {}
+        except (TypeError, ValueError) as exc:
+            raise BadParamsError(f"op {name!r}: {exc} (params {dict(params)!r})") from exc
     if factory is None:
         close = difflib.get_close_matches(name, [*_OPS, *_LIBRARY_OPS], n=1)
         if close:

@@ -1,7 +1,8 @@
 """Graph spec files (YAML or JSON): load, validate, build into a Graph, and write.
 
 A spec is a mapping with ``sources`` (key → initial value), ``nodes`` (key → ``op``,
-``inputs`` list of keys, optional ``params`` mapping) and an optional free-form ``meta``
+``inputs`` list of keys, optional ``params`` mapping, optional ``cutoff`` and
+``every_tick`` booleans, as :meth:`GraphBuilder.node` takes them) and an optional free-form ``meta``
 mapping, which is kept as read (the workload exporter records its parameters there).
 Op names resolve through :func:`fluvius.graph.ops.resolve_op`.
 
@@ -64,7 +65,7 @@ else:
 __all__ = ["dump_spec", "load_graph", "load_spec", "parse_spec_text", "spec_to_graph"]
 
 _TOP_FIELDS = ("sources", "nodes", "meta")
-_NODE_FIELDS = ("op", "inputs", "params")
+_NODE_FIELDS = ("op", "inputs", "params", "cutoff", "every_tick")
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _EXP_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 
@@ -266,8 +267,17 @@ def _spec_to_graph(spec: Mapping[str, Any], origin: str) -> Graph:
             fn, bound = resolve_op(op, len(inputs), params)
         except BadParamsError as exc:
             raise SpecError(f"{origin}: node {key!r}: {exc}") from exc
+        flags = {}
+        for flag in ("cutoff", "every_tick"):
+            if flag in entry:
+                if not isinstance(entry[flag], bool):
+                    raise SpecError(
+                        f"{origin}: node {key!r}: {flag!r} must be true or false, "
+                        f"got {entry[flag]!r}"
+                    )
+                flags[flag] = entry[flag]
         try:
-            builder.node(key, fn, *inputs, params=bound, op=op, created_at=origin)
+            builder.node(key, fn, *inputs, params=bound, op=op, created_at=origin, **flags)
         except GraphError as exc:  # the builder's message names the node
             raise SpecError(f"{origin}: {exc}") from exc
         except ValueError as exc:  # the key's syntax (keys.check_key)

@@ -412,6 +412,14 @@ class IexUdpFeed(_IexDecoding):
             self.check_drops()
             self.health.ended = True
 
+    def poll(self) -> list[FeedUpdate]:
+        """The updates of every datagram received and not consumed yet (never waits)."""
+        feed = self.feed
+        if feed is None:
+            return []
+        adapt, report = self.adapt, feed.report
+        return [u for b in feed.take_ready() if (u := adapt(b, report)) is not None]
+
     def check_drops(self) -> None:
         """Add new receive drops (queue overflow, kernel) to the health; log them."""
         feed = self.feed

@@ -206,6 +206,8 @@ class LiveRun:
                 health.url = feed
                 feed = open_feed(feed, FeedContext(name, sources, health, lag_warn_s))
             self.feeds.append(feed)
+        self.ready = asyncio.Event()
+        """Set once the graph has started and the feeds are open (a UDP feed's port bound)."""
         self._stop = asyncio.Event()
         self._ended_by = ""
         self._wake: asyncio.Event | None = None
@@ -245,6 +247,9 @@ class LiveRun:
         self._stop.set()
         if self._wake is not None:
             self._wake.set()
+        for feed in self.feeds:
+            if getattr(feed, "poll", None) is not None:
+                feed.close()  # ends a polled feed's wait
 
     # -- the run ----------------------------------------------------------------------------
     async def run(self) -> LiveReport:
@@ -262,15 +267,20 @@ class LiveRun:
                     start = getattr(feed, "start", None)
                     if start is not None:
                         await start()
+                self.ready.set()
                 if self.duration_s is not None:
                     loop = asyncio.get_running_loop()
                     timer = loop.call_later(self.duration_s, self.stop, "duration")
+                loop0 = time.perf_counter()
                 if all(f.deterministic for f in self.feeds):
                     await self._run_deterministic(session)
+                elif len(self.feeds) == 1 and callable(getattr(self.feeds[0], "poll", None)):
+                    await self._run_polled(session, self.feeds[0])
                 else:
                     await self._run_live(session)
                 self._ended_by = self._ended_by or "feeds ended"
                 report = self._report(session, startup, wall0)
+                report.run.stats["loop_seconds"] = time.perf_counter() - loop0
         finally:
             if timer is not None:
                 timer.cancel()
@@ -300,6 +310,29 @@ class LiveRun:
         finally:
             for s in streams:
                 await s.aclose()
+
+    async def _run_polled(self, session: Session, feed: Any) -> None:
+        """Live mode, one feed that can be polled (UDP): no pump task, so an update reaches
+        its cycle one event-loop step after it arrives. :meth:`stop` closes the feed, which
+        ends the wait."""
+        stream = feed.updates()
+        pending: deque[FeedUpdate] = deque()
+        traded: set[str] = set()
+        conflates = session.source_conflates
+        clocked = bool(feed.clocked)
+        try:
+            while not self._stop.is_set():
+                if not pending:
+                    first = await _next(stream)
+                    if first is None:
+                        break
+                    pending.append(first)
+                pending.extend(feed.poll())  # what arrived meanwhile: one cycle, conflated
+                batch, used = take_updates(pending, conflates)
+                traded = clear_trades(batch, traded)
+                await self._cycle(session, batch, used, clocked=clocked)
+        finally:
+            await stream.aclose()
 
     async def _run_live(self, session: Session) -> None:
         pending: deque[FeedUpdate] = deque()
@@ -418,7 +451,7 @@ class LiveRun:
                 what = "alert" if on else "clear"
                 text = f"{key}: {kind} {'on' if on else 'off'}"
                 self.state.record_alert(Alert(index, key, what, text, ts_ns))
-                log.warning(text, extra={"key": key, "cycle": index, "alert": what})
+                log.info(text, extra={"key": key, "cycle": index, "alert": what})
 
     def _log_errors(self, index: int, errors: Sequence[NodeError]) -> None:
         for err in errors:
@@ -465,6 +498,15 @@ class LiveRun:
             **session.run_stats(),
             "ended_by": self._ended_by,
         }
+        lat = self.state.latency_ns
+        if lat:
+            ordered = sorted(lat)
+            stats["latency_us"] = {  # receive -> cycle end, per update (UDP feeds)
+                "count": len(ordered),
+                "p50": ordered[len(ordered) // 2] / 1e3,
+                "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1e3,
+                "max": ordered[-1] / 1e3,
+            }
         if self.recorder is not None:
             self.recorder.close()
             stats["recorded_rows"] = self.recorder.rows_total

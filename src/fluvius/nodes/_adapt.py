@@ -28,6 +28,8 @@ import pickle
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import UnpicklableNodeError
+from fluvius.nodes.stats.base import Statistic
+from fluvius.nodes.stats.missing import with_missing_policy
 
 if TYPE_CHECKING:
     from fluvius.graph import GraphBuilder, NodeRef, Scope
@@ -104,9 +106,20 @@ def _rebuild(obj: Any, update: str, get: str) -> Adapted:
 
 
 def add_stateful(
-    target: GraphBuilder | Scope, key: str, obj: Any, *inputs: Any, **options: Any
+    target: GraphBuilder | Scope,
+    key: str,
+    obj: Any,
+    *inputs: Any,
+    missing: str = "skip",
+    min_periods: int = 1,
+    **options: Any,
 ) -> NodeRef:
     """Add library object ``obj`` as a stateful node of ``target`` (a builder or a scope).
+
+    A streaming statistic (:class:`~fluvius.nodes.stats.Statistic`) gets the library's
+    missing-value policy (:mod:`fluvius.nodes.stats.missing`): with ``missing="skip"`` (the
+    default) an update with a ``None`` or NaN input is skipped and the value is NaN until
+    ``min_periods`` observations; ``missing="propagate"`` adds the object as it is.
 
     The object must pickle (its state travels to worker processes); otherwise this raises
     :class:`~fluvius.errors.UnpicklableNodeError` naming the key and the object. ``options``
@@ -119,6 +132,8 @@ def add_stateful(
     >>> px = g.source("px", 1.0)
     >>> add_stateful(g, "px/mean5", RollingMean(5), px)
     NodeRef(key='px/mean5')
+    >>> type(g.build().spec("px/mean5").fn).__name__
+    'SkipMissing'
     """
     try:
         pickle.dumps(obj)
@@ -127,4 +142,9 @@ def add_stateful(
             f"node {key!r}: the stateful object {obj!r} does not pickle, so it cannot run on "
             f"a worker process: {type(exc).__name__}: {exc}"
         ) from exc
+    if isinstance(obj, Statistic):
+        try:
+            obj = with_missing_policy(obj, missing, min_periods)
+        except ValueError as exc:
+            raise ValueError(f"node {key!r}: {exc}") from None
     return target.node(key, obj, *inputs, **options)

@@ -213,6 +213,14 @@ class LiveFeed:
             except TimeoutError:
                 return
 
+    def take_ready(self) -> list[DatagramBatch]:
+        """The batches received and not consumed yet, in order, taken off the queue; never
+        waits (a consumer that merges what arrived into one unit of work: ``fluvius live``)."""
+        ready = list(self._queue)
+        self._queue.clear()
+        self._pending = 0
+        return ready
+
     async def datagrams(self, idle_timeout_s: float | None = None) -> AsyncIterator[list[Event]]:
         """The events of each datagram (non-empty lists), in arrival order."""
         async for batch in self.batches(idle_timeout_s):

@@ -125,7 +125,8 @@ class KSDrift:
     Parameters
     ----------
     reference
-        The reference sample (e.g. the training data of a feature).
+        The reference sample (e.g. the training data of a feature). ``None`` with
+        ``warmup``: the first ``warmup`` values of the stream are the reference.
     window
         Number of recent values compared.
     method
@@ -144,15 +145,21 @@ class KSDrift:
     ...     drift.update(x)
     >>> drift.get().statistic
     1.0
+    >>> warm = KSDrift(window=3, min_count=3, warmup=5)  # the first 5 values: the reference
+    >>> for x in [0.0, 1.0, 2.0, 3.0, 4.0, 10.0, 11.0, 12.0]:
+    ...     warm.update(x)
+    >>> warm.get().statistic
+    1.0
     """
 
     def __init__(
         self,
-        reference: ArrayLike,
+        reference: ArrayLike | None = None,
         *,
         window: int = 500,
         min_count: int = 20,
         method: Literal["auto", "exact", "asymp"] = "asymp",
+        warmup: int | None = None,
     ) -> None:
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ValueError(f"KSDrift: window must be an int >= 1, got {window=}")
@@ -160,7 +167,15 @@ class KSDrift:
             raise ValueError(
                 f"KSDrift: min_count must be in [1, window={window}], got {min_count=}"
             )
-        self.reference = _sample(reference, "reference")
+        if (reference is None) == (warmup is None):
+            raise ValueError("KSDrift: give exactly one of reference or warmup")
+        if warmup is not None and (
+            isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1
+        ):
+            raise ValueError(f"KSDrift: warmup must be an int >= 1, got {warmup=}")
+        self.warmup = warmup
+        self._warm: list[float] | None = [] if warmup is not None else None
+        self.reference = _sample(reference, "reference") if reference is not None else None
         self.window = window
         self.min_count = min_count
         self.method = method
@@ -178,12 +193,18 @@ class KSDrift:
     def update(self, x: float | None) -> None:
         """Add one value (NaN and None ignored)."""
         if x is not None and not math.isnan(x):
+            if self._warm is not None:
+                self._warm.append(float(x))
+                if len(self._warm) >= (self.warmup or 0):
+                    self.reference = _sample(self._warm, "reference")
+                    self._warm = None
+                return
             self._recent.append(float(x))
             self._cached = None
 
     def get(self) -> KSResult:
         """The KS statistic and p-value of the window against the reference."""
-        if len(self._recent) < self.min_count:
+        if self.reference is None or len(self._recent) < self.min_count:
             return KSResult(math.nan, math.nan)
         if self._cached is None:
             self._cached = ks_2samp(self.reference, list(self._recent), method=self.method)
@@ -191,6 +212,7 @@ class KSDrift:
 
     def __repr__(self) -> str:
         return (
-            f"KSDrift(reference=<{self.reference.size} values>, window={self.window}, "
+            f"KSDrift(reference=<{0 if self.reference is None else self.reference.size} values>, "
+            f"window={self.window}, "
             f"method={self.method!r}, n={len(self._recent)})"
         )

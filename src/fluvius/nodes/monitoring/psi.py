@@ -82,13 +82,17 @@ class PSIDrift:
     Parameters
     ----------
     reference
-        The reference sample; fixes the bins (module notes).
+        The reference sample; fixes the bins (module notes). ``None`` with ``warmup``: the
+        first ``warmup`` values of the stream are the reference.
     bins
         Number of equal-count reference bins.
     window
         Count window of recent values, or ``None`` for every value seen.
     eps
         Floor of a bin's share.
+    warmup
+        With ``reference=None``: how many first values make the reference (a live feed
+        has no training sample; NaN until then, those values are not monitored).
 
     Notes
     -----
@@ -106,10 +110,28 @@ class PSIDrift:
     ...     drift.update(90.0)
     >>> drift.get() > 0.25
     True
+
+    With no reference sample, the first ``warmup`` values are the reference:
+
+    >>> warm = PSIDrift(bins=4, warmup=40)
+    >>> for x in range(40):
+    ...     warm.update(float(x))
+    >>> warm.get()
+    nan
+    >>> for x in range(30, 40):
+    ...     warm.update(float(x))
+    >>> warm.get() > 0.25  # every value now in the top quartile
+    True
     """
 
     def __init__(
-        self, reference: ArrayLike, *, bins: int = 10, window: int | None = None, eps: float = 1e-4
+        self,
+        reference: ArrayLike | None = None,
+        *,
+        bins: int = 10,
+        window: int | None = None,
+        eps: float = 1e-4,
+        warmup: int | None = None,
     ) -> None:
         if window is not None and (
             isinstance(window, bool) or not isinstance(window, int) or window < 1
@@ -117,15 +139,28 @@ class PSIDrift:
             raise ValueError(f"PSIDrift: window must be None or an int >= 1, got {window=}")
         if not 0.0 < eps < 1.0:
             raise ValueError(f"PSIDrift: eps must be in (0, 1), got {eps=}")
-        self.edges = reference_edges(reference, bins)
-        ref = np.asarray(reference, dtype=np.float64).ravel()
-        self.expected = _shares(ref[~np.isnan(ref)], self.edges)
+        if (reference is None) == (warmup is None):
+            raise ValueError("PSIDrift: give exactly one of reference or warmup")
+        if warmup is not None and (
+            isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < bins
+        ):
+            raise ValueError(f"PSIDrift: warmup must be an int >= bins={bins}, got {warmup=}")
         self.window = window
         self.eps = eps
-        self._edges_list = self.edges.tolist()
-        self._counts = [0] * (self.edges.size + 1)
+        self.bins = bins
+        self.warmup = warmup
+        self._warm: list[float] | None = [] if warmup is not None else None
         self._recent: deque[int] = deque()
         self._n = 0
+        if reference is not None:
+            self._set_reference(reference)
+
+    def _set_reference(self, reference: ArrayLike) -> None:
+        self.edges = reference_edges(reference, self.bins)
+        ref = np.asarray(reference, dtype=np.float64).ravel()
+        self.expected = _shares(ref[~np.isnan(ref)], self.edges)
+        self._edges_list = self.edges.tolist()
+        self._counts = [0] * (self.edges.size + 1)
 
     @classmethod
     def _unit_test_params(cls) -> list[dict[str, Any]]:
@@ -135,6 +170,12 @@ class PSIDrift:
     def update(self, x: float | None) -> None:
         """Count one value in its bin (NaN and None ignored)."""
         if x is None or math.isnan(x):
+            return
+        if self._warm is not None:
+            self._warm.append(float(x))
+            if len(self._warm) >= (self.warmup or 0):
+                self._set_reference(self._warm)
+                self._warm = None
             return
         k = bisect.bisect_right(self._edges_list, x)
         self._counts[k] += 1
@@ -152,4 +193,6 @@ class PSIDrift:
         return _psi(self.expected, np.asarray(self._counts) / self._n, self.eps)
 
     def __repr__(self) -> str:
+        if self._warm is not None:
+            return f"PSIDrift(warmup={self.warmup}, window={self.window}, seen={len(self._warm)})"
         return f"PSIDrift(bins={self.edges.size + 1}, window={self.window}, n={self._n})"

@@ -17,7 +17,13 @@ EWMean, EWVar      exponential weights (alpha or half-life)        time    no
 Cov, Corr, Beta    bivariate Welford                               opt.    yes*
 VWAP               sum(price * size) / sum(size)                   opt.    yes*
 RealizedVol        root of summed squared log returns              c / t   no
+SkipMissing        any of them, skipping None/NaN observations     (its)   no
 =================  ==============================================  ======  ======
+
+Missing values: every class takes every observation (a NaN propagates as each class's
+Notes say); :class:`SkipMissing` (what spec ops and :func:`fluvius.nodes.add_stateful` use
+by default, see :mod:`fluvius.nodes.stats.missing`) skips ``None``/NaN observations and
+gives NaN until ``min_periods`` observations.
 
 (c: count window ``window=``; t: time window ``period=`` with ``update(x, t=...)``;
 time: decay in time with ``halflife=`` and ``update(x, t=...)``; opt.: no window by
@@ -37,6 +43,9 @@ from fluvius.nodes.stats.ewvar import EWVar as EWVar
 from fluvius.nodes.stats.mean import Mean as Mean
 from fluvius.nodes.stats.minmax import Max as Max
 from fluvius.nodes.stats.minmax import Min as Min
+from fluvius.nodes.stats.missing import SkipMissing as SkipMissing
+from fluvius.nodes.stats.missing import is_missing as is_missing
+from fluvius.nodes.stats.missing import with_missing_policy as with_missing_policy
 from fluvius.nodes.stats.quantile import RollingQuantile as RollingQuantile
 from fluvius.nodes.stats.realized_vol import RealizedVol as RealizedVol
 from fluvius.nodes.stats.rolling_mean import RollingMean as RollingMean
@@ -68,10 +77,13 @@ __all__ = [
     "RollingStd",
     "RollingSum",
     "RollingVar",
+    "SkipMissing",
     "Statistic",
     "Std",
     "Sum",
     "Univariate",
     "VWAP",
     "Var",
+    "is_missing",
+    "with_missing_policy",
 ]

@@ -1,0 +1,272 @@
+"""`fluvius live`: replay throughput, UDP receive -> cycle-end latency, maximum lossless rate.
+
+Usage::
+
+    python benchmarks/live.py --repeats 3 --out benchmarks/results/live.json
+
+Figures (medians over ``--repeats`` runs; the load average is printed with them):
+
+* **replay at speed=0** (issue 13): the IEX sample (a synthetic TOPS capture when the sample
+  is absent) through :class:`fluvius.live.LiveRun` (what ``fluvius live SPEC --feed
+  iex+pcap://…?speed=0`` runs) with a per-symbol graph over *every* symbol that quotes or
+  trades: spread in bp, its rolling mean (50), mid returns and their rolling std (50),
+  VWAP and volume of every trade (library ops only). Events/s end to end = messages of
+  the capture / wall seconds of the run (start-up included, and without it). Overhead
+  against decoding alone = that wall time / the time of the same capture through the
+  feed's decoder alone (``ColumnarSegmentDecoder`` over every datagram), and against
+  decoding + adapting (``DatagramAdapter.batch``).
+* **UDP latency**: a child process sends the capture's datagrams to 127.0.0.1, evenly
+  paced at ``--rates`` datagrams/s; ``LiveRun`` on ``iex+udp://`` runs a 5-symbol graph
+  (the same nodes). Latency per datagram = end of the cycle that applied it minus its
+  receive stamp (taken in the socket callback, before decoding): p50 / p99 / max.
+* **maximum lossless rate**: ``fluvius iex replay --speed 0 --rate R`` (the replayer a user
+  runs) sends a long synthetic capture (``--messages``) to ``fluvius live``'s receiver
+  (5-symbol graph); loss = messages missing in sequence gaps + datagrams dropped on
+  receive. The maximum lossless rate is the highest ``R`` of ``--sweep`` with no loss in
+  any repeat; the replayer's default must not exceed it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_results
+from fluvius.feeds.adapter import DatagramAdapter
+from fluvius.feeds.iex import ColumnarSegmentDecoder, iter_events
+from fluvius.feeds.iex.encode import synthetic_tops
+from fluvius.feeds.iex.replay import iter_datagrams
+from fluvius.graph.spec import spec_to_graph
+from fluvius.live import LiveRun
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
+WINDOW = 50
+
+
+def per_symbol_spec(symbols: list[str]) -> dict[str, Any]:
+    """Spread, rolling statistics, VWAP and volume per symbol (library ops only)."""
+    sources: dict[str, Any] = {}
+    nodes: dict[str, Any] = {}
+    for s in symbols:
+        for kind in ("quote", "mid", "trade"):
+            sources[f"{kind}/{s}"] = None
+        nodes[f"spread_bp/{s}"] = {"op": "spread_bp", "inputs": [f"quote/{s}"]}
+        nodes[f"avg_spread_bp/{s}"] = {
+            "op": "rolling_mean", "inputs": [f"spread_bp/{s}"], "params": {"window": WINDOW},
+        }  # fmt: skip
+        nodes[f"ret/{s}"] = {"op": "mid_return", "inputs": [f"mid/{s}"], "cutoff": False}
+        nodes[f"vol/{s}"] = {
+            "op": "rolling_std", "inputs": [f"ret/{s}"], "params": {"window": WINDOW},
+        }  # fmt: skip
+        nodes[f"vwap/{s}"] = {"op": "trade_vwap", "inputs": [f"trade/{s}"]}
+        nodes[f"volume/{s}"] = {"op": "trade_volume", "inputs": [f"trade/{s}"]}
+    return {"sources": sources, "nodes": nodes}
+
+
+def busiest(path: Path, n: int | None) -> list[str]:
+    """Symbols by quotes + trades, most active first (all of them when ``n`` is None)."""
+    counts: Counter[str] = Counter(
+        e.symbol for e in iter_events(path) if e.kind in ("quote", "trade")
+    )
+    return [s for s, _ in counts.most_common(n)]
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# -- replay at speed 0 ------------------------------------------------------------------------
+def bench_replay(path: Path, repeats: int) -> dict[str, Any]:
+    symbols = busiest(path, None)
+    graph = spec_to_graph(per_symbol_spec(symbols))
+    url = f"iex+pcap://{path}?speed=0"
+    walls, loops, messages, cycles = [], [], 0, 0
+    for _ in range(repeats):
+        report = asyncio.run(LiveRun(graph, [url]).run())
+        walls.append(report.seconds)
+        loops.append(report.run.stats["loop_seconds"])
+        messages = next(iter(report.feeds.values()))["messages"]
+        cycles = report.run.stats["cycles"]
+    datagrams = [p for _, p in iter_datagrams(path)]
+
+    def decode_only() -> float:
+        decoder = ColumnarSegmentDecoder()
+        t0 = time.perf_counter()
+        for i, p in enumerate(datagrams):
+            decoder.decode(p, i)
+        return time.perf_counter() - t0
+
+    def decode_adapt() -> float:
+        decoder, adapter = ColumnarSegmentDecoder(), DatagramAdapter(symbols)
+        t0 = time.perf_counter()
+        for i, p in enumerate(datagrams):
+            adapter.batch(decoder.decode(p, i))
+        return time.perf_counter() - t0
+
+    decode = statistics.median(decode_only() for _ in range(repeats))
+    adapt = statistics.median(decode_adapt() for _ in range(repeats))
+    wall, loop = statistics.median(walls), statistics.median(loops)
+    return {
+        "capture": path.name,
+        "symbols": len(symbols),
+        "nodes": len(graph.node_keys),
+        "messages": messages,
+        "datagrams": len(datagrams),
+        "cycles": cycles,
+        "wall_seconds": wall,
+        "loop_seconds": loop,
+        "events_per_second": messages / wall,
+        "events_per_second_in_cycles": messages / loop,
+        "decode_seconds": decode,
+        "decode_adapt_seconds": adapt,
+        "overhead_vs_decode": loop / decode,
+        "overhead_vs_decode_adapt": loop / adapt,
+        "load": load(),
+    }
+
+
+# -- UDP latency ----------------------------------------------------------------------------
+def send_paced(path: str, port: int, rate: float) -> None:
+    """Child: send every datagram of ``path`` to 127.0.0.1:port, one each 1/rate s."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    payloads = [p for _, p in iter_datagrams(path)]
+    gap = 1.0 / rate
+    t0 = time.perf_counter()
+    for i, payload in enumerate(payloads):
+        sock.sendto(payload, ("127.0.0.1", port))
+        ahead = t0 + (i + 1) * gap - time.perf_counter()
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+async def _receive(graph: Any, sender: list[str]) -> Any:
+    run = LiveRun(graph, ["iex+udp://127.0.0.1:0?idle=4"], lag_warn_s=1e9)
+    task = asyncio.create_task(run.run())
+    feed: Any = run.feeds[0]
+    await asyncio.wait_for(run.ready.wait(), 60)
+    child = await asyncio.create_subprocess_exec(
+        *[a.replace("{port}", str(feed.port)) for a in sender], stdout=subprocess.PIPE
+    )
+    await child.communicate()
+    return await task
+
+
+def bench_latency(path: Path, rates: list[float], repeats: int) -> list[dict[str, Any]]:
+    graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
+    out = []
+    for rate in rates:
+        runs = []
+        for _ in range(repeats):
+            cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
+            report = asyncio.run(_receive(graph, cmd))
+            (health,) = report.feeds.values()
+            runs.append({**report.run.stats["latency_us"], "loss": _loss(health)})
+        out.append(
+            {
+                "rate": rate,
+                "updates": runs[0]["count"],
+                "p50_us": statistics.median(r["p50"] for r in runs),
+                "p99_us": statistics.median(r["p99"] for r in runs),
+                "max_us": statistics.median(r["max"] for r in runs),
+                "loss": sum(r["loss"] for r in runs),
+                "load": load(),
+            }
+        )
+        print(f"  latency at {rate:,.0f}/s: {out[-1]}", flush=True)
+    return out
+
+
+def _loss(health: dict[str, Any]) -> int:
+    return int(health["gap_messages"]) + int(health["drops"])
+
+
+# -- maximum lossless rate ------------------------------------------------------------------
+def bench_lossless(messages: int, rates: list[float], repeats: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cap = synthetic_tops(messages, n_symbols=500, seed=13)
+        path = cap.write(Path(tmp) / "long.pcap")
+        datagrams = sum(1 for _ in iter_datagrams(path))
+        graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
+        fluvius = str(Path(sys.executable).with_name("fluvius"))
+        rows = []
+        for rate in rates:
+            losses, sent_rates = [], []
+            for _ in range(repeats):
+                cmd = [fluvius, "iex", "replay", str(path), "--to", "127.0.0.1:{port}"]
+                cmd += ["--speed", "0", "--rate", str(rate), "--json"]
+                report = asyncio.run(_receive(graph, cmd))
+                (health,) = report.feeds.values()
+                losses.append(_loss(health))
+                sent_rates.append(health["datagrams"])
+            rows.append({"rate": rate, "losses": losses, "load": load()})
+            print(f"  lossless sweep {rate:,.0f}/s: losses {losses}", flush=True)
+    lossless = [r["rate"] for r in rows if not any(r["losses"])]
+    bad = [r["rate"] for r in rows if any(r["losses"])]
+    below_first_loss = [r for r in lossless if not bad or r < min(bad)]
+    return {
+        "messages": messages,
+        "datagrams": datagrams,
+        "sweep": rows,
+        "max_lossless_rate": max(below_first_loss) if below_first_loss else None,
+        "rcvbuf_bytes_granted": _granted_rcvbuf(),
+    }
+
+
+def _granted_rcvbuf() -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    sock.close()
+    return int(granted)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_send":
+        send_paced(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rates", default="1000,5000", help="paced rates of the latency runs")
+    ap.add_argument("--sweep", default="25000,50000,100000,200000,1000000")
+    ap.add_argument("--messages", type=int, default=400_000, help="lossless-sweep capture")
+    ap.add_argument("--parts", default="replay,latency,lossless")
+    ap.add_argument("--capture", default=None, help="capture to replay (default: the sample)")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.capture:
+            path = Path(args.capture)
+        elif SAMPLE.exists():
+            path = SAMPLE
+        else:
+            path = synthetic_tops(60_000, n_symbols=2000, seed=1).write(Path(tmp) / "s.pcap")
+        doc: dict[str, Any] = {}
+        print(f"load average {load()}", flush=True)
+        if "replay" in parts:
+            doc["replay"] = bench_replay(path, args.repeats)
+            print("replay at speed=0:", json.dumps(doc["replay"], indent=1), flush=True)
+        if "latency" in parts:
+            rates = [float(r) for r in args.rates.split(",")]
+            doc["latency"] = bench_latency(path, rates, args.repeats)
+    if "lossless" in parts:
+        rates = [float(r) for r in args.sweep.split(",")]
+        doc["lossless"] = bench_lossless(args.messages, rates, args.repeats)
+        print("lossless:", json.dumps(doc["lossless"], indent=1), flush=True)
+    write_results(args.out, doc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,20 +1,21 @@
 """``fluvius live`` on the IEX sample with its dashboard, and a screenshot of the page.
 
-Writes a per-symbol spec for the sample's busiest symbols (rolling mean and volatility of
-the mid, its z-score, a decaying alert on it, one index across symbols), starts
+Runs the ingestion → inference pipeline of example 09 (``examples/specs/iex_pipeline.yaml``:
+features, an online model, drift monitors, a fallback switch and alerts, per symbol):
 
-    fluvius live SPEC --feed 'iex+pcap://SAMPLE?speed=X' --http 127.0.0.1:0 --duration 60
+    fluvius live examples/specs/iex_pipeline.yaml --feed 'iex+pcap://SAMPLE?speed=X' \
+        --http 127.0.0.1:0 --duration 60 --json
 
-(X replays the capture in about 15 s), prints the dashboard's address and, when a
-headless chromium is present (Debian's ``/usr/bin/chromium`` driven by playwright, a
-development dependency), opens the page, waits for values to change, drills into the
-busiest symbol and saves a screenshot. Then it
-asks the run to stop (SIGINT, as Ctrl-C would) and prints the run's summary. The real TOPS
-sample is read from ``$FLUVIUS_IEX_SAMPLE`` or ``../shared/data/iex`` when present. Without
-it a synthetic capture replays at ``speed=0``: it lasts a fraction of a second, too short to
-watch, so there is no screenshot then.
+(X replays the capture in about 15 s), prints the dashboard's address and a JSON snapshot
+from its API and, when a headless chromium is present (Debian's ``/usr/bin/chromium``
+driven by playwright, a development dependency), opens the page, waits for values to
+change, drills into the busiest symbol and saves a screenshot. Then it asks the run to stop
+(SIGINT, as Ctrl-C would) and prints the run's summary. The real TOPS sample is read from
+``$FLUVIUS_IEX_SAMPLE`` or ``../shared/data/iex`` when present. Without it, the same
+pipeline over a synthetic capture's symbols replays at ``speed=0``: that lasts a fraction
+of a second, too short to watch, so there is no screenshot then.
 
-Run: ``python examples/09_live_dashboard.py`` (``--serve`` replays in real time and keeps the
+Run: ``python examples/10_live_dashboard.py`` (``--serve`` replays in real time and keeps the
 dashboard up, for you to open, until the sample ends or Ctrl-C).
 """
 
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
+import runpy
 import signal
 import sys
 import tempfile
@@ -37,34 +39,16 @@ import yaml
 
 from fluvius.feeds.iex import iter_events
 from fluvius.feeds.iex.encode import synthetic_tops
+from fluvius.graph.spec import dump_spec
 from fluvius.testing.browser import find_chromium
 
 SAMPLE = Path(
     os.environ.get("FLUVIUS_IEX_SAMPLE")
     or Path(__file__).resolve().parents[2] / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
 )
-N_SYMBOLS = 6
+HERE = Path(__file__).resolve().parent
+PIPELINE = HERE / "specs" / "iex_pipeline.yaml"
 SCREENSHOT = Path(tempfile.gettempdir()) / "fluvius-dashboard.png"
-
-
-def demo_spec(symbols: list[str]) -> dict[str, Any]:
-    """Per symbol: mean, volatility and z-score of the mid, an alert on the z-score."""
-    spec: dict[str, Any] = {"sources": {}, "nodes": {}}
-    for s in symbols:
-        for kind in ("quote", "mid", "trade"):
-            spec["sources"][f"{kind}/{s}"] = None
-        mid = [f"mid/{s}"]
-        nodes = spec["nodes"]
-        nodes[f"mean/{s}"] = {"op": "rolling_mean", "inputs": mid, "params": {"window": 20}}
-        nodes[f"vol/{s}"] = {"op": "rolling_std", "inputs": mid, "params": {"window": 50}}
-        nodes[f"z/{s}"] = {"op": "zscore", "inputs": mid, "params": {"window": 50}}
-        nodes[f"alert/{s}"] = {
-            "op": "decay_alert",
-            "inputs": [f"z/{s}"],
-            "params": {"threshold": 2.5, "persistence": 2, "clear": 1.0},
-        }
-    spec["nodes"]["index/mean"] = {"op": "mean", "inputs": [f"mean/{s}" for s in symbols]}
-    return spec
 
 
 def busiest(path: Path, n: int) -> tuple[list[str], float]:
@@ -96,17 +80,17 @@ async def _screenshot(url: str, chromium: str, symbol: str, path: Path) -> None:
     async with headless_page(chromium) as browser:
         page = browser.page
         await page.goto(url)
-        row = page.locator(f'#grid tr[data-key="mean/{symbol}"] td:nth-child(2)')
+        row = page.locator(f'#grid tr[data-key="mid/{symbol}"] td:nth-child(2)')
         await row.wait_for()
         before = await row.inner_text()
         await page.wait_for_function(
             "([sel, v]) => document.querySelector(sel).textContent !== v",
-            arg=[f'#grid tr[data-key="mean/{symbol}"] td:nth-child(2)', before],
+            arg=[f'#grid tr[data-key="mid/{symbol}"] td:nth-child(2)', before],
             timeout=30_000,
         )
         await page.click(f'#graph g.box[data-scope="{symbol}"]')
         try:
-            await page.locator(f'#graph g.box[data-key="z/{symbol}"]').wait_for()
+            await page.locator(f'#graph g.box[data-key="model/{symbol}"]').wait_for()
         finally:
             await page.screenshot(path=str(path), full_page=True)
         await asyncio.sleep(1.0)  # a few pushes, so the node boxes show values
@@ -116,11 +100,18 @@ async def _screenshot(url: str, chromium: str, symbol: str, path: Path) -> None:
 async def run(replay_s: float | None, duration: float, serve: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         real = SAMPLE.exists()  # noqa: ASYNC240 - one stat before anything runs
-        capture = SAMPLE if real else synthetic_tops(50_000, 50, seed=1).write(Path(tmp) / "s.pcap")
-        symbols, span_s = busiest(capture, N_SYMBOLS)
+        if real:
+            capture, spec = SAMPLE, PIPELINE
+            sources = yaml.safe_load(spec.read_text())["sources"]
+            symbols = [k.removeprefix("mid/") for k in sources if k.startswith("mid/")]
+        else:
+            capture = synthetic_tops(6_000, n_symbols=20, seed=4).write(Path(tmp) / "s.pcap")
+            symbols = busiest(capture, 5)[0]
+            pipeline_spec = runpy.run_path(str(HERE / "09_live_pipeline.py"))["pipeline_spec"]
+            spec = Path(tmp) / "pipeline.yaml"
+            dump_spec(pipeline_spec(symbols), spec)
+        span_s = busiest(capture, 1)[1]
         speed = 0.0 if not real else 1.0 if replay_s is None else span_s / replay_s
-        spec = Path(tmp) / "dashboard_demo.yaml"
-        spec.write_text(yaml.safe_dump(demo_spec(symbols)))
         args = ["live", str(spec), "--feed", f"iex+pcap://{capture}?speed={speed:g}",
                 "--http", "127.0.0.1:0", "--duration", f"{duration:g}", "--json"]  # fmt: skip
         print("fluvius " + " ".join(args))
@@ -136,8 +127,9 @@ async def run(replay_s: float | None, duration: float, serve: bool) -> dict[str,
             drain = asyncio.create_task(_drain(proc.stderr))
             print(f"dashboard: {url}  (metrics: {url}metrics)", flush=True)
             await asyncio.sleep(0.5)  # a few cycles
-            with urllib.request.urlopen(url + "api/values?keys=index/*") as r:  # noqa: ASYNC210 - one small local request
-                print("GET /api/values?keys=index/* ->", r.read().decode())
+            query = f"api/values?keys=model/{symbols[0]}"
+            with urllib.request.urlopen(url + query) as r:  # noqa: ASYNC210 - one small local request
+                print(f"GET /{query} ->", r.read().decode())
             chromium = find_chromium()
             if chromium is None:
                 print("no headless chromium here (apt-get install chromium): no screenshot")

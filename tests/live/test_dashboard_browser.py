@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import runpy
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from replay_helper import busiest_symbols, capture, chromium_or_skip, per_symbol_graph, replay
 
+from fluvius.graph.spec import dump_spec
 from fluvius.live import LiveState
 from fluvius.live.http import DashboardServer
 from fluvius.testing.browser import headless_page
@@ -100,23 +100,10 @@ def test_dashboard_shows_changing_values_and_drills_down(tmp_path: Path) -> None
     assert shot.stat().st_size > 10_000
 
 
-def _spec(symbols: list[str], path: Path) -> Path:
-    spec: dict[str, Any] = {"sources": {}, "nodes": {}}
-    for s in symbols:
-        for kind in ("quote", "mid", "trade"):
-            spec["sources"][f"{kind}/{s}"] = None
-        spec["nodes"][f"mean/{s}"] = {
-            "op": "rolling_mean",
-            "inputs": [f"mid/{s}"],
-            "params": {"window": 5},
-        }
-        spec["nodes"][f"std/{s}"] = {
-            "op": "rolling_std",
-            "inputs": [f"mid/{s}"],
-            "params": {"window": 20},
-        }
-    spec["nodes"]["index/mean"] = {"op": "mean", "inputs": [f"mean/{s}" for s in symbols]}
-    path.write_text(yaml.safe_dump(spec))
+def _pipeline_spec(symbols: list[str], path: Path) -> Path:
+    """The ingestion -> inference pipeline of example 09 (make demo's spec) for ``symbols``."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "09_live_pipeline.py"
+    dump_spec(runpy.run_path(str(example))["pipeline_spec"](symbols), path)
     return path
 
 
@@ -136,7 +123,7 @@ def test_fluvius_live_http_serves_the_dashboard_end_to_end(tmp_path: Path) -> No
     chromium = chromium_or_skip()
     path = capture(tmp_path)
     symbols = busiest_symbols(path, 3)
-    spec = _spec(symbols, tmp_path / "spec.yaml")
+    spec = _pipeline_spec(symbols, tmp_path / "spec.yaml")
     cmd = [
         sys.executable, "-c", "from fluvius.cli.app import main; main()", "live", str(spec),
         "--feed", f"iex+pcap://{path}?speed=20", "--http", ":0", "--duration", "120", "--json",
@@ -151,20 +138,20 @@ def test_fluvius_live_http_serves_the_dashboard_end_to_end(tmp_path: Path) -> No
             async with headless_page(chromium) as browser:
                 page = browser.page
                 await page.goto(url)
-                key = f"mean/{symbols[0]}"
+                key = f"mid/{symbols[0]}"
                 row = page.locator(f'#grid tr[data-key="{key}"]')
                 await row.wait_for()
                 await page.locator(f'#graph g.box[data-scope="{symbols[0]}"]').wait_for()
                 before = await row.locator("td").nth(1).inner_text()
                 await page.wait_for_function(_CHANGED, arg=[key, before], timeout=30_000)
                 await page.click(f'#graph g.box[data-scope="{symbols[0]}"]')
-                await page.locator(f'#graph g.box[data-key="std/{symbols[0]}"]').wait_for()
+                await page.locator(f'#graph g.box[data-key="model/{symbols[0]}"]').wait_for()
                 async with aiohttp.ClientSession() as http:
-                    async with http.get(url + "api/values?keys=mean/*") as r:
+                    async with http.get(url + "api/values?keys=model/*") as r:
                         values = await r.json()
                     async with http.get(url + "metrics") as r:
                         metrics = await r.text()
-                assert sorted(values) == sorted(f"mean/{s}" for s in symbols)
+                assert sorted(values) == sorted(f"model/{s}" for s in symbols)
                 assert "fluvius_cycles_total" in metrics
             proc.send_signal(signal.SIGINT)
             out, _ = await asyncio.wait_for(proc.communicate(), 60)

@@ -9,12 +9,15 @@ Figures (medians over ``--repeats`` runs; the load average is printed with them)
 * **replay at speed=0** (issue 13): the IEX sample (a synthetic TOPS capture when the sample
   is absent) through :class:`fluvius.live.LiveRun` (what ``fluvius live SPEC --feed
   iex+pcap://…?speed=0`` runs) with a per-symbol graph over *every* symbol that quotes or
-  trades: spread in bp, its rolling mean (50), mid returns and their rolling std (50),
+  trades (or the ``--symbols N`` busiest): spread in bp, its rolling mean (50), mid returns
+  and their rolling std (50),
   VWAP and volume of every trade (library ops only). Events/s end to end = messages of
-  the capture / wall seconds of the run (start-up included, and without it). Overhead
-  against decoding alone = that wall time / the time of the same capture through the
-  feed's decoder alone (``ColumnarSegmentDecoder`` over every datagram), and against
-  decoding + adapting (``DatagramAdapter.batch``).
+  the capture / wall seconds of the run (graph build and start-up included), and / the
+  seconds of the cycle loop alone (``stats.loop_seconds``). Overhead
+  against decoding alone = the loop's time / the time of the same capture through the
+  feed's decoder alone (``ColumnarSegmentDecoder`` over every datagram, payloads in
+  memory), against reading the capture + decoding (what the feed does before the graph),
+  and against decoding + adapting (``DatagramAdapter.batch``).
 * **UDP latency**: a child process sends the capture's datagrams to 127.0.0.1, evenly
   paced at ``--rates`` datagrams/s; ``LiveRun`` on ``iex+udp://`` runs a 5-symbol graph
   (the same nodes). Latency per datagram = end of the cycle that applied it minus its
@@ -88,8 +91,8 @@ def load() -> str:
 
 
 # -- replay at speed 0 ------------------------------------------------------------------------
-def bench_replay(path: Path, repeats: int) -> dict[str, Any]:
-    symbols = busiest(path, None)
+def bench_replay(path: Path, repeats: int, n_symbols: int | None = None) -> dict[str, Any]:
+    symbols = busiest(path, n_symbols)
     graph = spec_to_graph(per_symbol_spec(symbols))
     url = f"iex+pcap://{path}?speed=0"
     walls, loops, messages, cycles = [], [], 0, 0
@@ -115,6 +118,13 @@ def bench_replay(path: Path, repeats: int) -> dict[str, Any]:
             adapter.batch(decoder.decode(p, i))
         return time.perf_counter() - t0
 
+    def read_only() -> float:
+        t0 = time.perf_counter()
+        for _ in iter_datagrams(path):
+            pass
+        return time.perf_counter() - t0
+
+    read = statistics.median(read_only() for _ in range(repeats))
     decode = statistics.median(decode_only() for _ in range(repeats))
     adapt = statistics.median(decode_adapt() for _ in range(repeats))
     wall, loop = statistics.median(walls), statistics.median(loops)
@@ -129,9 +139,11 @@ def bench_replay(path: Path, repeats: int) -> dict[str, Any]:
         "loop_seconds": loop,
         "events_per_second": messages / wall,
         "events_per_second_in_cycles": messages / loop,
+        "read_seconds": read,
         "decode_seconds": decode,
         "decode_adapt_seconds": adapt,
         "overhead_vs_decode": loop / decode,
+        "overhead_vs_read_decode": loop / (read + decode),
         "overhead_vs_decode_adapt": loop / adapt,
         "load": load(),
     }
@@ -152,7 +164,7 @@ def send_paced(path: str, port: int, rate: float) -> None:
 
 
 async def _receive(graph: Any, sender: list[str]) -> Any:
-    run = LiveRun(graph, ["iex+udp://127.0.0.1:0?idle=4"], lag_warn_s=1e9)
+    run = LiveRun(graph, ["iex+udp://127.0.0.1:0"], lag_warn_s=1e9)
     task = asyncio.create_task(run.run())
     feed: Any = run.feeds[0]
     await asyncio.wait_for(run.ready.wait(), 60)
@@ -160,11 +172,25 @@ async def _receive(graph: Any, sender: list[str]) -> Any:
         *[a.replace("{port}", str(feed.port)) for a in sender], stdout=subprocess.PIPE
     )
     await child.communicate()
+    (health,) = run.state.feeds.values()
+    seen = -1
+    while health.datagrams != seen:  # the receiver drains what is queued, then stops
+        seen = health.datagrams
+        await asyncio.sleep(0.5)
+    run.stop("sender done")
     return await task
+
+
+def capture_messages(path: Path) -> int:
+    decoder = ColumnarSegmentDecoder()
+    for i, payload in iter_datagrams(path):
+        decoder.decode(payload, i)
+    return int(decoder.report.messages)
 
 
 def bench_latency(path: Path, rates: list[float], repeats: int) -> list[dict[str, Any]]:
     graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
+    messages = capture_messages(path)
     out = []
     for rate in rates:
         runs = []
@@ -172,7 +198,8 @@ def bench_latency(path: Path, rates: list[float], repeats: int) -> list[dict[str
             cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
             report = asyncio.run(_receive(graph, cmd))
             (health,) = report.feeds.values()
-            runs.append({**report.run.stats["latency_us"], "loss": _loss(health)})
+            lost = messages - int(health["messages"])
+            runs.append({**report.run.stats["latency_us"], "loss": lost, "logged": _loss(health)})
         out.append(
             {
                 "rate": rate,
@@ -181,6 +208,7 @@ def bench_latency(path: Path, rates: list[float], repeats: int) -> list[dict[str
                 "p99_us": statistics.median(r["p99"] for r in runs),
                 "max_us": statistics.median(r["max"] for r in runs),
                 "loss": sum(r["loss"] for r in runs),
+                "logged_loss": sum(r["logged"] for r in runs),
                 "load": load(),
             }
         )
@@ -202,15 +230,16 @@ def bench_lossless(messages: int, rates: list[float], repeats: int) -> dict[str,
         fluvius = str(Path(sys.executable).with_name("fluvius"))
         rows = []
         for rate in rates:
-            losses, sent_rates = [], []
+            losses: list[int] = []
+            logged: list[int] = []  # what the feed counted: gap messages + drops
             for _ in range(repeats):
                 cmd = [fluvius, "iex", "replay", str(path), "--to", "127.0.0.1:{port}"]
                 cmd += ["--speed", "0", "--rate", str(rate), "--json"]
                 report = asyncio.run(_receive(graph, cmd))
                 (health,) = report.feeds.values()
-                losses.append(_loss(health))
-                sent_rates.append(health["datagrams"])
-            rows.append({"rate": rate, "losses": losses, "load": load()})
+                losses.append(messages - int(health["messages"]))  # gaps, drops, the tail
+                logged.append(_loss(health))
+            rows.append({"rate": rate, "losses": losses, "logged": logged, "load": load()})
             print(f"  lossless sweep {rate:,.0f}/s: losses {losses}", flush=True)
     lossless = [r["rate"] for r in rows if not any(r["losses"])]
     bad = [r["rate"] for r in rows if any(r["losses"])]
@@ -242,6 +271,7 @@ def main() -> None:
     ap.add_argument("--sweep", default="25000,50000,100000,200000,1000000")
     ap.add_argument("--messages", type=int, default=400_000, help="lossless-sweep capture")
     ap.add_argument("--parts", default="replay,latency,lossless")
+    ap.add_argument("--symbols", type=int, default=None, help="replay graph: N busiest symbols")
     ap.add_argument("--capture", default=None, help="capture to replay (default: the sample)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -256,7 +286,7 @@ def main() -> None:
         doc: dict[str, Any] = {}
         print(f"load average {load()}", flush=True)
         if "replay" in parts:
-            doc["replay"] = bench_replay(path, args.repeats)
+            doc["replay"] = bench_replay(path, args.repeats, args.symbols)
             print("replay at speed=0:", json.dumps(doc["replay"], indent=1), flush=True)
         if "latency" in parts:
             rates = [float(r) for r in args.rates.split(",")]

@@ -144,3 +144,14 @@ def test_a_custom_feed_gets_its_context() -> None:
     assert seen["sources"] == frozenset({"mid/X"})
     assert isinstance(seen["health"], FeedHealth)
     assert seen["closed"]
+
+
+def test_the_replayers_default_rate_is_one_constant() -> None:
+    """docs/benchmarks.md (issue 13): the default never exceeds the measured lossless rate."""
+    import inspect
+
+    from fluvius.cli.iex_replay import replay as cli_replay
+    from fluvius.feeds.iex.replay import DEFAULT_MAX_RATE, replay
+
+    assert inspect.signature(replay).parameters["max_rate"].default == DEFAULT_MAX_RATE
+    assert inspect.signature(cli_replay).parameters["rate"].default == DEFAULT_MAX_RATE

@@ -54,8 +54,12 @@ def replay(
         typer.Option(help="Recorded pace times this factor; 0 = as fast as --rate allows."),
     ] = 1.0,
     rate: Annotated[
-        float, typer.Option(help="At most this many datagrams per second (0 = no bound).")
-    ] = 50_000.0,
+        float,
+        typer.Option(
+            help="At most this many datagrams per second (0 = no bound); the default is "
+            "below the maximum rate `fluvius live` receives without loss on loopback."
+        ),
+    ] = 5_000.0,  # = feeds.iex.replay.DEFAULT_MAX_RATE (imported lazily, see below)
     as_json: Annotated[
         bool, typer.Option("--json", help="Write the summary as one JSON document to stdout.")
     ] = False,

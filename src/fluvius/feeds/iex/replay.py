@@ -11,8 +11,11 @@ resending a partial segment would only corrupt the receiver's stream.
 Pacing. Datagram *i* is due at ``start + (ts_i - ts_0) / speed`` on the loop's clock, where
 ``ts`` is the capture timestamp; ``speed=0`` (or infinity) means no pacing. Independently,
 ``max_rate`` (datagrams per second) bounds the send rate, so that a flat-out replay does
-not overflow a receiver's socket buffer on loopback, where the kernel drops silently; the
-default of 50,000/s is above what a Python receiver decodes. The loop sleeps only when it
+not overflow a receiver's socket buffer on loopback, where the kernel drops silently. The
+default, :data:`DEFAULT_MAX_RATE`, is never above the maximum lossless rate measured for
+``fluvius live`` on a long capture (docs/benchmarks.md, issue 13 section); a short
+capture (the IEX sample) fits the receiver's socket buffer and goes through at any rate.
+The loop sleeps only when it
 is at least :data:`MIN_SLEEP_S` ahead (timers are coarse), so short bursts go out back to
 back and the average pace is kept. Every ``burst`` datagrams it yields to the event loop,
 so a receiver in the same loop drains its socket. Backpressure: when the transport's
@@ -39,9 +42,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
 
-__all__ = ["MIN_SLEEP_S", "ReplayReport", "iter_datagrams", "replay"]
+__all__ = ["DEFAULT_MAX_RATE", "MIN_SLEEP_S", "ReplayReport", "iter_datagrams", "replay"]
 
 MIN_SLEEP_S = 0.001
+DEFAULT_MAX_RATE = 5_000.0
+"""Datagrams per second sent at most by default (see the module doc)."""
 
 
 @dataclass(slots=True)
@@ -112,7 +117,7 @@ async def replay(
     port: int,
     *,
     speed: float = 1.0,
-    max_rate: float | None = 50_000.0,
+    max_rate: float | None = DEFAULT_MAX_RATE,
     burst: int = 32,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:

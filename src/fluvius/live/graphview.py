@@ -15,7 +15,7 @@ Both give every box a *layer* for a simple layered drawing (columns left to righ
 layer of a box is one more than the highest layer among its inputs, computed in one pass
 in the graph's topological order. Scopes can depend on each other both ways (``A/x →
 B/y → A/z``): the pass gives such a pair an order all the same, and the edge that goes
-back is drawn backwards.
+back is drawn backwards (a scope is not moved after a scope that it already feeds).
 
 **Scopes.** Keys are ``/``-separated paths (:mod:`fluvius.graph.keys`); projects put the
 underlying first (``U000/spot``, ``AAPL/vwap``) or second, after a kind
@@ -23,12 +23,14 @@ underlying first (``U000/spot``, ``AAPL/vwap``) or second, after a kind
 :func:`scope_function` reads the keys once and decides, per first part, which it is. The
 feed adapter's sources (``quote/SYM``, ``mid/SYM``, ``trade/SYM``) are kind prefixes, and
 name the symbols. Another first part is a kind prefix (the scope is then the second part)
-when most of the second parts after it are symbols or first parts elsewhere
-(``spread/AAPL`` beside ``quote/AAPL``; ``mid/U000`` beside ``U000/spot``), or when it is
-followed by at least two different second parts and at least as many as there are distinct
-first parts (``iv/AAPL``, ``iv/MSFT``, … under a handful of kinds). Otherwise the first
-part is the scope (``U000/spot``, ``risk/delta``); a one-part key is its own scope. Pass
-your own ``scope_of`` to the server when the rule does not fit.
+when most of the second parts after it are symbols or first parts elsewhere that are not
+kinds themselves (``spread/AAPL`` beside ``quote/AAPL``; ``mid/U000`` beside ``U000/spot``,
+but not ``risk/delta`` beside ``delta/U000``). Otherwise the
+first part is the scope (``U000/spot``, ``risk/delta``), as for
+:func:`fluvius.observe.picture.collapse`; a one-part key is its own scope. Keys such as
+``iv/AAPL/…`` with neither feed sources nor ``AAPL/…`` keys are therefore drawn per kind: a
+two-level grid of keys reads the same both ways, and only the feed or the other keys tell
+which part is the underlying. Pass your own ``scope_of`` to the server when the rule does not fit.
 
 >>> from fluvius.graph import GraphBuilder
 >>> b = GraphBuilder()
@@ -76,18 +78,16 @@ def scope_function(keys: Iterable[str]) -> Callable[[str], str]:
         after = seconds.setdefault(head, set())
         if sep:
             after.add(rest.partition(SEPARATOR)[0])
-    n_first = len(seconds)
     feed_kinds = {kind for kind in SOURCE_KINDS if seconds.get(kind)}
-    known = set(seconds).union(*(seconds[kind] for kind in feed_kinds))
-    prefixes = frozenset(
-        head
-        for head, after in seconds.items()
-        if head in feed_kinds
-        or (
-            (after and 2 * sum(s in known for s in after) > len(after))
-            or (len(after) >= 2 and len(after) >= n_first)
+    symbols = set().union(*(seconds[kind] for kind in feed_kinds))
+    prefixes: frozenset[str] = frozenset()
+    for _ in range(2):  # then again without the kinds found: ``risk/delta`` beside ``delta/U000``
+        known = symbols | (seconds.keys() - prefixes)
+        prefixes = frozenset(
+            head
+            for head, after in seconds.items()
+            if head in feed_kinds or (after and 2 * sum(s in known for s in after) > len(after))
         )
-    )
 
     def scope_of(key: str) -> str:
         head, sep, rest = key.partition(SEPARATOR)
@@ -122,7 +122,7 @@ def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
             there = of_rank[j]
             if there != here:
                 pairs[there, here] = pairs.get((there, here), 0) + 1
-                if layer[there] >= layer[here]:
+                if layer[there] >= layer[here] and (here, there) not in pairs:
                     layer[here] = layer[there] + 1
     names = sorted(counts)
     index = {name: i for i, name in enumerate(names)}

@@ -16,6 +16,8 @@ alternated in each repeat so that machine load hits them alike:
 * ``no-http``: the run alone;
 * ``http``: with :class:`fluvius.live.http.DashboardServer` on the same loop, nobody
   connected;
+* ``stream``: the server with the page's stream (grid of 1,000 keys, status) read by
+  ``curl``: the server's share of the browser's cost, without chromium;
 * ``browser``: the server plus a headless chromium with the dashboard open (overview of the
   graph drawn, grid of the first 1,000 keys streaming, four pushes a second) for the whole
   run; after the run, a click on a scope drills into it. ``browser_cpu_s`` is the CPU time
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -56,7 +59,7 @@ from fluvius.testing.browser import find_chromium, headless_page
 
 _SAMPLE = "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
 SAMPLE = Path(os.environ.get("FLUVIUS_IEX_SAMPLE") or Path(__file__).resolve().parents[2] / _SAMPLE)
-MODES = ("no-http", "http", "browser")
+MODES = ("no-http", "http", "browser", "stream")
 
 
 def build_spec(symbols: list[str]) -> dict[str, Any]:
@@ -112,6 +115,16 @@ async def one_run(
         async with DashboardServer(state) as server:
             if mode == "http":
                 await run.run()
+            elif mode == "stream":  # the page's stream read by curl: the server's work alone
+                curl = await asyncio.create_subprocess_exec(
+                    "curl", "-sN", server.url + "api/stream?keys=*",
+                    stdout=asyncio.subprocess.DEVNULL,
+                )  # fmt: skip
+                try:
+                    await run.run()
+                finally:
+                    curl.terminate()
+                    await curl.wait()
             else:
                 assert chromium is not None
                 async with headless_page(chromium) as browser:
@@ -177,7 +190,8 @@ def main() -> None:
         symbols = symbols[: opts.symbols]
     spec = build_spec(sorted(symbols))
     chromium = find_chromium()
-    modes = MODES if chromium else MODES[:2]
+    curl = shutil.which("curl")
+    modes = tuple(m for m in MODES if (m != "browser" or chromium) and (m != "stream" or curl))
     if chromium is None:
         print("no chromium: the browser mode is skipped")
     url = f"iex+pcap://{capture}?speed=0"

@@ -75,24 +75,22 @@ async def _drain(stream: asyncio.StreamReader) -> None:
 
 
 async def _screenshot(url: str, chromium: str, symbol: str, path: Path) -> None:
+    """Open the page, drill into ``symbol``, wait for its mid to change, save a screenshot."""
     from fluvius.testing.browser import headless_page
 
     async with headless_page(chromium) as browser:
         page = browser.page
         await page.goto(url)
-        row = page.locator(f'#grid tr[data-key="mid/{symbol}"] td:nth-child(2)')
-        await row.wait_for()
-        before = await row.inner_text()
+        await page.click(f'#graph g.box[data-scope="{symbol}"]')
+        await page.locator(f'#graph g.box[data-key="model/{symbol}"]').wait_for()
+        cell = f'#grid tr[data-key="mid/{symbol}"] td:nth-child(2)'
+        await page.locator(cell).wait_for()
+        before = await page.inner_text(cell)
         await page.wait_for_function(
             "([sel, v]) => document.querySelector(sel).textContent !== v",
-            arg=[f'#grid tr[data-key="mid/{symbol}"] td:nth-child(2)', before],
+            arg=[cell, before],
             timeout=30_000,
         )
-        await page.click(f'#graph g.box[data-scope="{symbol}"]')
-        try:
-            await page.locator(f'#graph g.box[data-key="model/{symbol}"]').wait_for()
-        finally:
-            await page.screenshot(path=str(path), full_page=True)
         await asyncio.sleep(1.0)  # a few pushes, so the node boxes show values
         await page.screenshot(path=str(path), full_page=True)
 

@@ -139,6 +139,11 @@ def test_fluvius_live_http_serves_the_dashboard_end_to_end(tmp_path: Path) -> No
                 page = browser.page
                 await page.goto(url)
                 key = f"mid/{symbols[0]}"
+                await page.fill("#glob", "mid/*")  # the grid filters by glob
+                await page.wait_for_function(
+                    "n => document.querySelectorAll('#grid tbody tr').length === n",
+                    arg=len(symbols),
+                )
                 row = page.locator(f'#grid tr[data-key="{key}"]')
                 await row.wait_for()
                 await page.locator(f'#graph g.box[data-scope="{symbols[0]}"]').wait_for()

@@ -60,6 +60,8 @@ function setConn(cls, text) {
 
 function drawGrid(grid) {
   hot = [];
+  watcher.disconnect();
+  shownRows = new Set();
   const body = document.createDocumentFragment();
   rows = new Map();
   for (const key of grid.keys) {
@@ -70,7 +72,8 @@ function drawGrid(grid) {
     const cycle = el("td", "", version === undefined || version < 0 ? "–" : String(version));
     tr.append(el("td", "", key), value, cycle);
     if (failed.has(key)) tr.classList.add("failed");
-    rows.set(key, { tr, value, cycle });
+    rows.set(key, { tr, value, cycle, pending: null });
+    watcher.observe(tr);
     body.append(tr);
   }
   $("grid").tBodies[0].replaceChildren(body);
@@ -82,19 +85,36 @@ function drawGrid(grid) {
 
 // Cells changed by the last push are marked until the next one: one repaint per push (an
 // animation per cell would repaint at the screen's frame rate, taking CPU from the run).
+// Rows scrolled out of view only keep their newest value, written when they come into view:
+// a push touches the twenty-odd visible rows, not the 1,000 of the grid.
 let hot = [];
+let shownRows = new Set();
+const watcher = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const row = rows.get(e.target.dataset.key);
+    if (!row) continue;
+    if (e.isIntersecting) {
+      shownRows.add(row);
+      if (row.pending) writeRow(row, row.pending.v, row.pending.cycle);
+    } else shownRows.delete(row);
+  }
+});
+function writeRow(row, v, cycle) {
+  row.pending = null;
+  row.value.textContent = fmt(v);
+  row.cycle.textContent = String(cycle);
+}
 function updateValues(msg) {
   for (const cell of hot) cell.classList.remove("hot");
   hot = [];
   for (const key in msg.values) {
     const row = rows.get(key);
     const v = msg.values[key];
-    if (row) {
-      row.value.textContent = fmt(v);
-      row.cycle.textContent = String(msg.cycle);
+    if (row && shownRows.has(row)) {
+      writeRow(row, v, msg.cycle);
       row.value.classList.add("hot");
       hot.push(row.value);
-    }
+    } else if (row) row.pending = { v, cycle: msg.cycle };
     setNodeValue(key, v);
   }
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fluvius.feeds import events as ev
@@ -298,3 +299,39 @@ class Feed:
         self.next_offset += len(seg) - 40
         self.datagrams.append((recv_ns, seg))
         return seg
+
+
+def shared_sample(name: str = "TOPS16_20170710_sample.pcap.gz") -> Path | None:
+    """The real IEX sample in ``shared/data/iex`` of the nearest ancestor that has it.
+
+    IEX's data is never committed: a clone without it gets None (the tests skip).
+    """
+    for parent in Path(__file__).resolve().parents:
+        path = parent / "shared" / "data" / "iex" / name
+        if path.exists():
+            return path
+    return None
+
+
+def sample_segments(data: bytes) -> list[tuple[int, int]]:
+    """(byte offset of the IEX-TP header, message count) of each segment of a classic pcap.
+
+    Written from the pcap, Ethernet, IPv4 and UDP layouts alone (no fluvius reader).
+    """
+    assert data[:4] == b"\xd4\xc3\xb2\xa1", "a little-endian microsecond pcap"
+    out = []
+    pos = 24
+    while pos + 16 <= len(data):
+        (incl,) = struct.unpack_from("<I", data, pos + 8)
+        frame_at = pos + 16
+        if frame_at + incl > len(data):
+            break
+        ip = frame_at + 14
+        while data[ip - 2 : ip] in (b"\x81\x00", b"\x88\xa8", b"\x91\x00"):  # VLAN tags
+            ip += 4
+        udp = ip + (data[ip] & 0x0F) * 4
+        iex = udp + 8
+        if incl >= iex - frame_at + 40 and data[iex] == 1:
+            out.append((iex, struct.unpack_from("<H", data, iex + 14)[0]))
+        pos = frame_at + incl
+    return out

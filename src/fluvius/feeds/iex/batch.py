@@ -125,7 +125,7 @@ class BatchDecoder:
     _k: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.tracker = SequenceTracker(self.report)
+        self.tracker = SequenceTracker(self.report, strict=self.strict)
         self._k = kernels() if self.use_numba else None
 
     def decode_chunk(self, chunk: RecordChunk | Survey) -> dict[str, Rows]:
@@ -164,19 +164,32 @@ class BatchDecoder:
     ) -> dict[str, Rows]:
         """The general path: problems of each segment and message, then the fields."""
         problems = segment_problems(seg, msgs, base, self.report)
-        drop = self._track(seg, base)
+        drop = np.zeros(len(seg.off), dtype=np.int64)
+        try:
+            self._track(seg, base, drop=drop)
+            sequence_error = None
+        except DecodeError as exc:  # strict: raised below if nothing comes before it
+            sequence_error = exc
         if drop.any():
             msgs = msgs.select(msgs.k >= drop[msgs.seg])
         self.report.messages += len(msgs.mpos)
-        return self._fields(buf, seg, msgs, problems, base)
+        return self._fields(buf, seg, msgs, problems, base, sequence_error)
 
-    def _track(self, seg: Segments, base: int, in_order: bool | None = None) -> NDArray[np.int64]:
+    def _track(
+        self,
+        seg: Segments,
+        base: int,
+        in_order: bool | None = None,
+        drop: NDArray[np.int64] | None = None,
+    ) -> NDArray[np.int64]:
         """Leading duplicate messages per segment; the tracker's state moves past the chunk.
 
         ``in_order``: whether all segments continue one stream in order (computed if None).
+        ``drop`` receives the counts (filled up to the segment of a strict-mode error).
         """
         n = len(seg.off)
-        drop = np.zeros(n, dtype=np.int64)
+        if drop is None:
+            drop = np.zeros(n, dtype=np.int64)
         key = StreamKey(int(seg.protocol[0]), int(seg.channel[0]), int(seg.session[0]))
         if in_order is None:
             in_order = bool(
@@ -186,10 +199,15 @@ class BatchDecoder:
                 and (seg.first[1:] == (seg.first + seg.count)[:-1]).all()
                 and (seg.soff[1:] == (seg.soff + seg.plen)[:-1]).all()
             )
-        expected = self.tracker.expected(key)
-        if in_order and (expected is None or expected == (int(seg.first[0]), int(seg.soff[0]))):
-            nxt_seq, nxt_off = int(seg.first[-1] + seg.count[-1]), int(seg.soff[-1] + seg.plen[-1])
-            self.tracker.set_expected(key, nxt_seq, nxt_off)
+        if in_order and self.tracker.advance_chunk(
+            key,
+            int(seg.first[0]),
+            int(seg.soff[0]),
+            int(seg.first[-1] + seg.count[-1]),
+            int(seg.soff[-1] + seg.plen[-1]),
+            segments=n,
+            at=int(seg.off[0]) + base,
+        ):
             return drop
         rows = zip(
             seg.protocol.tolist(),
@@ -214,6 +232,7 @@ class BatchDecoder:
         msgs: Messages,
         problems: list[tuple[int, str, str]],
         base: int,
+        sequence_error: DecodeError | None = None,
     ) -> dict[str, Rows]:
         rep = self.report
         mpos, mlen = msgs.mpos, msgs.mlen
@@ -244,8 +263,14 @@ class BatchDecoder:
                         f"at least {int(doc[i])} bytes",
                     )
                 )
-        if problems:
+        if problems or sequence_error is not None:
             problems.sort(key=lambda p: p[0])
+            # strict: the first in file order, as the reference decoder meets them (a damaged
+            # segment is reported before its sequence number, its messages after it)
+            if sequence_error is not None and (
+                not problems or sequence_error.offset < problems[0][0]
+            ):
+                raise sequence_error
             if self.strict:
                 at, what, expected = problems[0]
                 raise DecodeError(f"{what} (expected {expected})", offset=at, expected=expected)
@@ -323,6 +348,7 @@ def _batches(
         progress=progress,
         reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
         walk=None if k is None else pcap_walk(k, decoder.report.capture),
+        strict=decoder.strict,
     )
     for chunk in chunks:
         arrays = decoder.decode_chunk(chunk)

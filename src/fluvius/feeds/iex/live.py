@@ -28,6 +28,15 @@ mode a corrupt segment ends iteration with its :class:`~fluvius.errors.DecodeErr
 Iteration ends when the feed is closed, or after ``idle_timeout_s`` seconds without a
 datagram (a replay that finished, a feed that went quiet).
 
+Exposure (issue 15). :meth:`LiveFeed.bind` listens on loopback unless told otherwise;
+with a multicast ``group`` it binds the group's address, so it receives that group's
+datagrams only (not unicast sent to any address of the host). ``allow_from`` keeps the
+datagrams of the listed source addresses only; the others are counted
+(:attr:`LiveStats.foreign_drops`) and dropped before decoding. One forged datagram cannot
+blind the feed (the tracker holds an implausible sequence jump until the stream confirms
+it), and forged sessions cannot grow its state: at most ``max_streams`` streams are
+tracked, the ones dropped are reported (``report.evicted_streams``).
+
 >>> async def main():
 ...     async with await LiveFeed.bind("127.0.0.1", 0) as feed:
 ...         return feed.port > 0
@@ -48,9 +57,10 @@ from typing import TYPE_CHECKING, Any
 from fluvius.errors import DecodeError
 from fluvius.feeds.iex.datagram import ColumnarSegmentDecoder
 from fluvius.feeds.iex.report import DecodeReport
+from fluvius.feeds.iex.transport import MAX_STREAMS
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterable
     from types import TracebackType
 
     from fluvius.feeds.events import Event
@@ -71,6 +81,7 @@ class LiveStats:
     events: int = 0
     overflow_drops: int = 0
     max_pending: int = 0
+    foreign_drops: int = 0  # datagrams from a source not in ``allow_from``
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
@@ -90,11 +101,17 @@ class LiveFeed:
         max_pending: int = 1_000_000,
         clock: Callable[[], int] = time.time_ns,
         venue: str = "IEX",
+        max_streams: int = MAX_STREAMS,
+        allow_from: Iterable[str] | None = None,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending=}")
+        if max_streams < 1:
+            raise ValueError(f"max_streams must be >= 1, got {max_streams=}")
         self.report = DecodeReport()
         self.decoder = ColumnarSegmentDecoder(venue=venue, strict=strict, report=self.report)
+        self.decoder.tracker.max_streams = max_streams
+        self.allow_from = _addresses(allow_from)
         self.stats = LiveStats()
         self.max_pending = max_pending
         self.clock = clock
@@ -110,7 +127,7 @@ class LiveFeed:
     @classmethod
     async def bind(
         cls,
-        host: str = "0.0.0.0",
+        host: str | None = None,
         port: int = 0,
         *,
         group: str | None = None,
@@ -120,10 +137,17 @@ class LiveFeed:
     ) -> LiveFeed:
         """Bind ``host:port`` (port 0: any free port) and start receiving.
 
+        ``host`` defaults to loopback (``127.0.0.1``), or to ``group`` when one is joined:
+        name an address (``"0.0.0.0"``: every interface) to receive from other hosts.
         ``group`` joins that IPv4 multicast group on ``interface`` (the IEX feeds are
         multicast: TOPS 233.215.21.3:10377, DEEP 233.215.21.4:10378 on the primary site).
         ``rcvbuf_bytes`` asks the kernel for a large socket buffer (it may grant less).
+        ``options`` go to the constructor: ``strict``, ``max_pending``, ``clock``,
+        ``venue``, ``max_streams`` (streams tracked at once), ``allow_from`` (source
+        addresses whose datagrams are kept; None: any).
         """
+        if host is None:
+            host = group if group is not None else "127.0.0.1"
         feed = cls(**options)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         try:
@@ -154,6 +178,9 @@ class LiveFeed:
         sock = self._sock
         if sock is None:
             return
+        if self.allow_from is not None:
+            self._readable_from(sock, self.allow_from)
+            return
         for _ in range(DRAIN):
             try:
                 data = sock.recv(65536)
@@ -163,6 +190,21 @@ class LiveFeed:
                 self._fail(exc)
                 return
             self._receive(data)
+
+    def _readable_from(self, sock: socket.socket, allowed: frozenset[str]) -> None:
+        """:meth:`_readable` keeping only the datagrams of the allowed source addresses."""
+        for _ in range(DRAIN):
+            try:
+                data, (source, _port) = sock.recvfrom(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._fail(exc)
+                return
+            if source in allowed:
+                self._receive(data)
+            else:
+                self.stats.foreign_drops += 1
 
     def _receive(self, data: bytes) -> None:
         stats = self.stats
@@ -249,3 +291,20 @@ class LiveFeed:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _addresses(allow_from: Iterable[str] | None) -> frozenset[str] | None:
+    """The allow-list as canonical IPv4 address strings (what ``recvfrom`` reports)."""
+    if allow_from is None:
+        return None
+    if isinstance(allow_from, str):
+        allow_from = [allow_from]
+    out = set()
+    for address in allow_from:
+        try:
+            out.add(socket.inet_ntoa(socket.inet_aton(address)))
+        except OSError:
+            raise ValueError(
+                f"allow_from: {address!r} is not an IPv4 address (e.g. '10.0.0.5')"
+            ) from None
+    return frozenset(out)

@@ -43,6 +43,11 @@ class DecodeReport:
     duplicate_messages, gaps, restarts, offset_mismatches
         Sequence tracking per (protocol, channel, session); see
         :class:`~fluvius.feeds.iex.transport.SequenceTracker`.
+    sequence_anomaly_count, sequence_anomalies
+        Implausible sequence jumps (not taken as the new expected number unless the next
+        segment confirms them) and restarts the next segment did not follow.
+    stream_evictions, evicted_streams
+        Streams the tracker stopped tracking to stay within its bound (forged sessions).
     truncated_segments
         Segments cut short by the capture (captured length < original length).
     corrupt, problems
@@ -67,9 +72,13 @@ class DecodeReport:
     missing_messages: int = 0
     restart_count: int = 0
     offset_mismatch_count: int = 0
+    sequence_anomaly_count: int = 0
+    stream_evictions: int = 0
     gaps: list[dict[str, int]] = field(default_factory=list)
     restarts: list[dict[str, int]] = field(default_factory=list)
     offset_mismatches: list[dict[str, int]] = field(default_factory=list)
+    sequence_anomalies: list[dict[str, int]] = field(default_factory=list)
+    evicted_streams: list[dict[str, int]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     def add_problem(self, offset: int, what: str) -> None:

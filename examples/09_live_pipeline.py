@@ -141,6 +141,8 @@ def main() -> None:
     print(f"  alerts raised, by node kind: {dict(sorted(kinds.items()))}")
     same = all(repr(first[k]) == repr(second[k]) or _both_nan(first[k], second[k]) for k in first)
     print(f"  a second replay gives the same predictions, switches and alerts: {same}")
+    if not same:
+        raise SystemExit("a replay at speed=0 must be deterministic")
 
 
 def _both_nan(a: Any, b: Any) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psutil
 import pyarrow.dataset as ds
 import pytest
 import yaml
@@ -104,14 +105,18 @@ def test_bad_usage_exits_2(setup: Any) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_ends_the_run_cleanly(setup: Any, tmp_path: Path, sig: int) -> None:
+@pytest.mark.parametrize(
+    ("sig", "scheduler"), [(signal.SIGINT, "serial"), (signal.SIGTERM, "process")]
+)
+def test_a_signal_ends_the_run_cleanly(
+    setup: Any, tmp_path: Path, sig: int, scheduler: str
+) -> None:
     """SIGINT/SIGTERM: recordings flushed, workers closed, the JSON printed, exit code 0."""
     spec, path, _ = setup
     rec = tmp_path / "rec"
     cmd = [
         sys.executable, "-c", "from fluvius.cli.app import main; main()", "live", str(spec),
-        "--feed", f"iex+pcap://{path}?speed=0.001", "--scheduler", "process",
+        "--feed", f"iex+pcap://{path}?speed=0.001", "--scheduler", scheduler,
         "--record", str(rec), "--json",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -121,6 +126,7 @@ def test_a_signal_ends_the_run_cleanly(setup: Any, tmp_path: Path, sig: int) -> 
         started = proc.stderr.readline().decode()  # the command says when it has started
         assert "started" in started, started
         time.sleep(0.5)  # a few cycles
+        children = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -130,3 +136,6 @@ def test_a_signal_ends_the_run_cleanly(setup: Any, tmp_path: Path, sig: int) -> 
     assert doc["stats"]["ended_by"] == signal.Signals(sig).name
     assert ds.dataset(rec).to_table().num_rows == doc["stats"]["recorded_rows"] > 0
     assert not list(rec.glob("*.partial"))
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"processes outlived the run: {alive}"
+    assert len(children) >= (2 if scheduler == "process" else 0)

@@ -155,3 +155,31 @@ def test_the_replayers_default_rate_is_one_constant() -> None:
 
     assert inspect.signature(replay).parameters["max_rate"].default == DEFAULT_MAX_RATE
     assert inspect.signature(cli_replay).parameters["rate"].default == DEFAULT_MAX_RATE
+
+
+def test_allow_list_drops_other_sources_and_counts_them(capture: Any) -> None:
+    path, symbols = capture
+    payloads = [p for _, p in iter_datagrams(path)][:20]
+
+    async def main() -> Any:
+        run = LiveRun(_graph(symbols), ["iex+udp://127.0.0.1:0?allow=127.0.0.2"])
+        task = asyncio.create_task(run.run())
+        await asyncio.wait_for(run.ready.wait(), 30)
+        feed: Any = run.feeds[0]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for payload in payloads:  # from 127.0.0.1: not allowed
+            sock.sendto(payload, ("127.0.0.1", feed.port))
+        sock.close()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if feed.feed.stats.foreign_drops == len(payloads):
+                break
+        run.stop("test")
+        return await task
+
+    report = asyncio.run(main())
+    (health,) = report.feeds.values()
+    assert health["foreign_drops"] == len(payloads)
+    assert health["messages"] == 0
+    with pytest.raises(FeedError, match="not an IPv4 address"):
+        asyncio.run(LiveRun(_graph(symbols), ["iex+udp://127.0.0.1:0?allow=nope"]).run())

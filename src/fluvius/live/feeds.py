@@ -23,7 +23,9 @@ give the same values for the same datagrams):
 ``iex+udp://HOST:PORT?group=G&interface=I``             receive IEX-TP datagrams on
                                                         ``HOST:PORT`` (joining multicast group
                                                         ``G`` on interface ``I`` when given).
-                                                        Options: ``rcvbuf=BYTES`` (socket
+                                                        Options: ``allow=IP[,IP…]`` (keep
+                                                        only these sources' datagrams),
+                                                        ``rcvbuf=BYTES`` (socket
                                                         buffer asked for, default 8 MiB),
                                                         ``idle=SECONDS`` (end after that long
                                                         without a datagram; default: never).
@@ -52,8 +54,8 @@ runner can measure receive → cycle-end latency), ``updates()`` and ``close()``
 keys in ``context.sources`` may be set; trade-like sources carry tuples of events that the
 runner concatenates when it merges updates (:func:`fluvius.feeds.adapter.merge_tick`).
 
->>> [s for s in sorted(feed_schemes()) if s.startswith("iex+")]  # tests may register more
-['iex+pcap', 'iex+udp']
+>>> {"iex+pcap", "iex+udp"} <= set(feed_schemes())
+True
 >>> parse_feed_url("iex+pcap://data/x.pcap?speed=0").path, parse_feed_url("iex+pcap:///x.pcap").path
 ('data/x.pcap', '/x.pcap')
 """
@@ -363,12 +365,14 @@ class IexUdpFeed(_IexDecoding):
         super().__init__(url, context)
         if not url.host or url.port is None:
             raise FeedError(f"feed {url.url!r}: expected iex+udp://HOST:PORT, e.g. 127.0.0.1:10377")
-        unknown = set(url.options) - {"group", "interface", "rcvbuf", "idle"}
+        unknown = set(url.options) - {"group", "interface", "rcvbuf", "idle", "allow"}
         if unknown:
             raise FeedError(
                 f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; "
-                "known: group, interface, rcvbuf, idle"
+                "known: group, interface, rcvbuf, idle, allow"
             )
+        allow = url.option("allow")
+        self.allow_from = None if allow is None else [a for a in allow.split(",") if a]
         self.url = url
         self.rcvbuf_bytes = int(url.number("rcvbuf", 8 << 20, least=1))
         idle = url.option("idle")
@@ -382,13 +386,17 @@ class IexUdpFeed(_IexDecoding):
         """Bind the socket (the runner calls this before the first cycle)."""
         if self.feed is None:
             url = self.url
-            self.feed = await LiveFeed.bind(
-                url.host,
-                url.port or 0,
-                group=url.option("group"),
-                interface=url.option("interface", "0.0.0.0") or "0.0.0.0",
-                rcvbuf_bytes=self.rcvbuf_bytes,
-            )
+            try:
+                self.feed = await LiveFeed.bind(
+                    url.host,
+                    url.port or 0,
+                    group=url.option("group"),
+                    interface=url.option("interface", "0.0.0.0") or "0.0.0.0",
+                    rcvbuf_bytes=self.rcvbuf_bytes,
+                    allow_from=self.allow_from,
+                )
+            except ValueError as exc:  # a bad allow-list address
+                raise FeedError(f"feed {url.url!r}: {exc}") from None
 
     @property
     def port(self) -> int:
@@ -428,6 +436,15 @@ class IexUdpFeed(_IexDecoding):
         kernel = udp_kernel_drops(feed.port) if feed.port else None
         if kernel is not None:
             self._kernel_drops = max(self._kernel_drops, kernel)
+        foreign = feed.stats.foreign_drops - self.health.foreign_drops
+        if foreign > 0:
+            self.health.foreign_drops = feed.stats.foreign_drops
+            log.warning(
+                "feed %s: %d datagram(s) from sources outside allow= dropped",
+                self.name,
+                foreign,
+                extra={"feed": self.name, "stream": f"udp:{feed.port}", "drops": foreign},
+            )
         drops = feed.stats.overflow_drops + self._kernel_drops
         new = drops - self.health.drops
         if new > 0:

@@ -51,6 +51,7 @@ class FeedHealth:
     ended: bool = False
     lag_warnings: int = 0  # times the lag went above the warning bound (fluvius.live.feeds)
     url: str = ""
+    foreign_drops: int = 0  # datagrams from sources outside the feed's allow-list
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class FeedHealth:
             "ended": self.ended,
             "lag_warnings": self.lag_warnings,
             "url": self.url,
+            "foreign_drops": self.foreign_drops,
         }
 
 

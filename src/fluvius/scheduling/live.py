@@ -35,8 +35,6 @@ from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fluvius.feeds.adapter import clear_trades, merge_tick
-
 if TYPE_CHECKING:
     from fluvius.engine.state import CycleResult
     from fluvius.scheduling.base import Session
@@ -55,6 +53,10 @@ def take_batch(pending: deque[Tick], conflates: Callable[[str], bool]) -> dict[s
     >>> take_batch(deque([("trade/X", (1,)), ("trade/X", (2,))]), lambda k: True)
     {'trade/X': (1, 2)}
     """
+    # imported here, not at the top: every worker process imports this package, and the
+    # feed adapter (numpy, the compiled row readers) would double its import time
+    from fluvius.feeds.adapter import merge_tick
+
     batch: dict[str, Any] = {}
     while pending:
         key, value = pending[0]
@@ -87,6 +89,8 @@ async def run_live(
     ``streams`` is either ``{source key: async iterable of values}`` or one async iterable
     of ``(source key, value)`` ticks (a feed handler). The session must have started.
     """
+    from fluvius.feeds.adapter import clear_trades  # see take_batch
+
     pending: deque[Tick] = deque()
     wake = asyncio.Event()
     ticks = cycles = conflated = max_pending = 0

@@ -19,6 +19,9 @@ Then the other parts, each through its example script (``examples/0N_*.py``):
    (example 07).
 7. The node library as spec ops: statistics, options, a model (example 03).
 8. ``fluvius config``: generate a small universe's configuration and check it (example 06).
+9. ``fluvius live`` on the sample with ``--http``: the dashboard's address, a JSON snapshot
+   from its API, and a screenshot of the page when a headless chromium is present
+   (example 10).
 """
 
 from __future__ import annotations
@@ -202,6 +205,9 @@ def main() -> None:
         "fluvius config: a small universe's configuration, generated and checked",
         _example("06_config.py")["main"],
     )
+    # printed as it happens (not through _show): the dashboard's address comes first
+    console.rule("fluvius live on the IEX sample, with its dashboard (address, API, screenshot)")
+    _example("10_live_dashboard.py")["main"]()
 
 
 if __name__ == "__main__":

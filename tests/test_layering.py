@@ -15,6 +15,7 @@ SRC = Path(fluvius.__file__).parent
 # rank of each top-level part: a module may import parts of equal or lower rank only
 RANKS = {
     "_lazy": 0,
+    "_jsonable": 0,
     "errors": 0,
     "feeds": 1,
     "graph": 1,

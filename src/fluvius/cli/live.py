@@ -17,6 +17,7 @@ from fluvius.cli.output import err_console, print_json
 from fluvius.cli.run import SCHEDULERS, check_scheduler, report_document
 from fluvius.engine.state import ERROR_POLICIES
 from fluvius.live import LiveReport, LiveRun, LiveState, Recorder, feed_schemes
+from fluvius.live.address import parse_http_address
 
 __all__ = ["EPILOG", "HELP", "live", "live_document"]
 
@@ -110,6 +111,15 @@ def live(
         list[str] | None,
         typer.Option(help="Key glob of nodes to record (repeat; default: every key)."),
     ] = None,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve the dashboard (GET /), /metrics and /api/values?keys=GLOB at "
+            "HOST:PORT; loopback (127.0.0.1) unless you name another address; port 0 picks "
+            "a free one. The address is printed on stderr.",
+            show_default=False,
+        ),
+    ] = None,
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds.", min=0.0)
     ] = None,
@@ -137,6 +147,12 @@ def live(
             fail(f"unknown error policy {error_policy!r}; expected one of {ERROR_POLICIES}", code=2)
         if duration is not None and duration <= 0:
             fail(f"--duration must be > 0 seconds, got {duration}", code=2)
+        listen = None
+        if http is not None:
+            try:
+                listen = parse_http_address(http)
+            except ValueError as exc:
+                fail(str(exc), code=2)
         schemes = feed_schemes()
         for url in feed:
             if url.partition("://")[0] not in schemes:
@@ -149,7 +165,7 @@ def live(
         try:
             report = asyncio.run(
                 _run(spec, feed, scheduler, workers, record, record_keys or [], duration,
-                     error_policy)
+                     error_policy, listen)
             )  # fmt: skip
         finally:
             logging.getLogger("fluvius").removeHandler(handler)
@@ -168,6 +184,7 @@ async def _run(
     record_keys: list[str],
     duration: float | None,
     error_policy: str,
+    listen: tuple[str, int] | None = None,
 ) -> LiveReport:
     recorder = Recorder(record, record_keys) if record is not None else None
     run = LiveRun(
@@ -194,7 +211,14 @@ async def _run(
 
     told = asyncio.create_task(announce())  # owned here: cancelled and awaited below
     try:
-        return await run.run()
+        if listen is None:
+            return await run.run()
+        from fluvius.live.http import DashboardServer  # aiohttp: imported only when serving
+
+        async with DashboardServer(run.state, *listen) as server:
+            err_console.print(f"dashboard: {server.url}  (metrics: {server.url}metrics)")
+            err_console.file.flush()
+            return await run.run()
     finally:
         told.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -16,6 +16,7 @@ business; the runner never buffers per reader).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,13 @@ if TYPE_CHECKING:
     from fluvius.errors import NodeError
     from fluvius.graph import Graph
 
-__all__ = ["Alert", "FeedHealth", "LiveState"]
+__all__ = ["LATENCY_BUCKETS_S", "Alert", "FeedHealth", "LiveState"]
+
+LATENCY_BUCKETS_S: tuple[float, ...] = (
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3,
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+"""Upper bounds of the cycle latency histogram (seconds; 1 µs to 10 s, 1-2.5-5 steps)."""
 
 
 @dataclass(slots=True)
@@ -95,8 +102,12 @@ class LiveState:
     errors: dict[str, NodeError] = field(default_factory=dict)  # failed now, by key
     cycle_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
     cycles_total: int = 0
+    # cumulative cycle latency histogram: counts per LATENCY_BUCKETS_S bound (+ the overflow)
+    latency_counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1))
+    cycle_seconds_total: float = 0.0
     recomputed_total: int = 0
     node_errors_total: int = 0
+    alerts_total: int = 0  # alerts ever recorded (``alerts`` keeps the last 1000)
     worker_busy_seconds: dict[str, float] = field(default_factory=dict)  # by worker name
     started_ns: int = 0
     ended: bool = False
@@ -123,9 +134,12 @@ class LiveState:
         self.cycles_total += 1
         self.recomputed_total += recomputed
         self.cycle_seconds.append(seconds)
+        self.cycle_seconds_total += seconds
+        self.latency_counts[bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
         for error in errors:
             self.node_errors_total += 1
             self.errors[error.key] = error
+            self.alerts_total += 1
             self.alerts.append(Alert(cycle, error.key, "error", str(error), ts_ns))
 
     def record_recovered(self, keys: Iterable[str]) -> None:
@@ -134,6 +148,7 @@ class LiveState:
             self.errors.pop(key, None)
 
     def record_alert(self, alert: Alert) -> None:
+        self.alerts_total += 1
         self.alerts.append(alert)
 
     def feed(self, name: str) -> FeedHealth:

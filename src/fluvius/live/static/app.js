@@ -1,0 +1,340 @@
+// fluvius live dashboard: plain JavaScript, no dependencies, talks only to its own origin.
+// Data: /api/stream (Server-Sent Events: grid, values, status) and /api/graph.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const BOX_W = 150, BOX_H = 30, GAP_X = 50, GAP_Y = 8, PAD = 12, MAX_ROWS = 40;
+const $ = (id) => document.getElementById(id);
+
+const view = { glob: "*", scope: "" };
+let source = null;          // the EventSource
+let rows = new Map();       // key -> {tr, value, cycle}
+let nodeValues = new Map(); // key -> svg <text> of a drawn node's value
+let failed = new Set();
+let alertsShown = -1;
+let drilled = "";           // the scope drawn, "" for the overview
+
+// -- formatting ------------------------------------------------------------------------------
+function fmt(v) {
+  if (v === null || v === undefined) return "–";
+  if (typeof v === "number") {
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return (a !== 0 && (a < 1e-3 || a >= 1e7)) ? v.toExponential(4) : String(+v.toPrecision(7));
+  }
+  if (typeof v === "string") return v.length > 120 ? v.slice(0, 117) + "…" : v;
+  const s = JSON.stringify(v);
+  return s.length > 120 ? s.slice(0, 117) + "…" : s;
+}
+const num = (v, digits = 1) => (v === null || v === undefined) ? "–" : v.toFixed(digits);
+const int = (v) => (v === null || v === undefined) ? "–" : Math.round(v).toLocaleString("en-US");
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+function svg(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  return e;
+}
+
+// -- the stream ------------------------------------------------------------------------------
+function connect() {
+  if (source) source.close();
+  const q = new URLSearchParams({ keys: view.glob || "*", scope: view.scope });
+  source = new EventSource("api/stream?" + q.toString());
+  source.addEventListener("grid", (e) => drawGrid(JSON.parse(e.data)));
+  source.addEventListener("values", (e) => updateValues(JSON.parse(e.data)));
+  source.addEventListener("status", (e) => drawStatus(JSON.parse(e.data)));
+  source.onopen = () => setConn("live", "live");
+  source.onerror = () => setConn("lost", "reconnecting");
+}
+function setConn(cls, text) {
+  const c = $("conn");
+  if (c.classList.contains("ended")) return;
+  c.className = "conn " + cls;
+  c.textContent = text;
+}
+
+function drawGrid(grid) {
+  hot = [];
+  watcher.disconnect();
+  shownRows = new Set();
+  const body = document.createDocumentFragment();
+  rows = new Map();
+  for (const key of grid.keys) {
+    const tr = el("tr");
+    tr.dataset.key = key;
+    const value = el("td", "", fmt(grid.values[key]));
+    const version = grid.versions[key];
+    const cycle = el("td", "", version === undefined || version < 0 ? "–" : String(version));
+    tr.append(el("td", "", key), value, cycle);
+    if (failed.has(key)) tr.classList.add("failed");
+    rows.set(key, { tr, value, cycle, pending: null });
+    watcher.observe(tr);
+    body.append(tr);
+  }
+  $("grid").tBodies[0].replaceChildren(body);
+  const shown = grid.keys.length;
+  $("grid-count").textContent = shown === grid.total
+    ? `${int(grid.total)} keys` : `first ${int(shown)} of ${int(grid.total)} keys`;
+  for (const key of grid.keys) setNodeValue(key, grid.values[key]);
+}
+
+// Cells changed by the last push are marked until the next one: one repaint per push (an
+// animation per cell would repaint at the screen's frame rate, taking CPU from the run).
+// Rows scrolled out of view only keep their newest value, written when they come into view:
+// a push touches the twenty-odd visible rows, not the 1,000 of the grid.
+let hot = [];
+let shownRows = new Set();
+const watcher = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const row = rows.get(e.target.dataset.key);
+    if (!row) continue;
+    if (e.isIntersecting) {
+      shownRows.add(row);
+      if (row.pending) writeRow(row, row.pending.v, row.pending.cycle);
+    } else shownRows.delete(row);
+  }
+});
+function writeRow(row, v, cycle) {
+  row.pending = null;
+  row.value.textContent = fmt(v);
+  row.cycle.textContent = String(cycle);
+}
+function updateValues(msg) {
+  for (const cell of hot) cell.classList.remove("hot");
+  hot = [];
+  for (const key in msg.values) {
+    const row = rows.get(key);
+    const v = msg.values[key];
+    if (row && shownRows.has(row)) {
+      writeRow(row, v, msg.cycle);
+      row.value.classList.add("hot");
+      hot.push(row.value);
+    } else if (row) row.pending = { v, cycle: msg.cycle };
+    setNodeValue(key, v);
+  }
+}
+function setNodeValue(key, v) {
+  const t = nodeValues.get(key);
+  if (t) t.textContent = clip(fmt(v), 24);
+}
+// a feed URL's scheme, file name and query: iex+pcap://…/sample.pcap.gz?speed=0
+function feedLabel(name) {
+  const m = /^([\w+.-]+:\/\/)(.*\/)?([^/]*)$/.exec(name);
+  return m ? m[1] + (m[2] ? "…/" : "") + m[3] : name;
+}
+
+function drawStatus(s) {
+  $("st-cycle").textContent = int(s.cycle);
+  $("st-rate").textContent = num(s.cycles_per_s, 0);
+  $("st-p50").textContent = s.latency_ms.p50 === null ? "–" : num(s.latency_ms.p50, 3) + " ms";
+  $("st-p99").textContent = s.latency_ms.p99 === null ? "–" : num(s.latency_ms.p99, 3) + " ms";
+  $("st-nodes").textContent = int(s.nodes);
+  $("st-failed").textContent = int(s.failed_total);
+  $("st-sched").textContent = `${s.scheduler} × ${s.workers}`;
+  if (s.ended) {
+    const c = $("conn");
+    c.className = "conn ended";
+    c.textContent = "run ended";
+  }
+  const feeds = document.createDocumentFragment();
+  for (const f of s.feeds) {
+    const tr = el("tr");
+    tr.dataset.feed = f.name;
+    tr.title = f.name;
+    for (const text of [feedLabel(f.name) + (f.ended ? " (ended)" : ""), int(f.messages),
+      int(f.messages_per_s), int(f.gaps), int(f.gap_messages), int(f.drops),
+      num(f.lag_ms, 3), num(f.lag_max_ms, 3)]) tr.append(el("td", "", text));
+    feeds.append(tr);
+  }
+  $("feeds").tBodies[0].replaceChildren(feeds);
+  const workers = document.createDocumentFragment();
+  for (const w of s.worker_load) {
+    const bar = el("div", "bar");
+    const meter = el("div", "meter");
+    const fill = el("span");
+    const load = Math.max(0, Math.min(1, w.load || 0));
+    fill.style.width = (100 * load).toFixed(1) + "%";
+    meter.append(fill);
+    bar.append(el("span", "", w.name), meter, el("span", "", (100 * load).toFixed(0) + " % busy"));
+    workers.append(bar);
+  }
+  $("workers").replaceChildren(workers);
+  failed = new Set(s.failed.map((f) => f.key));
+  for (const [key, row] of rows) row.tr.classList.toggle("failed", failed.has(key));
+  if (s.alerts_total !== alertsShown) drawAlerts(s);
+}
+
+function drawAlerts(s) {
+  alertsShown = s.alerts_total;
+  $("alerts-count").textContent = `${int(s.alerts_total)} raised, ${int(s.failed_total)} nodes failed now`;
+  const list = document.createDocumentFragment();
+  for (const a of s.alerts) {
+    const li = el("li");
+    li.dataset.key = a.key;
+    li.append(el("span", "kind " + a.kind, a.kind), " ", el("strong", "", a.key),
+      ` cycle ${a.cycle} `, el("span", "where", a.created_at ? "(" + a.created_at + ")" : ""),
+      el("div", "msg", a.message.split("\n")[0]));
+    list.append(li);
+  }
+  if (!s.alerts.length) list.append(el("li", "none", "none"));
+  $("alerts").replaceChildren(list);
+}
+
+// -- the graph picture -----------------------------------------------------------------------
+// Boxes in columns by layer; a layer taller than MAX_ROWS wraps into several columns.
+function layout(items) {
+  const byLayer = new Map();
+  items.forEach((it, i) => {
+    if (!byLayer.has(it.layer)) byLayer.set(it.layer, []);
+    byLayer.get(it.layer).push(i);
+  });
+  const pos = new Array(items.length);
+  let x = PAD, height = 0;
+  for (const layer of [...byLayer.keys()].sort((a, b) => a - b)) {
+    const members = byLayer.get(layer);
+    const perColumn = Math.min(members.length, Math.max(MAX_ROWS, Math.ceil(Math.sqrt(members.length * 3))));
+    members.forEach((i, n) => {
+      const col = Math.floor(n / perColumn), row = n % perColumn;
+      pos[i] = { x: x + col * (BOX_W + GAP_X / 2), y: PAD + row * (BOX_H + GAP_Y) };
+    });
+    x += Math.ceil(members.length / perColumn) * (BOX_W + GAP_X / 2) + GAP_X / 2;
+    height = Math.max(height, PAD * 2 + perColumn * (BOX_H + GAP_Y));
+  }
+  return { pos, width: x + PAD, height };
+}
+
+function edgePath(edges, pos) {
+  const parts = [];
+  for (const [a, b] of edges) {
+    const p = pos[a], q = pos[b];
+    if (!p || !q) continue;
+    const x1 = p.x + BOX_W, y1 = p.y + BOX_H / 2, x2 = q.x, y2 = q.y + BOX_H / 2;
+    const mx = (x1 + x2) / 2;
+    parts.push(`M${x1} ${y1}C${mx} ${y1} ${mx} ${y2} ${x2} ${y2}`);
+  }
+  return parts.join("");
+}
+
+function drawBoxes(items, edges, label, detail, onClick) {
+  const started = performance.now();
+  const g = $("graph");
+  const { pos, width, height } = layout(items);
+  g.setAttribute("width", width);
+  g.setAttribute("height", height);
+  g.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const frag = document.createDocumentFragment();
+  const lines = svg("path", { class: "edges", d: edgePath(edges, pos) });
+  const hot = svg("path", { class: "edges hot", d: "" });
+  frag.append(lines, hot);
+  nodeValues = new Map();
+  items.forEach((it, i) => {
+    const box = svg("g", { class: "box " + (it.cls || ""), transform: `translate(${pos[i].x},${pos[i].y})` });
+    Object.entries(it.data || {}).forEach(([k, v]) => box.setAttribute("data-" + k, v));
+    const title = svg("title", {});
+    title.textContent = detail(it);
+    const text = svg("text", { x: 6, y: 12 });
+    text.textContent = label(it);
+    box.append(title, svg("rect", { width: BOX_W, height: BOX_H }), text);
+    if (it.valueKey !== undefined || it.sub !== undefined) {
+      const v = svg("text", { x: 6, y: 25, class: "value" });
+      v.textContent = it.sub || "";
+      box.append(v);
+      if (it.valueKey !== undefined) nodeValues.set(it.valueKey, v);
+    }
+    box.addEventListener("click", () => onClick(it));
+    box.addEventListener("mouseenter", () => {
+      hot.setAttribute("d", edgePath(edges.filter(([a, b]) => a === i || b === i), pos));
+    });
+    frag.append(box);
+  });
+  g.replaceChildren(frag);
+  g.dataset.drawMs = (performance.now() - started).toFixed(1); // the script's share of it
+}
+
+const clip = (s, n = 22) => s.length > n ? s.slice(0, n - 1) + "…" : s;
+
+async function getJSON(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.json();
+}
+
+async function showOverview() {
+  $("crumb").textContent = "collapsed per scope";
+  $("back").hidden = true;
+  let data;
+  try { data = await getJSON("api/graph"); } catch (e) { $("graph-note").textContent = String(e); return; }
+  const shown = data.scopes.length, total = data.total_scopes;
+  $("graph-note").textContent = `${int(data.nodes)} nodes in ${int(total)} scopes` +
+    (shown < total ? `; the ${int(shown)} largest drawn (type any scope in the scope box)` : "") +
+    "; click a scope to see its nodes.";
+  drilled = "";
+  const items = data.scopes.map((s) => ({
+    ...s, cls: s.sources === s.nodes ? "source" : "", data: { scope: s.id },
+    sub: `${int(s.sources)} sources`,
+  }));
+  drawBoxes(items, data.edges, (s) => `${clip(s.id, 16)} · ${int(s.nodes)}`,
+    (s) => `${s.id}: ${s.nodes} nodes (${s.sources} sources), layer ${s.layer}`,
+    (s) => drill(s.id));
+}
+
+async function drill(scope) {
+  let data;
+  try { data = await getJSON("api/graph?scope=" + encodeURIComponent(scope)); }
+  catch (e) {
+    $("graph-note").textContent = String(e).includes("404") ? `no scope ${scope}` : String(e);
+    return;
+  }
+  $("crumb").textContent = "scope " + scope;
+  $("back").hidden = false;
+  $("graph-note").textContent = `${int(data.total)} nodes` +
+    (data.truncated ? ` (the first ${int(data.nodes.length)} drawn)` : "") +
+    "; dashed boxes are other scopes (click to go there).";
+  const items = data.nodes.map((n) => ({
+    ...n, cls: (n.source ? "source" : "") + (failed.has(n.key) ? " failed" : ""),
+    data: { key: n.key }, valueKey: n.key,
+  })).concat(data.external.map((x) => ({
+    ...x, cls: "external", data: { external: x.scope },
+  })));
+  drawBoxes(items, data.edges,
+    (it) => it.key !== undefined ? clip(it.key) : (it.dir === "in" ? "← " : "→ ") + clip(it.scope, 18),
+    (it) => it.key !== undefined
+      ? `${it.key}\n${it.source ? "source" : "op " + (it.op || "function")}\ncreated at ${it.created_at || "?"}`
+      : `scope ${it.scope} (${it.dir === "in" ? "feeds this scope" : "reads this scope"})`,
+    (it) => { if (it.key === undefined) drill(it.scope); });
+  $("scope").value = scope;
+  view.scope = scope;
+  drilled = scope;
+  connect();
+}
+
+// -- wiring ----------------------------------------------------------------------------------
+let filterTimer = 0;
+function onFilter() {
+  clearTimeout(filterTimer);
+  filterTimer = setTimeout(() => {
+    view.glob = $("glob").value.trim() || "*";
+    view.scope = $("scope").value.trim();
+    connect();
+    if (view.scope && view.scope !== drilled) drill(view.scope);
+  }, 250);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("glob").addEventListener("input", onFilter);
+  $("scope").addEventListener("input", onFilter);
+  $("filter").addEventListener("submit", (e) => { e.preventDefault(); onFilter(); });
+  $("back").addEventListener("click", () => {
+    $("scope").value = "";
+    view.scope = "";
+    connect();
+    showOverview();
+  });
+  connect();
+  showOverview();
+});

@@ -1,0 +1,175 @@
+"""The dashboard in a real headless chromium, while a capture replays into a live session.
+
+Under CI=true a missing chromium fails these tests (``chromium_or_skip``); elsewhere they
+skip. The page must load, show values that change, drill into a scope, and make no request
+outside the test server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import runpy
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from replay_helper import busiest_symbols, capture, chromium_or_skip, per_symbol_graph, replay
+
+from fluvius.graph.spec import dump_spec
+from fluvius.live import LiveState
+from fluvius.live.http import DashboardServer
+from fluvius.testing.browser import headless_page
+
+pytestmark = pytest.mark.slow
+
+_CHANGED = """([key, before]) => {
+  const row = document.querySelector(`#grid tr[data-key="${key}"]`);
+  return row !== null && row.cells[1].textContent !== before;
+}"""
+
+
+def test_dashboard_shows_changing_values_and_drills_down(tmp_path: Path) -> None:
+    chromium = chromium_or_skip()
+    path = capture(tmp_path)
+    symbols = busiest_symbols(path, 4)
+    graph = per_symbol_graph(symbols)
+    shot = Path(os.environ.get("FLUVIUS_DASHBOARD_SCREENSHOT", tmp_path / "dashboard.png"))
+
+    async def main() -> tuple[str, list[str]]:
+        state = LiveState()
+        running = asyncio.Event()
+        feeder = replay(state, graph, path, symbols, pace_s=0.002, loops=0, running=running)
+        async with (
+            DashboardServer(state, interval_s=0.1) as server,
+            asyncio.TaskGroup() as tg,
+            headless_page(chromium) as browser,
+        ):
+            task = tg.create_task(feeder)
+            await running.wait()
+            page = browser.page
+            # the page loads, with its grid, its status figures and the collapsed graph
+            await page.goto(server.url)
+            key = f"count/{symbols[0]}"
+            row = page.locator(f'#grid tr[data-key="{key}"]')
+            await row.wait_for()
+            assert await page.locator("#grid tbody tr").count() == len(state.values)
+            await page.locator(f'#graph g.box[data-scope="{symbols[0]}"]').wait_for()
+            assert await page.locator("#graph g.box").count() == len(symbols) + 1
+            assert await page.locator("#feeds tbody tr[data-feed=sample]").count() == 1
+            # values appear and change while the capture replays
+            before = await row.locator("td").nth(1).inner_text()
+            await page.wait_for_function(_CHANGED, arg=[key, before], timeout=10_000)
+            assert int((await page.inner_text("#st-cycle")).replace(",", "")) > 0
+            assert (await page.inner_text("#st-p99")).endswith(" ms")
+            # drill into one scope: its nodes are drawn, and the grid shows only that scope
+            await page.click(f'#graph g.box[data-scope="{symbols[0]}"]')
+            spread = page.locator(f'#graph g.box[data-key="spread/{symbols[0]}"]')
+            await spread.wait_for()
+            assert await page.locator('#graph g.box[data-external="index"]').count() == 1
+            assert await page.inner_text("#crumb") == f"scope {symbols[0]}"
+            await page.wait_for_function(
+                "n => document.querySelectorAll('#grid tbody tr').length === n", arg=6
+            )
+            grid_keys = await page.eval_on_selector_all(
+                "#grid tbody tr", "rows => rows.map(r => r.dataset.key)"
+            )
+            assert all(k.endswith("/" + symbols[0]) for k in grid_keys), grid_keys
+            count_value = page.locator(f'#graph g.box[data-key="{key}"] text.value')
+            await page.wait_for_function(
+                'k => document.querySelector(`#graph g.box[data-key="${k}"] text.value`)'
+                ".textContent.length > 0",
+                arg=key,
+            )
+            assert int(await count_value.text_content() or "0") > 0
+            await page.screenshot(path=str(shot), full_page=True)
+            # and back to the overview
+            await page.click("#back")
+            await page.locator(f'#graph g.box[data-scope="{symbols[1]}"]').wait_for()
+            task.cancel()
+        return server.url, browser.requests
+
+    url, requests = asyncio.run(main())
+    assert url.startswith("http://127.0.0.1:")
+    assert requests, "the browser made no request at all"
+    outside = [r for r in requests if not r.startswith(url)]
+    assert not outside, f"requests that left the test server: {outside}"
+    assert shot.stat().st_size > 10_000
+
+
+def _pipeline_spec(symbols: list[str], path: Path) -> Path:
+    """The ingestion -> inference pipeline of example 09 (make demo's spec) for ``symbols``."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "09_live_pipeline.py"
+    dump_spec(runpy.run_path(str(example))["pipeline_spec"](symbols), path)
+    return path
+
+
+async def _dashboard_url(proc: asyncio.subprocess.Process) -> str:
+    assert proc.stderr is not None
+    lines = []
+    while True:
+        line = (await asyncio.wait_for(proc.stderr.readline(), 60)).decode()
+        lines.append(line)
+        if not line:
+            raise AssertionError("fluvius live ended before serving:\n" + "".join(lines))
+        if line.startswith("dashboard: "):
+            return line.split()[1]
+
+
+def test_fluvius_live_http_serves_the_dashboard_end_to_end(tmp_path: Path) -> None:
+    chromium = chromium_or_skip()
+    path = capture(tmp_path)
+    symbols = busiest_symbols(path, 3)
+    spec = _pipeline_spec(symbols, tmp_path / "spec.yaml")
+    cmd = [
+        sys.executable, "-c", "from fluvius.cli.app import main; main()", "live", str(spec),
+        "--feed", f"iex+pcap://{path}?speed=20", "--http", ":0", "--duration", "120", "--json",
+    ]  # fmt: skip
+
+    async def main() -> tuple[str, list[str], int, bytes]:
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            url = await _dashboard_url(proc)
+            async with headless_page(chromium) as browser:
+                page = browser.page
+                await page.goto(url)
+                key = f"mid/{symbols[0]}"
+                await page.fill("#glob", "mid/*")  # the grid filters by glob
+                await page.wait_for_function(
+                    "n => document.querySelectorAll('#grid tbody tr').length === n",
+                    arg=len(symbols),
+                )
+                row = page.locator(f'#grid tr[data-key="{key}"]')
+                await row.wait_for()
+                await page.locator(f'#graph g.box[data-scope="{symbols[0]}"]').wait_for()
+                before = await row.locator("td").nth(1).inner_text()
+                await page.wait_for_function(_CHANGED, arg=[key, before], timeout=30_000)
+                await page.click(f'#graph g.box[data-scope="{symbols[0]}"]')
+                await page.locator(f'#graph g.box[data-key="model/{symbols[0]}"]').wait_for()
+                async with aiohttp.ClientSession() as http:
+                    async with http.get(url + "api/values?keys=model/*") as r:
+                        values = await r.json()
+                    async with http.get(url + "metrics") as r:
+                        metrics = await r.text()
+                assert sorted(values) == sorted(f"model/{s}" for s in symbols)
+                assert "fluvius_cycles_total" in metrics
+            proc.send_signal(signal.SIGINT)
+            out, _ = await asyncio.wait_for(proc.communicate(), 60)
+            return url, browser.requests, await proc.wait(), out
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    url, requests, code, out = asyncio.run(main())
+    assert url.startswith("http://127.0.0.1:")
+    assert code == 0
+    assert json.loads(out)["stats"]["cycles"] > 1
+    outside = [r for r in requests if not r.startswith(url)]
+    assert requests
+    assert not outside, f"requests that left the test server: {outside}"

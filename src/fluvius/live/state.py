@@ -129,7 +129,21 @@ class LiveState:
         errors: Iterable[NodeError] = (),
         ts_ns: int = 0,
     ) -> None:
-        """One cycle ran; ``errors`` are the node failures of that cycle (isolate policy)."""
+        """One cycle ran; ``errors`` are the node failures of that cycle (isolate policy).
+
+        Every failure counts in ``node_errors_total``; an alert is raised only when a node
+        starts failing (not again on each cycle it keeps failing), so the alerts list is not
+        flooded by one broken node.
+
+        >>> from fluvius.errors import NodeError
+        >>> s = LiveState()
+        >>> e = NodeError("x", worker="serial", exc_type="ValueError", exc_message="boom",
+        ...               remote_traceback="")
+        >>> for c in (1, 2, 3):
+        ...     s.record_cycle(c, 0.001, 1, [e])
+        >>> s.node_errors_total, len(s.alerts)
+        (3, 1)
+        """
         self.cycle = max(self.cycle, cycle)
         self.cycles_total += 1
         self.recomputed_total += recomputed
@@ -138,7 +152,10 @@ class LiveState:
         self.latency_counts[bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
         for error in errors:
             self.node_errors_total += 1
+            known = error.key in self.errors
             self.errors[error.key] = error
+            if known:
+                continue
             self.alerts_total += 1
             self.alerts.append(Alert(cycle, error.key, "error", str(error), ts_ns))
 

@@ -187,7 +187,7 @@ def main() -> None:
     multiprocess_demo()
     _show(
         "the options script: serial vs 2 workers, and the partition report's verdict",
-        _example("09_options_parallel.py")["demo"],
+        _example("11_options_parallel.py")["demo"],
     )
     _show(
         "IEX: the TOPS sample drives a graph, offline and over live UDP",

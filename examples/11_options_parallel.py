@@ -14,7 +14,7 @@ microsecond nodes of a live options book; ``heavy``: the same plus history loads
 per-expiry calibrations, a real script's start-up); ``make demo`` calls ``demo()`` with
 more underlyings.
 
-Run: ``python examples/09_options_parallel.py``.
+Run: ``python examples/11_options_parallel.py``.
 """
 
 from __future__ import annotations

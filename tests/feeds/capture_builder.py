@@ -278,6 +278,33 @@ def ng_spb(endian: str, data: bytes) -> bytes:
     return ng_block(endian, 3, struct.pack(endian + "I", len(data)) + _pad4(data))
 
 
+def pcapng(records: list[tuple[int, bytes]], layout: list[tuple[str, ...]]) -> bytes:
+    """A pcapng file of ``records`` (ns capture times, exact in the units chosen).
+
+    ``layout`` gives per record how it is written: (byte order, what precedes it), where
+    "section" starts a new section (an SHB with a comment and two interfaces: 0 in µs, 1 in
+    ns), "skip" adds a name-resolution and a custom block; the record goes in an EPB of
+    interface 0 or 1 by the time's precision, or in an obsolete PB when "pb" is given.
+    """
+    out = b""
+    endian = ""
+    for (ts_ns, data), how in zip(records, layout, strict=True):
+        if not endian or "section" in how:
+            endian = how[0]
+            out += ng_shb(endian, comment=b"File created by merging: a.pcap b.pcap")
+            out += ng_idb(endian, tsresol=6, snaplen=65535) + ng_idb(endian, tsresol=9)
+        if "skip" in how:
+            out += ng_block(endian, 4, bytes(8)) + ng_block(endian, 0x40000BAD, b"custom")
+        iface, ticks = (0, ts_ns // 1000) if ts_ns % 1000 == 0 else (1, ts_ns)
+        if "pb" in how:
+            out += ng_pb(endian, iface, ticks, data)
+        else:
+            out += ng_epb(endian, iface, ticks, data)
+    if not out:
+        out = ng_shb("<") + ng_idb("<")
+    return out
+
+
 @dataclass
 class Feed:
     """Builds a sequenced IEX-TP stream: segments of messages with seq and stream offsets."""

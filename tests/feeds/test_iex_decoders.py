@@ -18,6 +18,7 @@ from capture_builder import (
     official_price,
     operational_halt,
     pcap,
+    pcapng,
     price_level,
     quote,
     retail_liquidity,
@@ -118,6 +119,9 @@ def _messages(protocol: int) -> st.SearchStrategy[Msg]:
     return st.one_of(*admin, *extra)
 
 
+WAYS = ("section", "skip", "pb")  # pcapng: what may precede a record, or carry it
+
+
 @st.composite
 def feeds(draw: st.DrawFn) -> tuple[Feed, bytes]:
     protocol = draw(st.sampled_from([TOPS, DEEP]))
@@ -125,10 +129,16 @@ def feeds(draw: st.DrawFn) -> tuple[Feed, bytes]:
     records = []
     for i in range(draw(st.integers(0, 12))):
         msgs = draw(st.lists(_messages(protocol), max_size=6))
-        payload = feed.add(msgs, T0 + 1000 * i)
+        at = T0 + 1000 * i + draw(st.sampled_from([0, 0, 1]))  # µs, or a ns time
+        payload = feed.add(msgs, at)
         shape = draw(st.sampled_from([(0, 0), (1, 0), (2, 0), (0, 2), (1, 1)]))
-        records.append((T0 + 1000 * i, frame(payload, vlan_tags=shape[0], ip_options=shape[1])))
-    return feed, pcap(records)
+        records.append((at, frame(payload, vlan_tags=shape[0], ip_options=shape[1])))
+    container = draw(st.sampled_from(["pcap", "pcap-ns", "pcap-big", "pcapng"]))
+    if container != "pcapng":
+        nano = container == "pcap-ns" or any(t % 1000 for t, _ in records)
+        return feed, pcap(records, nano=nano, endian=">" if container == "pcap-big" else "<")
+    how = st.tuples(st.sampled_from("<>"), *(st.sampled_from(["", w]) for w in WAYS))
+    return feed, pcapng(records, [draw(how) for _ in records])
 
 
 def _attempt(fn: Callable[[], T]) -> tuple[T | None, DecodeError | None]:

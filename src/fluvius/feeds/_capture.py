@@ -113,6 +113,9 @@ class IndexResult:
     used: int = 0
     stop: str = ""  # set when the rest of the file cannot be read (corrupt record length)
     starts: NDArray[np.int64] | None = None  # record starts found by a vectorised walk
+    # records found by a compiled walk (pcapng): frame offset, captured, original length,
+    # raw timestamp, interface, one tuple of arrays per run of packet blocks
+    parts: list[tuple[NDArray[Any], ...]] = field(default_factory=list)
 
 
 class Indexer(Protocol):
@@ -181,13 +184,13 @@ records; why reading must stop, or ""). It counts ``records`` and ``truncated_re
 in the :class:`CaptureStats` itself."""
 
 
-def _make_indexer(container: str, head: bytes, name: str) -> Indexer:
+def _make_indexer(container: str, head: bytes, name: str, compiled: Any) -> Indexer:
     from fluvius.feeds.pcap import PcapIndexer
     from fluvius.feeds.pcapng import PcapngIndexer
 
     if container == "pcap":
         return PcapIndexer.from_header(head, name=name)
-    return PcapngIndexer(name=name)
+    return PcapngIndexer(name=name, walk=None if compiled is None else compiled.pcapng_walk)
 
 
 def _read_into(stream: BinaryIO, carry: bytes | bytearray | memoryview, size: int) -> bytearray:
@@ -245,6 +248,7 @@ def iter_record_chunks(
     progress: Callable[[int, int], None] | None = ...,
     reuse_buffer: bool = ...,
     walk: None = ...,
+    compiled: Any = ...,
 ) -> Iterator[RecordChunk]: ...
 
 
@@ -257,6 +261,7 @@ def iter_record_chunks(
     progress: Callable[[int, int], None] | None = ...,
     reuse_buffer: bool = ...,
     walk: PcapWalk[T],
+    compiled: Any = ...,
 ) -> Iterator[RecordChunk | T]: ...
 
 
@@ -268,6 +273,7 @@ def iter_record_chunks(
     progress: Callable[[int, int], None] | None = None,
     reuse_buffer: bool = False,
     walk: PcapWalk[Any] | None = None,
+    compiled: Any = None,
 ) -> Iterator[Any]:
     """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
 
@@ -279,6 +285,8 @@ def iter_record_chunks(
     only for consumers that keep nothing of a chunk's buffer once they ask for the next.
     ``walk`` (:data:`PcapWalk`) replaces the record indexer of classic pcap files: what it
     returns is yielded instead of a :class:`RecordChunk` (pcapng still gives those).
+    ``compiled`` (the kernels of :mod:`fluvius.feeds._kernels`) walks pcapng packet blocks
+    in compiled code.
     """
     name = str(path)
     total = os.path.getsize(path)
@@ -290,7 +298,7 @@ def iter_record_chunks(
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise DecodeError(f"{name}: cannot inflate: {exc}", offset=0) from exc
         stats.container = detect_container(bytes(buf[:4]), name=name)
-        indexer = _make_indexer(stats.container, bytes(buf[:24]), name)
+        indexer = _make_indexer(stats.container, bytes(buf[:24]), name, compiled)
         own_walk = walk if stats.container == "pcap" else None
         base = 0
         start = 24 if stats.container == "pcap" else 0

@@ -36,6 +36,7 @@ KERNEL_NAMES = (
     "gather4",
     "gather8",
     "gather_text",
+    "pcapng_walk",
     "scan",
     "survey",
     "walk_blocks",

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fluvius.errors import DecodeError
 from fluvius.feeds._capture import CaptureStats, IndexResult, RecordChunk, as_int64
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = ["MAX_BLOCK", "Interface", "PcapngIndexer", "ticks_to_ns"]
 
@@ -65,16 +69,84 @@ class PcapngIndexer:
     all_interfaces: list[Interface] = field(default_factory=list)
     global_ids: list[int] = field(default_factory=list)  # this section's: index in all_interfaces
     undeclared: int = -1  # index in all_interfaces of the stand-in for undeclared interfaces
+    walk: Any = None  # the compiled pcapng_walk kernel (fluvius.feeds._kernel_src), or None
 
     def index(
         self, buf: bytes | bytearray, start: int, base: int, stats: CaptureStats
     ) -> IndexResult:
-        """Packets of the complete blocks in ``buf[start:]``."""
+        """Packets of the complete blocks in ``buf[start:]``.
+
+        With the compiled ``walk`` the packet blocks are walked in the kernel and this
+        method reads only the section headers and interface descriptions between them.
+        """
         found = IndexResult()
+        walk = self.walk
+        u8 = np.frombuffer(buf, dtype=np.uint8) if walk is not None else None
+        pos = start
+        while True:
+            if walk is not None and self.endian:
+                snap0 = self.interfaces[0].snaplen if self.interfaces else 0
+                rec, ticks, s = walk(
+                    u8, pos, self.endian == "<", MAX_BLOCK, len(self.interfaces), snap0
+                )
+                stats.skipped_blocks += int(s[3])
+                if len(ticks):
+                    self._add_walked(found, rec, ticks, base, stats)
+                pos, stop = int(s[0]), int(s[1])
+                if stop == 2 or stop == 3:
+                    found.stop = self._corrupt(buf, pos, base, stop == 3)
+                    break
+                if stop == 0:
+                    break
+            pos, more = self._blocks(buf, pos, base, stats, found, one=walk is not None)
+            if not more:
+                break
+        found.used = pos
+        return found
+
+    def _corrupt(self, buf: bytes | bytearray, pos: int, base: int, packet: bool) -> str:
+        (blen,) = struct.unpack_from(self.endian + "I", buf, pos + 4)
+        if packet:
+            return f"corrupt pcapng packet block at byte offset {base + pos}: {blen=}"
+        return (
+            f"corrupt pcapng block at byte offset {base + pos}: total length {blen} "
+            f"(expected a multiple of 4 between 12 and {MAX_BLOCK})"
+        )
+
+    def _add_walked(
+        self,
+        found: IndexResult,
+        rec: NDArray[np.int64],
+        ticks: NDArray[np.uint64],
+        base: int,
+        stats: CaptureStats,
+    ) -> None:
+        """Records walked by the kernel: their section-local interfaces made global."""
+        local = rec[3]
+        ids = self.global_ids
+        if len(ids) and int(local.max()) < len(ids) and int(local.min()) >= 0:
+            gid = np.asarray(ids, dtype=np.int64)[local]
+        else:  # an undeclared interface (a damaged file): the shared stand-in
+            gid = np.array(
+                [self._interface_index(int(i), base, stats) for i in local.tolist()],
+                dtype=np.int64,
+            )
+        found.parts.append((rec[0], rec[1], rec[2], ticks, gid))
+
+    def _blocks(
+        self,
+        buf: bytes | bytearray,
+        pos: int,
+        base: int,
+        stats: CaptureStats,
+        found: IndexResult,
+        *,
+        one: bool,
+    ) -> tuple[int, bool]:
+        """Walk blocks from ``pos`` in Python (``one``: a single block); (position, more)."""
         ticks = found.ts_ns  # raw ticks for now; converted in to_chunk
         ifaces = found.link  # global interface index for now
         end = len(buf)
-        pos = start
         while pos + 12 <= end:
             raw_type = bytes(buf[pos : pos + 4])
             if raw_type == b"\x0a\x0d\x0d\x0a":
@@ -88,7 +160,7 @@ class PcapngIndexer:
                         f"corrupt pcapng section header at byte offset {base + pos}: "
                         f"byte-order magic {magic.hex()} is neither 1a2b3c4d nor 4d3c2b1a"
                     )
-                    break
+                    return pos, False
             elif not self.endian:
                 raise DecodeError(
                     f"{self.name}: pcapng block before any section header at {base + pos}",
@@ -98,19 +170,16 @@ class PcapngIndexer:
             e = self.endian
             btype, blen = struct.unpack_from(e + "II", buf, pos)
             if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-                found.stop = (
-                    f"corrupt pcapng block at byte offset {base + pos}: total length {blen} "
-                    f"(expected a multiple of 4 between 12 and {MAX_BLOCK})"
-                )
-                break
+                found.stop = self._corrupt(buf, pos, base, packet=False)
+                return pos, False
             if pos + blen > end:
-                break
+                return pos, False
             body = pos + 8
             body_end = pos + blen - 4
             if btype in (EPB, PB):
                 if body_end - body < 20:
-                    found.stop = f"corrupt pcapng packet block at byte offset {base + pos}: {blen=}"
-                    break
+                    found.stop = self._corrupt(buf, pos, base, packet=True)
+                    return pos, False
                 if btype == EPB:
                     iface, hi, lo, cap, orig = struct.unpack_from(e + "IIIII", buf, body)
                 else:
@@ -139,8 +208,9 @@ class PcapngIndexer:
             else:
                 stats.skipped_blocks += 1
             pos += blen
-        found.used = pos
-        return found
+            if one:
+                return pos, True
+        return pos, False
 
     def _interface_index(self, iface: int, offset: int, stats: CaptureStats) -> int:
         if iface < len(self.interfaces):
@@ -172,24 +242,45 @@ class PcapngIndexer:
 
     def to_chunk(self, buf: bytes | bytearray, base: int, found: IndexResult) -> RecordChunk:
         """Convert ticks to ns per interface unit and pack the records into arrays."""
-        iface = np.fromiter(found.link, dtype=np.int32, count=len(found.link))
-        ticks = found.ts_ns
-        units = [i.tsresol for i in self.all_interfaces]
-        if all(u == 6 for u in units):  # the usual case: a wrap-around multiply in uint64
-            raw = np.fromiter(ticks, dtype=np.uint64, count=len(ticks))
-            ts = (raw * np.uint64(1_000)).view(np.int64)
-        else:  # a corrupt timestamp beyond int64 wraps, as the uint64 multiply does
-            ns = [ticks_to_ns(t, units[i]) for t, i in zip(ticks, found.link, strict=True)]
-            ts = as_int64([(n + _HALF) % _WRAP - _HALF for n in ns])
+        parts = list(found.parts)
+        if found.frame_off:  # walked in Python (no kernel)
+            parts.append(
+                (
+                    as_int64(found.frame_off),
+                    as_int64(found.cap_len),
+                    as_int64(found.orig_len),
+                    np.fromiter(found.ts_ns, dtype=np.uint64, count=len(found.ts_ns)),
+                    as_int64(found.link),
+                )
+            )
+        if len(parts) == 1:
+            frame_off, cap_len, orig_len, ticks, iface = parts[0]
+        elif parts:
+            frame_off, cap_len, orig_len, ticks, iface = (
+                np.concatenate(column) for column in zip(*parts, strict=True)
+            )
+        else:
+            frame_off = cap_len = orig_len = iface = np.zeros(0, np.int64)
+            ticks = np.zeros(0, np.uint64)
+        units = np.array([i.tsresol for i in self.all_interfaces], dtype=np.int64)
+        ts = np.empty(len(ticks), dtype=np.int64)
+        distinct = set(units[np.unique(iface)].tolist()) if len(units) > 1 else set(units.tolist())
+        for u in distinct:  # a corrupt timestamp beyond int64 wraps, as in C
+            at = slice(None) if len(distinct) == 1 else units[iface] == u
+            if u <= 9:  # 10^-u s: a wrap-around multiply in uint64
+                ts[at] = (ticks[at] * np.uint64(10 ** (9 - u))).view(np.int64)
+            else:  # finer than ns, or binary units: exact, one by one
+                ns = [ticks_to_ns(t, u) for t in ticks[at].tolist()]
+                ts[at] = as_int64([(n + _HALF) % _WRAP - _HALF for n in ns])
         linktypes = np.fromiter(
             (i.linktype for i in self.all_interfaces), dtype=np.int32, count=len(units)
         )
         return RecordChunk(
             buf=buf,
             base=base,
-            frame_off=as_int64(found.frame_off),
-            cap_len=as_int64(found.cap_len),
-            orig_len=as_int64(found.orig_len),
+            frame_off=frame_off,
+            cap_len=cap_len,
+            orig_len=orig_len,
             ts_ns=ts,
-            link=linktypes[iface] if len(iface) else iface,
+            link=linktypes[iface] if len(iface) else np.zeros(0, np.int32),
         )

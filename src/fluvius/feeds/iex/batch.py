@@ -348,6 +348,7 @@ def _batches(
         progress=progress,
         reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
         walk=None if k is None else pcap_walk(k, decoder.report.capture),
+        compiled=k,
     )
     for chunk in chunks:
         arrays = decoder.decode_chunk(chunk)

@@ -14,13 +14,22 @@ streaming reference decoder and the columnar batch decoder, read captures throug
 * the container is recognised from its first four bytes (pcap in either byte order, µs or ns;
   pcapng), never from the file name;
 * a file that ends inside a record stops cleanly: the records before it are decoded and
-  :class:`CaptureStats` names the byte offset of the incomplete record.
+  :class:`CaptureStats` names the byte offset of the incomplete record;
+* a *corrupt container* stops reading too: a record or block length no capture can have,
+  or compressed data that cannot be inflated (a bit flip: isal's ``IsalError``, zlib's
+  ``zlib.error``, a CRC mismatch, a stream cut short). The records before the damage are
+  decoded (the stream is inflated :data:`INFLATE_STEP` bytes at a time, so at most that
+  much is lost before the damage), and ``truncated_file`` names the file and the
+  uncompressed byte offset. With ``strict=True`` a corrupt container raises
+  :class:`~fluvius.errors.DecodeError` instead, after the records before it; a file that
+  merely ends inside its last record (an interrupted capture, as in real samples) does not.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar, overload
@@ -47,6 +56,30 @@ __all__ = [
     "iter_record_chunks",
     "open_stream",
 ]
+
+INFLATE_STEP = 1 << 20
+"""Bytes asked of the (inflating) stream per read: what a damaged stream can lose at most."""
+
+
+def _inflate_errors() -> tuple[type[BaseException], ...]:
+    """What reading a damaged compressed stream can raise (isal's error is no OSError)."""
+    errors: list[type[BaseException]] = [OSError, EOFError, zlib.error]
+    try:
+        from isal.isal_zlib import IsalError
+
+        errors.append(IsalError)
+    except ImportError:  # pragma: no cover - isal is a dependency
+        pass
+    try:
+        from zlib_ng.zlib_ng import error as ZlibNgError  # type: ignore[import-not-found,unused-ignore]
+
+        errors.append(ZlibNgError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+INFLATE_ERRORS = _inflate_errors()
 
 CHUNK_BYTES = 16 << 20
 """Bytes read per chunk: large enough to amortise the per-chunk numpy work, small enough
@@ -193,28 +226,44 @@ def _make_indexer(container: str, head: bytes, name: str, compiled: Any) -> Inde
     return PcapngIndexer(name=name, walk=None if compiled is None else compiled.pcapng_walk)
 
 
-def _read_into(stream: BinaryIO, carry: bytes | bytearray | memoryview, size: int) -> bytearray:
+def _fill(stream: BinaryIO, view: memoryview, got: int) -> tuple[int, str]:
+    """Read into ``view[got:]`` until full or the end: (bytes in view, why reading failed).
+
+    Reads :data:`INFLATE_STEP` bytes at a time, so that a damaged compressed stream keeps
+    what was inflated before the damage.
+    """
+    size = len(view)
+    try:
+        while got < size:
+            n = stream.readinto(view[got : min(size, got + INFLATE_STEP)])  # type: ignore[attr-defined]
+            if not n:
+                break
+            got += n
+    except INFLATE_ERRORS as exc:
+        return got, f"{type(exc).__name__}: {exc}"
+    return got, ""
+
+
+def _read_into(
+    stream: BinaryIO, carry: bytes | bytearray | memoryview, size: int
+) -> tuple[bytearray, str]:
     buf = bytearray(len(carry) + size)
     buf[: len(carry)] = carry
     view = memoryview(buf)
-    got = len(carry)
-    while got < len(buf):
-        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
-        if not n:
-            break
-        got += n
+    got, error = _fill(stream, view, len(carry))
     view.release()
     del buf[got:]
-    return buf
+    return buf, error
 
 
-def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> bytearray:
+def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> tuple[bytearray, str]:
     """Move ``buf[used:]`` to the front of ``buf`` and fill the rest from ``stream``.
 
     The buffer keeps its size unless the carried bytes fill more than half of it (a record
     longer than half a chunk: it grows to carry + ``size``); at the end of the file it is
     cut to the bytes read. Should
     something still view the buffer, a resize makes a new one instead.
+    Also returns why reading failed ("" if it did not).
     """
     carry = bytes(buf[used:])  # less than one record
     if 2 * len(carry) > len(buf) and len(carry) + size > len(buf):  # a long record: make room
@@ -224,19 +273,14 @@ def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> bytearray
             buf = bytearray(len(carry) + size)
     buf[: len(carry)] = carry
     view = memoryview(buf)
-    got = len(carry)
-    while got < len(buf):
-        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
-        if not n:
-            break
-        got += n
+    got, error = _fill(stream, view, len(carry))
     view.release()
     if got < len(buf):
         try:
             del buf[got:]
         except BufferError:
-            return bytearray(buf[:got])
-    return buf
+            return bytearray(buf[:got]), error
+    return buf, error
 
 
 @overload
@@ -249,6 +293,7 @@ def iter_record_chunks(
     reuse_buffer: bool = ...,
     walk: None = ...,
     compiled: Any = ...,
+    strict: bool = ...,
 ) -> Iterator[RecordChunk]: ...
 
 
@@ -262,6 +307,7 @@ def iter_record_chunks(
     reuse_buffer: bool = ...,
     walk: PcapWalk[T],
     compiled: Any = ...,
+    strict: bool = ...,
 ) -> Iterator[RecordChunk | T]: ...
 
 
@@ -274,12 +320,15 @@ def iter_record_chunks(
     reuse_buffer: bool = False,
     walk: PcapWalk[Any] | None = None,
     compiled: Any = None,
+    strict: bool = False,
 ) -> Iterator[Any]:
     """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
 
     Raises :class:`DecodeError` when the file is not a capture; a file that ends inside a
-    record, or whose next record length is impossible, stops with ``stats.truncated_file``
-    set (the caller decides whether that is an error). ``progress(done, total)`` is called
+    record stops with ``stats.truncated_file`` set; so does a corrupt container (an
+    impossible record length, damaged compressed data), or with ``strict`` it raises
+    :class:`DecodeError` (file name, byte offset) once the records before it are yielded.
+    ``progress(done, total)`` is called
     after each chunk with the bytes of the (possibly compressed) file read so far.
     ``reuse_buffer`` reads every chunk into the same buffer (no fresh buffer per chunk):
     only for consumers that keep nothing of a chunk's buffer once they ask for the next.
@@ -292,11 +341,21 @@ def iter_record_chunks(
     total = os.path.getsize(path)
     stream, inflater, raw = open_stream(path)
     stats.compressed = inflater
+
+    def corrupt(why: str, offset: int) -> None:
+        """A corrupt container: reported, or raised in strict mode."""
+        if strict:
+            raise DecodeError(
+                f"{name}: {why}",
+                offset=offset,
+                expected="an intact capture container",
+            )
+        stats.truncated_file = why
+
     with stream, raw:
-        try:
-            buf = _read_into(stream, b"", max(chunk_bytes, 64))
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise DecodeError(f"{name}: cannot inflate: {exc}", offset=0) from exc
+        buf, error = _read_into(stream, b"", max(chunk_bytes, 64))
+        if error and len(buf) < 4:
+            raise DecodeError(f"{name}: cannot inflate: {error}", offset=0)
         stats.container = detect_container(bytes(buf[:4]), name=name)
         indexer = _make_indexer(stats.container, bytes(buf[:24]), name, compiled)
         own_walk = walk if stats.container == "pcap" else None
@@ -305,6 +364,8 @@ def iter_record_chunks(
         if len(buf) < start:
             stats.truncated_file = f"the file ends inside the pcap header at byte offset {len(buf)}"
             stats.bytes_read = len(buf)
+            if error:
+                corrupt(f"the compressed data is damaged after byte {len(buf)} ({error})", len(buf))
             return
         while True:
             if own_walk is not None:
@@ -320,35 +381,39 @@ def iter_record_chunks(
             if item is not None:
                 yield item
             if stop:
-                stats.truncated_file = stop
                 stats.bytes_read = base + len(buf)
+                corrupt(stop, base + used)
+                return
+            if error:  # the records inflated before the damage are decoded: stop here
+                stats.bytes_read = base + len(buf)
+                corrupt(
+                    f"the compressed data is damaged after byte {base + len(buf)} of the "
+                    f"inflated stream ({error})",
+                    base + len(buf),
+                )
                 return
             n_carry = len(buf) - used
             carry = None if reuse_buffer else memoryview(buf)[used:]
-            try:
-                if carry is None:
-                    nxt = _refill(stream, buf, used, chunk_bytes)
-                else:
-                    nxt = _read_into(stream, carry, chunk_bytes)
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                if carry is not None:
-                    carry.release()
-                stats.truncated_file = (
-                    f"the compressed stream is damaged after byte offset {base + len(buf)}: {exc}"
-                )
-                stats.bytes_read = base + len(buf)
-                return
-            if carry is not None:
+            if carry is None:
+                nxt, error = _refill(stream, buf, used, chunk_bytes)
+            else:
+                nxt, error = _read_into(stream, carry, chunk_bytes)
                 carry.release()
             eof = len(nxt) == n_carry
             base += used
             if eof:
-                if len(nxt):
+                stats.bytes_read = base + len(nxt)
+                if error:
+                    corrupt(
+                        f"the compressed data is damaged after byte {base + len(nxt)} of the "
+                        f"inflated stream ({error})",
+                        base + len(nxt),
+                    )
+                elif len(nxt):
                     stats.truncated_file = (
                         f"the file ends inside a record: {len(nxt)} bytes left "
                         f"at byte offset {base}"
                     )
-                stats.bytes_read = base + len(nxt)
                 return
             buf = nxt
             start = 0

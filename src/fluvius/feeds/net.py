@@ -94,35 +94,36 @@ def locate_payloads(
     n = len(frame_off)
     pay_off = frame_off + 42
     pay_len = np.full(n, -1, dtype=np.int64)
-    if n == 0:
+    # a frame shorter than Ethernet + IPv4 + UDP headers (42 bytes) has no payload: empty
+    # records (degenerate input) cost no gather and no step of the loop below
+    sel = np.flatnonzero((cap_len >= 42) & (link == ETHERNET))
+    if len(sel) == 0:
         return pay_off, pay_len
-    if len(buf) < 42:
-        plain = np.zeros(n, dtype=bool)
+    if len(sel) == n:
+        sel_off, sel_cap = frame_off, cap_len
     else:
-        heads: NDArray[Any] = strided_view(buf, _FIXED)[np.minimum(frame_off, len(buf) - 42)]
-        plain = _plain_frames(heads, cap_len, link)
-        length = np.minimum(
-            np.minimum(heads["udp_len"].astype(np.int64) - 8, heads["total"].astype(np.int64) - 28),
-            cap_len - 42,
-        )
-        ok = plain & (length >= 0)
-        pay_len[ok] = length[ok]
-    # the rest one by one: tagged frames, IPv4 options, odd frames (Ethernet only)
-    for i in np.flatnonzero(~plain & (link == ETHERNET)).tolist():
+        sel_off, sel_cap = frame_off[sel], cap_len[sel]
+    heads: NDArray[Any] = strided_view(buf, _FIXED)[sel_off]
+    plain = _plain_frames(heads)
+    length = np.minimum(
+        np.minimum(heads["udp_len"].astype(np.int64) - 8, heads["total"].astype(np.int64) - 28),
+        sel_cap - 42,
+    )
+    ok = plain & (length >= 0)
+    pay_len[sel[ok]] = length[ok]
+    # the rest one by one: tagged frames, IPv4 options, odd frames
+    for i in sel[~plain].tolist():
         found = udp_payload(buf, int(frame_off[i]), int(cap_len[i]))
         if found is not None:
             pay_off[i], pay_len[i] = found
     return pay_off, pay_len
 
 
-def _plain_frames(
-    heads: NDArray[Any], cap_len: NDArray[np.int64], link: NDArray[np.int32]
-) -> NDArray[np.bool_]:
-    """Frames with the common layout: Ethernet, untagged IPv4 without options, UDP."""
+def _plain_frames(heads: NDArray[Any]) -> NDArray[np.bool_]:
+    """Frames (Ethernet, at least 42 bytes) with the common layout: untagged IPv4 without
+    options, UDP, not a later fragment."""
     plain: NDArray[np.bool_] = (
-        (link == ETHERNET)
-        & (cap_len >= 42)
-        & (heads["ethertype"] == _IPV4)
+        (heads["ethertype"] == _IPV4)
         & (heads["version_ihl"] == 0x45)
         & (heads["proto"] == _UDP)
         & ((heads["frag"] & 0x1FFF) == 0)

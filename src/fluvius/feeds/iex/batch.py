@@ -349,6 +349,7 @@ def _batches(
         reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
         walk=None if k is None else pcap_walk(k, decoder.report.capture),
         compiled=k,
+        strict=decoder.strict,
     )
     for chunk in chunks:
         arrays = decoder.decode_chunk(chunk)

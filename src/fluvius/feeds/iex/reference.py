@@ -200,7 +200,7 @@ def iter_events(
     """
     report = report if report is not None else DecodeReport()
     decoder = SegmentDecoder(venue=venue, strict=strict, report=report)
-    for chunk in iter_record_chunks(path, report.capture, progress=progress):
+    for chunk in iter_record_chunks(path, report.capture, progress=progress, strict=strict):
         buf = memoryview(chunk.buf)
         frames = zip(
             chunk.frame_off.tolist(),

@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# the IEX decoder kernels, compiled ahead of time into the user cache (~15 s): no
+	# command compiles them later (without a C compiler, the first command starts it)
+	$(BIN)/python -m fluvius.feeds._aot || echo "kernels not built ahead of time: numba JIT"
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -48,7 +51,8 @@ bench: bench-core kernels $(BENCH_STAMP)
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
 
-# IEX decoder kernels compiled ahead of time into the user cache (loads without numba)
+# IEX decoder kernels compiled ahead of time into the user cache (loads without numba);
+# the install above does it already, this rebuilds them (e.g. after editing a kernel)
 .PHONY: kernels
 kernels: $(STAMP)
 	$(BIN)/python -m fluvius.feeds._aot

@@ -17,6 +17,12 @@ Python and numpy versions and the machine, so an edited kernel or another interp
 never loads a stale build; a missing or unloadable module simply means the just-in-time
 path (:mod:`fluvius.feeds._kernels`). Array arguments use numba's any-layout types
 (``[:]``), so strided views (unaligned ``u4``/``u8`` views at every byte offset) are accepted.
+
+Nobody has to know about this step: ``make`` builds the modules at install (after
+``pip install``), and a command that finds them missing (a ``pip install`` without make,
+an upgraded numpy, an edited kernel) starts the build in a detached background process
+(:func:`build_in_background`, once per cache directory) and carries on with the fallback,
+so the next command loads them. ``FLUVIUS_AOT_BUILD=0`` turns the background build off.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from types import ModuleType
 
-__all__ = ["BATCH", "SIGNATURES", "KernelModule", "cache_dir"]
+__all__ = ["BATCH", "LOCK_SECONDS", "SIGNATURES", "KernelModule", "build_in_background", "cache_dir"]
 
 _I, _C = "i8[:]", "i8[::1]"
 SIGNATURES = {
@@ -59,6 +65,10 @@ SIGNATURES = {
 }
 
 _LOADED: dict[str, ModuleType | None] = {}  # module path -> the loaded module or None
+LOCK_SECONDS = 3600
+"""A background build's lock file older than this is stale (a build that died, or failed:
+no C compiler); the next command that finds a module missing tries again."""
+_STARTED: list[Any] = []  # the build this process started (a Popen), if any
 
 
 def cache_dir() -> Path:
@@ -161,8 +171,57 @@ BATCH: KernelModule = KernelModule("fluvius_kernels", "fluvius.feeds._kernel_src
 """The batch decoder's kernels (:mod:`fluvius.feeds._kernels`)."""
 
 
-if __name__ == "__main__":  # pragma: no cover - a build step, run by hand or by make
+def _lock() -> Path:
+    return cache_dir() / "building.lock"
+
+
+def build_in_background() -> bool:
+    """Start ``python -m fluvius.feeds._aot`` detached, unless one is running; True if started.
+
+    Nothing happens with ``FLUVIUS_AOT_BUILD=0``, without numba, when the cache directory
+    cannot be written, or while another build holds the lock (:data:`LOCK_SECONDS`).
+    """
+    import subprocess
+    import time
+
+    if os.environ.get("FLUVIUS_AOT_BUILD", "1") == "0" or _STARTED:
+        return False
+    if importlib.util.find_spec("numba") is None:
+        return False
+    lock = _lock()
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        if lock.exists() and time.time() - lock.stat().st_mtime < LOCK_SECONDS:
+            return False
+        lock.unlink(missing_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except OSError:  # a read-only cache, or another command took the lock first
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    env = {**os.environ, "FLUVIUS_AOT_LOCK": str(lock)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fluvius.feeds._aot"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # outlives the command, and its Ctrl-C
+        env=env,
+    )
+    _STARTED.append(child)  # kept: a Popen collected while running warns
+    return True
+
+
+def main(argv: list[str]) -> None:  # pragma: no cover - a build step (make, or the above)
+    """Build the batch and live modules; a background build then removes its lock."""
     from fluvius.feeds.iex import _live_kernels  # the live decoder's kernel
 
     for kernel_module in (BATCH, _live_kernels.LIVE):
-        print(kernel_module.build(verbose="-v" in sys.argv[1:]))
+        print(kernel_module.build(verbose="-v" in argv))
+    lock = os.environ.get("FLUVIUS_AOT_LOCK")
+    if lock:  # kept on failure, so that a machine without a compiler does not retry often
+        Path(lock).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

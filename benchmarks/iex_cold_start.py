@@ -74,9 +74,7 @@ def main() -> None:
             env.pop("FLUVIUS_AOT_BUILD", None)
             doc: dict[str, Any] = {}
             if scenario == "make install":
-                doc["install_step_seconds"] = run(
-                    [sys.executable, "-m", "fluvius.feeds._aot"], env
-                )
+                doc["install_step_seconds"] = run([sys.executable, "-m", "fluvius.feeds._aot"], env)
             doc["first_seconds"] = run(cmd, env)
             if scenario != "make install":
                 doc["background_build_seconds_after_first"] = wait_for_build(cache)
@@ -92,8 +90,8 @@ def main() -> None:
                 + (
                     f"; install step {doc['install_step_seconds']:.1f} s"
                     if "install_step_seconds" in doc
-                    else f"; background build done {doc['background_build_seconds_after_first']:.1f}"
-                    " s after the first command"
+                    else "; background build done "
+                    f"{doc['background_build_seconds_after_first']:.1f} s after the first command"
                 )
             )
         results["messages"] = capture.messages

@@ -42,7 +42,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from types import ModuleType
 
-__all__ = ["BATCH", "LOCK_SECONDS", "SIGNATURES", "KernelModule", "build_in_background", "cache_dir"]
+__all__ = [
+    "BATCH",
+    "LOCK_SECONDS",
+    "SIGNATURES",
+    "KernelModule",
+    "build_in_background",
+    "cache_dir",
+]
 
 _I, _C = "i8[:]", "i8[::1]"
 SIGNATURES = {

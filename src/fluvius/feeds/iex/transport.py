@@ -354,14 +354,10 @@ class SequenceTracker:
             report.restart_count += 1
             if len(report.restarts) < MAX_LISTED:
                 report.restarts.append({**where, "after_seq": expected - 1, "at": at})
-            st.candidate = _Candidate(
-                first, count, length, end, stream_offset + length, at, restart=True
-            )
+            st.candidate = _Candidate(first, count, length, end, stream_offset + length, at, True)
             return 0
         if first > expected + PLAUSIBLE_JUMP:  # implausible: held, the messages kept
-            st.candidate = _Candidate(
-                first, count, length, end, stream_offset + length, at, restart=False
-            )
+            st.candidate = _Candidate(first, count, length, end, stream_offset + length, at, False)
             self._anomaly(
                 key,
                 first,

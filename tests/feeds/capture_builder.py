@@ -354,6 +354,8 @@ def sample_segments(data: bytes) -> list[tuple[int, int]]:
         if frame_at + incl > len(data):
             break
         ip = frame_at + 14
+        while data[ip - 2 : ip] in (b"\x81\x00", b"\x88\xa8", b"\x91\x00"):  # VLAN tags
+            ip += 4
         udp = ip + (data[ip] & 0x0F) * 4
         iex = udp + 8
         if incl >= iex - frame_at + 40 and data[iex] == 1:

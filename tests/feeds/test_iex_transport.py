@@ -136,7 +136,8 @@ def test_one_bad_sequence_number_does_not_cut_off_the_sample(
     assert len(moved) == count
     for i in moved:
         assert events[i] == dataclasses.replace(clean[i], seq=clean[i].seq + JUMP)
-    with pytest.raises(DecodeError, match="jumps from .* more than 65536 messages ahead") as exc:
+    ahead = r"jumps from \d+ to \d+, more than 65536 messages ahead"
+    with pytest.raises(DecodeError, match=ahead) as exc:
         _both(path, strict=True)
     assert exc.value.offset == at
 
@@ -187,7 +188,8 @@ def test_a_confirmed_jump_is_a_gap_and_a_rejected_restart_an_anomaly() -> None:
     strict = SequenceTracker(DecodeReport(), strict=True)
     strict.observe(key, 1, 1, 0, 10, at=0)
     strict.observe(key, 1, 1, 0, 10, at=1)  # a restart: fine until it is not followed
-    with pytest.raises(DecodeError, match="restart at sequence 1 .byte offset 1. is not followed"):
+    not_followed = r"restart at sequence 1 \(byte offset 1\) is not followed"
+    with pytest.raises(DecodeError, match=not_followed):
         strict.observe(key, 2 + JUMP, 1, 10, 10, at=2)
 
 
@@ -213,14 +215,18 @@ def _jumpy_captures(draw: st.DrawFn) -> bytes:
 
 @pytest.mark.slow
 @settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
-@given(_jumpy_captures(), st.booleans())
-def test_sequence_jumps_decoders_agree(tmp_path_factory: Any, data: bytes, strict: bool) -> None:
+@given(_jumpy_captures())
+def test_sequence_jumps_decoders_agree(tmp_path_factory: Any, data: bytes) -> None:
+    """Reference, compiled and numpy decoders agree on random sequence jumps (lenient and
+    strict); no message is lost but the ones judged duplicates; strict fails exactly when
+    the lenient decode reports an anomaly."""
     path = tmp_path_factory.mktemp("jumps") / "j.pcap"
     path.write_bytes(data)
-    try:
-        _, report = _both(path, strict=strict)
-    except DecodeError as exc:
-        assert strict
-        assert "IEX-TP stream" in str(exc) or "expected" in str(exc)
-        return
-    assert report.sequence_anomaly_count >= 0
+    _, report = _both(path)
+    sent = sum(count for _, count in sample_segments(data))
+    assert report.messages + report.duplicate_messages == sent
+    if report.sequence_anomaly_count:
+        with pytest.raises(DecodeError, match="IEX-TP stream"):
+            _both(path, strict=True)
+    else:
+        assert _both(path, strict=True)[1].as_dict() == report.as_dict()

@@ -72,7 +72,8 @@ file's first bytes, not its name. JSON Lines: one event per line, every field, "
 first, in file order. Parquet: a directory with one file per kind (quote.parquet,
 trade.parquet, ...), default FILE's name + "_events". Lenient by default: corrupt segments
 and messages are skipped, counted and reported on stderr; --strict stops at the first one
-with its byte offset.
+with its byte offset, and also fails on an implausible sequence jump and on a corrupt
+container (an impossible record length, damaged gzip data).
 """
 
 INFO_EPILOG = """Examples:
@@ -81,6 +82,12 @@ INFO_EPILOG = """Examples:
 
   fluvius iex info day.pcap.gz --json | jq '.events.quote, .report.gap_count'
 """
+
+
+STRICT_HELP = (
+    "Fail at the first corrupt segment, message or container (a bad record length, damaged "
+    "gzip data), or implausible sequence jump."
+)
 
 
 class Format(enum.StrEnum):
@@ -148,6 +155,8 @@ def _summary_line(report: DecodeReport) -> str:
         ("gaps", report.gap_count),
         ("restarts", report.restart_count),
         ("duplicates", report.duplicate_messages),
+        ("sequence anomalies", report.sequence_anomaly_count),
+        ("streams no longer tracked", report.stream_evictions),
         ("corrupt", report.corrupt),
         ("truncated segments", report.truncated_segments),
         ("unknown", sum(report.unknown_types.values())),
@@ -176,9 +185,7 @@ def decode(
             "parquet: directory of one file per kind (default FILE's name + '_events').",
         ),
     ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Stop at the first corrupt segment or message.")
-    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
     compression: Annotated[
         Compression,
         typer.Option(
@@ -229,9 +236,7 @@ def info(
     as_json: Annotated[
         bool, typer.Option("--json", help="Write one JSON document to stdout.")
     ] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Stop at the first corrupt segment or message.")
-    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ) -> None:
     """Describe capture FILE: counts per kind, symbols, time range, gaps, truncation, speed."""
     with user_errors(_verbose(ctx)):
@@ -277,6 +282,8 @@ def _print_info(doc: dict[str, Any]) -> None:
         f"restarts       {rep['restart_count']:,}",
         f"duplicates     {rep['duplicate_messages']:,}",
         f"offset errors  {rep['offset_mismatch_count']:,}",
+        f"anomalies      {rep['sequence_anomaly_count']:,} implausible sequence jumps; "
+        f"{rep['stream_evictions']:,} streams no longer tracked",
         f"truncation     {cap['truncated_records']:,} records cut by snaplen, "
         f"{rep['truncated_segments']:,} segments; file: {cap['truncated_file'] or 'complete'}",
         f"corrupt        {rep['corrupt']:,}; unknown types {rep['unknown_types'] or 'none'}",

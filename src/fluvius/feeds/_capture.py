@@ -32,7 +32,7 @@ import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar, cast, overload
 
 import numpy as np
 
@@ -67,14 +67,8 @@ def _inflate_errors() -> tuple[type[BaseException], ...]:
     try:
         from isal.isal_zlib import IsalError
 
-        errors.append(IsalError)
+        errors.append(cast("type[BaseException]", IsalError))  # typed as an instance
     except ImportError:  # pragma: no cover - isal is a dependency
-        pass
-    try:
-        from zlib_ng.zlib_ng import error as ZlibNgError  # type: ignore[import-not-found,unused-ignore]
-
-        errors.append(ZlibNgError)
-    except ImportError:
         pass
     return tuple(errors)
 

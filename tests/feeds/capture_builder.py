@@ -362,3 +362,26 @@ def sample_segments(data: bytes) -> list[tuple[int, int]]:
             out.append((iex, struct.unpack_from("<H", data, iex + 14)[0]))
         pos = frame_at + incl
     return out
+
+
+def parquet_events(out: Path) -> dict[str, list[dict[str, object]]]:
+    """A Parquet dataset written by ``write_parquet`` as event dicts per kind (as
+    ``event_to_dict`` gives them): the kind from the partition, timestamps as int ns."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    found: dict[str, list[dict[str, object]]] = {}
+    for part in sorted(out.glob("kind=*")):
+        kind = part.name.removeprefix("kind=")
+        table = ds.dataset(part, format="parquet").to_table()
+        columns = {}
+        for name in table.column_names:
+            column = table.column(name)
+            if pa.types.is_timestamp(column.type):
+                column = column.cast(pa.int64())
+            columns[name] = column.to_pylist()
+        found[kind] = [
+            {"kind": kind, **dict(zip(columns, values, strict=True))}
+            for values in zip(*columns.values(), strict=True)
+        ]
+    return found

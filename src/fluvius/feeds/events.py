@@ -84,6 +84,7 @@ __all__ = [
     "event_to_json",
     "events_from_array",
     "events_to_array",
+    "fields_typed",
     "text_fields",
     "to_arrow",
 ]
@@ -473,6 +474,18 @@ def to_arrow(
         else:
             columns.append(_numeric_to_arrow(col))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def fields_typed(kind: str, annotation: str) -> list[str]:
+    """The fields of ``kind`` declared with type ``annotation`` (``"Price"``, ``"TimestampNs"``).
+
+    >>> fields_typed("trade", "Price"), fields_typed("trade", "TimestampNs")
+    (['px'], ['ts_ns', 'recv_ns'])
+    """
+    cls = EVENT_TYPES[kind]
+    return [
+        f.name for f in dataclasses.fields(cls) if f.type in (annotation, globals()[annotation])
+    ]
 
 
 def text_fields(kind: str) -> list[str]:

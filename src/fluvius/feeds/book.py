@@ -228,17 +228,21 @@ def book_events_from_rows(
     kind: str, rows: np.ndarray[Any, Any], venue: str = "IEX"
 ) -> list[BestBidOffer] | list[BookSnapshot]:
     """The rows of :func:`book_rows` as event objects again (zero-size levels dropped)."""
-    common = [
-        (s.decode("latin-1"), int(t), int(r), int(q))
+    common: list[tuple[Any, ...]] = [
+        (venue, s.decode("latin-1"), t, r, q)
         for s, t, r, q in zip(
-            rows["symbol"].tolist(), rows["ts_ns"], rows["recv_ns"], rows["seq"], strict=True
+            rows["symbol"].tolist(),
+            rows["ts_ns"].tolist(),
+            rows["recv_ns"].tolist(),
+            rows["seq"].tolist(),
+            strict=True,
         )
     ]
     if kind == "bbo":
         quotes = zip(
             *(rows[n].tolist() for n in ("bid_px", "bid_sz", "ask_px", "ask_sz")), strict=True
         )
-        return [BestBidOffer(venue, *c, *q) for c, q in zip(common, quotes, strict=True)]
+        return [BestBidOffer(*c, *q) for c, q in zip(common, quotes, strict=True)]
     if kind != "book_snapshot":
         raise ValueError(f"book_events_from_rows: kind must be bbo or book_snapshot, got {kind!r}")
 
@@ -247,6 +251,6 @@ def book_events_from_rows(
 
     sides = [rows[n].tolist() for n in ("bid_px", "bid_sz", "ask_px", "ask_sz")]
     return [
-        BookSnapshot(venue, *c, levels(bp, bs), levels(ap, az))
-        for c, bp, bs, ap, az in zip(common, *sides, strict=True)
+        BookSnapshot(v, s, t, r, q, levels(bp, bs), levels(ap, az))
+        for (v, s, t, r, q), bp, bs, ap, az in zip(common, *sides, strict=True)
     ]

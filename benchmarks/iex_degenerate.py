@@ -1,0 +1,115 @@
+"""Degenerate capture input against a clean capture of the same size (issue 15, item 9).
+
+Usage::
+
+    python benchmarks/iex_degenerate.py --mb 64 --repeats 3 \\
+        --out benchmarks/results/iex_degenerate.json
+
+Inputs, all of the same uncompressed size (``--mb``):
+
+* **clean**: a synthetic TOPS capture (classic pcap);
+* **empty records**: a pcap header followed by zero-length records (16 bytes each);
+* **gzip bomb**: a pcap header followed by zeros, gzip-compressed (tens of KB on disk;
+  inflated, the zeros read as empty records);
+* **clean pcap.gz**: the clean capture gzip-compressed, the fair comparison for the bomb.
+
+Each is decoded by the numpy path (``decode_capture(use_numba=False)``, what ``fluvius iex
+decode``/``info`` use on files under 256 MiB without the ahead-of-time kernels), the
+compiled path (``decode_capture``, the kernels) and the streaming reference decoder
+(``iter_events``); medians over ``--repeats`` runs, in MB (10^6 bytes of uncompressed
+capture) per second, and each degenerate input's speed as a ratio of the clean one's of
+the same path and compression.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import struct
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_time, write_results
+from fluvius.feeds.iex import iter_events
+from fluvius.feeds.iex.batch import decode_capture
+from fluvius.feeds.iex.synthetic import synthetic_tops
+
+_PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+
+
+def _inputs(tmp: Path, size: int) -> dict[str, Path]:
+    clean = tmp / "clean.pcap"
+    n = 50_000
+    while True:  # a synthetic capture of at least ``size`` bytes, cut at a record boundary
+        synthetic_tops(n, n_symbols=500, seed=1).write(clean)
+        if os.path.getsize(clean) >= size:
+            break
+        n = int(n * size / os.path.getsize(clean) * 1.05) + 1
+    data = clean.read_bytes()
+    pos = 24
+    while pos + 16 <= len(data):
+        nxt = pos + 16 + struct.unpack_from("<I", data, pos + 8)[0]
+        if nxt > size:
+            break
+        pos = nxt
+    clean.write_bytes(data[:pos])
+    size = pos
+    empty = tmp / "empty_records.pcap"
+    empty.write_bytes(_PCAP_HEADER + bytes(size - 24))  # all-zero record headers: incl 0
+    bomb = tmp / "gzip_bomb.pcap.gz"
+    bomb.write_bytes(gzip.compress(_PCAP_HEADER + bytes(size - 24), 9))
+    clean_gz = tmp / "clean.pcap.gz"
+    clean_gz.write_bytes(gzip.compress(data[:pos], 6))
+    return {"clean": clean, "empty records": empty, "clean pcap.gz": clean_gz, "gzip bomb": bomb}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mb", type=float, default=64.0, help="uncompressed size, MiB")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reference-mb", type=float, default=16.0,
+                        help="the (slow) reference decoder reads only inputs up to this size")  # fmt: skip
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+    paths: dict[str, Any] = {
+        "numpy": lambda p: decode_capture(p, use_numba=False),
+        "compiled": lambda p: decode_capture(p),
+        "reference": lambda p: sum(1 for _ in iter_events(p)),
+    }
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = _inputs(Path(tmp), int(args.mb * (1 << 20)))
+        size = os.path.getsize(inputs["clean"])
+        decode_capture(inputs["clean"])  # compile (or load) the kernels outside the timing
+        for path_name, fn in paths.items():
+            if path_name == "reference" and size > args.reference_mb * (1 << 20):
+                continue
+            speeds: dict[str, float] = {}
+            for name, path in inputs.items():
+                seconds = median_time(lambda fn=fn, path=path: fn(path), args.repeats)
+                speeds[name] = size / 1e6 / seconds
+                base = speeds["clean pcap.gz" if name == "gzip bomb" else "clean"]
+                row = {
+                    "path": path_name,
+                    "input": name,
+                    "file_bytes": os.path.getsize(path),
+                    "capture_bytes": size,
+                    "seconds": seconds,
+                    "mb_per_s": speeds[name],
+                    "vs_clean": speeds[name] / base,
+                }
+                rows.append(row)
+                print(
+                    f"{path_name:9s} {name:14s} {size / 1e6:7.1f} MB  {seconds:7.3f} s  "
+                    f"{speeds[name]:8.1f} MB/s  x{row['vs_clean']:.2f} of clean",
+                    flush=True,
+                )
+    write_results(args.out, {"capture_bytes": size, "repeats": args.repeats, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

@@ -178,17 +178,28 @@ def _compile_bytecode() -> None:
     compileall.compile_dir(Path(fluvius.__file__).parent, quiet=1)
 
 
-def cli_times(path: Path, repeats: int) -> list[float]:
-    """Wall seconds of ``fluvius iex decode FILE --format parquet --out DIR``, each run."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli_times(path: Path, repeats: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall seconds of ``fluvius iex decode FILE --format parquet --out DIR``, each run.
+
+    ``cpu`` receives each run's CPU seconds (user + system, all threads).
+    """
     fluvius = Path(sys.executable).with_name("fluvius")
     _compile_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [str(fluvius), "iex", "decode", str(path), "--format", "parquet", "--out", tmp]
         times = []
         for _ in range(repeats):
+            c0 = _children_cpu()
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True)
             times.append(time.perf_counter() - t0)
+            if cpu is not None:
+                cpu.append(_children_cpu() - c0)
     return times
 
 
@@ -202,17 +213,37 @@ def containers_vs_iextools(tmp: Path, n_messages: int, repeats: int) -> dict[str
         path = tmp / f"tops.{container}"
         fmt = CaptureFormat(container)  # type: ignore[arg-type]
         synthetic_tops(n_messages, seed=1, fmt=fmt).write(path)
-        times = cli_times(path, repeats)
+        cpus: list[float] = []
+        times = cli_times(path, repeats, cpus)
         cli_s = sorted(times)[len(times) // 2]
+        cli_cpu = sorted(cpus)[len(cpus) // 2]
+        c0 = _children_cpu()
         baseline_s = iextools_seconds(path)
-        doc: dict[str, Any] = {"file_bytes": path.stat().st_size, "cli_seconds": cli_s}
+        baseline_cpu = _children_cpu() - c0
+        doc: dict[str, Any] = {
+            "file_bytes": path.stat().st_size,
+            "cli_seconds": cli_s,
+            "cli_cpu_seconds": cli_cpu,
+        }
         if baseline_s is not None:
-            doc.update({"iextools_seconds": baseline_s, "cli_vs_iextools": baseline_s / cli_s})
+            doc.update(
+                {
+                    "iextools_seconds": baseline_s,
+                    "iextools_cpu_seconds": baseline_cpu,
+                    "cli_vs_iextools": baseline_s / cli_s,
+                    "cli_vs_iextools_cpu": baseline_cpu / cli_cpu,
+                }
+            )
         out[container] = doc
         print(
-            f"TOPS {container}: fluvius iex decode -f parquet {cli_s:.2f} s (median of "
-            f"{repeats}); IEXTools 0.0.8 "
-            + (f"{baseline_s:.2f} s: {baseline_s / cli_s:.1f}x" if baseline_s else "absent")
+            f"TOPS {container}: fluvius iex decode -f parquet {cli_s:.2f} s wall, "
+            f"{cli_cpu:.2f} s CPU (median of {repeats}); IEXTools 0.0.8 "
+            + (
+                f"{baseline_s:.2f} s wall, {baseline_cpu:.2f} s CPU: {baseline_s / cli_s:.1f}x "
+                f"wall, {baseline_cpu / cli_cpu:.1f}x CPU"
+                if baseline_s
+                else "absent"
+            )
         )
     return out
 

@@ -452,11 +452,14 @@ def survey(
     return segs[:, :nseg], stats, counts
 
 
-def pcapng_walk(a: Any, start: int, little: bool, max_block: int, nif: int, snap0: int) -> Any:
+def pcapng_walk(
+    a: Any, a4: Any, start: int, little: bool, max_block: int, nif: int, snap0: int
+) -> Any:
     # packet blocks from a[start:] (other blocks skipped by length) until a section header
     # or interface description block (stop 1), an impossible block length (2), a packet
     # block too short for its header (3), or the end of the complete blocks (0).
-    # nif: interfaces declared in this section; snap0: interface 0's snap length.
+    # a4: the buffer as u32 at every byte offset (stride 1); nif: interfaces declared in
+    # this section; snap0: interface 0's snap length.
     n = len(a)
     cap = (n - start) // 16 + 1 if n > start else 1
     rec = np.empty((4, cap), np.int64)  # frame offset, captured, original length, interface
@@ -466,14 +469,15 @@ def pcapng_walk(a: Any, start: int, little: bool, max_block: int, nif: int, snap
     j = 0
     stop = 0
     skipped = 0
-    w = np.empty(6, np.int64)
+    w = np.empty(5, np.int64)
     while pos + 12 <= n:
-        btype = np.int64(0)
-        blen = np.int64(0)
-        for b in range(4):
-            s = 8 * b if little else 24 - 8 * b
-            btype |= np.int64(a[pos + b]) << s
-            blen |= np.int64(a[pos + 4 + b]) << s
+        for f in range(2):  # block type and total length, in the section's byte order
+            v = np.int64(a4[pos + 4 * f])
+            if not little:
+                v = ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
+            w[f] = v
+        btype = w[0]
+        blen = w[1]
         if btype == 0x0A0D0D0A or btype == 1:
             stop = 1
             break
@@ -488,10 +492,10 @@ def pcapng_walk(a: Any, start: int, little: bool, max_block: int, nif: int, snap
             if btype != 3 and room < 20:
                 stop = 3
                 break
-            for f in range(1 if btype == 3 else 5):  # the body's u32 words, in section order
-                v = np.int64(0)
-                for b in range(4):
-                    v |= np.int64(a[body + 4 * f + b]) << (8 * b if little else 24 - 8 * b)
+            for f in range(1 if btype == 3 else 5):  # the body's u32 words
+                v = np.int64(a4[body + 4 * f])
+                if not little:
+                    v = ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
                 w[f] = v
             if btype == 3:  # SPB: original length, then the packet; interface 0, no time
                 c = min(w[0], room - 4)

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluvius.errors import DecodeError
-from fluvius.feeds._capture import CaptureStats, IndexResult, RecordChunk, as_int64
+from fluvius.feeds._capture import (
+    CaptureStats,
+    IndexResult,
+    RecordChunk,
+    as_int64,
+    strided_view,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -81,13 +87,15 @@ class PcapngIndexer:
         """
         found = IndexResult()
         walk = self.walk
-        u8 = np.frombuffer(buf, dtype=np.uint8) if walk is not None else None
+        if walk is not None:
+            u8 = np.frombuffer(buf, dtype=np.uint8)
+            u32 = strided_view(buf, np.dtype("<u4"))
         pos = start
         while True:
             if walk is not None and self.endian:
                 snap0 = self.interfaces[0].snaplen if self.interfaces else 0
                 rec, ticks, s = walk(
-                    u8, pos, self.endian == "<", MAX_BLOCK, len(self.interfaces), snap0
+                    u8, u32, pos, self.endian == "<", MAX_BLOCK, len(self.interfaces), snap0
                 )
                 stats.skipped_blocks += int(s[3])
                 if len(ticks):

@@ -112,6 +112,17 @@ class PcapngIndexer:
         found.used = pos
         return found
 
+    def read_block(
+        self, buf: bytes | bytearray, pos: int, base: int, stats: CaptureStats, found: IndexResult
+    ) -> tuple[int, bool]:
+        """Read the one block at ``buf[pos]`` (a section header, an interface description):
+        (next position, whether one was read whole); ``found.stop`` says why not."""
+        return self._blocks(buf, pos, base, stats, found, one=True)
+
+    def corrupt(self, buf: bytes | bytearray, pos: int, base: int, packet: bool) -> str:
+        """Why reading stops at the block at ``buf[pos]`` (its length, or a short packet)."""
+        return self._corrupt(buf, pos, base, packet)
+
     def _corrupt(self, buf: bytes | bytearray, pos: int, base: int, packet: bool) -> str:
         (blen,) = struct.unpack_from(self.endian + "I", buf, pos + 4)
         if packet:

@@ -64,11 +64,6 @@ SIGNATURES = {
         f"Tuple((i8[:, :], i8[::1], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, i8, i8, i8, "
         f"{', '.join([_C] * 4)}, i4[::1], {_C}, {_C}, b1, {_C}, {_C}, i8)"
     ),
-    "pcapng_walk": ("Tuple((i8[:, ::1], u8[::1], i8[::1]))(u1[::1], u4[:], i8, b1, i8, i8, i8)"),
-    "fill": (
-        f"i8(u1[::1], u4[:], u8[:], {', '.join([_C] * 10)}, i8[:, ::1], "
-        f"{', '.join([_C] * 5)}, u1[::1], u4[:], u8[:], i8, i8)"
-    ),
 }
 
 _LOADED: dict[str, ModuleType | None] = {}  # module path -> the loaded module or None

@@ -139,9 +139,6 @@ class IndexResult:
     used: int = 0
     stop: str = ""  # set when the rest of the file cannot be read (corrupt record length)
     starts: NDArray[np.int64] | None = None  # record starts found by a vectorised walk
-    # records found by a compiled walk (pcapng): frame offset, captured, original length,
-    # raw timestamp, interface, one tuple of arrays per run of packet blocks
-    parts: list[tuple[NDArray[Any], ...]] = field(default_factory=list)
 
 
 class Indexer(Protocol):
@@ -211,13 +208,13 @@ why reading must stop, or ""). It counts ``records``, ``truncated_records`` (and
 ``skipped_blocks``) in the :class:`CaptureStats` itself."""
 
 
-def _make_indexer(container: str, head: bytes, name: str, compiled: Any) -> Indexer:
+def _make_indexer(container: str, head: bytes, name: str) -> Indexer:
     from fluvius.feeds.pcap import PcapIndexer
     from fluvius.feeds.pcapng import PcapngIndexer
 
     if container == "pcap":
         return PcapIndexer.from_header(head, name=name)
-    return PcapngIndexer(name=name, walk=None if compiled is None else compiled.pcapng_walk)
+    return PcapngIndexer(name=name)
 
 
 def _fill(stream: BinaryIO, view: memoryview, got: int) -> tuple[int, str]:
@@ -286,7 +283,6 @@ def iter_record_chunks(
     progress: Callable[[int, int], None] | None = ...,
     reuse_buffer: bool = ...,
     walk: None = ...,
-    compiled: Any = ...,
     strict: bool = ...,
 ) -> Iterator[RecordChunk]: ...
 
@@ -300,7 +296,6 @@ def iter_record_chunks(
     progress: Callable[[int, int], None] | None = ...,
     reuse_buffer: bool = ...,
     walk: ContainerWalk[T],
-    compiled: Any = ...,
     strict: bool = ...,
 ) -> Iterator[RecordChunk | T]: ...
 
@@ -313,7 +308,6 @@ def iter_record_chunks(
     progress: Callable[[int, int], None] | None = None,
     reuse_buffer: bool = False,
     walk: ContainerWalk[Any] | None = None,
-    compiled: Any = None,
     strict: bool = False,
 ) -> Iterator[Any]:
     """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
@@ -328,8 +322,6 @@ def iter_record_chunks(
     only for consumers that keep nothing of a chunk's buffer once they ask for the next.
     ``walk`` (:data:`PcapWalk`) replaces the record indexer of classic pcap files: what it
     returns is yielded instead of a :class:`RecordChunk` (pcapng still gives those).
-    ``compiled`` (the kernels of :mod:`fluvius.feeds._kernels`) walks pcapng packet blocks
-    in compiled code.
     """
     name = str(path)
     total = os.path.getsize(path)
@@ -351,7 +343,7 @@ def iter_record_chunks(
         if error and len(buf) < 4:
             raise DecodeError(f"{name}: cannot inflate: {error}", offset=0)
         stats.container = detect_container(bytes(buf[:4]), name=name)
-        indexer = _make_indexer(stats.container, bytes(buf[:24]), name, compiled)
+        indexer = _make_indexer(stats.container, bytes(buf[:24]), name)
         own_walk = walk
         base = 0
         start = 24 if stats.container == "pcap" else 0

@@ -7,12 +7,10 @@ objects, only arrays and integers). :mod:`fluvius.feeds._kernels` compiles them 
 time (``numba.njit``) or loads them ahead-of-time compiled (:mod:`fluvius.feeds._aot`);
 run as plain Python they are correct but very slow, so nothing calls them uncompiled.
 
-* ``survey``: one pass from a chunk's records (a classic pcap walk, or given records) to
+* ``survey``: one pass from a chunk's records (a walk of classic pcap records or of pcapng
+  packet blocks, or given records) to
   its IEX-TP segments: frames, UDP payloads, segment headers, block checks and counts
   (:mod:`fluvius.feeds.iex._survey`);
-* ``pcapng_walk``: the packet blocks of a pcapng chunk (EPB, SPB, obsolete PB) as record
-  arrays for ``survey``; it stops before a section header or interface description block,
-  which :class:`fluvius.feeds.pcapng.PcapngIndexer` reads;
 * ``walk_blocks``: the walk of message blocks inside segments, with checks;
 * ``gather1/4/8``, ``gather_text``: little-endian fields at arbitrary offsets;
 * ``scan`` and ``fill``: the fused path (:mod:`fluvius.feeds.iex._fused`): count the
@@ -36,7 +34,6 @@ __all__ = [
     "gather4",
     "gather8",
     "gather_text",
-    "pcapng_walk",
     "scan",
     "survey",
     "walk_blocks",
@@ -524,75 +521,3 @@ def survey(
     stats[12] = 1 if ok else 0
     stats[13] = 1 if in_order else 0
     return segs[:, :nseg], stats, counts
-
-
-def pcapng_walk(
-    a: Any, a4: Any, start: int, little: bool, max_block: int, nif: int, snap0: int
-) -> Any:
-    # packet blocks from a[start:] (other blocks skipped by length) until a section header
-    # or interface description block (stop 1), an impossible block length (2), a packet
-    # block too short for its header (3), or the end of the complete blocks (0).
-    # a4: the buffer as u32 at every byte offset (stride 1); nif: interfaces declared in
-    # this section; snap0: interface 0's snap length.
-    n = len(a)
-    cap = (n - start) // 16 + 1 if n > start else 1
-    rec = np.empty((4, cap), np.int64)  # frame offset, captured, original length, interface
-    ticks = np.empty(cap, np.uint64)
-    stats = np.zeros(4, np.int64)  # bytes used, stop, records, skipped blocks
-    pos = start
-    j = 0
-    stop = 0
-    skipped = 0
-    w = np.empty(5, np.int64)
-    while pos + 12 <= n:
-        for f in range(2):  # block type and total length, in the section's byte order
-            v = np.int64(a4[pos + 4 * f])
-            if not little:
-                v = ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
-            w[f] = v
-        btype = w[0]
-        blen = w[1]
-        if btype == 0x0A0D0D0A or btype == 1:
-            stop = 1
-            break
-        if blen < 12 or blen % 4 != 0 or blen > max_block:
-            stop = 2
-            break
-        if pos + blen > n:
-            break
-        body = pos + 8
-        room = blen - 12
-        if btype == 6 or btype == 2 or btype == 3:
-            if btype != 3 and room < 20:
-                stop = 3
-                break
-            for f in range(1 if btype == 3 else 5):  # the body's u32 words
-                v = np.int64(a4[body + 4 * f])
-                if not little:
-                    v = ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
-                w[f] = v
-            if btype == 3:  # SPB: original length, then the packet; interface 0, no time
-                c = min(w[0], room - 4)
-                if nif > 0 and snap0 > 0:
-                    c = min(c, snap0)
-                rec[0, j] = body + 4
-                rec[1, j] = max(c, 0)
-                rec[2, j] = w[0]
-                rec[3, j] = 0
-                ticks[j] = 0
-            else:
-                iface = w[0] if btype == 6 else (w[0] & 0xFFFF if little else w[0] >> 16)
-                rec[0, j] = body + 20
-                rec[1, j] = min(w[3], room - 20)
-                rec[2, j] = w[4]
-                rec[3, j] = iface
-                ticks[j] = (np.uint64(w[1]) << np.uint64(32)) | np.uint64(w[2])
-            j += 1
-        else:
-            skipped += 1
-        pos += blen
-    stats[0] = pos
-    stats[1] = stop
-    stats[2] = j
-    stats[3] = skipped
-    return rec[:, :j].copy(), ticks[:j].copy(), stats

@@ -40,7 +40,6 @@ KERNEL_NAMES = (
     "gather4",
     "gather8",
     "gather_text",
-    "pcapng_walk",
     "scan",
     "survey",
     "walk_blocks",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,11 +23,7 @@ from fluvius.feeds._capture import (
     IndexResult,
     RecordChunk,
     as_int64,
-    strided_view,
 )
-
-if TYPE_CHECKING:
-    from numpy.typing import NDArray
 
 __all__ = ["MAX_BLOCK", "Interface", "PcapngIndexer", "ticks_to_ns"]
 
@@ -75,41 +70,13 @@ class PcapngIndexer:
     all_interfaces: list[Interface] = field(default_factory=list)
     global_ids: list[int] = field(default_factory=list)  # this section's: index in all_interfaces
     undeclared: int = -1  # index in all_interfaces of the stand-in for undeclared interfaces
-    walk: Any = None  # the compiled pcapng_walk kernel (fluvius.feeds._kernel_src), or None
 
     def index(
         self, buf: bytes | bytearray, start: int, base: int, stats: CaptureStats
     ) -> IndexResult:
-        """Packets of the complete blocks in ``buf[start:]``.
-
-        With the compiled ``walk`` the packet blocks are walked in the kernel and this
-        method reads only the section headers and interface descriptions between them.
-        """
+        """Packets of the complete blocks in ``buf[start:]``."""
         found = IndexResult()
-        walk = self.walk
-        if walk is not None:
-            u8 = np.frombuffer(buf, dtype=np.uint8)
-            u32 = strided_view(buf, np.dtype("<u4"))
-        pos = start
-        while True:
-            if walk is not None and self.endian:
-                snap0 = self.interfaces[0].snaplen if self.interfaces else 0
-                rec, ticks, s = walk(
-                    u8, u32, pos, self.endian == "<", MAX_BLOCK, len(self.interfaces), snap0
-                )
-                stats.skipped_blocks += int(s[3])
-                if len(ticks):
-                    self._add_walked(found, rec, ticks, base, stats)
-                pos, stop = int(s[0]), int(s[1])
-                if stop == 2 or stop == 3:
-                    found.stop = self._corrupt(buf, pos, base, stop == 3)
-                    break
-                if stop == 0:
-                    break
-            pos, more = self._blocks(buf, pos, base, stats, found, one=walk is not None)
-            if not more:
-                break
-        found.used = pos
+        found.used, _ = self._blocks(buf, start, base, stats, found, one=False)
         return found
 
     def read_block(
@@ -131,26 +98,6 @@ class PcapngIndexer:
             f"corrupt pcapng block at byte offset {base + pos}: total length {blen} "
             f"(expected a multiple of 4 between 12 and {MAX_BLOCK})"
         )
-
-    def _add_walked(
-        self,
-        found: IndexResult,
-        rec: NDArray[np.int64],
-        ticks: NDArray[np.uint64],
-        base: int,
-        stats: CaptureStats,
-    ) -> None:
-        """Records walked by the kernel: their section-local interfaces made global."""
-        local = rec[3]
-        ids = self.global_ids
-        if len(ids) and int(local.max()) < len(ids) and int(local.min()) >= 0:
-            gid = np.asarray(ids, dtype=np.int64)[local]
-        else:  # an undeclared interface (a damaged file): the shared stand-in
-            gid = np.array(
-                [self._interface_index(int(i), base, stats) for i in local.tolist()],
-                dtype=np.int64,
-            )
-        found.parts.append((rec[0], rec[1], rec[2], ticks, gid))
 
     def _blocks(
         self,
@@ -261,26 +208,11 @@ class PcapngIndexer:
 
     def to_chunk(self, buf: bytes | bytearray, base: int, found: IndexResult) -> RecordChunk:
         """Convert ticks to ns per interface unit and pack the records into arrays."""
-        parts = list(found.parts)
-        if found.frame_off:  # walked in Python (no kernel)
-            parts.append(
-                (
-                    as_int64(found.frame_off),
-                    as_int64(found.cap_len),
-                    as_int64(found.orig_len),
-                    np.fromiter(found.ts_ns, dtype=np.uint64, count=len(found.ts_ns)),
-                    as_int64(found.link),
-                )
-            )
-        if len(parts) == 1:
-            frame_off, cap_len, orig_len, ticks, iface = parts[0]
-        elif parts:
-            frame_off, cap_len, orig_len, ticks, iface = (
-                np.concatenate(column) for column in zip(*parts, strict=True)
-            )
-        else:
-            frame_off = cap_len = orig_len = iface = np.zeros(0, np.int64)
-            ticks = np.zeros(0, np.uint64)
+        frame_off = as_int64(found.frame_off)
+        cap_len = as_int64(found.cap_len)
+        orig_len = as_int64(found.orig_len)
+        ticks = np.fromiter(found.ts_ns, dtype=np.uint64, count=len(found.ts_ns))
+        iface = as_int64(found.link)
         units = np.array([i.tsresol for i in self.all_interfaces], dtype=np.int64)
         ts = np.empty(len(ticks), dtype=np.int64)
         distinct = set(units[np.unique(iface)].tolist()) if len(units) > 1 else set(units.tolist())

@@ -348,7 +348,6 @@ def _batches(
         progress=progress,
         reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
         walk=None if k is None else container_walk(k, decoder.report.capture),
-        compiled=k,
         strict=decoder.strict,
     )
     for chunk in chunks:

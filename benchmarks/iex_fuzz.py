@@ -239,9 +239,7 @@ def fuzz_streams(n: int, rnd: random.Random, stats: dict[str, Any]) -> None:
             except Exception:
                 stats["file_exceptions"] += 1
                 stats["failures"].append(traceback.format_exc(limit=3))
-            stats["max_input_seconds"] = max(
-                stats["max_input_seconds"], time.perf_counter() - t0
-            )
+            stats["max_input_seconds"] = max(stats["max_input_seconds"], time.perf_counter() - t0)
         stats["inputs"] += 1
         stats["stream_inputs"] += 1
 

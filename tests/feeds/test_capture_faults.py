@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import socket
 import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from capture_builder import shared_sample
 from typer.testing import CliRunner
 
 from fluvius.cli.app import app
 from fluvius.errors import DecodeError
-from fluvius.feeds import net, pcap
+from fluvius.feeds import net, pcap, pcapng
+from fluvius.feeds._capture import CaptureStats, iter_record_chunks
 from fluvius.feeds.iex import DecodeReport, iter_events
 from fluvius.feeds.iex.batch import decode_capture
 from fluvius.feeds.iex.export import summarize, write_parquet
@@ -204,3 +207,50 @@ def test_empty_records_are_walked_in_bulk(tmp_path: Path, monkeypatch: pytest.Mo
     assert list(iter_events(mixed, report=chunk_report)) == []
     assert chunk_report.capture.records == 5000
     assert decode_capture(mixed, use_numba=False).report.capture.records == 5000
+
+
+def _pcapng_runs(rnd: random.Random) -> bytes:
+    """A pcapng file with runs of equal blocks (EPBs, empty EPBs, custom blocks) between
+    irregular ones, on two interfaces (and an undeclared one)."""
+
+    def block(t: int, body: bytes) -> bytes:
+        body += bytes(-len(body) % 4)
+        return struct.pack("<II", t, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    out += [block(1, struct.pack("<HHI", 1, 0, 0))] * 2
+    for _ in range(rnd.randint(1, 12)):
+        size = rnd.choice([0, 0, 3, 60])
+        kind = rnd.choice(["epb", "custom", "odd"])
+        for k in range(rnd.choice([1, 5, 9, 40, 3000])):
+            if kind == "epb":
+                iface = rnd.choice([0, 0, 1, 7]) if rnd.random() < 0.1 else 0
+                ticks = rnd.randrange(1 << 64)
+                head = struct.pack("<IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, size, size + k)
+                out.append(block(6, head + bytes([k % 251]) * size))
+            elif kind == "custom":
+                out.append(block(0xBAD, bytes(size)))
+            else:
+                out.append(block(rnd.choice([6, 0xBAD, 5]), rnd.randbytes(rnd.randint(20, 40))))
+    return b"".join(out)
+
+
+def test_pcapng_runs_of_equal_blocks_index_as_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rnd = random.Random(15)
+    for case in range(20):
+        path = tmp_path / f"runs{case}.pcapng"
+        path.write_bytes(_pcapng_runs(rnd))
+        results = []
+        for run_after in (8, 10**9):  # bulk runs, then strictly one block at a time
+            monkeypatch.setattr(pcapng, "_RUN_AFTER", run_after)
+            stats = CaptureStats()
+            chunks = list(iter_record_chunks(path, stats, chunk_bytes=1 << 16))
+            fields = [
+                [np.concatenate([getattr(c, f) for c in chunks]).tolist() if chunks else []]
+                for f in ("frame_off", "cap_len", "orig_len", "ts_ns", "link")
+            ]
+            bases = [c.base for c in chunks]
+            results.append((stats.as_dict(), fields, bases))
+        assert results[0] == results[1], case

@@ -31,6 +31,8 @@ MAX_BLOCK = 1 << 20
 """The largest block accepted (bytes); a longer length means the file is corrupt there."""
 
 SHB, IDB, PB, SPB, EPB = 0x0A0D0D0A, 0x00000001, 0x00000002, 0x00000003, 0x00000006
+_RUN_AFTER = 8
+"""Blocks of one type and length in a row after which the walk looks for a longer run."""
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 _WRAP, _HALF = 1 << 64, 1 << 63  # a corrupt timestamp beyond int64 wraps, as in C
 
@@ -113,6 +115,7 @@ class PcapngIndexer:
         ticks = found.ts_ns  # raw ticks for now; converted in to_chunk
         ifaces = found.link  # global interface index for now
         end = len(buf)
+        previous, repeats = (-1, -1), 0
         while pos + 12 <= end:
             raw_type = bytes(buf[pos : pos + 4])
             if raw_type == b"\x0a\x0d\x0d\x0a":
@@ -140,6 +143,15 @@ class PcapngIndexer:
                 return pos, False
             if pos + blen > end:
                 return pos, False
+            repeats = repeats + 1 if (btype, blen) == previous else 0
+            previous = (btype, blen)
+            if repeats >= _RUN_AFTER and btype not in (SHB, IDB, PB, SPB):
+                # degenerate input (runs of one block shape): in bulk
+                run = self._same_block_run(buf, pos, btype, blen, base, stats, found)
+                if run:
+                    pos += run * blen
+                    repeats = 0
+                    continue
             body = pos + 8
             body_end = pos + blen - 4
             if btype in (EPB, PB):
@@ -177,6 +189,58 @@ class PcapngIndexer:
             if one:
                 return pos, True
         return pos, False
+
+    def _same_block_run(
+        self,
+        buf: bytes | bytearray,
+        pos: int,
+        btype: int,
+        blen: int,
+        base: int,
+        stats: CaptureStats,
+        found: IndexResult,
+    ) -> int:
+        """Take the complete blocks of type ``btype`` and length ``blen`` in a row from
+        ``buf[pos]`` (a block start of that shape) in one numpy pass; returns how many.
+
+        EPBs become packets exactly as one at a time; other blocks are skipped. Probed in
+        growing slices, so a short run costs little.
+        """
+        if btype == EPB and blen < 32:
+            return 0  # a corrupt packet block: the sequential walk reports it
+        e = self.endian
+        words = np.ndarray(
+            ((len(buf) - pos) // blen, blen // 4), dtype=e + "u4", buffer=buf, offset=pos
+        )
+        fits, n, size = len(words), 0, 256
+        while n < fits:
+            part = words[n : n + size]
+            same = (part[:, 0] == btype) & (part[:, 1] == blen)
+            if not same.all():
+                n += int(np.argmin(same))
+                break
+            n += len(part)
+            size *= 4
+        if n < 2:
+            return 0
+        run = words[:n]
+        if btype != EPB:
+            stats.skipped_blocks += n
+            return n
+        starts = pos + blen * np.arange(n, dtype=np.int64)
+        found.frame_off.extend((starts + 28).tolist())
+        found.cap_len.extend(np.minimum(run[:, 5], blen - 32).tolist())
+        found.orig_len.extend(run[:, 6].tolist())
+        found.ts_ns.extend(((run[:, 3].astype(np.uint64) << np.uint64(32)) | run[:, 4]).tolist())
+        ids = run[:, 2]
+        first = int(ids[0])
+        if (ids == first).all():
+            found.link.extend([self._interface_index(first, base + pos, stats)] * n)
+        else:
+            at = base + pos
+            table = {i: self._interface_index(i, at, stats) for i in np.unique(ids).tolist()}
+            found.link.extend(table[i] for i in ids.tolist())
+        return n
 
     def _interface_index(self, iface: int, offset: int, stats: CaptureStats) -> int:
         if iface < len(self.interfaces):

@@ -97,3 +97,8 @@ def test_background_build_can_be_turned_off(tmp_path: Path, monkeypatch: Any) ->
     monkeypatch.setattr(_aot, "_STARTED", [])
     assert not _aot.build_in_background()
     assert not (tmp_path / "building.lock").exists()
+
+
+def test_every_kernel_has_a_signature() -> None:
+    """The ahead-of-time module exports exactly the kernels the decoder asks for."""
+    assert sorted(_aot.SIGNATURES) == sorted(_kernels.KERNEL_NAMES)

@@ -64,6 +64,10 @@ SIGNATURES = {
         f"Tuple((i8[:, :], i8[::1], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, i8, i8, i8, "
         f"{', '.join([_C] * 4)}, i4[::1], {_C}, {_C}, b1, {_C}, {_C}, i8)"
     ),
+    "fill": (
+        f"i8(u1[::1], u4[:], u8[:], {', '.join([_C] * 10)}, i8[:, ::1], "
+        f"{', '.join([_C] * 5)}, u1[::1], u4[:], u8[:], i8, i8)"
+    ),
 }
 
 _LOADED: dict[str, ModuleType | None] = {}  # module path -> the loaded module or None
@@ -145,6 +149,8 @@ class KernelModule:
                     spec.loader.exec_module(module)
         except (ImportError, OSError):
             module = None
+        if module is not None and not all(hasattr(module, fn) for fn in self.signatures):
+            module = None  # not what this source exports (a damaged file): built again
         _LOADED[key] = module
         return module
 
@@ -153,18 +159,25 @@ class KernelModule:
 
         Needs numba and a C compiler; takes a few seconds to a minute.
         """
+        import tempfile
+
         pycc: Any = importlib.import_module("numba.pycc")
         source = importlib.import_module(self.source)
         name = self.name()
         path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        cc = pycc.CC(name)
-        cc.output_dir = str(path.parent)
-        cc.verbose = verbose
-        cc.target_cpu = "host"  # the name's hash covers this CPU's model and features
-        for fn, sig in self.signatures.items():
-            cc.export(fn, sig)(getattr(source, fn))
-        cc.compile()
+        # built in a directory of its own, then renamed into place: a command never loads
+        # a half-written module, and builds running at once (make's and a background
+        # one) do not mix their outputs
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
+            cc = pycc.CC(name)
+            cc.output_dir = tmp
+            cc.verbose = verbose
+            cc.target_cpu = "host"  # the name's hash covers this CPU's model and features
+            for fn, sig in self.signatures.items():
+                cc.export(fn, sig)(getattr(source, fn))
+            cc.compile()
+            os.replace(Path(tmp) / path.name, path)
         _LOADED.pop(str(path), None)
         return path
 

@@ -13,6 +13,7 @@
     ├── UnknownSourceError      a batch names a key that is not a source (also a KeyError)
     ├── NodeError               a node raised while computing (key, worker, traceback)
     ├── WorkerDiedError
+    ├── CycleTimeoutError       a cycle ran past its timeout (names the running nodes)
     ├── DecodeError             (feeds) carries the byte offset
     ├── ConfigError
     ├── ModelDivergedError      (nodes/models) a gradient step made the loss explode or NaN
@@ -28,6 +29,7 @@ __all__ = [
     "BadParamsError",
     "ConfigError",
     "CycleError",
+    "CycleTimeoutError",
     "DecodeError",
     "DuplicateKeyError",
     "FluviusError",
@@ -165,6 +167,29 @@ def _rebuild_node_error(
 
 class WorkerDiedError(FluviusError):
     """A worker process died; the message names the worker and the nodes it owned."""
+
+
+class CycleTimeoutError(FluviusError):
+    """A cycle ran longer than the session's ``cycle_timeout_s``; the run cannot go on.
+
+    Attributes
+    ----------
+    index
+        The cycle's index.
+    timeout_s
+        The timeout it exceeded.
+    running
+        Keys of the nodes that were running when it was stopped (may be empty when the
+        scheduler could not tell).
+    """
+
+    def __init__(
+        self, message: str, *, index: int, timeout_s: float, running: tuple[str, ...]
+    ) -> None:
+        self.index = index
+        self.timeout_s = timeout_s
+        self.running = running
+        super().__init__(message)
 
 
 class DecodeError(FluviusError):

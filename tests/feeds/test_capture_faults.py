@@ -235,6 +235,7 @@ def _pcapng_runs(rnd: random.Random) -> bytes:
     return b"".join(out)
 
 
+@pytest.mark.slow
 def test_pcapng_runs_of_equal_blocks_index_as_one_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

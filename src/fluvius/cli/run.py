@@ -42,6 +42,9 @@ EPILOG = """Examples:
 
   fluvius run fanout.json --scheduler process --workers 2 --json | jq .stats.workers
 
+  fluvius run spec.yaml --ticks ticks.jsonl --watchdog 2 --cycle-timeout 10
+      # name the nodes of a cycle still running at 2 s; stop it at 10 s
+
   fluvius profile fanout.json --out costs.json
   fluvius run fanout.json --scheduler process --workers 2 --partitioner components \
       --costs costs.json --trace trace.json     # open trace.json in ui.perfetto.dev
@@ -128,6 +131,24 @@ def run(
     json_out: Annotated[
         bool, typer.Option("--json", help="Write one JSON document to stdout.")
     ] = False,
+    watchdog: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Log the nodes still running (key, where created, worker) when a cycle "
+            "has run this long, and again every SECONDS.",
+        ),
+    ] = None,
+    cycle_timeout: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Stop a cycle (not start-up) that runs longer and fail, naming the running "
+            "nodes. Process scheduler: the workers in the cycle are killed. Serial: a node "
+            "blocked inside one C call (sleep, I/O, one numpy operation) is stopped only "
+            "when the call returns.",
+        ),
+    ] = None,
     progress: Annotated[
         bool, typer.Option(help="Show a start-up progress bar on a terminal (big graphs).")
     ] = True,
@@ -164,6 +185,9 @@ def run(
                 f"{', '.join(partitioner_names())}",
                 code=2,
             )
+        for name, seconds in (("--watchdog", watchdog), ("--cycle-timeout", cycle_timeout)):
+            if seconds is not None and not seconds > 0:
+                fail(f"{name} must be a number of seconds > 0, got {seconds}", code=2)
         try:
             policy = check_policy(error_policy)
         except ValueError as exc:
@@ -172,7 +196,9 @@ def run(
         graph = load_graph(spec)
         build_seconds = time.perf_counter() - t0
         batches = read_ticks(ticks, graph) if ticks is not None else []
-        sched: Scheduler = SerialScheduler(error_policy=policy)
+        sched: Scheduler = SerialScheduler(
+            error_policy=policy, watchdog_s=watchdog, cycle_timeout_s=cycle_timeout
+        )
         if scheduler == "process":
             sched = ProcessScheduler(
                 workers or 2,
@@ -180,6 +206,8 @@ def run(
                 load_costs(costs, graph) if costs is not None else None,
                 error_policy=policy,
                 trace=trace or False,
+                watchdog_s=watchdog,
+                cycle_timeout_s=cycle_timeout,
             )
         with _startup_bar(len(graph), enabled=progress) as bar:
             report = run_graph(graph, batches, sched, progress=bar)

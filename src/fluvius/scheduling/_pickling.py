@@ -5,19 +5,24 @@ it hides. :func:`find_culprit` walks what a node holds (its params, a ``partial`
 arguments, a bound method's object, a function's closure cells, defaults and the globals
 its code names, an object's attributes, container items) and returns the path to the
 innermost object that still fails to pickle, e.g. ``fn closure 'lock'``.
+
+:func:`value_error` does the same for a node's *value* at run time: a value that must
+cross to another process (a reader on another worker, the parent asking for values) and
+cannot be pickled becomes that node's :class:`NodeError`, never the worker's death.
 """
 
 from __future__ import annotations
 
 import functools
+import traceback
 import types
 from typing import Any
 
 import cloudpickle
 
-from fluvius.errors import UnpicklableNodeError
+from fluvius.errors import NodeError, UnpicklableNodeError
 
-__all__ = ["check_item", "find_culprit"]
+__all__ = ["check_item", "find_culprit", "value_error"]
 
 _MAX_DEPTH = 6
 
@@ -106,3 +111,41 @@ def check_item(key: str, what: str, obj: Any) -> None:
         f"cannot be pickled ({error}); create that object inside the node, or run with "
         "the serial scheduler"
     )
+
+
+def value_error(
+    key: str, created_at: str, value: Any, worker: str, destination: str
+) -> NodeError | None:
+    """The NodeError of node ``key`` whose ``value`` cannot be pickled to reach
+    ``destination`` (``"worker 1"``, ``"the parent"``); None when it pickles.
+
+    >>> import threading
+    >>> err = value_error("lk", "", {"a": threading.Lock()}, "worker-0", "worker 1")
+    >>> head, tail = err.exc_message.split(", so ")
+    >>> head
+    "its value of type dict cannot be pickled (value -> item 'a' is a _thread.lock)"
+    >>> tail
+    "it cannot be sent to worker 1: TypeError: cannot pickle '_thread.lock' object"
+    """
+    try:
+        cloudpickle.dumps(value)
+    except Exception as exc:
+        found = find_culprit(value, "value")
+        inner = ""
+        if found is not None and found[1] is not value:
+            inner = f" ({found[0]} is a {_type_name(found[1])})"
+        return NodeError(
+            key,
+            worker=worker,
+            exc_type=type(exc).__qualname__,
+            exc_message=f"its value of type {_type_name(value)} cannot be pickled{inner}, "
+            f"so it cannot be sent to {destination}: {type(exc).__name__}: {exc}",
+            remote_traceback="".join(traceback.format_exception(exc)),
+            created_at=created_at,
+        )
+    return None
+
+
+def _type_name(obj: Any) -> str:
+    t = type(obj)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"

@@ -10,6 +10,12 @@ worker that dies, even by SIGKILL, is seen as soon as the kernel reaps it, and n
 longer than :data:`WAIT_S` without a check. Workers watch the parent's socket: when the
 parent dies they read EOF and exit. Shutdown is bounded: ask, wait ``grace_s``, terminate,
 wait, kill.
+
+Signals: while a pool is open, SIGTERM to the parent raises ``SystemExit(143)`` in its
+main thread (when SIGTERM still had its default action), so that ``finally`` blocks and
+context managers close the pool as they do for Ctrl-C's KeyboardInterrupt, instead of the
+process vanishing with its workers' shared memory; the previous action comes back when
+the last pool closes.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import secrets
 import select
 import signal
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import FluviusError, WorkerDiedError
-from fluvius.scheduling._wire import Channel, ShmArena, remove_segments
-from fluvius.scheduling._worker import worker_main
+from fluvius.scheduling._wire import Channel, ShmArena, remove_segments, sweep_dead_runs
+from fluvius.scheduling._worker import STATUS_SLOT, worker_main
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -52,6 +59,7 @@ class WorkerPool:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an int >= 1, got {workers=}")
         self.workers = workers
+        sweep_dead_runs()
         self.prefix = f"fluvius_{os.getpid()}_{secrets.token_hex(3)}"
         self.arena = ShmArena(f"{self.prefix}_p")
         self.busy = False
@@ -62,7 +70,9 @@ class WorkerPool:
         self._kept: list[tuple[int, Any]] = []
         self.channels: list[Channel] = []
         self.procs: list[BaseProcess] = []
+        self.status: Any = None
         t0 = time.perf_counter()
+        self._term = _exit_on_sigterm()
         try:
             self._spawn()
             self._hello(start_timeout_s)
@@ -74,6 +84,7 @@ class WorkerPool:
     def _spawn(self) -> None:
         ctx = mp.get_context("spawn")
         n = self.workers
+        self.status = ctx.RawArray("q", n * STATUS_SLOT)  # what each worker runs now
         pairs = [ctx.Pipe(duplex=True) for _ in range(n)]
         peers: list[dict[int, Connection]] = [{} for _ in range(n)]
         links = []
@@ -96,7 +107,7 @@ class WorkerPool:
             for wid in range(n):
                 proc = ctx.Process(
                     target=worker_main,
-                    args=(wid, pairs[wid][1], peers[wid], self.prefix),
+                    args=(wid, pairs[wid][1], peers[wid], self.prefix, self.status),
                     name=f"fluvius-worker-{wid}",
                     daemon=True,
                 )
@@ -156,6 +167,15 @@ class WorkerPool:
                 out += [(wid, m) for m in self._drain(ch)]
                 self._died(wid)
         return out
+
+    def running(self, wid: int, session: int, index: int) -> list[int] | None:
+        """Ranks worker ``wid`` was computing at its last status tick in cycle ``index`` of
+        ``session`` (``_worker.py``); None when it has published nothing for that cycle."""
+        b = wid * STATUS_SLOT
+        slot = self.status[b : b + STATUS_SLOT]
+        if slot[0] != session or slot[1] != index:
+            return None
+        return list(slot[3 : 3 + slot[2]])
 
     def keep(self, messages: list[tuple[int, Any]]) -> None:
         """Put back messages a caller read but does not consume yet (the next poll
@@ -241,6 +261,8 @@ class WorkerPool:
                 proc.close()
         self.arena.release()
         remove_segments(self.prefix)
+        if self._term:
+            _restore_sigterm()
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -251,6 +273,36 @@ class WorkerPool:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "broken" if self.broken else "ready"
         return f"<WorkerPool {self.workers} workers, {state}>"
+
+
+_term_users = 0
+_term_previous: Any = None
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _exit_on_sigterm() -> bool:
+    """Make SIGTERM raise SystemExit while pools are open (module docstring); True when
+    this pool counts as a user of the handler."""
+    global _term_users, _term_previous
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if _term_users == 0:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return False  # the program handles SIGTERM itself
+        _term_previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    _term_users += 1
+    return True
+
+
+def _restore_sigterm() -> None:
+    global _term_users
+    _term_users -= 1
+    if _term_users == 0 and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        with contextlib.suppress(ValueError):  # not the main thread: leave it
+            signal.signal(signal.SIGTERM, _term_previous)
 
 
 class _WorkerDied(FluviusError):

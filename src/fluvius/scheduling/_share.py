@@ -14,6 +14,9 @@ Fields of :class:`Share` (the life cycle of one session in one worker)
                   ranks, exported ones among them)``
     ``unsynced``  owned ranks whose value the parent has not fetched
     ``pending``   messages of a cycle whose command has not arrived yet
+    ``unsent``    owned ranks whose value could not be pickled for a reader on another
+                  worker: their NodeError, reported to the parent as a failure (readers
+                  on this worker keep the value and work on)
     ``spans``     trace spans not yet sent (tracing only)
     ``busy_s``, ``idle_s``, ``cpu_s``, ``computed``: figures over the session's cycles
 
@@ -84,6 +87,7 @@ class Load:
     policy: ErrorPolicy
     trace: bool
     freeze_gc: bool
+    status_tick_s: float = 0.25  # how often the worker publishes what it runs (_worker.py)
 
 
 class WorkerPlan(Plan):
@@ -121,6 +125,7 @@ class Share:
     )
     unsynced: set[int] = field(default_factory=set)
     pending: list[tuple[Any, ...]] = field(default_factory=list)
+    unsent: dict[int, NodeError] = field(default_factory=dict)
     index: int = -1
     busy_s: float = 0.0
     idle_s: float = 0.0

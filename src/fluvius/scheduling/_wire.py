@@ -26,8 +26,19 @@ Serialisation
 Segment lifetime
     The sender owns its segments. It unlinks them with :meth:`ShmArena.release`, which
     the scheduler calls when a cycle is over for every process (a mapped segment stays
-    valid after unlink). Names carry a per-pool prefix, so the parent removes whatever a
-    killed process left behind with :func:`remove_segments`.
+    valid after unlink). Names carry a per-pool prefix ``fluvius_<parent pid>_<token>``,
+    so the parent removes whatever a killed worker left behind with
+    :func:`remove_segments`. A killed *parent* runs no clean-up at all (SIGKILL), so every
+    segment is also registered, before it exists, with multiprocessing's resource
+    tracker, the helper process that every ``spawn`` start shares and that outlives the
+    whole process tree: when the last process holding it dies, it unlinks what is still
+    registered (and warns about it). :func:`sweep_dead_runs`, called when a pool starts,
+    removes the segments of runs whose parent pid is gone (should the tracker have been
+    killed too).
+Peer gone
+    Writing to a peer that has exited drops the bytes (the peer is gone; there is no one
+    to tell) and marks the channel closed: the liveness checks of the reading side report
+    the death (EOF, process sentinel) with the worker's name, never a ``BrokenPipeError``.
 """
 
 from __future__ import annotations
@@ -38,12 +49,21 @@ import os
 import pickle
 import struct
 from collections import deque
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
 
-__all__ = ["SHM_THRESHOLD", "Channel", "ShmArena", "dumps", "loads", "remove_segments"]
+__all__ = [
+    "SHM_THRESHOLD",
+    "Channel",
+    "ShmArena",
+    "dumps",
+    "loads",
+    "remove_segments",
+    "sweep_dead_runs",
+]
 
 SHM_THRESHOLD = 1 << 16
 """Buffers at least this large travel through shared memory (64 KiB)."""
@@ -66,6 +86,8 @@ class ShmArena:
         """Copy ``data`` into a new segment; return its name."""
         self._count += 1
         name = f"{self.prefix}_{self._count}"
+        resource_tracker.register(f"/{name}", "shared_memory")  # before it exists
+        self._live.append(name)
         fd = os.open(_SHM_DIR / name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.ftruncate(fd, max(data.nbytes, 1))
@@ -73,7 +95,6 @@ class ShmArena:
                 m[: data.nbytes] = data.cast("B")
         finally:
             os.close(fd)
-        self._live.append(name)
         return name
 
     def release_last(self, n: int) -> None:
@@ -81,27 +102,62 @@ class ShmArena:
         if n:
             dropped, self._live = self._live[-n:], self._live[:-n]
             for name in dropped:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(_SHM_DIR / name)
+                _unlink(name)
 
     def release(self) -> None:
         """Unlink every segment made so far (receivers keep their mappings)."""
         for name in self._live:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(_SHM_DIR / name)
+            _unlink(name)
         self._live.clear()
 
 
+def _unlink(name: str) -> None:
+    """Unlink a segment of this run and tell the resource tracker it is gone (once: only
+    the process whose unlink succeeds does, as the tracker rejects a second notice)."""
+    try:
+        os.unlink(_SHM_DIR / name)
+    except FileNotFoundError:
+        return
+    resource_tracker.unregister(f"/{name}", "shared_memory")
+
+
 def remove_segments(prefix: str) -> int:
-    """Unlink every segment whose name starts with ``prefix``; return how many."""
+    """Unlink every segment whose name starts with ``prefix`` (segments of this run, made
+    by any of its processes); return how many."""
     if not _SHM_DIR.is_dir():
         return 0
     n = 0
     for path in _SHM_DIR.glob(f"{prefix}*"):
-        with contextlib.suppress(FileNotFoundError):
+        _unlink(path.name)
+        n += 1
+    return n
+
+
+def sweep_dead_runs() -> int:
+    """Unlink the segments of runs whose parent process is gone (names
+    ``fluvius_<pid>_...``); return how many. Segments of live runs and of other users
+    are left alone."""
+    if not _SHM_DIR.is_dir():
+        return 0
+    n = 0
+    for path in _SHM_DIR.glob("fluvius_*_*"):
+        pid = path.name.split("_")[1]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):  # gone meanwhile, or another user's
             path.unlink()
             n += 1
     return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _map(name: str) -> memoryview:
@@ -197,6 +253,10 @@ class Channel:
                 n = os.write(self.fd, head)
             except BlockingIOError:
                 return False
+            except (BrokenPipeError, ConnectionResetError):  # the peer is gone (docstring)
+                out.clear()
+                self.closed = True
+                return True
             if n == len(head):
                 out.popleft()
             else:

@@ -19,6 +19,18 @@ Event-driven path (:meth:`Worker._run_events`)
     arrives. The worker never waits for one particular value: it runs everything ready,
     flushes one message per destination, then waits for *any* message or async result.
 
+Values that cannot be pickled: a message that does not pickle is rebuilt without the
+values at fault (``_pickling.value_error``): a settle carries the node's failure instead
+(its readers on other workers fail, as under any node failure), the cycle reports it
+(fail-fast raises it; isolate lists it), and a sync to the parent reports the node as
+failed. Readers on the same worker keep the value: it never had to cross.
+
+What runs now: while a cycle runs, a thread (``_Status``, on ``_watch.CycleWatch``)
+writes the ranks this worker is computing into its slot of the pool's status array every
+``Load.status_tick_s``, so that the parent can name them (watchdog, cycle timeout,
+Ctrl-C) even while this process is stuck in a node. Slot of worker ``w``: ``status[w *
+STATUS_SLOT :]`` = session, cycle index, count, then up to ``STATUS_SHOWN`` ranks.
+
 The worker's I/O: an asyncio loop with a reader on the parent's socket and on each
 peer's; messages land in one inbox, in arrival order. Commands from the parent run one at
 a time; messages of other workers for a cycle not started yet wait in ``Share.pending``;
@@ -46,6 +58,7 @@ from fluvius.engine.cycle import (
     settle,
     start_cycle,
 )
+from fluvius.scheduling._pickling import value_error
 from fluvius.scheduling._share import (
     CHANGED,
     FAILED,
@@ -58,26 +71,55 @@ from fluvius.scheduling._share import (
     pack_cause,
     run_fast,
 )
-from fluvius.scheduling._wire import Channel, ShmArena, loads
+from fluvius.scheduling._watch import CycleWatch, watch_loop
+from fluvius.scheduling._wire import Channel, ShmArena, dumps, loads
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from fluvius.engine.cycle import CycleState
+    from fluvius.errors import NodeError
 
-__all__ = ["Worker", "worker_main"]
+__all__ = ["STATUS_SHOWN", "STATUS_SLOT", "Worker", "worker_main"]
 
 log = logging.getLogger("fluvius.process")
 
 WAIT_S = 1.0
 """Idle waits wake this often to check that the parent is alive."""
 
+STATUS_SHOWN = 8
+"""Running ranks a worker publishes at most."""
+STATUS_SLOT = 3 + STATUS_SHOWN
+"""Entries per worker in the pool's status array (module docstring)."""
+
+
+class _Status(CycleWatch):
+    """Publishes the ranks this worker runs, for the parent (module docstring)."""
+
+    def __init__(self, wid: int, slots: Any) -> None:
+        super().__init__(0.25, "fluvius-status")
+        self.slots = slots
+        self.base = wid * STATUS_SLOT
+        self.session = 0
+
+    def on_tick(self, elapsed_s: float) -> None:
+        ranks = self.running()[:STATUS_SHOWN]
+        slots, b = self.slots, self.base
+        slots[b + 2] = 0  # a reader meanwhile sees no rank rather than a torn list
+        slots[b + 3 : b + 3 + len(ranks)] = ranks
+        slots[b] = self.session
+        slots[b + 1] = self.index
+        slots[b + 2] = len(ranks)
+
 
 class Worker:
     """The event loop of one worker process (see the module docstring)."""
 
-    def __init__(self, wid: int, parent: Channel, peers: dict[int, Channel]) -> None:
+    def __init__(
+        self, wid: int, parent: Channel, peers: dict[int, Channel], status: Any = None
+    ) -> None:
         self.wid = wid
+        self.status = _Status(wid, status) if status is not None else None
         self.parent = parent
         self.peers = peers
         self.arena = parent.arena
@@ -156,7 +198,15 @@ class Worker:
             share = self.share
             if share is None or msg[1] != share.load.session:
                 return
-            self._send(self.parent, await self._cycle(share, msg[2], msg[3], msg[4]))
+            status = self.status
+            if status is not None:
+                status.begin(msg[2])
+            try:
+                reply = await self._cycle(share, msg[2], msg[3], msg[4])
+            finally:
+                if status is not None:
+                    status.end()
+            self._send(self.parent, reply)
             if msg[2] == 0 and share.load.freeze_gc:  # after the reply: not start-up work
                 t0 = time.perf_counter()
                 gc.collect()
@@ -168,7 +218,7 @@ class Worker:
         elif kind == "sync":
             share = self.share
             if share is not None and msg[1] == share.load.session:
-                self._send(self.parent, self._sync(share))
+                self._send_frame(self.parent, self._sync(share))
         elif kind == "unload":
             self.share = None
             self.arena.release() if self.arena is not None else None
@@ -182,18 +232,39 @@ class Worker:
         try:
             load: Load = loads(frame)
             self.share = make_share(load, self.wid)
+            if self.status is not None:
+                self.status.tick_s = load.status_tick_s
+                self.status.session = load.session
         except Exception as exc:  # reported as data: the parent raises it
             self._send(self.parent, ("load_failed", self.wid, repr(exc)))
             return
         self._send(self.parent, ("loaded", self.wid, time.perf_counter() - t0))
 
-    def _sync(self, share: Share) -> tuple[Any, ...]:
+    def _sync(self, share: Share) -> bytes:
+        """The frame of a ``values`` reply; values that do not pickle are failures here."""
         values = share.state.values
         items = [(r, values[r]) for r in sorted(share.unsynced)]
         share.unsynced.clear()
         owned = share.owned
         failed = {r: e for r, e in share.state.failed.items() if owned[r]}
-        return ("values", self.wid, share.load.session, items, failed)
+        failed.update(share.unsent)
+        msg = ("values", self.wid, share.load.session, items, failed)
+        try:
+            return dumps(msg, self.arena)
+        except Exception:
+            pass
+        kept = []
+        for r, v in items:
+            err = self._value_error(share, r, v, "the parent")
+            if err is None:
+                kept.append((r, v))
+            else:
+                failed[r] = err
+        return dumps(("values", self.wid, share.load.session, kept, failed), self.arena)
+
+    def _value_error(self, share: Share, r: int, value: Any, destination: str) -> NodeError | None:
+        plan = share.plan
+        return value_error(plan.keys[r], plan.created_at[r], value, share.name, destination)
 
     # -- cycles ------------------------------------------------------------------------------
     async def _cycle(
@@ -220,7 +291,13 @@ class Worker:
             recomputed, errors, stop, entries = run_fast(share, changed)
             if stop is not None:
                 self._broadcast_stop(share, stop[0])
-            self._flush_settles(share, entries)
+            for err in self._flush_settles(share, entries):  # values that did not pickle
+                f = share.plan.graph.index[err.key]
+                if share.load.policy == "isolate":
+                    errors.append((err, None))
+                elif stop is None or f < stop[0]:
+                    stop = (f, err, None)
+                    self._broadcast_stop(share, f)
         else:
             recomputed, errors, stop, idle = await self._run_events(share, changed)
         wall = time.perf_counter() - t0
@@ -246,16 +323,47 @@ class Worker:
         for ch in self.peers.values():
             self._send(ch, ("stop", share.load.session, share.index, rank))
 
-    def _flush_settles(self, share: Share, entries: Entries) -> None:
-        """One message per destination worker (never one per node)."""
+    def _flush_settles(self, share: Share, entries: Entries) -> list[NodeError]:
+        """One message per destination worker (never one per node); returns the errors of
+        values that could not be pickled (sent as failures instead)."""
         session, index = share.load.session, share.index
+        unsent: dict[int, NodeError] = {}
         for d in sorted(entries):
-            self._send(self.peers[d], ("settle", session, index, entries[d]))
+            ch = self.peers[d]
+            try:
+                frame = dumps(("settle", session, index, entries[d]), ch.arena)
+            except Exception:
+                entries[d] = self._sendable(share, entries[d], d, unsent)
+                frame = dumps(("settle", session, index, entries[d]), ch.arena)
+            else:
+                if share.unsent:  # sent fine now: no longer failed for its readers
+                    for r, kind, _ in entries[d]:
+                        if kind == CHANGED:
+                            share.unsent.pop(r, None)
+            self._send_frame(ch, frame)
             if share.load.trace:
                 now = time.perf_counter()
                 for r, kind, _ in entries[d]:
                     if kind == CHANGED:
                         share.spans.append(("send", r, d, index, now))
+        return list(unsent.values())
+
+    def _sendable(
+        self, share: Share, entries: list[tuple[int, int, Any]], d: int, unsent: dict[int, Any]
+    ) -> list[tuple[int, int, Any]]:
+        """``entries`` with each value that does not pickle replaced by its node's failure
+        (recorded in ``unsent`` and ``share.unsent``)."""
+        out = []
+        for r, kind, payload in entries:
+            if kind == CHANGED:
+                err = unsent.get(r) or self._value_error(share, r, payload, f"worker {d}")
+                if err is not None:
+                    unsent[r] = share.unsent[r] = err
+                    out.append((r, FAILED, err))
+                    continue
+                share.unsent.pop(r, None)
+            out.append((r, kind, payload))
+        return out
 
     async def _run_events(
         self, share: Share, changed: frozenset[int] | None
@@ -361,7 +469,7 @@ class Worker:
                         if trace:
                             spans.append(("node", r, index, t0, time.perf_counter()))
                     finish_node(plan, state, cs, r, out, startup)
-                exported = self._export(share, cs, exported)
+                exported = self._export(share, cs, exported, stop_at)
                 if not cs.ready and not cs.running and not cs.waiting and not finished:
                     break
                 idle += await self._wait(finished)
@@ -392,8 +500,9 @@ class Worker:
             taken.append(inbox.popleft()[1])
         return taken
 
-    def _export(self, share: Share, cs: CycleState, done: int) -> int:
-        """Send the settles of exported nodes logged since ``done``; return the new mark."""
+    def _export(self, share: Share, cs: CycleState, done: int, stop_at: Any) -> int:
+        """Send the settles of exported nodes logged since ``done``; return the new mark.
+        A value that did not pickle counts as a failure of its node in this cycle."""
         log_ = cs.settled
         assert log_ is not None
         if done == len(log_):
@@ -411,8 +520,16 @@ class Worker:
                 entry = (r, CHANGED, state.values[r]) if moved else (r, UNCHANGED, None)
             for d in dests:
                 entries.setdefault(d, []).append(entry)
-        self._flush_settles(share, entries)
+        for err in self._flush_settles(share, entries):
+            cs.errors.append(err)
+            if share.load.policy == "fail_fast":
+                f = share.plan.graph.index[err.key]
+                stop_at(f)
+                self._broadcast_stop(share, f)
         return len(log_)
+
+
+watch_loop(Worker._run_events)  # its `r` and `cs` say what runs (_watch.py)
 
 
 def _die_with_parent() -> None:
@@ -437,15 +554,19 @@ _PR_SET_PDEATHSIG = 1
 
 
 def worker_main(
-    wid: int, parent: Connection, peers: dict[int, Connection], shm_prefix: str
+    wid: int,
+    parent: Connection,
+    peers: dict[int, Connection],
+    shm_prefix: str,
+    status: Any = None,
 ) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process (``status``: the pool's status array)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
     arena = ShmArena(f"{shm_prefix}_w{wid}")
     parent_ch = Channel(parent.fileno(), arena)
     peer_chs = {w: Channel(c.fileno(), arena) for w, c in peers.items()}
-    worker = Worker(wid, parent_ch, peer_chs)
+    worker = Worker(wid, parent_ch, peer_chs, status)
     try:
         asyncio.run(worker.serve())
     finally:

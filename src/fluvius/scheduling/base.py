@@ -9,18 +9,33 @@ A scheduler makes sessions; a session is one run of one graph::
 
 The base class owns what does not depend on *where* nodes run: the compiled plan, the run
 state, turning a batch of source changes into ranks, value access, and the rule that a
-run which failed under fail-fast is over (every later call says why).
+run which failed under fail-fast (or timed out) is over (every later call says why).
+
+Hung nodes: ``watchdog_s`` logs the running nodes of a cycle (key, where created) once
+it has run that long, and again every ``watchdog_s``; ``cycle_timeout_s`` stops a cycle
+(not start-up) that runs longer, with :class:`CycleTimeoutError` naming them; Ctrl-C
+(KeyboardInterrupt, or the cancellation ``asyncio.run`` makes of it) in a cycle logs what
+was running. In-process sessions watch with a thread (``_watch.Watchdog``); the process
+scheduler watches from the parent's own waits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fluvius.engine.plan import Plan
 from fluvius.engine.state import CycleResult, ErrorPolicy, RunState, check_policy
-from fluvius.errors import FluviusError, NodeError, UnknownSourceError
+from fluvius.errors import CycleTimeoutError, FluviusError, NodeError, UnknownSourceError
 from fluvius.scheduling._gc import freeze_after_startup, release_freeze
+from fluvius.scheduling._watch import (
+    Watchdog,
+    describe_running,
+    running_ranks,
+    traceback_frames,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -31,6 +46,17 @@ __all__ = ["ProgressCallback", "Scheduler", "Session"]
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` during start-up."""
+
+log = logging.getLogger("fluvius.scheduling")
+
+
+def check_seconds(name: str, value: float | None) -> float | None:
+    """None, or a number of seconds > 0 (``name`` is used in the error)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a number of seconds > 0 or None, got {value!r}")
+    return float(value)
 
 
 class Scheduler(Protocol):
@@ -49,9 +75,17 @@ class Session:
     worker_name = "main"
 
     def __init__(
-        self, graph: Graph, policy: ErrorPolicy = "fail_fast", *, freeze_gc: bool = True
+        self,
+        graph: Graph,
+        policy: ErrorPolicy = "fail_fast",
+        *,
+        freeze_gc: bool = True,
+        watchdog_s: float | None = None,
+        cycle_timeout_s: float | None = None,
     ) -> None:
         self.graph = graph
+        self.watchdog_s = check_seconds("watchdog_s", watchdog_s)
+        self.cycle_timeout_s = check_seconds("cycle_timeout_s", cycle_timeout_s)
         self.freeze_gc = freeze_gc
         self.gc_freeze_seconds = 0.0
         self._froze = False
@@ -60,8 +94,9 @@ class Session:
         self.state = RunState(self.plan.initial_values())
         self.started = False
         self.busy_seconds = 0.0
-        self._broken: NodeError | None = None
+        self._broken: FluviusError | None = None
         self._closed = False
+        self._watch = self._make_watch()
 
     # -- the run ----------------------------------------------------------------------------
     async def start(self, progress: ProgressCallback | None = None) -> CycleResult:
@@ -70,7 +105,7 @@ class Session:
         if self.started:
             raise FluviusError("this session has already started")
         self.started = True
-        result = await self._guard(self._start(progress))
+        result = await self._guard(self._start(progress), 0, timed=False)
         self.busy_seconds += result.seconds
         if self.freeze_gc:
             self.gc_freeze_seconds = freeze_after_startup()
@@ -84,13 +119,15 @@ class Session:
             raise FluviusError("call start() before cycle(): the graph has not been evaluated")
         changed = self._apply_batch(batch)
         self.state.cycles += 1
-        result = await self._guard(self._cycle(changed))
+        result = await self._guard(self._cycle(changed), self.state.cycles, timed=True)
         self.busy_seconds += result.seconds
         return result
 
     async def aclose(self) -> None:
         """Release what the session holds (processes, loops, the frozen heap). Idempotent."""
         self._closed = True
+        if self._watch is not None:
+            self._watch.close()
         if self._froze:
             self._froze = False
             release_freeze()
@@ -168,19 +205,67 @@ class Session:
             values[r] = value
         return frozenset(ranks)
 
-    async def _guard(self, work: Any) -> CycleResult:
+    def _make_watch(self) -> Watchdog | None:
+        """The watchdog thread of an in-process session (None when nothing is watched)."""
+        if self.watchdog_s is None and self.cycle_timeout_s is None:
+            return None
+        return Watchdog(self._describe, self.watchdog_s, self.cycle_timeout_s, log)
+
+    async def _guard(self, work: Any, index: int, *, timed: bool) -> CycleResult:
+        """Run one cycle's ``work``: watched, failures recorded, interruptions reported."""
+        watch = self._watch
         try:
-            result: CycleResult = await work
-        except NodeError as exc:
-            self._broken = exc
+            if watch is None:
+                result: CycleResult = await work
+            else:
+                watch.begin(index, timed)
+                try:
+                    result = await work
+                finally:
+                    watch.end()
+        except BaseException as exc:
+            stopped = watch is not None and watch.fired is not None  # at its timeout
+            if stopped and not isinstance(exc, KeyboardInterrupt | SystemExit):
+                assert watch is not None
+                raise self._timed_out(watch, exc) from None
+            if isinstance(exc, NodeError | CycleTimeoutError):
+                self._broken = exc
+            elif isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+                log.warning("cycle %d interrupted; running: %s", index, self._running_at(exc))
             raise
         return result
+
+    def _timed_out(self, watch: Watchdog, exc: BaseException) -> CycleTimeoutError:
+        if isinstance(exc, asyncio.CancelledError | BaseExceptionGroup):
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                task.uncancel()  # the watchdog's cancellation, consumed here
+        ranks = watch.fired or []
+        err = CycleTimeoutError(
+            f"cycle {watch.index} did not finish within its timeout of {watch.timeout_s:g} s; "
+            f"it was stopped while running {self._describe(ranks)}; the run cannot go on "
+            "(its state is half-updated): start a new session",
+            index=watch.index,
+            timeout_s=watch.timeout_s or 0.0,
+            running=tuple(self.plan.keys[r] for r in ranks),
+        )
+        self._broken = err
+        return err
+
+    def _running_at(self, exc: BaseException) -> str:
+        """What was running when ``exc`` (Ctrl-C) interrupted the cycle."""
+        return self._describe(running_ranks(traceback_frames(exc.__traceback__)))
+
+    def _describe(self, ranks: list[int]) -> str:
+        return describe_running(self.plan.keys, self.plan.created_at, ranks)
 
     def _check_usable(self) -> None:
         if self._closed:
             raise FluviusError("this session is closed")
-        if self._broken is not None:
+        if isinstance(self._broken, NodeError):
             raise FluviusError(
                 f"this run stopped when node {self._broken.key!r} failed (fail_fast policy); "
                 "start a new session, or use error_policy='isolate' to keep runs alive"
             )
+        if self._broken is not None:
+            raise FluviusError(f"this run stopped: {self._broken}")

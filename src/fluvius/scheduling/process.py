@@ -51,6 +51,15 @@ Why it cannot deadlock
    to check their parent, exit when its socket closes, and (Linux) are killed by the
    kernel when it dies.
 
+Hung nodes
+----------
+The parent's waits for ``done`` wake at least every ``WAIT_S`` and at the watchdog's and
+the timeout's deadlines. The running nodes come from the pool's status array, where each
+worker's status thread publishes what it computes (``_worker.py``), so they are named even
+while a worker is stuck inside a node. At ``cycle_timeout_s`` the workers still in the
+cycle are killed (a node cannot be interrupted safely from outside) and the cycle raises
+CycleTimeoutError; the run is over, the other workers stop when the session closes.
+
 Determinism: values are computed by the same code on the same inputs; fail-fast reports
 the lowest-ranked failure (every node below it still runs, so it is found whatever the
 timing); errors of a cycle are listed in rank order.
@@ -60,12 +69,19 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
-from fluvius.errors import FluviusError, NodeError, UnpicklableNodeError, WorkerDiedError
+from fluvius.errors import (
+    CycleTimeoutError,
+    FluviusError,
+    NodeError,
+    UnpicklableNodeError,
+    WorkerDiedError,
+)
 from fluvius.graph.node import NodeSpec
 from fluvius.observe.trace import write_chrome_trace
 from fluvius.partition.base import Partition, Partitioner
@@ -74,11 +90,12 @@ from fluvius.scheduling._pickling import check_item
 from fluvius.scheduling._pool import WAIT_S, WorkerPool, _WorkerDied
 from fluvius.scheduling._share import Load, remote_placeholder
 from fluvius.scheduling._wire import dumps
-from fluvius.scheduling.base import ProgressCallback, Session
+from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Sequence
+    from types import TracebackType
 
     from fluvius.graph.dag import Graph
 
@@ -111,6 +128,13 @@ class ProcessScheduler:
     freeze_gc
         After start-up, each worker collects once and freezes its heap
         (``fluvius.scheduling._gc``), keeping collection pauses off live ticks.
+    watchdog_s
+        Log the nodes running (key, where created, worker) when a cycle has run this
+        long, and again every ``watchdog_s`` (logger ``fluvius.process``, WARNING).
+    cycle_timeout_s
+        Stop a cycle (not start-up) that runs longer: the workers still in it are killed
+        and the cycle raises ``CycleTimeoutError`` naming the running nodes; the run is
+        over.
 
     Examples
     --------
@@ -134,6 +158,8 @@ class ProcessScheduler:
         *,
         pool: WorkerPool | None = None,
         freeze_gc: bool = True,
+        watchdog_s: float | None = None,
+        cycle_timeout_s: float | None = None,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an int >= 1, got {workers=}")
@@ -146,6 +172,8 @@ class ProcessScheduler:
         self.trace = trace
         self.pool = pool
         self.freeze_gc = freeze_gc
+        self.watchdog_s = check_seconds("watchdog_s", watchdog_s)
+        self.cycle_timeout_s = check_seconds("cycle_timeout_s", cycle_timeout_s)
 
     def session(self, graph: Graph) -> ProcessSession:
         """A new run of ``graph``; raises UnpicklableNodeError before any process starts."""
@@ -168,7 +196,13 @@ class ProcessSession(Session):
     worker_name = "process"
 
     def __init__(self, graph: Graph, scheduler: ProcessScheduler) -> None:
-        super().__init__(graph, scheduler.error_policy, freeze_gc=False)
+        super().__init__(
+            graph,
+            scheduler.error_policy,
+            freeze_gc=False,
+            watchdog_s=scheduler.watchdog_s,
+            cycle_timeout_s=scheduler.cycle_timeout_s,
+        )
         global _sessions
         _sessions += 1
         self.sid = _sessions
@@ -204,6 +238,8 @@ class ProcessSession(Session):
         self.load_seconds = 0.0
         self._failed_by: dict[int, dict[int, NodeError]] = {}
         self._in_flight = False
+        self._died: WorkerDiedError | None = None  # once a worker died, every read says so
+        self._cycle_in_flight: tuple[int, set[int]] | None = None  # (index, workers in it)
 
     # -- load payloads ----------------------------------------------------------------------
     def _frame(self, w: int) -> bytes:
@@ -214,8 +250,16 @@ class ProcessSession(Session):
             item if owner[r] == w or not isinstance(item, NodeSpec) else _placeholder(item)
             for r, item in enumerate(graph.items)
         )
+        ticks = [s / 4 for s in (self.watchdog_s, self.cycle_timeout_s) if s is not None]
         load = Load(
-            self.sid, w, skeleton, owner, self.policy, self.tracing, self.scheduler.freeze_gc
+            self.sid,
+            w,
+            skeleton,
+            owner,
+            self.policy,
+            self.tracing,
+            self.scheduler.freeze_gc,
+            max(0.01, min([0.25, *ticks])),
         )
         try:
             return dumps(load)
@@ -309,6 +353,13 @@ class ProcessSession(Session):
         assert pool is not None
         waiting = set(workers)
         got: dict[int, Any] = {}
+        t0 = time.monotonic()
+        warn_at = deadline = math.inf
+        if kind == "done" and index is not None:  # a cycle: watched (module docstring)
+            self._cycle_in_flight = (index, waiting)
+            warn_at = self.watchdog_s or math.inf
+            if index > 0 and self.cycle_timeout_s is not None:
+                deadline = self.cycle_timeout_s
         while waiting:
             later = []
             for w, msg in self._poll(pool):
@@ -325,24 +376,82 @@ class ProcessSession(Session):
                     waiting.discard(w)
             pool.keep(later)
             if waiting:
-                await pool.wait(WAIT_S)
+                elapsed = time.monotonic() - t0
+                if elapsed >= warn_at and index is not None:
+                    log.warning(
+                        "cycle %d has been running for %.1f s; running: %s",
+                        index,
+                        elapsed,
+                        self._running_on(waiting, index),
+                    )
+                    warn_at += self.watchdog_s or math.inf
+                if elapsed >= deadline and index is not None:
+                    self._time_out(pool, index, waiting)
+                await pool.wait(min(WAIT_S, max(0.005, min(warn_at, deadline) - elapsed)))
+        self._cycle_in_flight = None
         return got
+
+    def _running_on(self, workers: set[int], index: int) -> str:
+        """What ``workers`` run in cycle ``index``, from their published status."""
+        pool = self.pool
+        assert pool is not None
+        parts = []
+        for w in sorted(workers):
+            ranks = pool.running(w, self.sid, index)
+            what = "nothing published yet" if ranks is None else self._describe(ranks)
+            parts.append(f"{what} on worker {w}")
+        return "; ".join(parts)
+
+    def _time_out(self, pool: WorkerPool, index: int, waiting: set[int]) -> None:
+        """Kill the workers still in cycle ``index`` and raise CycleTimeoutError."""
+        running = self._running_on(waiting, index)
+        keys = tuple(
+            self.plan.keys[r]
+            for w in sorted(waiting)
+            for r in pool.running(w, self.sid, index) or []
+        )
+        for w in waiting:
+            pool.procs[w].kill()
+        pool.broken = True
+        shown = ", ".join(str(w) for w in sorted(waiting))
+        self._died = WorkerDiedError(f"worker(s) {shown} were killed when cycle {index} timed out")
+        raise CycleTimeoutError(
+            f"cycle {index} did not finish within its timeout of {self.cycle_timeout_s:g} s; "
+            f"running: {running}; worker(s) {shown} were killed: the run cannot go on, start "
+            "a new session",
+            index=index,
+            timeout_s=self.cycle_timeout_s or 0.0,
+            running=keys,
+        )
+
+    def _make_watch(self) -> None:
+        return None  # watched from the parent's waits (_gather), not by a thread
+
+    def _running_at(self, exc: BaseException) -> str:
+        in_flight = self._cycle_in_flight
+        if in_flight is None or self.pool is None:
+            return "no cycle in flight"
+        return self._running_on(in_flight[1], in_flight[0])
 
     def _poll(self, pool: WorkerPool) -> list[tuple[int, Any]]:
         try:
             return pool.poll()
         except _WorkerDied as exc:
-            keys = self.owned_keys[exc.wid]
-            log.warning("%s; it owned %d nodes", exc, len(keys), extra={"worker": exc.wid})
-            shown = ", ".join(repr(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
-            raise WorkerDiedError(
-                f"{exc} during the run; it owned {len(keys)} nodes ({shown}); "
-                "the run cannot go on without them"
-            ) from None
+            if self._died is None:
+                keys = self.owned_keys[exc.wid]
+                log.warning("%s; it owned %d nodes", exc, len(keys), extra={"worker": exc.wid})
+                shown = ", ".join(repr(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
+                self._died = WorkerDiedError(
+                    f"{exc} during the run; it owned {len(keys)} nodes ({shown}); "
+                    "the run cannot go on without them"
+                )
+            raise WorkerDiedError(str(self._died)) from None
 
     # -- values -----------------------------------------------------------------------------
     def _sync(self) -> None:
         """Fetch the values (and failures) the parent has not seen yet."""
+        if self._died is not None:  # the dead worker's values are lost: never serve them stale
+            raise WorkerDiedError(str(self._died))
         pool = self.pool
         if not self.unsynced or pool is None or pool.closed:
             return
@@ -419,22 +528,39 @@ class ProcessSession(Session):
 
     # -- closing ----------------------------------------------------------------------------
     async def aclose(self) -> None:
+        """Stop the workers (or hand the pool back). Raises WorkerDiedError when a worker
+        died since the last call, so that the last values cannot be fetched; a death
+        already reported is not raised again."""
         pool, self.pool = self.pool, None
+        died: WorkerDiedError | None = None
         if pool is not None:
             if self._in_flight:  # interrupted (Ctrl-C, a dead worker): workers mid-cycle
                 pool.broken = True
             try:
-                if self.started and not pool.broken:
+                if self.started and not pool.broken and self._died is None:
                     self.pool = pool
                     self._sync()  # the last values stay readable after close
-                    self.pool = None
+            except WorkerDiedError as exc:
+                died = exc
             except (FluviusError, OSError):
                 pool.broken = True
             finally:
+                self.pool = None
                 self._release(pool)
         if self.tracing and self.trace is None:
             self._write_trace(pool)
         await super().aclose()
+        if died is not None:
+            raise died
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self.aclose()
+        except WorkerDiedError:
+            if et is None:
+                raise  # otherwise the error on its way out says more (and may be this one)
 
     def _release(self, pool: WorkerPool) -> None:
         pool.busy = False

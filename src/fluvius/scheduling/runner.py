@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fluvius.scheduling.serial import SerialScheduler
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from fluvius.engine.state import CycleResult
     from fluvius.errors import NodeError
@@ -77,4 +80,29 @@ def run_graph(
     >>> report.values["double"], [c.recomputed for c in report.cycles]
     (4.0, [1, 1])
     """
-    return asyncio.run(run_graph_async(graph, ticks, scheduler, progress=progress))
+    with _ctrl_c_raises():
+        return asyncio.run(run_graph_async(graph, ticks, scheduler, progress=progress))
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt where the program is, as in plain Python.
+
+    ``asyncio.run`` would instead cancel its task, which a sync node that never returns
+    never sees: the first Ctrl-C would do nothing. Raised inside the node, it stops it and
+    the session logs what was running (``base.py``); the sessions close on the way out.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is _raise_interrupt:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

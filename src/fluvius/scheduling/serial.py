@@ -17,6 +17,10 @@ Policy
   report (determinism beats a few milliseconds of early exit). A cancelled node is not a
   failed node: it is simply not part of the (aborted) cycle.
 * Isolate: nothing is cancelled; a failure marks the node and the dependents it reaches.
+* Hung nodes (``watchdog_s``, ``cycle_timeout_s``; ``base.py``): a watchdog thread reads
+  the running node off this thread's stack. At the timeout a sync node is interrupted
+  between two bytecodes (a node stuck inside one C call is stopped only when it returns:
+  see ``_watch.py``), a cycle waiting for async nodes is cancelled.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from fluvius.engine.cycle import (
     start_cycle,
 )
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
-from fluvius.scheduling.base import ProgressCallback, Session
+from fluvius.scheduling._watch import watch_loop
+from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
 
 if TYPE_CHECKING:
     from fluvius.graph.dag import Graph
@@ -57,22 +62,45 @@ class SerialScheduler:
         After start-up, collect once and freeze the heap (:func:`gc.freeze`) so that no
         garbage-collection pause proportional to the graph lands on a live cycle
         (``fluvius.scheduling._gc``). The heap is unfrozen when the session closes.
+    watchdog_s
+        Log the nodes running (key, where created) when a cycle has run this long, and
+        again every ``watchdog_s`` (logger ``fluvius.scheduling``, level WARNING).
+    cycle_timeout_s
+        Stop a cycle (not start-up) that runs longer with ``CycleTimeoutError`` naming the
+        running nodes; the run is over. Code in Python is stopped at once; a node blocked
+        inside one C call (``time.sleep``, a lock, I/O, one long numpy operation) only
+        when that call returns.
     """
 
     name = "serial"
 
     def __init__(
-        self, error_policy: ErrorPolicy = "fail_fast", chunk: int = 4096, *, freeze_gc: bool = True
+        self,
+        error_policy: ErrorPolicy = "fail_fast",
+        chunk: int = 4096,
+        *,
+        freeze_gc: bool = True,
+        watchdog_s: float | None = None,
+        cycle_timeout_s: float | None = None,
     ) -> None:
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk=}")
         self.error_policy = check_policy(error_policy)
         self.chunk = chunk
         self.freeze_gc = freeze_gc
+        self.watchdog_s = check_seconds("watchdog_s", watchdog_s)
+        self.cycle_timeout_s = check_seconds("cycle_timeout_s", cycle_timeout_s)
 
     def session(self, graph: Graph) -> SerialSession:
         """A new run of ``graph``."""
-        return SerialSession(graph, self.error_policy, self.chunk, freeze_gc=self.freeze_gc)
+        return SerialSession(
+            graph,
+            self.error_policy,
+            self.chunk,
+            freeze_gc=self.freeze_gc,
+            watchdog_s=self.watchdog_s,
+            cycle_timeout_s=self.cycle_timeout_s,
+        )
 
     def __repr__(self) -> str:
         return f"SerialScheduler(error_policy={self.error_policy!r})"
@@ -84,9 +112,22 @@ class SerialSession(Session):
     worker_name = "serial"
 
     def __init__(
-        self, graph: Graph, policy: ErrorPolicy, chunk: int, *, freeze_gc: bool = True
+        self,
+        graph: Graph,
+        policy: ErrorPolicy,
+        chunk: int,
+        *,
+        freeze_gc: bool = True,
+        watchdog_s: float | None = None,
+        cycle_timeout_s: float | None = None,
     ) -> None:
-        super().__init__(graph, policy, freeze_gc=freeze_gc)
+        super().__init__(
+            graph,
+            policy,
+            freeze_gc=freeze_gc,
+            watchdog_s=watchdog_s,
+            cycle_timeout_s=cycle_timeout_s,
+        )
         self.chunk = chunk
 
     async def _start(self, progress: ProgressCallback | None) -> CycleResult:
@@ -178,6 +219,9 @@ class SerialSession(Session):
             raise err from causes[cs.stop_above]
         index = 0 if startup else state.cycles
         return CycleResult(index, cs.recomputed, time.perf_counter() - t0, tuple(cs.errors))
+
+
+watch_loop(SerialSession._concurrent)  # its `r` and `cs` say what runs (_watch.py)
 
 
 async def _settle_async(

@@ -42,6 +42,9 @@ bench: bench-core kernels $(BENCH_STAMP)
 	$(BIN)/python benchmarks/fanout.py --out benchmarks/results/fanout.json
 	$(BIN)/python benchmarks/simulator.py --out benchmarks/results/simulator.json
 	$(BIN)/python benchmarks/iex_decode.py --out benchmarks/results/iex_decode.json
+	$(BIN)/python benchmarks/iex_containers.py --out benchmarks/results/iex_containers.json
+	$(BIN)/python benchmarks/iex_cold_start.py --out benchmarks/results/iex_cold_start.json
+	$(BIN)/python benchmarks/iex_day.py --out benchmarks/results/iex_day.json
 	$(BIN)/python benchmarks/iex_live.py --out benchmarks/results/iex_live.json
 	$(BIN)/python benchmarks/stats.py --out benchmarks/results/stats.json
 	$(BIN)/python benchmarks/options.py --out benchmarks/results/options.json

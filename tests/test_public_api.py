@@ -124,6 +124,18 @@ EXPECTED = {
         "run_live",
     ],
     "fluvius.testing": ["GraphBench", "SchedulerSuite", "strategies"],
+    "fluvius.workloads": [
+        "HEAVY_OPTIONS",
+        "WORKLOADS",
+        "Workload",
+        "WorkloadParam",
+        "calibrate_spin",
+        "export_workload",
+        "fanout_spec",
+        "options_spec",
+        "overhead_spec",
+        "tick_stream",
+    ],
     "fluvius.nodes": ["Adapted", "add_stateful"],
     "fluvius.nodes.anomaly": [
         "Alert",

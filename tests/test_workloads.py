@@ -277,6 +277,9 @@ def test_options_default_shape() -> None:
         "expiries": 4,
         "strikes": 25,
         "window": 20,
+        "history_days": 0,
+        "load_ms": 30.0,
+        "calib_grid": 115,
         "seed": 0,
     }
 
@@ -316,3 +319,94 @@ def test_options_is_deterministic_and_validates() -> None:
     assert options_spec(underlyings=2, seed=5) != options_spec(underlyings=2, seed=6)
     with pytest.raises(ConfigError, match="strikes"):
         options_spec(strikes=2)
+
+
+# -- options, heavy preset -----------------------------------------------------------------
+HEAVY_SMALL = {"underlyings": "2", "expiries": "2", "strikes": "5", "history_days": "30"}
+
+
+def test_heavy_preset_adds_loads_and_calibrations_to_the_light_graph() -> None:
+    light = export_workload("options", {"underlyings": "3"})
+    heavy = export_workload("options", {"underlyings": "3"}, preset="heavy")
+    assert (
+        export_workload("options", {"underlyings": "3"}, preset="light")["nodes"]
+        == (light["nodes"])
+    )
+    assert heavy["meta"]["preset"] == "heavy"
+    assert heavy["meta"]["params"]["history_days"] == 750
+    added = set(heavy["nodes"]) - set(light["nodes"])
+    # per underlying: one history load, and per expiry a calibration and a premium
+    assert len(added) == 3 * (1 + 4 * 2)
+    assert {k: v for k, v in heavy["nodes"].items() if k in light["nodes"]} == light["nodes"]
+    assert set(heavy["sources"]) - set(light["sources"]) == {
+        f"U00{i}/history/days" for i in range(3)
+    }
+    load = heavy["nodes"]["U001/history"]
+    assert load["op"] == "fluvius.workloads.script:load_history"
+    assert load["inputs"] == ["U001/history/days"]
+    assert load["params"]["load_ms"] == 30.0
+    calib = heavy["nodes"]["calib/U001/2"]
+    assert calib == {
+        "op": "fluvius.workloads.script:calibrate_expiry",
+        "inputs": ["U001/history", "U001/years/2"],
+        "params": {"grid": 115},
+    }
+    assert heavy["nodes"]["premium/U001/2"] == {
+        "op": "sub",
+        "inputs": ["smile/U001/2", "calib/U001/2"],
+    }
+
+
+def test_heavy_spot_tick_skips_loads_and_calibrations() -> None:
+    graph = spec_to_graph(export_workload("options", HEAVY_SMALL, preset="heavy"))
+    reached = set(graph.descendants("U001/spot"))
+    assert {"premium/U001/0", "premium/U001/1"} <= reached
+    assert not any(k.startswith("calib/") or k.endswith("/history") for k in reached)
+    assert set(graph.descendants("U001/history/days")) == {
+        "U001/history",
+        "calib/U001/0",
+        "calib/U001/1",
+        "premium/U001/0",
+        "premium/U001/1",
+    }
+
+
+@pytest.mark.slow
+def test_heavy_runs_serially_with_async_loads(tmp_path: Path) -> None:
+    from fluvius import SerialScheduler, run_graph
+
+    spec = export_workload("options", {**HEAVY_SMALL, "load_ms": "1"}, preset="heavy")
+    dump_spec(spec, tmp_path / "heavy.json")
+    values = run_graph(load_graph(tmp_path / "heavy.json"), (), SerialScheduler()).values
+    for i in range(2):
+        assert len(values[f"U00{i}/history"]) == 30
+        for e in range(2):
+            calib = values[f"calib/U00{i}/{e}"]
+            assert 0.0 < calib < 2.0
+            assert values[f"premium/U00{i}/{e}"] == values[f"smile/U00{i}/{e}"] - calib
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"history_days": "1"}, r"param 'history_days' must be an int >= 2, got 1"),
+        ({"load_ms": "-1"}, r"param 'load_ms' must be >= 0, got -1.0"),
+        ({"calib_grid": "-2"}, r"param 'calib_grid' must be an int >= 0, got -2"),
+    ],
+)
+def test_heavy_params_are_checked(params: dict[str, str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        export_workload("options", params, preset="heavy")
+
+
+def test_unknown_preset_names_the_presets() -> None:
+    with pytest.raises(ConfigError, match=r"unknown preset 'huge'; presets: light, heavy$"):
+        export_workload("options", preset="huge")
+    with pytest.raises(ConfigError, match=r"'overhead': unknown preset 'heavy'; presets: none$"):
+        export_workload("overhead", preset="heavy")
+
+
+def test_calibration_without_history_is_left_out() -> None:
+    spec = export_workload("options", {**HEAVY_SMALL, "calib_grid": "0"}, preset="heavy")
+    assert "U000/history" in spec["nodes"]
+    assert not any(k.startswith(("calib/", "premium/")) for k in spec["nodes"])

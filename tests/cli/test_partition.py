@@ -50,6 +50,12 @@ def test_partition_json_is_one_document(spec: Path, tmp_path: Path) -> None:
     )
     assert set(doc["predictions"]["components"]) == {"1", "2", "4", "8", "16", "64"}
     assert doc["cost_source"] == str(out)
+    verdict = doc["verdict"]
+    assert [r["workers"] for r in verdict["rows"]] == [1, 2, 4, 8, 16, 64]
+    assert verdict["recommended"] in {r["workers"] for r in verdict["rows"]}
+    assert verdict["tick_source"] == "U000/src"
+    assert verdict["market_sources"] == 4
+    assert doc["cross_edges"] == sum(s["edges_in"] for s in doc["shares"])
 
 
 def test_partition_human_output_goes_to_stderr(spec: Path) -> None:
@@ -57,6 +63,8 @@ def test_partition_human_output_goes_to_stderr(spec: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert "lower bound" in result.stderr
+    assert "verdict: " in result.stderr
+    assert "one-source tick ms" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,17 @@ def test_process_run_reports_what_serial_reports(spec_and_ticks: tuple[Path, Pat
     for w in workers:
         assert set(w) >= {"busy_seconds", "idle_seconds", "messages_sent", "bytes_sent", "pid"}
     assert sum(w["messages_sent"] for w in workers) > 0  # round robin cuts many edges
+    # "cross edges" means one thing in run stats, the partition report and the collector
+    from fluvius.config.collectors.partition import partition_plan
+    from fluvius.graph.spec import load_graph
+    from fluvius.partition import round_robin
+    from fluvius.partition.report import partition_report
+
+    graph = load_graph(spec)
+    part = round_robin(graph, 2)
+    report = partition_report(graph, 2, "round_robin", scaling=(2,))
+    assert stats["cross_edges"] == report.cross_edges == partition_plan(graph, part)["cross_edges"]
+    assert stats["cross_edges"] == sum(s.edges_in for s in report.shares) > 0
 
 
 def test_trace_and_costs_files(spec_and_ticks: tuple[Path, Path], tmp_path: Path) -> None:

@@ -62,3 +62,28 @@ def test_list_names_the_workloads() -> None:
     assert result.exit_code == 0, result.output
     assert "overhead" in result.stderr
     assert "fanout" in result.stderr
+
+
+def test_export_heavy_preset(tmp_path: Path) -> None:
+    out = tmp_path / "heavy.json"
+    result = runner.invoke(
+        app,
+        [
+            "workload",
+            "export",
+            "options",
+            "--preset",
+            "heavy",
+            "--param",
+            "underlyings=2",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "preset 'heavy'" in result.stderr
+    spec = json.loads(out.read_text())
+    assert spec["meta"]["preset"] == "heavy"
+    assert spec["nodes"]["calib/U001/3"]["params"] == {"grid": 115}
+    listed = runner.invoke(app, ["workload", "list"])
+    assert "--preset heavy" in listed.stderr, listed.output

@@ -66,7 +66,13 @@ def test_calibrate_measures_every_figure_and_uses_the_scheduler_hook() -> None:
         calls.append((len(graph), workers, name))
         return 4000 * 2e-6
 
-    cal = calibrate(repeats=20, run_startup=fake_run)
+    def fake_tick(graph: Graph, workers: int, partitioner: object) -> float:
+        assert workers == 1
+        return 3e-4 + (len(graph) - 1) * 2e-6  # a round trip, 2 us per further node
+
+    cal = calibrate(repeats=20, run_startup=fake_run, run_tick=fake_tick)
+    assert cal.cycle_s == pytest.approx(3e-4)
+    assert cal.cycle_node_s == pytest.approx(2e-6 * 1999 / 2000)
     assert set(calls) == {(4000, 1, "none")}
     assert cal.worker_node_s == pytest.approx(2e-6)
     # solving t_alt = 202 latency + 200 event and t_par = 2 latency + 2000 event

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import statistics
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from fluvius.cli.errors import fail, user_errors
 from fluvius.cli.output import err_console, print_json
@@ -24,12 +26,14 @@ if TYPE_CHECKING:
     from fluvius.graph import Graph
     from fluvius.partition import Partitioner
 
-__all__ = ["EPILOG", "HELP", "partition", "process_startup"]
+__all__ = ["EPILOG", "HELP", "partition", "process_startup", "process_tick"]
 
 HELP = (
     "Show how SPEC's nodes would be split over --workers processes: per-worker nodes, work, "
     "cross-partition edges and bytes; the lower bound max(critical path, work / workers); "
-    "the simulator's predicted start-up for 1-64 workers per partitioner; with --run, a "
+    "the simulator's predicted start-up for 1-64 workers per partitioner; the predicted "
+    "start-up and single-source / market-wide tick latency for serial, 2 ... 64 workers on "
+    "this machine and a verdict (how many workers, or stay serial); with --run, a "
     "measured run and its efficiency (bound / measured)."
 )
 EPILOG = (
@@ -57,9 +61,54 @@ def _process_scheduler() -> Any:
 
 
 def process_startup(graph: Graph, workers: int, partitioner: Partitioner | None) -> float:
-    """Start-up seconds of ``graph`` on the process scheduler (calibration's ``run_startup``)."""
-    scheduler = _process_scheduler()(workers=workers, partitioner=partitioner or "round_robin")
-    return run_graph(graph, [], scheduler).startup.seconds
+    """Start-up seconds of ``graph`` on the process scheduler (calibration's ``run_startup``).
+
+    The figure is the wall time of the session's ``start()`` (shipping, loading and
+    computing: what a user waits for), on worker processes spawned before, outside the
+    figure (a running pool): the calibrated per-node and per-message costs must not hold
+    the fixed price of a spawn, which is ``Calibration.spawn_s``.
+    """
+    from fluvius.scheduling import WorkerPool
+
+    async def timed(scheduler: Any) -> float:
+        async with scheduler.session(graph) as session:
+            t0 = time.perf_counter()
+            await session.start()
+            return time.perf_counter() - t0
+
+    with WorkerPool(workers) as pool:
+        scheduler = _process_scheduler()(
+            workers=workers, partitioner=partitioner or "round_robin", pool=pool
+        )
+        return asyncio.run(timed(scheduler))
+
+
+def process_tick(graph: Graph, workers: int, partitioner: Partitioner | None) -> float:
+    """Median wall seconds of a tick of ``graph``'s first source on the process scheduler,
+    after its start-up, on a running pool (calibration's ``run_tick``)."""
+    from fluvius.scheduling import WorkerPool
+
+    key = graph.keys[graph.sources[0]]
+
+    async def timed(scheduler: Any) -> float:
+        async with scheduler.session(graph) as session:
+            await session.start()
+            times = []
+            for i in range(TICKS):
+                t0 = time.perf_counter()
+                await session.cycle({key: float(i)})
+                times.append(time.perf_counter() - t0)
+            return statistics.median(times)
+
+    with WorkerPool(workers) as pool:
+        scheduler = _process_scheduler()(
+            workers=workers, partitioner=partitioner or "round_robin", pool=pool
+        )
+        return asyncio.run(timed(scheduler))
+
+
+TICKS = 15
+"""Ticks timed by :func:`process_tick` (the median is kept)."""
 
 
 def _measure(graph: Graph, report: PartitionReport, costs_file: Path | None) -> dict[str, Any]:
@@ -88,51 +137,6 @@ def _measure(graph: Graph, report: PartitionReport, costs_file: Path | None) -> 
     }
 
 
-def _print(report: PartitionReport) -> None:
-    err_console.print(
-        f"{report.nodes:,} nodes, {report.sources:,} sources; costs: {report.cost_source}; "
-        f"total work {_ms(report.total_work_s)} ms, critical path "
-        f"{_ms(report.critical_path_s)} ms"
-    )
-    table = Table(
-        "worker", "nodes", "work ms", "edges in", "edges out", "values out", "bytes out",
-        title=f"{report.partitioner} on {report.workers} workers",
-    )  # fmt: skip
-    for s in report.shares:
-        table.add_row(
-            str(s.worker), f"{s.nodes:,}", _ms(s.work_s), f"{s.edges_in:,}",
-            f"{s.edges_out:,}", f"{s.values_out:,}", f"{s.bytes_out:,}",
-        )  # fmt: skip
-    err_console.print(table)
-    err_console.print(
-        f"serial {_ms(report.serial_s)} ms; lower bound {_ms(report.lower_bound_s)} ms; "
-        "predicted start-up "
-        f"{_ms(report.predicted_s)} ms (one core per worker), {_ms(report.predicted_here_s)} ms "
-        f"on this machine's {report.cores} cores, plus {_ms(report.spawn_s)} ms to start "
-        "the processes"
-    )
-    counts = sorted({n for row in report.predictions.values() for n in row})
-    scaling = Table(
-        "partitioner", *(f"{n} w" for n in counts), title="predicted start-up, ms (one core/worker)"
-    )
-    for name, row in report.predictions.items():
-        scaling.add_row(name, *(_ms(row[n]) if n in row else "" for n in counts))
-    err_console.print(scaling)
-    m = report.measured
-    if m is not None:
-        busy = Table("worker", "nodes", "busy ms", "idle ms", title="measured start-up")
-        for w in m["workers"]:
-            busy.add_row(
-                str(w["worker"]), str(w["nodes"]),
-                _ms(w["busy_seconds"] or 0.0), _ms(w["idle_seconds"] or 0.0),
-            )  # fmt: skip
-        err_console.print(busy)
-        err_console.print(
-            f"measured start-up {_ms(m['startup_seconds'])} ms; efficiency (bound / measured) "
-            f"{m['efficiency']:.2f}; prediction error {m['prediction_error']:+.1%}"
-        )
-
-
 def partition(
     ctx: typer.Context,
     spec: Annotated[
@@ -159,7 +163,9 @@ def partition(
     recalibrate: Annotated[
         bool,
         typer.Option(
-            "--calibrate", help="Measure this machine's figures first and store them (~2 s)."
+            "--calibrate",
+            help="Measure this machine's figures first (start-ups and ticks on the process "
+            "scheduler, ~10 s) and store them.",
         ),
     ] = False,
     json_out: Annotated[
@@ -178,7 +184,7 @@ def partition(
             )
         graph = load_graph(spec)
         if recalibrate:
-            cal = calibrate(run_startup=process_startup)
+            cal = calibrate(run_startup=process_startup, run_tick=process_tick)
             err_console.print(f"calibration stored in {cal.save(calibration)}: {cal}")
         else:
             cal = Calibration.load(calibration) if calibration else default_calibration()
@@ -206,7 +212,7 @@ def partition(
         if json_out:
             print_json(report.to_dict())
         else:
-            _print(report)
+            err_console.print(report)
 
 
 def _sizes_by_rank(graph: Graph, values: dict[str, Any]) -> tuple[int, ...]:

@@ -30,12 +30,18 @@ def list_workloads() -> None:
         table.add_row(f"[bold]{name}[/]", "", "", workload.description)
         for param in workload.params:
             table.add_row("", param.name, str(param.default), param.help)
+        for preset, values in workload.presets.items():
+            shown = ", ".join(f"{k}={v}" for k, v in values.items()) or "the defaults"
+            table.add_row("", f"--preset {preset}", "", shown)
     err_console.print(table)
 
 
 @app.command(
     "export",
-    epilog="Example: fluvius workload export fanout --param underlyings=4 --out fanout.yaml",
+    epilog=(
+        "Examples: fluvius workload export fanout --param underlyings=4 --out fanout.yaml\n\n"
+        "fluvius workload export options --preset heavy --out heavy.json"
+    ),
 )
 def export(
     ctx: typer.Context,
@@ -44,6 +50,14 @@ def export(
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", help="Override a parameter: --param underlyings=4."),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from a named param set (options: 'light', the defaults, or 'heavy', "
+            "a real script's start-up with history loads and calibrations); --param "
+            "overrides it."
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Spec file to write (.json, .yaml or .yml).")],
 ) -> None:
@@ -56,9 +70,10 @@ def export(
             if not sep or not key:
                 fail(f"--param expects key=value, got {item!r}", code=2)
             overrides[key.strip()] = value.strip()
-        spec = export_workload(name, overrides)
+        spec = export_workload(name, overrides, preset=preset)
         dump_spec(spec, out)
+        shown = f" (preset {preset!r})" if preset else ""
         err_console.print(
-            f"wrote {out}: workload {name!r}, {len(spec['nodes']):,} nodes, "
+            f"wrote {out}: workload {name!r}{shown}, {len(spec['nodes']):,} nodes, "
             f"{len(spec['sources']):,} sources"
         )

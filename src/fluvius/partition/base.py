@@ -52,14 +52,32 @@ class Partition:
         return tuple(r for r, w in enumerate(self.owner) if w == worker)
 
     def cross_edges(self, graph: Graph) -> list[tuple[int, int]]:
-        """The edges ``(input rank, reader rank)`` whose ends sit on different workers."""
+        """The node-to-node edges ``(input rank, reader rank)`` whose ends sit on different
+        workers: the values that must travel between workers during a cycle.
+
+        An edge counts once however often the reader lists the input. Edges from sources do
+        not count: a source's value goes from the parent to every worker that reads it
+        (:meth:`source_readers`), never from one worker to another. This one definition is
+        what ``fluvius run --json`` (``stats.cross_edges``), the partition report and the
+        ``graph-partition`` config collector all print.
+        """
         owner = self.owner
+        sources = frozenset(graph.sources)
         return [
             (i, r)
             for r, ins in enumerate(graph.inputs)
             for i in dict.fromkeys(ins)
-            if owner[i] != owner[r]
+            if owner[i] != owner[r] and i not in sources
         ]
+
+    def source_readers(self, graph: Graph) -> dict[int, tuple[int, ...]]:
+        """Source rank → the workers that read it (ascending; empty when nothing reads it).
+
+        A tick of a source involves exactly these workers; a source read on two workers is
+        sent twice.
+        """
+        owner = self.owner
+        return {s: tuple(sorted({owner[c] for c in graph.children[s]})) for s in graph.sources}
 
 
 Partitioner = Callable[["Graph", int, "Sequence[float] | None"], Partition]

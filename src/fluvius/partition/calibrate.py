@@ -1,6 +1,6 @@
 """Machine figures for the cost model and the simulator, measured by :func:`calibrate`.
 
-A :class:`Calibration` holds seven numbers, all in seconds:
+A :class:`Calibration` holds nine numbers, all in seconds:
 
 ``node_s``
     The serial engine's cost per node beyond the node's own work (the loop, the call, the
@@ -32,6 +32,16 @@ A :class:`Calibration` holds seven numbers, all in seconds:
 ``spawn_s``
     Time to start one worker process (spawn start method, up to its first reply): the fixed
     price of a multi-process start-up.
+``cycle_s``
+    The fixed cost of one cycle (a tick) on the multi-process scheduler: the median wall
+    time of a tick of a one-node graph on one worker process, from the batch leaving the
+    parent to the parent knowing the cycle is done (two messages and the bookkeeping).
+``cycle_node_s``
+    A worker's cost per node recomputed in a cycle: ticks of a 2,000-node chain on one
+    worker, minus ``cycle_s``, divided by 2,000 (unlike ``worker_node_s`` it holds no
+    loading). Both are measured through the real scheduler when :func:`calibrate` is given
+    ``run_tick(graph, workers, partitioner) -> seconds of one cycle``; otherwise
+    ``cycle_s`` is two ``latency_s`` and ``cycle_node_s`` is ``node_s``.
 
 The partition layer may not import the schedulers (they sit above it), so
 :func:`calibrate` takes the scheduler as a function, ``run_startup(graph, workers,
@@ -76,9 +86,14 @@ if TYPE_CHECKING:
 RunStartup = Callable[["Graph", int, "Partitioner | None"], float]
 """``run_startup(graph, workers, partitioner) -> start-up seconds`` on a real scheduler."""
 
+RunTick = Callable[["Graph", int, "Partitioner | None"], float]
+"""``run_tick(graph, workers, partitioner) -> seconds of one cycle`` (a tick of the graph's
+first source, after its start-up) on a real scheduler."""
+
 __all__ = [
     "Calibration",
     "RunStartup",
+    "RunTick",
     "calibrate",
     "calibration_path",
     "default_calibration",
@@ -93,6 +108,8 @@ _DEFAULTS = {  # measured here on 2026-11-21 (loaded machine), rounded
     "latency_s": 1.7e-4,
     "byte_s": 1.0e-9,
     "spawn_s": 0.4,
+    "cycle_s": 2.5e-4,  # measured here on 2026-12-07 (load 6), rounded
+    "cycle_node_s": 2.2e-6,
 }
 
 
@@ -107,6 +124,8 @@ class Calibration:
     latency_s: float = _DEFAULTS["latency_s"]
     byte_s: float = _DEFAULTS["byte_s"]
     spawn_s: float = _DEFAULTS["spawn_s"]
+    cycle_s: float = _DEFAULTS["cycle_s"]
+    cycle_node_s: float = _DEFAULTS["cycle_node_s"]
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -284,7 +303,20 @@ def _measure_spin(n: int = 200_000, repeats: int = 5) -> float:
     return statistics.median(times) / n
 
 
-def calibrate(*, repeats: int = 200, run_startup: RunStartup | None = None) -> Calibration:
+def _measure_ticks(run: RunTick) -> tuple[float, float]:
+    """(cycle_s, cycle_node_s) from ticks on one worker process (module docstring)."""
+    nodes = 2000
+    small = run(_chain(1), 1, None)
+    big = run(_chain(nodes), 1, None)
+    return small, max(0.0, big - small) / nodes
+
+
+def calibrate(
+    *,
+    repeats: int = 200,
+    run_startup: RunStartup | None = None,
+    run_tick: RunTick | None = None,
+) -> Calibration:
     """Measure this machine's :class:`Calibration` (a few seconds; spawns processes).
 
     Parameters
@@ -296,13 +328,22 @@ def calibrate(*, repeats: int = 200, run_startup: RunStartup | None = None) -> C
         it gives ``worker_node_s``, ``event_node_s`` and ``latency_s`` (see the module
         docstring). Without it, both per-node figures are ``node_s`` and ``latency_s`` is
         the raw pipe latency.
+    run_tick
+        Runs ticks of a graph on a real multi-process scheduler and returns the seconds of
+        one: it gives ``cycle_s`` and ``cycle_node_s``. Without it, ``2 * latency_s`` and
+        ``node_s``.
     """
     pipe_latency_s, byte_s, spawn_s = _measure_pipe(repeats)
     node_s = _measure_node()
     worker_node_s, event_node_s, latency_s = node_s, node_s, pipe_latency_s
     if run_startup is not None:
         worker_node_s, event_node_s, latency_s = _measure_scheduler(run_startup)
+    cycle_s, cycle_node_s = 2.0 * latency_s, node_s
+    if run_tick is not None:
+        cycle_s, cycle_node_s = _measure_ticks(run_tick)
     return Calibration(
+        cycle_s=cycle_s,
+        cycle_node_s=cycle_node_s,
         node_s=node_s,
         spin_iter_s=_measure_spin(),
         worker_node_s=worker_node_s,

@@ -10,8 +10,14 @@ except when its inputs lie in two or more groups whose union would outweigh a fa
 share, ``total cost / workers``: such a node is a *global join* and stays a group of its
 own. So 20 underlyings read by one ``total`` give 21 groups (20 sub-DAGs and the join),
 while the join of two halves of one underlying (spot and rate sides meeting at its
-aggregator) merges them. Edges from sources are ignored: a parameter read by every
-underlying must not glue them together; a source goes with its first reader.
+aggregator) merges them.
+
+Then sources: a source joins the groups of *all* its readers into one, under the same
+fair-share rule. So an underlying's spot, read by its rolling statistics and by every one
+of its options, keeps all of them on one worker and a tick of that spot touches one worker
+only; a parameter read by every underlying would outweigh the share and glues nothing (it
+is sent to every worker that reads it). A source goes with its first reader. Only a group
+that alone outweighs a fair share (at many workers) can leave an underlying split.
 
 Placement: LPT bin-packing (longest processing time first): groups by decreasing cost
 (ties by their lowest rank) each go to the least loaded worker (ties by lowest id), which
@@ -63,6 +69,16 @@ def group_components(graph: Graph, costs: Sequence[float], share: float) -> list
             parent[g] = root
         parent[r] = root
         weight[root] = merged
+    for src in graph.sources:  # a source keeps all its readers together (module docstring)
+        roots = sorted({_find(parent, c) for c in graph.children[src]})
+        if len(roots) < 2:
+            continue
+        merged = sum(weight[g] for g in roots)
+        if merged > share:
+            continue  # read across the graph: a parameter, not an underlying
+        for g in roots[1:]:
+            parent[g] = roots[0]
+        weight[roots[0]] = merged
     groups: dict[int, list[int]] = {}
     for r in nodes:
         groups.setdefault(_find(parent, r), []).append(r)

@@ -9,6 +9,20 @@ one timing of a microsecond-scale node is mostly noise. The engine's own per-nod
 overhead is *not* in the figure (it is ``Calibration.node_s``, which the profile adds so
 profiled and estimated costs mean the same thing).
 
+A node is timed with :func:`time.perf_counter` (a wall clock: ~0.1 µs a call, right for
+microsecond nodes, which a preemption rarely hits and the median then drops). A node that
+took more than :data:`HEAVY_S` (0.2 ms) in the first start-up is timed in the later ones
+(and only those count) as its wall time *less the time the thread waited on the run queue*
+meanwhile (Linux: ``/proc/thread-self/schedstat``; elsewhere the wall time): on a shared
+machine a millisecond node is often preempted, and its wall time would then hold other
+processes' work, which the simulator accounts for apart (``cores=``). Time a synchronous
+node spends blocked (on a socket, in ``time.sleep``) still counts: its worker is held.
+
+An ``async`` node is timed twice: its wall time and the CPU time of this thread while it
+ran (:func:`time.thread_time`). Its cost is the CPU part; the rest is its *wait*
+(``Profile.waits``: a database round trip, a sleep), time in which a worker's thread is free
+to compute other nodes, which the simulator models as such. A synchronous node's wait is 0.
+
 The last repeat's values also give the byte size of each value a worker would send
 (``len(pickle.dumps(value, 5))``; values that do not pickle count :data:`FLOAT_BYTES`),
 which the partition report uses for cross-partition bytes.
@@ -17,6 +31,7 @@ which the partition report uses for cross-partition bytes.
 from __future__ import annotations
 
 import asyncio
+import os
 import pickle
 import statistics
 import time
@@ -50,12 +65,16 @@ class Profile:
         How many start-ups were timed.
     seconds
         Wall time of the profiling run.
+    waits
+        Per rank, the median seconds an async node waited without computing (wall time
+        minus CPU time; 0 for every other item).
     """
 
     costs: tuple[float, ...]
     sizes: tuple[int, ...]
     repeats: int
     seconds: float
+    waits: tuple[float, ...] = ()
 
 
 # protocol, frame header and stop opcode of a stand-alone pickle: not paid per value in a batch
@@ -91,25 +110,58 @@ def _one_startup(
     plan: Plan,
     loop: asyncio.AbstractEventLoop,
     times: list[list[float]],
+    waits: list[list[float]],
     tick: Callable[[int], None] | None,
+    heavy: frozenset[int] = frozenset(),
+    queued: Callable[[], float] | None = None,
 ) -> list[Any]:
+    """One timed start-up; ``heavy`` ranks less the time queued (module docstring)."""
     values = plan.initial_values()
     clock = time.perf_counter
+    cpu_clock = time.thread_time
     for done, (r, call, a, g) in enumerate(plan.node_steps, 1):
         if tick is not None and done % _PROGRESS_EVERY == 0:
             tick(_PROGRESS_EVERY)
         args = (values[a],) if g is None else g(values)
         try:
-            t0 = clock()
-            value = call(*args)
             if plan.is_async[r]:
-                value = loop.run_until_complete(value)
-            dt = clock() - t0
+                c0, t0 = cpu_clock(), clock()
+                value = loop.run_until_complete(call(*args))
+                dt, cpu = clock() - t0, cpu_clock() - c0
+                cpu = min(cpu, dt)
+                times[r].append(cpu)
+                waits[r].append(dt - cpu)
+            elif r in heavy and queued is not None:
+                q0, t0 = queued(), clock()
+                value = call(*args)
+                dt = clock() - t0
+                times[r].append(max(0.0, dt - (queued() - q0)))
+            else:
+                t0 = clock()
+                value = call(*args)
+                times[r].append(clock() - t0)
         except Exception as exc:
             raise make_node_error(plan, r, exc, "profile") from exc
         values[r] = value
-        times[r].append(dt)
     return values
+
+
+HEAVY_S = 2e-4
+"""A node slower than this in the first start-up is timed less its run-queue delay."""
+
+
+class _RunQueue:
+    """Seconds this thread has waited on a run queue (Linux ``/proc/thread-self/schedstat``,
+    second field): time it was ready to run while other processes held the cores."""
+
+    def __init__(self) -> None:
+        self.fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+
+    def __call__(self) -> float:
+        return int(os.pread(self.fd, 64, 0).split()[1]) * 1e-9
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def profile_graph(
@@ -154,8 +206,13 @@ def profile_graph(
     cal = calibration or default_calibration()
     t0 = time.perf_counter()
     times: list[list[float]] = [[] for _ in graph.items]
+    waits: list[list[float]] = [[] for _ in graph.items]
     values: list[Any] = []
     loop = asyncio.new_event_loop()
+    try:
+        queued: _RunQueue | None = _RunQueue()
+    except OSError:  # not Linux: heavy nodes keep their wall time
+        queued = None
     try:
         total = repeats * len(graph)
         counted = 0
@@ -166,17 +223,27 @@ def profile_graph(
             if progress is not None:
                 progress(counted, total)
 
+        heavy: frozenset[int] = frozenset()
         for done in range(repeats):
-            values = _one_startup(Plan(graph), loop, times, tick if progress else None)
+            values = _one_startup(
+                Plan(graph), loop, times, waits, tick if progress else None, heavy, queued
+            )
+            if done == 0 and repeats > 1:  # from now on, slow nodes in CPU time (docstring)
+                heavy = frozenset(r for r, t in enumerate(times) if t and t[0] > HEAVY_S)
+                for r in heavy:
+                    times[r].clear()
             counted = (done + 1) * len(graph)
             if progress is not None:
                 progress(counted, total)
     finally:
         loop.close()
+        if queued is not None:
+            queued.close()
     sources = frozenset(graph.sources)
     timer = _timer_overhead()
     costs = tuple(
         0.0 if r in sources else max(0.0, statistics.median(t) - timer) + cal.node_s
         for r, t in enumerate(times)
     )
-    return Profile(costs, value_sizes(values), repeats, time.perf_counter() - t0)
+    waited = tuple(statistics.median(w) if w else 0.0 for w in waits)
+    return Profile(costs, value_sizes(values), repeats, time.perf_counter() - t0, waited)

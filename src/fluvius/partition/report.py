@@ -12,18 +12,44 @@
   graph's own scalability) and with the cores of this machine; and the serial scheduler's
   (the sum of the costs), which the process figures are to be compared with.
 
-The report is data (:class:`PartitionReport`, :meth:`PartitionReport.to_dict` for JSON);
-``fluvius partition`` prints it and can add a measured run (``--run``).
+* the *verdict* (:class:`Verdict`): for the serial scheduler and 2, 4 ... 64 workers on
+  this machine's cores, the predicted start-up, the latency of a single-source tick (the
+  source whose tick reaches the most nodes, e.g. one underlying's spot) and of a
+  market-wide tick (every source named like it, e.g. all the spots in one batch), and a
+  recommended worker count: the fewest workers whose start-up is within 5 % of the
+  fastest, or "stay serial" unless that beats the serial scheduler's start-up by more
+  than 5 % (processes cost memory, a spawn and, on small graphs, ticks). All of it comes
+  from the simulator with the calibrated per-node and per-message figures
+  (:mod:`fluvius.partition.calibrate`).
+
+Cross edges have one meaning everywhere (:meth:`Partition.cross_edges
+<fluvius.partition.Partition.cross_edges>`): node-to-node edges whose ends are on different
+workers; edges from sources are not counted (a source's value goes from the parent to each
+worker that reads it).
+
+The report is data (:class:`PartitionReport`, :meth:`PartitionReport.to_dict` for JSON)
+that prints well: ``print(report)`` gives the text tables, and it is a rich renderable
+(``rich.print(report)``); ``fluvius partition`` prints the same and can add a measured run
+(``--run``). Costs may be a :class:`~fluvius.partition.profile.Profile`, so a graph built in
+Python is profiled and reported on without a spec file::
+
+    report = partition_report(graph, 2, costs=profile_graph(graph))
+    print(report)
 """
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Console, Group
+
+from fluvius.partition.base import Partition
 from fluvius.partition.calibrate import Calibration, default_calibration
 from fluvius.partition.cost import check_costs, critical_path_s, estimate_costs
+from fluvius.partition.profile import Profile
 from fluvius.partition.registry import auto_candidates, partition_graph
 from fluvius.partition.simulate import FLOAT_BYTES, simulate
 
@@ -31,9 +57,16 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from fluvius.graph.dag import Graph
-    from fluvius.partition.base import Partition, Partitioner
+    from fluvius.partition.base import Partitioner
 
-__all__ = ["SCALING_WORKERS", "PartitionReport", "WorkerShare", "partition_report"]
+__all__ = [
+    "SCALING_WORKERS",
+    "PartitionReport",
+    "Verdict",
+    "VerdictRow",
+    "WorkerShare",
+    "partition_report",
+]
 
 SCALING_WORKERS = (1, 2, 4, 8, 16, 64)
 """The worker counts the report predicts a makespan for."""
@@ -50,6 +83,53 @@ class WorkerShare:
     edges_out: int
     values_out: int
     bytes_out: int
+
+
+SERIAL_MARGIN = 0.05
+"""A worker count is recommended over the serial scheduler only when its predicted start-up
+is more than this fraction faster."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRow:
+    """Predicted seconds for one worker count on this machine (``workers == 1``: serial)."""
+
+    workers: int
+    startup_s: float
+    tick_s: float
+    market_tick_s: float
+    spawn_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The predicted start-up and tick latencies per worker count, and the recommendation.
+
+    Attributes
+    ----------
+    rows
+        One :class:`VerdictRow` per worker count; the first is the serial scheduler.
+    recommended
+        The recommended worker count; 1 means stay serial.
+    reason
+        One sentence that says why, with the figures.
+    tick_source
+        The source of the single-source tick (the one reaching the most nodes).
+    market_sources
+        How many sources the market-wide tick changes (those named like ``tick_source``).
+    partitioner
+        The partitioner the rows of 2 workers and more were predicted with.
+    cores
+        The cores the predictions assume (this machine's).
+    """
+
+    rows: tuple[VerdictRow, ...]
+    recommended: int
+    reason: str
+    tick_source: str
+    market_sources: int
+    partitioner: str
+    cores: int
 
 
 @dataclass(slots=True)
@@ -74,6 +154,9 @@ class PartitionReport:
     predictions: dict[str, dict[int, float]]
     predictions_here: dict[str, dict[int, float]]
     calibration: dict[str, float]
+    cross_edges: int = 0
+    wait_s: float = 0.0
+    verdict: Verdict | None = None
     measured: dict[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,6 +165,17 @@ class PartitionReport:
         for key in ("predictions", "predictions_here"):
             doc[key] = {name: {str(n): s for n, s in row.items()} for name, row in doc[key].items()}
         return doc
+
+    def __rich__(self) -> Group:
+        """The report as rich tables (``rich.print(report)``, ``fluvius partition``)."""
+        from fluvius.partition._report_text import render
+
+        return Group(*render(self))
+
+    def __str__(self) -> str:
+        out = io.StringIO()
+        Console(file=out, width=100, color_system=None, force_terminal=False).print(self)
+        return out.getvalue().rstrip("\n")
 
 
 def worker_shares(
@@ -120,27 +214,39 @@ def partition_report(
     graph: Graph,
     workers: int,
     partitioner: str | Partitioner = "auto",
-    costs: Sequence[float] | None = None,
+    costs: Sequence[float] | Profile | None = None,
     *,
     sizes: Sequence[int] | None = None,
     calibration: Calibration | None = None,
     cost_source: str = "",
     scaling: Sequence[int] = SCALING_WORKERS,
+    waits: Sequence[float] | None = None,
+    tick_source: str | None = None,
 ) -> PartitionReport:
     """Report on partitioning ``graph`` for ``workers`` workers (see the module docstring).
 
     Parameters
     ----------
-    graph, workers, partitioner, costs
-        As for :func:`~fluvius.partition.partition_graph` (default costs: estimates).
+    graph, workers, partitioner
+        As for :func:`~fluvius.partition.partition_graph`.
+    costs
+        Seconds per item by rank, or a :class:`~fluvius.partition.profile.Profile` (its
+        costs, sizes and async waits); default: estimates.
     sizes
         Bytes of each value when sent, by rank (e.g. from a profile); default: a float each.
     calibration
         Machine figures; default :func:`default_calibration`.
     cost_source
-        Where the costs came from, for the reader (default: "estimates" or "given").
+        Where the costs came from, for the reader (default: "estimates", "profile" or
+        "given").
     scaling
         Worker counts to predict for.
+    waits
+        Seconds each async node waits without computing, by rank (default: the profile's,
+        else none).
+    tick_source
+        The source key of the single-source tick (default: the source reaching the most
+        nodes); the market-wide tick changes every source named like it.
 
     Examples
     --------
@@ -149,11 +255,16 @@ def partition_report(
     >>> ends = [b.node(f"c{i}", lambda v: v, b.source(f"s{i}", 1.0)) for i in range(4)]
     >>> _ = b.node("total", lambda *v: sum(v), *ends)
     >>> r = partition_report(b.build(), 2, "components", [0, 1, 0, 1, 0, 1, 0, 1, 0.5])
-    >>> [s.work_s for s in r.shares], r.lower_bound_s
-    ([2.5, 2.0], 2.25)
+    >>> [s.work_s for s in r.shares], r.lower_bound_s, r.cross_edges
+    ([2.5, 2.0], 2.25, 2)
     """
     cal = calibration or default_calibration()
-    if costs is None:
+    if isinstance(costs, Profile):
+        sizes = costs.sizes if sizes is None else sizes
+        waits = (costs.waits or None) if waits is None else waits
+        resolved = check_costs(graph, costs.costs)
+        cost_source = cost_source or "profile"
+    elif costs is None:
         resolved = estimate_costs(graph, cal)
         cost_source = cost_source or "estimates"
     else:
@@ -165,6 +276,7 @@ def partition_report(
     names = list(dict.fromkeys([*auto_candidates(), chosen.partitioner]))
     predictions: dict[str, dict[int, float]] = {}
     here: dict[str, dict[int, float]] = {}
+    parts: dict[tuple[str, int], Partition] = {}
     for name in names:
         predictions[name], here[name] = {}, {}
         for n in scaling:
@@ -173,17 +285,28 @@ def partition_report(
                 if name not in auto_candidates():
                     continue  # a partitioner function given by the caller: only at ``workers``
                 part = partition_graph(graph, n, name, resolved)
-            predictions[name][n] = simulate(graph, resolved, part, cal, sizes=size).makespan_s
+            parts[name, n] = part
+            predictions[name][n] = simulate(
+                graph, resolved, part, cal, sizes=size, waits=waits
+            ).makespan_s
             here[name][n] = (
                 predictions[name][n]  # enough cores: the same simulation
                 if n <= cores
-                else simulate(graph, resolved, part, cal, sizes=size, cores=cores).makespan_s
+                else simulate(
+                    graph, resolved, part, cal, sizes=size, cores=cores, waits=waits
+                ).makespan_s
             )
     total = sum(resolved)
-    critical = critical_path_s(graph, resolved)
-    mine = simulate(graph, resolved, chosen, cal, sizes=size)
-    mine_here = simulate(graph, resolved, chosen, cal, sizes=size, cores=cores)
-    return PartitionReport(
+    critical = critical_path_s(
+        graph, resolved if not waits else [c + w for c, w in zip(resolved, waits, strict=True)]
+    )
+    mine = simulate(graph, resolved, chosen, cal, sizes=size, waits=waits)
+    mine_here = simulate(graph, resolved, chosen, cal, sizes=size, cores=cores, waits=waits)
+    serial = simulate(
+        graph, resolved, Partition(1, (0,) * len(graph.items), "serial"), cal, serial=True,
+        waits=waits,
+    )  # fmt: skip
+    report = PartitionReport(
         workers=workers,
         partitioner=chosen.partitioner,
         cost_source=cost_source,
@@ -192,7 +315,7 @@ def partition_report(
         total_work_s=total,
         critical_path_s=critical,
         lower_bound_s=max(critical, total / workers),
-        serial_s=total,
+        serial_s=serial.makespan_s,
         predicted_s=mine.makespan_s,
         predicted_here_s=mine_here.makespan_s,
         spawn_s=mine_here.spawn_s,
@@ -201,4 +324,88 @@ def partition_report(
         predictions=predictions,
         predictions_here=here,
         calibration=cal.to_dict(),
+        cross_edges=len(chosen.cross_edges(graph)),
+        wait_s=sum(waits) if waits else 0.0,
     )
+    if graph.sources:
+        report.verdict = _verdict(graph, resolved, size, waits, cal, report, parts, tick_source)
+    return report
+
+
+def _tick_sources(graph: Graph, tick_source: str | None) -> tuple[int, list[int]]:
+    """(the single tick's source rank, the market-wide tick's source ranks)."""
+    if tick_source is not None:
+        if tick_source not in graph.index or graph.index[tick_source] not in graph.sources:
+            raise ValueError(f"tick_source {tick_source!r} is not a source of the graph")
+        one = graph.index[tick_source]
+    else:
+        # the most-read sources first: only the 16 with most readers are walked
+        by_readers = sorted(graph.sources, key=lambda s: (-len(graph.children[s]), s))[:16]
+        one = max(by_readers, key=lambda s: (len(graph.descendants(graph.keys[s])), -s))
+    suffix = graph.keys[one].rsplit("/", 1)[-1]
+    market = [s for s in graph.sources if graph.keys[s].rsplit("/", 1)[-1] == suffix]
+    return one, market
+
+
+def _verdict(
+    graph: Graph,
+    costs: Sequence[float],
+    sizes: Sequence[int],
+    waits: Sequence[float] | None,
+    cal: Calibration,
+    report: PartitionReport,
+    parts: dict[tuple[str, int], Partition],
+    tick_source: str | None,
+) -> Verdict:
+    one, market = _tick_sources(graph, tick_source)
+    single = Partition(1, (0,) * len(graph.items), "serial")
+    name = report.partitioner if report.partitioner in auto_candidates() else "auto"
+    cores = report.cores
+
+    def tick(part: Partition, changed: list[int], serial: bool = False) -> float:
+        return simulate(
+            graph, costs, part, cal, sizes=sizes, cores=None if serial else cores,
+            serial=serial, waits=waits, changed=changed,
+        ).makespan_s  # fmt: skip
+
+    rows = [
+        VerdictRow(1, report.serial_s, tick(single, [one], True), tick(single, market, True), 0.0)
+    ]
+    for n in sorted(report.predictions_here.get(name, {})):
+        if n < 2:
+            continue
+        part = parts[name, n]
+        start = report.predictions_here[name][n]
+        spawn = cal.spawn_s * -(-n // cores)
+        rows.append(VerdictRow(n, start, tick(part, [one]), tick(part, market), spawn))
+    serial_row = rows[0]
+    fastest = min(r.startup_s for r in rows)
+    # the fewest workers within the margin of the fastest: processes cost spawns and memory
+    best = min(
+        (r for r in rows if r.startup_s <= (1.0 + SERIAL_MARGIN) * fastest),
+        key=lambda r: r.workers,
+    )
+    if best.workers == 1 or best.startup_s > (1.0 - SERIAL_MARGIN) * serial_row.startup_s:
+        best = serial_row
+        reason = (
+            f"stay serial: no worker count is predicted to start more than "
+            f"{SERIAL_MARGIN:.0%} faster than the serial scheduler's "
+            f"{serial_row.startup_s * 1e3:,.2f} ms"
+        )
+        parallel = [r for r in rows if r.workers > 1]
+        if parallel:
+            alt = min(parallel, key=lambda r: (r.startup_s, r.workers))
+            reason += (
+                f" (best: {alt.workers} workers, {alt.startup_s * 1e3:,.2f} ms; one-source tick "
+                f"{alt.tick_s * 1e3:,.2f} ms vs {serial_row.tick_s * 1e3:,.2f} ms serial)"
+            )
+    else:
+        reason = (
+            f"use {best.workers} workers ({name}): start-up {best.startup_s * 1e3:,.2f} ms vs "
+            f"{serial_row.startup_s * 1e3:,.2f} ms serial "
+            f"({serial_row.startup_s / best.startup_s:.2f}x), plus {best.spawn_s * 1e3:,.0f} ms "
+            f"to spawn the processes once; one-source tick {best.tick_s * 1e3:,.2f} ms vs "
+            f"{serial_row.tick_s * 1e3:,.2f} ms serial; market-wide tick "
+            f"{best.market_tick_s * 1e3:,.2f} ms vs {serial_row.market_tick_s * 1e3:,.2f} ms"
+        )
+    return Verdict(tuple(rows), best.workers, reason, graph.keys[one], len(market), name, cores)

@@ -1,4 +1,4 @@
-"""Predict the start-up (full evaluation) makespan of a partition by event simulation.
+"""Predict the start-up (full evaluation) or one cycle of a partition by event simulation.
 
 The model follows the workers' event-driven execution:
 
@@ -20,8 +20,19 @@ The model follows the workers' event-driven execution:
   every message that has arrived, so a newly ready lower-ranked node runs first.
 * The run ends when the last worker has finished and told the parent (one more
   ``latency_s``).
+* An async node (``waits[rank] > 0``, from a profile) computes for its cost, then waits:
+  its worker goes on with other ready nodes, and the node's value exists ``waits[rank]``
+  later (readers on other workers get it sent then).
+* ``changed`` simulates one cycle instead of the start-up: only the nodes the changed
+  sources reach are computed, only the workers that own some of them take part, and the
+  cycle ends when the last of them has told the parent. A cycle's round trip is the
+  calibrated ``cycle_s`` (half out, half back) and a worker's cost per node beyond its
+  work is ``cycle_node_s - node_s`` (no loading); values between workers still take
+  ``latency_s``. A single-source tick on a partition that keeps each
+  underlying on one worker involves one worker; a market-wide tick involves all.
 * ``serial=True`` predicts the serial scheduler instead: no messages, no worker overhead,
-  the sum of the costs.
+  the sum of the costs (async waits overlap other work, as the serial scheduler runs
+  ready async nodes concurrently).
 * ``cores``: with fewer cores than workers, computing slows by ``workers / cores`` (a
   fair share). ``None`` means one core per worker: how far the graph itself scales.
 
@@ -50,7 +61,7 @@ from typing import TYPE_CHECKING
 from fluvius.partition.calibrate import Calibration, default_calibration
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from fluvius.graph.dag import Graph
     from fluvius.partition.base import Partition
@@ -102,8 +113,10 @@ def simulate(
     sizes: Sequence[int] | None = None,
     cores: float | None = None,
     serial: bool = False,
+    waits: Sequence[float] | None = None,
+    changed: Iterable[int] | None = None,
 ) -> Prediction:
-    """Predict the start-up of ``graph`` under ``partition`` (see the module docstring).
+    """Predict the start-up (or one cycle) of ``graph`` under ``partition`` (module docstring).
 
     Parameters
     ----------
@@ -122,7 +135,14 @@ def simulate(
         really gives, see :func:`~fluvius.partition.calibrate.measure_parallelism`);
         ``None``: one per worker.
     serial
-        Predict the serial scheduler (``partition`` must have one worker).
+        Predict the serial scheduler (``partition`` must have one worker): no messages and
+        no worker overhead; async waits still overlap other work.
+    waits
+        Per rank, seconds an async node waits without computing after its ``costs`` (a
+        profile's ``waits``): its worker computes other nodes meanwhile. Default: none.
+    changed
+        Source ranks of one cycle's batch (a tick): only the nodes they reach are computed,
+        and only the workers owning those take part. Default: the start-up.
 
     Examples
     --------
@@ -140,101 +160,147 @@ def simulate(
     (2.3, 1)
     """
     cal = calibration or default_calibration()
-    if serial:
-        if partition.workers != 1:
-            raise ValueError(f"serial=True needs a one-worker partition, got {partition.workers}")
-        total = float(sum(costs))
-        return Prediction(1, total, 0.0, (total,), 0, 0, 0)
-    owner_ = partition.owner
-    src = frozenset(graph.sources)
-    evented = [False] * partition.workers
-    for r, ins in enumerate(graph.inputs):
-        if any(i not in src and owner_[i] != owner_[r] for i in ins):
-            evented[owner_[r]] = True
-    extra = [
-        max(0.0, (cal.event_node_s if ev else cal.worker_node_s) - cal.node_s) for ev in evented
-    ]
     n_workers = partition.workers
     owner = partition.owner
+    src = frozenset(graph.sources)
+    if serial:
+        if n_workers != 1:
+            raise ValueError(f"serial=True needs a one-worker partition, got {partition.workers}")
+        if not waits or not any(waits):  # no async wait: the sum of the costs
+            todo = range(len(owner)) if changed is None else _affected(graph, changed)
+            total = float(sum(costs[r] for r in todo if r not in src))
+            return Prediction(1, total, 0.0, (total,), 0, 0, 0)
     if cores is not None and cores <= 0:
         raise ValueError(f"cores must be > 0, got {cores!r}")
+    latency = 0.0 if serial else cal.latency_s
+    edge = latency  # the parent's message to a worker, and the worker's reply
+    if changed is None:
+        evented = [False] * n_workers
+        for r, ins in enumerate(graph.inputs):
+            if any(i not in src and owner[i] != owner[r] for i in ins):
+                evented[owner[r]] = True
+        extra = [
+            0.0
+            if serial
+            else max(0.0, (cal.event_node_s if ev else cal.worker_node_s) - cal.node_s)
+            for ev in evented
+        ]
+    else:  # a cycle: the calibrated round trip and per-node cost of a tick
+        edge = 0.0 if serial else cal.cycle_s / 2
+        extra = [0.0 if serial else max(0.0, cal.cycle_node_s - cal.node_s)] * n_workers
     slow = 1.0 if cores is None else max(1.0, n_workers / cores)
     size = [FLOAT_BYTES] * len(owner) if sizes is None else list(sizes)
-    waiting = [len(dict.fromkeys(ins)) for ins in graph.inputs]
+    wait = [0.0] * len(owner) if waits is None else list(waits)
+    children = graph.children
+    # the items computed: every node at start-up, the nodes the batch reaches in a cycle
+    todo = (
+        frozenset(r for r in range(len(owner)) if r not in src)
+        if changed is None
+        else (_affected(graph, changed))
+    )
+    waiting = [0] * len(owner)
+    for r in todo:
+        waiting[r] = sum(1 for i in dict.fromkeys(graph.inputs[r]) if i in todo)
     ready: list[list[int]] = [[] for _ in range(n_workers)]
-    for s in graph.sources:
-        for c in graph.children[s]:
-            waiting[c] -= 1
-    sources = frozenset(graph.sources)
-    for r, w in enumerate(waiting):
-        if w == 0 and r not in sources:
-            heapq.heappush(ready[owner[r]], r)
-    clock = [cal.latency_s] * n_workers
+    for r in todo:
+        if waiting[r] == 0:
+            ready[owner[r]].append(r)
+    for heap in ready:
+        heapq.heapify(heap)
+    involved = sorted({owner[r] for r in todo})
+    clock = [edge if w in involved else 0.0 for w in range(n_workers)]
     busy = [0.0] * n_workers
     outbox: list[dict[int, list[int]]] = [{} for _ in range(n_workers)]
-    inbox: list[list[tuple[float, int, list[int]]]] = [[] for _ in range(n_workers)]
+    # per worker: (time, seq, ranks, local) — values arriving (local=False) or async nodes
+    # finishing their wait on this worker (local=True)
+    inbox: list[list[tuple[float, int, list[int], bool]]] = [[] for _ in range(n_workers)]
     seq = 0
     messages = values_sent = bytes_sent = 0
-    children = graph.children
+
+    def release(w: int, r: int) -> None:
+        """``r``'s value exists on ``w``: readers there may start, others get it sent."""
+        for c in children[r]:
+            if c not in todo:
+                continue
+            d = owner[c]
+            if d == w:
+                waiting[c] -= 1
+                if waiting[c] == 0:
+                    heapq.heappush(ready[w], c)
+            else:
+                sent = outbox[w].setdefault(d, [])
+                if not sent or sent[-1] != r:
+                    sent.append(r)
 
     def arrive(w: int, ranks: list[int]) -> None:
         for r in ranks:
             for c in children[r]:
-                if owner[c] == w:
+                if c in todo and owner[c] == w:
                     waiting[c] -= 1
                     if waiting[c] == 0:
                         heapq.heappush(ready[w], c)
 
     # agenda: (time of the worker's next action, worker); one entry per worker with work
-    agenda = [(cal.latency_s, w) for w in range(n_workers) if ready[w]]
+    agenda = [(edge, w) for w in involved if ready[w]]
     heapq.heapify(agenda)
     while agenda:
         t, w = heapq.heappop(agenda)
         t = max(t, clock[w])
         box = inbox[w]
         while box and box[0][0] <= t:
-            arrive(w, heapq.heappop(box)[2])
+            _, _, ranks, local = heapq.heappop(box)
+            if local:
+                release(w, ranks[0])
+            else:
+                arrive(w, ranks)
         if ready[w]:
             r = heapq.heappop(ready[w])
             dt = (costs[r] + extra[w]) * slow
             t += dt
             busy[w] += dt
-            for c in children[r]:
-                d = owner[c]
-                if d != w:
-                    sent = outbox[w].setdefault(d, [])
-                    if not sent or sent[-1] != r:
-                        sent.append(r)
-            for c in children[r]:
-                if owner[c] == w:
-                    waiting[c] -= 1
-                    if waiting[c] == 0:
-                        heapq.heappush(ready[w], c)
+            if wait[r] > 0.0:  # an async wait: the worker goes on; the value comes later
+                seq += 1
+                heapq.heappush(box, (t + wait[r], seq, [r], True))
+                heapq.heappush(agenda, (t + wait[r], w))
+            else:
+                release(w, r)
         if not ready[w] and outbox[w] and not (box and box[0][0] <= t):
             for d in sorted(outbox[w]):
                 ranks = outbox[w][d]
                 nbytes = sum(size[r] for r in ranks)
-                send = cal.latency_s / 2 + nbytes * cal.byte_s
+                send = latency / 2 + nbytes * cal.byte_s
                 t += send
                 busy[w] += send
                 seq += 1
-                heapq.heappush(inbox[d], (t + cal.latency_s / 2, seq, ranks))
-                heapq.heappush(agenda, (t + cal.latency_s / 2, d))
+                heapq.heappush(inbox[d], (t + latency / 2, seq, ranks, False))
+                heapq.heappush(agenda, (t + latency / 2, d))
                 messages += 1
                 values_sent += len(ranks)
                 bytes_sent += nbytes
             outbox[w] = {}
-        clock[w] = t
+        clock[w] = max(clock[w], t)
         if ready[w] or (box and box[0][0] <= t):
             heapq.heappush(agenda, (t, w))
-    makespan = max(clock, default=0.0) + cal.latency_s
+    makespan = max((clock[w] for w in involved), default=0.0) + edge
     rounds = math.ceil(n_workers / cores) if cores else 1
     return Prediction(
         workers=n_workers,
         makespan_s=makespan,
-        spawn_s=cal.spawn_s * rounds,
+        spawn_s=0.0 if serial else cal.spawn_s * rounds,
         busy_s=tuple(busy),
         messages=messages,
         values_sent=values_sent,
         bytes_sent=bytes_sent,
     )
+
+
+def _affected(graph: Graph, changed: Iterable[int]) -> frozenset[int]:
+    """The nodes a batch of source ranks reaches (the sources themselves left out)."""
+    seen: set[int] = set()
+    stack = list(changed)
+    while stack:
+        for c in graph.children[stack.pop()]:
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return frozenset(seen)

@@ -3,10 +3,12 @@
 Design
 ------
 One formula per quantity, written once over a small *backend* (``exp``, ``sqrt``, ``log``,
-the normal CDF and density): :data:`_MATH` for Python floats (``math.erfc``, ~1 µs a call,
-the per-tick path of a graph node) and :data:`_NUMPY` for arrays (``scipy.special.ndtr``,
+the normal CDF and density): :data:`_NUMPY` for arrays (``scipy.special.ndtr``,
 broadcasting). A call is scalar when every argument is a Python/NumPy scalar and ``kind`` a
-string; anything array-like goes the vectorised way and returns an ``ndarray``.
+string; it then runs the same formula written out in plain ``math``
+(:mod:`fluvius.nodes.options._scalar_bs`, ``math.erfc``: about 0.4 µs a call, the per-tick
+path of a graph node); anything array-like goes the vectorised way and returns an
+``ndarray``.
 
 Calls and puts share one formula through the sign ``s`` (+1 call, -1 put)::
 
@@ -30,12 +32,15 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import numpy as np
 from scipy.special import ndtr
 
+from fluvius.nodes.options import _scalar_bs
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["Kind", "bs_delta", "bs_gamma", "bs_price", "bs_rho", "bs_theta", "bs_vega"]
 
 Kind = Literal["call", "put"]
+NAN = math.nan
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -48,19 +53,10 @@ class _Backend(NamedTuple):
     npdf: Callable[[Any], Any]
 
 
-def _ncdf_scalar(x: float) -> float:
-    return 0.5 * math.erfc(-x / _SQRT2)
-
-
-def _npdf_scalar(x: float) -> float:
-    return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
-
-
 def _npdf_array(x: Any) -> Any:
     return _INV_SQRT_2PI * np.exp(-0.5 * x * x)
 
 
-_MATH = _Backend(math.exp, math.sqrt, math.log, _ncdf_scalar, _npdf_scalar)
 _NUMPY = _Backend(np.exp, np.sqrt, np.log, ndtr, _npdf_array)
 
 
@@ -151,8 +147,12 @@ def _rho(m: _Backend, x: _Terms, vol: Any, t: Any, r: Any, q: Any) -> Any:
 _Formula = Callable[[_Backend, _Terms, Any, Any, Any, Any], Any]
 
 
+_Scalar = Callable[[float, float, float, float, float, float, float], float]
+
+
 def _evaluate(
     formula: _Formula,
+    scalar: _Scalar,
     spot: Any,
     strike: Any,
     years: Any,
@@ -161,32 +161,40 @@ def _evaluate(
     kind: Any,
     q: Any,
 ) -> Any:
-    """Route to the scalar or the vectorised path; NaN outside the domain."""
-    is_price = formula is _price
-    if isinstance(kind, str) and _is_scalar(spot, strike, years, rate, vol, q):
-        s = kind_sign(kind)
-        spot, strike, years, rate, vol, q = (
-            float(spot),
-            float(strike),
-            float(years),
-            float(rate),
-            float(vol),
-            float(q),
-        )
+    """Route to the scalar (:mod:`._scalar_bs`) or the vectorised path; NaN outside the domain.
+
+    The scalar test runs on every call of a graph node, so it tries exact ``float`` types
+    first (a few ``is`` checks), and only then the general scalar types.
+    """
+    if type(kind) is str:
         if not (
+            type(spot) is float
+            and type(strike) is float
+            and type(years) is float
+            and type(rate) is float
+            and type(vol) is float
+            and type(q) is float
+        ):
+            if not _is_scalar(spot, strike, years, rate, vol, q):
+                return _evaluate_array(formula, spot, strike, years, rate, vol, kind, q)
+            spot, strike, years, rate, vol, q = (
+                float(spot),
+                float(strike),
+                float(years),
+                float(rate),
+                float(vol),
+                float(q),
+            )
+        s = 1.0 if kind == "call" else kind_sign(kind)
+        if (
             spot > 0.0
             and strike > 0.0
-            and years >= 0.0
-            and vol >= 0.0
+            and years > 0.0
+            and vol > 0.0
             and math.isfinite(spot + strike + years + rate + vol + q)
         ):
-            return math.nan
-        if years == 0.0 or vol == 0.0:
-            if not is_price:
-                return math.nan
-            return max(s * (spot * math.exp(-q * years) - strike * math.exp(-rate * years)), 0.0)
-        x = _terms(_MATH, spot, strike, years, rate, q, vol, s)
-        return float(formula(_MATH, x, vol, years, rate, q))
+            return scalar(spot, strike, years, rate, vol, s, q)
+        return _scalar_bs.limit(spot, strike, years, rate, vol, s, q) if formula is _price else NAN
     return _evaluate_array(formula, spot, strike, years, rate, vol, kind, q)
 
 
@@ -277,7 +285,7 @@ def bs_price(
     ----------
     J. C. Hull, *Options, Futures, and Other Derivatives*, chapter 15.
     """
-    return _evaluate(_price, spot, strike, years, rate, vol, kind, dividend_yield)
+    return _evaluate(_price, _scalar_bs.price, spot, strike, years, rate, vol, kind, dividend_yield)
 
 
 def bs_delta(
@@ -301,7 +309,7 @@ def bs_delta(
     >>> round(bs_delta(49.0, 50.0, 0.3846, 0.05, 0.2, "call"), 3)
     0.522
     """
-    return _evaluate(_delta, spot, strike, years, rate, vol, kind, dividend_yield)
+    return _evaluate(_delta, _scalar_bs.delta, spot, strike, years, rate, vol, kind, dividend_yield)
 
 
 def bs_gamma(
@@ -325,7 +333,7 @@ def bs_gamma(
     >>> round(bs_gamma(49.0, 50.0, 0.3846, 0.05, 0.2, "call"), 3)
     0.066
     """
-    return _evaluate(_gamma, spot, strike, years, rate, vol, kind, dividend_yield)
+    return _evaluate(_gamma, _scalar_bs.gamma, spot, strike, years, rate, vol, kind, dividend_yield)
 
 
 def bs_vega(
@@ -349,7 +357,7 @@ def bs_vega(
     >>> round(bs_vega(49.0, 50.0, 0.3846, 0.05, 0.2, "call"), 1)
     12.1
     """
-    return _evaluate(_vega, spot, strike, years, rate, vol, kind, dividend_yield)
+    return _evaluate(_vega, _scalar_bs.vega, spot, strike, years, rate, vol, kind, dividend_yield)
 
 
 def bs_theta(
@@ -373,7 +381,7 @@ def bs_theta(
     >>> round(bs_theta(49.0, 50.0, 0.3846, 0.05, 0.2, "call"), 2)
     -4.31
     """
-    return _evaluate(_theta, spot, strike, years, rate, vol, kind, dividend_yield)
+    return _evaluate(_theta, _scalar_bs.theta, spot, strike, years, rate, vol, kind, dividend_yield)
 
 
 def bs_rho(
@@ -397,4 +405,4 @@ def bs_rho(
     >>> round(bs_rho(49.0, 50.0, 0.3846, 0.05, 0.2, "call"), 2)
     8.91
     """
-    return _evaluate(_rho, spot, strike, years, rate, vol, kind, dividend_yield)
+    return _evaluate(_rho, _scalar_bs.rho, spot, strike, years, rate, vol, kind, dividend_yield)

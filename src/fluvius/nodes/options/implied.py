@@ -9,21 +9,32 @@ put-call parity (the time value is what carries the volatility), so every target
 ``(0, min(F, K))`` and ``P(v) = s (F N(s d1) - K N(s d2))`` is increasing in ``v``.
 
 ``P`` is convex below its inflection point ``v_c = sqrt(2 |ln(F/K)|)`` and concave above it
-(Jaeckel, *By implication*, 2006), so Newton's method started at ``v_c`` converges
-monotonically in both regions. Two refinements make it fast:
+(Jaeckel, *By implication*, 2006). The solve has two parts:
 
-- **below** ``P(v_c)`` (the wings) the objective is ``ln P(v) - ln p``: ``ln P`` is close
-  to ``-x^2 / (2 v^2)`` there, far less curved than ``P``, on which Newton crawls;
-- every step is a **Halley** step (cubic convergence): the second derivative is nearly
-  free, ``vega' = vega d1 d2 / v``.
+- **The start.** Near the money (``|x| <= 1.5 v0``, ``x = ln(F/K)``) the Corrado-Miller
+  approximation ``v0 = sqrt(2 pi) / (F + K) (m + sqrt(m^2 - (F - K)^2 / pi))``, where
+  ``m = p - s (F - K) / 2`` (without the root when it is imaginary); it is within a few
+  per cent there. In the wings, the Mills-ratio asymptotics of the normalised price,
+  ``p / sqrt(FK) ~ exp(-x^2 / (2 v^2) - v^2 / 8) v^3 / (sqrt(2 pi) (x^2 - v^4 / 4))``,
+  solved for ``v`` by three fixed-point rounds (two logs each); the inflection point when
+  they fail. The start decides the region: below ``v_c`` the objective is
+  ``ln P(v) - ln p`` (``ln P`` is close to ``-x^2 / (2 v^2)`` there, far less curved than
+  ``P``, on which Newton crawls), above it ``P(v) - p``.
+- **The steps**: Householder's method of order 3 (quartic convergence),
+  ``v -= n (1 - n a / 2) / (1 - n a + n^2 b / 6)`` with ``n = g / g'``, ``a = g'' / g'``,
+  ``b = g''' / g'``; the derivatives are nearly free: ``vega' / vega = x^2 / v^3 - v / 4``
+  and ``vega'' / vega = (x^2 / v^3 - v / 4)^2 - 3 x^2 / v^4 - 1 / 4``. A step below
+  ``tol^(1/4) max(v, 1e-3)`` ends the solve (the error left is about its 4th power): from
+  a start a few per cent off, two steps.
 
 Every iterate is *safeguarded*: each element keeps a bracket ``[lo, hi]`` that the sign of
 ``P(v) - p`` updates, and a step that leaves the bracket (or is not finite) is replaced by
 bisection. Elements still unconverged after ``max_iter`` vectorised rounds go to
-:func:`scipy.optimize.brentq` on their bracket, one by one (rare: none on the benchmark's
-10,000 options). The unconverged elements are the columns of one state matrix, lower
-region first, compacted by one ``take`` as elements converge, so converged elements cost
-nothing more. A mixed book of 10,000 options takes at most 8 rounds (3.5 on average).
+:func:`scipy.optimize.brentq` on their bracket, one by one (rare). The unconverged
+elements are the columns of one state matrix, lower region first, compacted by one
+``take`` as elements converge, so converged elements cost nothing more. The scalar path
+(:mod:`fluvius.nodes.options._scalar_iv`) runs the same start and steps in ``math``, so
+the two agree to rounding.
 
 Reason codes (:class:`IVReason`) say why a volatility is NaN: a bad input (non-positive or
 non-finite spot/strike/years, negative or non-finite price), a price at or below the
@@ -42,7 +53,7 @@ from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
-from fluvius.nodes.options._scalar_iv import solve_one
+from fluvius.nodes.options._scalar_iv import MILLS_ROUNDS, WING, solve_one, step_tol
 from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign
 
 if TYPE_CHECKING:
@@ -51,6 +62,8 @@ if TYPE_CHECKING:
 __all__ = ["IVReason", "IVResult", "implied_vol", "solve_implied_vol"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+_LOG_SQRT_2PI = math.log(_SQRT_2PI)
 
 
 class IVResult(NamedTuple):
@@ -155,6 +168,33 @@ def solve_implied_vol(
     return IVResult(vol.reshape(shape), reason.reshape(shape), rounds)
 
 
+def _guess(
+    p: NDArray[np.float64], f: NDArray[np.float64], k: NDArray[np.float64], s: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(start v, x = ln(f/k)): :func:`~fluvius.nodes.options._scalar_iv.guess_one` per element."""
+    x = np.log(f / k)
+    a = np.abs(x)
+    fk = f - k
+    m = p - 0.5 * s * fk
+    disc = m * m - fk * fk / math.pi
+    cm = _SQRT_2PI / (f + k) * np.where(disc > 0.0, m + np.sqrt(np.maximum(disc, 0.0)), m)
+    vc = np.sqrt(2.0 * a)
+    v = cm.copy()
+    wing = ~(a <= WING * cm)
+    if wing.any():  # the wings (NaNs where the asymptotics fail are replaced by vc)
+        aw = a[wing]
+        lam = -np.log(p[wing] / np.sqrt(f[wing] * k[wing])) - _LOG_SQRT_2PI - 2.0 * np.log(aw)
+        fallback = ~(lam > 0.0)
+        vw = aw / np.sqrt(2.0 * lam)
+        for _ in range(MILLS_ROUNDS):
+            q = 1.0 - vw * vw * vw * vw / (4.0 * aw * aw)
+            den = lam + 3.0 * np.log(vw) - 0.125 * vw * vw - np.log(q)
+            fallback |= ~(q > 0.0) | ~(den > 0.0)
+            vw = np.where(fallback, vw, aw / np.sqrt(2.0 * den))
+        v[wing] = np.where(fallback, vc[wing], vw)
+    return v, x
+
+
 def _newton(
     p: NDArray[np.float64],
     f: NDArray[np.float64],
@@ -163,22 +203,24 @@ def _newton(
     tol: float,
     max_iter: int,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], int]:
-    """Safeguarded Newton-Halley for OTM undiscounted targets ``p``: (v, converged, rounds).
+    """Safeguarded Householder steps for OTM undiscounted targets ``p``: (v, converged, rounds).
 
     The unconverged elements live in the columns of one state matrix (rows below), lower
-    region first (sorted once after round 1), so each region's objective is computed on a
+    region first (sorted once, by the start), so each region's objective is computed on a
     slice (a view) and dropping converged elements is a single ``take``.
     """
     out = np.full(p.size, np.nan)
     done = np.zeros(p.size, dtype=bool)
-    step_tol = tol ** (1.0 / 3.0)
-    x = np.log(f / k)
-    v = np.sqrt(2.0 * np.abs(x))  # the inflection point
-    # at the money the inflection point is 0: start from Brenner-Subrahmanyam instead
-    v = np.where(v > 1e-8, v, math.sqrt(2.0 * math.pi) * p / f)
+    stop = step_tol(tol)
+    with np.errstate(all="ignore"):
+        v, x = _guess(p, f, k, s)
+    lower = v * v < 2.0 * np.abs(x)  # below the inflection point: the objective is ln P
     idx = np.arange(p.size, dtype=np.float64)  # exact below 2**53
     state = np.vstack([v, x, f, k, s, p, np.zeros(p.size), np.full(p.size, np.inf), idx, p])
-    n_lower = 0  # columns [0, n_lower) are in the lower region (objective ln P)
+    order = np.argsort(~lower, kind="stable")
+    state = state.take(order, axis=1)
+    n_lower = int(np.count_nonzero(lower))
+    state[9, :n_lower] = np.log(state[5, :n_lower])
     rounds = 0
     with np.errstate(all="ignore"):
         while state.shape[1] and rounds < max_iter:
@@ -189,27 +231,23 @@ def _newton(
             price = s * (f * ndtr(s * d1) - k * ndtr(s * d2))
             vega = f * _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
             under = price < p
-            if rounds == 1:  # P is convex below v_c and concave above: sort by region
-                order = np.argsort(under, kind="stable")
-                n_lower = int(np.count_nonzero(~under))
-                state = state.take(order, axis=1)
-                d1, d2, price, vega, under = (a[order] for a in (d1, d2, price, vega, under))
-                v, x, f, k, s, p, lo, hi, idx, log_p = state
-                log_p[:n_lower] = np.log(p[:n_lower])
             lo[:] = np.where(under, np.maximum(lo, v), lo)
             hi[:] = np.where(under, hi, np.minimum(hi, v))
-            # Halley steps: g = ln P - ln p in the lower region, g = P - p in the upper one
-            curv = d1 * d2 / v  # vega' / vega
-            step = np.empty_like(v)
+            # order-3 steps: g = ln P - ln p in the lower region, g = P - p in the upper one
+            x2, v2 = x * x, v * v
+            c = x2 / (v2 * v) - 0.25 * v  # vega' / vega
+            c3 = c * c - 3.0 * x2 / (v2 * v2) - 0.25  # vega'' / vega
+            n = np.empty_like(v)
             lw, up = slice(0, n_lower), slice(n_lower, None)
-            g1 = vega[lw] / price[lw]  # the lower region: g = ln P - ln p
-            newton = (np.log(price[lw]) - log_p[lw]) / g1
-            step[lw] = newton / (1.0 - 0.5 * newton * (curv[lw] - g1))
-            newton = (price[up] - p[up]) / vega[up]  # the upper region: g = P - p
-            step[up] = newton / (1.0 - 0.5 * newton * curv[up])
+            g1 = vega[lw] / price[lw]
+            n[lw] = (np.log(price[lw]) - log_p[lw]) / g1
+            c[lw] -= g1
+            c3[lw] += g1 * (2.0 * g1 - 3.0 * (c[lw] + g1))
+            n[up] = (price[up] - p[up]) / vega[up]
+            step = n * (1.0 - 0.5 * n * c) / (1.0 - n * c + n * n * c3 / 6.0)
             new = v - step
-            # Halley converges cubically: after a step this small the error is ~step**3 ~ tol
-            conv = np.abs(step) <= step_tol * np.maximum(v, 1e-3)
+            # quartic convergence: after a step this small the error is ~step**4 ~ tol
+            conv = np.abs(step) <= stop * np.maximum(v, 1e-3)
             bad = ~(conv | ((new > lo) & (new < hi)))  # also catches a NaN step
             if bad.any():  # leave the bracket: bisect (or double while unbounded above)
                 lb, hb = lo[bad], hi[bad]
@@ -290,11 +328,22 @@ def implied_vol(
     >>> implied_vol(0.5, 42.0, 40.0, 0.5, 0.1, "call")  # below the lower bound 3.95
     nan
     """
-    if isinstance(kind, str) and _is_scalar(price, spot, strike, years, rate, dividend_yield):
-        p, s0, k, t, r, q = (
-            float(cast("float", a)) for a in (price, spot, strike, years, rate, dividend_yield)
-        )
-        return solve_one(p, s0, k, t, r, q, kind_sign(kind), 1e-12, 30)[0]
+    if type(kind) is str:
+        if (  # exact floats first: this test runs on every call of a graph node
+            type(price) is float
+            and type(spot) is float
+            and type(strike) is float
+            and type(years) is float
+            and type(rate) is float
+            and type(dividend_yield) is float
+        ):
+            sign = 1.0 if kind == "call" else kind_sign(kind)
+            return solve_one(price, spot, strike, years, rate, dividend_yield, sign)[0]
+        if _is_scalar(price, spot, strike, years, rate, dividend_yield):
+            p, s0, k, t, r, q = (
+                float(cast("float", a)) for a in (price, spot, strike, years, rate, dividend_yield)
+            )
+            return solve_one(p, s0, k, t, r, q, kind_sign(kind))[0]
     return solve_implied_vol(
         price, spot, strike, years, rate, kind, dividend_yield=dividend_yield
     ).vol

@@ -1,4 +1,4 @@
-"""Fanout benchmark (WORKLOADS.md "fanout"): start-up on 2 processes against Dask.
+"""Fanout benchmark (docs/reference/workloads.md, "fanout"): start-up on 2 processes against Dask.
 
 The fanout workload (20 chains of 50 ``spin`` nodes of about 2 ms, one ``total``) is the
 ideal shape for parallelism. Its start-up (every node computed once) is timed, in one run,

@@ -1,4 +1,4 @@
-"""Overhead benchmark (WORKLOADS.md "overhead"): scheduling cost per node.
+"""Overhead benchmark (docs/reference/workloads.md, "overhead"): scheduling cost per node.
 
 Figures, each the median over repeats, each next to a plain-Python loop over the very same
 node functions measured in the same run (ratio = fluvius / plain):

@@ -2,10 +2,10 @@
 
 Figures (medians over repeats; every ratio from the same run):
 
-* fanout (WORKLOADS.md): start-up wall time, serial vs process at 1 and 2 workers, with the
-  ``components`` partitioner (each chain whole on one worker). ``warm``: on a worker pool
-  started beforehand (load + evaluation, what a session costs once the workers exist);
-  ``cold``: a new pool each time (spawning included).
+* fanout (docs/reference/workloads.md): start-up wall time, serial vs process at 1 and 2
+  workers, with the ``components`` partitioner (each chain whole on one worker).
+  ``warm``: on a worker pool started beforehand (load + evaluation, what a session costs
+  once the workers exist); ``cold``: a new pool each time (spawning included).
 * overhead: start-up per node, serial vs process at 1 worker (evaluation as the session
   reports it, and the session's wall time with the load).
 * overhead: one tick of one source at 2 workers vs serial, median over ``--ticks`` ticks.

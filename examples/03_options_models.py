@@ -60,7 +60,7 @@ def as_graph() -> None:
     add_stateful(g, "err/rls", RollingError(20, "mae"), y, model)
     # model B forgets fast: noisier in calm times, quicker after a break
     fast = add_stateful(g, "pred/fast", PrequentialRLS(forgetting=0.8), x, y)
-    add_stateful(g, "served", FallbackSwitch(bound=0.5, recover=0.3), "err/rls", model, fast)
+    add_stateful(g, "served", FallbackSwitch(threshold=0.5, clear=0.3), "err/rls", model, fast)
     rng = np.random.default_rng(1)
     ticks = []
     for i in range(200):

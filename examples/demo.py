@@ -1,6 +1,6 @@
 """The end-to-end demonstration run by ``make demo``.
 
-Core (the ``overhead`` workload, WORKLOADS.md, ~40,000 nodes):
+Core (the ``overhead`` workload, docs/reference/workloads.md, ~40,000 nodes):
 
 1. Export the workload as a spec file, build the graph from it, start it (full
    evaluation) with a progress bar.
@@ -11,7 +11,9 @@ Core (the ``overhead`` workload, WORKLOADS.md, ~40,000 nodes):
 Then the other parts, each through its example script (``examples/0N_*.py``):
 
 5. Worker processes: the partition report of a fanout graph, its start-up on the serial
-   scheduler and on two worker processes side by side (examples 04 and 05).
+   scheduler and on two worker processes side by side (examples 04 and 05); then the
+   options script (both presets) serial and on two workers, with the report's verdict
+   (example 09).
 6. IEX: decode the real TOPS sample (a synthetic capture when ``../shared`` is absent),
    drive a per-symbol graph from it, then the same graph over live UDP on 127.0.0.1
    (example 07).
@@ -180,6 +182,10 @@ def main() -> None:
         )
         asyncio.run(demo(spec_path))
     multiprocess_demo()
+    _show(
+        "the options script: serial vs 2 workers, and the partition report's verdict",
+        _example("09_options_parallel.py")["demo"],
+    )
     _show(
         "IEX: the TOPS sample drives a graph, offline and over live UDP",
         _example("07_iex_graph.py")["main"],

@@ -1,4 +1,4 @@
-"""Imports flow down (STYLE.md §1): cli -> scheduling -> partition -> engine -> graph -> errors.
+"""Imports flow down: cli -> scheduling -> partition -> engine -> graph -> errors.
 
 Walks every module of src/fluvius with ast and fails on an upward edge.
 """

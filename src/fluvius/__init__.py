@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from fluvius._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from fluvius.engine.compare import compare_values as compare_values
     from fluvius.engine.reference import ReferenceEvaluator as ReferenceEvaluator
     from fluvius.engine.state import CycleResult as CycleResult
     from fluvius.errors import FluviusError as FluviusError
@@ -47,6 +48,7 @@ _LAZY = {
     "ReferenceEvaluator": "fluvius.engine.reference",
     "RunReport": "fluvius.scheduling",
     "SerialScheduler": "fluvius.scheduling",
+    "compare_values": "fluvius.engine.compare",
     "make_key": "fluvius.graph",
     "run_graph": "fluvius.scheduling",
     "run_live": "fluvius.scheduling",
@@ -68,6 +70,7 @@ __all__ = [
     "RunReport",
     "SerialScheduler",
     "__version__",
+    "compare_values",
     "make_key",
     "run_graph",
     "run_live",

@@ -58,13 +58,13 @@ def test_partition_json_is_one_document(spec: Path, tmp_path: Path) -> None:
     assert doc["cross_edges"] == sum(s["edges_in"] for s in doc["shares"])
 
 
-def test_partition_human_output_goes_to_stderr(spec: Path) -> None:
+def test_partition_human_report_goes_to_stdout(spec: Path) -> None:
     result = runner.invoke(app, ["partition", str(spec), "--workers", "3"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == ""
-    assert "lower bound" in result.stderr
-    assert "verdict: " in result.stderr
-    assert "one-source tick ms" in result.stderr
+    assert "lower bound" in result.stdout
+    assert "verdict: " in result.stdout
+    assert "one-source tick ms" in result.stdout
+    assert "lower bound" not in result.stderr
 
 
 @pytest.mark.parametrize(

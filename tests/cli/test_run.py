@@ -1,6 +1,6 @@
-"""``fluvius run``: the ARCHITECTURE.md contract, checked the way an outside script would.
+"""``fluvius run``: the CLI contract (docs/reference/cli-and-spec.md), checked as a script would.
 
-The independent evaluator below is written from ARCHITECTURE.md's text alone (it imports
+The independent evaluator below is written from the contract's text alone (it imports
 nothing from fluvius): random specs and ticks go through ``fluvius run --json`` and must
 give the same values and the same recomputed count per cycle.
 """
@@ -22,7 +22,7 @@ from fluvius.cli.app import app
 
 runner = CliRunner()
 
-# -- an evaluator of the ARCHITECTURE.md rules, sharing no code with fluvius ----------------
+# -- an evaluator of the contract rules, sharing no code with fluvius ----------------
 
 
 def _fold(op: str, xs: list[float], params: dict[str, Any]) -> float:
@@ -288,8 +288,9 @@ def test_human_summary(tmp_path: Path) -> None:
     ticks = _write(tmp_path, "t.jsonl", '{"x": 2.0}\n')
     result = runner.invoke(app, ["run", str(spec), "--ticks", str(ticks)])
     assert result.exit_code == 0, result.output
-    assert "1 nodes" in result.stderr
-    assert "-2.0" in result.stderr
+    assert "1 nodes" in result.stdout
+    assert "-2.0" in result.stdout
+    assert result.stderr == ""
 
 
 def test_version_and_help() -> None:

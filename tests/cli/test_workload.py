@@ -60,8 +60,8 @@ def test_export_rejects_malformed_param(tmp_path: Path) -> None:
 def test_list_names_the_workloads() -> None:
     result = runner.invoke(app, ["workload", "list"])
     assert result.exit_code == 0, result.output
-    assert "overhead" in result.stderr
-    assert "fanout" in result.stderr
+    assert "overhead" in result.stdout
+    assert "fanout" in result.stdout
 
 
 def test_export_heavy_preset(tmp_path: Path) -> None:
@@ -81,9 +81,9 @@ def test_export_heavy_preset(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "preset 'heavy'" in result.stderr
+    assert "preset 'heavy'" in result.stderr  # "wrote FILE ..." is a log line
     spec = json.loads(out.read_text())
     assert spec["meta"]["preset"] == "heavy"
     assert spec["nodes"]["calib/U001/3"]["params"] == {"grid": 115}
     listed = runner.invoke(app, ["workload", "list"])
-    assert "--preset heavy" in listed.stderr, listed.output
+    assert "--preset heavy" in listed.stdout, listed.output

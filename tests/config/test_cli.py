@@ -26,17 +26,21 @@ def test_generate_then_check_then_one_character_change(inputs_copy: Path, tmp_pa
     code, _, err = _invoke(["config", "generate", str(inputs_copy), "--out", str(out)])
     assert code == 0, err
     assert "wrote 12 file(s)" in err
-    code, _, err = _invoke(["config", "generate", str(inputs_copy), "--out", str(out), "--check"])
+    code, stdout, err = _invoke(
+        ["config", "generate", str(inputs_copy), "--out", str(out), "--check"]
+    )
     assert code == 0, err
-    assert "up to date" in err
+    assert "up to date" in stdout
     target = out / "aws" / "workers.tf"
     target.write_text(
         target.read_text().replace("min_size                  = 3", "min_size                  = 4")
     )
-    code, _, err = _invoke(["config", "generate", str(inputs_copy), "--out", str(out), "--check"])
+    code, stdout, err = _invoke(
+        ["config", "generate", str(inputs_copy), "--out", str(out), "--check"]
+    )
     assert code == 1, err
-    assert "--- a/aws/workers.tf\n+++ b/aws/workers.tf\n" in err
-    assert "-  min_size                  = 4\n+  min_size                  = 3\n" in err
+    assert "--- a/aws/workers.tf\n+++ b/aws/workers.tf\n" in stdout  # the diff is the result
+    assert "-  min_size                  = 4\n+  min_size                  = 3\n" in stdout
     assert "1 changed, 0 missing, 0 stale" in err
     code, stdout, _ = _invoke(
         ["config", "generate", str(inputs_copy), "--out", str(out), "--check", "--json"]
@@ -90,9 +94,11 @@ def test_list_json_shows_types_and_what_they_need() -> None:
     required = [f["name"] for f in types["aws-terraform"]["fields"] if f["required"]]
     assert required == ["ami_id"]
     assert types["dask-cluster"]["outputs"] == ["dask.yaml", "cluster.yaml"]
-    code, _, err = _invoke(["config", "list"])
-    assert code == 0
-    assert "list[object]" in err
+    code, stdout, err = _invoke(["config", "list"])
+    assert code == 0, err
+    assert "list[object]" in stdout
+    assert "scheduler_instance_type" in stdout  # long names wrap, never cut at 80 columns
+    assert "…" not in stdout
 
 
 def _user_type(folder: Path, description: str) -> Path:

@@ -19,12 +19,11 @@ def test_walkthrough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FLUVIUS_COMPONENTS", "")
     blocks = re.findall(r"```python\n(.*?)```", HOWTO.read_text(encoding="utf-8"), re.S)
-    assert len(blocks) == 3
+    assert len(blocks) == 1  # one complete program: steps 2 to 4
     namespace: dict[str, object] = {"__name__": "__walkthrough__"}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        for block in blocks[:2]:
-            exec(compile(block, str(HOWTO), "exec"), namespace)
+        exec(compile(blocks[0], str(HOWTO), "exec"), namespace)
     # the new type is files only: a schema and a template, no Python
     added = sorted(
         p.relative_to(tmp_path).as_posix()
@@ -43,11 +42,15 @@ def test_walkthrough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert {a["band_pct"] for a in body["alerts"]} == {3.5}
     # what the page says it prints is what it prints (up to the elided lines)
     page = HOWTO.read_text(encoding="utf-8")
-    shown = re.search(r"prints\n\n```text\n(.*?)```", page, re.S)
+    shown = re.search(r"\(step 3\) is\n\n```text\n(.*?)```", page, re.S)
     assert shown is not None
     for line in shown.group(1).splitlines():
         if "…" not in line:
             assert line in out.getvalue().splitlines(), line
+    # step 4 made symbols.csv invalid: the problem names the file, line and field
+    assert (
+        "symbols.csv:3 (column 'symbol'): instance 'alerts' (price-alerts): field "
+        "'symbols[1].symbol'" in out.getvalue()
+    )
+    Path("symbols.csv").write_text("symbol,round_lot_size\nMSFT,100\nAAPL,100\nBRK.A,1\n")
     assert check_files(generate_files("config.yaml"), "out").ok
-    with contextlib.redirect_stdout(out):
-        exec(compile(blocks[2], str(HOWTO), "exec"), namespace)

@@ -19,7 +19,11 @@ import numpy as np
 import pytest
 
 from fluvius.engine.cycle import (
+    CHANGED,
+    FAILED,
+    UNCHANGED,
     CycleState,
+    apply_settles,
     compute_cycle,
     compute_startup,
     fail_node,
@@ -28,6 +32,7 @@ from fluvius.engine.cycle import (
     next_ready,
     settle,
     start_cycle,
+    stop_above,
     values_equal,
 )
 from fluvius.engine.plan import Plan
@@ -132,6 +137,69 @@ def test_settle_partial_waits_for_other_inputs() -> None:
     assert (cs.waiting, cs.ready, cs.dirty) == ({C: 1, D: 1}, [], {A, B})
     settle(plan, cs, B, True)
     assert (cs.waiting, cs.ready, cs.dirty) == ({D: 1}, [C], {A, B, C})
+
+
+# -- stop_above ---------------------------------------------------------------------------------
+def test_stop_above_drops_waiting_and_returns_running_above() -> None:
+    plan = diamond()
+    cs = start_cycle(plan, frozenset({S, T}))
+    cs.ready.clear()
+    cs.running = {A, B}
+    assert stop_above(cs, A) == [B]
+    assert (cs.stop_above, cs.running, cs.waiting) == (A, {A}, {})
+
+
+def test_stop_above_keeps_the_lowest_failure() -> None:
+    plan = diamond()
+    cs = start_cycle(plan, frozenset({S, T}))
+    cs.ready.clear()
+    assert stop_above(cs, C) == []
+    assert (cs.stop_above, cs.waiting) == (C, {C: 2})  # c itself still waits (it may fail first)
+    cs.running = {B}
+    assert stop_above(cs, D) == []  # a higher failure changes nothing
+    assert (cs.stop_above, cs.running) == (C, {B})
+    assert stop_above(cs, A) == [B]
+    assert (cs.stop_above, cs.running, cs.waiting) == (A, set(), {})
+
+
+# -- apply_settles ------------------------------------------------------------------------------
+def test_apply_settles_stores_changed_values_and_settles() -> None:
+    plan = diamond()
+    state = started(plan)
+    cs = start_cycle(plan, frozenset({S, T}))
+    cs.ready.clear()
+    apply_settles(plan, state, cs, [(A, CHANGED, 10.0), (B, UNCHANGED, None)])
+    assert state.values[A] == 10.0
+    assert state.values[B] == 2.0  # unchanged: the old value stays
+    assert (cs.waiting, cs.ready, cs.dirty) == ({D: 1}, [C], {A, B, C})
+
+
+def test_apply_settles_all_unchanged_cascades() -> None:
+    plan = diamond()
+    state = started(plan)
+    cs = start_cycle(plan, frozenset({S, T}))
+    cs.ready.clear()
+    cs.settled = []
+    apply_settles(plan, state, cs, [(A, UNCHANGED, None), (B, UNCHANGED, None)])
+    assert (cs.waiting, cs.ready) == ({}, [])
+    assert cs.settled == [(A, False), (B, False), (C, False), (D, False)]
+
+
+def test_apply_settles_failed_marks_and_recovers() -> None:
+    plan = diamond()
+    state = started(plan)
+    err = error("a")
+    cs = start_cycle(plan, frozenset({S}))
+    cs.ready.clear()
+    apply_settles(plan, state, cs, [(A, FAILED, err)])
+    assert state.failed == {A: err}
+    assert state.values[A] == 1.0  # the last good value stays
+    assert (cs.waiting, cs.ready) == ({D: 1}, [C])  # a failure settles as changed
+    state.cycles += 1
+    cs = start_cycle(plan, frozenset({S}))
+    cs.ready.clear()
+    apply_settles(plan, state, cs, [(A, CHANGED, 5.0)])
+    assert (state.failed, state.values[A]) == ({}, 5.0)
 
 
 # -- next_ready ---------------------------------------------------------------------------------
@@ -350,6 +418,33 @@ def test_compute_cycle_recomputes_affected_nodes() -> None:
     assert len(state.marks) == plan.size
     assert [state.marks[r] for r in (A, C, D)] == [1, 1, 1]
     assert state.marks[B] != 1
+
+
+def test_compute_cycle_reports_the_nodes_that_stored_a_value() -> None:
+    plan = diamond()
+    state = started(plan)
+    state.values[S] = 5.0
+    state.cycles = 1
+    moved: list[int] = []
+    compute_cycle(plan, state, frozenset({S}), "fail_fast", "test", moved)
+    assert moved == [A, C, D]
+    state.values[S] = 5.0  # the same value: a changes nothing, so nothing moves below it
+    state.cycles = 2
+    moved.clear()
+    assert compute_cycle(plan, state, frozenset({S}), "fail_fast", "test", moved) == (1, [])
+    assert moved == []
+
+
+def test_compute_cycle_runs_only_the_given_steps() -> None:
+    plan = diamond()
+    state = started(plan)
+    state.values[S] = 5.0
+    state.cycles = 1
+    steps = [s for s in plan.affected_steps(frozenset({S})) if s[0] == A]
+    moved: list[int] = []
+    assert compute_cycle(plan, state, frozenset({S}), "fail_fast", "t", moved, steps) == (1, [])
+    assert (moved, state.values[A], state.values[C]) == ([A], 5.0, 3.0)
+    assert state.marks[C] == 1  # stamped for whoever computes c next
 
 
 def test_compute_cycle_cutoff_stops_propagation() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import fluvius.engine.plan as plan_module
-from fluvius.engine.plan import Plan
+from fluvius.engine.plan import Plan, graph_tables, node_row
 from fluvius.graph import GraphBuilder
 from fluvius.graph.dag import Graph
 from fluvius.testing.strategies import AsyncFloatOp, FloatOp, RunningSum
@@ -51,6 +51,37 @@ def test_tables() -> None:
     assert plan.steps[1] is None
     assert all(at.endswith(".py:" + at.rsplit(":", 1)[1]) for at in plan.created_at)
     assert plan.created_at[2].startswith(__file__)
+
+
+def test_structure_only_plan_has_no_steps() -> None:
+    full, bare = Plan(graph()), Plan(graph(), calls=False)
+    assert bare.node_steps == []
+    assert bare.steps == [None] * 8
+    assert (bare.cutoff, bare.is_async) == (full.cutoff, full.is_async)
+    assert bare.nodes == full.nodes == [2, 3, 4, 5, 6, 7]
+    assert bare.affected(frozenset({0})) == full.affected(frozenset({0}))
+    assert bare.affected_steps(frozenset({0})) == []
+    assert bare.initial_values() == full.initial_values()
+
+
+def test_from_tables_compiles_only_the_given_rows() -> None:
+    g = graph()
+    rows = [node_row(r, g.items[r]) for r in (3, 5)]  # type: ignore[arg-type]
+    plan = Plan.from_tables(graph_tables(g), rows)
+    assert [s[0] for s in plan.node_steps] == [3, 5]
+    assert plan.nodes == [2, 3, 4, 5, 6, 7]
+    assert plan.keys == g.keys
+    assert plan.children == g.children
+    assert plan.initial_values() == [1.0, 2.0, None, None, None, None, None, None]
+    assert plan.cutoff[3] is False
+    assert plan.cutoff[5] is True
+    assert plan.created_at[5] == g.items[5].created_at
+    assert plan.created_at[2] == ""  # not compiled here
+    assert plan.affected(frozenset({0})) == [2, 3, 5, 6]  # the whole structure
+    assert [s[0] for s in plan.affected_steps(frozenset({0}))] == [3, 5]
+    assert plan.rank_of("p") == 5
+    _, call, _, _ = plan.steps[5]  # type: ignore[misc]
+    assert call(2.0) == 6.0  # params bound
 
 
 def test_step_shapes() -> None:

@@ -178,7 +178,8 @@ NODE = "  a/b:\n    op: add\n    inputs: [x]\n"
         ),
         (
             "sources: {x: 1}\nnodes:\n  a/b: {op: add, inputs: x}\n",
-            r"^spec\.yaml: node 'a/b': 'inputs' must be a list of keys, got 'x'$",
+            r"^spec\.yaml: node 'a/b': 'inputs' must be a list of keys or a mapping "
+            r"argument name -> key, got 'x'$",
         ),
         (
             "sources: {x: 1}\nnodes:\n  a/b: {op: add, inputs: [x, 3]}\n",

@@ -4,8 +4,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from typer.testing import CliRunner
 
-from fluvius.errors import SpecError
+from fluvius import GraphBuilder, ReferenceEvaluator, run_graph
+from fluvius.cli.app import app
+from fluvius.errors import SpecError, UnknownSourceError
 from fluvius.graph.spec import spec_to_graph
 from fluvius.graph.ticks import iter_ticks, read_ticks, write_ticks
 
@@ -106,3 +109,24 @@ def test_missing_file_and_bad_encoding() -> None:
     Path("latin.jsonl").write_bytes(b'{"a": 1}\n{"\xe9": 1}\n')
     with pytest.raises(SpecError, match=r"^latin\.jsonl: line \d+: not UTF-8 text"):
         read_ticks("latin.jsonl")
+
+
+def test_a_mistyped_tick_key_gets_a_did_you_mean_everywhere(tmp_path: Path) -> None:
+    """Issue 16: ``AAPL/spto`` names ``AAPL/spot`` in a ticks file, a batch and the oracle."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("sources: {AAPL/spot: 1.0}\nnodes:\n  AAPL/y: {op: neg, inputs: [AAPL/spot]}\n")
+    ticks = tmp_path / "t.jsonl"
+    ticks.write_text('{"AAPL/spto": 2.0}\n')
+    result = CliRunner().invoke(app, ["run", str(spec), "--ticks", str(ticks)])
+    assert result.exit_code == 1
+    assert "unknown source 'AAPL/spto' (did you mean 'AAPL/spot'?)" in result.stderr
+    g = GraphBuilder()
+    g.node("AAPL/y", abs, g.source("AAPL/spot", 1.0))
+    graph = g.build()
+    hint = r"\(did you mean 'AAPL/spot'\?\)"
+    with pytest.raises(UnknownSourceError, match=rf"cannot set 'AAPL/spto': .*{hint}"):
+        run_graph(graph, [{"AAPL/spto": 2.0}])
+    oracle = ReferenceEvaluator(graph)
+    oracle.start()
+    with pytest.raises(UnknownSourceError, match=rf"'AAPL/spto' is not a source.*{hint}"):
+        oracle.cycle({"AAPL/spto": 2.0})

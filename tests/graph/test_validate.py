@@ -128,7 +128,7 @@ def test_check_callable_classifies_what_binds() -> None:
     [
         (1, {}, "missing a required argument: 'b'"),
         (3, {}, "too many positional arguments"),
-        (2, {"z": 1.0}, "got an unexpected keyword argument 'z'"),
+        (2, {"k": 1.0, "b": 2.0}, "multiple values for argument 'b'"),
     ],
 )
 def test_check_callable_names_node_and_problem(

@@ -186,7 +186,7 @@ def test_decay_alert_validation() -> None:
 
 
 def test_fallback_switch_hysteresis_persistence_and_report() -> None:
-    switch = FallbackSwitch(bound=1.0, recover=0.5, persistence=2)
+    switch = FallbackSwitch(threshold=1.0, clear=0.5, persistence=2)
     errors = [0.2, 1.5, 0.8, 1.5, 1.5, 0.8, 0.7, 0.4, 0.4, 0.9]
     served = []
     for e in errors:
@@ -205,7 +205,7 @@ def test_monitoring_objects_pickle_copy_and_repr() -> None:
         KSDrift([1.0, 2.0, 3.0], window=5, min_count=1),
         PSIDrift([1.0, 2.0, 3.0, 4.0], bins=2),
         RollingError(3, "rmse"),
-        DecayAlert(1.0, 2),
+        DecayAlert(1.0, persistence=2),
         FallbackSwitch(1.0),
     ]
     for obj in objs:
@@ -231,7 +231,7 @@ def test_monitoring_ops_through_fluvius_run(tmp_path: Path) -> None:
             "serve": {
                 "op": "fallback_switch",
                 "inputs": ["err", "pa", "pb"],
-                "params": {"bound": 0.5, "recover": 0.2, "persistence": 1},
+                "params": {"threshold": 0.5, "clear": 0.2, "persistence": 1},
             },
             "psi": {
                 "op": "psi_drift",
@@ -276,3 +276,41 @@ def test_none_means_missing_like_nan() -> None:
     switch = FallbackSwitch(1.0)
     switch.update(None, None, 2.0)
     assert switch.get() == Served(2.0, "b")
+
+
+def test_alerts_take_one_argument_order() -> None:
+    """Issue 16: Alert, DecayAlert and FallbackSwitch share threshold, clear, persistence."""
+    import inspect
+
+    from fluvius.nodes.anomaly import Alert
+
+    for cls in (Alert, DecayAlert, FallbackSwitch):
+        params = inspect.signature(cls).parameters
+        assert next(iter(params)) == "threshold", cls
+        named = [n for n in params if n in ("clear", "persistence")]
+        assert named == ["clear", "persistence"], cls
+        assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in named), cls
+    assert DecayAlert(1.0, clear=0.5, persistence=3).onsets == 0
+
+
+def test_former_argument_orders_still_work_and_warn() -> None:
+    with pytest.warns(DeprecationWarning, match=r"DecayAlert\(threshold, persistence, clear\)"):
+        old = DecayAlert(1.0, 2, 0.5)
+    assert (old.threshold, old.persistence, old.clear) == (1.0, 2, 0.5)
+    with pytest.warns(DeprecationWarning, match="n_raised is deprecated; use onsets"):
+        assert old.n_raised == 0
+    with pytest.warns(DeprecationWarning, match=r"bound=, recover=\) is deprecated"):
+        switch = FallbackSwitch(bound=1.0, recover=0.5, persistence=2)
+    assert (switch.threshold, switch.clear, switch.persistence) == (1.0, 0.5, 2)
+    with pytest.warns(DeprecationWarning, match=r"FallbackSwitch\(threshold, clear, persistence"):
+        positional = FallbackSwitch(1.0, 0.5, 2)
+    assert (positional.threshold, positional.clear, positional.persistence) == (1.0, 0.5, 2)
+    with (
+        pytest.raises(TypeError, match="not both"),
+        pytest.warns(DeprecationWarning, match="bound"),
+    ):
+        FallbackSwitch(1.0, bound=2.0)
+    with pytest.raises(TypeError, match="missing required argument: 'threshold'"):
+        FallbackSwitch()
+    with pytest.raises(TypeError, match="got 4 positional arguments"):
+        DecayAlert(1.0, 2, 0.5, 7)

@@ -1,8 +1,8 @@
 """The library spec ops through ``fluvius run --json``, against pandas rolling oracles.
 
-ARCHITECTURE.md: a window counts the node's own computations. Start-up computes every
-node once on the sources' initial values, so the observations of a node are the initial
-value, then one per tick line.
+The contract (docs/reference/cli-and-spec.md): a window counts the node's own
+computations. Start-up computes every node once on the sources' initial values, so the
+observations of a node are the initial value, then one per tick line.
 """
 
 from __future__ import annotations

@@ -73,6 +73,23 @@ def test_auto_keeps_the_best_predicted(chains: Chains) -> None:
     assert simulate(g, costs, chosen).makespan_s == min(predicted.values())
 
 
+def test_auto_takes_a_balanced_components_partition_without_simulating(
+    chains: Chains, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fluvius.partition.registry as registry
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("auto simulated although components is at the lower bound")
+
+    monkeypatch.setattr(registry, "simulate", refuse)
+    g = chains(6, 5, total=False)  # 3 whole chains per worker, nothing crosses
+    assert partition_graph(g, 2, "auto") == partition_graph(g, 2, "components")
+    with pytest.raises(AssertionError, match="auto simulated"):
+        partition_graph(chains(3, 5, total=False), 2, "auto")  # 3 chains on 2: unbalanced
+    with pytest.raises(AssertionError, match="auto simulated"):
+        partition_graph(chains(6, 5), 2, "auto")  # the total's 6 inputs: 3 of 30 edges cross
+
+
 def test_sources_go_with_their_first_reader(chains: Chains) -> None:
     g = chains(4, 3)
     for name in NAMES:

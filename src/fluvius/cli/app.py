@@ -38,8 +38,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "iex": ("fluvius.cli.iex", "app", "group"),
     "profile": ("fluvius.cli.profile", "profile", "command"),
     "partition": ("fluvius.cli.partition", "partition", "command"),
+    "graph": ("fluvius.cli.graph", "graph", "command"),
 }
-_NO_ARGS_IS_HELP = {"run"}
+_NO_ARGS_IS_HELP = {"run", "graph"}
 
 
 def _load(name: str) -> Command:

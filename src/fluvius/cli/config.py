@@ -11,10 +11,9 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.syntax import Syntax
-from rich.table import Table
 
 from fluvius.cli.errors import fail, user_errors
-from fluvius.cli.output import err_console, print_json
+from fluvius.cli.output import err_console, out_console, print_json
 
 if TYPE_CHECKING:
     from fluvius.config.component import Registry
@@ -43,8 +42,8 @@ _EPILOG = """Examples:
 
   fluvius config list --components ./my-components --json
 
-Component types come from the built-in folder, the spec's `components:` list,
-$FLUVIUS_COMPONENTS (path-separated) and --components, later ones overriding
+Component types come from the built-in folder, the spec's `components:` list, \
+$FLUVIUS_COMPONENTS (path-separated) and --components, later ones overriding \
 earlier ones by name; --verbose says where each type came from.
 """
 
@@ -163,13 +162,15 @@ def _check(files: dict[str, str], out: Path, json_out: bool) -> None:
             }
         )
     if report.ok:
-        err_console.print(f"{out} is up to date ({len(files)} file(s))")
+        if not json_out:
+            out_console.print(f"{out} is up to date ({len(files)} file(s))")
         return
     if not json_out:
-        if err_console.is_terminal:
-            err_console.print(Syntax(report.diff, "diff", theme="ansi_dark"))
+        if out_console.is_terminal:
+            out_console.print(Syntax(report.diff, "diff", theme="ansi_dark"))
         else:
-            sys.stderr.write(report.diff)
+            sys.stdout.write(report.diff)
+            sys.stdout.flush()
     fail(
         f"{out} differs from the generated configuration: {len(report.changed)} changed, "
         f"{len(report.missing)} missing, {len(report.stale)} stale",
@@ -206,7 +207,8 @@ def validate(
                     "instances": {i.name: i.component.name for i in instances},
                 }
             )
-        err_console.print(f"ok: {len(instances)} instance(s) valid")
+        else:
+            out_console.print(f"ok: {len(instances)} instance(s) valid")
 
 
 def _type_document(registry: Registry) -> dict[str, Any]:
@@ -253,25 +255,26 @@ def list_types(
             print_json(document)
             return
         for name, info in document.items():
-            table = Table(
-                "field",
-                "type",
-                "required",
-                "default",
-                "meaning",
-                title_justify="left",
-                title=f"[bold]{name}[/] — {info['description']}",
-            )
-            for f in info["fields"]:
-                default = "" if f["required"] else repr(f["default"])
-                table.add_row(
-                    escape(f["name"]),
-                    escape(f["type"]),
-                    "yes" if f["required"] else "",
-                    escape(default),
-                    escape(f["description"]),
-                )
-            err_console.print(table)
-            err_console.print(
-                f"  writes: {', '.join(info['outputs'])}   [dim]({info['source']})[/]\n"
-            )
+            _print_type(name, info)
+
+
+def _print_type(name: str, info: dict[str, Any]) -> None:
+    """One component type as text that wraps at any width (a table would cut long names).
+
+    Each field is a line ``name  type, default`` (or ``required``), then its meaning,
+    indented, wrapped at words.
+    """
+    from rich.padding import Padding
+    from rich.text import Text
+
+    out_console.print(Text.assemble((name, "bold"), f" — {info['description']}"))
+    for f in info["fields"]:
+        default = "required" if f["required"] else f"default {f['default']!r}"
+        out_console.print(
+            Padding(Text.assemble((f["name"], "bold"), f"  {f['type']}, {default}"), (0, 0, 0, 2))
+        )
+        if f["description"]:
+            out_console.print(Padding(Text(f["description"]), (0, 0, 0, 6)))
+    out_console.print(
+        Padding(Text(f"writes: {', '.join(info['outputs'])}   ({info['source']})\n"), (0, 0, 0, 2))
+    )

@@ -19,7 +19,7 @@ import typer
 
 from fluvius.cli import iex_replay
 from fluvius.cli.errors import fail, user_errors
-from fluvius.cli.output import err_console, exit_fast_when_done, print_json
+from fluvius.cli.output import err_console, exit_fast_when_done, out_console, print_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -70,13 +70,13 @@ DECODE_EPILOG = """Examples:
 
   fluvius iex decode day.pcap.gz -f parquet --kinds quote,trade --symbols AAPL,MSFT
 
-The container (pcap either byte order, µs or ns; pcapng) and gzip are detected from the
-file's first bytes, not its name. JSON Lines: one event per line, every field, "kind"
-first, in file order. Parquet: a dataset partitioned by kind (kind=quote/part-0.parquet,
-kind=trade/part-0.parquet, ...; timestamps typed timestamp[ns, UTC], prices int64 in
-units of 1e-9, as the schema metadata says), default FILE's name + "_events". Lenient
-by default: corrupt segments and messages are skipped, counted and reported on stderr;
---strict stops at the first one with its byte offset, and also fails on an implausible
+The container (pcap either byte order, µs or ns; pcapng) and gzip are detected from the \
+file's first bytes, not its name. JSON Lines: one event per line, every field, "kind" \
+first, in file order. Parquet: a dataset partitioned by kind (kind=quote/part-0.parquet, \
+kind=trade/part-0.parquet, ...; timestamps typed timestamp[ns, UTC], prices int64 in \
+units of 1e-9, as the schema metadata says), default FILE's name + "_events". Lenient \
+by default: corrupt segments and messages are skipped, counted and reported on stderr; \
+--strict stops at the first one with its byte offset, and also fails on an implausible \
 sequence jump and on a corrupt container (an impossible record length, damaged gzip data).
 """
 
@@ -321,7 +321,7 @@ def _print_info(doc: dict[str, Any]) -> None:
     for kind, n in doc["events"].items():
         table.add_row(kind, f"{n:,}")
     table.add_row("[bold]all[/]", f"[bold]{rep['total_events']:,}[/]")
-    err_console.print(table)
+    out_console.print(table)
     inflated = f" ({cap['compressed']})" if cap["compressed"] else ""
     rate = doc["messages_per_second"]
     lines = [
@@ -344,9 +344,9 @@ def _print_info(doc: dict[str, Any]) -> None:
         f"decode speed   {rate:,.0f} messages/s" if rate else "decode speed   -",
     ]
     for line in lines:
-        err_console.print(line, markup=False, soft_wrap=True)
+        out_console.print(line, markup=False, soft_wrap=True)
     for problem in rep["problems"][:5]:
-        err_console.print(f"  at byte {problem['offset']}: {problem['problem']}", markup=False)
+        out_console.print(f"  at byte {problem['offset']}: {problem['problem']}", markup=False)
 
 
 app.command("replay", epilog=iex_replay.EPILOG, no_args_is_help=True)(iex_replay.replay)

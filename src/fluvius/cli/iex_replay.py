@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from fluvius.cli.errors import fail, user_errors
-from fluvius.cli.output import err_console, print_json
+from fluvius.cli.output import err_console, out_console, print_json
 
 __all__ = ["EPILOG", "parse_address", "replay"]
 
@@ -102,7 +102,7 @@ def replay(
             print_json(doc)
             return
         skipped = report.skipped_truncated + report.skipped_non_udp
-        err_console.print(
+        out_console.print(
             f"{file}: sent {report.datagrams:,} segments, {report.bytes:,} bytes to "
             f"{host}:{port} in {report.seconds:.2f} s "
             f"({doc['datagrams_per_second']:,.0f} segments/s; capture span "

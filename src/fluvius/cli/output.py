@@ -1,8 +1,14 @@
-"""Output for people (rich, on stderr unless asked) and for programs (one JSON document).
+"""Output for people (rich) and for programs (one JSON document).
+
+The convention of every command: results go to stdout, whether for people
+(:data:`out_console`: tables, summaries, reports) or for programs (``--json``: exactly one
+JSON document, :func:`print_json`); progress bars, logs ("wrote FILE") and errors go to
+stderr (:data:`err_console`). So ``fluvius run spec.yaml | less`` shows the results and
+``fluvius run spec.yaml --json | jq`` gets JSON only.
 
 ``--json`` writes exactly one JSON document to stdout. NaN and infinities become ``null``
-(ARCHITECTURE.md), numpy arrays become lists, numpy scalars plain numbers, tuples lists;
-any other object is written as its ``repr`` string.
+(docs/reference/cli-and-spec.md), numpy arrays become lists, numpy scalars plain numbers,
+tuples lists; any other object is written as its ``repr`` string.
 """
 
 from __future__ import annotations
@@ -22,32 +28,39 @@ __all__ = [
     "exit_now",
     "fast_exit_requested",
     "jsonable",
+    "out_console",
     "print_json",
 ]
 
 
 class _LazyConsole:
-    """rich's stderr ``Console``, made (and rich imported, 60-90 ms) on first use.
+    """A rich ``Console`` on stderr or stdout, made (and rich imported, 60-90 ms) on first use.
 
     Commands that print nothing rich (``fluvius iex decode`` writes one plain line) never
-    pay for it. Every attribute is the real console's.
+    pay for it. Every attribute is the real console's. The console is made on first use,
+    so it writes to the ``sys.stdout``/``sys.stderr`` of that moment (tests capture them).
     """
 
-    __slots__ = ("_console",)
+    __slots__ = ("_console", "_stderr")
 
-    def __init__(self) -> None:
+    def __init__(self, *, stderr: bool) -> None:
         self._console: Console | None = None
+        self._stderr = stderr
 
     def __getattr__(self, name: str) -> Any:
         console = self._console
         if console is None:
             from rich.console import Console
 
-            console = self._console = Console(stderr=True, highlight=False)
+            console = self._console = Console(stderr=self._stderr, highlight=False)
         return getattr(console, name)
 
 
-err_console = cast("Console", _LazyConsole())
+err_console = cast("Console", _LazyConsole(stderr=True))
+"""Progress, logs and errors (stderr)."""
+
+out_console = cast("Console", _LazyConsole(stderr=False))
+"""Results for people: tables, summaries, reports (stdout)."""
 
 
 def jsonable(value: Any) -> Any:

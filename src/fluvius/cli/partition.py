@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fluvius.cli.errors import fail, user_errors
-from fluvius.cli.output import err_console, print_json
+from fluvius.cli.output import err_console, out_console, print_json
 from fluvius.graph.spec import load_graph
 from fluvius.partition.calibrate import Calibration, calibrate, default_calibration
 from fluvius.partition.cost import load_costs
@@ -212,7 +212,7 @@ def partition(
         if json_out:
             print_json(report.to_dict())
         else:
-            err_console.print(report)
+            out_console.print(report)
 
 
 def _sizes_by_rank(graph: Graph, values: dict[str, Any]) -> tuple[int, ...]:

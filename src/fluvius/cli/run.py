@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,8 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fluvius.cli.errors import fail, user_errors
-from fluvius.cli.output import err_console, print_json
+from fluvius.cli.output import err_console, jsonable, out_console, print_json
+from fluvius.engine.compare import Comparison, compare_values
 from fluvius.engine.state import ERROR_POLICIES, check_policy
+from fluvius.errors import SpecError
 from fluvius.graph.spec import load_graph
 from fluvius.graph.ticks import read_ticks
 from fluvius.partition import load_costs, partitioner_names
@@ -26,10 +29,13 @@ __all__ = ["EPILOG", "HELP", "report_document", "run"]
 
 HELP = """Run the graph of SPEC: start-up (every node once), then one cycle per line of TICKS.
 
-SPEC is a YAML or JSON file with `sources` (key -> initial value) and `nodes` (key -> op,
-inputs, params). TICKS is JSON Lines: each line `{"source key": new value, ...}` is one
-cycle. With --json, one JSON document goes to stdout: `values` (every node), `cycles`
-(recomputed count and seconds per ticks line), `stats` and `errors`.
+SPEC is a YAML or JSON file with `sources` (key -> initial value) and `nodes` (key -> op, \
+inputs, params). TICKS is JSON Lines: each line `{"source key": new value, ...}` is one \
+cycle.
+
+Results go to stdout: a summary for people, or with --json one JSON document: `values` \
+(every node), `cycles` (recomputed count and seconds per ticks line), `stats` and \
+`errors`. Progress and errors go to stderr.
 """
 
 EPILOG = """Examples:
@@ -40,14 +46,19 @@ EPILOG = """Examples:
 
   fluvius run spec.yaml --error-policy isolate --verbose
 
+  fluvius run spec.yaml --json > serial.json
+
+  fluvius run spec.yaml --scheduler process --compare serial.json
+
   fluvius run fanout.json --scheduler process --workers 2 --json | jq .stats.workers
 
-  fluvius run spec.yaml --ticks ticks.jsonl --watchdog 2 --cycle-timeout 10
-      # name the nodes of a cycle still running at 2 s; stop it at 10 s
+  fluvius run spec.yaml --ticks ticks.jsonl --watchdog 2 --cycle-timeout 10   # name the \
+nodes of a cycle still running at 2 s; stop it at 10 s
 
   fluvius profile fanout.json --out costs.json
+
   fluvius run fanout.json --scheduler process --workers 2 --partitioner components \
-      --costs costs.json --trace trace.json     # open trace.json in ui.perfetto.dev
+--costs costs.json --trace trace.json   # then open trace.json in ui.perfetto.dev
 """
 
 SCHEDULERS = ("serial", "process", "dask")
@@ -55,7 +66,7 @@ PROGRESS_MIN_NODES = 5_000  # smaller graphs start too fast for a bar to help
 
 
 def report_document(report: RunReport, node_keys: Sequence[str]) -> dict[str, Any]:
-    """The ``--json`` document of a run (ARCHITECTURE.md, "Interfaces"; fields only added).
+    """The ``--json`` document of a run (docs/reference/cli-and-spec.md; fields only added).
 
     ``values`` holds every node (``None`` when failed), ``sources`` every source.
     """
@@ -152,6 +163,14 @@ def run(
     progress: Annotated[
         bool, typer.Option(help="Show a start-up progress bar on a terminal (big graphs).")
     ] = True,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            help="Compare the node values with those of another run's `--json` document "
+            "(NaN equals NaN); report the first differing keys, exit 1 if any differ.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show tracebacks (also `fluvius -v run`).")
     ] = False,
@@ -192,6 +211,7 @@ def run(
             policy = check_policy(error_policy)
         except ValueError as exc:
             fail(str(exc), code=2)
+        other = _load_other(compare) if compare is not None else None
         t0 = time.perf_counter()
         graph = load_graph(spec)
         build_seconds = time.perf_counter() - t0
@@ -212,10 +232,55 @@ def run(
         with _startup_bar(len(graph), enabled=progress) as bar:
             report = run_graph(graph, batches, sched, progress=bar)
         report.stats["build_seconds"] = build_seconds
+        document = report_document(report, graph.node_keys)
+        comparison = None
+        if other is not None and compare is not None:
+            comparison = compare_values(jsonable(document["values"]), other)
+            document["compare"] = _compare_document(compare, comparison)
         if json_out:
-            print_json(report_document(report, graph.node_keys))
+            print_json(document)
         else:
             _print_summary(report, graph.node_keys)
+            if comparison is not None:
+                out_console.print(f"compared with {compare}: {comparison}", soft_wrap=True)
+        if comparison is not None and not comparison.same:
+            raise SystemExit(1)
+
+
+def _load_other(path: Path) -> dict[str, Any]:
+    """The ``values`` of a ``fluvius run --json`` document (or a plain key -> value object)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg} "
+            "(--compare reads the output of `fluvius run --json`)"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read the file to compare with: {exc}") from exc
+    if isinstance(document, dict) and isinstance(document.get("values"), dict):
+        values: dict[str, Any] = document["values"]
+        return values
+    if isinstance(document, dict) and "values" not in document:
+        return document
+    raise SpecError(
+        f"{path}: expected the JSON object of `fluvius run --json` (with 'values'), "
+        f"got {type(document).__name__}"
+    )
+
+
+def _compare_document(path: Path, comparison: Comparison) -> dict[str, Any]:
+    return {
+        "other": str(path),
+        "same": comparison.same,
+        "compared": comparison.compared,
+        "differing": comparison.differing,
+        "first": [
+            {"key": d.key, "value": d.left, "other": d.right, "in_run": d.in_left,
+             "in_other": d.in_right}
+            for d in comparison.first
+        ],
+    }  # fmt: skip
 
 
 class _startup_bar:
@@ -254,7 +319,7 @@ class _startup_bar:
 
 def _print_summary(report: RunReport, node_keys: Sequence[str]) -> None:
     stats = report.stats
-    err_console.print(
+    out_console.print(
         f"{stats['nodes']:,} nodes, {stats['sources']:,} sources; built in "
         f"{stats['build_seconds'] * 1e3:.1f} ms; start-up {report.startup.seconds * 1e3:.1f} ms "
         f"({report.startup.recomputed:,} computed)"
@@ -267,7 +332,7 @@ def _print_summary(report: RunReport, node_keys: Sequence[str]) -> None:
             )
         if len(report.cycles) > 20:
             table.add_row("…", f"({len(report.cycles) - 20} more)", "", "")
-        err_console.print(table)
+        out_console.print(table)
     workers = stats.get("workers", [])
     if len(workers) > 1 or stats.get("scheduler") == "process":
         table = Table(
@@ -287,12 +352,12 @@ def _print_summary(report: RunReport, node_keys: Sequence[str]) -> None:
                 f"{w['busy_seconds']:.3f}", f"{w.get('idle_seconds', 0.0):.3f}",
                 f"{w.get('messages_sent', 0):,}", f"{w.get('bytes_sent', 0):,}",
             )  # fmt: skip
-        err_console.print(table)
+        out_console.print(table)
     shown = list(node_keys)[-10:]
     values = Table("node", "value", title=f"last {len(shown)} of {len(node_keys):,} node values")
     for key in shown:
         value = "FAILED" if key in report.failed else repr(report.values.get(key))
         values.add_row(key, value)
-    err_console.print(values)
+    out_console.print(values)
     for key, err in report.failed.items():
-        err_console.print(f"[red]failed[/] {key}: {err}", markup=True)
+        out_console.print(f"[red]failed[/] {key}: {err}", markup=True)

@@ -1,4 +1,4 @@
-"""``fluvius workload``: write the benchmark workloads of WORKLOADS.md as spec files."""
+"""``fluvius workload``: list the named benchmark workloads and write them as spec files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from fluvius.cli.errors import fail, user_errors
-from fluvius.cli.output import err_console
+from fluvius.cli.output import err_console, out_console
 from fluvius.graph.spec import dump_spec
 from fluvius.workloads import WORKLOADS, export_workload
 
@@ -17,7 +17,8 @@ __all__ = ["app"]
 
 app = typer.Typer(
     add_completion=False,  # a subcommand group: completion belongs to the root
-    help="Named benchmark workloads (WORKLOADS.md): list them, export them as spec files.",
+    help="Named benchmark workloads (docs/reference/workloads.md): list them, export them as "
+    "spec files.",
     no_args_is_help=True,
 )
 
@@ -33,7 +34,7 @@ def list_workloads() -> None:
         for preset, values in workload.presets.items():
             shown = ", ".join(f"{k}={v}" for k, v in values.items()) or "the defaults"
             table.add_row("", f"--preset {preset}", "", shown)
-    err_console.print(table)
+    out_console.print(table)
 
 
 @app.command(

@@ -1,6 +1,6 @@
 """Evaluation semantics: the cycle transitions every scheduler shares.
 
-Semantics (ARCHITECTURE.md, "Graph semantics")
+Semantics (docs/concepts/semantics.md)
 -----------------------------------------------
 * Start-up computes every node once, in rank (topological) order.
 * A cycle applies one batch of source changes. Every source in the batch counts as changed,
@@ -50,11 +50,15 @@ from fluvius.errors import NodeError
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from fluvius.engine.plan import Plan, Step
+    from fluvius.engine.plan import CycleStep, Plan, Step
     from fluvius.engine.state import ErrorPolicy, RunState
 
 __all__ = [
+    "CHANGED",
+    "FAILED",
+    "UNCHANGED",
     "CycleState",
+    "apply_settles",
     "compute_cycle",
     "compute_startup",
     "fail_node",
@@ -63,8 +67,12 @@ __all__ = [
     "next_ready",
     "settle",
     "start_cycle",
+    "stop_above",
     "values_equal",
 ]
+
+UNCHANGED, CHANGED, FAILED = 0, 1, 2
+"""How a node settled, as another execution reports it (:func:`apply_settles`)."""
 
 
 def make_node_error(plan: Plan, r: int, exc: BaseException, worker: str) -> NodeError:
@@ -159,9 +167,18 @@ def compute_cycle(
     changed: frozenset[int],
     policy: ErrorPolicy,
     worker: str,
+    moved: list[int] | None = None,
+    steps: Iterable[CycleStep] | None = None,
 ) -> tuple[int, list[NodeError]]:
     """Recompute what the changed sources affect, with cutoff, stamping ``state.marks``
-    with ``state.cycles`` (which must be new for this cycle)."""
+    with ``state.cycles`` (which must be new for this cycle).
+
+    ``moved``, when given, receives the rank of every node that stored a new value (it
+    computed and passed the cutoff, or recovered): a worker process tells readers on other
+    workers which of its nodes changed from it. ``steps`` (default: every affected step of
+    ``changed``) restricts the loop to part of the affected nodes, in rank order; their
+    affected inputs must be among them or already settled.
+    """
     values = state.values
     failed = state.failed
     mark = state.marks
@@ -173,7 +190,7 @@ def compute_cycle(
             mark[c] = stamp
     n = 0
     errors: list[NodeError] = []
-    it = iter(plan.affected_steps(changed))
+    it = iter(plan.affected_steps(changed) if steps is None else steps)
     r = -1
     kids: tuple[int, ...] = ()
     while True:
@@ -182,7 +199,7 @@ def compute_cycle(
                 if mark[r] != stamp:
                     continue
                 if failed:  # isolate policy with failures present: the careful path
-                    n += _compute_with_failures(plan, state, r, call, a, g, stamp)
+                    n += _compute_with_failures(plan, state, r, call, a, g, stamp, moved)
                     continue
                 new = call(values[a]) if g is None else call(*g(values))
                 n += 1
@@ -194,6 +211,8 @@ def compute_cycle(
                     elif values_equal(new, old):
                         continue
                 values[r] = new
+                if moved is not None:
+                    moved.append(r)
                 for c in kids:
                     mark[c] = stamp
             return n, errors
@@ -216,6 +235,7 @@ def _compute_with_failures(
     a: int,
     g: Any,
     stamp: int,
+    moved: list[int] | None,
 ) -> int:
     """One dirty node while some nodes are failed: skip it if an input is failed, let it
     recover otherwise (recovery always propagates). Returns 1 if it computed. An exception
@@ -232,6 +252,8 @@ def _compute_with_failures(
         changed = recovering or not plan.cutoff[r] or not values_equal(new, values[r])
         if changed:
             values[r] = new
+            if moved is not None:
+                moved.append(r)
     if changed:
         for c in plan.children[r]:
             state.marks[c] = stamp
@@ -279,7 +301,7 @@ def start_cycle(
     owned or not; the worker settles the others as their values arrive.
     """
     if changed is None:
-        affected = [s[0] for s in plan.node_steps]
+        affected = plan.nodes
         dirty = set(affected)
     else:
         affected = plan.affected(changed)
@@ -372,6 +394,36 @@ def fail_node(
         settle(plan, cs, r, True)
     elif cs.stop_above is None or r < cs.stop_above:
         cs.stop_above = r
+
+
+def stop_above(cs: CycleState, rank: int) -> list[int]:
+    """Fail-fast, told of a failure at ``rank`` (here or elsewhere): nothing ranked above
+    the lowest failure starts; waiting nodes above it are dropped. Returns the running
+    ranks above it, no longer counted as running: the caller cancels them."""
+    if cs.stop_above is None or rank < cs.stop_above:
+        cs.stop_above = rank
+    low = cs.stop_above
+    for c in [c for c in cs.waiting if c > low]:
+        del cs.waiting[c]
+    cancelled = sorted(r for r in cs.running if r > low)
+    cs.running.difference_update(cancelled)
+    return cancelled
+
+
+def apply_settles(
+    plan: Plan, state: RunState, cs: CycleState, entries: Iterable[tuple[int, int, Any]]
+) -> None:
+    """Apply how nodes computed elsewhere settled: ``(rank, kind, payload)`` with kind
+    UNCHANGED (payload unused), CHANGED (payload: the new value) or FAILED (payload: the
+    NodeError). Store what changed, then :func:`settle` each."""
+    values, failed = state.values, state.failed
+    for r, kind, payload in entries:
+        if kind == CHANGED:
+            failed.pop(r, None)
+            values[r] = payload
+        elif kind == FAILED:
+            failed[r] = payload
+        settle(plan, cs, r, kind != UNCHANGED)
 
 
 def first_error(plan: Plan, cs: CycleState) -> NodeError | None:

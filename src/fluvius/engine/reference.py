@@ -20,6 +20,7 @@ from fluvius.engine.cycle import make_node_error, values_equal
 from fluvius.engine.plan import Plan
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
 from fluvius.errors import NodeError, UnknownSourceError
+from fluvius.graph.validate import did_you_mean
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -64,7 +65,8 @@ class ReferenceEvaluator:
         for key in batch:  # check every key before changing anything
             r = self.graph.index.get(key)
             if r is None or not self._plan.is_source[r]:
-                raise UnknownSourceError(f"{key!r} is not a source of this graph")
+                hint = "" if r is not None else did_you_mean(key, self.graph.source_keys)
+                raise UnknownSourceError(f"{key!r} is not a source of this graph{hint}")
             changed.add(r)
         for key, value in batch.items():
             self._values[self.graph.index[key]] = value

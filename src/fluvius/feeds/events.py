@@ -1,4 +1,4 @@
-"""Unified market events: one schema for every venue (ARCHITECTURE.md "Unified market events").
+"""Unified market events: one schema for every venue (docs/reference/iex.md).
 
 Design note
 -----------

@@ -1,6 +1,6 @@
 """Ethernet II (optional 802.1Q / QinQ tags) → IPv4 (any header length) → UDP payloads.
 
-Network headers are big-endian (RFC 791, RFC 768; shared/reference/iex-formats.md §3).
+Network headers are big-endian (RFC 791, RFC 768).
 No port is ever filtered on: a datagram is an IEX-TP segment if its payload says so.
 
 A datagram's payload is bounded by the UDP length, the IPv4 total length and the bytes

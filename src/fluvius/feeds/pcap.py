@@ -1,6 +1,6 @@
 """Classic pcap (libpcap) records: both byte orders, microsecond and nanosecond magics.
 
-File layout (shared/reference/iex-formats.md §2.1): a 24-byte global header (magic, version,
+File layout (libpcap's file format): a 24-byte global header (magic, version,
 thiszone, sigfigs, snaplen, linktype) then records of a 16-byte header (ts_sec, ts_frac,
 incl_len, orig_len; in the file's byte order) and ``incl_len`` bytes of frame.
 

@@ -1,6 +1,6 @@
 """pcapng blocks: SHB (either byte order), IDB with ``if_tsresol``, EPB, SPB, obsolete PB.
 
-Layout (shared/reference/iex-formats.md §2.2): blocks of ``u32 type, u32 total length,
+Layout (the pcapng specification, draft-ietf-opsawg-pcapng): blocks of ``u32 type, u32 total length,
 body, u32 total length``, lengths a multiple of 4. The byte order is learned from each
 Section Header Block's magic before any length is read; a new section resets the
 interface list. Each Interface Description Block gives a link type, a snap length and

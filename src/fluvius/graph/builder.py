@@ -7,6 +7,20 @@
 >>> len(graph), graph.depth(), graph.descendants("spot/AAPL")  # len counts nodes
 (1, 1, ('mid/AAPL',))
 
+Inputs can also be passed by keyword, the other arguments fixed as params:
+
+>>> def forward(spot, rate, years=1.0):
+...     return spot * (1 + rate) ** years
+>>> g = GraphBuilder()
+>>> spot, rate = g.source("spot", 100.0), g.source("rate", 0.05)
+>>> fwd = g.node("fwd", forward, inputs={"spot": spot, "rate": rate}, params={"years": 2})
+>>> g.build().spec("fwd").keywords
+('spot', 'rate')
+>>> g.node("bad", forward, inputs={"spot": spot, "rte": rate})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+fluvius.errors.BadParamsError: node 'bad': function forward takes no argument 'rte' (did...
+
 Every node records the file and line where the user created it; runtime errors quote it.
 """
 
@@ -14,6 +28,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,7 +39,7 @@ from fluvius.graph.node import NodeRef, NodeSpec, SourceSpec
 from fluvius.graph.validate import check_callable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable
 
 __all__ = ["GraphBuilder", "Scope"]
 
@@ -68,14 +83,15 @@ class GraphBuilder:
         self,
         key: str,
         fn: Any,
-        *inputs: Input,
+        *args: Input,
+        inputs: Mapping[str, Input] | None = None,
         params: Mapping[str, Any] | None = None,
         cutoff: bool = True,
         every_tick: bool = False,
         op: str = "",
         created_at: str | None = None,
     ) -> NodeRef:
-        """Add a computation of ``inputs`` (keys or refs, in call order).
+        """Add a computation of ``args`` (keys or refs, in call order) and ``inputs``.
 
         Parameters
         ----------
@@ -83,10 +99,14 @@ class GraphBuilder:
             Unique, readable key (see :func:`fluvius.graph.make_key`).
         fn
             A function, an ``async def``, or a stateful object with ``update``/``get``.
+        args
+            The nodes or sources whose values are passed positionally, in order.
         inputs
-            The nodes or sources whose values are passed positionally.
+            Nodes or sources whose values are passed by keyword: a mapping argument name
+            → key or NodeRef, e.g. ``inputs={"spot": spot, "vol": iv}``.
         params
-            Fixed keyword arguments (functions only).
+            Fixed keyword arguments (functions only): every argument not taken from a
+            node, e.g. ``params={"strike": 150.0, "kind": "call"}``.
         cutoff
             When True (default) a recomputed value equal (``==``) to the previous one stops
             propagation; set False for nodes whose dependents must run on every change.
@@ -97,21 +117,29 @@ class GraphBuilder:
         created_at
             Where the node was defined, for error messages; by default the caller's
             ``file:line`` (a spec loader passes the spec file instead).
+
+        An argument name that ``fn`` does not take, or one given twice (as an input and a
+        param, or positionally and by name), raises :class:`~fluvius.errors.BadParamsError`
+        naming it.
         """
         check_key(key)
         if key in self._items:
             self._claim(key)
         names: tuple[str, ...] = tuple(
-            [i.key if i.__class__ is NodeRef else i for i in inputs]  # type: ignore[misc]
+            [i.key if i.__class__ is NodeRef else i for i in args]  # type: ignore[misc]
         )
         for name in names:
             if name.__class__ is not str:
                 raise BadParamsError(f"node {key!r}: inputs must be keys or NodeRefs, got {name!r}")
         params = dict(params) if params else _NO_PARAMS
-        kind = check_callable(key, fn, len(names), params)
+        keywords: tuple[str, ...] = ()
+        if inputs:
+            keywords, by_name = _keyword_inputs(key, inputs, params)
+            names += by_name
+        kind = check_callable(key, fn, len(names) - len(keywords), params, keywords)
         where = _user_location() if created_at is None else created_at
         self._items[key] = _new_node_spec(
-            (key, fn, names, params, kind, cutoff, every_tick, where, op)
+            (key, fn, names, params, kind, cutoff, every_tick, where, op, keywords)
         )
         ref: NodeRef = _new_ref((key,))
         return ref
@@ -164,6 +192,33 @@ class GraphBuilder:
             raise DuplicateKeyError(f"duplicate key {key!r}{where}")
 
 
+def _keyword_inputs(
+    key: str, inputs: Mapping[str, Input], params: Mapping[str, Any]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Check a node's ``inputs`` mapping; return (argument names, input keys)."""
+    if not isinstance(inputs, Mapping):
+        raise BadParamsError(
+            f"node {key!r}: inputs must be a mapping of argument name -> key or NodeRef, "
+            f"got {type(inputs).__name__} (pass positional inputs after fn)"
+        )
+    names: list[str] = []
+    keys: list[str] = []
+    for name, ref in inputs.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise BadParamsError(f"node {key!r}: input name {name!r} is not a Python identifier")
+        target = ref.key if isinstance(ref, NodeRef) else ref
+        if not isinstance(target, str):
+            raise BadParamsError(
+                f"node {key!r}: inputs[{name!r}] must be a key or NodeRef, got {ref!r}; "
+                "fixed values go in params"
+            )
+        if name in params:
+            raise BadParamsError(f"node {key!r}: {name!r} is given both as an input and a param")
+        names.append(name)
+        keys.append(target)
+    return tuple(names), tuple(keys)
+
+
 class Scope:
     """Adds nodes under a key prefix; input keys given as strings stay absolute."""
 
@@ -179,9 +234,10 @@ class Scope:
         """Add a source keyed ``prefix/name``."""
         return self.builder.source(self.key(name), value)
 
-    def node(self, name: str, fn: Any, *inputs: Input, **options: Any) -> NodeRef:
-        """Add a node keyed ``prefix/name`` (options as :meth:`GraphBuilder.node`)."""
-        return self.builder.node(self.key(name), fn, *inputs, **options)
+    def node(self, name: str, fn: Any, *args: Input, **options: Any) -> NodeRef:
+        """Add a node keyed ``prefix/name`` (``inputs``, ``params`` and the other options
+        as :meth:`GraphBuilder.node`; input keys given as strings stay absolute)."""
+        return self.builder.node(self.key(name), fn, *args, **options)
 
     def scope(self, *parts: object) -> Scope:
         """A nested scope."""

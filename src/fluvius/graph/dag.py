@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from fluvius.errors import CycleError
+from fluvius.graph import _picture
 from fluvius.graph._gc import gc_paused
 from fluvius.graph.node import NodeSpec, SourceSpec
 from fluvius.graph.validate import check_inputs_exist, topological_order
@@ -154,6 +155,22 @@ class Graph:
     def ancestors(self, key: str) -> tuple[str, ...]:
         """Keys of everything ``key`` depends on (transitively), in rank order."""
         return tuple(self.keys[r] for r in self._closure([self._rank(key)], self.inputs))
+
+    def to_dot(self, scope: str | None = None, *, collapse: bool = True) -> str:
+        """Graphviz DOT text of the graph: one box per scope (first key segment) with its
+        node count, and edges labelled with how many node edges they stand for.
+
+        ``scope`` draws only the keys under that prefix (plus their neighbours outside it,
+        dashed); ``collapse=False`` draws one box per key. See
+        :func:`fluvius.observe.picture.collapse`.
+        """
+        picture = _picture.collapse(self, scope, depth=1 if collapse else None)
+        return _picture.dot_text(picture)
+
+    def to_mermaid(self, scope: str | None = None, *, collapse: bool = True) -> str:
+        """Mermaid flowchart text of the graph (the same picture as :meth:`to_dot`)."""
+        picture = _picture.collapse(self, scope, depth=1 if collapse else None)
+        return _picture.mermaid_text(picture)
 
     def _rank(self, key: str) -> int:
         try:

@@ -50,7 +50,12 @@ class SourceSpec(NamedTuple):
 
 class NodeSpec(NamedTuple):
     """A computation: ``fn(*input_values, **params)``, or ``fn.update(*input_values)`` then
-    ``fn.get()`` for a stateful object. Immutable (a NamedTuple, as SourceSpec)."""
+    ``fn.get()`` for a stateful object. Immutable (a NamedTuple, as SourceSpec).
+
+    ``keywords`` names the last ``len(keywords)`` inputs, which are passed by keyword
+    (``inputs={"vol": iv}`` in the builder, an ``inputs`` mapping in a spec): the node
+    computes ``fn(*positional_values, vol=value, **params)``.
+    """
 
     key: str
     fn: Any
@@ -61,6 +66,7 @@ class NodeSpec(NamedTuple):
     every_tick: bool = False
     created_at: str = ""
     op: str = ""  # the spec op name, when built from a spec file
+    keywords: tuple[str, ...] = ()  # argument names of the last len(keywords) inputs
 
 
 def _is_async_callable(fn: Callable[..., Any]) -> bool:

@@ -1,8 +1,10 @@
 """Graph spec files (YAML or JSON): load, validate, build into a Graph, and write.
 
 A spec is a mapping with ``sources`` (key → initial value), ``nodes`` (key → ``op``,
-``inputs`` list of keys, optional ``params`` mapping) and an optional free-form ``meta``
-mapping, which is kept as read (the workload exporter records its parameters there).
+``inputs``, optional ``params`` mapping) and an optional free-form ``meta`` mapping, which
+is kept as read (the workload exporter records its parameters there). ``inputs`` is a
+list of keys (values passed in order) or a mapping argument name → key (values passed by
+keyword); ``params`` are always keywords.
 Op names resolve through :func:`fluvius.graph.ops.resolve_op`.
 
 Design decisions
@@ -204,7 +206,9 @@ def _check_fields(mapping: Mapping[Any, Any], allowed: tuple[str, ...], problem:
             raise SpecError(f"{problem} {field!r}{hint}; allowed: {', '.join(allowed)}")
 
 
-def _node_fields(key: str, entry: Any, origin: str) -> tuple[str, list[str], Mapping[str, Any]]:
+def _node_fields(
+    key: str, entry: Any, origin: str
+) -> tuple[str, list[str] | dict[str, str], Mapping[str, Any]]:
     where = f"{origin}: node {key!r}"
     if not isinstance(entry, Mapping):
         raise SpecError(
@@ -217,13 +221,27 @@ def _node_fields(key: str, entry: Any, origin: str) -> tuple[str, list[str], Map
     if not isinstance(op, str) or not op:
         raise SpecError(f"{where}: 'op' must be a non-empty string, got {op!r}")
     if "inputs" not in entry:
-        raise SpecError(f"{where}: missing 'inputs' (a list of input keys; [] for none)")
+        raise SpecError(
+            f"{where}: missing 'inputs' (a list of input keys, or a mapping argument name -> "
+            "key; [] for none)"
+        )
     inputs = entry["inputs"]
-    if not isinstance(inputs, list):
-        raise SpecError(f"{where}: 'inputs' must be a list of keys, got {inputs!r}")
-    for name in inputs:
-        if not isinstance(name, str):
-            raise SpecError(f"{where}: input {name!r} is not a string key")
+    if isinstance(inputs, Mapping):
+        for name, target in inputs.items():
+            if not isinstance(name, str):
+                raise SpecError(f"{where}: input name {name!r} is not a string")
+            if not isinstance(target, str):
+                raise SpecError(f"{where}: input {name!r} is {target!r}, not a string key")
+        inputs = dict(inputs)
+    elif isinstance(inputs, list):
+        for name in inputs:
+            if not isinstance(name, str):
+                raise SpecError(f"{where}: input {name!r} is not a string key")
+    else:
+        raise SpecError(
+            f"{where}: 'inputs' must be a list of keys or a mapping argument name -> key, "
+            f"got {inputs!r}"
+        )
     params = entry.get("params")
     if params is None:
         params = {}
@@ -262,12 +280,16 @@ def _spec_to_graph(spec: Mapping[str, Any], origin: str) -> Graph:
         if key in sources:
             raise SpecError(f"{origin}: node {key!r}: the key is also a source")
         op, inputs, params = _node_fields(key, entry, origin)
+        by_name = isinstance(inputs, dict)
         try:
-            fn, bound = resolve_op(op, len(inputs), params)
+            fn, bound = resolve_op(op, len(inputs), params, by_keyword=by_name)
         except BadParamsError as exc:
             raise SpecError(f"{origin}: node {key!r}: {exc}") from exc
         try:
-            builder.node(key, fn, *inputs, params=bound, op=op, created_at=origin)
+            if isinstance(inputs, dict):
+                builder.node(key, fn, inputs=inputs, params=bound, op=op, created_at=origin)
+            else:
+                builder.node(key, fn, *inputs, params=bound, op=op, created_at=origin)
         except GraphError as exc:  # the builder's message names the node
             raise SpecError(f"{origin}: {exc}") from exc
         except ValueError as exc:  # the key's syntax (keys.check_key)

@@ -28,13 +28,13 @@ Design decisions
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import SpecError
 from fluvius.graph._json import DuplicateKeyInFileError, unique_pairs
+from fluvius.graph.validate import did_you_mean
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -55,9 +55,7 @@ class _KeyChecker:
     def problem(self, key: str) -> str:
         if key in self.graph:
             return f"{key!r} is a node, not a source; ticks may only set sources"
-        close = difflib.get_close_matches(key, list(self.sources), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"unknown source {key!r}{hint}"
+        return f"unknown source {key!r}{did_you_mean(key, self.sources)}"
 
 
 def iter_ticks(path: str | PathLike[str], graph: Graph | None = None) -> Iterator[dict[str, Any]]:

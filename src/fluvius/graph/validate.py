@@ -7,6 +7,7 @@ pass before Kahn runs). Cycles are reported as a short path of keys, as dask's `
 
 from __future__ import annotations
 
+import difflib
 import heapq
 import inspect
 from inspect import CO_COROUTINE
@@ -17,9 +18,9 @@ from fluvius.errors import BadParamsError, CycleError, MissingInputError
 from fluvius.graph.node import NodeKind, classify
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
-__all__ = ["check_callable", "find_cycle", "topological_order"]
+__all__ = ["check_callable", "did_you_mean", "find_cycle", "topological_order"]
 
 
 def topological_order(inputs: Sequence[Sequence[int]]) -> list[int]:
@@ -84,23 +85,32 @@ _CallableEntry = tuple[Any, Any, Any, NodeKind, str | None]
 _CALLABLE_CACHE: dict[tuple[int, int, tuple[str, ...]], _CallableEntry] = {}
 
 
-def check_callable(key: str, fn: Any, n_inputs: int, params: Mapping[str, Any]) -> NodeKind:
-    """Classify a node's callable and raise BadParamsError unless ``fn(*inputs, **params)``
-    binds (for a stateful object: ``fn.update(*inputs)``, with no params).
+def check_callable(
+    key: str,
+    fn: Any,
+    n_inputs: int,
+    params: Mapping[str, Any],
+    keywords: tuple[str, ...] = (),
+) -> NodeKind:
+    """Classify a node's callable and raise BadParamsError unless
+    ``fn(*inputs, **keyword_inputs, **params)`` binds (for a stateful object:
+    ``fn.update(*inputs, **keyword_inputs)``, with no params).
 
+    ``n_inputs`` counts the positional inputs; ``keywords`` names the keyword inputs.
     Functions and bound methods, the common cases, are decided once per code object, arity
-    and param names, then cached: templated graphs create thousands of closures of one
+    and argument names, then cached: templated graphs create thousands of closures of one
     function, and ``inspect.signature`` costs microseconds. The cache keys on ``id(code)``
     (hashing a code object hashes its bytecode) and keeps the code object and its defaults
     in the entry, so that a recycled id can never be mistaken for it.
     """
+    named: Mapping[str, Any] = {**params, **dict.fromkeys(keywords)} if keywords else params
     cls = fn.__class__
     if cls is FunctionType or cls is MethodType:
         func = fn.__func__ if cls is MethodType else fn  # a method forwards attributes slowly
         code = func.__code__
         defaults = func.__defaults__
         kwdefaults = func.__kwdefaults__
-        names = tuple(sorted(params)) if params else ()
+        names = tuple(sorted(named)) if named else ()
         cache_key = (id(code), n_inputs + (cls is MethodType), names)
         entry = _CALLABLE_CACHE.get(cache_key)
         if (
@@ -110,10 +120,10 @@ def check_callable(key: str, fn: Any, n_inputs: int, params: Mapping[str, Any]) 
             or (entry[2] is not kwdefaults and entry[2] != kwdefaults)
         ):
             kind: NodeKind = "async" if code.co_flags & CO_COROUTINE else "sync"
-            entry = (code, defaults, kwdefaults, kind, _bind_problem(fn, n_inputs, params))
+            entry = (code, defaults, kwdefaults, kind, _bind_problem(fn, n_inputs, named))
             _CALLABLE_CACHE[cache_key] = entry
         if entry[4] is not None:
-            _raise_bad_params(key, fn, n_inputs, params, entry[4])
+            _raise_bad_params(key, fn, n_inputs, params, keywords, entry[4])
         return entry[3]
     try:
         kind = classify(fn)
@@ -130,11 +140,12 @@ def check_callable(key: str, fn: Any, n_inputs: int, params: Mapping[str, Any]) 
             fn.update,
             n_inputs,
             {},
-            _bind_problem(fn.update, n_inputs, {}),
+            keywords,
+            _bind_problem(fn.update, n_inputs, named),
             f"{type(fn).__name__}.update",
         )
     else:
-        _raise_bad_params(key, fn, n_inputs, params, _bind_problem(fn, n_inputs, params))
+        _raise_bad_params(key, fn, n_inputs, params, keywords, _bind_problem(fn, n_inputs, named))
     return kind
 
 
@@ -143,26 +154,44 @@ def _raise_bad_params(
     fn: Any,
     n_inputs: int,
     params: Mapping[str, Any],
+    keywords: tuple[str, ...],
     problem: str | None,
     what: str = "",
 ) -> None:
     if problem is None:
         return
     what = what or f"function {getattr(fn, '__qualname__', type(fn).__name__)}"
+    if problem.startswith(_NO_ARGUMENT):
+        raise BadParamsError(f"node {key!r}: {what} {problem}")
+    given = f"{n_inputs} input(s)"
+    if keywords:
+        given += f", keyword inputs {list(keywords)}"
     raise BadParamsError(
-        f"node {key!r}: {what} cannot take {n_inputs} input(s) and params "
-        f"{sorted(params)}: {problem}"
+        f"node {key!r}: {what} cannot take {given} and params {sorted(params)}: {problem}"
     )
 
 
-def _bind_problem(fn: Callable[..., Any], n_inputs: int, params: Mapping[str, Any]) -> str | None:
+_NO_ARGUMENT = "takes no argument"
+
+
+def _bind_problem(fn: Callable[..., Any], n_inputs: int, named: Mapping[str, Any]) -> str | None:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return None  # builtins without a signature: nothing to check before running
     try:
-        sig.bind(*([None] * n_inputs), **params)
+        sig.bind(*([None] * n_inputs), **named)
     except TypeError as exc:
+        takes = sig.parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in takes.values()):
+            accepted = [
+                n for n, p in takes.items() if p.kind not in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY)
+            ]
+            for name in named:
+                if name not in accepted:
+                    close = difflib.get_close_matches(name, accepted, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    return f"{_NO_ARGUMENT} {name!r}{hint}; signature {sig}"
         return f"{exc} (signature {sig})"
     return None
 
@@ -178,9 +207,19 @@ def check_inputs_exist(key: str, inputs: Sequence[str], index: Mapping[str, int]
             )
 
 
-def _close_matches(name: str, index: Mapping[str, int]) -> str:
-    import difflib
+def did_you_mean(name: str, candidates: Collection[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the candidate closest to a mistyped ``name``, or "".
 
+    >>> did_you_mean("AAPL/spto", ["AAPL/spot", "AAPL/rate"])
+    " (did you mean 'AAPL/spot'?)"
+    """
+    if len(candidates) > 50_000:
+        return ""  # difflib over more keys takes seconds; the error is clear without it
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _close_matches(name: str, index: Mapping[str, int]) -> str:
     if len(index) > 50_000:
         return ""
     found = difflib.get_close_matches(name, list(index), n=3)

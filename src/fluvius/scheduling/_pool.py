@@ -33,10 +33,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import FluviusError, WorkerDiedError
+from fluvius.scheduling._messages import Exit, Hello
 from fluvius.scheduling._wire import Channel, ShmArena, remove_segments, sweep_dead_runs
 from fluvius.scheduling._worker import STATUS_SLOT, worker_main
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
@@ -55,7 +57,14 @@ class WorkerPool:
     ``ProcessScheduler(pool=...)`` to run several sessions on the same processes.
     """
 
-    def __init__(self, workers: int, *, start_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        workers: int,
+        *,
+        start_timeout_s: float = 60.0,
+        preload: Sequence[str] = (),
+        wait: bool = True,
+    ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an int >= 1, got {workers=}")
         self.workers = workers
@@ -71,15 +80,37 @@ class WorkerPool:
         self.channels: list[Channel] = []
         self.procs: list[BaseProcess] = []
         self.status: Any = None
-        t0 = time.perf_counter()
+        self.preload = tuple(preload)
+        self.started = False
+        self._t0 = time.perf_counter()
+        self.spawn_seconds = 0.0
         self._term = _exit_on_sigterm()
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the readers are (wait)
+        self._waiter: asyncio.Future[None] | None = None
+        self._queue: list[tuple[int, Any]] = []
+        self._eof: set[int] = set()
+        self._arrived = False
         try:
             self._spawn()
-            self._hello(start_timeout_s)
         except BaseException:
             self.close()
             raise
-        self.spawn_seconds = time.perf_counter() - t0
+        if wait:
+            self.wait_started(start_timeout_s)
+
+    def wait_started(self, timeout_s: float = 60.0) -> None:
+        """Wait for every worker's hello (they have imported ``preload``); a pool made with
+        ``wait=False`` spawns its processes and returns at once, so that the caller works
+        while they start. ``spawn_seconds``: from the spawn to the last hello."""
+        if self.started:
+            return
+        try:
+            self._hello(timeout_s)
+        except BaseException:
+            self.close()
+            raise
+        self.started = True
+        self.spawn_seconds = time.perf_counter() - self._t0
 
     def _spawn(self) -> None:
         ctx = mp.get_context("spawn")
@@ -107,7 +138,14 @@ class WorkerPool:
             for wid in range(n):
                 proc = ctx.Process(
                     target=worker_main,
-                    args=(wid, pairs[wid][1], peers[wid], self.prefix, self.status),
+                    args=(
+                        wid,
+                        pairs[wid][1],
+                        peers[wid],
+                        self.prefix,
+                        self.status,
+                        self.preload,
+                    ),
                     name=f"fluvius-worker-{wid}",
                     daemon=True,
                 )
@@ -135,7 +173,7 @@ class WorkerPool:
         deadline = time.monotonic() + timeout_s
         while waiting:
             for wid, msg in self.poll():
-                if msg[0] == "hello":
+                if type(msg) is Hello:
                     waiting.discard(wid)
             if waiting:
                 if time.monotonic() > deadline:
@@ -153,12 +191,27 @@ class WorkerPool:
         """Queue a ready-made frame (see :func:`fluvius.scheduling._wire.dumps`)."""
         self.channels[wid].send_frame(frame)
 
+    def drain(self, timeout_s: float) -> None:
+        """Block until every queued byte is written (or ``timeout_s`` passes), watching
+        liveness; messages read meanwhile are kept for the next :meth:`poll`."""
+        deadline = time.monotonic() + timeout_s
+        while any(ch.pending for ch in self.channels) and time.monotonic() < deadline:
+            self.keep(self.poll())  # flushes, and raises on a dead worker
+            if any(ch.pending for ch in self.channels):
+                self.wait_blocking(WAIT_S)
+
     def poll(self) -> list[tuple[int, Any]]:
         """Messages put back with :meth:`keep`, then every message readable now, as
         ``(worker, message)``; raises on a dead worker."""
         out, self._kept = self._kept, []
+        self._arrived = False
+        if self._queue:  # read by the loop's reader callbacks (see wait)
+            out += self._queue
+            self._queue = []
         for wid, ch in enumerate(self.channels):
             ch.flush()
+            if wid in self._eof:
+                self._died(wid)
             try:
                 out += [(wid, m) for m in ch.receive()]
             except EOFError:
@@ -211,28 +264,70 @@ class WorkerPool:
         select.select(readers, writers, [], timeout_s)
 
     async def wait(self, timeout_s: float) -> None:
-        """:meth:`wait_blocking` on the running event loop (other tasks keep running)."""
+        """:meth:`wait_blocking` on the running event loop (other tasks keep running).
+
+        The readers stay registered on the loop between waits (adding and removing four
+        descriptors per wait was a good part of the parent's cost of a tick): whatever a
+        worker writes meanwhile is read at once into the pool's queue, which the next
+        :meth:`poll` returns, so no descriptor stays readable unread; a worker's exit is
+        watched once (its sentinel stays readable).
+        """
         loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._watch(loop)
+        if self._arrived:
+            return
         fut: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            if not fut.done():
-                fut.set_result(None)
-
-        readers, writers = self._fds()
-        for fd in readers:
-            loop.add_reader(fd, wake)
+        self._waiter = fut
+        writers = [ch.fd for ch in self.channels if ch.pending]
         for fd in writers:
-            loop.add_writer(fd, wake)
-        handle = loop.call_later(timeout_s, wake)
+            loop.add_writer(fd, self._wake)
+        handle = loop.call_later(timeout_s, self._wake)
         try:
             await fut
         finally:
             handle.cancel()
-            for fd in readers:
-                loop.remove_reader(fd)
+            self._waiter = None
             for fd in writers:
                 loop.remove_writer(fd)
+
+    def _wake(self) -> None:
+        self._arrived = True
+        fut = self._waiter
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def _on_readable(self, wid: int) -> None:
+        ch = self.channels[wid]
+        try:
+            self._queue += [(wid, m) for m in ch.receive()]
+        except EOFError:
+            self._eof.add(wid)
+            if self._loop is not None:
+                self._loop.remove_reader(ch.fd)
+        self._wake()
+
+    def _on_exit(self, wid: int) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self.procs[wid].sentinel)
+        self._wake()
+
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._unwatch()
+        for wid, ch in enumerate(self.channels):
+            if wid not in self._eof:
+                loop.add_reader(ch.fd, self._on_readable, wid)
+            loop.add_reader(self.procs[wid].sentinel, self._on_exit, wid)
+        self._loop = loop
+
+    def _unwatch(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None or loop.is_closed():
+            return
+        for ch, proc in zip(self.channels, self.procs, strict=True):
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(ch.fd)
+                loop.remove_reader(proc.sentinel)
 
     # -- shutdown ---------------------------------------------------------------------------
     def close(self, grace_s: float = 1.0) -> None:
@@ -240,9 +335,10 @@ class WorkerPool:
         if self.closed:
             return
         self.closed = True
+        self._unwatch()
         for ch in self.channels:
             with contextlib.suppress(OSError):
-                ch.send(("exit",))
+                ch.send(Exit())
         deadline = time.monotonic() + grace_s
         for proc in self.procs:
             proc.join(max(deadline - time.monotonic(), 0.0))

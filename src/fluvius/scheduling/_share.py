@@ -1,17 +1,20 @@
 """One worker's share of a session: what it holds, and the fast path of its cycles.
 
-Built once per session from the :class:`Load` the parent sends (``make_share``), so the
-per-share tables (owned steps, exported ranks, the start-up fast-path test) are computed
-by every worker in parallel, never by the parent and never during a cycle.
+Built once per session from the two load messages (``_messages.LoadGraph``: the graph's
+structure, the same for every worker; ``_messages.LoadShare``: the owner table and the rows
+of this worker's own nodes), so a worker unpickles and compiles only its own nodes, and the
+per-share tables (owned steps, exported ranks, the start-up fast-path test) are computed by
+every worker in parallel, never by the parent and never during a cycle.
 
 Fields of :class:`Share` (the life cycle of one session in one worker)
-    ``plan``      a :class:`WorkerPlan`: the whole graph's structure, the worker's own
-                  callables; ``affected_steps`` lists owned nodes only
+    ``load``      the LoadShare message (session, policy, trace, freeze_gc)
+    ``plan``      a :class:`~fluvius.engine.plan.Plan` of the whole structure that computes
+                  the owned nodes only (``Plan.from_tables``)
     ``state``     values and failures of owned nodes and of the inputs they read
-    ``owned[r]``  whether rank ``r`` is this worker's
+    ``owned[r]``  whether node ``r`` is this worker's (sources are nobody's: every worker
+                  reading one gets its value from the parent)
     ``exports``   owned rank -> the other workers owning one of its readers
-    ``cache``     per set of changed sources (None: start-up): ``(fast, owned affected
-                  ranks, exported ones among them)``
+    ``cache``     per set of changed sources (None: start-up): its :class:`CycleTables`
     ``unsynced``  owned ranks whose value the parent has not fetched
     ``pending``   messages of a cycle whose command has not arrived yet
     ``unsent``    owned ranks whose value could not be pickled for a reader on another
@@ -20,13 +23,12 @@ Fields of :class:`Share` (the life cycle of one session in one worker)
     ``spans``     trace spans not yet sent (tracing only)
     ``busy_s``, ``idle_s``, ``cpu_s``, ``computed``: figures over the session's cycles
 
-Fast path (:func:`run_fast`): when no owned node affected by the cycle reads an affected
-node of another worker, every input is known at the start, and the worker runs the
-engine's sync loop (``compute_startup`` / ``compute_cycle``) over its share, then reports
-how each exported node settled. The report needs "did it change?", which the sync loop
-does not return; it is read off the state: a node computed this cycle (its mark is the
-cycle's stamp) changed when it recovered, holds a new object, has no cutoff, or holds a
-value unequal to itself (NaN is stored, not cut). Otherwise it kept its previous value.
+Cycle tables (:func:`cycle_tables`, :class:`CycleTables`): per set of changed sources,
+which owned affected nodes are *local* (no affected input of another worker or async
+anywhere above them: the engine's sync loop runs them, :func:`run_local`) and which wait
+for the event-driven driver (``_worker.py``). :func:`run_local` then reports how each
+exported local node settled: failed, changed (the sync loop lists the nodes that stored a
+new value: its ``moved`` list), or unchanged.
 """
 
 from __future__ import annotations
@@ -35,96 +37,37 @@ import logging
 import os
 import pickle
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from fluvius.engine.cycle import compute_cycle, compute_startup, values_equal
-from fluvius.engine.plan import CycleStep, Plan, Step
+from fluvius.engine.cycle import compute_cycle, compute_startup
+from fluvius.engine.plan import Plan
 from fluvius.engine.state import RunState
 from fluvius.errors import NodeError
+from fluvius.scheduling._messages import CHANGED, FAILED, UNCHANGED, Entries
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from fluvius.engine.plan import GraphTables
+    from fluvius.scheduling._messages import LoadShare
 
-    from fluvius.engine.state import ErrorPolicy
-    from fluvius.graph.dag import Graph
-
-__all__ = [
-    "CHANGED",
-    "FAILED",
-    "UNCHANGED",
-    "Entries",
-    "Load",
-    "Share",
-    "WorkerPlan",
-    "make_share",
-    "pack_cause",
-    "remote_placeholder",
-    "run_fast",
-]
+__all__ = ["CycleTables", "Share", "cycle_tables", "make_share", "pack_cause", "run_local"]
 
 log = logging.getLogger("fluvius.process")
-
-UNCHANGED, CHANGED, FAILED = 0, 1, 2
-"""Kinds of a settle entry ``(rank, kind, payload)``."""
-
-Entries = dict[int, list[tuple[int, int, Any]]]
-"""Destination worker -> settle entries for it."""
-
-
-def remote_placeholder(*args: Any) -> Any:
-    """Stands for a node owned by another worker; computing it here is a bug."""
-    raise RuntimeError("a worker computed a node owned by another worker (fluvius bug)")
-
-
-@dataclass(frozen=True, slots=True)
-class Load:
-    """What a worker receives once per session (pickled with cloudpickle)."""
-
-    session: int
-    worker: int
-    graph: Graph
-    owner: tuple[int, ...]
-    policy: ErrorPolicy
-    trace: bool
-    freeze_gc: bool
-    status_tick_s: float = 0.25  # how often the worker publishes what it runs (_worker.py)
-
-
-class WorkerPlan(Plan):
-    """A plan whose ``affected_steps`` keep only the owned nodes (``affected`` stays global)."""
-
-    def __init__(self, graph: Graph, owned: Sequence[bool]) -> None:
-        self.owned = owned
-        self._owned_steps: dict[frozenset[int], list[CycleStep]] = {}
-        super().__init__(graph)
-
-    def affected_steps(self, changed: frozenset[int]) -> list[CycleStep]:
-        found = self._owned_steps.get(changed)
-        if found is None:
-            owned = self.owned
-            found = [s for s in super().affected_steps(changed) if owned[s[0]]]
-            if len(self._owned_steps) < 1024:
-                self._owned_steps[changed] = found
-        return found
 
 
 @dataclass(slots=True)
 class Share:
     """One session's state in a worker (see the module docstring)."""
 
-    load: Load
-    plan: WorkerPlan
+    load: LoadShare
+    plan: Plan
     state: RunState
     owned: list[bool]
     exports: dict[int, tuple[int, ...]]
     name: str
-    startup_steps: list[Step]
     nodes: int
-    cache: dict[frozenset[int] | None, tuple[bool, list[int], list[int]]] = field(
-        default_factory=dict
-    )
+    cache: dict[frozenset[int] | None, CycleTables] = field(default_factory=dict)
     unsynced: set[int] = field(default_factory=set)
-    pending: list[tuple[Any, ...]] = field(default_factory=list)
+    pending: list[Any] = field(default_factory=list)
     unsent: dict[int, NodeError] = field(default_factory=dict)
     index: int = -1
     busy_s: float = 0.0
@@ -134,46 +77,98 @@ class Share:
     spans: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def make_share(load: Load, wid: int) -> Share:
-    """Build worker ``wid``'s share of a session and its tables (module docstring)."""
-    owner = load.owner
-    owned = [w == wid for w in owner]
-    plan = WorkerPlan(load.graph, owned)
+def make_share(tables: GraphTables, load: LoadShare) -> Share:
+    """Build worker ``load.worker``'s share of a session and its tables (module docstring)."""
+    wid, owner = load.worker, load.owner
+    plan = Plan.from_tables(tables, load.rows)
+    owned = [False] * plan.size
+    mine = [s[0] for s in plan.node_steps]
+    for r in mine:
+        owned[r] = True
     exports: dict[int, tuple[int, ...]] = {}
-    for r, kids in enumerate(plan.children):
-        if owned[r] and kids:
+    children = plan.children
+    for r in mine:
+        kids = children[r]
+        if kids:
             dests = sorted({owner[c] for c in kids} - {wid})
             if dests:
                 exports[r] = tuple(dests)
-    steps = [s for s in plan.node_steps if owned[s[0]]]
     name = f"worker-{wid}[pid {os.getpid()}]"
-    share = Share(load, plan, RunState(plan.initial_values()), owned, exports, name, steps, 0)
-    share.nodes = len(steps)
-    mine = [s[0] for s in steps]
-    is_source, inputs = plan.is_source, plan.inputs
-    fast = not any(plan.is_async[r] for r in mine) and not any(
-        not owned[j] and not is_source[j] for r in mine for j in inputs[r]
-    )
-    share.cache[None] = (fast, mine, [r for r in mine if r in exports])
+    share = Share(load, plan, RunState(plan.initial_values()), owned, exports, name, len(mine))
+    share.cache[None] = _make_tables(share, None)
     return share
 
 
-def cycle_tables(share: Share, changed: frozenset[int] | None) -> tuple[bool, list[int], list[int]]:
-    """``(fast, owned affected ranks, exported ones)`` of a cycle (cached per batch shape)."""
+class CycleTables(NamedTuple):
+    """How one worker runs a cycle on a given set of changed sources (cached per set).
+
+    ``mine``      owned affected ranks
+    ``local``     the steps of the owned affected nodes none of whose affected inputs,
+                  however far up, is another worker's (or async): computed at once by the
+                  engine's sync loop (``Step`` at start-up, ``CycleStep`` in a cycle)
+    ``exported``  local ranks read on other workers: their settles go out after the loop
+    ``events``    per rank, True for the owned affected nodes that are not local: run by
+                  the event-driven driver (None when there is none)
+    ``boundary``  local ranks read by those nodes: settled into the driver's state
+    """
+
+    mine: list[int]
+    local: list[Any]
+    exported: list[int]
+    events: list[bool] | None
+    boundary: list[int]
+
+
+def cycle_tables(share: Share, changed: frozenset[int] | None) -> CycleTables:
+    """The :class:`CycleTables` of a cycle (start-up when ``changed`` is None)."""
     found = share.cache.get(changed)
     if found is None:
-        assert changed is not None  # start-up's entry is made with the share
-        plan, owned, inputs = share.plan, share.owned, share.plan.inputs
-        affected = plan.affected(changed)
-        mine = [r for r in affected if owned[r]]
-        inside = set(affected)
-        fast = not any(plan.is_async[r] for r in mine) and not any(
-            j in inside and not owned[j] for r in mine for j in inputs[r]
-        )
-        found = (fast, mine, [r for r in mine if r in share.exports])
+        found = _make_tables(share, changed)
         if len(share.cache) < 1024:
             share.cache[changed] = found
     return found
+
+
+def _make_tables(share: Share, changed: frozenset[int] | None) -> CycleTables:
+    plan, owned = share.plan, share.owned
+    inputs, is_async = plan.inputs, plan.is_async
+    affected = plan.nodes if changed is None else plan.affected(changed)
+    # remote[r]: affected node r's value is not known here until the driver settles it
+    # (only affected nodes are ever marked, so an input that is not affected never is)
+    remote = [False] * plan.size
+    trace = share.load.trace  # tracing records a span per node: the driver runs them all
+    mine, local = [], []
+    for r in affected:
+        if not owned[r]:
+            remote[r] = True
+            continue
+        mine.append(r)
+        if trace or is_async[r]:
+            remote[r] = True
+            continue
+        for j in inputs[r]:
+            if remote[j]:
+                remote[r] = True
+                break
+        else:
+            local.append(r)
+    exports = share.exports
+    exported = [r for r in local if r in exports]
+    waiting = [r for r in mine if remote[r]]
+    events = None
+    boundary: list[int] = []
+    if waiting:
+        events = [False] * plan.size
+        for r in waiting:
+            events[r] = True
+        local_set = set(local)
+        boundary = sorted({j for r in waiting for j in inputs[r] if j in local_set})
+    if changed is None:
+        steps: list[Any] = [plan.steps[r] for r in local]
+    else:
+        local_set = set(local)
+        steps = [s for s in plan.affected_steps(changed) if s[0] in local_set]
+    return CycleTables(mine, steps, exported, events, boundary)
 
 
 def pack_cause(exc: BaseException | None) -> BaseException | None:
@@ -187,46 +182,46 @@ def pack_cause(exc: BaseException | None) -> BaseException | None:
     return exc
 
 
-def run_fast(share: Share, changed: frozenset[int] | None) -> tuple[int, list[Any], Any, Entries]:
-    """The fast path: ``(computed, errors, lowest failure or None, settles to send)``."""
+def run_local(
+    share: Share, changed: frozenset[int] | None, tables: CycleTables
+) -> tuple[int, list[Any], Any, Entries, set[int]]:
+    """The local part of a cycle (the engine's sync loop over ``tables.local``):
+    ``(computed, errors, lowest failure or None, settles to send, ranks that changed)``."""
     plan, state, policy = share.plan, share.state, share.load.policy
     exports = share.exports
-    _, mine, exported = cycle_tables(share, changed)
-    values, failed = state.values, state.failed
-    before = {r: (values[r], r in failed) for r in exported} if changed is not None else {}
     stop = None
     errors: list[Any] = []
+    moved: list[int] = []
+    n = 0
     try:
         if changed is None:
-            n, errs = compute_startup(plan, state, share.startup_steps, policy, share.name)
+            n, errs = compute_startup(plan, state, tables.local, policy, share.name)
+        elif tables.local:
+            n, errs = compute_cycle(plan, state, changed, policy, share.name, moved, tables.local)
         else:
-            n, errs = compute_cycle(plan, state, changed, policy, share.name)
+            errs = []
         errors = [(e, None) for e in errs]
         for e in errs:
             log.debug("node %s failed on %s", e.key, share.name, extra={"node": e.key})
     except NodeError as err:
         log.debug("node %s failed on %s", err.key, share.name, extra={"node": err.key})
-        f = plan.graph.index[err.key]
+        f = plan.rank_of(err.key)
         n = 0  # an aborted cycle reports its error, not a count
         stop = (f, err, pack_cause(err.__cause__))
-    share.unsynced.update(mine)
+    share.unsynced.update(tables.mine)
     entries: Entries = {}
-    marks, stamp = state.marks, state.cycles
-    for r in exported:
+    values, failed = state.values, state.failed
+    stored = set(moved)
+    for r in tables.exported:
         if stop is not None and r >= stop[0]:
             continue  # not computed: its readers are dropped by the stop
         entry: tuple[int, int, Any]
         if r in failed:
             entry = (r, FAILED, failed[r])
-        elif changed is None:
+        elif changed is None or r in stored:
             entry = (r, CHANGED, values[r])
         else:
-            old, was_failed = before[r]
-            new = values[r]
-            moved = marks[r] == stamp and (
-                was_failed or new is not old or not plan.cutoff[r] or not values_equal(old, old)
-            )
-            entry = (r, CHANGED, new) if moved else (r, UNCHANGED, None)
+            entry = (r, UNCHANGED, None)
         for d in exports[r]:
             entries.setdefault(d, []).append(entry)
-    return n, errors, stop, entries
+    return n, errors, stop, entries, stored

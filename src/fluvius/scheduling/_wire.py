@@ -51,13 +51,14 @@ import struct
 from collections import deque
 from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cloudpickle
 
 __all__ = [
     "SHM_THRESHOLD",
     "Channel",
+    "Transport",
     "ShmArena",
     "dumps",
     "loads",
@@ -207,6 +208,32 @@ def loads(frame: bytes | memoryview) -> Any:
         names = bytes(view[_HEADER.size : start]).decode("ascii").split("\0")
         buffers = [_map(name) for name in names]
     return pickle.loads(view[start : start + size], buffers=buffers)
+
+
+class Transport(Protocol):
+    """What the worker runtime (``_worker.py``) and the parent need of a link to one peer.
+
+    :class:`Channel` (socket pairs on one machine) is the one implementation here; another
+    transport (a Dask actor, TCP) provides these members and the runtime stays as it is.
+    ``fd`` is a file descriptor that becomes readable when :meth:`receive` has something
+    (the event loop watches it).
+    """
+
+    fd: int
+    arena: ShmArena | None
+    messages_sent: int
+    bytes_sent: int
+
+    def send(self, obj: Any) -> None: ...
+
+    def send_frame(self, frame: bytes) -> None: ...
+
+    @property
+    def pending(self) -> bool: ...
+
+    def flush(self) -> bool: ...
+
+    def receive(self) -> list[Any]: ...
 
 
 class Channel:

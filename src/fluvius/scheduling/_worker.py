@@ -1,23 +1,29 @@
 """Worker logic of the process scheduler: one worker's share of every cycle.
 
-A worker holds the whole graph's *structure* (keys, inputs, readers) but the callables of
-its own nodes only (the others are a placeholder that raises if ever called); the share
-and its tables are in ``_share.py``. Cycle semantics come from :mod:`fluvius.engine.cycle`,
-never re-implemented here:
+A worker holds the whole graph's *structure* (keys, inputs, readers) but compiles its own
+nodes only (``Plan.from_tables``); the share and its tables are in ``_share.py``. Cycle
+semantics come from :mod:`fluvius.engine.cycle`, never re-implemented here. A cycle runs in
+two parts (``_share.CycleTables``, cached per set of changed sources):
 
-Fast path (``_share.run_fast``)
-    When no owned node affected by the cycle reads an affected node of another worker
-    (always at one worker; on the overhead and fanout workloads with a good partition),
-    every input is known at the start and the worker runs the engine's sync loop
-    (``compute_startup`` / ``compute_cycle``) over its share, then tells the readers on
-    other workers how each of its exported nodes settled.
-Event-driven path (:meth:`Worker._run_events`)
-    Otherwise (and whenever tracing or async nodes are involved) the worker runs the
-    engine's transitions: ``start_cycle(plan, changed, owned)`` makes owned nodes wait for
-    every affected input, owned or not; ``next_ready`` / ``finish_node`` / ``fail_node``
-    run what is ready; an input of another worker settles (``settle``) when its message
-    arrives. The worker never waits for one particular value: it runs everything ready,
-    flushes one message per destination, then waits for *any* message or async result.
+Local part (``_share.run_local``)
+    The owned affected nodes none of whose affected inputs, however far up, belongs to
+    another worker (or is async): every input is known at the start, so the engine's sync
+    loop (``compute_startup`` / ``compute_cycle`` over exactly those steps) runs them at
+    0.2 to 0.3 µs of overhead per node. The loop lists the nodes that stored a new value
+    (``moved``); the worker then tells readers on other workers how each exported node
+    settled (changed with its value, unchanged, failed), one Settle per destination.
+Event part (:meth:`Worker._run_events`)
+    The rest (nodes that wait for another worker's values; async nodes; every node when
+    tracing) runs on the shared :class:`~fluvius.scheduling._driver.CycleDriver`:
+    ``start_cycle(plan, changed, events)`` makes them wait for every affected input, the
+    local inputs are settled at once (``settle``), other workers' values arrive as Settle
+    messages (``apply_settles``) and their failures as Stop (``stop_above``). The worker
+    never waits for one particular value: it runs everything ready, flushes one message per
+    destination, then waits for *any* message or async result.
+
+On the usual trading shapes (one sub-graph per underlying, a few aggregators across them)
+nearly everything is local: only the aggregators that read other workers' nodes are
+event-driven.
 
 Values that cannot be pickled: a message that does not pickle is rebuilt without the
 values at fault (``_pickling.value_error``): a settle carries the node's failure instead
@@ -27,21 +33,24 @@ failed. Readers on the same worker keep the value: it never had to cross.
 
 What runs now: while a cycle runs, a thread (``_Status``, on ``_watch.CycleWatch``)
 writes the ranks this worker is computing into its slot of the pool's status array every
-``Load.status_tick_s``, so that the parent can name them (watchdog, cycle timeout,
+``LoadShare.status_tick_s``, so that the parent can name them (watchdog, cycle timeout,
 Ctrl-C) even while this process is stuck in a node. Slot of worker ``w``: ``status[w *
 STATUS_SLOT :]`` = session, cycle index, count, then up to ``STATUS_SHOWN`` ranks.
 
-The worker's I/O: an asyncio loop with a reader on the parent's socket and on each
-peer's; messages land in one inbox, in arrival order. Commands from the parent run one at
-a time; messages of other workers for a cycle not started yet wait in ``Share.pending``;
-those of an older cycle or session are dropped (only a fail-fast abort leaves any).
+The worker's I/O goes through ``_wire.Transport`` (send, receive, flush, a file descriptor
+to watch): an asyncio loop with a reader on the parent's link and on each peer's;
+messages land in one inbox, in arrival order. Commands from the parent run one at a time;
+messages of other workers for a cycle not started yet wait in ``Share.pending``; those of
+an older cycle or session are dropped (only a fail-fast abort leaves any).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
+import importlib
 import logging
 import os
 import signal
@@ -50,34 +59,46 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from fluvius.engine.cycle import (
-    fail_node,
-    finish_node,
-    make_node_error,
-    next_ready,
-    settle,
-    start_cycle,
-)
-from fluvius.scheduling._pickling import value_error
-from fluvius.scheduling._share import (
+from fluvius.engine.cycle import apply_settles, settle, start_cycle
+from fluvius.scheduling._driver import CycleDriver
+from fluvius.scheduling._messages import (
     CHANGED,
     FAILED,
     UNCHANGED,
+    Done,
     Entries,
-    Load,
+    Exit,
+    Frozen,
+    Hello,
+    Loaded,
+    LoadFailed,
+    LoadGraph,
+    LoadShare,
+    RunCycle,
+    Settle,
+    Stop,
+    Sync,
+    Unload,
+    Unloaded,
+    Values,
+)
+from fluvius.scheduling._pickling import value_error
+from fluvius.scheduling._share import (
+    CycleTables,
     Share,
     cycle_tables,
     make_share,
     pack_cause,
-    run_fast,
+    run_local,
 )
-from fluvius.scheduling._watch import CycleWatch, watch_loop
-from fluvius.scheduling._wire import Channel, ShmArena, dumps, loads
+from fluvius.scheduling._watch import CycleWatch
+from fluvius.scheduling._wire import Channel, ShmArena, Transport, dumps
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from fluvius.engine.cycle import CycleState
+    from fluvius.engine.plan import GraphTables
     from fluvius.errors import NodeError
 
 __all__ = ["STATUS_SHOWN", "STATUS_SLOT", "Worker", "worker_main"]
@@ -116,7 +137,7 @@ class Worker:
     """The event loop of one worker process (see the module docstring)."""
 
     def __init__(
-        self, wid: int, parent: Channel, peers: dict[int, Channel], status: Any = None
+        self, wid: int, parent: Transport, peers: dict[int, Transport], status: Any = None
     ) -> None:
         self.wid = wid
         self.status = _Status(wid, status) if status is not None else None
@@ -126,11 +147,14 @@ class Worker:
         self.inbox: deque[tuple[int, Any]] = deque()
         self.wake = asyncio.Event()
         self.share: Share | None = None
+        self.tables: tuple[int, GraphTables] | None = None  # (session, tables) of LoadGraph
         self.exit = False
         self.ppid = os.getppid()
 
     # -- i/o --------------------------------------------------------------------------------
-    def _readable(self, src: int, ch: Channel) -> None:
+    def _readable(self, src: int, ch: Transport) -> None:
+        collecting = gc.isenabled()
+        gc.disable()  # unpickling a share allocates ~100,000 containers and no cycle
         try:
             for msg in ch.receive():
                 self.inbox.append((src, msg))
@@ -138,17 +162,20 @@ class Worker:
             asyncio.get_running_loop().remove_reader(ch.fd)
             if src == -1:
                 self.exit = True  # the parent is gone: leave at once
+        finally:
+            if collecting:
+                gc.enable()
         self.wake.set()
 
-    def _send(self, ch: Channel, obj: Any) -> None:
+    def _send(self, ch: Transport, obj: Any) -> None:
         ch.send(obj)
         self._watch_write(ch)
 
-    def _send_frame(self, ch: Channel, frame: bytes) -> None:
+    def _send_frame(self, ch: Transport, frame: bytes) -> None:
         ch.send_frame(frame)
         self._watch_write(ch)
 
-    def _watch_write(self, ch: Channel) -> None:
+    def _watch_write(self, ch: Transport) -> None:
         if ch.pending:
             loop = asyncio.get_running_loop()
 
@@ -162,13 +189,17 @@ class Worker:
         """Wait until a message (or, with ``more``, an async result) is there; return the
         seconds waited. Wakes every :data:`WAIT_S` to check that the parent is alive."""
         t0 = time.perf_counter()
+        wake = self.wake
         while not self.inbox and not more and not self.exit:
-            self.wake.clear()
+            wake.clear()
+            # a timer, not asyncio.wait_for: that makes a task per wait, on every tick
+            timer = asyncio.get_running_loop().call_later(WAIT_S, wake.set)
             try:
-                await asyncio.wait_for(self.wake.wait(), WAIT_S)
-            except TimeoutError:
-                if os.getppid() != self.ppid:
-                    self.exit = True
+                await wake.wait()
+            finally:
+                timer.cancel()
+            if not self.inbox and not more and os.getppid() != self.ppid:
+                self.exit = True
         return time.perf_counter() - t0
 
     # -- the main loop ---------------------------------------------------------------------
@@ -177,7 +208,7 @@ class Worker:
         loop.add_reader(self.parent.fd, self._readable, -1, self.parent)
         for w, ch in self.peers.items():
             loop.add_reader(ch.fd, self._readable, w, ch)
-        self._send(self.parent, ("hello", self.wid, os.getpid()))
+        self._send(self.parent, Hello(self.wid, os.getpid()))
         while not self.exit:
             await self._wait()
             while self.inbox and not self.exit:
@@ -187,68 +218,75 @@ class Worker:
                 else:
                     self._peer_message(msg)
 
-    def _peer_message(self, msg: tuple[Any, ...]) -> None:
+    def _peer_message(self, msg: Settle | Stop) -> None:
         share = self.share
-        if share is not None and msg[1] == share.load.session and msg[2] > share.index:
+        if share is not None and msg.session == share.load.session and msg.cycle > share.index:
             share.pending.append(msg)  # for a cycle whose command has not arrived yet
 
-    async def _command(self, msg: tuple[Any, ...]) -> None:
-        kind = msg[0]
-        if kind == "cycle":
-            share = self.share
-            if share is None or msg[1] != share.load.session:
+    async def _command(self, msg: Any) -> None:
+        kind = type(msg)
+        share = self.share
+        if kind is RunCycle:
+            if share is None or msg.session != share.load.session:
                 return
             status = self.status
             if status is not None:
-                status.begin(msg[2])
+                status.begin(msg.cycle)
             try:
-                reply = await self._cycle(share, msg[2], msg[3], msg[4])
+                reply = await self._cycle(share, msg)
             finally:
                 if status is not None:
                     status.end()
             self._send(self.parent, reply)
-            if msg[2] == 0 and share.load.freeze_gc:  # after the reply: not start-up work
-                t0 = time.perf_counter()
-                gc.collect()
-                gc.freeze()  # no collection pause proportional to the graph on live ticks
-                seconds = time.perf_counter() - t0
-                self._send(self.parent, ("frozen", self.wid, share.load.session, seconds))
-        elif kind == "load":
-            self._load(msg[1])
-        elif kind == "sync":
-            share = self.share
-            if share is not None and msg[1] == share.load.session:
+            if msg.cycle == 0:  # after the reply: not start-up work
+                gc.enable()  # paused since the share's load (it creates no cycles)
+                if share.load.freeze_gc:
+                    t0 = time.perf_counter()
+                    gc.collect()
+                    gc.freeze()  # no collection pause proportional to the graph on live ticks
+                    seconds = time.perf_counter() - t0
+                    self._send(self.parent, Frozen(self.wid, share.load.session, seconds))
+        elif kind is LoadGraph:
+            gc.disable()  # until start-up is over: loading and start-up create no cycles
+            self.tables = (msg.session, msg.tables)
+        elif kind is LoadShare:
+            self._load(msg)
+        elif kind is Sync:
+            if share is not None and msg.session == share.load.session:
                 self._send_frame(self.parent, self._sync(share))
-        elif kind == "unload":
-            self.share = None
+        elif kind is Unload:
+            gc.enable()
+            self.share = self.tables = None
             self.arena.release() if self.arena is not None else None
             gc.unfreeze()
-            self._send(self.parent, ("unloaded", self.wid, msg[1]))
-        elif kind == "exit":
+            self._send(self.parent, Unloaded(self.wid, msg.session))
+        elif kind is Exit:
             self.exit = True
 
-    def _load(self, frame: bytes) -> None:
+    def _load(self, load: LoadShare) -> None:
         t0 = time.perf_counter()
         try:
-            load: Load = loads(frame)
-            self.share = make_share(load, self.wid)
+            if self.tables is None or self.tables[0] != load.session:
+                raise RuntimeError("the graph's structure did not arrive before the share")
+            self.share = make_share(self.tables[1], load)
             if self.status is not None:
                 self.status.tick_s = load.status_tick_s
                 self.status.session = load.session
         except Exception as exc:  # reported as data: the parent raises it
-            self._send(self.parent, ("load_failed", self.wid, repr(exc)))
+            self._send(self.parent, LoadFailed(self.wid, load.session, repr(exc)))
             return
-        self._send(self.parent, ("loaded", self.wid, time.perf_counter() - t0))
+        self.tables = None
+        self._send(self.parent, Loaded(self.wid, load.session, time.perf_counter() - t0))
 
     def _sync(self, share: Share) -> bytes:
-        """The frame of a ``values`` reply; values that do not pickle are failures here."""
+        """The frame of a Values reply; values that do not pickle are failures here."""
         values = share.state.values
         items = [(r, values[r]) for r in sorted(share.unsynced)]
         share.unsynced.clear()
         owned = share.owned
         failed = {r: e for r, e in share.state.failed.items() if owned[r]}
         failed.update(share.unsent)
-        msg = ("values", self.wid, share.load.session, items, failed)
+        msg = Values(self.wid, share.load.session, items, failed)
         try:
             return dumps(msg, self.arena)
         except Exception:
@@ -260,68 +298,65 @@ class Worker:
                 kept.append((r, v))
             else:
                 failed[r] = err
-        return dumps(("values", self.wid, share.load.session, kept, failed), self.arena)
+        return dumps(Values(self.wid, share.load.session, kept, failed), self.arena)
 
     def _value_error(self, share: Share, r: int, value: Any, destination: str) -> NodeError | None:
         plan = share.plan
         return value_error(plan.keys[r], plan.created_at[r], value, share.name, destination)
 
     # -- cycles ------------------------------------------------------------------------------
-    async def _cycle(
-        self,
-        share: Share,
-        index: int,
-        changed: frozenset[int] | None,
-        sources: dict[int, Any],
-    ) -> tuple[Any, ...]:
+    async def _cycle(self, share: Share, msg: RunCycle) -> Done:
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         if self.arena is not None:
             self.arena.release()  # every reader of the last cycle's segments has mapped them
+        index, changed = msg.cycle, msg.changed
         share.index = index
-        share.pending = [m for m in share.pending if m[2] >= index]
+        share.pending = [m for m in share.pending if m.cycle >= index]
         state = share.state
-        for r, value in sources.items():
+        for r, value in msg.sources.items():
             state.values[r] = value
         if index > 0:
             state.cycles = index
         sent0 = sum(ch.messages_sent for ch in self.peers.values())
+        tables = cycle_tables(share, changed)
+        recomputed, errors, stop, entries, moved = run_local(share, changed, tables)
+        if stop is not None:
+            self._broadcast_stop(share, stop[0])
+        for err in self._flush_settles(share, entries):  # values that did not pickle
+            f = share.plan.rank_of(err.key)
+            if share.load.policy == "isolate":
+                errors.append((err, None))
+            elif stop is None or f < stop[0]:
+                stop = (f, err, None)
+                self._broadcast_stop(share, f)
         idle = 0.0
-        if not share.load.trace and cycle_tables(share, changed)[0]:
-            recomputed, errors, stop, entries = run_fast(share, changed)
-            if stop is not None:
-                self._broadcast_stop(share, stop[0])
-            for err in self._flush_settles(share, entries):  # values that did not pickle
-                f = share.plan.graph.index[err.key]
-                if share.load.policy == "isolate":
-                    errors.append((err, None))
-                elif stop is None or f < stop[0]:
-                    stop = (f, err, None)
-                    self._broadcast_stop(share, f)
-        else:
-            recomputed, errors, stop, idle = await self._run_events(share, changed)
+        if tables.events is not None:
+            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop)
+            recomputed += n
+            errors += more
         wall = time.perf_counter() - t0
         share.busy_s += wall - idle
         share.cpu_s += time.process_time() - cpu0
         share.idle_s += idle
         share.computed += recomputed
+        sent = sum(ch.messages_sent for ch in self.peers.values())
         figures = {
             "nodes": share.nodes,
             "busy_seconds": share.busy_s,
             "cpu_seconds": share.cpu_s,  # CPU this process got: below busy means contention
             "idle_seconds": share.idle_s,
             "computed": share.computed,
-            "messages_sent": sum(ch.messages_sent for ch in self.peers.values()),
+            "messages_sent": sent,
             "bytes_sent": sum(ch.bytes_sent for ch in self.peers.values()),
-            "cycle_messages": sum(ch.messages_sent for ch in self.peers.values()) - sent0,
+            "cycle_messages": sent - sent0,
         }
         spans, share.spans = share.spans, []
-        session = share.load.session
-        return ("done", self.wid, session, index, recomputed, errors, stop, figures, spans)
+        return Done(self.wid, share.load.session, index, recomputed, errors, stop, figures, spans)
 
     def _broadcast_stop(self, share: Share, rank: int) -> None:
         for ch in self.peers.values():
-            self._send(ch, ("stop", share.load.session, share.index, rank))
+            self._send(ch, Stop(share.load.session, share.index, rank))
 
     def _flush_settles(self, share: Share, entries: Entries) -> list[NodeError]:
         """One message per destination worker (never one per node); returns the errors of
@@ -331,10 +366,10 @@ class Worker:
         for d in sorted(entries):
             ch = self.peers[d]
             try:
-                frame = dumps(("settle", session, index, entries[d]), ch.arena)
+                frame = dumps(Settle(session, index, entries[d]), ch.arena)
             except Exception:
                 entries[d] = self._sendable(share, entries[d], d, unsent)
-                frame = dumps(("settle", session, index, entries[d]), ch.arena)
+                frame = dumps(Settle(session, index, entries[d]), ch.arena)
             else:
                 if share.unsent:  # sent fine now: no longer failed for its readers
                     for r, kind, _ in entries[d]:
@@ -366,133 +401,88 @@ class Worker:
         return out
 
     async def _run_events(
-        self, share: Share, changed: frozenset[int] | None
+        self,
+        share: Share,
+        changed: frozenset[int] | None,
+        tables: CycleTables,
+        moved: set[int],
+        local_stop: Any,
     ) -> tuple[int, list[Any], Any, float]:
+        """The owned nodes that wait for other workers (or are async, or traced), run by
+        the shared :class:`CycleDriver` once the local part has settled."""
         plan, state, policy = share.plan, share.state, share.load.policy
         startup = changed is None
-        cs = start_cycle(plan, changed, share.owned)
-        cs.settled = []
-        share.unsynced.update(cs.waiting)
-        share.unsynced.update(cs.ready)
-        causes: dict[int, BaseException | None] = {}
-        tasks: dict[int, asyncio.Task[None]] = {}
-        finished: deque[tuple[int, bool, Any]] = deque()
-        exported = 0
-        idle = 0.0
-        trace = share.load.trace
-        spans = share.spans
         index = share.index
+        trace = share.load.trace
+        cs = start_cycle(plan, changed, tables.events)
+        driver = CycleDriver(
+            plan,
+            state,
+            cs,
+            policy,
+            share.name,
+            startup=startup,
+            wake=self.wake,
+            on_stop=lambda rank: self._broadcast_stop(share, rank),
+            spans=share.spans if trace else None,
+            index=index,
+        )
+        if local_stop is not None:
+            driver.stop(local_stop[0])
+        failed = state.failed
+        cs.settled = []  # what settles is logged, and exported by flush()
+        for r in tables.boundary:  # computed by the sync loop already
+            if local_stop is None or r < local_stop[0]:
+                settle(plan, cs, r, startup or r in moved or r in failed)
+        if tables.boundary:  # the sync loop's exports went out already
+            boundary = set(tables.boundary)
+            cs.settled = [e for e in cs.settled if e[0] not in boundary]
+        exported = 0
 
-        def stop_at(rank: int) -> None:
-            if cs.stop_above is None or rank < cs.stop_above:
-                cs.stop_above = rank
-            for c in [c for c in cs.waiting if c > rank]:
-                del cs.waiting[c]
-            for other in [t for t in tasks if t > rank]:
-                tasks.pop(other).cancel()
-                cs.running.discard(other)
-
-        def failed(r: int, exc: BaseException) -> None:
-            err = make_node_error(plan, r, exc, share.name)
-            log.debug(
-                "node %s failed on %s: %s",
-                plan.keys[r],
-                share.name,
-                err,
-                extra={"node": plan.keys[r]},
-            )
-            causes[r] = exc
-            first = cs.stop_above is None or r < cs.stop_above
-            fail_node(plan, state, cs, r, err, policy)
-            if policy == "fail_fast" and first:
-                stop_at(r)
-                self._broadcast_stop(share, r)
-
-        async def run_async(r: int, call: Any, args: tuple[Any, ...]) -> None:
-            t0 = time.perf_counter()
-            try:
-                value = await call(*args)
-            except Exception as exc:
-                finished.append((r, False, exc))
-            else:
-                finished.append((r, True, value))
-            if trace:
-                spans.append(("node", r, index, t0, time.perf_counter()))
-            self.wake.set()
-
-        def apply(msg: tuple[Any, ...]) -> None:
-            if msg[0] == "stop":
-                stop_at(msg[3])
+        def apply(msg: Settle | Stop) -> None:
+            if isinstance(msg, Stop):
+                driver.stop(msg.rank)
                 return
             t0 = time.perf_counter()
-            for r, kind, payload in msg[3]:
-                if kind == CHANGED:
-                    state.failed.pop(r, None)
-                    state.values[r] = payload
-                elif kind == FAILED:
-                    state.failed[r] = payload
-                settle(plan, cs, r, kind != UNCHANGED)
+            apply_settles(plan, state, cs, msg.entries)
             if trace:
-                entries = [(r, kind, None) for r, kind, _ in msg[3]]
-                spans.append(("recv", entries, index, t0, time.perf_counter()))
+                entries = [(r, kind, None) for r, kind, _ in msg.entries]
+                share.spans.append(("recv", entries, index, t0, time.perf_counter()))
 
-        async with asyncio.TaskGroup() as tg:
-            for msg in [m for m in share.pending if m[2] == index]:
-                apply(msg)
-            share.pending = [m for m in share.pending if m[2] != index]
-            while True:
-                while finished:
-                    r, ok, payload = finished.popleft()
-                    if tasks.pop(r, None) is None:
-                        continue  # cancelled under fail-fast after it had finished
-                    if ok:
-                        finish_node(plan, state, cs, r, payload, startup)
-                    else:
-                        failed(r, payload)
-                while (ready := next_ready(plan, state, cs)) is not None:
-                    r = ready
-                    step = plan.steps[r]
-                    assert step is not None
-                    _, call, a, g = step
-                    values = state.values
-                    args = (values[a],) if g is None else tuple(g(values))
-                    if plan.is_async[r]:
-                        tasks[r] = tg.create_task(run_async(r, call, args))
-                        continue
-                    t0 = time.perf_counter()
-                    try:
-                        out = call(*args)
-                    except Exception as exc:
-                        failed(r, exc)
-                        continue
-                    finally:
-                        if trace:
-                            spans.append(("node", r, index, t0, time.perf_counter()))
-                    finish_node(plan, state, cs, r, out, startup)
-                exported = self._export(share, cs, exported, stop_at)
-                if not cs.ready and not cs.running and not cs.waiting and not finished:
-                    break
-                idle += await self._wait(finished)
-                for msg in self._take_peer_messages():
-                    if msg[1] != share.load.session or msg[2] < index:
-                        continue
-                    if msg[2] > index:
-                        share.pending.append(msg)
-                    else:
-                        apply(msg)
-                if self.exit or self.inbox:  # a parent command mid-cycle means: abort it
-                    for t in tasks.values():
-                        t.cancel()
-                    break
-        errors = [(e, pack_cause(causes.get(plan.graph.index[e.key]))) for e in cs.errors]
-        stop = None
+        def flush() -> None:
+            nonlocal exported
+            exported = self._export(share, cs, exported, driver)
+
+        idle = 0.0
+
+        async def wait() -> bool:
+            nonlocal idle
+            idle += await self._wait(driver.finished)
+            for msg in self._take_peer_messages():
+                if msg.session != share.load.session or msg.cycle < index:
+                    continue
+                if msg.cycle > index:
+                    share.pending.append(msg)
+                else:
+                    apply(msg)
+            return not (self.exit or self.inbox)  # a parent command mid-cycle: abort it
+
+        for msg in [m for m in share.pending if m.cycle == index]:
+            apply(msg)
+        share.pending = [m for m in share.pending if m.cycle != index]
+        await driver.run(wait, flush)
+        causes = driver.causes
+        errors = [(e, pack_cause(causes.get(plan.rank_of(e.key)))) for e in cs.errors]
+        stop = local_stop
         if policy == "fail_fast" and cs.errors:  # stop_above may come from another worker
-            f, err = min((plan.graph.index[e.key], e) for e in cs.errors)
-            stop = (f, err, pack_cause(causes.get(f)))
+            f, err = min((plan.rank_of(e.key), e) for e in cs.errors)
+            if stop is None or f < stop[0]:
+                stop = (f, err, pack_cause(causes.get(f)))
+        if policy == "fail_fast":
             errors = []
         return cs.recomputed, errors, stop, idle
 
-    def _take_peer_messages(self) -> list[tuple[Any, ...]]:
+    def _take_peer_messages(self) -> list[Any]:
         """Messages of other workers at the front of the inbox (parent commands stay)."""
         taken = []
         inbox = self.inbox
@@ -500,7 +490,7 @@ class Worker:
             taken.append(inbox.popleft()[1])
         return taken
 
-    def _export(self, share: Share, cs: CycleState, done: int, stop_at: Any) -> int:
+    def _export(self, share: Share, cs: CycleState, done: int, driver: CycleDriver) -> int:
         """Send the settles of exported nodes logged since ``done``; return the new mark.
         A value that did not pickle counts as a failure of its node in this cycle."""
         log_ = cs.settled
@@ -523,13 +513,10 @@ class Worker:
         for err in self._flush_settles(share, entries):
             cs.errors.append(err)
             if share.load.policy == "fail_fast":
-                f = share.plan.graph.index[err.key]
-                stop_at(f)
+                f = share.plan.rank_of(err.key)
+                driver.stop(f)
                 self._broadcast_stop(share, f)
         return len(log_)
-
-
-watch_loop(Worker._run_events)  # its `r` and `cs` say what runs (_watch.py)
 
 
 def _die_with_parent() -> None:
@@ -559,13 +546,20 @@ def worker_main(
     peers: dict[int, Connection],
     shm_prefix: str,
     status: Any = None,
+    preload: tuple[str, ...] = (),
 ) -> None:
-    """Entry point of a spawned worker process (``status``: the pool's status array)."""
+    """Entry point of a spawned worker process (``status``: the pool's status array).
+    ``preload`` names modules to import before saying hello (the modules of a graph's
+    callables: imported while the parent prepares the shares, not when the first share
+    is unpickled)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
+    for name in preload:
+        with contextlib.suppress(Exception):  # a failing import fails again, clearly, at load
+            importlib.import_module(name)
     arena = ShmArena(f"{shm_prefix}_w{wid}")
     parent_ch = Channel(parent.fileno(), arena)
-    peer_chs = {w: Channel(c.fileno(), arena) for w, c in peers.items()}
+    peer_chs: dict[int, Transport] = {w: Channel(c.fileno(), arena) for w, c in peers.items()}
     worker = Worker(wid, parent_ch, peer_chs, status)
     try:
         asyncio.run(worker.serve())

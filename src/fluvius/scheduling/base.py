@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fluvius.engine.plan import Plan
 from fluvius.engine.state import CycleResult, ErrorPolicy, RunState, check_policy
 from fluvius.errors import CycleTimeoutError, FluviusError, NodeError, UnknownSourceError
+from fluvius.graph.validate import did_you_mean
 from fluvius.scheduling._gc import freeze_after_startup, release_freeze
 from fluvius.scheduling._watch import (
     Watchdog,
@@ -73,6 +75,8 @@ class Session:
     """One run of one graph; subclasses implement :meth:`_start` and :meth:`_cycle`."""
 
     worker_name = "main"
+    computes_here = True
+    """False when nodes run elsewhere: the session's plan then holds the structure only."""
 
     def __init__(
         self,
@@ -90,10 +94,18 @@ class Session:
         self.gc_freeze_seconds = 0.0
         self._froze = False
         self.policy = check_policy(policy)
-        self.plan = Plan(graph)
+        self.plan = Plan(graph, calls=self.computes_here)
         self.state = RunState(self.plan.initial_values())
         self.started = False
         self.busy_seconds = 0.0
+        self.startup_seconds = 0.0
+        """Wall time of :meth:`start`: shipping and loading the graph where workers are
+        used, computing every node, freezing the heap; what the user waits for. Creating
+        workers is not in it (``spawn_seconds``)."""
+        self.spawn_seconds = 0.0
+        """Wall time of creating worker processes or a cluster for this session (0 when
+        it runs on existing ones, or in this process)."""
+        self.spawn_wait_seconds = 0.0  # the part of start() spent waiting for new workers
         self._broken: FluviusError | None = None
         self._closed = False
         self._watch = self._make_watch()
@@ -105,11 +117,13 @@ class Session:
         if self.started:
             raise FluviusError("this session has already started")
         self.started = True
+        t0 = time.perf_counter()
         result = await self._guard(self._start(progress), 0, timed=False)
         self.busy_seconds += result.seconds
         if self.freeze_gc:
             self.gc_freeze_seconds = freeze_after_startup()
             self._froze = True
+        self.startup_seconds = time.perf_counter() - t0 - self.spawn_wait_seconds
         return result
 
     async def cycle(self, batch: Mapping[str, Any]) -> CycleResult:
@@ -197,7 +211,11 @@ class Session:
         for key in batch:
             r = index.get(key)
             if r is None or not is_source[r]:
-                what = "a node, not a source" if r is not None else "not in this graph"
+                what = (
+                    "a node, not a source"
+                    if r is not None
+                    else f"not in this graph{did_you_mean(key, self.graph.source_keys)}"
+                )
                 raise UnknownSourceError(f"cannot set {key!r}: it is {what}")
             ranks.append(r)
         values = self.state.values

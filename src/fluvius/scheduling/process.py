@@ -3,36 +3,44 @@
 Design note
 -----------
 Roles. The parent (this module) partitions the graph, ships each worker its share once,
-starts cycles and gathers their results; it computes nothing. Each worker
-(``_worker.py``) owns a partition of the nodes and their state for the whole session and
-runs its share of every cycle with the engine's own transitions (``engine/cycle.py``),
-so the semantics (cutoff, glitch freedom, error policies) are the serial scheduler's.
-Transport (``_wire.py``: framing, pipes, shared memory) and processes (``_pool.py``) are
-kept apart from this protocol.
+starts cycles and gathers their results; it computes nothing (its plan holds the structure
+only: ``Plan(graph, calls=False)``). Each worker (``_worker.py``) owns a partition of the
+nodes and their state for the whole session and runs its share of every cycle with the
+engine's own transitions (``engine/cycle.py``) and the one event-driven driver
+(``_driver.py``), so the semantics (cutoff, glitch freedom, error policies) are the serial
+scheduler's. Transport (``_wire.py``: framing, pipes, shared memory, behind the
+``Transport`` protocol) and processes (``_pool.py``) are kept apart from this protocol.
 
-Messages (tuples; ``sid`` is the session id, ``i`` the cycle index, 0 = start-up)::
+Distribution (what a session costs before its first value)
+    1. The structure (``engine.plan.GraphTables``: keys, input and reader ranks, source
+       values; tuples of ints and strings) is pickled once, and the same bytes go to every
+       worker. On an idle running pool they go out at once and the workers unpickle them
+       while the parent partitions; a session that spawns its own workers starts them
+       first, with the modules of the graph's callables to import (``preload``), so that
+       interpreter start-up and imports overlap partitioning and pickling.
+    2. Each worker gets the owner table and the rows of its *own* nodes only
+       (``NodeRow``: callable, params, kind, cutoff, where created; a callable shared by
+       many nodes is pickled once per worker, by reference when it can be), and compiles
+       just those (``Plan.from_tables``). The garbage collector is paused from the load to
+       the end of start-up (nothing there makes reference cycles); each worker freezes its
+       heap after its start-up reply, which ``start()`` does not wait for.
 
-    parent -> worker   ("load", frame)              cloudpickled Load: graph skeleton with
-                                                    the worker's own callables, the owner
-                                                    table, the policy; once per session
-                       ("cycle", sid, i, changed, {source rank: value})
-                       ("sync", sid)                 send the values the parent lacks
-                       ("unload", sid) ("exit",)
-    worker -> parent   ("hello", w, pid) ("loaded", w, s) ("load_failed", w, text)
-                       ("done", sid, ...)            per cycle: computed count, errors
-                                                    (isolate), lowest failure (fail-fast),
-                                                    figures, trace spans
-                       ("values", w, sid, [(rank, value)], {rank: NodeError})
-    worker -> worker   ("settle", sid, i, [(rank, kind, value)])   one per destination
-                                                    per flush: how exported nodes settled
-                                                    (unchanged / changed + value / failed)
-                       ("stop", sid, i, rank)        fail-fast: nothing above rank starts
+Messages: the NamedTuples of ``_messages.py`` (LoadGraph, LoadShare, RunCycle, Sync,
+Unload, Exit; Hello, Loaded, LoadFailed, Done, Frozen, Values, Unloaded; Settle and Stop
+between workers). A tick sends RunCycle only to the workers owning an affected node, each
+with the new values of the changed sources it reads: a source is replicated to every
+worker that reads it, its value sent once per cycle per such worker, never per edge.
 
-State (:class:`ProcessSession`): ``partition``; ``frames[w]`` (the load payloads, made and
-checked before any process starts); ``reads[w]`` (source ranks worker w reads);
-``involved`` (per set of changed sources, the workers owning an affected node: only they
-take part in a cycle); ``unsynced`` (workers holding values the parent has not fetched:
-values cross to the parent only when asked for, through ``values()``).
+State (:class:`ProcessSession`): ``partition``; ``frames`` (the structure, then one load
+payload per worker, made and checked in the constructor); ``reads()[w]`` (source ranks
+worker w reads); ``involved`` (per set of changed sources, the workers owning an affected
+node: only they take part in a cycle); ``unsynced`` (workers holding values the parent has
+not fetched: values cross to the parent only when asked for, through ``values()``).
+
+Figures: ``startup_seconds`` is the wall time of ``start()`` (shipping, loading,
+computing), ``spawn_seconds`` the workers' creation (spawn to the last hello; 0 on a
+pool given by the caller); ``partition_seconds``, ``pickle_seconds`` and ``load_seconds``
+(from sending the shares to the last worker's Loaded) break the first two down.
 
 Why it cannot deadlock
 ----------------------
@@ -67,13 +75,14 @@ timing); errors of a cycle are listed in rank order.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fluvius.engine.plan import graph_tables, node_row
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
 from fluvius.errors import (
     CycleTimeoutError,
@@ -82,13 +91,26 @@ from fluvius.errors import (
     UnpicklableNodeError,
     WorkerDiedError,
 )
+from fluvius.graph._gc import gc_paused
 from fluvius.graph.node import NodeSpec
 from fluvius.observe.trace import write_chrome_trace
 from fluvius.partition.base import Partition, Partitioner
 from fluvius.partition.registry import partition_graph
+from fluvius.scheduling._messages import (
+    Done,
+    Frozen,
+    Loaded,
+    LoadFailed,
+    LoadGraph,
+    LoadShare,
+    RunCycle,
+    Sync,
+    Unload,
+    Unloaded,
+    Values,
+)
 from fluvius.scheduling._pickling import check_item
 from fluvius.scheduling._pool import WAIT_S, WorkerPool, _WorkerDied
-from fluvius.scheduling._share import Load, remote_placeholder
 from fluvius.scheduling._wire import dumps
 from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
 
@@ -186,14 +208,24 @@ class ProcessScheduler:
         )
 
 
-def _placeholder(item: NodeSpec) -> NodeSpec:
-    return NodeSpec(item.key, remote_placeholder, (), {}, "sync", item.cutoff)
+def _modules(graph: Graph) -> tuple[str, ...]:
+    """The importable modules of the graph's callables (what workers preload)."""
+    fns: dict[int, Any] = {}
+    for item in graph.items:
+        if isinstance(item, NodeSpec):
+            fns.setdefault(id(item.fn), item.fn)
+    names = {getattr(fn, "__module__", None) for fn in fns.values()}
+    return tuple(sorted(n for n in names if isinstance(n, str) and n not in _NOT_PRELOADED))
+
+
+_NOT_PRELOADED = frozenset({"__main__", "builtins", "__mp_main__"})
 
 
 class ProcessSession(Session):
     """One run on the process scheduler (see the module docstring)."""
 
     worker_name = "process"
+    computes_here = False  # the parent's plan needs the structure only
 
     def __init__(self, graph: Graph, scheduler: ProcessScheduler) -> None:
         super().__init__(
@@ -208,28 +240,37 @@ class ProcessSession(Session):
         self.sid = _sessions
         self.scheduler = scheduler
         self.n = scheduler.workers
-        t0 = time.perf_counter()
-        if self.n == 1:
-            self.partition = Partition(1, (0,) * len(graph.items), "single")
-        else:
-            self.partition = partition_graph(graph, self.n, scheduler.partitioner, scheduler.costs)
-        self.partition_seconds = time.perf_counter() - t0
-        owner = self.partition.owner
-        self.owned_keys = [
-            [k for r, k in enumerate(graph.keys) if owner[r] == w and not self.plan.is_source[r]]
-            for w in range(self.n)
-        ]
-        self.reads: list[set[int]] = [set() for _ in range(self.n)]
-        for r, ins in enumerate(graph.inputs):
-            for j in ins:
-                if self.plan.is_source[j]:
-                    self.reads[owner[r]].add(j)
         self.tracing = bool(scheduler.trace)
-        t0 = time.perf_counter()
-        self.frames = [self._frame(w) for w in range(self.n)]
-        self.pickle_seconds = time.perf_counter() - t0
-        self.pool: WorkerPool | None = None
         self._own_pool = scheduler.pool is None
+        self.pool: WorkerPool | None = None
+        self._sent_structure = False
+        self._reads: list[set[int]] | None = None
+        t0 = time.perf_counter()
+        with gc_paused():
+            structure = dumps(LoadGraph(self.sid, graph_tables(graph)))
+        self.pickle_seconds = time.perf_counter() - t0
+        if self._own_pool:  # the workers start (and import) while the parent partitions
+            self.pool = WorkerPool(self.n, preload=_modules(graph), wait=False)
+            weakref.finalize(self, self.pool.close)  # a session never closed: no orphan
+        else:
+            self._send_structure_early(scheduler.pool, structure)
+        try:
+            t0 = time.perf_counter()
+            if self.n == 1:
+                self.partition = Partition(1, (0,) * len(graph.items), "single")
+            else:
+                self.partition = partition_graph(
+                    graph, self.n, scheduler.partitioner, scheduler.costs
+                )
+            self.partition_seconds = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with gc_paused():
+                self.frames = [structure, *self._share_frames()]
+            self.pickle_seconds += time.perf_counter() - t0
+        except BaseException:
+            if self._own_pool and self.pool is not None:
+                self.pool.close()
+            raise
         self._involved: dict[frozenset[int], list[int]] = {}
         self.unsynced: set[int] = set()
         self.figures: dict[int, dict[str, Any]] = {}
@@ -241,63 +282,102 @@ class ProcessSession(Session):
         self._died: WorkerDiedError | None = None  # once a worker died, every read says so
         self._cycle_in_flight: tuple[int, set[int]] | None = None  # (index, workers in it)
 
-    # -- load payloads ----------------------------------------------------------------------
-    def _frame(self, w: int) -> bytes:
-        graph, owner = self.graph, self.partition.owner
-        skeleton = copy.copy(graph)
-        skeleton.__dict__.pop("levels", None)
-        skeleton.items = tuple(
-            item if owner[r] == w or not isinstance(item, NodeSpec) else _placeholder(item)
-            for r, item in enumerate(graph.items)
-        )
-        ticks = [s / 4 for s in (self.watchdog_s, self.cycle_timeout_s) if s is not None]
-        load = Load(
-            self.sid,
-            w,
-            skeleton,
-            owner,
-            self.policy,
-            self.tracing,
-            self.scheduler.freeze_gc,
-            max(0.01, min([0.25, *ticks])),
-        )
+    def _send_structure_early(self, pool: WorkerPool | None, structure: bytes) -> None:
+        """On an idle pool, the structure goes out now: workers unpickle it while the
+        parent partitions (it is the same for every partition)."""
+        if pool is None or pool.closed or pool.broken or pool.busy or not pool.started:
+            return
         try:
-            return dumps(load)
-        except Exception:
-            for r, item in enumerate(skeleton.items):
-                if isinstance(item, NodeSpec):
-                    if owner[r] == w:
-                        check_item(item.key, "callable", item.fn)
-                        check_item(item.key, "params", dict(item.params))
-                else:
-                    check_item(item.key, "value (a source)", item.value)
-            raise UnpicklableNodeError(
-                f"the graph cannot be sent to worker {w}; no single node was found at fault"
-            ) from None
+            for w in range(self.n):
+                pool.send_frame(w, structure)
+            pool.drain(WAIT_S * 20)
+        except (_WorkerDied, OSError):
+            return  # start() finds the pool broken and says so
+        self._sent_structure = True
+
+    # -- load payloads ----------------------------------------------------------------------
+    def reads(self) -> list[set[int]]:
+        """Per worker, the ranks of the sources its nodes read (made at the first tick:
+        start-up sends no source value)."""
+        if self._reads is None:
+            owner = self.partition.owner
+            self._reads = [set() for _ in range(self.n)]
+            for s in self.graph.sources:
+                for c in self.graph.children[s]:
+                    self._reads[owner[c]].add(s)
+        return self._reads
+
+    def owned_keys(self, w: int) -> list[str]:
+        """Keys of the nodes worker ``w`` owns."""
+        owner, items = self.partition.owner, self.graph.items
+        return [it.key for r, it in enumerate(items) if owner[r] == w and isinstance(it, NodeSpec)]
+
+    def _share_frames(self) -> list[bytes]:
+        """One LoadShare frame per worker: the owner table and its own nodes' rows only.
+        Also fills ``counts[w]`` (nodes per worker)."""
+        graph, owner = self.graph, self.partition.owner
+        rows: list[list[Any]] = [[] for _ in range(self.n)]
+        for r, item in enumerate(graph.items):
+            if isinstance(item, NodeSpec):
+                rows[owner[r]].append(node_row(r, item))
+        self.counts = [len(rw) for rw in rows]
+        ticks = [s / 4 for s in (self.watchdog_s, self.cycle_timeout_s) if s is not None]
+        status_tick_s = max(0.01, min([0.25, *ticks]))
+        frames = []
+        for w in range(self.n):
+            load = LoadShare(
+                self.sid,
+                w,
+                owner,
+                rows[w],
+                self.policy,
+                self.tracing,
+                self.scheduler.freeze_gc,
+                status_tick_s,
+            )
+            try:
+                frames.append(dumps(load))
+            except Exception:
+                for r, *_ in rows[w]:
+                    item = graph.items[r]
+                    assert isinstance(item, NodeSpec)
+                    check_item(item.key, "callable", item.fn)
+                    check_item(item.key, "params", dict(item.params))
+                raise UnpicklableNodeError(
+                    f"the graph cannot be sent to worker {w}; no single node was found at fault"
+                ) from None
+        return frames
 
     # -- the run ----------------------------------------------------------------------------
     async def _start(self, progress: ProgressCallback | None) -> CycleResult:
         if progress is not None:
             progress(0, len(self.graph))
-        pool = self.scheduler.pool
-        if pool is None:
-            pool = WorkerPool(self.n)
+        pool = self.pool if self._own_pool else self.scheduler.pool
+        assert pool is not None
+        if self._own_pool:
+            t0 = time.perf_counter()
+            pool.wait_started()
+            self.spawn_wait_seconds = time.perf_counter() - t0
+            self.spawn_seconds = pool.spawn_seconds
         elif pool.closed or pool.broken or pool.busy:
             raise FluviusError(f"the worker pool cannot run this session: {pool!r}")
         self.pool = pool
         pool.busy = True
         t0 = time.perf_counter()
+        structure, *shares = self.frames
+        if not self._sent_structure:  # the same bytes for every worker
+            for w in range(self.n):
+                pool.send_frame(w, structure)
         for w in range(self.n):
-            pool.send_frame(w, dumps(("load", self.frames[w])))
+            pool.send_frame(w, shares[w])
         self.frames = []
         self._in_flight = True
-        await self._gather("loaded", range(self.n), None)
+        await self._gather(Loaded, range(self.n), None)
         self._in_flight = False
         self.load_seconds = time.perf_counter() - t0
+        # each worker freezes its heap after its reply (Frozen comes later, read by _poll):
+        # its next command waits for that, the values of start-up do not
         result = await self._run(None, list(range(self.n)))
-        if self.scheduler.freeze_gc:
-            frozen = await self._gather("frozen", range(self.n), None)
-            self.gc_freeze_seconds = max(msg[3] for msg in frozen.values())
         if progress is not None:
             progress(len(self.graph), len(self.graph))
         return result
@@ -320,11 +400,11 @@ class ProcessSession(Session):
         index = 0 if changed is None else self.state.cycles
         values = self.state.values
         for w in involved:
-            reads = self.reads[w]
+            reads = self.reads()[w]
             sources = {} if changed is None else {s: values[s] for s in changed if s in reads}
-            pool.send(w, ("cycle", self.sid, index, changed, sources))
+            pool.send(w, RunCycle(self.sid, index, changed, sources))
         self._in_flight = True  # until every worker is done: closing now must stop them
-        done = await self._gather("done", involved, index)
+        done = await self._gather(Done, involved, index)
         self._in_flight = False
         pool.arena.release()
         self.unsynced.update(involved)
@@ -332,13 +412,13 @@ class ProcessSession(Session):
         errors: list[tuple[int, NodeError]] = []
         stop: tuple[int, NodeError, BaseException | None] | None = None
         for w, msg in done.items():
-            _, _, _, _, n, errs, w_stop, figures, spans = msg
-            recomputed += n
-            self.figures[w] = figures
-            self.spans[w] += spans
-            for err, cause in errs:
+            recomputed += msg.computed
+            self.figures[w] = msg.figures
+            self.spans[w] += msg.spans
+            for err, cause in msg.errors:
                 err.__cause__ = cause
                 errors.append((self.graph.index[err.key], err))
+            w_stop = msg.stop
             if w_stop is not None and (stop is None or w_stop[0] < stop[0]):
                 stop = w_stop
         if stop is not None:
@@ -347,7 +427,7 @@ class ProcessSession(Session):
         errors.sort(key=lambda e: e[0])
         return CycleResult(index, recomputed, time.perf_counter() - t0, tuple(e for _, e in errors))
 
-    async def _gather(self, kind: str, workers: Any, index: int | None) -> dict[int, Any]:
+    async def _gather(self, kind: type[Any], workers: Any, index: int | None) -> dict[int, Any]:
         """Wait for one ``kind`` message from each of ``workers``, watching liveness."""
         pool = self.pool
         assert pool is not None
@@ -355,21 +435,22 @@ class ProcessSession(Session):
         got: dict[int, Any] = {}
         t0 = time.monotonic()
         warn_at = deadline = math.inf
-        if kind == "done" and index is not None:  # a cycle: watched (module docstring)
+        if kind is Done and index is not None:  # a cycle: watched (module docstring)
             self._cycle_in_flight = (index, waiting)
             warn_at = self.watchdog_s or math.inf
             if index > 0 and self.cycle_timeout_s is not None:
                 deadline = self.cycle_timeout_s
         while waiting:
             later = []
+            msg: Any
             for w, msg in self._poll(pool):
-                if msg[0] == "load_failed":
-                    raise FluviusError(f"worker {w} could not load its share: {msg[2]}")
-                if msg[0] != kind or w not in waiting:
+                if type(msg) is LoadFailed and msg.session == self.sid:
+                    raise FluviusError(f"worker {w} could not load its share: {msg.text}")
+                if type(msg) is not kind or w not in waiting:
                     later.append((w, msg))
-                elif msg[0] != "loaded" and msg[2] != self.sid:
+                elif msg.session != self.sid:
                     continue  # a reply to an earlier session on this pool
-                elif kind == "done" and msg[3] != index:
+                elif kind is Done and msg.cycle != index:
                     continue
                 else:
                     got[w] = msg
@@ -435,10 +516,16 @@ class ProcessSession(Session):
 
     def _poll(self, pool: WorkerPool) -> list[tuple[int, Any]]:
         try:
-            return pool.poll()
+            got = pool.poll()
+            if any(type(m) is Frozen for _, m in got):
+                for _, m in got:
+                    if type(m) is Frozen and m.session == self.sid:
+                        self.gc_freeze_seconds = max(self.gc_freeze_seconds, m.seconds)
+                got = [(w, m) for w, m in got if type(m) is not Frozen]
+            return got
         except _WorkerDied as exc:
             if self._died is None:
-                keys = self.owned_keys[exc.wid]
+                keys = self.owned_keys(exc.wid)
                 log.warning("%s; it owned %d nodes", exc, len(keys), extra={"worker": exc.wid})
                 shown = ", ".join(repr(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
                 self._died = WorkerDiedError(
@@ -457,19 +544,19 @@ class ProcessSession(Session):
             return
         ask = sorted(self.unsynced)
         for w in ask:
-            pool.send(w, ("sync", self.sid))
+            pool.send(w, Sync(self.sid))
         waiting = set(ask)
         values = self.state.values
         while waiting:
             later = []
             for w, msg in self._poll(pool):
-                if msg[0] != "values" or msg[2] != self.sid or w not in waiting:
+                if type(msg) is not Values or msg.session != self.sid or w not in waiting:
                     later.append((w, msg))
                     continue
                 waiting.discard(w)
-                for r, v in msg[3]:
+                for r, v in msg.items:
                     values[r] = v
-                self._failed_by[w] = msg[4]
+                self._failed_by[w] = msg.failed
             pool.keep(later)
             if waiting:
                 pool.wait_blocking(WAIT_S)
@@ -502,7 +589,7 @@ class ProcessSession(Session):
                 {
                     "worker": f"worker-{w}",
                     "pid": pids[w],
-                    "nodes": len(self.owned_keys[w]),
+                    "nodes": self.counts[w],
                     "busy_seconds": fig.get("busy_seconds", 0.0),
                     "idle_seconds": fig.get("idle_seconds", 0.0),
                     "cpu_seconds": fig.get("cpu_seconds", 0.0),
@@ -515,14 +602,13 @@ class ProcessSession(Session):
 
     def run_stats(self) -> dict[str, Any]:
         """Scheduler-level figures for ``fluvius run --json``."""
-        pool = self.pool
         return {
             "workers_count": self.n,
             "partitioner": self.partition.partitioner,
             "cross_edges": len(self.partition.cross_edges(self.graph)),
             "partition_seconds": self.partition_seconds,
             "pickle_seconds": self.pickle_seconds,
-            "spawn_seconds": pool.spawn_seconds if pool is not None and self._own_pool else 0.0,
+            "spawn_seconds": self.spawn_seconds,
             "load_seconds": self.load_seconds,
         }
 
@@ -569,12 +655,12 @@ class ProcessSession(Session):
             return
         try:
             for w in range(self.n):
-                pool.send(w, ("unload", self.sid))
+                pool.send(w, Unload(self.sid))
             waiting = set(range(self.n))
             deadline = time.monotonic() + 5.0
             while waiting and time.monotonic() < deadline:
                 for w, msg in pool.poll():  # replies of this session not read yet: dropped
-                    if msg[0] == "unloaded" and msg[2] == self.sid:
+                    if type(msg) is Unloaded and msg.session == self.sid:
                         waiting.discard(w)
                 if waiting:
                     pool.wait_blocking(WAIT_S)

@@ -27,20 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fluvius.engine.cycle import (
-    compute_cycle,
-    compute_startup,
-    fail_node,
-    finish_node,
-    first_error,
-    make_node_error,
-    next_ready,
-    start_cycle,
-)
+from fluvius.engine.cycle import compute_cycle, compute_startup, first_error, start_cycle
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
-from fluvius.scheduling._watch import watch_loop
+from fluvius.scheduling._driver import CycleDriver
 from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
 
 if TYPE_CHECKING:
@@ -165,72 +156,27 @@ class SerialSession(Session):
     ) -> CycleResult:
         t0 = time.perf_counter()
         plan, state = self.plan, self.state
-        startup = changed is None
         cs = start_cycle(plan, changed)
         total = len(cs.waiting) + len(cs.ready)
-        causes: dict[int, BaseException] = {}
-        done: asyncio.Queue[tuple[int, bool, Any]] = asyncio.Queue()
-        tasks: dict[int, asyncio.Task[None]] = {}
+        driver = CycleDriver(
+            plan, state, cs, self.policy, self.worker_name, startup=changed is None
+        )
 
-        def failed(r: int, exc: BaseException) -> None:
-            causes[r] = exc
-            fail_node(
-                plan, state, cs, r, make_node_error(plan, r, exc, self.worker_name), self.policy
-            )
-            if self.policy == "fail_fast":
-                for other in [t for t in tasks if t > r]:
-                    tasks.pop(other).cancel()
-                    cs.running.discard(other)
+        async def wait() -> bool:  # only tasks can bring news here
+            driver.wake.clear()
+            await driver.wake.wait()
+            return True
 
-        async with asyncio.TaskGroup() as tg:
-            while not cs.finished:
-                while (r := next_ready(plan, state, cs)) is not None:
-                    step = plan.steps[r]
-                    assert step is not None
-                    _, call, a, g = step
-                    values = state.values
-                    if plan.is_async[r]:
-                        # the coroutine is created inside its task, so a task cancelled
-                        # before its first step leaves no coroutine un-awaited
-                        args = (values[a],) if g is None else tuple(g(values))
-                        tasks[r] = tg.create_task(_settle_async(r, call, args, done))
-                        continue
-                    try:
-                        out = call(values[a]) if g is None else call(*g(values))
-                    except Exception as exc:
-                        failed(r, exc)
-                        continue
-                    finish_node(plan, state, cs, r, out, startup)
-                if progress is not None:
-                    progress(cs.recomputed, total)
-                if cs.running:
-                    r, ok, payload = await done.get()
-                    if tasks.pop(r, None) is None:
-                        continue  # cancelled under fail-fast after it had finished
-                    if ok:
-                        finish_node(plan, state, cs, r, payload, startup)
-                    else:
-                        failed(r, payload)
+        def report() -> None:
+            if progress is not None:
+                progress(cs.recomputed, total)
+
+        await driver.run(wait, report)
         err = first_error(plan, cs)
         if progress is not None and err is None:
             progress(total, total)  # every node settled: computed, or marked failed (isolate)
         if err is not None:
             assert cs.stop_above is not None
-            raise err from causes[cs.stop_above]
-        index = 0 if startup else state.cycles
+            raise err from driver.causes[cs.stop_above]
+        index = 0 if changed is None else state.cycles
         return CycleResult(index, cs.recomputed, time.perf_counter() - t0, tuple(cs.errors))
-
-
-watch_loop(SerialSession._concurrent)  # its `r` and `cs` say what runs (_watch.py)
-
-
-async def _settle_async(
-    r: int, call: Any, args: tuple[Any, ...], done: asyncio.Queue[tuple[int, bool, Any]]
-) -> None:
-    """Run one async node and report the outcome as data (never raises but cancellation)."""
-    try:
-        value = await call(*args)
-    except Exception as exc:
-        done.put_nowait((r, False, exc))
-    else:
-        done.put_nowait((r, True, value))

@@ -30,7 +30,7 @@ The random-graph tests carry ``@pytest.mark.slow``: a project running pytest wit
 ``--strict-markers`` registers that marker (fluvius does, in ``pyproject.toml``). They take
 their other Hypothesis settings (``derandomize``, ``database``) from the loaded profile.
 
-What is checked (ARCHITECTURE.md, "Graph semantics"): random graphs against
+What is checked (docs/concepts/semantics.md): random graphs against
 :class:`~fluvius.engine.ReferenceEvaluator` (bit-identical values, identical per-cycle
 recomputed counts, failed nodes and errors, under both error policies); the change cutoff
 (equal values stop propagation, ``cutoff=False`` opts out, NaN always propagates, ``-0.0``
@@ -268,6 +268,28 @@ def _constant() -> float:
 
 def _pair(a: float, b: float) -> tuple[float, float]:
     return (a, b)
+
+
+def _weighted(a: float, b: float, *, w: float, bias: float = 0.0) -> float:
+    return a * w + b * (1.0 - w) + bias
+
+
+async def _async_weighted(a: float, *, w: float) -> float:
+    await asyncio.sleep(0)
+    return a * w
+
+
+class _KeywordHistory:
+    """Stateful node whose ``update`` takes its inputs by keyword."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float]] = []
+
+    def update(self, *, a: float, w: float) -> None:
+        self.seen.append((a, w))
+
+    def get(self) -> tuple[tuple[float, float], ...]:
+        return tuple(self.seen)
 
 
 # -- the suite ----------------------------------------------------------------------------------
@@ -814,3 +836,20 @@ class SchedulerSuite:
         assert [c.recomputed for c in report.cycles] == [o.recomputed for o in expected[1:]]
         assert {k: canonical(v) for k, v in report.values.items()} == expected[-1].values
         assert report.stats["error_policy"] == "isolate"
+
+    def test_keyword_inputs_match_the_oracle(
+        self, scheduler_factory: Callable[[str], Scheduler]
+    ) -> None:
+        """Inputs by keyword (``inputs={...}``) reach plain, async and stateful nodes."""
+        g = GraphBuilder()
+        a, b, w = g.source("a", 1.0), g.source("b", 3.0), g.source("w", 0.25)
+        g.node("mix", _weighted, a, inputs={"w": w, "b": b}, params={"bias": 0.5})
+        g.node("amix", _async_weighted, inputs={"w": w, "a": a})
+        g.node("seen", _KeywordHistory(), inputs={"w": w, "a": a})
+        graph = g.build()
+        ticks = [{"w": 0.5}, {"a": 2.0, "b": 4.0}, {"b": 5.0}]
+        expected = run_oracle(graph, ticks, "fail_fast")
+        actual = _run(run_session(scheduler_factory("fail_fast"), graph, ticks))
+        assert actual == expected
+        assert actual[-1].values["mix"] == canonical(2.0 * 0.5 + 5.0 * 0.5 + 0.5)
+        assert actual[-1].values["seen"] == canonical(((1.0, 0.25), (1.0, 0.5), (2.0, 0.5)))

@@ -1,4 +1,6 @@
-"""The WORKLOADS.md benchmark workloads as graph spec dicts, deterministic from params + seed.
+"""The benchmark workloads as graph spec dicts, deterministic from params + seed.
+
+The workloads are described in docs/reference/workloads.md.
 
 (This file runs to about 600 lines: the three builders, their shared checks and the
 registry read best together, against the exact descriptions below that other engines

@@ -3,7 +3,7 @@
 Reading a capture needs the IEX feed handler, ``fluvius.feeds``, which is optional here: it
 is imported when a ``capture`` is asked for, and its absence is a clear error that says to
 use a CSV symbol list instead. The capture is read with ``fluvius.feeds.iex.iter_events``
-(one unified event at a time, bounded memory; ARCHITECTURE.md "Unified market events"):
+(one unified event at a time, bounded memory; the unified events of docs/reference/iex.md):
 every event with a symbol names one, and security directory events
 (``kind == "security_directory"``) add their ``round_lot_size``, ``luld_tier`` and
 ``flags``.

@@ -1,4 +1,6 @@
-"""Synthetic IEX captures for the ``iex`` workload (WORKLOADS.md), deterministic from a seed.
+"""Synthetic IEX captures for the ``iex`` benchmarks, deterministic from a seed.
+
+The ``iex`` workload is described in docs/reference/workloads.md.
 
 Design
 ------

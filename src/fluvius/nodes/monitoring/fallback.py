@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, NamedTuple
 
-from fluvius.nodes.monitoring.decay_alert import DecayAlert
+from fluvius.nodes.monitoring.decay_alert import DecayAlert, legacy_positional
 
 __all__ = ["FallbackSwitch", "Served"]
 
@@ -18,17 +19,23 @@ class Served(NamedTuple):
 
 
 class FallbackSwitch:
-    """Serve model A's prediction unless A's error breaches ``bound``; then serve B's.
+    """Serve model A's prediction unless A's error breaches ``threshold``; then serve B's.
 
     Parameters
     ----------
-    bound
+    threshold
         Switch to B when A's monitored error is above this for ``persistence`` updates.
-    recover
-        Switch back to A when the error is at or below this (``<= bound``) for
-        ``persistence`` updates (default ``bound``): the hysteresis band.
+    clear
+        Switch back to A when the error is at or below this (``<= threshold``) for
+        ``persistence`` updates (default ``threshold``): the hysteresis band.
     persistence
         Consecutive updates needed to switch either way.
+    bound, recover
+        Deprecated names of ``threshold`` and ``clear`` (they warn); the former positional
+        form ``FallbackSwitch(bound, recover, persistence)`` also warns.
+
+    The arguments are those of :class:`fluvius.nodes.anomaly.Alert` and
+    :class:`DecayAlert`, in the same order.
 
     Attributes
     ----------
@@ -47,7 +54,7 @@ class FallbackSwitch:
 
     Examples
     --------
-    >>> switch = FallbackSwitch(bound=1.0, recover=0.5, persistence=1)
+    >>> switch = FallbackSwitch(threshold=1.0, clear=0.5, persistence=1)
     >>> for err in [0.2, 1.5, 0.8, 0.3]:
     ...     switch.update(err, 10.0, 20.0)
     ...     print(switch.get())
@@ -57,16 +64,47 @@ class FallbackSwitch:
     Served(value=10.0, model='a')
     """
 
-    def __init__(self, bound: float, recover: float | None = None, persistence: int = 1) -> None:
-        self._alert = DecayAlert(bound, persistence, recover)
-        self.bound = self._alert.threshold
-        self.recover = self._alert.clear
+    def __init__(
+        self,
+        threshold: float | None = None,
+        *legacy: Any,
+        clear: float | None = None,
+        persistence: int = 1,
+        bound: float | None = None,
+        recover: float | None = None,
+    ) -> None:
+        if legacy:
+            old = legacy_positional(
+                "FallbackSwitch",
+                legacy,
+                ("clear", "persistence"),
+                {"clear": clear, "persistence": persistence},
+            )
+            clear, persistence = old["clear"], old["persistence"]
+        if bound is not None or recover is not None:
+            warnings.warn(
+                "FallbackSwitch(bound=, recover=) is deprecated; use threshold= and clear= "
+                "(the names of Alert and DecayAlert)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if (bound is not None and threshold is not None) or (
+                recover is not None and clear is not None
+            ):
+                raise TypeError("FallbackSwitch: give threshold/clear or bound/recover, not both")
+            threshold = bound if bound is not None else threshold
+            clear = recover if recover is not None else clear
+        if threshold is None:
+            raise TypeError("FallbackSwitch() missing required argument: 'threshold'")
+        self._alert = DecayAlert(threshold, clear=clear, persistence=persistence)
+        self.threshold = self._alert.threshold
+        self.clear = self._alert.clear
         self.persistence = persistence
         self._served = Served(math.nan, "a")
 
     @classmethod
     def _unit_test_params(cls) -> list[dict[str, Any]]:
-        return [{"bound": 100.0}, {"bound": 100.5, "recover": 99.5, "persistence": 2}]
+        return [{"threshold": 100.0}, {"threshold": 100.5, "clear": 99.5, "persistence": 2}]
 
     @property
     def serving(self) -> str:
@@ -76,7 +114,7 @@ class FallbackSwitch:
     @property
     def n_switches(self) -> int:
         """Switches from A to B so far."""
-        return self._alert.n_raised
+        return self._alert.onsets
 
     def update(self, error_a: float | None, pred_a: Any, pred_b: Any) -> None:
         """Feed A's monitored error and both predictions of this tick."""
@@ -94,7 +132,7 @@ class FallbackSwitch:
 
     def __repr__(self) -> str:
         return (
-            f"FallbackSwitch(bound={self.bound!r}, recover={self.recover!r}, "
+            f"FallbackSwitch(threshold={self.threshold!r}, clear={self.clear!r}, "
             f"persistence={self.persistence}, serving={self.serving!r})"
         )
 

@@ -30,7 +30,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
-from scipy.special import ndtr
 
 from fluvius.nodes.options import _scalar_bs
 
@@ -55,6 +54,15 @@ class _Backend(NamedTuple):
 
 def _npdf_array(x: Any) -> Any:
     return _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+
+
+def ndtr(x: Any) -> Any:
+    """``scipy.special.ndtr``, imported on first use: scipy takes ~0.5 s to import, and the
+    scalar paths (all that a graph of one-option nodes calls) never need it; a worker
+    process of a multi-process run would pay it at spawn."""
+    from scipy.special import ndtr as scipy_ndtr
+
+    return scipy_ndtr(x)
 
 
 _NUMPY = _Backend(np.exp, np.sqrt, np.log, ndtr, _npdf_array)

@@ -49,12 +49,10 @@ import math
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import ndtr
 
 from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
 from fluvius.nodes.options._scalar_iv import MILLS_ROUNDS, WING, solve_one, step_tol
-from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign
+from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign, ndtr
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -284,6 +282,8 @@ def _brent(p: float, f: float, k: float, s: float, lo: float, hi: float) -> tupl
     try:
         if excess(lo) > 0.0 or excess(hi) < 0.0:
             return math.nan, False
+        from scipy.optimize import brentq  # rare; scipy.optimize costs ~0.1 s to import
+
         root: Any = brentq(excess, lo, hi, xtol=1e-15, rtol=4.5e-16, maxiter=200)
     except (ValueError, RuntimeError):
         return math.nan, False

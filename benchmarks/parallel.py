@@ -1,0 +1,218 @@
+"""Parallel that pays (issue 11): the options script serial and on 2 worker processes,
+every figure of the issue side by side, from one run.
+
+Figures (medians over ``--repeats``; serial and process runs interleaved, so a change of
+load hits both alike):
+
+* options workload, defaults (the ``light`` preset): time to first value, i.e. the
+  session's creation (partitioning, pickling) plus ``start()``: serial; 2 workers on a
+  running pool (``warm``: spawned and used once beforehand); 2 workers spawning their own
+  (``cold``). With the scheduler's own breakdown (partition, pickling, spawn, load).
+* one-spot tick p50 (one underlying's spot moves; the underlyings in turn, the first
+  round not counted) and the market-wide tick (all spots in one batch): serial vs 2
+  workers in one session each; the speed ratio is serial's median over the process one.
+* overhead workload (40,021 trivial nodes): distribution overhead per node = (2 workers'
+  time to first value - serial's) / nodes, on a running pool.
+* heavy preset: time to first value serial vs 2 workers (running pool) and the speed-up;
+  with ``--predict``, the simulator's prediction for the partition used (profile of one
+  serial start-up, this machine's stored or default calibration).
+* fanout workload: start-up speed-up of 2 workers (running pool) over serial.
+* the cores two busy processes really get (``measure_parallelism``) and the load average,
+  before and after: the machine is shared.
+
+Run: ``python benchmarks/parallel.py --out benchmarks/results/parallel.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from typing import TYPE_CHECKING, Any
+
+from _common import write_results
+from fluvius.graph.spec import spec_to_graph
+from fluvius.partition.calibrate import default_calibration, measure_parallelism
+from fluvius.scheduling import ProcessScheduler, SerialScheduler, WorkerPool
+from fluvius.workloads import export_workload
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fluvius.graph.dag import Graph
+    from fluvius.scheduling.base import Scheduler
+
+TARGETS = {
+    "warm_ttfv_over_serial": 1.0,  # <= serial's
+    "cold_ttfv_extra_s": 0.5,  # <= serial + 0.5 s
+    "overhead_us_per_node": 3.0,
+    "spot_tick_extra_ms": 0.3,
+    "market_speed_ratio": 1.7,
+    "heavy_speedup": 1.85,
+    "fanout_speedup": 1.85,
+}
+
+
+async def _first_value(scheduler: Scheduler, graph: Graph) -> dict[str, float]:
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    session = scheduler.session(graph)
+    created = time.perf_counter() - t0
+    created_cpu = time.process_time() - cpu0
+    async with session:
+        await session.start()
+        out = {"ttfv_s": time.perf_counter() - t0, "created_s": created}
+        out["created_cpu_s"] = created_cpu  # the parent's CPU: robust to a loaded machine
+        out["startup_s"] = session.startup_seconds
+        out["spawn_s"] = session.spawn_seconds
+        for k, v in session.run_stats().items():
+            if k.endswith("_seconds"):
+                out[k.removesuffix("_seconds") + "_s"] = v
+        return out
+
+
+def first_values(
+    schedulers: dict[str, Callable[[], Scheduler]], graph: Graph, repeats: int
+) -> dict[str, dict[str, float]]:
+    runs: dict[str, list[dict[str, float]]] = {}
+    for _ in range(repeats):
+        for name, make in schedulers.items():
+            runs.setdefault(name, []).append(asyncio.run(_first_value(make(), graph)))
+    return {
+        name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()
+    }
+
+
+async def _ticks(scheduler: Scheduler, graph: Graph, spots: list[str], rounds: int) -> Any:
+    async with scheduler.session(graph) as session:
+        await session.start()
+        one: list[float] = []
+        for i in range(rounds + 1):
+            for spot in spots:
+                t0 = time.perf_counter()
+                await session.cycle({spot: 100.0 + 0.01 * i})
+                if i:  # the first round walks and caches each spot's descendants
+                    one.append(time.perf_counter() - t0)
+        market: list[float] = []
+        for i in range(rounds + 5):
+            t0 = time.perf_counter()
+            await session.cycle(dict.fromkeys(spots, 101.0 + 0.01 * i))
+            if i >= 5:
+                market.append(time.perf_counter() - t0)
+        return statistics.median(one), statistics.median(market)
+
+
+def _show(label: str, figures: dict[str, dict[str, float]]) -> None:
+    for name, f in figures.items():
+        parts = "  ".join(f"{k} {v:.3f}" for k, v in f.items() if k != "ttfv_s")
+        print(f"  {label:8} {name:14} first value {f['ttfv_s']:.3f} s  ({parts})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=4, help="tick rounds over every spot")
+    parser.add_argument("--partitioner", default="auto")
+    parser.add_argument("--no-predict", action="store_true", help="skip the heavy profile")
+    parser.add_argument("--out", default="", help="write the figures as JSON here")
+    args = parser.parse_args()
+    doc: dict[str, Any] = {"repeats": args.repeats, "partitioner": args.partitioner}
+    doc["load_before"] = os.getloadavg()
+    doc["cores_before"] = measure_parallelism(2, 0.2)
+    print(f"load average {doc['load_before']}; cores for 2 processes {doc['cores_before']:.2f}")
+    part = args.partitioner
+    light = spec_to_graph(export_workload("options"), origin="options")
+    heavy = spec_to_graph(export_workload("options", preset="heavy"), origin="options-heavy")
+    over = spec_to_graph(export_workload("overhead"), origin="overhead")
+    fan = spec_to_graph(export_workload("fanout"), origin="fanout")
+    spots = [k for k in light.source_keys if k.endswith("/spot")]
+    with WorkerPool(2) as pool:
+        warm_up = ProcessScheduler(2, part, pool=pool)
+        for g in (light, heavy, over, fan):  # a running pool has imported the node library
+            asyncio.run(_first_value(warm_up, g))
+
+        def serial() -> Scheduler:
+            return SerialScheduler()
+
+        def warm() -> Scheduler:
+            return ProcessScheduler(2, part, pool=pool)
+
+        def cold() -> Scheduler:
+            return ProcessScheduler(2, part)
+
+        print(f"options (light): {len(light):,} nodes, {len(light.sources):,} sources")
+        opt = first_values({"serial": serial, "process2_warm": warm, "process2_cold": cold},
+                           light, args.repeats)  # fmt: skip
+        _show("options", opt)
+        s_one, s_market = asyncio.run(_ticks(serial(), light, spots, args.rounds))
+        p_one, p_market = asyncio.run(_ticks(warm(), light, spots, args.rounds))
+        ticks = {
+            "serial_spot_p50_ms": s_one * 1e3,
+            "process2_spot_p50_ms": p_one * 1e3,
+            "serial_market_ms": s_market * 1e3,
+            "process2_market_ms": p_market * 1e3,
+        }
+        print(
+            f"  ticks    one spot p50: serial {s_one * 1e3:.3f} ms, 2 workers {p_one * 1e3:.3f} ms"
+            f"; market-wide: serial {s_market * 1e3:.2f} ms, 2 workers {p_market * 1e3:.2f} ms"
+        )
+        print(f"overhead: {len(over):,} nodes")
+        ovh = first_values({"serial": serial, "process2_warm": warm}, over, args.repeats)
+        _show("overhead", ovh)
+        print(f"heavy preset: {len(heavy):,} nodes")
+        hvy = first_values({"serial": serial, "process2_warm": warm}, heavy, args.repeats)
+        _show("heavy", hvy)
+        print(f"fanout: {len(fan):,} nodes")
+        fno = first_values({"serial": serial, "process2_warm": warm}, fan, args.repeats)
+        _show("fanout", fno)
+    doc.update(options=opt, ticks=ticks, overhead=ovh, heavy=hvy, fanout=fno)
+    measured = {
+        "warm_ttfv_over_serial": opt["process2_warm"]["ttfv_s"] / opt["serial"]["ttfv_s"],
+        "cold_ttfv_extra_s": opt["process2_cold"]["ttfv_s"] - opt["serial"]["ttfv_s"],
+        "overhead_us_per_node": (ovh["process2_warm"]["ttfv_s"] - ovh["serial"]["ttfv_s"])
+        / len(over)
+        * 1e6,
+        "spot_tick_extra_ms": (p_one - s_one) * 1e3,
+        "market_speed_ratio": s_market / p_market,
+        "heavy_speedup": hvy["serial"]["ttfv_s"] / hvy["process2_warm"]["ttfv_s"],
+        "fanout_speedup": fno["serial"]["ttfv_s"] / fno["process2_warm"]["ttfv_s"],
+    }
+    if not args.no_predict:
+        measured["heavy_predicted_s"] = predict_heavy(heavy, part)
+        started = hvy["process2_warm"]["startup_s"]  # the simulator models start()
+        measured["heavy_prediction_error"] = (measured["heavy_predicted_s"] - started) / started
+    doc["measured"] = measured
+    doc["targets"] = TARGETS
+    doc["load_after"] = os.getloadavg()
+    doc["cores_after"] = measure_parallelism(2, 0.2)
+    print("\nfigure                         measured    target")
+    for k, v in measured.items():
+        target = TARGETS.get(k)
+        shown = "" if target is None else f"{target:g}"
+        print(f"  {k:28} {v:9.3f}    {shown}")
+    print(f"load average {doc['load_after']}; cores for 2 processes {doc['cores_after']:.2f}")
+    write_results(args.out, doc)
+
+
+def predict_heavy(graph: Graph, partitioner: str) -> float:
+    """The simulator's prediction of ``start()`` on 2 workers for the partition the scheduler
+    makes, with node costs from one serial profile."""
+    from fluvius.partition.profile import profile_graph
+    from fluvius.partition.registry import partition_graph
+    from fluvius.partition.simulate import simulate
+
+    cal = default_calibration()
+    profile = profile_graph(graph, repeats=1, calibration=cal)
+    partition = partition_graph(graph, 2, partitioner)  # the scheduler's own, from estimates
+    prediction = simulate(
+        graph, profile.costs, partition, cal, sizes=profile.sizes, waits=profile.waits
+    )
+    name = partition.partitioner
+    print(f"  heavy    simulator: {prediction.makespan_s:.3f} s on 2 workers ({name})")
+    return prediction.makespan_s
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The messages of the process scheduler's protocol, as named types.
+
+Every message is a NamedTuple: as cheap to pickle as a plain tuple (a class reference and
+the fields), and read by name. ``session`` is the session id, ``cycle`` the cycle index
+(0 = start-up). A receiver dispatches on the type (``type(msg) is RunCycle``).
+
+Parent -> worker::
+
+    LoadGraph(session, tables)        the graph's structure, the same frame for every
+                                      worker (pickled once)
+    LoadShare(session, worker, owner, rows, policy, trace, freeze_gc)
+                                      the owner table and the rows of this worker's own
+                                      nodes only; the worker compiles them and replies
+                                      Loaded (or LoadFailed)
+    RunCycle(session, cycle, changed, sources)
+                                      ``changed`` source ranks (None: start-up) and the
+                                      new values of those this worker reads
+    Sync(session)                     send the values the parent has not fetched
+    Unload(session)  Exit()
+
+Worker -> parent::
+
+    Hello(worker, pid)  Loaded(worker, session, seconds)  LoadFailed(worker, session, text)
+    Done(worker, session, cycle, computed, errors, stop, figures, spans)
+    Frozen(worker, session, seconds)  Values(worker, session, items, failed)
+    Unloaded(worker, session)
+
+Worker -> worker::
+
+    Settle(session, cycle, entries)   how exported nodes settled, one per destination per
+                                      flush: ``(rank, UNCHANGED | CHANGED | FAILED, payload)``
+    Stop(session, cycle, rank)        fail-fast: nothing ranked above ``rank`` starts
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from fluvius.engine.cycle import CHANGED, FAILED, UNCHANGED
+
+if TYPE_CHECKING:
+    from fluvius.engine.plan import GraphTables, NodeRow
+    from fluvius.engine.state import ErrorPolicy
+    from fluvius.errors import NodeError
+
+__all__ = [
+    "CHANGED",
+    "FAILED",
+    "UNCHANGED",
+    "Done",
+    "Entries",
+    "Exit",
+    "Frozen",
+    "Hello",
+    "LoadFailed",
+    "LoadGraph",
+    "LoadShare",
+    "Loaded",
+    "RunCycle",
+    "Settle",
+    "Stop",
+    "Sync",
+    "Unload",
+    "Unloaded",
+    "Values",
+]
+
+
+Entries = dict[int, list[tuple[int, int, Any]]]
+"""Destination worker -> settle entries for it."""
+
+
+# -- parent -> worker ------------------------------------------------------------------------
+class LoadGraph(NamedTuple):
+    session: int
+    tables: GraphTables
+
+
+class LoadShare(NamedTuple):
+    session: int
+    worker: int
+    owner: tuple[int, ...]
+    rows: list[NodeRow]
+    policy: ErrorPolicy
+    trace: bool
+    freeze_gc: bool
+    status_tick_s: float = 0.25  # how often the worker publishes what it runs (_worker.py)
+
+
+class RunCycle(NamedTuple):
+    session: int
+    cycle: int
+    changed: frozenset[int] | None
+    sources: dict[int, Any]
+
+
+class Sync(NamedTuple):
+    session: int
+
+
+class Unload(NamedTuple):
+    session: int
+
+
+class Exit(NamedTuple):
+    pass
+
+
+# -- worker -> parent ------------------------------------------------------------------------
+class Hello(NamedTuple):
+    worker: int
+    pid: int
+
+
+class Loaded(NamedTuple):
+    worker: int
+    session: int
+    seconds: float
+
+
+class LoadFailed(NamedTuple):
+    worker: int
+    session: int
+    text: str
+
+
+class Done(NamedTuple):
+    worker: int
+    session: int
+    cycle: int
+    computed: int
+    errors: list[tuple[NodeError, BaseException | None]]
+    """Isolate: this cycle's failures with their causes (when they pickle)."""
+    stop: tuple[int, NodeError, BaseException | None] | None
+    """Fail-fast: the lowest failure seen here (rank, error, cause)."""
+    figures: dict[str, Any]
+    spans: list[tuple[Any, ...]]
+
+
+class Frozen(NamedTuple):
+    worker: int
+    session: int
+    seconds: float
+
+
+class Values(NamedTuple):
+    worker: int
+    session: int
+    items: list[tuple[int, Any]]
+    failed: dict[int, NodeError]
+
+
+class Unloaded(NamedTuple):
+    worker: int
+    session: int
+
+
+# -- worker -> worker ------------------------------------------------------------------------
+class Settle(NamedTuple):
+    session: int
+    cycle: int
+    entries: list[tuple[int, int, Any]]
+
+
+class Stop(NamedTuple):
+    session: int
+    cycle: int
+    rank: int

@@ -1,30 +1,42 @@
-"""The scalar path of the implied-volatility solver: one option in plain ``math``.
+"""The scalar implied-volatility solver's parts: one option in plain ``math``.
 
 The same algorithm as the vectorised solver in :mod:`fluvius.nodes.options.implied`, step
 for step (so the two agree to rounding), without numpy's per-call overhead: a graph node
-computing one option per tick pays about 2 µs, not tens.
+computing one option per tick pays under two microseconds, not tens. The hot path (checks,
+parity, the tabled start and its one step) is written out in
+:func:`~fluvius.nodes.options.implied_vol` itself, to spare a call layer; this module holds
+the start table, the starts and :func:`refine` (further steps and the fallback).
 
 The start (:func:`guess_one`) and the step are described in the vectorised module's notes:
-Corrado-Miller near the money, Mills-ratio asymptotics in the wings, then Householder
-steps of order 3 (quartic convergence) on ``ln P`` below the inflection point and on ``P``
-above it, safeguarded by a bracket. On the ``options`` workload's chains the start is
-within a few per cent, so one or two steps reach 1e-12 (the old start at the inflection
-point needed three or four Halley steps).
+near the money Corrado-Miller corrected by a tabulated ratio (:data:`START_TABLE`, within
+about 1e-4, so one Householder step of order 3 reaches full precision), Mills-ratio
+asymptotics in the wings, then Householder steps of order 3 (quartic convergence),
+safeguarded by a bracket.
 """
 
 from __future__ import annotations
 
-from math import erfc, exp, inf, isfinite, log, pi, sqrt
+from math import erfc, exp, floor, inf, log, pi, sqrt
 
-from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
-
-__all__ = ["MILLS_ROUNDS", "WING", "guess_one", "solve_one", "step_tol"]
+__all__ = [
+    "MILLS_ROUNDS",
+    "START_CELLS",
+    "START_TABLE",
+    "TABLE_CELLS",
+    "TABLE_COLS",
+    "TABLE_U",
+    "TABLE_W",
+    "WING",
+    "guess_one",
+    "refine",
+    "step_tol",
+]
 
 _INV_SQRT_2PI = 1.0 / sqrt(2.0 * pi)
 _INV_SQRT2 = 1.0 / sqrt(2.0)
 _SQRT_2PI = sqrt(2.0 * pi)
 _LOG_SQRT_2PI = log(_SQRT_2PI)
-_NOISE = NOISE_ULPS * 2.220446049250313e-16
+_INV_PI = 1.0 / pi
 _NAN = float("nan")
 
 WING = 1.5
@@ -33,6 +45,22 @@ WING = 1.5
 
 MILLS_ROUNDS = 3
 """Fixed-point rounds of the wing start (each costs two logs, not an erfc)."""
+
+TABLE_U = 1.35
+"""The ratio table covers ``u = |ln(F/K)| / v_cm < TABLE_U`` (``v_cm`` Corrado-Miller's
+estimate); near ``u = sqrt(2)`` Corrado-Miller drops its square root, and the ratio has a
+kink that bilinear interpolation would smear."""
+
+TABLE_W = 2.0
+"""... and ``v_cm < TABLE_W``; above, Corrado-Miller alone is the start."""
+
+TABLE_CELLS = 40.0
+"""Grid cells per unit of ``u`` and of ``v_cm`` (a step of 1/40, exact in binary)."""
+
+TABLE_COLS = int(TABLE_U * TABLE_CELLS) + 2
+"""Grid points per row (``u = i / TABLE_CELLS``); rows are ``v_cm = j / TABLE_CELLS``."""
+
+_ROWS = int(TABLE_W * TABLE_CELLS) + 1
 
 
 def step_tol(tol: float) -> float:
@@ -52,11 +80,26 @@ def guess_one(p: float, f: float, k: float, s: float, x: float) -> float:
     a = abs(x)
     fk = f - k
     m = p - 0.5 * s * fk  # the call's time value minus half the forward moneyness: > 0
-    disc = m * m - fk * fk / pi
+    disc = m * m - fk * fk * _INV_PI
     cm = _SQRT_2PI / (f + k) * (m + sqrt(disc) if disc > 0.0 else m)
+    if cm < TABLE_W and a < TABLE_U * cm:
+        return cm * _table_ratio(a / cm * TABLE_CELLS, cm * TABLE_CELLS)
     if a <= WING * cm:
         return cm
-    # the wings: p / sqrt(f k) ~ exp(-a^2/(2 v^2) - v^2/8) v^3 / (sqrt(2 pi) (a^2 - v^4/4))
+    return _wing(p, f, k, a)
+
+
+def _table_ratio(iu: float, iw: float) -> float:
+    """:data:`START_TABLE` interpolated bilinearly at grid coordinates ``(iu, iw)``."""
+    i, j = floor(iu), floor(iw)
+    b0, b1, b2, b3 = START_CELLS[j][i]
+    fu = iu - i
+    return b0 + b1 * fu + (b2 + b3 * fu) * (iw - j)
+
+
+def _wing(p: float, f: float, k: float, a: float) -> float:
+    """The wing start: p / sqrt(f k) ~ exp(-a^2/(2 v^2) - v^2/8) v^3 / (sqrt(2 pi) (a^2 - v^4/4))
+    solved for ``v`` by fixed-point rounds; the inflection point ``sqrt(2 a)`` if they fail."""
     lam = -log(p / sqrt(f * k)) - _LOG_SQRT_2PI - 2.0 * log(a)
     vc = sqrt(2.0 * a)  # the inflection point: the fallback start
     if not lam > 0.0:
@@ -73,56 +116,32 @@ def guess_one(p: float, f: float, k: float, s: float, x: float) -> float:
     return v
 
 
-def solve_one(
-    price: float,
-    spot: float,
-    strike: float,
-    years: float,
-    rate: float,
-    q: float,
+def refine(
+    p: float,
+    f: float,
+    k: float,
     s: float,
+    x: float,
+    v: float,
+    lower: bool,
+    years: float,
     tol: float = 1e-12,
     max_iter: int = 30,
-) -> tuple[float, IVReason]:
-    """Implied volatility of one option and its reason code (``s`` = +1 call, -1 put)."""
-    if not (
-        spot > 0.0
-        and strike > 0.0
-        and years > 0.0
-        and price >= 0.0
-        and isfinite(price + spot + strike + years + rate + q)
-    ):
-        return _NAN, IVReason.BAD_INPUT
-    f = spot * exp((rate - q) * years)
-    p = price * exp(rate * years)
-    fk = f - strike
-    intrinsic = s * fk
-    if p <= intrinsic or p <= 0.0:
-        return _NAN, IVReason.BELOW_INTRINSIC
-    if p >= (f if s > 0.0 else strike):
-        return _NAN, IVReason.ABOVE_UPPER_BOUND
-    if intrinsic > 0.0:  # in the money: solve the out-of-the-money option of the other kind
-        otm = p - intrinsic
-        if otm <= _NOISE * p:
-            return _NAN, IVReason.BELOW_INTRINSIC
-        p, s = otm, -s
-    x = log(f / strike)
-    a = abs(x)
-    # the start: guess_one, with its near-the-money case inlined (the common one)
-    m = p - 0.5 * s * fk
-    disc = m * m - fk * fk / pi
-    v = _SQRT_2PI / (f + strike) * (m + sqrt(disc) if disc > 0.0 else m)
-    if a > WING * v:
-        v = guess_one(p, f, strike, s, x)
-    lower = v * v < 2.0 * a  # below the inflection point: the objective is ln P
+) -> float:
+    """The volatility ``sigma`` from the start ``v = sigma√T``: safeguarded order-3 steps
+    (on ``ln P`` if ``lower``, else on ``P``), then the bracketing fallback; NaN if neither
+    converges. ``p`` is the undiscounted out-of-the-money price (``s`` its kind), ``f`` the
+    forward, ``k`` the strike, ``x = ln(f/k)``. :func:`~fluvius.nodes.options.implied_vol`
+    takes the first step from a tabled start itself and calls this only when that step was
+    not the last, or for a start off the table."""
     log_p = log(p) if lower else 0.0
-    x2 = x * x
     ms = -s * _INV_SQRT2
-    fh, kh, fn = 0.5 * f, 0.5 * strike, f * _INV_SQRT_2PI
-    lo, hi = 0.0, inf
+    fh, kh, fn = 0.5 * f, 0.5 * k, f * _INV_SQRT_2PI
     stop = _DEFAULT_STEP_TOL if tol == 1e-12 else step_tol(tol)
+    lo, hi = 0.0, inf
     for _ in range(max_iter):
-        d1 = x / v + 0.5 * v
+        xv = x / v
+        d1 = xv + 0.5 * v
         model = s * (fh * erfc(ms * d1) - kh * erfc(ms * (d1 - v)))
         vega = fn * exp(-0.5 * d1 * d1)
         if model < p:
@@ -130,9 +149,9 @@ def solve_one(
                 lo = v
         elif v < hi:
             hi = v
-        v2 = v * v
-        c = x2 / (v2 * v) - 0.25 * v  # vega' / vega
-        c3 = c * c - 3.0 * x2 / (v2 * v2) - 0.25  # vega'' / vega
+        xv3 = xv * xv / v  # x^2 / v^3
+        c = xv3 - 0.25 * v  # vega' / vega
+        c3 = c * c - 3.0 * xv3 / v - 0.25  # vega'' / vega
         try:
             if lower:
                 g1 = vega / model
@@ -141,16 +160,70 @@ def solve_one(
                 c3 += g1 * (2.0 * g1 - 3.0 * (c + g1))
             else:
                 n = (model - p) / vega
-            step = n * (1.0 - 0.5 * n * c) / (1.0 - n * c + n * n * c3 / 6.0)
+            nc = n * c
+            step = n * (1.0 - 0.5 * nc) / (1.0 - nc + n * n * c3 / 6.0)
         except (ZeroDivisionError, ValueError, OverflowError):
             step = _NAN
         new = v - step
         if abs(step) <= stop * (v if v > 1e-3 else 1e-3):
-            return new / sqrt(years), IVReason.OK
+            return new / sqrt(years)
         if not lo < new < hi:
             new = 0.5 * (lo + hi) if hi < inf else 2.0 * (v if v > lo else lo)
         v = new
     from fluvius.nodes.options.implied import _brent  # the rare fallback: import lazily
 
-    root, ok = _brent(p, f, strike, s, lo, hi)
-    return (root / sqrt(years), IVReason.OK) if ok else (_NAN, IVReason.NO_CONVERGENCE)
+    root, ok = _brent(p, f, k, s, lo, hi)
+    return root / sqrt(years) if ok else _NAN
+
+
+def _start_table() -> list[float]:
+    """``v / v_cm`` on the grid, row-major: the exact total volatility over Corrado-Miller's.
+
+    The price is a function of ``u`` and ``v_cm`` alone (in units of ``sqrt(FK)``): each
+    grid point is turned back into the out-of-the-money call price for which Corrado-Miller
+    gives that ``v_cm`` (the formula inverts in closed form), and that price is solved by
+    :func:`refine` from ``v_cm`` (in ``math``: no scipy at import; ~20 ms). The ``v_cm = 0``
+    row holds the limit, computed at ``v_cm = 1e-3``. Grid points whose price would be at
+    or above its upper bound ``f`` (large ``u`` and ``v_cm``: no input has it) copy their
+    left neighbour.
+    """
+    ratios: list[float] = []
+    for j in range(_ROWS):
+        w = max(j / TABLE_CELLS, 1e-3)
+        c = w * _INV_SQRT_2PI
+        for i in range(TABLE_COLS):
+            a = i / TABLE_CELLS * w
+            f, k = exp(-0.5 * a), exp(0.5 * a)  # the out-of-the-money call of |x| = a
+            d2 = (f - k) * (f - k) * _INV_PI
+            ck = c * (f + k)  # v_cm = (m + sqrt(m^2 - d2)) sqrt(2 pi) / (f + k)
+            m = (ck * ck + d2) / (2.0 * ck) if ck * ck > d2 else ck
+            p = m + 0.5 * (f - k)
+            v = refine(p, f, k, 1.0, -a, w, w * w < 2.0 * a, 1.0) if p < f else _NAN
+            ratios.append(v / w if v == v else ratios[-1])  # v == v: not NaN
+    return ratios
+
+
+START_TABLE = _start_table()
+"""``v / v_cm`` at ``(u, v_cm) = (i, j) / TABLE_CELLS``, flat at ``j * TABLE_COLS + i``."""
+
+
+def _cells(t: list[float]) -> list[list[tuple[float, float, float, float]]]:
+    """Per grid cell ``[j][i]`` the bilinear coefficients ``(a, b, c, d)`` of
+    ``r = a + b fu + (c + d fu) fw`` (``fu``, ``fw`` the position inside the cell)."""
+    cols = TABLE_COLS
+    return [
+        [
+            (
+                t[n],
+                t[n + 1] - t[n],
+                t[n + cols] - t[n],
+                t[n + cols + 1] - t[n + cols] - t[n + 1] + t[n],
+            )
+            for n in range(j * cols, (j + 1) * cols - 1)
+        ]
+        for j in range(_ROWS - 1)
+    ]
+
+
+START_CELLS = _cells(START_TABLE)
+"""The bilinear interpolation of :data:`START_TABLE`, one coefficient tuple per cell."""

@@ -11,21 +11,31 @@ put-call parity (the time value is what carries the volatility), so every target
 ``P`` is convex below its inflection point ``v_c = sqrt(2 |ln(F/K)|)`` and concave above it
 (Jaeckel, *By implication*, 2006). The solve has two parts:
 
-- **The start.** Near the money (``|x| <= 1.5 v0``, ``x = ln(F/K)``) the Corrado-Miller
-  approximation ``v0 = sqrt(2 pi) / (F + K) (m + sqrt(m^2 - (F - K)^2 / pi))``, where
-  ``m = p - s (F - K) / 2`` (without the root when it is imaginary); it is within a few
-  per cent there. In the wings, the Mills-ratio asymptotics of the normalised price,
+- **The start.** Near the money the Corrado-Miller approximation
+  ``v_cm = sqrt(2 pi) / (F + K) (m + sqrt(m^2 - (F - K)^2 / pi))``, where
+  ``m = p - s (F - K) / 2`` (without the root when it is imaginary), is within a few per
+  cent; the exact ``v / v_cm`` is a smooth function of ``u = |x| / v_cm`` and ``v_cm`` alone
+  (``x = ln(F/K)``; the price in units of ``sqrt(FK)`` depends on nothing else), so it is
+  tabulated at import on a grid of step 1/40 over ``u < 1.35``, ``v_cm < 2``
+  (:data:`~fluvius.nodes.options._scalar_iv.START_TABLE`, 4,500 points solved by
+  ``_scalar_iv.refine`` from Corrado-Miller, in ``math``: ~20 ms, no scipy) and
+  interpolated bilinearly: the start is then within about 1e-4 (3e-5 median, a few 1e-4
+  at the edges), and one order-3 step on ``P`` is the last. Above ``u = 1.35``
+  Corrado-Miller drops its root near ``u = sqrt(2)`` and the ratio
+  has a kink, so there (``u <= 1.5``) and above ``v_cm = 2`` Corrado-Miller alone is the
+  start. In the wings, the Mills-ratio asymptotics of the normalised price,
   ``p / sqrt(FK) ~ exp(-x^2 / (2 v^2) - v^2 / 8) v^3 / (sqrt(2 pi) (x^2 - v^4 / 4))``,
   solved for ``v`` by three fixed-point rounds (two logs each); the inflection point when
-  they fail. The start decides the region: below ``v_c`` the objective is
-  ``ln P(v) - ln p`` (``ln P`` is close to ``-x^2 / (2 v^2)`` there, far less curved than
-  ``P``, on which Newton crawls), above it ``P(v) - p``.
+  they fail. Away from the table the start decides the region: below ``v_c`` the objective
+  is ``ln P(v) - ln p`` (``ln P`` is close to ``-x^2 / (2 v^2)`` there, far less curved than
+  ``P``, on which Newton crawls), above it ``P(v) - p``; from a tabled start it is ``P``.
 - **The steps**: Householder's method of order 3 (quartic convergence),
   ``v -= n (1 - n a / 2) / (1 - n a + n^2 b / 6)`` with ``n = g / g'``, ``a = g'' / g'``,
   ``b = g''' / g'``; the derivatives are nearly free: ``vega' / vega = x^2 / v^3 - v / 4``
   and ``vega'' / vega = (x^2 / v^3 - v / 4)^2 - 3 x^2 / v^4 - 1 / 4``. A step below
   ``tol^(1/4) max(v, 1e-3)`` ends the solve (the error left is about its 4th power): from
-  a start a few per cent off, two steps.
+  a tabled start, one step (one evaluation of ``P``: two ``erfc`` and one ``exp``); from a
+  start a few per cent off, two.
 
 Every iterate is *safeguarded*: each element keeps a bracket ``[lo, hi]`` that the sign of
 ``P(v) - p`` updates, and a step that leaves the bracket (or is not finite) is replaced by
@@ -33,8 +43,8 @@ bisection. Elements still unconverged after ``max_iter`` vectorised rounds go to
 :func:`scipy.optimize.brentq` on their bracket, one by one (rare). The unconverged
 elements are the columns of one state matrix, lower region first, compacted by one
 ``take`` as elements converge, so converged elements cost nothing more. The scalar path
-(:mod:`fluvius.nodes.options._scalar_iv`) runs the same start and steps in ``math``, so
-the two agree to rounding.
+(:func:`implied_vol` on floats, with :mod:`fluvius.nodes.options._scalar_iv`) runs the
+same start and steps in ``math``, so the two agree to rounding.
 
 Reason codes (:class:`IVReason`) say why a volatility is NaN: a bad input (non-positive or
 non-finite spot/strike/years, negative or non-finite price), a price at or below the
@@ -46,12 +56,23 @@ put), or no convergence.
 from __future__ import annotations
 
 import math
+from math import erfc, exp, floor, log, sqrt
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
 from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
-from fluvius.nodes.options._scalar_iv import MILLS_ROUNDS, WING, solve_one, step_tol
+from fluvius.nodes.options._scalar_iv import (
+    MILLS_ROUNDS,
+    START_CELLS,
+    TABLE_CELLS,
+    TABLE_U,
+    TABLE_W,
+    WING,
+    guess_one,
+    refine,
+    step_tol,
+)
 from fluvius.nodes.options.bsm import Kind, _is_scalar, kind_sign, ndtr
 
 if TYPE_CHECKING:
@@ -62,6 +83,12 @@ __all__ = ["IVReason", "IVResult", "implied_vol", "solve_implied_vol"]
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _LOG_SQRT_2PI = math.log(_SQRT_2PI)
+_INV_PI = 1.0 / math.pi
+_START_CELLS = np.array(START_CELLS)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_NAN = math.nan
+_NOISE = NOISE_ULPS * float(np.finfo(np.float64).eps)
+_STOP = step_tol(1e-12)
 
 
 class IVResult(NamedTuple):
@@ -94,8 +121,8 @@ def solve_implied_vol(
     spot, strike, years, rate, kind, dividend_yield
         As :func:`~fluvius.nodes.options.bs_price`.
     tol
-        Relative accuracy goal on ``v = sigma√T``: an element stops after a Halley step
-        below ``tol**(1/3) * max(v, 1e-3)``, which (cubic convergence) leaves an error of
+        Relative accuracy goal on ``v = sigma√T``: an element stops after an order-3 step
+        below ``tol**(1/4) * max(v, 1e-3)``, which (quartic convergence) leaves an error of
         order ``tol``; the round-trip tests check 1e-9 on prices and 1e-8 on volatilities.
     max_iter
         Vectorised Newton rounds before the :func:`scipy.optimize.brentq` fallback.
@@ -168,17 +195,26 @@ def solve_implied_vol(
 
 def _guess(
     p: NDArray[np.float64], f: NDArray[np.float64], k: NDArray[np.float64], s: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(start v, x = ln(f/k)): :func:`~fluvius.nodes.options._scalar_iv.guess_one` per element."""
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """(start v, x = ln(f/k), tabled): :func:`~fluvius.nodes.options._scalar_iv.guess_one` per
+    element; ``tabled`` marks the starts corrected by the ratio table (near the money)."""
     x = np.log(f / k)
     a = np.abs(x)
     fk = f - k
     m = p - 0.5 * s * fk
-    disc = m * m - fk * fk / math.pi
+    disc = m * m - fk * fk * _INV_PI
     cm = _SQRT_2PI / (f + k) * np.where(disc > 0.0, m + np.sqrt(np.maximum(disc, 0.0)), m)
     vc = np.sqrt(2.0 * a)
     v = cm.copy()
-    wing = ~(a <= WING * cm)
+    tabled = (cm < TABLE_W) & (a < TABLE_U * cm)
+    if tabled.any():  # bilinear in the ratio table, as _scalar_iv does it
+        ct = cm[tabled]
+        iu, iw = a[tabled] / ct * TABLE_CELLS, ct * TABLE_CELLS
+        i, j = np.floor(iu), np.floor(iw)
+        b0, b1, b2, b3 = _START_CELLS[j.astype(np.intp), i.astype(np.intp)].T
+        iu -= i
+        v[tabled] = ct * (b0 + b1 * iu + (b2 + b3 * iu) * (iw - j))
+    wing = ~tabled & ~(a <= WING * cm)
     if wing.any():  # the wings (NaNs where the asymptotics fail are replaced by vc)
         aw = a[wing]
         lam = -np.log(p[wing] / np.sqrt(f[wing] * k[wing])) - _LOG_SQRT_2PI - 2.0 * np.log(aw)
@@ -190,7 +226,7 @@ def _guess(
             fallback |= ~(q > 0.0) | ~(den > 0.0)
             vw = np.where(fallback, vw, aw / np.sqrt(2.0 * den))
         v[wing] = np.where(fallback, vc[wing], vw)
-    return v, x
+    return v, x, tabled
 
 
 def _newton(
@@ -211,8 +247,10 @@ def _newton(
     done = np.zeros(p.size, dtype=bool)
     stop = step_tol(tol)
     with np.errstate(all="ignore"):
-        v, x = _guess(p, f, k, s)
-    lower = v * v < 2.0 * np.abs(x)  # below the inflection point: the objective is ln P
+        v, x, tabled = _guess(p, f, k, s)
+    # below the inflection point the objective is ln P, except from a tabled start (close
+    # enough that one step on P is the last)
+    lower = (v * v < 2.0 * np.abs(x)) & ~tabled
     idx = np.arange(p.size, dtype=np.float64)  # exact below 2**53
     state = np.vstack([v, x, f, k, s, p, np.zeros(p.size), np.full(p.size, np.inf), idx, p])
     order = np.argsort(~lower, kind="stable")
@@ -224,7 +262,8 @@ def _newton(
         while state.shape[1] and rounds < max_iter:
             rounds += 1
             v, x, f, k, s, p, lo, hi, idx, log_p = state
-            d1 = x / v + 0.5 * v
+            xv = x / v
+            d1 = xv + 0.5 * v
             d2 = d1 - v
             price = s * (f * ndtr(s * d1) - k * ndtr(s * d2))
             vega = f * _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
@@ -232,9 +271,9 @@ def _newton(
             lo[:] = np.where(under, np.maximum(lo, v), lo)
             hi[:] = np.where(under, hi, np.minimum(hi, v))
             # order-3 steps: g = ln P - ln p in the lower region, g = P - p in the upper one
-            x2, v2 = x * x, v * v
-            c = x2 / (v2 * v) - 0.25 * v  # vega' / vega
-            c3 = c * c - 3.0 * x2 / (v2 * v2) - 0.25  # vega'' / vega
+            xv3 = xv * xv / v  # x^2 / v^3
+            c = xv3 - 0.25 * v  # vega' / vega
+            c3 = c * c - 3.0 * xv3 / v - 0.25  # vega'' / vega
             n = np.empty_like(v)
             lw, up = slice(0, n_lower), slice(n_lower, None)
             g1 = vega[lw] / price[lw]
@@ -242,7 +281,8 @@ def _newton(
             c[lw] -= g1
             c3[lw] += g1 * (2.0 * g1 - 3.0 * (c[lw] + g1))
             n[up] = (price[up] - p[up]) / vega[up]
-            step = n * (1.0 - 0.5 * n * c) / (1.0 - n * c + n * n * c3 / 6.0)
+            nc = n * c
+            step = n * (1.0 - 0.5 * nc) / (1.0 - nc + n * n * c3 / 6.0)
             new = v - step
             # quartic convergence: after a step this small the error is ~step**4 ~ tol
             conv = np.abs(step) <= stop * np.maximum(v, 1e-3)
@@ -317,9 +357,10 @@ def implied_vol(
 
     Notes
     -----
-    The solver is described in the module notes: safeguarded Newton from the inflection
-    point, bracketing fallback. Accuracy: the price recomputed from the volatility matches
-    the input to about 1e-12 relative wherever the option has a non-negligible vega.
+    The solver is described in the module notes: a tabulated start near the money,
+    safeguarded Householder steps of order 3, bracketing fallback. Accuracy: the price
+    recomputed from the volatility matches the input to about 1e-12 relative wherever the
+    option has a non-negligible vega.
 
     Examples
     --------
@@ -329,21 +370,83 @@ def implied_vol(
     nan
     """
     if type(kind) is str:
-        if (  # exact floats first: this test runs on every call of a graph node
-            type(price) is float
-            and type(spot) is float
-            and type(strike) is float
-            and type(years) is float
-            and type(rate) is float
-            and type(dividend_yield) is float
-        ):
-            sign = 1.0 if kind == "call" else kind_sign(kind)
-            return solve_one(price, spot, strike, years, rate, dividend_yield, sign)[0]
+        try:  # floats (ints among them are exact) first: this runs on every call of a node
+            total = price + spot + strike + years + rate + dividend_yield  # type: ignore[operator]
+            floats = type(total) is float
+        except (TypeError, OverflowError):
+            floats = False
+        if floats:
+            # The scalar path, written out here (each layer of calls costs ~0.1 µs): the
+            # checks and the parity of solve_implied_vol, guess_one's start, and from a tabled
+            # start the first step of _scalar_iv.refine (which takes over if it was not the
+            # last). The same operations as the vectorised solver, so the two agree.
+            if TYPE_CHECKING:  # narrowed by the sum's type (at run time: no code)
+                assert isinstance(price, float)
+                assert isinstance(spot, float)
+                assert isinstance(strike, float)
+                assert isinstance(years, float)
+                assert isinstance(rate, float)
+                assert isinstance(dividend_yield, float)
+            s = 1.0 if kind == "call" else -1.0 if kind == "put" else kind_sign(kind)
+            if not (  # total - total is 0 unless something is infinite or NaN
+                spot > 0.0
+                and strike > 0.0
+                and years > 0.0
+                and price >= 0.0
+                and total - total == 0.0
+            ):
+                return _NAN
+            growth = exp(rate * years)
+            f = spot * (growth if dividend_yield == 0.0 else exp((rate - dividend_yield) * years))
+            p = price * growth
+            fk = f - strike
+            intrinsic = s * fk
+            if p <= intrinsic or p <= 0.0 or p >= (f if s > 0.0 else strike):
+                return _NAN
+            if intrinsic > 0.0:  # in the money: the out-of-the-money option of the other kind
+                otm = p - intrinsic
+                if otm <= _NOISE * p:
+                    return _NAN
+                p, s = otm, -s
+            x = log(f / strike)
+            a = -s * x  # |x|: the option is out of the money
+            m = p - 0.5 * s * fk
+            disc = m * m - fk * fk * _INV_PI
+            v = _SQRT_2PI / (f + strike) * (m + sqrt(disc) if disc > 0.0 else m)
+            if v < TABLE_W and a < TABLE_U * v:
+                iu, iw = a / v * TABLE_CELLS, v * TABLE_CELLS
+                i, j = floor(iu), floor(iw)  # floor: half the cost of int()
+                b0, b1, b2, b3 = START_CELLS[j][i]
+                iu -= i
+                v *= b0 + b1 * iu + (b2 + b3 * iu) * (iw - j)
+                xv = x / v
+                d1 = xv + 0.5 * v
+                ms = -s * _INV_SQRT2
+                xv3 = xv * xv / v
+                c = xv3 - 0.25 * v
+                try:
+                    n = (0.5 * s * (f * erfc(ms * d1) - strike * erfc(ms * (d1 - v))) - p) / (
+                        f * _INV_SQRT_2PI * exp(-0.5 * d1 * d1)
+                    )
+                    nc = n * c
+                    step = (
+                        n
+                        * (1.0 - 0.5 * nc)
+                        / (1.0 - nc + n * n * (c * c - 3.0 * xv3 / v - 0.25) / 6.0)
+                    )
+                except (ZeroDivisionError, ValueError, OverflowError):
+                    step = _NAN
+                if abs(step) <= _STOP * (v if v > 1e-3 else 1e-3):
+                    return (v - step) / sqrt(years)
+                return refine(p, f, strike, s, x, v, False, years)
+            if a > WING * v:
+                v = guess_one(p, f, strike, s, x)
+            return refine(p, f, strike, s, x, v, v * v < 2.0 * a, years)
         if _is_scalar(price, spot, strike, years, rate, dividend_yield):
-            p, s0, k, t, r, q = (
+            c0, s0, k0, t0, r0, q0 = (
                 float(cast("float", a)) for a in (price, spot, strike, years, rate, dividend_yield)
             )
-            return solve_one(p, s0, k, t, r, q, kind_sign(kind))[0]
+            return implied_vol(c0, s0, k0, t0, r0, kind, dividend_yield=q0)
     return solve_implied_vol(
         price, spot, strike, years, rate, kind, dividend_yield=dividend_yield
     ).vol

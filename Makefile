@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# the IEX decoder kernels, compiled ahead of time into the user cache (~15 s): no
+	# command compiles them later (without a C compiler, the first command starts it)
+	$(BIN)/python -m fluvius.feeds._aot || echo "kernels not built ahead of time: numba JIT"
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -39,6 +42,9 @@ bench: bench-core kernels $(BENCH_STAMP)
 	$(BIN)/python benchmarks/fanout.py --out benchmarks/results/fanout.json
 	$(BIN)/python benchmarks/simulator.py --out benchmarks/results/simulator.json
 	$(BIN)/python benchmarks/iex_decode.py --out benchmarks/results/iex_decode.json
+	$(BIN)/python benchmarks/iex_containers.py --out benchmarks/results/iex_containers.json
+	$(BIN)/python benchmarks/iex_cold_start.py --out benchmarks/results/iex_cold_start.json
+	$(BIN)/python benchmarks/iex_day.py --out benchmarks/results/iex_day.json
 	$(BIN)/python benchmarks/iex_live.py --out benchmarks/results/iex_live.json
 	$(BIN)/python benchmarks/stats.py --out benchmarks/results/stats.json
 	$(BIN)/python benchmarks/options.py --out benchmarks/results/options.json
@@ -48,7 +54,8 @@ bench: bench-core kernels $(BENCH_STAMP)
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
 
-# IEX decoder kernels compiled ahead of time into the user cache (loads without numba)
+# IEX decoder kernels compiled ahead of time into the user cache (loads without numba);
+# the install above does it already, this rebuilds them (e.g. after editing a kernel)
 .PHONY: kernels
 kernels: $(STAMP)
 	$(BIN)/python -m fluvius.feeds._aot

@@ -18,6 +18,8 @@ a few heartbeats; quotes about half the messages). Figures:
   the issue's author on this machine; IEXTools is not installed here, see the docs);
 * peak RSS of a child process that only decodes the file (``VmHWM``), vs file size; also
   of one that streams ``iter_capture_batches`` in 1 MiB chunks and keeps nothing;
+* the whole command on the TOPS session written as classic pcap and as pcapng (IEX's HIST
+  layout), each against IEXTools 0.0.8 on the same file (when installed: the bench extra);
 * the real sample (``shared/data/iex``) when present.
 """
 
@@ -176,6 +178,76 @@ def _compile_bytecode() -> None:
     compileall.compile_dir(Path(fluvius.__file__).parent, quiet=1)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli_times(path: Path, repeats: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall seconds of ``fluvius iex decode FILE --format parquet --out DIR``, each run.
+
+    ``cpu`` receives each run's CPU seconds (user + system, all threads).
+    """
+    fluvius = Path(sys.executable).with_name("fluvius")
+    _compile_bytecode()
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [str(fluvius), "iex", "decode", str(path), "--format", "parquet", "--out", tmp]
+        times = []
+        for _ in range(repeats):
+            c0 = _children_cpu()
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times.append(time.perf_counter() - t0)
+            if cpu is not None:
+                cpu.append(_children_cpu() - c0)
+    return times
+
+
+def containers_vs_iextools(tmp: Path, n_messages: int, repeats: int) -> dict[str, Any]:
+    """The whole command against IEXTools on one TOPS session as pcap and as pcapng."""
+    from fluvius.feeds._writers import CaptureFormat
+    from fluvius.feeds.iex.synthetic import synthetic_tops
+
+    out: dict[str, Any] = {}
+    for container in ("pcap", "pcapng"):
+        path = tmp / f"tops.{container}"
+        fmt = CaptureFormat(container)  # type: ignore[arg-type]
+        synthetic_tops(n_messages, seed=1, fmt=fmt).write(path)
+        cpus: list[float] = []
+        times = cli_times(path, repeats, cpus)
+        cli_s = sorted(times)[len(times) // 2]
+        cli_cpu = sorted(cpus)[len(cpus) // 2]
+        c0 = _children_cpu()
+        baseline_s = iextools_seconds(path)
+        baseline_cpu = _children_cpu() - c0
+        doc: dict[str, Any] = {
+            "file_bytes": path.stat().st_size,
+            "cli_seconds": cli_s,
+            "cli_cpu_seconds": cli_cpu,
+        }
+        if baseline_s is not None:
+            doc.update(
+                {
+                    "iextools_seconds": baseline_s,
+                    "iextools_cpu_seconds": baseline_cpu,
+                    "cli_vs_iextools": baseline_s / cli_s,
+                    "cli_vs_iextools_cpu": baseline_cpu / cli_cpu,
+                }
+            )
+        out[container] = doc
+        print(
+            f"TOPS {container}: fluvius iex decode -f parquet {cli_s:.2f} s wall, "
+            f"{cli_cpu:.2f} s CPU (median of {repeats}); IEXTools 0.0.8 "
+            + (
+                f"{baseline_s:.2f} s wall, {baseline_cpu:.2f} s CPU: {baseline_s / cli_s:.1f}x "
+                f"wall, {baseline_cpu / cli_cpu:.1f}x CPU"
+                if baseline_s
+                else "absent"
+            )
+        )
+    return out
+
+
 def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
     """Batch, streaming, CLI and memory figures for one capture file."""
     from fluvius.feeds._capture import CHUNK_BYTES
@@ -218,19 +290,11 @@ def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
         "stream_messages_per_s": messages / stream_s,
     }
     if cli:
-        fluvius = Path(sys.executable).with_name("fluvius")
-        _compile_bytecode()
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [str(fluvius), "iex", "decode", str(path), "--format", "parquet", "--out", tmp]
-            times = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                subprocess.run(cmd, check=True, capture_output=True)
-                times.append(time.perf_counter() - t0)
+        times = cli_times(path, repeats)
         cli_s = sorted(times)[len(times) // 2]
         doc.update(
             {
-                "cli_command": " ".join(["fluvius", *cmd[1:4], "--format parquet --out DIR"]),
+                "cli_command": "fluvius iex decode FILE --format parquet --out DIR",
                 "cli_seconds": cli_s,
                 "cli_seconds_all": times,
                 "cli_vs_iextools_best": messages / min(times) / IEXTOOLS_BASELINE,
@@ -255,12 +319,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--writer", choices=["auto", "own"], default="auto")
     parser.add_argument("--out", default="")
+    parser.add_argument(
+        "--containers-only",
+        action="store_true",
+        help="only the whole command on pcap and pcapng against IEXTools",
+    )
     args = parser.parse_args()
     from fluvius.feeds._kernels import kernels
 
     k = kernels()
     source = "none (numpy only)" if k is None else ("ahead-of-time" if k.aot else "just-in-time")
-    print(f"compiled kernels: {source} (build ahead of time with `make kernels`)")
+    print(f"compiled kernels: {source} (`make` builds them ahead of time at install)")
     load = os.getloadavg()
     results: dict[str, Any] = {"kernels": source, "load_average_at_start": load, "baseline": {
         "iextools_messages_per_s": IEXTOOLS_BASELINE,
@@ -270,7 +339,7 @@ def main() -> None:
     }}  # fmt: skip
     same_run_rate: float | None = None
     with tempfile.TemporaryDirectory() as tmp:
-        for feed in ("tops", "deep"):
+        for feed in () if args.containers_only else ("tops", "deep"):
             path = Path(tmp) / f"{feed}.pcap"
             writer = synthetic_capture(path, args.messages, feed, args.writer)
             doc = measure(path, args.repeats)
@@ -308,7 +377,11 @@ def main() -> None:
                 f"{doc['batches_1mib_rss_over_file']:.2f}, imports alone "
                 f"{doc['import_rss_over_file']:.2f}"
             )
-    if SAMPLE_FILE.exists():
+    with tempfile.TemporaryDirectory() as tmp:
+        results["containers_vs_iextools"] = containers_vs_iextools(
+            Path(tmp), args.messages, args.repeats
+        )
+    if SAMPLE_FILE.exists() and not args.containers_only:
         doc = measure(SAMPLE_FILE, args.repeats)
         results["sample"] = doc
         print(

@@ -278,6 +278,33 @@ def ng_spb(endian: str, data: bytes) -> bytes:
     return ng_block(endian, 3, struct.pack(endian + "I", len(data)) + _pad4(data))
 
 
+def pcapng(records: list[tuple[int, bytes]], layout: list[tuple[str, ...]]) -> bytes:
+    """A pcapng file of ``records`` (ns capture times, exact in the units chosen).
+
+    ``layout`` gives per record how it is written: (byte order, what precedes it), where
+    "section" starts a new section (an SHB with a comment and two interfaces: 0 in µs, 1 in
+    ns), "skip" adds a name-resolution and a custom block; the record goes in an EPB of
+    interface 0 or 1 by the time's precision, or in an obsolete PB when "pb" is given.
+    """
+    out = b""
+    endian = ""
+    for (ts_ns, data), how in zip(records, layout, strict=True):
+        if not endian or "section" in how:
+            endian = how[0]
+            out += ng_shb(endian, comment=b"File created by merging: a.pcap b.pcap")
+            out += ng_idb(endian, tsresol=6, snaplen=65535) + ng_idb(endian, tsresol=9)
+        if "skip" in how:
+            out += ng_block(endian, 4, bytes(8)) + ng_block(endian, 0x40000BAD, b"custom")
+        iface, ticks = (0, ts_ns // 1000) if ts_ns % 1000 == 0 else (1, ts_ns)
+        if "pb" in how:
+            out += ng_pb(endian, iface, ticks, data)
+        else:
+            out += ng_epb(endian, iface, ticks, data)
+    if not out:
+        out = ng_shb("<") + ng_idb("<")
+    return out
+
+
 @dataclass
 class Feed:
     """Builds a sequenced IEX-TP stream: segments of messages with seq and stream offsets."""
@@ -335,3 +362,26 @@ def sample_segments(data: bytes) -> list[tuple[int, int]]:
             out.append((iex, struct.unpack_from("<H", data, iex + 14)[0]))
         pos = frame_at + incl
     return out
+
+
+def parquet_events(out: Path) -> dict[str, list[dict[str, object]]]:
+    """A Parquet dataset written by ``write_parquet`` as event dicts per kind (as
+    ``event_to_dict`` gives them): the kind from the partition, timestamps as int ns."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    found: dict[str, list[dict[str, object]]] = {}
+    for part in sorted(out.glob("kind=*")):
+        kind = part.name.removeprefix("kind=")
+        table = ds.dataset(part, format="parquet").to_table()
+        columns = {}
+        for name in table.column_names:
+            column = table.column(name)
+            if pa.types.is_timestamp(column.type):
+                column = column.cast(pa.int64())
+            columns[name] = column.to_pylist()
+        found[kind] = [
+            {"kind": kind, **dict(zip(columns, values, strict=True))}
+            for values in zip(*columns.values(), strict=True)
+        ]
+    return found

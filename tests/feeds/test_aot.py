@@ -60,3 +60,45 @@ def test_disabled_kernels(monkeypatch: Any) -> None:
     monkeypatch.setattr(_kernels, "_CACHE", {})
     assert _kernels.kernels() is None
     assert not _kernels.kernels_loaded_cheaply()
+
+
+@pytest.mark.slow
+def test_a_missing_module_is_built_in_the_background(tmp_path: Path, monkeypatch: Any) -> None:
+    pytest.importorskip("numba.pycc")
+    if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
+        pytest.skip("no C compiler: the ahead-of-time build needs one")
+    import time
+
+    monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
+    monkeypatch.delenv("FLUVIUS_AOT_BUILD", raising=False)
+    monkeypatch.setattr(_aot, "_LOADED", {})
+    monkeypatch.setattr(_aot, "_STARTED", [])
+    monkeypatch.setattr(_kernels, "_CACHE", {})
+    assert not _kernels.kernels_loaded_cheaply()  # missing: this command falls back...
+    (child,) = _aot._STARTED  # ...and has started the build for the next one
+    lock = tmp_path / "cache" / "building.lock"
+    assert lock.exists()
+    monkeypatch.setattr(_aot, "_STARTED", [])
+    assert not _aot.build_in_background()  # the lock keeps a second build from starting
+    deadline = time.monotonic() + 300
+    while lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    child.wait(timeout=60)
+    assert not lock.exists(), "the background build did not finish"
+    monkeypatch.setattr(_aot, "_LOADED", {})
+    monkeypatch.setattr(_kernels, "_CACHE", {})
+    assert _kernels.kernels_loaded_cheaply()
+
+
+def test_background_build_can_be_turned_off(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("FLUVIUS_AOT_BUILD", "0")
+    monkeypatch.setattr(_aot, "_STARTED", [])
+    assert not _aot.build_in_background()
+    assert not (tmp_path / "building.lock").exists()
+
+
+def test_every_kernel_has_a_signature() -> None:
+    """The ahead-of-time module exports exactly the kernels the decoder asks for."""
+    assert sorted(_aot.SIGNATURES) == sorted(_kernels.KERNEL_NAMES)

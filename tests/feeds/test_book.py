@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,3 +126,24 @@ def test_with_books_interleaves_and_reset_forgets() -> None:
     assert [e.kind for e in books.apply(e2)] == ["bbo"]
     with pytest.raises(ValueError, match="depth must be >= 0"):
         OrderBooks(depth=-1)
+
+
+@pytest.mark.parametrize("depth", [1, 5])
+def test_book_events_as_rows_and_back(tmp_path: Path, depth: int) -> None:
+    from fluvius.feeds.book import book_events_from_rows, book_rows
+    from fluvius.feeds.events import dtype_of
+    from fluvius.feeds.iex import iter_events
+    from fluvius.feeds.iex.synthetic import synthetic_deep
+
+    path = synthetic_deep(3000, n_symbols=20, seed=3).write(tmp_path / "deep.pcap")
+    out = list(with_books(iter_events(path), depth=depth))
+    for kind in ("bbo", "book_snapshot"):
+        events = [e for e in out if e.kind == kind]
+        assert events, kind
+        rows = book_rows(events, depth=depth)
+        assert rows.dtype == dtype_of(kind, depth=depth)
+        assert book_events_from_rows(kind, rows) == events
+    snapshots = book_rows([e for e in out if e.kind == "book_snapshot"], depth=depth)
+    assert snapshots["bid_px"].shape[1] == depth
+    with pytest.raises(ValueError, match="one kind"):
+        book_rows([e for e in out if e.kind in ("bbo", "book_snapshot")][:50])

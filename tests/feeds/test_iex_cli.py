@@ -11,6 +11,7 @@ from capture_builder import (
     DEEP,
     Feed,
     frame,
+    parquet_events,
     pcap,
     price_level,
     quote,
@@ -47,6 +48,26 @@ def test_decode_jsonl_to_stdout_has_every_field_kind_first(tmp_path: Path) -> No
     assert all(line.startswith('{"kind": ') for line in lines)
 
 
+def test_decode_filters_kinds_and_symbols(tmp_path: Path) -> None:
+    path, feed = _capture(tmp_path)
+    args = ["iex", "decode", str(path), "--kinds", "quote,trade", "--symbols", "AAPL"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    wanted = [e for e in feed.expected if e.kind in ("quote", "trade") and e.symbol == "AAPL"]
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        event_to_dict(e) for e in wanted
+    ]
+    out = tmp_path / "pq"
+    result = runner.invoke(app, [*args, "-f", "parquet", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert parquet_events(out) == {
+        kind: [event_to_dict(e) for e in wanted if e.kind == kind] for kind in ("quote", "trade")
+    }
+    bad = runner.invoke(app, ["iex", "decode", str(path), "--kinds", "quotes"])
+    assert bad.exit_code == 1
+    assert "--kinds: unknown event kind(s) quotes" in bad.stderr
+
+
 def test_decode_jsonl_to_a_file(tmp_path: Path) -> None:
     path, feed = _capture(tmp_path)
     out = tmp_path / "events.jsonl"
@@ -58,21 +79,24 @@ def test_decode_jsonl_to_a_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_decode_parquet_writes_one_file_per_kind(tmp_path: Path) -> None:
+def test_decode_parquet_writes_a_dataset_partitioned_by_kind(tmp_path: Path) -> None:
     path, feed = _capture(tmp_path)
     out = tmp_path / "pq"
     result = runner.invoke(app, ["iex", "decode", str(path), "-f", "parquet", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    files = sorted(p.name for p in out.iterdir())
+    files = sorted(str(p.relative_to(out)) for p in out.glob("*/*"))
     assert files == sorted(
-        f"{k}.parquet" for k in {"system_event", "short_sale_status", "quote", "trade"}
+        f"kind={k}/part-0.parquet" for k in {"system_event", "short_sale_status", "quote", "trade"}
     )
-    for file in out.iterdir():
+    for file in out.glob("*/*.parquet"):
         table = pq.read_table(file)
-        assert table.column_names[:6] == ["kind", "venue", "symbol", "ts_ns", "recv_ns", "seq"]
-        kind = file.stem
-        expected = [event_to_dict(e) for e in feed.expected if e.kind == kind]
-        assert table.to_pylist() == expected
+        assert table.column_names[:5] == ["venue", "symbol", "ts_ns", "recv_ns", "seq"]
+        assert str(table.schema.field("ts_ns").type) == "timestamp[ns, tz=UTC]"
+        assert table.schema.metadata[b"fluvius.price_scale"] == b"1000000000"
+    expected: dict[str, list[dict[str, object]]] = {}
+    for e in feed.expected:
+        expected.setdefault(e.kind, []).append(event_to_dict(e))
+    assert parquet_events(out) == expected
 
 
 def test_info_json_reports_counts_and_range(tmp_path: Path) -> None:

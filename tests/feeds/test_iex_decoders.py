@@ -18,6 +18,7 @@ from capture_builder import (
     official_price,
     operational_halt,
     pcap,
+    pcapng,
     price_level,
     quote,
     retail_liquidity,
@@ -118,17 +119,30 @@ def _messages(protocol: int) -> st.SearchStrategy[Msg]:
     return st.one_of(*admin, *extra)
 
 
+WAYS = ("section", "skip", "pb")  # pcapng: what may precede a record, or carry it
+CONTAINERS = ("pcap", "pcap-ns", "pcap-big", "pcapng")
+
+
 @st.composite
-def feeds(draw: st.DrawFn) -> tuple[Feed, bytes]:
+def feeds(draw: st.DrawFn, containers: tuple[str, ...] = ("pcap",)) -> tuple[Feed, bytes]:
+    """A random feed as a capture: classic little-endian µs pcap, or any of ``containers``
+    (CONTAINERS: also ns pcap, big-endian pcap, and pcapng with sections, skipped blocks,
+    obsolete packet blocks, µs and ns interfaces)."""
+    container = draw(st.sampled_from(containers))
     protocol = draw(st.sampled_from([TOPS, DEEP]))
     feed = Feed(protocol=protocol)
     records = []
     for i in range(draw(st.integers(0, 12))):
         msgs = draw(st.lists(_messages(protocol), max_size=6))
-        payload = feed.add(msgs, T0 + 1000 * i)
+        at = T0 + 1000 * i + (0 if container == "pcap" else draw(st.sampled_from([0, 0, 1])))
+        payload = feed.add(msgs, at)
         shape = draw(st.sampled_from([(0, 0), (1, 0), (2, 0), (0, 2), (1, 1)]))
-        records.append((T0 + 1000 * i, frame(payload, vlan_tags=shape[0], ip_options=shape[1])))
-    return feed, pcap(records)
+        records.append((at, frame(payload, vlan_tags=shape[0], ip_options=shape[1])))
+    if container != "pcapng":
+        nano = container == "pcap-ns" or any(t % 1000 for t, _ in records)
+        return feed, pcap(records, nano=nano, endian=">" if container == "pcap-big" else "<")
+    how = st.tuples(st.sampled_from("<>"), *(st.sampled_from(["", w]) for w in WAYS))
+    return feed, pcapng(records, [draw(how) for _ in records])
 
 
 def _attempt(fn: Callable[[], T]) -> tuple[T | None, DecodeError | None]:
@@ -177,7 +191,7 @@ def _both(path: Path, *, strict: bool = False) -> tuple[list[ev.Event], DecodeRe
 
 @pytest.mark.slow
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
-@given(feeds())
+@given(feeds(CONTAINERS))
 def test_decoders_give_the_written_events(tmp_path_factory: Any, case: tuple[Feed, bytes]) -> None:
     feed, data = case
     path = tmp_path_factory.mktemp("cap") / "feed.pcap"
@@ -191,7 +205,7 @@ def test_decoders_give_the_written_events(tmp_path_factory: Any, case: tuple[Fee
 
 @pytest.mark.slow
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-@given(feeds(), st.randoms(use_true_random=False), st.booleans())
+@given(feeds(CONTAINERS), st.randoms(use_true_random=False), st.booleans())
 def test_damaged_captures_never_crash_and_decoders_agree(
     tmp_path_factory: Any, case: tuple[Feed, bytes], rnd: random.Random, strict: bool
 ) -> None:

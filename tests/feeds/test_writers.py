@@ -51,9 +51,13 @@ def _frames(data: bytes) -> list[tuple[int, int, int, bytes]]:
         body = data[pos + 8 : pos + blen - 4]
         if btype == 1:
             assert struct.unpack(order + "HHI", body[:8])[0] == 1
-            code, length = struct.unpack(order + "HH", body[8:12])
-            assert (code, length) == (9, 1)
-            unit = 10 ** (9 - body[12])
+            opt, options = 8, {}
+            while opt < len(body):
+                code, length = struct.unpack(order + "HH", body[opt : opt + 4])
+                options[code] = body[opt + 4 : opt + 4 + length]
+                opt += 4 + length + (-length % 4)
+            assert list(options) == [2, 9, 0]  # if_name, if_tsresol, end of options
+            unit = 10 ** (9 - options[9][0])
         elif btype == 6:
             _, hi, lo, cap, orig = struct.unpack(order + "5I", body[:20])
             out.append((((hi << 32) | lo) * unit, cap, orig, body[20 : 20 + cap]))

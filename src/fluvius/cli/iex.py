@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,13 +68,16 @@ DECODE_EPILOG = """Examples:
 
   fluvius iex decode day.pcap --strict --out events.jsonl
 
+  fluvius iex decode day.pcap.gz -f parquet --kinds quote,trade --symbols AAPL,MSFT
+
 The container (pcap either byte order, µs or ns; pcapng) and gzip are detected from the \
 file's first bytes, not its name. JSON Lines: one event per line, every field, "kind" \
-first, in file order. Parquet: a directory with one file per kind (quote.parquet, \
-trade.parquet, ...), default FILE's name + "_events". Lenient by default: corrupt segments \
-and messages are skipped, counted and reported on stderr; --strict stops at the first one \
-with its byte offset, and also fails on an implausible sequence jump and on a corrupt \
-container (an impossible record length, damaged gzip data).
+first, in file order. Parquet: a dataset partitioned by kind (kind=quote/part-0.parquet, \
+kind=trade/part-0.parquet, ...; timestamps typed timestamp[ns, UTC], prices int64 in \
+units of 1e-9, as the schema metadata says), default FILE's name + "_events". Lenient \
+by default: corrupt segments and messages are skipped, counted and reported on stderr; \
+--strict stops at the first one with its byte offset, and also fails on an implausible \
+sequence jump and on a corrupt container (an impossible record length, damaged gzip data).
 """
 
 INFO_EPILOG = """Examples:
@@ -119,8 +123,14 @@ def _default_out(file: Path) -> Path:
 
 
 @contextmanager
-def _progress(file: Path, label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar over the file's bytes when the file is big and stderr a TTY."""
+def _progress(
+    file: Path, label: str, report: DecodeReport | None = None
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar when the file is big and stderr a terminal.
+
+    It shows the (compressed) bytes read of the file, their rate, the messages decoded per
+    second (from ``report``, filled as the decode goes) and the time left.
+    """
     if os.path.getsize(file) < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         yield None
         return
@@ -138,13 +148,18 @@ def _progress(file: Path, label: str) -> Iterator[Callable[[int, int], None] | N
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
+        TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
     )
+    t0 = time.perf_counter()
     with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=os.path.getsize(file))
+        task = bar.add_task(label, total=os.path.getsize(file), rate="")
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            rate = ""
+            if report is not None and (elapsed := time.perf_counter() - t0) > 0:
+                rate = f"{report.messages / elapsed / 1e6:.1f} M msg/s"
+            bar.update(task, completed=done, total=total, rate=rate)
 
         yield update
 
@@ -166,6 +181,13 @@ def _summary_line(report: DecodeReport) -> str:
     if report.capture.truncated_file:
         parts.append(f"stopped early: {report.capture.truncated_file}")
     return ", ".join(parts)
+
+
+def _split(values: str | None) -> list[str] | None:
+    """A comma-separated option as a list (None when absent)."""
+    if values is None:
+        return None
+    return [v.strip() for v in values.split(",") if v.strip()]
 
 
 @app.command("decode", epilog=DECODE_EPILOG)
@@ -193,13 +215,38 @@ def decode(
             help="parquet: page compression (lz4: fast; zstd: smaller files, slower).",
         ),
     ] = Compression.lz4,
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            "--symbols",
+            help="Only events of these symbols, comma-separated (e.g. AAPL,ZIEXT); "
+            "events without a symbol (system events) are left out.",
+        ),
+    ] = None,
+    kinds: Annotated[
+        str | None,
+        typer.Option(
+            "--kinds",
+            help="Only events of these kinds, comma-separated (e.g. quote,trade); "
+            "see docs/reference/iex.md for the kinds.",
+        ),
+    ] = None,
 ) -> None:
     """Decode capture FILE into unified market events (JSON Lines or Parquet)."""
     with user_errors(_verbose(ctx)):
         _process_settings()
-        from fluvius.feeds.iex.export import write_jsonl, write_parquet
+        from fluvius.feeds.iex.export import check_kinds, write_jsonl, write_parquet
+        from fluvius.feeds.iex.report import DecodeReport
 
-        with _progress(file, "decoding") as progress:
+        wanted_symbols = _split(symbols)
+        wanted_kinds = None
+        try:
+            wanted_kinds = check_kinds(_split(kinds))
+        except ValueError as exc:
+            fail(f"--kinds: {exc}", "comma-separated event kinds, e.g. quote,trade")
+        filters: dict[str, Any] = {"symbols": wanted_symbols, "kinds": wanted_kinds}
+        report = DecodeReport()
+        with _progress(file, "decoding", report) as progress:
             if fmt is Format.parquet:
                 target = out if out is not None else _default_out(file)
                 if target.exists() and not target.is_dir():
@@ -214,15 +261,21 @@ def decode(
                     progress=progress,
                     use_numba=_use_numba(file),
                     compression=compression.value,
+                    report=report,
+                    **filters,
                 )
                 written = f"{len(files)} Parquet files in {target}/"
             elif out is None or str(out) == "-":
-                report = write_jsonl(file, sys.stdout, strict=strict, progress=progress)
+                write_jsonl(
+                    file, sys.stdout, strict=strict, progress=progress, report=report, **filters
+                )
                 sys.stdout.flush()
                 written = "stdout"
             else:
                 with open(out, "w", encoding="utf-8") as fh:
-                    report = write_jsonl(file, fh, strict=strict, progress=progress)
+                    write_jsonl(
+                        file, fh, strict=strict, progress=progress, report=report, **filters
+                    )
                 written = str(out)
         print(f"{file}: {_summary_line(report)} -> {written}", file=sys.stderr)
         exit_fast_when_done()  # every file is closed, every thread joined

@@ -17,6 +17,12 @@ Python and numpy versions and the machine, so an edited kernel or another interp
 never loads a stale build; a missing or unloadable module simply means the just-in-time
 path (:mod:`fluvius.feeds._kernels`). Array arguments use numba's any-layout types
 (``[:]``), so strided views (unaligned ``u4``/``u8`` views at every byte offset) are accepted.
+
+Nobody has to know about this step: ``make`` builds the modules at install (after
+``pip install``), and a command that finds them missing (a ``pip install`` without make,
+an upgraded numpy, an edited kernel) starts the build in a detached background process
+(:func:`build_in_background`, once per cache directory) and carries on with the fallback,
+so the next command loads them. ``FLUVIUS_AOT_BUILD=0`` turns the background build off.
 """
 
 from __future__ import annotations
@@ -36,7 +42,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from types import ModuleType
 
-__all__ = ["BATCH", "SIGNATURES", "KernelModule", "cache_dir"]
+__all__ = [
+    "BATCH",
+    "LOCK_SECONDS",
+    "SIGNATURES",
+    "KernelModule",
+    "build_in_background",
+    "cache_dir",
+]
 
 _I, _C = "i8[:]", "i8[::1]"
 SIGNATURES = {
@@ -49,7 +62,7 @@ SIGNATURES = {
     "scan": f"Tuple((b1, i8[:]))(u1[::1], {', '.join([_C] * 7)})",
     "survey": (
         f"Tuple((i8[:, :], i8[::1], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, i8, i8, i8, "
-        f"{', '.join([_C] * 4)}, i4[::1], {_C}, {_C})"
+        f"{', '.join([_C] * 4)}, i4[::1], {_C}, {_C}, b1, {_C}, {_C}, i8)"
     ),
     "fill": (
         f"i8(u1[::1], u4[:], u8[:], {', '.join([_C] * 10)}, i8[:, ::1], "
@@ -58,6 +71,10 @@ SIGNATURES = {
 }
 
 _LOADED: dict[str, ModuleType | None] = {}  # module path -> the loaded module or None
+LOCK_SECONDS = 3600
+"""A background build's lock file older than this is stale (a build that died, or failed:
+no C compiler); the next command that finds a module missing tries again."""
+_STARTED: list[Any] = []  # the build this process started (a Popen), if any
 
 
 def cache_dir() -> Path:
@@ -132,6 +149,8 @@ class KernelModule:
                     spec.loader.exec_module(module)
         except (ImportError, OSError):
             module = None
+        if module is not None and not all(hasattr(module, fn) for fn in self.signatures):
+            module = None  # not what this source exports (a damaged file): built again
         _LOADED[key] = module
         return module
 
@@ -140,18 +159,25 @@ class KernelModule:
 
         Needs numba and a C compiler; takes a few seconds to a minute.
         """
+        import tempfile
+
         pycc: Any = importlib.import_module("numba.pycc")
         source = importlib.import_module(self.source)
         name = self.name()
         path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        cc = pycc.CC(name)
-        cc.output_dir = str(path.parent)
-        cc.verbose = verbose
-        cc.target_cpu = "host"  # the name's hash covers this CPU's model and features
-        for fn, sig in self.signatures.items():
-            cc.export(fn, sig)(getattr(source, fn))
-        cc.compile()
+        # built in a directory of its own, then renamed into place: a command never loads
+        # a half-written module, and builds running at once (make's and a background
+        # one) do not mix their outputs
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
+            cc = pycc.CC(name)
+            cc.output_dir = tmp
+            cc.verbose = verbose
+            cc.target_cpu = "host"  # the name's hash covers this CPU's model and features
+            for fn, sig in self.signatures.items():
+                cc.export(fn, sig)(getattr(source, fn))
+            cc.compile()
+            os.replace(Path(tmp) / path.name, path)
         _LOADED.pop(str(path), None)
         return path
 
@@ -160,8 +186,57 @@ BATCH: KernelModule = KernelModule("fluvius_kernels", "fluvius.feeds._kernel_src
 """The batch decoder's kernels (:mod:`fluvius.feeds._kernels`)."""
 
 
-if __name__ == "__main__":  # pragma: no cover - a build step, run by hand or by make
+def _lock() -> Path:
+    return cache_dir() / "building.lock"
+
+
+def build_in_background() -> bool:
+    """Start ``python -m fluvius.feeds._aot`` detached, unless one is running; True if started.
+
+    Nothing happens with ``FLUVIUS_AOT_BUILD=0``, without numba, when the cache directory
+    cannot be written, or while another build holds the lock (:data:`LOCK_SECONDS`).
+    """
+    import subprocess
+    import time
+
+    if os.environ.get("FLUVIUS_AOT_BUILD", "1") == "0" or _STARTED:
+        return False
+    if importlib.util.find_spec("numba") is None:
+        return False
+    lock = _lock()
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        if lock.exists() and time.time() - lock.stat().st_mtime < LOCK_SECONDS:
+            return False
+        lock.unlink(missing_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except OSError:  # a read-only cache, or another command took the lock first
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    env = {**os.environ, "FLUVIUS_AOT_LOCK": str(lock)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fluvius.feeds._aot"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # outlives the command, and its Ctrl-C
+        env=env,
+    )
+    _STARTED.append(child)  # kept: a Popen collected while running warns
+    return True
+
+
+def main(argv: list[str]) -> None:  # pragma: no cover - a build step (make, or the above)
+    """Build the batch and live modules; a background build then removes its lock."""
     from fluvius.feeds.iex import _live_kernels  # the live decoder's kernel
 
     for kernel_module in (BATCH, _live_kernels.LIVE):
-        print(kernel_module.build(verbose="-v" in sys.argv[1:]))
+        print(kernel_module.build(verbose="-v" in argv))
+    lock = os.environ.get("FLUVIUS_AOT_LOCK")
+    if lock:  # kept on failure, so that a machine without a compiler does not retry often
+        Path(lock).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -44,13 +44,12 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-    from fluvius.feeds.pcap import PcapIndexer
 
 __all__ = [
     "CHUNK_BYTES",
     "CaptureStats",
+    "ContainerWalk",
     "Indexer",
-    "PcapWalk",
     "RecordChunk",
     "detect_container",
     "iter_record_chunks",
@@ -201,11 +200,12 @@ def detect_container(head: bytes, *, name: str = "capture") -> str:
 
 T = TypeVar("T")
 
-PcapWalk = Callable[[bytearray, int, int, "PcapIndexer"], tuple[T | None, int, str]]
-"""A consumer's own walk of classic pcap records: ``walk(buf, start, base, indexer)``
-returns (what to yield for ``buf[start:]``, or None; bytes of ``buf`` used by complete
-records; why reading must stop, or ""). It counts ``records`` and ``truncated_records``
-in the :class:`CaptureStats` itself."""
+ContainerWalk = Callable[[bytearray, int, int, Any], tuple[T | None, int, str]]
+"""A consumer's own walk of a container's records: ``walk(buf, start, base, indexer)``
+(the indexer of the file's container, holding its byte order and interfaces) returns
+(what to yield for ``buf[start:]``, or None; bytes of ``buf`` used by complete records;
+why reading must stop, or ""). It counts ``records``, ``truncated_records`` (and pcapng's
+``skipped_blocks``) in the :class:`CaptureStats` itself."""
 
 
 def _make_indexer(container: str, head: bytes, name: str) -> Indexer:
@@ -295,7 +295,7 @@ def iter_record_chunks(
     chunk_bytes: int = ...,
     progress: Callable[[int, int], None] | None = ...,
     reuse_buffer: bool = ...,
-    walk: PcapWalk[T],
+    walk: ContainerWalk[T],
     strict: bool = ...,
 ) -> Iterator[RecordChunk | T]: ...
 
@@ -307,7 +307,7 @@ def iter_record_chunks(
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int, int], None] | None = None,
     reuse_buffer: bool = False,
-    walk: PcapWalk[Any] | None = None,
+    walk: ContainerWalk[Any] | None = None,
     strict: bool = False,
 ) -> Iterator[Any]:
     """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
@@ -344,7 +344,7 @@ def iter_record_chunks(
             raise DecodeError(f"{name}: cannot inflate: {error}", offset=0)
         stats.container = detect_container(bytes(buf[:4]), name=name)
         indexer = _make_indexer(stats.container, bytes(buf[:24]), name)
-        own_walk = walk if stats.container == "pcap" else None
+        own_walk = walk
         base = 0
         start = 24 if stats.container == "pcap" else 0
         if len(buf) < start:
@@ -355,7 +355,7 @@ def iter_record_chunks(
             return
         while True:
             if own_walk is not None:
-                item, used, stop = own_walk(buf, start, base, indexer)  # type: ignore[arg-type]
+                item, used, stop = own_walk(buf, start, base, indexer)
             else:
                 found = indexer.index(buf, start, base, stats)
                 chunk = indexer.to_chunk(buf, base, found)

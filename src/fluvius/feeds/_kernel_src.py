@@ -7,7 +7,8 @@ objects, only arrays and integers). :mod:`fluvius.feeds._kernels` compiles them 
 time (``numba.njit``) or loads them ahead-of-time compiled (:mod:`fluvius.feeds._aot`);
 run as plain Python they are correct but very slow, so nothing calls them uncompiled.
 
-* ``survey``: one pass from a chunk's records (a classic pcap walk, or given records) to
+* ``survey``: one pass from a chunk's records (a walk of classic pcap records or of pcapng
+  packet blocks, or given records) to
   its IEX-TP segments: frames, UDP payloads, segment headers, block checks and counts
   (:mod:`fluvius.feeds.iex._survey`);
 * ``walk_blocks``: the walk of message blocks inside segments, with checks;
@@ -271,12 +272,18 @@ def survey(
     a: Any, a2: Any, a4: Any, a8: Any,
     start: int, little: bool, max_record: int, ns_per_tick: int, linktype: int,
     frame_off: Any, cap_len: Any, orig_len: Any, ts_ns: Any, link: Any, fam_of: Any, doc: Any,
+    ng: bool, ng_mult: Any, ng_link: Any, snap0: int,
 ) -> Any:  # fmt: skip
-    # start >= 0: walk classic pcap records from a[start:]; start < 0: the given records.
-    # a2, a4, a8: the buffer viewed as u16 / u32 / u64 at every byte offset (stride 1)
+    # start >= 0: walk records from a[start:], classic pcap or (ng) pcapng packet blocks;
+    # start < 0: the given records. a2, a4, a8: the buffer viewed as u16 / u32 / u64 at
+    # every byte offset (stride 1). pcapng: ng_mult / ng_link per interface of the section
+    # (ns per tick, link type); it stops before a section header or interface description
+    # (stats[14] = 1), at an impossible block length (2, max_record is the largest block),
+    # a packet block too short (3) or a packet of an undeclared interface (4).
     walk = start >= 0
     n = len(a)
     nrec = len(frame_off)
+    nif = len(ng_mult)
     cap_seg = (n - start) // 98 + 1 if walk else nrec  # a segment's record is >= 98 bytes
     segs = np.empty((11, cap_seg), np.int64)
     stats = np.zeros(16, np.int64)
@@ -289,9 +296,77 @@ def survey(
     pos = start
     stop = -1
     r = 0
+    wv = np.empty(4, np.int64)  # a pcapng packet block's u32 words after the first
     while True:
         # the next record: frame offset, captured and original length, time, link type
-        if walk:
+        if walk and ng:
+            if pos + 12 > n:
+                break
+            btype = np.int64(a4[pos])
+            blen = np.int64(a4[pos + 4])
+            if not little:
+                t = btype
+                btype = ((t & 0xFF) << 24) | ((t & 0xFF00) << 8) | ((t >> 8) & 0xFF00) | (t >> 24)
+                t = blen
+                blen = ((t & 0xFF) << 24) | ((t & 0xFF00) << 8) | ((t >> 8) & 0xFF00) | (t >> 24)
+            if btype == 0x0A0D0D0A or btype == 1:
+                stats[14] = 1
+                break
+            if blen < 12 or blen % 4 != 0 or blen > max_record:
+                stats[14] = 2
+                stop = pos
+                break
+            if pos + blen > n:
+                break
+            body = pos + 8
+            room = blen - 12
+            if btype != 6 and btype != 2 and btype != 3:
+                stats[15] += 1
+                pos += blen
+                continue
+            if btype != 3 and room < 20:
+                stats[14] = 3
+                stop = pos
+                break
+            w0 = np.int64(a4[body])
+            if not little:
+                w0 = ((w0 & 0xFF) << 24) | ((w0 & 0xFF00) << 8) | ((w0 >> 8) & 0xFF00) | (w0 >> 24)
+            if btype == 3:
+                iface = np.int64(0)
+            elif btype == 6:
+                iface = w0
+            else:
+                iface = w0 & 0xFFFF if little else w0 >> 16
+            if iface >= nif:
+                stats[14] = 4
+                break
+            if btype == 3:  # SPB: original length, then the packet; no time
+                orig = w0
+                cap = min(orig, room - 4)
+                if snap0 > 0:
+                    cap = min(cap, snap0)
+                cap = max(cap, np.int64(0))
+                fo = body + 4
+                ts = np.int64(0)
+            else:
+                for f in range(4):
+                    v = np.int64(a4[body + 4 + 4 * f])
+                    if not little:
+                        v = (
+                            ((v & 0xFF) << 24)
+                            | ((v & 0xFF00) << 8)
+                            | ((v >> 8) & 0xFF00)
+                            | (v >> 24)
+                        )
+                    wv[f] = v
+                ticks = (np.uint64(wv[0]) << np.uint64(32)) | np.uint64(wv[1])
+                ts = np.int64(ticks * np.uint64(ng_mult[iface]))  # wraps, as in C
+                cap = min(wv[2], room - 20)
+                orig = wv[3]
+                fo = body + 20
+            lk = ng_link[iface]
+            pos += blen
+        elif walk:
             if pos + 16 > n:
                 break
             p = pos

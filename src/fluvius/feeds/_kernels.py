@@ -17,6 +17,10 @@ Where the compiled code comes from, fastest first:
 2. **just in time** with ``numba.njit(cache=True)``: numba's import on every run, the
    compilation only on the first run (numba's on-disk cache).
 
+``make`` builds the ahead-of-time module at install; when it is missing, the first
+:func:`kernels` or :func:`kernels_loaded_cheaply` starts its build in the background
+(:func:`fluvius.feeds._aot.build_in_background`) for the commands that follow.
+
 :func:`kernels` returns ``None`` when neither is available or ``FLUVIUS_NUMBA=0`` is set
 (the decoder then uses numpy); ``FLUVIUS_NUMBA=jit`` skips the ahead-of-time module.
 :func:`kernels_loaded_cheaply` tells the CLI whether the kernels cost nothing to load.
@@ -74,10 +78,11 @@ def kernels_loaded_cheaply() -> bool:
 
 
 def _load_aot() -> SimpleNamespace | None:
-    from fluvius.feeds._aot import BATCH
+    from fluvius.feeds._aot import BATCH, build_in_background
 
     module = BATCH.load()
-    if module is None:
+    if module is None:  # built for the next command; this one takes the fallback
+        build_in_background()
         return None
     return SimpleNamespace(aot=True, **{name: getattr(module, name) for name in KERNEL_NAMES})
 

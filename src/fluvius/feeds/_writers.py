@@ -18,8 +18,9 @@ Layout of one packet (all network fields big-endian, RFC 791 / RFC 768)::
     UDP (8): ports, length, checksum 0 ("not computed", allowed over IPv4)
     payload                                 [pcapng: zero padding to 4, trailing block length]
 
-The classic pcap global header and the pcapng SHB + IDB (with ``if_tsresol`` 6 or 9) come
-first. Timestamps are int64 ns; a microsecond container truncates them to the microsecond.
+The classic pcap global header, or the pcapng SHB (byte-order magic, section length -1, a
+comment) and IDB (options ``if_name`` then ``if_tsresol`` 6 or 9, as in IEX's HIST files),
+come first. Timestamps are int64 ns; a microsecond container truncates them to the microsecond.
 """
 
 from __future__ import annotations
@@ -124,12 +125,23 @@ def file_header(fmt: CaptureFormat, snaplen: int = 65535) -> bytes:
     def pack(*items: tuple[np.dtype[np.generic], int]) -> bytes:
         return b"".join(np.array([v], dtype=d).tobytes() for d, v in items)
 
-    shb = pack((u4, 0x0A0D0D0A), (u4, 28), (u4, 0x1A2B3C4D), (u2, 1), (u2, 0), (i8, -1))
-    shb += pack((u4, 28))
-    tsresol = 9 if fmt.nanosecond else 6
-    idb = pack((u4, 1), (u4, 32), (u2, 1), (u2, 0), (u4, snaplen), (u2, 9), (u2, 1))
-    idb += bytes([tsresol, 0, 0, 0]) + pack((u2, 0), (u2, 0), (u4, 32))
+    comment = b"fluvius synthetic capture"  # IEX's own files: "File created by merging: ..."
+    shb_opts = pack((u2, 1), (u2, len(comment))) + _pad4(comment) + pack((u2, 0), (u2, 0))
+    shb = pack((u4, 0x0A0D0D0A), (u4, 28 + len(shb_opts)), (u4, 0x1A2B3C4D), (u2, 1), (u2, 0))
+    shb += pack((i8, -1)) + shb_opts + pack((u4, 28 + len(shb_opts)))
+    # as in IEX's HIST files: if_name, then if_tsresol
+    name = b"eth0"
+    idb_opts = pack((u2, 2), (u2, len(name))) + _pad4(name)
+    idb_opts += pack((u2, 9), (u2, 1)) + bytes([9 if fmt.nanosecond else 6, 0, 0, 0])
+    idb_opts += pack((u2, 0), (u2, 0))
+    idb_len = 20 + len(idb_opts)
+    idb = pack((u4, 1), (u4, idb_len), (u2, 1), (u2, 0), (u4, snaplen)) + idb_opts
+    idb += pack((u4, idb_len))
     return shb + idb
+
+
+def _pad4(data: bytes) -> bytes:
+    return data + bytes(-len(data) % 4)
 
 
 def layout_capture(

@@ -39,14 +39,24 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from fluvius.feeds.events import BookLevelUpdate, Event, Price
+import numpy as np
+
+from fluvius.feeds.events import BOOK_DEPTH, BookLevelUpdate, Event, Price, dtype_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
-__all__ = ["BestBidOffer", "Book", "BookSnapshot", "OrderBooks", "with_books"]
+__all__ = [
+    "BestBidOffer",
+    "Book",
+    "BookSnapshot",
+    "OrderBooks",
+    "book_events_from_rows",
+    "book_rows",
+    "with_books",
+]
 
 Level = tuple[int, int]
 Best = tuple[int, int, int, int]
@@ -182,3 +192,65 @@ def with_books(events: Iterable[Event], depth: int = 5) -> Iterator[Event]:
             yield from books.apply(event)
         elif isinstance(event, BookLevelUpdate):
             books.apply(event)
+
+
+def book_rows(events: Sequence[Event], depth: int = BOOK_DEPTH) -> np.ndarray[Any, Any]:
+    """``bbo`` or ``book_snapshot`` events (one kind) as rows of ``dtype_of(kind, depth)``.
+
+    Snapshot levels beyond ``depth`` are dropped; fewer are padded with zeros.
+
+    >>> rows = book_rows([BookSnapshot("IEX", "Z", 1, 2, 3, ((10, 5),), ())], depth=2)
+    >>> rows["bid_px"].tolist(), rows["ask_sz"].tolist()
+    ([[10, 0]], [[0, 0]])
+    """
+    kinds = {e.kind for e in events}
+    if len(kinds) != 1 or not kinds <= {"bbo", "book_snapshot"}:
+        raise ValueError(f"book_rows takes events of one kind, bbo or book_snapshot; got {kinds}")
+    (kind,) = kinds
+    rows = np.zeros(len(events), dtype=dtype_of(kind, depth))
+    rows["symbol"] = [e.symbol.encode("latin-1") for e in events]
+    for name in ("ts_ns", "recv_ns", "seq"):
+        rows[name] = [getattr(e, name) for e in events]
+    if kind == "bbo":
+        for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
+            rows[name] = [getattr(e, name) for e in events]
+        return rows
+    for i, e in enumerate(events):
+        assert isinstance(e, BookSnapshot)
+        for side, levels in (("bid", e.bids[:depth]), ("ask", e.asks[:depth])):
+            for j, (px, sz) in enumerate(levels):
+                rows[f"{side}_px"][i, j] = px
+                rows[f"{side}_sz"][i, j] = sz
+    return rows
+
+
+def book_events_from_rows(
+    kind: str, rows: np.ndarray[Any, Any], venue: str = "IEX"
+) -> list[BestBidOffer] | list[BookSnapshot]:
+    """The rows of :func:`book_rows` as event objects again (zero-size levels dropped)."""
+    common: list[tuple[Any, ...]] = [
+        (venue, s.decode("latin-1"), t, r, q)
+        for s, t, r, q in zip(
+            rows["symbol"].tolist(),
+            rows["ts_ns"].tolist(),
+            rows["recv_ns"].tolist(),
+            rows["seq"].tolist(),
+            strict=True,
+        )
+    ]
+    if kind == "bbo":
+        quotes = zip(
+            *(rows[n].tolist() for n in ("bid_px", "bid_sz", "ask_px", "ask_sz")), strict=True
+        )
+        return [BestBidOffer(*c, *q) for c, q in zip(common, quotes, strict=True)]
+    if kind != "book_snapshot":
+        raise ValueError(f"book_events_from_rows: kind must be bbo or book_snapshot, got {kind!r}")
+
+    def levels(px: list[int], sz: list[int]) -> tuple[tuple[int, int], ...]:
+        return tuple((p, z) for p, z in zip(px, sz, strict=True) if z)
+
+    sides = [rows[n].tolist() for n in ("bid_px", "bid_sz", "ask_px", "ask_sz")]
+    return [
+        BookSnapshot(v, s, t, r, q, levels(bp, bs), levels(ap, az))
+        for (v, s, t, r, q), bp, bs, ap, az in zip(common, *sides, strict=True)
+    ]

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuctionInformation",
+    "BOOK_DEPTH",
     "BookLevelUpdate",
     "EVENT_TYPES",
     "Event",
@@ -84,6 +85,7 @@ __all__ = [
     "event_to_json",
     "events_from_array",
     "events_to_array",
+    "fields_typed",
     "text_fields",
     "to_arrow",
 ]
@@ -333,16 +335,38 @@ _TEXT_FIELDS = frozenset(n for n, t in _FIELD_DTYPES.items() if t.startswith("S"
 _CODE_FIELDS = frozenset(n for n, t in _FIELD_DTYPES.items() if t == "S1")
 
 
-def dtype_of(kind: str) -> np.dtype[Any]:
+BOOK_DEPTH = 5
+"""Levels per side of a ``book_snapshot`` row by default (``OrderBooks``' default depth)."""
+
+_COMMON = [(name, _FIELD_DTYPES[name]) for name in ("symbol", "ts_ns", "recv_ns", "seq")]
+_BBO_DTYPE = np.dtype(
+    [*_COMMON, *((n, _FIELD_DTYPES[n]) for n in ("bid_px", "bid_sz", "ask_px", "ask_sz"))]
+)
+
+
+def dtype_of(kind: str, depth: int = BOOK_DEPTH) -> np.dtype[Any]:
     """The numpy structured dtype of one kind's rows (every field except ``kind``, ``venue``).
+
+    Besides the decoded kinds (:data:`KINDS`), the books' kinds (:mod:`fluvius.feeds.book`):
+    ``bbo`` has the fields of a quote without ``flags``; ``book_snapshot`` has ``bid_px``,
+    ``bid_sz``, ``ask_px``, ``ask_sz`` as arrays of ``depth`` levels, best first, padded
+    with zeros (a level of size 0 is no level).
 
     >>> dtype_of("trade").names
     ('symbol', 'ts_ns', 'recv_ns', 'seq', 'px', 'sz', 'trade_id', 'flags')
+    >>> dtype_of("book_snapshot", depth=3)["bid_px"].shape
+    (3,)
     """
-    try:
-        return _DTYPES[kind]
-    except KeyError:
-        raise ValueError(f"unknown event kind {kind!r}; expected one of {KINDS}") from None
+    found = _DTYPES.get(kind)
+    if found is not None:
+        return found
+    if kind == "bbo":
+        return _BBO_DTYPE
+    if kind == "book_snapshot":
+        levels = [(n, _FIELD_DTYPES[n], (depth,)) for n in ("bid_px", "bid_sz", "ask_px", "ask_sz")]
+        return np.dtype([*_COMMON, *levels])
+    known = (*KINDS, "bbo", "book_snapshot")
+    raise ValueError(f"unknown event kind {kind!r}; expected one of {known}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,6 +497,18 @@ def to_arrow(
         else:
             columns.append(_numeric_to_arrow(col))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def fields_typed(kind: str, annotation: str) -> list[str]:
+    """The fields of ``kind`` declared with type ``annotation`` (``"Price"``, ``"TimestampNs"``).
+
+    >>> fields_typed("trade", "Price"), fields_typed("trade", "TimestampNs")
+    (['px'], ['ts_ns', 'recv_ns'])
+    """
+    cls = EVENT_TYPES[kind]
+    return [
+        f.name for f in dataclasses.fields(cls) if f.type in (annotation, globals()[annotation])
+    ]
 
 
 def text_fields(kind: str) -> list[str]:

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fluvius.errors import DecodeError
-from fluvius.feeds._capture import CaptureStats, IndexResult, RecordChunk, as_int64
+from fluvius.feeds._capture import (
+    CaptureStats,
+    IndexResult,
+    RecordChunk,
+    as_int64,
+)
 
 __all__ = ["MAX_BLOCK", "Interface", "PcapngIndexer", "ticks_to_ns"]
 
@@ -73,10 +78,43 @@ class PcapngIndexer:
     ) -> IndexResult:
         """Packets of the complete blocks in ``buf[start:]``."""
         found = IndexResult()
+        found.used, _ = self._blocks(buf, start, base, stats, found, one=False)
+        return found
+
+    def read_block(
+        self, buf: bytes | bytearray, pos: int, base: int, stats: CaptureStats, found: IndexResult
+    ) -> tuple[int, bool]:
+        """Read the one block at ``buf[pos]`` (a section header, an interface description):
+        (next position, whether one was read whole); ``found.stop`` says why not."""
+        return self._blocks(buf, pos, base, stats, found, one=True)
+
+    def corrupt(self, buf: bytes | bytearray, pos: int, base: int, packet: bool) -> str:
+        """Why reading stops at the block at ``buf[pos]`` (its length, or a short packet)."""
+        return self._corrupt(buf, pos, base, packet)
+
+    def _corrupt(self, buf: bytes | bytearray, pos: int, base: int, packet: bool) -> str:
+        (blen,) = struct.unpack_from(self.endian + "I", buf, pos + 4)
+        if packet:
+            return f"corrupt pcapng packet block at byte offset {base + pos}: {blen=}"
+        return (
+            f"corrupt pcapng block at byte offset {base + pos}: total length {blen} "
+            f"(expected a multiple of 4 between 12 and {MAX_BLOCK})"
+        )
+
+    def _blocks(
+        self,
+        buf: bytes | bytearray,
+        pos: int,
+        base: int,
+        stats: CaptureStats,
+        found: IndexResult,
+        *,
+        one: bool,
+    ) -> tuple[int, bool]:
+        """Walk blocks from ``pos`` in Python (``one``: a single block); (position, more)."""
         ticks = found.ts_ns  # raw ticks for now; converted in to_chunk
         ifaces = found.link  # global interface index for now
         end = len(buf)
-        pos = start
         previous, repeats = (-1, -1), 0
         while pos + 12 <= end:
             raw_type = bytes(buf[pos : pos + 4])
@@ -91,7 +129,7 @@ class PcapngIndexer:
                         f"corrupt pcapng section header at byte offset {base + pos}: "
                         f"byte-order magic {magic.hex()} is neither 1a2b3c4d nor 4d3c2b1a"
                     )
-                    break
+                    return pos, False
             elif not self.endian:
                 raise DecodeError(
                     f"{self.name}: pcapng block before any section header at {base + pos}",
@@ -101,13 +139,10 @@ class PcapngIndexer:
             e = self.endian
             btype, blen = struct.unpack_from(e + "II", buf, pos)
             if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-                found.stop = (
-                    f"corrupt pcapng block at byte offset {base + pos}: total length {blen} "
-                    f"(expected a multiple of 4 between 12 and {MAX_BLOCK})"
-                )
-                break
+                found.stop = self._corrupt(buf, pos, base, packet=False)
+                return pos, False
             if pos + blen > end:
-                break
+                return pos, False
             repeats = repeats + 1 if (btype, blen) == previous else 0
             previous = (btype, blen)
             if repeats >= _RUN_AFTER and btype not in (SHB, IDB, PB, SPB):
@@ -121,8 +156,8 @@ class PcapngIndexer:
             body_end = pos + blen - 4
             if btype in (EPB, PB):
                 if body_end - body < 20:
-                    found.stop = f"corrupt pcapng packet block at byte offset {base + pos}: {blen=}"
-                    break
+                    found.stop = self._corrupt(buf, pos, base, packet=True)
+                    return pos, False
                 if btype == EPB:
                     iface, hi, lo, cap, orig = struct.unpack_from(e + "IIIII", buf, body)
                 else:
@@ -151,8 +186,9 @@ class PcapngIndexer:
             else:
                 stats.skipped_blocks += 1
             pos += blen
-        found.used = pos
-        return found
+            if one:
+                return pos, True
+        return pos, False
 
     def _same_block_run(
         self,
@@ -236,24 +272,30 @@ class PcapngIndexer:
 
     def to_chunk(self, buf: bytes | bytearray, base: int, found: IndexResult) -> RecordChunk:
         """Convert ticks to ns per interface unit and pack the records into arrays."""
-        iface = np.fromiter(found.link, dtype=np.int32, count=len(found.link))
-        ticks = found.ts_ns
-        units = [i.tsresol for i in self.all_interfaces]
-        if all(u == 6 for u in units):  # the usual case: a wrap-around multiply in uint64
-            raw = np.fromiter(ticks, dtype=np.uint64, count=len(ticks))
-            ts = (raw * np.uint64(1_000)).view(np.int64)
-        else:  # a corrupt timestamp beyond int64 wraps, as the uint64 multiply does
-            ns = [ticks_to_ns(t, units[i]) for t, i in zip(ticks, found.link, strict=True)]
-            ts = as_int64([(n + _HALF) % _WRAP - _HALF for n in ns])
+        frame_off = as_int64(found.frame_off)
+        cap_len = as_int64(found.cap_len)
+        orig_len = as_int64(found.orig_len)
+        ticks = np.fromiter(found.ts_ns, dtype=np.uint64, count=len(found.ts_ns))
+        iface = as_int64(found.link)
+        units = np.array([i.tsresol for i in self.all_interfaces], dtype=np.int64)
+        ts = np.empty(len(ticks), dtype=np.int64)
+        distinct = set(units[np.unique(iface)].tolist()) if len(units) > 1 else set(units.tolist())
+        for u in distinct:  # a corrupt timestamp beyond int64 wraps, as in C
+            at = slice(None) if len(distinct) == 1 else units[iface] == u
+            if u <= 9:  # 10^-u s: a wrap-around multiply in uint64
+                ts[at] = (ticks[at] * np.uint64(10 ** (9 - u))).view(np.int64)
+            else:  # finer than ns, or binary units: exact, one by one
+                ns = [ticks_to_ns(t, u) for t in ticks[at].tolist()]
+                ts[at] = as_int64([(n + _HALF) % _WRAP - _HALF for n in ns])
         linktypes = np.fromiter(
             (i.linktype for i in self.all_interfaces), dtype=np.int32, count=len(units)
         )
         return RecordChunk(
             buf=buf,
             base=base,
-            frame_off=as_int64(found.frame_off),
-            cap_len=as_int64(found.cap_len),
-            orig_len=as_int64(found.orig_len),
+            frame_off=frame_off,
+            cap_len=cap_len,
+            orig_len=orig_len,
             ts_ns=ts,
-            link=linktypes[iface] if len(iface) else iface,
+            link=linktypes[iface] if len(iface) else np.zeros(0, np.int32),
         )

@@ -70,7 +70,9 @@ def event_streams(draw: st.DrawFn, kinds: list[str], max_size: int = 30) -> list
     """Events with consecutive ``seq`` from a random start, in runs sharing ``recv_ns``."""
     n = draw(st.integers(1, max_size))
     seq = draw(st.integers(1, 2**40))
-    recv = draw(st.integers(0, 2**62))
+    # a classic pcap stores the capture time's seconds in 32 bits: stay below 2^32 s, with
+    # room for max_size increments of up to 1 s
+    recv = draw(st.integers(0, (2**32 - max_size - 1) * 10**9))
     out: list[ev.Event] = []
     for _ in range(n):
         kind = draw(st.sampled_from(kinds))

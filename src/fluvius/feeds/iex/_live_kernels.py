@@ -6,8 +6,9 @@ Same policy as the batch decoder's kernels (:mod:`fluvius.feeds._kernels`, whose
 ``FLUVIUS_NUMBA`` switch it follows: ``0`` none, ``jit`` just in time only):
 
 1. an **ahead-of-time** extension module (:data:`LIVE`, a
-   :class:`fluvius.feeds._aot.KernelModule` like the batch kernels'), built by ``make kernels``
-   (``python -m fluvius.feeds._aot`` builds this one too); its name hashes the kernel
+   :class:`fluvius.feeds._aot.KernelModule` like the batch kernels'), built by ``make`` at install
+   (``python -m fluvius.feeds._aot`` builds this one too; a command that finds it missing
+   starts that build in the background); its name hashes the kernel
    source, the field tables it freezes, the interpreter, numpy and the CPU, so a stale
    build is never loaded;
 2. **just in time**: ``numba.njit(cache=True)`` of the same source;
@@ -42,7 +43,7 @@ def _tables() -> list[bytes]:
 LIVE: KernelModule = KernelModule(
     "fluvius_live_kernel", "fluvius.feeds.iex._live_kernel_src", SIGNATURES, _tables
 )
-"""The ahead-of-time module of the live kernel (``make kernels`` builds it)."""
+"""The ahead-of-time module of the live kernel (built with the batch kernels)."""
 
 
 def live_kernel() -> Any:
@@ -54,6 +55,10 @@ def live_kernel() -> Any:
     found = None
     if mode != "0":
         module = None if mode == "jit" else LIVE.load()
+        if module is None and mode != "jit":
+            from fluvius.feeds._aot import build_in_background
+
+            build_in_background()  # for the next command
         if module is not None:
             found = module.decode_datagram
         else:

@@ -10,7 +10,7 @@ five kernels and a dozen numpy steps, each re-reading the chunk and allocating a
 The ``survey`` kernel (:mod:`fluvius.feeds._kernel_src`) does them in one walk:
 
 * classic pcap: it walks the records itself (the chunk reader hands it the raw buffer
-  through :data:`fluvius.feeds._capture.PcapWalk`), so no per-record array is made at all;
+  through :data:`fluvius.feeds._capture.ContainerWalk`), so no per-record array is made at all;
   other containers (pcapng) come as :class:`~fluvius.feeds._capture.RecordChunk` arrays;
 * per frame it applies :func:`fluvius.feeds.net.udp_payload`'s rules (802.1Q / QinQ tags,
   any IPv4 header length, fragments, the shorter of the UDP, IPv4 and captured lengths);
@@ -34,24 +34,27 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fluvius.feeds._capture import strided_view
+from fluvius.feeds._capture import IndexResult, strided_view
 from fluvius.feeds.iex._blocks import Segments
 from fluvius.feeds.iex._fused import tables
 from fluvius.feeds.iex.transport import DEEP_PLUS_PROTOCOL_ID, DEEP_PROTOCOL_ID, PROTOCOLS
 from fluvius.feeds.pcap import MAX_RECORD, corrupt_record
+from fluvius.feeds.pcapng import MAX_BLOCK
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from fluvius.feeds._capture import CaptureStats, PcapWalk, RecordChunk
+    from fluvius.feeds._capture import CaptureStats, ContainerWalk, RecordChunk
     from fluvius.feeds.iex.report import DecodeReport
     from fluvius.feeds.pcap import PcapIndexer
+    from fluvius.feeds.pcapng import PcapngIndexer
 
-__all__ = ["Survey", "pcap_walk", "survey_records"]
+__all__ = ["Survey", "container_walk", "pcap_walk", "pcapng_walk", "survey_records"]
 
 # the kernel's per-chunk counts, by index
 USED, STOP, RECORDS, TRUNC_RECORDS, NON_ETHERNET, NON_UDP, DATAGRAMS = range(7)
 SHORT_TRUNC, NOT_IEX, UNSUPPORTED, SEGMENTS, HEARTBEATS, INTACT, IN_ORDER = range(7, 14)
+NG_STOP, NG_SKIPPED = 14, 15  # pcapng: why the walk stopped, blocks skipped
 
 
 def _families() -> NDArray[np.int64]:
@@ -125,12 +128,12 @@ def survey_records(k: Any, chunk: RecordChunk) -> Survey:
     found = k.survey(
         *_views(chunk.buf), -1, True, 0, 0, 0,
         c(chunk.frame_off), c(chunk.cap_len), c(chunk.orig_len), c(chunk.ts_ns), c(chunk.link),
-        _FAMILY, tables().doc_len,
+        _FAMILY, tables().doc_len, False, _NO_RECORDS, _NO_RECORDS, 0,
     )  # fmt: skip
     return _survey(chunk.buf, chunk.base, found)
 
 
-def pcap_walk(k: Any, stats: CaptureStats) -> PcapWalk[Survey]:
+def pcap_walk(k: Any, stats: CaptureStats) -> ContainerWalk[Survey]:
     """The chunk reader's walk of classic pcap records (``iter_record_chunks(walk=...)``)."""
     doc = tables().doc_len
 
@@ -141,6 +144,7 @@ def pcap_walk(k: Any, stats: CaptureStats) -> PcapWalk[Survey]:
         found = k.survey(
             *_views(buf), start, little, MAX_RECORD, ix.ns_per_tick, ix.linktype,
             _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_LINKS, _FAMILY, doc,
+            False, _NO_RECORDS, _NO_RECORDS, 0,
         )  # fmt: skip
         s = found[1]
         used, stop_at, records = int(s[USED]), int(s[STOP]), int(s[RECORDS])
@@ -150,3 +154,72 @@ def pcap_walk(k: Any, stats: CaptureStats) -> PcapWalk[Survey]:
         return (_survey(buf, base, found) if records else None), used, stop
 
     return walk
+
+
+def pcapng_walk(k: Any, stats: CaptureStats) -> ContainerWalk[Survey]:
+    """The chunk reader's walk of pcapng blocks (``iter_record_chunks(walk=...)``).
+
+    The ``survey`` kernel walks the packet blocks itself, as it walks classic pcap records;
+    the indexer (:class:`~fluvius.feeds.pcapng.PcapngIndexer`) reads the section headers and
+    interface descriptions at the start of the chunk. A chunk that the kernel cannot walk
+    whole (another section header or interface description inside it, a packet of an
+    undeclared interface, a timestamp unit that is not a power of ten down to the ns) is
+    indexed by the indexer and surveyed from its records instead: same result.
+    """
+    doc = tables().doc_len
+
+    def walk(
+        buf: bytearray, start: int, base: int, ix: PcapngIndexer
+    ) -> tuple[Survey | None, int, str]:
+        pos = start
+        head = IndexResult()  # the leading section headers and interface descriptions
+        while pos + 12 <= len(buf) and (
+            not ix.endian
+            or bytes(buf[pos : pos + 4]) == b"\x0a\x0d\x0d\x0a"
+            or _is_idb(buf, pos, ix)
+        ):
+            pos, more = ix.read_block(buf, pos, base, stats, head)
+            if head.stop or not more:
+                return None, pos, head.stop
+        units = [i.tsresol for i in ix.interfaces]
+        if not all(0 <= u <= 9 for u in units):
+            return _indexed(buf, pos, base, ix)
+        mult = np.array([10 ** (9 - u) for u in units], dtype=np.int64)
+        link = np.array([i.linktype for i in ix.interfaces], dtype=np.int64)
+        snap0 = ix.interfaces[0].snaplen if ix.interfaces else 0
+        found = k.survey(
+            *_views(buf), pos, ix.endian == "<", MAX_BLOCK, 0, 0,
+            _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_LINKS, _FAMILY, doc,
+            True, mult, link, snap0,
+        )  # fmt: skip
+        s = found[1]
+        why = int(s[NG_STOP])
+        if why in (1, 4):  # a new section or interface, an undeclared interface
+            return _indexed(buf, pos, base, ix)
+        records = int(s[RECORDS])
+        stats.records += records
+        stats.truncated_records += int(s[TRUNC_RECORDS])
+        stats.skipped_blocks += int(s[NG_SKIPPED])
+        stop = ix.corrupt(buf, int(s[STOP]), base, packet=why == 3) if why else ""
+        return (_survey(buf, base, found) if records else None), int(s[USED]), stop
+
+    def _indexed(
+        buf: bytearray, pos: int, base: int, ix: PcapngIndexer
+    ) -> tuple[Survey | None, int, str]:
+        found = ix.index(buf, pos, base, stats)
+        chunk = ix.to_chunk(buf, base, found)
+        stats.records += len(chunk)
+        stats.truncated_records += int(np.count_nonzero(chunk.cap_len < chunk.orig_len))
+        return (survey_records(k, chunk) if len(chunk) else None), found.used, found.stop
+
+    return walk
+
+
+def _is_idb(buf: bytearray, pos: int, ix: PcapngIndexer) -> bool:
+    return int.from_bytes(buf[pos : pos + 4], "little" if ix.endian == "<" else "big") == 1
+
+
+def container_walk(k: Any, stats: CaptureStats) -> ContainerWalk[Survey]:
+    """The compiled walk of either container, for ``iter_record_chunks(walk=...)``."""
+    walks = {"pcap": pcap_walk(k, stats), "pcapng": pcapng_walk(k, stats)}
+    return lambda buf, start, base, ix: walks[stats.container](buf, start, base, ix)

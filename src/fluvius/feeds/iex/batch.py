@@ -60,7 +60,7 @@ from fluvius.feeds.iex._blocks import (
 )
 from fluvius.feeds.iex._columns import Columns, gather, gather_compiled
 from fluvius.feeds.iex._fused import Arena, Rows, fill_rows, rows_from_columns, tables
-from fluvius.feeds.iex._survey import Survey, pcap_walk, survey_records
+from fluvius.feeds.iex._survey import Survey, container_walk, survey_records
 from fluvius.feeds.iex.deep import DEEP_LAYOUTS
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.tops import TOPS_LAYOUTS
@@ -347,7 +347,7 @@ def _batches(
         chunk_bytes=chunk_bytes,
         progress=progress,
         reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
-        walk=None if k is None else pcap_walk(k, decoder.report.capture),
+        walk=None if k is None else container_walk(k, decoder.report.capture),
         strict=decoder.strict,
     )
     for chunk in chunks:

@@ -1,10 +1,12 @@
-"""Writing decoded captures: JSON Lines, Parquet (one file per kind), and a summary.
+"""Writing decoded captures: JSON Lines, a Parquet dataset partitioned by kind, a summary.
 
 * :func:`write_jsonl` streams events in file order with the reference decoder, one JSON
   object per line, every field, ``kind`` first;
-* :func:`write_parquet` streams the batch decoder's arrays into one Parquet file per kind,
-  ``<out>/<kind>.parquet`` (columns as in :func:`fluvius.feeds.events.arrow_schema`), one
-  row group per chunk of the capture, so memory stays bounded on multi-GB days;
+* :func:`write_parquet` streams the batch decoder's arrays into a Parquet dataset
+  partitioned by kind, ``<out>/kind=<kind>/part-0.parquet`` (hive layout: read it whole
+  with ``pyarrow.dataset``, DuckDB or Polars; columns as in :func:`parquet_schema`), row
+  groups of a few MiB, so memory stays bounded on multi-GB days;
+* both take the ``kinds`` and ``symbols`` filters of ``fluvius iex decode``;
 * :func:`summarize` gives what ``fluvius iex info`` prints: counts per kind, symbols, the
   time range, the report, and the decode speed.
 """
@@ -22,9 +24,11 @@ import numpy as np
 
 from fluvius.feeds.events import (
     KINDS,
+    PRICE_SCALE,
     arrow_schema,
     dtype_of,
     event_to_json,
+    fields_typed,
     text_fields,
     to_arrow,
 )
@@ -33,7 +37,7 @@ from fluvius.feeds.iex.reference import iter_events
 from fluvius.feeds.iex.report import DecodeReport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from numpy.typing import NDArray
 
@@ -43,7 +47,81 @@ IN_FLIGHT = 2  # row groups between decoding and their Parquet file (write_parqu
 PARQUET_CHUNK_BYTES = 1 << 20  # capture bytes decoded at a time when writing Parquet
 ROW_GROUP_BYTES = 4 << 20  # decoded rows per Parquet row group (about 80,000 quotes)
 
-__all__ = ["CaptureSummary", "parquet_options", "summarize", "write_jsonl", "write_parquet"]
+__all__ = [
+    "CaptureSummary",
+    "check_kinds",
+    "parquet_options",
+    "parquet_schema",
+    "summarize",
+    "write_jsonl",
+    "write_parquet",
+]
+
+
+def check_kinds(kinds: Collection[str] | None) -> frozenset[str] | None:
+    """``kinds`` as a set, or a ValueError naming the unknown ones and the known ones."""
+    if kinds is None:
+        return None
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown event kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    return frozenset(kinds)
+
+
+def _symbol_filter(symbols: Collection[str] | None) -> NDArray[Any] | None:
+    if symbols is None:
+        return None
+    return np.array([s.encode("latin-1") for s in symbols], dtype="S8")
+
+
+def _select(kind: str, rows: Rows, wanted: NDArray[Any] | None) -> Rows | None:
+    """The rows of the wanted symbols (all when ``wanted`` is None); None when none."""
+    if wanted is None:
+        return rows
+    keep = np.isin(rows["symbol"], wanted)
+    if keep.all():
+        return rows
+    if not keep.any():
+        return None
+    if isinstance(rows, dict):
+        return {name: col[keep] for name, col in rows.items()}
+    return rows[keep]
+
+
+def parquet_schema(kind: str) -> Any:
+    """The Arrow schema of one kind's Parquet files.
+
+    :func:`~fluvius.feeds.events.arrow_schema` without ``kind`` (the partition of the
+    dataset gives it), timestamps typed ``timestamp[ns, tz=UTC]``, and the price scale in
+    the schema's metadata: ``fluvius.price_scale`` (units per currency unit, 1e9) and
+    ``fluvius.price_fields`` (the columns it applies to).
+    """
+    import pyarrow as pa
+
+    stamp = pa.timestamp("ns", tz="UTC")
+    times = set(fields_typed(kind, "TimestampNs"))
+    base = arrow_schema(kind)
+    fields = [f.with_type(stamp) if f.name in times else f for f in base if f.name != "kind"]
+    return pa.schema(fields).with_metadata(
+        {
+            "fluvius.price_scale": str(PRICE_SCALE),
+            "fluvius.price_fields": ",".join(fields_typed(kind, "Price")),
+            "fluvius.kind": kind,
+        }
+    )
+
+
+def _for_parquet(kind: str, batch: Any) -> Any:
+    """An :func:`~fluvius.feeds.events.to_arrow` batch in :func:`parquet_schema` (no copy)."""
+    import pyarrow as pa
+
+    schema = parquet_schema(kind)
+    columns = [
+        batch.column(f.name).view(f.type) if f.type != batch.schema.field(f.name).type
+        else batch.column(f.name)
+        for f in schema
+    ]  # fmt: skip
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def write_jsonl(
@@ -53,11 +131,23 @@ def write_jsonl(
     strict: bool = False,
     venue: str = "IEX",
     progress: Callable[[int, int], None] | None = None,
+    kinds: Collection[str] | None = None,
+    symbols: Collection[str] | None = None,
+    report: DecodeReport | None = None,
 ) -> DecodeReport:
-    """Write every event of the capture at ``path`` to ``out`` as JSON Lines (file order)."""
-    report = DecodeReport()
+    """Write every event of the capture at ``path`` to ``out`` as JSON Lines (file order).
+
+    ``kinds`` / ``symbols``: only events of those kinds / symbols (None: all).
+    """
+    report = report if report is not None else DecodeReport()
+    wanted_kinds = check_kinds(kinds)
+    wanted_symbols = None if symbols is None else frozenset(symbols)
     write = out.write
     for event in iter_events(path, strict=strict, report=report, venue=venue, progress=progress):
+        if wanted_kinds is not None and event.kind not in wanted_kinds:
+            continue
+        if wanted_symbols is not None and event.symbol not in wanted_symbols:
+            continue
         write(event_to_json(event))
         write("\n")
     return report
@@ -74,10 +164,17 @@ def write_parquet(
     use_numba: bool = True,
     chunk_bytes: int = PARQUET_CHUNK_BYTES,
     row_group_bytes: int = ROW_GROUP_BYTES,
+    kinds: Collection[str] | None = None,
+    symbols: Collection[str] | None = None,
+    report: DecodeReport | None = None,
 ) -> tuple[DecodeReport, list[Path]]:
-    """Write the capture's events to ``out_dir/<kind>.parquet``; returns the report and files.
+    """Write the capture's events as a dataset partitioned by kind; returns report and files.
 
-    Only kinds that occur get a file. An existing file of the same name is replaced.
+    Files are ``out_dir/kind=<kind>/part-0.parquet`` (:func:`parquet_schema`). Only kinds
+    that occur get a file; an existing file of the same name is replaced. ``kinds`` /
+    ``symbols``: only events of those kinds / symbols (None: all; events without a symbol,
+    such as system events, have the symbol ""). ``report`` (optional) is filled as the
+    decode goes (a progress bar reads it); the counts are of every event decoded.
 
     The capture is decoded ``chunk_bytes`` at a time (small chunks stay in the CPU caches),
     and each kind's rows are gathered until they reach ``row_group_bytes``; each such group
@@ -93,7 +190,9 @@ def write_parquet(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    report = DecodeReport()
+    report = report if report is not None else DecodeReport()
+    wanted_kinds = check_kinds(kinds)
+    wanted_symbols = _symbol_filter(symbols)
     writers: dict[str, Any] = {}  # touched by the Parquet thread only, until the end
 
     def convert(kind: str, parts: list[Rows]) -> tuple[str, Any]:
@@ -101,14 +200,16 @@ def write_parquet(
         names = dtype_of(kind).names or ()
         columns = {name: np.concatenate([p[name] for p in parts]) for name in names}
         parts.clear()
-        return kind, to_arrow(kind, columns, venue)
+        return kind, _for_parquet(kind, to_arrow(kind, columns, venue))
 
     def write(converted: Future[tuple[str, Any]]) -> None:
         kind, batch = converted.result()
         writer = writers.get(kind)
         if writer is None:
             options = parquet_options(kind, compression)
-            writer = _parquet_writer(out / f"{kind}.parquet", arrow_schema(kind), options)
+            file = _part_file(out, kind)
+            file.parent.mkdir(exist_ok=True)
+            writer = _parquet_writer(file, parquet_schema(kind), options)
             writers[kind] = writer
         writer.write_table(pa.Table.from_batches([batch]))
 
@@ -136,7 +237,12 @@ def write_parquet(
             use_numba=use_numba,
             chunk_bytes=chunk_bytes,
         ):
-            for kind, rows in arrays.items():
+            for kind, all_rows in arrays.items():
+                if wanted_kinds is not None and kind not in wanted_kinds:
+                    continue
+                rows = _select(kind, all_rows, wanted_symbols)
+                if rows is None:
+                    continue
                 groups.setdefault(kind, []).append(_own(rows))
                 group_bytes[kind] = group_bytes.get(kind, 0) + _nbytes(rows)
                 if group_bytes[kind] >= row_group_bytes:
@@ -151,7 +257,11 @@ def write_parquet(
         parquet_thread.shutdown(wait=True, cancel_futures=True)
         for writer in writers.values():
             writer.close()
-    return report, [out / f"{kind}.parquet" for kind in KINDS if kind in writers]
+    return report, [_part_file(out, kind) for kind in KINDS if kind in writers]
+
+
+def _part_file(out: Path, kind: str) -> Path:
+    return out / f"kind={kind}" / "part-0.parquet"
 
 
 def _own(rows: Rows) -> Rows:
@@ -224,7 +334,7 @@ def parquet_options(kind: str, compression: str = "lz4") -> dict[str, Any]:
     delta = dict.fromkeys(("ts_ns", "recv_ns", "seq"), "DELTA_BINARY_PACKED")
     return {
         "compression": compression,
-        "use_dictionary": ["kind", "venue", *text_fields(kind)],
+        "use_dictionary": ["venue", *text_fields(kind)],
         "column_encoding": delta,
         "write_statistics": ["ts_ns", "seq"],
     }

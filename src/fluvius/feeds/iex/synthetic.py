@@ -27,7 +27,8 @@ One session, in feed order:
 Symbols follow a Zipf-like popularity (a few are busy, most are quiet). Each symbol's mid
 price walks on a coarse time grid (one row per symbol, 256 columns), so quotes are
 consistent over time without a per-message loop; spreads are 1 to a few cents; sizes are
-round lots, with odd-lot trades flagged 0x20. Segments hold 1 to 30 messages (mean ~3.3).
+round lots, with odd-lot trades flagged 0x20. Segments hold 1 to ``max_per_segment`` (30)
+messages (mean ~3.3).
 Timestamps are increasing ns from 14:30 UTC of ``day``; a segment's send time follows its
 last message and its capture time follows the send time by tens of µs.
 """
@@ -230,11 +231,12 @@ def _finish(
     session_id: int,
     fmt: CaptureFormat | None,
     flow: UdpFlow | None,
+    max_per_segment: int,
 ) -> SyntheticCapture:
     """Cut the session into segments (plus opening/closing heartbeats) and pack it."""
     table = b.table()
     n = len(table.types)
-    per = np.minimum(rng.geometric(0.3, n // 2 + 2), 30).astype(np.int64)
+    per = np.minimum(rng.geometric(0.3, n // 2 + 2), max_per_segment).astype(np.int64)
     ends = np.cumsum(per)
     k = int(np.searchsorted(ends, n))  # segments needed
     counts = per[: k + 1].copy()
@@ -284,6 +286,7 @@ def synthetic_tops(
     flow: UdpFlow | None = None,
     session_id: int = 1,
     day: dt.date = dt.date(2026, 11, 20),
+    max_per_segment: int = 30,
 ) -> SyntheticCapture:
     """A TOPS 1.6 capture of exactly ``n_messages`` messages (see the module docstring).
 
@@ -323,7 +326,7 @@ def synthetic_tops(
     trades["trade_id"] = 1_000_000 + np.cumsum(rng.integers(1, 6, len(trades)))
     b.add_mixed(types, {b"Q": quotes, b"T": trades})
     _trailer(b, names, listed, mid, int(ts[-1]) + 1000)
-    return _finish(b, rng, _feed_times(b), "tops", names, session_id, fmt, flow)
+    return _finish(b, rng, _feed_times(b), "tops", names, session_id, fmt, flow, max_per_segment)
 
 
 def _feed_times(b: _Builder) -> NDArray[np.int64]:
@@ -344,6 +347,7 @@ def synthetic_deep(
     flow: UdpFlow | None = None,
     session_id: int = 1,
     day: dt.date = dt.date(2026, 11, 20),
+    max_per_segment: int = 30,
 ) -> SyntheticCapture:
     """A DEEP 1.0 capture of exactly ``n_messages`` messages (see the module docstring).
 
@@ -400,4 +404,4 @@ def synthetic_deep(
     rows[b"T"] = trades
     b.add_mixed(types, rows)
     _trailer(b, names, listed, mid, int(ts[-1]) + 1000)
-    return _finish(b, rng, _feed_times(b), "deep", names, session_id, fmt, flow)
+    return _finish(b, rng, _feed_times(b), "deep", names, session_id, fmt, flow, max_per_segment)

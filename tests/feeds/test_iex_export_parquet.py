@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from capture_builder import parquet_events
 
 from fluvius.errors import DecodeError
 from fluvius.feeds.events import event_to_dict
@@ -35,9 +36,8 @@ def test_files_equal_the_reference_decoder_at_any_chunking(
         capture, tmp_path / "out", chunk_bytes=chunk_bytes, row_group_bytes=row_group_bytes
     )
     assert report.total_events == sum(len(v) for v in expected.values())
-    assert sorted(f.stem for f in files) == sorted(expected)
-    for file in files:
-        assert pq.read_table(file).to_pylist() == expected[file.stem], file.stem
+    assert sorted(f.parent.name for f in files) == sorted(f"kind={k}" for k in expected)
+    assert parquet_events(tmp_path / "out") == expected
     quote_groups = pq.ParquetFile(files[0]).metadata.num_row_groups
     if row_group_bytes <= 2048:  # small groups: many row groups, still in file order
         assert quote_groups > 1
@@ -46,14 +46,14 @@ def test_files_equal_the_reference_decoder_at_any_chunking(
 def test_the_writer_options_are_in_the_files(tmp_path: Path) -> None:
     capture = synthetic_tops(500, seed=1).write(tmp_path / "cap.pcap")
     _, files = write_parquet(capture, tmp_path / "out", compression="zstd")
-    quote = next(f for f in files if f.stem == "quote")
+    quote = next(f for f in files if f.parent.name == "kind=quote")
     column = pq.ParquetFile(quote).metadata.row_group(0).column
     names = pq.ParquetFile(quote).schema_arrow.names
     encodings = {names[i]: column(i).encodings for i in range(len(names))}
     assert "DELTA_BINARY_PACKED" in encodings["ts_ns"]
     assert "RLE_DICTIONARY" in encodings["symbol"]
     assert column(names.index("bid_px")).compression == "ZSTD"
-    assert parquet_options("quote")["use_dictionary"] == ["kind", "venue", "symbol"]
+    assert parquet_options("quote")["use_dictionary"] == ["venue", "symbol"]
 
 
 def test_a_strict_decode_error_stops_the_threads_and_propagates(tmp_path: Path) -> None:
@@ -83,8 +83,7 @@ def test_the_fluvius_script_ends_fast_with_its_files_complete(tmp_path: Path) ->
     assert run.returncode == 0, run.stderr
     assert run.stderr.strip().endswith(f"Parquet files in {out}/")
     expected = _reference(capture)
-    for kind, rows in expected.items():
-        assert pq.read_table(out / f"{kind}.parquet").to_pylist() == rows
+    assert parquet_events(out) == expected
     jsonl = subprocess.run(
         [str(script), "iex", "decode", str(capture)], capture_output=True, text=True, check=False
     )
@@ -126,3 +125,54 @@ def test_the_direct_writer_makes_the_files_pyarrow_parquet_would(tmp_path: Path)
         ca, cb = ga.column(i), gb.column(i)
         assert (ca.encodings, ca.compression) == (cb.encodings, cb.compression)
     assert a.read().equals(b.read())
+
+
+def test_kinds_and_symbols_filters(tmp_path: Path) -> None:
+    capture = synthetic_tops(3000, n_symbols=50, seed=4).write(tmp_path / "cap.pcap")
+    expected = _reference(capture)
+    symbols = sorted({e["symbol"] for e in expected["trade"]})[:3]
+    write_parquet(
+        capture, tmp_path / "out", kinds=["trade", "quote"], symbols=symbols, chunk_bytes=8192
+    )
+    got = parquet_events(tmp_path / "out")
+    assert sorted(got) == ["quote", "trade"]
+    for kind in got:
+        assert got[kind] == [e for e in expected[kind] if e["symbol"] in symbols]
+    assert got["trade"]
+    with pytest.raises(ValueError, match=r"unknown event kind.*quotes"):
+        write_parquet(capture, tmp_path / "bad", kinds=["quotes"])
+
+
+def test_the_dataset_reads_in_pyarrow_and_duckdb(tmp_path: Path) -> None:
+    import duckdb  # a dev dependency
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    capture = synthetic_deep(2000, n_symbols=30, seed=2).write(tmp_path / "cap.pcap")
+    expected = _reference(capture)
+    out = tmp_path / "out"
+    write_parquet(capture, out)
+    # pyarrow: the whole dataset, kind from the partition, filtered on it
+    plu = ds.dataset(out / "kind=book_level_update", format="parquet")
+    schema = plu.schema
+    assert schema.field("ts_ns").type == pa.timestamp("ns", tz="UTC")
+    assert schema.metadata[b"fluvius.price_fields"] == b"px"
+    whole = ds.dataset(out, format="parquet", partitioning="hive", schema=schema.append(
+        pa.field("kind", pa.string())))  # fmt: skip
+    table = whole.to_table(filter=ds.field("kind") == "book_level_update")
+    assert table.num_rows == len(expected["book_level_update"])
+    # DuckDB: every kind at once (union by name), the kind from the hive partition
+    con = duckdb.connect()
+    counts = dict(
+        con.execute(
+            f"select kind, count(*) from read_parquet('{out}/*/*.parquet', "
+            "hive_partitioning=true, union_by_name=true) group by kind"
+        ).fetchall()
+    )
+    assert counts == {kind: len(rows) for kind, rows in expected.items()}
+    first = expected["book_level_update"][0]
+    row = con.execute(
+        f"select epoch_ns(ts_ns), px, typeof(ts_ns) from read_parquet("
+        f"'{out}/kind=book_level_update/*.parquet') order by seq limit 1"
+    ).fetchone()
+    assert row == (first["ts_ns"], first["px"], "TIMESTAMPTZ_NS")  # exact ns

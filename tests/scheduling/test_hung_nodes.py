@@ -13,12 +13,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from child_procs import no_leftover_process  # noqa: F401 - an autouse fixture
 
 from fluvius.errors import CycleTimeoutError, FluviusError
 from fluvius.graph import GraphBuilder
@@ -32,27 +32,6 @@ pytestmark = pytest.mark.slow
 
 _GUARD_S = 30.0  # a hung node ends after this: reached only when a test fails
 _HERE = __file__
-
-
-def _children() -> set[int]:
-    out = set()
-    for p in psutil.Process().children(recursive=True):
-        try:
-            if "multiprocessing.resource_tracker" not in " ".join(p.cmdline()):
-                out.add(p.pid)
-        except psutil.NoSuchProcess:
-            continue
-    return out
-
-
-@pytest.fixture(autouse=True)
-def no_leftover_process() -> Iterator[None]:
-    before = _children()
-    yield
-    deadline = time.monotonic() + 5.0
-    while (left := _children() - before) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not left, f"processes left behind: {left}"
 
 
 def _python_loop(x: float) -> float:

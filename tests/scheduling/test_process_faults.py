@@ -13,11 +13,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+from child_procs import children, no_leftover_process  # noqa: F401 - an autouse fixture
 
 from fluvius.errors import NodeError, UnpicklableNodeError, WorkerDiedError
 from fluvius.graph import GraphBuilder
@@ -30,30 +30,6 @@ from fluvius.workloads import calibrate_spin
 pytestmark = pytest.mark.slow
 
 _GUARD_S = 30.0  # bound on waiting for a child process; reached only when something is wrong
-
-
-def _children() -> set[int]:
-    """Child processes of this test process, except multiprocessing's resource tracker
-    (a singleton that every ``spawn`` start launches once and that exits with its parent)."""
-    out = set()
-    for p in psutil.Process().children(recursive=True):
-        try:
-            if "multiprocessing.resource_tracker" not in " ".join(p.cmdline()):
-                out.add(p.pid)
-        except psutil.NoSuchProcess:
-            continue
-    return out
-
-
-@pytest.fixture(autouse=True)
-def no_leftover_process() -> Iterator[None]:
-    """Every test here must leave exactly the child processes it found."""
-    before = _children()
-    yield
-    deadline = time.monotonic() + 5.0  # reaped processes can linger as zombies briefly
-    while (left := _children() - before) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not left, f"processes left behind: {left}"
 
 
 def by_key(graph: Graph, workers: int, where: dict[str, int]) -> Partition:
@@ -158,11 +134,11 @@ def test_unpicklable_node_fails_before_any_process_starts() -> None:
     g = GraphBuilder()
     g.node("guarded", lambda x: x + lock.locked(), g.source("s", 1.0))
     graph = g.build()
-    before = _children()
+    before = children()
     with pytest.raises(UnpicklableNodeError, match=r"'guarded'.*'lock'.*lock") as info:
         ProcessScheduler(2).session(graph)
     assert "cannot be pickled" in str(info.value)
-    assert _children() == before
+    assert children() == before
 
 
 def _spec(tmp_path: Path, seconds: float) -> Path:

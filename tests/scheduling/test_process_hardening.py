@@ -21,12 +21,12 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
+from child_procs import no_leftover_process  # noqa: F401 - an autouse fixture
 
 from fluvius.errors import NodeError, WorkerDiedError
 from fluvius.graph import GraphBuilder
@@ -40,27 +40,6 @@ pytestmark = pytest.mark.slow
 
 _GUARD_S = 30.0  # bound on waiting for a child process; reached only when something is wrong
 _SHM = Path("/dev/shm")
-
-
-def _children() -> set[int]:
-    out = set()
-    for p in psutil.Process().children(recursive=True):
-        try:
-            if "multiprocessing.resource_tracker" not in " ".join(p.cmdline()):
-                out.add(p.pid)
-        except psutil.NoSuchProcess:
-            continue
-    return out
-
-
-@pytest.fixture(autouse=True)
-def no_leftover_process() -> Iterator[None]:
-    before = _children()
-    yield
-    deadline = time.monotonic() + 5.0
-    while (left := _children() - before) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not left, f"processes left behind: {left}"
 
 
 def _placed(graph: Graph, where: dict[str, int]) -> ProcessScheduler:

@@ -69,6 +69,7 @@ from fluvius.live.feeds import Feed, FeedContext, FeedUpdate, open_feed
 from fluvius.live.state import Alert, LiveState
 from fluvius.nodes.anomaly import Alert as AnomalyAlert
 from fluvius.nodes.monitoring import DecayAlert, FallbackSwitch
+from fluvius.scheduling.live import Inbox
 from fluvius.scheduling.process import ProcessScheduler
 from fluvius.scheduling.runner import RunReport
 from fluvius.scheduling.serial import SerialScheduler
@@ -210,7 +211,7 @@ class LiveRun:
         """Set once the graph has started and the feeds are open (a UDP feed's port bound)."""
         self._stop = asyncio.Event()
         self._ended_by = ""
-        self._wake: asyncio.Event | None = None
+        self._inbox: Inbox[FeedUpdate] | None = None
         keys = self.graph.keys
         self._alerts = {
             r: kind
@@ -245,8 +246,8 @@ class LiveRun:
         if not self._ended_by:
             self._ended_by = reason
         self._stop.set()
-        if self._wake is not None:
-            self._wake.set()
+        if self._inbox is not None:
+            self._inbox.wake()
         for feed in self.feeds:
             if getattr(feed, "poll", None) is not None:
                 feed.close()  # ends a polled feed's wait
@@ -335,40 +336,26 @@ class LiveRun:
             await stream.aclose()
 
     async def _run_live(self, session: Session) -> None:
-        pending: deque[FeedUpdate] = deque()
-        wake = self._wake = asyncio.Event()
-        open_feeds = len(self.feeds)
+        inbox: Inbox[FeedUpdate] = Inbox()
+        self._inbox = inbox
+        pending = inbox.pending
         clocked = any(f.clocked for f in self.feeds)
-
-        async def pump(feed: Feed) -> None:
-            nonlocal open_feeds
-            try:
-                async for update in feed.updates():
-                    pending.append(update)
-                    wake.set()
-            finally:
-                open_feeds -= 1
-                wake.set()
-
         traded: set[str] = set()
         conflates = session.source_conflates
         async with asyncio.TaskGroup() as tg:
-            pumps = [tg.create_task(pump(feed)) for feed in self.feeds]
+            for feed in self.feeds:
+                inbox.pump(tg, feed.updates())
             try:
                 while not self._stop.is_set():
-                    await asyncio.sleep(0)  # let the pumps deliver what has arrived
+                    if not await inbox.arrived():
+                        break
                     if not pending:
-                        if open_feeds == 0:
-                            break
-                        wake.clear()
-                        await wake.wait()
                         continue
                     batch, used = take_updates(pending, conflates)
                     traded = clear_trades(batch, traded)
                     await self._cycle(session, batch, used, clocked=clocked)
             finally:
-                for task in pumps:
-                    task.cancel()
+                inbox.cancel()
 
     # -- after start-up and each cycle ---------------------------------------------------------
     def _startup(self, session: Session, startup: CycleResult) -> None:

@@ -33,13 +33,15 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from fluvius.engine.state import CycleResult
     from fluvius.scheduling.base import Session
 
-__all__ = ["LiveReport", "run_live", "take_batch"]
+__all__ = ["Inbox", "LiveReport", "run_live", "take_batch"]
+
+T = TypeVar("T")
 
 Tick = tuple[str, Any]
 
@@ -67,6 +69,68 @@ def take_batch(pending: deque[Tick], conflates: Callable[[str], bool]) -> dict[s
     return batch
 
 
+class Inbox(Generic[T]):
+    """Items of several async iterables in one deque, in arrival order, appended by pump
+    tasks of the caller's TaskGroup; the cycle loop takes from :attr:`pending`.
+
+    The loop calls :meth:`arrived` before each cycle: it lets the pumps deliver what has
+    arrived, and when nothing is pending it waits for the next item, for the end of every
+    stream (then it returns False: the run is over) or for :meth:`wake` (a stop request:
+    the loop checks its own condition). :meth:`cancel` stops the pumps.
+    """
+
+    def __init__(self) -> None:
+        self.pending: deque[T] = deque()
+        self.received = 0
+        self._open = 0
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def pump(
+        self,
+        tg: asyncio.TaskGroup,
+        stream: AsyncIterable[Any],
+        wrap: Callable[[Any], T] | None = None,
+    ) -> None:
+        """Read ``stream`` into :attr:`pending` (each item through ``wrap`` when given)."""
+        self._open += 1
+        self._tasks.append(tg.create_task(self._pump(stream, wrap)))
+
+    async def _pump(self, stream: AsyncIterable[Any], wrap: Callable[[Any], T] | None) -> None:
+        try:
+            async for item in stream:
+                self.pending.append(item if wrap is None else wrap(item))
+                self.received += 1
+                self._wake.set()
+        finally:
+            self._open -= 1
+            self._wake.set()
+
+    async def arrived(self) -> bool:
+        """False once every stream has ended and nothing is pending (see the class doc)."""
+        await asyncio.sleep(0)  # let the pumps deliver what has arrived
+        if self.pending:
+            return True
+        if self._open == 0:
+            return False
+        self._wake.clear()
+        await self._wake.wait()
+        return True
+
+    def wake(self) -> None:
+        """Make a waiting :meth:`arrived` return (with nothing pending, perhaps)."""
+        self._wake.set()
+
+    def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
+def _keyed(key: str) -> Callable[[Any], Tick]:
+    """The tick ``(key, value)`` of each value of source ``key``'s stream."""
+    return lambda value: (key, value)
+
+
 @dataclass(frozen=True, slots=True)
 class LiveReport:
     """What a live run did: ticks received, cycles run, ticks merged by conflation."""
@@ -91,41 +155,22 @@ async def run_live(
     """
     from fluvius.feeds.adapter import clear_trades  # see take_batch
 
-    pending: deque[Tick] = deque()
-    wake = asyncio.Event()
-    ticks = cycles = conflated = max_pending = 0
-    open_streams = 0
-
-    async def pump(stream: AsyncIterable[Any], key: str | None) -> None:
-        nonlocal ticks, open_streams
-        try:
-            async for item in stream:
-                pending.append((key, item) if key is not None else item)
-                ticks += 1
-                wake.set()
-        finally:
-            open_streams -= 1
-            wake.set()
-
+    inbox: Inbox[Tick] = Inbox()
+    pending = inbox.pending
+    cycles = conflated = max_pending = 0
     traded: set[str] = set()  # trade sources set by the previous cycle
     failure: BaseException | None = None  # raised after the pumps are gone, as itself
     async with asyncio.TaskGroup() as tg:
-        pumps = []
         if isinstance(streams, Mapping):
             for key, stream in streams.items():
-                open_streams += 1
-                pumps.append(tg.create_task(pump(stream, key)))
+                inbox.pump(tg, stream, _keyed(key))
         else:
-            open_streams += 1
-            pumps.append(tg.create_task(pump(streams, None)))
+            inbox.pump(tg, streams)
         try:
             while max_cycles is None or cycles < max_cycles:
-                await asyncio.sleep(0)  # let the pumps deliver what has arrived
+                if not await inbox.arrived():
+                    break
                 if not pending:
-                    if open_streams == 0:
-                        break
-                    wake.clear()
-                    await wake.wait()
                     continue
                 max_pending = max(max_pending, len(pending))
                 before = len(pending)
@@ -141,8 +186,7 @@ async def run_live(
                 if on_cycle is not None:
                     on_cycle(result, batch)
         finally:
-            for task in pumps:
-                task.cancel()
+            inbox.cancel()
     if failure is not None:
         raise failure
-    return LiveReport(ticks, cycles, conflated, max_pending)
+    return LiveReport(inbox.received, cycles, conflated, max_pending)

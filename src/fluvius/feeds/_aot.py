@@ -9,8 +9,8 @@ is most of the time. ``python -m fluvius.feeds._aot`` compiles the kernels of
 module in the user cache directory (``$FLUVIUS_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/fluvius``, else ``~/.cache/fluvius``), which
 :meth:`KernelModule.load` imports with nothing but numpy. A :class:`KernelModule` is one
-such module (its kernel source, its exported signatures): :data:`BATCH` holds the batch
-decoder's kernels, :data:`fluvius.feeds.iex._live_kernels.LIVE` the live decoder's.
+such module (its kernel source, its exported signatures): :data:`BATCH` holds the
+decoder's kernels (the batch and the live decoder call the same ``decode_rows``).
 
 The module's name carries a hash of the kernel source (and of any tables it freezes), the
 Python and numpy versions and the machine, so an edited kernel or another interpreter
@@ -51,22 +51,14 @@ __all__ = [
     "cache_dir",
 ]
 
-_I, _C = "i8[:]", "i8[::1]"
+_C = "i8[::1]"
 SIGNATURES = {
-    "walk_blocks": f"UniTuple(i8[:], 6)(u1[::1], {_I}, {_I}, {_I})",
-    "gather1": f"u1[:](u1[::1], {_I}, i8)",
-    "gather4": f"u4[:](u1[::1], {_I}, i8)",
-    "gather8": f"i8[:](u1[::1], {_I}, i8, i8)",
-    "gather_text": f"u8[:](u1[::1], {_I}, i8, i8)",
-    # the fused path's index arrays are contiguous (fill_rows makes sure): C layout
-    "scan": f"Tuple((b1, i8[:]))(u1[::1], {', '.join([_C] * 7)})",
     "survey": (
-        f"Tuple((i8[:, :], i8[::1], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, i8, i8, i8, "
-        f"{', '.join([_C] * 4)}, i4[::1], {_C}, {_C}, b1, {_C}, {_C}, i8)"
+        f"Tuple((i8[:, :], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, i8, i8, i8, "
+        f"{', '.join([_C] * 4)}, i4[::1], {_C}, b1, {_C}, {_C}, i8)"
     ),
-    "fill": (
-        f"i8(u1[::1], u4[:], u8[:], {', '.join([_C] * 10)}, i8[:, ::1], "
-        f"{', '.join([_C] * 5)}, u1[::1], u4[:], u8[:], i8, i8)"
+    "decode_rows": (
+        f"i8(u1[::1], u4[:], u8[:], i8[:, :], {_C}, i8, i8, i8, u1[::1], u4[:], u8[:], {_C}, {_C})"
     ),
 }
 
@@ -182,8 +174,17 @@ class KernelModule:
         return path
 
 
-BATCH: KernelModule = KernelModule("fluvius_kernels", "fluvius.feeds._kernel_src", SIGNATURES)
-"""The batch decoder's kernels (:mod:`fluvius.feeds._kernels`)."""
+def _tables() -> list[bytes]:
+    """The field programs the kernels freeze as constants (part of the module's name)."""
+    from fluvius.feeds.iex._layout import programs
+
+    return [a.tobytes() for a in programs().arrays()]
+
+
+BATCH: KernelModule = KernelModule(
+    "fluvius_kernels", "fluvius.feeds._kernel_src", SIGNATURES, _tables
+)
+"""The decoder's kernels (:mod:`fluvius.feeds._kernels`)."""
 
 
 def _lock() -> Path:
@@ -228,11 +229,8 @@ def build_in_background() -> bool:
 
 
 def main(argv: list[str]) -> None:  # pragma: no cover - a build step (make, or the above)
-    """Build the batch and live modules; a background build then removes its lock."""
-    from fluvius.feeds.iex import _live_kernels  # the live decoder's kernel
-
-    for kernel_module in (BATCH, _live_kernels.LIVE):
-        print(kernel_module.build(verbose="-v" in argv))
+    """Build the kernels' module; a background build then removes its lock."""
+    print(BATCH.build(verbose="-v" in argv))
     lock = os.environ.get("FLUVIUS_AOT_LOCK")
     if lock:  # kept on failure, so that a machine without a compiler does not retry often
         Path(lock).unlink(missing_ok=True)

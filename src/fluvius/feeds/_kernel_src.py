@@ -33,7 +33,7 @@ from fluvius.feeds.iex._layout import BIT0, COPY, PRICE, SECONDS, TEXT, programs
 from fluvius.feeds.iex.deep import PLU_BUY
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID
 
-__all__ = ["NKINDS", "decode_rows", "survey"]
+__all__ = ["NKINDS", "RES", "decode_rows", "survey"]
 
 _P = programs()
 DOC = _P.doc_len
@@ -52,41 +52,40 @@ if (COPY, PRICE, SECONDS, TEXT, BIT0) != (0, 1, 2, 3, 4):  # the branches test t
 
 CHECK, WRITE, BOTH = 0, 1, 2
 """``decode_rows`` modes: check and count; write at given places; both, rows packed."""
+RES = NKINDS + 1
+"""``res`` entries: rows per kind, then long messages."""
 
 
 def decode_rows(
-    a1: Any, a4: Any, a8: Any, seg: Any, drop: Any, lo: int, hi: int, mode: int,
+    a1: Any, a2: Any, a4: Any, a8: Any, seg: Any, drop: Any, lo: int, hi: int, mode: int,
     o1: Any, o4: Any, o8: Any, place: Any, res: Any,
 ) -> int:  # fmt: skip
-    # a1, a4, a8: the input viewed as u8 / u32 / u64 at every byte offset (stride 1); o*:
-    # the output, the same way. seg: the survey's (11, N) table; rows 0 (header offset),
-    # 1 (bytes after the header) and 3 (capture time) are read, the rest from the header.
-    # drop: leading duplicates per segment (skipped, not counted).
-    # CHECK: segments lo..hi-1 until the first that is not clean; res[k] = rows of kind k,
-    #   res[NKINDS] = long messages; returns the index of that segment (hi: all clean).
-    # WRITE: rows of segments lo..hi-1 (all clean) at place[k], the byte offset of kind k's
-    #   next row (advanced); returns hi.
+    # a1, a2, a4, a8: the input viewed as u8 / u16 / u32 / u64 at every byte offset
+    # (stride 1); o1, o4, o8: the output, the same way. seg: the survey's (11, N) table;
+    # rows 0 (header offset), 1 (bytes after the header) and 3 (capture time) are read, the
+    # rest from the header. drop: leading duplicates per segment (skipped, not counted).
+    # CHECK: segments lo..hi-1 up to the first that is not clean; res (RES entries) =
+    #   rows per kind, long messages; returns the index of the segment that is not clean
+    #   (hi: all clean).
+    # WRITE: the rows of segments lo..hi-1 (all clean) at place[k], the byte offset of
+    #   kind k's next row (advanced); returns hi.
     # BOTH: CHECK, then (all clean) the kind index of every message at place[NKINDS] and
     #   the rows after it, kinds in index order; place[k] = where kind k's rows end.
     nk = NKINDS
     if mode != WRITE:
-        for k in range(nk + 1):
+        for k in range(RES):
             res[k] = 0
         for i in range(lo, hi):
             h = seg[0, i]
-            plen = np.int64(a1[h + 12]) | (np.int64(a1[h + 12 + 1]) << 8)
-            count = np.int64(a1[h + 14]) | (np.int64(a1[h + 14 + 1]) << 8)
-            code0 = (
-                np.int64(256)
-                if (np.int64(a1[h + 2]) | (np.int64(a1[h + 2 + 1]) << 8)) == DEEP_PROTOCOL_ID
-                else np.int64(0)
-            )
+            plen = np.int64(a2[h + 12])
+            count = np.int64(a2[h + 14])
+            code0 = np.int64(256) if a2[h + 2] == DEEP_PROTOCOL_ID else np.int64(0)
             pos = h + 40
             e = pos + plen
             c = 0
             clean = plen <= seg[1, i]
             while clean and c < count:
-                length = np.int64(a1[pos]) | (np.int64(a1[pos + 1]) << 8)
+                length = np.int64(a2[pos])
                 m = pos + 2
                 if length == 0 or m + length > e:
                     clean = False
@@ -107,7 +106,7 @@ def decode_rows(
             # not clean: take back this segment's counts, and stop before it
             pos = h + 40
             for j in range(c):
-                length = np.int64(a1[pos]) | (np.int64(a1[pos + 1]) << 8)
+                length = np.int64(a2[pos])
                 code = code0 | np.int64(a1[pos + 2])
                 if j >= drop[i]:
                     res[KIND_OF[code]] -= 1
@@ -120,35 +119,25 @@ def decode_rows(
         at = place[nk]
         for i in range(lo, hi):
             h = seg[0, i]
-            code0 = (
-                np.int64(256)
-                if (np.int64(a1[h + 2]) | (np.int64(a1[h + 2 + 1]) << 8)) == DEEP_PROTOCOL_ID
-                else np.int64(0)
-            )
+            code0 = np.int64(256) if a2[h + 2] == DEEP_PROTOCOL_ID else np.int64(0)
             pos = h + 40
-            for c in range(np.int64(a1[h + 14]) | (np.int64(a1[h + 14 + 1]) << 8)):
+            for c in range(a2[h + 14]):
                 if c >= drop[i]:
                     o1[at] = KIND_OF[code0 | np.int64(a1[pos + 2])]
                     at += 1
-                pos += 2 + (np.int64(a1[pos]) | (np.int64(a1[pos + 1]) << 8))
+                pos += 2 + np.int64(a2[pos])
         for k in range(nk):
             place[k] = at
             at += res[k] * ITEMSIZE[k]
     for i in range(lo, hi):
         h = seg[0, i]
         recv = np.uint64(seg[3, i])
-        count = np.int64(a1[h + 14]) | (np.int64(a1[h + 14 + 1]) << 8)
-        code0 = (
-            np.int64(256)
-            if (np.int64(a1[h + 2]) | (np.int64(a1[h + 2 + 1]) << 8)) == DEEP_PROTOCOL_ID
-            else np.int64(0)
-        )
+        code0 = np.int64(256) if a2[h + 2] == DEEP_PROTOCOL_ID else np.int64(0)
         seq = np.int64(a8[h + 24])
         pos = h + 40
-        for c in range(count):
-            length = np.int64(a1[pos]) | (np.int64(a1[pos + 1]) << 8)
+        for c in range(a2[h + 14]):
             m = pos + 2
-            pos = m + length
+            pos = m + np.int64(a2[pos])
             if c < drop[i]:
                 continue
             code = code0 | np.int64(a1[m])

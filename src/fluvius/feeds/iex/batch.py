@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks, strided_view
+from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch, dtype_of, events_to_array
 from fluvius.feeds.iex._layout import programs
@@ -73,7 +74,7 @@ next to the rows. :func:`iter_capture_batches` keeps :data:`CHUNK_BYTES` unless 
 CHECK, WRITE = 0, 1  # decode_rows' modes
 _P = programs()
 _NK = len(_P.kinds)
-_U4, _U8 = np.dtype("<u4"), np.dtype("<u8")
+_U2, _U4, _U8 = np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8")
 _NONE1, _NONE4, _NONE8 = np.zeros(8, np.uint8), np.zeros(1, np.uint32), np.zeros(1, np.uint64)
 
 
@@ -164,9 +165,9 @@ class BatchDecoder:
         if not n:
             return {}
         buf = sv.buf
-        a = (np.frombuffer(buf, dtype=np.uint8), strided_view(buf, _U4), strided_view(buf, _U8))
+        a = (np.frombuffer(buf, dtype=np.uint8), *(strided_view(buf, t) for t in (_U2, _U4, _U8)))
         drop = np.zeros(n, dtype=np.int64)
-        res = np.zeros(_NK + 1, dtype=np.int64)
+        res = np.zeros(RES, dtype=np.int64)
         parts: list[dict[str, Rows]] = []
         lo = 0
         while lo < n:

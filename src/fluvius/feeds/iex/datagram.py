@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from fluvius.feeds._capture import strided_view
+from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import dtype_of, events_from_array, events_to_array
 from fluvius.feeds.iex._layout import programs
@@ -256,10 +257,24 @@ class ColumnarSegmentDecoder:
         self._seg = np.zeros((11, 1), dtype=np.int64)  # the survey's table, one segment
         self._drop = np.zeros(1, dtype=np.int64)
         self._place = np.zeros(_NK + 1, dtype=np.int64)
-        self._res = np.zeros(_NK + 1, dtype=np.int64)
-        views = (ws, strided_view(ws, np.dtype("<u4")), strided_view(ws, np.dtype("<u8")))
+        self._res = np.zeros(RES, dtype=np.int64)
+        u2, u4, u8 = (strided_view(ws, np.dtype(t)) for t in ("<u2", "<u4", "<u8"))
         # the kernel's arguments: the workspace is both its input and its output
-        self._args = (*views, self._seg, self._drop, 0, 1, _BOTH, *views, self._place, self._res)
+        views = (ws, u4, u8)
+        self._args = (
+            ws,
+            u2,
+            u4,
+            u8,
+            self._seg,
+            self._drop,
+            0,
+            1,
+            _BOTH,
+            *views,
+            self._place,
+            self._res,
+        )
 
     def decode(
         self,

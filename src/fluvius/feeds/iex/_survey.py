@@ -12,7 +12,7 @@ the UDP payload of its frame, the 40-byte IEX-TP header. The ``survey`` kernel
   other containers (pcapng) come as :class:`~fluvius.feeds._capture.RecordChunk` arrays;
 * per frame it applies :func:`fluvius.feeds.net.udp_payload`'s rules (802.1Q / QinQ tags,
   any IPv4 header length, fragments, the shorter of the UDP, IPv4 and captured lengths);
-* per datagram it applies the segment rules of the numpy path (too short for a header, an
+* per datagram it applies the reference decoder's segment rules (too short for a header, an
   unknown version or protocol, DEEP+ unsupported) and counts each for the report;
 * per segment it writes one column of an int64 table (:class:`Segments`);
 * it notes whether all segments continue one stream in order, so the sequence tracker's

@@ -174,8 +174,8 @@ class BatchDecoder:
             none = (_NONE1, _NONE4, _NONE8, res, res)
             stop = k.decode_rows(*a, seg.table, drop, lo, n, CHECK, *none)
             if stop > lo:
-                in_order = sv.in_order if (lo, stop) == (0, n) else None
-                if self._track(seg, sv.base, lo, stop, drop, in_order):
+                # all the chunk's segments continue one stream: so do these
+                if self._track(seg, sv.base, lo, stop, drop, sv.in_order or None):
                     k.decode_rows(*a, seg.table, drop, lo, stop, CHECK, *none)
                 parts.append(self._write(k, a, seg, drop, lo, stop, res))
             if stop < n:

@@ -12,13 +12,19 @@ chunk is still in the CPU caches for its second pass). Per chunk:
    checks the segments and counts rows per kind up to the first segment that is not clean;
    the sequence tracker (:class:`~fluvius.feeds.iex.transport.SequenceTracker`, two
    comparisons when the segments continue one stream in order) says which leading
-   duplicates to drop; then the same kernel writes each message's row in place, rows of
-   a kind adjacent in file order (one :class:`Arena` per capture in
-   :func:`decode_capture`, so the capture's rows of a kind are one view, not a join);
+   duplicates to drop, and the run's messages are counted in the report;
 3. a segment that is not clean (damaged, cut short, an empty, short or undocumented
    message) goes alone to the reference decoder (:mod:`fluvius.feeds.iex.reference`),
    which words its problems and fills the report; its events become rows
-   (:func:`~fluvius.feeds.events.events_to_array`) and the kernel resumes after it.
+   (:func:`~fluvius.feeds.events.events_to_array`) and the kernel's check resumes after
+   it. Steps 2 and 3 go through the chunk in file order, so the tracker and the report
+   see the segments in order;
+4. once the chunk's rows per kind are known, one buffer takes them all: the kernel writes
+   each clean run's rows in place and the reference decoder's rows are copied in between,
+   rows of a kind adjacent in file order (one :class:`Arena` per capture in
+   :func:`decode_capture`, so the capture's rows of a kind are one view, not a join). A
+   damaged chunk costs one allocation, like a clean one, not one per run of clean
+   segments.
 
 Without the kernels (numba missing, ``FLUVIUS_NUMBA=0`` or ``use_numba=False``) every
 datagram goes to the reference decoder: the same rows and report, at its speed. The tests

@@ -28,7 +28,12 @@ give the same values for the same datagrams):
                                                         ``rcvbuf=BYTES`` (socket
                                                         buffer asked for, default 8 MiB),
                                                         ``idle=SECONDS`` (end after that long
-                                                        without a datagram; default: never).
+                                                        without a datagram; default: never),
+                                                        ``stamp=read|kernel`` (receive time:
+                                                        when the process read the datagram,
+                                                        the default, or the kernel's
+                                                        ``SO_TIMESTAMPNS``, when it reached
+                                                        the socket).
 =====================================================  ======================================
 
 A relative capture path is written ``iex+pcap://data/x.pcap`` (host and path joined); an
@@ -365,12 +370,16 @@ class IexUdpFeed(_IexDecoding):
         super().__init__(url, context)
         if not url.host or url.port is None:
             raise FeedError(f"feed {url.url!r}: expected iex+udp://HOST:PORT, e.g. 127.0.0.1:10377")
-        unknown = set(url.options) - {"group", "interface", "rcvbuf", "idle", "allow"}
+        unknown = set(url.options) - {"group", "interface", "rcvbuf", "idle", "allow", "stamp"}
         if unknown:
             raise FeedError(
                 f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; "
-                "known: group, interface, rcvbuf, idle, allow"
+                "known: group, interface, rcvbuf, idle, allow, stamp"
             )
+        stamp = url.option("stamp", "read")
+        if stamp not in ("read", "kernel"):
+            raise FeedError(f"feed {url.url!r}: stamp must be 'read' or 'kernel', got {stamp!r}")
+        self.kernel_stamps = stamp == "kernel"
         allow = url.option("allow")
         self.allow_from = None if allow is None else [a for a in allow.split(",") if a]
         self.url = url
@@ -394,6 +403,7 @@ class IexUdpFeed(_IexDecoding):
                     interface=url.option("interface", "0.0.0.0") or "0.0.0.0",
                     rcvbuf_bytes=self.rcvbuf_bytes,
                     allow_from=self.allow_from,
+                    kernel_stamps=self.kernel_stamps,
                 )
             except ValueError as exc:  # a bad allow-list address
                 raise FeedError(f"feed {url.url!r}: {exc}") from None
@@ -417,6 +427,22 @@ class IexUdpFeed(_IexDecoding):
                 if update is not None:
                     yield update
         finally:
+            self.check_drops()
+            self.health.ended = True
+
+    async def serve(self, on_updates: Callable[[list[FeedUpdate]], None]) -> None:
+        """Hand the updates of each socket wake-up to ``on_updates``, called in the socket
+        callback (no task in between: ``fluvius live`` runs the cycle there); return when the
+        feed is closed or idle (``idle=``), raise its error when it fails. Health is kept
+        as by :meth:`updates`."""
+        await self.start()
+        feed = self.feed
+        assert feed is not None
+        feed.on_ready = lambda: on_updates(self.poll())
+        try:
+            await feed.until_done(self.idle_s, tick_s=self.KERNEL_CHECK_S, on_tick=self.check_drops)
+        finally:
+            feed.on_ready = None
             self.check_drops()
             self.health.ended = True
 

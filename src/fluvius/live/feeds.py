@@ -19,7 +19,10 @@ give the same values for the same datagrams):
                                                         possible. The receive time of each
                                                         update is the capture's timestamp, so
                                                         at ``speed=0`` a run is a
-                                                        deterministic backtest.
+                                                        deterministic backtest. ``rate=N``
+                                                        sends at most ``N`` datagrams per
+                                                        second (with ``speed=0``: evenly
+                                                        paced, whatever the timestamps).
 ``iex+udp://HOST:PORT?group=G&interface=I``             receive IEX-TP datagrams on
                                                         ``HOST:PORT`` (joining multicast group
                                                         ``G`` on interface ``I`` when given).
@@ -319,11 +322,14 @@ class IexPcapFeed(_IexDecoding):
             raise FeedError(f"feed {url.url!r}: no capture path; e.g. iex+pcap://capture.pcap")
         if not self.path.is_file():
             raise FeedError(f"feed {url.url!r}: no such capture file {str(self.path)!r}")
-        unknown = set(url.options) - {"speed"}
+        unknown = set(url.options) - {"speed", "rate"}
         if unknown:
-            raise FeedError(f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; known: speed")
+            raise FeedError(
+                f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; known: speed, rate"
+            )
         self.speed = url.number("speed", 1.0)
-        self.deterministic = self.speed == 0 or math.isinf(self.speed)
+        self.rate = url.number("rate", 0.0)
+        self.deterministic = (self.speed == 0 or math.isinf(self.speed)) and self.rate == 0
         self.decoder = ColumnarSegmentDecoder()
         self.replay_report = ReplayReport()
         self._closed = False
@@ -332,6 +338,8 @@ class IexPcapFeed(_IexDecoding):
         loop = asyncio.get_running_loop()
         decode, adapt, report = self.decoder.decode, self.adapt, self.decoder.report
         paced = not self.deterministic
+        by_time = 0 < self.speed < math.inf
+        gap_s = 1 / self.rate if self.rate else 0.0
         start = ts0 = 0.0
         n = 0
         try:
@@ -342,9 +350,14 @@ class IexPcapFeed(_IexDecoding):
                 if paced:
                     if n == 1:
                         start, ts0 = loop.time(), ts_ns
-                    ahead = start + (ts_ns - ts0) / 1e9 / self.speed - loop.time()
+                    due = start + (n - 1) * gap_s
+                    if by_time:
+                        due = max(due, start + (ts_ns - ts0) / 1e9 / self.speed)
+                    ahead = due - loop.time()
                     if ahead >= MIN_SLEEP_S:
                         await asyncio.sleep(ahead)
+                    elif n % YIELD_EVERY == 0:  # behind (a burst): let the cycles run
+                        await asyncio.sleep(0)
                 elif n % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
                 update = adapt(decode(payload, ts_ns), report)

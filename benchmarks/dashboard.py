@@ -20,8 +20,10 @@ alternated in each repeat so that machine load hits them alike:
   ``curl``: the server's share of the browser's cost, without chromium;
 * ``browser``: the server plus a headless chromium with the dashboard open (overview of the
   graph drawn, grid of the first 1,000 keys streaming, four pushes a second) for the whole
-  run; after the run, a click on a scope drills into it. ``browser_cpu_s`` is the CPU time
-  chromium (and playwright's driver) used during the run.
+  run; after the run, a click on a scope drills into it. The page is driven (playwright)
+  from a child process, as a user's browser is another process: the driver's protocol
+  traffic is not handled on the run's event loop. ``browser_cpu_s`` is the CPU time that
+  child, playwright's node driver and chromium used during the run.
 
 Figures per run: the cycle latency (each cycle's wall time as the scheduler measures it,
 start-up excluded) p50 / p99 / mean, and the run's wall time; medians over ``--repeats``.
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -76,8 +79,39 @@ def build_spec(symbols: list[str]) -> dict[str, Any]:
     return spec
 
 
+async def _view(chromium: str, url: str, n_scopes: int, scope: str) -> None:
+    """Child process of the ``browser`` mode: open the page, wait for the overview, print
+    its figures; when stdin closes (the run is over), drill into ``scope``, print."""
+    async with headless_page(chromium) as browser:
+        page = browser.page
+        t = time.perf_counter()
+        await page.goto(url)
+        await page.wait_for_function(
+            "n => document.querySelectorAll('#graph g.box').length === n",
+            arg=n_scopes,
+            timeout=120_000,
+        )
+        ready = {
+            "overview_ms": (time.perf_counter() - t) * 1e3,
+            "overview_draw_ms": float(await page.get_attribute("#graph", "data-draw-ms") or "nan"),
+            "scopes": n_scopes,
+        }
+        print(json.dumps(ready), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        t = time.perf_counter()
+        await page.click(f'#graph g.box[data-scope="{scope}"]')
+        await page.locator("#graph g.box[data-key]").first.wait_for()
+        done = {
+            "drill_ms": (time.perf_counter() - t) * 1e3,
+            "drill_draw_ms": float(await page.get_attribute("#graph", "data-draw-ms") or "nan"),
+            "requests_outside": [r for r in browser.requests if not r.startswith(url)],
+        }
+        print(json.dumps(done), flush=True)
+
+
 def _children_cpu_s() -> float:
-    """CPU seconds used so far by this process's children (playwright's driver, chromium)."""
+    """CPU seconds used so far by this process's children (the page's driver: its Python,
+    playwright's node driver, chromium)."""
     total = 0.0
     for child in psutil.Process().children(recursive=True):
         try:
@@ -127,39 +161,29 @@ async def one_run(
                     await curl.wait()
             else:
                 assert chromium is not None
-                async with headless_page(chromium) as browser:
-                    page = browser.page
-                    t = time.perf_counter()
-                    picture = server.picture()
-                    page_figures["api_graph_ms"] = (time.perf_counter() - t) * 1e3
-                    n_scopes = min(600, len(picture["scopes"]))
-                    t = time.perf_counter()
-                    await page.goto(server.url)
-                    await page.wait_for_function(
-                        "n => document.querySelectorAll('#graph g.box').length === n",
-                        arg=n_scopes,
-                        timeout=120_000,
-                    )
-                    page_figures["overview_ms"] = (time.perf_counter() - t) * 1e3
-                    page_figures["overview_draw_ms"] = float(
-                        await page.get_attribute("#graph", "data-draw-ms") or "nan"
-                    )
-                    page_figures["scopes"] = n_scopes
-                    t0 = time.perf_counter()
-                    cpu0 = _children_cpu_s()
-                    await run.run()
-                    page_figures["browser_cpu_s"] = _children_cpu_s() - cpu0
-                    scope = picture["scopes"][0]["id"]
-                    t = time.perf_counter()
-                    await page.click(f'#graph g.box[data-scope="{scope}"]')
-                    await page.locator("#graph g.box[data-key]").first.wait_for()
-                    page_figures["drill_ms"] = (time.perf_counter() - t) * 1e3
-                    page_figures["drill_draw_ms"] = float(
-                        await page.get_attribute("#graph", "data-draw-ms") or "nan"
-                    )
-                    page_figures["requests_outside"] = [
-                        r for r in browser.requests if not r.startswith(server.url)
-                    ]
+                t = time.perf_counter()
+                picture = server.picture()
+                page_figures["api_graph_ms"] = (time.perf_counter() - t) * 1e3
+                n_scopes = min(600, len(picture["scopes"]))
+                scope = picture["scopes"][0]["id"]
+                # the page is driven from another process, as a user's browser is: the
+                # driver's protocol traffic (playwright) is not on the run's event loop
+                viewer = await asyncio.create_subprocess_exec(
+                    sys.executable, __file__, "_view", chromium, server.url, str(n_scopes), scope,
+                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                assert viewer.stdin is not None
+                assert viewer.stdout is not None
+                ready = json.loads(await asyncio.wait_for(viewer.stdout.readline(), 180))
+                t0 = time.perf_counter()
+                cpu0 = _children_cpu_s()
+                await run.run()
+                page_figures["browser_cpu_s"] = _children_cpu_s() - cpu0
+                viewer.stdin.close()  # the page is asked to drill into a scope, then leaves
+                done = json.loads(await asyncio.wait_for(viewer.stdout.read(), 180))
+                await viewer.wait()
+                page_figures.update(ready)
+                page_figures.update(done)
     wall = time.perf_counter() - t0
     ordered = sorted(seconds)
     return {
@@ -175,6 +199,10 @@ async def one_run(
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_view":
+        chromium, url, n_scopes, scope = sys.argv[2:6]
+        asyncio.run(_view(chromium, url, int(n_scopes), scope))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--capture", type=Path, default=SAMPLE)
     parser.add_argument("--symbols", type=int, default=0, help="busiest N symbols (0: all)")

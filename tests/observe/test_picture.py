@@ -175,14 +175,16 @@ def test_options_workload_draws_one_box_per_underlying_like_the_dashboard(
     # one underlying: its own keys and the kind-first keys that name it, none of another's
     inside = collapse(graph, "U001")
     names = [b.name for b in inside.boxes if not b.outside]
-    assert "U001/spot" in names and any(n.startswith("iv/U001/") for n in names)
+    assert "U001/spot" in names
+    assert any(n.startswith("iv/U001/") for n in names)
     assert not any("U000" in n or "U002" in n for n in names)
     assert {b.name for b in inside.boxes if b.outside} == {"risk"}
     path = tmp_path / "options.json"
     dump_spec(spec, path)
     out = CliRunner().invoke(app, ["graph", str(path), "--format", "mermaid"])
     assert out.exit_code == 0, out.output
-    assert "U002<br/>" in out.output and '"iv<br/>' not in out.output
+    assert "U002<br/>" in out.output
+    assert '"iv<br/>' not in out.output
 
 
 def test_iex_pipeline_spec_draws_one_box_per_symbol_like_the_dashboard() -> None:

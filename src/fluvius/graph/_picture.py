@@ -91,9 +91,7 @@ FEED_KINDS: tuple[str, ...] = ("quote", "mid", "trade")
 """The feed adapter's per-symbol source kinds (``fluvius.feeds.adapter.SOURCE_KINDS``)."""
 
 
-def scope_function(
-    keys: Iterable[str], kinds: Iterable[str] = FEED_KINDS
-) -> Callable[[str], str]:
+def scope_function(keys: Iterable[str], kinds: Iterable[str] = FEED_KINDS) -> Callable[[str], str]:
     """The key → scope rule for a graph with these keys (see the module doc).
 
     ``kinds``: first parts always taken as kind prefixes (the feed's per-symbol sources).

@@ -27,6 +27,10 @@ alternated in each repeat so that machine load hits them alike:
 
 Figures per run: the cycle latency (each cycle's wall time as the scheduler measures it,
 start-up excluded) p50 / p99 / mean, and the run's wall time; medians over ``--repeats``.
+With the server pushing (``stream``, ``browser``): ``slow_after_push``, the share of the
+slow cycles (>= the run's p99) that started within 5 ms after a push was written, next to
+``all_after_push``, the share of all cycles that did: equal shares mean the pushes do not
+make cycles slow (the server's work runs between cycles, never inside one).
 The criterion (issue 13): with a browser attached the p99 rises by at most 10 %
 (``browser`` p99 / ``no-http`` p99 <= 1.10). In ``browser`` mode the page's own figures
 are also taken: time from navigation to the overview drawn (the 600 largest scopes'
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import shutil
@@ -57,6 +62,7 @@ from fluvius.feeds.iex import iter_events
 from fluvius.feeds.iex.encode import synthetic_tops
 from fluvius.graph.spec import spec_to_graph
 from fluvius.live import LiveRun, LiveState
+from fluvius.live import http as live_http
 from fluvius.live.http import DashboardServer
 from fluvius.testing.browser import find_chromium, headless_page
 
@@ -109,6 +115,28 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str) -> None:
         print(json.dumps(done), flush=True)
 
 
+PUSHES: list[float] = []  # when each push the server wrote ended (perf_counter)
+AFTER_PUSH_S = 0.005
+
+
+def _count_pushes() -> None:
+    """Note the end of every push the dashboard server writes (``PUSHES``)."""
+    for name in ("_send", "_send_with"):
+        send = getattr(live_http, name)
+
+        async def noted(*args: Any, _send: Any = send) -> None:
+            await _send(*args)
+            PUSHES.append(time.perf_counter())
+
+        setattr(live_http, name, noted)
+
+
+def _after_push(start: float) -> bool:
+    """True when a cycle that started at ``start`` began within AFTER_PUSH_S of a push."""
+    i = bisect.bisect_right(PUSHES, start)
+    return i > 0 and start - PUSHES[i - 1] < AFTER_PUSH_S
+
+
 def _children_cpu_s() -> float:
     """CPU seconds used so far by this process's children (the page's driver: its Python,
     playwright's node driver, chromium)."""
@@ -134,9 +162,12 @@ async def one_run(
     seconds: list[float] = []
     record_cycle = state.record_cycle
 
+    ends: list[float] = []  # when each cycle ended (perf_counter)
+
     def keep(cycle: int, s: float, *args: Any, **kw: Any) -> None:
         if cycle > 0:
             seconds.append(s)
+            ends.append(time.perf_counter())
         record_cycle(cycle, s, *args, **kw)
 
     state.record_cycle = keep  # type: ignore[method-assign]
@@ -186,6 +217,15 @@ async def one_run(
                 page_figures.update(done)
     wall = time.perf_counter() - t0
     ordered = sorted(seconds)
+    if PUSHES:  # are the slow cycles the ones right after a push (the server's work)?
+        slow = _quantile(ordered, 0.99)
+        after = [_after_push(e - c) for e, c in zip(ends, seconds, strict=True)]
+        n_slow = sum(1 for c in seconds if c >= slow)
+        page_figures["slow_after_push"] = sum(
+            1 for a, c in zip(after, seconds, strict=True) if a and c >= slow
+        ) / max(n_slow, 1)
+        page_figures["all_after_push"] = sum(after) / max(len(after), 1)
+        PUSHES.clear()
     return {
         "mode": mode,
         "keys": len(graph.keys),
@@ -217,6 +257,7 @@ def main() -> None:
     if opts.symbols:
         symbols = symbols[: opts.symbols]
     spec = build_spec(sorted(symbols))
+    _count_pushes()
     chromium = find_chromium()
     curl = shutil.which("curl")
     modes = tuple(m for m in MODES if (m != "browser" or chromium) and (m != "stream" or curl))
@@ -233,7 +274,7 @@ def main() -> None:
             runs.append(result)
             extra = "".join(
                 f", {k} {result[k]:.2f}"
-                for k in ("browser_cpu_s", "overview_ms", "drill_ms")
+                for k in ("browser_cpu_s", "overview_ms", "drill_ms", "slow_after_push")
                 if k in result
             )
             print(
@@ -257,6 +298,8 @@ def main() -> None:
                 "overview_draw_ms",
                 "drill_ms",
                 "drill_draw_ms",
+                "slow_after_push",
+                "all_after_push",
             )
             if k in mine[0]
         }

@@ -29,7 +29,8 @@ Figures (medians over ``--repeats`` runs; the load average is printed with them)
   repeat: ``direct`` (what ``fluvius live`` does with the serial scheduler: the cycle runs
   in the socket callback) and ``hop`` (the cycle runs in the runner's task, one
   event-loop step after the callback: what the process scheduler does, and what the serial
-  one did before).
+  one did before). ``--loops asyncio,uvloop`` also alternates the event loop (uvloop is
+  not a dependency: install it to compare).
 * **maximum lossless rate**: ``fluvius iex replay --speed 0 --rate R`` (the replayer a user
   runs) sends a long synthetic capture (``--messages``) to ``fluvius live``'s receiver
   (5-symbol graph); loss = messages missing in sequence gaps + datagrams dropped on
@@ -210,32 +211,49 @@ def capture_messages(path: Path) -> int:
     return int(decoder.report.messages)
 
 
+def _run_on(loop: str, main: Any) -> Any:
+    """``asyncio.run(main)`` on the standard event loop or on uvloop's (if installed)."""
+    if loop == "asyncio":
+        return asyncio.run(main)
+    import uvloop  # not a dependency: pip install uvloop to compare
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def bench_latency(
-    path: Path, rates: list[float], repeats: int, stamps: list[str], paths: list[str]
+    path: Path,
+    rates: list[float],
+    repeats: int,
+    stamps: list[str],
+    paths: list[str],
+    loops: tuple[str, ...] = ("asyncio",),
 ) -> list[dict[str, Any]]:
     graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
     messages = capture_messages(path)
     out = []
     for rate in rates:
         for stamp in stamps:
-            runs: dict[str, list[dict[str, Any]]] = {p: [] for p in paths}
+            variants = [(how, loop) for how in paths for loop in loops]
+            runs: dict[tuple[str, str], list[dict[str, Any]]] = {v: [] for v in variants}
             loads = []
             for _ in range(repeats):
-                for how in paths:  # alternated: the paths share the machine's moods
+                for how, loop in variants:  # alternated: they share the machine's moods
                     cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
-                    report = asyncio.run(_receive(graph, cmd, stamp, how))
+                    report = _run_on(loop, _receive(graph, cmd, stamp, how))
                     (health,) = report.feeds.values()
                     lost = messages - int(health["messages"])
                     row = {**report.run.stats["latency_us"], "loss": lost, "logged": _loss(health)}
-                    runs[how].append(row)
+                    runs[how, loop].append(row)
                     loads.append(os.getloadavg()[0])
-            for how in paths:
-                rows = runs[how]
+            for how, loop in variants:
+                rows = runs[how, loop]
                 out.append(
                     {
                         "rate": rate,
                         "stamp": stamp,
                         "path": how,
+                        "loop": loop,
                         "updates": rows[0]["count"],
                         "p50_us": statistics.median(r["p50"] for r in rows),
                         "p99_us": statistics.median(r["p99"] for r in rows),
@@ -246,7 +264,8 @@ def bench_latency(
                         "load": f"{min(loads):.2f}-{max(loads):.2f}",
                     }
                 )
-                print(f"  latency at {rate:,.0f}/s, {stamp} stamp, {how}: {out[-1]}", flush=True)
+                where = f"{stamp} stamp, {how}, {loop}"
+                print(f"  latency at {rate:,.0f}/s, {where}: {out[-1]}", flush=True)
     return out
 
 
@@ -304,6 +323,7 @@ def main() -> None:
     ap.add_argument("--rates", default="1000,5000", help="paced rates of the latency runs")
     ap.add_argument("--stamps", default="read,kernel", help="receive stamps: read, kernel")
     ap.add_argument("--paths", default="direct,hop", help="cycle paths: direct, hop")
+    ap.add_argument("--loops", default="asyncio", help="event loops: asyncio, uvloop")
     ap.add_argument("--sweep", default="25000,50000,100000,200000,1000000")
     ap.add_argument("--messages", type=int, default=400_000, help="lossless-sweep capture")
     ap.add_argument("--parts", default="replay,latency,lossless")
@@ -327,7 +347,8 @@ def main() -> None:
         if "latency" in parts:
             rates = [float(r) for r in args.rates.split(",")]
             stamps, paths = args.stamps.split(","), args.paths.split(",")
-            doc["latency"] = bench_latency(path, rates, args.repeats, stamps, paths)
+            loops = tuple(args.loops.split(","))
+            doc["latency"] = bench_latency(path, rates, args.repeats, stamps, paths, loops)
     if "lossless" in parts:
         rates = [float(r) for r in args.sweep.split(",")]
         doc["lossless"] = bench_lossless(args.messages, rates, args.repeats)

@@ -22,7 +22,13 @@ Forming cycles. Two modes, chosen from the feeds:
   queue and merges them (:func:`take_updates`): the latest quote or mid wins, trades
   concatenate (:func:`fluvius.feeds.adapter.merge_tick`), and a source that must not
   conflate (``every_tick=True`` downstream) ends the batch at its second update. An update
-  is never split, nothing is reordered, no trade is dropped.
+  is never split, nothing is reordered, no trade is dropped. With one UDP feed there is no
+  pump task: when the session runs inline (serial scheduler, no async node,
+  :attr:`~fluvius.scheduling.base.Session.runs_inline`), the cycle runs in the socket
+  callback itself, right after the drain (:meth:`~fluvius.live.feeds.IexUdpFeed.serve`,
+  :meth:`~fluvius.scheduling.base.Session.cycle_now`): no task switch or queue between a
+  datagram and its cycle; otherwise the runner's task polls the feed, one event-loop step
+  after the callback.
 
 In both modes a trade source set by the previous cycle and without trades in this one is set
 to ``()`` (:func:`fluvius.feeds.adapter.clear_trades`): ``trade/SYM`` is the trades of the

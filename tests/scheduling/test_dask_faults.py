@@ -8,45 +8,30 @@ from __future__ import annotations
 
 import _thread
 import asyncio
-import contextlib
-import gc
 import os
 import signal
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from child_procs import no_leftover_process  # noqa: F401 - an autouse fixture
+from dask_helpers import (
+    GUARD_S,
+    assert_left_clean,
+    check_next_run_works,
+    local_cluster,
+    on_worker,
+    rss,
+)
 from distributed import Client, LocalCluster
 
 from fluvius.errors import FluviusError, NodeError, WorkerDiedError
 from fluvius.graph import GraphBuilder
-from fluvius.graph.dag import Graph
-from fluvius.partition import Partition
 from fluvius.scheduling import DaskPool, DaskScheduler, run_graph
-from fluvius.scheduling._dask_host import host_report
 from fluvius.testing.strategies import FloatOp
 
 pytestmark = pytest.mark.slow
-
-_GUARD_S = 30.0  # a node's sleep: far longer than any wait below
-
-
-@contextlib.contextmanager
-def local_cluster(n: int = 2) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",
-    )
-    try:
-        yield cluster
-    finally:
-        cluster.close()
 
 
 @pytest.fixture(scope="module")
@@ -58,68 +43,6 @@ def shared_cluster() -> Iterator[LocalCluster]:
 def _sleep(x: float) -> float:
     time.sleep(x)
     return x
-
-
-_RUN_CLASSES = {"PartitionHost", "CommLink", "Worker", "Share", "Plan", "RunState", "CycleState"}
-
-
-def _fluvius_objects() -> int:
-    """Objects of a run's classes alive in this (worker) process."""
-    gc.collect()
-    return sum(
-        1
-        for o in gc.get_objects()
-        if type(o).__name__ in _RUN_CLASSES
-        and str(getattr(type(o), "__module__", "")).startswith("fluvius.")
-    )
-
-
-def _rss() -> int:
-    import psutil
-
-    return int(psutil.Process().memory_info().rss)
-
-
-def assert_left_clean(address: str, workers: int = 2) -> None:
-    """Nothing of any run on the cluster at ``address`` (waits a little for hosts whose
-    parent link just closed)."""
-    with Client(address, set_as_default=False) as client:
-        client.wait_for_workers(workers, timeout=_GUARD_S)
-        deadline = time.monotonic() + 10.0
-        while True:
-            reports = client.run(host_report)
-            clean = all(
-                not r["hosts"] and not r["threads"] and r["gc_enabled"] and not r["gc_frozen"]
-                for r in reports.values()
-            )
-            if clean or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        assert clean, reports
-        assert client.run(_fluvius_objects) == dict.fromkeys(reports, 0)
-
-
-def on_worker(where: dict[str, int]) -> Any:
-    """A partitioner placing the named nodes on the given workers, the rest on worker 0."""
-
-    def place(graph: Graph, workers: int, costs: object) -> Partition:
-        return Partition(workers, tuple(where.get(k, 0) for k in graph.keys), "by_key")
-
-    return place
-
-
-def small_graph() -> Graph:
-    g = GraphBuilder()
-    s = g.source("s", 1.0)
-    a = g.node("a", FloatOp("add", 1.0), s)
-    b = g.node("b", FloatOp("mul", 2.0), s)
-    g.node("c", FloatOp("add", 0.0), a, b)
-    return g.build()
-
-
-def check_next_run_works(address: str) -> None:
-    report = run_graph(small_graph(), [{"s": 3.0}], DaskScheduler(2, address=address))
-    assert report.values == {"s": 3.0, "a": 4.0, "b": 6.0, "c": 10.0}
 
 
 def test_worker_killed_mid_cycle_raises_worker_died_within_5_s() -> None:
@@ -147,7 +70,7 @@ def test_worker_killed_mid_cycle_raises_worker_died_within_5_s() -> None:
                 killer.start()
                 try:
                     with pytest.raises(WorkerDiedError) as info:
-                        await run.cycle({"s": _GUARD_S})
+                        await run.cycle({"s": GUARD_S})
                 finally:
                     killer.cancel()
                 detected = time.monotonic() - killed_at[0]
@@ -208,11 +131,11 @@ def test_runs_leave_the_cluster_as_found(shared_cluster: LocalCluster) -> None:
     run_graph(big, [{"s": 2.0}], DaskScheduler(2, address=address))  # imports, caches
     assert_left_clean(address)
     with Client(address, set_as_default=False) as client:
-        before = client.run(_rss)
+        before = client.run(rss)
         for i in range(3):
             report = run_graph(big, [{"s": float(i)}], DaskScheduler(2, address=address))
             assert report.values["n/19999"] == i + 19_999.0
-        after = client.run(_rss)
+        after = client.run(rss)
     grown = {a: (after[a] - before[a]) / 2**20 for a in before}
     assert all(mb < 25 for mb in grown.values()), grown
     with pytest.raises(FluviusError, match="fewer than the 3 asked for"):
@@ -234,10 +157,10 @@ def test_ctrl_c_mid_cycle_leaves_nothing_on_the_cluster() -> None:
         t0 = time.monotonic()
         try:
             with pytest.raises(KeyboardInterrupt):
-                run_graph(graph, [{"s": _GUARD_S}], sched)
+                run_graph(graph, [{"s": GUARD_S}], sched)
         finally:
             interrupt.cancel()
-        assert time.monotonic() - t0 < _GUARD_S / 2
+        assert time.monotonic() - t0 < GUARD_S / 2
         assert_left_clean(address)
         check_next_run_works(address)
 

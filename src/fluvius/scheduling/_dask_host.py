@@ -223,8 +223,19 @@ async def stop_host(token: str, join_s: float = 2.0) -> bool:
 
 
 def host_report() -> dict[str, Any]:
-    """What fluvius holds in this process (tests: nothing once runs are over)."""
+    """What fluvius holds in this process (tests: nothing once runs are over):
+    hosts, fluvius threads, the garbage collector's state, and ``run_objects``, the
+    objects of a run's classes still alive (hosts, links, runtimes, shares, plans, run
+    and cycle states)."""
+    from fluvius.engine.cycle import CycleState
+    from fluvius.engine.plan import Plan
+    from fluvius.engine.state import RunState
+    from fluvius.scheduling._share import Share
+
+    kinds = (PartitionHost, CommLink, Worker, Share, Plan, RunState, CycleState)
+    gc.collect()
     return {
+        "run_objects": sum(1 for o in gc.get_objects() if isinstance(o, kinds)),
         "hosts": sorted(HOSTS),
         "threads": sorted(t.name for t in threading.enumerate() if t.name.startswith("fluvius")),
         "gc_enabled": gc.isenabled(),

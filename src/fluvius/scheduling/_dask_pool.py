@@ -108,6 +108,7 @@ class DaskPool:
         self._own_client = client is None
         self.links: list[CommLink] = []
         self.addresses: list[str] = []
+        self.listen: list[str] = []
         self.pids: list[int] = []
         self.token = secrets.token_hex(8)
         self._kept: list[tuple[int, Any]] = []
@@ -160,6 +161,7 @@ class DaskPool:
             start_host, self.token, addresses, beat_s, timeout_s, workers=addresses
         )
         listen = [replies[a][0] for a in addresses]
+        self.listen = listen  # the partition hosts' own listeners
         self.pids = [replies[a][1] for a in addresses]
         self.io_loop: asyncio.AbstractEventLoop = client.loop.asyncio_loop
         self.links = [CommLink(self.io_loop, f"worker {w}") for w in range(len(addresses))]

@@ -33,7 +33,8 @@ def test_bad_csv_cell_names_file_line_column_and_field(case: Case) -> None:
         {
             "u.csv": CSV + "MSFT,2027-01-15,C,-5,1\n",
             "c.yaml": _spec(
-                "  d:\n    type: fluvius-deployment\n    inputs:\n      instruments: u\n",
+                "  d:\n    type: fluvius-deployment\n    values: {valuation_date: 2026-12-01}\n"
+                "    inputs:\n      instruments: u\n",
                 "  u: {kind: csv, path: u.csv}\n",
             ),
         }
@@ -136,7 +137,8 @@ def test_yaml_collector_with_key_keeps_lines(case: Case) -> None:
         {
             "s.yaml": "meta: 1\nspots:\n  AAPL: 190.5\n  MSFT: lots\n",
             "c.yaml": _spec(
-                "  d:\n    type: fluvius-deployment\n    inputs:\n"
+                "  d:\n    type: fluvius-deployment\n    values: {valuation_date: 2026-12-01}\n"
+                "    inputs:\n"
                 "      instruments: {kind: csv, path: u.csv}\n"
                 "      spots: {kind: yaml, path: s.yaml, key: spots}\n"
             ),
@@ -261,19 +263,22 @@ def test_declared_checks_report_at_the_field(case: Case) -> None:
         {
             "u.csv": CSV + "AAPL,2026-12-18,P,150,5\n",
             "c.yaml": _spec(
-                "  d:\n    type: fluvius-deployment\n    inputs:\n"
+                "  d:\n    type: fluvius-deployment\n    values: {valuation_date: 2026-12-18}\n"
+                "    inputs:\n"
                 "      instruments: {kind: csv, path: u.csv}\n"
                 "  a:\n    type: aws-terraform\n    values:\n"
-                "      ami_id: ami-0123456789abcdef0\n      workers_min: 5\n      workers_max: 2\n"
+                "      ami_id: ami-0123456789abcdef0\n      partition: {nodes: 5}\n"
                 "      availability_zones: [us-east-1a, eu-west-1a]\n"
             ),
         }
     )
     assert _problems() == [
+        "u.csv:1: instance 'd' (fluvius-deployment): field 'instruments': 3 instrument(s) "
+        "expire on or before valuation_date 2026-12-18, the first: AAPL 2026-12-18 C 150.0",
         "u.csv:1: instance 'd' (fluvius-deployment): field 'instruments': 1 instrument(s) "
         "listed twice (underlying expiry right strike), the first: AAPL 2026-12-18 P 150.0",
-        "c.yaml:11:20: instance 'a' (aws-terraform): field 'workers_max': "
-        "workers_max (2) is below workers_min (5)",
+        "c.yaml:11:18: instance 'a' (aws-terraform): field 'partition': "
+        "a partition plan needs 'workers', a number of partitions >= 1",
         "c.yaml:12:27: instance 'a' (aws-terraform): field 'availability_zones': "
         "every zone must be in region us-east-1",
     ]

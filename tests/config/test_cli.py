@@ -33,7 +33,9 @@ def test_generate_then_check_then_one_character_change(inputs_copy: Path, tmp_pa
     assert "up to date" in stdout
     target = out / "aws" / "workers.tf"
     target.write_text(
-        target.read_text().replace("max_size                  = 1", "max_size                  = 4", 1)
+        target.read_text().replace(
+            "max_size                  = 1", "max_size                  = 4", 1
+        )
     )
     code, stdout, err = _invoke(
         ["config", "generate", str(inputs_copy), "--out", str(out), "--check"]

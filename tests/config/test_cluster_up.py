@@ -185,9 +185,7 @@ def test_generated_cluster_runs_the_generated_commands(tmp_path: Path) -> None:
     cap = synthetic_tops(1_500, n_symbols=3, seed=7)
     capture = cap.write(tmp_path / "day.pcap")
     port, dashboard = _free_port(), _free_port()
-    files = generate_files(
-        _config(tmp_path, capture, cap.symbols[0], port, dashboard), environ={}
-    )
+    files = generate_files(_config(tmp_path, capture, cap.symbols[0], port, dashboard), environ={})
     out = tmp_path / "gen"
     write_files(files, out)
     cluster = yaml.safe_load(files["cluster/cluster.yaml"])
@@ -231,9 +229,7 @@ def test_generated_cluster_runs_the_generated_commands(tmp_path: Path) -> None:
             assert placed == names  # partition i on the worker pinned fluvius-partition-<i>
             graph = load_graph(out / "desk" / entry["spec"])
             serial = run_graph(graph).values
-            differ = [
-                k for k in graph.node_keys if not _same(serial[k], document["values"][k])
-            ]
+            differ = [k for k in graph.node_keys if not _same(serial[k], document["values"][k])]
             assert differ == [], entry["underlying"]
             u = entry["underlying"]
             assert document["values"][f"delta/{u}"] is not None  # a real chain: greeks

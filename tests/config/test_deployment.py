@@ -72,7 +72,8 @@ def test_one_spec_per_underlying_that_builds_and_runs(
         assert values[f"exposure/{u}"] == pytest.approx(expected, rel=1e-12)
         for e in smiled:
             quoted = sorted(
-                (r for r in mine if r["expiry"] == e), key=lambda r: (r["right"], float(r["strike"]))
+                (r for r in mine if r["expiry"] == e),
+                key=lambda r: (r["right"], float(r["strike"])),
             )
             years = values[f"years/{u}/{e}"]
             ivs = [

@@ -51,9 +51,7 @@ def _best_predicted(
         )
     except ValueError as exc:
         raise ConfigError(f"{ctx.where}: collector 'graph-partition': {exc}") from exc
-    predicted = {
-        name: row[workers] for name, row in report.predictions.items() if workers in row
-    }
+    predicted = {name: row[workers] for name, row in report.predictions.items() if workers in row}
     if partitioner == "auto":
         # the fastest prediction; min keeps the first (simplest) of equal ones
         chosen = min(predicted, key=lambda name: predicted[name])
@@ -107,7 +105,9 @@ def collect_partition(args: Mapping[str, Any], ctx: CollectContext) -> Collected
         graph = load_graph(path)
     except SpecError as exc:
         raise ConfigError(f"{ctx.where}: collector {kind!r}: {exc}") from exc
-    partition, predicted = _best_predicted(graph, workers, str(args.get("partitioner", "auto")), ctx)
+    partition, predicted = _best_predicted(
+        graph, workers, str(args.get("partitioner", "auto")), ctx
+    )
     plan = partition_plan(graph, partition)
     plan["predicted_startup_s"] = {name: _round(s) for name, s in predicted.items()}
     return Collected(plan, SourceMap(ctx.where))

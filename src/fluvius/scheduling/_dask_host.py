@@ -165,10 +165,11 @@ class PartitionHost:
             with contextlib.suppress(RuntimeError):  # the Dask worker's loop is closing
                 self.loop.call_soon_threadsafe(self._spawn, self.aclose())
 
-    async def aclose(self) -> None:
-        """Stop listening, close the links, forget this host. Idempotent."""
+    async def aclose(self, join_s: float = 5.0) -> bool:
+        """Stop listening, close the links, forget this host; wait up to ``join_s`` for the
+        runtime's thread. True when that thread is still in a node. Idempotent."""
         if self.closed:
-            return
+            return self.thread is not None and self.thread.is_alive()
         self.closed = True
         HOSTS.pop(self.token, None)
         if self.listener is not None:
@@ -178,10 +179,10 @@ class PartitionHost:
             await link.aclose()
         thread = self.thread
         if thread is not None:
-            await asyncio.to_thread(thread.join, 5.0)
+            await asyncio.to_thread(thread.join, join_s)
             if thread.is_alive():
-                log.warning("partition %d is still computing a node; left to finish", self.wid)
-                return
+                log.warning("partition %d is still computing a node", self.wid)
+                return True
         for link in (self.parent, *self.peers.values()):
             link.close_fds()
         current = asyncio.current_task()
@@ -189,6 +190,7 @@ class PartitionHost:
             if task is not current:
                 task.cancel()
         gc.collect()
+        return False
 
 
 async def start_host(
@@ -211,19 +213,29 @@ async def start_host(
     return address, os.getpid()
 
 
-async def stop_host(token: str) -> bool:
-    """Run by ``Client.run``: close this process's host of pool ``token``; True when there
-    was one still open."""
+async def stop_host(token: str, join_s: float = 2.0) -> bool:
+    """Run by ``Client.run``: close this process's host of pool ``token``; True when its
+    thread is still inside a node after ``join_s`` (only a restart of the worker stops it)."""
     host = HOSTS.get(token)
     if host is None:
         return False
-    await host.aclose()
-    return True
+    return await host.aclose(join_s)
 
 
 def host_report() -> dict[str, Any]:
-    """What fluvius holds in this process (tests: nothing once runs are over)."""
+    """What fluvius holds in this process (tests: nothing once runs are over):
+    hosts, fluvius threads, the garbage collector's state, and ``run_objects``, the
+    objects of a run's classes still alive (hosts, links, runtimes, shares, plans, run
+    and cycle states)."""
+    from fluvius.engine.cycle import CycleState
+    from fluvius.engine.plan import Plan
+    from fluvius.engine.state import RunState
+    from fluvius.scheduling._share import Share
+
+    kinds = (PartitionHost, CommLink, Worker, Share, Plan, RunState, CycleState)
+    gc.collect()
     return {
+        "run_objects": sum(1 for o in gc.get_objects() if isinstance(o, kinds)),
         "hosts": sorted(HOSTS),
         "threads": sorted(t.name for t in threading.enumerate() if t.name.startswith("fluvius")),
         "gc_enabled": gc.isenabled(),

@@ -14,8 +14,9 @@ Placement
     connect to each other once per pair; values then go worker to worker, one batched
     message per peer per flush (``_comm.CommLink``), never through the Dask scheduler.
     Without ``address`` (and without ``client``) the pool starts a ``LocalCluster`` of
-    ``workers`` processes bound to 127.0.0.1 (dashboard off unless ``dashboard_address``
-    names one) and closes it with the pool.
+    ``workers`` processes bound to 127.0.0.1, its HTTP server (dashboard, metrics) on a
+    free loopback port unless ``dashboard_address`` names another, and closes it with the
+    pool.
 Liveness (every wait of the session watches it)
     A host's link closing (its process died: the kernel closes its sockets, even on
     SIGKILL) is seen at once; a host that sends nothing, not even its heartbeat, for
@@ -72,7 +73,8 @@ class DaskPool:
     client
         An existing ``distributed.Client`` to use (left open); excludes ``address``.
     dashboard_address
-        A local cluster's dashboard address (e.g. ``"127.0.0.1:8787"``); default: none.
+        A local cluster's dashboard address; default: a free port on 127.0.0.1 (the
+        dashboard's pages need ``bokeh``; metrics are served either way).
     heartbeat_timeout_s
         A host silent for this long counts as dead (it beats every ``beat_s``).
     """
@@ -84,7 +86,7 @@ class DaskPool:
         address: str | None = None,
         security: Security | None = None,
         client: Client | None = None,
-        dashboard_address: str | None = None,
+        dashboard_address: str = "127.0.0.1:0",
         start_timeout_s: float = 60.0,
         heartbeat_timeout_s: float = 3.0,
         beat_s: float = 0.5,
@@ -108,6 +110,7 @@ class DaskPool:
         self._own_client = client is None
         self.links: list[CommLink] = []
         self.addresses: list[str] = []
+        self.listen: list[str] = []
         self.pids: list[int] = []
         self.token = secrets.token_hex(8)
         self._kept: list[tuple[int, Any]] = []
@@ -160,6 +163,7 @@ class DaskPool:
             start_host, self.token, addresses, beat_s, timeout_s, workers=addresses
         )
         listen = [replies[a][0] for a in addresses]
+        self.listen = listen  # the partition hosts' own listeners
         self.pids = [replies[a][1] for a in addresses]
         self.io_loop: asyncio.AbstractEventLoop = client.loop.asyncio_loop
         self.links = [CommLink(self.io_loop, f"worker {w}") for w in range(len(addresses))]
@@ -320,8 +324,14 @@ class DaskPool:
             with contextlib.suppress(Exception):  # workers gone meanwhile have nothing left
                 alive = set(client.nthreads())
                 left = [a for a in self.addresses if a in alive]
+                stuck = []
                 if left:
-                    client.run(stop_host, self.token, workers=left, on_error="ignore")
+                    busy = client.run(stop_host, self.token, workers=left, on_error="ignore")
+                    stuck = [a for a in left if busy.get(a) is True]
+                if stuck:  # a thread inside a node cannot be stopped: restart its worker
+                    log.warning("restarting Dask worker(s) %s: a node is still running there",
+                                ", ".join(stuck))  # fmt: skip
+                    client.restart_workers(stuck, timeout=30)
         if self.links:
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(self._close_links(), self.io_loop).result(5.0)

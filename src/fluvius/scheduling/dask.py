@@ -21,7 +21,7 @@ scheduler with another placement and another transport, and nothing else:
   pool's own heartbeats, and the links closing when a worker dies) and its dashboard.
 
 Clusters. Without ``address`` a session starts a ``LocalCluster`` of ``workers`` processes
-bound to 127.0.0.1 (dashboard off unless ``dashboard_address``) and closes it at the end;
+bound to 127.0.0.1 (dashboard on a free loopback port) and closes it at the end;
 with ``address`` it runs on that cluster (``workers``: how many of its workers to use,
 default all) and leaves it as it found it: no task, actor or plugin is ever registered,
 and every partition host is gone when the session closes (see ``_dask_pool.py``). A
@@ -84,7 +84,8 @@ class DaskScheduler:
     client
         A ``distributed.Client`` to use (kept open); excludes ``address``.
     dashboard_address
-        The local cluster's dashboard (e.g. ``"127.0.0.1:8787"``); default: none.
+        The local cluster's dashboard; default: a free port on 127.0.0.1 (its pages need
+        ``bokeh``).
     heartbeat_timeout_s
         A Dask worker silent this long (no value, no heartbeat) counts as dead.
 
@@ -112,7 +113,7 @@ class DaskScheduler:
         security: Security | None = None,
         pool: DaskPool | None = None,
         client: Client | None = None,
-        dashboard_address: str | None = None,
+        dashboard_address: str = "127.0.0.1:0",
         freeze_gc: bool = True,
         watchdog_s: float | None = None,
         cycle_timeout_s: float | None = None,

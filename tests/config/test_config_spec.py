@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,6 +242,50 @@ def test_partition_plan_covers_every_node(case: Case) -> None:
     assert sum(w["nodes"] for w in plan["per_worker"]) == 7
     assert sum(w["sources"] for w in plan["per_worker"]) == 1
     assert [w["worker"] for w in plan["per_worker"]] == [0, 1, 2]
+
+
+def test_partition_plan_takes_the_best_predicted_partitioner(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Default: the partitioner with the fastest predicted start-up, from the documented
+    machine figures (a stored calibration of this machine changes nothing); a named one
+    is used as given, with its own prediction."""
+    from fluvius.partition import Calibration
+
+    chains = "".join(  # two independent chains of spin nodes: round_robin cuts every link
+        f"  {c}{i}: {{op: spin, inputs: [{f'{c}{i - 1}' if i else 'src'}], params: {{n: 2000}}}}\n"
+        for c in "ab"
+        for i in range(20)
+    )
+    case(
+        {
+            "g.yaml": f"sources: {{src: 1.0}}\nnodes:\n{chains}",
+            "c.yaml": _spec(
+                "  k:\n    type: dask-cluster\n    inputs:\n      partition: p\n"
+                "  r:\n    type: dask-cluster\n    inputs:\n      partition: q\n",
+                "  p: {kind: graph-partition, spec: g.yaml, workers: 2}\n"
+                "  q: {kind: graph-partition, spec: g.yaml, workers: 2, partitioner: round_robin}\n",
+            ),
+        }
+    )
+
+    def plans() -> tuple[dict[str, Any], dict[str, Any]]:
+        spec = load_config_spec(Path("c.yaml"), env_components="")
+        k, r = resolve_instances(spec, environ={})
+        return k.values["partition"], r.values["partition"]
+
+    best, named = plans()
+    predicted = best["predicted_startup_s"]
+    assert set(predicted) >= {"round_robin", "components", "critical_path"}
+    assert best["partitioner"] == min(predicted, key=lambda name: predicted[name])
+    assert predicted[best["partitioner"]] < predicted["round_robin"]
+    assert best["cross_edges"] < named["cross_edges"]
+    assert named["partitioner"] == "round_robin"
+    assert named["predicted_startup_s"]["round_robin"] == predicted["round_robin"]
+    slow = Calibration(latency_s=0.5, spawn_s=9.0)  # a very different machine's figures
+    slow.save(Path("calibration.json"))
+    monkeypatch.setenv("FLUVIUS_CALIBRATION", str(Path("calibration.json").resolve()))
+    assert plans() == (best, named)
 
 
 def test_partition_unknown_partitioner(case: Case) -> None:

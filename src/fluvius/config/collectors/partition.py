@@ -49,7 +49,7 @@ def _best_predicted(
         report = partition_report(
             graph, workers, chosen, calibration=calibration, scaling=(workers,)
         )
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:  # an unknown name; metis without pymetis
         raise ConfigError(f"{ctx.where}: collector 'graph-partition': {exc}") from exc
     predicted = {name: row[workers] for name, row in report.predictions.items() if workers in row}
     if partitioner == "auto":

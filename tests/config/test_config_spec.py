@@ -264,7 +264,8 @@ def test_partition_plan_takes_the_best_predicted_partitioner(
                 "  k:\n    type: dask-cluster\n    inputs:\n      partition: p\n"
                 "  r:\n    type: dask-cluster\n    inputs:\n      partition: q\n",
                 "  p: {kind: graph-partition, spec: g.yaml, workers: 2}\n"
-                "  q:\n    {kind: graph-partition, spec: g.yaml, workers: 2, partitioner: round_robin}\n",
+                "  q: {kind: graph-partition, spec: g.yaml, workers: 2,\n"
+                "      partitioner: round_robin}\n",
             ),
         }
     )

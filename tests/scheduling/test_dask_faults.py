@@ -26,7 +26,7 @@ from dask_helpers import (
 )
 from distributed import Client, LocalCluster
 
-from fluvius.errors import FluviusError, NodeError, WorkerDiedError
+from fluvius.errors import CycleTimeoutError, FluviusError, NodeError, WorkerDiedError
 from fluvius.graph import GraphBuilder
 from fluvius.scheduling import DaskPool, DaskScheduler, run_graph
 from fluvius.testing.strategies import FloatOp
@@ -168,3 +168,21 @@ def test_ctrl_c_mid_cycle_leaves_nothing_on_the_cluster() -> None:
 def test_unreachable_cluster_is_a_clear_error() -> None:
     with pytest.raises(OSError, match=r"127\.0\.0\.1:9"):
         DaskPool(address="tcp://127.0.0.1:9", start_timeout_s=1.0)
+
+
+def test_cycle_timeout_names_the_running_node_and_restarts_its_worker() -> None:
+    g = GraphBuilder()
+    s = g.source("s", 0.0)
+    g.node("slow", _sleep, s)
+    g.node("other", FloatOp("add", 1.0), s)
+    graph = g.build()
+    with local_cluster(2) as cluster:
+        address = cluster.scheduler_address
+        sched = DaskScheduler(2, on_worker({"slow": 1}), address=address, cycle_timeout_s=1.5)
+        t0 = time.monotonic()
+        with pytest.raises(CycleTimeoutError, match=r"running: 'slow' .* on worker 1") as info:
+            run_graph(graph, [{"s": GUARD_S}], sched)
+        assert time.monotonic() - t0 < GUARD_S / 2
+        assert info.value.running == ("slow",)
+        assert_left_clean(address)
+        check_next_run_works(address)

@@ -20,7 +20,12 @@ thread (a Dask worker's own event loop; in the parent, the Dask client's loop):
   the peer closed it), ``receive`` raises ``EOFError`` once everything read is consumed,
   as ``_wire.Channel`` does.
 
-``heard`` is the monotonic time of the last frame read (the parent's heartbeat check).
+Heartbeats
+    :meth:`CommLink.beat` (on the I/O loop) sends a small ``{"beat": status}`` message
+    after the frames queued; the reading side keeps the last ``status`` and never queues
+    beats for the owner, so an idle link costs nothing however long it stays open.
+    ``heard`` is the monotonic time of the last message read, beats included: both ends
+    of a link beat every half second and count the other silent after a few seconds.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class CommLink:
         self.bytes_sent = 0
         self.closed = False
         self.heard = time.monotonic()
+        self.status: tuple[int, ...] = ()  # the peer's last heartbeat
+        self._beat: tuple[int, ...] | None = None
         self.comm: Comm | None = None
         self._in: deque[bytes] = deque()
         self._out: list[bytes] = []
@@ -109,6 +116,11 @@ class CommLink:
         self._out.append(frame)
         self._more.set()
 
+    def beat(self, status: tuple[int, ...] = ()) -> None:
+        """Send a heartbeat carrying ``status`` (on the I/O loop)."""
+        self._beat = status
+        self._more.set()
+
     def attach(self, comm: Comm) -> None:
         """Start reading and writing on ``comm`` (on the I/O loop)."""
         self.comm = comm
@@ -119,9 +131,12 @@ class CommLink:
     async def _reader(self, comm: Comm) -> None:
         try:
             while True:
-                frames = await comm.read()
+                msg = await comm.read()
                 self.heard = time.monotonic()
-                self._in.extend(frames)
+                if isinstance(msg, dict):
+                    self.status = tuple(msg.get("beat", ()))
+                    continue
+                self._in.extend(msg)
                 self._wake()
         except Exception:  # CommClosedError, or a broken stream: the peer is gone
             pass
@@ -135,8 +150,11 @@ class CommLink:
                 await more.wait()
                 more.clear()
                 frames, self._out = self._out, []
+                beat, self._beat = self._beat, None
                 if frames:
                     await comm.write(frames)
+                if beat is not None:
+                    await comm.write({"beat": list(beat)})
         except Exception:  # the connection closed: the reader reports it
             self.mark_closed()
 

@@ -15,10 +15,12 @@ remove there. A host holds, for one pool (``token``):
   (:class:`fluvius.scheduling._worker.Worker`: the same messages, the same cycle driver)
   over those links, with its own asyncio loop, so nodes never block the Dask worker's
   loop (its heartbeats to the Dask scheduler go on during a long node);
-- a heartbeat task on the Dask worker's loop that sends the parent a ``Beat`` every
+- a heartbeat task on the Dask worker's loop that sends the parent a beat every
   ``beat_s`` with the worker's status slot (the ranks it computes, published by the
   runtime's status thread): the parent names running nodes and detects a silent host
-  without relying on the Dask scheduler's much longer timeouts.
+  without relying on the Dask scheduler's much longer timeouts. The parent beats too: a
+  host that hears nothing from its parent for ``parent_timeout_s`` (its machine vanished
+  without closing the connection) ends itself.
 
 Life cycle: the host ends when its parent link closes (the parent exited, was killed, or
 closed the pool) or on ``Exit``; it then stops its listener, closes its links, re-enables
@@ -35,11 +37,11 @@ import gc
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from fluvius.scheduling._comm import CommLink
-from fluvius.scheduling._messages import Beat, Exit
-from fluvius.scheduling._wire import dumps
+from fluvius.scheduling._messages import Exit
 from fluvius.scheduling._worker import STATUS_SLOT, Worker
 
 if TYPE_CHECKING:
@@ -60,11 +62,18 @@ class PartitionHost:
     """One partition's place on a Dask worker (see the module docstring)."""
 
     def __init__(
-        self, token: str, wid: int, n: int, beat_s: float, dask_worker: DaskWorker
+        self,
+        token: str,
+        wid: int,
+        n: int,
+        beat_s: float,
+        dask_worker: DaskWorker,
+        parent_timeout_s: float = 10.0,
     ) -> None:
         self.token = token
         self.wid = wid
         self.beat_s = beat_s
+        self.parent_timeout_s = parent_timeout_s
         self.loop = asyncio.get_running_loop()
         self.security = dask_worker.security
         self.worker_address: str = dask_worker.address
@@ -144,9 +153,14 @@ class PartitionHost:
 
     async def _beat(self) -> None:
         base = self.wid * STATUS_SLOT
+        parent = self.parent
         while not self.closed:
-            status = tuple(self.status[base : base + STATUS_SLOT])
-            self.parent.push(dumps(Beat(self.wid, status)))
+            parent.beat(tuple(self.status[base : base + STATUS_SLOT]))
+            silent = time.monotonic() - parent.heard
+            if parent.comm is not None and silent > self.parent_timeout_s:
+                log.warning("partition %d: no word from its parent for %.0f s", self.wid, silent)
+                parent.deliver(Exit())
+                return
             await asyncio.sleep(self.beat_s)
 
     def _serve(self) -> None:

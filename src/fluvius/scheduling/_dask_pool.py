@@ -23,7 +23,8 @@ Liveness (every wait of the session watches it)
     ``heartbeat_timeout_s`` counts as dead too (a frozen machine, a cut network). Either
     way the pool is broken: a Dask nanny may restart the worker, but its partition's state
     is gone, so the run raises ``WorkerDiedError`` naming the worker's address and nodes
-    and never continues on a resurrected worker.
+    and never continues on a resurrected worker. The parent beats too (every ``beat_s``,
+    from the Dask client's I/O loop), so that hosts whose parent vanished end themselves.
 Leaving the cluster as found
     :meth:`DaskPool.close` asks every host to exit, waits for their links to close, then
     runs ``_dask_host.stop_host`` on each worker still there (stopping any host left),
@@ -45,7 +46,7 @@ from fluvius.errors import FluviusError
 from fluvius.scheduling._comm import CommLink
 from fluvius.scheduling._dask_host import start_host, stop_host
 from fluvius.scheduling._dask_place import placement_order
-from fluvius.scheduling._messages import Beat, Exit, Hello
+from fluvius.scheduling._messages import Exit, Hello
 from fluvius.scheduling._pool import WAIT_S, _WorkerDied
 from fluvius.scheduling._worker import STATUS_SLOT
 
@@ -114,7 +115,6 @@ class DaskPool:
         self.pids: list[int] = []
         self.token = secrets.token_hex(8)
         self._kept: list[tuple[int, Any]] = []
-        self._status: dict[int, tuple[int, ...]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._arrived = False
@@ -172,7 +172,15 @@ class DaskPool:
             self._connect(listen, security.get_connection_args("client")), self.io_loop
         )
         future.result(timeout_s)
+        self._beats = asyncio.run_coroutine_threadsafe(self._beat(beat_s), self.io_loop)
         self._hello(timeout_s)
+
+    async def _beat(self, beat_s: float) -> None:
+        """The parent's heartbeat to every host (they end themselves when it stops)."""
+        while True:
+            for link in self.links:
+                link.beat()
+            await asyncio.sleep(beat_s)
 
     async def _connect(self, listen: list[str], args: dict[str, Any]) -> None:
         from distributed.comm import connect
@@ -222,11 +230,7 @@ class DaskPool:
                 got = link.receive()
             except EOFError:
                 self._died(wid, "closed its connection (its process exited or was killed)")
-            for msg in got:
-                if type(msg) is Beat:
-                    self._status[wid] = msg.status
-                else:
-                    out.append((wid, msg))
+            out += [(wid, msg) for msg in got]
             silent = now - link.heard
             if silent > self.heartbeat_timeout_s:
                 self._died(wid, f"sent nothing, not even a heartbeat, for {silent:.1f} s")
@@ -238,8 +242,8 @@ class DaskPool:
     def running(self, wid: int, session: int, index: int) -> list[int] | None:
         """Ranks worker ``wid`` was computing at its last heartbeat in cycle ``index`` of
         ``session``; None when it has said nothing of that cycle."""
-        slot = self._status.get(wid)
-        if slot is None or len(slot) < STATUS_SLOT or slot[0] != session or slot[1] != index:
+        slot = self.links[wid].status
+        if len(slot) < STATUS_SLOT or slot[0] != session or slot[1] != index:
             return None
         return list(slot[3 : 3 + slot[2]])
 
@@ -308,6 +312,9 @@ class DaskPool:
             return
         self.closed = True
         self._unwatch()
+        beats = getattr(self, "_beats", None)
+        if beats is not None:
+            beats.cancel()
         for link in self.links:
             with contextlib.suppress(Exception):
                 link.send(Exit())

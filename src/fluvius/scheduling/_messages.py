@@ -24,9 +24,6 @@ Worker -> parent::
     Done(worker, session, cycle, computed, errors, stop, figures, spans)
     Frozen(worker, session, seconds)  Values(worker, session, items, failed)
     Unloaded(worker, session)
-    Beat(worker, status)              Dask hosts only: a heartbeat every ``beat_s``, sent
-                                      by the host's I/O loop (not the thread computing
-                                      nodes), with the worker's status slot (what it runs)
 
 Worker -> worker::
 
@@ -50,7 +47,6 @@ __all__ = [
     "CHANGED",
     "FAILED",
     "UNCHANGED",
-    "Beat",
     "Done",
     "Entries",
     "Exit",
@@ -157,12 +153,6 @@ class Values(NamedTuple):
 class Unloaded(NamedTuple):
     worker: int
     session: int
-
-
-class Beat(NamedTuple):
-    worker: int
-    status: tuple[int, ...]
-    """The worker's status slot (``_worker.py``): session, cycle, count, running ranks."""
 
 
 # -- worker -> worker ------------------------------------------------------------------------

@@ -9,7 +9,10 @@ nodes and their state for the whole session and runs its share of every cycle wi
 engine's own transitions (``engine/cycle.py``) and the one event-driven driver
 (``_driver.py``), so the semantics (cutoff, glitch freedom, error policies) are the serial
 scheduler's. Transport (``_wire.py``: framing, pipes, shared memory, behind the
-``Transport`` protocol) and processes (``_pool.py``) are kept apart from this protocol.
+``Transport`` protocol) and processes (``_pool.py``) are kept apart from this protocol: the
+Dask scheduler (``dask.py``) is this session on a ``_dask_pool.DaskPool`` (partition hosts
+on Dask workers, ``_comm.CommLink`` transports), through :meth:`ProcessSession._open_pool`
+and the ``_pool.Pool`` protocol.
 
 Distribution (what a session costs before its first value)
     1. The structure (``engine.plan.GraphTables``: keys, input and reader ranks, source

@@ -33,7 +33,7 @@ from fluvius.config.checks import duplicates, startingwith
 from fluvius.config.spec import generator_version
 from fluvius.errors import ConfigError
 from fluvius.graph.keys import make_key
-from fluvius.workloads.chain import option_nodes, smile_node
+from fluvius.workloads.chain import GREEKS, option_nodes, smile_node
 
 if TYPE_CHECKING:
     from fluvius.config.component import ComponentType, OutputDecl
@@ -158,7 +158,11 @@ FILTERS: dict[str, Any] = {
 }
 """Filters added to Jinja2's own (minus ``random``), e.g. ``{{ x | hcl }}``."""
 
-GLOBALS: dict[str, Any] = {"option_nodes": option_nodes, "smile_node": smile_node}
+GLOBALS: dict[str, Any] = {
+    "option_greeks": GREEKS,
+    "option_nodes": option_nodes,
+    "smile_node": smile_node,
+}
 """Functions templates may call: the spec nodes of an options chain
 (:mod:`fluvius.workloads.chain`, shared with the ``options`` workload)."""
 

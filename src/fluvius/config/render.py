@@ -59,6 +59,7 @@ _HASH_COMMENT = (
     ".args",
 )
 _BLANK_RUNS = re.compile(r"\n{3,}")
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _hcl(value: Any) -> str:
@@ -80,8 +81,15 @@ def _hcl(value: Any) -> str:
 
 
 def _to_yaml(value: Any, indent: int = 0) -> str:
-    text = yaml.safe_dump(
-        value, sort_keys=False, default_flow_style=False, width=100, allow_unicode=True
+    # libyaml's emitter when PyYAML has it: the same text, ten times faster (a deployment's
+    # graphs dump four nodes per option)
+    text = yaml.dump(
+        value,
+        Dumper=_SafeDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=100,
+        allow_unicode=True,
     ).rstrip("\n")
     if text.endswith("\n..."):
         text = text[: -len("\n...")]

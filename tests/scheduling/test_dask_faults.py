@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from child_procs import no_leftover_process  # noqa: F401 - an autouse fixture
@@ -186,3 +187,29 @@ def test_cycle_timeout_names_the_running_node_and_restarts_its_worker() -> None:
         assert info.value.running == ("slow",)
         assert_left_clean(address)
         check_next_run_works(address)
+
+
+class _WrongPeers(DaskPool):
+    """A pool whose hello gives the partitions a dead address for partition 0."""
+
+    async def _connect(self, listen: list[str], args: dict[str, Any]) -> None:
+        from distributed.comm import connect
+
+        peers = ["tcp://127.0.0.1:9", *listen[1:]]
+
+        async def one(w: int) -> None:
+            comm = await connect(listen[w], **args)
+            await comm.write({"fluvius": self.token, "role": "parent", "peers": peers})
+            self.links[w].attach(comm)
+
+        await asyncio.gather(*(one(w) for w in range(len(listen))))
+
+
+def test_partitions_that_cannot_reach_each_other_fail_the_start(
+    shared_cluster: LocalCluster,
+) -> None:
+    address = shared_cluster.scheduler_address
+    with pytest.raises(FluviusError, match=r"partition 1 .* cannot reach partition 0 at tcp://"):
+        _WrongPeers(2, address=address, start_timeout_s=4.0)
+    assert_left_clean(address)
+    check_next_run_works(address)

@@ -67,6 +67,7 @@ class CommLink:
         self._in: deque[bytes] = deque()
         self._out: list[bytes] = []
         self._more = asyncio.Event()  # used on the I/O loop only
+        self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._fds_open = True
 
@@ -155,6 +156,8 @@ class CommLink:
                     await comm.write(frames)
                 if beat is not None:
                     await comm.write({"beat": list(beat)})
+                if self._closing and not self._out:
+                    return  # everything queued before aclose() is written
         except Exception:  # the connection closed: the reader reports it
             self.mark_closed()
 
@@ -173,16 +176,18 @@ class CommLink:
             os.write(self._signal, b"x")
 
     async def aclose(self) -> None:
-        """Send what is queued (within a second), then close the connection (on the I/O
-        loop)."""
-        for task in self._tasks:
-            task.cancel()
-        comm, self.comm = self.comm, None
-        frames, self._out = self._out, []
-        if comm is not None and frames and not comm.closed():
+        """Let the writer send what is queued (within a second), then close the connection
+        (on the I/O loop). Tasks are not cancelled mid-read or mid-write: distributed aborts
+        a comm whose read or write is cancelled, dropping what was queued."""
+        self._closing = True
+        self._more.set()
+        if len(self._tasks) == 2 and not self._tasks[1].done():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(comm.write(frames), 1.0)
+                await asyncio.wait_for(asyncio.shield(self._tasks[1]), 1.0)
+        comm, self.comm = self.comm, None
         if comm is not None:
             with contextlib.suppress(Exception):
-                comm.abort()
+                comm.abort()  # the reader ends on it
+        for task in self._tasks:
+            task.cancel()
         self.mark_closed()

@@ -26,7 +26,10 @@ Life cycle: the host ends when its parent link closes (the parent exited, was ki
 closed the pool) or on ``Exit``; it then stops its listener, closes its links, re-enables
 and unfreezes the garbage collector and removes itself from :data:`HOSTS`. A host whose
 parent never connects closes itself after ``connect_timeout_s``. :func:`stop_host` does
-the same on request (the parent calls it when it closes a pool, to be sure).
+the same on request (the parent calls it when it closes a pool, to be sure). The runtime
+starts once every peer link is connected; a peer that cannot be reached (or does not
+connect within ``connect_timeout_s``) is reported to the parent as ``LoadFailed``, which
+the pool raises while it waits for the partitions' hellos.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fluvius.scheduling._comm import CommLink
-from fluvius.scheduling._messages import Exit
+from fluvius.scheduling._messages import Exit, LoadFailed
+from fluvius.scheduling._wire import dumps
 from fluvius.scheduling._worker import STATUS_SLOT, Worker
 
 if TYPE_CHECKING:
@@ -83,6 +87,7 @@ class PartitionHost:
         self.thread: threading.Thread | None = None
         self.listener: Any = None
         self.closed = False
+        self.connect_timeout_s = 60.0
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def open(self, connect_timeout_s: float) -> str:
@@ -97,14 +102,30 @@ class PartitionHost:
             f"{scheme}://{host}:0", self._on_comm, **self.security.get_listen_args("worker")
         )
         await self.listener.start()
+        self.connect_timeout_s = connect_timeout_s
+        self._spawn(self._beat())
+        self._spawn(self._expect_links(connect_timeout_s))
+        self._start_when_linked()
+        address: str = self.listener.contact_address
+        return address
+
+    def _start_when_linked(self) -> None:
+        """Start the runtime's thread once every peer link is connected (its first message,
+        Hello, tells the parent that this partition is fully linked)."""
+        if self.thread is not None or self.closed:
+            return
+        if any(link.comm is None for link in self.peers.values()):
+            return
         self.thread = threading.Thread(
             target=self._serve, name=f"fluvius-partition-{self.wid}", daemon=True
         )
         self.thread.start()
-        self._spawn(self._beat())
-        self._spawn(self._expect_parent(connect_timeout_s))
-        address: str = self.listener.contact_address
-        return address
+
+    async def _fail(self, text: str) -> None:
+        """Tell the parent why this partition cannot run (it raises it), then close."""
+        log.warning("%s", text)
+        self.parent.push(dumps(LoadFailed(self.wid, 0, text)))
+        await self.aclose()
 
     def _spawn(self, coro: Any) -> None:
         task = self.loop.create_task(coro)
@@ -129,6 +150,7 @@ class PartitionHost:
         link = self.peers.get(hello.get("wid", -1))
         if hello.get("role") == "peer" and link is not None and link.comm is None:
             link.attach(comm)
+            self._start_when_linked()
             return
         comm.abort()
 
@@ -137,19 +159,34 @@ class PartitionHost:
 
         link = self.peers[j]
         try:
-            comm = await connect(address, **self.security.get_connection_args("worker"))
+            comm = await connect(
+                address,
+                timeout=self.connect_timeout_s / 2,  # before _expect_links gives up on it
+                **self.security.get_connection_args("worker"),
+            )
             await comm.write({"fluvius": self.token, "role": "peer", "wid": self.wid})
-        except Exception as exc:  # the parent hears of it: that worker is gone
-            log.warning("partition %d cannot reach worker %d at %s: %s", self.wid, j, address, exc)
-            link.mark_closed()
+        except Exception as exc:
+            await self._fail(
+                f"partition {self.wid} on Dask worker {self.worker_address} cannot reach "
+                f"partition {j} at {address}: {exc}"
+            )
             return
         link.attach(comm)
+        self._start_when_linked()
 
-    async def _expect_parent(self, timeout_s: float) -> None:
+    async def _expect_links(self, timeout_s: float) -> None:
         await asyncio.sleep(timeout_s)
-        if self.parent.comm is None and not self.closed:
+        if self.closed or self.thread is not None:
+            return
+        if self.parent.comm is None:
             log.warning("no parent connected to partition %d within %g s", self.wid, timeout_s)
             await self.aclose()
+            return
+        missing = sorted(j for j, link in self.peers.items() if link.comm is None)
+        await self._fail(
+            f"partition {self.wid} on Dask worker {self.worker_address}: no connection with "
+            f"partition(s) {missing} within {timeout_s:g} s"
+        )
 
     async def _beat(self) -> None:
         base = self.wid * STATUS_SLOT

@@ -46,7 +46,7 @@ from fluvius.errors import FluviusError
 from fluvius.scheduling._comm import CommLink
 from fluvius.scheduling._dask_host import start_host, stop_host
 from fluvius.scheduling._dask_place import placement_order
-from fluvius.scheduling._messages import Exit, Hello
+from fluvius.scheduling._messages import Exit, Hello, LoadFailed
 from fluvius.scheduling._pool import WAIT_S, _WorkerDied
 from fluvius.scheduling._worker import STATUS_SLOT
 
@@ -199,6 +199,8 @@ class DaskPool:
             for wid, msg in self.poll():
                 if type(msg) is Hello:
                     waiting.discard(wid)
+                elif type(msg) is LoadFailed:
+                    raise FluviusError(f"{msg.text}; check that the workers reach each other")
             if waiting:
                 if time.monotonic() > deadline:
                     raise FluviusError(

@@ -328,14 +328,27 @@ def parquet_options(kind: str, compression: str = "lz4") -> dict[str, Any]:
       monotonically, so they are ``DELTA_BINARY_PACKED``: a few bits per row instead of
       eight bytes, cheaper to write than to compress, and read by every Parquet v2
       reader;
+    * the other 32- and 64-bit integers (prices, sizes, ids) are ``BYTE_STREAM_SPLIT``:
+      their bytes regrouped by position, so that the high bytes, nearly always zero, make
+      long runs. LZ4 then compresses them in a fifth less CPU time than the plain values
+      (the largest cost of writing a file), to about the same size;
     * ``compression`` (lz4 by default) applies to the pages of every column;
     * statistics (min/max) for ``ts_ns`` and ``seq`` only, the columns one filters by.
+
+    >>> parquet_options("trade")["column_encoding"]["px"]
+    'BYTE_STREAM_SPLIT'
     """
-    delta = dict.fromkeys(("ts_ns", "recv_ns", "seq"), "DELTA_BINARY_PACKED")
+    import pyarrow as pa
+
+    encoding = dict.fromkeys(("ts_ns", "recv_ns", "seq"), "DELTA_BINARY_PACKED")
+    for f in parquet_schema(kind):
+        wide = pa.types.is_integer(f.type) or pa.types.is_timestamp(f.type)
+        if wide and f.type.bit_width >= 32 and f.name not in encoding:
+            encoding[f.name] = "BYTE_STREAM_SPLIT"
     return {
         "compression": compression,
         "use_dictionary": ["venue", *text_fields(kind)],
-        "column_encoding": delta,
+        "column_encoding": encoding,
         "write_statistics": ["ts_ns", "seq"],
     }
 

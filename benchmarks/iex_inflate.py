@@ -152,7 +152,8 @@ def measure(gz: Path, plain: Path | None, messages: int, repeats: int) -> dict[s
         doc["plain_decode_cpu_seconds"] = timed(lambda: decode_capture(plain), repeats)[0]
     rows = "  ".join(f"{k.split(' (')[0]} {v:.3f}" for k, v in inflate.items())
     print(
-        f"{gz.name:24s} inflate CPU s: {rows}\n{'':24s} ceiling {messages / best / 1e6:5.1f} M msg/s;"
+        f"{gz.name:24s} inflate CPU s: {rows}\n{'':24s} "
+        f"ceiling {messages / best / 1e6:5.1f} M msg/s;"
         f" decode {messages / cpu / 1e6:5.1f} M msg/s CPU ({wall:.3f} s wall);"
         f" inflating in a thread {messages / tcpu / 1e6:5.1f} M msg/s CPU"
         f" ({twall:.3f} s wall)"

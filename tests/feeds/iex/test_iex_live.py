@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from fluvius.feeds.iex.encode import CaptureFormat, encode_segments, synthetic_d
 from fluvius.feeds.iex.live import LiveFeed
 from fluvius.feeds.iex.replay import iter_datagrams, replay
 
-SAMPLE = (
-    Path(__file__).resolve().parents[3].parent / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from capture_builder import shared_sample
+
+SAMPLE = shared_sample() or Path("shared/data/iex/TOPS16_20170710_sample.pcap.gz")
 
 
 def _no_recv(events: list[Event]) -> list[Event]:

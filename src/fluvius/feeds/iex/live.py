@@ -7,7 +7,7 @@ are published), watches it with ``loop.add_reader`` and, on each wake-up, drains
 datagram waiting (asyncio's datagram transport reads one per loop iteration, too few for a
 burst of market data), decoding each one *in the callback* with
 :class:`~fluvius.feeds.iex.datagram.ColumnarSegmentDecoder` (one compiled call per clean
-segment, the per-event decoder for anything else): one datagram is one IEX-TP segment, its
+segment, the reference decoder for anything else): one datagram is one IEX-TP segment, its
 events are stamped with the receive time (``time.time_ns()`` by default) and its
 :class:`~fluvius.feeds.iex.datagram.DatagramBatch` (rows per kind; event objects made only
 when asked for) is appended to a queue. Consumers iterate :meth:`LiveFeed.batches` (the

@@ -218,7 +218,8 @@ def cli_times(
 
 
 def source_of(revision: str, into: Path) -> Path:
-    """The ``src`` tree of git ``revision`` of this repository, written under ``into``."""
+    """The ``src`` tree of git ``revision`` of this repository, written under ``into``,
+    with its bytecode and its decoder kernels built (as installing it would)."""
     import compileall
     import io
     import tarfile
@@ -232,6 +233,13 @@ def source_of(revision: str, into: Path) -> Path:
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     compileall.compile_dir(into / "src", quiet=1)
+    # its decoder kernels, built ahead of time as its install would (into the user cache)
+    subprocess.run(
+        [sys.executable, "-m", "fluvius.feeds._aot"],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ, PYTHONPATH=str(into / "src")),
+    )
     return into / "src"
 
 

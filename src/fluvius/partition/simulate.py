@@ -58,7 +58,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fluvius.graph.node import NodeSpec
 from fluvius.partition.calibrate import Calibration, default_calibration
+from fluvius.partition.network import NETWORKS, Network, parse_network, shipping_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -115,6 +117,8 @@ def simulate(
     serial: bool = False,
     waits: Sequence[float] | None = None,
     changed: Iterable[int] | None = None,
+    network: Network | str | None = None,
+    ship_bytes: tuple[int, float] | None = None,
 ) -> Prediction:
     """Predict the start-up (or one cycle) of ``graph`` under ``partition`` (module docstring).
 
@@ -143,6 +147,14 @@ def simulate(
     changed
         Source ranks of one cycle's batch (a tick): only the nodes they reach are computed,
         and only the workers owning those take part. Default: the start-up.
+    network
+        Where the workers run and how they talk (:class:`~fluvius.partition.network.Network`
+        or its spec, e.g. ``"10gbit:50us"``); default ``local``: the process scheduler's
+        pipes on this machine.
+    ship_bytes
+        ``(structure bytes, bytes per node)`` of the graph as shipped at start-up (only
+        used when a worker is on another host); default
+        :func:`~fluvius.partition.network.shipping_bytes` of the graph.
 
     Examples
     --------
@@ -163,53 +175,80 @@ def simulate(
     n_workers = partition.workers
     owner = partition.owner
     src = frozenset(graph.sources)
-    if serial:
-        if n_workers != 1:
-            raise ValueError(f"serial=True needs a one-worker partition, got {partition.workers}")
-        if not waits or not any(waits):  # no async wait: the sum of the costs
-            todo = range(len(owner)) if changed is None else _affected(graph, changed)
-            total = float(sum(costs[r] for r in todo if r not in src))
-            return Prediction(1, total, 0.0, (total,), 0, 0, 0)
+    if serial and n_workers != 1:
+        raise ValueError(f"serial=True needs a one-worker partition, got {partition.workers}")
     if cores is not None and cores <= 0:
         raise ValueError(f"cores must be > 0, got {cores!r}")
-    latency = 0.0 if serial else cal.latency_s
-    edge = latency  # the parent's message to a worker, and the worker's reply
-    if changed is None:
-        evented = [False] * n_workers
-        for r, ins in enumerate(graph.inputs):
-            if any(i not in src and owner[i] != owner[r] for i in ins):
-                evented[owner[r]] = True
-        extra = [
-            0.0
-            if serial
-            else max(0.0, (cal.event_node_s if ev else cal.worker_node_s) - cal.node_s)
-            for ev in evented
-        ]
-    else:  # a cycle: the calibrated round trip and per-node cost of a tick
-        edge = 0.0 if serial else cal.cycle_s / 2
-        extra = [0.0 if serial else max(0.0, cal.cycle_node_s - cal.node_s)] * n_workers
+    todo = (
+        frozenset(r for r in range(len(owner)) if r not in src)
+        if changed is None
+        else _affected(graph, changed)
+    )
+    is_async = [isinstance(it, NodeSpec) and it.kind == "async" for it in graph.items]
+    if serial and not any(is_async[r] for r in todo):  # the sync loop: the sum of the costs
+        total = float(sum(costs[r] for r in todo))
+        return Prediction(1, total, 0.0, (total,), 0, 0, 0)
+    net = NETWORKS["local"] if network is None else parse_network(network)
+    host = [net.host_of(w) for w in range(n_workers)]
+    # evented[r]: r waits (itself or through an input) for another worker or an async
+    # node, so its worker runs it on the event-driven transitions after its local part
+    evented = [False] * len(owner)
+    for r in sorted(todo):
+        evented[r] = (
+            serial
+            or is_async[r]
+            or any(i in todo and (evented[i] or owner[i] != owner[r]) for i in graph.inputs[r])
+        )
+    if serial:
+        local_extra, event_extra = 0.0, max(0.0, cal.driver_node_s - cal.node_s)
+    elif changed is None:
+        local_extra = max(0.0, cal.worker_node_s - cal.node_s)
+        event_extra = max(0.0, cal.event_node_s - cal.node_s)
+    else:  # a cycle: the calibrated per-node cost of a tick (no loading)
+        local_extra = event_extra = max(0.0, cal.cycle_node_s - cal.node_s)
     slow = 1.0 if cores is None else max(1.0, n_workers / cores)
     size = [FLOAT_BYTES] * len(owner) if sizes is None else list(sizes)
     wait = [0.0] * len(owner) if waits is None else list(waits)
     children = graph.children
-    # the items computed: every node at start-up, the nodes the batch reaches in a cycle
-    todo = (
-        frozenset(r for r in range(len(owner)) if r not in src)
-        if changed is None
-        else (_affected(graph, changed))
-    )
+    involved = sorted({owner[r] for r in todo})
+    # the parent's messages to each worker and back (``edge`` one way), and a remote
+    # worker's wait for its share's bytes at start-up (module docstring of .network)
+    edge = [0.0] * n_workers
+    if not serial:
+        here = net.link(cal, 0, 0)
+        for w in involved:
+            link = net.link(cal, 0, host[w])
+            if changed is None:
+                edge[w] = link.one_way_s
+            else:  # the calibrated round trip of a tick, on this network's transport
+                edge[w] = cal.cycle_s / 2 + (here.latency_s - cal.latency_s) + link.wire_latency_s
+    start = list(edge)
+    if changed is None and not serial and any(host[w] for w in involved):
+        structure_b, node_b = ship_bytes if ship_bytes is not None else shipping_bytes(graph)
+        wire_byte_s = 8.0 / net.bandwidth_bps
+        nodes = [0] * n_workers
+        for r in todo:
+            nodes[owner[r]] += 1
+        remote = [w for w in involved if host[w]]
+        sent = float(len(remote) * structure_b)  # the structure to every remote worker first
+        for w in remote:
+            sent += nodes[w] * node_b
+            start[w] += sent * wire_byte_s
     waiting = [0] * len(owner)
     for r in todo:
         waiting[r] = sum(1 for i in dict.fromkeys(graph.inputs[r]) if i in todo)
+    local: list[list[int]] = [[] for _ in range(n_workers)]
     ready: list[list[int]] = [[] for _ in range(n_workers)]
-    for r in todo:
-        if waiting[r] == 0:
+    for r in sorted(todo):
+        if not evented[r]:
+            local[owner[r]].append(r)
+        elif waiting[r] == 0:
             ready[owner[r]].append(r)
     for heap in ready:
         heapq.heapify(heap)
-    involved = sorted({owner[r] for r in todo})
-    clock = [edge if w in involved else 0.0 for w in range(n_workers)]
+    clock = list(start)
     busy = [0.0] * n_workers
+    launched: list[list[int]] = [[] for _ in range(n_workers)]  # async nodes not yet begun
     outbox: list[dict[int, list[int]]] = [{} for _ in range(n_workers)]
     # per worker: (time, seq, ranks, local) — values arriving (local=False) or async nodes
     # finishing their wait on this worker (local=True)
@@ -225,7 +264,7 @@ def simulate(
             d = owner[c]
             if d == w:
                 waiting[c] -= 1
-                if waiting[c] == 0:
+                if waiting[c] == 0 and evented[c]:
                     heapq.heappush(ready[w], c)
             else:
                 sent = outbox[w].setdefault(d, [])
@@ -240,48 +279,70 @@ def simulate(
                     if waiting[c] == 0:
                         heapq.heappush(ready[w], c)
 
+    def flush(w: int, t: float) -> float:
+        """Send ``w``'s outbox, one message per destination; the time after sending."""
+        nonlocal seq, messages, values_sent, bytes_sent
+        for d in sorted(outbox[w]):
+            ranks = outbox[w][d]
+            nbytes = sum(size[r] for r in ranks)
+            link = net.link(cal, host[w], host[d])
+            send = link.cpu_s(nbytes)
+            t += send
+            busy[w] += send
+            seq += 1
+            arrival = t + link.flight_s(nbytes)
+            heapq.heappush(inbox[d], (arrival, seq, ranks, False))
+            heapq.heappush(agenda, (arrival, d))
+            messages += 1
+            values_sent += len(ranks)
+            bytes_sent += nbytes
+        outbox[w] = {}
+        return t
+
     # agenda: (time of the worker's next action, worker); one entry per worker with work
-    agenda = [(edge, w) for w in involved if ready[w]]
+    agenda = [(start[w], w) for w in involved if ready[w] or local[w]]
     heapq.heapify(agenda)
     while agenda:
         t, w = heapq.heappop(agenda)
         t = max(t, clock[w])
+        if local[w]:  # the local part first, in one sync loop, then its exports go out
+            dt = sum(costs[r] + local_extra for r in local[w]) * slow
+            t += dt
+            busy[w] += dt
+            for r in local[w]:
+                release(w, r)
+            local[w] = []
+            t = flush(w, t)
         box = inbox[w]
         while box and box[0][0] <= t:
-            _, _, ranks, local = heapq.heappop(box)
-            if local:
+            _, _, ranks, own = heapq.heappop(box)
+            if own:
                 release(w, ranks[0])
             else:
                 arrive(w, ranks)
         if ready[w]:
             r = heapq.heappop(ready[w])
-            dt = (costs[r] + extra[w]) * slow
-            t += dt
-            busy[w] += dt
-            if wait[r] > 0.0:  # an async wait: the worker goes on; the value comes later
+            if is_async[r]:  # a task: it begins when the worker next waits
+                launched[w].append(r)
+            else:
+                dt = (costs[r] + event_extra) * slow
+                t += dt
+                busy[w] += dt
+                release(w, r)
+        if not ready[w] and not (box and box[0][0] <= t):
+            t = flush(w, t)
+            for r in launched[w]:  # the worker waits: its new tasks run to their awaits
+                dt = (costs[r] + event_extra) * slow
+                t += dt
+                busy[w] += dt
                 seq += 1
                 heapq.heappush(box, (t + wait[r], seq, [r], True))
                 heapq.heappush(agenda, (t + wait[r], w))
-            else:
-                release(w, r)
-        if not ready[w] and outbox[w] and not (box and box[0][0] <= t):
-            for d in sorted(outbox[w]):
-                ranks = outbox[w][d]
-                nbytes = sum(size[r] for r in ranks)
-                send = latency / 2 + nbytes * cal.byte_s
-                t += send
-                busy[w] += send
-                seq += 1
-                heapq.heappush(inbox[d], (t + latency / 2, seq, ranks, False))
-                heapq.heappush(agenda, (t + latency / 2, d))
-                messages += 1
-                values_sent += len(ranks)
-                bytes_sent += nbytes
-            outbox[w] = {}
+            launched[w] = []
         clock[w] = max(clock[w], t)
         if ready[w] or (box and box[0][0] <= t):
             heapq.heappush(agenda, (t, w))
-    makespan = max((clock[w] for w in involved), default=0.0) + edge
+    makespan = max((clock[w] + edge[w] for w in involved), default=0.0)
     rounds = math.ceil(n_workers / cores) if cores else 1
     return Prediction(
         workers=n_workers,

@@ -165,7 +165,7 @@ NETWORKS = {
 """The named networks: ``local`` (process scheduler, pipes) and ``loopback`` (TCP, one host)."""
 
 _BANDWIDTH = {"gbit": 1e9, "mbit": 1e6, "kbit": 1e3}
-_LATENCY = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+_PER_SECOND = {"ns": 1e9, "us": 1e6, "µs": 1e6, "ms": 1e3, "s": 1.0}  # divisors: 50us is 50e-6
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
 
 
@@ -208,7 +208,7 @@ def parse_network(spec: str | Network) -> Network:
     return Network(
         spec.strip(),
         "tcp",
-        float(lat.group(1)) * _LATENCY[lat.group(2)],
+        float(lat.group(1)) / _PER_SECOND[lat.group(2)],
         float(bw.group(1)) * _BANDWIDTH[bw.group(2)],
         per,
     )

@@ -18,7 +18,13 @@ if TYPE_CHECKING:
     from conftest import Chains
 
 FREE = Calibration(
-    node_s=0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.0, byte_s=0.0, driver_node_s=0.0
+    node_s=0.0,
+    worker_node_s=0.0,
+    event_node_s=0.0,
+    latency_s=0.0,
+    byte_s=0.0,
+    driver_node_s=0.0,
+    gc_item_s=0.0,
 )
 
 
@@ -122,3 +128,17 @@ def test_only_the_nodes_waiting_for_remote_values_pay_the_event_driven_overhead(
     assert p.busy_s == pytest.approx((13.0, 3.0))
     # the local part runs first: c1's value arrives at 3, the total runs [3, 13]
     assert p.makespan_s == pytest.approx(13.0)
+
+
+def test_the_serial_start_up_pays_its_collection(
+    chains: Chains,
+) -> None:
+    g = chains(2, 3)
+    costs = [0.0 if r in g.sources else 1.0 for r in range(len(g.items))]
+    one = Partition(1, (0,) * len(g.items), "one")
+    cal = Calibration(node_s=0.5, driver_node_s=2.5, gc_item_s=0.25)
+    start = simulate(g, costs, one, cal, serial=True)
+    assert start.makespan_s == pytest.approx(len(g) + 0.25 * len(g.items))
+    tick = simulate(g, costs, one, cal, serial=True, changed=[g.sources[0]])
+    assert tick.makespan_s == pytest.approx(4.0)  # a chain of 3 and the total, no collection
+    assert tick.makespan_s < start.makespan_s

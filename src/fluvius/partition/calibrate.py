@@ -1,6 +1,6 @@
 """Machine figures for the cost model and the simulator, measured by :func:`calibrate`.
 
-A :class:`Calibration` holds thirteen numbers, all in seconds:
+A :class:`Calibration` holds fourteen numbers, all in seconds:
 
 ``node_s``
     The serial engine's cost per node beyond the node's own work (the loop, the call, the
@@ -37,6 +37,12 @@ A :class:`Calibration` holds thirteen numbers, all in seconds:
 ``byte_s``
     Extra seconds per byte of message payload: the slope of the round trip between a small
     message and a 1 MiB one, halved.
+``gc_item_s``
+    Per graph item, the full garbage collection (and heap freeze) that the serial scheduler
+    runs at the end of its start-up (``scheduling/_gc.py``; a worker runs it after its
+    reply, outside ``start()``): the time of ``gc.collect()`` with a started 20,000-node
+    graph alive, less that without it, divided by its items. The whole heap of the process
+    is scanned, so a program that holds other large objects pays more.
 ``pipe_latency_s``
     The raw pipe latency (the ping-pong above), kept apart from ``latency_s``: the
     difference is the worker runtime's own work per message, which the network model adds
@@ -78,6 +84,7 @@ seconds);
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import multiprocessing
 import os
@@ -131,6 +138,7 @@ _DEFAULTS = {  # measured here on 2026-11-21 (loaded machine), rounded
     "cycle_s": 2.5e-4,  # measured here on 2026-12-07 (load 6), rounded
     "cycle_node_s": 2.2e-6,
     "driver_node_s": 2.0e-6,
+    "gc_item_s": 1.5e-6,
     "pipe_latency_s": 5.0e-5,
     "tcp_latency_s": 1.1e-4,
     "tcp_byte_s": 1.0e-9,
@@ -151,6 +159,7 @@ class Calibration:
     cycle_s: float = _DEFAULTS["cycle_s"]
     cycle_node_s: float = _DEFAULTS["cycle_node_s"]
     driver_node_s: float = _DEFAULTS["driver_node_s"]
+    gc_item_s: float = _DEFAULTS["gc_item_s"]
     pipe_latency_s: float = _DEFAULTS["pipe_latency_s"]
     tcp_latency_s: float = _DEFAULTS["tcp_latency_s"]
     tcp_byte_s: float = _DEFAULTS["tcp_byte_s"]
@@ -301,6 +310,25 @@ def _measure_driver(n: int = 4000, repeats: int = 5) -> float:
     return statistics.median(times) / n
 
 
+def _collect_s() -> float:
+    t0 = time.perf_counter()
+    gc.collect()
+    return time.perf_counter() - t0
+
+
+def _measure_gc(n: int = 20_000, repeats: int = 3) -> float:
+    """``gc_item_s``: a full collection with a started ``n``-node chain alive, less one
+    without it, per item (module docstring)."""
+    base = min(_collect_s() for _ in range(repeats))
+    graph = _chain(n)
+    plan = Plan(graph)
+    state = RunState(plan.initial_values())
+    compute_startup(plan, state, plan.node_steps, "fail_fast", "calibrate")
+    full = min(_collect_s() for _ in range(repeats))
+    del graph, plan, state
+    return max(0.0, full - base) / (n + 1)
+
+
 def _hanging(graph: Graph, workers: int, costs: object = None) -> Partition:
     """The node ``h`` on worker 1, everything else on worker 0."""
     return Partition(workers, tuple(int(k == "h") for k in graph.keys), "hanging")
@@ -395,6 +423,7 @@ def calibrate(
             tcp_latency_s, tcp_byte_s = measure_tcp(repeats)
     return Calibration(
         driver_node_s=_measure_driver(),
+        gc_item_s=_measure_gc(),
         pipe_latency_s=pipe_latency_s,
         tcp_latency_s=tcp_latency_s,
         tcp_byte_s=tcp_byte_s,

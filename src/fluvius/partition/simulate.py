@@ -1,40 +1,52 @@
 """Predict the start-up (full evaluation) or one cycle of a partition by event simulation.
 
-The model follows the workers' event-driven execution:
+The model follows the workers' execution (``scheduling/_worker.py``):
 
 * The parent starts the cycle with one message to every worker (``latency_s``); source
   values come with it, so a node whose inputs are all sources is ready at once.
-* A worker runs its ready nodes one at a time, lowest rank first; a node takes
-  ``costs[rank]`` seconds plus the worker's extra per-node overhead (costs already hold
-  the serial engine's ``node_s``): ``event_node_s - node_s`` on a worker that owns a
-  node reading a value from another worker (the process scheduler runs the event-driven
-  transitions for that worker's whole share), else ``worker_node_s - node_s`` (the
-  engine's fused loop). When
-  it finishes, a reader on the same worker may become ready; a reader on another worker
-  needs the value, which goes into the worker's outbox (once per destination worker,
-  however many readers it has there).
+* A worker's nodes are *local* or *event-driven*, as the runtime splits them: a node is
+  event-driven when it is async or when one of its inputs (among the nodes computed) is
+  another worker's or event-driven itself, i.e. when it waits, however far up, for a
+  value from elsewhere or for an async result; the rest are local.
+* Local part: the worker first computes all its local nodes in rank order (the engine's
+  sync loop), each for ``costs[rank]`` plus ``worker_node_s - node_s`` (costs already hold
+  the serial engine's ``node_s``), then sends their values to the workers that read them.
+* Event part: then it runs its ready event-driven nodes one at a time, lowest rank first,
+  each for its cost plus ``event_node_s - node_s``. When a node finishes, a reader on the
+  same worker may become ready; a reader on another worker needs the value, which goes
+  into the worker's outbox (once per destination worker, however many readers it has
+  there).
 * Batch flush: a worker sends its outbox when it runs out of ready work, one message per
-  destination worker. Sending costs the sender ``send`` seconds (``latency_s`` / 2 per
-  message plus ``byte_s`` per byte, the serialisation); the message arrives
-  ``latency_s + bytes * byte_s`` after it was sent. Before each node a worker takes in
-  every message that has arrived, so a newly ready lower-ranked node runs first.
+  destination worker. Sending costs the sender ``latency_s / 2`` per message plus
+  ``byte_s`` per byte (the serialisation); the message arrives ``latency_s / 2`` after the
+  send. Before each node a worker takes in every message that has arrived, so a newly
+  ready lower-ranked node runs first.
 * The run ends when the last worker has finished and told the parent (one more
   ``latency_s``).
-* An async node (``waits[rank] > 0``, from a profile) computes for its cost, then waits:
-  its worker goes on with other ready nodes, and the node's value exists ``waits[rank]``
-  later (readers on other workers get it sent then).
+* An async node (``waits[rank] > 0``, from a profile) becomes a task when it is ready; the
+  task begins when its worker next waits (as on an asyncio loop: after the ready sync
+  nodes and the flush), computes for its cost, then waits: its worker goes on with other
+  ready nodes, and the node's value exists ``waits[rank]`` later (readers on other
+  workers get it sent then).
 * ``changed`` simulates one cycle instead of the start-up: only the nodes the changed
-  sources reach are computed, only the workers that own some of them take part, and the
-  cycle ends when the last of them has told the parent. A cycle's round trip is the
-  calibrated ``cycle_s`` (half out, half back) and a worker's cost per node beyond its
-  work is ``cycle_node_s - node_s`` (no loading); values between workers still take
-  ``latency_s``. A single-source tick on a partition that keeps each
-  underlying on one worker involves one worker; a market-wide tick involves all.
-* ``serial=True`` predicts the serial scheduler instead: no messages, no worker overhead,
-  the sum of the costs (async waits overlap other work, as the serial scheduler runs
-  ready async nodes concurrently).
+  sources reach are computed (split into local and event-driven parts the same way), only
+  the workers that own some of them take part, and the cycle ends when the last of them
+  has told the parent. A cycle's round trip is the calibrated ``cycle_s`` (half out, half
+  back) and a worker's cost per node beyond its work is ``cycle_node_s - node_s`` (no
+  loading); values between workers still take ``latency_s``. A single-source tick on a
+  partition that keeps each underlying on one worker involves one worker; a market-wide
+  tick involves all.
+* ``serial=True`` predicts the serial scheduler instead: no messages, no worker overhead;
+  the sum of the costs when the cycle reaches no async node (the engine's sync loop),
+  else every node on the event-driven transitions at ``driver_node_s`` (async waits
+  overlap other work, as the serial scheduler runs ready async nodes concurrently). Its
+  start-up ends with a full garbage collection, ``gc_item_s`` per graph item.
 * ``cores``: with fewer cores than workers, computing slows by ``workers / cores`` (a
   fair share). ``None`` means one core per worker: how far the graph itself scales.
+* ``network`` (:mod:`fluvius.partition.network`): where the workers run. Messages take
+  the link's transport and, between hosts, its wire latency and bandwidth; the parent's
+  messages to a remote worker too; at start-up a remote worker begins when the graph's
+  bytes have crossed the parent's link.
 
 Worker start-up (``spawn_s`` per process, ``ceil(workers / cores)`` rounds) is reported
 apart from the makespan, because schedulers start their processes before they time the
@@ -185,9 +197,11 @@ def simulate(
         else _affected(graph, changed)
     )
     is_async = [isinstance(it, NodeSpec) and it.kind == "async" for it in graph.items]
+    # the serial start-up ends with a full collection of the heap (scheduling/_gc.py)
+    collect = cal.gc_item_s * len(owner) if serial and changed is None else 0.0
     if serial and not any(is_async[r] for r in todo):  # the sync loop: the sum of the costs
         total = float(sum(costs[r] for r in todo))
-        return Prediction(1, total, 0.0, (total,), 0, 0, 0)
+        return Prediction(1, total + collect, 0.0, (total,), 0, 0, 0)
     net = NETWORKS["local"] if network is None else parse_network(network)
     host = [net.host_of(w) for w in range(n_workers)]
     # evented[r]: r waits (itself or through an input) for another worker or an async
@@ -342,7 +356,7 @@ def simulate(
         clock[w] = max(clock[w], t)
         if ready[w] or (box and box[0][0] <= t):
             heapq.heappush(agenda, (t, w))
-    makespan = max((clock[w] + edge[w] for w in involved), default=0.0)
+    makespan = max((clock[w] + edge[w] for w in involved), default=0.0) + collect
     rounds = math.ceil(n_workers / cores) if cores else 1
     return Prediction(
         workers=n_workers,

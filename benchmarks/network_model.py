@@ -117,9 +117,8 @@ def main() -> None:
         print("  runner      measured   predicted   error")
         for label, r in rows.items():
             r["error"] = (r["predicted_s"] - r["measured_s"]) / r["measured_s"]
-            print(
-                f"  {label:10} {r['measured_s']:9.4f}   {r['predicted_s']:9.4f}   {r['error']:+6.1%}"
-            )
+            m, p = r["measured_s"], r["predicted_s"]
+            print(f"  {label:10} {m:9.4f}   {p:9.4f}   {r['error']:+6.1%}")
         report = partition_report(graph, 2, "auto", profile, calibration=cal, network=args.network)
         assert report.verdict is not None
         print(f"  predicted on {args.network} (ms):  workers  start-up  one tick  market tick")

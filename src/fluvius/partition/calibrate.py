@@ -139,7 +139,7 @@ _DEFAULTS = {  # measured here on 2026-11-21 (loaded machine), rounded
     "cycle_node_s": 2.2e-6,
     "driver_node_s": 2.0e-6,
     "gc_item_s": 1.5e-6,
-    "pipe_latency_s": 5.0e-5,
+    "pipe_latency_s": 1.0e-5,
     "tcp_latency_s": 1.1e-4,
     "tcp_byte_s": 1.0e-9,
 }

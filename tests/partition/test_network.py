@@ -156,7 +156,8 @@ def test_the_report_predicts_over_hosts() -> None:
     here = partition_report(g, 4, "components", costs, calibration=cal)
     far = partition_report(g, 4, "components", costs, calibration=cal, network="1gbit:1ms")
     assert (here.network, here.hosts, far.network, far.hosts) == ("local", 1, "1gbit:1ms", 4)
-    assert far.verdict is not None and here.verdict is not None
+    assert far.verdict is not None
+    assert here.verdict is not None
     assert far.verdict.network == "1gbit:1ms"
     assert [r.workers for r in far.verdict.rows] == [1, 2, 4, 8, 16, 64]
     # serial does not move; with a core per worker, every worker count pays at least two

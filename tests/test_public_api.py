@@ -134,6 +134,7 @@ EXPECTED = {
     ],
     "fluvius.partition": [
         "Calibration",
+        "Network",
         "Partition",
         "Partitioner",
         "calibrate",
@@ -141,6 +142,7 @@ EXPECTED = {
         "dump_costs",
         "estimate_costs",
         "load_costs",
+        "parse_network",
         "partition_graph",
         "partitioner_names",
         "round_robin",

@@ -166,7 +166,7 @@ def partition(
         typer.Option(
             "--calibrate",
             help="Measure this machine's figures first (start-ups and ticks on the process "
-            "scheduler, ~10 s) and store them.",
+            "scheduler, a TCP ping-pong on 127.0.0.1; ~30 s) and store them.",
         ),
     ] = False,
     network: Annotated[

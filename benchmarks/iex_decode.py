@@ -29,6 +29,7 @@ import argparse
 import os
 import random
 import resource
+import statistics
 import struct
 import subprocess
 import sys
@@ -181,10 +182,17 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def cli_times(path: Path, repeats: int, cpu: list[float] | None = None) -> list[float]:
+def cli_times(
+    path: Path,
+    repeats: int,
+    cpu: list[float] | None = None,
+    before: tuple[Path, list[float], list[float]] | None = None,
+) -> list[float]:
     """Wall seconds of ``fluvius iex decode FILE --format parquet --out DIR``, each run.
 
-    ``cpu`` receives each run's CPU seconds (user + system, all threads).
+    ``cpu`` receives each run's CPU seconds (user + system, all threads). ``before``
+    (a source tree's ``src``, its wall and CPU lists) runs the same command from that
+    source too, alternating with this one run by run (``PYTHONPATH`` puts it first).
     """
     fluvius = Path(sys.executable).with_name("fluvius")
     _compile_bytecode()
@@ -198,11 +206,51 @@ def cli_times(path: Path, repeats: int, cpu: list[float] | None = None) -> list[
             times.append(time.perf_counter() - t0)
             if cpu is not None:
                 cpu.append(_children_cpu() - c0)
+            if before is not None:
+                src, wall_before, cpu_before = before
+                env = dict(os.environ, PYTHONPATH=str(src))
+                c0 = _children_cpu()
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True, capture_output=True, env=env)
+                wall_before.append(time.perf_counter() - t0)
+                cpu_before.append(_children_cpu() - c0)
     return times
 
 
-def containers_vs_iextools(tmp: Path, n_messages: int, repeats: int) -> dict[str, Any]:
-    """The whole command against IEXTools on one TOPS session as pcap and as pcapng."""
+def source_of(revision: str, into: Path) -> Path:
+    """The ``src`` tree of git ``revision`` of this repository, written under ``into``,
+    with its bytecode and its decoder kernels built (as installing it would)."""
+    import compileall
+    import io
+    import tarfile
+
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", revision, "src"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    compileall.compile_dir(into / "src", quiet=1)
+    # its decoder kernels, built ahead of time as its install would (into the user cache)
+    subprocess.run(
+        [sys.executable, "-m", "fluvius.feeds._aot"],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ, PYTHONPATH=str(into / "src")),
+    )
+    return into / "src"
+
+
+def containers_vs_iextools(
+    tmp: Path, n_messages: int, repeats: int, before: Path | None = None
+) -> dict[str, Any]:
+    """The whole command against IEXTools on one TOPS session as pcap and as pcapng.
+
+    ``before``: the ``src`` of an earlier revision, whose whole command is run too
+    (alternating with this one) for before/after figures of the same run.
+    """
     from fluvius.feeds._writers import CaptureFormat
     from fluvius.feeds.iex.synthetic import synthetic_tops
 
@@ -212,9 +260,13 @@ def containers_vs_iextools(tmp: Path, n_messages: int, repeats: int) -> dict[str
         fmt = CaptureFormat(container)  # type: ignore[arg-type]
         synthetic_tops(n_messages, seed=1, fmt=fmt).write(path)
         cpus: list[float] = []
-        times = cli_times(path, repeats, cpus)
-        cli_s = sorted(times)[len(times) // 2]
-        cli_cpu = sorted(cpus)[len(cpus) // 2]
+        wall_before: list[float] = []
+        cpu_before: list[float] = []
+        times = cli_times(
+            path, repeats, cpus, None if before is None else (before, wall_before, cpu_before)
+        )
+        cli_s = statistics.median(times)
+        cli_cpu = statistics.median(cpus)
         c0 = _children_cpu()
         baseline_s = iextools_seconds(path)
         baseline_cpu = _children_cpu() - c0
@@ -232,6 +284,13 @@ def containers_vs_iextools(tmp: Path, n_messages: int, repeats: int) -> dict[str
                     "cli_vs_iextools_cpu": baseline_cpu / cli_cpu,
                 }
             )
+        if before is not None:
+            doc["before"] = {
+                "cli_seconds": statistics.median(wall_before),
+                "cli_cpu_seconds": statistics.median(cpu_before),
+            }
+            if baseline_s is not None:
+                doc["before"]["cli_vs_iextools_cpu"] = baseline_cpu / statistics.median(cpu_before)
         out[container] = doc
         print(
             f"TOPS {container}: fluvius iex decode -f parquet {cli_s:.2f} s wall, "
@@ -241,6 +300,12 @@ def containers_vs_iextools(tmp: Path, n_messages: int, repeats: int) -> dict[str
                 f"wall, {baseline_cpu / cli_cpu:.1f}x CPU"
                 if baseline_s
                 else "absent"
+            )
+            + (
+                f"; before: {statistics.median(wall_before):.2f} s wall, "
+                f"{statistics.median(cpu_before):.2f} s CPU"
+                if before is not None
+                else ""
             )
         )
     return out
@@ -318,6 +383,13 @@ def main() -> None:
         action="store_true",
         help="only the whole command on pcap and pcapng against IEXTools",
     )
+    parser.add_argument(
+        "--before",
+        default="",
+        metavar="REVISION",
+        help="also run the whole command (pcap and pcapng) from this git revision's src, "
+        "alternating with this checkout's, for before/after figures of the same run",
+    )
     args = parser.parse_args()
     from fluvius.feeds._kernels import kernels
 
@@ -370,9 +442,12 @@ def main() -> None:
                 f"{doc['import_rss_over_file']:.2f}"
             )
     with tempfile.TemporaryDirectory() as tmp:
+        before = source_of(args.before, Path(tmp) / "before") if args.before else None
         results["containers_vs_iextools"] = containers_vs_iextools(
-            Path(tmp), args.messages, args.repeats
+            Path(tmp), args.messages, args.repeats, before
         )
+        if args.before:
+            results["containers_vs_iextools"]["before_revision"] = args.before
     if SAMPLE_FILE.exists() and not args.containers_only:
         doc = measure(SAMPLE_FILE, args.repeats)
         results["sample"] = doc

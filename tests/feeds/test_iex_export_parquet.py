@@ -52,6 +52,8 @@ def test_the_writer_options_are_in_the_files(tmp_path: Path) -> None:
     encodings = {names[i]: column(i).encodings for i in range(len(names))}
     assert "DELTA_BINARY_PACKED" in encodings["ts_ns"]
     assert "RLE_DICTIONARY" in encodings["symbol"]
+    assert "BYTE_STREAM_SPLIT" in encodings["bid_px"]
+    assert "BYTE_STREAM_SPLIT" in encodings["ask_sz"]
     assert column(names.index("bid_px")).compression == "ZSTD"
     assert parquet_options("quote")["use_dictionary"] == ["venue", "symbol"]
 
@@ -176,3 +178,8 @@ def test_the_dataset_reads_in_pyarrow_and_duckdb(tmp_path: Path) -> None:
         f"'{out}/kind=book_level_update/*.parquet') order by seq limit 1"
     ).fetchone()
     assert row == (first["ts_ns"], first["px"], "TIMESTAMPTZ_NS")  # exact ns
+    # every price and size (BYTE_STREAM_SPLIT columns) as written, in file order
+    columns = con.execute(
+        f"select px, sz from read_parquet('{out}/kind=book_level_update/*.parquet') order by seq"
+    ).fetchall()
+    assert columns == [(e["px"], e["sz"]) for e in expected["book_level_update"]]

@@ -172,7 +172,7 @@ def open_stream(path: str | Path) -> tuple[BinaryIO, str, BinaryIO]:
         try:
             from zlib_ng import gzip_ng  # type: ignore[import-not-found,unused-ignore]
 
-            stream, name = gzip_ng.GzipFile(fileobj=raw, mode="rb"), "zlib-ng"
+            stream, name = gzip_ng.GzipFile(fileobj=raw, mode="rb"), "zlib-ng"  # type: ignore[no-untyped-call,unused-ignore]
         except ImportError:
             stream, name = gzip.GzipFile(fileobj=raw, mode="rb"), "gzip"
     return stream, name, raw

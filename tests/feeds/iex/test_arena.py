@@ -58,3 +58,42 @@ def test_take_refuses_what_does_not_fit() -> None:
     assert second is not None
     assert second[1].tolist() == [30, 100]
     assert arena.take(np.array([10, 0]), itemsize, 50) is None
+
+
+def _damage(path: Path, out: Path, every: int) -> tuple[int, int]:
+    """Every ``every``-th segment of a classic pcap damaged: alternately its first block's
+    length bumped (corrupt: no rows) or its second message made an undocumented type (the
+    reference decoder keeps its other messages). Returns (corrupt, undocumented) counts."""
+    data = bytearray(path.read_bytes())
+    pos, i, done = 24, 0, [0, 0]
+    while pos + 16 <= len(data):
+        incl = int.from_bytes(data[pos + 8 : pos + 12], "little")
+        h = pos + 16 + 42  # Ethernet, IPv4 and UDP headers before the IEX-TP header
+        if incl > 42 + 40 and int.from_bytes(data[h + 14 : h + 16], "little") > 1:
+            if i % every == 0:
+                data[h + 40] ^= 1
+                done[0] += 1
+            elif i % every == every // 2:
+                second = h + 42 + int.from_bytes(data[h + 40 : h + 42], "little")
+                data[second + 2] = 0x7A  # "z": no such message type
+                done[1] += 1
+            i += 1
+        pos += 16 + incl
+    out.write_bytes(data)
+    return done[0], done[1]
+
+
+@pytest.mark.parametrize("make", [synthetic_tops, synthetic_deep])
+def test_damaged_chunks_write_one_buffer(tmp_path: Path, make: Any) -> None:
+    """Clean runs (the kernel's rows) and unclean segments (the reference decoder's rows)
+    interleave in file order in one buffer per chunk, and into the capture's arena."""
+    pytest.importorskip("numba")
+    clean = make(20_000, seed=5).write(tmp_path / "clean.pcap")
+    corrupt, undocumented = _damage(clean, tmp_path / "d.pcap", 37)
+    assert corrupt > 20
+    assert undocumented > 20
+    rows = _assert_same(tmp_path / "d.pcap")
+    damaged = decode_capture(tmp_path / "d.pcap", chunk_bytes=64 << 10).report
+    assert damaged.corrupt >= corrupt  # a bumped length may also cut a message short
+    assert sum(damaged.unknown_types.values()) == undocumented
+    assert any(r.base is not None and r.base.nbytes > r.nbytes for r in rows.values())

@@ -12,13 +12,19 @@ chunk is still in the CPU caches for its second pass). Per chunk:
    checks the segments and counts rows per kind up to the first segment that is not clean;
    the sequence tracker (:class:`~fluvius.feeds.iex.transport.SequenceTracker`, two
    comparisons when the segments continue one stream in order) says which leading
-   duplicates to drop; then the same kernel writes each message's row in place, rows of
-   a kind adjacent in file order (one :class:`Arena` per capture in
-   :func:`decode_capture`, so the capture's rows of a kind are one view, not a join);
+   duplicates to drop, and the run's messages are counted in the report;
 3. a segment that is not clean (damaged, cut short, an empty, short or undocumented
    message) goes alone to the reference decoder (:mod:`fluvius.feeds.iex.reference`),
    which words its problems and fills the report; its events become rows
-   (:func:`~fluvius.feeds.events.events_to_array`) and the kernel resumes after it.
+   (:func:`~fluvius.feeds.events.events_to_array`) and the kernel's check resumes after
+   it. Steps 2 and 3 go through the chunk in file order, so the tracker and the report
+   see the segments in order;
+4. once the chunk's rows per kind are known, one buffer takes them all: the kernel writes
+   each clean run's rows in place and the reference decoder's rows are copied in between,
+   rows of a kind adjacent in file order (one :class:`Arena` per capture in
+   :func:`decode_capture`, so the capture's rows of a kind are one view, not a join). A
+   damaged chunk costs one allocation, like a clean one, not one per run of clean
+   segments.
 
 Without the kernels (numba missing, ``FLUVIUS_NUMBA=0`` or ``use_numba=False``) every
 datagram goes to the reference decoder: the same rows and report, at its speed. The tests
@@ -74,8 +80,10 @@ next to the rows. :func:`iter_capture_batches` keeps :data:`CHUNK_BYTES` unless 
 CHECK, WRITE = 0, 1  # decode_rows' modes
 _P = programs()
 _NK = len(_P.kinds)
+_INDEX = {kind: i for i, kind in enumerate(_P.kinds)}
 _U2, _U4, _U8 = np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8")
 _NONE1, _NONE4, _NONE8 = np.zeros(8, np.uint8), np.zeros(1, np.uint32), np.zeros(1, np.uint64)
+_NO_RES = np.zeros(RES, np.int64)  # decode_rows' WRITE mode does not count
 
 
 @dataclass(slots=True)
@@ -168,26 +176,35 @@ class BatchDecoder:
         a = (np.frombuffer(buf, dtype=np.uint8), *(strided_view(buf, t) for t in (_U2, _U4, _U8)))
         drop = np.zeros(n, dtype=np.int64)
         res = np.zeros(RES, dtype=np.int64)
-        parts: list[dict[str, Rows]] = []
+        none = (_NONE1, _NONE4, _NONE8, res, res)
+        # pass 1, in file order: the clean runs checked, tracked and counted (the report
+        # filled as it goes), each segment that is not clean decoded by the reference
+        pieces: list[tuple[int, int, NDArray[np.int64]] | dict[str, Rows]] = []
         lo = 0
         while lo < n:
-            none = (_NONE1, _NONE4, _NONE8, res, res)
             stop = k.decode_rows(*a, seg.table, drop, lo, n, CHECK, *none)
             if stop > lo:
                 # all the chunk's segments continue one stream: so do these
                 if self._track(seg, sv.base, lo, stop, drop, sv.in_order or None):
                     k.decode_rows(*a, seg.table, drop, lo, stop, CHECK, *none)
-                parts.append(self._write(k, a, seg, drop, lo, stop, res))
+                pieces.append((lo, stop, self._count(res)))
             if stop < n:
-                parts.append(self._reference(sv, stop))
+                rows = self._reference(sv, stop)
+                if rows:
+                    pieces.append(rows)
             lo = stop + 1
-        if len(parts) == 1:
-            return parts[0]
-        out: dict[str, list[Rows]] = {}
-        for part in parts:
-            for kind, rows in part.items():
-                out.setdefault(kind, []).append(rows)
-        return {kind: join_rows(kind, chunks) for kind, chunks in out.items()}
+        # pass 2: every row of the chunk into one buffer, a region per kind in file order
+        return self._write(k, a, seg, drop, pieces)
+
+    def _count(self, res: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Report a clean run's messages (``res``: rows per kind, long messages)."""
+        report = self.report
+        counts = res[:_NK].copy()
+        report.long_messages += int(res[_NK])
+        report.messages += int(counts.sum())
+        for i in np.flatnonzero(counts).tolist():
+            report.count_event(_P.kinds[i], int(counts[i]))
+        return counts
 
     def _write(
         self,
@@ -195,15 +212,27 @@ class BatchDecoder:
         a: tuple[NDArray[Any], ...],
         seg: Segments,
         drop: NDArray[np.int64],
-        lo: int,
-        hi: int,
-        res: NDArray[np.int64],
+        pieces: list[tuple[int, int, NDArray[np.int64]] | dict[str, Rows]],
     ) -> dict[str, Rows]:
-        """The rows of the clean segments ``lo..hi-1`` (``res``: their counts per kind)."""
-        report = self.report
-        counts = res[:_NK]
+        """The rows of ``pieces``: clean runs ``(lo, hi, rows per kind)`` the kernel writes,
+        and the reference decoder's rows of a segment, copied in (kinds in order of first
+        appearance, as the pieces come)."""
+        counts = np.zeros(_NK, dtype=np.int64)
+        order: dict[int, None] = {}
+        for piece in pieces:
+            if isinstance(piece, dict):
+                for kind, rows in piece.items():
+                    i = _INDEX[kind]
+                    counts[i] += len(rows)
+                    order[i] = None
+            else:
+                counts += piece[2]
+                order.update(dict.fromkeys(np.flatnonzero(piece[2]).tolist()))
+        if not order:
+            return {}
         sizes = counts * _P.itemsize
-        span = int(seg.off[hi - 1] + 40 + seg.plen[hi - 1] - seg.off[lo])
+        n = len(seg)
+        span = int(seg.off[n - 1] + 40 + seg.plen[n - 1] - seg.off[0])
         place = self.arena.take(sizes, _P.itemsize, span) if self.arena is not None else None
         if place is None:
             out = np.empty(int(sizes.sum()), dtype=np.uint8)
@@ -212,16 +241,19 @@ class BatchDecoder:
             out, start = place
         cursor = np.append(start, 0)
         o = (out, strided_view(out, _U4), strided_view(out, _U8))
-        k.decode_rows(*a, seg.table, drop, lo, hi, WRITE, *o, cursor, res)
-        report.long_messages += int(res[_NK])
-        report.messages += int(counts.sum())
-        rows: dict[str, Rows] = {}
+        for piece in pieces:
+            if isinstance(piece, dict):
+                for kind, rows in piece.items():
+                    i = _INDEX[kind]
+                    at = int(cursor[i])
+                    out[at : at + rows.nbytes] = rows.view(np.uint8)
+                    cursor[i] = at + rows.nbytes
+            else:
+                k.decode_rows(*a, seg.table, drop, piece[0], piece[1], WRITE, *o, cursor, _NO_RES)
         ends = (start + sizes).tolist()
-        for i in np.flatnonzero(counts).tolist():
-            kind = _P.kinds[i]
-            rows[kind] = out[int(start[i]) : ends[i]].view(dtype_of(kind))
-            report.count_event(kind, int(counts[i]))
-        return rows
+        return {
+            _P.kinds[i]: out[int(start[i]) : ends[i]].view(dtype_of(_P.kinds[i])) for i in order
+        }
 
     def _reference(self, sv: Survey, i: int) -> dict[str, Rows]:
         """The rows of segment ``i``, decoded (and reported) by the reference decoder."""

@@ -13,7 +13,9 @@ Fields of :class:`Share` (the life cycle of one session in one worker)
     ``state``     values and failures of owned nodes and of the inputs they read
     ``owned[r]``  whether node ``r`` is this worker's (sources are nobody's: every worker
                   reading one gets its value from the parent)
-    ``exports``   owned rank -> the other workers owning one of its readers
+    ``exports``   owned rank -> the other workers owning one of its readers (``PARENT``
+                  for a reader the parent computes)
+    ``to_parent`` this cycle's settle entries for the parent's own nodes (sent in Done)
     ``cache``     per set of changed sources (None: start-up): its :class:`CycleTables`
     ``unsynced``  owned ranks whose value the parent has not fetched
     ``pending``   messages of a cycle whose command has not arrived yet
@@ -69,6 +71,7 @@ class Share:
     unsynced: set[int] = field(default_factory=set)
     pending: list[Any] = field(default_factory=list)
     unsent: dict[int, NodeError] = field(default_factory=dict)
+    to_parent: list[tuple[int, int, Any]] = field(default_factory=list)
     index: int = -1
     busy_s: float = 0.0
     idle_s: float = 0.0

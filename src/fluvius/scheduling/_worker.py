@@ -64,6 +64,7 @@ from fluvius.scheduling._driver import CycleDriver
 from fluvius.scheduling._messages import (
     CHANGED,
     FAILED,
+    PARENT,
     UNCHANGED,
     Done,
     Entries,
@@ -312,6 +313,7 @@ class Worker:
             self.arena.release()  # every reader of the last cycle's segments has mapped them
         index, changed = msg.cycle, msg.changed
         share.index = index
+        share.to_parent = []
         share.pending = [m for m in share.pending if m.cycle >= index]
         state = share.state
         for r, value in msg.sources.items():
@@ -352,7 +354,10 @@ class Worker:
             "cycle_messages": sent - sent0,
         }
         spans, share.spans = share.spans, []
-        return Done(self.wid, share.load.session, index, recomputed, errors, stop, figures, spans)
+        settles, share.to_parent = share.to_parent, []
+        return Done(
+            self.wid, share.load.session, index, recomputed, errors, stop, figures, spans, settles
+        )
 
     def _broadcast_stop(self, share: Share, rank: int) -> None:
         for ch in self.peers.values():
@@ -364,6 +369,9 @@ class Worker:
         session, index = share.load.session, share.index
         unsent: dict[int, NodeError] = {}
         for d in sorted(entries):
+            if d == PARENT:  # the parent's own nodes: the entries go in the Done reply
+                self._to_parent(share, entries[d], unsent)
+                continue
             ch = self.peers[d]
             try:
                 frame = dumps(Settle(session, index, entries[d]), ch.arena)
@@ -383,15 +391,32 @@ class Worker:
                         share.spans.append(("send", r, d, index, now))
         return list(unsent.values())
 
+    def _to_parent(
+        self, share: Share, entries: list[tuple[int, int, Any]], unsent: dict[int, Any]
+    ) -> None:
+        """Keep ``entries`` for the Done reply, checked like a Settle's (a value that does
+        not pickle becomes its node's failure)."""
+        try:
+            dumps(entries)
+        except Exception:
+            entries = self._sendable(share, entries, PARENT, unsent)
+        else:
+            if share.unsent:  # sent fine now: no longer failed for its readers
+                for r, kind, _ in entries:
+                    if kind == CHANGED:
+                        share.unsent.pop(r, None)
+        share.to_parent += entries
+
     def _sendable(
         self, share: Share, entries: list[tuple[int, int, Any]], d: int, unsent: dict[int, Any]
     ) -> list[tuple[int, int, Any]]:
         """``entries`` with each value that does not pickle replaced by its node's failure
         (recorded in ``unsent`` and ``share.unsent``)."""
         out = []
+        where = "the parent" if d == PARENT else f"worker {d}"
         for r, kind, payload in entries:
             if kind == CHANGED:
-                err = unsent.get(r) or self._value_error(share, r, payload, f"worker {d}")
+                err = unsent.get(r) or self._value_error(share, r, payload, where)
                 if err is not None:
                     unsent[r] = share.unsent[r] = err
                     out.append((r, FAILED, err))

@@ -193,7 +193,7 @@ def _evaluate(
                 float(vol),
                 float(q),
             )
-        s = 1.0 if kind == "call" else kind_sign(kind)
+        s = 1.0 if kind == "call" else -1.0 if kind == "put" else kind_sign(kind)
         if (
             spot > 0.0
             and strike > 0.0

@@ -11,6 +11,10 @@ load hits both alike):
 * one-spot tick p50 (one underlying's spot moves; the underlyings in turn, the first
   round not counted) and the market-wide tick (all spots in one batch): serial vs 2
   workers in one session each; the speed ratio is serial's median over the process one.
+* the floor of a tick on 2 workers: a graph of two sources, one node on each worker and
+  their sum (computed by the parent); a tick of one source is one round trip parent ->
+  worker -> parent around one trivial node, i.e. what the runtime adds to any tick
+  (p50 over 2,000 ticks, with the parent's CPU per tick).
 * overhead workload (40,021 trivial nodes): distribution overhead per node = (2 workers'
   time to first value - serial's) / nodes, on a running pool.
 * heavy preset: time to first value serial vs 2 workers (running pool) and the speed-up;
@@ -34,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from _common import write_results
 from fluvius.graph.spec import spec_to_graph
+from fluvius.partition import Partition
 from fluvius.partition.calibrate import default_calibration, measure_parallelism
 from fluvius.scheduling import ProcessScheduler, SerialScheduler, WorkerPool
 from fluvius.workloads import export_workload
@@ -104,6 +109,37 @@ async def _ticks(scheduler: Scheduler, graph: Graph, spots: list[str], rounds: i
         return statistics.median(one), statistics.median(market)
 
 
+_FLOOR_SPEC = {
+    "sources": {"a": 1.0, "b": 1.0},
+    "nodes": {
+        "x": {"op": "scale", "inputs": ["a"], "params": {"factor": 2.0}},
+        "y": {"op": "scale", "inputs": ["b"], "params": {"factor": 2.0}},
+        "total": {"op": "sum", "inputs": ["x", "y"]},
+    },
+}
+
+
+def _split(graph: Graph, workers: int, costs: object) -> Partition:
+    """``b`` and ``y`` on worker 1, the rest on worker 0."""
+    return Partition(workers, tuple(int(k in ("b", "y")) for k in graph.keys), "split")
+
+
+async def _floor(scheduler: Scheduler, ticks: int = 2000) -> tuple[float, float]:
+    """p50 wall and parent CPU seconds of a tick of source ``a`` of :data:`_FLOOR_SPEC`."""
+    graph = spec_to_graph(_FLOOR_SPEC, origin="floor")
+    async with scheduler.session(graph) as session:
+        await session.start()
+        wall: list[float] = []
+        cpu: list[float] = []
+        for i in range(ticks + 100):
+            c0, t0 = time.thread_time(), time.perf_counter()
+            await session.cycle({"a": float(i)})
+            if i >= 100:
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.thread_time() - c0)
+        return statistics.median(wall), statistics.median(cpu)
+
+
 def _show(label: str, figures: dict[str, dict[str, float]]) -> None:
     for name, f in figures.items():
         parts = "  ".join(f"{k} {v:.3f}" for k, v in f.items() if k != "ttfv_s")
@@ -148,7 +184,12 @@ def main() -> None:
         _show("options", opt)
         s_one, s_market = asyncio.run(_ticks(serial(), light, spots, args.rounds))
         p_one, p_market = asyncio.run(_ticks(warm(), light, spots, args.rounds))
+        s_floor, _ = asyncio.run(_floor(serial()))
+        p_floor, p_floor_cpu = asyncio.run(_floor(ProcessScheduler(2, _split, pool=pool)))
         ticks = {
+            "serial_floor_us": s_floor * 1e6,
+            "process2_floor_us": p_floor * 1e6,
+            "process2_floor_parent_cpu_us": p_floor_cpu * 1e6,
             "serial_spot_p50_ms": s_one * 1e3,
             "process2_spot_p50_ms": p_one * 1e3,
             "serial_market_ms": s_market * 1e3,
@@ -157,6 +198,10 @@ def main() -> None:
         print(
             f"  ticks    one spot p50: serial {s_one * 1e3:.3f} ms, 2 workers {p_one * 1e3:.3f} ms"
             f"; market-wide: serial {s_market * 1e3:.2f} ms, 2 workers {p_market * 1e3:.2f} ms"
+        )
+        print(
+            f"  floor    one-node tick p50: serial {s_floor * 1e6:.0f} us, 2 workers "
+            f"{p_floor * 1e6:.0f} us (parent CPU {p_floor_cpu * 1e6:.0f} us)"
         )
         print(f"overhead: {len(over):,} nodes")
         ovh = first_values({"serial": serial, "process2_warm": warm}, over, args.repeats)

@@ -109,6 +109,9 @@ log = logging.getLogger("fluvius.process")
 WAIT_S = 1.0
 """Idle waits wake this often to check that the parent is alive."""
 
+_PLAIN = frozenset({float, int, bool, str, type(None)})
+"""Value types that always pickle."""
+
 STATUS_SHOWN = 8
 """Running ranks a worker publishes at most."""
 STATUS_SLOT = 3 + STATUS_SHOWN
@@ -193,19 +196,21 @@ class Worker:
         wake = self.wake
         while not self.inbox and not more and not self.exit:
             wake.clear()
-            # a timer, not asyncio.wait_for: that makes a task per wait, on every tick
-            timer = asyncio.get_running_loop().call_later(WAIT_S, wake.set)
-            try:
-                await wake.wait()
-            finally:
-                timer.cancel()
+            await wake.wait()  # the heartbeat sets it every WAIT_S at the latest
             if not self.inbox and not more and os.getppid() != self.ppid:
                 self.exit = True
         return time.perf_counter() - t0
 
+    def _heartbeat(self) -> None:
+        """Wake the waits every :data:`WAIT_S` (one timer for the process, not one per
+        wait: a tick waits twice)."""
+        self.wake.set()
+        asyncio.get_running_loop().call_later(WAIT_S, self._heartbeat)
+
     # -- the main loop ---------------------------------------------------------------------
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
+        loop.call_later(WAIT_S, self._heartbeat)
         loop.add_reader(self.parent.fd, self._readable, -1, self.parent)
         for w, ch in self.peers.items():
             loop.add_reader(ch.fd, self._readable, w, ch)
@@ -397,7 +402,8 @@ class Worker:
         """Keep ``entries`` for the Done reply, checked like a Settle's (a value that does
         not pickle becomes its node's failure)."""
         try:
-            dumps(entries)
+            if not all(type(e[2]) in _PLAIN for e in entries):  # floats always pickle
+                dumps(entries)
         except Exception:
             entries = self._sendable(share, entries, PARENT, unsent)
         else:

@@ -130,6 +130,7 @@ __all__ = ["ProcessScheduler", "ProcessSession", "WorkerPool"]
 
 _sessions = 0
 log = logging.getLogger("fluvius.process")
+_NONE: frozenset[int] = frozenset()
 
 
 class ProcessScheduler:
@@ -307,6 +308,7 @@ class ProcessSession(Session):
         self.plan.add_steps(node_row(r, items[r]) for r in ranks)  # type: ignore[arg-type]
         self.parent_ranks = ranks
         self._failed_here: dict[int, NodeError] = {}  # failures of the parent's own nodes
+        self._readers_here: dict[frozenset[int], list[int]] = {}
 
     def _send_structure_early(self, pool: WorkerPool | None, structure: bytes) -> None:
         """On an idle pool, the structure goes out now: workers unpickle it while the
@@ -475,6 +477,9 @@ class ProcessSession(Session):
             marks[:] = [-1] * plan.size
         stamp = state.cycles
         children = plan.children
+        if changed is not None:  # the changed sources' readers that are computed here
+            for c in self._source_readers_here(changed):
+                marks[c] = stamp
         for w in sorted(done):
             for r, kind, payload in done[w].parent_settles:
                 if kind == UNCHANGED:
@@ -492,14 +497,23 @@ class ProcessSession(Session):
         try:
             if changed is None:
                 n, errs = compute_startup(plan, state, steps, self.policy, "parent")
-            else:
-                n, errs = compute_cycle(plan, state, changed, self.policy, "parent", None, steps)
+            else:  # the sources' readers here are stamped above (not the workers' ones)
+                n, errs = compute_cycle(plan, state, _NONE, self.policy, "parent", None, steps)
         finally:
             if failed or self._failed_here:  # kept apart: _sync rebuilds state.failed
                 owner = self.owner
                 self._failed_here = {r: e for r, e in failed.items() if owner[r] == PARENT}
         errors += [(plan.rank_of(e.key), e) for e in errs]
         return n
+
+    def _source_readers_here(self, changed: frozenset[int]) -> list[int]:
+        found = self._readers_here.get(changed)
+        if found is None:
+            owner, children = self.owner, self.plan.children
+            found = [c for s in changed for c in children[s] if owner[c] == PARENT]
+            if len(self._readers_here) < 1024:
+                self._readers_here[changed] = found
+        return found
 
     async def _gather(self, kind: type[Any], workers: Any, index: int | None) -> dict[int, Any]:
         """Wait for one ``kind`` message from each of ``workers``, watching liveness."""
@@ -517,7 +531,7 @@ class ProcessSession(Session):
         while waiting:
             later = []
             msg: Any
-            for w, msg in self._poll(pool):
+            for w, msg in self._poll(pool, read=False):
                 if type(msg) is LoadFailed and msg.session == self.sid:
                     raise FluviusError(f"worker {w} could not load its share: {msg.text}")
                 if type(msg) is not kind or w not in waiting:
@@ -588,9 +602,9 @@ class ProcessSession(Session):
             return "no cycle in flight"
         return self._running_on(in_flight[1], in_flight[0])
 
-    def _poll(self, pool: WorkerPool) -> list[tuple[int, Any]]:
+    def _poll(self, pool: WorkerPool, *, read: bool = True) -> list[tuple[int, Any]]:
         try:
-            got = pool.poll()
+            got = pool.poll(read=read)
             if any(type(m) is Frozen for _, m in got):
                 for _, m in got:
                     if type(m) is Frozen and m.session == self.sid:

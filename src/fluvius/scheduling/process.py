@@ -3,8 +3,11 @@
 Design note
 -----------
 Roles. The parent (this module) partitions the graph, ships each worker its share once,
-starts cycles and gathers their results; it computes nothing (its plan holds the structure
-only: ``Plan(graph, calls=False)``). Each worker (``_worker.py``) owns a partition of the
+starts cycles and gathers their results. It computes only the cheap totals that gather
+values of several workers (``_placement.py``: a portfolio sum over every underlying),
+once every worker of the cycle has replied, so that a tick of one underlying is one round
+trip to its owner; its plan holds the structure and those nodes' steps only
+(``Plan(graph, calls=False)``, then ``Plan.add_steps``). Each worker (``_worker.py``) owns a partition of the
 nodes and their state for the whole session and runs its share of every cycle with the
 engine's own transitions (``engine/cycle.py``) and the one event-driven driver
 (``_driver.py``), so the semantics (cutoff, glitch freedom, error policies) are the serial
@@ -31,8 +34,9 @@ between workers). A tick sends RunCycle only to the workers owning an affected n
 with the new values of the changed sources it reads: a source is replicated to every
 worker that reads it, its value sent once per cycle per such worker, never per edge.
 
-State (:class:`ProcessSession`): ``partition``; ``frames`` (the structure, then one load
-payload per worker, made and checked in the constructor); ``reads()[w]`` (source ranks
+State (:class:`ProcessSession`): ``partition``; ``owner`` (the partition's owner table,
+``PARENT`` for the parent's own nodes, ``parent_ranks``); ``frames`` (the structure, then
+one load payload per worker, made and checked in the constructor); ``reads()[w]`` (source ranks
 worker w reads); ``involved`` (per set of changed sources, the workers owning an affected
 node: only they take part in a cycle); ``unsynced`` (workers holding values the parent has
 not fetched: values cross to the parent only when asked for, through ``values()``).

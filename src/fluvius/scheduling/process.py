@@ -7,12 +7,13 @@ starts cycles and gathers their results. It computes only the cheap totals that 
 values of several workers (``_placement.py``: a portfolio sum over every underlying),
 once every worker of the cycle has replied, so that a tick of one underlying is one round
 trip to its owner; its plan holds the structure and those nodes' steps only
-(``Plan(graph, calls=False)``, then ``Plan.add_steps``). Each worker (``_worker.py``) owns a partition of the
-nodes and their state for the whole session and runs its share of every cycle with the
-engine's own transitions (``engine/cycle.py``) and the one event-driven driver
-(``_driver.py``), so the semantics (cutoff, glitch freedom, error policies) are the serial
-scheduler's. Transport (``_wire.py``: framing, pipes, shared memory, behind the
-``Transport`` protocol) and processes (``_pool.py``) are kept apart from this protocol.
+(``Plan(graph, calls=False)``, then ``Plan.add_steps``). Each worker (``_worker.py``)
+owns a partition of the nodes and their state for the whole session and runs its share
+of every cycle with the engine's own transitions (``engine/cycle.py``) and the one
+event-driven driver (``_driver.py``), so the semantics (cutoff, glitch freedom, error
+policies) are the serial scheduler's. Transport (``_wire.py``: framing, pipes, shared
+memory, behind the ``Transport`` protocol) and processes (``_pool.py``) are kept apart
+from this protocol.
 
 Distribution (what a session costs before its first value)
     1. The structure (``engine.plan.GraphTables``: keys, input and reader ranks, source

@@ -90,23 +90,38 @@ def first_values(
     }
 
 
+def _worker_cpu_s(session: Any) -> float:
+    return float(sum(w.get("cpu_seconds", 0.0) for w in session.worker_stats()))
+
+
 async def _ticks(scheduler: Scheduler, graph: Graph, spots: list[str], rounds: int) -> Any:
+    """Medians of the one-spot tick and the market-wide tick (seconds); also the CPU of a
+    one-spot tick: this thread's (p50; serial: all of it; process: the parent's) and the
+    workers' inside their cycles (mean per tick): figures the machine's load inflates less
+    than wall time."""
     async with scheduler.session(graph) as session:
         await session.start()
         one: list[float] = []
+        cpu: list[float] = []
+        workers0 = 0.0
         for i in range(rounds + 1):
+            if i == 1:
+                workers0 = _worker_cpu_s(session)
             for spot in spots:
-                t0 = time.perf_counter()
+                c0, t0 = time.thread_time(), time.perf_counter()
                 await session.cycle({spot: 100.0 + 0.01 * i})
                 if i:  # the first round walks and caches each spot's descendants
                     one.append(time.perf_counter() - t0)
+                    cpu.append(time.thread_time() - c0)
+        workers_cpu = (_worker_cpu_s(session) - workers0) / len(one)
         market: list[float] = []
         for i in range(rounds + 5):
             t0 = time.perf_counter()
             await session.cycle(dict.fromkeys(spots, 101.0 + 0.01 * i))
             if i >= 5:
                 market.append(time.perf_counter() - t0)
-        return statistics.median(one), statistics.median(market)
+        medians = statistics.median(one), statistics.median(market), statistics.median(cpu)
+        return (*medians, workers_cpu)
 
 
 _FLOOR_SPEC = {
@@ -182,11 +197,14 @@ def main() -> None:
         opt = first_values({"serial": serial, "process2_warm": warm, "process2_cold": cold},
                            light, args.repeats)  # fmt: skip
         _show("options", opt)
-        s_one, s_market = asyncio.run(_ticks(serial(), light, spots, args.rounds))
-        p_one, p_market = asyncio.run(_ticks(warm(), light, spots, args.rounds))
+        s_one, s_market, s_cpu, _ = asyncio.run(_ticks(serial(), light, spots, args.rounds))
+        p_one, p_market, p_cpu, w_cpu = asyncio.run(_ticks(warm(), light, spots, args.rounds))
         s_floor, _ = asyncio.run(_floor(serial()))
         p_floor, p_floor_cpu = asyncio.run(_floor(ProcessScheduler(2, _split, pool=pool)))
         ticks = {
+            "serial_spot_cpu_ms": s_cpu * 1e3,
+            "process2_spot_parent_cpu_ms": p_cpu * 1e3,
+            "process2_spot_workers_cpu_ms": w_cpu * 1e3,
             "serial_floor_us": s_floor * 1e6,
             "process2_floor_us": p_floor * 1e6,
             "process2_floor_parent_cpu_us": p_floor_cpu * 1e6,
@@ -198,6 +216,10 @@ def main() -> None:
         print(
             f"  ticks    one spot p50: serial {s_one * 1e3:.3f} ms, 2 workers {p_one * 1e3:.3f} ms"
             f"; market-wide: serial {s_market * 1e3:.2f} ms, 2 workers {p_market * 1e3:.2f} ms"
+        )
+        print(
+            f"  ticks    one spot CPU: serial {s_cpu * 1e3:.3f} ms; 2 workers: parent "
+            f"{p_cpu * 1e3:.3f} ms + workers {w_cpu * 1e3:.3f} ms"
         )
         print(
             f"  floor    one-node tick p50: serial {s_floor * 1e6:.0f} us, 2 workers "

@@ -13,7 +13,7 @@ from fluvius.graph import GraphBuilder
 from fluvius.graph.spec import spec_to_graph
 from fluvius.partition import Partition, round_robin
 from fluvius.scheduling import ProcessScheduler, SerialScheduler, WorkerPool, run_graph
-from fluvius.scheduling._placement import parent_nodes
+from fluvius.scheduling._placement import MAX_PARENT_NODES, parent_nodes
 from fluvius.scheduling.process import ProcessSession
 from fluvius.testing import SchedulerSuite
 from fluvius.testing.strategies import FloatOp
@@ -63,6 +63,27 @@ def test_totals_across_workers_go_to_the_parent() -> None:
     # fed gathers both workers but a worker reads it; single gathers worker 0 only
     assert placed == {"total", "scaled"}
     assert parent_nodes(graph, [0] * len(graph.keys)) == []  # one worker: nothing crosses
+
+
+def test_the_parent_takes_a_bounded_tail() -> None:
+    """A long chain of totals, each gathering both workers: the parent takes the last
+    MAX_PARENT_NODES only, and with each node every reader of it."""
+    n = MAX_PARENT_NODES + 50
+    nodes: dict[str, Any] = {}
+    where: dict[str, int] = {}
+    for i in range(n):
+        nodes[f"a{i}"] = {"op": "scale", "inputs": ["s"], "params": {"factor": float(i)}}
+        nodes[f"b{i}"] = {"op": "scale", "inputs": ["s"], "params": {"factor": -float(i)}}
+        ins = [f"a{i}", f"b{i}"] + ([f"t{i - 1}"] if i else [])
+        nodes[f"t{i}"] = {"op": "sum", "inputs": ins}
+        where.update({f"a{i}": 0, f"b{i}": 1, f"t{i}": i % 2})
+    graph = spec_to_graph({"sources": {"s": 1.0}, "nodes": nodes}, origin="chain")
+    placed = parent_nodes(graph, [where.get(k, 0) for k in graph.keys])
+    assert sorted(graph.keys[r] for r in placed) == sorted(
+        f"t{i}" for i in range(n - MAX_PARENT_NODES, n)
+    )
+    mine = set(placed)
+    assert all(set(graph.children[r]) <= mine for r in placed)
 
 
 def test_measured_costs_decide_for_callables() -> None:

@@ -23,9 +23,9 @@ A node is computed by the parent when
   back from the parent to a worker within a cycle.
 
 A node whose inputs all come from one worker stays there: its owner computes it in the
-same sync loop, at no cost in hops. Two passes: in rank order, the workers each cheap
-node gathers from (:data:`_MANY` once there are two); then from the last rank down, the
-nodes that qualify.
+same sync loop, at no cost in hops. The parent takes at most :data:`MAX_PARENT_NODES`.
+Two passes: in rank order, the workers each cheap node gathers from (:data:`_MANY` once
+there are two); then from the last rank down, the nodes that qualify.
 
 The owner table sent to the workers says :data:`~fluvius.scheduling._messages.PARENT` for
 these nodes; a worker sends how their inputs settled in its ``Done`` reply
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from fluvius.graph.dag import Graph
 
-__all__ = ["CHEAP_OPS", "PARENT_NODE_MAX_S", "parent_nodes"]
+__all__ = ["CHEAP_OPS", "MAX_PARENT_NODES", "PARENT_NODE_MAX_S", "parent_nodes"]
 
 CHEAP_OPS = frozenset(
     {"add", "sub", "mul", "div", "neg", "identity", "scale", "sum", "mean", "min", "max"}
@@ -53,6 +53,11 @@ CHEAP_OPS = frozenset(
 
 PARENT_NODE_MAX_S = 20e-6
 """With measured costs, the most a node may take to be computed by the parent."""
+
+MAX_PARENT_NODES = 256
+"""At most this many nodes go to the parent, the last ranks first (the parent computes
+them one after the other, after the workers: a partition that scatters a graph of cheap
+nodes, round robin over a long chain, must not turn into a serial run in the parent)."""
 
 
 _MANY = -2
@@ -87,7 +92,9 @@ def parent_nodes(
             here = w
         span[r] = here
     mine = [False] * n
-    for r in range(n - 1, -1, -1):
-        if span[r] == _MANY and all(mine[c] for c in children[r]):
+    left = MAX_PARENT_NODES
+    for r in range(n - 1, -1, -1):  # readers first: a node's readers are decided before it
+        if left and span[r] == _MANY and all(mine[c] for c in children[r]):
             mine[r] = True
+            left -= 1
     return [r for r in range(n) if mine[r]]

@@ -91,6 +91,8 @@ from fluvius.scheduling._share import (
     make_share,
     pack_cause,
     run_local,
+    stored,
+    take_unsynced,
 )
 from fluvius.scheduling._watch import CycleWatch
 from fluvius.scheduling._wire import Channel, ShmArena, Transport, dumps
@@ -287,8 +289,7 @@ class Worker:
     def _sync(self, share: Share) -> bytes:
         """The frame of a Values reply; values that do not pickle are failures here."""
         values = share.state.values
-        items = [(r, values[r]) for r in sorted(share.unsynced)]
-        share.unsynced.clear()
+        items = [(r, values[r]) for r in take_unsynced(share)]
         owned = share.owned
         failed = {r: e for r, e in share.state.failed.items() if owned[r]}
         failed.update(share.unsent)
@@ -436,7 +437,7 @@ class Worker:
         share: Share,
         changed: frozenset[int] | None,
         tables: CycleTables,
-        moved: set[int],
+        moved: list[int],
         local_stop: Any,
     ) -> tuple[int, list[Any], Any, float]:
         """The owned nodes that wait for other workers (or are async, or traced), run by
@@ -464,7 +465,7 @@ class Worker:
         cs.settled = []  # what settles is logged, and exported by flush()
         for r in tables.boundary:  # computed by the sync loop already
             if local_stop is None or r < local_stop[0]:
-                settle(plan, cs, r, startup or r in moved or r in failed)
+                settle(plan, cs, r, startup or stored(moved, r) or r in failed)
         if tables.boundary:  # the sync loop's exports went out already
             boundary = set(tables.boundary)
             cs.settled = [e for e in cs.settled if e[0] not in boundary]

@@ -6,13 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench bench-core clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# the install compiles the IEX decoder kernels too (hatch_build.py, ~15 s)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# the IEX decoder kernels, compiled ahead of time into the user cache (~15 s): no
-	# command compiles them later (without a C compiler, the first command starts it)
-	$(BIN)/python -m fluvius.feeds._aot || echo "kernels not built ahead of time: numba JIT"
 	touch $(STAMP)
 
 lint: $(STAMP)

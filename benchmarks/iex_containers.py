@@ -65,7 +65,7 @@ def main() -> None:
     from fluvius.feeds.iex.synthetic import synthetic_deep, synthetic_tops
 
     k = kernels()
-    source = "none (numpy only)" if k is None else ("ahead-of-time" if k.aot else "just-in-time")
+    source = "none (reference)" if k is None else ("ahead-of-time" if k.aot else "just-in-time")
     print(f"compiled kernels: {source}; load average {os.getloadavg()}")
     results: dict[str, Any] = {
         "kernels": source,

@@ -118,8 +118,6 @@ def _child_peak_rss(path: Path) -> dict[str, int]:
     """Peak RSS (VmHWM, reset at exec unlike ru_maxrss) of fresh interpreters that decode."""
     programs = {
         "import_rss_bytes": "import fluvius.feeds.iex.batch",
-        "decode_numpy_rss_bytes": "from fluvius.feeds.iex.batch import decode_capture\n"
-        "decode_capture(sys.argv[1], use_numba=False)",
         "decode_numba_rss_bytes": "from fluvius.feeds.iex.batch import decode_capture\n"
         "decode_capture(sys.argv[1])",
         # streaming 1 MiB chunks, keeping nothing: the working set of a streaming consumer
@@ -271,8 +269,6 @@ def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
     batch_cpu = cpu_median(lambda: decode_capture(path), repeats)
     # the same with the generic 16 MiB chunks (decode_capture reads 4 MiB ones)
     big_cpu = cpu_median(lambda: decode_capture(path, chunk_bytes=CHUNK_BYTES), repeats)
-    numpy_s = median_time(lambda: decode_capture(path, use_numba=False), repeats)
-    numpy_cpu = cpu_median(lambda: decode_capture(path, use_numba=False), repeats)
     stream_s = median_time(lambda: sum(1 for _ in iter_events(path)), 1)
     doc: dict[str, Any] = {
         "file_bytes": size,
@@ -284,8 +280,6 @@ def measure(path: Path, repeats: int, *, cli: bool = True) -> dict[str, Any]:
         "batch_chunk_bytes": DECODE_CHUNK_BYTES,
         "batch_cpu_messages_per_s_16mib_chunks": messages / big_cpu,
         "batch_mb_per_s": size / batch_s / 1e6,
-        "batch_numpy_messages_per_s": messages / numpy_s,
-        "batch_numpy_cpu_messages_per_s": messages / numpy_cpu,
         "stream_seconds": stream_s,
         "stream_messages_per_s": messages / stream_s,
     }
@@ -328,7 +322,7 @@ def main() -> None:
     from fluvius.feeds._kernels import kernels
 
     k = kernels()
-    source = "none (numpy only)" if k is None else ("ahead-of-time" if k.aot else "just-in-time")
+    source = "none (reference)" if k is None else ("ahead-of-time" if k.aot else "just-in-time")
     print(f"compiled kernels: {source} (`make` builds them ahead of time at install)")
     load = os.getloadavg()
     results: dict[str, Any] = {"kernels": source, "load_average_at_start": load, "baseline": {
@@ -363,16 +357,14 @@ def main() -> None:
                 f"{doc['batch_messages_per_s'] / 1e6:.2f} M msg/s wall, "
                 f"{doc['batch_cpu_messages_per_s'] / 1e6:.2f} M msg/s CPU "
                 f"({doc['batch_mb_per_s']:.0f} MB/s; 16 MiB chunks "
-                f"{doc['batch_cpu_messages_per_s_16mib_chunks'] / 1e6:.2f}); numpy only "
-                f"{doc['batch_numpy_cpu_messages_per_s'] / 1e6:.2f} M msg/s CPU; stream "
+                f"{doc['batch_cpu_messages_per_s_16mib_chunks'] / 1e6:.2f}); stream "
                 f"{doc['stream_messages_per_s'] / 1e3:.0f} k msg/s; CLI parquet "
                 f"{doc['cli_seconds']:.2f} s = {doc['cli_messages_per_s'] / 1e6:.2f} M msg/s = "
                 f"{doc['cli_vs_iextools']:.1f}x IEXTools (best of {args.repeats} "
                 f"{doc['cli_vs_iextools_best']:.1f}x; against IEXTools in this run "
                 f"{doc.get('cli_vs_iextools_same_run', float('nan')):.1f}x); "
                 f"peak RSS / file: CLI parquet "
-                f"{doc['cli_parquet_rss_over_file']:.2f}, decode_capture numpy "
-                f"{doc['decode_numpy_rss_over_file']:.2f}, numba "
+                f"{doc['cli_parquet_rss_over_file']:.2f}, decode_capture "
                 f"{doc['decode_numba_rss_over_file']:.2f}, batches of 1 MiB chunks "
                 f"{doc['batches_1mib_rss_over_file']:.2f}, imports alone "
                 f"{doc['import_rss_over_file']:.2f}"

@@ -18,10 +18,9 @@ Inputs, all of the same uncompressed size (``--mb``):
 
 ``--only`` picks some of them (comma-separated names).
 
-Each is decoded by the numpy path (``decode_capture(use_numba=False)``, what ``fluvius iex
-decode``/``info`` use on files under 256 MiB without the ahead-of-time kernels), the
-compiled path (``decode_capture``, the kernels) and the streaming reference decoder
-(``iter_events``); medians over ``--repeats`` runs, in MB (10^6 bytes of uncompressed
+Each is decoded by the compiled path (``decode_capture``, the kernels) and the streaming
+reference decoder (``iter_events``, also what ``decode_capture`` falls back to without
+numba); medians over ``--repeats`` runs, in MB (10^6 bytes of uncompressed
 capture) per second, and each degenerate input's speed as a ratio of the clean one's of
 the same path and compression.
 """
@@ -122,7 +121,6 @@ def main() -> None:
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     paths: dict[str, Any] = {
-        "numpy": lambda p: decode_capture(p, use_numba=False),
         "compiled": lambda p: decode_capture(p),
         "reference": lambda p: sum(1 for _ in iter_events(p)),
     }

@@ -14,7 +14,6 @@ Figures:
   The decoder keeps its sequence state across datagrams, as live. The paths:
 
   - ``reference``: ``SegmentDecoder.decode`` (one event object per message, generic);
-  - ``per-event`` (a): ``FastSegmentDecoder.decode``, the per-event live decoder;
   - ``columnar`` (b): ``ColumnarSegmentDecoder.decode``, datagram → rows per kind (one
     compiled call; the kernel's origin, ahead-of-time module or JIT, is printed);
   - ``col+adapter`` (c): (b) then ``DatagramAdapter.batch``, the graph's source values
@@ -48,11 +47,17 @@ from _common import write_results
 from fluvius.feeds.adapter import DatagramAdapter
 from fluvius.feeds.iex import ColumnarSegmentDecoder, SegmentDecoder, decode_capture
 from fluvius.feeds.iex.encode import synthetic_deep, synthetic_tops
-from fluvius.feeds.iex.fastlive import FastSegmentDecoder
 from fluvius.feeds.iex.live import LiveFeed
 from fluvius.feeds.iex.replay import iter_datagrams
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
+SAMPLE = next(
+    (
+        p / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
+        for p in Path(__file__).resolve().parents
+        if (p / "shared/data/iex/TOPS16_20170710_sample.pcap.gz").exists()
+    ),
+    Path("shared/data/iex/TOPS16_20170710_sample.pcap.gz"),
+)
 
 
 def _pct(sorted_ns: list[int], q: float) -> float:
@@ -81,7 +86,6 @@ def _materialised(decoder: ColumnarSegmentDecoder, _symbols: Any) -> Any:
 # most active symbols of the capture)
 PATHS: dict[str, tuple[Any, Any]] = {
     "reference": (SegmentDecoder, lambda d, _: d.decode),
-    "per-event": (FastSegmentDecoder, lambda d, _: d.decode),
     "columnar": (ColumnarSegmentDecoder, lambda d, _: d.decode),
     "col+adapter": (ColumnarSegmentDecoder, lambda d, _: _adapted(d, None)),
     "col+adapt100": (ColumnarSegmentDecoder, _adapted),

@@ -20,8 +20,17 @@ Figures (medians over ``--repeats`` runs; the load average is printed with them)
   and against decoding + adapting (``DatagramAdapter.batch``).
 * **UDP latency**: a child process sends the capture's datagrams to 127.0.0.1, evenly
   paced at ``--rates`` datagrams/s; ``LiveRun`` on ``iex+udp://`` runs a 5-symbol graph
-  (the same nodes). Latency per datagram = end of the cycle that applied it minus its
-  receive stamp (taken in the socket callback, before decoding): p50 / p99 / max.
+  (the same nodes). Latency per datagram = end of the cycle that applied it
+  (``time.time_ns()``) minus its receive stamp: p50 / p99 / max. Two receive stamps
+  (``--stamps``): ``read``, the time the process read the datagram off the socket (in the
+  socket callback, before decoding; the feed's default), and ``kernel``, the kernel's
+  ``SO_TIMESTAMPNS`` receive time (the datagram reached the socket; this also counts the
+  kernel waking the sleeping process). Two paths (``--paths``), alternated within each
+  repeat: ``direct`` (what ``fluvius live`` does with the serial scheduler: the cycle runs
+  in the socket callback) and ``hop`` (the cycle runs in the runner's task, one
+  event-loop step after the callback: what the process scheduler does, and what the serial
+  one did before). ``--loops asyncio,uvloop`` also alternates the event loop (uvloop is
+  not a dependency: install it to compare).
 * **maximum lossless rate**: ``fluvius iex replay --speed 0 --rate R`` (the replayer a user
   runs) sends a long synthetic capture (``--messages``) to ``fluvius live``'s receiver
   (5-symbol graph); loss = messages missing in sequence gaps + datagrams dropped on
@@ -53,6 +62,7 @@ from fluvius.feeds.iex.encode import synthetic_tops
 from fluvius.feeds.iex.replay import iter_datagrams
 from fluvius.graph.spec import spec_to_graph
 from fluvius.live import LiveRun
+from fluvius.scheduling.serial import SerialScheduler, SerialSession
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
 WINDOW = 50
@@ -163,8 +173,21 @@ def send_paced(path: str, port: int, rate: float) -> None:
             time.sleep(ahead)
 
 
-async def _receive(graph: Any, sender: list[str]) -> Any:
-    run = LiveRun(graph, ["iex+udp://127.0.0.1:0"], lag_warn_s=1e9)
+class _HopSession(SerialSession):
+    """A serial session the runner treats as one that must be awaited (the ``hop`` path)."""
+
+    runs_inline = False  # type: ignore[assignment]
+
+
+class _HopScheduler(SerialScheduler):
+    def session(self, graph: Any) -> SerialSession:
+        return _HopSession(graph, self.error_policy, self.chunk)
+
+
+async def _receive(graph: Any, sender: list[str], stamp: str = "read", path: str = "direct") -> Any:
+    scheduler = _HopScheduler("isolate") if path == "hop" else "serial"
+    url = f"iex+udp://127.0.0.1:0?stamp={stamp}"
+    run = LiveRun(graph, [url], lag_warn_s=1e9, scheduler=scheduler)
     task = asyncio.create_task(run.run())
     feed: Any = run.feeds[0]
     await asyncio.wait_for(run.ready.wait(), 60)
@@ -188,31 +211,61 @@ def capture_messages(path: Path) -> int:
     return int(decoder.report.messages)
 
 
-def bench_latency(path: Path, rates: list[float], repeats: int) -> list[dict[str, Any]]:
+def _run_on(loop: str, main: Any) -> Any:
+    """``asyncio.run(main)`` on the standard event loop or on uvloop's (if installed)."""
+    if loop == "asyncio":
+        return asyncio.run(main)
+    import uvloop  # not a dependency: pip install uvloop to compare
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
+def bench_latency(
+    path: Path,
+    rates: list[float],
+    repeats: int,
+    stamps: list[str],
+    paths: list[str],
+    loops: tuple[str, ...] = ("asyncio",),
+) -> list[dict[str, Any]]:
     graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
     messages = capture_messages(path)
     out = []
     for rate in rates:
-        runs = []
-        for _ in range(repeats):
-            cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
-            report = asyncio.run(_receive(graph, cmd))
-            (health,) = report.feeds.values()
-            lost = messages - int(health["messages"])
-            runs.append({**report.run.stats["latency_us"], "loss": lost, "logged": _loss(health)})
-        out.append(
-            {
-                "rate": rate,
-                "updates": runs[0]["count"],
-                "p50_us": statistics.median(r["p50"] for r in runs),
-                "p99_us": statistics.median(r["p99"] for r in runs),
-                "max_us": statistics.median(r["max"] for r in runs),
-                "loss": sum(r["loss"] for r in runs),
-                "logged_loss": sum(r["logged"] for r in runs),
-                "load": load(),
-            }
-        )
-        print(f"  latency at {rate:,.0f}/s: {out[-1]}", flush=True)
+        for stamp in stamps:
+            variants = [(how, loop) for how in paths for loop in loops]
+            runs: dict[tuple[str, str], list[dict[str, Any]]] = {v: [] for v in variants}
+            loads = []
+            for _ in range(repeats):
+                for how, loop in variants:  # alternated: they share the machine's moods
+                    cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
+                    report = _run_on(loop, _receive(graph, cmd, stamp, how))
+                    (health,) = report.feeds.values()
+                    lost = messages - int(health["messages"])
+                    row = {**report.run.stats["latency_us"], "loss": lost, "logged": _loss(health)}
+                    runs[how, loop].append(row)
+                    loads.append(os.getloadavg()[0])
+            for how, loop in variants:
+                rows = runs[how, loop]
+                out.append(
+                    {
+                        "rate": rate,
+                        "stamp": stamp,
+                        "path": how,
+                        "loop": loop,
+                        "updates": rows[0]["count"],
+                        "p50_us": statistics.median(r["p50"] for r in rows),
+                        "p99_us": statistics.median(r["p99"] for r in rows),
+                        "max_us": statistics.median(r["max"] for r in rows),
+                        "p99_us_runs": [r["p99"] for r in rows],
+                        "loss": sum(r["loss"] for r in rows),
+                        "logged_loss": sum(r["logged"] for r in rows),
+                        "load": f"{min(loads):.2f}-{max(loads):.2f}",
+                    }
+                )
+                where = f"{stamp} stamp, {how}, {loop}"
+                print(f"  latency at {rate:,.0f}/s, {where}: {out[-1]}", flush=True)
     return out
 
 
@@ -268,6 +321,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rates", default="1000,5000", help="paced rates of the latency runs")
+    ap.add_argument("--stamps", default="read,kernel", help="receive stamps: read, kernel")
+    ap.add_argument("--paths", default="direct,hop", help="cycle paths: direct, hop")
+    ap.add_argument("--loops", default="asyncio", help="event loops: asyncio, uvloop")
     ap.add_argument("--sweep", default="25000,50000,100000,200000,1000000")
     ap.add_argument("--messages", type=int, default=400_000, help="lossless-sweep capture")
     ap.add_argument("--parts", default="replay,latency,lossless")
@@ -290,7 +346,9 @@ def main() -> None:
             print("replay at speed=0:", json.dumps(doc["replay"], indent=1), flush=True)
         if "latency" in parts:
             rates = [float(r) for r in args.rates.split(",")]
-            doc["latency"] = bench_latency(path, rates, args.repeats)
+            stamps, paths = args.stamps.split(","), args.paths.split(",")
+            loops = tuple(args.loops.split(","))
+            doc["latency"] = bench_latency(path, rates, args.repeats, stamps, paths, loops)
     if "lossless" in parts:
         rates = [float(r) for r in args.sweep.split(",")]
         doc["lossless"] = bench_lossless(args.messages, rates, args.repeats)

@@ -6,14 +6,16 @@ features, an online model, drift monitors, a fallback switch and alerts, per sym
     fluvius live examples/specs/iex_pipeline.yaml --feed 'iex+pcap://SAMPLE?speed=X' \
         --http 127.0.0.1:0 --duration 60 --json
 
-(X replays the capture in about 15 s), prints the dashboard's address and a JSON snapshot
+(X replays the capture in about 10 s), prints the dashboard's address and a JSON snapshot
 from its API and, when a headless chromium is present (Debian's ``/usr/bin/chromium``
-driven by playwright, a development dependency), opens the page, waits for values to
-change, drills into the busiest symbol and saves a screenshot. Then it asks the run to stop
-(SIGINT, as Ctrl-C would) and prints the run's summary. The real TOPS sample is read from
-``$FLUVIUS_IEX_SAMPLE`` or ``../shared/data/iex`` when present. Without it, the same
-pipeline over a synthetic capture's symbols replays at ``speed=0``: that lasts a fraction
-of a second, too short to watch, so there is no screenshot then.
+driven by playwright, a development dependency), opens the page, drills into the busiest
+symbol, waits for its values to change and saves a screenshot. Then it asks the run to
+stop (SIGINT, as Ctrl-C would) and prints the run's summary. The real TOPS sample is read
+from ``$FLUVIUS_IEX_SAMPLE`` or ``../shared/data/iex`` when present. Without it (a fresh
+clone), the same pipeline runs over a synthetic capture's five busiest symbols; its
+messages all fall within a few milliseconds, so pacing by timestamps would show one burst:
+it is replayed evenly instead, ``iex+pcap://…?speed=0&rate=N`` (N datagrams per second,
+the whole capture in about 10 s).
 
 Run: ``python examples/10_live_dashboard.py`` (``--serve`` replays in real time and keeps the
 dashboard up, for you to open, until the sample ends or Ctrl-C).
@@ -39,6 +41,7 @@ import yaml
 
 from fluvius.feeds.iex import iter_events
 from fluvius.feeds.iex.encode import synthetic_tops
+from fluvius.feeds.iex.replay import iter_datagrams
 from fluvius.graph.spec import dump_spec
 from fluvius.testing.browser import find_chromium
 
@@ -108,9 +111,13 @@ async def run(replay_s: float | None, duration: float, serve: bool) -> dict[str,
             pipeline_spec = runpy.run_path(str(HERE / "09_live_pipeline.py"))["pipeline_spec"]
             spec = Path(tmp) / "pipeline.yaml"
             dump_spec(pipeline_spec(symbols), spec)
-        span_s = busiest(capture, 1)[1]
-        speed = 0.0 if not real else 1.0 if replay_s is None else span_s / replay_s
-        args = ["live", str(spec), "--feed", f"iex+pcap://{capture}?speed={speed:g}",
+        if real:
+            speed = 1.0 if replay_s is None else busiest(capture, 1)[1] / replay_s
+            pace = f"speed={speed:g}"
+        else:  # evenly paced: the synthetic messages are a few milliseconds apart
+            datagrams = sum(1 for _ in iter_datagrams(capture))
+            pace = f"speed=0&rate={datagrams / (replay_s or 60.0):.0f}"
+        args = ["live", str(spec), "--feed", f"iex+pcap://{capture}?{pace}",
                 "--http", "127.0.0.1:0", "--duration", f"{duration:g}", "--json"]  # fmt: skip
         print("fluvius " + " ".join(args))
         proc = await asyncio.create_subprocess_exec(
@@ -131,13 +138,12 @@ async def run(replay_s: float | None, duration: float, serve: bool) -> dict[str,
             chromium = find_chromium()
             if chromium is None:
                 print("no headless chromium here (apt-get install chromium): no screenshot")
-            elif not real:
-                print("a synthetic capture replays too fast to watch: no screenshot")
             else:
                 await _screenshot(url, chromium, symbols[0], SCREENSHOT)
                 print(f"screenshot of the dashboard: {SCREENSHOT}")
-            if not serve:
-                proc.send_signal(signal.SIGINT)
+            if not serve and proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
+                    proc.send_signal(signal.SIGINT)
             out = await proc.stdout.read()
             await proc.wait()
         finally:
@@ -157,7 +163,7 @@ async def run(replay_s: float | None, duration: float, serve: bool) -> dict[str,
         return doc
 
 
-def main(replay_s: float | None = 15.0, duration: float = 60.0, serve: bool = False) -> Any:
+def main(replay_s: float | None = 10.0, duration: float = 60.0, serve: bool = False) -> Any:
     """Replay the capture in about ``replay_s`` seconds (None: real time)."""
     return asyncio.run(run(replay_s, duration, serve))
 

@@ -126,11 +126,13 @@ EXPECTED = {
     "fluvius.observe.picture": [
         "Box",
         "Edge",
+        "FEED_KINDS",
         "Picture",
         "collapse",
         "dot_text",
         "mermaid_text",
         "render_svg",
+        "scope_function",
     ],
     "fluvius.partition": [
         "Calibration",

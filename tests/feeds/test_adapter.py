@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from capture_builder import shared_sample
 
 from fluvius.feeds.adapter import aticks, batches, declare_sources, event_ticks, source_key
 from fluvius.feeds.book import BestBidOffer
@@ -187,9 +188,7 @@ def test_deep_books_drive_the_quote_sources() -> None:
     assert mids == [11.0, 10.5]
 
 
-SAMPLE = (
-    Path(__file__).resolve().parents[2].parent / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
-)
+SAMPLE = shared_sample() or Path("shared/data/iex/TOPS16_20170710_sample.pcap.gz")
 
 
 def _columnar_equals_per_event(path: Path, symbols: list[str] | None) -> int:

@@ -1,4 +1,4 @@
-"""The ahead-of-time compiled kernels (fluvius.feeds._aot) decode exactly as the numpy path."""
+"""The ahead-of-time compiled kernels (fluvius.feeds._aot) decode exactly as the reference."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ def test_aot_module_builds_loads_and_agrees(tmp_path: Path, monkeypatch: Any) ->
     if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
         pytest.skip("no C compiler: the ahead-of-time build needs one")
     monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(_aot, "PACKAGE_DIR", tmp_path / "package")
     monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
     monkeypatch.setattr(_aot, "_LOADED", {})
     monkeypatch.setattr(_kernels, "_CACHE", {})
-    assert _aot.BATCH.load() is None  # nothing built in an empty cache directory
+    assert _aot.BATCH.load() is None  # nothing built in the package nor the cache directory
     monkeypatch.setattr(_aot, "_LOADED", {})
-    built = _aot.BATCH.build()
-    assert built.parent == tmp_path / "cache"
+    built = _aot.BATCH.build(directory=tmp_path / "package")  # what the install does
+    assert built.parent == tmp_path / "package"
+    assert not (tmp_path / "cache").exists()
     assert _kernels.kernels_loaded_cheaply()
     assert _kernels.kernels().aot
     for make in (synthetic_tops, synthetic_deep):
@@ -70,6 +72,7 @@ def test_a_missing_module_is_built_in_the_background(tmp_path: Path, monkeypatch
     import time
 
     monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(_aot, "PACKAGE_DIR", tmp_path / "package")  # not built at install
     monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
     monkeypatch.delenv("FLUVIUS_AOT_BUILD", raising=False)
     monkeypatch.setattr(_aot, "_LOADED", {})

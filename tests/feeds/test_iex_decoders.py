@@ -307,20 +307,25 @@ def test_hundreds_of_blocks_and_absurd_counts(tmp_path: Path) -> None:
     assert report.corrupt == 4  # the count, then three empty blocks
 
 
-def test_intact_chunks_take_the_fused_path(tmp_path: Path, monkeypatch: Any) -> None:
-    """The one-pass kernels (intact chunks only) agree with the numpy path and the reference:
-    long messages, replayed and overlapping segments, both PLU sides, inner spaces."""
+def test_clean_segments_take_the_kernel(tmp_path: Path, monkeypatch: Any) -> None:
+    """The kernel writes the rows of clean segments (never handed to the reference decoder)
+    and agrees with the reference: long messages, replayed and overlapping segments, both
+    PLU sides, inner spaces."""
     pytest.importorskip("numba")
     from fluvius.feeds.iex import batch
 
     taken: list[bool] = []
-    real = batch.fill_rows
+    real = batch.BatchDecoder._write
 
     def spy(*args: Any) -> Any:
         taken.append(True)
         return real(*args)
 
-    monkeypatch.setattr(batch, "fill_rows", spy)
+    def forbidden(*args: Any) -> Any:
+        raise AssertionError("a clean segment went to the reference decoder")
+
+    monkeypatch.setattr(batch.BatchDecoder, "_write", spy)
+    monkeypatch.setattr(batch.BatchDecoder, "_reference", forbidden)
     for protocol, msgs in (
         (TOPS, [trade("A B", 5, 100, 1_234_500, 7, 0x80).raw + b"xx",
                 quote("ZZZZZZZZ", 6, 1, 2, 3, 4).raw, quote("", 6, 1, 2, 3, 4).raw,
@@ -339,7 +344,7 @@ def test_intact_chunks_take_the_fused_path(tmp_path: Path, monkeypatch: Any) -> 
         path.write_bytes(pcap([(T0 + i, frame(s)) for i, s in enumerate(segs)]))
         taken.clear()
         events, report = _both(path)
-        assert taken  # the survey found every segment intact: the rows came from fill
+        assert taken  # every segment was clean: the rows came from the kernel
         assert report.duplicate_messages >= 1  # the overlapping segment
         assert report.restart_count == 1  # the replay starts again at sequence 1
         assert (report.long_messages > 0) == (protocol == TOPS)

@@ -5,17 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from capture_builder import shared_sample
 
 from fluvius.feeds.iex import DecodeReport, iter_events
 from fluvius.feeds.iex.batch import decode_capture
 
-SAMPLE = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "data"
-    / "iex"
-    / "TOPS16_20170710_sample.pcap.gz"
-)
+SAMPLE = shared_sample() or Path("shared/data/iex/TOPS16_20170710_sample.pcap.gz")
 pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason=f"{SAMPLE} is not present")
 
 # from shared/data/iex/README.md

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from fluvius.live import LiveRun, LiveState
 from fluvius.live.feeds import FeedError
 from fluvius.live.runner import take_updates
 from fluvius.nodes.monitoring import DecayAlert
+from fluvius.scheduling.serial import SerialScheduler, SerialSession
 
 
 class TradeVolume:
@@ -140,27 +142,97 @@ def test_bad_feeds_are_clear_errors(capture: Any) -> None:
         LiveRun(g, [f"iex+pcap://{path}?speed=fast"])
     with pytest.raises(FeedError, match=r"unknown option\(s\) \['sped'\]"):
         LiveRun(g, [f"iex+pcap://{path}?sped=0"])
+    with pytest.raises(FeedError, match="rate must be a number >= 0"):
+        LiveRun(g, [f"iex+pcap://{path}?rate=-1"])
+    with pytest.raises(FeedError, match="stamp must be 'read' or 'kernel'"):
+        LiveRun(g, ["iex+udp://127.0.0.1:0?stamp=nic"])
+
+
+class _AwaitedSession(SerialSession):
+    """A serial session the runner must await (as it awaits worker processes)."""
+
+    runs_inline = False  # type: ignore[assignment]
+
+
+class _AwaitedScheduler(SerialScheduler):
+    def session(self, graph: Graph) -> SerialSession:
+        return _AwaitedSession(graph, self.error_policy, self.chunk)
 
 
 @pytest.mark.slow
-def test_live_udp_equals_the_replay(capture: Any) -> None:
+@pytest.mark.parametrize("stamp", ["read", "kernel"])
+@pytest.mark.parametrize("path", ["direct", "awaited"])
+def test_live_udp_equals_the_replay(capture: Any, stamp: str, path: str) -> None:
     """A capture sent over loopback UDP at the replayer's default rate gives the values of
-    the deterministic replay: no datagram lost, no trade dropped by conflation."""
-    path, symbols, volume = capture
+    the deterministic replay: no datagram lost, no trade dropped by conflation, whether the
+    cycle runs in the socket callback (serial) or in the runner's task (awaited)."""
+    capture_path, symbols, volume = capture
+    in_callback: list[bool] = []  # per cycle of the probe: ran outside any task?
+
+    def probe(quote: Any) -> int:
+        in_callback.append(asyncio.current_task() is None)
+        return 0
+
+    g = GraphBuilder()
+    refs = declare_sources(g, symbols)
+    for s in symbols:
+        g.node(f"volume/{s}", TradeVolume(), refs["trade"][s], every_tick=True)
+        g.node(f"probe/{s}", probe, refs["quote"][s])
+    scheduler = _AwaitedScheduler("isolate") if path == "awaited" else "serial"
 
     async def main() -> Any:
-        run = LiveRun(graph(symbols), ["iex+udp://127.0.0.1:0?idle=1"])
+        run = LiveRun(
+            g.build(), [f"iex+udp://127.0.0.1:0?idle=1&stamp={stamp}"], scheduler=scheduler
+        )
         task = asyncio.create_task(run.run())
         feed: Any = run.feeds[0]
         await asyncio.wait_for(run.ready.wait(), 30)
-        await replay(path, "127.0.0.1", feed.port, speed=0)
-        return await task
+        t0 = time.time_ns()
+        await replay(capture_path, "127.0.0.1", feed.port, speed=0)
+        return t0, await task
 
-    report = asyncio.run(main())
+    t0, report = asyncio.run(main())
     assert {s: report.run.values[f"volume/{s}"] for s in symbols} == volume
     (health,) = report.feeds.values()
     assert (health["messages"], health["gaps"], health["drops"]) == (3_000, 0, 0)
-    assert len(report.state.latency_ns) > 0
+    latency = report.state.latency_ns
+    assert len(latency) > 0
+    assert min(latency) > 0
+    assert max(latency) < time.time_ns() - t0  # receive stamps are this run's wall clock
+    cycles = in_callback[len(symbols) :]  # after start-up (which runs in the task)
+    assert cycles
+    assert all(cycles) == (path == "direct")
+    assert any(cycles) == (path == "direct")
+
+
+@pytest.mark.slow
+def test_a_udp_run_ends_with_the_error_of_a_failing_cycle(capture: Any) -> None:
+    """fail_fast on the direct path: the error raised in the socket callback ends the run
+    and is raised by ``run()`` as itself."""
+    capture_path, symbols, _ = capture
+
+    async def main() -> Any:
+        run = LiveRun(
+            graph(symbols, failing=True), ["iex+udp://127.0.0.1:0"], error_policy="fail_fast"
+        )
+        task = asyncio.create_task(run.run())
+        feed: Any = run.feeds[0]
+        await asyncio.wait_for(run.ready.wait(), 30)
+        await replay(capture_path, "127.0.0.1", feed.port, speed=0)
+        return await asyncio.wait_for(task, 30)
+
+    with pytest.raises(Exception, match="boom"):
+        asyncio.run(main())
+
+
+def test_paced_replays_run_many_cycles_and_lose_no_trade(capture: Any) -> None:
+    """``rate=`` paces evenly, and a paced replay that falls behind (the synthetic capture's
+    messages are microseconds apart) still runs cycles while it catches up."""
+    path, symbols, volume = capture
+    for options in ("speed=0&rate=20000", "speed=1000"):
+        report = _run(graph(symbols), [f"iex+pcap://{path}?{options}"])
+        assert {s: report.run.values[f"volume/{s}"] for s in symbols} == volume, options
+        assert len(report.run.cycles) > 10, options
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,8 +18,6 @@ from fluvius.observe.picture import Box, Edge, collapse, dot_text, mermaid_text,
 from fluvius.workloads import export_workload
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from fluvius.graph import Graph
 
 
@@ -151,3 +150,57 @@ def test_cli_graph_svg_without_graphviz(tmp_path: Path, monkeypatch: pytest.Monk
     assert result.exit_code == 1, result.output
     assert "install Graphviz" in result.stderr
     assert result.stdout == ""
+
+
+def _dashboard_scopes(graph: Graph) -> dict[str, int]:
+    from fluvius.live.graphview import collapse as dashboard_collapse
+    from fluvius.live.graphview import scope_function as dashboard_scopes
+
+    view = dashboard_collapse(graph, dashboard_scopes(graph.keys))
+    return {s["id"]: s["nodes"] for s in view["scopes"]}
+
+
+def test_options_workload_draws_one_box_per_underlying_like_the_dashboard(
+    tmp_path: Path,
+) -> None:
+    """Keys ``iv/U000/…`` beside ``U000/spot``: one box per underlying (and ``risk``), not one
+    per kind (``mid``, ``iv``, …), in ``fluvius graph`` as on the dashboard."""
+    spec = export_workload("options", {"underlyings": "3", "strikes": "4", "expiries": "2"})
+    graph = spec_to_graph(spec)
+    picture = collapse(graph)
+    boxes = {b.name: b.nodes + b.sources for b in picture.boxes}
+    assert set(boxes) == {"U000", "U001", "U002", "risk"}
+    assert boxes == _dashboard_scopes(graph)
+    assert sum(boxes.values()) == len(graph.keys)
+    # one underlying: its own keys and the kind-first keys that name it, none of another's
+    inside = collapse(graph, "U001")
+    names = [b.name for b in inside.boxes if not b.outside]
+    assert "U001/spot" in names
+    assert any(n.startswith("iv/U001/") for n in names)
+    assert not any("U000" in n or "U002" in n for n in names)
+    assert {b.name for b in inside.boxes if b.outside} == {"risk"}
+    path = tmp_path / "options.json"
+    dump_spec(spec, path)
+    out = CliRunner().invoke(app, ["graph", str(path), "--format", "mermaid"])
+    assert out.exit_code == 0, out.output
+    assert "U002<br/>" in out.output
+    assert '"iv<br/>' not in out.output
+
+
+def test_iex_pipeline_spec_draws_one_box_per_symbol_like_the_dashboard() -> None:
+    from fluvius.graph.spec import load_graph
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "specs"
+    graph = load_graph(examples / "iex_pipeline.yaml")
+    symbols = {k.split("/")[1] for k in graph.source_keys if k.startswith("mid/")}
+    boxes = {b.name: b.nodes + b.sources for b in collapse(graph).boxes}
+    assert symbols <= set(boxes)
+    assert boxes == _dashboard_scopes(graph)
+    assert sum(boxes.values()) == len(graph.keys)
+
+
+def test_feed_kinds_are_the_adapter_source_kinds() -> None:
+    from fluvius.feeds.adapter import SOURCE_KINDS
+    from fluvius.observe.picture import FEED_KINDS
+
+    assert FEED_KINDS == SOURCE_KINDS

@@ -197,3 +197,46 @@ def test_freeze_gc_can_be_turned_off() -> None:
             return gc.get_freeze_count()
 
     assert asyncio.run(main()) == 0
+
+
+def test_cycle_now_is_the_cycle_run_at_once_where_nothing_awaits() -> None:
+    """``cycle_now`` gives what ``await cycle`` gives, from plain code (the live runner's
+    socket callback); a session with async nodes, or whose nodes run elsewhere, refuses."""
+    from fluvius.errors import FluviusError
+    from fluvius.scheduling import ProcessScheduler
+
+    def build(with_async: bool) -> Graph:
+        g = GraphBuilder()
+        x = g.source("x", 1.0)
+        y = g.node("y", lambda v: v * 2, x)
+        g.node("z", lambda v, w: v + w, x, y)
+        if with_async:
+
+            async def later(v: float) -> float:
+                await asyncio.sleep(0)
+                return v
+
+            g.node("a", later, x)
+        return g.build()
+
+    async def main() -> None:
+        awaited = SerialScheduler().session(build(False))
+        inline = SerialScheduler().session(build(False))
+        assert inline.runs_inline
+        await awaited.start()
+        await inline.start()
+        for v in (2.0, 3.0, 3.0, -1.0):
+            a = await awaited.cycle({"x": v})
+            b = inline.cycle_now({"x": v})
+            assert (a.index, a.recomputed, a.errors) == (b.index, b.recomputed, b.errors)
+            assert awaited.values() == inline.values()
+        with_async = SerialScheduler().session(build(True))
+        assert not with_async.runs_inline
+        await with_async.start()
+        with pytest.raises(FluviusError, match="cannot run a cycle without awaiting"):
+            with_async.cycle_now({"x": 1.0})
+        for s in (awaited, inline, with_async):
+            await s.aclose()
+        assert not ProcessScheduler(1).session(build(False)).runs_inline
+
+    asyncio.run(main())

@@ -17,11 +17,12 @@ from fluvius.observe.picture import dot_text, mermaid_text, render_svg
 __all__ = ["EPILOG", "HELP", "graph"]
 
 HELP = (
-    "Draw the graph of SPEC. By default every scope (the first segment of the keys, e.g. "
-    "one box per underlying) is one box with its node count, and an edge between two boxes "
-    "carries the number of node edges it stands for, so a 40,000-node graph stays readable. "
-    "--scope PREFIX draws the keys under PREFIX one by one, with the boxes outside it that "
-    "feed or read them (dashed)."
+    "Draw the graph of SPEC. By default every scope (one underlying: keys that start with "
+    "it, U003/spot, or name it after a kind, iv/U003/...; the live dashboard's scopes) is "
+    "one box with its node count, and an edge between two boxes carries the number of node "
+    "edges it stands for, so a 40,000-node graph stays readable. --scope S draws the keys "
+    "of scope S (or under the key prefix S) one by one, with the other scopes that feed "
+    "or read them (dashed)."
     "\n\n"
     "The picture goes to stdout (or --out). SVG needs Graphviz's `dot` program."
 )
@@ -48,7 +49,9 @@ def graph(
     ] = "dot",
     scope: Annotated[
         str | None,
-        typer.Option(help="Draw only the keys under this prefix (e.g. AAPL).", show_default=False),
+        typer.Option(
+            help="Draw only the keys of this scope or key prefix (e.g. AAPL).", show_default=False
+        ),
     ] = None,
     collapse: Annotated[
         bool | None,

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 PROGRESS_MIN_BYTES = 32 << 20  # smaller files decode before a bar would help
-COMPILED_MIN_BYTES = 256 << 20  # numba's ~0.5 s import pays off only on bigger files
 
 
 def _process_settings() -> None:
@@ -45,13 +44,6 @@ def _process_settings() -> None:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if "pyarrow" not in sys.modules:
         os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-
-
-def _use_numba(file: Path) -> bool:
-    """Compiled kernels when they load for free (built ahead of time) or the file is big."""
-    from fluvius.feeds._kernels import kernels_loaded_cheaply
-
-    return kernels_loaded_cheaply() or os.path.getsize(file) >= COMPILED_MIN_BYTES
 
 
 app = typer.Typer(
@@ -259,7 +251,6 @@ def decode(
                     target,
                     strict=strict,
                     progress=progress,
-                    use_numba=_use_numba(file),
                     compression=compression.value,
                     report=report,
                     **filters,
@@ -297,7 +288,7 @@ def info(
         from fluvius.feeds.iex.export import summarize
 
         with _progress(file, "reading") as progress:
-            summary = summarize(file, strict=strict, progress=progress, use_numba=_use_numba(file))
+            summary = summarize(file, strict=strict, progress=progress)
         doc = summary.as_dict()
         if as_json:
             print_json(doc)

@@ -1,28 +1,31 @@
-"""Ahead-of-time compiled decoder kernels: build once per machine, load without numba.
+"""Ahead-of-time compiled decoder kernels: built at install, loaded without numba.
 
 Design note
 -----------
-numba's import costs about 0.3 s of CPU on every run, even when the compiled kernels
-come from its on-disk cache; for a command that decodes a 70 MB capture in 0.15 s that
-is most of the time. ``python -m fluvius.feeds._aot`` compiles the kernels of
-:mod:`fluvius.feeds._kernel_src` with ``numba.pycc`` into an ordinary CPython extension
-module in the user cache directory (``$FLUVIUS_CACHE_DIR``, else
-``$XDG_CACHE_HOME/fluvius``, else ``~/.cache/fluvius``), which
-:meth:`KernelModule.load` imports with nothing but numpy. A :class:`KernelModule` is one
-such module (its kernel source, its exported signatures): :data:`BATCH` holds the batch
-decoder's kernels, :data:`fluvius.feeds.iex._live_kernels.LIVE` the live decoder's.
+numba's import costs about 0.3 s of CPU on every run, even when the compiled kernels come
+from its on-disk cache, and its first compilation of the kernels takes tens of seconds;
+for a command that decodes a 70 MB capture in 0.15 s either is most of the time. So the
+kernels of :mod:`fluvius.feeds._kernel_src` are compiled with ``numba.pycc`` into an
+ordinary CPython extension module, which :meth:`KernelModule.load` imports with nothing
+but numpy. :data:`BATCH` is that module (the batch and the live decoder call the same
+``decode_rows``). It is looked for in two places:
 
-The module's name carries a hash of the kernel source (and of any tables it freezes), the
-Python and numpy versions and the machine, so an edited kernel or another interpreter
-never loads a stale build; a missing or unloadable module simply means the just-in-time
-path (:mod:`fluvius.feeds._kernels`). Array arguments use numba's any-layout types
-(``[:]``), so strided views (unaligned ``u4``/``u8`` views at every byte offset) are accepted.
+1. **next to this file**: ``pip install`` builds it there. The package's build hook
+   (``hatch_build.py``, run by ``pip install .`` and ``pip install -e .``) compiles the
+   kernels into the wheel (or, editable, into the source tree); a fresh install's first
+   command loads it and compiles nothing;
+2. **the user cache directory** (``$FLUVIUS_CACHE_DIR``, else ``$XDG_CACHE_HOME/fluvius``,
+   else ``~/.cache/fluvius``): ``python -m fluvius.feeds._aot`` builds it there, and a
+   command that finds neither (an install without a C compiler, an edited kernel) starts
+   that build in a detached background process (:func:`build_in_background`, once per
+   cache directory; ``FLUVIUS_AOT_BUILD=0`` turns it off) and carries on with numba's
+   just-in-time compilation (:mod:`fluvius.feeds._kernels`).
 
-Nobody has to know about this step: ``make`` builds the modules at install (after
-``pip install``), and a command that finds them missing (a ``pip install`` without make,
-an upgraded numpy, an edited kernel) starts the build in a detached background process
-(:func:`build_in_background`, once per cache directory) and carries on with the fallback,
-so the next command loads them. ``FLUVIUS_AOT_BUILD=0`` turns the background build off.
+The module's name carries a hash of the kernel source and of the tables it freezes, the
+interpreter, numpy's major version (its ABI) and the machine, so an edited kernel or
+another interpreter never loads a stale build. Array arguments use numba's any-layout
+types (``[:]``), so strided views (unaligned ``u4``/``u8`` views at every byte offset) are
+accepted.
 """
 
 from __future__ import annotations
@@ -45,32 +48,28 @@ if TYPE_CHECKING:
 __all__ = [
     "BATCH",
     "LOCK_SECONDS",
+    "PACKAGE_DIR",
     "SIGNATURES",
     "KernelModule",
     "build_in_background",
     "cache_dir",
 ]
 
-_I, _C = "i8[:]", "i8[::1]"
+_C = "i8[::1]"
 SIGNATURES = {
-    "walk_blocks": f"UniTuple(i8[:], 6)(u1[::1], {_I}, {_I}, {_I})",
-    "gather1": f"u1[:](u1[::1], {_I}, i8)",
-    "gather4": f"u4[:](u1[::1], {_I}, i8)",
-    "gather8": f"i8[:](u1[::1], {_I}, i8, i8)",
-    "gather_text": f"u8[:](u1[::1], {_I}, i8, i8)",
-    # the fused path's index arrays are contiguous (fill_rows makes sure): C layout
-    "scan": f"Tuple((b1, i8[:]))(u1[::1], {', '.join([_C] * 7)})",
     "survey": (
-        f"Tuple((i8[:, :], i8[::1], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, i8, i8, i8, "
-        f"{', '.join([_C] * 4)}, i4[::1], {_C}, {_C}, b1, {_C}, {_C}, i8)"
+        f"Tuple((i8[:, :], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, i8, i8, i8, "
+        f"{', '.join([_C] * 4)}, i4[::1], {_C}, b1, {_C}, {_C}, i8)"
     ),
-    "fill": (
-        f"i8(u1[::1], u4[:], u8[:], {', '.join([_C] * 10)}, i8[:, ::1], "
-        f"{', '.join([_C] * 5)}, u1[::1], u4[:], u8[:], i8, i8)"
+    "decode_rows": (
+        f"i8(u1[::1], u2[:], u4[:], u8[:], i8[:, :], {_C}, i8, i8, i8, u1[::1], u4[:], u8[:], "
+        f"{_C}, {_C})"
     ),
 }
 
 _LOADED: dict[str, ModuleType | None] = {}  # module path -> the loaded module or None
+PACKAGE_DIR = Path(__file__).parent
+"""Where the package's build hook (``hatch_build.py``) puts the module at install."""
 LOCK_SECONDS = 3600
 """A background build's lock file older than this is stale (a build that died, or failed:
 no C compiler); the next command that finds a module missing tries again."""
@@ -123,20 +122,34 @@ class KernelModule:
         for part in self.depends():
             h.update(part)
         h.update(repr(sorted(self.signatures.items())).encode())
-        h.update(f"{sys.version}|{np.__version__}|{platform.machine()}|{_cpu()}".encode())
+        # numpy's ABI holds within a major version (an older build loads in a newer numpy)
+        numpy_abi = np.__version__.split(".")[0]
+        h.update(f"{sys.version}|{numpy_abi}|{platform.machine()}|{_cpu()}".encode())
         return f"{self.prefix}_{h.hexdigest()[:16]}"
 
-    def path(self, name: str | None = None) -> Path:
-        """Where the module named ``name`` (default :meth:`name`) is, or would be, built."""
-        return cache_dir() / f"{name or self.name()}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    def path(self, name: str | None = None, directory: Path | None = None) -> Path:
+        """Where the module named ``name`` (default :meth:`name`) is, or would be, built
+        (``directory``: default :func:`cache_dir`)."""
+        where = cache_dir() if directory is None else directory
+        return where / f"{name or self.name()}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
 
     def load(self) -> ModuleType | None:
-        """The compiled module, or None when it has not been built (or cannot be loaded)."""
+        """The compiled module, or None when it has not been built (or cannot be loaded).
+
+        Looked for next to this file (built at install by the package's build hook), then
+        in :func:`cache_dir` (built by ``python -m fluvius.feeds._aot``).
+        """
         try:
             name = self.name()
         except (ImportError, OSError):
             return None
-        path = self.path(name)
+        for directory in (PACKAGE_DIR, cache_dir()):
+            module = self._load(name, self.path(name, directory))
+            if module is not None:
+                return module
+        return None
+
+    def _load(self, name: str, path: Path) -> ModuleType | None:
         key = str(path)
         if key in _LOADED:
             return _LOADED[key]
@@ -154,8 +167,9 @@ class KernelModule:
         _LOADED[key] = module
         return module
 
-    def build(self, verbose: bool = False) -> Path:
-        """Compile the kernels into the cache directory; returns the module's path.
+    def build(self, verbose: bool = False, directory: Path | None = None) -> Path:
+        """Compile the kernels into ``directory`` (default :func:`cache_dir`); returns the
+        module's path.
 
         Needs numba and a C compiler; takes a few seconds to a minute.
         """
@@ -164,7 +178,7 @@ class KernelModule:
         pycc: Any = importlib.import_module("numba.pycc")
         source = importlib.import_module(self.source)
         name = self.name()
-        path = self.path(name)
+        path = self.path(name, directory)
         path.parent.mkdir(parents=True, exist_ok=True)
         # built in a directory of its own, then renamed into place: a command never loads
         # a half-written module, and builds running at once (make's and a background
@@ -182,8 +196,17 @@ class KernelModule:
         return path
 
 
-BATCH: KernelModule = KernelModule("fluvius_kernels", "fluvius.feeds._kernel_src", SIGNATURES)
-"""The batch decoder's kernels (:mod:`fluvius.feeds._kernels`)."""
+def _tables() -> list[bytes]:
+    """The field programs the kernels freeze as constants (part of the module's name)."""
+    from fluvius.feeds.iex._layout import programs
+
+    return [a.tobytes() for a in programs().arrays()]
+
+
+BATCH: KernelModule = KernelModule(
+    "fluvius_kernels", "fluvius.feeds._kernel_src", SIGNATURES, _tables
+)
+"""The decoder's kernels (:mod:`fluvius.feeds._kernels`)."""
 
 
 def _lock() -> Path:
@@ -228,11 +251,8 @@ def build_in_background() -> bool:
 
 
 def main(argv: list[str]) -> None:  # pragma: no cover - a build step (make, or the above)
-    """Build the batch and live modules; a background build then removes its lock."""
-    from fluvius.feeds.iex import _live_kernels  # the live decoder's kernel
-
-    for kernel_module in (BATCH, _live_kernels.LIVE):
-        print(kernel_module.build(verbose="-v" in argv))
+    """Build the kernels' module; a background build then removes its lock."""
+    print(BATCH.build(verbose="-v" in argv))
     lock = os.environ.get("FLUVIUS_AOT_LOCK")
     if lock:  # kept on failure, so that a machine without a compiler does not retry often
         Path(lock).unlink(missing_ok=True)

@@ -1,23 +1,23 @@
-"""The batch decoder's compiled loops as plain Python (numba compiles them; see ``_kernels``).
+"""The IEX decoder's compiled loops as plain Python (numba compiles them; see ``_kernels``).
 
 Design note
 -----------
 These functions are written in the subset of Python and numpy that numba compiles (no
-objects, only arrays and integers). :mod:`fluvius.feeds._kernels` compiles them just in
-time (``numba.njit``) or loads them ahead-of-time compiled (:mod:`fluvius.feeds._aot`);
-run as plain Python they are correct but very slow, so nothing calls them uncompiled.
+objects, only arrays and integers). :mod:`fluvius.feeds._kernels` loads them compiled
+(ahead of time, else just in time); run as plain Python they are correct but very slow,
+so nothing calls them uncompiled. Two kernels:
 
-* ``survey``: one pass from a chunk's records (a walk of classic pcap records or of pcapng
-  packet blocks, or given records) to
-  its IEX-TP segments: frames, UDP payloads, segment headers, block checks and counts
-  (:mod:`fluvius.feeds.iex._survey`);
-* ``walk_blocks``: the walk of message blocks inside segments, with checks;
-* ``gather1/4/8``, ``gather_text``: little-endian fields at arbitrary offsets;
-* ``scan`` and ``fill``: the fused path (:mod:`fluvius.feeds.iex._fused`): count the
-  messages of intact segments past dropped duplicates, and write each message's event
-  row straight into its kind's rows.
-  Its region between ``BEGIN GENERATED`` and ``END GENERATED`` is written by
-  :mod:`fluvius.feeds.iex._fillgen` (straight-line rows of the most frequent types).
+* ``survey``: one pass from a chunk's records (a walk of classic pcap records or of
+  pcapng packet blocks, or given records) to its IEX-TP segments: frames, UDP payloads,
+  segment headers (:mod:`fluvius.feeds.iex._survey`);
+* ``decode_rows``: **the** decoder kernel, over N segments. It checks that each segment is
+  *clean* (its Message Count blocks fill its payload exactly, every message of a
+  documented type and at least its documented length) and writes each message's event
+  row, laid out as :func:`fluvius.feeds.events.dtype_of`, by interpreting its type's
+  field program (:func:`fluvius.feeds.iex._layout.programs`, frozen into the machine code
+  as constants). It stops at the first segment that is not clean: the caller hands that
+  one to the reference decoder, which words its problems. The batch decoder calls it on a
+  chunk's segments, the live decoder on one datagram (N = 1) in a reused workspace.
 """
 
 # mypy: ignore-errors
@@ -28,250 +28,173 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "fill",
-    "gather1",
-    "gather4",
-    "gather8",
-    "gather_text",
-    "scan",
-    "survey",
-    "walk_blocks",
-]
+from fluvius.feeds.events import IEX_PRICE_FACTOR
+from fluvius.feeds.iex._layout import BIT0, COPY, PRICE, SECONDS, TEXT, programs
+from fluvius.feeds.iex.deep import PLU_BUY
+from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID
+
+__all__ = ["NKINDS", "RES", "decode_rows", "survey"]
+
+_P = programs()
+DOC = _P.doc_len
+KIND_OF = _P.kind_of
+PROG_START = _P.prog_start
+PROG_LEN = _P.prog_len
+PROG = _P.prog
+ITEMSIZE = _P.itemsize
+RECV_AT = _P.recv_at
+SEQ_AT = _P.seq_at
+SIDE_AT = _P.side_at
+PARTIAL = _P.partial
+NKINDS = len(_P.kinds)
+if (COPY, PRICE, SECONDS, TEXT, BIT0) != (0, 1, 2, 3, 4):  # the branches test the numbers
+    raise ValueError("field program conversions changed")
+
+CHECK, WRITE, BOTH = 0, 1, 2
+"""``decode_rows`` modes: check and count; write at given places; both, rows packed."""
+RES = NKINDS + 1
+"""``res`` entries: rows per kind, then long messages."""
 
 
-def walk_blocks(a: Any, off: Any, end: Any, count: Any) -> Any:
-    nseg = len(off)
-    cap = 0
-    for i in range(nseg):
-        room = (end[i] - off[i] - 40) // 2
-        cap += min(count[i], room if room > 0 else 0)
-    mpos = np.empty(cap, np.int64)
-    mlen = np.empty(cap, np.int64)
-    seg = np.empty(cap, np.int64)
-    kk = np.empty(cap, np.int64)
-    complete = np.zeros(nseg, np.int64)
-    pos_end = np.empty(nseg, np.int64)
-    j = 0
-    for i in range(nseg):
-        pos = off[i] + 40
-        e = end[i]
-        c = 0
-        while c < count[i] and pos + 2 <= e:
-            length = np.int64(a[pos]) | (np.int64(a[pos + 1]) << 8)
-            if pos + 2 + length > e:
-                break
-            mpos[j] = pos + 2
-            mlen[j] = length
-            seg[j] = i
-            kk[j] = c
-            j += 1
-            c += 1
-            pos += 2 + length
-        complete[i] = c
-        pos_end[i] = pos
-    return seg[:j], kk[:j], mpos[:j], mlen[:j], complete, pos_end
-
-
-def gather1(a: Any, idx: Any, off: int) -> Any:
-    out = np.empty(len(idx), np.uint8)
-    for i in range(len(idx)):
-        out[i] = a[idx[i] + off]
-    return out
-
-
-def gather4(a: Any, idx: Any, off: int) -> Any:
-    out = np.empty(len(idx), np.uint32)
-    for i in range(len(idx)):
-        p = idx[i] + off
-        out[i] = (
-            np.uint32(a[p])
-            | (np.uint32(a[p + 1]) << 8)
-            | (np.uint32(a[p + 2]) << 16)
-            | (np.uint32(a[p + 3]) << 24)
-        )
-    return out
-
-
-def gather8(a: Any, idx: Any, off: int, mult: int) -> Any:
-    out = np.empty(len(idx), np.int64)
-    for i in range(len(idx)):
-        p = idx[i] + off
-        v = np.uint64(0)
-        for b in range(8):
-            v |= np.uint64(a[p + b]) << np.uint64(8 * b)
-        out[i] = np.int64(v) * mult  # wraps like int64, as the numpy path does
-    return out
-
-
-def gather_text(a: Any, idx: Any, off: int, width: int) -> Any:
-    out = np.empty(len(idx), np.uint64)
-    for i in range(len(idx)):
-        p = idx[i] + off
-        last = width
-        while last > 0 and a[p + last - 1] == 32:  # trailing spaces only
-            last -= 1
-        v = np.uint64(0)
-        for b in range(last):
-            v |= np.uint64(a[p + b]) << np.uint64(8 * b)
-        out[i] = v
-    return out
-
-
-def scan(a: Any, off: Any, plen: Any, avail: Any, count: Any, fam: Any, drop: Any, doc: Any) -> Any:
-    counts = np.zeros(512, np.int64)
-    for i in range(len(off)):
-        if plen[i] > avail[i]:
-            return False, counts
-        pos = off[i] + 40
-        e = pos + plen[i]
-        code0 = fam[i] << 8
-        for c in range(count[i]):
-            if pos + 2 > e:
-                return False, counts
-            length = np.int64(a[pos]) | (np.int64(a[pos + 1]) << 8)
-            pos += 2
-            if length == 0 or pos + length > e:
-                return False, counts
-            code = code0 | np.int64(a[pos])
-            d = doc[code]
-            if d == 0 or length < d:
-                return False, counts
-            if c >= drop[i]:
-                counts[code] += 1
-            pos += length
-        if pos != e:
-            return False, counts
-    return True, counts
-
-
-def fill(
-    a1: Any, a4: Any, a8: Any, off: Any, count: Any, fam: Any, drop: Any, recv: Any,
-    first: Any, doc: Any, kind_of: Any, prog_start: Any, prog_len: Any, prog: Any,
-    itemsize: Any, recv_at: Any, seq_at: Any, side_at: Any, start: Any,
-    o1: Any, o4: Any, o8: Any, plu_buy: int, price_factor: int,
-) -> Any:  # fmt: skip
-    # a4, a8, o4, o8: the buffers viewed as u32 / u64 at every byte offset (stride 1)
-    cursor = start.copy()
-    long_messages = 0
-    for i in range(len(off)):
-        pos = off[i] + 40
-        code0 = fam[i] << 8
-        for c in range(count[i]):
-            length = np.int64(a1[pos]) | (np.int64(a1[pos + 1]) << 8)
+def decode_rows(
+    a1: Any, a2: Any, a4: Any, a8: Any, seg: Any, drop: Any, lo: int, hi: int, mode: int,
+    o1: Any, o4: Any, o8: Any, place: Any, res: Any,
+) -> int:  # fmt: skip
+    # a1, a2, a4, a8: the input viewed as u8 / u16 / u32 / u64 at every byte offset
+    # (stride 1); o1, o4, o8: the output, the same way. seg: the survey's (11, N) table;
+    # rows 0 (header offset), 1 (bytes after the header) and 3 (capture time) are read, the
+    # rest from the header. drop: leading duplicates per segment (skipped, not counted).
+    # CHECK: segments lo..hi-1 up to the first that is not clean; res (RES entries) =
+    #   rows per kind, long messages; returns the index of the segment that is not clean
+    #   (hi: all clean).
+    # WRITE: the rows of segments lo..hi-1 (all clean) at place[k], the byte offset of
+    #   kind k's next row (advanced); returns hi.
+    # BOTH: CHECK, then (all clean) the kind index of every message at place[NKINDS] and
+    #   the rows after it, kinds in index order; place[k] = where kind k's rows end.
+    nk = NKINDS
+    if mode != WRITE:
+        for k in range(RES):
+            res[k] = 0
+        for i in range(lo, hi):
+            h = seg[0, i]
+            plen = np.int64(a2[h + 12])
+            count = np.int64(a2[h + 14])
+            code0 = np.int64(256) if a2[h + 2] == DEEP_PROTOCOL_ID else np.int64(0)
+            pos = h + 40
+            e = pos + plen
+            c = 0
+            clean = plen <= seg[1, i]
+            while clean and c < count:
+                length = np.int64(a2[pos])
+                m = pos + 2
+                if length == 0 or m + length > e:
+                    clean = False
+                    break
+                code = code0 | np.int64(a1[m])
+                d = DOC[code]
+                if d == 0 or length < d:
+                    clean = False
+                    break
+                if c >= drop[i]:
+                    res[KIND_OF[code]] += 1
+                    if length > d:
+                        res[nk] += 1
+                pos = m + length
+                c += 1
+            if clean and pos == e:
+                continue
+            # not clean: take back this segment's counts, and stop before it
+            pos = h + 40
+            for j in range(c):
+                length = np.int64(a2[pos])
+                code = code0 | np.int64(a1[pos + 2])
+                if j >= drop[i]:
+                    res[KIND_OF[code]] -= 1
+                    if length > DOC[code]:
+                        res[nk] -= 1
+                pos += 2 + length
+            return i
+        if mode == CHECK:
+            return hi
+        at = place[nk]
+        for i in range(lo, hi):
+            h = seg[0, i]
+            code0 = np.int64(256) if a2[h + 2] == DEEP_PROTOCOL_ID else np.int64(0)
+            pos = h + 40
+            for c in range(a2[h + 14]):
+                if c >= drop[i]:
+                    o1[at] = KIND_OF[code0 | np.int64(a1[pos + 2])]
+                    at += 1
+                pos += 2 + np.int64(a2[pos])
+        for k in range(nk):
+            place[k] = at
+            at += res[k] * ITEMSIZE[k]
+    for i in range(lo, hi):
+        h = seg[0, i]
+        recv = np.uint64(seg[3, i])
+        code0 = np.int64(256) if a2[h + 2] == DEEP_PROTOCOL_ID else np.int64(0)
+        seq = np.int64(a8[h + 24])
+        pos = h + 40
+        for c in range(a2[h + 14]):
             m = pos + 2
-            pos = m + length
+            pos = m + np.int64(a2[pos])
             if c < drop[i]:
                 continue
             code = code0 | np.int64(a1[m])
-            if length > doc[code]:
-                long_messages += 1
-            k = kind_of[code]
-            r = cursor[k]
-            cursor[k] = r + itemsize[k]
-            # BEGIN GENERATED by fluvius.feeds.iex._fillgen: do not edit
-            hot = True
-            if code == 0x051:  # quote rows
-                o1[r + 56] = a1[m + 1]
-                o8[r + 8] = a8[m + 2]
-                v = a8[m + 10]
-                x = v ^ np.uint64(0x2020202020202020)
-                t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
-                t &= np.uint64(0x8080808080808080)
-                t |= t >> np.uint64(8)
-                t |= t >> np.uint64(16)
-                t |= t >> np.uint64(32)
-                o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
-                o4[r + 40] = a4[m + 18]
-                o8[r + 32] = np.uint64(np.int64(a8[m + 22]) * price_factor)
-                o8[r + 44] = np.uint64(np.int64(a8[m + 30]) * price_factor)
-                o4[r + 52] = a4[m + 38]
-                o8[r + 16] = np.uint64(recv[i])
-                o8[r + 24] = np.uint64(first[i] + c)
-            elif code == 0x054 or code == 0x154:  # trade rows
-                o1[r + 52] = a1[m + 1]
-                o8[r + 8] = a8[m + 2]
-                v = a8[m + 10]
-                x = v ^ np.uint64(0x2020202020202020)
-                t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
-                t &= np.uint64(0x8080808080808080)
-                t |= t >> np.uint64(8)
-                t |= t >> np.uint64(16)
-                t |= t >> np.uint64(32)
-                o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
-                o4[r + 40] = a4[m + 18]
-                o8[r + 32] = np.uint64(np.int64(a8[m + 22]) * price_factor)
-                o8[r + 44] = a8[m + 30]
-                o8[r + 16] = np.uint64(recv[i])
-                o8[r + 24] = np.uint64(first[i] + c)
-            elif code == 0x138 or code == 0x135:  # book_level_update rows
-                o1[r + 45] = a1[m + 1] & 1
-                o8[r + 8] = a8[m + 2]
-                v = a8[m + 10]
-                x = v ^ np.uint64(0x2020202020202020)
-                t = ((x & np.uint64(0x7F7F7F7F7F7F7F7F)) + np.uint64(0x7F7F7F7F7F7F7F7F)) | x
-                t &= np.uint64(0x8080808080808080)
-                t |= t >> np.uint64(8)
-                t |= t >> np.uint64(16)
-                t |= t >> np.uint64(32)
-                o8[r + 0] = v & ((t >> np.uint64(7)) * np.uint64(0xFF))
-                o4[r + 41] = a4[m + 18]
-                o8[r + 33] = np.uint64(np.int64(a8[m + 22]) * price_factor)
-                o8[r + 16] = np.uint64(recv[i])
-                o8[r + 24] = np.uint64(first[i] + c)
-                o1[r + 32] = 66 if a1[m] == plu_buy else 83
-            else:
-                hot = False
-            # END GENERATED
-            if not hot:  # every other type: interpret its field program
-                for j in range(prog_start[code], prog_start[code] + prog_len[code]):
-                    src = m + prog[j, 0]
-                    conv = prog[j, 1]
-                    width = prog[j, 2]
-                    dst = r + prog[j, 3]
-                    if conv == 0:  # copy
-                        if width == 8:
-                            o8[dst] = a8[src]
-                        elif width == 4:
-                            o4[dst] = a4[src]
-                        else:
-                            o1[dst] = a1[src]
-                    elif conv == 1:  # price: i8 times the factor (wraps like numpy)
-                        o8[dst] = np.uint64(np.int64(a8[src]) * price_factor)
-                    elif conv == 2:  # u4 seconds to ns
-                        o8[dst] = np.uint64(np.int64(a4[src]) * 1_000_000_000)
-                    elif conv == 3:  # text: trailing spaces become NULs
-                        # mark the bytes that are not spaces (high bit of each byte of t),
-                        # spread the marks to every byte below the last one, widen to a mask
-                        if width == 8:
-                            v = a8[src]
-                            x = v ^ np.uint64(0x2020202020202020)
-                        else:
-                            v = np.uint64(a4[src])
-                            x = v ^ np.uint64(0x20202020)
-                        low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-                        t = (((x & low7) + low7) | x) & np.uint64(0x8080808080808080)
-                        t |= t >> np.uint64(8)
-                        t |= t >> np.uint64(16)
-                        t |= t >> np.uint64(32)
-                        v &= (t >> np.uint64(7)) * np.uint64(0xFF)
-                        if width == 8:
-                            o8[dst] = v
-                        else:
-                            o4[dst] = np.uint32(v)
-                    else:  # 4: bit 0 of a flags byte
-                        o1[dst] = a1[src] & 1
-                o8[r + recv_at[k]] = np.uint64(recv[i])
-                o8[r + seq_at[k]] = np.uint64(first[i] + c)
-                if side_at[k] >= 0:
-                    o1[r + side_at[k]] = 66 if a1[m] == plu_buy else 83  # 'B' / 'S'
-    return long_messages
+            k = KIND_OF[code]
+            r = place[k]
+            place[k] = r + ITEMSIZE[k]
+            if PARTIAL[code]:  # a row field the program does not write (a symbol-less type)
+                for b in range(ITEMSIZE[k]):
+                    o1[r + b] = 0
+            for j in range(PROG_START[code], PROG_START[code] + PROG_LEN[code]):
+                src = m + PROG[j, 0]
+                conv = PROG[j, 1]
+                width = PROG[j, 2]
+                dst = r + PROG[j, 3]
+                if conv == 0:  # copy
+                    if width == 8:
+                        o8[dst] = a8[src]
+                    elif width == 4:
+                        o4[dst] = a4[src]
+                    else:
+                        o1[dst] = a1[src]
+                elif conv == 1:  # price: i8 times the factor (wraps like numpy)
+                    o8[dst] = np.uint64(np.int64(a8[src]) * IEX_PRICE_FACTOR)
+                elif conv == 2:  # u4 seconds to ns
+                    o8[dst] = np.uint64(np.int64(a4[src]) * 1_000_000_000)
+                elif conv == 3:  # text: trailing spaces become NULs
+                    # mark the bytes that are not spaces (high bit of each byte of t), spread
+                    # the marks to every byte below the last one, widen them to a byte mask
+                    if width == 8:
+                        v = a8[src]
+                        x = v ^ np.uint64(0x2020202020202020)
+                    else:
+                        v = np.uint64(a4[src])
+                        x = v ^ np.uint64(0x20202020)
+                    low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+                    t = (((x & low7) + low7) | x) & np.uint64(0x8080808080808080)
+                    t |= t >> np.uint64(8)
+                    t |= t >> np.uint64(16)
+                    t |= t >> np.uint64(32)
+                    v &= (t >> np.uint64(7)) * np.uint64(0xFF)
+                    if width == 8:
+                        o8[dst] = v
+                    else:
+                        o4[dst] = np.uint32(v)
+                else:  # 4: bit 0 of a flags byte
+                    o1[dst] = a1[src] & 1
+            o8[r + RECV_AT[k]] = recv
+            o8[r + SEQ_AT[k]] = np.uint64(seq + c)
+            if SIDE_AT[k] >= 0:
+                o1[r + SIDE_AT[k]] = 66 if a1[m] == PLU_BUY else 83  # 'B' / 'S'
+    return hi
 
 
 def survey(
     a: Any, a2: Any, a4: Any, a8: Any,
     start: int, little: bool, max_record: int, ns_per_tick: int, linktype: int,
-    frame_off: Any, cap_len: Any, orig_len: Any, ts_ns: Any, link: Any, fam_of: Any, doc: Any,
+    frame_off: Any, cap_len: Any, orig_len: Any, ts_ns: Any, link: Any, fam_of: Any,
     ng: bool, ng_mult: Any, ng_link: Any, snap0: int,
 ) -> Any:  # fmt: skip
     # start >= 0: walk records from a[start:], classic pcap or (ng) pcapng packet blocks;
@@ -287,8 +210,6 @@ def survey(
     cap_seg = (n - start) // 98 + 1 if walk else nrec  # a segment's record is >= 98 bytes
     segs = np.empty((11, cap_seg), np.int64)
     stats = np.zeros(16, np.int64)
-    counts = np.zeros(512, np.int64)
-    ok = True
     in_order = True
     nseg = 0
     nxt_seq = np.int64(0)
@@ -488,36 +409,8 @@ def survey(
         nxt_off = soff + plen
         if count == 0:
             stats[11] += 1
-        if not ok:
-            continue
-        # the message blocks, checked as scan does (no duplicates dropped yet)
-        if plen > avail:
-            ok = False
-            continue
-        m = h + 40
-        e = m + plen
-        code0 = fam << 8
-        for _c in range(count):
-            if m + 2 > e:
-                ok = False
-                break
-            mlen = np.int64(a2[m])
-            m += 2
-            if mlen == 0 or m + mlen > e:
-                ok = False
-                break
-            code = code0 | np.int64(a[m])
-            d = doc[code]
-            if d == 0 or mlen < d:
-                ok = False
-                break
-            counts[code] += 1
-            m += mlen
-        if ok and m != e:
-            ok = False
     stats[0] = pos
     stats[1] = stop
     stats[10] = nseg
-    stats[12] = 1 if ok else 0
     stats[13] = 1 if in_order else 0
-    return segs[:, :nseg], stats, counts
+    return segs[:, :nseg], stats

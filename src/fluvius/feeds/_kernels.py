@@ -1,13 +1,11 @@
-"""Compiled inner loops (numba) for the batch decoder, with numpy twins as the fallback.
+"""The IEX decoder's compiled kernels (numba): ``survey`` and ``decode_rows``.
 
 Design note
 -----------
-The batch decoder's sequential or gather-bound steps are the only loops numba compiles:
-the survey of a chunk's records (pcap record walk, frames, segment headers, block checks),
-the walk of message blocks inside segments, reading little-endian integers at arbitrary
-offsets, and the fill of intact chunks' rows. Their source is
-:mod:`fluvius.feeds._kernel_src`. Each kernel has the same contract as the numpy code it
-replaces, and the tests decode the same captures with and without the kernels.
+Their source is :mod:`fluvius.feeds._kernel_src`; the batch decoder
+(:mod:`fluvius.feeds.iex.batch`) and the live decoder (:mod:`fluvius.feeds.iex.datagram`)
+both call ``decode_rows``. Without them (numba missing, or ``FLUVIUS_NUMBA=0``) both
+decoders fall back to the reference decoder (:mod:`fluvius.feeds.iex.reference`).
 
 Where the compiled code comes from, fastest first:
 
@@ -34,16 +32,7 @@ from typing import Any
 
 __all__ = ["KERNEL_NAMES", "kernels", "kernels_loaded_cheaply"]
 
-KERNEL_NAMES = (
-    "fill",
-    "gather1",
-    "gather4",
-    "gather8",
-    "gather_text",
-    "scan",
-    "survey",
-    "walk_blocks",
-)
+KERNEL_NAMES = ("decode_rows", "survey")
 
 _CACHE: dict[str, Any] = {}
 

@@ -54,8 +54,8 @@ trade rows of the declared symbols (a binary search of the symbols as 8-byte int
 only those rows become tuples; per symbol the last quote of the datagram counts (a later
 quote replaces an earlier one, as ``batches(..., per="recv")`` does) and *every* trade
 does. Then one value per *source update*: the quote event of the winning row and the mid
-from its prices, the tuple of the symbol's trade events (built by
-:func:`fluvius.feeds.iex.fastlive.compile_row`). The
+from its prices, the tuple of the symbol's trade events (each made from its row by the
+event class, as :func:`fluvius.feeds.events.events_from_array` makes them). The
 result equals ``batches(events, symbols, per="recv")`` for the same datagram (tested on
 the real sample). :func:`datagram_batches` and :func:`adatagram_ticks` are its iterator
 forms for ``run_graph`` and ``run_live``: ``run_live(session,
@@ -75,8 +75,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fluvius.feeds.events import PRICE_SCALE, Event, dtype_of
-from fluvius.feeds.iex.fastlive import compile_row
+from fluvius.feeds.events import EVENT_TYPES, PRICE_SCALE, Event, dtype_of
 from fluvius.graph.keys import make_key
 
 if TYPE_CHECKING:
@@ -109,8 +108,7 @@ SOURCE_KINDS = ("quote", "mid", "trade")
 
 _QUOTE_KINDS = frozenset({"quote", "bbo"})
 _U8 = np.dtype("<u8")
-_QUOTE_ROW = compile_row("quote")
-_TRADE_ROW = compile_row("trade")
+_QUOTE, _TRADE = EVENT_TYPES["quote"], EVENT_TYPES["trade"]  # rows: symbol, then numbers
 if dtype_of("quote").names[4:7:2] != ("bid_px", "ask_px"):  # type: ignore[index]
     raise ValueError("DatagramAdapter reads bid_px and ask_px at row fields 4 and 6")
 _INITIAL: dict[str, Any] = {"quote": None, "mid": math.nan, "trade": None}
@@ -344,16 +342,14 @@ class DatagramAdapter:
         venue = batch.venue
         names = self._names
         if batch.kind_count("quote"):
-            make = _QUOTE_ROW
             for row in _last_of_each(self._wanted_rows(batch.rows("quote"))):
                 symbol, quote_key, mid_key, _ = names(row[0])
-                out[quote_key] = make(venue, symbol, row)
+                out[quote_key] = _QUOTE(venue, symbol, *row[1:])
                 out[mid_key] = mid_of(row[4], row[6])  # bid_px, ask_px
         if batch.kind_count("trade"):
-            make = _TRADE_ROW
             for row in self._wanted_rows(batch.rows("trade")):
                 symbol, _, _, trade_key = names(row[0])
-                trade = (make(venue, symbol, row),)
+                trade = (_TRADE(venue, symbol, *row[1:]),)
                 old = out.get(trade_key)
                 out[trade_key] = trade if old is None else old + trade
         return out

@@ -3,13 +3,28 @@
 Design
 ------
 A 40,000-node graph drawn node by node is a black smear. Keys are hierarchical
-(``AAPL/spot``, ``U003/n/4/17``), so :func:`collapse` groups the nodes by the key segment
-below a scope: with no scope, one box per first segment (one per underlying for graphs
-built with :meth:`GraphBuilder.scope`), each box counting its nodes and sources, and one
-edge per pair of boxes carrying the number of node-to-node edges between them. With a
-scope, only the keys under it are drawn (grouped by the next segment, or one box per key
-with ``depth=None``), plus the boxes just outside the scope that feed or read them, so
-the picture shows where the scope's inputs come from and where its values go.
+(``AAPL/spot``, ``iv/U003/2026-12-18/C/150``), so :func:`collapse` groups the nodes by
+*scope*: with no scope, one box per scope (one per underlying), each box counting its
+nodes and sources, and one edge per pair of boxes carrying the number of node-to-node
+edges between them. With a scope, only its keys are drawn (grouped by the key segment
+after the scope's, or one box per key with ``depth=None``), plus one box per other scope
+feeding or reading them, so the picture shows where the scope's inputs come from and
+where its values go. The live dashboard (:mod:`fluvius.live.graphview`) draws the same
+scopes.
+
+**Scopes** (:func:`scope_function`). Projects put the underlying first (``U000/spot``,
+``AAPL/vwap``, what :meth:`GraphBuilder.scope` builds) or second, after a kind
+(``mid/AAPL``, ``iv/U000/2026-12-18/C/150``), often both in one graph; the rule reads the
+keys once and decides, per first part, which it is. The feed's per-symbol sources
+(``quote/SYM``, ``mid/SYM``, ``trade/SYM``: :data:`FEED_KINDS`) are kind prefixes, and
+name the symbols. Another first part is a kind prefix (the scope is then the second part)
+when most of the second parts after it are symbols or first parts elsewhere that are not
+kinds themselves (``spread/AAPL`` beside ``quote/AAPL``; ``iv/U000`` beside ``U000/spot``,
+but not ``risk/delta`` beside ``delta/U000``). Otherwise the first part is the scope
+(``U000/spot``, ``risk/delta``); a one-part key is its own scope. Keys such as
+``iv/AAPL/…`` with neither feed sources nor ``AAPL/…`` keys are drawn per kind: a
+two-level grid of keys reads the same both ways, and only the feed or the other keys tell
+which part is the underlying. Pass your own ``scope_of`` when the rule does not fit.
 
 :func:`collapse` returns plain frozen data (:class:`Picture`, :class:`Box`,
 :class:`Edge`), in a deterministic order: boxes in the rank order of their first member,
@@ -33,6 +48,18 @@ The public home of these names is :mod:`fluvius.observe.picture`; they live here
 [('AAPL', 'total', 1), ('MSFT', 'total', 1)]
 >>> [b.name for b in collapse(g.build(), "AAPL", depth=None).boxes]
 ['AAPL/spot', 'AAPL/fwd', 'AAPL/half', 'total']
+
+Kinds first, underlyings second (``mid/U0`` beside ``U0/spot``): one box per underlying.
+
+>>> g = GraphBuilder()
+>>> for und in ("U0", "U1"):
+...     spot = g.source(f"{und}/spot", 100.0)
+...     mid = g.node(f"mid/{und}/C/100", lambda x: x / 10, spot)
+...     iv = g.node(f"iv/{und}/C/100", lambda x: x / 100, mid)
+>>> [(b.name, b.nodes, b.sources) for b in collapse(g.build()).boxes]
+[('U0', 2, 1), ('U1', 2, 1)]
+>>> [b.name for b in collapse(g.build(), "U0").boxes]
+['U0/spot', 'mid/U0/C', 'iv/U0/C']
 """
 
 from __future__ import annotations
@@ -45,9 +72,58 @@ from fluvius.graph.keys import SEPARATOR
 from fluvius.graph.node import SourceSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from fluvius.graph.dag import Graph
 
-__all__ = ["Box", "Edge", "Picture", "collapse", "dot_text", "mermaid_text"]
+__all__ = [
+    "Box",
+    "Edge",
+    "FEED_KINDS",
+    "Picture",
+    "collapse",
+    "dot_text",
+    "mermaid_text",
+    "scope_function",
+]
+
+FEED_KINDS: tuple[str, ...] = ("quote", "mid", "trade")
+"""The feed adapter's per-symbol source kinds (``fluvius.feeds.adapter.SOURCE_KINDS``)."""
+
+
+def scope_function(keys: Iterable[str], kinds: Iterable[str] = FEED_KINDS) -> Callable[[str], str]:
+    """The key → scope rule for a graph with these keys (see the module doc).
+
+    ``kinds``: first parts always taken as kind prefixes (the feed's per-symbol sources).
+
+    >>> scope_of = scope_function(["U0/spot", "iv/U0/C/100", "risk/delta", "delta/U0"])
+    >>> [scope_of(k) for k in ("U0/spot", "iv/U0/C/100", "risk/delta", "delta/U0", "x")]
+    ['U0', 'U0', 'risk', 'U0', 'x']
+    """
+    seconds: dict[str, set[str]] = {}
+    for key in keys:
+        head, sep, rest = key.partition(SEPARATOR)
+        after = seconds.setdefault(head, set())
+        if sep:
+            after.add(rest.partition(SEPARATOR)[0])
+    feed_kinds = {kind for kind in kinds if seconds.get(kind)}
+    symbols: set[str] = set().union(*(seconds[kind] for kind in feed_kinds))
+    prefixes: frozenset[str] = frozenset()
+    for _ in range(2):  # then again without the kinds found: ``risk/delta`` beside ``delta/U000``
+        known = symbols | (seconds.keys() - prefixes)
+        prefixes = frozenset(
+            head
+            for head, after in seconds.items()
+            if head in feed_kinds or (after and 2 * sum(s in known for s in after) > len(after))
+        )
+
+    def scope_of(key: str) -> str:
+        head, sep, rest = key.partition(SEPARATOR)
+        if sep and head in prefixes:
+            return rest.partition(SEPARATOR)[0]
+        return head
+
+    return scope_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,48 +177,66 @@ def _prefix(key: str, segments: int) -> str:
     return key if len(parts) <= segments else SEPARATOR.join(parts[:segments])
 
 
-def collapse(graph: Graph, scope: str | None = None, *, depth: int | None = 1) -> Picture:
-    """Group ``graph``'s keys into boxes by key prefix and count the edges between boxes.
+def collapse(
+    graph: Graph,
+    scope: str | None = None,
+    *,
+    depth: int | None = 1,
+    scope_of: Callable[[str], str] | None = None,
+) -> Picture:
+    """Group ``graph``'s keys into boxes by scope and count the edges between boxes.
 
     Parameters
     ----------
     graph
         The built graph.
     scope
-        A key prefix such as ``"AAPL"``: draw only the keys under it (and the key itself),
-        with the boxes outside it that are directly connected, marked ``outside``. None
+        A scope such as ``"AAPL"`` (or any key prefix, such as ``"U003/n"``): draw only its
+        keys (those ``scope_of`` puts in it, and the keys under the prefix), with the boxes
+        outside it that are directly connected (one per scope), marked ``outside``. None
         draws the whole graph.
     depth
-        How many key segments below ``scope`` name a box: 1 (the default) gives one box
-        per underlying of a graph built with scopes; None gives one box per key.
+        Without ``scope``: 1 (the default) gives one box per scope, ``k > 1`` one box per
+        first ``k`` key segments. With ``scope``: a box per key segments through the
+        scope's and ``depth`` more. None gives one box per key.
+    scope_of
+        Key → scope; by default :func:`scope_function` of the graph's keys.
 
-    Raises ValueError when no key lies under ``scope`` (naming close prefixes) or when
+    Raises ValueError when no key lies in ``scope`` (naming close scopes) or when
     ``depth`` is not None or a positive int.
     """
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
         raise ValueError(f"collapse: depth must be None or an int >= 1, got {depth=}")
     keys = graph.keys
     items = graph.items
+    if scope_of is None:
+        scope_of = scope_function(keys)
     inner = 0
     if scope is not None:
         scope = scope.strip(SEPARATOR)
         inner = len(scope.split(SEPARATOR))
-    segments = None if depth is None else inner + depth
     under = None if scope is None else scope + SEPARATOR
     box_of: list[int] = [-1] * len(keys)  # rank -> box index, -1 when not drawn
     names: list[str] = []
     where: dict[str, int] = {}
     for r, key in enumerate(keys):
-        if under is not None and key != scope and not key.startswith(under):
-            continue
-        name = key if segments is None else _prefix(key, segments)
+        if under is None:
+            name = key if depth is None else scope_of(key) if depth == 1 else _prefix(key, depth)
+        else:
+            if key == scope or key.startswith(under):
+                at = inner
+            elif scope_of(key) == scope:
+                at = 1 + inner  # the scope is the key's second part: kind/SCOPE/...
+            else:
+                continue
+            name = key if depth is None else _prefix(key, at + depth)
         b = where.get(name)
         if b is None:
             b = where[name] = len(names)
             names.append(name)
         box_of[r] = b
     if not names:
-        tops = sorted({_prefix(k, inner) for k in keys})
+        tops = sorted({scope_of(k) for k in keys} | {_prefix(k, inner) for k in keys})
         close = difflib.get_close_matches(scope or "", tops, n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"no key of the graph lies under scope {scope!r}{hint}")
@@ -157,8 +251,8 @@ def collapse(graph: Graph, scope: str | None = None, *, depth: int | None = 1) -
             if a < 0 or b < 0:  # one end outside: draw it in a box outside the scope
                 out = j if a < 0 else r
                 o = outside_of.get(out)
-                if o is None:
-                    name = _prefix(keys[out], max(inner, 1))
+                if o is None:  # its scope, or its prefix beside a deeper scope (U003/n)
+                    name = scope_of(keys[out]) if inner <= 1 else _prefix(keys[out], inner)
                     o = where.get(name)
                     if o is None:
                         o = where[name] = len(names)

@@ -19,7 +19,10 @@ give the same values for the same datagrams):
                                                         possible. The receive time of each
                                                         update is the capture's timestamp, so
                                                         at ``speed=0`` a run is a
-                                                        deterministic backtest.
+                                                        deterministic backtest. ``rate=N``
+                                                        sends at most ``N`` datagrams per
+                                                        second (with ``speed=0``: evenly
+                                                        paced, whatever the timestamps).
 ``iex+udp://HOST:PORT?group=G&interface=I``             receive IEX-TP datagrams on
                                                         ``HOST:PORT`` (joining multicast group
                                                         ``G`` on interface ``I`` when given).
@@ -28,7 +31,12 @@ give the same values for the same datagrams):
                                                         ``rcvbuf=BYTES`` (socket
                                                         buffer asked for, default 8 MiB),
                                                         ``idle=SECONDS`` (end after that long
-                                                        without a datagram; default: never).
+                                                        without a datagram; default: never),
+                                                        ``stamp=read|kernel`` (receive time:
+                                                        when the process read the datagram,
+                                                        the default, or the kernel's
+                                                        ``SO_TIMESTAMPNS``, when it reached
+                                                        the socket).
 =====================================================  ======================================
 
 A relative capture path is written ``iex+pcap://data/x.pcap`` (host and path joined); an
@@ -314,11 +322,14 @@ class IexPcapFeed(_IexDecoding):
             raise FeedError(f"feed {url.url!r}: no capture path; e.g. iex+pcap://capture.pcap")
         if not self.path.is_file():
             raise FeedError(f"feed {url.url!r}: no such capture file {str(self.path)!r}")
-        unknown = set(url.options) - {"speed"}
+        unknown = set(url.options) - {"speed", "rate"}
         if unknown:
-            raise FeedError(f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; known: speed")
+            raise FeedError(
+                f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; known: speed, rate"
+            )
         self.speed = url.number("speed", 1.0)
-        self.deterministic = self.speed == 0 or math.isinf(self.speed)
+        self.rate = url.number("rate", 0.0)
+        self.deterministic = (self.speed == 0 or math.isinf(self.speed)) and self.rate == 0
         self.decoder = ColumnarSegmentDecoder()
         self.replay_report = ReplayReport()
         self._closed = False
@@ -327,6 +338,8 @@ class IexPcapFeed(_IexDecoding):
         loop = asyncio.get_running_loop()
         decode, adapt, report = self.decoder.decode, self.adapt, self.decoder.report
         paced = not self.deterministic
+        by_time = 0 < self.speed < math.inf
+        gap_s = 1 / self.rate if self.rate else 0.0
         start = ts0 = 0.0
         n = 0
         try:
@@ -337,9 +350,14 @@ class IexPcapFeed(_IexDecoding):
                 if paced:
                     if n == 1:
                         start, ts0 = loop.time(), ts_ns
-                    ahead = start + (ts_ns - ts0) / 1e9 / self.speed - loop.time()
+                    due = start + (n - 1) * gap_s
+                    if by_time:
+                        due = max(due, start + (ts_ns - ts0) / 1e9 / self.speed)
+                    ahead = due - loop.time()
                     if ahead >= MIN_SLEEP_S:
                         await asyncio.sleep(ahead)
+                    elif n % YIELD_EVERY == 0:  # behind (a burst): let the cycles run
+                        await asyncio.sleep(0)
                 elif n % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
                 update = adapt(decode(payload, ts_ns), report)
@@ -365,12 +383,16 @@ class IexUdpFeed(_IexDecoding):
         super().__init__(url, context)
         if not url.host or url.port is None:
             raise FeedError(f"feed {url.url!r}: expected iex+udp://HOST:PORT, e.g. 127.0.0.1:10377")
-        unknown = set(url.options) - {"group", "interface", "rcvbuf", "idle", "allow"}
+        unknown = set(url.options) - {"group", "interface", "rcvbuf", "idle", "allow", "stamp"}
         if unknown:
             raise FeedError(
                 f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; "
-                "known: group, interface, rcvbuf, idle, allow"
+                "known: group, interface, rcvbuf, idle, allow, stamp"
             )
+        stamp = url.option("stamp", "read")
+        if stamp not in ("read", "kernel"):
+            raise FeedError(f"feed {url.url!r}: stamp must be 'read' or 'kernel', got {stamp!r}")
+        self.kernel_stamps = stamp == "kernel"
         allow = url.option("allow")
         self.allow_from = None if allow is None else [a for a in allow.split(",") if a]
         self.url = url
@@ -394,6 +416,7 @@ class IexUdpFeed(_IexDecoding):
                     interface=url.option("interface", "0.0.0.0") or "0.0.0.0",
                     rcvbuf_bytes=self.rcvbuf_bytes,
                     allow_from=self.allow_from,
+                    kernel_stamps=self.kernel_stamps,
                 )
             except ValueError as exc:  # a bad allow-list address
                 raise FeedError(f"feed {url.url!r}: {exc}") from None
@@ -417,6 +440,22 @@ class IexUdpFeed(_IexDecoding):
                 if update is not None:
                     yield update
         finally:
+            self.check_drops()
+            self.health.ended = True
+
+    async def serve(self, on_updates: Callable[[list[FeedUpdate]], None]) -> None:
+        """Hand the updates of each socket wake-up to ``on_updates``, called in the socket
+        callback (no task in between: ``fluvius live`` runs the cycle there); return when the
+        feed is closed or idle (``idle=``), raise its error when it fails. Health is kept
+        as by :meth:`updates`."""
+        await self.start()
+        feed = self.feed
+        assert feed is not None
+        feed.on_ready = lambda: on_updates(self.poll())
+        try:
+            await feed.until_done(self.idle_s, tick_s=self.KERNEL_CHECK_S, on_tick=self.check_drops)
+        finally:
+            feed.on_ready = None
             self.check_drops()
             self.health.ended = True
 

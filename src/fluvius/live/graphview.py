@@ -17,20 +17,11 @@ in the graph's topological order. Scopes can depend on each other both ways (``A
 B/y → A/z``): the pass gives such a pair an order all the same, and the edge that goes
 back is drawn backwards (a scope is not moved after a scope that it already feeds).
 
-**Scopes.** Keys are ``/``-separated paths (:mod:`fluvius.graph.keys`); projects put the
-underlying first (``U000/spot``, ``AAPL/vwap``) or second, after a kind
-(``mid/AAPL``, ``iv/AAPL/2026-12-18/C/150``), often both in one graph.
-:func:`scope_function` reads the keys once and decides, per first part, which it is. The
-feed adapter's sources (``quote/SYM``, ``mid/SYM``, ``trade/SYM``) are kind prefixes, and
-name the symbols. Another first part is a kind prefix (the scope is then the second part)
-when most of the second parts after it are symbols or first parts elsewhere that are not
-kinds themselves (``spread/AAPL`` beside ``quote/AAPL``; ``mid/U000`` beside ``U000/spot``,
-but not ``risk/delta`` beside ``delta/U000``). Otherwise the
-first part is the scope (``U000/spot``, ``risk/delta``), as for
-:func:`fluvius.observe.picture.collapse`; a one-part key is its own scope. Keys such as
-``iv/AAPL/…`` with neither feed sources nor ``AAPL/…`` keys are therefore drawn per kind: a
-two-level grid of keys reads the same both ways, and only the feed or the other keys tell
-which part is the underlying. Pass your own ``scope_of`` to the server when the rule does not fit.
+**Scopes** are the ones ``fluvius graph`` draws: :func:`scope_function` is
+:func:`fluvius.graph._picture.scope_function` (public in :mod:`fluvius.observe.picture`),
+whose module doc gives the rule (the underlying, whether it comes first, ``U000/spot``, or
+after a kind, ``mid/AAPL``, ``iv/U000/…``). Pass your own ``scope_of`` to the server when
+the rule does not fit.
 
 >>> from fluvius.graph import GraphBuilder
 >>> b = GraphBuilder()
@@ -58,44 +49,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fluvius.feeds.adapter import SOURCE_KINDS
-from fluvius.graph.keys import SEPARATOR
+from fluvius.graph._picture import scope_function
 from fluvius.graph.node import NodeSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
     from fluvius.graph.dag import Graph
 
 __all__ = ["collapse", "scope_function", "scope_view"]
-
-
-def scope_function(keys: Iterable[str]) -> Callable[[str], str]:
-    """The key → scope rule for a graph with these keys (see the module doc)."""
-    seconds: dict[str, set[str]] = {}
-    for key in keys:
-        head, sep, rest = key.partition(SEPARATOR)
-        after = seconds.setdefault(head, set())
-        if sep:
-            after.add(rest.partition(SEPARATOR)[0])
-    feed_kinds = {kind for kind in SOURCE_KINDS if seconds.get(kind)}
-    symbols = set().union(*(seconds[kind] for kind in feed_kinds))
-    prefixes: frozenset[str] = frozenset()
-    for _ in range(2):  # then again without the kinds found: ``risk/delta`` beside ``delta/U000``
-        known = symbols | (seconds.keys() - prefixes)
-        prefixes = frozenset(
-            head
-            for head, after in seconds.items()
-            if head in feed_kinds or (after and 2 * sum(s in known for s in after) > len(after))
-        )
-
-    def scope_of(key: str) -> str:
-        head, sep, rest = key.partition(SEPARATOR)
-        if sep and head in prefixes:
-            return rest.partition(SEPARATOR)[0]
-        return head
-
-    return scope_of
 
 
 def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:

@@ -22,7 +22,13 @@ Forming cycles. Two modes, chosen from the feeds:
   queue and merges them (:func:`take_updates`): the latest quote or mid wins, trades
   concatenate (:func:`fluvius.feeds.adapter.merge_tick`), and a source that must not
   conflate (``every_tick=True`` downstream) ends the batch at its second update. An update
-  is never split, nothing is reordered, no trade is dropped.
+  is never split, nothing is reordered, no trade is dropped. With one UDP feed there is no
+  pump task: when the session runs inline (serial scheduler, no async node,
+  :attr:`~fluvius.scheduling.base.Session.runs_inline`), the cycle runs in the socket
+  callback itself, right after the drain (:meth:`~fluvius.live.feeds.IexUdpFeed.serve`,
+  :meth:`~fluvius.scheduling.base.Session.cycle_now`): no task switch or queue between a
+  datagram and its cycle; otherwise the runner's task polls the feed, one event-loop step
+  after the callback.
 
 In both modes a trade source set by the previous cycle and without trades in this one is set
 to ``()`` (:func:`fluvius.feeds.adapter.clear_trades`): ``trade/SYM`` is the trades of the
@@ -249,8 +255,8 @@ class LiveRun:
         if self._inbox is not None:
             self._inbox.wake()
         for feed in self.feeds:
-            if getattr(feed, "poll", None) is not None:
-                feed.close()  # ends a polled feed's wait
+            if getattr(feed, "serve", None) is not None:
+                feed.close()  # ends a polled or direct feed's wait
 
     # -- the run ----------------------------------------------------------------------------
     async def run(self) -> LiveReport:
@@ -275,8 +281,11 @@ class LiveRun:
                 loop0 = time.perf_counter()
                 if all(f.deterministic for f in self.feeds):
                     await self._run_deterministic(session)
-                elif len(self.feeds) == 1 and callable(getattr(self.feeds[0], "poll", None)):
-                    await self._run_polled(session, self.feeds[0])
+                elif len(self.feeds) == 1 and callable(getattr(self.feeds[0], "serve", None)):
+                    if session.runs_inline:
+                        await self._run_direct(session, self.feeds[0])
+                    else:
+                        await self._run_polled(session, self.feeds[0])
                 else:
                     await self._run_live(session)
                 self._ended_by = self._ended_by or "feeds ended"
@@ -311,6 +320,37 @@ class LiveRun:
         finally:
             for s in streams:
                 await s.aclose()
+
+    async def _run_direct(self, session: Session, feed: Any) -> None:
+        """Live mode, one feed that calls back (UDP) and a session that runs inline (serial,
+        no async node): the cycle runs in the socket callback, right after the drain, with
+        every update the drain read (merged as in :func:`take_updates`); no task and no
+        event-loop step between a datagram and its cycle. This task only waits for the end:
+        the feed closed (:meth:`stop`) or idle, or a cycle failed (raised here)."""
+        pending: deque[FeedUpdate] = deque()
+        conflates = session.source_conflates
+        clocked = bool(feed.clocked)
+        traded: set[str] = set()
+        failure: list[BaseException] = []
+
+        def on_updates(updates: list[FeedUpdate]) -> None:
+            nonlocal traded
+            if failure or self._stop.is_set():
+                return  # the run is ending: what arrives now is not applied
+            pending.extend(updates)
+            try:
+                while pending:
+                    batch, used = take_updates(pending, conflates)
+                    traded = clear_trades(batch, traded)
+                    result = session.cycle_now(batch)
+                    self._after_cycle(session, result, batch, used, clocked=clocked)
+            except BaseException as exc:  # raised by the waiting task, not the event loop's
+                failure.append(exc)
+                feed.close()
+
+        await feed.serve(on_updates)
+        if failure:
+            raise failure[0]
 
     async def _run_polled(self, session: Session, feed: Any) -> None:
         """Live mode, one feed that can be polled (UDP): no pump task, so an update reaches
@@ -380,7 +420,17 @@ class LiveRun:
     async def _cycle(
         self, session: Session, batch: dict[str, Any], used: list[FeedUpdate], *, clocked: bool
     ) -> None:
-        result = await session.cycle(batch)
+        self._after_cycle(session, await session.cycle(batch), batch, used, clocked=clocked)
+
+    def _after_cycle(
+        self,
+        session: Session,
+        result: CycleResult,
+        batch: dict[str, Any],
+        used: list[FeedUpdate],
+        *,
+        clocked: bool,
+    ) -> None:
         index = result.index
         self._cycles_recomputed.append(result.recomputed)
         self._cycles_seconds.append(result.seconds)

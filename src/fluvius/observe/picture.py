@@ -1,7 +1,9 @@
 """Pictures of a graph: one box per scope, edge counts between them; DOT, Mermaid, SVG.
 
 :func:`collapse` turns a :class:`~fluvius.graph.Graph` into plain data (boxes with node
-and source counts, edges with edge counts) that any renderer can draw;
+and source counts, edges with edge counts) that any renderer can draw, one box per scope
+(:func:`scope_function`: the underlying, whether keys start with it or with a kind, as in
+``iv/U000/…``; the live dashboard draws the same scopes);
 :func:`dot_text` and :func:`mermaid_text` format it, and :func:`render_svg` runs
 Graphviz's ``dot`` on the DOT text. :meth:`Graph.to_dot <fluvius.graph.Graph.to_dot>`,
 :meth:`Graph.to_mermaid <fluvius.graph.Graph.to_mermaid>` and ``fluvius graph`` are
@@ -28,21 +30,25 @@ import shutil
 import subprocess
 
 from fluvius.errors import FluviusError
+from fluvius.graph._picture import FEED_KINDS as FEED_KINDS
 from fluvius.graph._picture import Box as Box
 from fluvius.graph._picture import Edge as Edge
 from fluvius.graph._picture import Picture as Picture
 from fluvius.graph._picture import collapse as collapse
 from fluvius.graph._picture import dot_text as dot_text
 from fluvius.graph._picture import mermaid_text as mermaid_text
+from fluvius.graph._picture import scope_function as scope_function
 
 __all__ = [
     "Box",
     "Edge",
+    "FEED_KINDS",
     "Picture",
     "collapse",
     "dot_text",
     "mermaid_text",
     "render_svg",
+    "scope_function",
 ]
 
 DOT_TIMEOUT_S = 120.0

@@ -137,6 +137,29 @@ class Session:
         self.busy_seconds += result.seconds
         return result
 
+    @property
+    def runs_inline(self) -> bool:
+        """True when every cycle completes without awaiting (nodes computed in this thread,
+        no async node): :meth:`cycle_now` may then be called from plain callbacks."""
+        return False
+
+    def cycle_now(self, batch: Mapping[str, Any]) -> CycleResult:
+        """:meth:`cycle` run to its end at once, without an event-loop step, for a session
+        that :attr:`runs_inline` (the live runner calls it from the socket callback)."""
+        if not self.runs_inline:
+            raise FluviusError(
+                f"a {self.worker_name} session cannot run a cycle without awaiting; "
+                "use 'await session.cycle(batch)'"
+            )
+        work = self.cycle(batch)
+        try:
+            work.send(None)
+        except StopIteration as done:
+            result: CycleResult = done.value
+            return result
+        work.close()  # unreachable while runs_inline holds: nothing in a cycle awaits
+        raise FluviusError("a cycle of a session that runs inline awaited something")
+
     async def aclose(self) -> None:
         """Release what the session holds (processes, loops, the frozen heap). Idempotent."""
         self._closed = True

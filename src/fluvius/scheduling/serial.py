@@ -121,6 +121,10 @@ class SerialSession(Session):
         )
         self.chunk = chunk
 
+    @property
+    def runs_inline(self) -> bool:
+        return not self.plan.has_async
+
     async def _start(self, progress: ProgressCallback | None) -> CycleResult:
         plan = self.plan
         if plan.has_async:

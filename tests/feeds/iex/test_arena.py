@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from fluvius.feeds.iex import _fused, batch
+from fluvius.feeds.iex import batch
 from fluvius.feeds.iex.batch import decode_capture
 from fluvius.feeds.iex.synthetic import synthetic_deep, synthetic_tops
 
@@ -39,15 +39,17 @@ def test_chunks_that_do_not_fit_are_joined_by_copy(tmp_path: Path, monkeypatch: 
     pytest.importorskip("numba")
     path = synthetic_tops(20_000, seed=4).write(tmp_path / "c.pcap")
 
-    def small(capture_bytes: int) -> _fused.Arena:  # room for about three chunks
-        return _fused.Arena(capture_bytes // 4, margin=1.0, min_rows=1)
+    arena = batch.Arena
+
+    def small(capture_bytes: int) -> batch.Arena:  # room for about three chunks
+        return arena(capture_bytes // 4, margin=1.0, min_rows=1)
 
     monkeypatch.setattr(batch, "Arena", small)
     _assert_same(path)
 
 
 def test_take_refuses_what_does_not_fit() -> None:
-    arena = _fused.Arena(100, margin=1.0, min_rows=1)
+    arena = batch.Arena(100, margin=1.0, min_rows=1)
     itemsize = np.array([10, 20], dtype=np.int64)
     first = arena.take(np.array([30, 40]), itemsize, 50)  # regions of 6 and 4 rows
     assert first is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +14,18 @@ from hypothesis import strategies as st
 from iex_strategies import damaged
 
 from fluvius.errors import DecodeError
+from fluvius.feeds import _kernels
 from fluvius.feeds.events import Event, SystemEvent, Trade, events_to_array
 from fluvius.feeds.iex import SegmentDecoder
-from fluvius.feeds.iex import _live_kernels as lk
 from fluvius.feeds.iex.datagram import ROW_KINDS, ColumnarSegmentDecoder, DatagramBatch
 from fluvius.feeds.iex.encode import encode_segments, synthetic_deep, synthetic_tops
 from fluvius.feeds.iex.replay import iter_datagrams
 
-SAMPLE = (
-    Path(__file__).resolve().parents[3].parent / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
-)
-needs_kernel = pytest.mark.skipif(lk.live_kernel() is None, reason="no numba kernel")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from capture_builder import shared_sample
+
+SAMPLE = shared_sample() or Path("shared/data/iex/TOPS16_20170710_sample.pcap.gz")
+needs_kernel = pytest.mark.skipif(_kernels.kernels() is None, reason="no numba kernel")
 
 
 def _check_batch(batch: DatagramBatch, expected: list[Event]) -> None:
@@ -101,12 +103,11 @@ def test_clean_segments_take_the_kernel(
     ref = SegmentDecoder()
 
     def forbidden(*args: object, **kwargs: object) -> list[object]:
-        raise AssertionError("the per-event decoder was used")
+        raise AssertionError("the reference decoder was used")
 
-    monkeypatch.setattr(col.fast, "decode", forbidden)
+    monkeypatch.setattr(col.reference, "decode", forbidden)
     for recv, seg in iter_datagrams(path):
-        if seg[14:16] != b"\0\0":  # heartbeats go to the per-event decoder (nothing to do)
-            _check_batch(col.decode(seg, recv), ref.decode(seg, recv))
+        _check_batch(col.decode(seg, recv), ref.decode(seg, recv))
     assert col.report.as_dict() == ref.report.as_dict()
     assert col.report.messages == 3000
 
@@ -158,32 +159,13 @@ def test_batch_sequence_behaviour() -> None:
 
 def test_compiled_true_needs_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLUVIUS_NUMBA", "0")
-    assert lk.live_kernel() is None
+    monkeypatch.setattr(_kernels, "_CACHE", {})
+    assert _kernels.kernels() is None
     with pytest.raises(ValueError, match="compiled=True needs the numba kernel"):
         ColumnarSegmentDecoder(compiled=True)
     trades = [Trade("IEX", "AB", 5, 0, 1, 10**9, 100, 0, 0)]
     ((_, seg),) = encode_segments(trades)
     assert list(ColumnarSegmentDecoder().decode(seg, 0)) == trades
-
-
-@pytest.mark.slow
-def test_ahead_of_time_build_loads_and_agrees(tmp_path: Path, monkeypatch: Any) -> None:
-    pytest.importorskip("numba.pycc")
-    import shutil
-
-    if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
-        pytest.skip("no C compiler: the ahead-of-time build needs one")
-    monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
-    monkeypatch.setattr(lk, "_CACHE", {})
-    assert lk.LIVE.load() is None
-    assert lk.LIVE.build().parent == tmp_path
-    kernel = lk.live_kernel()
-    assert type(kernel).__name__ == "builtin_function_or_method"  # not a numba dispatcher
-    path = synthetic_deep(500, n_symbols=20, seed=9).write(tmp_path / "c.pcap")
-    ref, col = SegmentDecoder(), ColumnarSegmentDecoder(compiled=True)
-    for recv, seg in iter_datagrams(path):
-        _check_batch(col.decode(seg, recv), ref.decode(seg, recv))
 
 
 def test_rows_are_the_batch_decoders_dtypes() -> None:

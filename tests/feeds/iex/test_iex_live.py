@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,10 @@ from fluvius.feeds.iex.encode import CaptureFormat, encode_segments, synthetic_d
 from fluvius.feeds.iex.live import LiveFeed
 from fluvius.feeds.iex.replay import iter_datagrams, replay
 
-SAMPLE = (
-    Path(__file__).resolve().parents[3].parent / "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from capture_builder import shared_sample
+
+SAMPLE = shared_sample() or Path("shared/data/iex/TOPS16_20170710_sample.pcap.gz")
 
 
 def _no_recv(events: list[Event]) -> list[Event]:
@@ -203,3 +206,52 @@ def test_multicast_group_join() -> None:
     if not got:
         pytest.skip("multicast datagrams are not looped back on this host")
     assert [e.seq for e in got] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("kernel_stamps", [False, True])
+def test_a_direct_consumer_gets_every_batch_in_the_socket_callback(
+    tmp_path: Path, kernel_stamps: bool
+) -> None:
+    """``on_ready`` runs in the socket callback with the batches queued; ``until_done`` ends
+    when the feed goes idle; receive stamps (read or kernel) are this run's wall clock."""
+    path = synthetic_tops(3_000, n_symbols=40, seed=2).write(tmp_path / "t.pcap")
+    expected = list(iter_events(path))
+
+    async def main() -> tuple[list[Event], list[bool], int, int]:
+        feed = await LiveFeed.bind("127.0.0.1", 0, kernel_stamps=kernel_stamps)
+        got: list[Event] = []
+        outside_tasks: list[bool] = []
+
+        def on_ready() -> None:
+            outside_tasks.append(asyncio.current_task() is None)
+            for batch in feed.take_ready():
+                got.extend(batch.events())
+
+        feed.on_ready = on_ready
+        t0 = time.time_ns()
+        async with asyncio.TaskGroup() as tg:
+            waiting = tg.create_task(feed.until_done(idle_timeout_s=0.5, tick_s=0.1))
+            await replay(path, "127.0.0.1", feed.port, speed=0)
+        assert waiting.done()
+        feed.close()
+        return got, outside_tasks, t0, time.time_ns()
+
+    got, outside_tasks, t0, t1 = asyncio.run(main())
+    assert _no_recv(got) == _no_recv(expected)
+    assert outside_tasks
+    assert all(outside_tasks)
+    assert all(t0 <= e.recv_ns <= t1 for e in got)
+
+
+def test_until_done_ends_when_the_feed_closes_and_raises_its_error() -> None:
+    async def main() -> None:
+        feed = await LiveFeed.bind("127.0.0.1", 0)
+        asyncio.get_running_loop().call_later(0.05, feed.close)
+        await asyncio.wait_for(feed.until_done(tick_s=10.0), 5)  # closing wakes it at once
+        failing = await LiveFeed.bind("127.0.0.1", 0)
+        failing._fail(OSError("network is down"))
+        with pytest.raises(OSError, match="network is down"):
+            await failing.until_done()
+        failing.close()
+
+    asyncio.run(main())

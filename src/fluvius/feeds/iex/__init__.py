@@ -1,9 +1,10 @@
 """IEX: the IEX-TP transport, TOPS 1.6 and DEEP 1.0 decoders.
 
-Layers: ``transport`` (segments, sequence tracking) · ``tops`` / ``deep`` (message layouts)
-· ``reference`` (streaming decoder, one datagram at a time) · ``datagram`` (live decoder
-to columns, one datagram at a time) · ``batch`` (columnar decoder
-of whole captures) · ``report`` (what a decode saw).
+Layers: ``transport`` (segments, sequence tracking) · ``tops`` / ``deep`` (message layouts,
+turned into field programs by ``_layout``) · ``reference`` (the readable decoder and
+oracle, one datagram at a time) · the compiled kernel (``feeds._kernel_src.decode_rows``,
+over N segments) used by ``batch`` (whole captures, chunk by chunk) and ``datagram`` (live,
+one datagram) · ``report`` (what a decode saw).
 """
 
 from __future__ import annotations

@@ -2,29 +2,23 @@
 
 Design note
 -----------
-Before the rows are written (``fill``, :mod:`fluvius.feeds.iex._fused`), a chunk's records
-must become segments: where each record starts (classic pcap: a chain of lengths), its
-capture time and lengths, the UDP payload of its frame, the 40-byte IEX-TP header, and a
-check of every message block (does the chunk need the careful path?). These used to be
-five kernels and a dozen numpy steps, each re-reading the chunk and allocating arrays.
-The ``survey`` kernel (:mod:`fluvius.feeds._kernel_src`) does them in one walk:
+Before its rows are written (``decode_rows``), a chunk's records must become segments:
+where each record starts (classic pcap: a chain of lengths), its capture time and lengths,
+the UDP payload of its frame, the 40-byte IEX-TP header. The ``survey`` kernel
+(:mod:`fluvius.feeds._kernel_src`) does them in one walk:
 
 * classic pcap: it walks the records itself (the chunk reader hands it the raw buffer
   through :data:`fluvius.feeds._capture.ContainerWalk`), so no per-record array is made at all;
   other containers (pcapng) come as :class:`~fluvius.feeds._capture.RecordChunk` arrays;
 * per frame it applies :func:`fluvius.feeds.net.udp_payload`'s rules (802.1Q / QinQ tags,
   any IPv4 header length, fragments, the shorter of the UDP, IPv4 and captured lengths);
-* per datagram it applies the segment rules of the numpy path (too short for a header, an
+* per datagram it applies the reference decoder's segment rules (too short for a header, an
   unknown version or protocol, DEEP+ unsupported) and counts each for the report;
-* per segment it writes one column of an int64 table (the fields of
-  :class:`~fluvius.feeds.iex._blocks.Segments`) and, while every segment so far is intact,
-  walks its message blocks with ``scan``'s checks, counting messages per (family, type);
+* per segment it writes one column of an int64 table (:class:`Segments`);
 * it notes whether all segments continue one stream in order, so the sequence tracker's
   usual case costs two comparisons.
 
-A chunk that is not intact goes on to the careful path of :mod:`fluvius.feeds.iex.batch`
-with the same :class:`~fluvius.feeds.iex._blocks.Segments`, which finds and words the
-problems exactly like the reference decoder.
+The segments then go to the decoder kernel (``decode_rows``, :mod:`fluvius.feeds.iex.batch`).
 """
 
 from __future__ import annotations
@@ -35,8 +29,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluvius.feeds._capture import IndexResult, strided_view
-from fluvius.feeds.iex._blocks import Segments
-from fluvius.feeds.iex._fused import tables
 from fluvius.feeds.iex.transport import DEEP_PLUS_PROTOCOL_ID, DEEP_PROTOCOL_ID, PROTOCOLS
 from fluvius.feeds.pcap import MAX_RECORD, corrupt_record
 from fluvius.feeds.pcapng import MAX_BLOCK
@@ -49,11 +41,11 @@ if TYPE_CHECKING:
     from fluvius.feeds.pcap import PcapIndexer
     from fluvius.feeds.pcapng import PcapngIndexer
 
-__all__ = ["Survey", "container_walk", "pcap_walk", "pcapng_walk", "survey_records"]
+__all__ = ["Segments", "Survey", "container_walk", "pcap_walk", "pcapng_walk", "survey_records"]
 
 # the kernel's per-chunk counts, by index
 USED, STOP, RECORDS, TRUNC_RECORDS, NON_ETHERNET, NON_UDP, DATAGRAMS = range(7)
-SHORT_TRUNC, NOT_IEX, UNSUPPORTED, SEGMENTS, HEARTBEATS, INTACT, IN_ORDER = range(7, 14)
+SHORT_TRUNC, NOT_IEX, UNSUPPORTED, SEGMENTS, HEARTBEATS, _, IN_ORDER = range(7, 14)
 NG_STOP, NG_SKIPPED = 14, 15  # pcapng: why the walk stopped, blocks skipped
 
 
@@ -73,22 +65,36 @@ _WIDE = (np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8"))
 
 
 @dataclass(slots=True)
-class Survey:
-    """What ``survey`` found in one chunk: its segments, counts, and whether all are intact.
+class Segments:
+    """Per-segment arrays of one chunk (offsets relative to the chunk buffer): rows of
+    ``table``, the (11, N) int64 array ``survey`` writes and ``decode_rows`` reads."""
 
-    ``counts`` (messages per ``family << 8 | type``) is complete only when ``intact``.
-    """
+    table: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.table.shape[1])
+
+    off = property(lambda self: self.table[0])  # the IEX-TP header's offset
+    avail = property(lambda self: self.table[1])  # bytes of the datagram after the header
+    trunc = property(lambda self: self.table[2])  # 1: the capture cut the frame short
+    recv_ns = property(lambda self: self.table[3])
+    protocol = property(lambda self: self.table[4])
+    channel = property(lambda self: self.table[5])
+    session = property(lambda self: self.table[6])
+    plen = property(lambda self: self.table[7])
+    count = property(lambda self: self.table[8])
+    soff = property(lambda self: self.table[9])
+    first = property(lambda self: self.table[10])
+
+
+@dataclass(slots=True)
+class Survey:
+    """What ``survey`` found in one chunk: its segments and counts."""
 
     buf: bytes | bytearray
     base: int
     seg: Segments
-    counts: NDArray[np.int64]
     stats: NDArray[np.int64]
-
-    @property
-    def intact(self) -> bool:
-        """Every segment's blocks fill its payload exactly with documented messages."""
-        return bool(self.stats[INTACT])
 
     @property
     def in_order(self) -> bool:
@@ -116,10 +122,8 @@ def _views(buf: bytes | bytearray) -> tuple[NDArray[Any], ...]:
 
 
 def _survey(buf: bytes | bytearray, base: int, found: tuple[Any, ...]) -> Survey:
-    rows, stats, counts = found
-    trunc = rows[2].astype(np.bool_)
-    seg = Segments(rows[0], rows[1], trunc, *rows[3:])
-    return Survey(buf, base, seg, counts, stats)
+    rows, stats = found
+    return Survey(buf, base, Segments(rows), stats)
 
 
 def survey_records(k: Any, chunk: RecordChunk) -> Survey:
@@ -128,14 +132,13 @@ def survey_records(k: Any, chunk: RecordChunk) -> Survey:
     found = k.survey(
         *_views(chunk.buf), -1, True, 0, 0, 0,
         c(chunk.frame_off), c(chunk.cap_len), c(chunk.orig_len), c(chunk.ts_ns), c(chunk.link),
-        _FAMILY, tables().doc_len, False, _NO_RECORDS, _NO_RECORDS, 0,
+        _FAMILY, False, _NO_RECORDS, _NO_RECORDS, 0,
     )  # fmt: skip
     return _survey(chunk.buf, chunk.base, found)
 
 
 def pcap_walk(k: Any, stats: CaptureStats) -> ContainerWalk[Survey]:
     """The chunk reader's walk of classic pcap records (``iter_record_chunks(walk=...)``)."""
-    doc = tables().doc_len
 
     def walk(
         buf: bytearray, start: int, base: int, ix: PcapIndexer
@@ -143,7 +146,7 @@ def pcap_walk(k: Any, stats: CaptureStats) -> ContainerWalk[Survey]:
         little = ix.endian == "<"
         found = k.survey(
             *_views(buf), start, little, MAX_RECORD, ix.ns_per_tick, ix.linktype,
-            _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_LINKS, _FAMILY, doc,
+            _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_LINKS, _FAMILY,
             False, _NO_RECORDS, _NO_RECORDS, 0,
         )  # fmt: skip
         s = found[1]
@@ -166,7 +169,6 @@ def pcapng_walk(k: Any, stats: CaptureStats) -> ContainerWalk[Survey]:
     undeclared interface, a timestamp unit that is not a power of ten down to the ns) is
     indexed by the indexer and surveyed from its records instead: same result.
     """
-    doc = tables().doc_len
 
     def walk(
         buf: bytearray, start: int, base: int, ix: PcapngIndexer
@@ -189,7 +191,7 @@ def pcapng_walk(k: Any, stats: CaptureStats) -> ContainerWalk[Survey]:
         snap0 = ix.interfaces[0].snaplen if ix.interfaces else 0
         found = k.survey(
             *_views(buf), pos, ix.endian == "<", MAX_BLOCK, 0, 0,
-            _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_LINKS, _FAMILY, doc,
+            _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_RECORDS, _NO_LINKS, _FAMILY,
             True, mult, link, snap0,
         )  # fmt: skip
         s = found[1]

@@ -1,40 +1,28 @@
-"""The fast IEX decoder: whole captures to columnar events, compiled or with vectorised numpy.
+"""The batch IEX decoder: whole captures to event rows, capture chunks → the decoder kernel.
 
 Design note
 -----------
 The capture is read in chunks (:func:`fluvius.feeds._capture.iter_record_chunks`, one
 reused buffer; :data:`DECODE_CHUNK_BYTES` in :func:`decode_capture`, small enough that a
-chunk is still in the CPU caches for its second pass).
-With the compiled kernels (:mod:`fluvius.feeds._kernels`, the default when numba or the
-ahead-of-time module is there) a chunk takes **two passes**:
+chunk is still in the CPU caches for its second pass). Per chunk:
 
-1. **survey** (:mod:`fluvius.feeds.iex._survey`): one walk from records to segments. For
-   classic pcap it walks the record chain itself (the chunk reader hands it the raw buffer,
-   no per-record arrays); pcapng records come indexed. Per frame: Ethernet, 802.1Q tags,
-   IPv4, UDP, the 40-byte IEX-TP header; per segment one column of int64 fields; and, while
-   all are intact, every message block checked and counted per (family, type). It also
-   notes whether the segments continue one stream in order.
-2. **fill** (:mod:`fluvius.feeds.iex._fused`): when every segment is intact, each
-   message's event row is written in place, rows of a kind adjacent in file order (one
-   :class:`~fluvius.feeds.iex._fused.Arena` per capture in :func:`decode_capture`, so the
-   capture's rows of a kind are one view, not a join). Sequence tracking needs two
-   comparisons when the chunk continues the expected stream in order; otherwise the same
-   :class:`~fluvius.feeds.iex.transport.SequenceTracker` the reference decoder uses decides
-   which leading duplicates to drop (and ``scan`` recounts without them).
+1. ``survey`` (:mod:`fluvius.feeds.iex._survey`) walks the records to the chunk's IEX-TP
+   segments (one int64 table) and counts frames and datagrams for the report;
+2. ``decode_rows`` (:mod:`fluvius.feeds._kernel_src`, the kernel the live decoder uses too)
+   checks the segments and counts rows per kind up to the first segment that is not clean;
+   the sequence tracker (:class:`~fluvius.feeds.iex.transport.SequenceTracker`, two
+   comparisons when the segments continue one stream in order) says which leading
+   duplicates to drop; then the same kernel writes each message's row in place, rows of
+   a kind adjacent in file order (one :class:`Arena` per capture in
+   :func:`decode_capture`, so the capture's rows of a kind are one view, not a join);
+3. a segment that is not clean (damaged, cut short, an empty, short or undocumented
+   message) goes alone to the reference decoder (:mod:`fluvius.feeds.iex.reference`),
+   which words its problems and fills the report; its events become rows
+   (:func:`~fluvius.feeds.events.events_to_array`) and the kernel resumes after it.
 
-A chunk with anything to report (a damaged or cut segment, an empty, short or
-undocumented message) takes the **careful path** from the survey's segments: the
-``walk_blocks`` kernel lists every block, problems are worded and ordered like the
-reference decoder's, and fields are gathered per type (:mod:`fluvius.feeds.iex._columns`).
-
-Without numba (``use_numba=False``) the same steps run as numpy array passes: UDP payloads
-of all frames (:func:`~fluvius.feeds.net.locate_payloads`), segment headers through a
-strided structured view, the blocks of all segments walked together one block per numpy
-step (:mod:`fluvius.feeds.iex._blocks`), then the careful path's per-type gathers.
-
-The result equals the reference decoder's (:mod:`fluvius.feeds.iex.reference`): same events
-in the same order, same report; the tests check all three paths on random and damaged
-captures, strict and lenient.
+Without the kernels (numba missing, ``FLUVIUS_NUMBA=0`` or ``use_numba=False``) every
+datagram goes to the reference decoder: the same rows and report, at its speed. The tests
+check both against the reference decoder's events on random and damaged captures.
 """
 
 from __future__ import annotations
@@ -46,56 +34,48 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fluvius.errors import DecodeError
-from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks
+from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks, strided_view
+from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
-from fluvius.feeds.events import KINDS, EventBatch
-from fluvius.feeds.iex._blocks import (
-    Messages,
-    Segments,
-    numpy_segments,
-    segment_problems,
-    walk_blocks,
-    walk_blocks_fast,
-)
-from fluvius.feeds.iex._columns import Columns, gather, gather_compiled
-from fluvius.feeds.iex._fused import Arena, Rows, fill_rows, rows_from_columns, tables
-from fluvius.feeds.iex._survey import Survey, container_walk, survey_records
-from fluvius.feeds.iex.deep import DEEP_LAYOUTS
+from fluvius.feeds.events import KINDS, EventBatch, dtype_of, events_to_array
+from fluvius.feeds.iex._layout import programs
+from fluvius.feeds.iex._survey import Segments, Survey, container_walk, survey_records
+from fluvius.feeds.iex.reference import SegmentDecoder, decode_records
 from fluvius.feeds.iex.report import DecodeReport
-from fluvius.feeds.iex.tops import TOPS_LAYOUTS
-from fluvius.feeds.iex.transport import (
-    DEEP_PROTOCOL_ID,
-    SequenceTracker,
-    StreamKey,
-)
+from fluvius.feeds.iex.transport import StreamKey
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from numpy.typing import NDArray
 
-    from fluvius.feeds.iex._layout import MessageLayout
+    from fluvius.feeds.events import Event
 
 __all__ = [
     "DECODE_CHUNK_BYTES",
+    "Arena",
     "BatchDecoder",
-    "Columns",
     "DecodedCapture",
+    "Rows",
     "decode_capture",
     "iter_capture_batches",
-    "rows_from_columns",
+    "join_rows",
 ]
 
+Rows = np.ndarray
+"""One kind's events of a chunk: a structured array of :func:`~fluvius.feeds.events.dtype_of`."""
+
 DECODE_CHUNK_BYTES = 4 << 20
-""":func:`decode_capture`'s chunk size: the chunk stays in the CPU caches between the survey
+""":func:`decode_capture`'s chunk size: the chunk stays in the CPU caches between the check
 and the fill of its rows (16 MiB chunks decoded 16-27% slower here) and the buffer is small
 next to the rows. :func:`iter_capture_batches` keeps :data:`CHUNK_BYTES` unless told."""
 
-# documented length per (family << 8 | type byte); family 0 = TOPS, 1 = DEEP; 0 = undocumented
-_DOC_FLAT = tables().doc_len
-_LAYOUT_OF: dict[int, MessageLayout] = {**TOPS_LAYOUTS, **DEEP_LAYOUTS}
+CHECK, WRITE = 0, 1  # decode_rows' modes
+_P = programs()
+_NK = len(_P.kinds)
+_U2, _U4, _U8 = np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8")
+_NONE1, _NONE4, _NONE8 = np.zeros(8, np.uint8), np.zeros(1, np.uint32), np.zeros(1, np.uint64)
 
 
 @dataclass(slots=True)
@@ -113,198 +93,204 @@ class DecodedCapture:
 
 
 @dataclass(slots=True)
+class Arena:
+    """One zeroed buffer for a whole capture's rows, a region per kind, filled chunk by chunk.
+
+    The kernel writes a chunk's rows at any byte offsets of one buffer, so when the
+    capture's size is known (:func:`decode_capture`) the chunks write into regions of one
+    arena sized from the first chunk's rows per byte (times ``margin``, and ``min_rows``
+    for kinds it lacks): consecutive chunks' rows of a kind are then adjacent and the
+    capture's rows of the kind are one view, not a copy of all chunks (:func:`join_rows`).
+    A chunk that does not fit gets its own buffer, and its kinds are then copied. The
+    buffer is allocated zeroed (``calloc``), so the pages past the rows cost no memory.
+    """
+
+    capture_bytes: int
+    margin: float = 1.25
+    min_rows: int = 4096
+    buf: NDArray[np.uint8] | None = None
+    cursor: NDArray[np.int64] | None = None
+    limit: NDArray[np.int64] | None = None
+
+    def take(
+        self, sizes: NDArray[np.int64], itemsize: NDArray[np.int64], chunk_bytes: int
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64]] | None:
+        """(buffer, byte offset per kind) for a chunk's rows of ``sizes`` bytes, or None."""
+        if self.buf is None:
+            scale = self.margin * max(self.capture_bytes, chunk_bytes) / max(chunk_bytes, 1)
+            rows = np.maximum(np.ceil(sizes // itemsize * scale).astype(np.int64), self.min_rows)
+            cap = rows * itemsize
+            self.buf = np.zeros(int(cap.sum()), dtype=np.uint8)
+            self.cursor = np.cumsum(cap) - cap
+            self.limit = self.cursor + cap
+        assert self.cursor is not None
+        assert self.limit is not None
+        if np.any(self.cursor + sizes > self.limit):
+            return None
+        start = self.cursor.copy()
+        self.cursor += sizes
+        return self.buf, start
+
+
+@dataclass(slots=True)
 class BatchDecoder:
     """Decodes the chunks of one capture, carrying sequence state from chunk to chunk."""
 
     venue: str = "IEX"
     strict: bool = False
     report: DecodeReport = field(default_factory=DecodeReport)
-    use_numba: bool = True  # compiled kernels when numba is installed (else numpy)
+    use_numba: bool = True  # the compiled kernel when numba is installed (else the reference)
     arena: Arena | None = None  # one buffer for all chunks' rows (decode_capture)
-    tracker: SequenceTracker = field(init=False)
+    reference: SegmentDecoder = field(init=False)
     _k: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.tracker = SequenceTracker(self.report, strict=self.strict)
+        self.reference = SegmentDecoder(venue=self.venue, strict=self.strict, report=self.report)
         self._k = kernels() if self.use_numba else None
 
     def decode_chunk(self, chunk: RecordChunk | Survey) -> dict[str, Rows]:
         """The events of one chunk: kind → rows in file order.
 
-        Rows are columns (field → array) or a structured array of ``dtype_of(kind)``;
-        both index by field name the same way. A :class:`Survey` comes from the compiled
-        pcap walk (:func:`~fluvius.feeds.iex._survey.pcap_walk`).
+        A :class:`Survey` comes from the compiled container walk
+        (:func:`~fluvius.feeds.iex._survey.container_walk`).
         """
         k = self._k
         if k is None:
             assert isinstance(chunk, RecordChunk)
-            seg = numpy_segments(chunk, self.report)
-            if seg is None:
-                return {}
-            buf, base = chunk.buf, chunk.base
-            msgs = walk_blocks_fast(buf, seg)
-            if msgs is None:  # a truncated or corrupt segment in the chunk: walk with checks
-                msgs = walk_blocks(buf, seg)
-            return self._careful(buf, seg, msgs, base)
+            return _rows_of(list(decode_records(self.reference, chunk)))
         sv = chunk if isinstance(chunk, Survey) else survey_records(k, chunk)
         sv.count(self.report)
         seg = sv.seg
-        if not len(seg.off):
+        n = len(seg)
+        if not n:
             return {}
-        if sv.intact:  # the usual case: one pass writes the rows
-            drop = self._track(seg, sv.base, sv.in_order)
-            return fill_rows(k, sv.buf, seg, sv.counts, drop, self.report, self.arena)
-        end = seg.off + 40 + np.minimum(seg.plen, seg.avail)
-        u8 = np.frombuffer(sv.buf, dtype=np.uint8)
-        msgs = Messages(*k.walk_blocks(u8, seg.off, end, seg.count))
-        return self._careful(sv.buf, seg, msgs, sv.base)
+        buf = sv.buf
+        a = (np.frombuffer(buf, dtype=np.uint8), *(strided_view(buf, t) for t in (_U2, _U4, _U8)))
+        drop = np.zeros(n, dtype=np.int64)
+        res = np.zeros(RES, dtype=np.int64)
+        parts: list[dict[str, Rows]] = []
+        lo = 0
+        while lo < n:
+            none = (_NONE1, _NONE4, _NONE8, res, res)
+            stop = k.decode_rows(*a, seg.table, drop, lo, n, CHECK, *none)
+            if stop > lo:
+                # all the chunk's segments continue one stream: so do these
+                if self._track(seg, sv.base, lo, stop, drop, sv.in_order or None):
+                    k.decode_rows(*a, seg.table, drop, lo, stop, CHECK, *none)
+                parts.append(self._write(k, a, seg, drop, lo, stop, res))
+            if stop < n:
+                parts.append(self._reference(sv, stop))
+            lo = stop + 1
+        if len(parts) == 1:
+            return parts[0]
+        out: dict[str, list[Rows]] = {}
+        for part in parts:
+            for kind, rows in part.items():
+                out.setdefault(kind, []).append(rows)
+        return {kind: join_rows(kind, chunks) for kind, chunks in out.items()}
 
-    def _careful(
-        self, buf: bytes | bytearray, seg: Segments, msgs: Messages, base: int
+    def _write(
+        self,
+        k: Any,
+        a: tuple[NDArray[Any], ...],
+        seg: Segments,
+        drop: NDArray[np.int64],
+        lo: int,
+        hi: int,
+        res: NDArray[np.int64],
     ) -> dict[str, Rows]:
-        """The general path: problems of each segment and message, then the fields."""
-        problems = segment_problems(seg, msgs, base, self.report)
-        drop = np.zeros(len(seg.off), dtype=np.int64)
-        try:
-            self._track(seg, base, drop=drop)
-            sequence_error = None
-        except DecodeError as exc:  # strict: raised below if nothing comes before it
-            sequence_error = exc
-        if drop.any():
-            msgs = msgs.select(msgs.k >= drop[msgs.seg])
-        self.report.messages += len(msgs.mpos)
-        return self._fields(buf, seg, msgs, problems, base, sequence_error)
+        """The rows of the clean segments ``lo..hi-1`` (``res``: their counts per kind)."""
+        report = self.report
+        counts = res[:_NK]
+        sizes = counts * _P.itemsize
+        span = int(seg.off[hi - 1] + 40 + seg.plen[hi - 1] - seg.off[lo])
+        place = self.arena.take(sizes, _P.itemsize, span) if self.arena is not None else None
+        if place is None:
+            out = np.empty(int(sizes.sum()), dtype=np.uint8)
+            start = np.cumsum(sizes) - sizes
+        else:
+            out, start = place
+        cursor = np.append(start, 0)
+        o = (out, strided_view(out, _U4), strided_view(out, _U8))
+        k.decode_rows(*a, seg.table, drop, lo, hi, WRITE, *o, cursor, res)
+        report.long_messages += int(res[_NK])
+        report.messages += int(counts.sum())
+        rows: dict[str, Rows] = {}
+        ends = (start + sizes).tolist()
+        for i in np.flatnonzero(counts).tolist():
+            kind = _P.kinds[i]
+            rows[kind] = out[int(start[i]) : ends[i]].view(dtype_of(kind))
+            report.count_event(kind, int(counts[i]))
+        return rows
+
+    def _reference(self, sv: Survey, i: int) -> dict[str, Rows]:
+        """The rows of segment ``i``, decoded (and reported) by the reference decoder."""
+        seg = sv.seg
+        off = int(seg.off[i])
+        payload = memoryview(sv.buf)[off : off + 40 + int(seg.avail[i])]
+        events = self.reference.decode_segment(
+            payload, int(seg.recv_ns[i]), offset=sv.base + off, truncated=bool(seg.trunc[i])
+        )
+        return _rows_of(events)
 
     def _track(
         self,
         seg: Segments,
         base: int,
+        lo: int,
+        hi: int,
+        drop: NDArray[np.int64],
         in_order: bool | None = None,
-        drop: NDArray[np.int64] | None = None,
-    ) -> NDArray[np.int64]:
-        """Leading duplicate messages per segment; the tracker's state moves past the chunk.
+    ) -> bool:
+        """Leading duplicate messages of segments ``lo..hi-1`` into ``drop``; True if any.
 
-        ``in_order``: whether all segments continue one stream in order (computed if None).
-        ``drop`` receives the counts (filled up to the segment of a strict-mode error).
+        The tracker's state moves past the segments. ``in_order``: whether they all
+        continue one stream in order (computed if None).
         """
-        n = len(seg.off)
-        if drop is None:
-            drop = np.zeros(n, dtype=np.int64)
-        key = StreamKey(int(seg.protocol[0]), int(seg.channel[0]), int(seg.session[0]))
+        t = seg.table[:, lo:hi]
+        protocol, channel, session, plen, count, soff, first = (
+            t[4],
+            t[5],
+            t[6],
+            t[7],
+            t[8],
+            t[9],
+            t[10],
+        )
+        key = StreamKey(int(protocol[0]), int(channel[0]), int(session[0]))
         if in_order is None:
             in_order = bool(
-                (seg.protocol == key.protocol).all()
-                and (seg.channel == key.channel).all()
-                and (seg.session == key.session).all()
-                and (seg.first[1:] == (seg.first + seg.count)[:-1]).all()
-                and (seg.soff[1:] == (seg.soff + seg.plen)[:-1]).all()
+                (protocol == key.protocol).all()
+                and (channel == key.channel).all()
+                and (session == key.session).all()
+                and (first[1:] == (first + count)[:-1]).all()
+                and (soff[1:] == (soff + plen)[:-1]).all()
             )
-        if in_order and self.tracker.advance_chunk(
+        tracker = self.reference.tracker
+        if in_order and tracker.advance_chunk(
             key,
-            int(seg.first[0]),
-            int(seg.soff[0]),
-            int(seg.first[-1] + seg.count[-1]),
-            int(seg.soff[-1] + seg.plen[-1]),
-            segments=n,
-            at=int(seg.off[0]) + base,
+            int(first[0]),
+            int(soff[0]),
+            int(first[-1] + count[-1]),
+            int(soff[-1] + plen[-1]),
+            segments=hi - lo,
+            at=int(t[0, 0]) + base,
         ):
-            return drop
+            return False
         rows = zip(
-            seg.protocol.tolist(),
-            seg.channel.tolist(),
-            seg.session.tolist(),
-            seg.first.tolist(),
-            seg.count.tolist(),
-            seg.soff.tolist(),
-            seg.plen.tolist(),
-            (seg.off + base).tolist(),
-            strict=True,
+            *(t[j].tolist() for j in (4, 5, 6, 10, 8, 9, 7)), (t[0] + base).tolist(), strict=True
         )
-        observe = self.tracker.observe
-        for i, (p, c, s, first, count, soff, plen, at) in enumerate(rows):
-            drop[i] = observe(StreamKey(p, c, s), first, count, soff, plen, at)
-        return drop
+        for i, (p, c, s, first_i, count_i, soff_i, plen_i, at) in enumerate(rows, lo):
+            drop[i] = tracker.observe(StreamKey(p, c, s), first_i, count_i, soff_i, plen_i, at)
+        return bool(drop[lo:hi].any())
 
-    def _fields(
-        self,
-        buf: bytes | bytearray,
-        seg: Segments,
-        msgs: Messages,
-        problems: list[tuple[int, str, str]],
-        base: int,
-        sequence_error: DecodeError | None = None,
-    ) -> dict[str, Rows]:
-        rep = self.report
-        mpos, mlen = msgs.mpos, msgs.mlen
-        u8 = np.frombuffer(buf, dtype=np.uint8)
-        empty = mlen == 0
-        typ = u8[np.minimum(mpos, len(buf) - 1)] if len(mpos) else np.zeros(0, np.uint8)
-        fam = (seg.protocol == DEEP_PROTOCOL_ID).astype(np.intp)
-        code = (fam[msgs.seg] << 8) + typ if len(fam) > 1 else typ + (fam[0] << 8)
-        doc = _DOC_FLAT[code]
-        unknown = ~empty & (doc == 0)
-        bad = empty | (~unknown & (mlen < doc))
-        good = ~empty & ~unknown & ~bad
-        rep.long_messages += int(np.count_nonzero(good & (mlen > doc)))
-        if unknown.any():
-            types, counts = np.unique(typ[unknown], return_counts=True)
-            for t, c in zip(types.tolist(), counts.tolist(), strict=True):
-                rep.count_unknown(t, c)
-        for i in np.flatnonzero(bad).tolist():
-            at = base + int(mpos[i])
-            if empty[i]:
-                problems.append((at, "empty message block", "a message type byte"))
-            else:
-                t = int(typ[i])
-                problems.append(
-                    (
-                        at,
-                        f"{_LAYOUT_OF[t].name} message ({t:#04x}) of {int(mlen[i])} bytes",
-                        f"at least {int(doc[i])} bytes",
-                    )
-                )
-        if problems or sequence_error is not None:
-            problems.sort(key=lambda p: p[0])
-            # strict: the first in file order, as the reference decoder meets them (a damaged
-            # segment is reported before its sequence number, its messages after it)
-            if sequence_error is not None and (
-                not problems or sequence_error.offset < problems[0][0]
-            ):
-                raise sequence_error
-            if self.strict:
-                at, what, expected = problems[0]
-                raise DecodeError(f"{what} (expected {expected})", offset=at, expected=expected)
-            for at, what, expected in problems:
-                rep.add_problem(at, f"{what} (expected {expected})")
-        gi = np.flatnonzero(good) if not good.all() else None
-        gtyp = typ if gi is None else typ[gi]
-        order = np.argsort(gtyp, kind="stable")
-        if gi is not None:
-            order = gi[order]
-        sorted_typ = typ[order]
-        present = np.flatnonzero(np.bincount(sorted_typ, minlength=256)).tolist()
-        bounds = np.searchsorted(sorted_typ, [*present, 256])
-        by_type = {t: order[bounds[j] : bounds[j + 1]] for j, t in enumerate(present)}
-        kinds: dict[str, list[int]] = {}
-        for t in present:  # book level updates come from two types: '8' buy and '5' sell
-            kinds.setdefault(_LAYOUT_OF[t].kind, []).append(t)
-        out: dict[str, Rows] = {}
-        for kind, kind_types in kinds.items():
-            rows: NDArray[np.intp] = (
-                by_type[kind_types[0]]
-                if len(kind_types) == 1
-                else np.sort(np.concatenate([by_type[t] for t in kind_types]))
-            )
-            layout = _LAYOUT_OF[kind_types[0]]
-            if self._k is not None:
-                cols = gather_compiled(self._k, buf, layout, mpos[rows], typ[rows])
-            else:
-                cols = gather(buf, layout, mpos[rows], typ[rows])
-            cols["recv_ns"] = seg.recv_ns[msgs.seg[rows]]
-            cols["seq"] = seg.first[msgs.seg[rows]] + msgs.k[rows]
-            out[kind] = cols
-            rep.count_event(kind, len(rows))
-        return out
+
+def _rows_of(events: list[Event]) -> dict[str, Rows]:
+    """Events (the reference decoder's) as rows per kind, in order of first appearance."""
+    by_kind: dict[str, list[Event]] = {}
+    for e in events:
+        by_kind.setdefault(e.kind, []).append(e)
+    return {kind: events_to_array(evs) for kind, evs in by_kind.items()}
 
 
 def iter_capture_batches(
@@ -325,8 +311,7 @@ def iter_capture_batches(
     kind; no arena shared across chunks), so the decoder's working set is a small multiple
     of ``chunk_bytes`` and rows the caller drops are freed; a caller that keeps a small
     kind's rows for long may copy them to free the rest of the chunk's buffer.
-    ``use_numba`` picks the compiled kernels when numba is installed; the results are the
-    same either way.
+    ``use_numba=False`` decodes with the reference decoder (same results, slower).
     """
     decoder = BatchDecoder(
         venue=venue, strict=strict, report=report or DecodeReport(), use_numba=use_numba
@@ -377,12 +362,37 @@ def decode_capture(
     parts: dict[str, list[Rows]] = {}
     decoder = BatchDecoder(venue=venue, strict=strict, report=report, use_numba=use_numba)
     decoder.arena = Arena(os.stat(path).st_size)  # the chunks' rows adjacent: no join copy
-    for columns in _batches(decoder, path, chunk_bytes):
-        for kind, cols in columns.items():
-            parts.setdefault(kind, []).append(cols)
+    for rows in _batches(decoder, path, chunk_bytes):
+        for kind, r in rows.items():
+            parts.setdefault(kind, []).append(r)
     batches = {
-        kind: EventBatch(kind, venue, rows_from_columns(kind, chunks))
+        kind: EventBatch(kind, venue, join_rows(kind, chunks))
         for kind in KINDS
         if (chunks := parts.get(kind))
     }
     return DecodedCapture(batches, report, time.perf_counter() - t0)
+
+
+def join_rows(kind: str, chunks: Sequence[Rows]) -> Rows:
+    """Row chunks of one kind as one structured array of :func:`dtype_of` (at most one copy)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    joined = _adjacent(list(chunks))  # the chunks wrote into one arena: a view, no copy
+    if joined is not None:
+        return joined
+    return np.concatenate([c.view(np.uint8) for c in chunks]).view(dtype_of(kind))
+
+
+def _adjacent(arrays: list[Rows]) -> Rows | None:
+    """One view of row arrays that lie end to end in one buffer (an :class:`Arena`), else None."""
+    base = arrays[0].base
+    if not isinstance(base, np.ndarray) or base.dtype != np.uint8 or base.ndim != 1:
+        return None
+    origin = base.__array_interface__["data"][0]
+    at = arrays[0].__array_interface__["data"][0] - origin
+    end = at
+    for a in arrays:
+        if a.base is not base or a.__array_interface__["data"][0] - origin != end:
+            return None
+        end += a.nbytes
+    return base[at:end].view(arrays[0].dtype)

@@ -2,37 +2,33 @@
 
 Design note
 -----------
-One Python object per message costs about 0.65 µs even when built as cheaply as
-:class:`~fluvius.feeds.iex.fastlive.FastSegmentDecoder` builds it; a real TOPS datagram of
-the pre-market spin carries up to 67 messages, so an object decoder cannot keep its p99
-under 20 µs. :class:`ColumnarSegmentDecoder` decodes a datagram into the batch decoder's
-columnar form instead, per datagram, in one compiled call
-(:mod:`fluvius.feeds.iex._live_kernel_src`): the rows of each kind as a structured array
-of :func:`fluvius.feeds.events.dtype_of` (the very rows :func:`~fluvius.feeds.iex.decode_capture`
-gives), plus the kind of every event in file order. The decoder owns one workspace: the
-datagram is copied in, the kernel writes the rows after it, and the used bytes are copied
-out into one ``bytes`` object owned by the :class:`DatagramBatch` (the next datagram
-reuses the workspace; a batch stays valid for as long as it is kept).
+One Python object per message costs about 0.65 µs; a real TOPS datagram of the pre-market
+spin carries up to 67 messages, so an object decoder cannot keep its p99 under 20 µs.
+:class:`ColumnarSegmentDecoder` decodes a datagram with the batch decoder's kernel
+(``decode_rows`` of :mod:`fluvius.feeds._kernel_src`, with N = 1): the rows of each kind
+as a structured array of :func:`fluvius.feeds.events.dtype_of` (the very rows
+:func:`~fluvius.feeds.iex.decode_capture` gives), plus the kind of every event in file
+order. The decoder owns one workspace: the datagram is copied in, the kernel writes the
+rows after it, and the used bytes are copied out into one ``bytes`` object owned by the
+:class:`DatagramBatch` (the next datagram reuses the workspace; a batch stays valid for as
+long as it is kept).
 
-Semantics are :class:`~fluvius.feeds.iex.SegmentDecoder`'s, and the report is shared the
-same way as the fast decoder shares it: a *clean* segment (whole, TOPS 1.6 or DEEP 1.0,
-every block a documented type of exactly its documented length, the blocks filling the
-payload) is decoded by the kernel, and only then accounted (datagram, segment, sequence
-tracking, counts). Anything else (heartbeats, truncated, corrupt, unknown or long
-messages, other protocols) goes to the per-event decoder, which reports it and raises
-:class:`~fluvius.errors.DecodeError` with the byte offset in strict mode; the batch is then
-built from its events. Leading duplicates found by the sequence tracker are dropped from
-the rows as from the events.
+Semantics are :class:`~fluvius.feeds.iex.SegmentDecoder`'s, which shares the report and
+the sequence tracker: a *clean* segment (TOPS 1.6 or DEEP 1.0, every block a documented
+type of at least its documented length, the blocks filling the payload) is decoded by the
+kernel, and only then accounted (datagram, segment, sequence tracking, counts). Anything
+else (truncated, corrupt, unknown messages, other protocols) goes to the reference
+decoder, which reports it and raises :class:`~fluvius.errors.DecodeError` with the byte
+offset in strict mode; the batch is then built from its events. Leading duplicates found
+by the sequence tracker are dropped from the rows as from the events.
 
-Event objects are made lazily: iterating a :class:`DatagramBatch`, indexing it or calling
-:meth:`DatagramBatch.events` decodes the kept datagram once with the per-event decoder's
-generated scan, so the objects are exactly the reference decoder's (the tests check rows
-and objects against it on random, damaged and real datagrams). Consumers that only need
-numbers (the graph adapter, :class:`fluvius.feeds.adapter.DatagramAdapter`) never pay for
-them.
+Event objects are made lazily, from the rows (:func:`~fluvius.feeds.events.events_from_array`,
+the one way rows become events): iterating a :class:`DatagramBatch`, indexing it or calling
+:meth:`DatagramBatch.events`. Consumers that only need numbers (the graph adapter,
+:class:`fluvius.feeds.adapter.DatagramAdapter`) never pay for them.
 
-Without numba (or with ``FLUVIUS_NUMBA=0``) every datagram takes the per-event path and
-the rows are built from its events: the same results, at the per-event decoder's cost.
+Without numba (or with ``FLUVIUS_NUMBA=0``) every datagram goes to the reference decoder
+and the rows are built from its events: the same results, at its cost.
 
 >>> from fluvius.feeds.events import Trade
 >>> from fluvius.feeds.iex.encode import encode_segments
@@ -52,13 +48,12 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from fluvius.feeds.events import dtype_of, events_to_array
-from fluvius.feeds.iex._fused import tables
-from fluvius.feeds.iex._live_kernel_src import IN_CAP as _IN_CAP
-from fluvius.feeds.iex._live_kernel_src import OUT as _OUT
-from fluvius.feeds.iex._live_kernel_src import OUT_CAP as _OUT_CAP
-from fluvius.feeds.iex._live_kernels import live_kernel
-from fluvius.feeds.iex.fastlive import _SCANS, FastSegmentDecoder
+from fluvius.feeds._capture import strided_view
+from fluvius.feeds._kernel_src import RES
+from fluvius.feeds._kernels import kernels
+from fluvius.feeds.events import dtype_of, events_from_array, events_to_array
+from fluvius.feeds.iex._layout import programs
+from fluvius.feeds.iex.reference import SegmentDecoder
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID, HEADER, TOPS_PROTOCOL_ID, StreamKey
 
 if TYPE_CHECKING:
@@ -71,14 +66,26 @@ if TYPE_CHECKING:
 
 __all__ = ["ROW_KINDS", "ColumnarSegmentDecoder", "DatagramBatch"]
 
-ROW_KINDS: tuple[str, ...] = tables().kinds
+_P = programs()
+ROW_KINDS: tuple[str, ...] = _P.kinds
 """The kinds a datagram's rows can have; :attr:`DatagramBatch.order` indexes this tuple."""
 
-_ITEMSIZE: tuple[int, ...] = tuple(int(x) for x in tables().itemsize)
+_ITEMSIZE: tuple[int, ...] = tuple(int(x) for x in _P.itemsize)
 _DTYPES = tuple(dtype_of(kind) for kind in ROW_KINDS)
 _INDEX = {kind: i for i, kind in enumerate(ROW_KINDS)}
 _FAMILY = {TOPS_PROTOCOL_ID: 0, DEEP_PROTOCOL_ID: 1}
 _NK = len(ROW_KINDS)
+_IN_CAP = 65536  # the largest datagram the kernel takes (a UDP payload is at most 65,507)
+_OUT = _IN_CAP  # where the output starts in the workspace
+_DOC = np.flatnonzero(_P.doc_len)
+# worst case: the datagram full of the type with the largest row per wire byte, plus the
+# kind byte of each message
+_OUT_CAP = int(
+    _IN_CAP // int((_P.doc_len[_DOC] + 2).min())
+    + _IN_CAP * float((_P.itemsize[_P.kind_of[_DOC]] / (_P.doc_len[_DOC] + 2)).max())
+    + 64
+)
+_BOTH = 2  # decode_rows' mode: check, then write packed
 _EMPTY_ORDER = np.zeros(0, dtype=np.uint8)
 _EMPTY_ORDER.flags.writeable = False
 
@@ -96,12 +103,8 @@ class DatagramBatch(Sequence["Event"]):
     __slots__ = (
         "_count",
         "_counts",
-        "_data",
-        "_drop",
         "_events",
-        "_first",
         "_out",
-        "_protocol",
         "_rows",
         "recv_ns",
         "venue",
@@ -112,25 +115,17 @@ class DatagramBatch(Sequence["Event"]):
         venue: str,
         recv_ns: int,
         events: list[Event] | None,
-        data: bytes = b"",
         out: bytes = b"",
         counts: list[int] | tuple[int, ...] = (),
         count: int = 0,
-        drop: int = 0,
-        protocol: int = 0,
-        first: int = 0,
     ) -> None:
         """Use :class:`ColumnarSegmentDecoder` (or :meth:`from_events`) rather than this."""
         self.venue = venue
         self.recv_ns = recv_ns
         self._events = events
-        self._data = data
         self._out = out
         self._counts = counts
         self._count = count
-        self._drop = drop
-        self._protocol = protocol
-        self._first = first
         self._rows: dict[str, NDArray[Any]] | None = None
 
     @classmethod
@@ -141,7 +136,7 @@ class DatagramBatch(Sequence["Event"]):
     def __len__(self) -> int:
         if self._events is not None:
             return len(self._events)
-        return self._count - self._drop
+        return self._count
 
     @overload
     def __getitem__(self, i: int) -> Event: ...
@@ -158,15 +153,13 @@ class DatagramBatch(Sequence["Event"]):
         return f"DatagramBatch(recv_ns={self.recv_ns}, events={len(self)}, {kinds})"
 
     def events(self) -> list[Event]:
-        """The event objects, in file order (decoded on the first call, then kept)."""
+        """The event objects, in file order (made from the rows on the first call, then kept)."""
         if self._events is None:
-            scan = _SCANS[self._protocol]
-            data = self._data
-            found = scan(data, len(data), self._count, self.venue, self.recv_ns, self._first)
-            if found is None:  # pragma: no cover - the kernel accepted the same bytes
-                raise AssertionError("a datagram the kernel decoded was refused by the scan")
-            events = found[0]
-            self._events = events[self._drop :] if self._drop else events
+            made = {
+                kind: iter(events_from_array(kind, self.rows(kind), self.venue))
+                for kind in self.kinds
+            }
+            self._events = [next(made[ROW_KINDS[k]]) for k in self.order.tolist()]
         return self._events
 
     @property
@@ -176,7 +169,7 @@ class DatagramBatch(Sequence["Event"]):
             if not self._events:
                 return _EMPTY_ORDER
             return np.array([_INDEX[e.kind] for e in self._events], dtype=np.uint8)
-        return np.frombuffer(self._out, dtype=np.uint8, count=self._count)[self._drop :]
+        return np.frombuffer(self._out, dtype=np.uint8, count=self._count)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -188,7 +181,7 @@ class DatagramBatch(Sequence["Event"]):
         if not self._out:
             return len(self.columns().get(kind, ()))
         k = _INDEX[kind]
-        return self._counts[k] - (self._skips()[k] if self._drop else 0)
+        return self._counts[k]
 
     def rows(self, kind: str) -> NDArray[Any]:
         """The rows of ``kind`` (read-only; empty when the datagram has none), in file order."""
@@ -205,8 +198,6 @@ class DatagramBatch(Sequence["Event"]):
             end = self._counts[_NK + k] - _OUT  # where the kernel's cursor for the kind stopped
             start = end - c * _ITEMSIZE[k]
             found = np.frombuffer(self._out, dtype=_DTYPES[k], count=c, offset=start)
-            if self._drop:
-                found = found[self._skips()[k] :]
             cache[kind] = found
         return found
 
@@ -217,12 +208,6 @@ class DatagramBatch(Sequence["Event"]):
                 self._rows = self._event_rows()
             return self._rows
         return {kind: self.rows(kind) for kind in self.kinds}
-
-    def _skips(self) -> list[int]:
-        """Per kind: rows among the leading duplicates the tracker dropped."""
-        order = np.frombuffer(self._out, dtype=np.uint8, count=self._drop)
-        skips: list[int] = np.bincount(order, minlength=_NK).tolist()
-        return skips
 
     def _event_rows(self) -> dict[str, NDArray[Any]]:
         by_kind: dict[str, list[Event]] = {}
@@ -241,8 +226,8 @@ class ColumnarSegmentDecoder:
     """Decodes IEX-TP datagrams into :class:`DatagramBatch` es (see the module doc).
 
     Same arguments, report and sequence tracking as
-    :class:`~fluvius.feeds.iex.SegmentDecoder`; ``compiled=False`` forces the per-event
-    path, ``True`` requires the kernel (``ValueError`` when numba is unavailable). One
+    :class:`~fluvius.feeds.iex.SegmentDecoder`; ``compiled=False`` forces the reference
+    decoder, ``True`` requires the kernel (``ValueError`` when numba is unavailable). One
     decoder owns one workspace: use it from one thread (the batches it returns are
     independent of it and of each other).
     """
@@ -255,19 +240,41 @@ class ColumnarSegmentDecoder:
         report: DecodeReport | None = None,
         compiled: bool | None = None,
     ) -> None:
-        self.fast = FastSegmentDecoder(venue=venue, strict=strict, report=report)
-        self.report = self.fast.report
-        self.tracker = self.fast.tracker
+        self.reference = SegmentDecoder(venue=venue, strict=strict, report=report)
+        self.report = self.reference.report
+        self.tracker = self.reference.tracker
         self.venue = venue
         self.strict = strict
-        self.kernel = live_kernel() if compiled is not False else None
-        if compiled and self.kernel is None:
+        k = kernels() if compiled is not False else None
+        if compiled and k is None:
             raise ValueError(
                 "compiled=True needs the numba kernel; numba is not installed or FLUVIUS_NUMBA=0"
             )
-        self._ws = np.zeros(_OUT + _OUT_CAP, dtype=np.uint8)
-        self._mv = memoryview(self._ws.data)
-        self._meta = np.zeros(2 * _NK, dtype=np.int64)
+        self.kernel = None if k is None else k.decode_rows
+        ws = np.zeros(_OUT + _OUT_CAP, dtype=np.uint8)
+        self._ws = ws
+        self._mv = memoryview(ws.data)
+        self._seg = np.zeros((11, 1), dtype=np.int64)  # the survey's table, one segment
+        self._drop = np.zeros(1, dtype=np.int64)
+        self._place = np.zeros(_NK + 1, dtype=np.int64)
+        self._res = np.zeros(RES, dtype=np.int64)
+        u2, u4, u8 = (strided_view(ws, np.dtype(t)) for t in ("<u2", "<u4", "<u8"))
+        # the kernel's arguments: the workspace is both its input and its output
+        views = (ws, u4, u8)
+        self._args = (
+            ws,
+            u2,
+            u4,
+            u8,
+            self._seg,
+            self._drop,
+            0,
+            1,
+            _BOTH,
+            *views,
+            self._place,
+            self._res,
+        )
 
     def decode(
         self,
@@ -280,47 +287,52 @@ class ColumnarSegmentDecoder:
         """The events of one datagram (arguments as :meth:`SegmentDecoder.decode`)."""
         kernel = self.kernel
         n = len(payload)
-        if kernel is None or truncated or n < 40 or n > _IN_CAP:
-            return self._per_event(payload, recv_ns, offset, truncated)
+        if kernel is None or n < 40 or n > _IN_CAP:
+            return self._reference(payload, recv_ns, offset, truncated)
         version, _, protocol, channel, session, plen, count, soff, first, _ = HEADER.unpack_from(
             payload, 0
         )
-        fam = _FAMILY.get(protocol)
-        if version != 1 or fam is None or n != 40 + plen or count == 0:
-            return self._per_event(payload, recv_ns, offset, truncated)
+        if version != 1 or protocol not in _FAMILY:
+            return self._reference(payload, recv_ns, offset, truncated)
         self._mv[:n] = payload
-        used = kernel(self._ws, self._meta, n, count, fam, recv_ns, first)
-        if used < 0:
-            return self._per_event(payload, recv_ns, offset, truncated)
+        seg = self._seg
+        seg[1, 0] = n - 40
+        seg[3, 0] = recv_ns
+        self._place[_NK] = _OUT
+        if not kernel(*self._args):  # stopped before segment 0: not clean
+            return self._reference(payload, recv_ns, offset, truncated)
         # a clean segment: account for it exactly as the reference decoder would
         report = self.report
         report.datagrams += 1
         report.segments += 1
+        if count == 0:
+            report.heartbeats += 1
         drop = 0
         if not self.tracker.advance_in_order(
             (protocol, channel, session), first, count, soff, plen
         ):
             key = StreamKey(protocol, channel, session)
             drop = self.tracker.observe(key, first, count, soff, plen, offset)
-        out = self._ws[_OUT : _OUT + used].tobytes()
+        if drop:  # leading duplicates: the rows again without them
+            self._drop[0] = drop
+            kernel(*self._args)
+            self._drop[0] = 0
+        if count == drop:
+            return DatagramBatch.from_events([], self.venue, recv_ns)
+        res = self._res.tolist()
+        report.long_messages += res[_NK]
         # the row count of each kind, then where its rows end in the workspace
-        counts = self._meta.tolist()
-        counted = counts[:_NK]
-        if drop:
-            dropped = np.bincount(self._ws[_OUT : _OUT + drop], minlength=_NK).tolist()
-            counted = [c - d for c, d in zip(counted, dropped, strict=True)]
+        counts = res[:_NK] + self._place.tolist()[:_NK]
         events = report.events
-        for kind, c in zip(ROW_KINDS, counted, strict=True):
+        for kind, c in zip(ROW_KINDS, res, strict=False):  # res: counts, then long messages
             if c:
                 events[kind] = events.get(kind, 0) + c
         report.messages += count - drop
-        data = payload if isinstance(payload, bytes) else bytes(payload)
-        return DatagramBatch(
-            self.venue, recv_ns, None, data, out, counts, count, drop, protocol, first
-        )
+        out = self._ws[_OUT : counts[-1]].tobytes()
+        return DatagramBatch(self.venue, recv_ns, None, out, counts, count - drop)
 
-    def _per_event(
+    def _reference(
         self, payload: bytes | bytearray | memoryview, recv_ns: int, offset: int, truncated: bool
     ) -> DatagramBatch:
-        events = self.fast.decode(payload, recv_ns, offset=offset, truncated=truncated)
+        events = self.reference.decode(payload, recv_ns, offset=offset, truncated=truncated)
         return DatagramBatch.from_events(events, self.venue, recv_ns)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-    from fluvius.feeds.iex._fused import Rows
+    from fluvius.feeds.iex.batch import Rows
 
 IN_FLIGHT = 2  # row groups between decoding and their Parquet file (write_parquet)
 PARQUET_CHUNK_BYTES = 1 << 20  # capture bytes decoded at a time when writing Parquet
@@ -83,8 +83,6 @@ def _select(kind: str, rows: Rows, wanted: NDArray[Any] | None) -> Rows | None:
         return rows
     if not keep.any():
         return None
-    if isinstance(rows, dict):
-        return {name: col[keep] for name, col in rows.items()}
     return rows[keep]
 
 
@@ -268,16 +266,10 @@ def _own(rows: Rows) -> Rows:
     """``rows``, copied if it is a small view of a bigger buffer (the chunk's rows of every
     kind): a rare kind's few rows must not keep each chunk's buffer alive until its group
     is full."""
-    if isinstance(rows, dict):
-        return {name: _own_array(col) for name, col in rows.items()}
-    return _own_array(rows)
-
-
-def _own_array(a: NDArray[Any]) -> NDArray[Any]:
-    base = a.base
-    if base is not None and getattr(base, "nbytes", 0) > 2 * a.nbytes:
-        return a.copy()
-    return a
+    base = rows.base
+    if base is not None and getattr(base, "nbytes", 0) > 2 * rows.nbytes:
+        return rows.copy()
+    return rows
 
 
 def _parquet_writer(path: Path, schema: Any, options: dict[str, Any]) -> Any:
@@ -313,8 +305,6 @@ def _parquet_writer(path: Path, schema: Any, options: dict[str, Any]) -> Any:
 
 
 def _nbytes(rows: Rows) -> int:
-    if isinstance(rows, dict):
-        return sum(col.nbytes for col in rows.values())
     return int(rows.nbytes)
 
 

@@ -7,7 +7,7 @@ are published), watches it with ``loop.add_reader`` and, on each wake-up, drains
 datagram waiting (asyncio's datagram transport reads one per loop iteration, too few for a
 burst of market data), decoding each one *in the callback* with
 :class:`~fluvius.feeds.iex.datagram.ColumnarSegmentDecoder` (one compiled call per clean
-segment, the per-event decoder for anything else): one datagram is one IEX-TP segment, its
+segment, the reference decoder for anything else): one datagram is one IEX-TP segment, its
 events are stamped with the receive time (``time.time_ns()`` by default) and its
 :class:`~fluvius.feeds.iex.datagram.DatagramBatch` (rows per kind; event objects made only
 when asked for) is appended to a queue. Consumers iterate :meth:`LiveFeed.batches` (the
@@ -27,6 +27,18 @@ mode a corrupt segment ends iteration with its :class:`~fluvius.errors.DecodeErr
 
 Iteration ends when the feed is closed, or after ``idle_timeout_s`` seconds without a
 datagram (a replay that finished, a feed that went quiet).
+
+Direct consumers. Iterating wakes the consumer's task once per socket wake-up: one more
+event-loop step between a datagram and its use. A consumer that can act at once sets
+:attr:`LiveFeed.on_ready` instead: it is called in the socket callback, after the drain,
+whenever batches are queued, and takes them with :meth:`LiveFeed.take_ready` (``fluvius
+live`` runs the graph's cycle right there); :meth:`LiveFeed.until_done` waits for the end
+without consuming anything.
+
+Receive time. By default each datagram is stamped with ``clock()`` when the process has
+read it from the socket (after the kernel woke the process). ``kernel_stamps=True`` asks
+the kernel for its own receive time (``SO_TIMESTAMPNS``, read with ``recvmsg``): the time
+the datagram reached the socket, which also counts the wake-up of a sleeping process.
 
 Exposure (issue 15). :meth:`LiveFeed.bind` listens on loopback unless told otherwise;
 with a multicast ``group`` it binds the group's address, so it receives that group's
@@ -103,6 +115,7 @@ class LiveFeed:
         venue: str = "IEX",
         max_streams: int = MAX_STREAMS,
         allow_from: Iterable[str] | None = None,
+        kernel_stamps: bool = False,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending=}")
@@ -115,9 +128,13 @@ class LiveFeed:
         self.stats = LiveStats()
         self.max_pending = max_pending
         self.clock = clock
+        self.kernel_stamps = kernel_stamps
+        self.on_ready: Callable[[], None] | None = None
+        """Called in the socket callback when batches are queued (see the module doc)."""
         self._queue: deque[DatagramBatch] = deque()
         self._pending = 0
         self._wake = asyncio.Event()
+        self._done = asyncio.Event()  # closed or failed
         self._closed = False
         self._error: BaseException | None = None
         self._sock: socket.socket | None = None
@@ -144,7 +161,8 @@ class LiveFeed:
         ``rcvbuf_bytes`` asks the kernel for a large socket buffer (it may grant less).
         ``options`` go to the constructor: ``strict``, ``max_pending``, ``clock``,
         ``venue``, ``max_streams`` (streams tracked at once), ``allow_from`` (source
-        addresses whose datagrams are kept; None: any).
+        addresses whose datagrams are kept; None: any), ``kernel_stamps`` (stamp each
+        datagram with the kernel's receive time, ``SO_TIMESTAMPNS``; see the module doc).
         """
         if host is None:
             host = group if group is not None else "127.0.0.1"
@@ -153,6 +171,8 @@ class LiveFeed:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf_bytes)
+            if feed.kernel_stamps:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
             sock.bind((host, port))
             if group is not None:
                 mreq = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(interface))
@@ -178,35 +198,40 @@ class LiveFeed:
         sock = self._sock
         if sock is None:
             return
-        if self.allow_from is not None:
-            self._readable_from(sock, self.allow_from)
-            return
-        for _ in range(DRAIN):
-            try:
-                data = sock.recv(65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # e.g. ICMP errors reported on the socket
-                self._fail(exc)
-                return
-            self._receive(data)
+        if self.allow_from is not None or self.kernel_stamps:
+            self._readable_msg(sock, self.allow_from)
+        else:
+            for _ in range(DRAIN):
+                try:
+                    data = sock.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:  # e.g. ICMP errors reported on the socket
+                    self._fail(exc)
+                    break
+                self._receive(data, self.clock())
+        if self._queue and self.on_ready is not None:
+            self.on_ready()
 
-    def _readable_from(self, sock: socket.socket, allowed: frozenset[str]) -> None:
-        """:meth:`_readable` keeping only the datagrams of the allowed source addresses."""
+    def _readable_msg(self, sock: socket.socket, allowed: frozenset[str] | None) -> None:
+        """:meth:`_readable` keeping only the datagrams of the allowed source addresses
+        (all when None), stamped with the kernel's receive time when asked."""
+        clock, stamps = self.clock, self.kernel_stamps
         for _ in range(DRAIN):
             try:
-                data, (source, _port) = sock.recvfrom(65536)
+                data, ancillary, _flags, (source, _port) = sock.recvmsg(65536, _STAMP_SPACE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 self._fail(exc)
                 return
-            if source in allowed:
-                self._receive(data)
-            else:
+            if allowed is not None and source not in allowed:
                 self.stats.foreign_drops += 1
+                continue
+            recv_ns = _kernel_ns(ancillary) if stamps else 0
+            self._receive(data, recv_ns or clock())
 
-    def _receive(self, data: bytes) -> None:
+    def _receive(self, data: bytes, recv_ns: int) -> None:
         stats = self.stats
         stats.datagrams += 1
         stats.bytes += len(data)
@@ -216,7 +241,7 @@ class LiveFeed:
             stats.overflow_drops += 1
             return
         try:
-            batch = self.decoder.decode(data, self.clock())
+            batch = self.decoder.decode(data, recv_ns)
         except DecodeError as exc:
             self._fail(exc)
             return
@@ -231,6 +256,7 @@ class LiveFeed:
     def _fail(self, exc: BaseException) -> None:
         self._error = exc
         self._wake.set()
+        self._done.set()
 
     # -- the consumer side ------------------------------------------------------------------
     async def batches(self, idle_timeout_s: float | None = None) -> AsyncIterator[DatagramBatch]:
@@ -263,6 +289,34 @@ class LiveFeed:
         self._pending = 0
         return ready
 
+    async def until_done(
+        self,
+        idle_timeout_s: float | None = None,
+        *,
+        tick_s: float = 0.5,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        """Wait, consuming nothing, until the feed is closed, fails (its error is raised) or
+        receives no datagram for ``idle_timeout_s`` seconds; ``on_tick`` runs every
+        ``tick_s``. For direct consumers (:attr:`on_ready`): unlike iterating, it does not
+        wake on each datagram."""
+        seen, quiet = -1, 0.0
+        while not self._done.is_set():
+            try:
+                async with asyncio.timeout(tick_s):
+                    await self._done.wait()
+            except TimeoutError:
+                pass
+            if on_tick is not None:
+                on_tick()
+            if idle_timeout_s is not None:
+                quiet = quiet + tick_s if self.stats.datagrams == seen else 0.0
+                seen = self.stats.datagrams
+                if quiet >= idle_timeout_s:
+                    return
+        if self._error is not None:
+            raise self._error
+
     async def datagrams(self, idle_timeout_s: float | None = None) -> AsyncIterator[list[Event]]:
         """The events of each datagram (non-empty lists), in arrival order."""
         async for batch in self.batches(idle_timeout_s):
@@ -283,6 +337,7 @@ class LiveFeed:
                 self._loop.remove_reader(sock.fileno())
             sock.close()
         self._wake.set()
+        self._done.set()
 
     async def __aenter__(self) -> LiveFeed:
         return self
@@ -291,6 +346,19 @@ class LiveFeed:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+_SO_TIMESTAMPNS: int = getattr(socket, "SO_TIMESTAMPNS", 35)  # 35 on Linux
+_STAMP_SPACE = socket.CMSG_SPACE(16)  # one struct timespec
+
+
+def _kernel_ns(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """The ``SO_TIMESTAMPNS`` receive time in ``recvmsg``'s ancillary data (0: none)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = struct.unpack_from("qq", data)
+            return int(seconds * 1_000_000_000 + nanoseconds)
+    return 0
 
 
 def _addresses(allow_from: Iterable[str] | None) -> frozenset[str] | None:

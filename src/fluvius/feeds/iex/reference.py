@@ -1,8 +1,11 @@
 """The readable IEX decoder: one datagram at a time, one event object per message.
 
-This is the streaming decoder for live use (a UDP receiver hands it each datagram) and the
-reference the fast batch decoder (:mod:`fluvius.feeds.iex.batch`) is tested against: both
-must give the same events and the same :class:`~fluvius.feeds.iex.report.DecodeReport`.
+This is the oracle: the only code that words problems and fills the report for anything
+unclean. The compiled kernel (:mod:`fluvius.feeds._kernel_src`), used by the batch decoder
+(:mod:`fluvius.feeds.iex.batch`) and the live one (:mod:`fluvius.feeds.iex.datagram`),
+decodes clean segments and hands every other segment here (:meth:`SegmentDecoder.decode_segment`);
+without numba, this decoder does everything. The tests check that all give the same
+events and the same :class:`~fluvius.feeds.iex.report.DecodeReport`.
 
 Rules, per datagram (UDP payload), in this order:
 
@@ -47,10 +50,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from fluvius.feeds._capture import RecordChunk
     from fluvius.feeds.events import Event
     from fluvius.feeds.iex._layout import MessageLayout
 
-__all__ = ["SegmentDecoder", "iter_events"]
+__all__ = ["SegmentDecoder", "decode_records", "iter_events"]
 
 _U16 = struct.Struct("<H").unpack_from
 
@@ -106,9 +110,7 @@ class SegmentDecoder:
             else:
                 report.not_iex += 1
             return []
-        (version, _res, protocol, channel, session, plen, count, soff, first, _send) = (
-            HEADER.unpack_from(payload, 0)
-        )
+        version, _, protocol, *_, count, _, _, _ = HEADER.unpack_from(payload, 0)
         if version != 1 or protocol not in PROTOCOLS:
             report.not_iex += 1
             return []
@@ -119,6 +121,25 @@ class SegmentDecoder:
         report.segments += 1
         if count == 0:
             report.heartbeats += 1
+        return self.decode_segment(payload, recv_ns, offset=offset, truncated=truncated)
+
+    def decode_segment(
+        self,
+        payload: bytes | bytearray | memoryview,
+        recv_ns: int,
+        *,
+        offset: int = 0,
+        truncated: bool = False,
+    ) -> list[Event]:
+        """The events of one IEX-TP segment of TOPS or DEEP (its datagram already counted).
+
+        The batch and live decoders hand over each segment their kernel finds not clean.
+        """
+        report = self.report
+        n = len(payload)
+        (_v, _res, protocol, channel, session, plen, count, soff, first, _send) = (
+            HEADER.unpack_from(payload, 0)
+        )
         # walk the blocks that fit in the payload present
         end = HEADER_SIZE + min(plen, n - HEADER_SIZE)
         blocks: list[tuple[int, int]] = []
@@ -201,27 +222,33 @@ def iter_events(
     report = report if report is not None else DecodeReport()
     decoder = SegmentDecoder(venue=venue, strict=strict, report=report)
     for chunk in iter_record_chunks(path, report.capture, progress=progress, strict=strict):
-        buf = memoryview(chunk.buf)
-        frames = zip(
-            chunk.frame_off.tolist(),
-            chunk.cap_len.tolist(),
-            chunk.orig_len.tolist(),
-            chunk.ts_ns.tolist(),
-            chunk.link.tolist(),
-            strict=True,
+        yield from decode_records(decoder, chunk)
+
+
+def decode_records(decoder: SegmentDecoder, chunk: RecordChunk) -> Iterator[Event]:
+    """The events of a chunk of capture records, one frame at a time."""
+    report = decoder.report
+    buf = memoryview(chunk.buf)
+    frames = zip(
+        chunk.frame_off.tolist(),
+        chunk.cap_len.tolist(),
+        chunk.orig_len.tolist(),
+        chunk.ts_ns.tolist(),
+        chunk.link.tolist(),
+        strict=True,
+    )
+    for off, cap, orig, ts, link in frames:
+        if link != ETHERNET:
+            report.capture.non_ethernet += 1
+            continue
+        found = udp_payload(buf, off, cap)
+        if found is None:
+            report.non_udp += 1
+            continue
+        start, length = found
+        yield from decoder.decode(
+            buf[start : start + length],
+            ts,
+            offset=chunk.base + start,
+            truncated=cap < orig,
         )
-        for off, cap, orig, ts, link in frames:
-            if link != ETHERNET:
-                report.capture.non_ethernet += 1
-                continue
-            found = udp_payload(buf, off, cap)
-            if found is None:
-                report.non_udp += 1
-                continue
-            start, length = found
-            yield from decoder.decode(
-                buf[start : start + length],
-                ts,
-                offset=chunk.base + start,
-                truncated=cap < orig,
-            )

@@ -101,8 +101,8 @@ const watcher = new IntersectionObserver((entries) => {
 });
 function writeRow(row, v, cycle) {
   row.pending = null;
-  row.value.textContent = fmt(v);
-  row.cycle.textContent = String(cycle);
+  setText(row.value, fmt(v));
+  setText(row.cycle, String(cycle));
 }
 function updateValues(msg) {
   for (const cell of hot) cell.classList.remove("hot");
@@ -120,7 +120,7 @@ function updateValues(msg) {
 }
 function setNodeValue(key, v) {
   const t = nodeValues.get(key);
-  if (t) t.textContent = clip(fmt(v), 24);
+  if (t) setText(t, clip(fmt(v), 24));
 }
 // a feed URL's scheme, file name and query: iex+pcap://…/sample.pcap.gz?speed=0
 function feedLabel(name) {
@@ -128,45 +128,78 @@ function feedLabel(name) {
   return m ? m[1] + (m[2] ? "…/" : "") + m[3] : name;
 }
 
+// The status comes with every push: only text that changed is written (an unchanged
+// textContent write still invalidates layout), and the tables are rebuilt only when their
+// rows change (a feed or a worker appears), so a push costs the browser little CPU (the run
+// shares the machine with it).
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
 function drawStatus(s) {
-  $("st-cycle").textContent = int(s.cycle);
-  $("st-rate").textContent = num(s.cycles_per_s, 0);
-  $("st-p50").textContent = s.latency_ms.p50 === null ? "–" : num(s.latency_ms.p50, 3) + " ms";
-  $("st-p99").textContent = s.latency_ms.p99 === null ? "–" : num(s.latency_ms.p99, 3) + " ms";
-  $("st-nodes").textContent = int(s.nodes);
-  $("st-failed").textContent = int(s.failed_total);
-  $("st-sched").textContent = `${s.scheduler} × ${s.workers}`;
-  if (s.ended) {
+  setText($("st-cycle"), int(s.cycle));
+  setText($("st-rate"), num(s.cycles_per_s, 0));
+  setText($("st-p50"), s.latency_ms.p50 === null ? "–" : num(s.latency_ms.p50, 3) + " ms");
+  setText($("st-p99"), s.latency_ms.p99 === null ? "–" : num(s.latency_ms.p99, 3) + " ms");
+  setText($("st-nodes"), int(s.nodes));
+  setText($("st-failed"), int(s.failed_total));
+  setText($("st-sched"), `${s.scheduler} × ${s.workers}`);
+  if (s.ended && !$("conn").classList.contains("ended")) {
     const c = $("conn");
     c.className = "conn ended";
     c.textContent = "run ended";
   }
-  const feeds = document.createDocumentFragment();
-  for (const f of s.feeds) {
-    const tr = el("tr");
-    tr.dataset.feed = f.name;
-    tr.title = f.name;
-    for (const text of [feedLabel(f.name) + (f.ended ? " (ended)" : ""), int(f.messages),
-      int(f.messages_per_s), int(f.gaps), int(f.gap_messages), int(f.drops),
-      num(f.lag_ms, 3), num(f.lag_max_ms, 3)]) tr.append(el("td", "", text));
-    feeds.append(tr);
+  drawFeeds(s.feeds);
+  drawWorkers(s.worker_load);
+  const nowFailed = s.failed.map((f) => f.key);
+  if (nowFailed.length !== failed.size || nowFailed.some((k) => !failed.has(k))) {
+    failed = new Set(nowFailed);
+    for (const [key, row] of rows) row.tr.classList.toggle("failed", failed.has(key));
   }
-  $("feeds").tBodies[0].replaceChildren(feeds);
-  const workers = document.createDocumentFragment();
-  for (const w of s.worker_load) {
-    const bar = el("div", "bar");
-    const meter = el("div", "meter");
-    const fill = el("span");
-    const load = Math.max(0, Math.min(1, w.load || 0));
-    fill.style.width = (100 * load).toFixed(1) + "%";
-    meter.append(fill);
-    bar.append(el("span", "", w.name), meter, el("span", "", (100 * load).toFixed(0) + " % busy"));
-    workers.append(bar);
-  }
-  $("workers").replaceChildren(workers);
-  failed = new Set(s.failed.map((f) => f.key));
-  for (const [key, row] of rows) row.tr.classList.toggle("failed", failed.has(key));
   if (s.alerts_total !== alertsShown) drawAlerts(s);
+}
+function drawFeeds(feeds) {
+  const body = $("feeds").tBodies[0];
+  if (body.rows.length !== feeds.length || feeds.some((f, i) => body.rows[i].dataset.feed !== f.name)) {
+    const fresh = document.createDocumentFragment();
+    for (const f of feeds) {
+      const tr = el("tr");
+      tr.dataset.feed = f.name;
+      tr.title = f.name;
+      for (let i = 0; i < 8; i++) tr.append(el("td"));
+      fresh.append(tr);
+    }
+    body.replaceChildren(fresh);
+  }
+  feeds.forEach((f, i) => {
+    const texts = [feedLabel(f.name) + (f.ended ? " (ended)" : ""), int(f.messages),
+      int(f.messages_per_s), int(f.gaps), int(f.gap_messages), int(f.drops),
+      num(f.lag_ms, 3), num(f.lag_max_ms, 3)];
+    texts.forEach((text, j) => setText(body.rows[i].cells[j], text));
+  });
+}
+function drawWorkers(load) {
+  const box = $("workers");
+  if (box.children.length !== load.length
+      || load.some((w, i) => box.children[i].dataset.worker !== w.name)) {
+    const fresh = document.createDocumentFragment();
+    for (const w of load) {
+      const bar = el("div", "bar");
+      bar.dataset.worker = w.name;
+      const meter = el("div", "meter");
+      meter.append(el("span"));
+      bar.append(el("span", "", w.name), meter, el("span"));
+      fresh.append(bar);
+    }
+    box.replaceChildren(fresh);
+  }
+  load.forEach((w, i) => {
+    const bar = box.children[i];
+    const share = Math.max(0, Math.min(1, w.load || 0));
+    const width = (100 * share).toFixed(1) + "%";
+    const fill = bar.children[1].firstChild;
+    if (fill.style.width !== width) fill.style.width = width;
+    setText(bar.children[2], (100 * share).toFixed(0) + " % busy");
+  });
 }
 
 function drawAlerts(s) {

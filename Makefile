@@ -38,6 +38,7 @@ bench-core: $(STAMP)
 
 bench: bench-core kernels $(BENCH_STAMP)
 	$(BIN)/python benchmarks/fanout.py --out benchmarks/results/fanout.json
+	$(BIN)/python benchmarks/dask_scheduler.py --out benchmarks/results/dask_scheduler.json
 	$(BIN)/python benchmarks/simulator.py --out benchmarks/results/simulator.json
 	$(BIN)/python benchmarks/iex_decode.py --out benchmarks/results/iex_decode.json
 	$(BIN)/python benchmarks/iex_containers.py --out benchmarks/results/iex_containers.json

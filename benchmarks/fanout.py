@@ -139,7 +139,7 @@ def main() -> None:
                 threads_per_worker=1,
                 host="127.0.0.1",
                 processes=True,
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",
             )
         )
         client = stack.enter_context(Client(cluster))

@@ -5,9 +5,10 @@ serial scheduler and on ``ProcessScheduler`` with 1 and 2 workers, checks the va
 identical, prints each worker's share, writes a Chrome/Perfetto trace, and shows the error
 a failing node gives from inside a worker.
 
-``demo(graph, ticks)`` (for ``make demo``) runs any graph and ticks serial and on two
-workers and returns the rows to print: start-up and median tick per scheduler, and
-whether the values agree bit for bit.
+``demo(graph, ticks)`` (for ``make demo``) runs any graph and ticks serial, on two worker
+processes and on a local Dask cluster of two workers (started on 127.0.0.1 and closed
+again) and returns the rows to print: start-up and median tick per scheduler, and whether
+the values agree bit for bit.
 
 Run: ``python examples/04_process_scheduler.py``.
 """
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from fluvius import GraphBuilder, NodeError, run_graph
 from fluvius.graph.spec import spec_to_graph
-from fluvius.scheduling import ProcessScheduler, SerialScheduler
+from fluvius.scheduling import DaskScheduler, ProcessScheduler, SerialScheduler
 from fluvius.testing.suite import canonical
 from fluvius.workloads import calibrate_spin, fanout_spec
 
@@ -34,12 +35,14 @@ if TYPE_CHECKING:
 
 
 def demo(graph: Graph, ticks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Start-up wall time, median tick and agreement, serial vs 2 worker processes."""
+    """Start-up wall time, median tick and agreement: serial, 2 worker processes, and 2
+    workers of a local Dask cluster."""
     rows = []
     reference = None
     for name, sched in (
         ("serial", SerialScheduler()),
         ("process, 2 workers", ProcessScheduler(2, "components")),
+        ("dask, 2 workers", DaskScheduler(2, "components")),
     ):
         t0 = time.perf_counter()
         report = run_graph(graph, ticks, sched)

@@ -11,7 +11,8 @@ Core (the ``overhead`` workload, docs/reference/workloads.md, ~40,000 nodes):
 Then the other parts, each through its example script (``examples/0N_*.py``):
 
 5. Worker processes: the partition report of a fanout graph, its start-up on the serial
-   scheduler and on two worker processes side by side (examples 04 and 05); then the
+   scheduler, on two worker processes and on a local Dask cluster of two workers side by
+   side (examples 04 and 05); then the
    options script (both presets) serial and on two workers, with the report's verdict
    (example 09).
 6. IEX: decode the real TOPS sample (a synthetic capture when ``../shared`` is absent),
@@ -153,7 +154,8 @@ def _show(title: str, fn: Any, *args: Any) -> Any:
 
 
 def multiprocess_demo() -> None:
-    """Partition report, then serial and 2-process start-ups of a fanout graph."""
+    """Partition report, then serial, 2-process and 2-Dask-worker start-ups of a fanout
+    graph."""
     _show(
         "worker processes: partition report and start-up, serial vs 2 workers",
         _example("05_partition_report.py")["demo"],

@@ -12,6 +12,7 @@ import fluvius
 EXPECTED = {
     "fluvius": [
         "CycleResult",
+        "DaskScheduler",
         "FluviusError",
         "Graph",
         "GraphBuilder",
@@ -148,6 +149,8 @@ EXPECTED = {
         "round_robin",
     ],
     "fluvius.scheduling": [
+        "DaskPool",
+        "DaskScheduler",
         "LiveReport",
         "ProcessScheduler",
         "RunReport",

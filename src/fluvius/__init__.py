@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fluvius.graph import GraphBuilder as GraphBuilder
     from fluvius.graph import NodeRef as NodeRef
     from fluvius.graph import make_key as make_key
+    from fluvius.scheduling import DaskScheduler as DaskScheduler
     from fluvius.scheduling import ProcessScheduler as ProcessScheduler
     from fluvius.scheduling import RunReport as RunReport
     from fluvius.scheduling import SerialScheduler as SerialScheduler
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _LAZY = {
     "CycleResult": "fluvius.engine.state",
+    "DaskScheduler": "fluvius.scheduling",
     "FluviusError": "fluvius.errors",
     "Graph": "fluvius.graph",
     "GraphBuilder": "fluvius.graph",
@@ -59,6 +61,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "CycleResult",
+    "DaskScheduler",
     "FluviusError",
     "Graph",
     "GraphBuilder",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -139,3 +140,36 @@ def test_a_signal_ends_the_run_cleanly(
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"processes outlived the run: {alive}"
     assert len(children) >= (2 if scheduler == "process" else 0)
+
+
+@pytest.mark.slow
+def test_dask_scheduler_gives_the_serial_run(setup: Any) -> None:
+    """``--scheduler dask``: a local Dask cluster of 2 workers, started and closed by the
+    run; the same cycles and values as serial, and no process left."""
+    spec, path, _ = setup
+    url = f"iex+pcap://{path}?speed=0"
+    before = _children()
+    serial = json.loads(_live(str(spec), "--feed", url, "--json").stdout)
+    dask = json.loads(
+        _live(str(spec), "--feed", url, "--scheduler", "dask", "--workers", "2", "--json").stdout
+    )
+    assert dask["stats"]["scheduler"] == "dask"
+    assert [w["address"].rsplit(":", 1)[0] for w in dask["stats"]["workers"]] == [
+        "tcp://127.0.0.1"
+    ] * 2
+    assert dask["values"] == serial["values"]
+    assert [c["recomputed"] for c in dask["cycles"]] == [c["recomputed"] for c in serial["cycles"]]
+    deadline = time.monotonic() + 10.0
+    while (left := _children() - before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, [psutil.Process(p).cmdline() for p in left]
+
+
+def _children() -> set[int]:
+    """Child processes, but multiprocessing's resource tracker (one per process tree)."""
+    out = set()
+    for p in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "multiprocessing.resource_tracker" not in " ".join(p.cmdline()):
+                out.add(p.pid)
+    return out

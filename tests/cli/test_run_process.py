@@ -95,8 +95,12 @@ def test_trace_and_costs_files(spec_and_ticks: tuple[Path, Path], tmp_path: Path
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--scheduler", "dask"], "'dask' scheduler is not available"),
-        (["--workers", "2"], "--workers apply to the process scheduler"),
+        (["--scheduler", "nope"], "unknown scheduler 'nope'"),
+        (["--workers", "2"], "--workers applies to the process and dask schedulers"),
+        (["--partitioner", "components"], "--partitioner apply to the process and dask"),
+        (["--address", "tcp://127.0.0.1:1"], "--address applies to the dask scheduler"),
+        (["--scheduler", "dask", "--address", "127.0.0.1:1"], "names no protocol"),
+        (["--scheduler", "dask", "--workers", "0"], "--workers must be at least 1"),
         (["--scheduler", "process", "--partitioner", "nope"], "unknown partitioner 'nope'"),
         (["--scheduler", "process", "--workers", "0"], "--workers must be at least 1"),
     ],

@@ -98,10 +98,21 @@ def live(
         str, typer.Option(help=f"Where nodes run: {', '.join(SCHEDULERS)}.")
     ] = "serial",
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (process scheduler; default 2).")
+        int | None,
+        typer.Option(
+            help="Worker processes (process scheduler; default 2), or Dask workers (dask "
+            "scheduler: the local cluster's size, default 2; with --address, how many of the "
+            "cluster's workers to use, default all)."
+        ),
     ] = None,
     address: Annotated[
-        str | None, typer.Option(help="Dask scheduler address (dask scheduler only).")
+        str | None,
+        typer.Option(
+            help="Dask scheduler address of an existing cluster (tcp://HOST:PORT or "
+            "tls://HOST:PORT); without it, --scheduler dask starts a local cluster on "
+            "127.0.0.1 and closes it at the end.",
+            show_default=False,
+        ),
     ] = None,
     record: Annotated[
         Path | None,
@@ -136,11 +147,7 @@ def live(
 ) -> None:
     verbose = verbose or bool(ctx.obj and ctx.obj.get("verbose"))
     with user_errors(verbose):
-        check_scheduler(scheduler)
-        if address is not None:
-            fail("--address applies to the dask scheduler", code=2)
-        if workers is not None and scheduler == "serial":
-            fail("--workers applies to the process scheduler", "add --scheduler process", code=2)
+        check_scheduler(scheduler, workers, address)
         if record_keys and record is None:
             fail("--record-keys needs --record DIR", code=2)
         if error_policy not in ERROR_POLICIES:
@@ -165,7 +172,7 @@ def live(
         try:
             report = asyncio.run(
                 _run(spec, feed, scheduler, workers, record, record_keys or [], duration,
-                     error_policy, listen)
+                     error_policy, listen, address)
             )  # fmt: skip
         finally:
             logging.getLogger("fluvius").removeHandler(handler)
@@ -185,6 +192,7 @@ async def _run(
     duration: float | None,
     error_policy: str,
     listen: tuple[str, int] | None = None,
+    address: str | None = None,
 ) -> LiveReport:
     recorder = Recorder(record, record_keys) if record is not None else None
     run = LiveRun(
@@ -192,6 +200,7 @@ async def _run(
         feeds,
         scheduler=scheduler,
         workers=workers,
+        address=address,
         error_policy=error_policy,
         state=LiveState(),
         recorder=recorder,

@@ -21,6 +21,7 @@ from fluvius.graph.spec import load_graph
 from fluvius.graph.ticks import read_ticks
 from fluvius.partition import load_costs, partitioner_names
 from fluvius.scheduling.base import ProgressCallback, Scheduler
+from fluvius.scheduling.dask import DaskScheduler
 from fluvius.scheduling.process import ProcessScheduler
 from fluvius.scheduling.runner import RunReport, run_graph
 from fluvius.scheduling.serial import SerialScheduler
@@ -52,6 +53,10 @@ EPILOG = """Examples:
 
   fluvius run fanout.json --scheduler process --workers 2 --json | jq .stats.workers
 
+  fluvius run fanout.json --scheduler dask --workers 2   # a local Dask cluster on 127.0.0.1
+
+  fluvius run fanout.json --scheduler dask --address tcp://10.0.0.5:8786   # an existing one
+
   fluvius run spec.yaml --ticks ticks.jsonl --watchdog 2 --cycle-timeout 10   # name the \
 nodes of a cycle still running at 2 s; stop it at 10 s
 
@@ -65,16 +70,31 @@ SCHEDULERS = ("serial", "process", "dask")
 PROGRESS_MIN_NODES = 5_000  # smaller graphs start too fast for a bar to help
 
 
-def check_scheduler(scheduler: str) -> None:
-    """Exit with code 2 unless ``scheduler`` is one this version runs (``run`` and ``live``)."""
+def check_scheduler(scheduler: str, workers: int | None, address: str | None) -> None:
+    """Exit with code 2 unless ``scheduler`` is known and the worker options fit it (shared by
+    ``run`` and ``live``)."""
     if scheduler not in SCHEDULERS:
         fail(f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}", code=2)
-    if scheduler == "dask":
+    if address is not None and scheduler != "dask":
         fail(
-            "the 'dask' scheduler is not available in this version",
-            "use --scheduler process (worker processes on this machine) or serial",
+            "--address applies to the dask scheduler",
+            f"add --scheduler dask to run on the Dask cluster at {address}",
             code=2,
         )
+    if address is not None and "://" not in address:
+        fail(
+            f"--address {address!r} names no protocol",
+            f"write tcp://{address} (or tls://{address} for a TLS cluster)",
+            code=2,
+        )
+    if workers is not None and scheduler == "serial":
+        fail(
+            "--workers applies to the process and dask schedulers",
+            "drop it, or add --scheduler process (or dask)",
+            code=2,
+        )
+    if workers is not None and workers < 1:
+        fail(f"--workers must be at least 1, got {workers}", code=2)
 
 
 def report_document(report: RunReport, node_keys: Sequence[str]) -> dict[str, Any]:
@@ -124,12 +144,27 @@ def run(
         str, typer.Option(help=f"Where nodes run: {', '.join(SCHEDULERS)}.")
     ] = "serial",
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (process scheduler; default 2).")
+        int | None,
+        typer.Option(
+            help="Worker processes (process scheduler; default 2), or Dask workers (dask "
+            "scheduler: the local cluster's size, default 2; with --address, how many of the "
+            "cluster's workers to use, default all)."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address of an existing cluster: tcp://HOST:PORT or "
+            "tls://HOST:PORT (TLS certificates from Dask's configuration, e.g. "
+            "DASK_DISTRIBUTED__COMM__TLS__CA_FILE). Without it, --scheduler dask starts a "
+            "local cluster on 127.0.0.1 and closes it at the end.",
+            show_default=False,
+        ),
     ] = None,
     partitioner: Annotated[
         str | None,
         typer.Option(
-            help="Node-to-worker assignment (process scheduler): "
+            help="Node-to-worker assignment (process and dask schedulers): "
             f"{', '.join(partitioner_names())}. Default: auto."
         ),
     ] = None,
@@ -139,7 +174,9 @@ def run(
     ] = None,
     trace: Annotated[
         Path | None,
-        typer.Option(help="Write a Chrome/Perfetto trace of the run here (process scheduler)."),
+        typer.Option(
+            help="Write a Chrome/Perfetto trace of the run here (process and dask schedulers)."
+        ),
     ] = None,
     ticks: Annotated[
         Path | None, typer.Option(help="JSON Lines file: one {source: value} object per cycle.")
@@ -189,18 +226,16 @@ def run(
 ) -> None:
     verbose = verbose or bool(ctx.obj and ctx.obj.get("verbose"))
     with user_errors(verbose):
-        check_scheduler(scheduler)
-        process_only: dict[str, object] = {"--workers": workers, "--partitioner": partitioner}
+        check_scheduler(scheduler, workers, address)
+        process_only: dict[str, object] = {"--partitioner": partitioner}
         process_only |= {"--costs": costs, "--trace": trace}
         given = [name for name, value in process_only.items() if value is not None]
         if scheduler == "serial" and given:
             fail(
-                f"{', '.join(given)} apply to the process scheduler",
-                "drop them, or choose --scheduler process",
+                f"{', '.join(given)} apply to the process and dask schedulers",
+                "drop them, or choose --scheduler process (or dask)",
                 code=2,
             )
-        if workers is not None and workers < 1:
-            fail(f"--workers must be at least 1, got {workers}", code=2)
         if partitioner is not None and partitioner not in partitioner_names():
             fail(
                 f"unknown partitioner {partitioner!r}; expected one of "
@@ -229,6 +264,17 @@ def run(
                 load_costs(costs, graph) if costs is not None else None,
                 error_policy=policy,
                 trace=trace or False,
+                watchdog_s=watchdog,
+                cycle_timeout_s=cycle_timeout,
+            )
+        elif scheduler == "dask":
+            sched = DaskScheduler(
+                workers if workers is not None or address is not None else 2,
+                partitioner or "auto",
+                load_costs(costs, graph) if costs is not None else None,
+                error_policy=policy,
+                trace=trace or False,
+                address=address,
                 watchdog_s=watchdog,
                 cycle_timeout_s=cycle_timeout,
             )
@@ -337,7 +383,7 @@ def _print_summary(report: RunReport, node_keys: Sequence[str]) -> None:
             table.add_row("…", f"({len(report.cycles) - 20} more)", "", "")
         out_console.print(table)
     workers = stats.get("workers", [])
-    if len(workers) > 1 or stats.get("scheduler") == "process":
+    if len(workers) > 1 or stats.get("scheduler") in ("process", "dask"):
         table = Table(
             "worker",
             "pid",

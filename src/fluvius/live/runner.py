@@ -75,6 +75,7 @@ from fluvius.live.feeds import Feed, FeedContext, FeedUpdate, open_feed
 from fluvius.live.state import Alert, LiveState
 from fluvius.nodes.anomaly import Alert as AnomalyAlert
 from fluvius.nodes.monitoring import DecayAlert, FallbackSwitch
+from fluvius.scheduling.dask import DaskScheduler
 from fluvius.scheduling.live import Inbox
 from fluvius.scheduling.process import ProcessScheduler
 from fluvius.scheduling.runner import RunReport
@@ -91,7 +92,7 @@ __all__ = ["LiveReport", "LiveRun", "take_updates"]
 
 log = logging.getLogger("fluvius.live")
 
-SCHEDULERS = ("serial", "process")
+SCHEDULERS = ("serial", "process", "dask")
 WORKER_STATS_EVERY_S = 0.25
 
 
@@ -161,7 +162,11 @@ class LiveRun:
     feeds
         Feed URLs (:mod:`fluvius.live.feeds`) or opened :class:`~fluvius.live.feeds.Feed` s.
     scheduler
-        ``"serial"``, ``"process"`` (``workers`` processes, default 2) or a scheduler object.
+        ``"serial"``, ``"process"`` (``workers`` processes, default 2), ``"dask"`` (a Dask
+        cluster: ``address``, or a local cluster of ``workers``, default 2) or a scheduler
+        object.
+    address
+        The Dask scheduler's address (``tcp://HOST:PORT`` or ``tls://…``) for ``"dask"``.
     error_policy
         ``"isolate"`` (default) or ``"fail_fast"``.
     state
@@ -181,6 +186,7 @@ class LiveRun:
         *,
         scheduler: str | Scheduler = "serial",
         workers: int | None = None,
+        address: str | None = None,
         error_policy: str = "isolate",
         state: LiveState | None = None,
         recorder: Recorder | None = None,
@@ -193,11 +199,11 @@ class LiveRun:
         if duration_s is not None and not duration_s > 0:
             raise ValueError(f"duration_s must be > 0, got {duration_s=}")
         self.policy: ErrorPolicy = check_policy(error_policy)
-        self.scheduler = self._scheduler(scheduler, workers, self.policy)
+        self.scheduler = self._scheduler(scheduler, workers, self.policy, address)
         self.state = state if state is not None else LiveState()
         self.state.graph = self.graph
         self.state.scheduler = self.scheduler.name
-        self.state.workers = workers or (2 if scheduler == "process" else 1)
+        self.state.workers = workers or (2 if scheduler in ("process", "dask") else 1)
         self.recorder = recorder
         self.duration_s = duration_s
         sources = frozenset(self.graph.source_keys)
@@ -232,16 +238,25 @@ class LiveRun:
 
     @staticmethod
     def _scheduler(
-        scheduler: str | Scheduler, workers: int | None, policy: ErrorPolicy
+        scheduler: str | Scheduler,
+        workers: int | None,
+        policy: ErrorPolicy,
+        address: str | None = None,
     ) -> Scheduler:
         if not isinstance(scheduler, str):
             return scheduler
+        if address is not None and scheduler != "dask":
+            raise ValueError("address applies to the dask scheduler")
         if scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {scheduler!r}; expected one of {SCHEDULERS}")
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers=}")
         if scheduler == "process":
             return ProcessScheduler(workers or 2, "auto", None, error_policy=policy)
+        if scheduler == "dask":
+            if address is None:
+                workers = workers or 2
+            return DaskScheduler(workers, "auto", None, error_policy=policy, address=address)
         if workers not in (None, 1):
             raise ValueError("workers applies to the process scheduler")
         return SerialScheduler(error_policy=policy)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from fluvius.scheduling._dask_pool import DaskPool as DaskPool
 from fluvius.scheduling.base import Scheduler as Scheduler
 from fluvius.scheduling.base import Session as Session
+from fluvius.scheduling.dask import DaskScheduler as DaskScheduler
 from fluvius.scheduling.live import LiveReport as LiveReport
 from fluvius.scheduling.live import run_live as run_live
 from fluvius.scheduling.process import ProcessScheduler as ProcessScheduler
@@ -14,6 +16,8 @@ from fluvius.scheduling.runner import run_graph_async as run_graph_async
 from fluvius.scheduling.serial import SerialScheduler as SerialScheduler
 
 __all__ = [
+    "DaskPool",
+    "DaskScheduler",
     "LiveReport",
     "ProcessScheduler",
     "RunReport",

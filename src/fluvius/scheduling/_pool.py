@@ -30,7 +30,7 @@ import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fluvius.errors import FluviusError, WorkerDiedError
 from fluvius.scheduling._messages import Exit, Hello
@@ -42,12 +42,50 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
-__all__ = ["WAIT_S", "WorkerPool"]
+__all__ = ["WAIT_S", "Pool", "WorkerPool"]
 
 WAIT_S = 0.5
 """Longest wait without a liveness check."""
 
 _HASH_SEED = "0"
+
+
+class Pool(Protocol):
+    """What a session needs of its workers (``WorkerPool`` here; ``DaskPool`` on a Dask
+    cluster): messages, liveness, status, shutdown."""
+
+    workers: int
+    busy: bool
+    broken: bool
+    closed: bool
+    started: bool
+    spawn_seconds: float
+    pids: list[int]
+
+    @property
+    def arena(self) -> ShmArena | None: ...
+
+    def wait_started(self, timeout_s: float = 60.0) -> None: ...
+
+    def send(self, wid: int, obj: Any) -> None: ...
+
+    def send_frame(self, wid: int, frame: bytes) -> None: ...
+
+    def drain(self, timeout_s: float) -> None: ...
+
+    def poll(self, *, read: bool = True) -> list[tuple[int, Any]]: ...
+
+    def keep(self, messages: list[tuple[int, Any]]) -> None: ...
+
+    def running(self, wid: int, session: int, index: int) -> list[int] | None: ...
+
+    def kill(self, wid: int) -> None: ...
+
+    def wait_blocking(self, timeout_s: float) -> None: ...
+
+    async def wait(self, timeout_s: float) -> None: ...
+
+    def close(self, grace_s: float = ...) -> None: ...
 
 
 class WorkerPool:
@@ -245,6 +283,10 @@ class WorkerPool:
         if slot[0] != session or slot[1] != index:
             return None
         return list(slot[3 : 3 + slot[2]])
+
+    def kill(self, wid: int) -> None:
+        """Kill worker ``wid`` at once (a node cannot be interrupted from outside)."""
+        self.procs[wid].kill()
 
     def keep(self, messages: list[tuple[int, Any]]) -> None:
         """Put back messages a caller read but does not consume yet (the next poll

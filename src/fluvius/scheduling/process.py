@@ -13,7 +13,9 @@ of every cycle with the engine's own transitions (``engine/cycle.py``) and the o
 event-driven driver (``_driver.py``), so the semantics (cutoff, glitch freedom, error
 policies) are the serial scheduler's. Transport (``_wire.py``: framing, pipes, shared
 memory, behind the ``Transport`` protocol) and processes (``_pool.py``) are kept apart
-from this protocol.
+from this protocol: the Dask scheduler (``dask.py``) is this session on a
+``_dask_pool.DaskPool`` (partition hosts on Dask workers, ``_comm.CommLink``
+transports), through :meth:`ProcessSession._open_pool` and the ``_pool.Pool`` protocol.
 
 Distribution (what a session costs before its first value)
     1. The structure (``engine.plan.GraphTables``: keys, input and reader ranks, source
@@ -85,7 +87,7 @@ import math
 import time
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fluvius.engine.cycle import compute_cycle, compute_startup
 from fluvius.engine.plan import graph_tables, node_row
@@ -120,7 +122,7 @@ from fluvius.scheduling._messages import (
 )
 from fluvius.scheduling._pickling import check_item
 from fluvius.scheduling._placement import parent_nodes
-from fluvius.scheduling._pool import WAIT_S, WorkerPool, _WorkerDied
+from fluvius.scheduling._pool import WAIT_S, Pool, WorkerPool, _WorkerDied
 from fluvius.scheduling._wire import dumps
 from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
 
@@ -225,6 +227,31 @@ class ProcessScheduler:
         )
 
 
+class PoolScheduler(Protocol):
+    """What a :class:`ProcessSession` reads of its scheduler (process or Dask)."""
+
+    @property
+    def workers(self) -> int | None: ...
+    @property
+    def partitioner(self) -> str | Partitioner: ...
+    @property
+    def costs(self) -> Sequence[float] | None: ...
+    @property
+    def error_policy(self) -> ErrorPolicy: ...
+    @property
+    def trace(self) -> bool | str | os.PathLike[str]: ...
+    @property
+    def pool(self) -> Pool | None: ...
+    @property
+    def freeze_gc(self) -> bool: ...
+    @property
+    def watchdog_s(self) -> float | None: ...
+    @property
+    def cycle_timeout_s(self) -> float | None: ...
+    @property
+    def parent_nodes(self) -> bool: ...
+
+
 def _modules(graph: Graph) -> tuple[str, ...]:
     """The importable modules of the graph's callables (what workers preload)."""
     fns: dict[int, Any] = {}
@@ -244,7 +271,7 @@ class ProcessSession(Session):
     worker_name = "process"
     computes_here = False  # the parent's plan needs the structure only
 
-    def __init__(self, graph: Graph, scheduler: ProcessScheduler) -> None:
+    def __init__(self, graph: Graph, scheduler: PoolScheduler) -> None:
         super().__init__(
             graph,
             scheduler.error_policy,
@@ -256,10 +283,9 @@ class ProcessSession(Session):
         _sessions += 1
         self.sid = _sessions
         self.scheduler = scheduler
-        self.n = scheduler.workers
         self.tracing = bool(scheduler.trace)
         self._own_pool = scheduler.pool is None
-        self.pool: WorkerPool | None = None
+        self.pool: Pool | None = None
         self._sent_structure = False
         self._reads: list[set[int]] | None = None
         t0 = time.perf_counter()
@@ -267,9 +293,10 @@ class ProcessSession(Session):
             structure = dumps(LoadGraph(self.sid, graph_tables(graph)))
         self.pickle_seconds = time.perf_counter() - t0
         if self._own_pool:  # the workers start (and import) while the parent partitions
-            self.pool = WorkerPool(self.n, preload=_modules(graph), wait=False)
+            self.pool = self._open_pool()
             weakref.finalize(self, self.pool.close)  # a session never closed: no orphan
-        else:
+        self.n: int = (self.pool or scheduler.pool).workers  # type: ignore[union-attr]
+        if not self._own_pool:
             self._send_structure_early(scheduler.pool, structure)
         try:
             t0 = time.perf_counter()
@@ -300,7 +327,7 @@ class ProcessSession(Session):
         self._died: WorkerDiedError | None = None  # once a worker died, every read says so
         self._cycle_in_flight: tuple[int, set[int]] | None = None  # (index, workers in it)
 
-    def _place_parent_nodes(self, graph: Graph, scheduler: ProcessScheduler) -> None:
+    def _place_parent_nodes(self, graph: Graph, scheduler: PoolScheduler) -> None:
         """The owner table the workers get: the partition's, with ``PARENT`` for the nodes
         the parent computes (``_placement.py``), whose steps go into the parent's plan."""
         self.owner = list(self.partition.owner)
@@ -315,7 +342,12 @@ class ProcessSession(Session):
         self._failed_here: dict[int, NodeError] = {}  # failures of the parent's own nodes
         self._readers_here: dict[frozenset[int], list[int]] = {}
 
-    def _send_structure_early(self, pool: WorkerPool | None, structure: bytes) -> None:
+    def _open_pool(self) -> Pool:
+        """The workers of a session that has no pool given (they start while the parent
+        partitions)."""
+        return WorkerPool(self.scheduler.workers or 1, preload=_modules(self.graph), wait=False)
+
+    def _send_structure_early(self, pool: Pool | None, structure: bytes) -> None:
         """On an idle pool, the structure goes out now: workers unpickle it while the
         parent partitions (it is the same for every partition)."""
         if pool is None or pool.closed or pool.broken or pool.busy or not pool.started:
@@ -441,7 +473,8 @@ class ProcessSession(Session):
         self._in_flight = True  # until every worker is done: closing now must stop them
         done = await self._gather(Done, involved, index)
         self._in_flight = False
-        pool.arena.release()
+        if pool.arena is not None:
+            pool.arena.release()
         self.unsynced.update(involved)
         recomputed = 0
         errors: list[tuple[int, NodeError]] = []
@@ -576,7 +609,7 @@ class ProcessSession(Session):
             parts.append(f"{what} on worker {w}")
         return "; ".join(parts)
 
-    def _time_out(self, pool: WorkerPool, index: int, waiting: set[int]) -> None:
+    def _time_out(self, pool: Pool, index: int, waiting: set[int]) -> None:
         """Kill the workers still in cycle ``index`` and raise CycleTimeoutError."""
         running = self._running_on(waiting, index)
         keys = tuple(
@@ -585,7 +618,7 @@ class ProcessSession(Session):
             for r in pool.running(w, self.sid, index) or []
         )
         for w in waiting:
-            pool.procs[w].kill()
+            pool.kill(w)
         pool.broken = True
         shown = ", ".join(str(w) for w in sorted(waiting))
         self._died = WorkerDiedError(f"worker(s) {shown} were killed when cycle {index} timed out")
@@ -607,7 +640,7 @@ class ProcessSession(Session):
             return "no cycle in flight"
         return self._running_on(in_flight[1], in_flight[0])
 
-    def _poll(self, pool: WorkerPool, *, read: bool = True) -> list[tuple[int, Any]]:
+    def _poll(self, pool: Pool, *, read: bool = True) -> list[tuple[int, Any]]:
         try:
             got = pool.poll(read=read)
             if any(type(m) is Frozen for _, m in got):
@@ -746,7 +779,7 @@ class ProcessSession(Session):
             if et is None:
                 raise  # otherwise the error on its way out says more (and may be this one)
 
-    def _release(self, pool: WorkerPool) -> None:
+    def _release(self, pool: Pool) -> None:
         pool.busy = False
         if self._own_pool or pool.broken:
             pool.close()
@@ -769,7 +802,7 @@ class ProcessSession(Session):
         if pool.broken:
             pool.close()
 
-    def _write_trace(self, pool: WorkerPool | None) -> None:
+    def _write_trace(self, pool: Pool | None) -> None:
         pids = pool.pids if pool is not None else [0] * self.n
         self.trace = write_chrome_trace(
             None if self.scheduler.trace is True else Path(str(self.scheduler.trace)),

@@ -25,6 +25,7 @@ instances:
   desk:
     type: fluvius-deployment
     inputs: {instruments: universe}
+    values: {valuation_date: 2026-12-07}
   cluster:
     type: dask-cluster
     values: {workers: 8}

@@ -1,9 +1,11 @@
 """Generate and check the configuration of a small options universe with ``fluvius config``.
 
 A CSV inventory of option positions and a config spec become: one fluvius graph spec per
-underlying, a Dask cluster definition (one worker per partition of a graph), and the AWS
-Terraform for that cluster. The example then checks the output folder, shows that a
-one-character edit is caught, and runs one generated graph.
+underlying (an options chain: implied vols, greeks, smile), a Dask cluster definition (one
+worker per partition of a graph, pinned with its partition's resource, the partitioner
+the simulator predicts fastest), and the AWS Terraform for that cluster (one fixed worker
+per partition, with the same pins). The example then checks the output folder, shows that
+a one-character edit is caught, and runs one generated graph.
 
 ``make demo`` can call :func:`config_demo` (it takes the print function to use).
 """
@@ -25,6 +27,9 @@ UNIVERSE = """\
 underlying,expiry,right,strike,position,multiplier,mid
 AAPL,2026-12-18,C,150,10,100,42.15
 AAPL,2026-12-18,P,150,-5,100,1.35
+AAPL,2027-03-19,C,180,-2,100,20.53
+AAPL,2027-03-19,C,190,0,100,14.6
+AAPL,2027-03-19,C,200,4,100,9.8
 MSFT,2027-01-15,C,400,2,100,31.5
 NVDA,2026-12-18,C,120,-8,100,18.2
 """
@@ -37,6 +42,8 @@ instances:
     type: fluvius-deployment
     inputs: {instruments: universe}
     values:
+      valuation_date: 2026-12-07
+      rate: 0.045
       spots: {AAPL: 190.25, MSFT: 415.5, NVDA: 135.0}
       scheduler: dask
       workers: 2
@@ -49,6 +56,8 @@ instances:
     type: aws-terraform
     inputs:
       scheduler_port: {instance: cluster, field: scheduler_port}
+      partition: {instance: cluster, field: partition}
+      resources: {instance: cluster, field: resources}
     values:
       ami_id: ami-0123456789abcdef0
       availability_zones: [us-east-1a, us-east-1b]
@@ -81,7 +90,7 @@ def config_demo(say: Callable[[str], None] = print) -> None:
         target = out / "aws" / "workers.tf"
         text = target.read_text(encoding="utf-8")
         target.write_text(
-            text.replace("max_size                  = 8", "max_size                  = 9"),
+            text.replace("max_size                  = 1", "max_size                  = 2", 1),
             encoding="utf-8",
         )
         check = check_files(files, out)
@@ -95,7 +104,10 @@ def config_demo(say: Callable[[str], None] = print) -> None:
         values = run_graph(graph).values
         say(
             f"desk/specs/AAPL.yaml: {len(graph.node_keys)} nodes; "
-            f"exposure/AAPL = {values['exposure/AAPL']:.2f}"
+            f"exposure/AAPL = {values['exposure/AAPL']:.2f}; "
+            f"iv/AAPL/2027-03-19/C/190 = {values['iv/AAPL/2027-03-19/C/190']:.4f}; "
+            f"smile/AAPL/2027-03-19 = {values['smile/AAPL/2027-03-19']:.4f}; "
+            f"delta/AAPL = {values['delta/AAPL']:.1f} shares"
         )
 
 

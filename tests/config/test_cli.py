@@ -33,14 +33,16 @@ def test_generate_then_check_then_one_character_change(inputs_copy: Path, tmp_pa
     assert "up to date" in stdout
     target = out / "aws" / "workers.tf"
     target.write_text(
-        target.read_text().replace("min_size                  = 3", "min_size                  = 4")
+        target.read_text().replace(
+            "max_size                  = 1", "max_size                  = 4", 1
+        )
     )
     code, stdout, err = _invoke(
         ["config", "generate", str(inputs_copy), "--out", str(out), "--check"]
     )
     assert code == 1, err
     assert "--- a/aws/workers.tf\n+++ b/aws/workers.tf\n" in stdout  # the diff is the result
-    assert "-  min_size                  = 4\n+  min_size                  = 3\n" in stdout
+    assert "-  max_size                  = 4\n+  max_size                  = 1\n" in stdout
     assert "1 changed, 0 missing, 0 stale" in err
     code, stdout, _ = _invoke(
         ["config", "generate", str(inputs_copy), "--out", str(out), "--check", "--json"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,8 @@ def test_bad_csv_cell_names_file_line_column_and_field(case: Case) -> None:
         {
             "u.csv": CSV + "MSFT,2027-01-15,C,-5,1\n",
             "c.yaml": _spec(
-                "  d:\n    type: fluvius-deployment\n    inputs:\n      instruments: u\n",
+                "  d:\n    type: fluvius-deployment\n    values: {valuation_date: 2026-12-01}\n"
+                "    inputs:\n      instruments: u\n",
                 "  u: {kind: csv, path: u.csv}\n",
             ),
         }
@@ -136,7 +138,8 @@ def test_yaml_collector_with_key_keeps_lines(case: Case) -> None:
         {
             "s.yaml": "meta: 1\nspots:\n  AAPL: 190.5\n  MSFT: lots\n",
             "c.yaml": _spec(
-                "  d:\n    type: fluvius-deployment\n    inputs:\n"
+                "  d:\n    type: fluvius-deployment\n    values: {valuation_date: 2026-12-01}\n"
+                "    inputs:\n"
                 "      instruments: {kind: csv, path: u.csv}\n"
                 "      spots: {kind: yaml, path: s.yaml, key: spots}\n"
             ),
@@ -241,6 +244,51 @@ def test_partition_plan_covers_every_node(case: Case) -> None:
     assert [w["worker"] for w in plan["per_worker"]] == [0, 1, 2]
 
 
+def test_partition_plan_takes_the_best_predicted_partitioner(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Default: the partitioner with the fastest predicted start-up, from the documented
+    machine figures (a stored calibration of this machine changes nothing); a named one
+    is used as given, with its own prediction."""
+    from fluvius.partition import Calibration
+
+    chains = "".join(  # two independent chains of spin nodes: round_robin cuts every link
+        f"  {c}{i}: {{op: spin, inputs: [{f'{c}{i - 1}' if i else 'src'}], params: {{n: 2000}}}}\n"
+        for c in "ab"
+        for i in range(20)
+    )
+    case(
+        {
+            "g.yaml": f"sources: {{src: 1.0}}\nnodes:\n{chains}",
+            "c.yaml": _spec(
+                "  k:\n    type: dask-cluster\n    inputs:\n      partition: p\n"
+                "  r:\n    type: dask-cluster\n    inputs:\n      partition: q\n",
+                "  p: {kind: graph-partition, spec: g.yaml, workers: 2}\n"
+                "  q: {kind: graph-partition, spec: g.yaml, workers: 2,\n"
+                "      partitioner: round_robin}\n",
+            ),
+        }
+    )
+
+    def plans() -> tuple[dict[str, Any], dict[str, Any]]:
+        spec = load_config_spec(Path("c.yaml"), env_components="")
+        k, r = resolve_instances(spec, environ={})
+        return k.values["partition"], r.values["partition"]
+
+    best, named = plans()
+    predicted = best["predicted_startup_s"]
+    assert set(predicted) >= {"round_robin", "components", "critical_path"}
+    assert best["partitioner"] == min(predicted, key=lambda name: predicted[name])
+    assert predicted[best["partitioner"]] < predicted["round_robin"]
+    assert best["cross_edges"] < named["cross_edges"]
+    assert named["partitioner"] == "round_robin"
+    assert named["predicted_startup_s"]["round_robin"] == predicted["round_robin"]
+    slow = Calibration(latency_s=0.5, spawn_s=9.0)  # a very different machine's figures
+    slow.save(Path("calibration.json"))
+    monkeypatch.setenv("FLUVIUS_CALIBRATION", str(Path("calibration.json").resolve()))
+    assert plans() == (best, named)
+
+
 def test_partition_unknown_partitioner(case: Case) -> None:
     case(
         {
@@ -261,19 +309,22 @@ def test_declared_checks_report_at_the_field(case: Case) -> None:
         {
             "u.csv": CSV + "AAPL,2026-12-18,P,150,5\n",
             "c.yaml": _spec(
-                "  d:\n    type: fluvius-deployment\n    inputs:\n"
+                "  d:\n    type: fluvius-deployment\n    values: {valuation_date: 2026-12-18}\n"
+                "    inputs:\n"
                 "      instruments: {kind: csv, path: u.csv}\n"
                 "  a:\n    type: aws-terraform\n    values:\n"
-                "      ami_id: ami-0123456789abcdef0\n      workers_min: 5\n      workers_max: 2\n"
+                "      ami_id: ami-0123456789abcdef0\n      partition: {nodes: 5}\n"
                 "      availability_zones: [us-east-1a, eu-west-1a]\n"
             ),
         }
     )
     assert _problems() == [
+        "u.csv:1: instance 'd' (fluvius-deployment): field 'instruments': 3 instrument(s) "
+        "expire on or before valuation_date 2026-12-18, the first: AAPL 2026-12-18 C 150.0",
         "u.csv:1: instance 'd' (fluvius-deployment): field 'instruments': 1 instrument(s) "
         "listed twice (underlying expiry right strike), the first: AAPL 2026-12-18 P 150.0",
-        "c.yaml:11:20: instance 'a' (aws-terraform): field 'workers_max': "
-        "workers_max (2) is below workers_min (5)",
+        "c.yaml:11:18: instance 'a' (aws-terraform): field 'partition': "
+        "a partition plan needs 'workers', a number of partitions >= 1",
         "c.yaml:12:27: instance 'a' (aws-terraform): field 'availability_zones': "
         "every zone must be in region us-east-1",
     ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import datetime
 from pathlib import Path
 
+import click
 import pytest
 import typer.main
 import yaml
@@ -25,47 +27,120 @@ def _inventory() -> list[dict[str, str]]:
 def test_one_spec_per_underlying_that_builds_and_runs(
     tmp_path: Path, golden_files: dict[str, str]
 ) -> None:
+    """Each graph is an options chain: the library's implied vols, greeks and smile, the
+    position greeks and exposure, computed from the inventory's rows."""
+    from fluvius.nodes.options import bs_delta, bs_gamma, bs_vega, implied_vol, smile_vol
+
     rows = _inventory()
     underlyings = sorted({r["underlying"] for r in rows})
     specs = sorted(rel for rel in golden_files if rel.startswith("desk/specs/"))
     assert specs == [f"desk/specs/{u}.yaml" for u in underlyings]
     spots = yaml.safe_load((INPUTS / "spots.yaml").read_text())["spots"]
+    rate = 0.045
+    valuation = datetime.date(2026, 12, 7)
+    smiles = 0
     for u in underlyings:
         path = tmp_path / f"{u}.yaml"
         path.write_text(golden_files[f"desk/specs/{u}.yaml"], encoding="utf-8")
         graph = load_graph(path)
         mine = [r for r in rows if r["underlying"] == u]
-        assert len(graph.node_keys) == 2 * len(mine) + 1
+        expiries = sorted({r["expiry"] for r in mine})
+        smiled = [e for e in expiries if len({r["strike"] for r in mine if r["expiry"] == e}) >= 3]
+        assert len(graph.node_keys) == 9 * len(mine) + len(smiled) + 4
         values = run_graph(graph).values
-        assert values[f"spot/{u}"] == spots[u]
+        spot = spots[u]
+        assert values[f"spot/{u}"] == spot
+        totals = {"delta": 0.0, "gamma": 0.0, "vega": 0.0}
+        for r in mine:
+            strike, kind = float(r["strike"]), "call" if r["right"] == "C" else "put"
+            opt = f"{u}/{r['expiry']}/{r['right']}/{r['strike'].removesuffix('.0')}"
+            years = (datetime.date.fromisoformat(r["expiry"]) - valuation).days / 365
+            assert values[f"years/{u}/{r['expiry']}"] == years
+            iv = implied_vol(float(r["mid"]), spot, strike, years, rate, kind)
+            assert 0.05 < iv < 2.0, opt  # the inventory's mids are inside the bounds
+            assert values[f"iv/{opt}"] == iv
+            weight = int(r["position"]) * int(r["multiplier"] or 100)
+            for greek, fn in (("delta", bs_delta), ("gamma", bs_gamma), ("vega", bs_vega)):
+                assert values[f"{greek}/{opt}"] == fn(spot, strike, years, rate, iv, kind)
+                totals[greek] += values[f"{greek}/{opt}"] * weight
+            assert values[f"moneyness/{opt}"] == pytest.approx(spot / strike, rel=1e-12)
+        for greek, total in totals.items():
+            assert values[f"{greek}/{u}"] == pytest.approx(total, rel=1e-12, abs=1e-12)
         expected = sum(
             float(r["mid"]) * int(r["position"]) * int(r["multiplier"] or 100) for r in mine
         )
         assert values[f"exposure/{u}"] == pytest.approx(expected, rel=1e-12)
-        for r in mine:
-            strike = float(r["strike"])
-            key = f"{r['expiry']}/{r['right']}/{r['strike'].removesuffix('.0')}"
-            assert values[f"moneyness/{u}/{key}"] == pytest.approx(spots[u] / strike, rel=1e-12)
+        for e in smiled:
+            quoted = sorted(
+                (r for r in mine if r["expiry"] == e),
+                key=lambda r: (r["right"], float(r["strike"])),
+            )
+            years = values[f"years/{u}/{e}"]
+            ivs = [
+                values[f"iv/{u}/{e}/{r['right']}/{r['strike'].removesuffix('.0')}"] for r in quoted
+            ]
+            strikes = [float(r["strike"]) for r in quoted]
+            fitted = values[f"smile/{u}/{e}"]
+            assert fitted == smile_vol(spot, years, rate, *ivs, strikes=strikes)
+            assert min(ivs) <= fitted <= max(ivs)
+            smiles += 1
+    assert smiles >= 1  # the golden universe has an expiry quoted at three strikes
+
+
+def _command(name: str) -> click.Command:
+    group = typer.main.get_command(app)
+    found = group.get_command(group.make_context("fluvius", [name, "--help"]), name)  # type: ignore[attr-defined]
+    assert found is not None
+    return found
 
 
 def test_deployment_commands_parse_with_fluvius_run(golden_files: dict[str, str]) -> None:
     body = yaml.safe_load(golden_files["desk/deployment.yaml"])
+    address = "tcp://dask-scheduler.internal:8786"
     assert body["scheduler"] == {
         "kind": "dask",
         "workers": 3,
-        "partitioner": "round_robin",
+        "partitioner": "auto",  # the best predicted, for each run's graph and worker count
         "error_policy": "isolate",
-        "address": "tcp://dask-scheduler.internal:8786",
+        "address": address,
     }
-    group = typer.main.get_command(app)
-    run = group.get_command(group.make_context("fluvius", ["run", "--help"]), "run")  # type: ignore[attr-defined]
-    assert run is not None
+    run = _command("run")
     for entry in body["graphs"]:
         assert entry["command"][:2] == ["fluvius", "run"]
         ctx = run.make_context("run", entry["command"][2:])
         assert ctx.params["scheduler"] == "dask"
-        assert ctx.params["workers"] == 3
+        assert ctx.params["address"] == address
+        assert ctx.params["workers"] is None  # every worker of the cluster: one per partition
+        assert ctx.params["partitioner"] == "auto"
         assert str(ctx.params["spec"]) == entry["spec"]
+
+
+@pytest.mark.parametrize("scheduler", ["serial", "process", "dask"])
+def test_commands_of_every_scheduler_are_accepted(tmp_path: Path, scheduler: str) -> None:
+    """The run and live commands pass the options each scheduler takes, and only those
+    (`fluvius run --scheduler serial --workers 2` is refused, for one)."""
+    from fluvius.cli.run import check_scheduler
+    from fluvius.config.generate import generate_files
+
+    values: dict[str, object] = {
+        "valuation_date": "2026-12-07",
+        "instruments": [{"underlying": "AAPL", "expiry": "2027-01-15", "right": "C",
+                         "strike": 200.0, "mid": 5.0}],
+        "scheduler": scheduler,
+        "live": {"feeds": ["iex+udp://127.0.0.1:10377"]},
+    }  # fmt: skip
+    if scheduler == "dask":
+        values["dask_scheduler"] = "tcp://10.0.0.5:8786"
+    (tmp_path / "c.yaml").write_text(
+        yaml.safe_dump({"instances": {"d": {"type": "fluvius-deployment", "values": values}}})
+    )
+    (entry,) = yaml.safe_load(generate_files(tmp_path / "c.yaml")["d/deployment.yaml"])["graphs"]
+    for name, key in (("run", "command"), ("live", "live_command")):
+        ctx = _command(name).make_context(name, entry[key][2:])
+        assert ctx.params["scheduler"] == scheduler
+        check_scheduler(scheduler, ctx.params["workers"], ctx.params["address"])  # no exit
+        assert (ctx.params["workers"] is not None) == (scheduler == "process")
+        assert (ctx.params["address"] is not None) == (scheduler == "dask")
 
 
 def test_live_commands_run_the_graphs_on_a_feed(tmp_path: Path) -> None:
@@ -88,6 +163,7 @@ def test_live_commands_run_the_graphs_on_a_feed(tmp_path: Path) -> None:
                     "desk": {
                         "type": "fluvius-deployment",
                         "values": {
+                            "valuation_date": "2026-12-07",
                             "instruments": [
                                 {"underlying": u, "expiry": "2026-12-18", "right": "C",
                                  "strike": 100.0, "position": 2, "mid": 1.5}

@@ -136,3 +136,15 @@ def test_progress_is_reported_per_instance() -> None:
     files = render_spec(spec, environ={}, progress=lambda *a: seen.append(a))
     assert seen == [("desk", 1, 3), ("cluster", 2, 3), ("aws", 3, 3)]
     assert files == generate_files(INPUTS / "config.yaml", environ={})
+
+
+def test_libyaml_and_pure_python_emitters_give_the_same_bytes(
+    golden_files: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`to_yaml` uses libyaml's emitter when PyYAML has it; the bytes must not depend on it."""
+    import yaml
+
+    from fluvius.config import render
+
+    monkeypatch.setattr(render, "_SafeDumper", yaml.SafeDumper)
+    assert generate_files(INPUTS / "config.yaml", environ={}) == golden_files

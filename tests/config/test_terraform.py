@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 hcl2 = pytest.importorskip("hcl2")
 
@@ -78,19 +81,68 @@ def test_no_security_group_ingress_from_anywhere(
                 assert _one(rule["description"]), name
 
 
-def test_workers_scale_on_health_and_cpu(resources: dict[tuple[str, str], dict[str, Any]]) -> None:
-    workers = resources["aws_autoscaling_group", "worker"]
-    assert (workers["min_size"], workers["max_size"]) == (3, 12)
-    assert workers["health_check_type"] == "EC2"
-    assert len(workers["vpc_zone_identifier"]) == 3
-    policy = resources["aws_autoscaling_policy", "worker_cpu"]
-    assert policy["policy_type"] == "TargetTrackingScaling"
+def _worker_command(template: dict[str, Any]) -> list[str]:
+    """The `dask worker` command line a worker launch template's user data runs."""
+    user_data = _one(template["user_data"])
+    found = re.search(r"exec (dask worker [^\n]*?)\"?\)\}?$", user_data, re.M)
+    assert found, user_data
+    return shlex.split(found.group(1))
+
+
+def test_workers_are_fixed_pinned_and_never_scaled_in(
+    resources: dict[tuple[str, str], dict[str, Any]], golden_files: dict[str, str]
+) -> None:
+    from distributed.cli import dask_worker
+
+    cluster = yaml.safe_load(golden_files["cluster/cluster.yaml"])
+    groups = {
+        name: body
+        for (rtype, name), body in resources.items()
+        if rtype == "aws_autoscaling_group" and name.startswith("worker")
+    }
+    assert sorted(groups) == [f"worker_{i}" for i in range(len(cluster["workers"]))]
+    # nothing resizes a worker group: no scaling policy, no scheduled action
+    assert not [key for key in resources if key[0].startswith("aws_autoscaling_policy")]
+    assert not [key for key in resources if key[0] == "aws_autoscaling_schedule"]
+    for i, worker in enumerate(cluster["workers"]):
+        group = groups[f"worker_{i}"]
+        assert (group["min_size"], group["max_size"], group["desired_capacity"]) == (1, 1, 1)
+        assert group["protect_from_scale_in"] is True
+        assert "instance_refresh" not in group  # a refresh would replace a worker mid-run
+        assert group["health_check_type"] == "EC2"
+        assert len(group["vpc_zone_identifier"]) == 3
+        launch = _one(group["launch_template"])
+        assert _one(launch["id"]) == f"${{aws_launch_template.worker_{i}.id}}"
+        command = _worker_command(resources["aws_launch_template", f"worker_{i}"])
+        assert command[:2] == ["dask", "worker"]
+        mine = dask_worker.main.make_context("dask worker", command[2:]).params
+        theirs = dask_worker.main.make_context("dask worker", worker["command"][2:]).params
+        for option in ("resources", "nthreads", "memory_limit", "death_timeout"):
+            assert mine[option] == theirs[option], option  # the same pins as cluster.yaml
+        assert f"fluvius-partition-{i}=1" in mine["resources"].split()
+        assert mine["scheduler"] == "tcp://${aws_lb.scheduler.dns_name}:8786"
     scheduler = resources["aws_autoscaling_group", "scheduler"]
     assert scheduler["health_check_type"] == "ELB"  # replaced when the NLB sees it unhealthy
     lb = resources["aws_lb", "scheduler"]
     assert (lb["internal"], lb["load_balancer_type"]) == (True, "network")
     ports = sorted(resources["aws_lb_listener", n]["port"] for n in ("comm", "dashboard"))
     assert ports == [8786, 8787]
+
+
+def test_workers_without_a_plan(tmp_path: Path) -> None:
+    """No partition plan: `workers` fixed groups, pinned to partitions 0 .. workers-1."""
+    from fluvius.config import generate_files
+
+    (tmp_path / "c.yaml").write_text(
+        "instances:\n  aws:\n    type: aws-terraform\n    values:\n"
+        "      ami_id: ami-0123456789abcdef0\n      workers: 2\n      resources: {GPU: 1}\n"
+    )
+    found = _resources(generate_files(tmp_path / "c.yaml", environ={}))
+    for i in range(2):
+        command = _worker_command(found["aws_launch_template", f"worker_{i}"])
+        resources_text = command[command.index("--resources") + 1]
+        assert resources_text == f"fluvius-partition-{i}=1 GPU=1"
+    assert ("aws_autoscaling_group", "worker_2") not in found
 
 
 def _checkov(folder: Path) -> dict[str, Any]:

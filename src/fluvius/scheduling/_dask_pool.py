@@ -6,7 +6,8 @@ share the parent's protocol, the worker runtime and the cycle driver: only place
 transport differ.
 
 Placement
-    One partition per Dask worker (the first ``workers`` by address, in address order),
+    One partition per Dask worker (the first ``workers`` in ``_dask_place`` order: those
+    pinned with the resource ``fluvius-partition-<i>`` by pin, then the others by address),
     placed with ``Client.run`` (``_dask_host.start_host``): each Dask worker gets a
     partition host, listening on its own host with the cluster's ``Security``. The parent
     connects to every host once (the hello carries every host's address), and the hosts
@@ -44,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from fluvius.errors import FluviusError
 from fluvius.scheduling._comm import CommLink
 from fluvius.scheduling._dask_host import start_host, stop_host
+from fluvius.scheduling._dask_place import placement_order
 from fluvius.scheduling._messages import Exit, Hello, LoadFailed
 from fluvius.scheduling._pool import WAIT_S, _WorkerDied
 from fluvius.scheduling._worker import STATUS_SLOT
@@ -147,7 +149,7 @@ class DaskPool:
     # -- placement ---------------------------------------------------------------------------
     def _place(self, workers: int | None, beat_s: float, timeout_s: float) -> None:
         client = self.client
-        found = sorted(client.nthreads())
+        found = placement_order(client.scheduler_info()["workers"])  # pins first (_dask_place)
         if workers is not None and len(found) < workers:
             raise FluviusError(
                 f"the Dask cluster at {client.scheduler.address} has {len(found)} worker(s), "

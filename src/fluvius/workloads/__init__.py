@@ -87,6 +87,7 @@ from typing import TYPE_CHECKING, Any
 from fluvius.errors import ConfigError
 from fluvius.graph.keys import make_key
 from fluvius.graph.ops import BUILTIN_OPS
+from fluvius.workloads.chain import GREEKS, option_nodes, smile_node
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -264,7 +265,6 @@ def fanout_spec(
 
 
 # -- options ------------------------------------------------------------------------------
-_GREEKS = ("delta", "gamma", "vega")
 
 
 def options_spec(
@@ -301,7 +301,7 @@ def options_spec(
     rng = random.Random(seed)
     sources: dict[str, Any] = {}
     nodes: dict[str, Any] = {}
-    totals: dict[str, list[str]] = {g: [] for g in _GREEKS}
+    totals: dict[str, list[str]] = {g: [] for g in GREEKS}
     for i in range(underlyings):
         und = _underlying(i)
         spot, rate = make_key(und, "spot"), make_key(und, "rate")
@@ -332,7 +332,7 @@ def options_spec(
             sources[key] = k
             strike_keys.append(key)
             strike_values.append(k)
-        per_greek: dict[str, list[str]] = {g: [] for g in _GREEKS}
+        per_greek: dict[str, list[str]] = {g: [] for g in GREEKS}
         for e in range(expiries):
             years = round(0.25 * (e + 1), 4)
             tkey = make_key(und, "years", e)
@@ -342,38 +342,29 @@ def options_spec(
                 m = math.log(k / s0)
                 vol = level + skew * m + curve * m * m
                 for kind in ("call", "put"):
-                    opt = (und, e, j, kind[0].upper())
-                    mid = make_key("mid", *opt)
+                    opt = make_key(und, e, j, kind[0].upper())
+                    mid = make_key("mid", opt)
                     sources[mid] = round(bs_price(s0, k, years, r, vol, kind), 4)
-                    iv = make_key("iv", *opt)
-                    nodes[iv] = {
-                        "op": "implied_vol",
-                        "inputs": [mid, spot, kkey, tkey, rate],
-                        "params": {"kind": kind},
-                    }
+                    nodes.update(
+                        option_nodes(
+                            opt, mid=mid, spot=spot, strike=kkey, years=tkey, rate=rate, kind=kind
+                        )
+                    )
                     if kind == "call":
-                        call_ivs.append(iv)
-                    for greek in _GREEKS:
-                        gkey = make_key(greek, *opt)
-                        nodes[gkey] = {
-                            "op": f"bs_{greek}",
-                            "inputs": [spot, kkey, tkey, rate, iv],
-                            "params": {"kind": kind},
-                        }
-                        per_greek[greek].append(gkey)
+                        call_ivs.append(make_key("iv", opt))
+                    for greek in GREEKS:
+                        per_greek[greek].append(make_key(greek, opt))
             smile = make_key("smile", und, e)
-            nodes[smile] = {
-                "op": "smile_vol",
-                "inputs": [spot, tkey, rate, *call_ivs],
-                "params": {"strikes": strike_values},
-            }
+            nodes[smile] = smile_node(
+                spot=spot, years=tkey, rate=rate, ivs=call_ivs, strikes=strike_values
+            )
             if history_days and calib_grid:
                 _add_calibration(nodes, und, e, tkey, smile, calib_grid)
-        for greek in _GREEKS:
+        for greek in GREEKS:
             agg = make_key(und, greek)
             nodes[agg] = {"op": "sum", "inputs": per_greek[greek]}
             totals[greek].append(agg)
-    for greek in _GREEKS:
+    for greek in GREEKS:
         nodes[make_key("risk", greek)] = {"op": "sum", "inputs": totals[greek]}
     params = {
         "underlyings": underlyings,

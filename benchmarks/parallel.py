@@ -20,8 +20,11 @@ load hits both alike):
 * overhead workload (40,021 trivial nodes): distribution overhead per node = (2 workers'
   time to first value - serial's) / nodes, on a running pool.
 * heavy preset: time to first value serial vs 2 workers (running pool) and the speed-up;
-  with ``--predict``, the simulator's prediction for the partition used (profile of one
-  serial start-up, this machine's stored or default calibration).
+  unless ``--no-predict``, the simulator's predictions against the measured figures: the
+  heavy preset's ``start()`` serial and on 2 workers, and the light preset's ``start()``,
+  one-spot and market-wide ticks (profiles of 3 serial start-ups; the calibration measured
+  in this run through the process scheduler, as ``fluvius partition --calibrate`` does,
+  or ``--calibration FILE``).
 * fanout workload: start-up speed-up of 2 workers (running pool) over serial.
 * the cores two busy processes really get (``measure_parallelism``) and the load average,
   before and after: the machine is shared.
@@ -42,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from _common import write_results
 from fluvius.graph.spec import spec_to_graph
 from fluvius.partition import Partition
-from fluvius.partition.calibrate import default_calibration, measure_parallelism
+from fluvius.partition.calibrate import measure_parallelism
 from fluvius.scheduling import ProcessScheduler, SerialScheduler, WorkerPool
 from fluvius.workloads import export_workload
 
@@ -214,7 +217,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=4, help="tick rounds over every spot")
     parser.add_argument("--partitioner", default="auto")
-    parser.add_argument("--no-predict", action="store_true", help="skip the heavy profile")
+    parser.add_argument("--no-predict", action="store_true", help="skip the predictions")
+    parser.add_argument(
+        "--calibration", default="", help="calibration JSON (default: measured in this run)"
+    )
     parser.add_argument(
         "--tick-repeats", type=int, default=3, help="tick sessions, serial and 2 workers in turn"
     )
@@ -281,7 +287,8 @@ def main() -> None:
         "fanout_speedup": fno["serial"]["ttfv_s"] / fno["process2_warm"]["ttfv_s"],
     }
     if not args.no_predict:
-        measured["heavy_predicted_s"] = predict_heavy(heavy, part)
+        doc["predictions"] = predict(heavy, light, part, args.calibration, doc)
+        measured["heavy_predicted_s"] = doc["predictions"]["heavy_process2_startup_s"]
         started = hvy["process2_warm"]["startup_s"]  # the simulator models start()
         measured["heavy_prediction_error"] = (measured["heavy_predicted_s"] - started) / started
     doc["measured"] = measured
@@ -297,22 +304,58 @@ def main() -> None:
     write_results(args.out, doc)
 
 
-def predict_heavy(graph: Graph, partitioner: str) -> float:
-    """The simulator's prediction of ``start()`` on 2 workers for the partition the scheduler
-    makes, with node costs from one serial profile."""
+def predict(
+    heavy: Graph, light: Graph, partitioner: str, calibration: str, doc: dict[str, Any]
+) -> dict[str, float]:
+    """The simulator's predictions of this run's measured figures (module docstring): each
+    for the partition the scheduler makes, with node costs from 3 serial start-ups."""
+    from fluvius.cli.partition import process_startup, process_tick
+    from fluvius.partition import Calibration, Partition, calibrate
     from fluvius.partition.profile import profile_graph
     from fluvius.partition.registry import partition_graph
     from fluvius.partition.simulate import simulate
 
-    cal = default_calibration()
-    profile = profile_graph(graph, repeats=1, calibration=cal)
-    partition = partition_graph(graph, 2, partitioner)  # the scheduler's own, from estimates
-    prediction = simulate(
-        graph, profile.costs, partition, cal, sizes=profile.sizes, waits=profile.waits
-    )
-    name = partition.partitioner
-    print(f"  heavy    simulator: {prediction.makespan_s:.3f} s on 2 workers ({name})")
-    return prediction.makespan_s
+    if calibration:
+        cal = Calibration.load(calibration)
+    else:
+        cal = calibrate(run_startup=process_startup, run_tick=process_tick)
+    doc["calibration"] = cal.to_dict()
+    print(f"calibration: {cal}")
+    out: dict[str, float] = {}
+    for name, graph in (("heavy", heavy), ("light", light)):
+        profile = profile_graph(graph, repeats=3, calibration=cal)
+        two = partition_graph(graph, 2, partitioner)  # the scheduler's own, from estimates
+        one = Partition(1, (0,) * len(graph.items), "serial")
+        spots = [graph.index[k] for k in graph.source_keys if k.endswith("/spot")]
+        for label, part, serial in (("serial", one, True), ("process2", two, False)):
+            sim: dict[str, Any] = {"sizes": profile.sizes, "waits": profile.waits, "serial": serial}
+            out[f"{name}_{label}_startup_s"] = simulate(
+                graph, profile.costs, part, cal, **sim
+            ).makespan_s
+            if name == "light":  # the ticks: one spot (the first), all spots at once
+                out[f"{name}_{label}_spot_ms"] = 1e3 * statistics.median(
+                    simulate(graph, profile.costs, part, cal, changed=[s], **sim).makespan_s
+                    for s in spots
+                )
+                out[f"{name}_{label}_market_ms"] = (
+                    1e3 * simulate(graph, profile.costs, part, cal, changed=spots, **sim).makespan_s
+                )
+    measured = {
+        "heavy_serial_startup_s": doc["heavy"]["serial"]["startup_s"],
+        "heavy_process2_startup_s": doc["heavy"]["process2_warm"]["startup_s"],
+        "light_serial_startup_s": doc["options"]["serial"]["startup_s"],
+        "light_process2_startup_s": doc["options"]["process2_warm"]["startup_s"],
+        "light_serial_spot_ms": doc["ticks"]["serial_spot_p50_ms"],
+        "light_process2_spot_ms": doc["ticks"]["process2_spot_p50_ms"],
+        "light_serial_market_ms": doc["ticks"]["serial_market_ms"],
+        "light_process2_market_ms": doc["ticks"]["process2_market_ms"],
+    }
+    print("\nprediction                     predicted    measured    error")
+    for k, m in measured.items():
+        p = out[k]
+        out[k.removesuffix("_ms").removesuffix("_s") + "_error"] = (p - m) / m
+        print(f"  {k:28} {p:9.4f}   {m:9.4f}   {(p - m) / m:+6.1%}")
+    return out
 
 
 if __name__ == "__main__":

@@ -137,6 +137,7 @@ EXPECTED = {
     ],
     "fluvius.partition": [
         "Calibration",
+        "Network",
         "Partition",
         "Partitioner",
         "calibrate",
@@ -144,6 +145,7 @@ EXPECTED = {
         "dump_costs",
         "estimate_costs",
         "load_costs",
+        "parse_network",
         "partition_graph",
         "partitioner_names",
         "round_robin",

@@ -67,11 +67,33 @@ def test_partition_human_report_goes_to_stdout(spec: Path) -> None:
     assert "lower bound" not in result.stderr
 
 
+def test_partition_over_a_network(spec: Path) -> None:
+    args = ["partition", str(spec), "--workers", "4", "--network", "10gbit:50us", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["network"], doc["hosts"]) == ("10gbit:50us", 4)
+    assert doc["verdict"]["network"] == "10gbit:50us"
+    local = json.loads(
+        runner.invoke(app, ["partition", str(spec), "--workers", "4", "--json"]).stdout
+    )
+    assert (local["network"], local["hosts"]) == ("local", 1)
+    # one core per worker on either: the wire only adds
+    for n in ("2", "4", "8"):
+        assert doc["predictions"]["components"][n] > local["predictions"]["components"][n]
+    text = runner.invoke(app, [*args[:-1]])
+    assert "network 10gbit:50us" in text.stdout
+    refused = runner.invoke(app, [*args[:-1], "--run"])
+    assert refused.exit_code == 1
+    assert "use --network local" in refused.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
         (["--workers", "0"], "--workers must be >= 1"),
         (["--workers", "2", "--partitioner", "best"], "unknown partitioner 'best'"),
+        (["--workers", "2", "--network", "10gbps:1us"], "--network: network '10gbps:1us'"),
     ],
 )
 def test_usage_errors(spec: Path, args: list[str], needle: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,6 +214,40 @@ def _otm_call(u: float, w: float) -> tuple[float, float, float]:
     c = w * (f + k) / math.sqrt(2.0 * math.pi)
     m = (c * c + d2) / (2.0 * c) if c * c > d2 else c
     return m + 0.5 * (f - k), f, k
+
+
+def test_the_stored_start_table_is_the_computed_one() -> None:
+    """The table every process reads at import (``_start_table.f64``) is what the solver
+    computes (to 1e-12: another machine's libm may round differently), and the cells of
+    the bilinear interpolation are built from it exactly as a loop over the cells does."""
+    fresh = _scalar_iv.compute_start_table()
+    stored = _scalar_iv.START_TABLE
+    assert len(stored) == len(fresh)
+    worst = max(abs(a - b) / abs(b) for a, b in zip(stored, fresh, strict=True))
+    assert worst <= REL
+    cols, t = _scalar_iv.TABLE_COLS, stored
+    for j, row in enumerate(_scalar_iv.START_CELLS):
+        for i, cell in enumerate(row):
+            n = j * cols + i
+            up = n + cols
+            assert cell == (
+                t[n],
+                t[n + 1] - t[n],
+                t[up] - t[n],
+                t[up + 1] - t[up] - t[n + 1] + t[n],
+            )
+
+
+def test_a_start_table_of_the_wrong_size_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "short.f64"
+    _scalar_iv.write_start_table(str(path))
+    assert path.stat().st_size == Path(_scalar_iv._TABLE_PATH).stat().st_size
+    path.write_bytes(path.read_bytes()[:-8])
+    monkeypatch.setattr(_scalar_iv, "_TABLE_PATH", str(path))
+    with pytest.raises(RuntimeError, match=r"holds 4535 floats, expected 4536 .*write_start_table"):
+        _scalar_iv.load_start_table()
 
 
 def test_the_start_table_holds_the_exact_ratio() -> None:

@@ -60,9 +60,10 @@ def test_calibrate_measures_every_figure_and_uses_the_scheduler_hook() -> None:
             if name == "alternate":  # every node-to-node link crosses workers
                 assert len(crossing) == len(graph) - 1
                 return 0.2 * 10 + 0.01  # 200 links of 10 ms, plus a little node work
-            assert name == "halves"  # two chains, one per worker: only the join crosses
-            assert len(crossing) == 1
-            return 2000 * 1e-5 + 2 * 0.01  # 2,000 nodes of 10 us + start and end messages
+            assert name == "hanging"  # a chain on worker 0 hanging from h on worker 1
+            assert crossing == [(graph.index["h"], graph.index["a0"])]
+            assert part.owner[graph.index["a1999"]] == 0
+            return 2000 * 1e-5 + 3 * 0.01  # 2,000 nodes of 10 us + three messages
         calls.append((len(graph), workers, name))
         return 4000 * 2e-6
 
@@ -70,16 +71,21 @@ def test_calibrate_measures_every_figure_and_uses_the_scheduler_hook() -> None:
         assert workers == 1
         return 3e-4 + (len(graph) - 1) * 2e-6  # a round trip, 2 us per further node
 
-    cal = calibrate(repeats=20, run_startup=fake_run, run_tick=fake_tick)
+    cal = calibrate(repeats=20, run_startup=fake_run, run_tick=fake_tick, tcp=False)
     assert cal.cycle_s == pytest.approx(3e-4)
     assert cal.cycle_node_s == pytest.approx(2e-6 * 1999 / 2000)
     assert set(calls) == {(4000, 1, "none")}
     assert cal.worker_node_s == pytest.approx(2e-6)
-    # solving t_alt = 202 latency + 200 event and t_par = 2 latency + 2000 event
-    assert cal.latency_s * 202 + 200 * cal.event_node_s == pytest.approx(2.01)
-    assert cal.latency_s * 2 + 2000 * cal.event_node_s == pytest.approx(0.04)
+    # solving t_alt = 201 latency + 200 event and t_hanging = 3 latency + 2000 event
+    assert cal.latency_s * 201 + 200 * cal.event_node_s == pytest.approx(2.01)
+    assert cal.latency_s * 3 + 2000 * cal.event_node_s == pytest.approx(0.05)
+    assert (cal.tcp_latency_s, cal.tcp_byte_s) == (Calibration().tcp_latency_s, 1e-9)
     plain = calibrate(repeats=20)
     assert plain.node_s > 0
+    assert plain.driver_node_s > 0
+    assert 0 < plain.pipe_latency_s == plain.latency_s  # no scheduler: the raw pipe
+    assert plain.tcp_latency_s > 0  # measured: distributed is installed for the tests
+    assert plain.tcp_byte_s != Calibration().tcp_byte_s
     assert plain.spin_iter_s > 0
     assert plain.spawn_s > 0
     assert plain.worker_node_s == plain.node_s

@@ -17,7 +17,15 @@ from fluvius.testing.strategies import graph_recipes
 if TYPE_CHECKING:
     from conftest import Chains
 
-FREE = Calibration(node_s=0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.0, byte_s=0.0)
+FREE = Calibration(
+    node_s=0.0,
+    worker_node_s=0.0,
+    event_node_s=0.0,
+    latency_s=0.0,
+    byte_s=0.0,
+    driver_node_s=0.0,
+    gc_item_s=0.0,
+)
 
 
 def test_one_worker_takes_the_sum_of_costs(chains: Chains) -> None:
@@ -108,10 +116,29 @@ def test_fewer_cores_than_workers_slow_the_work_down(chains: Chains) -> None:
     assert simulate(g, costs, part, Calibration(spawn_s=0.1), cores=2).spawn_s == 0.2
 
 
-def test_a_worker_reading_remote_values_pays_the_event_driven_overhead(chains: Chains) -> None:
+def test_only_the_nodes_waiting_for_remote_values_pay_the_event_driven_overhead(
+    chains: Chains,
+) -> None:
     g = chains(2, 3)  # c0 -> worker 0 with the total, c1 -> worker 1
     owner = tuple(1 if k.startswith("c1") else 0 for k in g.keys)
     costs = [0.0] * len(g.items)
-    cal = Calibration(node_s=0.0, worker_node_s=1.0, event_node_s=10.0, latency_s=0.0)
+    cal = Calibration(node_s=0.0, worker_node_s=1.0, event_node_s=10.0, latency_s=0.0, byte_s=0.0)
     p = simulate(g, costs, Partition(2, owner, "hand"), cal)
-    assert p.busy_s == pytest.approx((40.0, 3.0))  # 3 chain nodes + total at 10; 3 at 1
+    # worker 0: its 3 chain nodes in the sync loop at 1, the total (reads c1) at 10
+    assert p.busy_s == pytest.approx((13.0, 3.0))
+    # the local part runs first: c1's value arrives at 3, the total runs [3, 13]
+    assert p.makespan_s == pytest.approx(13.0)
+
+
+def test_the_serial_start_up_pays_its_collection(
+    chains: Chains,
+) -> None:
+    g = chains(2, 3)
+    costs = [0.0 if r in g.sources else 1.0 for r in range(len(g.items))]
+    one = Partition(1, (0,) * len(g.items), "one")
+    cal = Calibration(node_s=0.5, driver_node_s=2.5, gc_item_s=0.25)
+    start = simulate(g, costs, one, cal, serial=True)
+    assert start.makespan_s == pytest.approx(len(g) + 0.25 * len(g.items))
+    tick = simulate(g, costs, one, cal, serial=True, changed=[g.sources[0]])
+    assert tick.makespan_s == pytest.approx(4.0)  # a chain of 3 and the total, no collection
+    assert tick.makespan_s < start.makespan_s

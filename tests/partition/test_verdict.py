@@ -15,7 +15,15 @@ from fluvius.partition.profile import profile_graph
 from fluvius.partition.report import Verdict, partition_report
 from fluvius.partition.simulate import simulate
 
-FREE = Calibration(0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.0, byte_s=0.0)
+FREE = Calibration(
+    0.0,
+    worker_node_s=0.0,
+    event_node_s=0.0,
+    latency_s=0.0,
+    byte_s=0.0,
+    driver_node_s=0.0,
+    gc_item_s=0.0,
+)
 
 
 def _underlyings(count: int, options: int, *, shared: bool = False) -> Graph:

@@ -17,6 +17,7 @@ from fluvius.cli.output import err_console, out_console, print_json
 from fluvius.graph.spec import load_graph
 from fluvius.partition.calibrate import Calibration, calibrate, default_calibration
 from fluvius.partition.cost import load_costs
+from fluvius.partition.network import parse_network
 from fluvius.partition.profile import value_sizes
 from fluvius.partition.registry import partitioner_names
 from fluvius.partition.report import PartitionReport, partition_report
@@ -166,9 +167,18 @@ def partition(
         typer.Option(
             "--calibrate",
             help="Measure this machine's figures first (start-ups and ticks on the process "
-            "scheduler, ~10 s) and store them.",
+            "scheduler, a TCP ping-pong on 127.0.0.1; ~30 s) and store them.",
         ),
     ] = False,
+    network: Annotated[
+        str,
+        typer.Option(
+            help="Where the workers run: 'local' (the process scheduler on this machine), "
+            "'loopback' (TCP on 127.0.0.1, as a Dask LocalCluster) or "
+            "BANDWIDTH:LATENCY[:WORKERS_PER_HOST] between hosts, e.g. 10gbit:50us "
+            "(see docs/how-to/scale-on-paper.md).",
+        ),
+    ] = "local",
     json_out: Annotated[
         bool, typer.Option("--json", help="Write one JSON document to stdout.")
     ] = False,
@@ -183,6 +193,12 @@ def partition(
                 f"{', '.join(partitioner_names())}",
                 code=2,
             )
+        try:
+            net = parse_network(network)
+        except ValueError as exc:
+            fail(f"--network: {exc}", code=2)
+        if run and net.name != "local":
+            fail("--run measures the process scheduler on this machine: use --network local")
         graph = load_graph(spec)
         if recalibrate:
             cal = calibrate(run_startup=process_startup, run_tick=process_tick)
@@ -205,6 +221,7 @@ def partition(
                     sizes=value_bytes,
                     calibration=cal,
                     cost_source=str(costs) if costs else "",
+                    network=net,
                 )
         except ImportError as exc:
             fail(str(exc))

@@ -59,9 +59,14 @@ def render(report: PartitionReport) -> list[Any]:
     out.append(scaling)
     v = report.verdict
     if v is not None:
+        where = (
+            f"this machine ({v.cores} cores"
+            if v.network == "local"
+            else f"network {v.network} ({v.cores} cores a host"
+        )
         ticks = Table(
             "workers", "start-up ms", "spawn ms", "one-source tick ms", "market-wide tick ms",
-            title=f"predicted on this machine ({v.cores} cores, {v.partitioner}); ticks: "
+            title=f"predicted on {where}, {v.partitioner}); ticks: "
             f"{v.tick_source!r} alone, and {v.market_sources:,} sources like it at once",
         )  # fmt: skip
         for r in v.rows:

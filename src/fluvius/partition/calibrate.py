@@ -1,6 +1,6 @@
 """Machine figures for the cost model and the simulator, measured by :func:`calibrate`.
 
-A :class:`Calibration` holds nine numbers, all in seconds:
+A :class:`Calibration` holds fourteen numbers, all in seconds:
 
 ``node_s``
     The serial engine's cost per node beyond the node's own work (the loop, the call, the
@@ -9,14 +9,22 @@ A :class:`Calibration` holds nine numbers, all in seconds:
 ``spin_iter_s``
     Seconds per iteration of the ``spin`` op's loop (estimates for ``spin`` nodes).
 ``worker_node_s``
-    A worker process's cost per node when all of the worker's inputs are known at the
-    start of the cycle (the process scheduler then runs the engine's fused loop): the
-    start-up of a 4,000-node chain on one worker process, divided by 4,000.
+    A worker process's start-up cost per *local* node (loading it included): a node none
+    of whose inputs, however far up, is another worker's or async, which the worker
+    computes at once in the engine's sync loop (``scheduling/_worker.py``): the start-up of
+    a 4,000-node chain on one worker process, divided by 4,000.
 ``event_node_s``
-    A worker's cost per node when some owned node reads a value from another worker (the
-    scheduler then runs the event-driven transitions, ready heap and all, for the whole
-    share): measured on two 2,000-node chains, one per worker, joined by one node on
-    worker 0, which makes worker 0 event-driven.
+    A worker's start-up cost per *event-driven* node (loading it included): a node that
+    waits, directly or through its inputs, for another worker's value or an async node,
+    and runs on the event-driven transitions after the worker's local part: measured on a
+    2,000-node chain on worker 0 hanging from one node on worker 1 (so that all 2,000 wait
+    for worker 1), less three messages, divided by 2,000.
+``driver_node_s``
+    The serial scheduler's cost per node on the event-driven transitions, which it runs
+    for a whole cycle (start-up too) when that cycle reaches an async node: a 4,000-node
+    chain stepped through ``start_cycle``/``next_ready``/``finish_node`` in this process,
+    divided by 4,000. (Without async nodes the serial scheduler runs the sync loop:
+    ``node_s``.)
 ``latency_s``
     One-way latency of one message between two workers. Measured through the real
     scheduler when it is given: the start-up of a 200-node chain whose links alternate
@@ -29,6 +37,22 @@ A :class:`Calibration` holds nine numbers, all in seconds:
 ``byte_s``
     Extra seconds per byte of message payload: the slope of the round trip between a small
     message and a 1 MiB one, halved.
+``gc_item_s``
+    Per graph item, the full garbage collection (and heap freeze) that the serial scheduler
+    runs at the end of its start-up (``scheduling/_gc.py``; a worker runs it after its
+    reply, outside ``start()``): the time of ``gc.collect()`` with a started 20,000-node
+    graph alive, less that without it, divided by its items. The whole heap of the process
+    is scanned, so a program that holds other large objects pays more.
+``pipe_latency_s``
+    The raw pipe latency (the ping-pong above), kept apart from ``latency_s``: the
+    difference is the worker runtime's own work per message, which the network model adds
+    to the TCP transport's raw figure.
+``tcp_latency_s``, ``tcp_byte_s``
+    The same two figures for a ``distributed.comm`` TCP connection on 127.0.0.1 (what Dask
+    workers use), measured by :func:`fluvius.partition.network.measure_tcp` when
+    ``distributed`` is installed (else the defaults): the transport of the network model
+    (:mod:`fluvius.partition.network`), to which a network adds its wire latency and
+    bandwidth between hosts.
 ``spawn_s``
     Time to start one worker process (spawn start method, up to its first reply): the fixed
     price of a multi-process start-up.
@@ -59,6 +83,8 @@ seconds);
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import multiprocessing
 import os
@@ -69,13 +95,14 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fluvius.engine.cycle import compute_startup
+from fluvius.engine.cycle import compute_startup, finish_node, next_ready, start_cycle
 from fluvius.engine.plan import Plan
 from fluvius.engine.state import RunState
 from fluvius.errors import SpecError
 from fluvius.graph.builder import GraphBuilder
 from fluvius.graph.ops import BUILTIN_OPS, spin_loop
 from fluvius.partition.base import Partition
+from fluvius.partition.network import measure_tcp
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -110,6 +137,11 @@ _DEFAULTS = {  # measured here on 2026-11-21 (loaded machine), rounded
     "spawn_s": 0.4,
     "cycle_s": 2.5e-4,  # measured here on 2026-12-07 (load 6), rounded
     "cycle_node_s": 2.2e-6,
+    "driver_node_s": 2.0e-6,
+    "gc_item_s": 1.5e-6,
+    "pipe_latency_s": 1.0e-5,
+    "tcp_latency_s": 1.1e-4,
+    "tcp_byte_s": 1.0e-9,
 }
 
 
@@ -126,6 +158,11 @@ class Calibration:
     spawn_s: float = _DEFAULTS["spawn_s"]
     cycle_s: float = _DEFAULTS["cycle_s"]
     cycle_node_s: float = _DEFAULTS["cycle_node_s"]
+    driver_node_s: float = _DEFAULTS["driver_node_s"]
+    gc_item_s: float = _DEFAULTS["gc_item_s"]
+    pipe_latency_s: float = _DEFAULTS["pipe_latency_s"]
+    tcp_latency_s: float = _DEFAULTS["tcp_latency_s"]
+    tcp_byte_s: float = _DEFAULTS["tcp_byte_s"]
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -253,21 +290,56 @@ def _measure_node(n: int = 4000, repeats: int = 5) -> float:
     return statistics.median(times) / n
 
 
-def _halves(graph: Graph, workers: int, costs: object = None) -> Partition:
-    """Two chains ``a*`` and ``b*``, one per worker; everything else on worker 0."""
-    owner = tuple(1 if k.startswith("b") else 0 for k in graph.keys)
-    return Partition(workers, owner, "halves")
+def _measure_driver(n: int = 4000, repeats: int = 5) -> float:
+    """The event-driven transitions' per-node cost in this process (``driver_node_s``)."""
+    plan = Plan(_chain(n))
+    steps = plan.steps
+    times = []
+    for _ in range(repeats):
+        state = RunState(plan.initial_values())
+        values = state.values
+        t0 = time.perf_counter()
+        cs = start_cycle(plan, None)
+        while (r := next_ready(plan, state, cs)) is not None:
+            step = steps[r]
+            assert step is not None
+            _, call, a, g = step
+            out = call(values[a]) if g is None else call(*g(values))
+            finish_node(plan, state, cs, r, out, True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) / n
 
 
-def _two_chains(n: int) -> Graph:
+def _collect_s() -> float:
+    t0 = time.perf_counter()
+    gc.collect()
+    return time.perf_counter() - t0
+
+
+def _measure_gc(n: int = 20_000, repeats: int = 3) -> float:
+    """``gc_item_s``: a full collection with a started ``n``-node chain alive, less one
+    without it, per item (module docstring)."""
+    base = min(_collect_s() for _ in range(repeats))
+    graph = _chain(n)
+    plan = Plan(graph)
+    state = RunState(plan.initial_values())
+    compute_startup(plan, state, plan.node_steps, "fail_fast", "calibrate")
+    full = min(_collect_s() for _ in range(repeats))
+    del graph, plan, state
+    return max(0.0, full - base) / (n + 1)
+
+
+def _hanging(graph: Graph, workers: int, costs: object = None) -> Partition:
+    """The node ``h`` on worker 1, everything else on worker 0."""
+    return Partition(workers, tuple(int(k == "h") for k in graph.keys), "hanging")
+
+
+def _hanging_chain(n: int) -> Graph:
+    """``x -> h -> a0 -> ... -> a{n-1}``: with ``h`` alone on worker 1, every ``a`` waits."""
     b = GraphBuilder()
-    ends = []
-    for side in "ab":
-        prev = b.source(f"{side}x", 1.0)
-        for i in range(n):
-            prev = b.node(f"{side}{i}", BUILTIN_OPS["add"](1, {"c": 1.0}), prev)
-        ends.append(prev)
-    b.node("join", BUILTIN_OPS["add"](2, {}), *ends)
+    prev = b.node("h", BUILTIN_OPS["add"](1, {"c": 1.0}), b.source("x", 1.0))
+    for i in range(n):
+        prev = b.node(f"a{i}", BUILTIN_OPS["add"](1, {"c": 1.0}), prev)
     return b.build()
 
 
@@ -279,17 +351,17 @@ def _measure_scheduler(run: RunStartup, repeats: int = 5) -> tuple[float, float,
     """
     nodes, hops = 4000, 200
     one = min(run(_chain(nodes), 1, None) for _ in range(repeats))
-    two = _two_chains(nodes // 2)
-    par = min(run(two, 2, _halves) for _ in range(repeats))
+    hanging = min(run(_hanging_chain(nodes // 2), 2, _hanging) for _ in range(repeats))
     links = _chain(hops)
     alt = min(run(links, 2, _alternate) for _ in range(repeats))
-    # par = 2 latencies (start, end) + nodes/2 event-driven nodes (worker 0's chain is
-    # the longer one); alt = 2 latencies + hops x (event node + latency)
+    # hanging = 3 latencies (start, h -> a0, end) + nodes/2 event-driven nodes;
+    # alt = 2 latencies (start, end) + hops - 1 links + hops nodes (all event-driven but
+    # the first)
     latency = 0.0
-    event = par / (nodes // 2)
+    event = hanging / (nodes // 2)
     for _ in range(20):
-        event = max(0.0, par - 2 * latency) / (nodes // 2)
-        latency = max(0.0, alt - hops * event) / (hops + 2)
+        event = max(0.0, hanging - 3 * latency) / (nodes // 2)
+        latency = max(0.0, alt - hops * event) / (hops + 1)
     return one / nodes, event, latency
 
 
@@ -303,11 +375,12 @@ def _measure_spin(n: int = 200_000, repeats: int = 5) -> float:
     return statistics.median(times) / n
 
 
-def _measure_ticks(run: RunTick) -> tuple[float, float]:
-    """(cycle_s, cycle_node_s) from ticks on one worker process (module docstring)."""
+def _measure_ticks(run: RunTick, repeats: int = 3) -> tuple[float, float]:
+    """(cycle_s, cycle_node_s) from ticks on one worker process (module docstring); each
+    the minimum over ``repeats`` sessions, as for the start-ups."""
     nodes = 2000
-    small = run(_chain(1), 1, None)
-    big = run(_chain(nodes), 1, None)
+    small = min(run(_chain(1), 1, None) for _ in range(repeats))
+    big = min(run(_chain(nodes), 1, None) for _ in range(repeats))
     return small, max(0.0, big - small) / nodes
 
 
@@ -316,6 +389,7 @@ def calibrate(
     repeats: int = 200,
     run_startup: RunStartup | None = None,
     run_tick: RunTick | None = None,
+    tcp: bool = True,
 ) -> Calibration:
     """Measure this machine's :class:`Calibration` (a few seconds; spawns processes).
 
@@ -332,6 +406,9 @@ def calibrate(
         Runs ticks of a graph on a real multi-process scheduler and returns the seconds of
         one: it gives ``cycle_s`` and ``cycle_node_s``. Without it, ``2 * latency_s`` and
         ``node_s``.
+    tcp
+        Also measure ``tcp_latency_s`` and ``tcp_byte_s`` (spawns an echo process; needs
+        ``distributed``, else the defaults are kept).
     """
     pipe_latency_s, byte_s, spawn_s = _measure_pipe(repeats)
     node_s = _measure_node()
@@ -341,7 +418,16 @@ def calibrate(
     cycle_s, cycle_node_s = 2.0 * latency_s, node_s
     if run_tick is not None:
         cycle_s, cycle_node_s = _measure_ticks(run_tick)
+    tcp_latency_s, tcp_byte_s = _DEFAULTS["tcp_latency_s"], _DEFAULTS["tcp_byte_s"]
+    if tcp:
+        with contextlib.suppress(ImportError):  # no distributed here: the defaults
+            tcp_latency_s, tcp_byte_s = measure_tcp(repeats)
     return Calibration(
+        driver_node_s=_measure_driver(),
+        gc_item_s=_measure_gc(),
+        pipe_latency_s=pipe_latency_s,
+        tcp_latency_s=tcp_latency_s,
+        tcp_byte_s=tcp_byte_s,
         cycle_s=cycle_s,
         cycle_node_s=cycle_node_s,
         node_s=node_s,

@@ -49,6 +49,7 @@ from rich.console import Console, Group
 from fluvius.partition.base import Partition
 from fluvius.partition.calibrate import Calibration, default_calibration
 from fluvius.partition.cost import check_costs, critical_path_s, estimate_costs
+from fluvius.partition.network import NETWORKS, Network, parse_network, shipping_bytes
 from fluvius.partition.profile import Profile
 from fluvius.partition.registry import auto_candidates, partition_graph
 from fluvius.partition.simulate import FLOAT_BYTES, simulate
@@ -120,7 +121,9 @@ class Verdict:
     partitioner
         The partitioner the rows of 2 workers and more were predicted with.
     cores
-        The cores the predictions assume (this machine's).
+        The cores the predictions assume per host (this machine's).
+    network
+        The network the rows were predicted on (:mod:`fluvius.partition.network`).
     """
 
     rows: tuple[VerdictRow, ...]
@@ -130,12 +133,15 @@ class Verdict:
     market_sources: int
     partitioner: str
     cores: int
+    network: str = "local"
 
 
 @dataclass(slots=True)
 class PartitionReport:
     """See the module docstring; ``predictions[name][n]`` is a predicted makespan in seconds
-    (one core per worker) and ``predictions_here`` the same on this machine's cores."""
+    (one core per worker) and ``predictions_here`` the same on this machine's cores (per
+    host, on a network of several hosts); ``network`` names the network of every
+    prediction and ``hosts`` the hosts that ``workers`` workers occupy on it."""
 
     workers: int
     partitioner: str
@@ -158,6 +164,8 @@ class PartitionReport:
     wait_s: float = 0.0
     verdict: Verdict | None = None
     measured: dict[str, Any] | None = field(default=None)
+    network: str = "local"
+    hosts: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (worker counts become string keys)."""
@@ -222,6 +230,7 @@ def partition_report(
     scaling: Sequence[int] = SCALING_WORKERS,
     waits: Sequence[float] | None = None,
     tick_source: str | None = None,
+    network: Network | str | None = None,
 ) -> PartitionReport:
     """Report on partitioning ``graph`` for ``workers`` workers (see the module docstring).
 
@@ -247,6 +256,11 @@ def partition_report(
     tick_source
         The source key of the single-source tick (default: the source reaching the most
         nodes); the market-wide tick changes every source named like it.
+    network
+        Where the workers run (a :class:`~fluvius.partition.network.Network` or its spec:
+        ``"local"``, ``"loopback"``, ``"10gbit:50us"``, ``"10gbit:50us:8"``); default
+        ``local``, the process scheduler on this machine. On several hosts, each host is
+        taken to have this machine's cores.
 
     Examples
     --------
@@ -272,11 +286,21 @@ def partition_report(
         cost_source = cost_source or "given"
     size = tuple(sizes) if sizes is not None else (FLOAT_BYTES,) * len(graph.items)
     cores = os.cpu_count() or 1
+    net = parse_network(network) if network is not None else NETWORKS["local"]
+    many_hosts = any(net.hosts(n) > 1 for n in (*scaling, workers))
+    ship = shipping_bytes(graph) if many_hosts else None
     chosen = partition_graph(graph, workers, partitioner, resolved)
     names = list(dict.fromkeys([*auto_candidates(), chosen.partitioner]))
     predictions: dict[str, dict[int, float]] = {}
     here: dict[str, dict[int, float]] = {}
     parts: dict[tuple[str, int], Partition] = {}
+
+    def sim(part: Partition, **kw: Any) -> float:
+        return simulate(
+            graph, resolved, part, cal, sizes=size, waits=waits, network=net, ship_bytes=ship,
+            **kw,
+        ).makespan_s  # fmt: skip
+
     for name in names:
         predictions[name], here[name] = {}, {}
         for n in scaling:
@@ -286,22 +310,21 @@ def partition_report(
                     continue  # a partitioner function given by the caller: only at ``workers``
                 part = partition_graph(graph, n, name, resolved)
             parts[name, n] = part
-            predictions[name][n] = simulate(
-                graph, resolved, part, cal, sizes=size, waits=waits
-            ).makespan_s
-            here[name][n] = (
-                predictions[name][n]  # enough cores: the same simulation
-                if n <= cores
-                else simulate(
-                    graph, resolved, part, cal, sizes=size, cores=cores, waits=waits
-                ).makespan_s
-            )
+            predictions[name][n] = sim(part)
+            avail = cores * net.hosts(n)
+            # enough cores: the same simulation
+            here[name][n] = predictions[name][n] if n <= avail else sim(part, cores=avail)
     total = sum(resolved)
     critical = critical_path_s(
         graph, resolved if not waits else [c + w for c, w in zip(resolved, waits, strict=True)]
     )
-    mine = simulate(graph, resolved, chosen, cal, sizes=size, waits=waits)
-    mine_here = simulate(graph, resolved, chosen, cal, sizes=size, cores=cores, waits=waits)
+    mine = simulate(
+        graph, resolved, chosen, cal, sizes=size, waits=waits, network=net, ship_bytes=ship
+    )
+    mine_here = simulate(
+        graph, resolved, chosen, cal, sizes=size, cores=cores * net.hosts(workers),
+        waits=waits, network=net, ship_bytes=ship,
+    )  # fmt: skip
     serial = simulate(
         graph, resolved, Partition(1, (0,) * len(graph.items), "serial"), cal, serial=True,
         waits=waits,
@@ -326,9 +349,13 @@ def partition_report(
         calibration=cal.to_dict(),
         cross_edges=len(chosen.cross_edges(graph)),
         wait_s=sum(waits) if waits else 0.0,
+        network=net.name,
+        hosts=net.hosts(workers),
     )
     if graph.sources:
-        report.verdict = _verdict(graph, resolved, size, waits, cal, report, parts, tick_source)
+        report.verdict = _verdict(
+            graph, resolved, size, waits, cal, report, parts, tick_source, net
+        )
     return report
 
 
@@ -356,6 +383,7 @@ def _verdict(
     report: PartitionReport,
     parts: dict[tuple[str, int], Partition],
     tick_source: str | None,
+    net: Network,
 ) -> Verdict:
     one, market = _tick_sources(graph, tick_source)
     single = Partition(1, (0,) * len(graph.items), "serial")
@@ -364,8 +392,9 @@ def _verdict(
 
     def tick(part: Partition, changed: list[int], serial: bool = False) -> float:
         return simulate(
-            graph, costs, part, cal, sizes=sizes, cores=None if serial else cores,
-            serial=serial, waits=waits, changed=changed,
+            graph, costs, part, cal, sizes=sizes,
+            cores=None if serial else cores * net.hosts(part.workers),
+            serial=serial, waits=waits, changed=changed, network=net,
         ).makespan_s  # fmt: skip
 
     rows = [
@@ -376,7 +405,8 @@ def _verdict(
             continue
         part = parts[name, n]
         start = report.predictions_here[name][n]
-        spawn = cal.spawn_s * -(-n // cores)
+        per_host = n if net.workers_per_host is None else min(n, net.workers_per_host)
+        spawn = cal.spawn_s * -(-per_host // cores)  # hosts start their workers at once
         rows.append(VerdictRow(n, start, tick(part, [one]), tick(part, market), spawn))
     serial_row = rows[0]
     fastest = min(r.startup_s for r in rows)
@@ -400,12 +430,15 @@ def _verdict(
                 f"{alt.tick_s * 1e3:,.2f} ms vs {serial_row.tick_s * 1e3:,.2f} ms serial)"
             )
     else:
+        on = "" if net.name == "local" else f" on {net.name}"
         reason = (
-            f"use {best.workers} workers ({name}): start-up {best.startup_s * 1e3:,.2f} ms vs "
+            f"use {best.workers} workers{on} ({name}): start-up {best.startup_s * 1e3:,.2f} ms vs "
             f"{serial_row.startup_s * 1e3:,.2f} ms serial "
             f"({serial_row.startup_s / best.startup_s:.2f}x), plus {best.spawn_s * 1e3:,.0f} ms "
             f"to spawn the processes once; one-source tick {best.tick_s * 1e3:,.2f} ms vs "
             f"{serial_row.tick_s * 1e3:,.2f} ms serial; market-wide tick "
             f"{best.market_tick_s * 1e3:,.2f} ms vs {serial_row.market_tick_s * 1e3:,.2f} ms"
         )
-    return Verdict(tuple(rows), best.workers, reason, graph.keys[one], len(market), name, cores)
+    return Verdict(
+        tuple(rows), best.workers, reason, graph.keys[one], len(market), name, cores, net.name
+    )

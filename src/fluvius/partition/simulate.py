@@ -1,40 +1,52 @@
 """Predict the start-up (full evaluation) or one cycle of a partition by event simulation.
 
-The model follows the workers' event-driven execution:
+The model follows the workers' execution (``scheduling/_worker.py``):
 
 * The parent starts the cycle with one message to every worker (``latency_s``); source
   values come with it, so a node whose inputs are all sources is ready at once.
-* A worker runs its ready nodes one at a time, lowest rank first; a node takes
-  ``costs[rank]`` seconds plus the worker's extra per-node overhead (costs already hold
-  the serial engine's ``node_s``): ``event_node_s - node_s`` on a worker that owns a
-  node reading a value from another worker (the process scheduler runs the event-driven
-  transitions for that worker's whole share), else ``worker_node_s - node_s`` (the
-  engine's fused loop). When
-  it finishes, a reader on the same worker may become ready; a reader on another worker
-  needs the value, which goes into the worker's outbox (once per destination worker,
-  however many readers it has there).
+* A worker's nodes are *local* or *event-driven*, as the runtime splits them: a node is
+  event-driven when it is async or when one of its inputs (among the nodes computed) is
+  another worker's or event-driven itself, i.e. when it waits, however far up, for a
+  value from elsewhere or for an async result; the rest are local.
+* Local part: the worker first computes all its local nodes in rank order (the engine's
+  sync loop), each for ``costs[rank]`` plus ``worker_node_s - node_s`` (costs already hold
+  the serial engine's ``node_s``), then sends their values to the workers that read them.
+* Event part: then it runs its ready event-driven nodes one at a time, lowest rank first,
+  each for its cost plus ``event_node_s - node_s``. When a node finishes, a reader on the
+  same worker may become ready; a reader on another worker needs the value, which goes
+  into the worker's outbox (once per destination worker, however many readers it has
+  there).
 * Batch flush: a worker sends its outbox when it runs out of ready work, one message per
-  destination worker. Sending costs the sender ``send`` seconds (``latency_s`` / 2 per
-  message plus ``byte_s`` per byte, the serialisation); the message arrives
-  ``latency_s + bytes * byte_s`` after it was sent. Before each node a worker takes in
-  every message that has arrived, so a newly ready lower-ranked node runs first.
+  destination worker. Sending costs the sender ``latency_s / 2`` per message plus
+  ``byte_s`` per byte (the serialisation); the message arrives ``latency_s / 2`` after the
+  send. Before each node a worker takes in every message that has arrived, so a newly
+  ready lower-ranked node runs first.
 * The run ends when the last worker has finished and told the parent (one more
   ``latency_s``).
-* An async node (``waits[rank] > 0``, from a profile) computes for its cost, then waits:
-  its worker goes on with other ready nodes, and the node's value exists ``waits[rank]``
-  later (readers on other workers get it sent then).
+* An async node (``waits[rank] > 0``, from a profile) becomes a task when it is ready; the
+  task begins when its worker next waits (as on an asyncio loop: after the ready sync
+  nodes and the flush), computes for its cost, then waits: its worker goes on with other
+  ready nodes, and the node's value exists ``waits[rank]`` later (readers on other
+  workers get it sent then).
 * ``changed`` simulates one cycle instead of the start-up: only the nodes the changed
-  sources reach are computed, only the workers that own some of them take part, and the
-  cycle ends when the last of them has told the parent. A cycle's round trip is the
-  calibrated ``cycle_s`` (half out, half back) and a worker's cost per node beyond its
-  work is ``cycle_node_s - node_s`` (no loading); values between workers still take
-  ``latency_s``. A single-source tick on a partition that keeps each
-  underlying on one worker involves one worker; a market-wide tick involves all.
-* ``serial=True`` predicts the serial scheduler instead: no messages, no worker overhead,
-  the sum of the costs (async waits overlap other work, as the serial scheduler runs
-  ready async nodes concurrently).
+  sources reach are computed (split into local and event-driven parts the same way), only
+  the workers that own some of them take part, and the cycle ends when the last of them
+  has told the parent. A cycle's round trip is the calibrated ``cycle_s`` (half out, half
+  back) and a worker's cost per node beyond its work is ``cycle_node_s - node_s`` (no
+  loading); values between workers still take ``latency_s``. A single-source tick on a
+  partition that keeps each underlying on one worker involves one worker; a market-wide
+  tick involves all.
+* ``serial=True`` predicts the serial scheduler instead: no messages, no worker overhead;
+  the sum of the costs when the cycle reaches no async node (the engine's sync loop),
+  else every node on the event-driven transitions at ``driver_node_s`` (async waits
+  overlap other work, as the serial scheduler runs ready async nodes concurrently). Its
+  start-up ends with a full garbage collection, ``gc_item_s`` per graph item.
 * ``cores``: with fewer cores than workers, computing slows by ``workers / cores`` (a
   fair share). ``None`` means one core per worker: how far the graph itself scales.
+* ``network`` (:mod:`fluvius.partition.network`): where the workers run. Messages take
+  the link's transport and, between hosts, its wire latency and bandwidth; the parent's
+  messages to a remote worker too; at start-up a remote worker begins when the graph's
+  bytes have crossed the parent's link.
 
 Worker start-up (``spawn_s`` per process, ``ceil(workers / cores)`` rounds) is reported
 apart from the makespan, because schedulers start their processes before they time the
@@ -58,7 +70,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fluvius.graph.node import NodeSpec
 from fluvius.partition.calibrate import Calibration, default_calibration
+from fluvius.partition.network import NETWORKS, Network, parse_network, shipping_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -115,6 +129,8 @@ def simulate(
     serial: bool = False,
     waits: Sequence[float] | None = None,
     changed: Iterable[int] | None = None,
+    network: Network | str | None = None,
+    ship_bytes: tuple[int, float] | None = None,
 ) -> Prediction:
     """Predict the start-up (or one cycle) of ``graph`` under ``partition`` (module docstring).
 
@@ -143,6 +159,14 @@ def simulate(
     changed
         Source ranks of one cycle's batch (a tick): only the nodes they reach are computed,
         and only the workers owning those take part. Default: the start-up.
+    network
+        Where the workers run and how they talk (:class:`~fluvius.partition.network.Network`
+        or its spec, e.g. ``"10gbit:50us"``); default ``local``: the process scheduler's
+        pipes on this machine.
+    ship_bytes
+        ``(structure bytes, bytes per node)`` of the graph as shipped at start-up (only
+        used when a worker is on another host); default
+        :func:`~fluvius.partition.network.shipping_bytes` of the graph.
 
     Examples
     --------
@@ -163,53 +187,82 @@ def simulate(
     n_workers = partition.workers
     owner = partition.owner
     src = frozenset(graph.sources)
-    if serial:
-        if n_workers != 1:
-            raise ValueError(f"serial=True needs a one-worker partition, got {partition.workers}")
-        if not waits or not any(waits):  # no async wait: the sum of the costs
-            todo = range(len(owner)) if changed is None else _affected(graph, changed)
-            total = float(sum(costs[r] for r in todo if r not in src))
-            return Prediction(1, total, 0.0, (total,), 0, 0, 0)
+    if serial and n_workers != 1:
+        raise ValueError(f"serial=True needs a one-worker partition, got {partition.workers}")
     if cores is not None and cores <= 0:
         raise ValueError(f"cores must be > 0, got {cores!r}")
-    latency = 0.0 if serial else cal.latency_s
-    edge = latency  # the parent's message to a worker, and the worker's reply
-    if changed is None:
-        evented = [False] * n_workers
-        for r, ins in enumerate(graph.inputs):
-            if any(i not in src and owner[i] != owner[r] for i in ins):
-                evented[owner[r]] = True
-        extra = [
-            0.0
-            if serial
-            else max(0.0, (cal.event_node_s if ev else cal.worker_node_s) - cal.node_s)
-            for ev in evented
-        ]
-    else:  # a cycle: the calibrated round trip and per-node cost of a tick
-        edge = 0.0 if serial else cal.cycle_s / 2
-        extra = [0.0 if serial else max(0.0, cal.cycle_node_s - cal.node_s)] * n_workers
+    todo = (
+        frozenset(r for r in range(len(owner)) if r not in src)
+        if changed is None
+        else _affected(graph, changed)
+    )
+    is_async = [isinstance(it, NodeSpec) and it.kind == "async" for it in graph.items]
+    # the serial start-up ends with a full collection of the heap (scheduling/_gc.py)
+    collect = cal.gc_item_s * len(owner) if serial and changed is None else 0.0
+    if serial and not any(is_async[r] for r in todo):  # the sync loop: the sum of the costs
+        total = float(sum(costs[r] for r in todo))
+        return Prediction(1, total + collect, 0.0, (total,), 0, 0, 0)
+    net = NETWORKS["local"] if network is None else parse_network(network)
+    host = [net.host_of(w) for w in range(n_workers)]
+    # evented[r]: r waits (itself or through an input) for another worker or an async
+    # node, so its worker runs it on the event-driven transitions after its local part
+    evented = [False] * len(owner)
+    for r in sorted(todo):
+        evented[r] = (
+            serial
+            or is_async[r]
+            or any(i in todo and (evented[i] or owner[i] != owner[r]) for i in graph.inputs[r])
+        )
+    if serial:
+        local_extra, event_extra = 0.0, max(0.0, cal.driver_node_s - cal.node_s)
+    elif changed is None:
+        local_extra = max(0.0, cal.worker_node_s - cal.node_s)
+        event_extra = max(0.0, cal.event_node_s - cal.node_s)
+    else:  # a cycle: the calibrated per-node cost of a tick (no loading)
+        local_extra = event_extra = max(0.0, cal.cycle_node_s - cal.node_s)
     slow = 1.0 if cores is None else max(1.0, n_workers / cores)
     size = [FLOAT_BYTES] * len(owner) if sizes is None else list(sizes)
     wait = [0.0] * len(owner) if waits is None else list(waits)
     children = graph.children
-    # the items computed: every node at start-up, the nodes the batch reaches in a cycle
-    todo = (
-        frozenset(r for r in range(len(owner)) if r not in src)
-        if changed is None
-        else (_affected(graph, changed))
-    )
+    involved = sorted({owner[r] for r in todo})
+    # the parent's messages to each worker and back (``edge`` one way), and a remote
+    # worker's wait for its share's bytes at start-up (module docstring of .network)
+    edge = [0.0] * n_workers
+    if not serial:
+        here = net.link(cal, 0, 0)
+        for w in involved:
+            link = net.link(cal, 0, host[w])
+            if changed is None:
+                edge[w] = link.one_way_s
+            else:  # the calibrated round trip of a tick, on this network's transport
+                edge[w] = cal.cycle_s / 2 + (here.latency_s - cal.latency_s) + link.wire_latency_s
+    start = list(edge)
+    if changed is None and not serial and any(host[w] for w in involved):
+        structure_b, node_b = ship_bytes if ship_bytes is not None else shipping_bytes(graph)
+        wire_byte_s = 8.0 / net.bandwidth_bps
+        nodes = [0] * n_workers
+        for r in todo:
+            nodes[owner[r]] += 1
+        remote = [w for w in involved if host[w]]
+        sent = float(len(remote) * structure_b)  # the structure to every remote worker first
+        for w in remote:
+            sent += nodes[w] * node_b
+            start[w] += sent * wire_byte_s
     waiting = [0] * len(owner)
     for r in todo:
         waiting[r] = sum(1 for i in dict.fromkeys(graph.inputs[r]) if i in todo)
+    local: list[list[int]] = [[] for _ in range(n_workers)]
     ready: list[list[int]] = [[] for _ in range(n_workers)]
-    for r in todo:
-        if waiting[r] == 0:
+    for r in sorted(todo):
+        if not evented[r]:
+            local[owner[r]].append(r)
+        elif waiting[r] == 0:
             ready[owner[r]].append(r)
     for heap in ready:
         heapq.heapify(heap)
-    involved = sorted({owner[r] for r in todo})
-    clock = [edge if w in involved else 0.0 for w in range(n_workers)]
+    clock = list(start)
     busy = [0.0] * n_workers
+    launched: list[list[int]] = [[] for _ in range(n_workers)]  # async nodes not yet begun
     outbox: list[dict[int, list[int]]] = [{} for _ in range(n_workers)]
     # per worker: (time, seq, ranks, local) — values arriving (local=False) or async nodes
     # finishing their wait on this worker (local=True)
@@ -225,7 +278,7 @@ def simulate(
             d = owner[c]
             if d == w:
                 waiting[c] -= 1
-                if waiting[c] == 0:
+                if waiting[c] == 0 and evented[c]:
                     heapq.heappush(ready[w], c)
             else:
                 sent = outbox[w].setdefault(d, [])
@@ -240,48 +293,70 @@ def simulate(
                     if waiting[c] == 0:
                         heapq.heappush(ready[w], c)
 
+    def flush(w: int, t: float) -> float:
+        """Send ``w``'s outbox, one message per destination; the time after sending."""
+        nonlocal seq, messages, values_sent, bytes_sent
+        for d in sorted(outbox[w]):
+            ranks = outbox[w][d]
+            nbytes = sum(size[r] for r in ranks)
+            link = net.link(cal, host[w], host[d])
+            send = link.cpu_s(nbytes)
+            t += send
+            busy[w] += send
+            seq += 1
+            arrival = t + link.flight_s(nbytes)
+            heapq.heappush(inbox[d], (arrival, seq, ranks, False))
+            heapq.heappush(agenda, (arrival, d))
+            messages += 1
+            values_sent += len(ranks)
+            bytes_sent += nbytes
+        outbox[w] = {}
+        return t
+
     # agenda: (time of the worker's next action, worker); one entry per worker with work
-    agenda = [(edge, w) for w in involved if ready[w]]
+    agenda = [(start[w], w) for w in involved if ready[w] or local[w]]
     heapq.heapify(agenda)
     while agenda:
         t, w = heapq.heappop(agenda)
         t = max(t, clock[w])
+        if local[w]:  # the local part first, in one sync loop, then its exports go out
+            dt = sum(costs[r] + local_extra for r in local[w]) * slow
+            t += dt
+            busy[w] += dt
+            for r in local[w]:
+                release(w, r)
+            local[w] = []
+            t = flush(w, t)
         box = inbox[w]
         while box and box[0][0] <= t:
-            _, _, ranks, local = heapq.heappop(box)
-            if local:
+            _, _, ranks, own = heapq.heappop(box)
+            if own:
                 release(w, ranks[0])
             else:
                 arrive(w, ranks)
         if ready[w]:
             r = heapq.heappop(ready[w])
-            dt = (costs[r] + extra[w]) * slow
-            t += dt
-            busy[w] += dt
-            if wait[r] > 0.0:  # an async wait: the worker goes on; the value comes later
+            if is_async[r]:  # a task: it begins when the worker next waits
+                launched[w].append(r)
+            else:
+                dt = (costs[r] + event_extra) * slow
+                t += dt
+                busy[w] += dt
+                release(w, r)
+        if not ready[w] and not (box and box[0][0] <= t):
+            t = flush(w, t)
+            for r in launched[w]:  # the worker waits: its new tasks run to their awaits
+                dt = (costs[r] + event_extra) * slow
+                t += dt
+                busy[w] += dt
                 seq += 1
                 heapq.heappush(box, (t + wait[r], seq, [r], True))
                 heapq.heappush(agenda, (t + wait[r], w))
-            else:
-                release(w, r)
-        if not ready[w] and outbox[w] and not (box and box[0][0] <= t):
-            for d in sorted(outbox[w]):
-                ranks = outbox[w][d]
-                nbytes = sum(size[r] for r in ranks)
-                send = latency / 2 + nbytes * cal.byte_s
-                t += send
-                busy[w] += send
-                seq += 1
-                heapq.heappush(inbox[d], (t + latency / 2, seq, ranks, False))
-                heapq.heappush(agenda, (t + latency / 2, d))
-                messages += 1
-                values_sent += len(ranks)
-                bytes_sent += nbytes
-            outbox[w] = {}
+            launched[w] = []
         clock[w] = max(clock[w], t)
         if ready[w] or (box and box[0][0] <= t):
             heapq.heappush(agenda, (t, w))
-    makespan = max((clock[w] for w in involved), default=0.0) + edge
+    makespan = max((clock[w] + edge[w] for w in involved), default=0.0) + collect
     rounds = math.ceil(n_workers / cores) if cores else 1
     return Prediction(
         workers=n_workers,

@@ -16,11 +16,12 @@ put-call parity (the time value is what carries the volatility), so every target
   ``m = p - s (F - K) / 2`` (without the root when it is imaginary), is within a few per
   cent; the exact ``v / v_cm`` is a smooth function of ``u = |x| / v_cm`` and ``v_cm`` alone
   (``x = ln(F/K)``; the price in units of ``sqrt(FK)`` depends on nothing else), so it is
-  tabulated at import on a grid of step 1/40 over ``u < 1.35``, ``v_cm < 2``
-  (:data:`~fluvius.nodes.options._scalar_iv.START_TABLE`, 4,500 points solved by
-  ``_scalar_iv.refine`` from Corrado-Miller, in ``math``: ~20 ms, no scipy) and
-  interpolated bilinearly: the start is then within about 1e-4 (3e-5 median, a few 1e-4
-  at the edges), and one order-3 step on ``P`` is the last. Above ``u = 1.35``
+  tabulated on a grid of step 1/40 over ``u < 1.35``, ``v_cm < 2``
+  (:data:`~fluvius.nodes.options._scalar_iv.START_TABLE`, 4,536 points solved by
+  ``_scalar_iv.refine`` from Corrado-Miller, in ``math``; stored in the package and read
+  at import, so no process pays the ~10-20 ms of solving them) and interpolated
+  bilinearly: the start is then within about 1e-4 (3e-5 median, a few 1e-4 at the
+  edges), and one order-3 step on ``P`` is the last. Above ``u = 1.35``
   Corrado-Miller drops its root near ``u = sqrt(2)`` and the ratio
   has a kink, so there (``u <= 1.5``) and above ``v_cm = 2`` Corrado-Miller alone is the
   start. In the wings, the Mills-ratio asymptotics of the normalised price,

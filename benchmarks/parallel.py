@@ -10,7 +10,13 @@ load hits both alike):
   (``cold``). With the scheduler's own breakdown (partition, pickling, spawn, load).
 * one-spot tick p50 (one underlying's spot moves; the underlyings in turn, the first
   round not counted) and the market-wide tick (all spots in one batch): serial vs 2
-  workers in one session each; the speed ratio is serial's median over the process one.
+  workers, ``--tick-repeats`` sessions each in turn, the median of the sessions' medians;
+  the speed ratio is serial's over the process one. Also the CPU of a one-spot tick
+  (serial; the parent's and the workers'), which the machine's load inflates less.
+* the floor of a tick on 2 workers: a graph of two sources, one node on each worker and
+  their sum (computed by the parent); a tick of one source is one round trip parent ->
+  worker -> parent around one trivial node, i.e. what the runtime adds to any tick
+  (p50 over 2,000 ticks, with the parent's CPU per tick).
 * overhead workload (40,021 trivial nodes): distribution overhead per node = (2 workers'
   time to first value - serial's) / nodes, on a running pool.
 * heavy preset: time to first value serial vs 2 workers (running pool) and the speed-up;
@@ -23,7 +29,8 @@ load hits both alike):
 * the cores two busy processes really get (``measure_parallelism``) and the load average,
   before and after: the machine is shared.
 
-Run: ``python benchmarks/parallel.py --out benchmarks/results/parallel.json``.
+Run: ``python benchmarks/parallel.py --out benchmarks/results/parallel.json``;
+``--ticks-only`` measures the tick figures alone.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from _common import write_results
 from fluvius.graph.spec import spec_to_graph
+from fluvius.partition import Partition
 from fluvius.partition.calibrate import measure_parallelism
 from fluvius.scheduling import ProcessScheduler, SerialScheduler, WorkerPool
 from fluvius.workloads import export_workload
@@ -88,29 +96,120 @@ def first_values(
     }
 
 
+def _worker_cpu_s(session: Any) -> float:
+    return float(sum(w.get("cpu_seconds", 0.0) for w in session.worker_stats()))
+
+
 async def _ticks(scheduler: Scheduler, graph: Graph, spots: list[str], rounds: int) -> Any:
+    """Medians of the one-spot tick and the market-wide tick (seconds); also the CPU of a
+    one-spot tick: this thread's (p50; serial: all of it; process: the parent's) and the
+    workers' inside their cycles (mean per tick): figures the machine's load inflates less
+    than wall time."""
     async with scheduler.session(graph) as session:
         await session.start()
         one: list[float] = []
+        cpu: list[float] = []
+        workers0 = 0.0
         for i in range(rounds + 1):
+            if i == 1:
+                workers0 = _worker_cpu_s(session)
             for spot in spots:
-                t0 = time.perf_counter()
+                c0, t0 = time.thread_time(), time.perf_counter()
                 await session.cycle({spot: 100.0 + 0.01 * i})
                 if i:  # the first round walks and caches each spot's descendants
                     one.append(time.perf_counter() - t0)
+                    cpu.append(time.thread_time() - c0)
+        workers_cpu = (_worker_cpu_s(session) - workers0) / len(one)
         market: list[float] = []
         for i in range(rounds + 5):
             t0 = time.perf_counter()
             await session.cycle(dict.fromkeys(spots, 101.0 + 0.01 * i))
             if i >= 5:
                 market.append(time.perf_counter() - t0)
-        return statistics.median(one), statistics.median(market)
+        medians = statistics.median(one), statistics.median(market), statistics.median(cpu)
+        return (*medians, workers_cpu)
+
+
+_FLOOR_SPEC = {
+    "sources": {"a": 1.0, "b": 1.0},
+    "nodes": {
+        "x": {"op": "scale", "inputs": ["a"], "params": {"factor": 2.0}},
+        "y": {"op": "scale", "inputs": ["b"], "params": {"factor": 2.0}},
+        "total": {"op": "sum", "inputs": ["x", "y"]},
+    },
+}
+
+
+def _split(graph: Graph, workers: int, costs: object) -> Partition:
+    """``b`` and ``y`` on worker 1, the rest on worker 0."""
+    return Partition(workers, tuple(int(k in ("b", "y")) for k in graph.keys), "split")
+
+
+async def _floor(scheduler: Scheduler, ticks: int = 2000) -> tuple[float, float]:
+    """p50 wall and parent CPU seconds of a tick of source ``a`` of :data:`_FLOOR_SPEC`."""
+    graph = spec_to_graph(_FLOOR_SPEC, origin="floor")
+    async with scheduler.session(graph) as session:
+        await session.start()
+        wall: list[float] = []
+        cpu: list[float] = []
+        for i in range(ticks + 100):
+            c0, t0 = time.thread_time(), time.perf_counter()
+            await session.cycle({"a": float(i)})
+            if i >= 100:
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.thread_time() - c0)
+        return statistics.median(wall), statistics.median(cpu)
 
 
 def _show(label: str, figures: dict[str, dict[str, float]]) -> None:
     for name, f in figures.items():
         parts = "  ".join(f"{k} {v:.3f}" for k, v in f.items() if k != "ttfv_s")
         print(f"  {label:8} {name:14} first value {f['ttfv_s']:.3f} s  ({parts})")
+
+
+def tick_figures(
+    pool: WorkerPool, part: str, light: Graph, rounds: int, repeats: int
+) -> dict[str, float]:
+    """The tick figures, serial and 2 workers (a running pool) in turn, ``repeats`` sessions
+    each: medians over the sessions of each session's median (module docstring)."""
+    spots = [k for k in light.source_keys if k.endswith("/spot")]
+    runs: dict[str, list[tuple[float, ...]]] = {"serial": [], "process2": []}
+    for _ in range(repeats):
+        runs["serial"].append(asyncio.run(_ticks(SerialScheduler(), light, spots, rounds)))
+        warm = ProcessScheduler(2, part, pool=pool)
+        runs["process2"].append(asyncio.run(_ticks(warm, light, spots, rounds)))
+    s_one, s_market, s_cpu, _ = (statistics.median(x) for x in zip(*runs["serial"], strict=True))
+    p_one, p_market, p_cpu, w_cpu = (
+        statistics.median(x) for x in zip(*runs["process2"], strict=True)
+    )
+    s_floor, _ = asyncio.run(_floor(SerialScheduler()))
+    p_floor, p_floor_cpu = asyncio.run(_floor(ProcessScheduler(2, _split, pool=pool)))
+    print(
+        f"  ticks    one spot p50: serial {s_one * 1e3:.3f} ms, 2 workers {p_one * 1e3:.3f} ms"
+        f" (each session: serial {[round(r[0] * 1e3, 3) for r in runs['serial']]}, 2 workers "
+        f"{[round(r[0] * 1e3, 3) for r in runs['process2']]}); market-wide: serial "
+        f"{s_market * 1e3:.2f} ms, 2 workers {p_market * 1e3:.2f} ms"
+    )
+    print(
+        f"  ticks    one spot CPU: serial {s_cpu * 1e3:.3f} ms; 2 workers: parent "
+        f"{p_cpu * 1e3:.3f} ms + workers {w_cpu * 1e3:.3f} ms"
+    )
+    print(
+        f"  floor    one-node tick p50: serial {s_floor * 1e6:.0f} us, 2 workers "
+        f"{p_floor * 1e6:.0f} us (parent CPU {p_floor_cpu * 1e6:.0f} us)"
+    )
+    return {
+        "serial_spot_p50_ms": s_one * 1e3,
+        "process2_spot_p50_ms": p_one * 1e3,
+        "serial_market_ms": s_market * 1e3,
+        "process2_market_ms": p_market * 1e3,
+        "serial_spot_cpu_ms": s_cpu * 1e3,
+        "process2_spot_parent_cpu_ms": p_cpu * 1e3,
+        "process2_spot_workers_cpu_ms": w_cpu * 1e3,
+        "serial_floor_us": s_floor * 1e6,
+        "process2_floor_us": p_floor * 1e6,
+        "process2_floor_parent_cpu_us": p_floor_cpu * 1e6,
+    }
 
 
 def main() -> None:
@@ -122,6 +221,12 @@ def main() -> None:
     parser.add_argument(
         "--calibration", default="", help="calibration JSON (default: measured in this run)"
     )
+    parser.add_argument(
+        "--tick-repeats", type=int, default=3, help="tick sessions, serial and 2 workers in turn"
+    )
+    parser.add_argument(
+        "--ticks-only", action="store_true", help="measure the tick figures only (~1 min)"
+    )
     parser.add_argument("--out", default="", help="write the figures as JSON here")
     args = parser.parse_args()
     doc: dict[str, Any] = {"repeats": args.repeats, "partitioner": args.partitioner}
@@ -130,10 +235,17 @@ def main() -> None:
     print(f"load average {doc['load_before']}; cores for 2 processes {doc['cores_before']:.2f}")
     part = args.partitioner
     light = spec_to_graph(export_workload("options"), origin="options")
+    if args.ticks_only:
+        with WorkerPool(2) as pool:
+            asyncio.run(_first_value(ProcessScheduler(2, part, pool=pool), light))  # warm
+            doc["ticks"] = tick_figures(pool, part, light, args.rounds, args.tick_repeats)
+        doc["load_after"] = os.getloadavg()
+        print(f"load average {doc['load_after']}")
+        write_results(args.out, doc)
+        return
     heavy = spec_to_graph(export_workload("options", preset="heavy"), origin="options-heavy")
     over = spec_to_graph(export_workload("overhead"), origin="overhead")
     fan = spec_to_graph(export_workload("fanout"), origin="fanout")
-    spots = [k for k in light.source_keys if k.endswith("/spot")]
     with WorkerPool(2) as pool:
         warm_up = ProcessScheduler(2, part, pool=pool)
         for g in (light, heavy, over, fan):  # a running pool has imported the node library
@@ -152,18 +264,7 @@ def main() -> None:
         opt = first_values({"serial": serial, "process2_warm": warm, "process2_cold": cold},
                            light, args.repeats)  # fmt: skip
         _show("options", opt)
-        s_one, s_market = asyncio.run(_ticks(serial(), light, spots, args.rounds))
-        p_one, p_market = asyncio.run(_ticks(warm(), light, spots, args.rounds))
-        ticks = {
-            "serial_spot_p50_ms": s_one * 1e3,
-            "process2_spot_p50_ms": p_one * 1e3,
-            "serial_market_ms": s_market * 1e3,
-            "process2_market_ms": p_market * 1e3,
-        }
-        print(
-            f"  ticks    one spot p50: serial {s_one * 1e3:.3f} ms, 2 workers {p_one * 1e3:.3f} ms"
-            f"; market-wide: serial {s_market * 1e3:.2f} ms, 2 workers {p_market * 1e3:.2f} ms"
-        )
+        ticks = tick_figures(pool, part, light, args.rounds, args.tick_repeats)
         print(f"overhead: {len(over):,} nodes")
         ovh = first_values({"serial": serial, "process2_warm": warm}, over, args.repeats)
         _show("overhead", ovh)
@@ -180,8 +281,8 @@ def main() -> None:
         "overhead_us_per_node": (ovh["process2_warm"]["ttfv_s"] - ovh["serial"]["ttfv_s"])
         / len(over)
         * 1e6,
-        "spot_tick_extra_ms": (p_one - s_one) * 1e3,
-        "market_speed_ratio": s_market / p_market,
+        "spot_tick_extra_ms": ticks["process2_spot_p50_ms"] - ticks["serial_spot_p50_ms"],
+        "market_speed_ratio": ticks["serial_market_ms"] / ticks["process2_market_ms"],
         "heavy_speedup": hvy["serial"]["ttfv_s"] / hvy["process2_warm"]["ttfv_s"],
         "fanout_speedup": fno["serial"]["ttfv_s"] / fno["process2_warm"]["ttfv_s"],
     }
@@ -227,7 +328,7 @@ def predict(
         one = Partition(1, (0,) * len(graph.items), "serial")
         spots = [graph.index[k] for k in graph.source_keys if k.endswith("/spot")]
         for label, part, serial in (("serial", one, True), ("process2", two, False)):
-            sim = {"sizes": profile.sizes, "waits": profile.waits, "serial": serial}
+            sim: dict[str, Any] = {"sizes": profile.sizes, "waits": profile.waits, "serial": serial}
             out[f"{name}_{label}_startup_s"] = simulate(
                 graph, profile.costs, part, cal, **sim
             ).makespan_s

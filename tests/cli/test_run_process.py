@@ -51,7 +51,7 @@ def test_process_run_reports_what_serial_reports(spec_and_ticks: tuple[Path, Pat
     assert stats["partitioner"] == "round_robin"
     workers = stats["workers"]
     assert [w["worker"] for w in workers] == ["worker-0", "worker-1"]
-    assert sum(w["nodes"] for w in workers) == stats["nodes"]
+    assert sum(w["nodes"] for w in workers) + stats["parent_nodes"] == stats["nodes"]
     for w in workers:
         assert set(w) >= {"busy_seconds", "idle_seconds", "messages_sent", "bytes_sent", "pid"}
     assert sum(w["messages_sent"] for w in workers) > 0  # round robin cuts many edges

@@ -20,6 +20,7 @@ from fluvius.nodes.options import (
     bs_vega,
     fit_smile,
     fit_smiles,
+    smile_vol,
 )
 
 GREEKS = {"delta": bs_delta, "gamma": bs_gamma, "vega": bs_vega, "theta": bs_theta, "rho": bs_rho}
@@ -211,3 +212,42 @@ def test_smile_fit_drops_nans_and_groups_by_expiry() -> None:
         np.testing.assert_allclose(fit.vol(k[at]), vol[at], rtol=1e-9)
     with pytest.raises(ValueError, match="at least 3 finite quotes, got 2"):
         fit_smile([0.0, 0.1, np.nan], [0.2, 0.2, 0.2], 1.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spot=st.floats(5.0, 800.0),
+    years=st.sampled_from([1 / 365, 0.1, 0.25, 1.0, 3.0]),
+    rate=st.floats(0.0, 0.08),
+    n=st.integers(3, 40),
+    moneyness=st.sampled_from([1.0, 0.8, 1.25]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_smile_vol_scalar_path_matches_the_lstsq_fit(
+    spot: float, years: float, rate: float, n: int, moneyness: float, seed: int
+) -> None:
+    """smile_vol's plain-math fit (orthogonal polynomials) against fit_smile's SVD."""
+    rng = np.random.default_rng(seed)
+    strikes = sorted(float(x) for x in spot * rng.uniform(0.7, 1.3, n))
+    k = np.log(np.asarray(strikes) / (spot * math.exp(rate * years)))
+    vols = [float(v) for v in np.sqrt(0.04 - 0.05 * k + 0.3 * k * k) + rng.normal(0, 0.01, n)]
+    if n > 4:
+        vols[int(rng.integers(n))] = math.nan  # dropped, as by fit_smile
+    fast = smile_vol(spot, years, rate, *vols, strikes=strikes, moneyness=moneyness)
+    fit = fit_smile(k, vols, years)
+    if len(set(strikes)) < 3:
+        return
+    expected = float(fit.vol(math.log(moneyness)))
+    if math.isnan(expected):
+        assert math.isnan(fast)
+    else:
+        assert fast == pytest.approx(expected, rel=1e-12)
+
+
+def test_smile_vol_degenerate_strikes_take_the_lstsq_fit() -> None:
+    same = [100.0, 100.0, 100.0, 110.0]
+    vols = [0.2, 0.21, 0.22, 0.25]
+    k = np.log(np.asarray(same) / 100.0)
+    expected = float(fit_smile(k, vols, 1.0).vol(0.0))
+    assert smile_vol(100.0, 1.0, 0.0, *vols, strikes=same) == expected
+    assert math.isnan(smile_vol(100.0, 1.0, 0.0, 0.2, math.nan, 0.2, strikes=[90.0, 100.0, 110.0]))

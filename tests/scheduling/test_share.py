@@ -17,7 +17,15 @@ from fluvius.graph import GraphBuilder
 from fluvius.graph.dag import Graph
 from fluvius.graph.node import NodeSpec
 from fluvius.scheduling._messages import CHANGED, UNCHANGED, LoadShare
-from fluvius.scheduling._share import Share, cycle_tables, make_share, run_local
+from fluvius.scheduling._share import (
+    Share,
+    cycle_tables,
+    make_share,
+    mark_unsynced,
+    run_local,
+    stored,
+    take_unsynced,
+)
 from fluvius.testing.strategies import FloatOp
 
 S, T, A, C, B, D, TOTAL, ALERT = range(8)
@@ -85,9 +93,21 @@ def test_run_local_reports_how_exported_nodes_settled() -> None:
     sh.state.cycles = 1
     sh.state.values[T] = 2.0  # an equal tick: b is cut off, d not computed
     n, _, _, entries, moved = run_local(sh, frozenset({T}), cycle_tables(sh, frozenset({T})))
-    assert (n, moved, entries) == (1, set(), {0: [(D, UNCHANGED, None)]})
+    assert (n, moved, entries) == (1, [], {0: [(D, UNCHANGED, None)]})
     sh.state.cycles = 2
     sh.state.values[T] = 3.0
     n, _, _, entries, moved = run_local(sh, frozenset({T}), cycle_tables(sh, frozenset({T})))
-    assert (n, moved, entries) == (2, {B, D}, {0: [(D, CHANGED, 3.0)]})
-    assert sh.unsynced == {B, D}
+    assert (n, moved, entries) == (2, [B, D], {0: [(D, CHANGED, 3.0)]})
+    assert [stored(moved, r) for r in (B, D, T)] == [True, True, False]
+    assert take_unsynced(sh) == [B, D]
+    assert take_unsynced(sh) == []
+
+
+def test_unsynced_ranks_merge_past_many_tick_patterns() -> None:
+    sh = share(1)
+    lists = [[i, i + 100] for i in range(70)]  # 70 distinct patterns since the last fetch
+    for ranks in lists:
+        mark_unsynced(sh, ranks)
+    mark_unsynced(sh, lists[0])  # a repeated pattern
+    assert len(sh.unsynced) <= 64
+    assert take_unsynced(sh) == sorted({r for ranks in lists for r in ranks})

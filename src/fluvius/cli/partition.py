@@ -135,6 +135,7 @@ def _measure(graph: Graph, report: PartitionReport, costs_file: Path | None) -> 
         "efficiency": report.lower_bound_s / measured if measured > 0 else None,
         "prediction_error": (report.predicted_here_s - measured) / measured if measured else None,
         "workers": workers,
+        "parent_nodes": run.stats.get("parent_nodes", 0),  # the totals the parent computes
     }
 
 

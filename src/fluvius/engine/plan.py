@@ -173,6 +173,13 @@ class Plan:
             plan._finish()
         return plan
 
+    def add_steps(self, rows: Iterable[NodeRow]) -> None:
+        """Compile the nodes of ``rows`` into a plan built without them (``calls=False``):
+        the process scheduler's parent computes a few nodes itself (``_placement.py``)."""
+        for row in rows:
+            self._compile_node(row)
+        self._finish()
+
     def _structure(self, tables: GraphTables) -> None:
         self.keys = tables.keys
         self.children = tables.children

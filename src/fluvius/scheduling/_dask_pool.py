@@ -221,9 +221,11 @@ class DaskPool:
     def drain(self, timeout_s: float) -> None:
         """Nothing waits in the parent: the I/O loop writes every frame."""
 
-    def poll(self) -> list[tuple[int, Any]]:
+    def poll(self, *, read: bool = True) -> list[tuple[int, Any]]:
         """Messages put back with :meth:`keep`, then every message arrived, as ``(worker,
-        message)``; raises on a dead or silent host. Heartbeats are consumed here."""
+        message)``; raises on a dead or silent host. Heartbeats are consumed here.
+        ``read`` (the ``Pool`` protocol's) changes nothing: the links' I/O loop has read
+        whatever arrived."""
         out, self._kept = self._kept, []
         self._arrived = False
         now = time.monotonic()

@@ -21,9 +21,13 @@ Parent -> worker::
 Worker -> parent::
 
     Hello(worker, pid)  Loaded(worker, session, seconds)  LoadFailed(worker, session, text)
-    Done(worker, session, cycle, computed, errors, stop, figures, spans)
+    Done(worker, session, cycle, computed, errors, stop, figures, spans, parent_settles)
     Frozen(worker, session, seconds)  Values(worker, session, items, failed)
     Unloaded(worker, session)
+
+The owner table of LoadShare says :data:`PARENT` for the nodes the parent computes itself
+(``_placement.py``): a worker reports how their inputs settled in ``Done.parent_settles``
+(the entries of a Settle), never in a message of their own.
 
 Worker -> worker::
 
@@ -39,6 +43,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from fluvius.engine.cycle import CHANGED, FAILED, UNCHANGED
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from fluvius.engine.plan import GraphTables, NodeRow
     from fluvius.engine.state import ErrorPolicy
     from fluvius.errors import NodeError
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHANGED",
     "FAILED",
+    "PARENT",
     "UNCHANGED",
     "Done",
     "Entries",
@@ -67,7 +74,10 @@ __all__ = [
 
 
 Entries = dict[int, list[tuple[int, int, Any]]]
-"""Destination worker -> settle entries for it."""
+"""Destination worker (or :data:`PARENT`) -> settle entries for it."""
+
+PARENT = -1
+"""The owner of a node the parent computes (in LoadShare's owner table)."""
 
 
 # -- parent -> worker ------------------------------------------------------------------------
@@ -135,6 +145,8 @@ class Done(NamedTuple):
     """Fail-fast: the lowest failure seen here (rank, error, cause)."""
     figures: dict[str, Any]
     spans: list[tuple[Any, ...]]
+    parent_settles: Sequence[tuple[int, int, Any]] = ()
+    """How this worker's nodes read by the parent's own nodes settled (Settle entries)."""
 
 
 class Frozen(NamedTuple):

@@ -73,7 +73,7 @@ class Pool(Protocol):
 
     def drain(self, timeout_s: float) -> None: ...
 
-    def poll(self) -> list[tuple[int, Any]]: ...
+    def poll(self, *, read: bool = True) -> list[tuple[int, Any]]: ...
 
     def keep(self, messages: list[tuple[int, Any]]) -> None: ...
 
@@ -127,6 +127,7 @@ class WorkerPool:
         self._waiter: asyncio.Future[None] | None = None
         self._queue: list[tuple[int, Any]] = []
         self._eof: set[int] = set()
+        self._exited: set[int] = set()  # sentinels the loop saw readable (see _on_exit)
         self._arrived = False
         try:
             self._spawn()
@@ -238,14 +239,29 @@ class WorkerPool:
             if any(ch.pending for ch in self.channels):
                 self.wait_blocking(WAIT_S)
 
-    def poll(self) -> list[tuple[int, Any]]:
+    def poll(self, *, read: bool = True) -> list[tuple[int, Any]]:
         """Messages put back with :meth:`keep`, then every message readable now, as
-        ``(worker, message)``; raises on a dead worker."""
+        ``(worker, message)``; raises on a dead worker.
+
+        ``read=False`` is for a caller that waits with :meth:`wait` (on an event loop): the
+        loop's reader callbacks have read whatever arrived, and seen any worker's exit, so
+        the messages are taken from the queue without a system call per worker (on a
+        tick, the parent's largest cost after pickling); what arrives later makes the
+        next ``wait`` return at once.
+        """
         out, self._kept = self._kept, []
         self._arrived = False
         if self._queue:  # read by the loop's reader callbacks (see wait)
             out += self._queue
             self._queue = []
+        if not read and self._loop is not None:
+            for ch in self.channels:
+                if ch.pending:
+                    ch.flush()
+            for wid in sorted(self._eof | self._exited):
+                out += [(wid, m) for m in self._drain(self.channels[wid])]
+                self._died(wid)
+            return out
         for wid, ch in enumerate(self.channels):
             ch.flush()
             if wid in self._eof:
@@ -350,6 +366,7 @@ class WorkerPool:
         self._wake()
 
     def _on_exit(self, wid: int) -> None:
+        self._exited.add(wid)
         if self._loop is not None:
             self._loop.remove_reader(self.procs[wid].sentinel)
         self._wake()

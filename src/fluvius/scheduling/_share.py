@@ -13,9 +13,14 @@ Fields of :class:`Share` (the life cycle of one session in one worker)
     ``state``     values and failures of owned nodes and of the inputs they read
     ``owned[r]``  whether node ``r`` is this worker's (sources are nobody's: every worker
                   reading one gets its value from the parent)
-    ``exports``   owned rank -> the other workers owning one of its readers
+    ``exports``   owned rank -> the other workers owning one of its readers (``PARENT``
+                  for a reader the parent computes)
+    ``to_parent`` this cycle's settle entries for the parent's own nodes (sent in Done)
     ``cache``     per set of changed sources (None: start-up): its :class:`CycleTables`
-    ``unsynced``  owned ranks whose value the parent has not fetched
+    ``unsynced``  owned ranks whose value the parent has not fetched, as the lists of
+                  owned affected ranks of the cycles since the last fetch (by ``id``: a
+                  repeated tick pattern adds its cached list once; no set of hundreds of
+                  ranks is updated per tick)
     ``pending``   messages of a cycle whose command has not arrived yet
     ``unsent``    owned ranks whose value could not be pickled for a reader on another
                   worker: their NodeError, reported to the parent as a failure (readers
@@ -36,6 +41,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -49,7 +55,17 @@ if TYPE_CHECKING:
     from fluvius.engine.plan import GraphTables
     from fluvius.scheduling._messages import LoadShare
 
-__all__ = ["CycleTables", "Share", "cycle_tables", "make_share", "pack_cause", "run_local"]
+__all__ = [
+    "CycleTables",
+    "Share",
+    "cycle_tables",
+    "make_share",
+    "mark_unsynced",
+    "pack_cause",
+    "run_local",
+    "stored",
+    "take_unsynced",
+]
 
 log = logging.getLogger("fluvius.process")
 
@@ -66,9 +82,10 @@ class Share:
     name: str
     nodes: int
     cache: dict[frozenset[int] | None, CycleTables] = field(default_factory=dict)
-    unsynced: set[int] = field(default_factory=set)
+    unsynced: dict[int, list[int]] = field(default_factory=dict)
     pending: list[Any] = field(default_factory=list)
     unsent: dict[int, NodeError] = field(default_factory=dict)
+    to_parent: list[tuple[int, int, Any]] = field(default_factory=list)
     index: int = -1
     busy_s: float = 0.0
     idle_s: float = 0.0
@@ -184,9 +201,10 @@ def pack_cause(exc: BaseException | None) -> BaseException | None:
 
 def run_local(
     share: Share, changed: frozenset[int] | None, tables: CycleTables
-) -> tuple[int, list[Any], Any, Entries, set[int]]:
+) -> tuple[int, list[Any], Any, Entries, list[int]]:
     """The local part of a cycle (the engine's sync loop over ``tables.local``):
-    ``(computed, errors, lowest failure or None, settles to send, ranks that changed)``."""
+    ``(computed, errors, lowest failure or None, settles to send, ranks that stored a new
+    value, in rank order)``."""
     plan, state, policy = share.plan, share.state, share.load.policy
     exports = share.exports
     stop = None
@@ -208,20 +226,43 @@ def run_local(
         f = plan.rank_of(err.key)
         n = 0  # an aborted cycle reports its error, not a count
         stop = (f, err, pack_cause(err.__cause__))
-    share.unsynced.update(tables.mine)
+    mark_unsynced(share, tables.mine)
     entries: Entries = {}
     values, failed = state.values, state.failed
-    stored = set(moved)
     for r in tables.exported:
         if stop is not None and r >= stop[0]:
             continue  # not computed: its readers are dropped by the stop
         entry: tuple[int, int, Any]
         if r in failed:
             entry = (r, FAILED, failed[r])
-        elif changed is None or r in stored:
+        elif changed is None or stored(moved, r):
             entry = (r, CHANGED, values[r])
         else:
             entry = (r, UNCHANGED, None)
         for d in exports[r]:
             entries.setdefault(d, []).append(entry)
-    return n, errors, stop, entries, stored
+    return n, errors, stop, entries, moved
+
+
+def stored(moved: list[int], r: int) -> bool:
+    """Whether rank ``r`` is in ``moved``, the sync loop's list of the ranks that stored a
+    new value (in rank order: a binary search, no set of the cycle's ranks to build)."""
+    i = bisect_left(moved, r)
+    return i < len(moved) and moved[i] == r
+
+
+def mark_unsynced(share: Share, ranks: list[int]) -> None:
+    """``ranks`` hold values the parent has not fetched (see ``Share.unsynced``)."""
+    lists = share.unsynced
+    lists[id(ranks)] = ranks
+    if len(lists) > 64:  # many tick patterns since the last fetch: merge them
+        merged = sorted(set().union(*lists.values()))
+        lists.clear()
+        lists[id(merged)] = merged
+
+
+def take_unsynced(share: Share) -> list[int]:
+    """The ranks not fetched yet, sorted; none is left marked."""
+    ranks = sorted(set().union(*share.unsynced.values()))
+    share.unsynced.clear()
+    return ranks

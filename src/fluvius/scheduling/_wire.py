@@ -253,6 +253,7 @@ class Channel:
         self._in = bytearray()
         self.messages_sent = 0
         self.bytes_sent = 0
+        self.stale = 0  # messages dropped because their segment was released (receive)
         self.closed = False
 
     def send(self, obj: Any) -> None:
@@ -313,7 +314,13 @@ class Channel:
             end = pos + _HEADER.size + nlen + size
             if len(buf) < end:
                 break
-            messages.append(loads(bytes(buf[pos:end])))
+            try:
+                messages.append(loads(bytes(buf[pos:end])))
+            except FileNotFoundError:
+                # its shared-memory segment is gone: the sender released it, which it does
+                # once the cycle is over for every process or when it exits, so the message
+                # belongs to a cycle that is over (e.g. one aborted at a shutdown): dropped
+                self.stale += 1
             pos = end
         if pos:
             del buf[:pos]

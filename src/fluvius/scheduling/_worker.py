@@ -64,6 +64,7 @@ from fluvius.scheduling._driver import CycleDriver
 from fluvius.scheduling._messages import (
     CHANGED,
     FAILED,
+    PARENT,
     UNCHANGED,
     Done,
     Entries,
@@ -90,6 +91,8 @@ from fluvius.scheduling._share import (
     make_share,
     pack_cause,
     run_local,
+    stored,
+    take_unsynced,
 )
 from fluvius.scheduling._watch import CycleWatch
 from fluvius.scheduling._wire import Channel, ShmArena, Transport, dumps
@@ -107,6 +110,9 @@ log = logging.getLogger("fluvius.process")
 
 WAIT_S = 1.0
 """Idle waits wake this often to check that the parent is alive."""
+
+_PLAIN = frozenset({float, int, bool, str, type(None)})
+"""Value types that always pickle."""
 
 STATUS_SHOWN = 8
 """Running ranks a worker publishes at most."""
@@ -192,19 +198,21 @@ class Worker:
         wake = self.wake
         while not self.inbox and not more and not self.exit:
             wake.clear()
-            # a timer, not asyncio.wait_for: that makes a task per wait, on every tick
-            timer = asyncio.get_running_loop().call_later(WAIT_S, wake.set)
-            try:
-                await wake.wait()
-            finally:
-                timer.cancel()
+            await wake.wait()  # the heartbeat sets it every WAIT_S at the latest
             if not self.inbox and not more and os.getppid() != self.ppid:
                 self.exit = True
         return time.perf_counter() - t0
 
+    def _heartbeat(self) -> None:
+        """Wake the waits every :data:`WAIT_S` (one timer for the process, not one per
+        wait: a tick waits twice)."""
+        self.wake.set()
+        asyncio.get_running_loop().call_later(WAIT_S, self._heartbeat)
+
     # -- the main loop ---------------------------------------------------------------------
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
+        loop.call_later(WAIT_S, self._heartbeat)
         loop.add_reader(self.parent.fd, self._readable, -1, self.parent)
         for w, ch in self.peers.items():
             loop.add_reader(ch.fd, self._readable, w, ch)
@@ -281,8 +289,7 @@ class Worker:
     def _sync(self, share: Share) -> bytes:
         """The frame of a Values reply; values that do not pickle are failures here."""
         values = share.state.values
-        items = [(r, values[r]) for r in sorted(share.unsynced)]
-        share.unsynced.clear()
+        items = [(r, values[r]) for r in take_unsynced(share)]
         owned = share.owned
         failed = {r: e for r, e in share.state.failed.items() if owned[r]}
         failed.update(share.unsent)
@@ -312,6 +319,7 @@ class Worker:
             self.arena.release()  # every reader of the last cycle's segments has mapped them
         index, changed = msg.cycle, msg.changed
         share.index = index
+        share.to_parent = []
         share.pending = [m for m in share.pending if m.cycle >= index]
         state = share.state
         for r, value in msg.sources.items():
@@ -352,7 +360,10 @@ class Worker:
             "cycle_messages": sent - sent0,
         }
         spans, share.spans = share.spans, []
-        return Done(self.wid, share.load.session, index, recomputed, errors, stop, figures, spans)
+        settles, share.to_parent = share.to_parent, []
+        return Done(
+            self.wid, share.load.session, index, recomputed, errors, stop, figures, spans, settles
+        )
 
     def _broadcast_stop(self, share: Share, rank: int) -> None:
         for ch in self.peers.values():
@@ -364,6 +375,9 @@ class Worker:
         session, index = share.load.session, share.index
         unsent: dict[int, NodeError] = {}
         for d in sorted(entries):
+            if d == PARENT:  # the parent's own nodes: the entries go in the Done reply
+                self._to_parent(share, entries[d], unsent)
+                continue
             ch = self.peers[d]
             try:
                 frame = dumps(Settle(session, index, entries[d]), ch.arena)
@@ -383,15 +397,33 @@ class Worker:
                         share.spans.append(("send", r, d, index, now))
         return list(unsent.values())
 
+    def _to_parent(
+        self, share: Share, entries: list[tuple[int, int, Any]], unsent: dict[int, Any]
+    ) -> None:
+        """Keep ``entries`` for the Done reply, checked like a Settle's (a value that does
+        not pickle becomes its node's failure)."""
+        try:
+            if not all(type(e[2]) in _PLAIN for e in entries):  # floats always pickle
+                dumps(entries)
+        except Exception:
+            entries = self._sendable(share, entries, PARENT, unsent)
+        else:
+            if share.unsent:  # sent fine now: no longer failed for its readers
+                for r, kind, _ in entries:
+                    if kind == CHANGED:
+                        share.unsent.pop(r, None)
+        share.to_parent += entries
+
     def _sendable(
         self, share: Share, entries: list[tuple[int, int, Any]], d: int, unsent: dict[int, Any]
     ) -> list[tuple[int, int, Any]]:
         """``entries`` with each value that does not pickle replaced by its node's failure
         (recorded in ``unsent`` and ``share.unsent``)."""
         out = []
+        where = "the parent" if d == PARENT else f"worker {d}"
         for r, kind, payload in entries:
             if kind == CHANGED:
-                err = unsent.get(r) or self._value_error(share, r, payload, f"worker {d}")
+                err = unsent.get(r) or self._value_error(share, r, payload, where)
                 if err is not None:
                     unsent[r] = share.unsent[r] = err
                     out.append((r, FAILED, err))
@@ -405,7 +437,7 @@ class Worker:
         share: Share,
         changed: frozenset[int] | None,
         tables: CycleTables,
-        moved: set[int],
+        moved: list[int],
         local_stop: Any,
     ) -> tuple[int, list[Any], Any, float]:
         """The owned nodes that wait for other workers (or are async, or traced), run by
@@ -433,7 +465,7 @@ class Worker:
         cs.settled = []  # what settles is logged, and exported by flush()
         for r in tables.boundary:  # computed by the sync loop already
             if local_stop is None or r < local_stop[0]:
-                settle(plan, cs, r, startup or r in moved or r in failed)
+                settle(plan, cs, r, startup or stored(moved, r) or r in failed)
         if tables.boundary:  # the sync loop's exports went out already
             boundary = set(tables.boundary)
             cs.settled = [e for e in cs.settled if e[0] not in boundary]

@@ -3,16 +3,19 @@
 Design note
 -----------
 Roles. The parent (this module) partitions the graph, ships each worker its share once,
-starts cycles and gathers their results; it computes nothing (its plan holds the structure
-only: ``Plan(graph, calls=False)``). Each worker (``_worker.py``) owns a partition of the
-nodes and their state for the whole session and runs its share of every cycle with the
-engine's own transitions (``engine/cycle.py``) and the one event-driven driver
-(``_driver.py``), so the semantics (cutoff, glitch freedom, error policies) are the serial
-scheduler's. Transport (``_wire.py``: framing, pipes, shared memory, behind the
-``Transport`` protocol) and processes (``_pool.py``) are kept apart from this protocol: the
-Dask scheduler (``dask.py``) is this session on a ``_dask_pool.DaskPool`` (partition hosts
-on Dask workers, ``_comm.CommLink`` transports), through :meth:`ProcessSession._open_pool`
-and the ``_pool.Pool`` protocol.
+starts cycles and gathers their results. It computes only the cheap totals that gather
+values of several workers (``_placement.py``: a portfolio sum over every underlying),
+once every worker of the cycle has replied, so that a tick of one underlying is one round
+trip to its owner; its plan holds the structure and those nodes' steps only
+(``Plan(graph, calls=False)``, then ``Plan.add_steps``). Each worker (``_worker.py``)
+owns a partition of the nodes and their state for the whole session and runs its share
+of every cycle with the engine's own transitions (``engine/cycle.py``) and the one
+event-driven driver (``_driver.py``), so the semantics (cutoff, glitch freedom, error
+policies) are the serial scheduler's. Transport (``_wire.py``: framing, pipes, shared
+memory, behind the ``Transport`` protocol) and processes (``_pool.py``) are kept apart
+from this protocol: the Dask scheduler (``dask.py``) is this session on a
+``_dask_pool.DaskPool`` (partition hosts on Dask workers, ``_comm.CommLink``
+transports), through :meth:`ProcessSession._open_pool` and the ``_pool.Pool`` protocol.
 
 Distribution (what a session costs before its first value)
     1. The structure (``engine.plan.GraphTables``: keys, input and reader ranks, source
@@ -34,8 +37,9 @@ between workers). A tick sends RunCycle only to the workers owning an affected n
 with the new values of the changed sources it reads: a source is replicated to every
 worker that reads it, its value sent once per cycle per such worker, never per edge.
 
-State (:class:`ProcessSession`): ``partition``; ``frames`` (the structure, then one load
-payload per worker, made and checked in the constructor); ``reads()[w]`` (source ranks
+State (:class:`ProcessSession`): ``partition``; ``owner`` (the partition's owner table,
+``PARENT`` for the parent's own nodes, ``parent_ranks``); ``frames`` (the structure, then
+one load payload per worker, made and checked in the constructor); ``reads()[w]`` (source ranks
 worker w reads); ``involved`` (per set of changed sources, the workers owning an affected
 node: only they take part in a cycle); ``unsynced`` (workers holding values the parent has
 not fetched: values cross to the parent only when asked for, through ``values()``).
@@ -85,6 +89,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fluvius.engine.cycle import compute_cycle, compute_startup
 from fluvius.engine.plan import graph_tables, node_row
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
 from fluvius.errors import (
@@ -100,6 +105,9 @@ from fluvius.observe.trace import write_chrome_trace
 from fluvius.partition.base import Partition, Partitioner
 from fluvius.partition.registry import partition_graph
 from fluvius.scheduling._messages import (
+    CHANGED,
+    PARENT,
+    UNCHANGED,
     Done,
     Frozen,
     Loaded,
@@ -113,6 +121,7 @@ from fluvius.scheduling._messages import (
     Values,
 )
 from fluvius.scheduling._pickling import check_item
+from fluvius.scheduling._placement import parent_nodes
 from fluvius.scheduling._pool import WAIT_S, Pool, WorkerPool, _WorkerDied
 from fluvius.scheduling._wire import dumps
 from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
@@ -128,6 +137,7 @@ __all__ = ["ProcessScheduler", "ProcessSession", "WorkerPool"]
 
 _sessions = 0
 log = logging.getLogger("fluvius.process")
+_NONE: frozenset[int] = frozenset()
 
 
 class ProcessScheduler:
@@ -160,6 +170,10 @@ class ProcessScheduler:
         Stop a cycle (not start-up) that runs longer: the workers still in it are killed
         and the cycle raises ``CycleTimeoutError`` naming the running nodes; the run is
         over.
+    parent_nodes
+        Let the parent compute the cheap aggregates that gather values of several workers
+        (portfolio totals; ``_placement.py``), so that a tick of one underlying costs one
+        round trip to its owner and wakes no other worker. Off when tracing.
 
     Examples
     --------
@@ -185,6 +199,7 @@ class ProcessScheduler:
         freeze_gc: bool = True,
         watchdog_s: float | None = None,
         cycle_timeout_s: float | None = None,
+        parent_nodes: bool = True,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an int >= 1, got {workers=}")
@@ -199,6 +214,7 @@ class ProcessScheduler:
         self.freeze_gc = freeze_gc
         self.watchdog_s = check_seconds("watchdog_s", watchdog_s)
         self.cycle_timeout_s = check_seconds("cycle_timeout_s", cycle_timeout_s)
+        self.parent_nodes = parent_nodes
 
     def session(self, graph: Graph) -> ProcessSession:
         """A new run of ``graph``; raises UnpicklableNodeError before any process starts."""
@@ -232,6 +248,8 @@ class PoolScheduler(Protocol):
     def watchdog_s(self) -> float | None: ...
     @property
     def cycle_timeout_s(self) -> float | None: ...
+    @property
+    def parent_nodes(self) -> bool: ...
 
 
 def _modules(graph: Graph) -> tuple[str, ...]:
@@ -288,6 +306,7 @@ class ProcessSession(Session):
                 self.partition = partition_graph(
                     graph, self.n, scheduler.partitioner, scheduler.costs
                 )
+            self._place_parent_nodes(graph, scheduler)
             self.partition_seconds = time.perf_counter() - t0
             t0 = time.perf_counter()
             with gc_paused():
@@ -307,6 +326,21 @@ class ProcessSession(Session):
         self._in_flight = False
         self._died: WorkerDiedError | None = None  # once a worker died, every read says so
         self._cycle_in_flight: tuple[int, set[int]] | None = None  # (index, workers in it)
+
+    def _place_parent_nodes(self, graph: Graph, scheduler: PoolScheduler) -> None:
+        """The owner table the workers get: the partition's, with ``PARENT`` for the nodes
+        the parent computes (``_placement.py``), whose steps go into the parent's plan."""
+        self.owner = list(self.partition.owner)
+        ranks: list[int] = []
+        if scheduler.parent_nodes and not self.tracing and self.n > 1:
+            ranks = parent_nodes(graph, self.owner, scheduler.costs)
+        for r in ranks:
+            self.owner[r] = PARENT
+        items = graph.items
+        self.plan.add_steps(node_row(r, items[r]) for r in ranks)  # type: ignore[arg-type]
+        self.parent_ranks = ranks
+        self._failed_here: dict[int, NodeError] = {}  # failures of the parent's own nodes
+        self._readers_here: dict[frozenset[int], list[int]] = {}
 
     def _open_pool(self) -> Pool:
         """The workers of a session that has no pool given (they start while the parent
@@ -331,35 +365,37 @@ class ProcessSession(Session):
         """Per worker, the ranks of the sources its nodes read (made at the first tick:
         start-up sends no source value)."""
         if self._reads is None:
-            owner = self.partition.owner
+            owner = self.owner
             self._reads = [set() for _ in range(self.n)]
             for s in self.graph.sources:
                 for c in self.graph.children[s]:
-                    self._reads[owner[c]].add(s)
+                    if owner[c] != PARENT:
+                        self._reads[owner[c]].add(s)
         return self._reads
 
     def owned_keys(self, w: int) -> list[str]:
         """Keys of the nodes worker ``w`` owns."""
-        owner, items = self.partition.owner, self.graph.items
+        owner, items = self.owner, self.graph.items
         return [it.key for r, it in enumerate(items) if owner[r] == w and isinstance(it, NodeSpec)]
 
     def _share_frames(self) -> list[bytes]:
         """One LoadShare frame per worker: the owner table and its own nodes' rows only.
         Also fills ``counts[w]`` (nodes per worker)."""
-        graph, owner = self.graph, self.partition.owner
+        graph, owner = self.graph, self.owner
         rows: list[list[Any]] = [[] for _ in range(self.n)]
         for r, item in enumerate(graph.items):
-            if isinstance(item, NodeSpec):
+            if isinstance(item, NodeSpec) and owner[r] != PARENT:
                 rows[owner[r]].append(node_row(r, item))
         self.counts = [len(rw) for rw in rows]
         ticks = [s / 4 for s in (self.watchdog_s, self.cycle_timeout_s) if s is not None]
         status_tick_s = max(0.01, min([0.25, *ticks]))
         frames = []
+        table = tuple(owner)
         for w in range(self.n):
             load = LoadShare(
                 self.sid,
                 w,
-                owner,
+                table,
                 rows[w],
                 self.policy,
                 self.tracing,
@@ -416,11 +452,11 @@ class ProcessSession(Session):
     async def _cycle(self, changed: frozenset[int]) -> CycleResult:
         involved = self._involved.get(changed)
         if involved is None:
-            owner = self.partition.owner
-            involved = sorted({owner[r] for r in self.plan.affected(changed)})
+            owner = self.owner
+            involved = sorted({owner[r] for r in self.plan.affected(changed)} - {PARENT})
             if len(self._involved) < 1024:
                 self._involved[changed] = involved
-        if not involved:
+        if not involved and not self.plan.affected_steps(changed):
             return CycleResult(self.state.cycles, 0, 0.0)
         return await self._run(changed, involved)
 
@@ -453,11 +489,69 @@ class ProcessSession(Session):
             w_stop = msg.stop
             if w_stop is not None and (stop is None or w_stop[0] < stop[0]):
                 stop = w_stop
+        if self.parent_ranks:
+            recomputed += self._compute_here(changed, done, stop, errors)
         if stop is not None:
             _, err, cause = stop
             raise err from cause
         errors.sort(key=lambda e: e[0])
         return CycleResult(index, recomputed, time.perf_counter() - t0, tuple(e for _, e in errors))
+
+    def _compute_here(
+        self,
+        changed: frozenset[int] | None,
+        done: dict[int, Done],
+        stop: tuple[int, NodeError, BaseException | None] | None,
+        errors: list[tuple[int, NodeError]],
+    ) -> int:
+        """The parent's own nodes (``_placement.py``), once every worker of the cycle is
+        done: apply how their inputs settled (``Done.parent_settles``), then the engine's
+        sync loop over them. Under fail-fast only those ranked below a worker's failure
+        run (as in the serial loop, which stops there); one of them failing lower wins,
+        raised here. Returns the number of computations."""
+        plan, state = self.plan, self.state
+        values, failed, marks = state.values, state.failed, state.marks
+        if len(marks) != plan.size:
+            marks[:] = [-1] * plan.size
+        stamp = state.cycles
+        children = plan.children
+        if changed is not None:  # the changed sources' readers that are computed here
+            for c in self._source_readers_here(changed):
+                marks[c] = stamp
+        for w in sorted(done):
+            for r, kind, payload in done[w].parent_settles:
+                if kind == UNCHANGED:
+                    continue
+                if kind == CHANGED:
+                    failed.pop(r, None)
+                    values[r] = payload
+                else:
+                    failed[r] = payload
+                for c in children[r]:
+                    marks[c] = stamp
+        steps: list[Any] = plan.node_steps if changed is None else plan.affected_steps(changed)
+        if stop is not None:
+            steps = [st for st in steps if st[0] < stop[0]]
+        try:
+            if changed is None:
+                n, errs = compute_startup(plan, state, steps, self.policy, "parent")
+            else:  # the sources' readers here are stamped above (not the workers' ones)
+                n, errs = compute_cycle(plan, state, _NONE, self.policy, "parent", None, steps)
+        finally:
+            if failed or self._failed_here:  # kept apart: _sync rebuilds state.failed
+                owner = self.owner
+                self._failed_here = {r: e for r, e in failed.items() if owner[r] == PARENT}
+        errors += [(plan.rank_of(e.key), e) for e in errs]
+        return n
+
+    def _source_readers_here(self, changed: frozenset[int]) -> list[int]:
+        found = self._readers_here.get(changed)
+        if found is None:
+            owner, children = self.owner, self.plan.children
+            found = [c for s in changed for c in children[s] if owner[c] == PARENT]
+            if len(self._readers_here) < 1024:
+                self._readers_here[changed] = found
+        return found
 
     async def _gather(self, kind: type[Any], workers: Any, index: int | None) -> dict[int, Any]:
         """Wait for one ``kind`` message from each of ``workers``, watching liveness."""
@@ -475,7 +569,7 @@ class ProcessSession(Session):
         while waiting:
             later = []
             msg: Any
-            for w, msg in self._poll(pool):
+            for w, msg in self._poll(pool, read=False):
                 if type(msg) is LoadFailed and msg.session == self.sid:
                     raise FluviusError(f"worker {w} could not load its share: {msg.text}")
                 if type(msg) is not kind or w not in waiting:
@@ -546,9 +640,9 @@ class ProcessSession(Session):
             return "no cycle in flight"
         return self._running_on(in_flight[1], in_flight[0])
 
-    def _poll(self, pool: Pool) -> list[tuple[int, Any]]:
+    def _poll(self, pool: Pool, *, read: bool = True) -> list[tuple[int, Any]]:
         try:
-            got = pool.poll()
+            got = pool.poll(read=read)
             if any(type(m) is Frozen for _, m in got):
                 for _, m in got:
                     if type(m) is Frozen and m.session == self.sid:
@@ -594,6 +688,7 @@ class ProcessSession(Session):
                 pool.wait_blocking(WAIT_S)
         self.unsynced.clear()
         merged = {r: e for f in self._failed_by.values() for r, e in f.items()}
+        merged.update(self._failed_here)
         self.state.failed = dict(sorted(merged.items()))
 
     def refresh(self) -> None:
@@ -641,6 +736,7 @@ class ProcessSession(Session):
             "workers_count": self.n,
             "partitioner": self.partition.partitioner,
             "cross_edges": len(self.partition.cross_edges(self.graph)),
+            "parent_nodes": len(self.parent_ranks),
             "partition_seconds": self.partition_seconds,
             "pickle_seconds": self.pickle_seconds,
             "spawn_seconds": self.spawn_seconds,

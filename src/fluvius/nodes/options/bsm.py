@@ -171,18 +171,17 @@ def _evaluate(
 ) -> Any:
     """Route to the scalar (:mod:`._scalar_bs`) or the vectorised path; NaN outside the domain.
 
-    The scalar test runs on every call of a graph node, so it tries exact ``float`` types
-    first (a few ``is`` checks), and only then the general scalar types.
+    The scalar test runs on every call of a graph node, so it costs one addition: the sum
+    of the arguments is a ``float`` exactly when each is a float or an int (exact as
+    floats), and it is finite exactly when each is. Other scalar types (numpy's) are
+    converted first; arrays take the vectorised path.
     """
     if type(kind) is str:
-        if not (
-            type(spot) is float
-            and type(strike) is float
-            and type(years) is float
-            and type(rate) is float
-            and type(vol) is float
-            and type(q) is float
-        ):
+        try:
+            total = spot + strike + years + rate + vol + q
+        except TypeError:  # not numbers: numpy converts them, or says what is wrong
+            total = None
+        if type(total) is not float:
             if not _is_scalar(spot, strike, years, rate, vol, q):
                 return _evaluate_array(formula, spot, strike, years, rate, vol, kind, q)
             spot, strike, years, rate, vol, q = (
@@ -193,14 +192,9 @@ def _evaluate(
                 float(vol),
                 float(q),
             )
-        s = 1.0 if kind == "call" else kind_sign(kind)
-        if (
-            spot > 0.0
-            and strike > 0.0
-            and years > 0.0
-            and vol > 0.0
-            and math.isfinite(spot + strike + years + rate + vol + q)
-        ):
+            total = spot + strike + years + rate + vol + q
+        s = 1.0 if kind == "call" else -1.0 if kind == "put" else kind_sign(kind)
+        if spot > 0.0 and strike > 0.0 and years > 0.0 and vol > 0.0 and total - total == 0.0:
             return scalar(spot, strike, years, rate, vol, s, q)
         return _scalar_bs.limit(spot, strike, years, rate, vol, s, q) if formula is _price else NAN
     return _evaluate_array(formula, spot, strike, years, rate, vol, kind, q)

@@ -189,5 +189,58 @@ def smile_vol(
     forward = spot * math.exp(rate * years)
     if not (years > 0.0 and forward > 0.0) or sum(map(math.isfinite, vols)) < 3:
         return math.nan
+    if moneyness > 0.0 and forward < math.inf and min(strikes) > 0.0:
+        w = _fitted_variance(forward, years, vols, strikes, math.log(moneyness))
+        if w is not None:
+            return math.sqrt(w / years) if w >= 0.0 else math.nan
     k = np.log(np.asarray(strikes, dtype=np.float64) / forward)
     return float(fit_smile(k, vols, years).vol(math.log(moneyness)))
+
+
+_DEGENERATE = 1e-9
+"""``Σ p2²`` below this times ``Σ p1² x Σ p1² / n`` (its scale): fewer than three distinct
+strikes, the quadratic is not determined (:func:`fit_smile`'s SVD gives the minimum-norm
+fit)."""
+
+
+def _fitted_variance(
+    forward: float, years: float, vols: Sequence[float], strikes: Sequence[float], at: float
+) -> float | None:
+    """The least-squares quadratic of total variance, evaluated at log-moneyness ``at``, in
+    plain ``math``: :func:`fit_smile`'s fit (unit weights) without numpy's per-call cost
+    (a graph node fits one expiry per tick: ~10 µs here against ~70 µs).
+
+    Forsythe's orthogonal polynomials over the quotes' log-moneyness ``x``: ``p0 = 1``,
+    ``p1 = x - a1``, ``p2 = (x - a2) p1 - b1`` (``a1`` the mean of ``x``, ``a2 = Σ x p1² /
+    Σ p1²``, ``b1 = Σ p1² / n``), orthogonal over the points, so that each coefficient is
+    a projection ``c_j = Σ y p_j / Σ p_j²`` (no normal equations, no matrix: as stable as
+    the SVD for three columns). Agrees with :func:`fit_smile` to rounding (tested to 1e-12
+    relative). None when the fit is degenerate (fewer than three distinct strikes among
+    the finite quotes) or a value is not finite: the caller then
+    takes :func:`fit_smile`.
+    """
+    xs: list[float] = []
+    ys: list[float] = []
+    log = math.log
+    for vol, strike in zip(vols, strikes, strict=True):
+        if vol - vol == 0.0:  # finite
+            xs.append(log(strike / forward))
+            ys.append(vol * vol * years)
+    n = len(xs)
+    a1 = sum(xs) / n
+    p1 = [x - a1 for x in xs]
+    s1 = sum([q * q for q in p1])
+    if not s1 > 0.0:
+        return None
+    a2 = sum([x * q * q for x, q in zip(xs, p1, strict=True)]) / s1
+    b1 = s1 / n
+    p2 = [(x - a2) * q - b1 for x, q in zip(xs, p1, strict=True)]
+    s2 = sum([q * q for q in p2])
+    if not (_DEGENERATE * s1 * b1 < s2 < math.inf):  # p2 is rounding noise: < 3 distinct x
+        return None
+    c0 = sum(ys) / n
+    c1 = sum([y * q for y, q in zip(ys, p1, strict=True)]) / s1
+    c2 = sum([y * q for y, q in zip(ys, p2, strict=True)]) / s2
+    q1 = at - a1
+    w = c0 + c1 * q1 + c2 * ((at - a2) * q1 - b1)
+    return w if w - w == 0.0 else None

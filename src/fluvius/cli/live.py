@@ -14,7 +14,13 @@ from rich.table import Table
 
 from fluvius.cli.errors import fail, user_errors
 from fluvius.cli.output import err_console, print_json
-from fluvius.cli.run import SCHEDULERS, check_scheduler, report_document
+from fluvius.cli.run import (
+    AddressOption,
+    SchedulerOption,
+    WorkersOption,
+    check_scheduler,
+    report_document,
+)
 from fluvius.engine.state import ERROR_POLICIES
 from fluvius.live import LiveReport, LiveRun, LiveState, Recorder, feed_schemes
 from fluvius.live.address import parse_http_address
@@ -94,26 +100,9 @@ def live(
             show_default=False,
         ),
     ],
-    scheduler: Annotated[
-        str, typer.Option(help=f"Where nodes run: {', '.join(SCHEDULERS)}.")
-    ] = "serial",
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Worker processes (process scheduler; default 2), or Dask workers (dask "
-            "scheduler: the local cluster's size, default 2; with --address, how many of the "
-            "cluster's workers to use, default all)."
-        ),
-    ] = None,
-    address: Annotated[
-        str | None,
-        typer.Option(
-            help="Dask scheduler address of an existing cluster (tcp://HOST:PORT or "
-            "tls://HOST:PORT); without it, --scheduler dask starts a local cluster on "
-            "127.0.0.1 and closes it at the end.",
-            show_default=False,
-        ),
-    ] = None,
+    scheduler: SchedulerOption = "serial",
+    workers: WorkersOption = None,
+    address: AddressOption = None,
     record: Annotated[
         Path | None,
         typer.Option(help="Write the chosen nodes' changed values to Parquet files here."),

@@ -67,6 +67,27 @@ nodes of a cycle still running at 2 s; stop it at 10 s
 """
 
 SCHEDULERS = ("serial", "process", "dask")
+
+# Options that `fluvius run` and `fluvius live` share (the same words in both --help pages).
+SchedulerOption = Annotated[str, typer.Option(help=f"Where nodes run: {', '.join(SCHEDULERS)}.")]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Worker processes (process scheduler; default 2), or Dask workers (dask "
+        "scheduler: the local cluster's size, default 2; with --address, how many of the "
+        "cluster's workers to use, default all)."
+    ),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Dask scheduler address of an existing cluster: tcp://HOST:PORT or "
+        "tls://HOST:PORT (TLS certificates from Dask's configuration, e.g. "
+        "DASK_DISTRIBUTED__COMM__TLS__CA_FILE). Without it, --scheduler dask starts a "
+        "local cluster on 127.0.0.1 and closes it at the end.",
+        show_default=False,
+    ),
+]
 PROGRESS_MIN_NODES = 5_000  # smaller graphs start too fast for a bar to help
 
 
@@ -140,27 +161,9 @@ def run(
         Path, typer.Argument(help="Graph spec file (YAML or JSON).", show_default=False)
     ],
     *,
-    scheduler: Annotated[
-        str, typer.Option(help=f"Where nodes run: {', '.join(SCHEDULERS)}.")
-    ] = "serial",
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Worker processes (process scheduler; default 2), or Dask workers (dask "
-            "scheduler: the local cluster's size, default 2; with --address, how many of the "
-            "cluster's workers to use, default all)."
-        ),
-    ] = None,
-    address: Annotated[
-        str | None,
-        typer.Option(
-            help="Dask scheduler address of an existing cluster: tcp://HOST:PORT or "
-            "tls://HOST:PORT (TLS certificates from Dask's configuration, e.g. "
-            "DASK_DISTRIBUTED__COMM__TLS__CA_FILE). Without it, --scheduler dask starts a "
-            "local cluster on 127.0.0.1 and closes it at the end.",
-            show_default=False,
-        ),
-    ] = None,
+    scheduler: SchedulerOption = "serial",
+    workers: WorkersOption = None,
+    address: AddressOption = None,
     partitioner: Annotated[
         str | None,
         typer.Option(

@@ -55,30 +55,60 @@ def group_components(graph: Graph, costs: Sequence[float], share: float) -> list
     n = len(graph.items)
     parent = list(range(n))
     weight = list(costs)
-    sources = frozenset(graph.sources)
+    is_source = [False] * n
+    for s in graph.sources:
+        is_source[s] = True
+    inputs = graph.inputs
     nodes = node_ranks(graph)
     for r in nodes:
-        roots = sorted({_find(parent, i) for i in graph.inputs[r] if i not in sources})
-        if not roots:
+        first = -1  # the root of its first non-source input; roots: when there are more
+        roots: set[int] | None = None
+        for i in inputs[r]:
+            if is_source[i]:
+                continue
+            x = parent[i]
+            while parent[x] != x:  # _find, inlined: this loop is the partitioner's cost
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            if first < 0:
+                first = x
+            elif x != first:
+                if roots is None:
+                    roots = {first}
+                roots.add(x)
+        if first < 0:
             continue
-        merged = weight[r] + sum(weight[g] for g in roots)
-        if len(roots) > 1 and merged > share:
+        if roots is None:  # one group: join it
+            parent[r] = first
+            weight[first] += weight[r]
+            continue
+        order = sorted(roots)
+        merged = weight[r] + sum(weight[g] for g in order)
+        if merged > share:
             continue  # a global join: a group of its own
-        root = roots[0]
-        for g in roots[1:]:
+        root = order[0]
+        for g in order[1:]:
             parent[g] = root
         parent[r] = root
         weight[root] = merged
+    children = graph.children
     for src in graph.sources:  # a source keeps all its readers together (module docstring)
-        roots = sorted({_find(parent, c) for c in graph.children[src]})
-        if len(roots) < 2:
+        found: set[int] = set()
+        for c in children[src]:
+            x = parent[c]
+            while parent[x] != x:  # _find, inlined
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            found.add(x)
+        if len(found) < 2:
             continue
-        merged = sum(weight[g] for g in roots)
+        joined = sorted(found)
+        merged = sum(weight[g] for g in joined)
         if merged > share:
             continue  # read across the graph: a parameter, not an underlying
-        for g in roots[1:]:
-            parent[g] = roots[0]
-        weight[roots[0]] = merged
+        for g in joined[1:]:
+            parent[g] = joined[0]
+        weight[joined[0]] = merged
     groups: dict[int, list[int]] = {}
     for r in nodes:
         groups.setdefault(_find(parent, r), []).append(r)

@@ -122,15 +122,17 @@ def _good_enough(graph: Graph, workers: int, costs: Sequence[float], p: Partitio
     fair = sum(load) / workers
     if max(load) > fair * (1 + _BALANCED):
         return False
-    owner = p.owner
-    sources = frozenset(graph.sources)
+    owner = list(p.owner)
+    for s in graph.sources:
+        owner[s] = -1  # an edge from a source is not node-to-node
     edges = cross = 0
     for r, ins in enumerate(graph.inputs):
         mine = owner[r]
         for i in ins:
-            if i not in sources:
+            w = owner[i]
+            if w >= 0:
                 edges += 1
-                cross += owner[i] != mine
+                cross += w != mine
     return cross <= _BALANCED * max(edges, 1)
 
 

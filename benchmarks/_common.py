@@ -90,3 +90,25 @@ def child_peak_rss(program: str, *args: str) -> tuple[int, float]:
         text=True,
     )
     return int(run.stderr.strip().splitlines()[-1]), time.perf_counter() - t0
+
+
+def finish_with_targets(
+    path: str | None, doc: dict[str, Any], measured: dict[str, float], targets: dict[str, float]
+) -> None:
+    """Print the measured figures next to their targets with the load and the cores two
+    processes got after the run, and write the document (the end of the scheduler
+    benchmarks: parallel.py, dask_scheduler.py)."""
+    from fluvius.partition.calibrate import measure_parallelism
+
+    doc["measured"] = measured
+    doc["targets"] = targets
+    doc["load_after"] = os.getloadavg()
+    doc["cores_after"] = measure_parallelism(2, 0.2)
+    width = max(map(len, measured)) + 2
+    print(f"\n{'figure':{width + 2}} measured    target")
+    for k, v in measured.items():
+        target = targets.get(k)
+        shown = "" if target is None else f"{target:g}"
+        print(f"  {k:{width}} {v:9.3f}    {shown}")
+    print(f"load average {doc['load_after']}; cores for 2 processes {doc['cores_after']:.2f}")
+    write_results(path, doc)

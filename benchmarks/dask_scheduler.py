@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from distributed import LocalCluster
 
-from _common import write_results
+from _common import finish_with_targets
 from fluvius.graph.spec import spec_to_graph
 from fluvius.partition.calibrate import measure_parallelism
 from fluvius.scheduling import (
@@ -140,17 +140,7 @@ def main() -> None:
         / len(over)
         * 1e6,
     }
-    doc["measured"] = measured
-    doc["targets"] = TARGETS
-    doc["load_after"] = os.getloadavg()
-    doc["cores_after"] = measure_parallelism(2, 0.2)
-    print("\nfigure                           measured    target")
-    for k, v in measured.items():
-        target = TARGETS.get(k)
-        shown = "" if target is None else f"{target:g}"
-        print(f"  {k:30} {v:9.3f}    {shown}")
-    print(f"load average {doc['load_after']}; cores for 2 processes {doc['cores_after']:.2f}")
-    write_results(args.out, doc)
+    finish_with_targets(args.out, doc, measured, TARGETS)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
-from _common import write_results
+from _common import finish_with_targets, write_results
 from fluvius.graph.spec import spec_to_graph
 from fluvius.partition import Partition
 from fluvius.partition.calibrate import measure_parallelism
@@ -291,17 +291,7 @@ def main() -> None:
         measured["heavy_predicted_s"] = doc["predictions"]["heavy_process2_startup_s"]
         started = hvy["process2_warm"]["startup_s"]  # the simulator models start()
         measured["heavy_prediction_error"] = (measured["heavy_predicted_s"] - started) / started
-    doc["measured"] = measured
-    doc["targets"] = TARGETS
-    doc["load_after"] = os.getloadavg()
-    doc["cores_after"] = measure_parallelism(2, 0.2)
-    print("\nfigure                         measured    target")
-    for k, v in measured.items():
-        target = TARGETS.get(k)
-        shown = "" if target is None else f"{target:g}"
-        print(f"  {k:28} {v:9.3f}    {shown}")
-    print(f"load average {doc['load_after']}; cores for 2 processes {doc['cores_after']:.2f}")
-    write_results(args.out, doc)
+    finish_with_targets(args.out, doc, measured, TARGETS)
 
 
 def predict(

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, NewType
 
 import numpy as np
@@ -445,6 +446,7 @@ def events_from_array(
     return [cls(venue, *values) for values in zip(*columns, strict=True)]
 
 
+@cache  # one per kind (to_arrow makes every batch of a kind with it)
 def arrow_schema(kind: str) -> pa.Schema:
     """The Arrow schema of one kind: ``kind``, ``venue``, then the rows' fields.
 

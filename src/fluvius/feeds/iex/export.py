@@ -17,6 +17,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ def _select(kind: str, rows: Rows, wanted: NDArray[Any] | None) -> Rows | None:
     return rows[keep]
 
 
+@cache  # one per kind: every row group of the kind is converted to it
 def parquet_schema(kind: str) -> Any:
     """The Arrow schema of one kind's Parquet files.
 

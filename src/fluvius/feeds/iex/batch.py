@@ -2,7 +2,7 @@
 
 Design note
 -----------
-The capture is read in chunks (:func:`fluvius.feeds._capture.iter_record_chunks`, one
+The capture is read in chunks (:func:`fluvius.feeds._capture.iter_chunks`, one
 reused buffer; :data:`DECODE_CHUNK_BYTES` in :func:`decode_capture`, small enough that a
 chunk is still in the CPU caches for its second pass). Per chunk:
 
@@ -40,12 +40,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks, strided_view
+from fluvius.feeds._capture import CHUNK_BYTES, iter_chunks, iter_records, strided_view
 from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch, dtype_of, events_to_array
 from fluvius.feeds.iex._layout import programs
-from fluvius.feeds.iex._survey import Segments, Survey, container_walk, survey_records
+from fluvius.feeds.iex._survey import Segments, Survey, join, survey_walk
 from fluvius.feeds.iex.reference import SegmentDecoder, decode_records
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.transport import StreamKey
@@ -156,17 +156,9 @@ class BatchDecoder:
         self.reference = SegmentDecoder(venue=self.venue, strict=self.strict, report=self.report)
         self._k = kernels() if self.use_numba else None
 
-    def decode_chunk(self, chunk: RecordChunk | Survey) -> dict[str, Rows]:
-        """The events of one chunk: kind → rows in file order.
-
-        A :class:`Survey` comes from the compiled container walk
-        (:func:`~fluvius.feeds.iex._survey.container_walk`).
-        """
+    def decode_chunk(self, sv: Survey) -> dict[str, Rows]:
+        """The events of one chunk's segments (the compiled walk's): kind → rows in file order."""
         k = self._k
-        if k is None:
-            assert isinstance(chunk, RecordChunk)
-            return _rows_of(list(decode_records(self.reference, chunk)))
-        sv = chunk if isinstance(chunk, Survey) else survey_records(k, chunk)
         sv.count(self.report)
         seg = sv.seg
         n = len(seg)
@@ -358,17 +350,17 @@ def _batches(
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[dict[str, Rows]]:
     k = decoder._k
-    chunks = iter_record_chunks(
-        path,
-        decoder.report.capture,
-        chunk_bytes=chunk_bytes,
-        progress=progress,
-        reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
-        walk=None if k is None else container_walk(k, decoder.report.capture),
-        strict=decoder.strict,
-    )
-    for chunk in chunks:
-        arrays = decoder.decode_chunk(chunk)
+    stats = decoder.report.capture
+    options: dict[str, Any] = {"chunk_bytes": chunk_bytes, "progress": progress}
+    options["strict"] = decoder.strict
+    if k is None:  # the reference decoder, on the readable walk's records
+        for buf, base, found in iter_records(path, stats, **options):
+            arrays = _rows_of(list(decode_records(decoder.reference, buf, base, found)))
+            if arrays:
+                yield arrays
+        return
+    for buf, base, surveys in iter_chunks(path, stats, survey_walk(k), **options):
+        arrays = decoder.decode_chunk(join(buf, base, surveys))
         if arrays:
             yield arrays
 

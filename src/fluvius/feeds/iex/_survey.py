@@ -14,7 +14,7 @@ the container's header blocks between its calls):
   any IPv4 header length, fragments, the shorter of the UDP, IPv4 and captured lengths);
 * per datagram it applies the reference decoder's segment rules (too short for a header, an
   unknown version or protocol, DEEP+ unsupported) and counts each for the report;
-* per segment it writes one column of an int64 table (:class:`Segments`);
+* per segment it writes one column of an int64 table (rows :data:`OFF` ... :data:`FIRST`);
 * it notes whether all segments continue one stream in order, so the sequence tracker's
   usual case costs two comparisons.
 """
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from fluvius.feeds._capture import CaptureStats, Container, Walk
     from fluvius.feeds.iex.report import DecodeReport
 
-__all__ = ["Segments", "Survey", "join", "survey_walk"]
+__all__ = ["Survey", "join", "survey_walk"]
 
 # the kernel's per-chunk counts, by index
 USED, WHY, RECORDS, TRUNC_RECORDS, NON_ETHERNET, NON_UDP, DATAGRAMS = range(7)
@@ -58,37 +58,25 @@ _NO_FACTORS = np.zeros(0, dtype=np.uint64)
 _WIDE = (np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8"))
 
 
-@dataclass(slots=True)
-class Segments:
-    """Per-segment arrays of one chunk (offsets relative to the chunk buffer): rows of
-    ``table``, the (11, N) int64 array ``survey`` writes and ``decode_rows`` reads."""
-
-    table: NDArray[np.int64]
-
-    def __len__(self) -> int:
-        return int(self.table.shape[1])
-
-    off = property(lambda self: self.table[0])  # the IEX-TP header's offset
-    avail = property(lambda self: self.table[1])  # bytes of the datagram after the header
-    trunc = property(lambda self: self.table[2])  # 1: the capture cut the frame short
-    recv_ns = property(lambda self: self.table[3])
-    protocol = property(lambda self: self.table[4])
-    channel = property(lambda self: self.table[5])
-    session = property(lambda self: self.table[6])
-    plen = property(lambda self: self.table[7])
-    count = property(lambda self: self.table[8])
-    soff = property(lambda self: self.table[9])
-    first = property(lambda self: self.table[10])
+OFF, AVAIL, TRUNC, RECV, PROTOCOL, CHANNEL, SESSION, PLEN, COUNT, SOFF, FIRST = range(11)
+"""The rows of the segment table ``survey`` writes and ``decode_rows`` reads (one column per
+segment, offsets relative to the chunk buffer): the IEX-TP header's offset, the bytes of
+the datagram after it, 1 when the capture cut the frame short, the capture time, then the
+header's fields (protocol, channel, session, payload length, message count, stream offset,
+first sequence number)."""
 
 
 @dataclass(slots=True)
 class Survey:
-    """What ``survey`` found in one chunk: its segments and counts."""
+    """What ``survey`` found in one chunk: its segment table and counts."""
 
     buf: bytes | bytearray
     base: int  # the file offset of buf[0]
-    seg: Segments
+    table: NDArray[np.int64]  # (11, segments): rows OFF ... FIRST
     stats: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.table.shape[1])
 
     @property
     def in_order(self) -> bool:
@@ -137,7 +125,7 @@ def survey_walk(k: Any) -> Walk[Survey]:
         stats.records += int(s[RECORDS])
         stats.truncated_records += int(s[TRUNC_RECORDS])
         stats.skipped_blocks += int(s[SKIPPED])
-        return Survey(buf, 0, Segments(rows), s), int(s[USED]), int(s[WHY])
+        return Survey(buf, 0, rows, s), int(s[USED]), int(s[WHY])
 
     return walk
 
@@ -147,9 +135,9 @@ def join(buf: bytearray, base: int, found: list[Survey]) -> Survey:
     if len(found) == 1:
         sv = found[0]
     else:
-        table = np.concatenate([sv.seg.table for sv in found], axis=1)
+        table = np.concatenate([sv.table for sv in found], axis=1)
         stats = np.sum([sv.stats for sv in found], axis=0)
         stats[IN_ORDER] = 0  # the parts' junctions are not checked: the tracker looks
-        sv = Survey(buf, base, Segments(table), stats)
+        sv = Survey(buf, base, table, stats)
     sv.base = base
     return sv

@@ -43,10 +43,11 @@ import numpy as np
 from fluvius.feeds._capture import CHUNK_BYTES, iter_chunks, iter_records, strided_view
 from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
-from fluvius.feeds.events import KINDS, EventBatch, dtype_of, events_to_array
+from fluvius.feeds.events import KINDS, EventBatch, dtype_of
+from fluvius.feeds.iex import _survey as S
 from fluvius.feeds.iex._layout import programs
-from fluvius.feeds.iex._survey import Segments, Survey, join, survey_walk
-from fluvius.feeds.iex.reference import SegmentDecoder, decode_records
+from fluvius.feeds.iex._survey import Survey, join, survey_walk
+from fluvius.feeds.iex.reference import SegmentDecoder, decode_records, rows_of
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.transport import StreamKey
 
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-    from fluvius.feeds.events import Event
 
 __all__ = [
     "DECODE_CHUNK_BYTES",
@@ -160,8 +160,8 @@ class BatchDecoder:
         """The events of one chunk's segments (the compiled walk's): kind → rows in file order."""
         k = self._k
         sv.count(self.report)
-        seg = sv.seg
-        n = len(seg)
+        seg = sv.table
+        n = len(sv)
         if not n:
             return {}
         buf = sv.buf
@@ -174,11 +174,11 @@ class BatchDecoder:
         pieces: list[tuple[int, int, NDArray[np.int64]] | dict[str, Rows]] = []
         lo = 0
         while lo < n:
-            stop = k.decode_rows(*a, seg.table, drop, lo, n, CHECK, *none)
+            stop = k.decode_rows(*a, seg, drop, lo, n, CHECK, *none)
             if stop > lo:
                 # all the chunk's segments continue one stream: so do these
                 if self._track(seg, sv.base, lo, stop, drop, sv.in_order or None):
-                    k.decode_rows(*a, seg.table, drop, lo, stop, CHECK, *none)
+                    k.decode_rows(*a, seg, drop, lo, stop, CHECK, *none)
                 pieces.append((lo, stop, self._count(res)))
             if stop < n:
                 rows = self._reference(sv, stop)
@@ -202,7 +202,7 @@ class BatchDecoder:
         self,
         k: Any,
         a: tuple[NDArray[Any], ...],
-        seg: Segments,
+        seg: NDArray[np.int64],
         drop: NDArray[np.int64],
         pieces: list[tuple[int, int, NDArray[np.int64]] | dict[str, Rows]],
     ) -> dict[str, Rows]:
@@ -223,8 +223,7 @@ class BatchDecoder:
         if not order:
             return {}
         sizes = counts * _P.itemsize
-        n = len(seg)
-        span = int(seg.off[n - 1] + 40 + seg.plen[n - 1] - seg.off[0])
+        span = int(seg[S.OFF, -1] + 40 + seg[S.PLEN, -1] - seg[S.OFF, 0])
         place = self.arena.take(sizes, _P.itemsize, span) if self.arena is not None else None
         if place is None:
             out = np.empty(int(sizes.sum()), dtype=np.uint8)
@@ -241,7 +240,7 @@ class BatchDecoder:
                     out[at : at + rows.nbytes] = rows.view(np.uint8)
                     cursor[i] = at + rows.nbytes
             else:
-                k.decode_rows(*a, seg.table, drop, piece[0], piece[1], WRITE, *o, cursor, _NO_RES)
+                k.decode_rows(*a, seg, drop, piece[0], piece[1], WRITE, *o, cursor, _NO_RES)
         ends = (start + sizes).tolist()
         return {
             _P.kinds[i]: out[int(start[i]) : ends[i]].view(dtype_of(_P.kinds[i])) for i in order
@@ -249,17 +248,16 @@ class BatchDecoder:
 
     def _reference(self, sv: Survey, i: int) -> dict[str, Rows]:
         """The rows of segment ``i``, decoded (and reported) by the reference decoder."""
-        seg = sv.seg
-        off = int(seg.off[i])
-        payload = memoryview(sv.buf)[off : off + 40 + int(seg.avail[i])]
+        off, avail, trunc, recv = sv.table[: S.PROTOCOL, i].tolist()
+        payload = memoryview(sv.buf)[off : off + 40 + avail]
         events = self.reference.decode_segment(
-            payload, int(seg.recv_ns[i]), offset=sv.base + off, truncated=bool(seg.trunc[i])
+            payload, recv, offset=sv.base + off, truncated=bool(trunc)
         )
-        return _rows_of(events)
+        return rows_of(events)
 
     def _track(
         self,
-        seg: Segments,
+        seg: NDArray[np.int64],
         base: int,
         lo: int,
         hi: int,
@@ -271,16 +269,8 @@ class BatchDecoder:
         The tracker's state moves past the segments. ``in_order``: whether they all
         continue one stream in order (computed if None).
         """
-        t = seg.table[:, lo:hi]
-        protocol, channel, session, plen, count, soff, first = (
-            t[4],
-            t[5],
-            t[6],
-            t[7],
-            t[8],
-            t[9],
-            t[10],
-        )
+        t = seg[:, lo:hi]
+        protocol, channel, session, plen, count, soff, first = t[S.PROTOCOL :]
         key = StreamKey(int(protocol[0]), int(channel[0]), int(session[0]))
         if in_order is None:
             in_order = bool(
@@ -298,23 +288,14 @@ class BatchDecoder:
             int(first[-1] + count[-1]),
             int(soff[-1] + plen[-1]),
             segments=hi - lo,
-            at=int(t[0, 0]) + base,
+            at=int(t[S.OFF, 0]) + base,
         ):
             return False
-        rows = zip(
-            *(t[j].tolist() for j in (4, 5, 6, 10, 8, 9, 7)), (t[0] + base).tolist(), strict=True
-        )
+        columns = (protocol, channel, session, first, count, soff, plen, t[S.OFF] + base)
+        rows = zip(*(c.tolist() for c in columns), strict=True)
         for i, (p, c, s, first_i, count_i, soff_i, plen_i, at) in enumerate(rows, lo):
             drop[i] = tracker.observe(StreamKey(p, c, s), first_i, count_i, soff_i, plen_i, at)
         return bool(drop[lo:hi].any())
-
-
-def _rows_of(events: list[Event]) -> dict[str, Rows]:
-    """Events (the reference decoder's) as rows per kind, in order of first appearance."""
-    by_kind: dict[str, list[Event]] = {}
-    for e in events:
-        by_kind.setdefault(e.kind, []).append(e)
-    return {kind: events_to_array(evs) for kind, evs in by_kind.items()}
 
 
 def iter_capture_batches(
@@ -355,7 +336,7 @@ def _batches(
     options["strict"] = decoder.strict
     if k is None:  # the reference decoder, on the readable walk's records
         for buf, base, found in iter_records(path, stats, **options):
-            arrays = _rows_of(list(decode_records(decoder.reference, buf, base, found)))
+            arrays = rows_of(list(decode_records(decoder.reference, buf, base, found)))
             if arrays:
                 yield arrays
         return

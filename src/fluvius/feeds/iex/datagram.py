@@ -51,9 +51,9 @@ import numpy as np
 from fluvius.feeds._capture import strided_view
 from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
-from fluvius.feeds.events import dtype_of, events_from_array, events_to_array
+from fluvius.feeds.events import dtype_of, events_from_array
 from fluvius.feeds.iex._layout import programs
-from fluvius.feeds.iex.reference import SegmentDecoder
+from fluvius.feeds.iex.reference import SegmentDecoder, rows_of
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID, HEADER, TOPS_PROTOCOL_ID, StreamKey
 
 if TYPE_CHECKING:
@@ -135,15 +135,13 @@ class DatagramBatch(Sequence["Event"]):
     def from_events(cls, events: list[Event], venue: str, recv_ns: int) -> DatagramBatch:
         """A batch of already decoded events (the reference decoder's), laid out as the
         kernel lays out a datagram's rows."""
-        by_kind: dict[str, list[Event]] = {}
-        for e in events:
-            by_kind.setdefault(e.kind, []).append(e)
+        rows = rows_of(events)
         parts = [bytes(_INDEX[e.kind] for e in events)]
         counts, ends, at = [0] * _NK, [0] * _NK, len(events)
         for k, kind in enumerate(ROW_KINDS):
-            if kind in by_kind:
-                parts.append(events_to_array(by_kind[kind]).tobytes())
-                counts[k], at = len(by_kind[kind]), at + len(parts[-1])
+            if kind in rows:
+                parts.append(rows[kind].tobytes())
+                counts[k], at = len(rows[kind]), at + len(parts[-1])
             ends[k] = _OUT + at
         return cls(venue, recv_ns, b"".join(parts), counts + ends, len(events), events)
 

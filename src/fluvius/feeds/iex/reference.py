@@ -28,10 +28,11 @@ strict mode; in lenient mode it is counted and listed in the report.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import DecodeError
 from fluvius.feeds._capture import ETHERNET, iter_records
+from fluvius.feeds.events import events_to_array
 from fluvius.feeds.iex.deep import DEEP_LAYOUTS
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.tops import TOPS_LAYOUTS
@@ -50,11 +51,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from numpy.typing import NDArray
+
     from fluvius.feeds._capture import Record
     from fluvius.feeds.events import Event
     from fluvius.feeds.iex._layout import MessageLayout
 
-__all__ = ["SegmentDecoder", "decode_records", "iter_events"]
+__all__ = ["SegmentDecoder", "decode_records", "iter_events", "rows_of"]
 
 _U16 = struct.Struct("<H").unpack_from
 
@@ -243,3 +246,12 @@ def decode_records(
         yield from decoder.decode(
             view[start : start + length], ts, offset=base + start, truncated=cap < orig
         )
+
+
+def rows_of(events: list[Event]) -> dict[str, NDArray[Any]]:
+    """Events (this decoder's) as rows per kind (:func:`~fluvius.feeds.events.dtype_of`),
+    kinds in order of first appearance: how the compiled decoders take them in."""
+    by_kind: dict[str, list[Event]] = {}
+    for e in events:
+        by_kind.setdefault(e.kind, []).append(e)
+    return {kind: events_to_array(evs) for kind, evs in by_kind.items()}

@@ -213,22 +213,20 @@ def survey(
     nxt_off = np.int64(0)
     pos = start
     why = 0
-    w = np.zeros(7, np.int64)  # the record's first u32 words, in the file's byte order
-    nw = 7 if ng else 4
+
+    def word(p):  # the u32 at a[p] in the file's byte order
+        v = np.int64(a4[p])
+        if little:
+            return v
+        return ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
+
     while True:
-        for f in range(nw):
-            if pos + 4 * f + 4 > n:
-                break
-            v = np.int64(a4[pos + 4 * f])
-            if not little:
-                v = ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
-            w[f] = v
         # the next record: frame offset, captured and original length, time, link type
-        if ng:  # words: type, length, then the body's
+        if ng:
             if pos + 12 > n:
                 break
-            btype = w[0]
-            blen = w[1]
+            btype = word(pos)
+            blen = word(pos + 4)
             if btype == 0x0A0D0D0A or btype == 1:
                 why = 1
                 break
@@ -247,7 +245,7 @@ def survey(
                 break
             if btype == 3:  # SPB: original length, then the packet; interface 0, no time
                 iface = np.int64(0)
-                orig = w[2]
+                orig = word(pos + 8)
                 cap = min(orig, room - 4)
                 if snap0 > 0:
                     cap = min(cap, snap0)
@@ -255,10 +253,11 @@ def survey(
                 fo = pos + 12
                 ticks = np.uint64(0)
             else:  # EPB, PB: interface, time (two words), captured and original length
-                iface = w[2] if btype == 6 else (w[2] & 0xFFFF if little else w[2] >> 16)
-                ticks = (np.uint64(w[3]) << np.uint64(32)) | np.uint64(w[4])
-                cap = min(w[5], room - 20)
-                orig = w[6]
+                w = word(pos + 8)
+                iface = w if btype == 6 else (w & 0xFFFF if little else w >> 16)
+                ticks = (np.uint64(word(pos + 12)) << np.uint64(32)) | np.uint64(word(pos + 16))
+                cap = min(word(pos + 20), room - 20)
+                orig = word(pos + 24)
                 fo = pos + 28
             if iface < nif:
                 lk, h, f = links[iface], how[iface], factor[iface]
@@ -276,18 +275,18 @@ def survey(
                 big += ((ticks & np.uint64(0xFFFFFFFF)) * np.uint64(10**9)) >> np.uint64(32)
                 ts = np.int64(big >> (f - np.uint64(32))) if f < 95 else np.int64(0)
             pos += blen
-        else:  # words: seconds, fraction, captured and original length
+        else:  # a 16-byte header: seconds, fraction, captured and original length
             if pos + 16 > n:
                 break
-            if w[2] > max_len:
+            cap = word(pos + 8)
+            if cap > max_len:
                 why = 2
                 break
-            if pos + 16 + w[2] > n:
+            if pos + 16 + cap > n:
                 break
             fo = pos + 16
-            cap = w[2]
-            orig = w[3]
-            ts = w[0] * 1_000_000_000 + w[1] * ns_per_tick
+            orig = word(pos + 12)
+            ts = word(pos) * 1_000_000_000 + word(pos + 4) * ns_per_tick
             lk = linktype
             pos = fo + cap
         stats[2] += 1

@@ -36,11 +36,21 @@ give the same values for the same datagrams):
                                                         when the process read the datagram,
                                                         the default, or the kernel's
                                                         ``SO_TIMESTAMPNS``, when it reached
-                                                        the socket).
+                                                        the socket); ``poll=epoll|busy``
+                                                        and ``spin=SECONDS`` (busy polling:
+                                                        see below).
 =====================================================  ======================================
 
 A relative capture path is written ``iex+pcap://data/x.pcap`` (host and path joined); an
 absolute one ``iex+pcap:///abs/x.pcap``.
+
+Busy polling (``iex+udp``). By default (``poll=epoll``) the process sleeps between
+datagrams and the kernel wakes it for each one; after an idle gap its path runs on cold
+caches. ``spin=SECONDS`` keeps reading the socket in a loop for up to that long after each
+datagram before sleeping again; ``poll=busy`` never sleeps (it spins from the start). The
+event loop still runs between slices of at most a millisecond (the dashboard, timers,
+signals; :class:`fluvius.feeds.iex.live.LiveFeed`), and values are the same in every mode.
+The price: one core kept busy while spinning (``poll=busy``: always).
 
 Health and losses. Each feed updates its :class:`~fluvius.live.state.FeedHealth` as it
 reads: messages, datagrams, sequence gaps and the messages they miss (the decoder's
@@ -383,16 +393,17 @@ class IexUdpFeed(_IexDecoding):
         super().__init__(url, context)
         if not url.host or url.port is None:
             raise FeedError(f"feed {url.url!r}: expected iex+udp://HOST:PORT, e.g. 127.0.0.1:10377")
-        unknown = set(url.options) - {"group", "interface", "rcvbuf", "idle", "allow", "stamp"}
+        known = ("group", "interface", "rcvbuf", "idle", "allow", "stamp", "poll", "spin")
+        unknown = set(url.options) - set(known)
         if unknown:
             raise FeedError(
-                f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; "
-                "known: group, interface, rcvbuf, idle, allow, stamp"
+                f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; known: {', '.join(known)}"
             )
         stamp = url.option("stamp", "read")
         if stamp not in ("read", "kernel"):
             raise FeedError(f"feed {url.url!r}: stamp must be 'read' or 'kernel', got {stamp!r}")
         self.kernel_stamps = stamp == "kernel"
+        self.spin_s = _spin_option(url)
         allow = url.option("allow")
         self.allow_from = None if allow is None else [a for a in allow.split(",") if a]
         self.url = url
@@ -417,6 +428,7 @@ class IexUdpFeed(_IexDecoding):
                     rcvbuf_bytes=self.rcvbuf_bytes,
                     allow_from=self.allow_from,
                     kernel_stamps=self.kernel_stamps,
+                    spin_s=self.spin_s,
                 )
             except ValueError as exc:  # a bad allow-list address
                 raise FeedError(f"feed {url.url!r}: {exc}") from None
@@ -500,6 +512,24 @@ class IexUdpFeed(_IexDecoding):
         if self.feed is not None:
             self.check_drops()
             self.feed.close()
+
+
+def _spin_option(url: FeedURL) -> float:
+    """The busy-polling time of ``poll=`` and ``spin=`` (seconds; ``math.inf``: always)."""
+    poll = url.option("poll", "epoll")
+    if poll not in ("epoll", "busy"):
+        raise FeedError(f"feed {url.url!r}: poll must be 'epoll' or 'busy', got {poll!r}")
+    spin = url.number("spin", 0.0)
+    if poll == "busy":
+        if "spin" in url.options:
+            raise FeedError(
+                f"feed {url.url!r}: poll=busy spins without end; spin=SECONDS bounds the "
+                "spin after each datagram (use one or the other)"
+            )
+        return math.inf
+    if math.isinf(spin):
+        raise FeedError(f"feed {url.url!r}: spin must be a finite number of seconds (or poll=busy)")
+    return spin
 
 
 def udp_kernel_drops(port: int, table: str = "/proc/net/udp") -> int | None:

@@ -267,6 +267,9 @@ def bench_latency(
             for _ in range(repeats):
                 for how, loop, poll in variants:  # alternated: they share the machine's moods
                     cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
+                    pinned = os.sched_getaffinity(0)
+                    if len(pinned) == 1:
+                        cmd.append(str(min(pinned)))
                     report = _run_on(loop, _receive(graph, cmd, stamp, how, poll))
                     (health,) = report.feeds.values()
                     lost = messages - int(health["messages"])
@@ -347,6 +350,9 @@ def _granted_rcvbuf() -> int:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_send":
+        if len(sys.argv) > 5:  # the receiver is pinned: keep off its CPU
+            cpus = set(range(os.cpu_count() or 1)) - {int(sys.argv[5])}
+            os.sched_setaffinity(0, cpus or {0})
         send_paced(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -358,6 +364,9 @@ def main() -> None:
         "--polls", default="epoll,busy,spin=0.002", help="receive modes: epoll, busy, spin=S"
     )
     ap.add_argument("--loops", default="asyncio", help="event loops: asyncio, uvloop")
+    ap.add_argument(
+        "--pin", type=int, default=None, help="latency: run the receiver on this CPU only"
+    )
     ap.add_argument("--sweep", default="25000,50000,100000,200000,1000000")
     ap.add_argument("--messages", type=int, default=400_000, help="lossless-sweep capture")
     ap.add_argument("--parts", default="replay,latency,lossless")
@@ -382,6 +391,8 @@ def main() -> None:
             rates = [float(r) for r in args.rates.split(",")]
             stamps, paths = args.stamps.split(","), args.paths.split(",")
             loops, polls = tuple(args.loops.split(",")), tuple(args.polls.split(","))
+            if args.pin is not None:
+                os.sched_setaffinity(0, {args.pin})
             doc["latency"] = bench_latency(path, rates, args.repeats, stamps, paths, loops, polls)
     if "lossless" in parts:
         rates = [float(r) for r in args.sweep.split(",")]

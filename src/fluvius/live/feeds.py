@@ -91,7 +91,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from fluvius.errors import FluviusError
-from fluvius.feeds.adapter import SOURCE_KINDS, DatagramAdapter
+from fluvius.feeds.adapter import SOURCE_KINDS, DatagramAdapter, source_key
 from fluvius.feeds.iex.datagram import ColumnarSegmentDecoder
 from fluvius.feeds.iex.live import LiveFeed
 from fluvius.feeds.iex.replay import MIN_SLEEP_S, ReplayReport, iter_datagrams
@@ -257,7 +257,11 @@ class _IexDecoding:
         self.context = context
         self.health = context.health
         self.sources = context.sources
-        self.adapter = DatagramAdapter(symbols_of(context.sources))
+        symbols = symbols_of(context.sources)
+        self.adapter = DatagramAdapter(symbols)
+        # every source the adapter can make is declared: its batches need no filtering
+        declared = self.sources
+        self._unfiltered = all(source_key(k, s) in declared for s in symbols for k in SOURCE_KINDS)
         self._lag_warn_ns = int(context.lag_warn_s * 1e9)
         self._lagging = False
         self._gaps = 0
@@ -272,12 +276,17 @@ class _IexDecoding:
         out = self.adapter.batch(batch)
         if not out:
             return None
-        sources = self.sources
-        values = {k: v for k, v in out.items() if k in sources}
-        if not values:
-            return None
+        if self._unfiltered:
+            values = out
+        else:
+            sources = self.sources
+            values = {k: v for k, v in out.items() if k in sources}
+            if not values:
+                return None
         ts = 0
         for v in values.values():
+            if type(v) is float:  # a mid: no time of its own
+                continue
             event = v[-1] if type(v) is tuple else v
             t = getattr(event, "ts_ns", 0)
             if t > ts:

@@ -171,9 +171,15 @@ def send_paced(path: str, port: int, rate: float) -> None:
     payloads = [p for _, p in iter_datagrams(path)]
     gap = 1.0 / rate
     t0 = time.perf_counter()
+    spin = os.environ.get("FLUVIUS_BENCH_SENDER") == "spin"  # --sender spin: never sleep
     for i, payload in enumerate(payloads):
         sock.sendto(payload, ("127.0.0.1", port))
-        ahead = t0 + (i + 1) * gap - time.perf_counter()
+        due = t0 + (i + 1) * gap
+        if spin:
+            while time.perf_counter() < due:
+                pass
+            continue
+        ahead = due - time.perf_counter()
         if ahead > 0:
             time.sleep(ahead)
 
@@ -367,6 +373,12 @@ def main() -> None:
     ap.add_argument(
         "--pin", type=int, default=None, help="latency: run the receiver on this CPU only"
     )
+    ap.add_argument(
+        "--sender",
+        default="sleep",
+        choices=("sleep", "spin"),
+        help="latency: the sender sleeps between datagrams, or spins (its CPU never idles)",
+    )
     ap.add_argument("--sweep", default="25000,50000,100000,200000,1000000")
     ap.add_argument("--messages", type=int, default=400_000, help="lossless-sweep capture")
     ap.add_argument("--parts", default="replay,latency,lossless")
@@ -375,6 +387,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     parts = set(args.parts.split(","))
+    os.environ["FLUVIUS_BENCH_SENDER"] = args.sender  # the sender children read it
     with tempfile.TemporaryDirectory() as tmp:
         if args.capture:
             path = Path(args.capture)

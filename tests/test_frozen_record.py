@@ -92,6 +92,11 @@ def test_event_keeps_its_class_attributes_and_field_types() -> None:
     q = Quote("IEX", "ZIEXT", 1, 2, 3, 4, 5, 6, 7, 0)
     assert q.kind == "quote"
     assert "kind" not in [f.name for f in dataclasses.fields(Quote)]
+    twin = dataclasses.dataclass(frozen=True, slots=True)(
+        type("Quote", (), {"__annotations__": {"kind": ClassVar[str]}, "kind": "quote"})
+    )
+    assert next(iter(Quote.__dataclass_fields__)) == "kind"  # ClassVars recorded, as dataclasses
+    assert Quote.__dataclass_fields__["kind"].default == twin.__dataclass_fields__["kind"].default
     types = {f.name: f.type for f in dataclasses.fields(Quote)}
     assert types["bid_px"] == "Price"
     assert types["ts_ns"] == "TimestampNs"

@@ -46,7 +46,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, dataclass_transform
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,21 +67,33 @@ def frozen_record(cls: type[T]) -> type[T]:
     for name in own:
         if name in cls.__dict__:
             raise TypeError(f"{cls.__qualname__}.{name}: a record field has no default value")
-    fields: dict[str, Any] = {}  # the bases' fields first, as dataclasses orders them
+    # every name dataclasses records, ClassVars included, bases first: name -> (annotation,
+    # whether it is a ClassVar), in the order a dataclass would have them
+    entries: dict[str, tuple[Any, bool]] = {}
     for base in cls.__mro__[-1:0:-1]:
         if dataclasses.is_dataclass(base):
-            fields.update((f.name, f.type) for f in dataclasses.fields(base))
-    fields.update(own)
+            real = {f.name for f in dataclasses.fields(base)}
+            recorded = base.__dict__.get("__dataclass_fields__", {})
+            entries.update((f.name, (f.type, f.name not in real)) for f in recorded.values())
+    for name, annotation in inspect.get_annotations(cls).items():
+        entries[name] = (annotation, name not in own)
     # dataclasses records the fields on a stand-in class without bases, methods or text
     # annotations, where it has nothing to generate, to look up or to parse (the
     # annotations' text is put back on the fields); the record takes what it recorded
-    stand_in = {"__annotations__": dict.fromkeys(fields, Any), "__doc__": cls.__doc__ or "-"}
+    stand_in: dict[str, Any] = {
+        "__annotations__": {n: ClassVar[Any] if cv else Any for n, (_, cv) in entries.items()},
+        "__doc__": cls.__doc__ or "-",
+    }
+    stand_in.update(
+        (n, getattr(cls, n)) for n, (_, cv) in entries.items() if cv and hasattr(cls, n)
+    )
     shadow: Any = type(cls.__name__, (), stand_in)
     dataclasses.dataclass(init=False, repr=False, eq=False)(shadow)
-    for f in dataclasses.fields(shadow):
-        f.type = fields[f.name]
+    for name, recorded_field in shadow.__dataclass_fields__.items():
+        recorded_field.type = entries[name][0]
     params = shadow.__dataclass_params__  # a frozen dataclass's, so that dataclasses
     params.init = params.repr = params.eq = params.frozen = True  # may subclass the record
+    fields = {f.name: f.type for f in dataclasses.fields(shadow)}
     names = tuple(fields)
     namespace = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
     namespace.update(

@@ -110,6 +110,7 @@ def test_segments_hold_one_to_max_messages(most: int) -> None:
 
     counts = _segment_counts(np.random.default_rng(4), 50_000, most)
     assert counts.sum() == 50_000
-    assert counts.min() >= 1 and counts.max() == most
+    assert counts.min() >= 1
+    assert counts.max() == most
     if most > 1:
         assert (counts == 1).mean() > 0.5  # most segments carry one message, as IEX's do

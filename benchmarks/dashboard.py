@@ -85,9 +85,21 @@ def build_spec(symbols: list[str]) -> dict[str, Any]:
     return spec
 
 
-async def _view(chromium: str, url: str, n_scopes: int, scope: str) -> None:
+_PAGE_METRICS = (
+    "TaskDuration",
+    "ScriptDuration",
+    "LayoutDuration",
+    "RecalcStyleDuration",
+    "LayoutCount",
+    "RecalcStyleCount",
+)
+
+
+async def _view(chromium: str, url: str, n_scopes: int, scope: str, diagnose: bool) -> None:
     """Child process of the ``browser`` mode: open the page, wait for the overview, print
-    its figures; when stdin closes (the run is over), drill into ``scope``, print."""
+    its figures; when stdin closes (the run is over), drill into ``scope``, print. With
+    ``diagnose``, the renderer's own counters (CDP ``Performance.getMetrics``: task, script,
+    layout and style time and counts) over the run are printed too."""
     async with headless_page(chromium) as browser:
         page = browser.page
         t = time.perf_counter()
@@ -103,7 +115,20 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str) -> None:
             "scopes": n_scopes,
         }
         print(json.dumps(ready), flush=True)
+
+        async def metrics() -> dict[str, float]:
+            got = await cdp.send("Performance.getMetrics")
+            return {m["name"]: m["value"] for m in got["metrics"] if m["name"] in _PAGE_METRICS}
+
+        if diagnose:
+            cdp = await page.context.new_cdp_session(page)
+            await cdp.send("Performance.enable")
+            before = await metrics()
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        page_metrics = {}
+        if diagnose:
+            after = await metrics()
+            page_metrics = {k: after[k] - before.get(k, 0.0) for k in after}
         t = time.perf_counter()
         await page.click(f'#graph g.box[data-scope="{scope}"]')
         await page.locator("#graph g.box[data-key]").first.wait_for()
@@ -111,30 +136,122 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str) -> None:
             "drill_ms": (time.perf_counter() - t) * 1e3,
             "drill_draw_ms": float(await page.get_attribute("#graph", "data-draw-ms") or "nan"),
             "requests_outside": [r for r in browser.requests if not r.startswith(url)],
+            "page_metrics": page_metrics,
         }
         print(json.dumps(done), flush=True)
 
 
 PUSHES: list[float] = []  # when each push the server wrote ended (perf_counter)
+PUSH_BYTES: list[tuple[float, int]] = []  # (when, bytes) of every write to a stream
 AFTER_PUSH_S = 0.005
 
 
 def _count_pushes() -> None:
-    """Note the end of every push the dashboard server writes (``PUSHES``)."""
-    for name in ("_send", "_send_with"):
-        send = getattr(live_http, name)
+    """Note the end and size of every push the dashboard server writes (one write per push:
+    ``PUSHES``, ``PUSH_BYTES``)."""
+    write = live_http.web.StreamResponse.write
 
-        async def noted(*args: Any, _send: Any = send) -> None:
-            await _send(*args)
-            PUSHES.append(time.perf_counter())
+    async def counted(self: Any, data: bytes) -> None:
+        await write(self, data)
+        PUSHES.append(time.perf_counter())
+        PUSH_BYTES.append((PUSHES[-1], len(data)))
 
-        setattr(live_http, name, noted)
+    live_http.web.StreamResponse.write = counted  # type: ignore[method-assign]
 
 
 def _after_push(start: float) -> bool:
     """True when a cycle that started at ``start`` began within AFTER_PUSH_S of a push."""
     i = bisect.bisect_right(PUSHES, start)
     return i > 0 and start - PUSHES[i - 1] < AFTER_PUSH_S
+
+
+def _role(cmdline: list[str]) -> str:
+    """What a process of the page's tree is: chromium's browser, renderer, GPU or network
+    service process, playwright's driver, the benchmark's page-driving child."""
+    if not cmdline:
+        return "?"
+    exe = Path(cmdline[0]).name
+    kind = next((a.split("=", 1)[1] for a in cmdline if a.startswith("--type=")), None)
+    if "chrom" in exe:
+        if kind is None:
+            return "chromium browser"
+        if kind == "utility":
+            sub = next((a.split("=", 1)[1] for a in cmdline if a.startswith("--utility-sub")), "")
+            return "chromium utility " + sub.rsplit(".", 1)[-1]
+        return "chromium " + kind
+    if exe == "node" or any("playwright" in a for a in cmdline[:3]):
+        return "playwright driver"
+    if "_view" in cmdline:
+        return "page driver (python)"
+    return exe
+
+
+def _threads(pid: int) -> dict[int, tuple[str, int, int, int, int, int]]:
+    """tid -> (name, ns on a CPU, ns waiting for a CPU, times scheduled in, voluntary and
+    involuntary context switches) of every thread of ``pid`` (Linux /proc; {} elsewhere)."""
+    out: dict[int, tuple[str, int, int, int, int, int]] = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            run, wait, slices = map(int, (task / "schedstat").read_text().split())
+            status = (task / "status").read_text()
+            name = (task / "comm").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        switches = dict(
+            line.split(":", 1) for line in status.splitlines() if "ctxt_switches" in line
+        )
+        vol = int(switches.get("voluntary_ctxt_switches", 0))
+        nonvol = int(switches.get("nonvoluntary_ctxt_switches", 0))
+        out[int(task.name)] = (name, run, wait, slices, vol, nonvol)
+    return out
+
+
+Snapshot = dict[int, tuple[str, dict[int, tuple[str, int, int, int, int, int]]]]
+
+
+def _snapshot(children: bool) -> Snapshot:
+    """Per process (this one, or its whole tree of children): role and threads' counters."""
+    if not children:
+        return {os.getpid(): ("run", _threads(os.getpid()))}
+    snap: Snapshot = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            snap[child.pid] = (_role(child.cmdline()), _threads(child.pid))
+        except psutil.Error:
+            continue
+    return snap
+
+
+def _sched_delta(before: Snapshot, after: Snapshot) -> dict[str, dict[str, float]]:
+    """Per role: CPU seconds, wake-ups (times scheduled in), involuntary switches
+    (preempted), seconds spent waiting for a CPU, threads that ran, between two snapshots."""
+    out: dict[str, dict[str, float]] = {}
+    for pid, (role, threads) in after.items():
+        old = before.get(pid, (role, {}))[1]
+        row = out.setdefault(
+            role, {"cpu_s": 0.0, "wakeups": 0, "preempted": 0, "wait_s": 0.0, "threads_ran": 0}
+        )
+        for tid, (_, run, wait, slices, _vol, nonvol) in threads.items():
+            o = old.get(tid, ("", 0, 0, 0, 0, 0))
+            row["cpu_s"] += (run - o[1]) / 1e9
+            row["wait_s"] += (wait - o[2]) / 1e9
+            row["wakeups"] += slices - o[3]
+            row["preempted"] += nonvol - o[5]
+            row["threads_ran"] += slices > o[3]
+    return out
+
+
+def _busy_threads(before: Snapshot, after: Snapshot, top: int = 12) -> list[str]:
+    """The threads of the tree that were scheduled in most often, as text (diagnosis)."""
+    rows = []
+    for pid, (role, threads) in after.items():
+        old = before.get(pid, (role, {}))[1]
+        for tid, (name, run, _w, slices, _v, _n) in threads.items():
+            o = old.get(tid, ("", 0, 0, 0, 0, 0))
+            if slices > o[3]:
+                rows.append((slices - o[3], (run - o[1]) / 1e6, f"{role}/{name}"))
+    rows.sort(reverse=True)
+    return [f"{w} wake-ups {ms:.1f} ms {name}" for w, ms, name in rows[:top]]
 
 
 def _children_cpu_s() -> float:
@@ -155,7 +272,7 @@ def _quantile(ordered: list[float], q: float) -> float:
 
 
 async def one_run(
-    mode: str, spec: dict[str, Any], url: str, chromium: str | None
+    mode: str, spec: dict[str, Any], url: str, chromium: str | None, diagnose: bool = False
 ) -> dict[str, Any]:
     graph = spec_to_graph(spec)
     state = LiveState()
@@ -173,20 +290,40 @@ async def one_run(
     state.record_cycle = keep  # type: ignore[method-assign]
     run = LiveRun(graph, [url], state=state)
     page_figures: dict[str, Any] = {}
+    sched: dict[str, dict[str, float]] = {}
+    busy: list[str] = []
+
+    async def measured() -> None:
+        """The run, with the scheduler's counters of this process and its children around
+        it (what the page's processes and the run did while the cycles were measured)."""
+        own, tree = _snapshot(False), _snapshot(True)
+        t = time.perf_counter()
+        await run.run()
+        end = time.perf_counter()
+        page_figures["run_s"] = end - t
+        writes = [n for when, n in PUSH_BYTES if t <= when <= end]
+        if mode != "no-http":
+            page_figures["pushes"] = sum(1 for p in PUSHES if t <= p <= end)
+            page_figures["push_kb"] = sum(writes) / 1e3
+        own_after, tree_after = _snapshot(False), _snapshot(True)
+        sched.update(_sched_delta(own, own_after))
+        sched.update(_sched_delta(tree, tree_after))
+        busy.extend(_busy_threads(tree, tree_after))
+
     t0 = time.perf_counter()
     if mode == "no-http":
-        await run.run()
+        await measured()
     else:
         async with DashboardServer(state) as server:
             if mode == "http":
-                await run.run()
+                await measured()
             elif mode == "stream":  # the page's stream read by curl: the server's work alone
                 curl = await asyncio.create_subprocess_exec(
                     "curl", "-sN", server.url + "api/stream?keys=*",
                     stdout=asyncio.subprocess.DEVNULL,
                 )  # fmt: skip
                 try:
-                    await run.run()
+                    await measured()
                 finally:
                     curl.terminate()
                     await curl.wait()
@@ -200,7 +337,7 @@ async def one_run(
                 # the page is driven from another process, as a user's browser is: the
                 # driver's protocol traffic (playwright) is not on the run's event loop
                 viewer = await asyncio.create_subprocess_exec(
-                    sys.executable, __file__, "_view", chromium, server.url, str(n_scopes), scope,
+                    sys.executable, __file__, "_view", chromium, server.url, str(n_scopes), scope, str(int(diagnose)),
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 )  # fmt: skip
                 assert viewer.stdin is not None
@@ -208,7 +345,7 @@ async def one_run(
                 ready = json.loads(await asyncio.wait_for(viewer.stdout.readline(), 180))
                 t0 = time.perf_counter()
                 cpu0 = _children_cpu_s()
-                await run.run()
+                await measured()
                 page_figures["browser_cpu_s"] = _children_cpu_s() - cpu0
                 viewer.stdin.close()  # the page is asked to drill into a scope, then leaves
                 done = json.loads(await asyncio.wait_for(viewer.stdout.read(), 180))
@@ -226,6 +363,7 @@ async def one_run(
         ) / max(n_slow, 1)
         page_figures["all_after_push"] = sum(after) / max(len(after), 1)
         PUSHES.clear()
+        PUSH_BYTES.clear()
     return {
         "mode": mode,
         "keys": len(graph.keys),
@@ -235,20 +373,33 @@ async def one_run(
         "mean_us": statistics.fmean(ordered) * 1e6,
         "wall_s": wall,
         **page_figures,
+        "sched": sched,
+        "busy_threads": busy,
     }
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_view":
-        chromium, url, n_scopes, scope = sys.argv[2:6]
-        asyncio.run(_view(chromium, url, int(n_scopes), scope))
+        chromium, url, n_scopes, scope, diagnose = sys.argv[2:7]
+        asyncio.run(_view(chromium, url, int(n_scopes), scope, diagnose == "1"))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--capture", type=Path, default=SAMPLE)
     parser.add_argument("--symbols", type=int, default=0, help="busiest N symbols (0: all)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}"
+    )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="print the page's busiest threads and the renderer's counters after each run",
+    )
     opts = parser.parse_args()
+    wanted = opts.modes.split(",")
+    if "no-http" not in wanted or not set(wanted) <= set(MODES):
+        parser.error(f"--modes: a subset of {', '.join(MODES)} that includes no-http")
     capture = opts.capture
     if not capture.exists():
         capture = synthetic_tops(200_000, 2000, seed=1).write(Path("/tmp/fluvius-dash-bench.pcap"))
@@ -260,7 +411,11 @@ def main() -> None:
     _count_pushes()
     chromium = find_chromium()
     curl = shutil.which("curl")
-    modes = tuple(m for m in MODES if (m != "browser" or chromium) and (m != "stream" or curl))
+    modes = tuple(
+        m
+        for m in MODES
+        if m in wanted and (m != "browser" or chromium) and (m != "stream" or curl)
+    )
     if chromium is None:
         print("no chromium: the browser mode is skipped")
     url = f"iex+pcap://{capture}?speed=0"
@@ -269,20 +424,38 @@ def main() -> None:
     for r in range(opts.repeats):
         order = modes[r % len(modes) :] + modes[: r % len(modes)]
         for mode in order:
-            result = asyncio.run(one_run(mode, spec, url, chromium))
+            result = asyncio.run(one_run(mode, spec, url, chromium, opts.diagnose))
             result["repeat"] = r
             runs.append(result)
             extra = "".join(
                 f", {k} {result[k]:.2f}"
-                for k in ("browser_cpu_s", "overview_ms", "drill_ms", "slow_after_push")
+                for k in (
+                    "pushes",
+                    "push_kb",
+                    "browser_cpu_s",
+                    "overview_ms",
+                    "drill_ms",
+                    "slow_after_push",
+                )
                 if k in result
             )
             print(
                 f"  {mode:8s} {result['cycles']:,} cycles  p50 {result['p50_us']:.1f} µs  "
                 f"p99 {result['p99_us']:.1f} µs  mean {result['mean_us']:.1f} µs  "
-                f"wall {result['wall_s']:.2f} s{extra}",
+                f"wall {result['wall_s']:.2f} s (run {result['run_s']:.2f} s){extra}",
                 flush=True,
             )
+            for role, f in sorted(result["sched"].items()):
+                print(
+                    f"      {role:32s} cpu {f['cpu_s'] * 1e3:7.1f} ms  "
+                    f"wake-ups {f['wakeups']:6.0f}  preempted {f['preempted']:5.0f}  "
+                    f"waited for a CPU {f['wait_s'] * 1e3:6.1f} ms  threads {f['threads_ran']:.0f}"
+                )
+            if opts.diagnose:
+                for line in result["busy_threads"]:
+                    print("        " + line)
+                if result.get("page_metrics"):
+                    print("      renderer: " + json.dumps(result["page_metrics"]))
     summary: dict[str, Any] = {}
     for mode in modes:
         mine = [r for r in runs if r["mode"] == mode]
@@ -293,6 +466,7 @@ def main() -> None:
                 "p99_us",
                 "mean_us",
                 "wall_s",
+                "run_s",
                 "api_graph_ms",
                 "overview_ms",
                 "overview_draw_ms",

@@ -141,6 +141,8 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str, diagnose: bo
         print(json.dumps(done), flush=True)
 
 
+SETTLE_S = 5.0
+"""Seconds between the page drawn and the run's start (``browser`` mode; see one_run)."""
 PUSHES: list[float] = []  # when each push the server wrote ended (perf_counter)
 PUSH_BYTES: list[tuple[float, int]] = []  # (when, bytes) of every write to a stream
 AFTER_PUSH_S = 0.005
@@ -337,12 +339,23 @@ async def one_run(
                 # the page is driven from another process, as a user's browser is: the
                 # driver's protocol traffic (playwright) is not on the run's event loop
                 viewer = await asyncio.create_subprocess_exec(
-                    sys.executable, __file__, "_view", chromium, server.url, str(n_scopes), scope, str(int(diagnose)),
+                    sys.executable, __file__, "_view", chromium, server.url, str(n_scopes), scope,
+                    str(int(diagnose)),
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 )  # fmt: skip
                 assert viewer.stdin is not None
                 assert viewer.stdout is not None
                 ready = json.loads(await asyncio.wait_for(viewer.stdout.readline(), 180))
+                # the page has been drawn; chromium then finishes rastering and compositing
+                # it and writes its fresh profile for seconds (measured: ~1,000 wake-ups of
+                # its processes in the first 3 s, ~40 a second after 5 s). A desk's page has
+                # been open long before: the run starts once that is over (SETTLE_S), and
+                # what it cost is reported (settle_wakeups, settle_cpu_s)
+                before_settle = _snapshot(True)
+                await asyncio.sleep(SETTLE_S)
+                settled = _sched_delta(before_settle, _snapshot(True))
+                page_figures["settle_wakeups"] = sum(r["wakeups"] for r in settled.values())
+                page_figures["settle_cpu_s"] = sum(r["cpu_s"] for r in settled.values())
                 t0 = time.perf_counter()
                 cpu0 = _children_cpu_s()
                 await measured()
@@ -373,8 +386,22 @@ async def one_run(
         "mean_us": statistics.fmean(ordered) * 1e6,
         "wall_s": wall,
         **page_figures,
+        "run_preempted": sched["run"]["preempted"],
+        "run_waited_s": sched["run"]["wait_s"],
+        **_page_totals(sched),
         "sched": sched,
         "busy_threads": busy,
+    }
+
+
+def _page_totals(sched: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Chromium's processes' wake-ups and CPU during the run (the page driver's excluded)."""
+    mine = [r for role, r in sched.items() if role.startswith("chromium")]
+    if not mine:
+        return {}
+    return {
+        "chromium_wakeups": sum(r["wakeups"] for r in mine),
+        "chromium_cpu_s": sum(r["cpu_s"] for r in mine),
     }
 
 
@@ -412,9 +439,7 @@ def main() -> None:
     chromium = find_chromium()
     curl = shutil.which("curl")
     modes = tuple(
-        m
-        for m in MODES
-        if m in wanted and (m != "browser" or chromium) and (m != "stream" or curl)
+        m for m in MODES if m in wanted and (m != "browser" or chromium) and (m != "stream" or curl)
     )
     if chromium is None:
         print("no chromium: the browser mode is skipped")
@@ -433,6 +458,9 @@ def main() -> None:
                     "pushes",
                     "push_kb",
                     "browser_cpu_s",
+                    "chromium_wakeups",
+                    "chromium_cpu_s",
+                    "settle_wakeups",
                     "overview_ms",
                     "drill_ms",
                     "slow_after_push",
@@ -467,6 +495,11 @@ def main() -> None:
                 "mean_us",
                 "wall_s",
                 "run_s",
+                "run_preempted",
+                "run_waited_s",
+                "chromium_wakeups",
+                "chromium_cpu_s",
+                "settle_wakeups",
                 "api_graph_ms",
                 "overview_ms",
                 "overview_draw_ms",
@@ -480,9 +513,22 @@ def main() -> None:
     base = summary["no-http"]["p99_us"]
     for mode in modes:
         summary[mode]["p99_ratio"] = summary[mode]["p99_us"] / base
+    per_repeat: dict[str, list[float]] = {}  # each repeat's p99 against its own no-http run
+    for r in range(opts.repeats):
+        mine = {run["mode"]: run["p99_us"] for run in runs if run["repeat"] == r}
+        for mode in modes:
+            per_repeat.setdefault(mode, []).append(mine[mode] / mine["no-http"])
+    for mode in modes:
+        summary[mode]["p99_ratio_per_repeat"] = per_repeat[mode]
     print("medians:")
     for mode, s in summary.items():
-        print(f"  {mode:8s} " + "  ".join(f"{k} {v:.3f}" for k, v in s.items()))
+        print(
+            f"  {mode:8s} "
+            + "  ".join(
+                f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {[round(x, 3) for x in v]}"
+                for k, v in s.items()
+            )
+        )
     if "browser" in summary:
         ratio = summary["browser"]["p99_ratio"]
         print(f"browser p99 / no-http p99 = {ratio:.3f} (target <= 1.10)")

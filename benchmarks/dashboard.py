@@ -46,15 +46,17 @@ import asyncio
 import bisect
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
+from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
@@ -62,13 +64,37 @@ from fluvius.feeds.iex import iter_events
 from fluvius.feeds.iex.encode import synthetic_tops
 from fluvius.graph.spec import spec_to_graph
 from fluvius.live import LiveRun, LiveState
-from fluvius.live import http as live_http
+from fluvius.live.feeds import Feed, FeedContext, FeedUpdate, open_feed
 from fluvius.live.http import DashboardServer
 from fluvius.testing.browser import find_chromium, headless_page
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
 _SAMPLE = "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
 SAMPLE = Path(os.environ.get("FLUVIUS_IEX_SAMPLE") or Path(__file__).resolve().parents[2] / _SAMPLE)
 MODES = ("no-http", "http", "browser", "stream")
+
+
+class GatedFeed:
+    """A feed whose updates start when ``gate`` is set: the run starts (graph computed,
+    heap frozen, :attr:`LiveRun.ready`), the mode prepares (opens the page), then the
+    datagrams flow; what is measured is the cycles of a live run with the page open."""
+
+    def __init__(self, inner: Feed, gate: asyncio.Event) -> None:
+        self.inner = inner
+        self.gate = gate
+        self.name = inner.name
+        self.deterministic = inner.deterministic
+        self.clocked = inner.clocked
+
+    async def updates(self) -> AsyncIterator[FeedUpdate]:
+        await self.gate.wait()
+        async for update in self.inner.updates():
+            yield update
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def build_spec(symbols: list[str]) -> dict[str, Any]:
@@ -151,14 +177,14 @@ AFTER_PUSH_S = 0.005
 def _count_pushes() -> None:
     """Note the end and size of every push the dashboard server writes (one write per push:
     ``PUSHES``, ``PUSH_BYTES``)."""
-    write = live_http.web.StreamResponse.write
+    write = web.StreamResponse.write
 
     async def counted(self: Any, data: bytes) -> None:
         await write(self, data)
         PUSHES.append(time.perf_counter())
         PUSH_BYTES.append((PUSHES[-1], len(data)))
 
-    live_http.web.StreamResponse.write = counted  # type: ignore[method-assign]
+    web.StreamResponse.write = counted  # type: ignore[method-assign]
 
 
 def _after_push(start: float) -> bool:
@@ -283,26 +309,44 @@ async def one_run(
 
     ends: list[float] = []  # when each cycle ended (perf_counter)
 
+    faults = [0, 0]  # minor page faults of this process at the first and the last cycle
+
     def keep(cycle: int, s: float, *args: Any, **kw: Any) -> None:
         if cycle > 0:
             seconds.append(s)
             ends.append(time.perf_counter())
+            faults[len(seconds) > 1] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         record_cycle(cycle, s, *args, **kw)
 
     state.record_cycle = keep  # type: ignore[method-assign]
-    run = LiveRun(graph, [url], state=state)
+    health = state.feed(url)
+    health.url = url
+    gate = asyncio.Event()
+    feed = GatedFeed(open_feed(url, FeedContext(url, frozenset(graph.source_keys), health)), gate)
+    run = LiveRun(graph, [feed], state=state)
     page_figures: dict[str, Any] = {}
     sched: dict[str, dict[str, float]] = {}
     busy: list[str] = []
 
-    async def measured() -> None:
-        """The run, with the scheduler's counters of this process and its children around
-        it (what the page's processes and the run did while the cycles were measured)."""
+    async def measured(prepare: Callable[[], Awaitable[None]] | None = None) -> None:
+        """The run: start-up (the graph computed, the heap frozen), then ``prepare`` (open
+        the page), then the feed's datagrams, with the scheduler's counters of this process
+        and its children around them (what the page's processes and the run did while the
+        cycles were measured)."""
+        task = asyncio.create_task(run.run())
+        ready = asyncio.create_task(run.ready.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            ready.cancel()
+            await task  # the run failed before its first datagram: raise
+        if prepare is not None:
+            await prepare()
         own, tree = _snapshot(False), _snapshot(True)
         t = time.perf_counter()
-        await run.run()
+        gate.set()
+        await task
         end = time.perf_counter()
-        page_figures["run_s"] = end - t
+        page_figures["wall_s"] = end - t
         writes = [n for when, n in PUSH_BYTES if t <= when <= end]
         if mode != "no-http":
             page_figures["pushes"] = sum(1 for p in PUSHES if t <= p <= end)
@@ -312,7 +356,6 @@ async def one_run(
         sched.update(_sched_delta(tree, tree_after))
         busy.extend(_busy_threads(tree, tree_after))
 
-    t0 = time.perf_counter()
     if mode == "no-http":
         await measured()
     else:
@@ -320,52 +363,68 @@ async def one_run(
             if mode == "http":
                 await measured()
             elif mode == "stream":  # the page's stream read by curl: the server's work alone
-                curl = await asyncio.create_subprocess_exec(
-                    "curl", "-sN", server.url + "api/stream?keys=*",
-                    stdout=asyncio.subprocess.DEVNULL,
-                )  # fmt: skip
+                curl: asyncio.subprocess.Process | None = None
+
+                async def connect() -> None:
+                    nonlocal curl
+                    curl = await asyncio.create_subprocess_exec(
+                        "curl", "-sN", server.url + "api/stream?keys=*",
+                        stdout=asyncio.subprocess.DEVNULL,
+                    )  # fmt: skip
+                    while not server.streams:  # noqa: ASYNC110 - a count, no event to wait on
+                        await asyncio.sleep(0.01)
+
                 try:
-                    await measured()
+                    await measured(connect)
                 finally:
-                    curl.terminate()
-                    await curl.wait()
+                    if curl is not None:
+                        curl.terminate()
+                        await curl.wait()
             else:
                 assert chromium is not None
-                t = time.perf_counter()
-                picture = server.picture()
-                page_figures["api_graph_ms"] = (time.perf_counter() - t) * 1e3
-                n_scopes = min(600, len(picture["scopes"]))
-                scope = picture["scopes"][0]["id"]
-                # the page is driven from another process, as a user's browser is: the
-                # driver's protocol traffic (playwright) is not on the run's event loop
-                viewer = await asyncio.create_subprocess_exec(
-                    sys.executable, __file__, "_view", chromium, server.url, str(n_scopes), scope,
-                    str(int(diagnose)),
-                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                )  # fmt: skip
+                viewer: asyncio.subprocess.Process | None = None
+
+                async def open_page() -> None:
+                    """The page opened while the run is live (started, before the first
+                    datagram), as a desk opens it; the run's cycles start once the page is
+                    drawn and chromium has settled."""
+                    nonlocal viewer
+                    t = time.perf_counter()
+                    picture = server.picture()  # what the page's first /api/graph builds
+                    page_figures["api_graph_ms"] = (time.perf_counter() - t) * 1e3
+                    n_scopes = min(600, len(picture["scopes"]))
+                    scope = picture["scopes"][0]["id"]
+                    # the page is driven from another process, as a user's browser is: the
+                    # driver's protocol traffic (playwright) is not on the run's event loop
+                    viewer = await asyncio.create_subprocess_exec(
+                        sys.executable, __file__, "_view", chromium, server.url, str(n_scopes),
+                        scope, str(int(diagnose)),
+                        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    )  # fmt: skip
+                    assert viewer.stdout is not None
+                    line = await asyncio.wait_for(viewer.stdout.readline(), 180)
+                    page_figures.update(json.loads(line))
+                    # the page has been drawn; chromium then finishes rastering and
+                    # compositing it and writes its fresh profile for seconds (measured:
+                    # ~1,000 wake-ups of its processes in the first 3 s, ~40 a second after
+                    # 5 s). A desk's page has been open long before the moment measured:
+                    # the datagrams start once that is over (SETTLE_S), and what settling
+                    # cost is reported (settle_wakeups, settle_cpu_s)
+                    before_settle = _snapshot(True)
+                    await asyncio.sleep(SETTLE_S)
+                    settled = _sched_delta(before_settle, _snapshot(True))
+                    page_figures["settle_wakeups"] = sum(r["wakeups"] for r in settled.values())
+                    page_figures["settle_cpu_s"] = sum(r["cpu_s"] for r in settled.values())
+
+                cpu0 = _children_cpu_s()
+                await measured(open_page)
+                assert viewer is not None
                 assert viewer.stdin is not None
                 assert viewer.stdout is not None
-                ready = json.loads(await asyncio.wait_for(viewer.stdout.readline(), 180))
-                # the page has been drawn; chromium then finishes rastering and compositing
-                # it and writes its fresh profile for seconds (measured: ~1,000 wake-ups of
-                # its processes in the first 3 s, ~40 a second after 5 s). A desk's page has
-                # been open long before: the run starts once that is over (SETTLE_S), and
-                # what it cost is reported (settle_wakeups, settle_cpu_s)
-                before_settle = _snapshot(True)
-                await asyncio.sleep(SETTLE_S)
-                settled = _sched_delta(before_settle, _snapshot(True))
-                page_figures["settle_wakeups"] = sum(r["wakeups"] for r in settled.values())
-                page_figures["settle_cpu_s"] = sum(r["cpu_s"] for r in settled.values())
-                t0 = time.perf_counter()
-                cpu0 = _children_cpu_s()
-                await measured()
                 page_figures["browser_cpu_s"] = _children_cpu_s() - cpu0
                 viewer.stdin.close()  # the page is asked to drill into a scope, then leaves
-                done = json.loads(await asyncio.wait_for(viewer.stdout.read(), 180))
+                page_figures.update(json.loads(await asyncio.wait_for(viewer.stdout.read(), 180)))
                 await viewer.wait()
-                page_figures.update(ready)
-                page_figures.update(done)
-    wall = time.perf_counter() - t0
     ordered = sorted(seconds)
     if PUSHES:  # are the slow cycles the ones right after a push (the server's work)?
         slow = _quantile(ordered, 0.99)
@@ -382,10 +441,12 @@ async def one_run(
         "keys": len(graph.keys),
         "cycles": len(seconds),
         "p50_us": _quantile(ordered, 0.50) * 1e6,
+        "p90_us": _quantile(ordered, 0.90) * 1e6,
         "p99_us": _quantile(ordered, 0.99) * 1e6,
+        "p999_us": _quantile(ordered, 0.999) * 1e6,
         "mean_us": statistics.fmean(ordered) * 1e6,
-        "wall_s": wall,
         **page_figures,
+        "page_faults": faults[1] - faults[0],
         "run_preempted": sched["run"]["preempted"],
         "run_waited_s": sched["run"]["wait_s"],
         **_page_totals(sched),
@@ -470,7 +531,7 @@ def main() -> None:
             print(
                 f"  {mode:8s} {result['cycles']:,} cycles  p50 {result['p50_us']:.1f} µs  "
                 f"p99 {result['p99_us']:.1f} µs  mean {result['mean_us']:.1f} µs  "
-                f"wall {result['wall_s']:.2f} s (run {result['run_s']:.2f} s){extra}",
+                f"wall {result['wall_s']:.2f} s{extra}",
                 flush=True,
             )
             for role, f in sorted(result["sched"].items()):
@@ -491,10 +552,12 @@ def main() -> None:
             k: statistics.median(r[k] for r in mine)
             for k in (
                 "p50_us",
+                "p90_us",
                 "p99_us",
+                "p999_us",
                 "mean_us",
                 "wall_s",
-                "run_s",
+                "page_faults",
                 "run_preempted",
                 "run_waited_s",
                 "chromium_wakeups",
@@ -525,7 +588,7 @@ def main() -> None:
         print(
             f"  {mode:8s} "
             + "  ".join(
-                f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {[round(x, 3) for x in v]}"
+                f"{k} {[round(x, 3) for x in v]}" if isinstance(v, list) else f"{k} {v:.3f}"
                 for k, v in s.items()
             )
         )

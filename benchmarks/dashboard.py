@@ -25,8 +25,27 @@ alternated in each repeat so that machine load hits them alike:
   traffic is not handled on the run's event loop. ``browser_cpu_s`` is the CPU time that
   child, playwright's node driver and chromium used during the run.
 
+Each run starts live: the graph is computed and the heap frozen (start-up), then the mode
+prepares (``stream``: curl connects; ``browser``: the page is opened and drawn, which builds
+the collapsed graph on the server, then chromium is left :data:`SETTLE_S` to finish
+drawing and writing its fresh profile), then the capture's datagrams flow (a
+:class:`GatedFeed`). So the page is opened during a live session, as a desk opens it, and
+what is measured is the session with the page open, not the page's load (its cost is
+reported: ``settle_wakeups``). ``--page-before-start`` opens the page before start-up
+instead (how this benchmark ran before the evening of 2026-12-07).
+
+Around the datagrams, the scheduler's counters (``/proc/PID/task/TID/schedstat`` and
+``status``) of this process and of its children give, per role (the run; chromium's
+browser, renderer, GPU and network-service processes; playwright's driver), the CPU time,
+the wake-ups (times a thread was scheduled in), the involuntary context switches and the
+time spent waiting for a CPU (``sched`` in the JSON; ``chromium_wakeups``,
+``chromium_cpu_s``, ``run_preempted``, ``run_waited_s``); ``--diagnose`` also prints the
+busiest threads and the renderer's own counters (CDP ``Performance.getMetrics``).
+
 Figures per run: the cycle latency (each cycle's wall time as the scheduler measures it,
-start-up excluded) p50 / p99 / mean, and the run's wall time; medians over ``--repeats``.
+start-up excluded) p50 / p90 / p99 / p99.9 / mean, and the wall time from the first
+datagram to the run's end; medians over ``--repeats``, and each repeat's p99 against its
+own ``no-http`` run (``p99_ratio_per_repeat``).
 With the server pushing (``stream``, ``browser``): ``slow_after_push``, the share of the
 slow cycles (>= the run's p99) that started within 5 ms after a push was written, next to
 ``all_after_push``, the share of all cycles that did: equal shares mean the pushes do not
@@ -300,7 +319,12 @@ def _quantile(ordered: list[float], q: float) -> float:
 
 
 async def one_run(
-    mode: str, spec: dict[str, Any], url: str, chromium: str | None, diagnose: bool = False
+    mode: str,
+    spec: dict[str, Any],
+    url: str,
+    chromium: str | None,
+    diagnose: bool = False,
+    page_first: bool = False,
 ) -> dict[str, Any]:
     graph = spec_to_graph(spec)
     state = LiveState()
@@ -417,7 +441,11 @@ async def one_run(
                     page_figures["settle_cpu_s"] = sum(r["cpu_s"] for r in settled.values())
 
                 cpu0 = _children_cpu_s()
-                await measured(open_page)
+                if page_first:  # the earlier method: the page opened before the run starts
+                    await open_page()
+                    await measured()
+                else:
+                    await measured(open_page)
                 assert viewer is not None
                 assert viewer.stdin is not None
                 assert viewer.stdout is not None
@@ -484,6 +512,11 @@ def main() -> None:
         action="store_true",
         help="print the page's busiest threads and the renderer's counters after each run",
     )
+    parser.add_argument(
+        "--page-before-start",
+        action="store_true",
+        help="open the page before the run starts (graph computed, heap frozen), not after",
+    )
     opts = parser.parse_args()
     wanted = opts.modes.split(",")
     if "no-http" not in wanted or not set(wanted) <= set(MODES):
@@ -510,7 +543,9 @@ def main() -> None:
     for r in range(opts.repeats):
         order = modes[r % len(modes) :] + modes[: r % len(modes)]
         for mode in order:
-            result = asyncio.run(one_run(mode, spec, url, chromium, opts.diagnose))
+            result = asyncio.run(
+                one_run(mode, spec, url, chromium, opts.diagnose, opts.page_before_start)
+            )
             result["repeat"] = r
             runs.append(result)
             extra = "".join(

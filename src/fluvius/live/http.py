@@ -33,8 +33,9 @@ chunks: a datagram that arrives meanwhile gets its cycle after one chunk (a frac
 millisecond), not after the whole push (milliseconds for a grid of 1,000 quotes). The
 status (sorting the last 4096 cycle latencies) is computed once per interval for all
 streams. A push (values and status) is one write, so it wakes the browser's network
-stack once; the page applies it in one animation frame (``static/app.js``). The graph pictures are computed once per graph and scope, on first request, in a
-worker thread (the graph is immutable), so the loop keeps running cycles.
+stack once; the page applies it in one animation frame (``static/app.js``). The graph
+pictures are computed once per graph and scope, on first request, in a worker thread (the
+graph is immutable), so the loop keeps running cycles.
 
 **No surprise exposure.** ``host`` defaults to 127.0.0.1; :func:`parse_http_address`
 (:mod:`fluvius.live.address`) gives loopback when the user names only a port. The page is

@@ -326,7 +326,6 @@ class Worker:
             state.values[r] = value
         if index > 0:
             state.cycles = index
-        sent0 = sum(ch.messages_sent for ch in self.peers.values())
         tables = cycle_tables(share, changed)
         recomputed, errors, stop, entries, moved = run_local(share, changed, tables)
         if stop is not None:
@@ -348,17 +347,14 @@ class Worker:
         share.cpu_s += time.process_time() - cpu0
         share.idle_s += idle
         share.computed += recomputed
-        sent = sum(ch.messages_sent for ch in self.peers.values())
-        figures = {
-            "nodes": share.nodes,
-            "busy_seconds": share.busy_s,
-            "cpu_seconds": share.cpu_s,  # CPU this process got: below busy means contention
-            "idle_seconds": share.idle_s,
-            "computed": share.computed,
-            "messages_sent": sent,
-            "bytes_sent": sum(ch.bytes_sent for ch in self.peers.values()),
-            "cycle_messages": sent - sent0,
-        }
+        figures = (
+            share.busy_s,
+            share.cpu_s,  # CPU this process got: below busy means contention
+            share.idle_s,
+            share.computed,
+            sum(ch.messages_sent for ch in self.peers.values()),
+            sum(ch.bytes_sent for ch in self.peers.values()),
+        )
         spans, share.spans = share.spans, []
         settles, share.to_parent = share.to_parent, []
         return Done(

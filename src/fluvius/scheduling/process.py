@@ -106,6 +106,7 @@ from fluvius.partition.base import Partition, Partitioner
 from fluvius.partition.registry import partition_graph
 from fluvius.scheduling._messages import (
     CHANGED,
+    FIGURES,
     PARENT,
     UNCHANGED,
     Done,
@@ -318,7 +319,7 @@ class ProcessSession(Session):
             raise
         self._involved: dict[frozenset[int], list[int]] = {}
         self.unsynced: set[int] = set()
-        self.figures: dict[int, dict[str, Any]] = {}
+        self.figures: dict[int, tuple[Any, ...]] = {}  # per worker: Done.figures
         self.spans: dict[int, list[tuple[Any, ...]]] = {w: [] for w in range(self.n)}
         self.trace: dict[str, Any] | None = None
         self.load_seconds = 0.0
@@ -714,7 +715,7 @@ class ProcessSession(Session):
         pids = self.pool.pids if self.pool is not None else [0] * self.n
         out = []
         for w in range(self.n):
-            fig = self.figures.get(w, {})
+            fig = dict(zip(FIGURES, self.figures.get(w, ()), strict=False))
             out.append(
                 {
                     "worker": f"worker-{w}",

@@ -73,15 +73,28 @@ def parent_nodes(
     partition's owner table; ``costs`` measured seconds per rank, if any."""
     items, inputs, children = graph.items, graph.inputs, graph.children
     n = len(items)
+    if costs is None:  # the candidates: cheap plain sync nodes, in rank order
+        cheap = [
+            r
+            for r, it in enumerate(items)
+            if getattr(it, "op", None) in CHEAP_OPS and getattr(it, "kind", "") == "sync"
+        ]
+    else:
+        cheap = [
+            r
+            for r, it in enumerate(items)
+            if getattr(it, "kind", "") == "sync" and costs[r] <= PARENT_NODE_MAX_S
+        ]
+    if not cheap:
+        return []
+    is_source = [False] * n
+    for s in graph.sources:
+        is_source[s] = True
     span = [_NONE] * n  # cheap nodes: the one worker they gather from, or _MANY
-    for r, item in enumerate(items):
-        if not isinstance(item, NodeSpec) or item.kind != "sync":
-            continue
-        if not (item.op in CHEAP_OPS if costs is None else costs[r] <= PARENT_NODE_MAX_S):
-            continue
+    for r in cheap:
         here = _NONE
         for j in inputs[r]:
-            if not isinstance(items[j], NodeSpec):
+            if is_source[j]:
                 continue  # a source: the parent has its value
             w = _MANY if span[j] == _MANY else owner[j]
             if w == here:
@@ -93,8 +106,10 @@ def parent_nodes(
         span[r] = here
     mine = [False] * n
     left = MAX_PARENT_NODES
-    for r in range(n - 1, -1, -1):  # readers first: a node's readers are decided before it
-        if left and span[r] == _MANY and all(mine[c] for c in children[r]):
+    for r in reversed(cheap):  # readers first: a node's readers are decided before it
+        if not left:
+            break
+        if span[r] == _MANY and all(mine[c] for c in children[r]):
             mine[r] = True
             left -= 1
-    return [r for r in range(n) if mine[r]]
+    return [r for r in cheap if mine[r]]

@@ -290,7 +290,7 @@ class ProcessSession(Session):
         self._reads: list[set[int]] | None = None
         t0 = time.perf_counter()
         with gc_paused():
-            structure = dumps(LoadGraph(self.sid, graph_tables(graph)))
+            structure = dumps(LoadGraph(self.sid, graph_tables(graph)), memo=False)
         self.pickle_seconds = time.perf_counter() - t0
         if self._own_pool:  # the workers start (and import) while the parent partitions
             self.pool = self._open_pool()
@@ -432,19 +432,18 @@ class ProcessSession(Session):
         pool.busy = True
         t0 = time.perf_counter()
         structure, *shares = self.frames
-        if not self._sent_structure:  # the same bytes for every worker
-            for w in range(self.n):
+        for w in range(self.n):  # each worker loads its share and starts computing at once
+            if not self._sent_structure:  # the same bytes for every worker
                 pool.send_frame(w, structure)
-        for w in range(self.n):
             pool.send_frame(w, shares[w])
+            pool.send(w, RunCycle(self.sid, 0, None, {}))
         self.frames = []
-        self._in_flight = True
+        self._in_flight = True  # until every worker is done: closing now must stop them
         await self._gather(Loaded, range(self.n), None)
-        self._in_flight = False
         self.load_seconds = time.perf_counter() - t0
         # each worker freezes its heap after its reply (Frozen comes later, read by _poll):
         # its next command waits for that, the values of start-up do not
-        result = await self._run(None, list(range(self.n)))
+        result = await self._finish(None, list(range(self.n)), t0)
         if progress is not None:
             progress(len(self.graph), len(self.graph))
         return result
@@ -460,17 +459,27 @@ class ProcessSession(Session):
             return CycleResult(self.state.cycles, 0, 0.0)
         return await self._run(changed, involved)
 
-    async def _run(self, changed: frozenset[int] | None, involved: list[int]) -> CycleResult:
+    async def _run(self, changed: frozenset[int], involved: list[int]) -> CycleResult:
         t0 = time.perf_counter()
         pool = self.pool
         assert pool is not None
-        index = 0 if changed is None else self.state.cycles
-        values = self.state.values
+        index = self.state.cycles
+        values, reads = self.state.values, self.reads()
         for w in involved:
-            reads = self.reads()[w]
-            sources = {} if changed is None else {s: values[s] for s in changed if s in reads}
+            mine = reads[w]
+            sources = {s: values[s] for s in changed if s in mine}
             pool.send(w, RunCycle(self.sid, index, changed, sources))
         self._in_flight = True  # until every worker is done: closing now must stop them
+        return await self._finish(changed, involved, t0)
+
+    async def _finish(
+        self, changed: frozenset[int] | None, involved: list[int], t0: float
+    ) -> CycleResult:
+        """Gather the Done replies of a cycle sent to ``involved`` (start-up when
+        ``changed`` is None), then compute the parent's own nodes."""
+        pool = self.pool
+        assert pool is not None
+        index = 0 if changed is None else self.state.cycles
         done = await self._gather(Done, involved, index)
         self._in_flight = False
         if pool.arena is not None:

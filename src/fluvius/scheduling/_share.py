@@ -108,11 +108,10 @@ def make_share(plan: Plan, load: LoadShare) -> Share:
     exports: dict[int, tuple[int, ...]] = {}
     children = plan.children
     for r in mine:
-        kids = children[r]
-        if kids:
-            dests = sorted({owner[c] for c in kids} - {wid})
-            if dests:
-                exports[r] = tuple(dests)
+        for c in children[r]:
+            if owner[c] != wid:  # read elsewhere (most nodes are not: no set for them)
+                exports[r] = tuple(sorted({owner[k] for k in children[r]} - {wid}))
+                break
     name = f"worker-{wid}[pid {os.getpid()}]"
     share = Share(load, plan, RunState(plan.initial_values()), owned, exports, name, len(mine))
     share.cache[None] = _make_tables(share, None)

@@ -4,7 +4,7 @@ Design note
 -----------
 Roles. The parent (this module) partitions the graph, ships each worker its share once,
 starts cycles and gathers their results. It computes only the cheap totals that gather
-values of several workers (``_placement.py``: a portfolio sum over every underlying),
+values of several workers (``partition/_placement.py``: a portfolio sum over every underlying),
 once every worker of the cycle has replied, so that a tick of one underlying is one round
 trip to its owner; its plan holds the structure and those nodes' steps only
 (``Plan(graph, calls=False)``, then ``Plan.add_steps``). Each worker (``_worker.py``)
@@ -121,7 +121,7 @@ from fluvius.scheduling._messages import (
     Values,
 )
 from fluvius.scheduling._pickling import check_item
-from fluvius.scheduling._placement import parent_nodes
+from fluvius.partition._placement import parent_nodes
 from fluvius.scheduling._pool import WAIT_S, Pool, WorkerPool, _WorkerDied
 from fluvius.scheduling._wire import dumps
 from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
@@ -172,7 +172,7 @@ class ProcessScheduler:
         over.
     parent_nodes
         Let the parent compute the cheap aggregates that gather values of several workers
-        (portfolio totals; ``_placement.py``), so that a tick of one underlying costs one
+        (portfolio totals; ``partition/_placement.py``), so that a tick of one underlying costs one
         round trip to its owner and wakes no other worker. Off when tracing.
 
     Examples
@@ -329,7 +329,7 @@ class ProcessSession(Session):
 
     def _place_parent_nodes(self, graph: Graph, scheduler: PoolScheduler) -> None:
         """The owner table the workers get: the partition's, with ``PARENT`` for the nodes
-        the parent computes (``_placement.py``), whose steps go into the parent's plan."""
+        the parent computes (``partition/_placement.py``), whose steps go into the parent's plan."""
         self.owner = list(self.partition.owner)
         ranks: list[int] = []
         if scheduler.parent_nodes and not self.tracing and self.n > 1:
@@ -513,7 +513,7 @@ class ProcessSession(Session):
         stop: tuple[int, NodeError, BaseException | None] | None,
         errors: list[tuple[int, NodeError]],
     ) -> int:
-        """The parent's own nodes (``_placement.py``), once every worker of the cycle is
+        """The parent's own nodes (``partition/_placement.py``), once every worker of the cycle is
         done: apply how their inputs settled (``Done.parent_settles``), then the engine's
         sync loop over them. Under fail-fast only those ranked below a worker's failure
         run (as in the serial loop, which stops there); one of them failing lower wins,

@@ -31,6 +31,9 @@ The owner table sent to the workers says :data:`~fluvius.scheduling._messages.PA
 these nodes; a worker sends how their inputs settled in its ``Done`` reply
 (``Done.parent_settles``), and the parent applies them and runs the engine's sync loop
 (``compute_cycle``) over its own nodes once every worker of the cycle is done.
+
+The choice lives in the partition layer so that the simulator (``simulate.py``) predicts
+the same placement as the process scheduler makes.
 """
 
 from __future__ import annotations

@@ -165,7 +165,12 @@ def test_the_parent_computes_the_cheap_totals_after_the_workers() -> None:
     costs = [0.0, 0.0, 1.0, 2.0, 0.5]  # a, b, x, y, total
     part = Partition(2, (0, 1, 0, 1, 0), "hand")
     cal = Calibration(
-        0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.1, byte_s=0.0, start_s=0.25,
+        0.0,
+        worker_node_s=0.0,
+        event_node_s=0.0,
+        latency_s=0.1,
+        byte_s=0.0,
+        start_s=0.25,
         cycle_node_s=0.0,
     )
     p = simulate(g, costs, part, cal)

@@ -175,7 +175,8 @@ class Plan:
     def add_steps(self, rows: Iterable[NodeRow]) -> None:
         """Compile the nodes of ``rows`` into a plan built without them (``calls=False``,
         or :meth:`from_tables` without rows): a worker's own nodes once the structure is
-        built; the few nodes the process scheduler's parent computes (``partition/_placement.py``)."""
+        built; the few nodes the process scheduler's parent computes
+        (``partition/_placement.py``)."""
         created = self.created_at
         for row in rows:
             created[row[0]] = row[5]

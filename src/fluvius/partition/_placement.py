@@ -40,8 +40,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fluvius.graph.node import NodeSpec
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 

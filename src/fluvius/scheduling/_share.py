@@ -48,12 +48,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fluvius.engine.cycle import compute_cycle, compute_startup
-from fluvius.engine.plan import Plan
 from fluvius.engine.state import RunState
 from fluvius.errors import NodeError
 from fluvius.scheduling._messages import CHANGED, FAILED, UNCHANGED, Entries
 
 if TYPE_CHECKING:
+    from fluvius.engine.plan import Plan
     from fluvius.scheduling._messages import LoadShare
 
 __all__ = [

@@ -102,6 +102,7 @@ from fluvius.errors import (
 from fluvius.graph._gc import gc_paused
 from fluvius.graph.node import NodeSpec
 from fluvius.observe.trace import write_chrome_trace
+from fluvius.partition._placement import parent_nodes
 from fluvius.partition.base import Partition, Partitioner
 from fluvius.partition.registry import partition_graph
 from fluvius.scheduling._messages import (
@@ -121,7 +122,6 @@ from fluvius.scheduling._messages import (
     Values,
 )
 from fluvius.scheduling._pickling import check_item
-from fluvius.partition._placement import parent_nodes
 from fluvius.scheduling._pool import WAIT_S, Pool, WorkerPool, _WorkerDied
 from fluvius.scheduling._wire import dumps
 from fluvius.scheduling.base import ProgressCallback, Session, check_seconds

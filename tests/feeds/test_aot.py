@@ -28,7 +28,7 @@ def test_aot_module_builds_loads_and_agrees(tmp_path: Path, monkeypatch: Any) ->
     built = _aot.BATCH.build(directory=tmp_path / "package")  # what the install does
     assert built.parent == tmp_path / "package"
     assert not (tmp_path / "cache").exists()
-    assert _kernels.kernels_loaded_cheaply()
+    assert _kernels._load_aot() is not None  # loaded without numba
     assert _kernels.kernels().aot
     for make in (synthetic_tops, synthetic_deep):
         path = tmp_path / f"{make.__name__}.pcap"
@@ -61,7 +61,6 @@ def test_disabled_kernels(monkeypatch: Any) -> None:
     monkeypatch.setenv("FLUVIUS_NUMBA", "0")
     monkeypatch.setattr(_kernels, "_CACHE", {})
     assert _kernels.kernels() is None
-    assert not _kernels.kernels_loaded_cheaply()
 
 
 @pytest.mark.slow
@@ -78,7 +77,7 @@ def test_a_missing_module_is_built_in_the_background(tmp_path: Path, monkeypatch
     monkeypatch.setattr(_aot, "_LOADED", {})
     monkeypatch.setattr(_aot, "_STARTED", [])
     monkeypatch.setattr(_kernels, "_CACHE", {})
-    assert not _kernels.kernels_loaded_cheaply()  # missing: this command falls back...
+    assert _kernels._load_aot() is None  # missing: this command falls back...
     (child,) = _aot._STARTED  # ...and has started the build for the next one
     lock = tmp_path / "cache" / "building.lock"
     assert lock.exists()
@@ -90,8 +89,7 @@ def test_a_missing_module_is_built_in_the_background(tmp_path: Path, monkeypatch
     child.wait(timeout=60)
     assert not lock.exists(), "the background build did not finish"
     monkeypatch.setattr(_aot, "_LOADED", {})
-    monkeypatch.setattr(_kernels, "_CACHE", {})
-    assert _kernels.kernels_loaded_cheaply()
+    assert _kernels._load_aot() is not None
 
 
 def test_background_build_can_be_turned_off(tmp_path: Path, monkeypatch: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,9 @@ from capture_builder import (
 )
 
 from fluvius.errors import DecodeError
-from fluvius.feeds._capture import CaptureStats, iter_record_chunks
+from fluvius.feeds._capture import CaptureStats, iter_records, ticks_to_ns
 from fluvius.feeds.iex import DecodeReport, iter_events
 from fluvius.feeds.iex.batch import decode_capture
-from fluvius.feeds.pcapng import ticks_to_ns
 
 T0 = 1_499_697_155_788_781_000  # a microsecond-exact capture time
 
@@ -137,9 +137,12 @@ def test_corrupt_record_length_stops_with_a_report(tmp_path: Path) -> None:
 def test_small_chunks_give_the_same_records(tmp_path: Path) -> None:
     feed = _feed()
     path = _write(tmp_path, pcap([(ts, frame(p)) for ts, p in feed.datagrams]))
-    whole = [c.ts_ns.tolist() for c in iter_record_chunks(path, CaptureStats())]
-    pieces = [c.ts_ns.tolist() for c in iter_record_chunks(path, CaptureStats(), chunk_bytes=7)]
-    assert [t for ts in whole for t in ts] == [t for ts in pieces for t in ts]
+    whole = [r[3] for _, _, found in iter_records(path, CaptureStats()) for r in found]
+    pieces = [
+        r[3] for _, _, found in iter_records(path, CaptureStats(), chunk_bytes=7) for r in found
+    ]
+    assert whole == pieces
+    assert len(whole) == len(feed.datagrams)
     assert decode_capture(path, chunk_bytes=50).batches["quote"].events() == [
         e for e in feed.expected if e.kind == "quote"
     ]
@@ -221,3 +224,24 @@ def test_pcapng_undeclared_interface_and_huge_timestamps(tmp_path: Path) -> None
     events, _ = _decode_both(_write(tmp_path, data))
     assert events[0] == feed.expected[0]
     assert events[1].recv_ns == (((1 << 64) - 1) * 1000 + (1 << 63)) % (1 << 64) - (1 << 63)
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+def test_pcapng_every_time_unit_converts_alike_in_both_walks(tmp_path: Path, endian: str) -> None:
+    """Any ``if_tsresol`` (10^-0..10^-30 s, 2^-0..2^-127 s), any 64-bit tick count and an
+    undeclared interface: the compiled walk gives the readable walk's times, exactly."""
+    rnd = random.Random(14)
+    feed = Feed()
+    for i in range(96):
+        feed.add([system_event("O", 10 + i)], T0 + i)
+    units = [rnd.choice([*range(31), *range(0x80, 0x100)]) for _ in range(8)] + [9, 0x8A]
+    data = ng_shb(endian) + b"".join(ng_idb(endian, tsresol=u) for u in units)
+    expected = []
+    for ts, p in feed.datagrams:
+        iface = rnd.randrange(len(units) + 1)  # the last: undeclared (Ethernet, µs)
+        ticks = rnd.choice([rnd.randrange(1 << 64), rnd.randrange(1 << 40), ts])
+        data += ng_epb(endian, iface, ticks, frame(p))
+        ns = ticks_to_ns(ticks, units[iface] if iface < len(units) else 6)
+        expected.append((ns + (1 << 63)) % (1 << 64) - (1 << 63))
+    events, _ = _decode_both(_write(tmp_path, data))
+    assert [e.recv_ns for e in events] == expected

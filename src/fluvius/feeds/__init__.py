@@ -1,7 +1,7 @@
 """Market-data feeds: capture readers, venue decoders and the unified event schema.
 
-Layers, bottom up: ``_capture`` (files, gzip, container detection) · ``pcap`` / ``pcapng``
-(capture records) · ``net`` (Ethernet/IPv4/UDP) · ``iex`` (IEX-TP, TOPS 1.6, DEEP 1.0) ·
+Layers, bottom up: ``_capture`` (files, gzip, classic pcap and pcapng: the walk of capture
+records) · ``net`` (Ethernet/IPv4/UDP) · ``iex`` (IEX-TP, TOPS 1.6, DEEP 1.0) ·
 ``events`` (the unified schema every venue decodes into).
 """
 

@@ -1,38 +1,57 @@
-"""Capture files: gzip, container detection, chunked reading into indexed capture records.
+"""Capture files: gzip, classic pcap and pcapng, and the one walk of their records.
 
 Design note
 -----------
-A capture is read as a stream of byte *chunks* (a few MiB each), never whole: a day of
-IEX HIST data is several GB. Each chunk is indexed by the container's indexer
-(:func:`fluvius.feeds.pcap.index_pcap`, :func:`fluvius.feeds.pcapng.index_pcapng`), which
-walks the complete records and returns their frames as arrays (:class:`RecordChunk`); the
-incomplete record at the end of the chunk is carried into the next one. Both decoders, the
-streaming reference decoder and the columnar batch decoder, read captures through here.
+A capture is read as a stream of byte *chunks* (a few MiB each, into one reused buffer),
+never whole: a day of IEX HIST data is several GB. :func:`iter_chunks` reads them and
+hands each chunk's complete records to a *packet walk*; the incomplete record at the end
+of a chunk is carried into the next one. Formats:
 
-* gzip is recognised from its magic ``1f 8b`` and inflated on the fly with python-isal
+* **gzip**, recognised from its magic ``1f 8b``, is inflated on the fly with python-isal
   (``isal.igzip``, several times faster than zlib), else zlib-ng, else the standard library;
-* the container is recognised from its first four bytes (pcap in either byte order, µs or ns;
-  pcapng), never from the file name;
-* a file that ends inside a record stops cleanly: the records before it are decoded and
-  :class:`CaptureStats` names the byte offset of the incomplete record;
-* a *corrupt container* stops reading too: a record or block length no capture can have,
-  or compressed data that cannot be inflated (a bit flip: isal's ``IsalError``, zlib's
-  ``zlib.error``, a CRC mismatch, a stream cut short). The records before the damage are
-  decoded (the stream is inflated :data:`INFLATE_STEP` bytes at a time, so at most that
-  much is lost before the damage), and ``truncated_file`` names the file and the
-  uncompressed byte offset. With ``strict=True`` a corrupt container raises
-  :class:`~fluvius.errors.DecodeError` instead, after the records before it; a file that
-  merely ends inside its last record (an interrupted capture, as in real samples) does not.
+* **classic pcap** (libpcap): a 24-byte global header whose magic gives the byte order and
+  the time unit (µs or ns) and which names the link type, then records of a 16-byte header
+  (seconds, fraction, captured length, original length) and the frame;
+* **pcapng** (draft-ietf-opsawg-pcapng): blocks of ``u32 type, u32 total length, body,
+  u32 total length``. A Section Header Block's magic gives the byte order of its section
+  and forgets the interfaces; an Interface Description Block gives a link type, a snap
+  length and the time unit (option ``if_tsresol``, code 9: 10^-v s, or 2^-v s when the
+  high bit is set; 10^-6 s when absent; other options skipped). Packets are Enhanced
+  Packet Blocks (interface, 64-bit time, captured and original length), Simple Packet
+  Blocks (interface 0, no time: 0) and obsolete Packet Blocks; every other block is
+  skipped by its length. A packet of an interface never declared (a damaged file) is read
+  as Ethernet in µs.
+
+The container is recognised from the first four bytes, never from the file name.
+:class:`Container` reads the headers (pcap's global header, pcapng's SHB and IDB, in
+Python) and words every container problem; a packet walk only walks packets and stops
+before a header block, which :func:`iter_chunks` reads before it resumes the walk. Two
+walks keep that contract: the compiled ``survey`` kernel, which goes on to the chunk's
+IEX-TP segments (:mod:`fluvius.feeds.iex._survey`, the batch decoder's), and
+:func:`records`, its readable twin (the reference decoder's and the replayer's; the tests
+check that both find the same records).
+
+Damage. A file that ends inside a record stops cleanly: the records before it are decoded
+and :class:`CaptureStats` names the byte offset of the incomplete record. A *corrupt
+container* stops reading too: a record or block length no capture can have, or
+compressed data that cannot be inflated (isal's ``IsalError``, zlib's ``zlib.error``, a CRC
+mismatch, a stream cut short). The records before the damage are decoded (the stream is
+inflated :data:`INFLATE_STEP` bytes at a time, so at most that much is lost), and
+``truncated_file`` names the file and the uncompressed byte offset; with ``strict=True`` a
+corrupt container raises :class:`~fluvius.errors.DecodeError` instead, after the records
+before it. A file that merely ends inside its last record (an interrupted capture, as in
+real samples) is no error.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import numpy as np
 
@@ -48,12 +67,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CHUNK_BYTES",
     "CaptureStats",
-    "ContainerWalk",
-    "Indexer",
-    "RecordChunk",
+    "Container",
+    "Record",
     "detect_container",
-    "iter_record_chunks",
+    "iter_chunks",
+    "iter_records",
     "open_stream",
+    "records",
+    "ticks_to_ns",
 ]
 
 INFLATE_STEP = 1 << 20
@@ -78,14 +99,30 @@ CHUNK_BYTES = 16 << 20
 """Bytes read per chunk: large enough to amortise the per-chunk numpy work, small enough
 to keep the decoder's memory a small multiple of it."""
 
+MAX_RECORD = 1 << 18
+"""The largest pcap record length accepted (an IPv4 datagram is at most 65,535 bytes): a
+longer one means the file is corrupt there and cannot be re-synchronised."""
+MAX_BLOCK = 1 << 20
+"""The largest pcapng block accepted (bytes); a longer length means the file is corrupt."""
+
+ETHERNET = 1  # the link type of Ethernet II
 GZIP_MAGIC = b"\x1f\x8b"
 PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1_000),  # little-endian, microseconds
-    b"\x4d\x3c\xb2\xa1": ("<", 1),  # little-endian, nanoseconds
-    b"\xa1\xb2\xc3\xd4": (">", 1_000),
-    b"\xa1\xb2\x3c\x4d": (">", 1),
+    b"\xd4\xc3\xb2\xa1": (True, 1_000),  # little-endian, microseconds
+    b"\x4d\x3c\xb2\xa1": (True, 1),  # little-endian, nanoseconds
+    b"\xa1\xb2\xc3\xd4": (False, 1_000),
+    b"\xa1\xb2\x3c\x4d": (False, 1),
 }
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+SHB, IDB, PB, SPB, EPB = 0x0A0D0D0A, 1, 2, 3, 6
+END, HEADER, BAD_LENGTH, BAD_PACKET = 0, 1, 2, 3
+"""Why a packet walk stopped: the end of the complete records, before a pcapng header
+block, at an impossible record or block length, at a packet block too short."""
+_WRAP, _HALF = 1 << 64, 1 << 63  # a corrupt timestamp beyond int64 wraps, as in C
+
+Record = tuple[int, int, int, int, int]
+"""One packet record: frame offset in the chunk, captured length, original length, capture
+time (ns) and link type."""
 
 
 @dataclass(slots=True)
@@ -104,53 +141,6 @@ class CaptureStats:
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (JSON-ready)."""
         return {name: getattr(self, name) for name in self.__slots__}
-
-
-@dataclass(slots=True)
-class RecordChunk:
-    """The complete packet records of one chunk of a capture.
-
-    ``buf`` holds the chunk's bytes; ``base`` is the file offset of ``buf[0]``. Per record:
-    ``frame_off`` (into ``buf``), ``cap_len`` (bytes captured), ``orig_len`` (bytes on the
-    wire), ``ts_ns`` (capture time) and ``link`` (link type, 1 = Ethernet).
-    """
-
-    buf: bytes | bytearray
-    base: int
-    frame_off: NDArray[np.int64]
-    cap_len: NDArray[np.int64]
-    orig_len: NDArray[np.int64]
-    ts_ns: NDArray[np.int64]
-    link: NDArray[np.int32]
-
-    def __len__(self) -> int:
-        return len(self.frame_off)
-
-
-@dataclass(slots=True)
-class IndexResult:
-    """What an indexer found in a buffer: records from ``buf[start:]`` up to ``used``."""
-
-    frame_off: list[int] = field(default_factory=list)
-    cap_len: list[int] = field(default_factory=list)
-    orig_len: list[int] = field(default_factory=list)
-    ts_ns: list[int] = field(default_factory=list)
-    link: list[int] = field(default_factory=list)
-    used: int = 0
-    stop: str = ""  # set when the rest of the file cannot be read (corrupt record length)
-    starts: NDArray[np.int64] | None = None  # record starts found by a vectorised walk
-
-
-class Indexer(Protocol):
-    """A container's record indexer: keeps its state (byte order, interfaces) across chunks."""
-
-    def index(self, buf: bytes | bytearray, start: int, base: int, stats: CaptureStats) -> Any:
-        """Index complete records of ``buf[start:]``; ``base`` is the file offset of buf[0]."""
-        ...
-
-    def to_chunk(self, buf: bytes | bytearray, base: int, found: Any) -> RecordChunk:
-        """Turn what :meth:`index` found into a :class:`RecordChunk`."""
-        ...
 
 
 def open_stream(path: str | Path) -> tuple[BinaryIO, str, BinaryIO]:
@@ -198,23 +188,194 @@ def detect_container(head: bytes, *, name: str = "capture") -> str:
     )
 
 
-T = TypeVar("T")
+def ticks_to_ns(ticks: int, tsresol: int) -> int:
+    """A pcapng timestamp in ``if_tsresol`` units as integer ns (exact, floor).
 
-ContainerWalk = Callable[[bytearray, int, int, Any], tuple[T | None, int, str]]
-"""A consumer's own walk of a container's records: ``walk(buf, start, base, indexer)``
-(the indexer of the file's container, holding its byte order and interfaces) returns
-(what to yield for ``buf[start:]``, or None; bytes of ``buf`` used by complete records;
-why reading must stop, or ""). It counts ``records``, ``truncated_records`` (and pcapng's
-``skipped_blocks``) in the :class:`CaptureStats` itself."""
+    >>> ticks_to_ns(1_500_000_000_123_456, 6)
+    1500000000123456000
+    >>> ticks_to_ns(3, 0x81)  # 2^-1 s units
+    1500000000
+    """
+    if tsresol & 0x80:
+        return int((ticks * 1_000_000_000) >> (tsresol & 0x7F))
+    if tsresol <= 9:
+        return int(ticks * 10 ** (9 - tsresol))
+    return int(ticks // 10 ** (tsresol - 9))
 
 
-def _make_indexer(container: str, head: bytes, name: str) -> Indexer:
-    from fluvius.feeds.pcap import PcapIndexer
-    from fluvius.feeds.pcapng import PcapngIndexer
+@dataclass(slots=True)
+class Container:
+    """What a capture's headers said so far: its container, byte order, time unit and link
+    types. Reads the header blocks and words every container problem."""
 
-    if container == "pcap":
-        return PcapIndexer.from_header(head, name=name)
-    return PcapngIndexer(name=name)
+    name: str
+    kind: str  # "pcap" or "pcapng"
+    little: bool = True
+    ns_per_tick: int = 1_000  # classic pcap
+    linktype: int = ETHERNET  # classic pcap
+    # pcapng: (link type, snap length, if_tsresol) of each interface of the section
+    interfaces: list[tuple[int, int, int]] = field(default_factory=list)
+    _units: tuple[NDArray[Any], ...] | None = None
+
+    @classmethod
+    def open(cls, head: bytes, name: str) -> Container:
+        """The container of a file that starts with ``head`` (its first 24 bytes or fewer)."""
+        kind = detect_container(head, name=name)
+        if kind == "pcapng":
+            return cls(name, kind)
+        if len(head) < 24:
+            raise DecodeError(
+                f"{name}: the pcap global header is cut short ({len(head)} of 24 bytes)",
+                offset=len(head),
+                expected="24-byte pcap global header",
+            )
+        little, ns_per_tick = PCAP_MAGICS[bytes(head[:4])]
+        (linktype,) = struct.unpack_from("<I" if little else ">I", head, 20)
+        return cls(name, kind, little, ns_per_tick, linktype & 0xFFFF)
+
+    @property
+    def order(self) -> str:
+        """The ``struct`` byte order of the file (of the current pcapng section)."""
+        return "<" if self.little else ">"
+
+    def interface(self, i: int) -> tuple[int, int, int]:
+        """(link type, snap length, if_tsresol) of interface ``i`` of the section."""
+        return self.interfaces[i] if i < len(self.interfaces) else (ETHERNET, 0, 6)
+
+    def units(self) -> tuple[NDArray[Any], ...]:
+        """The section's interfaces for the ``survey`` kernel: how each converts ticks to
+        ns (0: times a factor, 1: divided by it, 2: times 10^9 shifted right by it), the
+        factor, the link type."""
+        if self._units is None:
+            how, factor = [], []
+            for _link, _snap, unit in self.interfaces:
+                if unit & 0x80:
+                    how.append(2)
+                    factor.append(unit & 0x7F)
+                elif unit <= 9:
+                    how.append(0)
+                    factor.append(10 ** (9 - unit))
+                else:  # finer than ns: 10^20 and more exceed any 64-bit count of ticks
+                    how.append(1)
+                    factor.append(10 ** (unit - 9) if unit - 9 <= 19 else 0)
+            self._units = (
+                np.array(how, dtype=np.int64),
+                np.array(factor, dtype=np.uint64),
+                np.array([i[0] for i in self.interfaces], dtype=np.int64),
+            )
+        return self._units
+
+    def header_block(self, buf: bytearray, pos: int, base: int) -> tuple[int, str]:
+        """Read the section header or interface description at ``buf[pos]``: (where the
+        next block starts, or ``pos`` when this one is not complete; why reading must
+        stop, or "")."""
+        if pos + 12 > len(buf):
+            return pos, ""
+        if bytes(buf[pos : pos + 4]) == PCAPNG_MAGIC:
+            magic = bytes(buf[pos + 8 : pos + 12])
+            if magic not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                return pos, (
+                    f"corrupt pcapng section header at byte offset {base + pos}: "
+                    f"byte-order magic {magic.hex()} is neither 1a2b3c4d nor 4d3c2b1a"
+                )
+            self.little = magic == b"\x4d\x3c\x2b\x1a"
+        e = self.order
+        btype, blen = struct.unpack_from(e + "II", buf, pos)
+        if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+            return pos, self.corrupt(buf, pos, base, BAD_LENGTH)
+        if pos + blen > len(buf):
+            return pos, ""
+        self._units = None
+        if btype == SHB:
+            self.interfaces = []
+            return pos + blen, ""
+        body = bytes(buf[pos + 8 : pos + blen - 4]).ljust(8, b"\0")
+        linktype, _reserved, snaplen = struct.unpack_from(e + "HHI", body)
+        tsresol, opt = 6, 8
+        while opt + 4 <= len(body):
+            code, length = struct.unpack_from(e + "HH", body, opt)
+            if code == 0:
+                break
+            if code == 9 and length >= 1 and opt + 4 < len(body):
+                tsresol = body[opt + 4]
+            opt += 4 + ((length + 3) & ~3)
+        self.interfaces.append((linktype, snaplen, tsresol))
+        return pos + blen, ""
+
+    def corrupt(self, buf: bytearray, pos: int, base: int, why: int) -> str:
+        """Why reading stops at the record or block at ``buf[pos]`` (``why``: a walk's)."""
+        (length,) = struct.unpack_from(
+            self.order + "I", buf, pos + (8 if self.kind == "pcap" else 4)
+        )
+        if self.kind == "pcap":
+            return (
+                f"corrupt pcap record at byte offset {base + pos}: captured length {length} "
+                f"exceeds {MAX_RECORD}; the rest of the file cannot be read"
+            )
+        if why == BAD_PACKET:
+            return f"corrupt pcapng packet block at byte offset {base + pos}: blen={length}"
+        return (
+            f"corrupt pcapng block at byte offset {base + pos}: total length {length} "
+            f"(expected a multiple of 4 between 12 and {MAX_BLOCK})"
+        )
+
+
+def records(
+    buf: bytearray, pos: int, c: Container, stats: CaptureStats
+) -> tuple[list[Record], int, int]:
+    """The readable packet walk: the packet records from ``buf[pos]`` on, where it stopped,
+    and why (:data:`END`, :data:`HEADER`, :data:`BAD_LENGTH`, :data:`BAD_PACKET`).
+
+    The twin of the ``survey`` kernel's walk (:mod:`fluvius.feeds._kernel_src`).
+    """
+    found: list[Record] = []
+    end, e, why = len(buf), c.order, END
+    if c.kind == "pcap":
+        head = struct.Struct(e + "IIII").unpack_from
+        while pos + 16 <= end:
+            sec, frac, incl, orig = head(buf, pos)
+            if incl > MAX_RECORD:
+                why = BAD_LENGTH
+                break
+            if pos + 16 + incl > end:
+                break
+            found.append(
+                (pos + 16, incl, orig, sec * 1_000_000_000 + frac * c.ns_per_tick, c.linktype)
+            )
+            pos += 16 + incl
+    while c.kind == "pcapng" and pos + 12 <= end:
+        btype, blen = struct.unpack_from(e + "II", buf, pos)
+        if btype in (SHB, IDB):
+            why = HEADER
+            break
+        if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+            why = BAD_LENGTH
+            break
+        if pos + blen > end:
+            break
+        room = blen - 12
+        if btype in (EPB, PB):
+            if room < 20:
+                why = BAD_PACKET
+                break
+            if btype == EPB:
+                iface, hi, lo, cap, orig = struct.unpack_from(e + "IIIII", buf, pos + 8)
+            else:
+                iface, _drops, hi, lo, cap, orig = struct.unpack_from(e + "HHIIII", buf, pos + 8)
+            link, _snap, unit = c.interface(iface)
+            ns = (ticks_to_ns((hi << 32) | lo, unit) + _HALF) % _WRAP - _HALF
+            found.append((pos + 28, min(cap, room - 20), orig, ns, link))
+        elif btype == SPB:
+            (orig,) = struct.unpack_from(e + "I", buf, pos + 8)
+            link, snap, _unit = c.interface(0)
+            cap = min(orig, room - 4, snap or orig)
+            found.append((pos + 12, max(cap, 0), orig, 0, link))
+        else:
+            stats.skipped_blocks += 1
+        pos += blen
+    stats.records += len(found)
+    stats.truncated_records += sum(1 for r in found if r[1] < r[2])
+    return found, pos, why
 
 
 def _fill(stream: BinaryIO, view: memoryview, got: int) -> tuple[int, str]:
@@ -235,26 +396,13 @@ def _fill(stream: BinaryIO, view: memoryview, got: int) -> tuple[int, str]:
     return got, ""
 
 
-def _read_into(
-    stream: BinaryIO, carry: bytes | bytearray | memoryview, size: int
-) -> tuple[bytearray, str]:
-    buf = bytearray(len(carry) + size)
-    buf[: len(carry)] = carry
-    view = memoryview(buf)
-    got, error = _fill(stream, view, len(carry))
-    view.release()
-    del buf[got:]
-    return buf, error
-
-
 def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> tuple[bytearray, str]:
     """Move ``buf[used:]`` to the front of ``buf`` and fill the rest from ``stream``.
 
     The buffer keeps its size unless the carried bytes fill more than half of it (a record
     longer than half a chunk: it grows to carry + ``size``); at the end of the file it is
-    cut to the bytes read. Should
-    something still view the buffer, a resize makes a new one instead.
-    Also returns why reading failed ("" if it did not).
+    cut to the bytes read. Should something still view the buffer, a resize makes a new
+    one instead. Also returns why reading failed ("" if it did not).
     """
     carry = bytes(buf[used:])  # less than one record
     if 2 * len(carry) > len(buf) and len(carry) + size > len(buf):  # a long record: make room
@@ -274,140 +422,99 @@ def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> tuple[byt
     return buf, error
 
 
-@overload
-def iter_record_chunks(
+T = TypeVar("T")
+
+Walk = Callable[[bytearray, int, Container, CaptureStats], tuple[T, int, int]]
+"""A packet walk: ``walk(buf, pos, container, stats)`` -> (what it found from ``buf[pos]``
+on, where it stopped, why); it counts ``records``, ``truncated_records`` and
+``skipped_blocks`` in the :class:`CaptureStats` itself. :func:`records` is one."""
+
+
+def iter_chunks(
     path: str | Path,
     stats: CaptureStats,
-    *,
-    chunk_bytes: int = ...,
-    progress: Callable[[int, int], None] | None = ...,
-    reuse_buffer: bool = ...,
-    walk: None = ...,
-    strict: bool = ...,
-) -> Iterator[RecordChunk]: ...
-
-
-@overload
-def iter_record_chunks(
-    path: str | Path,
-    stats: CaptureStats,
-    *,
-    chunk_bytes: int = ...,
-    progress: Callable[[int, int], None] | None = ...,
-    reuse_buffer: bool = ...,
-    walk: ContainerWalk[T],
-    strict: bool = ...,
-) -> Iterator[RecordChunk | T]: ...
-
-
-def iter_record_chunks(
-    path: str | Path,
-    stats: CaptureStats,
+    walk: Walk[T],
     *,
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int, int], None] | None = None,
-    reuse_buffer: bool = False,
-    walk: ContainerWalk[Any] | None = None,
     strict: bool = False,
-) -> Iterator[Any]:
-    """Read ``path`` chunk by chunk and yield each chunk's complete packet records.
+) -> Iterator[tuple[bytearray, int, list[T]]]:
+    """Read ``path`` chunk by chunk and walk each: ``(buffer, its file offset, what the
+    walk found)`` per chunk (usually one find; one more after each header block).
 
-    Raises :class:`DecodeError` when the file is not a capture; a file that ends inside a
-    record stops with ``stats.truncated_file`` set; so does a corrupt container (an
-    impossible record length, damaged compressed data), or with ``strict`` it raises
-    :class:`DecodeError` (file name, byte offset) once the records before it are yielded.
-    ``progress(done, total)`` is called
-    after each chunk with the bytes of the (possibly compressed) file read so far.
-    ``reuse_buffer`` reads every chunk into the same buffer (no fresh buffer per chunk):
-    only for consumers that keep nothing of a chunk's buffer once they ask for the next.
-    ``walk`` (:data:`PcapWalk`) replaces the record indexer of classic pcap files: what it
-    returns is yielded instead of a :class:`RecordChunk` (pcapng still gives those).
+    The buffer is reused for the next chunk: keep nothing of it. Raises
+    :class:`DecodeError` when the file is not a capture; a file that ends inside a record
+    stops with ``stats.truncated_file`` set; so does a corrupt container, or with
+    ``strict`` it raises :class:`DecodeError` (file name, byte offset) once the records
+    before it are yielded. ``progress(done, total)`` is called after each chunk with the
+    bytes of the (possibly compressed) file read so far.
     """
     name = str(path)
     total = os.path.getsize(path)
-    stream, inflater, raw = open_stream(path)
-    stats.compressed = inflater
+    stream, stats.compressed, raw = open_stream(path)
 
-    def corrupt(why: str, offset: int) -> None:
+    def stop(why: str, offset: int) -> None:
         """A corrupt container: reported, or raised in strict mode."""
         if strict:
             raise DecodeError(
-                f"{name}: {why}",
-                offset=offset,
-                expected="an intact capture container",
+                f"{name}: {why}", offset=offset, expected="an intact capture container"
             )
         stats.truncated_file = why
 
+    def damaged(at: int) -> str:
+        return f"the compressed data is damaged after byte {at} of the inflated stream ({error})"
+
     with stream, raw:
-        buf, error = _read_into(stream, b"", max(chunk_bytes, 64))
+        buf = bytearray(max(chunk_bytes, 64))
+        buf, error = _refill(stream, buf, len(buf), max(chunk_bytes, 64))
         if error and len(buf) < 4:
             raise DecodeError(f"{name}: cannot inflate: {error}", offset=0)
-        stats.container = detect_container(bytes(buf[:4]), name=name)
-        indexer = _make_indexer(stats.container, bytes(buf[:24]), name)
-        own_walk = walk
-        base = 0
-        start = 24 if stats.container == "pcap" else 0
-        if len(buf) < start:
-            stats.truncated_file = f"the file ends inside the pcap header at byte offset {len(buf)}"
-            stats.bytes_read = len(buf)
-            if error:
-                corrupt(f"the compressed data is damaged after byte {len(buf)} ({error})", len(buf))
-            return
+        c = Container.open(bytes(buf[:24]), name)
+        stats.container = c.kind
+        base, pos = 0, (24 if c.kind == "pcap" else 0)
         while True:
-            if own_walk is not None:
-                item, used, stop = own_walk(buf, start, base, indexer)
-            else:
-                found = indexer.index(buf, start, base, stats)
-                chunk = indexer.to_chunk(buf, base, found)
-                stats.records += len(chunk)
-                stats.truncated_records += int(np.count_nonzero(chunk.cap_len < chunk.orig_len))
-                item, used, stop = (chunk if len(chunk) else None), found.used, found.stop
+            found, reason = [], ""
+            while True:
+                part, pos, why = walk(buf, pos, c, stats)
+                found.append(part)
+                if why != HEADER:
+                    break
+                nxt, reason = c.header_block(buf, pos, base)
+                if reason or nxt == pos:
+                    break
+                pos = nxt
+            if why in (BAD_LENGTH, BAD_PACKET):
+                reason = c.corrupt(buf, pos, base, why)
             if progress is not None:
                 progress(raw.tell(), total)
-            if item is not None:
-                yield item
-            if stop:
+            yield buf, base, found
+            if reason or error:
                 stats.bytes_read = base + len(buf)
-                corrupt(stop, base + used)
+                if reason:
+                    stop(reason, base + pos)
+                else:  # the records inflated before the damage are decoded: stop here
+                    stop(damaged(base + len(buf)), base + len(buf))
                 return
-            if error:  # the records inflated before the damage are decoded: stop here
+            n_carry = len(buf) - pos
+            buf, error = _refill(stream, buf, pos, chunk_bytes)
+            base, pos = base + pos, 0
+            if len(buf) == n_carry:  # the end of the file
                 stats.bytes_read = base + len(buf)
-                corrupt(
-                    f"the compressed data is damaged after byte {base + len(buf)} of the "
-                    f"inflated stream ({error})",
-                    base + len(buf),
-                )
-                return
-            n_carry = len(buf) - used
-            carry = None if reuse_buffer else memoryview(buf)[used:]
-            if carry is None:
-                nxt, error = _refill(stream, buf, used, chunk_bytes)
-            else:
-                nxt, error = _read_into(stream, carry, chunk_bytes)
-                carry.release()
-            eof = len(nxt) == n_carry
-            base += used
-            if eof:
-                stats.bytes_read = base + len(nxt)
                 if error:
-                    corrupt(
-                        f"the compressed data is damaged after byte {base + len(nxt)} of the "
-                        f"inflated stream ({error})",
-                        base + len(nxt),
-                    )
-                elif len(nxt):
-                    stats.truncated_file = (
-                        f"the file ends inside a record: {len(nxt)} bytes left "
-                        f"at byte offset {base}"
-                    )
+                    stop(damaged(base + len(buf)), base + len(buf))
+                elif len(buf):
+                    left = f"{len(buf)} bytes left at byte offset {base}"
+                    stats.truncated_file = f"the file ends inside a record: {left}"
                 return
-            buf = nxt
-            start = 0
 
 
-def as_int64(values: list[int]) -> NDArray[np.int64]:
-    """A list of ints as an int64 array (empty lists included)."""
-    return np.fromiter(values, dtype=np.int64, count=len(values))
+def iter_records(
+    path: str | Path, stats: CaptureStats, **options: Any
+) -> Iterator[tuple[bytearray, int, list[Record]]]:
+    """:func:`iter_chunks` with the readable walk (:func:`records`): per chunk, its buffer,
+    its file offset and its packet records."""
+    for buf, base, found in iter_chunks(path, stats, records, **options):
+        yield buf, base, [r for part in found for r in part]
 
 
 def strided_view(buf: bytes | bytearray | NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:

@@ -7,9 +7,10 @@ objects, only arrays and integers). :mod:`fluvius.feeds._kernels` loads them com
 (ahead of time, else just in time); run as plain Python they are correct but very slow,
 so nothing calls them uncompiled. Two kernels:
 
-* ``survey``: one pass from a chunk's records (a walk of classic pcap records or of
-  pcapng packet blocks, or given records) to its IEX-TP segments: frames, UDP payloads,
-  segment headers (:mod:`fluvius.feeds.iex._survey`);
+* ``survey``: the walk of a chunk's packet records (classic pcap records or pcapng packet
+  blocks) to its IEX-TP segments: frames, UDP payloads, segment headers
+  (:mod:`fluvius.feeds.iex._survey`; the file headers are read in Python, by
+  :mod:`fluvius.feeds._capture`);
 * ``decode_rows``: **the** decoder kernel, over N segments. It checks that each segment is
   *clean* (its Message Count blocks fill its payload exactly, every message of a
   documented type and at least its documented length) and writes each message's event
@@ -192,140 +193,102 @@ def decode_rows(
 
 
 def survey(
-    a: Any, a2: Any, a4: Any, a8: Any,
-    start: int, little: bool, max_record: int, ns_per_tick: int, linktype: int,
-    frame_off: Any, cap_len: Any, orig_len: Any, ts_ns: Any, link: Any, fam_of: Any,
-    ng: bool, ng_mult: Any, ng_link: Any, snap0: int,
+    a: Any, a2: Any, a4: Any, a8: Any, start: int, little: bool, ng: bool, max_len: int,
+    ns_per_tick: int, linktype: int, how: Any, factor: Any, links: Any, snap0: int, fam_of: Any,
 ) -> Any:  # fmt: skip
-    # start >= 0: walk records from a[start:], classic pcap or (ng) pcapng packet blocks;
-    # start < 0: the given records. a2, a4, a8: the buffer viewed as u16 / u32 / u64 at
-    # every byte offset (stride 1). pcapng: ng_mult / ng_link per interface of the section
-    # (ns per tick, link type); it stops before a section header or interface description
-    # (stats[14] = 1), at an impossible block length (2, max_record is the largest block),
-    # a packet block too short (3) or a packet of an undeclared interface (4).
-    walk = start >= 0
+    # Walks the complete records from a[start:]: classic pcap (ns_per_tick, linktype) or,
+    # with ng, pcapng packet blocks (EPB, SPB, PB; other blocks skipped) of the section's
+    # interfaces: per interface its link type and time unit, ticks * factor (how 0),
+    # ticks // factor (1; factor 0: 0) or ticks * 10^9 >> factor (2). a2, a4, a8: the buffer
+    # as u16 / u32 / u64 at every byte offset. stats[1] says why it stopped: the end of the
+    # complete records (0), a section header or interface description (1, pcapng), a record
+    # or block length above max_len (2), a packet block too short for its fields (3).
     n = len(a)
-    nrec = len(frame_off)
-    nif = len(ng_mult)
-    cap_seg = (n - start) // 98 + 1 if walk else nrec  # a segment's record is >= 98 bytes
-    segs = np.empty((11, cap_seg), np.int64)
+    nif = len(links)
+    segs = np.empty((11, (n - start) // 98 + 1), np.int64)  # a segment's record is >= 98 bytes
     stats = np.zeros(16, np.int64)
     in_order = True
     nseg = 0
     nxt_seq = np.int64(0)
     nxt_off = np.int64(0)
     pos = start
-    stop = -1
-    r = 0
-    wv = np.empty(4, np.int64)  # a pcapng packet block's u32 words after the first
+    why = 0
+
+    def word(p):  # the u32 at a[p] in the file's byte order
+        v = np.int64(a4[p])
+        if little:
+            return v
+        return ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | (v >> 24)
+
     while True:
         # the next record: frame offset, captured and original length, time, link type
-        if walk and ng:
+        if ng:
             if pos + 12 > n:
                 break
-            btype = np.int64(a4[pos])
-            blen = np.int64(a4[pos + 4])
-            if not little:
-                t = btype
-                btype = ((t & 0xFF) << 24) | ((t & 0xFF00) << 8) | ((t >> 8) & 0xFF00) | (t >> 24)
-                t = blen
-                blen = ((t & 0xFF) << 24) | ((t & 0xFF00) << 8) | ((t >> 8) & 0xFF00) | (t >> 24)
+            btype = word(pos)
+            blen = word(pos + 4)
             if btype == 0x0A0D0D0A or btype == 1:
-                stats[14] = 1
+                why = 1
                 break
-            if blen < 12 or blen % 4 != 0 or blen > max_record:
-                stats[14] = 2
-                stop = pos
+            if blen < 12 or blen % 4 != 0 or blen > max_len:
+                why = 2
                 break
             if pos + blen > n:
                 break
-            body = pos + 8
             room = blen - 12
             if btype != 6 and btype != 2 and btype != 3:
                 stats[15] += 1
                 pos += blen
                 continue
             if btype != 3 and room < 20:
-                stats[14] = 3
-                stop = pos
+                why = 3
                 break
-            w0 = np.int64(a4[body])
-            if not little:
-                w0 = ((w0 & 0xFF) << 24) | ((w0 & 0xFF00) << 8) | ((w0 >> 8) & 0xFF00) | (w0 >> 24)
-            if btype == 3:
+            if btype == 3:  # SPB: original length, then the packet; interface 0, no time
                 iface = np.int64(0)
-            elif btype == 6:
-                iface = w0
-            else:
-                iface = w0 & 0xFFFF if little else w0 >> 16
-            if iface >= nif:
-                stats[14] = 4
-                break
-            if btype == 3:  # SPB: original length, then the packet; no time
-                orig = w0
+                orig = word(pos + 8)
                 cap = min(orig, room - 4)
                 if snap0 > 0:
                     cap = min(cap, snap0)
                 cap = max(cap, np.int64(0))
-                fo = body + 4
-                ts = np.int64(0)
+                fo = pos + 12
+                ticks = np.uint64(0)
+            else:  # EPB, PB: interface, time (two words), captured and original length
+                w = word(pos + 8)
+                iface = w if btype == 6 else (w & 0xFFFF if little else w >> 16)
+                ticks = (np.uint64(word(pos + 12)) << np.uint64(32)) | np.uint64(word(pos + 16))
+                cap = min(word(pos + 20), room - 20)
+                orig = word(pos + 24)
+                fo = pos + 28
+            if iface < nif:
+                lk, h, f = links[iface], how[iface], factor[iface]
+            else:  # an undeclared interface (a damaged file): Ethernet, microseconds
+                lk, h, f = np.int64(1), np.int64(0), np.uint64(1000)
+            if h == 0:  # wraps beyond int64, as numpy does
+                ts = np.int64(ticks * f)
+            elif h == 1:
+                ts = np.int64(ticks // f) if f > 0 else np.int64(0)
+            elif f < 32:  # floor(ticks * 10^9 / 2^f), exactly
+                low = ticks & ((np.uint64(1) << f) - np.uint64(1))
+                ts = np.int64((ticks >> f) * np.uint64(10**9) + ((low * np.uint64(10**9)) >> f))
             else:
-                for f in range(4):
-                    v = np.int64(a4[body + 4 + 4 * f])
-                    if not little:
-                        v = (
-                            ((v & 0xFF) << 24)
-                            | ((v & 0xFF00) << 8)
-                            | ((v >> 8) & 0xFF00)
-                            | (v >> 24)
-                        )
-                    wv[f] = v
-                ticks = (np.uint64(wv[0]) << np.uint64(32)) | np.uint64(wv[1])
-                ts = np.int64(ticks * np.uint64(ng_mult[iface]))  # wraps, as in C
-                cap = min(wv[2], room - 20)
-                orig = wv[3]
-                fo = body + 20
-            lk = ng_link[iface]
+                big = (ticks >> np.uint64(32)) * np.uint64(10**9)
+                big += ((ticks & np.uint64(0xFFFFFFFF)) * np.uint64(10**9)) >> np.uint64(32)
+                ts = np.int64(big >> (f - np.uint64(32))) if f < 95 else np.int64(0)
             pos += blen
-        elif walk:
+        else:  # a 16-byte header: seconds, fraction, captured and original length
             if pos + 16 > n:
                 break
-            p = pos
-            if little:
-                incl = np.int64(a4[p + 8])
-            else:
-                incl = np.int64(a[p + 11]) | (np.int64(a[p + 10]) << 8)
-                incl |= (np.int64(a[p + 9]) << 16) | (np.int64(a[p + 8]) << 24)
-            if incl > max_record:
-                stop = pos
+            cap = word(pos + 8)
+            if cap > max_len:
+                why = 2
                 break
-            if pos + 16 + incl > n:
+            if pos + 16 + cap > n:
                 break
-            if little:
-                sec = np.int64(a4[p])
-                frac = np.int64(a4[p + 4])
-                orig = np.int64(a4[p + 12])
-            else:
-                sec = np.int64(a[p + 3]) | (np.int64(a[p + 2]) << 8) | (np.int64(a[p + 1]) << 16)
-                sec |= np.int64(a[p]) << 24
-                frac = np.int64(a[p + 7]) | (np.int64(a[p + 6]) << 8)
-                frac |= (np.int64(a[p + 5]) << 16) | (np.int64(a[p + 4]) << 24)
-                orig = np.int64(a[p + 15]) | (np.int64(a[p + 14]) << 8)
-                orig |= (np.int64(a[p + 13]) << 16) | (np.int64(a[p + 12]) << 24)
             fo = pos + 16
-            cap = incl
-            ts = sec * 1_000_000_000 + frac * ns_per_tick
+            orig = word(pos + 12)
+            ts = word(pos) * 1_000_000_000 + word(pos + 4) * ns_per_tick
             lk = linktype
-            pos = fo + incl
-        else:
-            if r >= nrec:
-                break
-            fo = frame_off[r]
-            cap = cap_len[r]
-            orig = orig_len[r]
-            ts = ts_ns[r]
-            lk = link[r]
-            r += 1
+            pos = fo + cap
         stats[2] += 1
         trunc = cap < orig
         if trunc:
@@ -410,7 +373,7 @@ def survey(
         if count == 0:
             stats[11] += 1
     stats[0] = pos
-    stats[1] = stop
+    stats[1] = why
     stats[10] = nseg
     stats[13] = 1 if in_order else 0
     return segs[:, :nseg], stats

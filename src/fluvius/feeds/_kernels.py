@@ -15,13 +15,13 @@ Where the compiled code comes from, fastest first:
 2. **just in time** with ``numba.njit(cache=True)``: numba's import on every run, the
    compilation only on the first run (numba's on-disk cache).
 
-``make`` builds the ahead-of-time module at install; when it is missing, the first
-:func:`kernels` or :func:`kernels_loaded_cheaply` starts its build in the background
-(:func:`fluvius.feeds._aot.build_in_background`) for the commands that follow.
+The install builds the ahead-of-time module; when it is missing, the first :func:`kernels`
+starts its build in the background (:func:`fluvius.feeds._aot.build_in_background`) for
+the commands that follow.
 
 :func:`kernels` returns ``None`` when neither is available or ``FLUVIUS_NUMBA=0`` is set
-(the decoder then uses numpy); ``FLUVIUS_NUMBA=jit`` skips the ahead-of-time module.
-:func:`kernels_loaded_cheaply` tells the CLI whether the kernels cost nothing to load.
+(the decoders then use the reference decoder); ``FLUVIUS_NUMBA=jit`` skips the
+ahead-of-time module.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import os
 from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["KERNEL_NAMES", "kernels", "kernels_loaded_cheaply"]
+__all__ = ["KERNEL_NAMES", "kernels"]
 
 KERNEL_NAMES = ("decode_rows", "survey")
 
@@ -52,18 +52,6 @@ def kernels() -> Any:
             found = None
     _CACHE["k"] = found
     return found
-
-
-def kernels_loaded_cheaply() -> bool:
-    """True when :func:`kernels` is (or would be) served without importing numba."""
-    if "k" in _CACHE:
-        return bool(_CACHE["k"] is not None and _CACHE["k"].aot)
-    if os.environ.get("FLUVIUS_NUMBA", "1") in ("0", "jit"):
-        return False
-    found = _load_aot()
-    if found is not None:
-        _CACHE["k"] = found
-    return found is not None
 
 
 def _load_aot() -> SimpleNamespace | None:

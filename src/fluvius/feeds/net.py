@@ -8,26 +8,16 @@ captured; when the capture is short (captured < original length) the payload hol
 was captured and the caller reports the truncation. Fragments other than the first, and
 frames that are not IPv4/UDP, have no payload (``None``).
 
-:func:`locate_payloads` does the same for all frames of a chunk at once: frames with the
-common layout (no tag, IHL 5) are handled with numpy, the others one by one with
-:func:`udp_payload`, so both paths give identical results. (The compiled batch decoder
-applies the same rules in its own pass, :mod:`fluvius.feeds.iex._survey`.)
+The compiled batch decoder applies the same rules in its own pass
+(:mod:`fluvius.feeds.iex._survey`); the tests check that both find the same payloads.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from fluvius.feeds._capture import ETHERNET
 
-import numpy as np
+__all__ = ["ETHERNET", "udp_payload"]
 
-from fluvius.feeds._capture import strided_view
-
-if TYPE_CHECKING:
-    from numpy.typing import NDArray
-
-__all__ = ["ETHERNET", "locate_payloads", "udp_payload"]
-
-ETHERNET = 1  # pcap / pcapng link type of Ethernet II
 _VLAN_TYPES = (0x8100, 0x88A8, 0x9100)  # 802.1Q, 802.1ad (QinQ outer), legacy QinQ
 _IPV4 = 0x0800
 _UDP = 17
@@ -72,60 +62,3 @@ def udp_payload(buf: bytes | bytearray | memoryview, off: int, cap: int) -> tupl
     if length < 0:
         return None
     return start, length
-
-
-_FIXED = np.dtype(
-    {
-        "names": ["ethertype", "version_ihl", "total", "frag", "proto", "udp_len"],
-        "formats": [">u2", "u1", ">u2", ">u2", "u1", ">u2"],
-        "offsets": [12, 14, 16, 20, 23, 38],
-        "itemsize": 42,
-    }
-)
-
-
-def locate_payloads(
-    buf: bytes | bytearray,
-    frame_off: NDArray[np.int64],
-    cap_len: NDArray[np.int64],
-    link: NDArray[np.int32],
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """UDP payload offset and length of every frame; length -1 for frames without one."""
-    n = len(frame_off)
-    pay_off = frame_off + 42
-    pay_len = np.full(n, -1, dtype=np.int64)
-    # a frame shorter than Ethernet + IPv4 + UDP headers (42 bytes) has no payload: empty
-    # records (degenerate input) cost no gather and no step of the loop below
-    sel = np.flatnonzero((cap_len >= 42) & (link == ETHERNET))
-    if len(sel) == 0:
-        return pay_off, pay_len
-    if len(sel) == n:
-        sel_off, sel_cap = frame_off, cap_len
-    else:
-        sel_off, sel_cap = frame_off[sel], cap_len[sel]
-    heads: NDArray[Any] = strided_view(buf, _FIXED)[sel_off]
-    plain = _plain_frames(heads)
-    length = np.minimum(
-        np.minimum(heads["udp_len"].astype(np.int64) - 8, heads["total"].astype(np.int64) - 28),
-        sel_cap - 42,
-    )
-    ok = plain & (length >= 0)
-    pay_len[sel[ok]] = length[ok]
-    # the rest one by one: tagged frames, IPv4 options, odd frames
-    for i in sel[~plain].tolist():
-        found = udp_payload(buf, int(frame_off[i]), int(cap_len[i]))
-        if found is not None:
-            pay_off[i], pay_len[i] = found
-    return pay_off, pay_len
-
-
-def _plain_frames(heads: NDArray[Any]) -> NDArray[np.bool_]:
-    """Frames (Ethernet, at least 42 bytes) with the common layout: untagged IPv4 without
-    options, UDP, not a later fragment."""
-    plain: NDArray[np.bool_] = (
-        (heads["ethertype"] == _IPV4)
-        & (heads["version_ihl"] == 0x45)
-        & (heads["proto"] == _UDP)
-        & ((heads["frag"] & 0x1FFF) == 0)
-    )
-    return plain

@@ -2,7 +2,7 @@
 
 Design note
 -----------
-The capture is read in chunks (:func:`fluvius.feeds._capture.iter_record_chunks`, one
+The capture is read in chunks (:func:`fluvius.feeds._capture.iter_chunks`, one
 reused buffer; :data:`DECODE_CHUNK_BYTES` in :func:`decode_capture`, small enough that a
 chunk is still in the CPU caches for its second pass). Per chunk:
 
@@ -40,13 +40,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fluvius.feeds._capture import CHUNK_BYTES, RecordChunk, iter_record_chunks, strided_view
+from fluvius.feeds._capture import CHUNK_BYTES, iter_chunks, iter_records, strided_view
 from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
-from fluvius.feeds.events import KINDS, EventBatch, dtype_of, events_to_array
+from fluvius.feeds.events import KINDS, EventBatch, dtype_of
+from fluvius.feeds.iex import _survey as S
 from fluvius.feeds.iex._layout import programs
-from fluvius.feeds.iex._survey import Segments, Survey, container_walk, survey_records
-from fluvius.feeds.iex.reference import SegmentDecoder, decode_records
+from fluvius.feeds.iex._survey import Survey, join, survey_walk
+from fluvius.feeds.iex.reference import SegmentDecoder, decode_records, rows_of
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.transport import StreamKey
 
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-    from fluvius.feeds.events import Event
 
 __all__ = [
     "DECODE_CHUNK_BYTES",
@@ -156,20 +156,12 @@ class BatchDecoder:
         self.reference = SegmentDecoder(venue=self.venue, strict=self.strict, report=self.report)
         self._k = kernels() if self.use_numba else None
 
-    def decode_chunk(self, chunk: RecordChunk | Survey) -> dict[str, Rows]:
-        """The events of one chunk: kind → rows in file order.
-
-        A :class:`Survey` comes from the compiled container walk
-        (:func:`~fluvius.feeds.iex._survey.container_walk`).
-        """
+    def decode_chunk(self, sv: Survey) -> dict[str, Rows]:
+        """The events of one chunk's segments (the compiled walk's): kind → rows in file order."""
         k = self._k
-        if k is None:
-            assert isinstance(chunk, RecordChunk)
-            return _rows_of(list(decode_records(self.reference, chunk)))
-        sv = chunk if isinstance(chunk, Survey) else survey_records(k, chunk)
         sv.count(self.report)
-        seg = sv.seg
-        n = len(seg)
+        seg = sv.table
+        n = len(sv)
         if not n:
             return {}
         buf = sv.buf
@@ -182,11 +174,11 @@ class BatchDecoder:
         pieces: list[tuple[int, int, NDArray[np.int64]] | dict[str, Rows]] = []
         lo = 0
         while lo < n:
-            stop = k.decode_rows(*a, seg.table, drop, lo, n, CHECK, *none)
+            stop = k.decode_rows(*a, seg, drop, lo, n, CHECK, *none)
             if stop > lo:
                 # all the chunk's segments continue one stream: so do these
                 if self._track(seg, sv.base, lo, stop, drop, sv.in_order or None):
-                    k.decode_rows(*a, seg.table, drop, lo, stop, CHECK, *none)
+                    k.decode_rows(*a, seg, drop, lo, stop, CHECK, *none)
                 pieces.append((lo, stop, self._count(res)))
             if stop < n:
                 rows = self._reference(sv, stop)
@@ -210,7 +202,7 @@ class BatchDecoder:
         self,
         k: Any,
         a: tuple[NDArray[Any], ...],
-        seg: Segments,
+        seg: NDArray[np.int64],
         drop: NDArray[np.int64],
         pieces: list[tuple[int, int, NDArray[np.int64]] | dict[str, Rows]],
     ) -> dict[str, Rows]:
@@ -231,8 +223,7 @@ class BatchDecoder:
         if not order:
             return {}
         sizes = counts * _P.itemsize
-        n = len(seg)
-        span = int(seg.off[n - 1] + 40 + seg.plen[n - 1] - seg.off[0])
+        span = int(seg[S.OFF, -1] + 40 + seg[S.PLEN, -1] - seg[S.OFF, 0])
         place = self.arena.take(sizes, _P.itemsize, span) if self.arena is not None else None
         if place is None:
             out = np.empty(int(sizes.sum()), dtype=np.uint8)
@@ -249,7 +240,7 @@ class BatchDecoder:
                     out[at : at + rows.nbytes] = rows.view(np.uint8)
                     cursor[i] = at + rows.nbytes
             else:
-                k.decode_rows(*a, seg.table, drop, piece[0], piece[1], WRITE, *o, cursor, _NO_RES)
+                k.decode_rows(*a, seg, drop, piece[0], piece[1], WRITE, *o, cursor, _NO_RES)
         ends = (start + sizes).tolist()
         return {
             _P.kinds[i]: out[int(start[i]) : ends[i]].view(dtype_of(_P.kinds[i])) for i in order
@@ -257,17 +248,16 @@ class BatchDecoder:
 
     def _reference(self, sv: Survey, i: int) -> dict[str, Rows]:
         """The rows of segment ``i``, decoded (and reported) by the reference decoder."""
-        seg = sv.seg
-        off = int(seg.off[i])
-        payload = memoryview(sv.buf)[off : off + 40 + int(seg.avail[i])]
+        off, avail, trunc, recv = sv.table[: S.PROTOCOL, i].tolist()
+        payload = memoryview(sv.buf)[off : off + 40 + avail]
         events = self.reference.decode_segment(
-            payload, int(seg.recv_ns[i]), offset=sv.base + off, truncated=bool(seg.trunc[i])
+            payload, recv, offset=sv.base + off, truncated=bool(trunc)
         )
-        return _rows_of(events)
+        return rows_of(events)
 
     def _track(
         self,
-        seg: Segments,
+        seg: NDArray[np.int64],
         base: int,
         lo: int,
         hi: int,
@@ -279,16 +269,8 @@ class BatchDecoder:
         The tracker's state moves past the segments. ``in_order``: whether they all
         continue one stream in order (computed if None).
         """
-        t = seg.table[:, lo:hi]
-        protocol, channel, session, plen, count, soff, first = (
-            t[4],
-            t[5],
-            t[6],
-            t[7],
-            t[8],
-            t[9],
-            t[10],
-        )
+        t = seg[:, lo:hi]
+        protocol, channel, session, plen, count, soff, first = t[S.PROTOCOL :]
         key = StreamKey(int(protocol[0]), int(channel[0]), int(session[0]))
         if in_order is None:
             in_order = bool(
@@ -306,23 +288,14 @@ class BatchDecoder:
             int(first[-1] + count[-1]),
             int(soff[-1] + plen[-1]),
             segments=hi - lo,
-            at=int(t[0, 0]) + base,
+            at=int(t[S.OFF, 0]) + base,
         ):
             return False
-        rows = zip(
-            *(t[j].tolist() for j in (4, 5, 6, 10, 8, 9, 7)), (t[0] + base).tolist(), strict=True
-        )
+        columns = (protocol, channel, session, first, count, soff, plen, t[S.OFF] + base)
+        rows = zip(*(c.tolist() for c in columns), strict=True)
         for i, (p, c, s, first_i, count_i, soff_i, plen_i, at) in enumerate(rows, lo):
             drop[i] = tracker.observe(StreamKey(p, c, s), first_i, count_i, soff_i, plen_i, at)
         return bool(drop[lo:hi].any())
-
-
-def _rows_of(events: list[Event]) -> dict[str, Rows]:
-    """Events (the reference decoder's) as rows per kind, in order of first appearance."""
-    by_kind: dict[str, list[Event]] = {}
-    for e in events:
-        by_kind.setdefault(e.kind, []).append(e)
-    return {kind: events_to_array(evs) for kind, evs in by_kind.items()}
 
 
 def iter_capture_batches(
@@ -358,17 +331,17 @@ def _batches(
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[dict[str, Rows]]:
     k = decoder._k
-    chunks = iter_record_chunks(
-        path,
-        decoder.report.capture,
-        chunk_bytes=chunk_bytes,
-        progress=progress,
-        reuse_buffer=True,  # the decoder copies what it keeps out of each chunk
-        walk=None if k is None else container_walk(k, decoder.report.capture),
-        strict=decoder.strict,
-    )
-    for chunk in chunks:
-        arrays = decoder.decode_chunk(chunk)
+    stats = decoder.report.capture
+    options: dict[str, Any] = {"chunk_bytes": chunk_bytes, "progress": progress}
+    options["strict"] = decoder.strict
+    if k is None:  # the reference decoder, on the readable walk's records
+        for buf, base, found in iter_records(path, stats, **options):
+            arrays = rows_of(list(decode_records(decoder.reference, buf, base, found)))
+            if arrays:
+                yield arrays
+        return
+    for buf, base, surveys in iter_chunks(path, stats, survey_walk(k), **options):
+        arrays = decoder.decode_chunk(join(buf, base, surveys))
         if arrays:
             yield arrays
 

@@ -51,9 +51,9 @@ import numpy as np
 from fluvius.feeds._capture import strided_view
 from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
-from fluvius.feeds.events import dtype_of, events_from_array, events_to_array
+from fluvius.feeds.events import dtype_of, events_from_array
 from fluvius.feeds.iex._layout import programs
-from fluvius.feeds.iex.reference import SegmentDecoder
+from fluvius.feeds.iex.reference import SegmentDecoder, rows_of
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID, HEADER, TOPS_PROTOCOL_ID, StreamKey
 
 if TYPE_CHECKING:
@@ -86,8 +86,6 @@ _OUT_CAP = int(
     + 64
 )
 _BOTH = 2  # decode_rows' mode: check, then write packed
-_EMPTY_ORDER = np.zeros(0, dtype=np.uint8)
-_EMPTY_ORDER.flags.writeable = False
 
 
 class DatagramBatch(Sequence["Event"]):
@@ -114,28 +112,40 @@ class DatagramBatch(Sequence["Event"]):
         self,
         venue: str,
         recv_ns: int,
-        events: list[Event] | None,
-        out: bytes = b"",
-        counts: list[int] | tuple[int, ...] = (),
-        count: int = 0,
+        out: bytes,
+        counts: list[int],
+        count: int,
+        events: list[Event] | None = None,
     ) -> None:
-        """Use :class:`ColumnarSegmentDecoder` (or :meth:`from_events`) rather than this."""
+        """Use :class:`ColumnarSegmentDecoder` (or :meth:`from_events`) rather than this.
+
+        ``out``: the kind of each event, then the rows of each kind in :data:`ROW_KINDS`
+        order; ``counts``: the rows of each kind, then where each kind's rows end (plus the
+        workspace offset of ``out``); ``count``: the events.
+        """
         self.venue = venue
         self.recv_ns = recv_ns
-        self._events = events
         self._out = out
         self._counts = counts
         self._count = count
-        self._rows: dict[str, NDArray[Any]] | None = None
+        self._events = events
+        self._rows: dict[str, NDArray[Any]] = {}
 
     @classmethod
     def from_events(cls, events: list[Event], venue: str, recv_ns: int) -> DatagramBatch:
-        """A batch of already decoded events (the per-event path)."""
-        return cls(venue, recv_ns, events)
+        """A batch of already decoded events (the reference decoder's), laid out as the
+        kernel lays out a datagram's rows."""
+        rows = rows_of(events)
+        parts = [bytes(_INDEX[e.kind] for e in events)]
+        counts, ends, at = [0] * _NK, [0] * _NK, len(events)
+        for k, kind in enumerate(ROW_KINDS):
+            if kind in rows:
+                parts.append(rows[kind].tobytes())
+                counts[k], at = len(rows[kind]), at + len(parts[-1])
+            ends[k] = _OUT + at
+        return cls(venue, recv_ns, b"".join(parts), counts + ends, len(events), events)
 
     def __len__(self) -> int:
-        if self._events is not None:
-            return len(self._events)
         return self._count
 
     @overload
@@ -165,61 +175,32 @@ class DatagramBatch(Sequence["Event"]):
     @property
     def order(self) -> NDArray[np.uint8]:
         """The kind of each event, in file order, as indices into :data:`ROW_KINDS`."""
-        if self._events is not None and not self._out:
-            if not self._events:
-                return _EMPTY_ORDER
-            return np.array([_INDEX[e.kind] for e in self._events], dtype=np.uint8)
         return np.frombuffer(self._out, dtype=np.uint8, count=self._count)
 
     @property
     def kinds(self) -> tuple[str, ...]:
         """The kinds of this batch's events, in :data:`ROW_KINDS` order."""
-        return tuple(kind for kind in ROW_KINDS if self.kind_count(kind))
+        return tuple(kind for k, kind in enumerate(ROW_KINDS) if self._counts[k])
 
     def kind_count(self, kind: str) -> int:
         """How many events of ``kind`` the batch has (without making its rows)."""
-        if not self._out:
-            return len(self.columns().get(kind, ()))
-        k = _INDEX[kind]
-        return self._counts[k]
+        return self._counts[_INDEX[kind]]
 
     def rows(self, kind: str) -> NDArray[Any]:
         """The rows of ``kind`` (read-only; empty when the datagram has none), in file order."""
-        if not self._out:
-            found = self.columns().get(kind)
-            return np.zeros(0, dtype=dtype_of(kind)) if found is None else found
-        cache = self._rows
-        if cache is None:
-            cache = self._rows = {}
-        found = cache.get(kind)
+        found = self._rows.get(kind)
         if found is None:
             k = _INDEX[kind]
             c = self._counts[k]
             end = self._counts[_NK + k] - _OUT  # where the kernel's cursor for the kind stopped
             start = end - c * _ITEMSIZE[k]
             found = np.frombuffer(self._out, dtype=_DTYPES[k], count=c, offset=start)
-            cache[kind] = found
+            self._rows[kind] = found
         return found
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """Every kind present → its rows (read-only structured arrays), kinds in table order."""
-        if not self._out:
-            if self._rows is None:
-                self._rows = self._event_rows()
-            return self._rows
         return {kind: self.rows(kind) for kind in self.kinds}
-
-    def _event_rows(self) -> dict[str, NDArray[Any]]:
-        by_kind: dict[str, list[Event]] = {}
-        for e in self._events or ():
-            by_kind.setdefault(e.kind, []).append(e)
-        out: dict[str, NDArray[Any]] = {}
-        for kind in ROW_KINDS:
-            if kind in by_kind:
-                rows = events_to_array(by_kind[kind])
-                rows.flags.writeable = False
-                out[kind] = rows
-        return out
 
 
 class ColumnarSegmentDecoder:
@@ -329,7 +310,7 @@ class ColumnarSegmentDecoder:
                 events[kind] = events.get(kind, 0) + c
         report.messages += count - drop
         out = self._ws[_OUT : counts[-1]].tobytes()
-        return DatagramBatch(self.venue, recv_ns, None, out, counts, count - drop)
+        return DatagramBatch(self.venue, recv_ns, out, counts, count - drop)
 
     def _reference(
         self, payload: bytes | bytearray | memoryview, recv_ns: int, offset: int, truncated: bool

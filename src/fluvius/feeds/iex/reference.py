@@ -28,10 +28,11 @@ strict mode; in lenient mode it is counted and listed in the report.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fluvius.errors import DecodeError
-from fluvius.feeds._capture import iter_record_chunks
+from fluvius.feeds._capture import ETHERNET, iter_records
+from fluvius.feeds.events import events_to_array
 from fluvius.feeds.iex.deep import DEEP_LAYOUTS
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.tops import TOPS_LAYOUTS
@@ -44,17 +45,19 @@ from fluvius.feeds.iex.transport import (
     SequenceTracker,
     StreamKey,
 )
-from fluvius.feeds.net import ETHERNET, udp_payload
+from fluvius.feeds.net import udp_payload
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from fluvius.feeds._capture import RecordChunk
+    from numpy.typing import NDArray
+
+    from fluvius.feeds._capture import Record
     from fluvius.feeds.events import Event
     from fluvius.feeds.iex._layout import MessageLayout
 
-__all__ = ["SegmentDecoder", "decode_records", "iter_events"]
+__all__ = ["SegmentDecoder", "decode_records", "iter_events", "rows_of"]
 
 _U16 = struct.Struct("<H").unpack_from
 
@@ -221,34 +224,34 @@ def iter_events(
     """
     report = report if report is not None else DecodeReport()
     decoder = SegmentDecoder(venue=venue, strict=strict, report=report)
-    for chunk in iter_record_chunks(path, report.capture, progress=progress, strict=strict):
-        yield from decode_records(decoder, chunk)
+    for buf, base, found in iter_records(path, report.capture, progress=progress, strict=strict):
+        yield from decode_records(decoder, buf, base, found)
 
 
-def decode_records(decoder: SegmentDecoder, chunk: RecordChunk) -> Iterator[Event]:
-    """The events of a chunk of capture records, one frame at a time."""
+def decode_records(
+    decoder: SegmentDecoder, buf: bytearray, base: int, records: list[Record]
+) -> Iterator[Event]:
+    """The events of a chunk's packet records (``buf`` starts at file offset ``base``)."""
     report = decoder.report
-    buf = memoryview(chunk.buf)
-    frames = zip(
-        chunk.frame_off.tolist(),
-        chunk.cap_len.tolist(),
-        chunk.orig_len.tolist(),
-        chunk.ts_ns.tolist(),
-        chunk.link.tolist(),
-        strict=True,
-    )
-    for off, cap, orig, ts, link in frames:
+    view = memoryview(buf)
+    for off, cap, orig, ts, link in records:
         if link != ETHERNET:
             report.capture.non_ethernet += 1
             continue
-        found = udp_payload(buf, off, cap)
+        found = udp_payload(view, off, cap)
         if found is None:
             report.non_udp += 1
             continue
         start, length = found
         yield from decoder.decode(
-            buf[start : start + length],
-            ts,
-            offset=chunk.base + start,
-            truncated=cap < orig,
+            view[start : start + length], ts, offset=base + start, truncated=cap < orig
         )
+
+
+def rows_of(events: list[Event]) -> dict[str, NDArray[Any]]:
+    """Events (this decoder's) as rows per kind (:func:`~fluvius.feeds.events.dtype_of`),
+    kinds in order of first appearance: how the compiled decoders take them in."""
+    by_kind: dict[str, list[Event]] = {}
+    for e in events:
+        by_kind.setdefault(e.kind, []).append(e)
+    return {kind: events_to_array(evs) for kind, evs in by_kind.items()}

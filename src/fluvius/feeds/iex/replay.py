@@ -33,10 +33,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from fluvius.feeds._capture import CaptureStats, iter_record_chunks
-from fluvius.feeds.net import locate_payloads
+from fluvius.feeds._capture import ETHERNET, CaptureStats, iter_records
+from fluvius.feeds.net import udp_payload
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -82,16 +80,16 @@ def iter_datagrams(
     other link types), are counted in ``report`` and skipped.
     """
     report = report if report is not None else ReplayReport()
-    for chunk in iter_record_chunks(path, report.capture, progress=progress):
-        pay_off, pay_len = locate_payloads(chunk.buf, chunk.frame_off, chunk.cap_len, chunk.link)
-        whole = chunk.cap_len >= chunk.orig_len
-        ok = (pay_len >= 0) & whole
-        report.skipped_truncated += int(np.count_nonzero(~whole))
-        report.skipped_non_udp += int(np.count_nonzero((pay_len < 0) & whole))
-        buf = chunk.buf
-        for ts, at, n in zip(
-            chunk.ts_ns[ok].tolist(), pay_off[ok].tolist(), pay_len[ok].tolist(), strict=True
-        ):
+    for buf, _base, found in iter_records(path, report.capture, progress=progress):
+        for off, cap, orig, ts, link in found:
+            if cap < orig:
+                report.skipped_truncated += 1
+                continue
+            payload = udp_payload(buf, off, cap) if link == ETHERNET else None
+            if payload is None:
+                report.skipped_non_udp += 1
+                continue
+            at, n = payload
             yield ts, bytes(buf[at : at + n])
 
 

@@ -36,7 +36,7 @@ The model follows the workers' execution (``scheduling/_worker.py``):
   loading); values between workers still take ``latency_s``. A single-source tick on a
   partition that keeps each underlying on one worker involves one worker; a market-wide
   tick involves all.
-* The parent's own nodes (``parent_nodes``; ``_placement.py``: the cheap totals that
+* With ``parent_nodes=True``, the parent's own nodes (``_placement.py``: the cheap totals that
   gather values of several workers, as the process scheduler places them): no worker
   computes them and no message between workers carries their inputs (the workers' replies
   do); the parent computes them one after the other, for their costs, once the last worker
@@ -139,7 +139,7 @@ def simulate(
     changed: Iterable[int] | None = None,
     network: Network | str | None = None,
     ship_bytes: tuple[int, float] | None = None,
-    parent_nodes: bool | None = None,
+    parent_nodes: bool = False,
 ) -> Prediction:
     """Predict the start-up (or one cycle) of ``graph`` under ``partition`` (module docstring).
 
@@ -178,8 +178,9 @@ def simulate(
         :func:`~fluvius.partition.network.shipping_bytes` of the graph.
     parent_nodes
         Whether the parent computes the cheap totals across workers itself (module
-        docstring); default: as the schedulers do, i.e. on the ``pipe`` transport (the
-        process scheduler) with two workers or more, not on ``tcp`` (Dask).
+        docstring), as the process scheduler does (``ProcessScheduler(parent_nodes=True)``,
+        its default); the Dask scheduler does not. Off by default: partitioners are
+        compared (``auto``, the report's table) on the workers' share alone, for both.
 
     Examples
     --------
@@ -218,8 +219,6 @@ def simulate(
         total = float(sum(costs[r] for r in todo))
         return Prediction(1, total + collect, 0.0, (total,), 0, 0, 0)
     net = NETWORKS["local"] if network is None else parse_network(network)
-    if parent_nodes is None:
-        parent_nodes = net.transport == "pipe"
     here_last: list[int] = []  # the parent's own nodes, computed after the workers
     if parent_nodes and not serial and n_workers > 1:
         mine = frozenset(choose_parent_nodes(graph, owner))

@@ -29,8 +29,12 @@ Figures (medians over ``--repeats`` runs; the load average is printed with them)
   repeat: ``direct`` (what ``fluvius live`` does with the serial scheduler: the cycle runs
   in the socket callback) and ``hop`` (the cycle runs in the runner's task, one
   event-loop step after the callback: what the process scheduler does, and what the serial
-  one did before). ``--loops asyncio,uvloop`` also alternates the event loop (uvloop is
-  not a dependency: install it to compare).
+  one did before). Receive modes (``--polls``, alternated too): ``epoll`` (the default:
+  sleep between datagrams), ``busy`` (``?poll=busy``: spin on the socket without end) and
+  ``spin=S`` (spin for up to S seconds after each datagram), each with the receiving
+  process's CPU seconds per wall second while receiving (``cpu_per_s``: 1.0 is a whole
+  core) and the garbage collections it ran (per generation). ``--loops asyncio,uvloop``
+  also alternates the event loop (uvloop is not a dependency: install it to compare).
 * **maximum lossless rate**: ``fluvius iex replay --speed 0 --rate R`` (the replayer a user
   runs) sends a long synthetic capture (``--messages``) to ``fluvius live``'s receiver
   (5-symbol graph); loss = messages missing in sequence gaps + datagrams dropped on
@@ -42,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import socket
@@ -166,9 +171,15 @@ def send_paced(path: str, port: int, rate: float) -> None:
     payloads = [p for _, p in iter_datagrams(path)]
     gap = 1.0 / rate
     t0 = time.perf_counter()
+    spin = os.environ.get("FLUVIUS_BENCH_SENDER") == "spin"  # --sender spin: never sleep
     for i, payload in enumerate(payloads):
         sock.sendto(payload, ("127.0.0.1", port))
-        ahead = t0 + (i + 1) * gap - time.perf_counter()
+        due = t0 + (i + 1) * gap
+        if spin:
+            while time.perf_counter() < due:
+                pass
+            continue
+        ahead = due - time.perf_counter()
         if ahead > 0:
             time.sleep(ahead)
 
@@ -184,13 +195,30 @@ class _HopScheduler(SerialScheduler):
         return _HopSession(graph, self.error_policy, self.chunk)
 
 
-async def _receive(graph: Any, sender: list[str], stamp: str = "read", path: str = "direct") -> Any:
+def poll_query(poll: str) -> str:
+    """The feed URL options of a receive mode: ``epoll``, ``busy`` or ``spin=SECONDS``."""
+    return f"&{poll}" if poll.startswith("spin=") else f"&poll={poll}"
+
+
+async def _receive(
+    graph: Any, sender: list[str], stamp: str = "read", path: str = "direct", poll: str = "epoll"
+) -> Any:
+    """Run the receiver while ``sender`` sends; the report, with ``stats["receive"]``: CPU
+    seconds per wall second of this process while receiving, and collections by generation."""
     scheduler = _HopScheduler("isolate") if path == "hop" else "serial"
-    url = f"iex+udp://127.0.0.1:0?stamp={stamp}"
+    url = f"iex+udp://127.0.0.1:0?stamp={stamp}{poll_query(poll)}"
     run = LiveRun(graph, [url], lag_warn_s=1e9, scheduler=scheduler)
     task = asyncio.create_task(run.run())
     feed: Any = run.feeds[0]
     await asyncio.wait_for(run.ready.wait(), 60)
+    collections = [0, 0, 0]
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections[info["generation"]] += 1
+
+    gc.callbacks.append(count)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     child = await asyncio.create_subprocess_exec(
         *[a.replace("{port}", str(feed.port)) for a in sender], stdout=subprocess.PIPE
     )
@@ -200,8 +228,12 @@ async def _receive(graph: Any, sender: list[str], stamp: str = "read", path: str
     while health.datagrams != seen:  # the receiver drains what is queued, then stops
         seen = health.datagrams
         await asyncio.sleep(0.5)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    gc.callbacks.remove(count)
     run.stop("sender done")
-    return await task
+    report = await task
+    report.run.stats["receive"] = {"cpu_per_s": cpu / wall, "gc_collections": collections}
+    return report
 
 
 def capture_messages(path: Path) -> int:
@@ -228,43 +260,51 @@ def bench_latency(
     stamps: list[str],
     paths: list[str],
     loops: tuple[str, ...] = ("asyncio",),
+    polls: tuple[str, ...] = ("epoll",),
 ) -> list[dict[str, Any]]:
     graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
     messages = capture_messages(path)
     out = []
     for rate in rates:
         for stamp in stamps:
-            variants = [(how, loop) for how in paths for loop in loops]
-            runs: dict[tuple[str, str], list[dict[str, Any]]] = {v: [] for v in variants}
+            variants = [(h, lp, p) for h in paths for lp in loops for p in polls]
+            runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {v: [] for v in variants}
             loads = []
             for _ in range(repeats):
-                for how, loop in variants:  # alternated: they share the machine's moods
+                for how, loop, poll in variants:  # alternated: they share the machine's moods
                     cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
-                    report = _run_on(loop, _receive(graph, cmd, stamp, how))
+                    pinned = os.sched_getaffinity(0)
+                    if len(pinned) == 1:
+                        cmd.append(str(min(pinned)))
+                    report = _run_on(loop, _receive(graph, cmd, stamp, how, poll))
                     (health,) = report.feeds.values()
                     lost = messages - int(health["messages"])
-                    row = {**report.run.stats["latency_us"], "loss": lost, "logged": _loss(health)}
-                    runs[how, loop].append(row)
+                    stats = report.run.stats
+                    row = {**stats["latency_us"], **stats["receive"], "loss": lost}
+                    runs[how, loop, poll].append({**row, "logged": _loss(health)})
                     loads.append(os.getloadavg()[0])
-            for how, loop in variants:
-                rows = runs[how, loop]
+            for how, loop, poll in variants:
+                rows = runs[how, loop, poll]
                 out.append(
                     {
                         "rate": rate,
                         "stamp": stamp,
                         "path": how,
                         "loop": loop,
+                        "poll": poll,
                         "updates": rows[0]["count"],
                         "p50_us": statistics.median(r["p50"] for r in rows),
                         "p99_us": statistics.median(r["p99"] for r in rows),
                         "max_us": statistics.median(r["max"] for r in rows),
                         "p99_us_runs": [r["p99"] for r in rows],
+                        "cpu_per_s": statistics.median(r["cpu_per_s"] for r in rows),
+                        "gc_collections_runs": [r["gc_collections"] for r in rows],
                         "loss": sum(r["loss"] for r in rows),
                         "logged_loss": sum(r["logged"] for r in rows),
                         "load": f"{min(loads):.2f}-{max(loads):.2f}",
                     }
                 )
-                where = f"{stamp} stamp, {how}, {loop}"
+                where = f"{stamp} stamp, {how}, {loop}, {poll}"
                 print(f"  latency at {rate:,.0f}/s, {where}: {out[-1]}", flush=True)
     return out
 
@@ -316,14 +356,29 @@ def _granted_rcvbuf() -> int:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_send":
+        if len(sys.argv) > 5:  # the receiver is pinned: keep off its CPU
+            cpus = set(range(os.cpu_count() or 1)) - {int(sys.argv[5])}
+            os.sched_setaffinity(0, cpus or {0})
         send_paced(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rates", default="1000,5000", help="paced rates of the latency runs")
-    ap.add_argument("--stamps", default="read,kernel", help="receive stamps: read, kernel")
-    ap.add_argument("--paths", default="direct,hop", help="cycle paths: direct, hop")
+    ap.add_argument("--stamps", default="read", help="receive stamps: read, kernel")
+    ap.add_argument("--paths", default="direct", help="cycle paths: direct, hop")
+    ap.add_argument(
+        "--polls", default="epoll,busy,spin=0.002", help="receive modes: epoll, busy, spin=S"
+    )
     ap.add_argument("--loops", default="asyncio", help="event loops: asyncio, uvloop")
+    ap.add_argument(
+        "--pin", type=int, default=None, help="latency: run the receiver on this CPU only"
+    )
+    ap.add_argument(
+        "--sender",
+        default="sleep",
+        choices=("sleep", "spin"),
+        help="latency: the sender sleeps between datagrams, or spins (its CPU never idles)",
+    )
     ap.add_argument("--sweep", default="25000,50000,100000,200000,1000000")
     ap.add_argument("--messages", type=int, default=400_000, help="lossless-sweep capture")
     ap.add_argument("--parts", default="replay,latency,lossless")
@@ -332,6 +387,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     parts = set(args.parts.split(","))
+    os.environ["FLUVIUS_BENCH_SENDER"] = args.sender  # the sender children read it
     with tempfile.TemporaryDirectory() as tmp:
         if args.capture:
             path = Path(args.capture)
@@ -347,8 +403,10 @@ def main() -> None:
         if "latency" in parts:
             rates = [float(r) for r in args.rates.split(",")]
             stamps, paths = args.stamps.split(","), args.paths.split(",")
-            loops = tuple(args.loops.split(","))
-            doc["latency"] = bench_latency(path, rates, args.repeats, stamps, paths, loops)
+            loops, polls = tuple(args.loops.split(",")), tuple(args.polls.split(","))
+            if args.pin is not None:
+                os.sched_setaffinity(0, {args.pin})
+            doc["latency"] = bench_latency(path, rates, args.repeats, stamps, paths, loops, polls)
     if "lossless" in parts:
         rates = [float(r) for r in args.sweep.split(",")]
         doc["lossless"] = bench_lossless(args.messages, rates, args.repeats)

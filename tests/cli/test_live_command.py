@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +24,7 @@ from typer.testing import CliRunner
 
 from fluvius.cli.app import app
 from fluvius.feeds.iex.encode import synthetic_tops
+from fluvius.feeds.iex.replay import replay
 
 runner = CliRunner()
 
@@ -140,6 +144,57 @@ def test_a_signal_ends_the_run_cleanly(
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"processes outlived the run: {alive}"
     assert len(children) >= (2 if scheduler == "process" else 0)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("how", "poll"), [("SIGINT", "poll=busy"), ("duration", "spin=0.01")])
+def test_a_busy_polling_udp_run_ends_cleanly(setup: Any, how: str, poll: str) -> None:
+    """``fluvius live`` on a UDP feed that busy-polls (``poll=busy``, ``spin=S``): a capture
+    sent to it gives the replay's last values with nothing lost, and SIGINT or
+    ``--duration`` ends the run (exit 0, the JSON printed) although the receiver spins."""
+    spec, path, symbols = setup
+    port = _free_udp_port()
+    cmd = [
+        sys.executable, "-c", "from fluvius.cli.app import main; main()", "live", str(spec),
+        "--feed", f"iex+udp://127.0.0.1:{port}?{poll}", "--json",
+    ]  # fmt: skip
+    if how == "duration":
+        cmd += ["--duration", "4"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        assert proc.stderr is not None
+        started = proc.stderr.readline().decode()
+        assert "started" in started, started
+        t0 = time.perf_counter()
+        asyncio.run(replay(path, "127.0.0.1", port, speed=0))
+        if how == "SIGINT":
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        elapsed = time.perf_counter() - t0
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()
+    doc = json.loads(out)
+    assert doc["stats"]["ended_by"] == how
+    if how == "duration":
+        assert elapsed < 4 + 10
+    (health,) = doc["feeds"].values()
+    assert (health["messages"], health["gaps"], health["drops"]) == (2_000, 0, 0)
+    replayed = json.loads(_live(str(spec), "--feed", f"iex+pcap://{path}?speed=0", "--json").stdout)
+    for s in symbols:  # the last quote wins whatever the cycles merged; received now
+        live, again = (
+            re.sub(r"recv_ns=\d+", "", d["sources"][f"quote/{s}"]) for d in (doc, replayed)
+        )
+        assert live == again
+        assert doc["sources"][f"mid/{s}"] == replayed["sources"][f"mid/{s}"]
 
 
 @pytest.mark.slow

@@ -73,6 +73,10 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], 
     return path, symbols, volume
 
 
+POLLS = {"epoll": "poll=epoll", "busy": "poll=busy", "spin": "spin=0.05"}
+"""The receive modes of the UDP feed, as URL options."""
+
+
 def _run(g: Graph, feeds: list[Any], **options: Any) -> Any:
     return asyncio.run(LiveRun(g, feeds, **options).run())
 
@@ -146,6 +150,14 @@ def test_bad_feeds_are_clear_errors(capture: Any) -> None:
         LiveRun(g, [f"iex+pcap://{path}?rate=-1"])
     with pytest.raises(FeedError, match="stamp must be 'read' or 'kernel'"):
         LiveRun(g, ["iex+udp://127.0.0.1:0?stamp=nic"])
+    with pytest.raises(FeedError, match="poll must be 'epoll' or 'busy', got 'spin'"):
+        LiveRun(g, ["iex+udp://127.0.0.1:0?poll=spin"])
+    with pytest.raises(FeedError, match="spin must be a number >= 0"):
+        LiveRun(g, ["iex+udp://127.0.0.1:0?spin=-1"])
+    with pytest.raises(FeedError, match="spin must be a finite number"):
+        LiveRun(g, ["iex+udp://127.0.0.1:0?spin=inf"])
+    with pytest.raises(FeedError, match="use one or the other"):
+        LiveRun(g, ["iex+udp://127.0.0.1:0?poll=busy&spin=0.001"])
 
 
 class _AwaitedSession(SerialSession):
@@ -160,12 +172,23 @@ class _AwaitedScheduler(SerialScheduler):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stamp", ["read", "kernel"])
-@pytest.mark.parametrize("path", ["direct", "awaited"])
-def test_live_udp_equals_the_replay(capture: Any, stamp: str, path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "stamp", "poll"),
+    [
+        ("direct", "read", "epoll"),
+        ("direct", "kernel", "epoll"),
+        ("awaited", "read", "epoll"),
+        ("awaited", "kernel", "epoll"),
+        ("direct", "read", "busy"),
+        ("direct", "kernel", "spin"),
+        ("awaited", "read", "busy"),
+    ],
+)
+def test_live_udp_equals_the_replay(capture: Any, stamp: str, path: str, poll: str) -> None:
     """A capture sent over loopback UDP at the replayer's default rate gives the values of
     the deterministic replay: no datagram lost, no trade dropped by conflation, whether the
-    cycle runs in the socket callback (serial) or in the runner's task (awaited)."""
+    cycle runs in the socket callback (serial) or in the runner's task (awaited), and
+    whether the receiver sleeps between datagrams or busy-polls the socket."""
     capture_path, symbols, volume = capture
     in_callback: list[bool] = []  # per cycle of the probe: ran outside any task?
 
@@ -181,17 +204,17 @@ def test_live_udp_equals_the_replay(capture: Any, stamp: str, path: str) -> None
     scheduler = _AwaitedScheduler("isolate") if path == "awaited" else "serial"
 
     async def main() -> Any:
-        run = LiveRun(
-            g.build(), [f"iex+udp://127.0.0.1:0?idle=1&stamp={stamp}"], scheduler=scheduler
-        )
+        url = f"iex+udp://127.0.0.1:0?idle=1&stamp={stamp}&{POLLS[poll]}"
+        run = LiveRun(g.build(), [url], scheduler=scheduler)
         task = asyncio.create_task(run.run())
         feed: Any = run.feeds[0]
         await asyncio.wait_for(run.ready.wait(), 30)
         t0 = time.time_ns()
         await replay(capture_path, "127.0.0.1", feed.port, speed=0)
-        return t0, await task
+        return t0, await task, feed.feed.stats.spin_slices
 
-    t0, report = asyncio.run(main())
+    t0, report, slices = asyncio.run(main())
+    assert (slices > 0) == (poll != "epoll")
     assert {s: report.run.values[f"volume/{s}"] for s in symbols} == volume
     (health,) = report.feeds.values()
     assert (health["messages"], health["gaps"], health["drops"]) == (3_000, 0, 0)
@@ -203,6 +226,52 @@ def test_live_udp_equals_the_replay(capture: Any, stamp: str, path: str) -> None
     assert cycles
     assert all(cycles) == (path == "direct")
     assert any(cycles) == (path == "direct")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("poll", ["busy", "spin"])
+def test_a_busy_polling_run_serves_the_event_loop_and_ends_on_time(capture: Any, poll: str) -> None:
+    """While the receiver spins on its socket, the event loop still runs other tasks and
+    timers: a ticker task keeps ticking, ``duration_s`` ends the run on time and
+    :meth:`LiveRun.stop` from another task ends it too; the spin stops with the run."""
+    capture_path, symbols, volume = capture
+
+    async def main(duration_s: float | None) -> Any:
+        run = LiveRun(
+            graph(symbols), [f"iex+udp://127.0.0.1:0?{POLLS[poll]}"], duration_s=duration_s
+        )
+        task = asyncio.create_task(run.run())
+        await asyncio.wait_for(run.ready.wait(), 30)
+        feed: Any = run.feeds[0]
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.create_task(ticker())
+        t0 = time.perf_counter()
+        await replay(capture_path, "127.0.0.1", feed.port, speed=0)
+        await asyncio.sleep(0.3)
+        if duration_s is None:
+            run.stop("told")
+        report = await asyncio.wait_for(task, 30)
+        elapsed = time.perf_counter() - t0
+        ticking.cancel()
+        await asyncio.sleep(0.05)
+        return report, ticks, elapsed, feed.feed, feed.feed.stats.spin_slices
+
+    for duration_s in (None, 1.5):
+        report, ticks, elapsed, live_feed, slices = asyncio.run(main(duration_s))
+        assert report.ended_by == ("told" if duration_s is None else "duration")
+        assert {s: report.run.values[f"volume/{s}"] for s in symbols} == volume
+        assert slices > 0
+        assert ticks >= 0.1 * elapsed / 0.01, (ticks, elapsed)  # the loop kept turning
+        assert live_feed._spin_next is None  # no slice left scheduled after the run
+        if duration_s is not None:
+            assert elapsed < duration_s + 5
 
 
 @pytest.mark.slow

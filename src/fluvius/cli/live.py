@@ -51,6 +51,9 @@ EPILOG = """Examples:
 
   duckdb -c "SELECT key, count(*), avg(value) FROM 'rec/*.parquet' GROUP BY key"
 
+  # busy-poll the socket (one core kept busy) for the lowest receive -> cycle latency
+  fluvius live spec.yaml --feed 'iex+udp://127.0.0.1:10377?poll=busy' --json
+
 Docs: docs/how-to/live.md; feed URLs and how to add one: docs/reference/live.md.
 """
 
@@ -96,7 +99,9 @@ def live(
         list[str],
         typer.Option(
             help="Feed URL (repeat for several): iex+pcap://PATH?speed=X or "
-            "iex+udp://HOST:PORT[?group=G&interface=I].",
+            "iex+udp://HOST:PORT[?group=G&interface=I]; add &poll=busy (or &spin=SECONDS) to "
+            "busy-poll the UDP socket: lower latency for a core's CPU time "
+            "(docs/how-to/live.md).",
             show_default=False,
         ),
     ],

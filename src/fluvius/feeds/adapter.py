@@ -112,6 +112,7 @@ _QUOTE, _TRADE = EVENT_TYPES["quote"], EVENT_TYPES["trade"]  # rows: symbol, the
 if dtype_of("quote").names[4:7:2] != ("bid_px", "ask_px"):  # type: ignore[index]
     raise ValueError("DatagramAdapter reads bid_px and ask_px at row fields 4 and 6")
 _INITIAL: dict[str, Any] = {"quote": None, "mid": math.nan, "trade": None}
+_FEW = 8  # up to this many rows of a kind in a datagram are read with struct, not numpy
 
 
 def source_key(kind: str, symbol: str) -> str:
@@ -293,18 +294,21 @@ class DatagramAdapter:
             wanted = np.unique(np.array(fit, dtype="S8").view("<u8"))
             self._wanted = np.append(wanted, np.uint64(2**64 - 1))  # a sentinel, see below
             self._wanted_raw = frozenset(fit)
+        self._wanted_padded = frozenset(raw.ljust(8, b"\0") for raw in self._wanted_raw)
         self._keys: dict[bytes, tuple[str, str, str, str]] = {}
         for symbol in self.symbols if self.symbols is not None else ():
             if _fits_s8(symbol):  # the declared symbols' keys now, not on the feed's time
-                self._names(symbol.encode("latin-1"))
+                raw = symbol.encode("latin-1")
+                self._names(raw)
+                self._names(raw.ljust(8, b"\0"))  # as raw_rows gives it
 
     def _names(self, wire: bytes) -> tuple[str, str, str, str]:
-        """(symbol, quote key, mid key, trade key) of a row's symbol bytes."""
+        """(symbol, quote key, mid key, trade key) of a row's symbol bytes (NUL-padded or not)."""
         found = self._keys.get(wire)
         if found is None:
             if len(self._keys) >= self._CACHE_LIMIT:
                 self._keys.clear()
-            symbol = wire.decode("latin-1")
+            symbol = wire.rstrip(b"\0").decode("latin-1")
             found = self._keys[wire] = (
                 symbol,
                 make_key("quote", symbol),
@@ -336,18 +340,38 @@ class DatagramAdapter:
         out: list[tuple[Any, ...]] = rows.tolist()
         return out
 
+    def _few_rows(self, batch: DatagramBatch, kind: str) -> list[tuple[Any, ...]]:
+        """:meth:`_wanted_rows` of a datagram's few rows of ``kind``, without numpy."""
+        rows = batch.raw_rows(kind)
+        if self._wanted is None:
+            return rows
+        wanted = self._wanted_padded
+        return [r for r in rows if r[0] in wanted]
+
     def batch(self, batch: DatagramBatch) -> dict[str, Any]:
         """The source batch of one datagram (empty when it has no wanted quote or trade)."""
         out: dict[str, Any] = {}
         venue = batch.venue
         names = self._names
-        if batch.kind_count("quote"):
-            for row in _last_of_each(self._wanted_rows(batch.rows("quote"))):
+        n = batch.kind_count("quote")
+        if n:
+            rows = (
+                self._few_rows(batch, "quote")
+                if n <= _FEW
+                else self._wanted_rows(batch.rows("quote"))
+            )
+            for row in _last_of_each(rows):
                 symbol, quote_key, mid_key, _ = names(row[0])
                 out[quote_key] = _QUOTE(venue, symbol, *row[1:])
                 out[mid_key] = mid_of(row[4], row[6])  # bid_px, ask_px
-        if batch.kind_count("trade"):
-            for row in self._wanted_rows(batch.rows("trade")):
+        n = batch.kind_count("trade")
+        if n:
+            rows = (
+                self._few_rows(batch, "trade")
+                if n <= _FEW
+                else self._wanted_rows(batch.rows("trade"))
+            )
+            for row in rows:
                 symbol, _, _, trade_key = names(row[0])
                 trade = (_TRADE(venue, symbol, *row[1:]),)
                 old = out.get(trade_key)

@@ -36,11 +36,21 @@ give the same values for the same datagrams):
                                                         when the process read the datagram,
                                                         the default, or the kernel's
                                                         ``SO_TIMESTAMPNS``, when it reached
-                                                        the socket).
+                                                        the socket); ``poll=epoll|busy``
+                                                        and ``spin=SECONDS`` (busy polling:
+                                                        see below).
 =====================================================  ======================================
 
 A relative capture path is written ``iex+pcap://data/x.pcap`` (host and path joined); an
 absolute one ``iex+pcap:///abs/x.pcap``.
+
+Busy polling (``iex+udp``). By default (``poll=epoll``) the process sleeps between
+datagrams and the kernel wakes it for each one; after an idle gap its path runs on cold
+caches. ``spin=SECONDS`` keeps reading the socket in a loop for up to that long after each
+datagram before sleeping again; ``poll=busy`` never sleeps (it spins from the start). The
+event loop still runs between slices of at most a millisecond (the dashboard, timers,
+signals; :class:`fluvius.feeds.iex.live.LiveFeed`), and values are the same in every mode.
+The price: one core kept busy while spinning (``poll=busy``: always).
 
 Health and losses. Each feed updates its :class:`~fluvius.live.state.FeedHealth` as it
 reads: messages, datagrams, sequence gaps and the messages they miss (the decoder's
@@ -81,7 +91,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from fluvius.errors import FluviusError
-from fluvius.feeds.adapter import SOURCE_KINDS, DatagramAdapter
+from fluvius.feeds.adapter import SOURCE_KINDS, DatagramAdapter, source_key
 from fluvius.feeds.iex.datagram import ColumnarSegmentDecoder
 from fluvius.feeds.iex.live import LiveFeed
 from fluvius.feeds.iex.replay import MIN_SLEEP_S, ReplayReport, iter_datagrams
@@ -247,7 +257,11 @@ class _IexDecoding:
         self.context = context
         self.health = context.health
         self.sources = context.sources
-        self.adapter = DatagramAdapter(symbols_of(context.sources))
+        symbols = symbols_of(context.sources)
+        self.adapter = DatagramAdapter(symbols)
+        # every source the adapter can make is declared: its batches need no filtering
+        declared = self.sources
+        self._unfiltered = all(source_key(k, s) in declared for s in symbols for k in SOURCE_KINDS)
         self._lag_warn_ns = int(context.lag_warn_s * 1e9)
         self._lagging = False
         self._gaps = 0
@@ -262,12 +276,17 @@ class _IexDecoding:
         out = self.adapter.batch(batch)
         if not out:
             return None
-        sources = self.sources
-        values = {k: v for k, v in out.items() if k in sources}
-        if not values:
-            return None
+        if self._unfiltered:
+            values = out
+        else:
+            sources = self.sources
+            values = {k: v for k, v in out.items() if k in sources}
+            if not values:
+                return None
         ts = 0
         for v in values.values():
+            if type(v) is float:  # a mid: no time of its own
+                continue
             event = v[-1] if type(v) is tuple else v
             t = getattr(event, "ts_ns", 0)
             if t > ts:
@@ -383,16 +402,17 @@ class IexUdpFeed(_IexDecoding):
         super().__init__(url, context)
         if not url.host or url.port is None:
             raise FeedError(f"feed {url.url!r}: expected iex+udp://HOST:PORT, e.g. 127.0.0.1:10377")
-        unknown = set(url.options) - {"group", "interface", "rcvbuf", "idle", "allow", "stamp"}
+        known = ("group", "interface", "rcvbuf", "idle", "allow", "stamp", "poll", "spin")
+        unknown = set(url.options) - set(known)
         if unknown:
             raise FeedError(
-                f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; "
-                "known: group, interface, rcvbuf, idle, allow, stamp"
+                f"feed {url.url!r}: unknown option(s) {sorted(unknown)}; known: {', '.join(known)}"
             )
         stamp = url.option("stamp", "read")
         if stamp not in ("read", "kernel"):
             raise FeedError(f"feed {url.url!r}: stamp must be 'read' or 'kernel', got {stamp!r}")
         self.kernel_stamps = stamp == "kernel"
+        self.spin_s = _spin_option(url)
         allow = url.option("allow")
         self.allow_from = None if allow is None else [a for a in allow.split(",") if a]
         self.url = url
@@ -417,6 +437,7 @@ class IexUdpFeed(_IexDecoding):
                     rcvbuf_bytes=self.rcvbuf_bytes,
                     allow_from=self.allow_from,
                     kernel_stamps=self.kernel_stamps,
+                    spin_s=self.spin_s,
                 )
             except ValueError as exc:  # a bad allow-list address
                 raise FeedError(f"feed {url.url!r}: {exc}") from None
@@ -500,6 +521,24 @@ class IexUdpFeed(_IexDecoding):
         if self.feed is not None:
             self.check_drops()
             self.feed.close()
+
+
+def _spin_option(url: FeedURL) -> float:
+    """The busy-polling time of ``poll=`` and ``spin=`` (seconds; ``math.inf``: always)."""
+    poll = url.option("poll", "epoll")
+    if poll not in ("epoll", "busy"):
+        raise FeedError(f"feed {url.url!r}: poll must be 'epoll' or 'busy', got {poll!r}")
+    spin = url.number("spin", 0.0)
+    if poll == "busy":
+        if "spin" in url.options:
+            raise FeedError(
+                f"feed {url.url!r}: poll=busy spins without end; spin=SECONDS bounds the "
+                "spin after each datagram (use one or the other)"
+            )
+        return math.inf
+    if math.isinf(spin):
+        raise FeedError(f"feed {url.url!r}: spin must be a finite number of seconds (or poll=busy)")
+    return spin
 
 
 def udp_kernel_drops(port: int, table: str = "/proc/net/udp") -> int | None:

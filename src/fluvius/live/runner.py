@@ -108,6 +108,9 @@ def take_updates(
     >>> batch, len(used), len(q)
     ({'m': 2.0, 'trade/A': (1, 2), 'n': 1}, 4, 1)
     """
+    if len(pending) == 1:  # the usual case live: one update, nothing to merge
+        update = pending.popleft()
+        return dict(update.values), [update]
     batch: dict[str, Any] = {}
     used: list[FeedUpdate] = []
     while pending:
@@ -446,6 +449,12 @@ class LiveRun:
         *,
         clocked: bool,
     ) -> None:
+        state = self.state
+        if clocked:  # first: the latency ends when the nodes are computed
+            end = time.time_ns()
+            lat = state.latency_ns
+            for u in used:
+                lat.append(end - u.recv_ns)
         index = result.index
         self._cycles_recomputed.append(result.recomputed)
         self._cycles_seconds.append(result.seconds)
@@ -453,12 +462,6 @@ class LiveRun:
             self._cycle_errors[index] = result.errors
         ts_ns = max(u.ts_ns for u in used)
         recv_ns = max(u.recv_ns for u in used)
-        state = self.state
-        if clocked:
-            end = time.time_ns()
-            lat = state.latency_ns
-            for u in used:
-                lat.append(end - u.recv_ns)
         session.refresh()
         values, keys, last = session.state.values, self._keys, self._last
         index_of = self.graph.index

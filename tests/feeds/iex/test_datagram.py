@@ -178,3 +178,19 @@ def test_rows_are_the_batch_decoders_dtypes() -> None:
     assert rows.dtype == dtype_of("system_event")
     assert rows["recv_ns"].tolist() == [3]
     assert np.array_equal(rows["symbol"], np.array([b""], dtype="S8"))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_raw_rows_are_the_rows_with_padded_symbols(seed: int, tmp_path: Path) -> None:
+    """``raw_rows`` (struct) gives what ``rows().tolist()`` (numpy) gives, the symbol kept as
+    its 8 NUL-padded bytes, for every kind of every datagram, decoded or built from events."""
+    path = synthetic_tops(400, n_symbols=30, seed=seed).write(tmp_path / "t.pcap")
+    decoder, checked = ColumnarSegmentDecoder(), 0
+    for recv, payload in iter_datagrams(path):
+        decoded = decoder.decode(payload, recv)
+        for batch in (decoded, DatagramBatch.from_events(list(decoded), "IEX", recv)):
+            for kind in ROW_KINDS:
+                padded = [(r[0].ljust(8, b"\0"), *r[1:]) for r in batch.rows(kind).tolist()]
+                assert batch.raw_rows(kind) == padded, kind
+                checked += len(padded)
+    assert checked > 400

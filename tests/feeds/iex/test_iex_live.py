@@ -255,3 +255,76 @@ def test_until_done_ends_when_the_feed_closes_and_raises_its_error() -> None:
         failing.close()
 
     asyncio.run(main())
+
+
+def test_a_bounded_spin_goes_back_to_epoll_and_resumes_on_the_next_datagram(
+    tmp_path: Path,
+) -> None:
+    """``spin_s``: after a datagram the receiver polls the socket for ``spin_s``, then
+    sleeps in the event loop again (no slice runs while idle); the next datagram starts a
+    new spin. ``math.inf`` spins from the bind on, and ``close`` stops it."""
+    import math
+    import socket
+
+    path = synthetic_tops(200, n_symbols=5, seed=4).write(tmp_path / "t.pcap")
+    payloads = [p for _, p in iter_datagrams(path)]
+
+    async def main() -> tuple[int, int, int, int, list[Event], bool]:
+        feed = await LiveFeed.bind("127.0.0.1", 0, spin_s=0.02)
+        got: list[Event] = []
+        feed.on_ready = lambda: got.extend(e for b in feed.take_ready() for e in b.events())
+        await asyncio.sleep(0.1)
+        before = feed.stats.spin_slices  # nothing received: no spin yet
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender.sendto(payloads[0], ("127.0.0.1", feed.port))
+        await asyncio.sleep(0.2)  # 20 ms of spinning, then back to epoll_wait
+        spun = feed.stats.spin_slices
+        await asyncio.sleep(0.1)
+        idle = feed.stats.spin_slices
+        for payload in payloads[1:]:
+            sender.sendto(payload, ("127.0.0.1", feed.port))
+        await asyncio.sleep(0.2)
+        sender.close()
+        again = feed.stats.spin_slices
+        feed.close()
+        busy = await LiveFeed.bind("127.0.0.1", 0, spin_s=math.inf)
+        await asyncio.sleep(0.05)
+        spinning = busy.stats.spin_slices > 0 and busy._spin_next is not None
+        busy.close()
+        assert busy._spin_next is None
+        return before, spun, idle, again, got, spinning
+
+    before, spun, idle, again, got, spinning = asyncio.run(main())
+    assert before == 0
+    assert spun > 0
+    assert idle == spun  # the spin ended: the loop sleeps again
+    assert again > idle
+    assert _no_recv(got) == _no_recv(list(iter_events(path)))
+    assert spinning
+    with pytest.raises(ValueError, match="spin_s must be >= 0"):
+        LiveFeed(spin_s=-1.0)
+
+
+def test_an_iterating_consumer_gets_every_event_while_the_receiver_spins(
+    tmp_path: Path,
+) -> None:
+    """Without ``on_ready`` a task consumes the queue: a spinning receiver hands over at the
+    first datagram of a slice, and the task sees every event, in order."""
+    import math
+
+    path = synthetic_tops(2_000, n_symbols=20, seed=6).write(tmp_path / "t.pcap")
+
+    async def main() -> list[Event]:
+        feed = await LiveFeed.bind("127.0.0.1", 0, spin_s=math.inf)
+        got: list[Event] = []
+
+        async def consume() -> None:
+            got.extend([event async for event in feed.events(idle_timeout_s=0.5)])
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(consume())
+            await replay(path, "127.0.0.1", feed.port, speed=0)
+        feed.close()
+        return got
+
+    assert _no_recv(asyncio.run(main())) == _no_recv(list(iter_events(path)))

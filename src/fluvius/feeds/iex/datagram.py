@@ -43,6 +43,7 @@ True
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
@@ -86,6 +87,19 @@ _OUT_CAP = int(
     + 64
 )
 _BOTH = 2  # decode_rows' mode: check, then write packed
+_STRUCT_CODES = {"S8": "8s", "<i8": "q", "<u8": "Q", "<i4": "i", "<u4": "I", "<i2": "h"}
+_STRUCT_CODES |= {"<u2": "H", "|i1": "b", "|u1": "B", "<f8": "d", "|S8": "8s"}
+
+
+def _row_struct(dtype: np.dtype[Any]) -> Any:
+    """``struct.Struct(...).unpack_from`` of a packed row dtype (None if a field has no code)."""
+    codes = [_STRUCT_CODES.get(dtype.fields[n][0].str) for n in dtype.names or ()]  # type: ignore[index]
+    if None in codes or struct.calcsize("<" + "".join(codes)) != dtype.itemsize:  # type: ignore[arg-type]
+        return None
+    return struct.Struct("<" + "".join(codes)).unpack_from  # type: ignore[arg-type]
+
+
+_STRUCTS = tuple(_row_struct(d) for d in _DTYPES)
 
 
 class DatagramBatch(Sequence["Event"]):
@@ -197,6 +211,23 @@ class DatagramBatch(Sequence["Event"]):
             found = np.frombuffer(self._out, dtype=_DTYPES[k], count=c, offset=start)
             self._rows[kind] = found
         return found
+
+    def raw_rows(self, kind: str) -> list[tuple[Any, ...]]:
+        """The rows of ``kind`` as tuples, read with :mod:`struct`: what ``rows(kind).tolist()``
+        gives except the symbol, which keeps its 8 NUL-padded bytes. For the few rows of
+        one datagram this skips numpy's per-call cost (and its code: after an idle gap the
+        live path runs on cold caches, where every call counts)."""
+        k = _INDEX[kind]
+        c = self._counts[k]
+        if not c:
+            return []
+        unpack = _STRUCTS[k]
+        if unpack is None:  # a field struct cannot read: numpy's rows
+            return [(r[0].ljust(8, b"\0"), *r[1:]) for r in self.rows(kind).tolist()]
+        size = _ITEMSIZE[k]
+        end = self._counts[_NK + k] - _OUT  # where the kernel's cursor for the kind stopped
+        out = self._out
+        return [unpack(out, at) for at in range(end - c * size, end, size)]
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """Every kind present → its rows (read-only structured arrays), kinds in table order."""

@@ -40,6 +40,19 @@ read it from the socket (after the kernel woke the process). ``kernel_stamps=Tru
 the kernel for its own receive time (``SO_TIMESTAMPNS``, read with ``recvmsg``): the time
 the datagram reached the socket, which also counts the wake-up of a sleeping process.
 
+Busy polling. By default the process sleeps in the event loop's ``epoll_wait`` between
+datagrams: the kernel wakes it for each one, and after an idle gap the CPU, its caches and
+TLB are cold (a virtual CPU may even have halted), so the first datagram's path runs several
+times slower than back to back. ``spin_s`` (``iex+udp://…?spin=SECONDS`` or ``?poll=busy``,
+which spins without end) keeps reading the non-blocking socket in a loop after each drain,
+for up to ``spin_s`` seconds without a datagram, before it goes back to ``epoll_wait``:
+a datagram is read as soon as it lands, on a core that never went to sleep. The spin runs
+in slices of at most :data:`SPIN_SLICE_S`; between slices the callback reschedules itself
+with ``loop.call_soon``, so the event loop still polls its other file descriptors (the
+dashboard's HTTP server, the signal wake-up), runs its timers (``--duration``) and its
+other tasks after every slice, and :meth:`close` stops the spin. The price is CPU: a whole
+core while spinning (``poll=busy``: always), and every other process on that core waits.
+
 Exposure (issue 15). :meth:`LiveFeed.bind` listens on loopback unless told otherwise;
 with a multicast ``group`` it binds the group's address, so it receives that group's
 datagrams only (not unicast sent to any address of the host). ``allow_from`` keeps the
@@ -59,6 +72,7 @@ True
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import struct
 import time
@@ -78,10 +92,13 @@ if TYPE_CHECKING:
     from fluvius.feeds.events import Event
     from fluvius.feeds.iex.datagram import DatagramBatch
 
-__all__ = ["DRAIN", "LiveFeed", "LiveStats"]
+__all__ = ["DRAIN", "SPIN_SLICE_S", "LiveFeed", "LiveStats"]
 
 DRAIN = 256
 """Datagrams read per socket wake-up at most (asyncio's own transport reads only one)."""
+
+SPIN_SLICE_S = 0.001
+"""A busy-polling receiver hands the event loop back at least this often (seconds)."""
 
 
 @dataclass(slots=True)
@@ -94,6 +111,7 @@ class LiveStats:
     overflow_drops: int = 0
     max_pending: int = 0
     foreign_drops: int = 0  # datagrams from a source not in ``allow_from``
+    spin_slices: int = 0  # busy-polling slices run (``spin_s``)
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
@@ -116,11 +134,14 @@ class LiveFeed:
         max_streams: int = MAX_STREAMS,
         allow_from: Iterable[str] | None = None,
         kernel_stamps: bool = False,
+        spin_s: float = 0.0,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending=}")
         if max_streams < 1:
             raise ValueError(f"max_streams must be >= 1, got {max_streams=}")
+        if not spin_s >= 0:
+            raise ValueError(f"spin_s must be >= 0 (math.inf: always), got {spin_s=}")
         self.report = DecodeReport()
         self.decoder = ColumnarSegmentDecoder(venue=venue, strict=strict, report=self.report)
         self.decoder.tracker.max_streams = max_streams
@@ -129,6 +150,8 @@ class LiveFeed:
         self.max_pending = max_pending
         self.clock = clock
         self.kernel_stamps = kernel_stamps
+        self.spin_s = spin_s
+        """Busy-poll the socket for this long after each datagram (see the module doc)."""
         self.on_ready: Callable[[], None] | None = None
         """Called in the socket callback when batches are queued (see the module doc)."""
         self._queue: deque[DatagramBatch] = deque()
@@ -139,6 +162,8 @@ class LiveFeed:
         self._error: BaseException | None = None
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._spin_next: asyncio.Handle | None = None  # the next slice, while spinning
+        self._spin_until = 0.0  # perf_counter() when an idle spin goes back to epoll_wait
         self.address: tuple[str, int] = ("", 0)
 
     @classmethod
@@ -162,7 +187,9 @@ class LiveFeed:
         ``options`` go to the constructor: ``strict``, ``max_pending``, ``clock``,
         ``venue``, ``max_streams`` (streams tracked at once), ``allow_from`` (source
         addresses whose datagrams are kept; None: any), ``kernel_stamps`` (stamp each
-        datagram with the kernel's receive time, ``SO_TIMESTAMPNS``; see the module doc).
+        datagram with the kernel's receive time, ``SO_TIMESTAMPNS``; see the module doc),
+        ``spin_s`` (busy-poll the socket for this long after each datagram, ``math.inf``:
+        always; see the module doc).
         """
         if host is None:
             host = group if group is not None else "127.0.0.1"
@@ -185,6 +212,9 @@ class LiveFeed:
             raise
         feed._sock, feed._loop = sock, loop
         feed.address = sock.getsockname()[:2]
+        if feed.spin_s == math.inf:  # poll=busy: spin from the start, not from a datagram
+            feed._spin_until = math.inf
+            feed._spin_next = loop.call_soon(feed._spin)
         return feed
 
     @property
@@ -194,42 +224,94 @@ class LiveFeed:
 
     # -- the socket side --------------------------------------------------------------------
     def _readable(self) -> None:
-        """Drain the socket (up to :data:`DRAIN` datagrams per wake-up, to stay fair)."""
+        """The event loop saw the socket readable: drain it, hand the batches over, and
+        busy-poll after it when asked (``spin_s``)."""
         sock = self._sock
         if sock is None:
             return
-        if self.allow_from is not None or self.kernel_stamps:
-            self._readable_msg(sock, self.allow_from)
-        else:
-            for _ in range(DRAIN):
-                try:
-                    data = sock.recv(65536)
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError as exc:  # e.g. ICMP errors reported on the socket
-                    self._fail(exc)
-                    break
-                self._receive(data, self.clock())
+        read = self._drain(sock)
         if self._queue and self.on_ready is not None:
             self.on_ready()
+        if self.spin_s and self._sock is not None:
+            if read:
+                self._spin_until = max(self._spin_until, time.perf_counter() + self.spin_s)
+            if self._spin_next is None:  # else: a slice is due; it reads the new deadline
+                self._spin()
 
-    def _readable_msg(self, sock: socket.socket, allowed: frozenset[str] | None) -> None:
-        """:meth:`_readable` keeping only the datagrams of the allowed source addresses
+    def _drain(self, sock: socket.socket) -> int:
+        """Read what is waiting, up to :data:`DRAIN` datagrams (to stay fair); how many."""
+        if self.allow_from is not None or self.kernel_stamps:
+            return self._drain_msg(sock, self.allow_from)
+        receive, clock = self._receive, self.clock
+        for n in range(DRAIN):
+            try:
+                data = sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return n
+            except OSError as exc:  # e.g. ICMP errors reported on the socket
+                self._fail(exc)
+                return n
+            receive(data, clock())
+        return DRAIN
+
+    def _drain_msg(self, sock: socket.socket, allowed: frozenset[str] | None) -> int:
+        """:meth:`_drain` keeping only the datagrams of the allowed source addresses
         (all when None), stamped with the kernel's receive time when asked."""
         clock, stamps = self.clock, self.kernel_stamps
-        for _ in range(DRAIN):
+        for n in range(DRAIN):
             try:
                 data, ancillary, _flags, (source, _port) = sock.recvmsg(65536, _STAMP_SPACE)
             except (BlockingIOError, InterruptedError):
-                return
+                return n
             except OSError as exc:
                 self._fail(exc)
-                return
+                return n
             if allowed is not None and source not in allowed:
                 self.stats.foreign_drops += 1
                 continue
             recv_ns = _kernel_ns(ancillary) if stamps else 0
             self._receive(data, recv_ns or clock())
+        return DRAIN
+
+    def _spin(self) -> None:
+        """One busy-polling slice: read the socket in a loop, handing each drain to
+        :attr:`on_ready` at once, until :data:`SPIN_SLICE_S` has passed (then the next slice
+        is scheduled with ``call_soon``, after the event loop's other work) or ``spin_s``
+        passed without a datagram (then the socket is left to ``epoll_wait`` again). Without
+        ``on_ready`` a task consumes the queue: the slice ends at the first datagram, so that
+        the task runs at once."""
+        self._spin_next = None
+        sock, loop = self._sock, self._loop
+        if sock is None or loop is None or self._error is not None:
+            return
+        clock, drain, spin_s = time.perf_counter, self._drain, self.spin_s
+        until = self._spin_until
+        now = clock()
+        if now >= until:
+            return
+        slice_end = now + SPIN_SLICE_S
+        self.stats.spin_slices += 1
+        while now < until:
+            if drain(sock):
+                if self._sock is None or self._error is not None:
+                    return  # failed
+                now = clock()
+                until = now + spin_s
+                if self._queue:
+                    if self.on_ready is None:  # a task consumes: let it run now
+                        slice_end = now
+                    else:
+                        self.on_ready()
+                        if self._sock is None:
+                            return  # closed by the consumer
+                        now = clock()
+            else:
+                now = clock()
+            if now >= slice_end:
+                self._spin_until = until
+                if now < until:
+                    self._spin_next = loop.call_soon(self._spin)
+                return
 
     def _receive(self, data: bytes, recv_ns: int) -> None:
         stats = self.stats
@@ -331,6 +413,9 @@ class LiveFeed:
     def close(self) -> None:
         """Stop receiving; iteration drains what is queued, then ends. Idempotent."""
         self._closed = True
+        if self._spin_next is not None:
+            self._spin_next.cancel()
+            self._spin_next = None
         sock, self._sock = self._sock, None
         if sock is not None:
             if self._loop is not None and not self._loop.is_closed():

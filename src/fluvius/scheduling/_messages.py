@@ -28,7 +28,7 @@ Worker -> parent::
     Unloaded(worker, session)
 
 The owner table of LoadShare says :data:`PARENT` for the nodes the parent computes itself
-(``_placement.py``): a worker reports how their inputs settled in ``Done.parent_settles``
+(``partition/_placement.py``): a worker reports how their inputs settled in ``Done.parent_settles``
 (the entries of a Settle), never in a message of their own.
 
 Worker -> worker::

@@ -23,10 +23,29 @@ alternated in each repeat so that machine load hits them alike:
   run; after the run, a click on a scope drills into it. The page is driven (playwright)
   from a child process, as a user's browser is another process: the driver's protocol
   traffic is not handled on the run's event loop. ``browser_cpu_s`` is the CPU time that
-  child, playwright's node driver and chromium used during the run.
+  child, playwright's node driver and chromium used while the datagrams flowed.
+
+Each run starts live: the graph is computed and the heap frozen (start-up), then the mode
+prepares (``stream``: curl connects; ``browser``: the page is opened and drawn, which builds
+the collapsed graph on the server, then chromium is left :data:`SETTLE_S` to finish
+drawing and writing its fresh profile), then the capture's datagrams flow (a
+:class:`GatedFeed`). So the page is opened during a live session, as a desk opens it, and
+what is measured is the session with the page open, not the page's load (its cost is
+reported: ``settle_wakeups``). ``--page-before-start`` opens the page before start-up
+instead (how this benchmark ran before the evening of 2026-12-07).
+
+Around the datagrams, the scheduler's counters (``/proc/PID/task/TID/schedstat`` and
+``status``) of this process and of its children give, per role (the run; chromium's
+browser, renderer, GPU and network-service processes; playwright's driver), the CPU time,
+the wake-ups (times a thread was scheduled in), the involuntary context switches and the
+time spent waiting for a CPU (``sched`` in the JSON; ``chromium_wakeups``,
+``chromium_cpu_s``, ``run_preempted``, ``run_waited_s``); ``--diagnose`` also prints the
+busiest threads and the renderer's own counters (CDP ``Performance.getMetrics``).
 
 Figures per run: the cycle latency (each cycle's wall time as the scheduler measures it,
-start-up excluded) p50 / p99 / mean, and the run's wall time; medians over ``--repeats``.
+start-up excluded) p50 / p90 / p99 / p99.9 / mean, and the wall time from the first
+datagram to the run's end; medians over ``--repeats``, and each repeat's p99 against its
+own ``no-http`` run (``p99_ratio_per_repeat``).
 With the server pushing (``stream``, ``browser``): ``slow_after_push``, the share of the
 slow cycles (>= the run's p99) that started within 5 ms after a push was written, next to
 ``all_after_push``, the share of all cycles that did: equal shares mean the pushes do not
@@ -46,15 +65,17 @@ import asyncio
 import bisect
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
+from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results
@@ -62,13 +83,37 @@ from fluvius.feeds.iex import iter_events
 from fluvius.feeds.iex.encode import synthetic_tops
 from fluvius.graph.spec import spec_to_graph
 from fluvius.live import LiveRun, LiveState
-from fluvius.live import http as live_http
+from fluvius.live.feeds import Feed, FeedContext, FeedUpdate, open_feed
 from fluvius.live.http import DashboardServer
 from fluvius.testing.browser import find_chromium, headless_page
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
 _SAMPLE = "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
 SAMPLE = Path(os.environ.get("FLUVIUS_IEX_SAMPLE") or Path(__file__).resolve().parents[2] / _SAMPLE)
 MODES = ("no-http", "http", "browser", "stream")
+
+
+class GatedFeed:
+    """A feed whose updates start when ``gate`` is set: the run starts (graph computed,
+    heap frozen, :attr:`LiveRun.ready`), the mode prepares (opens the page), then the
+    datagrams flow; what is measured is the cycles of a live run with the page open."""
+
+    def __init__(self, inner: Feed, gate: asyncio.Event) -> None:
+        self.inner = inner
+        self.gate = gate
+        self.name = inner.name
+        self.deterministic = inner.deterministic
+        self.clocked = inner.clocked
+
+    async def updates(self) -> AsyncIterator[FeedUpdate]:
+        await self.gate.wait()
+        async for update in self.inner.updates():
+            yield update
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def build_spec(symbols: list[str]) -> dict[str, Any]:
@@ -85,9 +130,21 @@ def build_spec(symbols: list[str]) -> dict[str, Any]:
     return spec
 
 
-async def _view(chromium: str, url: str, n_scopes: int, scope: str) -> None:
+_PAGE_METRICS = (
+    "TaskDuration",
+    "ScriptDuration",
+    "LayoutDuration",
+    "RecalcStyleDuration",
+    "LayoutCount",
+    "RecalcStyleCount",
+)
+
+
+async def _view(chromium: str, url: str, n_scopes: int, scope: str, diagnose: bool) -> None:
     """Child process of the ``browser`` mode: open the page, wait for the overview, print
-    its figures; when stdin closes (the run is over), drill into ``scope``, print."""
+    its figures; when stdin closes (the run is over), drill into ``scope``, print. With
+    ``diagnose``, the renderer's own counters (CDP ``Performance.getMetrics``: task, script,
+    layout and style time and counts) over the run are printed too."""
     async with headless_page(chromium) as browser:
         page = browser.page
         t = time.perf_counter()
@@ -103,7 +160,20 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str) -> None:
             "scopes": n_scopes,
         }
         print(json.dumps(ready), flush=True)
+
+        async def metrics() -> dict[str, float]:
+            got = await cdp.send("Performance.getMetrics")
+            return {m["name"]: m["value"] for m in got["metrics"] if m["name"] in _PAGE_METRICS}
+
+        if diagnose:
+            cdp = await page.context.new_cdp_session(page)
+            await cdp.send("Performance.enable")
+            before = await metrics()
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        page_metrics = {}
+        if diagnose:
+            after = await metrics()
+            page_metrics = {k: after[k] - before.get(k, 0.0) for k in after}
         t = time.perf_counter()
         await page.click(f'#graph g.box[data-scope="{scope}"]')
         await page.locator("#graph g.box[data-key]").first.wait_for()
@@ -111,24 +181,29 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str) -> None:
             "drill_ms": (time.perf_counter() - t) * 1e3,
             "drill_draw_ms": float(await page.get_attribute("#graph", "data-draw-ms") or "nan"),
             "requests_outside": [r for r in browser.requests if not r.startswith(url)],
+            "page_metrics": page_metrics,
         }
         print(json.dumps(done), flush=True)
 
 
+SETTLE_S = 5.0
+"""Seconds between the page drawn and the run's start (``browser`` mode; see one_run)."""
 PUSHES: list[float] = []  # when each push the server wrote ended (perf_counter)
+PUSH_BYTES: list[tuple[float, int]] = []  # (when, bytes) of every write to a stream
 AFTER_PUSH_S = 0.005
 
 
 def _count_pushes() -> None:
-    """Note the end of every push the dashboard server writes (``PUSHES``)."""
-    for name in ("_send", "_send_with"):
-        send = getattr(live_http, name)
+    """Note the end and size of every push the dashboard server writes (one write per push:
+    ``PUSHES``, ``PUSH_BYTES``)."""
+    write = web.StreamResponse.write
 
-        async def noted(*args: Any, _send: Any = send) -> None:
-            await _send(*args)
-            PUSHES.append(time.perf_counter())
+    async def counted(self: Any, data: bytes) -> None:
+        await write(self, data)
+        PUSHES.append(time.perf_counter())
+        PUSH_BYTES.append((PUSHES[-1], len(data)))
 
-        setattr(live_http, name, noted)
+    web.StreamResponse.write = counted  # type: ignore[method-assign]
 
 
 def _after_push(start: float) -> bool:
@@ -137,17 +212,93 @@ def _after_push(start: float) -> bool:
     return i > 0 and start - PUSHES[i - 1] < AFTER_PUSH_S
 
 
-def _children_cpu_s() -> float:
-    """CPU seconds used so far by this process's children (the page's driver: its Python,
-    playwright's node driver, chromium)."""
-    total = 0.0
+def _role(cmdline: list[str]) -> str:
+    """What a process of the page's tree is: chromium's browser, renderer, GPU or network
+    service process, playwright's driver, the benchmark's page-driving child."""
+    if not cmdline:
+        return "?"
+    exe = Path(cmdline[0]).name
+    kind = next((a.split("=", 1)[1] for a in cmdline if a.startswith("--type=")), None)
+    if "chrom" in exe:
+        if kind is None:
+            return "chromium browser"
+        if kind == "utility":
+            sub = next((a.split("=", 1)[1] for a in cmdline if a.startswith("--utility-sub")), "")
+            return "chromium utility " + sub.rsplit(".", 1)[-1]
+        return "chromium " + kind
+    if exe == "node" or any("playwright" in a for a in cmdline[:3]):
+        return "playwright driver"
+    if "_view" in cmdline:
+        return "page driver (python)"
+    return exe
+
+
+def _threads(pid: int) -> dict[int, tuple[str, int, int, int, int, int]]:
+    """tid -> (name, ns on a CPU, ns waiting for a CPU, times scheduled in, voluntary and
+    involuntary context switches) of every thread of ``pid`` (Linux /proc; {} elsewhere)."""
+    out: dict[int, tuple[str, int, int, int, int, int]] = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            run, wait, slices = map(int, (task / "schedstat").read_text().split())
+            status = (task / "status").read_text()
+            name = (task / "comm").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        switches = dict(
+            line.split(":", 1) for line in status.splitlines() if "ctxt_switches" in line
+        )
+        vol = int(switches.get("voluntary_ctxt_switches", 0))
+        nonvol = int(switches.get("nonvoluntary_ctxt_switches", 0))
+        out[int(task.name)] = (name, run, wait, slices, vol, nonvol)
+    return out
+
+
+Snapshot = dict[int, tuple[str, dict[int, tuple[str, int, int, int, int, int]]]]
+
+
+def _snapshot(children: bool) -> Snapshot:
+    """Per process (this one, or its whole tree of children): role and threads' counters."""
+    if not children:
+        return {os.getpid(): ("run", _threads(os.getpid()))}
+    snap: Snapshot = {}
     for child in psutil.Process().children(recursive=True):
         try:
-            cpu = child.cpu_times()
+            snap[child.pid] = (_role(child.cmdline()), _threads(child.pid))
         except psutil.Error:
             continue
-        total += cpu.user + cpu.system
-    return total
+    return snap
+
+
+def _sched_delta(before: Snapshot, after: Snapshot) -> dict[str, dict[str, float]]:
+    """Per role: CPU seconds, wake-ups (times scheduled in), involuntary switches
+    (preempted), seconds spent waiting for a CPU, threads that ran, between two snapshots."""
+    out: dict[str, dict[str, float]] = {}
+    for pid, (role, threads) in after.items():
+        old = before.get(pid, (role, {}))[1]
+        row = out.setdefault(
+            role, {"cpu_s": 0.0, "wakeups": 0, "preempted": 0, "wait_s": 0.0, "threads_ran": 0}
+        )
+        for tid, (_, run, wait, slices, _vol, nonvol) in threads.items():
+            o = old.get(tid, ("", 0, 0, 0, 0, 0))
+            row["cpu_s"] += (run - o[1]) / 1e9
+            row["wait_s"] += (wait - o[2]) / 1e9
+            row["wakeups"] += slices - o[3]
+            row["preempted"] += nonvol - o[5]
+            row["threads_ran"] += slices > o[3]
+    return out
+
+
+def _busy_threads(before: Snapshot, after: Snapshot, top: int = 12) -> list[str]:
+    """The threads of the tree that were scheduled in most often, as text (diagnosis)."""
+    rows = []
+    for pid, (role, threads) in after.items():
+        old = before.get(pid, (role, {}))[1]
+        for tid, (name, run, _w, slices, _v, _n) in threads.items():
+            o = old.get(tid, ("", 0, 0, 0, 0, 0))
+            if slices > o[3]:
+                rows.append((slices - o[3], (run - o[1]) / 1e6, f"{role}/{name}"))
+    rows.sort(reverse=True)
+    return [f"{w} wake-ups {ms:.1f} ms {name}" for w, ms, name in rows[:top]]
 
 
 def _quantile(ordered: list[float], q: float) -> float:
@@ -155,7 +306,12 @@ def _quantile(ordered: list[float], q: float) -> float:
 
 
 async def one_run(
-    mode: str, spec: dict[str, Any], url: str, chromium: str | None
+    mode: str,
+    spec: dict[str, Any],
+    url: str,
+    chromium: str | None,
+    diagnose: bool = False,
+    page_first: bool = False,
 ) -> dict[str, Any]:
     graph = spec_to_graph(spec)
     state = LiveState()
@@ -164,58 +320,127 @@ async def one_run(
 
     ends: list[float] = []  # when each cycle ended (perf_counter)
 
+    faults = [0, 0]  # minor page faults of this process at the first and the last cycle
+
     def keep(cycle: int, s: float, *args: Any, **kw: Any) -> None:
         if cycle > 0:
             seconds.append(s)
             ends.append(time.perf_counter())
+            faults[len(seconds) > 1] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         record_cycle(cycle, s, *args, **kw)
 
     state.record_cycle = keep  # type: ignore[method-assign]
-    run = LiveRun(graph, [url], state=state)
+    health = state.feed(url)
+    health.url = url
+    gate = asyncio.Event()
+    feed = GatedFeed(open_feed(url, FeedContext(url, frozenset(graph.source_keys), health)), gate)
+    run = LiveRun(graph, [feed], state=state)
     page_figures: dict[str, Any] = {}
-    t0 = time.perf_counter()
+    sched: dict[str, dict[str, float]] = {}
+    busy: list[str] = []
+
+    async def measured(prepare: Callable[[], Awaitable[None]] | None = None) -> None:
+        """The run: start-up (the graph computed, the heap frozen), then ``prepare`` (open
+        the page), then the feed's datagrams, with the scheduler's counters of this process
+        and its children around them (what the page's processes and the run did while the
+        cycles were measured)."""
+        task = asyncio.create_task(run.run())
+        ready = asyncio.create_task(run.ready.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            ready.cancel()
+            await task  # the run failed before its first datagram: raise
+        if prepare is not None:
+            await prepare()
+        own, tree = _snapshot(False), _snapshot(True)
+        t = time.perf_counter()
+        gate.set()
+        await task
+        end = time.perf_counter()
+        page_figures["wall_s"] = end - t
+        writes = [n for when, n in PUSH_BYTES if t <= when <= end]
+        if mode != "no-http":
+            page_figures["pushes"] = sum(1 for p in PUSHES if t <= p <= end)
+            page_figures["push_kb"] = sum(writes) / 1e3
+        own_after, tree_after = _snapshot(False), _snapshot(True)
+        sched.update(_sched_delta(own, own_after))
+        sched.update(_sched_delta(tree, tree_after))
+        busy.extend(_busy_threads(tree, tree_after))
+
     if mode == "no-http":
-        await run.run()
+        await measured()
     else:
         async with DashboardServer(state) as server:
             if mode == "http":
-                await run.run()
+                await measured()
             elif mode == "stream":  # the page's stream read by curl: the server's work alone
-                curl = await asyncio.create_subprocess_exec(
-                    "curl", "-sN", server.url + "api/stream?keys=*",
-                    stdout=asyncio.subprocess.DEVNULL,
-                )  # fmt: skip
+                curl: asyncio.subprocess.Process | None = None
+
+                async def connect() -> None:
+                    nonlocal curl
+                    curl = await asyncio.create_subprocess_exec(
+                        "curl", "-sN", server.url + "api/stream?keys=*",
+                        stdout=asyncio.subprocess.DEVNULL,
+                    )  # fmt: skip
+                    while not server.streams:  # noqa: ASYNC110 - a count, no event to wait on
+                        await asyncio.sleep(0.01)
+
                 try:
-                    await run.run()
+                    await measured(connect)
                 finally:
-                    curl.terminate()
-                    await curl.wait()
+                    if curl is not None:
+                        curl.terminate()
+                        await curl.wait()
             else:
                 assert chromium is not None
-                t = time.perf_counter()
-                picture = server.picture()
-                page_figures["api_graph_ms"] = (time.perf_counter() - t) * 1e3
-                n_scopes = min(600, len(picture["scopes"]))
-                scope = picture["scopes"][0]["id"]
-                # the page is driven from another process, as a user's browser is: the
-                # driver's protocol traffic (playwright) is not on the run's event loop
-                viewer = await asyncio.create_subprocess_exec(
-                    sys.executable, __file__, "_view", chromium, server.url, str(n_scopes), scope,
-                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                )  # fmt: skip
+                viewer: asyncio.subprocess.Process | None = None
+
+                async def open_page() -> None:
+                    """The page opened while the run is live (started, before the first
+                    datagram), as a desk opens it; the run's cycles start once the page is
+                    drawn and chromium has settled."""
+                    nonlocal viewer
+                    t = time.perf_counter()
+                    picture = server.picture()  # what the page's first /api/graph builds
+                    page_figures["api_graph_ms"] = (time.perf_counter() - t) * 1e3
+                    n_scopes = min(600, len(picture["scopes"]))
+                    scope = picture["scopes"][0]["id"]
+                    # the page is driven from another process, as a user's browser is: the
+                    # driver's protocol traffic (playwright) is not on the run's event loop
+                    viewer = await asyncio.create_subprocess_exec(
+                        sys.executable, __file__, "_view", chromium, server.url, str(n_scopes),
+                        scope, str(int(diagnose)),
+                        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    )  # fmt: skip
+                    assert viewer.stdout is not None
+                    line = await asyncio.wait_for(viewer.stdout.readline(), 180)
+                    page_figures.update(json.loads(line))
+                    # the page has been drawn; chromium then finishes rastering and
+                    # compositing it and writes its fresh profile for seconds (measured:
+                    # ~1,000 wake-ups of its processes in the first 3 s, ~40 a second after
+                    # 5 s). A desk's page has been open long before the moment measured:
+                    # the datagrams start once that is over (SETTLE_S), and what settling
+                    # cost is reported (settle_wakeups, settle_cpu_s)
+                    before_settle = _snapshot(True)
+                    await asyncio.sleep(SETTLE_S)
+                    settled = _sched_delta(before_settle, _snapshot(True))
+                    page_figures["settle_wakeups"] = sum(r["wakeups"] for r in settled.values())
+                    page_figures["settle_cpu_s"] = sum(r["cpu_s"] for r in settled.values())
+
+                if page_first:  # the earlier method: the page opened before the run starts
+                    await open_page()
+                    await measured()
+                else:
+                    await measured(open_page)
+                assert viewer is not None
                 assert viewer.stdin is not None
                 assert viewer.stdout is not None
-                ready = json.loads(await asyncio.wait_for(viewer.stdout.readline(), 180))
-                t0 = time.perf_counter()
-                cpu0 = _children_cpu_s()
-                await run.run()
-                page_figures["browser_cpu_s"] = _children_cpu_s() - cpu0
+                page_figures["browser_cpu_s"] = sum(
+                    r["cpu_s"] for role, r in sched.items() if role != "run"
+                )
                 viewer.stdin.close()  # the page is asked to drill into a scope, then leaves
-                done = json.loads(await asyncio.wait_for(viewer.stdout.read(), 180))
+                page_figures.update(json.loads(await asyncio.wait_for(viewer.stdout.read(), 180)))
                 await viewer.wait()
-                page_figures.update(ready)
-                page_figures.update(done)
-    wall = time.perf_counter() - t0
     ordered = sorted(seconds)
     if PUSHES:  # are the slow cycles the ones right after a push (the server's work)?
         slow = _quantile(ordered, 0.99)
@@ -226,29 +451,64 @@ async def one_run(
         ) / max(n_slow, 1)
         page_figures["all_after_push"] = sum(after) / max(len(after), 1)
         PUSHES.clear()
+        PUSH_BYTES.clear()
     return {
         "mode": mode,
         "keys": len(graph.keys),
         "cycles": len(seconds),
         "p50_us": _quantile(ordered, 0.50) * 1e6,
+        "p90_us": _quantile(ordered, 0.90) * 1e6,
         "p99_us": _quantile(ordered, 0.99) * 1e6,
+        "p999_us": _quantile(ordered, 0.999) * 1e6,
         "mean_us": statistics.fmean(ordered) * 1e6,
-        "wall_s": wall,
         **page_figures,
+        "page_faults": faults[1] - faults[0],
+        "run_preempted": sched["run"]["preempted"],
+        "run_waited_s": sched["run"]["wait_s"],
+        **_page_totals(sched),
+        "sched": sched,
+        "busy_threads": busy,
+    }
+
+
+def _page_totals(sched: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Chromium's processes' wake-ups and CPU during the run (the page driver's excluded)."""
+    mine = [r for role, r in sched.items() if role.startswith("chromium")]
+    if not mine:
+        return {}
+    return {
+        "chromium_wakeups": sum(r["wakeups"] for r in mine),
+        "chromium_cpu_s": sum(r["cpu_s"] for r in mine),
     }
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_view":
-        chromium, url, n_scopes, scope = sys.argv[2:6]
-        asyncio.run(_view(chromium, url, int(n_scopes), scope))
+        chromium, url, n_scopes, scope, diagnose = sys.argv[2:7]
+        asyncio.run(_view(chromium, url, int(n_scopes), scope, diagnose == "1"))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--capture", type=Path, default=SAMPLE)
     parser.add_argument("--symbols", type=int, default=0, help="busiest N symbols (0: all)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}"
+    )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="print the page's busiest threads and the renderer's counters after each run",
+    )
+    parser.add_argument(
+        "--page-before-start",
+        action="store_true",
+        help="open the page before the run starts (graph computed, heap frozen), not after",
+    )
     opts = parser.parse_args()
+    wanted = opts.modes.split(",")
+    if "no-http" not in wanted or not set(wanted) <= set(MODES):
+        parser.error(f"--modes: a subset of {', '.join(MODES)} that includes no-http")
     capture = opts.capture
     if not capture.exists():
         capture = synthetic_tops(200_000, 2000, seed=1).write(Path("/tmp/fluvius-dash-bench.pcap"))
@@ -260,21 +520,40 @@ def main() -> None:
     _count_pushes()
     chromium = find_chromium()
     curl = shutil.which("curl")
-    modes = tuple(m for m in MODES if (m != "browser" or chromium) and (m != "stream" or curl))
+    modes = tuple(
+        m for m in MODES if m in wanted and (m != "browser" or chromium) and (m != "stream" or curl)
+    )
     if chromium is None:
         print("no chromium: the browser mode is skipped")
     url = f"iex+pcap://{capture}?speed=0"
     print(f"capture {capture}, {len(symbols)} symbols; load {os.getloadavg()}")
+    # the first run in a process is faster than the later ones (its heap is fresh): one
+    # no-http run first, not counted, so that no mode gains from coming first
+    asyncio.run(one_run("no-http", spec, url, chromium))
+    PUSHES.clear()
+    PUSH_BYTES.clear()
     runs: list[dict[str, Any]] = []
     for r in range(opts.repeats):
         order = modes[r % len(modes) :] + modes[: r % len(modes)]
         for mode in order:
-            result = asyncio.run(one_run(mode, spec, url, chromium))
+            result = asyncio.run(
+                one_run(mode, spec, url, chromium, opts.diagnose, opts.page_before_start)
+            )
             result["repeat"] = r
             runs.append(result)
             extra = "".join(
                 f", {k} {result[k]:.2f}"
-                for k in ("browser_cpu_s", "overview_ms", "drill_ms", "slow_after_push")
+                for k in (
+                    "pushes",
+                    "push_kb",
+                    "browser_cpu_s",
+                    "chromium_wakeups",
+                    "chromium_cpu_s",
+                    "settle_wakeups",
+                    "overview_ms",
+                    "drill_ms",
+                    "slow_after_push",
+                )
                 if k in result
             )
             print(
@@ -283,6 +562,17 @@ def main() -> None:
                 f"wall {result['wall_s']:.2f} s{extra}",
                 flush=True,
             )
+            for role, f in sorted(result["sched"].items()):
+                print(
+                    f"      {role:32s} cpu {f['cpu_s'] * 1e3:7.1f} ms  "
+                    f"wake-ups {f['wakeups']:6.0f}  preempted {f['preempted']:5.0f}  "
+                    f"waited for a CPU {f['wait_s'] * 1e3:6.1f} ms  threads {f['threads_ran']:.0f}"
+                )
+            if opts.diagnose:
+                for line in result["busy_threads"]:
+                    print("        " + line)
+                if result.get("page_metrics"):
+                    print("      renderer: " + json.dumps(result["page_metrics"]))
     summary: dict[str, Any] = {}
     for mode in modes:
         mine = [r for r in runs if r["mode"] == mode]
@@ -290,9 +580,17 @@ def main() -> None:
             k: statistics.median(r[k] for r in mine)
             for k in (
                 "p50_us",
+                "p90_us",
                 "p99_us",
+                "p999_us",
                 "mean_us",
                 "wall_s",
+                "page_faults",
+                "run_preempted",
+                "run_waited_s",
+                "chromium_wakeups",
+                "chromium_cpu_s",
+                "settle_wakeups",
                 "api_graph_ms",
                 "overview_ms",
                 "overview_draw_ms",
@@ -306,9 +604,22 @@ def main() -> None:
     base = summary["no-http"]["p99_us"]
     for mode in modes:
         summary[mode]["p99_ratio"] = summary[mode]["p99_us"] / base
+    per_repeat: dict[str, list[float]] = {}  # each repeat's p99 against its own no-http run
+    for r in range(opts.repeats):
+        mine = {run["mode"]: run["p99_us"] for run in runs if run["repeat"] == r}
+        for mode in modes:
+            per_repeat.setdefault(mode, []).append(mine[mode] / mine["no-http"])
+    for mode in modes:
+        summary[mode]["p99_ratio_per_repeat"] = per_repeat[mode]
     print("medians:")
     for mode, s in summary.items():
-        print(f"  {mode:8s} " + "  ".join(f"{k} {v:.3f}" for k, v in s.items()))
+        print(
+            f"  {mode:8s} "
+            + "  ".join(
+                f"{k} {[round(x, 3) for x in v]}" if isinstance(v, list) else f"{k} {v:.3f}"
+                for k, v in s.items()
+            )
+        )
     if "browser" in summary:
         ratio = summary["browser"]["p99_ratio"]
         print(f"browser p99 / no-http p99 = {ratio:.3f} (target <= 1.10)")

@@ -7,7 +7,8 @@ load hits both alike):
 * options workload, defaults (the ``light`` preset): time to first value, i.e. the
   session's creation (partitioning, pickling) plus ``start()``: serial; 2 workers on a
   running pool (``warm``: spawned and used once beforehand); 2 workers spawning their own
-  (``cold``). With the scheduler's own breakdown (partition, pickling, spawn, load).
+  (``cold``). With the scheduler's own breakdown (partition, pickling, spawn, load), and
+  each repeat's ratio to the serial run just before it.
 * one-spot tick p50 (one underlying's spot moves; the underlyings in turn, the first
   round not counted) and the market-wide tick (all spots in one batch): serial vs 2
   workers, ``--tick-repeats`` sessions each in turn, the median of the sessions' medians;
@@ -91,9 +92,12 @@ def first_values(
     for _ in range(repeats):
         for name, make in schedulers.items():
             runs.setdefault(name, []).append(asyncio.run(_first_value(make(), graph)))
-    return {
+    out = {
         name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()
     }
+    for name, rs in runs.items():  # each repeat's time to first value, in run order
+        out[name]["ttfv_each_s"] = [r["ttfv_s"] for r in rs]  # type: ignore[assignment]
+    return out
 
 
 def _worker_cpu_s(session: Any) -> float:
@@ -161,10 +165,18 @@ async def _floor(scheduler: Scheduler, ticks: int = 2000) -> tuple[float, float]
         return statistics.median(wall), statistics.median(cpu)
 
 
-def _show(label: str, figures: dict[str, dict[str, float]]) -> None:
+def _show(label: str, figures: dict[str, dict[str, Any]]) -> None:
     for name, f in figures.items():
-        parts = "  ".join(f"{k} {v:.3f}" for k, v in f.items() if k != "ttfv_s")
+        parts = "  ".join(f"{k} {v:.3f}" for k, v in f.items() if k not in _NOT_SHOWN)
         print(f"  {label:8} {name:14} first value {f['ttfv_s']:.3f} s  ({parts})")
+    serial = figures["serial"]["ttfv_each_s"]
+    for name, f in figures.items():
+        if name != "serial":  # the same repeat's serial run came just before
+            each = [p / s for p, s in zip(f["ttfv_each_s"], serial, strict=True)]
+            print(f"  {label:8} {name:14} over serial, each repeat: {[round(x, 3) for x in each]}")
+
+
+_NOT_SHOWN = frozenset({"ttfv_s", "ttfv_each_s"})
 
 
 def tick_figures(
@@ -319,6 +331,7 @@ def predict(
         spots = [graph.index[k] for k in graph.source_keys if k.endswith("/spot")]
         for label, part, serial in (("serial", one, True), ("process2", two, False)):
             sim: dict[str, Any] = {"sizes": profile.sizes, "waits": profile.waits, "serial": serial}
+            sim["parent_nodes"] = not serial  # the process scheduler computes its totals
             out[f"{name}_{label}_startup_s"] = simulate(
                 graph, profile.costs, part, cal, **sim
             ).makespan_s

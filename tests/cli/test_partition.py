@@ -124,6 +124,6 @@ def test_run_adds_measured_figures(spec: Path) -> None:
         doc["lower_bound_s"] / measured["startup_seconds"]
     )
     assert len(measured["workers"]) == 2
-    # the cheap totals across workers are computed by the parent (scheduling/_placement.py)
+    # the cheap totals across workers are computed by the parent (partition/_placement.py)
     on_workers = sum(w["nodes"] for w in measured["workers"])
     assert on_workers + measured["parent_nodes"] == sum(s["nodes"] for s in doc["shares"])

@@ -171,3 +171,12 @@ def test_reaches_async() -> None:
     plain = Plan(g.build())
     assert not plain.has_async
     assert not plain.reaches_async(frozenset({0}))
+
+
+def test_a_plan_from_tables_takes_its_rows_later() -> None:
+    g = graph()
+    plan = Plan.from_tables(graph_tables(g), ())
+    assert plan.node_steps == []
+    plan.add_steps([node_row(5, g.items[5])])  # type: ignore[arg-type]
+    assert [s[0] for s in plan.node_steps] == [5]
+    assert plan.created_at[5] == g.items[5].created_at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import math
 from typing import Any
 
 import pytest
@@ -350,3 +351,30 @@ def test_check_key_rejects(key: object, message: str) -> None:
 def test_check_key_accepts() -> None:
     assert check_key("iv/AAPL/2026-12-18/C/150") == "iv/AAPL/2026-12-18/C/150"
     assert check_key("a b") == "a b"
+
+
+def _times(x: Any, *, k: Any = 1.0) -> Any:
+    return x * k
+
+
+def test_equal_plain_params_are_one_object_and_others_are_not() -> None:
+    g = GraphBuilder()
+    x = g.source("x", 1.0)
+    mine = {"k": 2.0}
+    for i in range(3):
+        g.node(f"a{i}", _times, x, params={"k": 2.0})
+    g.node("own", _times, x, params=mine)
+    for key, k in [("zero", 0.0), ("minus_zero", -0.0), ("int", 1), ("float", 1.0), ("true", True)]:
+        g.node(key, _times, x, params={"k": k})
+    g.node("list", _times, x, params={"k": [2.0]})
+    mine["k"] = 3.0  # the builder took a copy
+    graph = g.build()
+    params = {it.key: it.params for it in graph.items if isinstance(it, NodeSpec)}
+    assert params["a0"] is params["a1"] is params["a2"] is params["own"]
+    assert params["own"] == {"k": 2.0}
+    alike = ["zero", "minus_zero", "int", "float", "true"]
+    assert len({id(params[k]) for k in alike}) == len(alike)  # by type and bits
+    assert math.copysign(1.0, params["minus_zero"]["k"]) == -1.0
+    assert type(params["int"]["k"]) is int
+    assert type(params["true"]["k"]) is bool
+    assert params["list"] == {"k": [2.0]}

@@ -173,3 +173,57 @@ def test_fluvius_live_http_serves_the_dashboard_end_to_end(tmp_path: Path) -> No
     outside = [r for r in requests if not r.startswith(url)]
     assert requests
     assert not outside, f"requests that left the test server: {outside}"
+
+
+_TOP_ROW_IS = """key => {
+  const box = document.getElementById("grid-box").getBoundingClientRect();
+  const head = document.querySelector("#grid th").getBoundingClientRect();
+  const cell = document.elementFromPoint(box.left + 20, head.bottom + 4);
+  return cell !== null && cell.closest("tr") !== null && cell.closest("tr").dataset.key === key;
+}"""
+
+
+def test_grid_holds_only_the_rows_in_view(tmp_path: Path) -> None:
+    chromium = chromium_or_skip()
+    keys = [f"k/{i:04d}" for i in range(1500)]
+
+    async def main() -> None:
+        state = LiveState()
+        state.record_values(0, {k: float(i) for i, k in enumerate(keys)})
+        state.record_cycle(0, 0.0001, 1)
+        async with (
+            DashboardServer(state, interval_s=0.05) as server,
+            headless_page(chromium) as browser,
+        ):
+            page = browser.page
+            await page.goto(server.url)
+            await page.locator('#grid tr[data-key="k/0000"]').wait_for()
+            assert await page.inner_text("#grid-count") == "first 1,000 of 1,500 keys"
+            rows = await page.locator("#grid tbody tr").count()
+            assert 10 < rows < 60, rows  # the rows in view and a few around, not 1,000
+            heights = await page.eval_on_selector_all(
+                "#grid tbody tr", "rows => rows.map(r => r.getBoundingClientRect().height)"
+            )
+            assert set(heights) == {24}, heights  # app.js's ROW_H: margins stand for the rest
+            # the scroll range is the whole grid's, and scrolling shows the rows there
+            height = await page.eval_on_selector("#grid-box", "b => b.scrollHeight")
+            assert 1000 * 24 <= height < 1000 * 24 + 60, height
+            await page.eval_on_selector("#grid-box", "b => b.scrollIntoView()")
+            await page.eval_on_selector("#grid-box", "b => { b.scrollTop = 500 * 24; }")
+            await page.wait_for_function(_TOP_ROW_IS, arg="k/0500")  # under the sticky head
+            # a value pushed while its row was out of view shows when the row comes in
+            state.record_values(1, {"k/0003": -1.5, "k/0510": -2.5})
+            state.record_cycle(1, 0.0001, 1)
+            await page.wait_for_function(
+                "() => document.querySelector('#grid tr[data-key=\"k/0510\"]')"
+                ".cells[1].textContent === '-2.5'"
+            )
+            assert await page.locator('#grid tr[data-key="k/0003"]').count() == 0
+            await page.eval_on_selector("#grid-box", "b => { b.scrollTop = 0; }")
+            await page.wait_for_function(
+                "() => document.querySelector('#grid tr[data-key=\"k/0003\"]')"
+                "?.cells[1].textContent === '-1.5'"
+            )
+            assert await page.locator("#grid tbody tr").count() == rows
+
+    asyncio.run(main())

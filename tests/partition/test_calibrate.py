@@ -63,9 +63,11 @@ def test_calibrate_measures_every_figure_and_uses_the_scheduler_hook() -> None:
             assert name == "hanging"  # a chain on worker 0 hanging from h on worker 1
             assert crossing == [(graph.index["h"], graph.index["a0"])]
             assert part.owner[graph.index["a1999"]] == 0
-            return 2000 * 1e-5 + 3 * 0.01  # 2,000 nodes of 10 us + three messages
+            return 2e-3 + 2000 * 1e-5 + 3 * 0.01  # start, 2,000 nodes of 10 us, 3 messages
         calls.append((len(graph), workers, name))
-        return 4000 * 2e-6
+        if len(graph) == 1:  # one node: the fixed start plus two messages
+            return 2e-3 + 2 * 0.01
+        return 2e-3 + 2 * 0.01 + 3999 * 2e-6
 
     def fake_tick(graph: Graph, workers: int, partitioner: object) -> float:
         assert workers == 1
@@ -74,11 +76,14 @@ def test_calibrate_measures_every_figure_and_uses_the_scheduler_hook() -> None:
     cal = calibrate(repeats=20, run_startup=fake_run, run_tick=fake_tick, tcp=False)
     assert cal.cycle_s == pytest.approx(3e-4)
     assert cal.cycle_node_s == pytest.approx(2e-6 * 1999 / 2000)
-    assert set(calls) == {(4000, 1, "none")}
+    assert set(calls) == {(4000, 1, "none"), (1, 1, "none")}
     assert cal.worker_node_s == pytest.approx(2e-6)
-    # solving t_alt = 201 latency + 200 event and t_hanging = 3 latency + 2000 event
-    assert cal.latency_s * 201 + 200 * cal.event_node_s == pytest.approx(2.01)
-    assert cal.latency_s * 3 + 2000 * cal.event_node_s == pytest.approx(0.05)
+    # solving t_tiny = start + 2 latency, t_alt = start + 201 latency + 200 event and
+    # t_hanging = start + 3 latency + 2000 event
+    assert cal.start_s + 2 * cal.latency_s == pytest.approx(0.022)
+    assert cal.start_s + cal.latency_s * 201 + 200 * cal.event_node_s == pytest.approx(2.01)
+    assert cal.start_s + cal.latency_s * 3 + 2000 * cal.event_node_s == pytest.approx(0.052)
+    assert cal.start_s == pytest.approx(2e-3, rel=0.05)
     assert (cal.tcp_latency_s, cal.tcp_byte_s) == (Calibration().tcp_latency_s, 1e-9)
     plain = calibrate(repeats=20)
     assert plain.node_s > 0

@@ -21,6 +21,7 @@ from fluvius.partition.report import partition_report
 from fluvius.partition.simulate import simulate
 
 CAL = Calibration(
+    start_s=0.0,
     node_s=0.0,
     worker_node_s=0.0,
     event_node_s=0.0,

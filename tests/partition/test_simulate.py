@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fluvius.graph.spec import spec_to_graph
 from fluvius.partition import Calibration, Partition, partition_graph
 from fluvius.partition.cost import critical_path_s, lower_bound
 from fluvius.partition.registry import auto_candidates
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from conftest import Chains
 
 FREE = Calibration(
+    start_s=0.0,
     node_s=0.0,
     worker_node_s=0.0,
     event_node_s=0.0,
@@ -33,9 +35,11 @@ def test_one_worker_takes_the_sum_of_costs(chains: Chains) -> None:
     costs = [0.0 if r in g.sources else 0.5 + r for r in range(len(g.items))]
     one = Partition(1, (0,) * len(g.items), "one")
     assert simulate(g, costs, one, serial=True).makespan_s == pytest.approx(sum(costs))
-    cal = Calibration(node_s=1e-6, worker_node_s=3e-6, event_node_s=9.0, latency_s=0.25)
+    cal = Calibration(
+        node_s=1e-6, worker_node_s=3e-6, event_node_s=9.0, latency_s=0.25, start_s=0.125
+    )
     p = simulate(g, costs, one, cal)  # one worker process: its overhead, two messages
-    assert p.makespan_s == pytest.approx(sum(costs) + len(g) * 2e-6 + 0.5)
+    assert p.makespan_s == pytest.approx(sum(costs) + len(g) * 2e-6 + 0.5 + 0.125)
     assert (p.messages, p.values_sent, p.bytes_sent) == (0, 0, 0)
 
 
@@ -62,7 +66,9 @@ def test_a_message_waits_for_the_flush_and_the_latency() -> None:
     owner = {"x": 0, "a": 0, "b": 1, "c": 0}
     part = Partition(2, tuple(owner[k] for k in g.keys), "hand")
     costs = [0.0, 1.0, 1.0, 1.0]
-    cal = Calibration(node_s=0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.2, byte_s=0.01)
+    cal = Calibration(
+        node_s=0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.2, byte_s=0.01, start_s=0.0
+    )
     p = simulate(g, costs, part, cal, sizes=[0, 10, 10, 10])
     # start 0.2; a [0.2, 1.2], c [1.2, 2.2], send: 0.1 + 10 * 0.01 = 0.2 -> 2.4, arrives
     # 2.5, b [2.5, 3.5], the parent hears at 3.7
@@ -84,7 +90,7 @@ def test_predictions_respect_the_bounds(recipe, workers, latency, data) -> None:
     for s in g.sources:
         costs[s] = 0.0
     cal = Calibration(
-        node_s=0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=latency, byte_s=0.0
+        node_s=0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=latency, byte_s=0.0, start_s=0
     )
     for name in auto_candidates():
         part = partition_graph(g, workers, name, costs)
@@ -122,7 +128,9 @@ def test_only_the_nodes_waiting_for_remote_values_pay_the_event_driven_overhead(
     g = chains(2, 3)  # c0 -> worker 0 with the total, c1 -> worker 1
     owner = tuple(1 if k.startswith("c1") else 0 for k in g.keys)
     costs = [0.0] * len(g.items)
-    cal = Calibration(node_s=0.0, worker_node_s=1.0, event_node_s=10.0, latency_s=0.0, byte_s=0.0)
+    cal = Calibration(
+        node_s=0.0, worker_node_s=1.0, event_node_s=10.0, latency_s=0.0, byte_s=0.0, start_s=0.0
+    )
     p = simulate(g, costs, Partition(2, owner, "hand"), cal)
     # worker 0: its 3 chain nodes in the sync loop at 1, the total (reads c1) at 10
     assert p.busy_s == pytest.approx((13.0, 3.0))
@@ -142,3 +150,37 @@ def test_the_serial_start_up_pays_its_collection(
     tick = simulate(g, costs, one, cal, serial=True, changed=[g.sources[0]])
     assert tick.makespan_s == pytest.approx(4.0)  # a chain of 3 and the total, no collection
     assert tick.makespan_s < start.makespan_s
+
+
+def test_the_parent_computes_the_cheap_totals_after_the_workers() -> None:
+    spec = {
+        "sources": {"a": 1.0, "b": 1.0},
+        "nodes": {
+            "x": {"op": "scale", "inputs": ["a"], "params": {"factor": 2.0}},
+            "y": {"op": "scale", "inputs": ["b"], "params": {"factor": 2.0}},
+            "total": {"op": "sum", "inputs": ["x", "y"]},
+        },
+    }
+    g = spec_to_graph(spec, origin="totals")
+    costs = [0.0, 0.0, 1.0, 2.0, 0.5]  # a, b, x, y, total
+    part = Partition(2, (0, 1, 0, 1, 0), "hand")
+    cal = Calibration(
+        0.0,
+        worker_node_s=0.0,
+        event_node_s=0.0,
+        latency_s=0.1,
+        byte_s=0.0,
+        start_s=0.25,
+        cycle_node_s=0.0,
+    )
+    p = simulate(g, costs, part, cal, parent_nodes=True)
+    # y ends at 2.1 on worker 1, the parent hears at 2.2 and computes the total: no message
+    # between workers; plus the fixed start
+    assert p.makespan_s == pytest.approx(2.2 + 0.5 + 0.25)
+    assert p.messages == 0
+    q = simulate(g, costs, part, cal)  # the total on worker 0 (as on Dask)
+    # y's value leaves at 2.15 and arrives at 2.2; the total [2.2, 2.7]; the parent hears 2.8
+    assert q.makespan_s == pytest.approx(2.8 + 0.25)
+    assert q.messages == 1
+    tick = simulate(g, costs, part, cal, changed=[g.index["b"]], parent_nodes=True)
+    assert tick.makespan_s == pytest.approx(cal.cycle_s + 2.0 + 0.5)

@@ -17,6 +17,7 @@ from fluvius.partition.simulate import simulate
 
 FREE = Calibration(
     0.0,
+    start_s=0.0,
     worker_node_s=0.0,
     event_node_s=0.0,
     latency_s=0.0,

@@ -1,4 +1,4 @@
-"""Nodes the process scheduler's parent computes itself (``scheduling/_placement.py``)."""
+"""Nodes the process scheduler's parent computes itself (``partition/_placement.py``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from fluvius.errors import NodeError
 from fluvius.graph import GraphBuilder
 from fluvius.graph.spec import spec_to_graph
 from fluvius.partition import Partition, round_robin
+from fluvius.partition._placement import MAX_PARENT_NODES, parent_nodes
 from fluvius.scheduling import ProcessScheduler, SerialScheduler, WorkerPool, run_graph
-from fluvius.scheduling._placement import MAX_PARENT_NODES, parent_nodes
 from fluvius.scheduling.process import ProcessSession
 from fluvius.testing import SchedulerSuite
 from fluvius.testing.strategies import FloatOp

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pickle
 
-from fluvius.engine.plan import graph_tables, node_row
+from fluvius.engine.plan import Plan, graph_tables, node_row
 from fluvius.graph import GraphBuilder
 from fluvius.graph.dag import Graph
 from fluvius.graph.node import NodeSpec
@@ -50,7 +50,7 @@ def share(worker: int) -> Share:
     ]
     load = LoadShare(1, worker, OWNER, rows, "fail_fast", False, True)
     tables = pickle.loads(pickle.dumps(graph_tables(g)))
-    return make_share(tables, pickle.loads(pickle.dumps(load)))
+    return make_share(Plan.from_tables(tables, ()), pickle.loads(pickle.dumps(load)))
 
 
 def test_a_share_compiles_only_its_own_nodes() -> None:

@@ -29,7 +29,9 @@ structure tables (:class:`GraphTables`, the whole graph's keys, inputs and reade
 rows of the nodes it computes (:data:`NodeRow`); a worker process of the process scheduler
 gets exactly that, so it never unpickles or compiles the other workers' nodes. Nodes
 without a step are left out of ``node_steps`` and of the affected steps, but they keep
-their place in ``nodes``, ``children`` and ``affected`` (a worker waits for them).
+their place in ``nodes``, ``children`` and ``affected`` (a worker waits for them). The
+structure can come first (:meth:`Plan.from_tables` with no rows) and the rows later
+(:meth:`Plan.add_steps`): a worker builds the structure while the parent partitions.
 
 Stateful objects are deep-copied when the plan is built: two runs of one graph never share
 state, and the user's object stays as it was constructed.
@@ -147,15 +149,15 @@ class Plan:
             self._structure(graph_tables(graph))
             self.graph: Graph | None = graph
             self.index = graph.index
-            created = self.created_at
-            for r, item in enumerate(graph.items):
-                created[r] = item.created_at
-                if isinstance(item, NodeSpec):
-                    if calls:
+            items = graph.items
+            self.created_at = [item.created_at for item in items]
+            if calls:
+                for r, item in enumerate(items):
+                    if isinstance(item, NodeSpec):
                         self._compile_node(node_row(r, item))
-                    else:
-                        self.cutoff[r] = item.cutoff
-                        self.is_async[r] = item.kind == "async"
+            else:  # the structure's flags only (a source's are False)
+                self.cutoff = [getattr(item, "cutoff", False) for item in items]
+                self.is_async = [getattr(item, "kind", "") == "async" for item in items]
             self._finish()
 
     @classmethod
@@ -167,16 +169,17 @@ class Plan:
             plan._structure(tables)
             plan.graph = None
             plan.index = {}
-            for row in rows:
-                plan.created_at[row[0]] = row[5]
-                plan._compile_node(row)
-            plan._finish()
+            plan.add_steps(rows)
         return plan
 
     def add_steps(self, rows: Iterable[NodeRow]) -> None:
-        """Compile the nodes of ``rows`` into a plan built without them (``calls=False``):
-        the process scheduler's parent computes a few nodes itself (``_placement.py``)."""
+        """Compile the nodes of ``rows`` into a plan built without them (``calls=False``,
+        or :meth:`from_tables` without rows): a worker's own nodes once the structure is
+        built; the few nodes the process scheduler's parent computes
+        (``partition/_placement.py``)."""
+        created = self.created_at
         for row in rows:
+            created[row[0]] = row[5]
             self._compile_node(row)
         self._finish()
 

@@ -32,8 +32,10 @@ encodes it :data:`ENCODE_CHUNK` values at a time, letting the event loop run bet
 chunks: a datagram that arrives meanwhile gets its cycle after one chunk (a fraction of a
 millisecond), not after the whole push (milliseconds for a grid of 1,000 quotes). The
 status (sorting the last 4096 cycle latencies) is computed once per interval for all
-streams. The graph pictures are computed once per graph and scope, on first request, in a
-worker thread (the graph is immutable), so the loop keeps running cycles.
+streams. A push (values and status) is one write, so it wakes the browser's network
+stack once; the page applies it in one animation frame (``static/app.js``). The graph
+pictures are computed once per graph and scope, on first request, in a worker thread (the
+graph is immutable), so the loop keeps running cycles.
 
 **No surprise exposure.** ``host`` defaults to 127.0.0.1; :func:`parse_http_address`
 (:mod:`fluvius.live.address`) gives loopback when the user names only a port. The page is
@@ -400,8 +402,8 @@ class DashboardServer:
             "versions": {k: versions.get(k, -1) for k in shown},
         }
         snapshot = {k: values.get(k) for k in shown}
-        await _send_with(response, "grid", grid, "values", snapshot)
-        await _send(response, "status", self.status())
+        first = await _event_with("grid", grid, "values", snapshot)
+        await response.write((first + _event("status", self.status())).encode())
         news = (state.alerts_total, state.ended)
         while not self._stop.is_set():
             try:
@@ -410,15 +412,18 @@ class DashboardServer:
             except TimeoutError:
                 pass
             cycle = state.cycle
+            push = ""
             if cycle != seen:
                 changed = {k: values[k] for k in shown if versions.get(k, -1) > seen}
                 seen = cycle
                 if changed:
-                    await _send_with(response, "values", {"cycle": cycle}, "values", changed)
-                await _send(response, "status", self.status())
+                    push = await _event_with("values", {"cycle": cycle}, "values", changed)
+                push += _event("status", self.status())
             elif (state.alerts_total, state.ended) != news:
-                await _send(response, "status", self.status())
+                push = _event("status", self.status())
             news = (state.alerts_total, state.ended)
+            if push:  # one write per push: one wake-up of the page's network stack
+                await response.write(push.encode())
 
 
 def _int(text: str | None, default: int) -> int:
@@ -456,24 +461,22 @@ def _json_response(document: Any) -> web.Response:
     return web.Response(text=_dumps(document), content_type="application/json")
 
 
-async def _send(response: web.StreamResponse, event: str, document: Any) -> None:
-    await response.write(f"event: {event}\ndata: {_dumps(document)}\n\n".encode())
+def _event(event: str, document: Any) -> str:
+    """One Server-Sent Event."""
+    return f"event: {event}\ndata: {_dumps(document)}\n\n"
 
 
-async def _send_with(
-    response: web.StreamResponse, event: str, document: dict[str, Any], name: str, values: Any
-) -> None:
-    """Send ``document`` with ``values`` (a dict snapshot) as its field ``name``, encoded
-    :data:`ENCODE_CHUNK` values at a time with an event-loop step between chunks."""
+async def _event_with(event: str, document: dict[str, Any], name: str, values: Any) -> str:
+    """The event of ``document`` with ``values`` (a dict snapshot) as its field ``name``,
+    encoded :data:`ENCODE_CHUNK` values at a time with an event-loop step between chunks."""
     head = _dumps(document)[:-1]  # the document's object, left open
     encoded = await _encode_values(values)
     sep = "," if len(head) > 1 else ""
-    text = f"event: {event}\ndata: {head}{sep}{json.dumps(name)}:{encoded}}}\n\n"
-    await response.write(text.encode())
+    return f"event: {event}\ndata: {head}{sep}{json.dumps(name)}:{encoded}}}\n\n"
 
 
 async def _encode_values(values: dict[str, Any]) -> str:
-    """The JSON object of ``values``, a chunk at a time (see :func:`_send_with`).
+    """The JSON object of ``values``, a chunk at a time (see :func:`_event_with`).
 
     >>> many = {f"k{i}": float(i) for i in range(2 * ENCODE_CHUNK + 1)} | {"n": float("nan")}
     >>> text = asyncio.run(_encode_values(many))

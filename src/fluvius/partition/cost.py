@@ -75,13 +75,13 @@ def estimate_costs(graph: Graph, calibration: Calibration | None = None) -> tupl
     (0.0, 1e-06)
     """
     cal = calibration or default_calibration()
-    costs: list[float] = []
-    for item in graph.items:
-        if isinstance(item, NodeSpec):
-            costs.append(cal.node_s + _spin_n(item) * cal.spin_iter_s)
-        else:
-            costs.append(0.0)
-    return tuple(costs)
+    node_s, spin_s = cal.node_s, cal.spin_iter_s
+    return tuple(
+        (node_s + _spin_n(item) * spin_s if item.op == "spin" else node_s)
+        if isinstance(item, NodeSpec)
+        else 0.0
+        for item in graph.items
+    )
 
 
 def check_costs(graph: Graph, costs: Sequence[float], origin: str = "costs") -> tuple[float, ...]:

@@ -36,6 +36,13 @@ The model follows the workers' execution (``scheduling/_worker.py``):
   loading); values between workers still take ``latency_s``. A single-source tick on a
   partition that keeps each underlying on one worker involves one worker; a market-wide
   tick involves all.
+* With ``parent_nodes=True``, the parent's own nodes (``_placement.py``: the cheap totals that
+  gather values of several workers, as the process scheduler places them): no worker
+  computes them and no message between workers carries their inputs (the workers' replies
+  do); the parent computes them one after the other, for their costs, once the last worker
+  has told it that it is done.
+* Start-up only: ``start_s``, the calibrated fixed cost of a multi-process ``start()`` (the
+  parent's sending and bookkeeping, a worker's set-up beyond its nodes), is added once.
 * ``serial=True`` predicts the serial scheduler instead: no messages, no worker overhead;
   the sum of the costs when the cycle reaches no async node (the engine's sync loop),
   else every node on the event-driven transitions at ``driver_node_s`` (async waits
@@ -71,6 +78,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fluvius.graph.node import NodeSpec
+from fluvius.partition._placement import parent_nodes as choose_parent_nodes
 from fluvius.partition.calibrate import Calibration, default_calibration
 from fluvius.partition.network import NETWORKS, Network, parse_network, shipping_bytes
 
@@ -131,6 +139,7 @@ def simulate(
     changed: Iterable[int] | None = None,
     network: Network | str | None = None,
     ship_bytes: tuple[int, float] | None = None,
+    parent_nodes: bool = False,
 ) -> Prediction:
     """Predict the start-up (or one cycle) of ``graph`` under ``partition`` (module docstring).
 
@@ -167,6 +176,11 @@ def simulate(
         ``(structure bytes, bytes per node)`` of the graph as shipped at start-up (only
         used when a worker is on another host); default
         :func:`~fluvius.partition.network.shipping_bytes` of the graph.
+    parent_nodes
+        Whether the parent computes the cheap totals across workers itself (module
+        docstring), as the process scheduler does (``ProcessScheduler(parent_nodes=True)``,
+        its default); the Dask scheduler does not. Off by default: partitioners are
+        compared (``auto``, the report's table) on the workers' share alone, for both.
 
     Examples
     --------
@@ -178,7 +192,9 @@ def simulate(
     >>> x = b.source("x", 1.0)
     >>> a = b.node("a", lambda v: v, x)
     >>> _ = b.node("b", lambda v: v, a)
-    >>> cal = Calibration(0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.1, byte_s=0.0)
+    >>> cal = Calibration(
+    ...     0.0, worker_node_s=0.0, event_node_s=0.0, latency_s=0.1, byte_s=0.0, start_s=0.0
+    ... )
     >>> p = simulate(b.build(), [0.0, 1.0, 1.0], Partition(2, (0, 0, 1), "hand"), cal)
     >>> round(p.makespan_s, 6), p.messages
     (2.3, 1)
@@ -203,6 +219,13 @@ def simulate(
         total = float(sum(costs[r] for r in todo))
         return Prediction(1, total + collect, 0.0, (total,), 0, 0, 0)
     net = NETWORKS["local"] if network is None else parse_network(network)
+    here_last: list[int] = []  # the parent's own nodes, computed after the workers
+    if parent_nodes and not serial and n_workers > 1:
+        mine = frozenset(choose_parent_nodes(graph, owner))
+        here_last = sorted(todo & mine)
+        todo = todo - mine
+    if changed is None and not serial:
+        collect += cal.start_s  # the fixed cost of a multi-process start-up
     host = [net.host_of(w) for w in range(n_workers)]
     # evented[r]: r waits (itself or through an input) for another worker or an async
     # node, so its worker runs it on the event-driven transitions after its local part
@@ -357,6 +380,7 @@ def simulate(
         if ready[w] or (box and box[0][0] <= t):
             heapq.heappush(agenda, (t, w))
     makespan = max((clock[w] + edge[w] for w in involved), default=0.0) + collect
+    makespan += float(sum(costs[r] for r in here_last))  # the parent's own, after the workers
     rounds = math.ceil(n_workers / cores) if cores else 1
     return Prediction(
         workers=n_workers,

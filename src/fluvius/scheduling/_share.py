@@ -1,15 +1,17 @@
 """One worker's share of a session: what it holds, and the fast path of its cycles.
 
 Built once per session from the two load messages (``_messages.LoadGraph``: the graph's
-structure, the same for every worker; ``_messages.LoadShare``: the owner table and the rows
-of this worker's own nodes), so a worker unpickles and compiles only its own nodes, and the
+structure, the same for every worker, from which the worker builds its plan's structure as
+soon as it arrives, while the parent still partitions; ``_messages.LoadShare``: the owner
+table and the rows of this worker's own nodes), so a worker unpickles and compiles only its
+own nodes, and the
 per-share tables (owned steps, exported ranks, the start-up fast-path test) are computed by
 every worker in parallel, never by the parent and never during a cycle.
 
 Fields of :class:`Share` (the life cycle of one session in one worker)
     ``load``      the LoadShare message (session, policy, trace, freeze_gc)
     ``plan``      a :class:`~fluvius.engine.plan.Plan` of the whole structure that computes
-                  the owned nodes only (``Plan.from_tables``)
+                  the owned nodes only (``Plan.from_tables``, then ``Plan.add_steps``)
     ``state``     values and failures of owned nodes and of the inputs they read
     ``owned[r]``  whether node ``r`` is this worker's (sources are nobody's: every worker
                   reading one gets its value from the parent)
@@ -46,13 +48,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fluvius.engine.cycle import compute_cycle, compute_startup
-from fluvius.engine.plan import Plan
 from fluvius.engine.state import RunState
 from fluvius.errors import NodeError
 from fluvius.scheduling._messages import CHANGED, FAILED, UNCHANGED, Entries
 
 if TYPE_CHECKING:
-    from fluvius.engine.plan import GraphTables
+    from fluvius.engine.plan import Plan
     from fluvius.scheduling._messages import LoadShare
 
 __all__ = [
@@ -94,10 +95,12 @@ class Share:
     spans: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def make_share(tables: GraphTables, load: LoadShare) -> Share:
-    """Build worker ``load.worker``'s share of a session and its tables (module docstring)."""
+def make_share(plan: Plan, load: LoadShare) -> Share:
+    """Build worker ``load.worker``'s share of a session and its tables (module docstring)
+    on ``plan``, the structure of the session's graph without steps (``Plan.from_tables``
+    with no rows), into which the share's rows are compiled."""
     wid, owner = load.worker, load.owner
-    plan = Plan.from_tables(tables, load.rows)
+    plan.add_steps(load.rows)
     owned = [False] * plan.size
     mine = [s[0] for s in plan.node_steps]
     for r in mine:
@@ -105,11 +108,10 @@ def make_share(tables: GraphTables, load: LoadShare) -> Share:
     exports: dict[int, tuple[int, ...]] = {}
     children = plan.children
     for r in mine:
-        kids = children[r]
-        if kids:
-            dests = sorted({owner[c] for c in kids} - {wid})
-            if dests:
-                exports[r] = tuple(dests)
+        for c in children[r]:
+            if owner[c] != wid:  # read elsewhere (most nodes are not: no set for them)
+                exports[r] = tuple(sorted({owner[k] for k in children[r]} - {wid}))
+                break
     name = f"worker-{wid}[pid {os.getpid()}]"
     share = Share(load, plan, RunState(plan.initial_values()), owned, exports, name, len(mine))
     share.cache[None] = _make_tables(share, None)

@@ -40,8 +40,11 @@ STATUS_SLOT :]`` = session, cycle index, count, then up to ``STATUS_SHOWN`` rank
 The worker's I/O goes through ``_wire.Transport`` (send, receive, flush, a file descriptor
 to watch): an asyncio loop with a reader on the parent's link and on each peer's;
 messages land in one inbox, in arrival order. Commands from the parent run one at a time;
-messages of other workers for a cycle not started yet wait in ``Share.pending``; those of
-an older cycle or session are dropped (only a fail-fast abort leaves any).
+messages of other workers for a cycle not started yet wait in ``Share.pending`` (or in
+``Worker.early`` while this worker's share of their session has not arrived: the parent
+sends each worker its share and the start-up command at once, so a fast peer may export
+values before a slow one has loaded); those of an older cycle or session are dropped (only
+a fail-fast abort leaves any).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.cycle import apply_settles, settle, start_cycle
+from fluvius.engine.plan import Plan
 from fluvius.scheduling._driver import CycleDriver
 from fluvius.scheduling._messages import (
     CHANGED,
@@ -101,7 +105,6 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from fluvius.engine.cycle import CycleState
-    from fluvius.engine.plan import GraphTables
     from fluvius.errors import NodeError
 
 __all__ = ["STATUS_SHOWN", "STATUS_SLOT", "Worker", "worker_main"]
@@ -153,7 +156,9 @@ class Worker:
         self.inbox: deque[tuple[int, Any]] = deque()
         self.wake = asyncio.Event()
         self.share: Share | None = None
-        self.tables: tuple[int, GraphTables] | None = None  # (session, tables) of LoadGraph
+        self.early: list[Settle | Stop] = []  # peers' messages of a session not loaded yet
+        self.structure: tuple[int, Plan] | None = None  # (session, plan) made of LoadGraph
+        self.structure_error = ""
         self.exit = False
         self.ppid = os.getppid()
 
@@ -228,8 +233,13 @@ class Worker:
 
     def _peer_message(self, msg: Settle | Stop) -> None:
         share = self.share
-        if share is not None and msg.session == share.load.session and msg.cycle > share.index:
-            share.pending.append(msg)  # for a cycle whose command has not arrived yet
+        if share is not None and msg.session == share.load.session:
+            if msg.cycle > share.index:
+                share.pending.append(msg)  # for a cycle whose command has not arrived yet
+        elif share is None or msg.session > share.load.session:
+            # a peer already runs the start-up of a session whose share is still on its way
+            # here (the parent sends each worker its share and start-up at once)
+            self.early.append(msg)
 
     async def _command(self, msg: Any) -> None:
         kind = type(msg)
@@ -256,7 +266,13 @@ class Worker:
                     self._send(self.parent, Frozen(self.wid, share.load.session, seconds))
         elif kind is LoadGraph:
             gc.disable()  # until start-up is over: loading and start-up create no cycles
-            self.tables = (msg.session, msg.tables)
+            self.structure, self.structure_error = None, ""
+            try:  # built now, while the parent partitions: the share adds its own nodes
+                plan = Plan.from_tables(msg.tables, ())
+            except Exception as exc:  # reported when the share comes (LoadFailed)
+                self.structure_error = f"the graph's structure could not be loaded: {exc!r}"
+            else:
+                self.structure = (msg.session, plan)
         elif kind is LoadShare:
             self._load(msg)
         elif kind is Sync:
@@ -264,7 +280,7 @@ class Worker:
                 self._send_frame(self.parent, self._sync(share))
         elif kind is Unload:
             gc.enable()
-            self.share = self.tables = None
+            self.share = self.structure = None
             self.arena.release() if self.arena is not None else None
             gc.unfreeze()
             self._send(self.parent, Unloaded(self.wid, msg.session))
@@ -274,16 +290,20 @@ class Worker:
     def _load(self, load: LoadShare) -> None:
         t0 = time.perf_counter()
         try:
-            if self.tables is None or self.tables[0] != load.session:
-                raise RuntimeError("the graph's structure did not arrive before the share")
-            self.share = make_share(self.tables[1], load)
+            if self.structure is None or self.structure[0] != load.session:
+                raise RuntimeError(
+                    self.structure_error or "the graph's structure did not arrive before the share"
+                )
+            self.share = make_share(self.structure[1], load)
+            self.share.pending = [m for m in self.early if m.session == load.session]
+            self.early = []
             if self.status is not None:
                 self.status.tick_s = load.status_tick_s
                 self.status.session = load.session
         except Exception as exc:  # reported as data: the parent raises it
             self._send(self.parent, LoadFailed(self.wid, load.session, repr(exc)))
             return
-        self.tables = None
+        self.structure = None
         self._send(self.parent, Loaded(self.wid, load.session, time.perf_counter() - t0))
 
     def _sync(self, share: Share) -> bytes:
@@ -326,7 +346,6 @@ class Worker:
             state.values[r] = value
         if index > 0:
             state.cycles = index
-        sent0 = sum(ch.messages_sent for ch in self.peers.values())
         tables = cycle_tables(share, changed)
         recomputed, errors, stop, entries, moved = run_local(share, changed, tables)
         if stop is not None:
@@ -348,17 +367,14 @@ class Worker:
         share.cpu_s += time.process_time() - cpu0
         share.idle_s += idle
         share.computed += recomputed
-        sent = sum(ch.messages_sent for ch in self.peers.values())
-        figures = {
-            "nodes": share.nodes,
-            "busy_seconds": share.busy_s,
-            "cpu_seconds": share.cpu_s,  # CPU this process got: below busy means contention
-            "idle_seconds": share.idle_s,
-            "computed": share.computed,
-            "messages_sent": sent,
-            "bytes_sent": sum(ch.bytes_sent for ch in self.peers.values()),
-            "cycle_messages": sent - sent0,
-        }
+        figures = (
+            share.busy_s,
+            share.cpu_s,  # CPU this process got: below busy means contention
+            share.idle_s,
+            share.computed,
+            sum(ch.messages_sent for ch in self.peers.values()),
+            sum(ch.bytes_sent for ch in self.peers.values()),
+        )
         spans, share.spans = share.spans, []
         settles, share.to_parent = share.to_parent, []
         return Done(

@@ -147,7 +147,7 @@ class DaskScheduler:
         self.watchdog_s = check_seconds("watchdog_s", watchdog_s)
         self.cycle_timeout_s = check_seconds("cycle_timeout_s", cycle_timeout_s)
         self.heartbeat_timeout_s = check_seconds("heartbeat_timeout_s", heartbeat_timeout_s)
-        # the parent's own totals (process scheduler, ``_placement.py``) are not used on
+        # the parent's own totals (process scheduler, ``partition/_placement.py``) are not used on
         # Dask yet: the hosts run the same worker code, but nothing measured them there
         self.parent_nodes = False
 

@@ -4,7 +4,7 @@ Design note
 -----------
 Roles. The parent (this module) partitions the graph, ships each worker its share once,
 starts cycles and gathers their results. It computes only the cheap totals that gather
-values of several workers (``_placement.py``: a portfolio sum over every underlying),
+values of several workers (``partition/_placement.py``: a portfolio sum over every underlying),
 once every worker of the cycle has replied, so that a tick of one underlying is one round
 trip to its owner; its plan holds the structure and those nodes' steps only
 (``Plan(graph, calls=False)``, then ``Plan.add_steps``). Each worker (``_worker.py``)
@@ -102,10 +102,12 @@ from fluvius.errors import (
 from fluvius.graph._gc import gc_paused
 from fluvius.graph.node import NodeSpec
 from fluvius.observe.trace import write_chrome_trace
+from fluvius.partition._placement import parent_nodes
 from fluvius.partition.base import Partition, Partitioner
 from fluvius.partition.registry import partition_graph
 from fluvius.scheduling._messages import (
     CHANGED,
+    FIGURES,
     PARENT,
     UNCHANGED,
     Done,
@@ -121,7 +123,6 @@ from fluvius.scheduling._messages import (
     Values,
 )
 from fluvius.scheduling._pickling import check_item
-from fluvius.scheduling._placement import parent_nodes
 from fluvius.scheduling._pool import WAIT_S, Pool, WorkerPool, _WorkerDied
 from fluvius.scheduling._wire import dumps
 from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
@@ -172,7 +173,7 @@ class ProcessScheduler:
         over.
     parent_nodes
         Let the parent compute the cheap aggregates that gather values of several workers
-        (portfolio totals; ``_placement.py``), so that a tick of one underlying costs one
+        (portfolio totals; ``partition/_placement.py``), so that a tick of one underlying costs one
         round trip to its owner and wakes no other worker. Off when tracing.
 
     Examples
@@ -290,7 +291,7 @@ class ProcessSession(Session):
         self._reads: list[set[int]] | None = None
         t0 = time.perf_counter()
         with gc_paused():
-            structure = dumps(LoadGraph(self.sid, graph_tables(graph)))
+            structure = dumps(LoadGraph(self.sid, graph_tables(graph)), memo=False)
         self.pickle_seconds = time.perf_counter() - t0
         if self._own_pool:  # the workers start (and import) while the parent partitions
             self.pool = self._open_pool()
@@ -318,7 +319,7 @@ class ProcessSession(Session):
             raise
         self._involved: dict[frozenset[int], list[int]] = {}
         self.unsynced: set[int] = set()
-        self.figures: dict[int, dict[str, Any]] = {}
+        self.figures: dict[int, tuple[Any, ...]] = {}  # per worker: Done.figures
         self.spans: dict[int, list[tuple[Any, ...]]] = {w: [] for w in range(self.n)}
         self.trace: dict[str, Any] | None = None
         self.load_seconds = 0.0
@@ -329,7 +330,7 @@ class ProcessSession(Session):
 
     def _place_parent_nodes(self, graph: Graph, scheduler: PoolScheduler) -> None:
         """The owner table the workers get: the partition's, with ``PARENT`` for the nodes
-        the parent computes (``_placement.py``), whose steps go into the parent's plan."""
+        the parent computes (``partition/_placement.py``), whose steps go into the parent's plan."""
         self.owner = list(self.partition.owner)
         ranks: list[int] = []
         if scheduler.parent_nodes and not self.tracing and self.n > 1:
@@ -432,19 +433,18 @@ class ProcessSession(Session):
         pool.busy = True
         t0 = time.perf_counter()
         structure, *shares = self.frames
-        if not self._sent_structure:  # the same bytes for every worker
-            for w in range(self.n):
+        for w in range(self.n):  # each worker loads its share and starts computing at once
+            if not self._sent_structure:  # the same bytes for every worker
                 pool.send_frame(w, structure)
-        for w in range(self.n):
             pool.send_frame(w, shares[w])
+            pool.send(w, RunCycle(self.sid, 0, None, {}))
         self.frames = []
-        self._in_flight = True
+        self._in_flight = True  # until every worker is done: closing now must stop them
         await self._gather(Loaded, range(self.n), None)
-        self._in_flight = False
         self.load_seconds = time.perf_counter() - t0
         # each worker freezes its heap after its reply (Frozen comes later, read by _poll):
         # its next command waits for that, the values of start-up do not
-        result = await self._run(None, list(range(self.n)))
+        result = await self._finish(None, list(range(self.n)), t0)
         if progress is not None:
             progress(len(self.graph), len(self.graph))
         return result
@@ -460,17 +460,27 @@ class ProcessSession(Session):
             return CycleResult(self.state.cycles, 0, 0.0)
         return await self._run(changed, involved)
 
-    async def _run(self, changed: frozenset[int] | None, involved: list[int]) -> CycleResult:
+    async def _run(self, changed: frozenset[int], involved: list[int]) -> CycleResult:
         t0 = time.perf_counter()
         pool = self.pool
         assert pool is not None
-        index = 0 if changed is None else self.state.cycles
-        values = self.state.values
+        index = self.state.cycles
+        values, reads = self.state.values, self.reads()
         for w in involved:
-            reads = self.reads()[w]
-            sources = {} if changed is None else {s: values[s] for s in changed if s in reads}
+            mine = reads[w]
+            sources = {s: values[s] for s in changed if s in mine}
             pool.send(w, RunCycle(self.sid, index, changed, sources))
         self._in_flight = True  # until every worker is done: closing now must stop them
+        return await self._finish(changed, involved, t0)
+
+    async def _finish(
+        self, changed: frozenset[int] | None, involved: list[int], t0: float
+    ) -> CycleResult:
+        """Gather the Done replies of a cycle sent to ``involved`` (start-up when
+        ``changed`` is None), then compute the parent's own nodes."""
+        pool = self.pool
+        assert pool is not None
+        index = 0 if changed is None else self.state.cycles
         done = await self._gather(Done, involved, index)
         self._in_flight = False
         if pool.arena is not None:
@@ -504,7 +514,7 @@ class ProcessSession(Session):
         stop: tuple[int, NodeError, BaseException | None] | None,
         errors: list[tuple[int, NodeError]],
     ) -> int:
-        """The parent's own nodes (``_placement.py``), once every worker of the cycle is
+        """The parent's own nodes (``partition/_placement.py``), once every worker of the cycle is
         done: apply how their inputs settled (``Done.parent_settles``), then the engine's
         sync loop over them. Under fail-fast only those ranked below a worker's failure
         run (as in the serial loop, which stops there); one of them failing lower wins,
@@ -714,7 +724,7 @@ class ProcessSession(Session):
         pids = self.pool.pids if self.pool is not None else [0] * self.n
         out = []
         for w in range(self.n):
-            fig = self.figures.get(w, {})
+            fig = dict(zip(FIGURES, self.figures.get(w, ()), strict=False))
             out.append(
                 {
                     "worker": f"worker-{w}",

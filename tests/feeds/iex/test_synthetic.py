@@ -85,3 +85,32 @@ def test_deep_events_flag_only_their_last_price_level_update(tmp_path: Path) -> 
 def test_too_few_messages_for_the_preamble() -> None:
     with pytest.raises(ValueError, match="leaves no room after the"):
         synthetic_tops(100, n_symbols=2000)
+
+
+def test_quotes_keep_a_book_per_symbol(tmp_path: Path) -> None:
+    cap = synthetic_tops(40_000, n_symbols=300, seed=9)
+    q = decode_capture(cap.write(tmp_path / "q.pcap"), strict=True).batches["quote"].rows
+    assert (q["bid_px"] > 0).all()
+    assert (q["bid_px"] < q["ask_px"]).all()  # never locked or crossed
+    assert (q["bid_sz"] % 100 == 0).mean() > 0.8  # round lots, some odd lots
+    order = np.argsort(q["symbol"], kind="stable")
+    s = q[order]
+    same = s["symbol"][1:] == s["symbol"][:-1]  # each quote against the symbol's previous
+    bid = (s["bid_px"][1:] != s["bid_px"][:-1]) | (s["bid_sz"][1:] != s["bid_sz"][:-1])
+    ask = (s["ask_px"][1:] != s["ask_px"][:-1]) | (s["ask_sz"][1:] != s["ask_sz"][:-1])
+    assert (bid & ask)[same].mean() < 0.05  # one side changes at a time
+    assert (bid ^ ask)[same].mean() > 0.7
+    ticks = np.abs(np.diff(s["bid_px"].astype(np.int64)))[same & bid] // 10_000_000  # cents
+    assert np.median(ticks[ticks > 0]) <= 10  # a walk in ticks, not random prices
+
+
+@pytest.mark.parametrize("most", [1, 10, 30])
+def test_segments_hold_one_to_max_messages(most: int) -> None:
+    from fluvius.feeds.iex.synthetic import _segment_counts
+
+    counts = _segment_counts(np.random.default_rng(4), 50_000, most)
+    assert counts.sum() == 50_000
+    assert counts.min() >= 1
+    assert counts.max() == most
+    if most > 1:
+        assert (counts == 1).mean() > 0.5  # most segments carry one message, as IEX's do

@@ -24,13 +24,27 @@ One session, in feed order:
 * the trailer: Auction Information (closing) and Official Price ``M`` per listed symbol,
   System Events ``M``, ``E``, ``C``; and a closing heartbeat.
 
-Symbols follow a Zipf-like popularity (a few are busy, most are quiet). Each symbol's mid
-price walks on a coarse time grid (one row per symbol, 256 columns), so quotes are
-consistent over time without a per-message loop; spreads are 1 to a few cents; sizes are
-round lots, with odd-lot trades flagged 0x20. Segments hold 1 to ``max_per_segment`` (30)
-messages (mean ~3.3).
-Timestamps are increasing ns from 14:30 UTC of ``day``; a segment's send time follows its
-last message and its capture time follows the send time by tens of µs.
+Symbols follow a Zipf-like popularity (a few are busy, most are quiet). The fields are
+calibrated against the real sample (IEX HIST TOPS 1.6 of 2017-07-10; docs/benchmarks.md
+compares the two), so that the captures compress as real ones do instead of as noise:
+
+* TOPS quotes keep each symbol's book: a Quote Update changes one side's price and size
+  (52 %), one side's size (36 %) or nothing but the time (12 %), as the sample's quotes do
+  against the symbol's previous one. A side's new price is the other side's price -/+ a
+  spread of 1 to 10 cents, so prices walk in ticks from the symbol's level and the book
+  never crosses; sizes are round lots (100, 200, ... ever rarer), one in ten with an odd
+  lot. Trades are at the symbol's bid or ask, round lots or odd lots (flag 0x20), some
+  intermarket sweeps (0x80); trade ids grow by small steps;
+* DEEP price levels sit at the symbol's level (the mid price walking on a coarse time grid,
+  one row per symbol, 256 columns), mostly at the best price, sizes as above;
+* segments carry messages in bursts drawn from the sample's messages per segment (most
+  segments one message, bursts of 11, 12, 32 or 52), a burst longer than
+  ``max_per_segment`` cut into segments of that many: a mean of 3.4 messages per segment
+  at ``max_per_segment=10``, 4.3 at 30 (the default);
+* timestamps are increasing ns from 14:30 UTC of ``day``, segments about 1.4 µs per
+  message apart; TOPS messages of one segment mostly share a timestamp, DEEP events (one
+  to four Price Level Updates and maybe a trade) share one. A segment's send time follows
+  its last message and its capture time follows the send time by tens of µs.
 """
 
 from __future__ import annotations
@@ -55,6 +69,21 @@ __all__ = ["SyntheticCapture", "synthetic_deep", "synthetic_symbols", "synthetic
 _GRID = 256
 _MEAN_GAP_NS = 1400  # ~17 M messages over 6.5 h
 _TICK = 100  # one cent in IEX 1e-4 units
+# Messages per segment in the real sample (IEX HIST TOPS 1.6, 2017-07-10, 12,785 segments
+# with messages): most segments carry one message, bursts carry 11, 12, 32 or 52. A burst
+# longer than ``max_per_segment`` is cut into segments of that many (as encode._split).
+_BURSTS = np.array(
+    [[1, 10963], [2, 76], [3, 40], [4, 25], [5, 37], [6, 48], [7, 36], [8, 46], [9, 26],
+     [10, 27], [11, 431], [12, 217], [13, 2], [14, 2], [15, 1], [16, 9], [19, 1], [20, 3],
+     [21, 5], [23, 5], [24, 12], [27, 3], [28, 2], [29, 1], [30, 2], [31, 1], [32, 168],
+     [33, 1], [44, 1], [51, 1], [52, 593]],
+    dtype=np.int64,
+)  # fmt: skip
+# what a Quote Update changes against the symbol's previous quote (the sample's regular
+# symbols: one side's price and size 51 %, one side's size 35 %, nothing but the time 11 %,
+# both sides 3 %): bid price+size, ask price+size, bid size, ask size, none
+_QUOTE_ACTIONS = (0.26, 0.26, 0.18, 0.18, 0.12)
+_SAME_TIME = 0.7  # share of a segment's later messages with the timestamp of the one before
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +137,126 @@ def synthetic_symbols(n: int) -> tuple[str, ...]:
 def _stream_times(rng: np.random.Generator, n: int, start_ns: int) -> NDArray[np.int64]:
     gaps = rng.exponential(_MEAN_GAP_NS, n).astype(np.int64) + 1
     return start_ns + np.cumsum(gaps)
+
+
+def _segment_counts(rng: np.random.Generator, n: int, max_per_segment: int) -> NDArray[np.int64]:
+    """Messages per segment, summing to ``n``: bursts drawn as in the real sample, each
+    longer than ``max_per_segment`` cut into segments of that many and the rest."""
+    if max_per_segment < 1:
+        raise ValueError(f"max_per_segment must be >= 1, got {max_per_segment=}")
+    sizes, weight = _BURSTS[:, 0], _BURSTS[:, 1] / _BURSTS[:, 1].sum()
+    bursts = rng.choice(sizes, n // 3 + 16, p=weight)
+    while int(bursts.sum()) < n:  # rare: too few drawn
+        bursts = np.concatenate((bursts, rng.choice(sizes, n // 3 + 16, p=weight)))
+    pieces = -(-bursts // max_per_segment)
+    counts = np.full(int(pieces.sum()), max_per_segment, dtype=np.int64)
+    last = np.cumsum(pieces) - 1
+    counts[last] = bursts - (pieces - 1) * max_per_segment
+    k = int(np.searchsorted(np.cumsum(counts), n))  # the segment holding message n
+    counts = counts[: k + 1]
+    counts[k] -= int(counts.sum()) - n
+    return counts
+
+
+def _group_starts(keys: NDArray[np.int64]) -> NDArray[np.int64]:
+    """For sorted ``keys``: the index of the first element of each element's run."""
+    n = len(keys)
+    start = np.ones(n, dtype=bool)
+    start[1:] = keys[1:] != keys[:-1]
+    return np.maximum.accumulate(np.where(start, np.arange(n), 0))
+
+
+def _group_cumsum(x: NDArray[np.int64], first: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Cumulative sums of ``x`` restarting at each run (``first``: see _group_starts)."""
+    c = np.cumsum(x)
+    return c - c[first] + x[first]
+
+
+def _last_set(where: NDArray[np.bool_], first: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Per element: the index of the last element of its run up to it with ``where`` set,
+    or -1 when there is none."""
+    idx = np.maximum.accumulate(np.where(where, np.arange(len(where)), -1))
+    return np.where(idx >= first, idx, -1)
+
+
+def _lots(rng: np.random.Generator, n: int) -> NDArray[np.int64]:
+    """Displayed sizes: round lots (100, 200, ... ever rarer), one in ten with an odd lot."""
+    lots = 100 * np.minimum(rng.geometric(0.45, n), 50)
+    return lots + np.where(rng.random(n) < 0.1, rng.integers(1, 100, n), 0)
+
+
+def _quote_book(
+    rng: np.random.Generator, sym: NDArray[np.int64], frozen: NDArray[np.bool_],
+    mid: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], ...]:  # fmt: skip
+    """Each symbol's best bid and offer along the feed: (bid, ask in cents, bid size, ask
+    size) at every message.
+
+    A symbol's message changes one side's price and size, or one side's size, or nothing
+    (:data:`_QUOTE_ACTIONS`; ``frozen`` messages, the trades, change nothing). A side's new
+    price is the other side's price -/+ a spread of 1 to 10 cents, so the book never
+    crosses and the prices walk in ticks from ``mid`` (per symbol, cents). Vectorised: the
+    messages sorted by symbol; a run of changes of one side prices off the other side's last
+    change, a cumulative sum over the runs.
+    """
+    n = len(sym)
+    order = np.argsort(sym, kind="stable")
+    first = _group_starts(sym[order])
+    act = rng.choice(5, n, p=_QUOTE_ACTIONS)
+    act[frozen[order]] = 4
+    spread = np.minimum(rng.geometric(0.45, n), 10)
+    new_size = _lots(rng, n)
+    size0 = _lots(rng, 2 * n).reshape(2, n)  # each side's size before its first change
+    bid0 = mid[sym[order]][first] - spread[first] // 2  # before the symbol's first change
+    ask0 = bid0 + spread[first]
+    # price changes: side -1 (bid) or +1 (ask); P = the other side's price + side * spread
+    ev = np.flatnonzero(act <= 1)
+    side = np.where(act[ev] == 0, -1, 1)
+    step = side * spread[ev]
+    ev_first = _group_starts(first[ev])
+    run_end = np.ones(len(ev), dtype=bool)
+    run_end[:-1] = (first[ev][1:] != first[ev][:-1]) | (side[1:] != side[:-1])
+    ends = np.where(run_end, step, 0)  # a run moves the next run's reference by its last step
+    before = _group_cumsum(ends, ev_first) - ends
+    other0 = np.where(side[ev_first] < 0, ask0[ev], bid0[ev])  # the first run's reference
+    price = np.zeros(n, dtype=np.int64)
+    price[ev] = other0 + before + step
+    out = []
+    for changed, start in ((act == 0, bid0), (act == 1, ask0)):
+        at = _last_set(changed, first)
+        out.append(np.where(at >= 0, price[np.maximum(at, 0)], start))
+    bid, ask = out
+    floor = np.maximum(1 - np.minimum.reduceat(bid, np.unique(first)), 0)  # cents >= 1
+    lift = np.repeat(floor, np.diff(np.append(np.unique(first), n)))
+    for changed, start in (
+        ((act == 0) | (act == 2), size0[0]),
+        ((act == 1) | (act == 3), size0[1]),
+    ):
+        at = _last_set(changed, first)
+        out.append(np.where(at >= 0, new_size[np.maximum(at, 0)], start[first]))
+    result = (bid + lift, ask + lift, out[2], out[3])
+    unsorted = []
+    for column in result:
+        back = np.empty(n, dtype=np.int64)
+        back[order] = column
+        unsorted.append(back)
+    return tuple(unsorted)
+
+
+def _segment_times(
+    rng: np.random.Generator, counts: NDArray[np.int64], lo: int, n: int, start_ns: int
+) -> NDArray[np.int64]:
+    """Timestamps of messages ``lo .. lo+n-1`` of a session cut into ``counts`` segments:
+    segments about ``_MEAN_GAP_NS`` per message apart, and within a segment most messages
+    share the time of the one before (the rest are a few hundred ns later)."""
+    seg = np.repeat(np.arange(len(counts)), counts)[lo : lo + n]
+    segs = int(seg[-1] - seg[0]) + 1
+    gaps = rng.exponential(_MEAN_GAP_NS * n / segs, segs).astype(np.int64) + 1
+    seg_ns = start_ns + np.cumsum(gaps)
+    first = _group_starts(seg)
+    later = np.where(rng.random(n) < _SAME_TIME, 0, rng.exponential(300.0, n).astype(np.int64))
+    later[first == np.arange(n)] = 0
+    return np.maximum.accumulate(seg_ns[seg - seg[0]] + _group_cumsum(later, first))
 
 
 class _Builder:
@@ -231,17 +380,11 @@ def _finish(
     session_id: int,
     fmt: CaptureFormat | None,
     flow: UdpFlow | None,
-    max_per_segment: int,
+    counts: NDArray[np.int64],
 ) -> SyntheticCapture:
-    """Cut the session into segments (plus opening/closing heartbeats) and pack it."""
+    """Pack the session cut into ``counts`` segments (plus opening/closing heartbeats)."""
     table = b.table()
     n = len(table.types)
-    per = np.minimum(rng.geometric(0.3, n // 2 + 2), max_per_segment).astype(np.int64)
-    ends = np.cumsum(per)
-    k = int(np.searchsorted(ends, n))  # segments needed
-    counts = per[: k + 1].copy()
-    counts[k] = n - (int(ends[k - 1]) if k else 0)
-    counts = counts[counts > 0]
     last_ts = ts[np.cumsum(counts) - 1]
     send = np.maximum.accumulate(last_ts + rng.integers(2_000, 20_000, len(counts)))
     counts = np.concatenate(([0], counts, [0]))
@@ -299,21 +442,17 @@ def synthetic_tops(
     fixed = 6 + 7 * len(listed)
     _check(n_messages, n_symbols, fixed)
     n = n_messages - fixed
+    counts = _segment_counts(rng, n_messages, max_per_segment)
     t0 = _start_ns(day)
     b = _Builder()
     _preamble(b, names, listed, mid[:, 0], t0 - 60_000_000_000)
-    ts = _stream_times(rng, n, t0)
+    ts = _segment_times(rng, counts, 3 + 5 * len(listed), n, t0)  # after the preamble
     sym = _draw_symbols(rng, n_symbols, n)
-    cell = np.minimum((ts - t0) * _GRID // max(int(ts[-1] - t0) + 1, 1), _GRID - 1)
-    center = mid[sym, cell]
-    spread = np.minimum(rng.geometric(0.6, n), 5)
-    bid = (center - spread // 2) * _TICK
-    ask = bid + spread * _TICK
     is_trade = rng.random(n) < 0.06
-    bid_sz = 100 * rng.integers(1, 30, n)
-    ask_sz = 100 * rng.integers(1, 30, n)
+    bid, ask, bid_sz, ask_sz = _quote_book(rng, sym, is_trade, mid[:, 0])
+    bid, ask = bid * _TICK, ask * _TICK
     buy = rng.random(n) < 0.5
-    odd = rng.random(n) < 0.2
+    odd = rng.random(n) < 0.3
     types = np.where(is_trade, ord("T"), ord("Q")).astype(np.uint8)
     q = ~is_trade
     quotes = _rows(b"Q", int(q.sum()), ts[q], names[sym[q]])
@@ -321,12 +460,14 @@ def synthetic_tops(
     quotes["ask_price"], quotes["ask_size"] = ask[q], ask_sz[q]
     trades = _rows(b"T", int(is_trade.sum()), ts[is_trade], names[sym[is_trade]])
     trades["price"] = np.where(buy, ask, bid)[is_trade]
-    trades["size"] = np.where(odd, rng.integers(1, 100, n), bid_sz)[is_trade]
-    trades["flags"] = np.where(odd, 0x20, 0)[is_trade]
-    trades["trade_id"] = 1_000_000 + np.cumsum(rng.integers(1, 6, len(trades)))
+    lot = 100 * np.minimum(rng.geometric(0.6, n), 20)
+    trades["size"] = np.where(odd, rng.integers(1, 100, n), lot)[is_trade]
+    iso = rng.random(n) < 0.3  # intermarket sweep orders
+    trades["flags"] = (np.where(odd, 0x20, 0) | np.where(iso, 0x80, 0))[is_trade]
+    trades["trade_id"] = 1_000_000 + np.cumsum(rng.geometric(0.3, len(trades)))
     b.add_mixed(types, {b"Q": quotes, b"T": trades})
     _trailer(b, names, listed, mid, int(ts[-1]) + 1000)
-    return _finish(b, rng, _feed_times(b), "tops", names, session_id, fmt, flow, max_per_segment)
+    return _finish(b, rng, _feed_times(b), "tops", names, session_id, fmt, flow, counts)
 
 
 def _feed_times(b: _Builder) -> NDArray[np.int64]:
@@ -360,6 +501,7 @@ def synthetic_deep(
     fixed = 6 + 8 * len(listed)
     _check(n_messages, n_symbols, fixed)
     n = n_messages - fixed
+    counts = _segment_counts(rng, n_messages, max_per_segment)
     t0 = _start_ns(day)
     b = _Builder()
     _preamble(b, names, listed, mid[:, 0], t0 - 60_000_000_000)
@@ -385,9 +527,9 @@ def synthetic_deep(
     cell = np.minimum((ts - t0) * _GRID // max(int(ts[-1] - t0) + 1, 1), _GRID - 1)
     center = mid[sym, cell]
     buy = rng.random(n) < 0.5
-    depth = np.minimum(rng.geometric(0.4, n) - 1, 9)
+    depth = np.minimum(rng.geometric(0.55, n) - 1, 9)
     level = np.where(buy, center - 1 - depth, center + 1 + depth) * _TICK
-    lots = 100 * rng.integers(1, 30, n)
+    lots = _lots(rng, n)
     gone = rng.random(n) < 0.25
     types = np.where(is_trade, ord("T"), np.where(buy, ord("8"), ord("5"))).astype(np.uint8)
     rows: dict[bytes, NDArray[Any]] = {}
@@ -400,8 +542,8 @@ def synthetic_deep(
     trades = _rows(b"T", int(is_trade.sum()), ts[is_trade], names[sym[is_trade]])
     trades["price"] = np.where(buy, center + 1, center - 1)[is_trade] * _TICK
     trades["size"] = lots[is_trade]
-    trades["trade_id"] = 1_000_000 + np.cumsum(rng.integers(1, 6, len(trades)))
+    trades["trade_id"] = 1_000_000 + np.cumsum(rng.geometric(0.3, len(trades)))
     rows[b"T"] = trades
     b.add_mixed(types, rows)
     _trailer(b, names, listed, mid, int(ts[-1]) + 1000)
-    return _finish(b, rng, _feed_times(b), "deep", names, session_id, fmt, flow, max_per_segment)
+    return _finish(b, rng, _feed_times(b), "deep", names, session_id, fmt, flow, counts)

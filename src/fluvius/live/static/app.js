@@ -8,7 +8,6 @@ const $ = (id) => document.getElementById(id);
 
 const view = { glob: "*", scope: "" };
 let source = null;          // the EventSource
-let rows = new Map();       // key -> {tr, value, cycle}
 let nodeValues = new Map(); // key -> svg <text> of a drawn node's value
 let failed = new Set();
 let alertsShown = -1;
@@ -41,13 +40,19 @@ function svg(tag, attrs) {
 }
 
 // -- the stream ------------------------------------------------------------------------------
+// A push is applied in one animation frame: the messages only update the model (`cells`,
+// `status`) and ask for a frame; the frame writes what is on screen. A page that is hidden
+// draws nothing, and after HIDDEN_CLOSE_MS hidden it closes its stream (the server then
+// pushes nothing to it); it reconnects, with a fresh grid, when it is shown again.
+const HIDDEN_CLOSE_MS = 2000;
+let hiddenTimer = 0;
 function connect() {
   if (source) source.close();
   const q = new URLSearchParams({ keys: view.glob || "*", scope: view.scope });
   source = new EventSource("api/stream?" + q.toString());
-  source.addEventListener("grid", (e) => drawGrid(JSON.parse(e.data)));
-  source.addEventListener("values", (e) => updateValues(JSON.parse(e.data)));
-  source.addEventListener("status", (e) => drawStatus(JSON.parse(e.data)));
+  source.addEventListener("grid", (e) => setGrid(JSON.parse(e.data)));
+  source.addEventListener("values", (e) => setValues(JSON.parse(e.data)));
+  source.addEventListener("status", (e) => { status = JSON.parse(e.data); schedule(); });
   source.onopen = () => setConn("live", "live");
   source.onerror = () => setConn("lost", "reconnecting");
 }
@@ -57,70 +62,127 @@ function setConn(cls, text) {
   c.className = "conn " + cls;
   c.textContent = text;
 }
-
-function drawGrid(grid) {
-  hot = [];
-  watcher.disconnect();
-  shownRows = new Set();
-  const body = document.createDocumentFragment();
-  rows = new Map();
-  for (const key of grid.keys) {
-    const tr = el("tr");
-    tr.dataset.key = key;
-    const value = el("td", "", fmt(grid.values[key]));
-    const version = grid.versions[key];
-    const cycle = el("td", "", version === undefined || version < 0 ? "–" : String(version));
-    tr.append(el("td", "", key), value, cycle);
-    if (failed.has(key)) tr.classList.add("failed");
-    rows.set(key, { tr, value, cycle, pending: null });
-    watcher.observe(tr);
-    body.append(tr);
+document.addEventListener("visibilitychange", () => {
+  clearTimeout(hiddenTimer);
+  if (document.hidden) {
+    hiddenTimer = setTimeout(() => {
+      if (source && !$("conn").classList.contains("ended")) {
+        source.close();
+        source = null;
+        setConn("paused", "paused while hidden");
+      }
+    }, HIDDEN_CLOSE_MS);
+  } else {
+    if (!source && !$("conn").classList.contains("ended")) connect();
+    schedule();
   }
-  $("grid").tBodies[0].replaceChildren(body);
+});
+
+let frameAsked = false;
+let status = null;          // the newest status pushed, drawn by the next frame
+const stats = { pushes: 0, frames: 0, rowWrites: 0 }; // read by the benchmark
+window.fluviusDashboard = stats;
+function schedule() {
+  if (frameAsked || document.hidden) return;
+  frameAsked = true;
+  requestAnimationFrame(frame);
+}
+function frame() {
+  frameAsked = false;
+  stats.frames++;
+  if (gridDirty) drawGrid();
+  if (dirtyNodes.size) {
+    for (const key of dirtyNodes) setNodeValue(key);
+    dirtyNodes.clear();
+  }
+  if (status) {
+    drawStatus(status);
+    status = null;
+  }
+}
+
+// -- the grid --------------------------------------------------------------------------------
+// Virtualized: the model holds every key of the grid (up to 1,000) with its newest value;
+// the table holds only the rows in view (plus OVERSCAN above and below), the rows out of
+// view are margins of ROW_H pixels each (the CSS gives each row that height). A frame
+// writes only cells whose text changed, so a push costs the rows on screen, not the grid.
+const ROW_H = 24, VIEW_H = 420, OVERSCAN = 8;
+let gridKeys = [];
+let cells = new Map();      // key -> {v, cycle, seq}: the newest value and the push it came in
+let pushSeq = 0;
+let gridDirty = false;
+let dirtyNodes = new Set(); // keys whose graph box shows a value that changed
+let pool = [];              // the table's rows: {tr, key, name, value, cycle, hot, failed}
+
+function setGrid(grid) {
+  gridKeys = grid.keys;
+  cells = new Map();
+  for (const key of grid.keys) {
+    const version = grid.versions[key];
+    cells.set(key, { v: grid.values[key], cycle: version === undefined || version < 0 ? "–" : String(version), seq: -1 });
+    if (nodeValues.has(key)) dirtyNodes.add(key);
+  }
   const shown = grid.keys.length;
   $("grid-count").textContent = shown === grid.total
     ? `${int(grid.total)} keys` : `first ${int(shown)} of ${int(grid.total)} keys`;
-  for (const key of grid.keys) setNodeValue(key, grid.values[key]);
+  $("grid-box").scrollTop = 0;
+  gridDirty = true;
+  schedule();
 }
-
-// Cells changed by the last push are marked until the next one: one repaint per push (an
-// animation per cell would repaint at the screen's frame rate, taking CPU from the run).
-// Rows scrolled out of view only keep their newest value, written when they come into view:
-// a push touches the twenty-odd visible rows, not the 1,000 of the grid.
-let hot = [];
-let shownRows = new Set();
-const watcher = new IntersectionObserver((entries) => {
-  for (const e of entries) {
-    const row = rows.get(e.target.dataset.key);
-    if (!row) continue;
-    if (e.isIntersecting) {
-      shownRows.add(row);
-      if (row.pending) writeRow(row, row.pending.v, row.pending.cycle);
-    } else shownRows.delete(row);
-  }
-});
-function writeRow(row, v, cycle) {
-  row.pending = null;
-  setText(row.value, fmt(v));
-  setText(row.cycle, String(cycle));
-}
-function updateValues(msg) {
-  for (const cell of hot) cell.classList.remove("hot");
-  hot = [];
+function setValues(msg) {
+  stats.pushes++;
+  pushSeq++;
+  const cycle = String(msg.cycle);
   for (const key in msg.values) {
-    const row = rows.get(key);
-    const v = msg.values[key];
-    if (row && shownRows.has(row)) {
-      writeRow(row, v, msg.cycle);
-      row.value.classList.add("hot");
-      hot.push(row.value);
-    } else if (row) row.pending = { v, cycle: msg.cycle };
-    setNodeValue(key, v);
+    const cell = cells.get(key);
+    if (cell === undefined) continue;
+    cell.v = msg.values[key];
+    cell.cycle = cycle;
+    cell.seq = pushSeq;
+    if (nodeValues.has(key)) dirtyNodes.add(key);
+  }
+  gridDirty = true;
+  schedule();
+}
+function newRow() {
+  const tr = el("tr");
+  const name = el("td"), value = el("td"), cycle = el("td");
+  tr.append(name, value, cycle);
+  return { tr, key: null, name, value, cycle, hot: false, failed: false };
+}
+function drawGrid() {
+  gridDirty = false;
+  const box = $("grid-box"), table = $("grid");
+  const n = gridKeys.length;
+  const first = Math.max(0, Math.min(Math.floor(box.scrollTop / ROW_H) - OVERSCAN, n - 1));
+  const count = Math.max(0, Math.min(n - first, Math.ceil(VIEW_H / ROW_H) + 2 * OVERSCAN));
+  const body = table.tBodies[0];
+  while (pool.length < count) {
+    const row = newRow();
+    pool.push(row);
+    body.append(row.tr);
+  }
+  while (pool.length > count) pool.pop().tr.remove();
+  setStyle(table, "marginTop", first * ROW_H + "px");
+  setStyle(table, "marginBottom", (n - first - count) * ROW_H + "px");
+  for (let i = 0; i < count; i++) {
+    const row = pool[i], key = gridKeys[first + i], cell = cells.get(key);
+    if (row.key !== key) {
+      row.key = key;
+      row.tr.dataset.key = key;
+      row.name.textContent = key;
+    }
+    if (setText(row.value, fmt(cell.v))) stats.rowWrites++;
+    setText(row.cycle, cell.cycle);
+    const hot = cell.seq === pushSeq;
+    if (hot !== row.hot) row.value.classList.toggle("hot", (row.hot = hot));
+    const bad = failed.has(key);
+    if (bad !== row.failed) row.tr.classList.toggle("failed", (row.failed = bad));
   }
 }
-function setNodeValue(key, v) {
-  const t = nodeValues.get(key);
-  if (t) setText(t, clip(fmt(v), 24));
+function setNodeValue(key) {
+  const t = nodeValues.get(key), cell = cells.get(key);
+  if (t && cell) setText(t, clip(fmt(cell.v), 24));
 }
 // a feed URL's scheme, file name and query: iex+pcap://…/sample.pcap.gz?speed=0
 function feedLabel(name) {
@@ -128,12 +190,16 @@ function feedLabel(name) {
   return m ? m[1] + (m[2] ? "…/" : "") + m[3] : name;
 }
 
-// The status comes with every push: only text that changed is written (an unchanged
-// textContent write still invalidates layout), and the tables are rebuilt only when their
-// rows change (a feed or a worker appears), so a push costs the browser little CPU (the run
-// shares the machine with it).
+// The status comes with every push and is drawn by the push's frame: only text that changed
+// is written (an unchanged textContent write still invalidates layout), and the tables are
+// rebuilt only when their rows change (a feed or a worker appears).
 function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
+  if (node.textContent === text) return false;
+  node.textContent = text;
+  return true;
+}
+function setStyle(node, name, value) {
+  if (node.style[name] !== value) node.style[name] = value;
 }
 function drawStatus(s) {
   setText($("st-cycle"), int(s.cycle));
@@ -153,7 +219,7 @@ function drawStatus(s) {
   const nowFailed = s.failed.map((f) => f.key);
   if (nowFailed.length !== failed.size || nowFailed.some((k) => !failed.has(k))) {
     failed = new Set(nowFailed);
-    for (const [key, row] of rows) row.tr.classList.toggle("failed", failed.has(key));
+    drawGrid();
   }
   if (s.alerts_total !== alertsShown) drawAlerts(s);
 }
@@ -286,6 +352,7 @@ function drawBoxes(items, edges, label, detail, onClick) {
     frag.append(box);
   });
   g.replaceChildren(frag);
+  for (const key of nodeValues.keys()) setNodeValue(key);
   g.dataset.drawMs = (performance.now() - started).toFixed(1); // the script's share of it
 }
 
@@ -362,6 +429,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("glob").addEventListener("input", onFilter);
   $("scope").addEventListener("input", onFilter);
   $("filter").addEventListener("submit", (e) => { e.preventDefault(); onFilter(); });
+  $("grid-box").addEventListener("scroll", () => { gridDirty = true; schedule(); }, { passive: true });
   $("back").addEventListener("click", () => {
     $("scope").value = "";
     view.scope = "";

@@ -31,13 +31,14 @@ The owner table sent to the workers says :data:`~fluvius.scheduling._messages.PA
 these nodes; a worker sends how their inputs settled in its ``Done`` reply
 (``Done.parent_settles``), and the parent applies them and runs the engine's sync loop
 (``compute_cycle``) over its own nodes once every worker of the cycle is done.
+
+The choice lives in the partition layer so that the simulator (``simulate.py``) predicts
+the same placement as the process scheduler makes.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from fluvius.graph.node import NodeSpec
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -73,15 +74,28 @@ def parent_nodes(
     partition's owner table; ``costs`` measured seconds per rank, if any."""
     items, inputs, children = graph.items, graph.inputs, graph.children
     n = len(items)
+    if costs is None:  # the candidates: cheap plain sync nodes, in rank order
+        cheap = [
+            r
+            for r, it in enumerate(items)
+            if getattr(it, "op", None) in CHEAP_OPS and getattr(it, "kind", "") == "sync"
+        ]
+    else:
+        cheap = [
+            r
+            for r, it in enumerate(items)
+            if getattr(it, "kind", "") == "sync" and costs[r] <= PARENT_NODE_MAX_S
+        ]
+    if not cheap:
+        return []
+    is_source = [False] * n
+    for s in graph.sources:
+        is_source[s] = True
     span = [_NONE] * n  # cheap nodes: the one worker they gather from, or _MANY
-    for r, item in enumerate(items):
-        if not isinstance(item, NodeSpec) or item.kind != "sync":
-            continue
-        if not (item.op in CHEAP_OPS if costs is None else costs[r] <= PARENT_NODE_MAX_S):
-            continue
+    for r in cheap:
         here = _NONE
         for j in inputs[r]:
-            if not isinstance(items[j], NodeSpec):
+            if is_source[j]:
                 continue  # a source: the parent has its value
             w = _MANY if span[j] == _MANY else owner[j]
             if w == here:
@@ -93,8 +107,10 @@ def parent_nodes(
         span[r] = here
     mine = [False] * n
     left = MAX_PARENT_NODES
-    for r in range(n - 1, -1, -1):  # readers first: a node's readers are decided before it
-        if left and span[r] == _MANY and all(mine[c] for c in children[r]):
+    for r in reversed(cheap):  # readers first: a node's readers are decided before it
+        if not left:
+            break
+        if span[r] == _MANY and all(mine[c] for c in children[r]):
             mine[r] = True
             left -= 1
-    return [r for r in range(n) if mine[r]]
+    return [r for r in cheap if mine[r]]

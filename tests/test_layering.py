@@ -16,6 +16,7 @@ SRC = Path(fluvius.__file__).parent
 RANKS = {
     "_lazy": 0,
     "_jsonable": 0,
+    "_record": 0,
     "errors": 0,
     "feeds": 1,
     "graph": 1,

@@ -30,7 +30,6 @@ accepted.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -66,6 +65,11 @@ SIGNATURES = {
         f"{_C}, {_C})"
     ),
 }
+
+try:  # CPython's own SHA-256, the digests of hashlib's without loading OpenSSL (~3 ms)
+    from _sha256 import sha256  # type: ignore[import-not-found, unused-ignore]
+except ImportError:  # pragma: no cover - Python 3.12+ (_sha2) or another interpreter
+    from hashlib import sha256
 
 _LOADED: dict[str, ModuleType | None] = {}  # module path -> the loaded module or None
 PACKAGE_DIR = Path(__file__).parent
@@ -118,7 +122,7 @@ class KernelModule:
         import numpy as np
 
         source = importlib.import_module(self.source)
-        h = hashlib.sha256(Path(str(source.__file__)).read_bytes())
+        h = sha256(Path(str(source.__file__)).read_bytes())
         for part in self.depends():
             h.update(part)
         h.update(repr(sorted(self.signatures.items())).encode())

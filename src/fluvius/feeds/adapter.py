@@ -76,7 +76,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluvius.feeds.events import EVENT_TYPES, PRICE_SCALE, Event, dtype_of
-from fluvius.graph.keys import make_key
+from fluvius.graph.keys import key_maker, make_key
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
@@ -112,6 +112,7 @@ _QUOTE, _TRADE = EVENT_TYPES["quote"], EVENT_TYPES["trade"]  # rows: symbol, the
 if dtype_of("quote").names[4:7:2] != ("bid_px", "ask_px"):  # type: ignore[index]
     raise ValueError("DatagramAdapter reads bid_px and ask_px at row fields 4 and 6")
 _INITIAL: dict[str, Any] = {"quote": None, "mid": math.nan, "trade": None}
+_SOURCE_KEYS = key_maker("quote", "mid", "trade")  # a symbol's keys in one step
 _FEW = 8  # up to this many rows of a kind in a datagram are read with struct, not numpy
 
 
@@ -309,12 +310,8 @@ class DatagramAdapter:
             if len(self._keys) >= self._CACHE_LIMIT:
                 self._keys.clear()
             symbol = wire.rstrip(b"\0").decode("latin-1")
-            found = self._keys[wire] = (
-                symbol,
-                make_key("quote", symbol),
-                make_key("mid", symbol),
-                make_key("trade", symbol),
-            )
+            quote_key, mid_key, trade_key = _SOURCE_KEYS(symbol)
+            found = self._keys[wire] = (symbol, quote_key, mid_key, trade_key)
         return found
 
     def _wanted_rows(self, rows: NDArray[Any]) -> list[tuple[Any, ...]]:

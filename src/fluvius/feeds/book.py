@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from fluvius._record import frozen_record
 from fluvius.feeds.events import BOOK_DEPTH, BookLevelUpdate, Event, Price, dtype_of
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ Top = tuple[tuple[Level, ...], tuple[Level, ...]]
 _EMPTY: tuple[Best, Top] = ((0, 0, 0, 0), ((), ()))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class BestBidOffer(Event):
     """The best bid and offer of a book after an event (0 price and size: empty side)."""
 
@@ -75,7 +76,7 @@ class BestBidOffer(Event):
     ask_sz: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class BookSnapshot(Event):
     """The top levels of both sides after an event, best first: ``((px, sz), ...)``."""
 

@@ -4,7 +4,7 @@ Design note
 -----------
 An event has three shapes that carry the same field names:
 
-* **streaming** — one frozen, slotted dataclass per kind (:class:`Quote`, :class:`Trade`, ...),
+* **streaming** — one frozen, slotted class per kind (:class:`Quote`, :class:`Trade`, ...),
   for live use and for the readable reference decoder;
 * **columnar** — one numpy structured array per kind (:func:`dtype_of`), what the fast batch
   decoder produces; :class:`EventBatch` pairs such an array with its kind and venue;
@@ -46,10 +46,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, NewType
 
 import numpy as np
+
+from fluvius._record import frozen_record
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -103,7 +105,7 @@ IEX_PRICE_FACTOR = 100_000
 """IEX prices carry 4 implied decimals; multiply by this to get :data:`Price` units."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Event:
     """Fields every event has; ``kind`` is a class attribute of each concrete kind."""
 
@@ -115,7 +117,7 @@ class Event:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Quote(Event):
     """Best bid and offer (TOPS Quote Update ``Q``); a zero price/size means an empty side."""
 
@@ -127,7 +129,7 @@ class Quote(Event):
     flags: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Trade(Event):
     """A trade (Trade Report ``T``); ``flags`` are the sale condition flags."""
 
@@ -138,7 +140,7 @@ class Trade(Event):
     flags: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class BookLevelUpdate(Event):
     """One price level of one side (DEEP ``8`` buy / ``5`` sell); ``sz`` 0 removes the level.
 
@@ -152,7 +154,7 @@ class BookLevelUpdate(Event):
     event_end: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class TradingStatus(Event):
     """Trading Status ``H``: ``H`` halted, ``O`` order acceptance, ``P`` paused, ``T`` trading."""
 
@@ -161,7 +163,7 @@ class TradingStatus(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class SystemEvent(Event):
     """System Event ``S`` (``O S R M E C``); the symbol is empty."""
 
@@ -169,7 +171,7 @@ class SystemEvent(Event):
     system_event: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class SecurityDirectory(Event):
     """Security Directory ``D`` (IEX-listed symbols only)."""
 
@@ -180,7 +182,7 @@ class SecurityDirectory(Event):
     luld_tier: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class AuctionInformation(Event):
     """Auction Information ``A``; ``scheduled_auction_time`` is in ns (seconds on the wire)."""
 
@@ -199,7 +201,7 @@ class AuctionInformation(Event):
     upper_auction_collar: Price
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class TradeBreak(Event):
     """Trade Break ``B``: the trade with ``trade_id`` was broken."""
 
@@ -210,7 +212,7 @@ class TradeBreak(Event):
     trade_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class OfficialPrice(Event):
     """Official Price ``X``: ``price_type`` ``Q`` opening, ``M`` closing."""
 
@@ -219,7 +221,7 @@ class OfficialPrice(Event):
     official_price: Price
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class ShortSaleStatus(Event):
     """Short Sale Price Test Status ``P``: status 0/1 (a number), ``detail`` a letter or space."""
 
@@ -228,7 +230,7 @@ class ShortSaleStatus(Event):
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class OperationalHalt(Event):
     """Operational Halt Status ``O``: ``O`` halted on IEX, ``N`` not halted."""
 
@@ -236,7 +238,7 @@ class OperationalHalt(Event):
     operational_halt_status: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class RetailLiquidityIndicator(Event):
     """Retail Liquidity Indicator ``I``: space none, ``A`` buy, ``B`` sell, ``C`` both."""
 
@@ -244,7 +246,7 @@ class RetailLiquidityIndicator(Event):
     retail_liquidity_indicator: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class SecurityEvent(Event):
     """Security Event ``E`` (DEEP): ``O`` opening process complete, ``C`` closing complete."""
 
@@ -369,7 +371,7 @@ def dtype_of(kind: str, depth: int = BOOK_DEPTH) -> np.dtype[Any]:
     raise ValueError(f"unknown event kind {kind!r}; expected one of {known}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class EventBatch:
     """Rows of one kind from one venue, as a numpy structured array of :func:`dtype_of`."""
 
@@ -444,6 +446,7 @@ def events_from_array(
     return [cls(venue, *values) for values in zip(*columns, strict=True)]
 
 
+@cache  # one per kind (to_arrow makes every batch of a kind with it)
 def arrow_schema(kind: str) -> pa.Schema:
     """The Arrow schema of one kind: ``kind``, ``venue``, then the rows' fields.
 

@@ -8,8 +8,12 @@ white space.
 from __future__ import annotations
 
 import datetime as _dt
+from typing import TYPE_CHECKING
 
-__all__ = ["SEPARATOR", "check_key", "make_key"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["SEPARATOR", "check_key", "key_maker", "make_key"]
 
 SEPARATOR = "/"
 
@@ -41,7 +45,32 @@ def make_key(*parts: object) -> str:
     """
     if not parts:
         raise ValueError("make_key needs at least one part")
+    if len(parts) == 1 and parts[0].__class__ is str:
+        return check_key(parts[0])  # what _part checks of a str, check_key checks too
     return check_key(SEPARATOR.join(_part(p) for p in parts))
+
+
+def key_maker(*prefixes: object) -> Callable[..., tuple[str, ...]]:
+    """A function that makes ``make_key(prefix, *parts)`` for every prefix in one step.
+
+    The prefixes are checked once, here; each call checks its parts once, whatever the
+    number of prefixes (a feed's three source keys of a new symbol: one check, not three).
+
+    >>> source_keys = key_maker("quote", "mid", "trade")
+    >>> source_keys("BRK.B")
+    ('quote/BRK.B', 'mid/BRK.B', 'trade/BRK.B')
+    >>> source_keys(" AB")
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid key ' AB': surrounding white space
+    """
+    heads = tuple(make_key(prefix) + SEPARATOR for prefix in prefixes)
+
+    def keys(*parts: object) -> tuple[str, ...]:
+        tail = make_key(*parts)  # a valid key joined to a valid key is a valid key
+        return tuple([head + tail for head in heads])
+
+    return keys
 
 
 def check_key(key: object) -> str:

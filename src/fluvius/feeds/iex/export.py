@@ -17,6 +17,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ def _select(kind: str, rows: Rows, wanted: NDArray[Any] | None) -> Rows | None:
     return rows[keep]
 
 
+@cache  # one per kind: every row group of the kind is converted to it
 def parquet_schema(kind: str) -> Any:
     """The Arrow schema of one kind's Parquet files.
 
@@ -175,12 +177,13 @@ def write_parquet(
     decode goes (a progress bar reads it); the counts are of every event decoded.
 
     The capture is decoded ``chunk_bytes`` at a time (small chunks stay in the CPU caches),
-    and each kind's rows are gathered until they reach ``row_group_bytes``; each such group
-    becomes one Parquet row group (rare kinds make one group at the end, not a tiny group
-    per chunk). Three stages overlap, each on its own thread: this one decodes (compiled
-    kernels); a second joins a group's rows and turns them into an Arrow batch (numpy
-    copies and Arrow's dictionary encoding, which release the GIL); a third encodes and
-    compresses the batch into its file (Arrow's C++, GIL released). At most
+    and each kind's rows are gathered, as columns, into row groups of ``row_group_bytes``
+    (rare kinds make one group at the end, not a tiny group per chunk). Three stages
+    overlap, each on its own thread: this one decodes (compiled kernels) and copies each
+    chunk's rows into the columns of their kind's group (:class:`_RowGroup`); a second
+    turns a full group into an Arrow batch (Arrow's dictionary encoding of the text
+    columns, which releases the GIL); a third encodes and compresses the batch into its
+    file (Arrow's C++, GIL released). At most
     :data:`IN_FLIGHT` groups are past decoding at any time, so memory is bounded by the
     chunk and group sizes, whatever the size of the capture.
     """
@@ -193,9 +196,7 @@ def write_parquet(
     wanted_symbols = _symbol_filter(symbols)
     writers: dict[str, Any] = {}  # touched by the Parquet thread only, until the end
 
-    def convert(kind: str, parts: list[Rows]) -> tuple[str, Any]:
-        columns = _join_columns(dtype_of(kind), parts)
-        parts.clear()
+    def convert(kind: str, columns: dict[str, NDArray[Any]]) -> tuple[str, Any]:
         return kind, _for_parquet(kind, to_arrow(kind, columns, venue))
 
     def write(converted: Future[tuple[str, Any]]) -> None:
@@ -212,15 +213,13 @@ def write_parquet(
     to_arrow_thread = ThreadPoolExecutor(1, thread_name_prefix="fluvius-arrow")
     parquet_thread = ThreadPoolExecutor(1, thread_name_prefix="fluvius-parquet")
     in_flight: deque[Future[None]] = deque()
-    groups: dict[str, list[Rows]] = {}
-    group_bytes: dict[str, int] = {}
+    groups: dict[str, _RowGroup] = {}
 
     def flush(kind: str) -> None:
-        parts = groups.pop(kind)
-        del group_bytes[kind]
+        columns = groups.pop(kind).columns()
         while len(in_flight) >= IN_FLIGHT:
             in_flight.popleft().result()  # raises what converting or writing raised
-        converted = to_arrow_thread.submit(convert, kind, parts)
+        converted = to_arrow_thread.submit(convert, kind, columns)
         in_flight.append(parquet_thread.submit(write, converted))
 
     try:
@@ -239,10 +238,14 @@ def write_parquet(
                 rows = _select(kind, all_rows, wanted_symbols)
                 if rows is None:
                     continue
-                groups.setdefault(kind, []).append(_own(rows))
-                group_bytes[kind] = group_bytes.get(kind, 0) + _nbytes(rows)
-                if group_bytes[kind] >= row_group_bytes:
-                    flush(kind)
+                start = 0
+                while start < len(rows):
+                    group = groups.get(kind)
+                    if group is None:
+                        group = groups[kind] = _RowGroup(dtype_of(kind), row_group_bytes)
+                    start = group.add(rows, start)
+                    if group.full():
+                        flush(kind)
             del arrays
         for kind in [k for k in KINDS if k in groups]:
             flush(kind)
@@ -256,41 +259,50 @@ def write_parquet(
     return report, [_part_file(out, kind) for kind in KINDS if kind in writers]
 
 
-def _join_columns(dtype: np.dtype[Any], parts: list[Rows]) -> dict[str, NDArray[Any]]:
-    """Each field of ``parts`` (rows of ``dtype``, in order) as one contiguous column.
+class _RowGroup:
+    """One kind's rows of the Parquet row group being gathered, as one column per field.
 
-    Part by part, every field of a part before the next part: each part is read from
-    memory once and stays in the CPU cache for its other fields (a third less time than
-    joining field by field, which reads every part once per field).
+    Each decoded chunk's rows are copied into the columns as soon as they are decoded,
+    while they are in the CPU cache, and nothing keeps the chunk's arrays: the decoder's
+    next chunk reuses their memory. (Keeping each chunk's rows until the group is full and
+    joining them then cost a third more: the rows were read back from memory, and every
+    chunk was decoded into freshly allocated pages.)
 
     >>> dt = np.dtype([("a", "i8"), ("b", "u1")])
+    >>> group = _RowGroup(dt, 3 * dt.itemsize)
     >>> rows = np.array([(1, 2), (3, 4)], dt)
-    >>> {k: v.tolist() for k, v in _join_columns(dt, [rows, rows[:1]]).items()}
+    >>> group.add(rows, 0), group.full(), group.add(rows, 0), group.full()
+    (2, False, 1, True)
+    >>> {k: v.tolist() for k, v in group.columns().items()}
     {'a': [1, 3, 1], 'b': [2, 4, 2]}
     """
-    names = dtype.names or ()
-    sizes = [len(p[names[0]]) for p in parts]
-    columns = {name: np.empty(sum(sizes), dtype[name]) for name in names}
-    at = 0
-    for part, n in zip(parts, sizes, strict=True):
-        for name in names:
-            columns[name][at : at + n] = part[name]
-        at += n
-    return columns
+
+    def __init__(self, dtype: np.dtype[Any], group_bytes: int) -> None:
+        capacity = max(1, group_bytes // dtype.itemsize)
+        self._names = dtype.names or ()
+        self._columns = {name: np.empty(capacity, dtype[name]) for name in self._names}
+        self._size = 0
+        self._capacity = capacity
+
+    def add(self, rows: Rows, start: int) -> int:
+        """Copy ``rows[start:]`` in, as many as fit; the index of the first row not taken."""
+        n = min(len(rows) - start, self._capacity - self._size)
+        at = self._size
+        for name in self._names:
+            self._columns[name][at : at + n] = rows[name][start : start + n]
+        self._size = at + n
+        return start + n
+
+    def full(self) -> bool:
+        return self._size == self._capacity
+
+    def columns(self) -> dict[str, NDArray[Any]]:
+        """The gathered rows' columns (views of the group's buffers)."""
+        return {name: column[: self._size] for name, column in self._columns.items()}
 
 
 def _part_file(out: Path, kind: str) -> Path:
     return out / f"kind={kind}" / "part-0.parquet"
-
-
-def _own(rows: Rows) -> Rows:
-    """``rows``, copied if it is a small view of a bigger buffer (the chunk's rows of every
-    kind): a rare kind's few rows must not keep each chunk's buffer alive until its group
-    is full."""
-    base = rows.base
-    if base is not None and getattr(base, "nbytes", 0) > 2 * rows.nbytes:
-        return rows.copy()
-    return rows
 
 
 def _parquet_writer(path: Path, schema: Any, options: dict[str, Any]) -> Any:
@@ -323,10 +335,6 @@ def _parquet_writer(path: Path, schema: Any, options: dict[str, Any]) -> Any:
         import pyarrow.parquet as pq
 
         return pq.ParquetWriter(path, schema, memory_pool=pool, **options)
-
-
-def _nbytes(rows: Rows) -> int:
-    return int(rows.nbytes)
 
 
 def parquet_options(kind: str, compression: str = "lz4") -> dict[str, Any]:

@@ -109,7 +109,7 @@ from fluvius.errors import SpecError
 from fluvius.graph.builder import GraphBuilder
 from fluvius.graph.ops import BUILTIN_OPS, spin_loop
 from fluvius.partition.base import Partition
-from fluvius.partition.network import measure_tcp
+from fluvius.partition.network import measure_tcp, spawned_child
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -251,12 +251,8 @@ def _round_trip(conn: Connection, payload: bytes, repeats: int) -> float:
 
 def _measure_pipe(repeats: int) -> tuple[float, float, float]:
     """(latency_s, byte_s, spawn_s) by ping-pong with a spawned child."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_echo, args=(child,), daemon=True)
     t0 = time.perf_counter()
-    proc.start()
-    try:
+    with spawned_child(_echo, join_s=5) as parent:
         parent.send_bytes(b"x")
         parent.recv_bytes()
         spawn_s = time.perf_counter() - t0
@@ -264,13 +260,6 @@ def _measure_pipe(repeats: int) -> tuple[float, float, float]:
         big_size = 1 << 20
         big = _round_trip(parent, b"x" * big_size, max(5, repeats // 20))
         parent.send_bytes(b"")
-        proc.join(5)
-    finally:
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-        parent.close()
-        child.close()
     return small / 2, max(0.0, big - small) / 2 / big_size, spawn_s
 
 

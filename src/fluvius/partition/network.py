@@ -44,6 +44,7 @@ workers_per_host=1)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import multiprocessing
 import re
@@ -53,6 +54,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from multiprocessing.connection import Connection
 
     from fluvius.graph.dag import Graph
@@ -264,6 +266,27 @@ async def _ping(address: str, repeats: int) -> tuple[float, float, int]:
     return small, big, big_size
 
 
+@contextlib.contextmanager
+def spawned_child(target: Callable[[Connection], None], *, join_s: float) -> Iterator[Connection]:
+    """A spawned daemon process running ``target(its end of a pipe)``; yields the parent's
+    end. On a normal exit the child gets ``join_s`` to end; whatever happens, a child still
+    alive then is killed and both ends are closed. The echo partners of the calibration's
+    ping-pongs (:func:`measure_tcp`, :mod:`fluvius.partition.calibrate`) run this way."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(child,), daemon=True)
+    proc.start()
+    try:
+        yield parent
+        proc.join(join_s)
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        parent.close()
+        child.close()
+
+
 def measure_tcp(repeats: int = 200) -> tuple[float, float]:
     """``(tcp_latency_s, tcp_byte_s)`` of a ``distributed.comm`` TCP connection on
     127.0.0.1: half the median round trip of a 64-byte message with a spawned echo
@@ -276,22 +299,11 @@ def measure_tcp(repeats: int = 200) -> tuple[float, float]:
     """
     import distributed.comm  # noqa: F401  (fail here, before spawning, when it is missing)
 
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_tcp_echo, args=(child,), daemon=True)
-    proc.start()
-    try:
+    with spawned_child(_tcp_echo, join_s=10) as parent:
         if not parent.poll(60):
             raise RuntimeError("measure_tcp: the echo process did not start within 60 s")
         address = parent.recv()
         small, big, size = asyncio.run(_ping(address, repeats))
-        proc.join(10)
-    finally:
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-        parent.close()
-        child.close()
     return small / 2, max(0.0, big - small) / 2 / size
 
 

@@ -69,7 +69,9 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -84,16 +86,17 @@ from fluvius.feeds.iex import iter_events
 from fluvius.feeds.iex.encode import synthetic_tops
 from fluvius.graph.spec import spec_to_graph
 from fluvius.live import LiveRun, LiveState
-from fluvius.live.feeds import Feed, FeedContext, FeedUpdate, open_feed
+from fluvius.live.feeds import FeedContext, FeedUpdate, open_feed
+from fluvius.live.graphview import collapse, scope_function
 from fluvius.live.http import DashboardServer
 from fluvius.testing.browser import find_chromium, headless_page
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 
 _SAMPLE = "shared/data/iex/TOPS16_20170710_sample.pcap.gz"
 SAMPLE = Path(os.environ.get("FLUVIUS_IEX_SAMPLE") or Path(__file__).resolve().parents[2] / _SAMPLE)
-MODES = ("no-http", "http", "browser", "stream")
+MODES = ("no-http", "http", "browser", "stream", "graph")
 
 
 class GatedFeed:
@@ -323,6 +326,8 @@ async def one_run(
     diagnose: bool = False,
     page_first: bool = False,
     loops: int = 1,
+    overview: tuple[int, str] = (0, ""),
+    open_during: bool = False,
 ) -> dict[str, Any]:
     graph = spec_to_graph(spec)
     state = LiveState()
@@ -350,7 +355,10 @@ async def one_run(
     sched: dict[str, dict[str, float]] = {}
     busy: list[str] = []
 
-    async def measured(prepare: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def measured(
+        prepare: Callable[[], Awaitable[None]] | None = None,
+        during: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
         """The run: start-up (the graph computed, the heap frozen), then ``prepare`` (open
         the page), then the feed's datagrams, with the scheduler's counters of this process
         and its children around them (what the page's processes and the run did while the
@@ -366,8 +374,11 @@ async def one_run(
         own, tree = _snapshot(False), _snapshot(True)
         t = time.perf_counter()
         gate.set()
+        side = asyncio.create_task(during()) if during is not None else None
         await task
         end = time.perf_counter()
+        if side is not None:
+            await side
         page_figures["wall_s"] = end - t
         writes = [n for when, n in PUSH_BYTES if t <= when <= end]
         if mode != "no-http":
@@ -384,6 +395,19 @@ async def one_run(
         async with DashboardServer(state) as server:
             if mode == "http":
                 await measured()
+            elif mode == "graph":  # a page's first load, the server's side: /api/graph
+
+                async def get_graph() -> None:
+                    await asyncio.sleep(0.5)  # the datagrams flow
+                    t = time.perf_counter()
+                    got = await asyncio.create_subprocess_exec(
+                        "curl", "-sf", "-o", os.devnull, server.url + "api/graph"
+                    )
+                    if await got.wait():
+                        raise RuntimeError("curl: GET /api/graph failed")
+                    page_figures["api_graph_ms"] = (time.perf_counter() - t) * 1e3
+
+                await measured(during=get_graph)
             elif mode == "stream":  # the page's stream read by curl: the server's work alone
                 curl: asyncio.subprocess.Process | None = None
 
@@ -406,16 +430,13 @@ async def one_run(
                 assert chromium is not None
                 viewer: asyncio.subprocess.Process | None = None
 
-                async def open_page() -> None:
+                async def open_page(settle: bool = True) -> None:
                     """The page opened while the run is live (started, before the first
                     datagram), as a desk opens it; the run's cycles start once the page is
-                    drawn and chromium has settled."""
+                    drawn and chromium has settled. ``settle=False``: the page is opened
+                    while the datagrams flow (``--open-during``), its load measured too."""
                     nonlocal viewer
-                    t = time.perf_counter()
-                    picture = server.picture()  # what the page's first /api/graph builds
-                    page_figures["api_graph_ms"] = (time.perf_counter() - t) * 1e3
-                    n_scopes = min(600, len(picture["scopes"]))
-                    scope = picture["scopes"][0]["id"]
+                    n_scopes, scope = overview  # the page builds the server's picture
                     # the page is driven from another process, as a user's browser is: the
                     # driver's protocol traffic (playwright) is not on the run's event loop
                     viewer = await asyncio.create_subprocess_exec(
@@ -426,6 +447,8 @@ async def one_run(
                     assert viewer.stdout is not None
                     line = await asyncio.wait_for(viewer.stdout.readline(), 180)
                     page_figures.update(json.loads(line))
+                    if not settle:
+                        return
                     # the page has been drawn; chromium then finishes rastering and
                     # compositing it and writes its fresh profile for seconds (measured:
                     # ~1,000 wake-ups of its processes in the first 3 s, ~40 a second after
@@ -441,6 +464,8 @@ async def one_run(
                 if page_first:  # the earlier method: the page opened before the run starts
                     await open_page()
                     await measured()
+                elif open_during:
+                    await measured(during=lambda: open_page(settle=False))
                 else:
                     await measured(open_page)
                 assert viewer is not None
@@ -494,10 +519,33 @@ def _page_totals(sched: dict[str, dict[str, float]]) -> dict[str, float]:
     }
 
 
+async def _configured_run(
+    mode: str, config: dict[str, Any], spec: dict[str, Any]
+) -> dict[str, Any]:
+    return await one_run(
+        mode,
+        spec,
+        config["url"],
+        config["chromium"],
+        config["diagnose"],
+        config["page_first"],
+        config["loops"],
+        (int(config["overview"][0]), str(config["overview"][1])),
+        config["open_during"],
+    )
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_view":
         chromium, url, n_scopes, scope, diagnose = sys.argv[2:7]
         asyncio.run(_view(chromium, url, int(n_scopes), scope, diagnose == "1"))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "_run":  # one run, in a process of its own
+        logging.getLogger("fluvius.live").setLevel(logging.ERROR)
+        config = json.loads(Path(sys.argv[3]).read_text())
+        _count_pushes()
+        result = asyncio.run(_configured_run(sys.argv[2], config, build_spec(config["symbols"])))
+        print(json.dumps(result), flush=True)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--capture", type=Path, default=SAMPLE)
@@ -527,6 +575,18 @@ def main() -> None:
         "datagrams); 0: as fast as possible (a replay's shape)",
     )
     parser.add_argument(
+        "--open-during",
+        action="store_true",
+        help="browser mode: open the page while the datagrams flow (its load, the server's "
+        "graph picture included, is measured with the run), not before they start",
+    )
+    parser.add_argument(
+        "--same-process",
+        action="store_true",
+        help="run every run in this process (how this benchmark ran before the night of "
+        "2026-12-07; the p99 then grows from run to run), not each in a fresh one",
+    )
+    parser.add_argument(
         "--page-before-start",
         action="store_true",
         help="open the page before the run starts (graph computed, heap frozen), not after",
@@ -549,7 +609,9 @@ def main() -> None:
     chromium = find_chromium()
     curl = shutil.which("curl")
     modes = tuple(
-        m for m in MODES if m in wanted and (m != "browser" or chromium) and (m != "stream" or curl)
+        m
+        for m in MODES
+        if m in wanted and (m != "browser" or chromium) and (m not in ("stream", "graph") or curl)
     )
     if chromium is None:
         print("no chromium: the browser mode is skipped")
@@ -557,20 +619,42 @@ def main() -> None:
     if opts.loops < 1:
         parser.error("--loops: at least 1")
     print(f"capture {capture}, {len(symbols)} symbols; load {os.getloadavg()}")
-    # the first run in a process is faster than the later ones (its heap is fresh): one
-    # no-http run first, not counted, so that no mode gains from coming first
-    asyncio.run(one_run("no-http", spec, url, chromium, loops=1))
-    PUSHES.clear()
-    PUSH_BYTES.clear()
+    whole = spec_to_graph(spec)  # what the page will draw: the overview's boxes, a scope
+    picture = collapse(whole, scope_function(whole.keys))
+    overview = (min(600, len(picture["scopes"])), picture["scopes"][0]["id"])
+    del picture, whole
+    config = {
+        "symbols": sorted(symbols),
+        "url": url,
+        "chromium": chromium,
+        "diagnose": opts.diagnose,
+        "page_first": opts.page_before_start,
+        "loops": opts.loops,
+        "overview": overview,
+        "open_during": opts.open_during,
+    }
+    if opts.same_process:
+        # the first run in a process is faster than the later ones (its heap is fresh): one
+        # no-http run first, not counted, so that no mode gains from coming first
+        asyncio.run(one_run("no-http", spec, url, chromium, loops=1))
+        PUSHES.clear()
+        PUSH_BYTES.clear()
+    else:
+        config_file = Path(tempfile.mkdtemp(prefix="fluvius-dash-")) / "config.json"
+        config_file.write_text(json.dumps(config))
     runs: list[dict[str, Any]] = []
     for r in range(opts.repeats):
         order = modes[r % len(modes) :] + modes[: r % len(modes)]
         for mode in order:
-            result = asyncio.run(
-                one_run(
-                    mode, spec, url, chromium, opts.diagnose, opts.page_before_start, opts.loops
+            if opts.same_process:
+                result = asyncio.run(_configured_run(mode, config, spec))
+            else:  # each run in a process of its own: every run is a process's first
+                done = subprocess.run(
+                    [sys.executable, __file__, "_run", mode, str(config_file)],
+                    stdout=subprocess.PIPE,
+                    check=True,
                 )
-            )
+                result = json.loads(done.stdout.splitlines()[-1])
             result["repeat"] = r
             runs.append(result)
             extra = "".join(

@@ -11,6 +11,14 @@ the HTTP server) so that the page only draws boxes and edges:
 * :func:`scope_view`: the nodes of one scope, plus one box per other scope feeding it
   (``in``) or reading from it (``out``).
 
+**In steps.** A live run's server must not hold the interpreter for the 0.1–0.4 s that the
+overview of 47,000 keys takes in one go: in a worker thread that time is taken from the
+run's thread in 5 ms slices of the GIL, in the middle of its cycles. So both are also
+generators (:func:`collapse_steps`, :func:`scope_view_steps`) that yield every
+:data:`STEP` keys: the server runs them on its event loop a step at a time, between cycles,
+and :func:`finish` runs one to its end at once. :func:`collapse_steps` also returns each
+scope's keys (their ranks), which makes a scope's own view cost its nodes, not the graph.
+
 Both give every box a *layer* for a simple layered drawing (columns left to right). The
 layer of a box is one more than the highest layer among its inputs, computed in one pass
 in the graph's topological order. Scopes can depend on each other both ways (``A/x →
@@ -43,21 +51,49 @@ the rule does not fit.
 [('mid/AAPL', 0), ('spread/AAPL', 1)]
 >>> one["external"], one["edges"]
 ([{'scope': 'index', 'dir': 'out', 'layer': 1}], [[0, 1], [0, 2]])
+>>> view2, members = finish(collapse_steps(g, scope_of))
+>>> view2 == view, members["AAPL"]
+(True, [0, 1])
+>>> finish(scope_view_steps(g, "AAPL", scope_of, members=members["AAPL"])) == one
+True
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fluvius.graph._picture import scope_function
 from fluvius.graph.node import NodeSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Generator, Sequence
 
     from fluvius.graph.dag import Graph
 
-__all__ = ["collapse", "scope_function", "scope_view"]
+__all__ = [
+    "STEP",
+    "collapse",
+    "collapse_steps",
+    "finish",
+    "scope_function",
+    "scope_view",
+    "scope_view_steps",
+]
+
+STEP = 512
+"""Keys handled between two yields of :func:`collapse_steps` (about 0.5 ms of work)."""
+
+T = TypeVar("T")
+
+
+def finish(steps: Generator[None, None, T]) -> T:
+    """Run a stepwise builder (:func:`collapse_steps`, :func:`scope_view_steps`) to its end;
+    its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
@@ -66,19 +102,38 @@ def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
     Returns ``{"nodes": total, "scopes": [{"id", "nodes", "sources", "layer"}], "edges":
     [[from index, to index, node edges], ...]}`` with edges sorted.
     """
+    return finish(collapse_steps(graph, scope_of))[0]
+
+
+def collapse_steps(
+    graph: Graph, scope_of: Callable[[str], str], step: int = STEP
+) -> Generator[None, None, tuple[dict[str, Any], dict[str, list[int]]]]:
+    """:func:`collapse` in steps of ``step`` keys (a yield between two); returns the picture
+    and, per scope, the ranks of its keys in topological order."""
     keys = graph.keys
-    of_rank = [scope_of(k) for k in keys]
     layer: dict[str, int] = {}
     counts: dict[str, list[int]] = {}
     pairs: dict[tuple[str, str], int] = {}
-    for r, ins in enumerate(graph.inputs):
+    members: dict[str, list[int]] = {}
+    of_rank: list[str] = []
+    for lo in range(0, len(keys), step):
+        if lo:
+            yield
+        of_rank.extend(scope_of(k) for k in keys[lo : lo + step])
+    items, inputs = graph.items, graph.inputs
+    for r in range(len(keys)):
+        if r and not r % step:
+            yield
+        ins = inputs[r]
         here = of_rank[r]
         count = counts.get(here)
         if count is None:
             count = counts[here] = [0, 0]
             layer[here] = 0
+            members[here] = []
+        members[here].append(r)
         count[0] += 1
-        if not isinstance(graph.items[r], NodeSpec):
+        if not isinstance(items[r], NodeSpec):
             count[1] += 1
         for j in dict.fromkeys(ins):
             there = of_rank[j]
@@ -86,9 +141,10 @@ def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
                 pairs[there, here] = pairs.get((there, here), 0) + 1
                 if layer[there] >= layer[here] and (here, there) not in pairs:
                     layer[here] = layer[there] + 1
+    yield
     names = sorted(counts)
     index = {name: i for i, name in enumerate(names)}
-    return {
+    picture = {
         "nodes": len(keys),
         "scopes": [
             {"id": n, "nodes": counts[n][0], "sources": counts[n][1], "layer": layer[n]}
@@ -96,6 +152,7 @@ def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
         ],
         "edges": sorted([index[a], index[b], c] for (a, b), c in pairs.items()),
     }
+    return picture, members
 
 
 def scope_view(
@@ -107,8 +164,32 @@ def scope_view(
     "created_at", "layer"}], "external": [{"scope", "dir", "layer"}], "edges": [[from,
     to], ...]}``. Edge ends index ``nodes`` then ``external`` (``len(nodes) + i``).
     """
+    return finish(scope_view_steps(graph, scope, scope_of, limit=limit))
+
+
+def scope_view_steps(
+    graph: Graph,
+    scope: str,
+    scope_of: Callable[[str], str],
+    *,
+    limit: int = 5000,
+    members: Sequence[int] | None = None,
+    step: int = STEP,
+) -> Generator[None, None, dict[str, Any]]:
+    """:func:`scope_view` in steps of ``step`` keys. ``members``: the ranks of the scope's
+    keys in topological order when known (from :func:`collapse_steps`), so that the graph's
+    other keys are not looked at."""
     keys = graph.keys
-    mine = [r for r, k in enumerate(keys) if scope_of(k) == scope]
+    if members is None:
+        mine: list[int] = []
+        for lo in range(0, len(keys), step):
+            if lo:
+                yield
+            mine.extend(
+                r for r in range(lo, min(lo + step, len(keys))) if scope_of(keys[r]) == scope
+            )
+    else:
+        mine = list(members)
     position = {r: i for i, r in enumerate(mine[:limit])}
     nodes: list[dict[str, Any]] = []
     external: dict[tuple[str, str], dict[str, Any]] = {}
@@ -123,6 +204,8 @@ def scope_view(
 
     pending_out: list[tuple[int, str]] = []
     for r, i in position.items():
+        if i and not i % step:
+            yield
         item = graph.items[r]
         depth = 0
         for j in dict.fromkeys(graph.inputs[r]):

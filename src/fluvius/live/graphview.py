@@ -11,13 +11,8 @@ the HTTP server) so that the page only draws boxes and edges:
 * :func:`scope_view`: the nodes of one scope, plus one box per other scope feeding it
   (``in``) or reading from it (``out``).
 
-**In steps.** A live run's server must not hold the interpreter for the 0.1–0.4 s that the
-overview of 47,000 keys takes in one go: in a worker thread that time is taken from the
-run's thread in 5 ms slices of the GIL, in the middle of its cycles. So both are also
-generators (:func:`collapse_steps`, :func:`scope_view_steps`) that yield every
-:data:`STEP` keys: the server runs them on its event loop a step at a time, between cycles,
-and :func:`finish` runs one to its end at once. :func:`collapse_steps` also returns each
-scope's keys (their ranks), which makes a scope's own view cost its nodes, not the graph.
+:func:`collapse_members` also gives each scope's keys (their ranks): with them, a scope's
+own view (``members=``) costs its nodes, not a pass over the whole graph.
 
 Both give every box a *layer* for a simple layered drawing (columns left to right). The
 layer of a box is one more than the highest layer among its inputs, computed in one pass
@@ -51,49 +46,26 @@ the rule does not fit.
 [('mid/AAPL', 0), ('spread/AAPL', 1)]
 >>> one["external"], one["edges"]
 ([{'scope': 'index', 'dir': 'out', 'layer': 1}], [[0, 1], [0, 2]])
->>> view2, members = finish(collapse_steps(g, scope_of))
+>>> view2, members = collapse_members(g, scope_of)
 >>> view2 == view, members["AAPL"]
 (True, [0, 1])
->>> finish(scope_view_steps(g, "AAPL", scope_of, members=members["AAPL"])) == one
+>>> scope_view(g, "AAPL", scope_of, members=members["AAPL"]) == one
 True
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from fluvius.graph._picture import scope_function
 from fluvius.graph.node import NodeSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Sequence
+    from collections.abc import Callable, Sequence
 
     from fluvius.graph.dag import Graph
 
-__all__ = [
-    "STEP",
-    "collapse",
-    "collapse_steps",
-    "finish",
-    "scope_function",
-    "scope_view",
-    "scope_view_steps",
-]
-
-STEP = 512
-"""Keys handled between two yields of :func:`collapse_steps` (about 0.5 ms of work)."""
-
-T = TypeVar("T")
-
-
-def finish(steps: Generator[None, None, T]) -> T:
-    """Run a stepwise builder (:func:`collapse_steps`, :func:`scope_view_steps`) to its end;
-    its result."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+__all__ = ["collapse", "collapse_members", "scope_function", "scope_view"]
 
 
 def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
@@ -102,29 +74,21 @@ def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
     Returns ``{"nodes": total, "scopes": [{"id", "nodes", "sources", "layer"}], "edges":
     [[from index, to index, node edges], ...]}`` with edges sorted.
     """
-    return finish(collapse_steps(graph, scope_of))[0]
+    return collapse_members(graph, scope_of)[0]
 
 
-def collapse_steps(
-    graph: Graph, scope_of: Callable[[str], str], step: int = STEP
-) -> Generator[None, None, tuple[dict[str, Any], dict[str, list[int]]]]:
-    """:func:`collapse` in steps of ``step`` keys (a yield between two); returns the picture
-    and, per scope, the ranks of its keys in topological order."""
+def collapse_members(
+    graph: Graph, scope_of: Callable[[str], str]
+) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """:func:`collapse`, and per scope the ranks of its keys (in topological order)."""
     keys = graph.keys
+    of_rank = [scope_of(k) for k in keys]
     layer: dict[str, int] = {}
     counts: dict[str, list[int]] = {}
     pairs: dict[tuple[str, str], int] = {}
     members: dict[str, list[int]] = {}
-    of_rank: list[str] = []
-    for lo in range(0, len(keys), step):
-        if lo:
-            yield
-        of_rank.extend(scope_of(k) for k in keys[lo : lo + step])
-    items, inputs = graph.items, graph.inputs
-    for r in range(len(keys)):
-        if r and not r % step:
-            yield
-        ins = inputs[r]
+    items = graph.items
+    for r, ins in enumerate(graph.inputs):
         here = of_rank[r]
         count = counts.get(here)
         if count is None:
@@ -141,7 +105,6 @@ def collapse_steps(
                 pairs[there, here] = pairs.get((there, here), 0) + 1
                 if layer[there] >= layer[here] and (here, there) not in pairs:
                     layer[here] = layer[there] + 1
-    yield
     names = sorted(counts)
     index = {name: i for i, name in enumerate(names)}
     picture = {
@@ -156,38 +119,24 @@ def collapse_steps(
 
 
 def scope_view(
-    graph: Graph, scope: str, scope_of: Callable[[str], str], *, limit: int = 5000
-) -> dict[str, Any]:
-    """The nodes of ``scope`` (at most ``limit``, in topological order) and their edges.
-
-    Returns ``{"scope", "total", "truncated", "nodes": [{"key", "op", "source",
-    "created_at", "layer"}], "external": [{"scope", "dir", "layer"}], "edges": [[from,
-    to], ...]}``. Edge ends index ``nodes`` then ``external`` (``len(nodes) + i``).
-    """
-    return finish(scope_view_steps(graph, scope, scope_of, limit=limit))
-
-
-def scope_view_steps(
     graph: Graph,
     scope: str,
     scope_of: Callable[[str], str],
     *,
     limit: int = 5000,
     members: Sequence[int] | None = None,
-    step: int = STEP,
-) -> Generator[None, None, dict[str, Any]]:
-    """:func:`scope_view` in steps of ``step`` keys. ``members``: the ranks of the scope's
-    keys in topological order when known (from :func:`collapse_steps`), so that the graph's
-    other keys are not looked at."""
+) -> dict[str, Any]:
+    """The nodes of ``scope`` (at most ``limit``, in topological order) and their edges.
+
+    Returns ``{"scope", "total", "truncated", "nodes": [{"key", "op", "source",
+    "created_at", "layer"}], "external": [{"scope", "dir", "layer"}], "edges": [[from,
+    to], ...]}``. Edge ends index ``nodes`` then ``external`` (``len(nodes) + i``).
+    ``members``: the ranks of the scope's keys when known (:func:`collapse_members`), so
+    that the graph's other keys are not looked at.
+    """
     keys = graph.keys
     if members is None:
-        mine: list[int] = []
-        for lo in range(0, len(keys), step):
-            if lo:
-                yield
-            mine.extend(
-                r for r in range(lo, min(lo + step, len(keys))) if scope_of(keys[r]) == scope
-            )
+        mine = [r for r, k in enumerate(keys) if scope_of(k) == scope]
     else:
         mine = list(members)
     position = {r: i for i, r in enumerate(mine[:limit])}
@@ -204,8 +153,6 @@ def scope_view_steps(
 
     pending_out: list[tuple[int, str]] = []
     for r, i in position.items():
-        if i and not i % step:
-            yield
         item = graph.items[r]
         depth = 0
         for j in dict.fromkeys(graph.inputs[r]):

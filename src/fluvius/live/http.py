@@ -34,11 +34,12 @@ millisecond), not after the whole push (milliseconds for a grid of 1,000 quotes)
 status (sorting the last 4096 cycle latencies) is computed once per interval for all
 streams. A push (values and status) is one write, so it wakes the browser's network
 stack once; the page applies it in one animation frame (``static/app.js``). The graph
-pictures are computed once per graph and scope, on first request, on the loop a step at a
-time (:func:`fluvius.live.graphview.collapse_steps`: 512 keys, about half a millisecond,
-between two cycles), and their JSON is kept: a second request costs one write. (They were
-built in a worker thread: the 0.1–0.4 s of the overview of 47,000 keys then took the GIL
-from the run's thread in 5 ms slices, in the middle of its cycles.)
+pictures are computed once per graph and scope, on first request, in a worker thread (the
+graph is immutable), so the loop keeps running cycles; concurrent requests share one
+building, and the answer's JSON is kept (a second request costs one write). A scope's view
+reads the keys the overview found in it, not the whole graph. (Building them on the loop a
+step at a time, between cycles, was measured and not kept: it raised the run's p99 more
+than the thread does; docs/benchmarks.md, "Issue 13 (dashboard, night)".)
 
 **No surprise exposure.** ``host`` defaults to 127.0.0.1; :func:`parse_http_address`
 (:mod:`fluvius.live.address`) gives loopback when the user names only a port. The page is
@@ -63,11 +64,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from fluvius._jsonable import jsonable
 from fluvius.live.address import parse_http_address
-from fluvius.live.graphview import collapse_steps, finish, scope_function, scope_view_steps
+from fluvius.live.graphview import collapse_members, scope_function, scope_view
 from fluvius.live.metrics import LiveCollector
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable
     from types import TracebackType
 
     from fluvius.live.state import LiveState
@@ -314,18 +315,30 @@ class DashboardServer:
         }
 
     def picture(self, scope: str = "") -> dict[str, Any]:
-        """The collapsed graph, or one scope's nodes (cached); KeyError for an unknown scope.
-        Built here at once (:meth:`build_picture` builds it a step at a time)."""
+        """The collapsed graph, or one scope's nodes (cached); KeyError for an unknown scope."""
         self._refresh_keys()
         cached = self._pictures.get(scope)
         if cached is not None:
             return cached
-        return self._keep(scope, finish(self._picture_steps(scope)))
+        graph = self.state.graph
+        if graph is None:
+            raise LookupError("the live run has no graph yet")
+        if scope:
+            members = self._members.get(scope)
+            if self._members and members is None:
+                raise KeyError(scope)
+            picture = scope_view(graph, scope, self._scope_of, members=members)
+            if not picture["total"]:
+                raise KeyError(scope)
+        else:
+            picture, self._members = collapse_members(graph, self._scope_of)
+        self._pictures[scope] = picture
+        return picture
 
     async def build_picture(self, scope: str = "") -> dict[str, Any]:
-        """:meth:`picture`, built on the loop a step at a time (the run's cycles go on
-        between steps); concurrent requests for one picture share its building."""
-        self._refresh_keys()
+        """:meth:`picture`, built in a worker thread (the loop goes on running cycles);
+        concurrent requests for one picture share its building."""
+        self._refresh_keys()  # on the loop: the thread then only reads
         cached = self._pictures.get(scope)
         if cached is not None:
             return cached
@@ -338,33 +351,8 @@ class DashboardServer:
 
     async def _build(self, scope: str) -> dict[str, Any]:
         if scope and not self._members:
-            await self.build_picture()  # the overview knows every scope's keys
-        steps = self._picture_steps(scope)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                return self._keep(scope, done.value)
-            await asyncio.sleep(0)  # a cycle waiting for the loop runs now
-
-    def _picture_steps(self, scope: str) -> Generator[None, None, dict[str, Any]]:
-        graph = self.state.graph
-        if graph is None:
-            raise LookupError("the live run has no graph yet")
-        if not scope:
-            picture, self._members = yield from collapse_steps(graph, self._scope_of)
-            return picture
-        if self._members and scope not in self._members:
-            raise KeyError(scope)
-        members = self._members.get(scope)
-        picture = yield from scope_view_steps(graph, scope, self._scope_of, members=members)
-        if not picture["total"]:
-            raise KeyError(scope)
-        return picture
-
-    def _keep(self, scope: str, picture: dict[str, Any]) -> dict[str, Any]:
-        self._pictures[scope] = picture
-        return picture
+            await self.build_picture()  # the overview finds every scope's keys
+        return await asyncio.to_thread(self.picture, scope)
 
     # -- routes -------------------------------------------------------------------------------
     async def _page(self, request: web.Request) -> web.Response:

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/dashboard.py --repeats 3 --out benchmarks/results/dashboard.json
+    python benchmarks/dashboard.py --repeats 4 --out benchmarks/results/dashboard.json
+    python benchmarks/dashboard.py --repeats 3 --loops 4 --rate 2500 --modes no-http,browser
 
 The IEX TOPS sample (``--capture``, default the shared sample; a synthetic capture when it
 is absent) replays at ``speed=0`` through :class:`fluvius.live.LiveRun` (what ``fluvius
@@ -10,14 +11,28 @@ live`` runs) into a per-symbol graph over ``--symbols`` of its symbols (default 
 them, 7,799 on the sample: ~47,000 keys): per symbol the feed's ``quote``, ``mid`` and
 ``trade`` sources, ``mean`` (rolling mean of the mid over 20), ``high`` (rolling max over
 50) and ``dev`` (mid - mean); one ``index/mean`` across symbols. At ``speed=0`` the cycles
-are the same on every run (one per datagram), so runs compare cycle for cycle. Three modes,
-alternated in each repeat so that machine load hits them alike:
+are the same on every run (one per datagram), so runs compare cycle for cycle.
+
+**How long a run is.** One pass of the sample is 12,443 cycles in 0.7 s: its p99 is the
+124 slowest cycles, and the idle server alone moved it by -9 … +23 %. A run replays the
+capture ``--loops`` times (default 6: 74,658 cycles, 4 to 5 s, a p99 of 746 cycles).
+``--rate N`` paces the datagrams (``rate=N`` of the feed URL: a live feed's shape, the
+loop idle between datagrams; the runner then gives a cycle to whatever arrived since the
+last one, ~500 cycles a second at 2,500 datagrams a second). Each run is a process of its
+own (``_run``): the p99 grew from run to run in one process (101 → 133 µs over nine runs),
+so every run is now a process's first; ``--same-process`` keeps the old way (with one
+uncounted warm-up run) to compare. Besides each repeat's ratio, the p99 of every cycle of a
+mode's repeats taken together (``pooled_p99_ratio``) is reported. Modes, rotated in each
+repeat so that machine load hits them alike:
 
 * ``no-http``: the run alone;
 * ``http``: with :class:`fluvius.live.http.DashboardServer` on the same loop, nobody
   connected;
 * ``stream``: the server with the page's stream (grid of 1,000 keys, status) read by
   ``curl``: the server's share of the browser's cost, without chromium;
+* ``graph``: the server, nobody connected but one ``GET /api/graph`` (``curl``) 0.5 s after
+  the datagrams start: the server's side of a page's first load during a live run (it
+  builds the collapsed graph, ``api_graph_ms``);
 * ``browser``: the server plus a headless chromium with the dashboard open (overview of the
   graph drawn, grid of the first 1,000 keys streaming, four pushes a second) for the whole
   run; after the run, a click on a scope drills into it. The page is driven (playwright)
@@ -32,7 +47,8 @@ drawing and writing its fresh profile), then the capture's datagrams flow (a
 :class:`GatedFeed`). So the page is opened during a live session, as a desk opens it, and
 what is measured is the session with the page open, not the page's load (its cost is
 reported: ``settle_wakeups``). ``--page-before-start`` opens the page before start-up
-instead (how this benchmark ran before the evening of 2026-12-07).
+instead (how this benchmark ran before the evening of 2026-12-07); ``--open-during`` opens
+it while the datagrams flow (chromium's start and the page's load are then in the run).
 
 Around the datagrams, the scheduler's counters (``/proc/PID/task/TID/schedstat`` and
 ``status``) of this process and of its children give, per role (the run; chromium's

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from replay_helper import busiest_symbols, capture, per_symbol_graph, replay
 
 from fluvius.errors import NodeError
-from fluvius.live import LiveState, http
+from fluvius.live import LiveState, graphview, http
 from fluvius.live.http import DashboardServer, parse_http_address
 from fluvius.live.state import Alert
 
@@ -189,8 +189,8 @@ def test_graph_pictures_are_built_once_for_concurrent_requests(
 
         return wrapper
 
-    monkeypatch.setattr(http, "collapse_members", counted("overview", http.collapse_members))
-    monkeypatch.setattr(http, "scope_view", counted("scope", http.scope_view))
+    monkeypatch.setattr(http, "collapse_members", counted("overview", graphview.collapse_members))
+    monkeypatch.setattr(http, "scope_view", counted("scope", graphview.scope_view))
 
     async def main() -> list[tuple[int, dict[str, str], bytes]]:
         async with DashboardServer(state) as server:

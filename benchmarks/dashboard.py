@@ -405,13 +405,14 @@ async def one_run(
         sched.update(_sched_delta(tree, tree_after))
         busy.extend(_busy_threads(tree, tree_after))
 
-    if mode == "no-http":
+    kind, _, every = mode.partition("@")  # browser@0.5: the server pushes every 0.5 s
+    if kind == "no-http":
         await measured()
     else:
-        async with DashboardServer(state) as server:
-            if mode == "http":
+        async with DashboardServer(state, interval_s=float(every or 0.25)) as server:
+            if kind == "http":
                 await measured()
-            elif mode == "graph":  # a page's first load, the server's side: /api/graph
+            elif kind == "graph":  # a page's first load, the server's side: /api/graph
 
                 async def get_graph() -> None:
                     await asyncio.sleep(0.5)  # the datagrams flow
@@ -424,7 +425,7 @@ async def one_run(
                     page_figures["api_graph_ms"] = (time.perf_counter() - t) * 1e3
 
                 await measured(during=get_graph)
-            elif mode == "stream":  # the page's stream read by curl: the server's work alone
+            elif kind == "stream":  # the page's stream read by curl: the server's work alone
                 curl: asyncio.subprocess.Process | None = None
 
                 async def connect() -> None:
@@ -569,7 +570,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None)
     parser.add_argument(
-        "--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}"
+        "--modes",
+        default=",".join(MODES),
+        help=f"comma-separated subset of {', '.join(MODES)}; MODE@S: the server pushes every "
+        "S seconds (default 0.25), e.g. browser@0.5",
     )
     parser.add_argument(
         "--diagnose",
@@ -611,8 +615,12 @@ def main() -> None:
     # each pass of the capture logs its feed lag once (receive time = capture time): quiet
     logging.getLogger("fluvius.live").setLevel(logging.ERROR)
     wanted = opts.modes.split(",")
-    if "no-http" not in wanted or not set(wanted) <= set(MODES):
-        parser.error(f"--modes: a subset of {', '.join(MODES)} that includes no-http")
+    kinds = [m.partition("@")[0] for m in wanted]
+    if "no-http" not in wanted or not set(kinds) <= set(MODES):
+        parser.error(
+            f"--modes: a subset of {', '.join(MODES)} that includes no-http (a server's mode "
+            "may name its push interval: browser@0.5)"
+        )
     capture = opts.capture
     if not capture.exists():
         capture = synthetic_tops(200_000, 2000, seed=1).write(Path("/tmp/fluvius-dash-bench.pcap"))
@@ -626,8 +634,8 @@ def main() -> None:
     curl = shutil.which("curl")
     modes = tuple(
         m
-        for m in MODES
-        if m in wanted and (m != "browser" or chromium) and (m not in ("stream", "graph") or curl)
+        for m, kind in zip(wanted, kinds, strict=True)
+        if (kind != "browser" or chromium) and (kind not in ("stream", "graph") or curl)
     )
     if chromium is None:
         print("no chromium: the browser mode is skipped")

@@ -495,6 +495,7 @@ async def one_run(
                 page_figures.update(json.loads(await asyncio.wait_for(viewer.stdout.read(), 180)))
                 await viewer.wait()
     ordered = sorted(seconds)
+    per_pass = len(seconds) // loops
     if PUSHES:  # are the slow cycles the ones right after a push (the server's work)?
         slow = _quantile(ordered, 0.99)
         after = [_after_push(e - c) for e, c in zip(ends, seconds, strict=True)]
@@ -514,6 +515,12 @@ async def one_run(
         "p99_us": _quantile(ordered, 0.99) * 1e6,
         "p999_us": _quantile(ordered, 0.999) * 1e6,
         "mean_us": statistics.fmean(ordered) * 1e6,
+        # each pass of the capture's p99: the first pass (cold: windows filling, memory
+        # allocated) against the later ones
+        "p99_per_pass_us": [
+            _quantile(sorted(seconds[i * per_pass : (i + 1) * per_pass]), 0.99) * 1e6
+            for i in range(loops)
+        ],
         **page_figures,
         "page_faults": faults[1] - faults[0],
         "run_preempted": sched["run"]["preempted"],

@@ -706,7 +706,12 @@ def main() -> None:
             print(
                 f"  {mode:8s} {result['cycles']:,} cycles  p50 {result['p50_us']:.1f} µs  "
                 f"p99 {result['p99_us']:.1f} µs  mean {result['mean_us']:.1f} µs  "
-                f"wall {result['wall_s']:.2f} s{extra}",
+                f"wall {result['wall_s']:.2f} s{extra}"
+                + (
+                    f", p99 per pass {[round(x) for x in result['p99_per_pass_us']]}"
+                    if "p99_per_pass_us" in result and len(result["p99_per_pass_us"]) > 1
+                    else ""
+                ),
                 flush=True,
             )
             for role, f in sorted(result["sched"].items()):

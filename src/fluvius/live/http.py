@@ -404,7 +404,9 @@ class DashboardServer:
                 ) from None
             if not scope:
                 picture = _biggest_scopes(picture, limit)
-            body = self._encoded[scope, limit] = _dumps(picture).encode()
+            body = _dumps(picture).encode()
+            if limit in (0, _OVERVIEW_LIMIT):  # what the page asks for (a user's limit: not kept)
+                self._encoded[scope, limit] = body
         return web.Response(body=body, content_type="application/json")
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:

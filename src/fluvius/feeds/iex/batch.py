@@ -211,17 +211,20 @@ class Arena:
     capture's size is known (:func:`decode_capture`) the chunks write into regions of one
     arena sized from the first chunk's rows per byte (times ``margin``, and ``min_rows``
     for kinds it lacks): consecutive chunks' rows of a kind are then adjacent and the
-    capture's rows of the kind are one view, not a copy of all chunks (:func:`join_rows`).
-    A chunk that does not fit gets its own buffer, and its kinds are then copied. The
-    buffer is allocated zeroed (``calloc``), so the pages past the rows cost no memory.
+    capture's rows of the kind are one view (:meth:`rows`), not a copy of all chunks. From
+    the first chunk that does not fit on, every chunk gets its own buffer and the rows are
+    joined by copy (:func:`join_rows`). The buffer is allocated zeroed (``calloc``), so the
+    pages past the rows cost no memory.
     """
 
     capture_bytes: int
     margin: float = 1.25
     min_rows: int = 4096
     buf: NDArray[np.uint8] | None = None
+    first: NDArray[np.int64] | None = None  # where each kind's region starts
     cursor: NDArray[np.int64] | None = None
     limit: NDArray[np.int64] | None = None
+    spilled: bool = False  # a chunk did not fit
 
     def take(
         self, sizes: NDArray[np.int64], itemsize: NDArray[np.int64], chunk_bytes: int
@@ -232,15 +235,24 @@ class Arena:
             rows = np.maximum(np.ceil(sizes // itemsize * scale).astype(np.int64), self.min_rows)
             cap = rows * itemsize
             self.buf = np.zeros(int(cap.sum()), dtype=np.uint8)
-            self.cursor = np.cumsum(cap) - cap
-            self.limit = self.cursor + cap
+            self.first = np.cumsum(cap) - cap
+            self.cursor = self.first.copy()
+            self.limit = self.first + cap
         assert self.cursor is not None
         assert self.limit is not None
-        if np.any(self.cursor + sizes > self.limit):
+        self.spilled = self.spilled or bool(np.any(self.cursor + sizes > self.limit))
+        if self.spilled:
             return None
         start = self.cursor.copy()
         self.cursor += sizes
         return self.buf, start
+
+    def rows(self, kind: str) -> Rows | None:
+        """All chunks' rows of ``kind``, one view (None after a spill, or without rows)."""
+        if self.spilled or self.buf is None or self.first is None or self.cursor is None:
+            return None
+        i = _INDEX[kind]
+        return self.buf[int(self.first[i]) : int(self.cursor[i])].view(dtype_of(kind))
 
 
 @dataclass(slots=True)
@@ -468,12 +480,12 @@ def decode_capture(
     report = DecodeReport()
     parts: dict[str, list[Rows]] = {}
     decoder = BatchDecoder(venue=venue, strict=strict, report=report, use_numba=use_numba)
-    decoder.arena = Arena(capture_size(path))  # the chunks' rows adjacent: no join copy
+    arena = decoder.arena = Arena(capture_size(path))  # the chunks' rows adjacent: no copy
     for rows in _batches(decoder, path, chunk_bytes):
         for kind, r in rows.items():
             parts.setdefault(kind, []).append(r)
     batches = {
-        kind: EventBatch(kind, venue, join_rows(kind, chunks))
+        kind: EventBatch(kind, venue, join_rows(kind, chunks, arena))
         for kind in KINDS
         if (chunks := parts.get(kind))
     }
@@ -502,26 +514,12 @@ def capture_size(path: str | Path) -> int:
     return inflated
 
 
-def join_rows(kind: str, chunks: Sequence[Rows]) -> Rows:
-    """Row chunks of one kind as one structured array of :func:`dtype_of` (at most one copy)."""
+def join_rows(kind: str, chunks: Sequence[Rows], arena: Arena | None = None) -> Rows:
+    """Row chunks of one kind as one structured array of :func:`dtype_of`: the ``arena``'s
+    view when the chunks all wrote into it, else one copy (none for one chunk)."""
+    whole = arena.rows(kind) if arena is not None else None
+    if whole is not None:
+        return whole
     if len(chunks) == 1:
         return chunks[0]
-    joined = _adjacent(list(chunks))  # the chunks wrote into one arena: a view, no copy
-    if joined is not None:
-        return joined
     return np.concatenate([c.view(np.uint8) for c in chunks]).view(dtype_of(kind))
-
-
-def _adjacent(arrays: list[Rows]) -> Rows | None:
-    """One view of row arrays that lie end to end in one buffer (an :class:`Arena`), else None."""
-    base = arrays[0].base
-    if not isinstance(base, np.ndarray) or base.dtype != np.uint8 or base.ndim != 1:
-        return None
-    origin = base.__array_interface__["data"][0]
-    at = arrays[0].__array_interface__["data"][0] - origin
-    end = at
-    for a in arrays:
-        if a.base is not base or a.__array_interface__["data"][0] - origin != end:
-            return None
-        end += a.nbytes
-    return base[at:end].view(arrays[0].dtype)

@@ -87,8 +87,8 @@ _OUT_CAP = int(
     + 64
 )
 _BOTH = 2  # decode_rows' mode: check, then write packed
-_STRUCT_CODES = {"S8": "8s", "<i8": "q", "<u8": "Q", "<i4": "i", "<u4": "I", "<i2": "h"}
-_STRUCT_CODES |= {"<u2": "H", "|i1": "b", "|u1": "B", "<f8": "d", "|S8": "8s"}
+# the row fields struct reads as numpy's tolist() does (not S1 / S4: numpy drops their NULs)
+_STRUCT_CODES = {"<i8": "q", "<u4": "I", "|u1": "B", "|S8": "8s"}
 
 
 def _row_struct(dtype: np.dtype[Any]) -> Any:

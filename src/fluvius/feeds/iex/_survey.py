@@ -70,7 +70,7 @@ first sequence number)."""
 class Survey:
     """What ``survey`` found in one chunk: its segment table and counts."""
 
-    buf: bytes | bytearray
+    buf: bytes | bytearray | memoryview
     base: int  # the file offset of buf[0]
     table: NDArray[np.int64]  # (11, segments): rows OFF ... FIRST
     stats: NDArray[np.int64]
@@ -98,7 +98,7 @@ class Survey:
         report.heartbeats += s[HEARTBEATS]
 
 
-def _views(buf: bytes | bytearray) -> tuple[NDArray[Any], ...]:
+def _views(buf: bytes | bytearray | memoryview) -> tuple[NDArray[Any], ...]:
     """The buffer as u8, and as u16 / u32 / u64 at every byte offset (unaligned loads)."""
     return (np.frombuffer(buf, dtype=np.uint8), *(strided_view(buf, t) for t in _WIDE))
 
@@ -108,7 +108,7 @@ def survey_walk(k: Any) -> Walk[Survey]:
     the kernels)."""
 
     def walk(
-        buf: bytearray, pos: int, c: Container, stats: CaptureStats
+        buf: memoryview, pos: int, c: Container, stats: CaptureStats
     ) -> tuple[Survey, int, int]:
         if c.kind == "pcap":
             found = k.survey(
@@ -130,7 +130,7 @@ def survey_walk(k: Any) -> Walk[Survey]:
     return walk
 
 
-def join(buf: bytearray, base: int, found: list[Survey]) -> Survey:
+def join(buf: memoryview, base: int, found: list[Survey]) -> Survey:
     """The one survey of a chunk walked in parts (a header block between them)."""
     if len(found) == 1:
         sv = found[0]

@@ -33,7 +33,6 @@ check both against the reference decoder's events on random and damaged captures
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,11 +41,12 @@ import numpy as np
 
 from fluvius.feeds._capture import (
     CHUNK_BYTES,
-    GZIP_MAGIC,
+    capture_size,
     iter_chunks,
     iter_records,
     strided_view,
 )
+from fluvius.feeds._inflate import WHOLE_BYTES
 from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch, dtype_of
@@ -335,11 +335,12 @@ def _batches(
     path: str | Path,
     chunk_bytes: int,
     progress: Callable[[int, int], None] | None = None,
+    whole_below: int = 0,
 ) -> Iterator[dict[str, Rows]]:
     k = decoder._k
     stats = decoder.report.capture
     options: dict[str, Any] = {"chunk_bytes": chunk_bytes, "progress": progress}
-    options["strict"] = decoder.strict
+    options.update(strict=decoder.strict, whole_below=whole_below)
     if k is None:  # the reference decoder, on the readable walk's records
         for buf, base, found in iter_records(path, stats, **options):
             arrays = rows_of(list(decode_records(decoder.reference, buf, base, found)))
@@ -373,7 +374,8 @@ def decode_capture(
     parts: dict[str, list[Rows]] = {}
     decoder = BatchDecoder(venue=venue, strict=strict, report=report, use_numba=use_numba)
     decoder.arena = Arena(capture_size(path))  # the chunks' rows adjacent: no join copy
-    for rows in _batches(decoder, path, chunk_bytes):
+    # the rows are all kept: a gzip file of up to WHOLE_BYTES is inflated in one piece
+    for rows in _batches(decoder, path, chunk_bytes, whole_below=WHOLE_BYTES):
         for kind, r in rows.items():
             parts.setdefault(kind, []).append(r)
     batches = {
@@ -382,28 +384,6 @@ def decode_capture(
         if (chunks := parts.get(kind))
     }
     return DecodedCapture(batches, report, time.perf_counter() - t0)
-
-
-def capture_size(path: str | Path) -> int:
-    """The size of the capture in ``path``, inflated when it is gzipped (from the gzip
-    trailer's ISIZE, the size modulo 2**32: a hint, which :class:`Arena` only uses to size
-    its buffer; a wrong one costs a copy of the rows, not a wrong result).
-
-    >>> import gzip, pathlib, tempfile
-    >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "c.pcap.gz"
-    >>> _ = tmp.write_bytes(gzip.compress(bytes(100_000)))
-    >>> capture_size(tmp), tmp.stat().st_size < 1000
-    (100000, True)
-    """
-    size = os.stat(path).st_size
-    with open(path, "rb") as fh:
-        if size < 18 or fh.read(2) != GZIP_MAGIC:
-            return size
-        fh.seek(-4, os.SEEK_END)
-        inflated = int.from_bytes(fh.read(4), "little")
-    while inflated < size:  # more than 4 GiB inflated (or damaged): at least the file
-        inflated += 1 << 32
-    return inflated
 
 
 def join_rows(kind: str, chunks: Sequence[Rows]) -> Rows:

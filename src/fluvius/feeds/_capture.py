@@ -591,7 +591,9 @@ def iter_records(
         yield buf, base, [r for part in found for r in part]
 
 
-def strided_view(buf: bytes | bytearray | memoryview | NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
+def strided_view(
+    buf: bytes | bytearray | memoryview | NDArray[Any], dtype: np.dtype[Any]
+) -> NDArray[Any]:
     """Every byte offset of ``buf`` viewed as the start of one ``dtype`` item (no copy).
 
     ``strided_view(buf, dt)[offsets]`` gathers the items at arbitrary, unaligned offsets.

@@ -98,6 +98,7 @@ def test_gzip_inflated_whole_gives_the_stream_s_records(tmp_path: Path) -> None:
     feed = _feed()
     data = pcap([(ts, frame(p)) for ts, p in feed.datagrams])
     path = _write(tmp_path, gzip.compress(data), "c.pcap.gz")
+
     def walk(stats: CaptureStats, **options: int) -> list[tuple[int, ...]]:
         chunks = iter_records(path, stats, **options)
         return [(base + r[0], *r[1:]) for _, base, found in chunks for r in found]

@@ -26,7 +26,6 @@ None too: the stream reader then decodes what it can and words the problem.
 
 from __future__ import annotations
 
-import ctypes
 import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -50,6 +49,8 @@ _SUCCESS = 0  # enum libdeflate_result
 @cache
 def libdeflate() -> Any | None:
     """The libdeflate library of the ``deflate`` package (``ctypes``), or None."""
+    import ctypes  # here: 4 ms of import that a plain capture never needs
+
     try:
         from deflate import _deflate
 
@@ -80,6 +81,8 @@ def inflate_whole(path: str | Path, inflated: int) -> NDArray[np.uint8] | None:
     >>> inflate_whole(tmp, 3999) is None  # not the size of the member: the stream decodes
     True
     """
+    import ctypes
+
     lib = libdeflate()
     size = os.path.getsize(path)
     if lib is None or inflated > WHOLE_BYTES or size < 18:

@@ -2,19 +2,22 @@
 in one process: the worker's links are socket pairs read here.
 
 The graph and owners are those of ``test_share.py``: ``s -> a -> c -> total -> alert`` on
-worker 0, ``t -> b -> d`` on worker 1, ``total`` reads ``c`` and ``d``.
+worker 0, ``t -> b -> d`` on worker 1, ``total`` reads ``c`` and ``d``. Also the parent's
+waits on a pool (``WorkerPool.wait``), which end at the pool's heartbeat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from typing import Any
 
 import pytest
 from test_share import ALERT, D, S, T, share
 
 from fluvius.scheduling._messages import Done, RunCycle, Settle
+from fluvius.scheduling._pool import WAIT_S, WorkerPool
 from fluvius.scheduling._wire import Channel
 from fluvius.scheduling._worker import Worker
 
@@ -108,3 +111,21 @@ def test_a_failure_in_the_callback_stops_the_worker_like_one_in_the_main_loop(
     finally:
         for s in socks:
             s.close()
+
+
+def test_the_pools_waits_end_at_its_heartbeat_or_their_own_shorter_timeout() -> None:
+    """A wait of WAIT_S or more has no timer of its own (the pool's heartbeat ends it);
+    a shorter one keeps its own."""
+
+    async def waits(pool: WorkerPool) -> tuple[float, float]:
+        t0 = time.monotonic()
+        await pool.wait(30 * WAIT_S)  # nothing arrives: only the heartbeat ends it
+        t1 = time.monotonic()
+        await pool.wait(WAIT_S / 10)
+        return t1 - t0, time.monotonic() - t1
+
+    with WorkerPool(1) as pool:
+        long, short = asyncio.run(waits(pool))
+        assert pool.poll() == []
+    assert 0.5 * WAIT_S <= long < 4 * WAIT_S
+    assert short < WAIT_S

@@ -39,7 +39,9 @@ STATUS_SLOT :]`` = session, cycle index, count, then up to ``STATUS_SHOWN`` rank
 
 The worker's I/O goes through ``_wire.Transport`` (send, receive, flush, a file descriptor
 to watch): an asyncio loop with a reader on the parent's link and on each peer's;
-messages land in one inbox, in arrival order. Commands from the parent run one at a time;
+messages land in one inbox, in arrival order. A live RunCycle that arrives while the worker
+is idle and has no event part runs at once in the reader's callback (``_run_now``), without
+a round of the loop. Commands from the parent run one at a time;
 messages of other workers for a cycle not started yet wait in ``Share.pending`` (or in
 ``Worker.early`` while this worker's share of their session has not arrived: the parent
 sends each worker its share and the start-up command at once, so a fast peer may export

@@ -39,7 +39,9 @@ STATUS_SLOT :]`` = session, cycle index, count, then up to ``STATUS_SHOWN`` rank
 
 The worker's I/O goes through ``_wire.Transport`` (send, receive, flush, a file descriptor
 to watch): an asyncio loop with a reader on the parent's link and on each peer's;
-messages land in one inbox, in arrival order. Commands from the parent run one at a time;
+messages land in one inbox, in arrival order. A live RunCycle that arrives while the worker
+is idle and has no event part runs at once in the reader's callback (``_run_now``), without
+a round of the loop. Commands from the parent run one at a time;
 messages of other workers for a cycle not started yet wait in ``Share.pending`` (or in
 ``Worker.early`` while this worker's share of their session has not arrived: the parent
 sends each worker its share and the start-up command at once, so a fast peer may export
@@ -160,6 +162,8 @@ class Worker:
         self.structure: tuple[int, Plan] | None = None  # (session, plan) made of LoadGraph
         self.structure_error = ""
         self.exit = False
+        self.idle = False  # the main loop waits for a command (see _run_now)
+        self.crashed: BaseException | None = None  # raised in _run_now, re-raised by serve
         self.ppid = os.getppid()
 
     # -- i/o --------------------------------------------------------------------------------
@@ -176,6 +180,14 @@ class Worker:
         finally:
             if collecting:
                 gc.enable()
+        inbox = self.inbox
+        if self.idle and src == -1 and len(inbox) == 1:
+            try:
+                if self._run_now(inbox[0][1]):
+                    inbox.clear()
+                    return  # done: nothing for the main loop, which sleeps on
+            except BaseException as exc:  # fatal, as in the main loop (serve raises it)
+                self.crashed, self.exit = exc, True
         self.wake.set()
 
     def _send(self, ch: Transport, obj: Any) -> None:
@@ -223,13 +235,17 @@ class Worker:
             loop.add_reader(ch.fd, self._readable, w, ch)
         self._send(self.parent, Hello(self.wid, os.getpid()))
         while not self.exit:
+            self.idle = True
             await self._wait()
+            self.idle = False
             while self.inbox and not self.exit:
                 src, msg = self.inbox.popleft()
                 if src == -1:
                     await self._command(msg)
                 else:
                     self._peer_message(msg)
+        if self.crashed is not None:
+            raise self.crashed
 
     def _peer_message(self, msg: Settle | Stop) -> None:
         share = self.share
@@ -332,7 +348,44 @@ class Worker:
         return value_error(plan.keys[r], plan.created_at[r], value, share.name, destination)
 
     # -- cycles ------------------------------------------------------------------------------
+    def _run_now(self, msg: Any) -> bool:
+        """Run a live cycle at once, in the reader's callback, when nothing of it waits
+        for another worker (no event part: the usual one-underlying tick); False when the
+        main loop must run it. This saves an event-loop round on each side of the cycle:
+        the reply is the last thing done before the loop sleeps again, so the parent,
+        woken by it, does not share the core with the rest of this worker's round."""
+        share = self.share
+        if (
+            type(msg) is not RunCycle
+            or msg.cycle == 0
+            or share is None
+            or msg.session != share.load.session
+            or cycle_tables(share, msg.changed).events is not None
+        ):
+            return False
+        status = self.status
+        if status is not None:
+            status.begin(msg.cycle)
+        try:
+            cpu0, t0, _, recomputed, errors, stop, _ = self._local_part(share, msg)
+        finally:
+            if status is not None:
+                status.end()
+        self._send(self.parent, self._done(share, cpu0, t0, recomputed, errors, stop, 0.0))
+        return True
+
     async def _cycle(self, share: Share, msg: RunCycle) -> Done:
+        cpu0, t0, tables, recomputed, errors, stop, moved = self._local_part(share, msg)
+        idle = 0.0
+        if tables.events is not None:
+            changed = msg.changed
+            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop)
+            recomputed += n
+            errors += more
+        return self._done(share, cpu0, t0, recomputed, errors, stop, idle)
+
+    def _local_part(self, share: Share, msg: RunCycle) -> tuple[Any, ...]:
+        """The start of a cycle and its local part (module docstring), settles sent."""
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         if self.arena is not None:
@@ -357,11 +410,20 @@ class Worker:
             elif stop is None or f < stop[0]:
                 stop = (f, err, None)
                 self._broadcast_stop(share, f)
-        idle = 0.0
-        if tables.events is not None:
-            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop)
-            recomputed += n
-            errors += more
+        return cpu0, t0, tables, recomputed, errors, stop, moved
+
+    def _done(
+        self,
+        share: Share,
+        cpu0: float,
+        t0: float,
+        recomputed: int,
+        errors: list[Any],
+        stop: Any,
+        idle: float,
+    ) -> Done:
+        """The cycle's reply, with the share's totals brought up to date."""
+        index = share.index
         wall = time.perf_counter() - t0
         share.busy_s += wall - idle
         share.cpu_s += time.process_time() - cpu0

@@ -35,6 +35,14 @@ Figures (medians over ``--repeats`` runs; the load average is printed with them)
   process's CPU seconds per wall second while receiving (``cpu_per_s``: 1.0 is a whole
   core) and the garbage collections it ran (per generation). ``--loops asyncio,uvloop``
   also alternates the event loop (uvloop is not a dependency: install it to compare).
+* **stages** (``--parts stages``): where one datagram's time goes on the direct path, with
+  the kernel's stamp (``stamp=kernel``) and probes around the feed and the session, per
+  datagram that set a source: kernel arrival -> user-space read (the socket callback took
+  it) -> decoded -> adapted (``DatagramAdapter``, health) -> cycle start
+  (``Session.cycle_now`` entered) -> sources set -> cycle end; p50/p99 of each stage, of
+  kernel -> end and read -> end, the mean of each stage over the slowest 1 %, and the
+  collections (count, pauses, how many datagrams' paths they overlapped). The probes cost
+  a few ``time.time_ns()`` calls per datagram. Rates ``--rates``, modes ``--polls``.
 * **maximum lossless rate**: ``fluvius iex replay --speed 0 --rate R`` (the replayer a user
   runs) sends a long synthetic capture (``--messages``) to ``fluvius live``'s receiver
   (5-symbol graph); loss = messages missing in sequence gaps + datagrams dropped on
@@ -569,7 +577,11 @@ def main() -> None:
     )
     ap.add_argument("--sweep", default="25000,50000,100000,200000,1000000")
     ap.add_argument("--messages", type=int, default=400_000, help="lossless-sweep capture")
-    ap.add_argument("--parts", default="replay,latency,lossless")
+    ap.add_argument(
+        "--parts",
+        default="replay,latency,lossless",
+        help="comma-separated: replay, latency, stages (per-stage breakdown), lossless",
+    )
     ap.add_argument("--symbols", type=int, default=None, help="replay graph: N busiest symbols")
     ap.add_argument("--capture", default=None, help="capture to replay (default: the sample)")
     ap.add_argument("--out", default=None)

@@ -331,6 +331,7 @@ def predict(
         spots = [graph.index[k] for k in graph.source_keys if k.endswith("/spot")]
         for label, part, serial in (("serial", one, True), ("process2", two, False)):
             sim: dict[str, Any] = {"sizes": profile.sizes, "waits": profile.waits, "serial": serial}
+            sim["collect_s"] = profile.collect_s  # the serial start-up's collection, measured
             sim["parent_nodes"] = not serial  # the process scheduler computes its totals
             out[f"{name}_{label}_startup_s"] = simulate(
                 graph, profile.costs, part, cal, **sim

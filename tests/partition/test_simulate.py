@@ -184,3 +184,17 @@ def test_the_parent_computes_the_cheap_totals_after_the_workers() -> None:
     assert q.messages == 1
     tick = simulate(g, costs, part, cal, changed=[g.index["b"]], parent_nodes=True)
     assert tick.makespan_s == pytest.approx(cal.cycle_s + 2.0 + 0.5)
+
+
+def test_a_measured_collection_replaces_the_per_item_estimate(chains: Chains) -> None:
+    g = chains(2, 3)
+    costs = [0.0 if r in g.sources else 1.0 for r in range(len(g.items))]
+    one = Partition(1, (0,) * len(g.items), "one")
+    cal = Calibration(node_s=0.5, driver_node_s=2.5, gc_item_s=0.25)
+    start = simulate(g, costs, one, cal, serial=True, collect_s=7.0)
+    assert start.makespan_s == pytest.approx(len(g) + 7.0)
+    tick = simulate(g, costs, one, cal, serial=True, changed=[g.sources[0]], collect_s=7.0)
+    assert tick.makespan_s == pytest.approx(4.0)  # a tick collects nothing
+    two = Partition(2, tuple(r % 2 for r in range(len(g.items))), "two")
+    workers = simulate(g, costs, two, cal, collect_s=7.0).makespan_s
+    assert workers == pytest.approx(simulate(g, costs, two, cal).makespan_s)  # workers: none

@@ -4,6 +4,7 @@ simulator's async waits and ticks, and the report's verdict (printed from Python
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -161,6 +162,18 @@ def test_report_prints_well_and_profiles_a_python_graph() -> None:
     assert not text.startswith("PartitionReport(")
     with pytest.raises(ValueError, match="tick_source 'u0/stat' is not a source"):
         partition_report(g, 2, costs=profile, tick_source="u0/stat")
+
+
+def test_the_report_charges_the_profiles_collection_to_serial() -> None:
+    g = _underlyings(2, 3)
+    profile = profile_graph(g, repeats=1)
+    assert profile.collect_s is not None and profile.collect_s > 0.0  # measured, this heap
+    cal = Calibration(gc_item_s=0.0)
+    free = partition_report(g, 2, costs=replace(profile, collect_s=0.0), calibration=cal)
+    slow = partition_report(g, 2, costs=replace(profile, collect_s=5.0), calibration=cal)
+    assert slow.serial_s == pytest.approx(free.serial_s + 5.0)
+    assert slow.predicted_s == pytest.approx(free.predicted_s)  # workers do not collect
+    assert slow.verdict is not None and slow.verdict.recommended > 1
 
 
 def test_partition_graph_auto_still_keeps_underlyings_whole() -> None:

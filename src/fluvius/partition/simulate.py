@@ -27,7 +27,8 @@ The model follows the workers' execution (``scheduling/_worker.py``):
   task begins when its worker next waits (as on an asyncio loop: after the ready sync
   nodes and the flush), computes for its cost, then waits: its worker goes on with other
   ready nodes, and the node's value exists ``waits[rank]`` later (readers on other
-  workers get it sent then).
+  workers get it sent then). At start-up, the async nodes that read sources only begin
+  first, before the local part (``scheduling/_driver.begin_async``), serially too.
 * ``changed`` simulates one cycle instead of the start-up: only the nodes the changed
   sources reach are computed (split into local and event-driven parts the same way), only
   the workers that own some of them take part, and the cycle ends when the last of them
@@ -346,6 +347,22 @@ def simulate(
 
     # agenda: (time of the worker's next action, worker); one entry per worker with work
     agenda = [(start[w], w) for w in involved if ready[w] or local[w]]
+    if changed is None:  # start-up begins the async nodes fed by sources before anything
+        for w in involved:
+            begun = [r for r in ready[w] if is_async[r]]
+            if not begun:
+                continue
+            ready[w] = [r for r in ready[w] if not is_async[r]]
+            heapq.heapify(ready[w])
+            t = start[w]
+            for r in sorted(begun):
+                dt = (costs[r] + event_extra) * slow
+                t += dt
+                busy[w] += dt
+                seq += 1
+                heapq.heappush(inbox[w], (t + wait[r], seq, [r], True))
+                agenda.append((t + wait[r], w))
+            clock[w] = t
     heapq.heapify(agenda)
     while agenda:
         t, w = heapq.heappop(agenda)

@@ -20,6 +20,8 @@ Event part (:meth:`Worker._run_events`)
     messages (``apply_settles``) and their failures as Stop (``stop_above``). The worker
     never waits for one particular value: it runs everything ready, flushes one message per
     destination, then waits for *any* message or async result.
+    At start-up the async nodes that read sources only begin before the local part
+    (``_driver.begin_async``), so that their waits (a history query) overlap it.
 
 On the usual trading shapes (one sub-graph per underlying, a few aggregators across them)
 nearly everything is local: only the aggregators that read other workers' nodes are
@@ -64,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.cycle import apply_settles, settle, start_cycle
 from fluvius.engine.plan import Plan
-from fluvius.scheduling._driver import CycleDriver
+from fluvius.scheduling._driver import Begun, CycleDriver, begin_async, source_fed_async
 from fluvius.scheduling._messages import (
     CHANGED,
     FAILED,
@@ -347,6 +349,9 @@ class Worker:
         if index > 0:
             state.cycles = index
         tables = cycle_tables(share, changed)
+        begun = None  # start-up: the async nodes fed by sources begin before the local part
+        if changed is None and tables.events is not None and not share.load.trace:
+            begun = await begin_async(share.plan, state, source_fed_async(share.plan, tables.mine))
         recomputed, errors, stop, entries, moved = run_local(share, changed, tables)
         if stop is not None:
             self._broadcast_stop(share, stop[0])
@@ -359,7 +364,7 @@ class Worker:
                 self._broadcast_stop(share, f)
         idle = 0.0
         if tables.events is not None:
-            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop)
+            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop, begun)
             recomputed += n
             errors += more
         wall = time.perf_counter() - t0
@@ -455,6 +460,7 @@ class Worker:
         tables: CycleTables,
         moved: list[int],
         local_stop: Any,
+        begun: Begun | None = None,
     ) -> tuple[int, list[Any], Any, float]:
         """The owned nodes that wait for other workers (or are async, or traced), run by
         the shared :class:`CycleDriver` once the local part has settled."""
@@ -474,6 +480,7 @@ class Worker:
             on_stop=lambda rank: self._broadcast_stop(share, rank),
             spans=share.spans if trace else None,
             index=index,
+            begun=begun,
         )
         if local_stop is not None:
             driver.stop(local_stop[0])

@@ -279,6 +279,4 @@ def profile_graph(
         for r, t in enumerate(times)
     )
     waited = tuple(statistics.median(w) if w else 0.0 for w in waits)
-    return Profile(
-        costs, value_sizes(values), repeats, time.perf_counter() - t0, waited, collect_s
-    )
+    return Profile(costs, value_sizes(values), repeats, time.perf_counter() - t0, waited, collect_s)

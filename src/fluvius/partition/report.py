@@ -240,8 +240,7 @@ def partition_report(
         As for :func:`~fluvius.partition.partition_graph`.
     costs
         Seconds per item by rank, or a :class:`~fluvius.partition.profile.Profile` (its
-        costs, sizes, async waits and the serial start-up's collection); default:
-        estimates.
+        costs, sizes and async waits); default: estimates.
     sizes
         Bytes of each value when sent, by rank (e.g. from a profile); default: a float each.
     calibration
@@ -274,9 +273,7 @@ def partition_report(
     ([2.5, 2.0], 2.25, 2)
     """
     cal = calibration or default_calibration()
-    collect_s = None  # the serial start-up's collection: a profile measured it
     if isinstance(costs, Profile):
-        collect_s = costs.collect_s
         sizes = costs.sizes if sizes is None else sizes
         waits = (costs.waits or None) if waits is None else waits
         resolved = check_costs(graph, costs.costs)
@@ -330,7 +327,7 @@ def partition_report(
     )  # fmt: skip
     serial = simulate(
         graph, resolved, Partition(1, (0,) * len(graph.items), "serial"), cal, serial=True,
-        waits=waits, collect_s=collect_s,
+        waits=waits,
     )  # fmt: skip
     report = PartitionReport(
         workers=workers,

@@ -57,4 +57,4 @@ clean:
 # the install above does it already, this rebuilds them (e.g. after editing a kernel)
 .PHONY: kernels
 kernels: $(STAMP)
-	$(BIN)/python -m fluvius.feeds._aot
+	$(BIN)/python -m fluvius.feeds._kernels

@@ -2,10 +2,10 @@
 
 ``pip install .`` builds a wheel; this hook (``[tool.hatch.build.targets.wheel.hooks.custom]``
 in pyproject.toml) compiles the kernels of ``fluvius.feeds._kernel_src`` ahead of time
-(``numba.pycc``, see ``fluvius.feeds._aot``) and puts the extension module in the wheel next
-to ``_aot.py``; an editable install (``pip install -e .``) gets it in the source tree. Without
+(``numba.pycc``, see ``fluvius.feeds._kernels``) and puts the extension module in the wheel next
+to ``_kernels.py``; an editable install (``pip install -e .``) gets it in the source tree. Without
 numba or a C compiler the install still succeeds: the first command then starts the same
-build in the background (``fluvius.feeds._aot.build_in_background``).
+build in the background (``fluvius.feeds._kernels.build_in_background``).
 ``FLUVIUS_AOT_BUILD=0`` skips it.
 """
 
@@ -33,9 +33,9 @@ class KernelsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         sys.path.insert(0, str(src))
         out = Path(tempfile.mkdtemp(prefix="fluvius-kernels-"))
         try:
-            from fluvius.feeds import _aot
+            from fluvius.feeds import _kernels
 
-            built = _aot.BATCH.build(directory=out)
+            built = _kernels.build(directory=out)
         except Exception as exc:  # no numba, no C compiler: the install goes on without
             self.app.display_warning(
                 f"fluvius: decoder kernels not compiled at install ({exc!r}); the first "

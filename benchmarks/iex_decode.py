@@ -233,9 +233,11 @@ def source_of(revision: str, into: Path) -> Path:
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     compileall.compile_dir(into / "src", quiet=1)
-    # its decoder kernels, built ahead of time as its install would (into the user cache)
+    # its decoder kernels, built ahead of time as its install would (into the user cache;
+    # by feeds/_aot.py before the loader and the build were one module, feeds/_kernels.py)
+    old = (into / "src" / "fluvius" / "feeds" / "_aot.py").exists()
     subprocess.run(
-        [sys.executable, "-m", "fluvius.feeds._aot"],
+        [sys.executable, "-m", "fluvius.feeds._aot" if old else "fluvius.feeds._kernels"],
         check=True,
         capture_output=True,
         env=dict(os.environ, PYTHONPATH=str(into / "src")),

@@ -27,7 +27,7 @@ The container is recognised from the first four bytes, never from the file name.
 Python) and words every container problem; a packet walk only walks packets and stops
 before a header block, which :func:`iter_chunks` reads before it resumes the walk. Two
 walks keep that contract: the compiled ``survey`` kernel, which goes on to the chunk's
-IEX-TP segments (:mod:`fluvius.feeds.iex._survey`, the batch decoder's), and
+IEX-TP segments (:mod:`fluvius.feeds.iex.batch`), and
 :func:`records`, its readable twin (the reference decoder's and the replayer's; the tests
 check that both find the same records).
 

@@ -9,7 +9,7 @@ so nothing calls them uncompiled. Two kernels:
 
 * ``survey``: the walk of a chunk's packet records (classic pcap records or pcapng packet
   blocks) to its IEX-TP segments: frames, UDP payloads, segment headers
-  (:mod:`fluvius.feeds.iex._survey`; the file headers are read in Python, by
+  (:mod:`fluvius.feeds.iex.batch`; the file headers are read in Python, by
   :mod:`fluvius.feeds._capture`);
 * ``decode_rows``: **the** decoder kernel, over N segments. It checks that each segment is
   *clean* (its Message Count blocks fill its payload exactly, every message of a

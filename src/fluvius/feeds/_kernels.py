@@ -1,40 +1,70 @@
-"""The IEX decoder's compiled kernels (numba): ``survey`` and ``decode_rows``.
+"""The IEX decoder's compiled kernels (``survey``, ``decode_rows``): built at install, loaded.
 
 Design note
 -----------
-Their source is :mod:`fluvius.feeds._kernel_src`; the batch decoder
+The kernels' source is :mod:`fluvius.feeds._kernel_src`; the batch decoder
 (:mod:`fluvius.feeds.iex.batch`) and the live decoder (:mod:`fluvius.feeds.iex.datagram`)
-both call ``decode_rows``. Without them (numba missing, or ``FLUVIUS_NUMBA=0``) both
-decoders fall back to the reference decoder (:mod:`fluvius.feeds.iex.reference`).
+call them through :func:`kernels`, which finds their machine code, fastest first:
 
-Where the compiled code comes from, fastest first:
+1. an **ahead-of-time compiled** extension module (``numba.pycc``): loading it needs
+   neither numba nor LLVM, so a short command does not pay numba's import (~0.3 s of CPU)
+   nor a first compilation (tens of seconds). It is looked for next to this file, where
+   the package's build hook (``hatch_build.py``, run by ``pip install .`` and ``pip
+   install -e .``) puts it, then in :func:`cache_dir` (``$FLUVIUS_CACHE_DIR``, else
+   ``$XDG_CACHE_HOME/fluvius``, else ``~/.cache/fluvius``), where ``python -m
+   fluvius.feeds._kernels`` builds it. A command that finds neither (no C compiler at
+   install, an edited kernel) starts that build in a detached background process, once
+   per cache directory (:func:`build_in_background`; ``FLUVIUS_AOT_BUILD=0`` turns it off);
+2. **just in time** (``numba.njit(cache=True)``) meanwhile: numba's import on every run,
+   the compilation on the first (numba's on-disk cache).
 
-1. an **ahead-of-time compiled** extension module (:mod:`fluvius.feeds._aot`) in the user
-   cache directory, built by ``python -m fluvius.feeds._aot``: loading it needs neither
-   numba nor LLVM, so a short command does not pay numba's import (~0.3 s of CPU);
-2. **just in time** with ``numba.njit(cache=True)``: numba's import on every run, the
-   compilation only on the first run (numba's on-disk cache).
-
-The install builds the ahead-of-time module; when it is missing, the first :func:`kernels`
-starts its build in the background (:func:`fluvius.feeds._aot.build_in_background`) for
-the commands that follow.
-
-:func:`kernels` returns ``None`` when neither is available or ``FLUVIUS_NUMBA=0`` is set
-(the decoders then use the reference decoder); ``FLUVIUS_NUMBA=jit`` skips the
-ahead-of-time module.
+:func:`kernels` returns None without numba or with ``FLUVIUS_NUMBA=0``: the decoders then
+use the reference decoder (:mod:`fluvius.feeds.iex.reference`) for everything;
+``FLUVIUS_NUMBA=jit`` skips the ahead-of-time module. The module's name hashes the kernel
+source, the field programs it freezes, the interpreter, numpy's major version (its ABI)
+and the CPU, so a stale build is never loaded. Array arguments use numba's any-layout
+types (``[:]``): strided views (unaligned ``u4``/``u8`` views at every byte offset) pass.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
+import platform
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["KERNEL_NAMES", "kernels"]
+__all__ = ["KERNEL_NAMES", "SIGNATURES", "build", "build_in_background", "cache_dir", "kernels"]
 
-KERNEL_NAMES = ("decode_rows", "survey")
+_C = "i8[::1]"
+SIGNATURES = {
+    "survey": (
+        f"Tuple((i8[:, :], i8[::1]))(u1[::1], u2[:], u4[:], u8[:], i8, b1, b1, i8, i8, i8, "
+        f"{_C}, u8[::1], {_C}, i8, {_C})"
+    ),
+    "decode_rows": (
+        f"i8(u1[::1], u2[:], u4[:], u8[:], i8[:, :], {_C}, i8, i8, i8, u1[::1], u4[:], u8[:], "
+        f"{_C}, {_C})"
+    ),
+}
+KERNEL_NAMES = tuple(sorted(SIGNATURES))
 
+try:  # CPython's own SHA-256, the digests of hashlib's without loading OpenSSL (~3 ms)
+    from _sha256 import sha256  # type: ignore[import-not-found, unused-ignore]
+except ImportError:  # pragma: no cover - Python 3.12+ (_sha2) or another interpreter
+    from hashlib import sha256
+
+_SOURCE = Path(__file__).with_name("_kernel_src.py")
+PACKAGE_DIR = Path(__file__).parent
+"""Where the package's build hook (``hatch_build.py``) puts the module at install."""
+LOCK_SECONDS = 3600
+"""A background build's lock file older than this is stale (a build that died, or failed:
+no C compiler); the next command that finds the module missing tries again."""
 _CACHE: dict[str, Any] = {}
+_STARTED: list[Any] = []  # the build this process started (a Popen), if any
 
 
 def kernels() -> Any:
@@ -42,34 +72,142 @@ def kernels() -> Any:
     if "k" in _CACHE:
         return _CACHE["k"]
     mode = os.environ.get("FLUVIUS_NUMBA", "1")
-    if mode == "0":
-        return None
-    found = None if mode == "jit" else _load_aot()
-    if found is None:
-        try:
-            found = _compile()
-        except ImportError:
-            found = None
+    found = None
+    if mode != "0":
+        found = None if mode == "jit" else load()
+        if found is None and mode != "jit":
+            build_in_background()  # for the commands that follow
+        if found is None:
+            try:
+                import numba
+
+                from fluvius.feeds import _kernel_src
+
+                jit = numba.njit(cache=True, nogil=True)
+                found = SimpleNamespace(
+                    aot=False, **{n: jit(getattr(_kernel_src, n)) for n in KERNEL_NAMES}
+                )
+            except ImportError:
+                found = None
     _CACHE["k"] = found
     return found
 
 
-def _load_aot() -> SimpleNamespace | None:
-    from fluvius.feeds._aot import BATCH, build_in_background
+def cache_dir() -> Path:
+    """Where ``python -m fluvius.feeds._kernels`` builds the module."""
+    env = os.environ.get("FLUVIUS_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "fluvius"
 
-    module = BATCH.load()
-    if module is None:  # built for the next command; this one takes the fallback
-        build_in_background()
+
+def module_path(directory: Path | None = None) -> Path:
+    """Where the module is, or would be, built (``directory``: default :func:`cache_dir`).
+
+    Its name is a hash of everything its machine code depends on."""
+    import numpy as np
+
+    from fluvius.feeds.iex._layout import programs
+
+    h = sha256(_SOURCE.read_bytes())
+    for table in programs().arrays():  # frozen into the machine code as constants
+        h.update(table.tobytes())
+    h.update(repr(sorted(SIGNATURES.items())).encode())
+    try:  # compiled for this host's instruction set: its CPU model and features
+        with open("/proc/cpuinfo") as f:
+            keys = ("model name", "flags", "Features")
+            cpu = "".join(sorted({s for s in f if s.startswith(keys)}))
+    except OSError:
+        cpu = platform.processor()
+    # numpy's ABI holds within a major version (an older build loads in a newer numpy)
+    h.update(f"{sys.version}|{np.__version__.split('.')[0]}|{platform.machine()}|{cpu}".encode())
+    name = f"fluvius_kernels_{h.hexdigest()[:16]}"
+    where = cache_dir() if directory is None else directory
+    return where / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+
+
+def load() -> SimpleNamespace | None:
+    """The ahead-of-time module's kernels (next to this file, else in :func:`cache_dir`),
+    or None when it has not been built (or cannot be loaded)."""
+    try:
+        paths = [module_path(d) for d in (PACKAGE_DIR, cache_dir())]
+    except (ImportError, OSError):
         return None
-    return SimpleNamespace(aot=True, **{name: getattr(module, name) for name in KERNEL_NAMES})
+    for path in paths:
+        try:
+            spec = importlib.util.spec_from_file_location(path.name.split(".")[0], path)
+            if not path.exists() or spec is None or spec.loader is None:
+                continue
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except (ImportError, OSError):
+            continue
+        if all(hasattr(module, n) for n in KERNEL_NAMES):  # else damaged: built again
+            return SimpleNamespace(aot=True, **{n: getattr(module, n) for n in KERNEL_NAMES})
+    return None
 
 
-def _compile() -> SimpleNamespace:  # pragma: no cover - exercised when numba is installed
-    import numba
+def build(verbose: bool = False, directory: Path | None = None) -> Path:
+    """Compile the kernels into ``directory`` (default :func:`cache_dir`); returns the
+    module's path. Needs numba and a C compiler; takes a few seconds to a minute."""
+    import tempfile
 
+    pycc: Any = importlib.import_module("numba.pycc")
     from fluvius.feeds import _kernel_src
 
-    jit = numba.njit(cache=True, nogil=True)
-    return SimpleNamespace(
-        aot=False, **{name: jit(getattr(_kernel_src, name)) for name in KERNEL_NAMES}
+    path = module_path(directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # built in a directory of its own, then renamed into place: a command never loads a
+    # half-written module, and builds running at once do not mix their outputs
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
+        cc = pycc.CC(path.name.split(".")[0])
+        cc.output_dir = tmp
+        cc.verbose = verbose
+        cc.target_cpu = "host"  # the name's hash covers this CPU's model and features
+        for fn, sig in SIGNATURES.items():
+            cc.export(fn, sig)(getattr(_kernel_src, fn))
+        cc.compile()
+        os.replace(Path(tmp) / path.name, path)
+    return path
+
+
+def build_in_background() -> bool:
+    """Start ``python -m fluvius.feeds._kernels`` detached, unless one is running; True if
+    started. Nothing happens with ``FLUVIUS_AOT_BUILD=0``, without numba, when the cache
+    directory cannot be written, or while another build holds the lock
+    (:data:`LOCK_SECONDS`)."""
+    import subprocess
+    import time
+
+    if os.environ.get("FLUVIUS_AOT_BUILD", "1") == "0" or _STARTED:
+        return False
+    if importlib.util.find_spec("numba") is None:
+        return False
+    lock = cache_dir() / "building.lock"
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        if lock.exists() and time.time() - lock.stat().st_mtime < LOCK_SECONDS:
+            return False
+        lock.unlink(missing_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except OSError:  # a read-only cache, or another command took the lock first
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fluvius.feeds._kernels"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # outlives the command, and its Ctrl-C
+        env={**os.environ, "FLUVIUS_AOT_LOCK": str(lock)},
     )
+    _STARTED.append(child)  # kept: a Popen collected while running warns
+    return True
+
+
+if __name__ == "__main__":  # pragma: no cover - a build step (make, or the above)
+    print(build(verbose="-v" in sys.argv))
+    if lock := os.environ.get("FLUVIUS_AOT_LOCK"):  # kept on failure: no retry storm
+        Path(lock).unlink(missing_ok=True)

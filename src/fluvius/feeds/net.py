@@ -9,7 +9,7 @@ was captured and the caller reports the truncation. Fragments other than the fir
 frames that are not IPv4/UDP, have no payload (``None``).
 
 The compiled batch decoder applies the same rules in its own pass
-(:mod:`fluvius.feeds.iex._survey`); the tests check that both find the same payloads.
+(:mod:`fluvius.feeds.iex.batch`); the tests check that both find the same payloads.
 """
 
 from __future__ import annotations

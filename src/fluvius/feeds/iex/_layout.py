@@ -93,17 +93,6 @@ class MessageLayout:
             raise ValueError(f"layout {self.name!r} does not fill the fields {missing}")
         object.__setattr__(self, "fields", tuple(by_offset))
 
-    def wire_dtype(self) -> np.dtype[Any]:
-        """A numpy dtype reading every field at its offset (itemsize = documented length)."""
-        return np.dtype(
-            {
-                "names": [f.name for f in self.fields],
-                "formats": [f.wire for f in self.fields],
-                "offsets": [f.offset for f in self.fields],
-                "itemsize": self.length,
-            }
-        )
-
     def decode(
         self, buf: bytes | bytearray | memoryview, off: int, venue: str, recv_ns: int, seq: int
     ) -> Event:

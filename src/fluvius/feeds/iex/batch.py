@@ -6,8 +6,12 @@ The capture is read in chunks (:func:`fluvius.feeds._capture.iter_chunks`, one
 reused buffer; :data:`DECODE_CHUNK_BYTES` in :func:`decode_capture`, small enough that a
 chunk is still in the CPU caches for its second pass). Per chunk:
 
-1. ``survey`` (:mod:`fluvius.feeds.iex._survey`) walks the records to the chunk's IEX-TP
-   segments (one int64 table) and counts frames and datagrams for the report;
+1. the ``survey`` kernel walks the chunk's packet records (classic pcap records or pcapng
+   packet blocks, with the rules of the readable walk :func:`fluvius.feeds._capture.records`
+   and of :func:`fluvius.feeds.net.udp_payload` per frame, and the reference decoder's
+   segment rules per datagram) to its IEX-TP segments: one column of an int64 table per
+   segment (rows :data:`OFF` ... :data:`FIRST`), counts of frames and datagrams for the
+   report, and whether all segments continue one stream in order;
 2. ``decode_rows`` (:mod:`fluvius.feeds._kernel_src`, the kernel the live decoder uses too)
    checks the segments and counts rows per kind up to the first segment that is not clean;
    the sequence tracker (:class:`~fluvius.feeds.iex.transport.SequenceTracker`, two
@@ -43,6 +47,8 @@ import numpy as np
 from fluvius.feeds._capture import (
     CHUNK_BYTES,
     GZIP_MAGIC,
+    MAX_BLOCK,
+    MAX_RECORD,
     iter_chunks,
     iter_records,
     strided_view,
@@ -50,18 +56,23 @@ from fluvius.feeds._capture import (
 from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch, dtype_of
-from fluvius.feeds.iex import _survey as S
 from fluvius.feeds.iex._layout import programs
-from fluvius.feeds.iex._survey import Survey, join, survey_walk
 from fluvius.feeds.iex.reference import SegmentDecoder, decode_records, rows_of
 from fluvius.feeds.iex.report import DecodeReport
-from fluvius.feeds.iex.transport import StreamKey
+from fluvius.feeds.iex.transport import (
+    DEEP_PLUS_PROTOCOL_ID,
+    DEEP_PROTOCOL_ID,
+    PROTOCOLS,
+    StreamKey,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from numpy.typing import NDArray
+
+    from fluvius.feeds._capture import CaptureStats, Container, Walk
 
 
 __all__ = [
@@ -70,6 +81,7 @@ __all__ = [
     "BatchDecoder",
     "DecodedCapture",
     "Rows",
+    "Survey",
     "decode_capture",
     "iter_capture_batches",
     "join_rows",
@@ -90,6 +102,91 @@ _INDEX = {kind: i for i, kind in enumerate(_P.kinds)}
 _U2, _U4, _U8 = np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8")
 _NONE1, _NONE4, _NONE8 = np.zeros(8, np.uint8), np.zeros(1, np.uint32), np.zeros(1, np.uint64)
 _NO_RES = np.zeros(RES, np.int64)  # decode_rows' WRITE mode does not count
+_NONE, _NO_FACTORS = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+# survey's counts per chunk, by index
+USED, WHY, RECORDS, TRUNC_RECORDS, NON_ETHERNET, NON_UDP, DATAGRAMS = range(7)
+SHORT_TRUNC, NOT_IEX, UNSUPPORTED, SEGMENTS, HEARTBEATS, _, IN_ORDER, _, SKIPPED = range(7, 16)
+OFF, AVAIL, TRUNC, RECV, PROTOCOL, CHANNEL, SESSION, PLEN, COUNT, SOFF, FIRST = range(11)
+"""The rows of the segment table ``survey`` writes and ``decode_rows`` reads (one column per
+segment, offsets relative to the chunk buffer): the IEX-TP header's offset, the bytes of
+the datagram after it, 1 when the capture cut the frame short, the capture time, then the
+header's fields (protocol, channel, session, payload length, message count, stream offset,
+first sequence number)."""
+_FAMILY = np.full(1 << 16, -1, dtype=np.int64)  # u16 protocol id → 0 TOPS, 1 DEEP, -1 not
+_FAMILY[list(PROTOCOLS)] = [int(p == DEEP_PROTOCOL_ID) for p in PROTOCOLS]  # IEX-TP
+_FAMILY[DEEP_PLUS_PROTOCOL_ID] = -2  # a protocol the decoder does not support
+
+
+@dataclass(slots=True)
+class Survey:
+    """What ``survey`` found in one chunk: its segment table and counts."""
+
+    buf: bytes | bytearray
+    base: int  # the file offset of buf[0]
+    table: NDArray[np.int64]  # (11, segments): rows OFF ... FIRST
+    stats: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.table.shape[1])
+
+    def count(self, report: DecodeReport) -> None:
+        """Add the chunk's frame and datagram counts to ``report``."""
+        s = self.stats.tolist()
+        report.capture.non_ethernet += s[NON_ETHERNET]
+        report.non_udp += s[NON_UDP]
+        report.datagrams += s[DATAGRAMS]
+        report.truncated_segments += s[SHORT_TRUNC]
+        report.not_iex += s[NOT_IEX]
+        if s[UNSUPPORTED]:
+            name = f"0x{DEEP_PLUS_PROTOCOL_ID:04x}"
+            report.unsupported[name] = report.unsupported.get(name, 0) + s[UNSUPPORTED]
+        report.segments += s[SEGMENTS]
+        report.heartbeats += s[HEARTBEATS]
+
+
+def _views(buf: bytes | bytearray) -> tuple[NDArray[Any], ...]:
+    """The buffer as u8, and as u16 / u32 / u64 at every byte offset (unaligned loads)."""
+    return (np.frombuffer(buf, dtype=np.uint8), *(strided_view(buf, t) for t in (_U2, _U4, _U8)))
+
+
+def survey_walk(k: Any) -> Walk[Survey]:
+    """The compiled packet walk for :func:`~fluvius.feeds._capture.iter_chunks` (``k``:
+    the kernels), which reads the container's header blocks between its calls."""
+
+    def walk(
+        buf: bytearray, pos: int, c: Container, stats: CaptureStats
+    ) -> tuple[Survey, int, int]:
+        if c.kind == "pcap":
+            found = k.survey(
+                *_views(buf), pos, c.little, False, MAX_RECORD, c.ns_per_tick, c.linktype,
+                _NONE, _NO_FACTORS, _NONE, 0, _FAMILY,
+            )  # fmt: skip
+        else:
+            how, factor, links = c.units()
+            found = k.survey(
+                *_views(buf), pos, c.little, True, MAX_BLOCK, 0, 0, how, factor, links,
+                c.interface(0)[1], _FAMILY,
+            )  # fmt: skip
+        rows, s = found
+        stats.records += int(s[RECORDS])
+        stats.truncated_records += int(s[TRUNC_RECORDS])
+        stats.skipped_blocks += int(s[SKIPPED])
+        return Survey(buf, 0, rows, s), int(s[USED]), int(s[WHY])
+
+    return walk
+
+
+def join(buf: bytearray, base: int, found: list[Survey]) -> Survey:
+    """The one survey of a chunk walked in parts (a header block between them)."""
+    if len(found) == 1:
+        sv = found[0]
+    else:
+        table = np.concatenate([sv.table for sv in found], axis=1)
+        stats = np.sum([sv.stats for sv in found], axis=0)
+        stats[IN_ORDER] = 0  # the parts' junctions are not checked: the tracker looks
+        sv = Survey(buf, base, table, stats)
+    sv.base = base
+    return sv
 
 
 @dataclass(slots=True)
@@ -114,17 +211,20 @@ class Arena:
     capture's size is known (:func:`decode_capture`) the chunks write into regions of one
     arena sized from the first chunk's rows per byte (times ``margin``, and ``min_rows``
     for kinds it lacks): consecutive chunks' rows of a kind are then adjacent and the
-    capture's rows of the kind are one view, not a copy of all chunks (:func:`join_rows`).
-    A chunk that does not fit gets its own buffer, and its kinds are then copied. The
-    buffer is allocated zeroed (``calloc``), so the pages past the rows cost no memory.
+    capture's rows of the kind are one view (:meth:`rows`), not a copy of all chunks. From
+    the first chunk that does not fit on, every chunk gets its own buffer and the rows are
+    joined by copy (:func:`join_rows`). The buffer is allocated zeroed (``calloc``), so the
+    pages past the rows cost no memory.
     """
 
     capture_bytes: int
     margin: float = 1.25
     min_rows: int = 4096
     buf: NDArray[np.uint8] | None = None
+    first: NDArray[np.int64] | None = None  # where each kind's region starts
     cursor: NDArray[np.int64] | None = None
     limit: NDArray[np.int64] | None = None
+    spilled: bool = False  # a chunk did not fit
 
     def take(
         self, sizes: NDArray[np.int64], itemsize: NDArray[np.int64], chunk_bytes: int
@@ -135,15 +235,24 @@ class Arena:
             rows = np.maximum(np.ceil(sizes // itemsize * scale).astype(np.int64), self.min_rows)
             cap = rows * itemsize
             self.buf = np.zeros(int(cap.sum()), dtype=np.uint8)
-            self.cursor = np.cumsum(cap) - cap
-            self.limit = self.cursor + cap
+            self.first = np.cumsum(cap) - cap
+            self.cursor = self.first.copy()
+            self.limit = self.first + cap
         assert self.cursor is not None
         assert self.limit is not None
-        if np.any(self.cursor + sizes > self.limit):
+        self.spilled = self.spilled or bool(np.any(self.cursor + sizes > self.limit))
+        if self.spilled:
             return None
         start = self.cursor.copy()
         self.cursor += sizes
         return self.buf, start
+
+    def rows(self, kind: str) -> Rows | None:
+        """All chunks' rows of ``kind``, one view (None after a spill, or without rows)."""
+        if self.spilled or self.buf is None or self.first is None or self.cursor is None:
+            return None
+        i = _INDEX[kind]
+        return self.buf[int(self.first[i]) : int(self.cursor[i])].view(dtype_of(kind))
 
 
 @dataclass(slots=True)
@@ -170,8 +279,7 @@ class BatchDecoder:
         n = len(sv)
         if not n:
             return {}
-        buf = sv.buf
-        a = (np.frombuffer(buf, dtype=np.uint8), *(strided_view(buf, t) for t in (_U2, _U4, _U8)))
+        a = _views(sv.buf)
         drop = np.zeros(n, dtype=np.int64)
         res = np.zeros(RES, dtype=np.int64)
         none = (_NONE1, _NONE4, _NONE8, res, res)
@@ -183,7 +291,7 @@ class BatchDecoder:
             stop = k.decode_rows(*a, seg, drop, lo, n, CHECK, *none)
             if stop > lo:
                 # all the chunk's segments continue one stream: so do these
-                if self._track(seg, sv.base, lo, stop, drop, sv.in_order or None):
+                if self._track(seg, sv.base, lo, stop, drop, bool(sv.stats[IN_ORDER]) or None):
                     k.decode_rows(*a, seg, drop, lo, stop, CHECK, *none)
                 pieces.append((lo, stop, self._count(res)))
             if stop < n:
@@ -229,7 +337,7 @@ class BatchDecoder:
         if not order:
             return {}
         sizes = counts * _P.itemsize
-        span = int(seg[S.OFF, -1] + 40 + seg[S.PLEN, -1] - seg[S.OFF, 0])
+        span = int(seg[OFF, -1] + 40 + seg[PLEN, -1] - seg[OFF, 0])
         place = self.arena.take(sizes, _P.itemsize, span) if self.arena is not None else None
         if place is None:
             out = np.empty(int(sizes.sum()), dtype=np.uint8)
@@ -254,7 +362,7 @@ class BatchDecoder:
 
     def _reference(self, sv: Survey, i: int) -> dict[str, Rows]:
         """The rows of segment ``i``, decoded (and reported) by the reference decoder."""
-        off, avail, trunc, recv = sv.table[: S.PROTOCOL, i].tolist()
+        off, avail, trunc, recv = sv.table[:PROTOCOL, i].tolist()
         payload = memoryview(sv.buf)[off : off + 40 + avail]
         events = self.reference.decode_segment(
             payload, recv, offset=sv.base + off, truncated=bool(trunc)
@@ -276,7 +384,7 @@ class BatchDecoder:
         continue one stream in order (computed if None).
         """
         t = seg[:, lo:hi]
-        protocol, channel, session, plen, count, soff, first = t[S.PROTOCOL :]
+        protocol, channel, session, plen, count, soff, first = t[PROTOCOL:]
         key = StreamKey(int(protocol[0]), int(channel[0]), int(session[0]))
         if in_order is None:
             in_order = bool(
@@ -294,10 +402,10 @@ class BatchDecoder:
             int(first[-1] + count[-1]),
             int(soff[-1] + plen[-1]),
             segments=hi - lo,
-            at=int(t[S.OFF, 0]) + base,
+            at=int(t[OFF, 0]) + base,
         ):
             return False
-        columns = (protocol, channel, session, first, count, soff, plen, t[S.OFF] + base)
+        columns = (protocol, channel, session, first, count, soff, plen, t[OFF] + base)
         rows = zip(*(c.tolist() for c in columns), strict=True)
         for i, (p, c, s, first_i, count_i, soff_i, plen_i, at) in enumerate(rows, lo):
             drop[i] = tracker.observe(StreamKey(p, c, s), first_i, count_i, soff_i, plen_i, at)
@@ -372,12 +480,12 @@ def decode_capture(
     report = DecodeReport()
     parts: dict[str, list[Rows]] = {}
     decoder = BatchDecoder(venue=venue, strict=strict, report=report, use_numba=use_numba)
-    decoder.arena = Arena(capture_size(path))  # the chunks' rows adjacent: no join copy
+    arena = decoder.arena = Arena(capture_size(path))  # the chunks' rows adjacent: no copy
     for rows in _batches(decoder, path, chunk_bytes):
         for kind, r in rows.items():
             parts.setdefault(kind, []).append(r)
     batches = {
-        kind: EventBatch(kind, venue, join_rows(kind, chunks))
+        kind: EventBatch(kind, venue, join_rows(kind, chunks, arena))
         for kind in KINDS
         if (chunks := parts.get(kind))
     }
@@ -406,26 +514,12 @@ def capture_size(path: str | Path) -> int:
     return inflated
 
 
-def join_rows(kind: str, chunks: Sequence[Rows]) -> Rows:
-    """Row chunks of one kind as one structured array of :func:`dtype_of` (at most one copy)."""
+def join_rows(kind: str, chunks: Sequence[Rows], arena: Arena | None = None) -> Rows:
+    """Row chunks of one kind as one structured array of :func:`dtype_of`: the ``arena``'s
+    view when the chunks all wrote into it, else one copy (none for one chunk)."""
+    whole = arena.rows(kind) if arena is not None else None
+    if whole is not None:
+        return whole
     if len(chunks) == 1:
         return chunks[0]
-    joined = _adjacent(list(chunks))  # the chunks wrote into one arena: a view, no copy
-    if joined is not None:
-        return joined
     return np.concatenate([c.view(np.uint8) for c in chunks]).view(dtype_of(kind))
-
-
-def _adjacent(arrays: list[Rows]) -> Rows | None:
-    """One view of row arrays that lie end to end in one buffer (an :class:`Arena`), else None."""
-    base = arrays[0].base
-    if not isinstance(base, np.ndarray) or base.dtype != np.uint8 or base.ndim != 1:
-        return None
-    origin = base.__array_interface__["data"][0]
-    at = arrays[0].__array_interface__["data"][0] - origin
-    end = at
-    for a in arrays:
-        if a.base is not base or a.__array_interface__["data"][0] - origin != end:
-            return None
-        end += a.nbytes
-    return base[at:end].view(arrays[0].dtype)

@@ -87,8 +87,8 @@ _OUT_CAP = int(
     + 64
 )
 _BOTH = 2  # decode_rows' mode: check, then write packed
-_STRUCT_CODES = {"S8": "8s", "<i8": "q", "<u8": "Q", "<i4": "i", "<u4": "I", "<i2": "h"}
-_STRUCT_CODES |= {"<u2": "H", "|i1": "b", "|u1": "B", "<f8": "d", "|S8": "8s"}
+# the row fields struct reads as numpy's tolist() does (not S1 / S4: numpy drops their NULs)
+_STRUCT_CODES = {"<i8": "q", "<u4": "I", "|u1": "B", "|S8": "8s"}
 
 
 def _row_struct(dtype: np.dtype[Any]) -> Any:
@@ -229,10 +229,6 @@ class DatagramBatch(Sequence["Event"]):
         out = self._out
         return [unpack(out, at) for at in range(end - c * size, end, size)]
 
-    def columns(self) -> dict[str, NDArray[Any]]:
-        """Every kind present → its rows (read-only structured arrays), kinds in table order."""
-        return {kind: self.rows(kind) for kind in self.kinds}
-
 
 class ColumnarSegmentDecoder:
     """Decodes IEX-TP datagrams into :class:`DatagramBatch` es (see the module doc).
@@ -263,8 +259,7 @@ class ColumnarSegmentDecoder:
                 "compiled=True needs the numba kernel; numba is not installed or FLUVIUS_NUMBA=0"
             )
         self.kernel = None if k is None else k.decode_rows
-        ws = np.zeros(_OUT + _OUT_CAP, dtype=np.uint8)
-        self._ws = ws
+        self._ws = ws = np.zeros(_OUT + _OUT_CAP, dtype=np.uint8)
         self._mv = memoryview(ws.data)
         self._seg = np.zeros((11, 1), dtype=np.int64)  # the survey's table, one segment
         self._drop = np.zeros(1, dtype=np.int64)
@@ -272,21 +267,8 @@ class ColumnarSegmentDecoder:
         self._res = np.zeros(RES, dtype=np.int64)
         u2, u4, u8 = (strided_view(ws, np.dtype(t)) for t in ("<u2", "<u4", "<u8"))
         # the kernel's arguments: the workspace is both its input and its output
-        views = (ws, u4, u8)
-        self._args = (
-            ws,
-            u2,
-            u4,
-            u8,
-            self._seg,
-            self._drop,
-            0,
-            1,
-            _BOTH,
-            *views,
-            self._place,
-            self._res,
-        )
+        a = (ws, u2, u4, u8, self._seg, self._drop, 0, 1, _BOTH, ws, u4, u8)
+        self._args = (*a, self._place, self._res)
 
     def decode(
         self,

@@ -55,16 +55,10 @@ if TYPE_CHECKING:
 
     from fluvius.feeds._capture import Record
     from fluvius.feeds.events import Event
-    from fluvius.feeds.iex._layout import MessageLayout
 
 __all__ = ["SegmentDecoder", "decode_records", "iter_events", "rows_of"]
 
 _U16 = struct.Struct("<H").unpack_from
-
-
-def layouts_of(protocol: int) -> dict[int, MessageLayout]:
-    """The message table of an IEX protocol id (DEEP 1.0, else TOPS)."""
-    return DEEP_LAYOUTS if protocol == DEEP_PROTOCOL_ID else TOPS_LAYOUTS
 
 
 class SegmentDecoder:
@@ -180,7 +174,7 @@ class SegmentDecoder:
         drop = self.tracker.observe(
             StreamKey(protocol, channel, session), first, count, soff, plen, offset
         )
-        layouts = layouts_of(protocol)
+        layouts = DEEP_LAYOUTS if protocol == DEEP_PROTOCOL_ID else TOPS_LAYOUTS
         events: list[Event] = []
         for k in range(drop, len(blocks)):
             report.messages += 1

@@ -1,4 +1,4 @@
-"""The ahead-of-time compiled kernels (fluvius.feeds._aot) decode exactly as the reference."""
+"""The ahead-of-time compiled kernels (fluvius.feeds._kernels) decode exactly as the reference."""
 
 from __future__ import annotations
 
@@ -8,27 +8,36 @@ from typing import Any
 
 import pytest
 
-from fluvius.feeds import _aot, _kernels
+from fluvius.feeds import _kernels
 from fluvius.feeds.iex.batch import decode_capture
 from fluvius.feeds.iex.synthetic import synthetic_deep, synthetic_tops
 
 
-@pytest.mark.slow
-def test_aot_module_builds_loads_and_agrees(tmp_path: Path, monkeypatch: Any) -> None:
+@pytest.fixture
+def fresh_install(tmp_path: Path, monkeypatch: Any) -> Path:
+    """No module built at install nor in the (empty) cache directory; returns the latter."""
     pytest.importorskip("numba.pycc")
     if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
         pytest.skip("no C compiler: the ahead-of-time build needs one")
     monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_aot, "PACKAGE_DIR", tmp_path / "package")
+    monkeypatch.setattr(_kernels, "PACKAGE_DIR", tmp_path / "package")
     monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
-    monkeypatch.setattr(_aot, "_LOADED", {})
+    monkeypatch.delenv("FLUVIUS_AOT_BUILD", raising=False)
     monkeypatch.setattr(_kernels, "_CACHE", {})
-    assert _aot.BATCH.load() is None  # nothing built in the package nor the cache directory
-    monkeypatch.setattr(_aot, "_LOADED", {})
-    built = _aot.BATCH.build(directory=tmp_path / "package")  # what the install does
+    monkeypatch.setattr(_kernels, "_STARTED", [])
+    return tmp_path / "cache"
+
+
+@pytest.mark.slow
+def test_aot_module_builds_loads_and_agrees(
+    tmp_path: Path, monkeypatch: Any, fresh_install: Path
+) -> None:
+    monkeypatch.setattr(_kernels, "_STARTED", [object()])  # no background build
+    assert _kernels.load() is None  # nothing built in the package nor the cache directory
+    built = _kernels.build(directory=tmp_path / "package")  # what the install does
     assert built.parent == tmp_path / "package"
-    assert not (tmp_path / "cache").exists()
-    assert _kernels._load_aot() is not None  # loaded without numba
+    assert not fresh_install.exists()
+    assert _kernels.load() is not None  # loaded without numba
     assert _kernels.kernels().aot
     for make in (synthetic_tops, synthetic_deep):
         path = tmp_path / f"{make.__name__}.pcap"
@@ -64,42 +73,33 @@ def test_disabled_kernels(monkeypatch: Any) -> None:
 
 
 @pytest.mark.slow
-def test_a_missing_module_is_built_in_the_background(tmp_path: Path, monkeypatch: Any) -> None:
-    pytest.importorskip("numba.pycc")
-    if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
-        pytest.skip("no C compiler: the ahead-of-time build needs one")
+def test_a_missing_module_is_built_in_the_background(monkeypatch: Any, fresh_install: Path) -> None:
     import time
 
-    monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_aot, "PACKAGE_DIR", tmp_path / "package")  # not built at install
-    monkeypatch.delenv("FLUVIUS_NUMBA", raising=False)
-    monkeypatch.delenv("FLUVIUS_AOT_BUILD", raising=False)
-    monkeypatch.setattr(_aot, "_LOADED", {})
-    monkeypatch.setattr(_aot, "_STARTED", [])
-    monkeypatch.setattr(_kernels, "_CACHE", {})
-    assert _kernels._load_aot() is None  # missing: this command falls back...
-    (child,) = _aot._STARTED  # ...and has started the build for the next one
-    lock = tmp_path / "cache" / "building.lock"
+    assert not _kernels.kernels().aot  # missing: this command compiles just in time...
+    (child,) = _kernels._STARTED  # ...and has started the build for the next one
+    lock = fresh_install / "building.lock"
     assert lock.exists()
-    monkeypatch.setattr(_aot, "_STARTED", [])
-    assert not _aot.build_in_background()  # the lock keeps a second build from starting
+    monkeypatch.setattr(_kernels, "_STARTED", [])
+    assert not _kernels.build_in_background()  # the lock keeps a second build from starting
     deadline = time.monotonic() + 300
     while lock.exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     child.wait(timeout=60)
     assert not lock.exists(), "the background build did not finish"
-    monkeypatch.setattr(_aot, "_LOADED", {})
-    assert _kernels._load_aot() is not None
+    assert _kernels.load() is not None
 
 
 def test_background_build_can_be_turned_off(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("FLUVIUS_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("FLUVIUS_AOT_BUILD", "0")
-    monkeypatch.setattr(_aot, "_STARTED", [])
-    assert not _aot.build_in_background()
+    monkeypatch.setattr(_kernels, "_STARTED", [])
+    assert not _kernels.build_in_background()
     assert not (tmp_path / "building.lock").exists()
 
 
 def test_every_kernel_has_a_signature() -> None:
     """The ahead-of-time module exports exactly the kernels the decoder asks for."""
-    assert sorted(_aot.SIGNATURES) == sorted(_kernels.KERNEL_NAMES)
+    from fluvius.feeds import _kernel_src
+
+    assert all(callable(getattr(_kernel_src, name)) for name in _kernels.SIGNATURES)

@@ -20,6 +20,8 @@ Event part (:meth:`Worker._run_events`)
     messages (``apply_settles``) and their failures as Stop (``stop_above``). The worker
     never waits for one particular value: it runs everything ready, flushes one message per
     destination, then waits for *any* message or async result.
+    At start-up the async nodes that read sources only begin before the local part
+    (``_driver.begin_async``), so that their waits (a history query) overlap it.
 
 On the usual trading shapes (one sub-graph per underlying, a few aggregators across them)
 nearly everything is local: only the aggregators that read other workers' nodes are
@@ -66,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.cycle import apply_settles, settle, start_cycle
 from fluvius.engine.plan import Plan
-from fluvius.scheduling._driver import CycleDriver
+from fluvius.scheduling._driver import Begun, CycleDriver, begin_async, source_fed_async
 from fluvius.scheduling._messages import (
     CHANGED,
     FAILED,
@@ -367,7 +369,8 @@ class Worker:
         if status is not None:
             status.begin(msg.cycle)
         try:
-            cpu0, t0, _, recomputed, errors, stop, _ = self._local_part(share, msg)
+            cpu0, t0, tables = self._begin(share, msg)
+            recomputed, errors, stop, _ = self._local_part(share, msg.changed, tables)
         finally:
             if status is not None:
                 status.end()
@@ -375,17 +378,22 @@ class Worker:
         return True
 
     async def _cycle(self, share: Share, msg: RunCycle) -> Done:
-        cpu0, t0, tables, recomputed, errors, stop, moved = self._local_part(share, msg)
+        cpu0, t0, tables = self._begin(share, msg)
+        changed = msg.changed
+        begun = None  # start-up: the async nodes fed by sources begin before the local part
+        if changed is None and tables.events is not None and not share.load.trace:
+            plan = share.plan
+            begun = await begin_async(plan, share.state, source_fed_async(plan, tables.mine))
+        recomputed, errors, stop, moved = self._local_part(share, changed, tables)
         idle = 0.0
         if tables.events is not None:
-            changed = msg.changed
-            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop)
+            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop, begun)
             recomputed += n
             errors += more
         return self._done(share, cpu0, t0, recomputed, errors, stop, idle)
 
-    def _local_part(self, share: Share, msg: RunCycle) -> tuple[Any, ...]:
-        """The start of a cycle and its local part (module docstring), settles sent."""
+    def _begin(self, share: Share, msg: RunCycle) -> tuple[float, float, CycleTables]:
+        """The start of a cycle: its index, the sources' values, its tables."""
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         if self.arena is not None:
@@ -399,7 +407,12 @@ class Worker:
             state.values[r] = value
         if index > 0:
             state.cycles = index
-        tables = cycle_tables(share, changed)
+        return cpu0, t0, cycle_tables(share, changed)
+
+    def _local_part(
+        self, share: Share, changed: frozenset[int] | None, tables: CycleTables
+    ) -> tuple[Any, ...]:
+        """A cycle's local part (module docstring), settles sent."""
         recomputed, errors, stop, entries, moved = run_local(share, changed, tables)
         if stop is not None:
             self._broadcast_stop(share, stop[0])
@@ -410,7 +423,7 @@ class Worker:
             elif stop is None or f < stop[0]:
                 stop = (f, err, None)
                 self._broadcast_stop(share, f)
-        return cpu0, t0, tables, recomputed, errors, stop, moved
+        return recomputed, errors, stop, moved
 
     def _done(
         self,
@@ -517,6 +530,7 @@ class Worker:
         tables: CycleTables,
         moved: list[int],
         local_stop: Any,
+        begun: Begun | None = None,
     ) -> tuple[int, list[Any], Any, float]:
         """The owned nodes that wait for other workers (or are async, or traced), run by
         the shared :class:`CycleDriver` once the local part has settled."""
@@ -536,6 +550,7 @@ class Worker:
             on_stop=lambda rank: self._broadcast_stop(share, rank),
             spans=share.spans if trace else None,
             index=index,
+            begun=begun,
         )
         if local_stop is not None:
             driver.stop(local_stop[0])

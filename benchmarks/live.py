@@ -35,6 +35,14 @@ Figures (medians over ``--repeats`` runs; the load average is printed with them)
   process's CPU seconds per wall second while receiving (``cpu_per_s``: 1.0 is a whole
   core) and the garbage collections it ran (per generation). ``--loops asyncio,uvloop``
   also alternates the event loop (uvloop is not a dependency: install it to compare).
+* **stages** (``--parts stages``): where one datagram's time goes on the direct path, with
+  the kernel's stamp (``stamp=kernel``) and probes around the feed and the session, per
+  datagram that set a source: kernel arrival -> user-space read (the socket callback took
+  it) -> decoded -> adapted (``DatagramAdapter``, health) -> cycle start
+  (``Session.cycle_now`` entered) -> sources set -> cycle end; p50/p99 of each stage, of
+  kernel -> end and read -> end, the mean of each stage over the slowest 1 %, and the
+  collections (count, pauses, how many datagrams' paths they overlapped). The probes cost
+  a few ``time.time_ns()`` calls per datagram. Rates ``--rates``, modes ``--polls``.
 * **maximum lossless rate**: ``fluvius iex replay --speed 0 --rate R`` (the replayer a user
   runs) sends a long synthetic capture (``--messages``) to ``fluvius live``'s receiver
   (5-symbol graph); loss = messages missing in sequence gaps + datagrams dropped on
@@ -48,6 +56,7 @@ import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import socket
 import statistics
@@ -55,7 +64,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from array import array
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +247,191 @@ async def _receive(
     return report
 
 
+class _Probe:
+    """Per-datagram stamps (``time.time_ns()``) along the direct path, for ``--parts stages``:
+    kernel arrival (``SO_TIMESTAMPNS``, the feed's ``stamp=kernel``), user-space read (the
+    socket callback took it off the socket), decoded, adapted, cycle start
+    (``Session.cycle_now`` entered), sources set (``_apply_batch`` returned), cycle end
+    (``cycle_now`` returned), and the collector's pauses (``gc.callbacks``)."""
+
+    STAGES = ("kernel", "read", "decoded", "adapted", "cycle_start", "sources_set", "cycle_end")
+
+    def __init__(self, size: int = 1 << 17) -> None:
+        # the stamps in flat arrays, not an object per datagram: the probe must not make
+        # garbage the collector then scans (it would add collections the run does not have)
+        self.stamps = array("q", bytes(8 * len(self.STAGES) * size))
+        self.index: dict[int, int] = {}  # kernel stamp -> row of ``stamps``
+        self.gc: list[tuple[int, int, int]] = []  # (start, stop, generation)
+        self._cycle = array("q", [0, 0, 0])
+        self._gc_start = 0
+
+    def wrap_feed(self, udp: Any) -> None:
+        live, index, stamps, clock = udp.feed, self.index, self.stamps, time.time_ns
+        receive, adapt, width = live._receive, udp.adapt, len(self.STAGES)
+        limit = len(stamps) // width
+
+        def timed_receive(data: bytes, recv_ns: int) -> None:
+            read = clock()
+            receive(data, recv_ns)
+            decoded = clock()
+            i = len(index)
+            if i < limit:
+                index[recv_ns] = i
+                stamps[i * width : i * width + 3] = array("q", (recv_ns, read, decoded))
+
+        def timed_adapt(batch: Any, report: Any) -> Any:
+            out = adapt(batch, report)
+            i = index.get(batch.recv_ns)
+            if i is not None:
+                stamps[i * width + 3] = clock()
+            return out
+
+        live._receive, udp.adapt = timed_receive, timed_adapt
+
+    def wrap_session(self, session: Any) -> None:
+        cycle_now, apply_batch, clock, mark = (
+            session.cycle_now, session._apply_batch, time.time_ns, self._cycle,
+        )  # fmt: skip
+
+        def timed_cycle_now(batch: Any) -> Any:
+            mark[0] = clock()
+            result = cycle_now(batch)
+            mark[2] = clock()
+            return result
+
+        def timed_apply(batch: Any) -> Any:
+            out = apply_batch(batch)
+            mark[1] = clock()
+            return out
+
+        session.cycle_now, session._apply_batch = timed_cycle_now, timed_apply
+
+    def after_cycle(self, used: list[Any]) -> None:
+        width, stamps = len(self.STAGES), self.stamps
+        for u in used:
+            i = self.index.get(u.recv_ns)
+            if i is not None:
+                stamps[i * width + 4 : i * width + 7] = self._cycle
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.time_ns()
+        else:
+            self.gc.append((self._gc_start, time.time_ns(), info["generation"]))
+
+    def summary(self) -> dict[str, Any]:
+        """p50/p99 of each stage's share and of the totals; what the slowest 1 % spent where."""
+        width = len(self.STAGES)
+        rows = [
+            r for i in range(len(self.index)) if (r := self.stamps[i * width : (i + 1) * width])[-1]
+        ]
+        names = [f"{a}->{b}" for a, b in pairwise(self.STAGES)]
+        deltas = [[(b - a) / 1e3 for a, b in pairwise(r)] for r in rows]
+        totals = [(r[-1] - r[0]) / 1e3 for r in rows]
+        from_read = [(r[-1] - r[1]) / 1e3 for r in rows]
+        gcs = sorted(self.gc)
+        hit = [any(s < r[-1] and e > r[0] for s, e, _ in gcs) for r in rows]  # naive: few gcs
+
+        def pct(xs: list[float], q: float) -> float:
+            xs = sorted(xs)
+            return xs[min(len(xs) - 1, int(len(xs) * q))] if xs else math.nan
+
+        order = sorted(range(len(rows)), key=totals.__getitem__)
+        tail = order[int(len(order) * 0.99) :]
+        return {
+            "datagrams": len(rows),
+            "stages_us": {
+                n: {
+                    "p50": pct([d[i] for d in deltas], 0.5),
+                    "p99": pct([d[i] for d in deltas], 0.99),
+                }
+                for i, n in enumerate(names)
+            },
+            "kernel_to_end_us": {"p50": pct(totals, 0.5), "p99": pct(totals, 0.99)},
+            "read_to_end_us": {"p50": pct(from_read, 0.5), "p99": pct(from_read, 0.99)},
+            "slowest_1pct_mean_us": {
+                n: statistics.fmean(deltas[j][i] for j in tail) if tail else math.nan
+                for i, n in enumerate(names)
+            },
+            "gc_collections": [sum(1 for *_, g in gcs if g == k) for k in range(3)],
+            "gc_pause_us": {  # median and max pause per generation
+                k: [pct(p, 0.5), max(p)]
+                for k in range(3)
+                if (p := [(e - s) / 1e3 for s, e, g in gcs if g == k])
+            },
+            "datagrams_with_gc": sum(hit),
+            "slowest_1pct_with_gc": sum(hit[j] for j in tail),
+        }
+
+
+class _ProbeRun(LiveRun):
+    probe: _Probe
+
+    def _after_cycle(
+        self, session: Any, result: Any, batch: Any, used: Any, *, clocked: bool
+    ) -> None:
+        self.probe.after_cycle(used)
+        super()._after_cycle(session, result, batch, used, clocked=clocked)
+
+
+class _ProbeScheduler(SerialScheduler):
+    def __init__(self, probe: _Probe) -> None:
+        super().__init__(error_policy="isolate")
+        self.probe = probe
+
+    def session(self, graph: Any) -> SerialSession:
+        session = super().session(graph)
+        self.probe.wrap_session(session)
+        return session
+
+
+async def _receive_probed(graph: Any, sender: list[str], poll: str) -> dict[str, Any]:
+    """:func:`_receive` on the direct path with kernel stamps and the stage probe."""
+    probe = _Probe()
+    url = f"iex+udp://127.0.0.1:0?stamp=kernel{poll_query(poll)}"
+    run = _ProbeRun(graph, [url], lag_warn_s=1e9, scheduler=_ProbeScheduler(probe))
+    run.probe = probe
+    task = asyncio.create_task(run.run())
+    await asyncio.wait_for(run.ready.wait(), 60)
+    feed: Any = run.feeds[0]
+    probe.wrap_feed(feed)
+    gc.callbacks.append(probe.on_gc)
+    try:
+        child = await asyncio.create_subprocess_exec(
+            *[a.replace("{port}", str(feed.port)) for a in sender], stdout=subprocess.PIPE
+        )
+        await child.communicate()
+        (health,) = run.state.feeds.values()
+        seen = -1
+        while health.datagrams != seen:
+            seen = health.datagrams
+            await asyncio.sleep(0.5)
+    finally:
+        gc.callbacks.remove(probe.on_gc)
+    run.stop("sender done")
+    report = await task
+    out = probe.summary()
+    out["latency_us"] = report.run.stats.get("latency_us")
+    return out
+
+
+def bench_stages(
+    path: Path, rates: list[float], repeats: int, polls: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Per-stage breakdown of the direct path (kernel arrival -> cycle end), per repeat."""
+    graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
+    out = []
+    for rate in rates:
+        for _ in range(repeats):
+            for poll in polls:
+                cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
+                row = {"rate": rate, "poll": poll, **asyncio.run(_receive_probed(graph, cmd, poll))}
+                row["load"] = load()
+                out.append(row)
+                print(f"  stages at {rate:,.0f}/s, {poll}:", json.dumps(row), flush=True)
+    return out
+
+
 def capture_messages(path: Path) -> int:
     decoder = ColumnarSegmentDecoder()
     for i, payload in iter_datagrams(path):
@@ -381,7 +577,11 @@ def main() -> None:
     )
     ap.add_argument("--sweep", default="25000,50000,100000,200000,1000000")
     ap.add_argument("--messages", type=int, default=400_000, help="lossless-sweep capture")
-    ap.add_argument("--parts", default="replay,latency,lossless")
+    ap.add_argument(
+        "--parts",
+        default="replay,latency,lossless",
+        help="comma-separated: replay, latency, stages (per-stage breakdown), lossless",
+    )
     ap.add_argument("--symbols", type=int, default=None, help="replay graph: N busiest symbols")
     ap.add_argument("--capture", default=None, help="capture to replay (default: the sample)")
     ap.add_argument("--out", default=None)
@@ -407,6 +607,10 @@ def main() -> None:
             if args.pin is not None:
                 os.sched_setaffinity(0, {args.pin})
             doc["latency"] = bench_latency(path, rates, args.repeats, stamps, paths, loops, polls)
+        if "stages" in parts:
+            rates = [float(r) for r in args.rates.split(",")]
+            polls = tuple(args.polls.split(","))
+            doc["stages"] = bench_stages(path, rates, args.repeats, polls)
     if "lossless" in parts:
         rates = [float(r) for r in args.sweep.split(",")]
         doc["lossless"] = bench_lossless(args.messages, rates, args.repeats)

@@ -96,7 +96,9 @@ def main() -> None:
         one = Partition(1, (0,) * len(graph.items), "single")
         rows: dict[str, dict[str, float]] = {}
         serial = measure(graph, SerialScheduler, args.repeats)
-        predicted = simulate(graph, profile.costs, one, cal, serial=True, **sim).makespan_s
+        predicted = simulate(
+            graph, profile.costs, one, cal, serial=True, collect_s=profile.collect_s, **sim
+        ).makespan_s
         rows["serial"] = {"measured_s": serial, "predicted_s": predicted}
         for workers in (1, 2):
             part = one if workers == 1 else partition_graph(graph, 2, "auto")

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fluvius import GraphBuilder
 from fluvius.graph.spec import spec_to_graph
 from fluvius.partition import Calibration, Partition, partition_graph
 from fluvius.partition.cost import critical_path_s, lower_bound
@@ -184,3 +185,44 @@ def test_the_parent_computes_the_cheap_totals_after_the_workers() -> None:
     assert q.messages == 1
     tick = simulate(g, costs, part, cal, changed=[g.index["b"]], parent_nodes=True)
     assert tick.makespan_s == pytest.approx(cal.cycle_s + 2.0 + 0.5)
+
+
+def test_a_measured_collection_replaces_the_per_item_estimate(chains: Chains) -> None:
+    g = chains(2, 3)
+    costs = [0.0 if r in g.sources else 1.0 for r in range(len(g.items))]
+    one = Partition(1, (0,) * len(g.items), "one")
+    cal = Calibration(node_s=0.5, driver_node_s=2.5, gc_item_s=0.25)
+    start = simulate(g, costs, one, cal, serial=True, collect_s=7.0)
+    assert start.makespan_s == pytest.approx(len(g) + 7.0)
+    tick = simulate(g, costs, one, cal, serial=True, changed=[g.sources[0]], collect_s=7.0)
+    assert tick.makespan_s == pytest.approx(4.0)  # a tick collects nothing
+    two = Partition(2, tuple(r % 2 for r in range(len(g.items))), "two")
+    workers = simulate(g, costs, two, cal, collect_s=7.0).makespan_s
+    assert workers == pytest.approx(simulate(g, costs, two, cal).makespan_s)  # workers: none
+
+
+def test_start_up_begins_the_source_fed_loads_before_the_local_part() -> None:
+    """As the runtime (``_driver.begin_async``): a load reading a source only waits while
+    the worker's local part computes; a tick still begins it after the sync nodes."""
+
+    async def load(days: float) -> float:
+        return days
+
+    b = GraphBuilder()
+    local = b.node("local", lambda v: v, b.source("x", 1.0))
+    history = b.node("history", load, b.source("days", 4.0))
+    b.node("use", lambda u, v: u + v, history, local)
+    g = b.build()
+    costs = [0.0] * len(g.items)
+    costs[g.index["local"]] = 3.0
+    costs[g.index["history"]] = 0.5  # its CPU part, then a wait of 2
+    costs[g.index["use"]] = 1.0
+    waits = [0.0] * len(g.items)
+    waits[g.index["history"]] = 2.0
+    one = Partition(1, (0,) * len(g.items), "one")
+    # the load computes [0, 0.5], waits until 2.5; the local part runs [0.5, 3.5]; then use
+    assert simulate(g, costs, one, FREE, waits=waits).makespan_s == pytest.approx(4.5)
+    assert simulate(g, costs, one, FREE, serial=True, waits=waits).makespan_s == pytest.approx(4.5)
+    # a tick of days and x: the load begins when the worker first waits, after "local"
+    tick = simulate(g, costs, one, FREE, waits=waits, changed=list(g.sources))
+    assert tick.makespan_s == pytest.approx(3.0 + 0.5 + 2.0 + 1.0, abs=1e-3)  # + cycle_s

@@ -163,6 +163,13 @@ def test_report_prints_well_and_profiles_a_python_graph() -> None:
         partition_report(g, 2, costs=profile, tick_source="u0/stat")
 
 
+def test_the_profile_measures_the_collection_with_the_graph_alive() -> None:
+    g = _underlyings(2, 3)
+    profile = profile_graph(g, repeats=1)
+    assert profile.collect_s is not None  # measured, with this process's heap
+    assert profile.collect_s > 0.0
+
+
 def test_partition_graph_auto_still_keeps_underlyings_whole() -> None:
     g = _underlyings(4, 5)
     part = partition_graph(g, 2, "auto")

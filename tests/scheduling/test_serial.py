@@ -123,7 +123,8 @@ def test_sync_nodes_run_inline_async_nodes_as_tasks() -> None:
 
     me, alive = asyncio.run(main())
     assert alive == {me}
-    assert [kind for kind, _ in seen] == ["sync", "async", "sync", "sync", "sync", "async", "sync"]
+    # start-up begins "a" (it reads a source only) before any sync node; a tick does not
+    assert [kind for kind, _ in seen] == ["async", "sync", "sync", "sync", "sync", "async", "sync"]
     assert all(task is me for kind, task in seen if kind == "sync")
     assert all(task is not me for kind, task in seen if kind == "async")
 
@@ -240,3 +241,33 @@ def test_cycle_now_is_the_cycle_run_at_once_where_nothing_awaits() -> None:
         assert not ProcessScheduler(1).session(build(False)).runs_inline
 
     asyncio.run(main())
+
+
+def test_start_up_begins_source_fed_async_nodes_before_the_sync_ones() -> None:
+    """An async node reading sources only awaits (a query in flight) while the sync nodes
+    compute: its wait overlaps them instead of following them."""
+    events: list[str] = []
+
+    async def load(x: float) -> float:
+        events.append("query sent")
+        await asyncio.sleep(0.01)
+        events.append("data back")
+        return x
+
+    def work(x: float) -> float:
+        events.append("sync")
+        return x
+
+    g = GraphBuilder()
+    s = g.source("s", 1.0)
+    first = g.node("first", work, s)  # ranked before the load
+    data = g.node("data", load, g.source("days", 2.0))
+    g.node("use", lambda a, b: a + b, data, first)
+
+    async def main() -> dict[str, Any]:
+        async with SerialScheduler().session(g.build()) as run:
+            await run.start()
+            return run.values()
+
+    assert asyncio.run(main())["use"] == 3.0
+    assert events == ["query sent", "sync", "data back"]

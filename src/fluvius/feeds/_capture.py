@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 import numpy as np
 
 from fluvius.errors import DecodeError
+from fluvius.feeds._inflate import inflate_whole
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -69,6 +70,7 @@ __all__ = [
     "CaptureStats",
     "Container",
     "Record",
+    "capture_size",
     "detect_container",
     "iter_chunks",
     "iter_records",
@@ -168,6 +170,28 @@ def open_stream(path: str | Path) -> tuple[BinaryIO, str, BinaryIO]:
     return stream, name, raw
 
 
+def capture_size(path: str | Path) -> int:
+    """The size of the capture in ``path``, inflated when it is gzipped (from the gzip
+    trailer's ISIZE, the size modulo 2**32: a hint, to size buffers; a wrong one costs
+    time, never a wrong result).
+
+    >>> import gzip, pathlib, tempfile
+    >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "c.pcap.gz"
+    >>> _ = tmp.write_bytes(gzip.compress(bytes(100_000)))
+    >>> capture_size(tmp), tmp.stat().st_size < 1000
+    (100000, True)
+    """
+    size = os.stat(path).st_size
+    with open(path, "rb") as fh:
+        if size < 18 or fh.read(2) != GZIP_MAGIC:
+            return size
+        fh.seek(-4, os.SEEK_END)
+        inflated = int.from_bytes(fh.read(4), "little")
+    while inflated < size:  # more than 4 GiB inflated (or damaged): at least the file
+        inflated += 1 << 32
+    return inflated
+
+
 def detect_container(head: bytes, *, name: str = "capture") -> str:
     """``"pcap"`` or ``"pcapng"`` from the first four bytes, else a :class:`DecodeError`.
 
@@ -265,7 +289,7 @@ class Container:
             )
         return self._units
 
-    def header_block(self, buf: bytearray, pos: int, base: int) -> tuple[int, str]:
+    def header_block(self, buf: memoryview, pos: int, base: int) -> tuple[int, str]:
         """Read the section header or interface description at ``buf[pos]``: (where the
         next block starts, or ``pos`` when this one is not complete; why reading must
         stop, or "")."""
@@ -302,7 +326,7 @@ class Container:
         self.interfaces.append((linktype, snaplen, tsresol))
         return pos + blen, ""
 
-    def corrupt(self, buf: bytearray, pos: int, base: int, why: int) -> str:
+    def corrupt(self, buf: memoryview, pos: int, base: int, why: int) -> str:
         """Why reading stops at the record or block at ``buf[pos]`` (``why``: a walk's)."""
         (length,) = struct.unpack_from(
             self.order + "I", buf, pos + (8 if self.kind == "pcap" else 4)
@@ -321,7 +345,7 @@ class Container:
 
 
 def records(
-    buf: bytearray, pos: int, c: Container, stats: CaptureStats
+    buf: memoryview, pos: int, c: Container, stats: CaptureStats
 ) -> tuple[list[Record], int, int]:
     """The readable packet walk: the packet records from ``buf[pos]`` on, where it stopped,
     and why (:data:`END`, :data:`HEADER`, :data:`BAD_LENGTH`, :data:`BAD_PACKET`).
@@ -396,38 +420,81 @@ def _fill(stream: BinaryIO, view: memoryview, got: int) -> tuple[int, str]:
     return got, ""
 
 
-def _refill(stream: BinaryIO, buf: bytearray, used: int, size: int) -> tuple[bytearray, str]:
-    """Move ``buf[used:]`` to the front of ``buf`` and fill the rest from ``stream``.
+def _refill(
+    stream: BinaryIO, store: NDArray[np.uint8], used: int, got: int, size: int
+) -> tuple[NDArray[np.uint8], int, str]:
+    """Move ``store[used:got]`` to the front of ``store`` and fill the rest from ``stream``:
+    (the store, the bytes in it, why reading failed or "").
 
-    The buffer keeps its size unless the carried bytes fill more than half of it (a record
-    longer than half a chunk: it grows to carry + ``size``); at the end of the file it is
-    cut to the bytes read. Should something still view the buffer, a resize makes a new
-    one instead. Also returns why reading failed ("" if it did not).
+    The store keeps its size unless it is smaller than ``size`` (the first one was cut to
+    a small file) or the carried bytes fill more than half of it (a record longer than half
+    a chunk): then it is a new one of ``size`` (carry + ``size``). A new store is
+    uninitialised (``numpy.empty``): the inflater writes every byte the walk reads.
     """
-    carry = bytes(buf[used:])  # less than one record
-    if 2 * len(carry) > len(buf) and len(carry) + size > len(buf):  # a long record: make room
-        try:
-            buf.extend(bytes(len(carry) + size - len(buf)))
-        except BufferError:
-            buf = bytearray(len(carry) + size)
-    buf[: len(carry)] = carry
-    view = memoryview(buf)
-    got, error = _fill(stream, view, len(carry))
-    view.release()
-    if got < len(buf):
-        try:
-            del buf[got:]
-        except BufferError:
-            return bytearray(buf[:got]), error
-    return buf, error
+    carry = got - used  # less than one record
+    want = size if 2 * carry <= size else carry + size
+    if len(store) < want:
+        grown = np.empty(want, dtype=np.uint8)
+        grown[:carry] = store[used:got]
+        store = grown
+    elif carry:
+        store[:carry] = store[used:got].copy()
+    got, error = _fill(stream, store.data, carry)
+    return store, got, error
 
 
 T = TypeVar("T")
 
-Walk = Callable[[bytearray, int, Container, CaptureStats], tuple[T, int, int]]
+Walk = Callable[[memoryview, int, Container, CaptureStats], tuple[T, int, int]]
 """A packet walk: ``walk(buf, pos, container, stats)`` -> (what it found from ``buf[pos]``
 on, where it stopped, why); it counts ``records``, ``truncated_records`` and
 ``skipped_blocks`` in the :class:`CaptureStats` itself. :func:`records` is one."""
+
+
+class _Source:
+    """A capture's bytes chunk by chunk: inflated whole (libdeflate, then windows of it, no
+    copy) or streamed into one reused store (the carry moved to its front)."""
+
+    def __init__(self, path: str | Path, chunk_bytes: int, whole_below: int) -> None:
+        self.size = max(chunk_bytes, 64)
+        self.total = os.path.getsize(path)
+        self.error = ""  # why inflating failed
+        hint = capture_size(path)  # the first store no larger than the capture
+        whole = None
+        if hint <= whole_below and hint != self.total:  # gzip (a plain file's hint is its size)
+            whole = inflate_whole(path, hint)
+        self.whole = whole
+        self.raw: BinaryIO | None = None
+        if whole is None:
+            self.stream, self.compressed, self.raw = open_stream(path)
+            self.store = np.empty(max(min(self.size, hint), 64), dtype=np.uint8)
+        else:
+            self.compressed = "libdeflate"
+
+    def first(self) -> memoryview:
+        """The first chunk."""
+        if self.whole is not None:
+            return self.whole.data[: self.size]
+        got, self.error = _fill(self.stream, self.store.data, 0)
+        return self.store.data[:got]
+
+    def next(self, buf: memoryview, base: int, used: int) -> memoryview:
+        """The chunk after ``buf`` (at file offset ``base``), from its byte ``used`` on;
+        no longer than ``len(buf) - used`` at the end of the data."""
+        if self.whole is not None:
+            end = base + len(buf)
+            return self.whole.data[base + used : end + self.size]
+        self.store, got, self.error = _refill(self.stream, self.store, used, len(buf), self.size)
+        return self.store.data[:got]
+
+    def done(self) -> int:
+        """The bytes of the (possibly compressed) file read so far."""
+        return self.total if self.raw is None else self.raw.tell()
+
+    def close(self) -> None:
+        if self.raw is not None:
+            self.stream.close()
+            self.raw.close()
 
 
 def iter_chunks(
@@ -438,7 +505,8 @@ def iter_chunks(
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int, int], None] | None = None,
     strict: bool = False,
-) -> Iterator[tuple[bytearray, int, list[T]]]:
+    whole_below: int = 0,
+) -> Iterator[tuple[memoryview, int, list[T]]]:
     """Read ``path`` chunk by chunk and walk each: ``(buffer, its file offset, what the
     walk found)`` per chunk (usually one find; one more after each header block).
 
@@ -447,11 +515,13 @@ def iter_chunks(
     stops with ``stats.truncated_file`` set; so does a corrupt container, or with
     ``strict`` it raises :class:`DecodeError` (file name, byte offset) once the records
     before it are yielded. ``progress(done, total)`` is called after each chunk with the
-    bytes of the (possibly compressed) file read so far.
+    bytes of the (possibly compressed) file read so far. A gzip file that inflates to at
+    most ``whole_below`` bytes is inflated in one piece (:mod:`fluvius.feeds._inflate`:
+    faster, but all of it in memory); others stream, in memory bounded by ``chunk_bytes``.
     """
     name = str(path)
-    total = os.path.getsize(path)
-    stream, stats.compressed, raw = open_stream(path)
+    source = _Source(path, chunk_bytes, whole_below)
+    stats.compressed = source.compressed
 
     def stop(why: str, offset: int) -> None:
         """A corrupt container: reported, or raised in strict mode."""
@@ -462,13 +532,15 @@ def iter_chunks(
         stats.truncated_file = why
 
     def damaged(at: int) -> str:
-        return f"the compressed data is damaged after byte {at} of the inflated stream ({error})"
+        return (
+            "the compressed data is damaged after byte "
+            f"{at} of the inflated stream ({source.error})"
+        )
 
-    with stream, raw:
-        buf = bytearray(max(chunk_bytes, 64))
-        buf, error = _refill(stream, buf, len(buf), max(chunk_bytes, 64))
-        if error and len(buf) < 4:
-            raise DecodeError(f"{name}: cannot inflate: {error}", offset=0)
+    try:
+        buf = source.first()
+        if source.error and len(buf) < 4:
+            raise DecodeError(f"{name}: cannot inflate: {source.error}", offset=0)
         c = Container.open(bytes(buf[:24]), name)
         stats.container = c.kind
         base, pos = 0, (24 if c.kind == "pcap" else 0)
@@ -486,9 +558,9 @@ def iter_chunks(
             if why in (BAD_LENGTH, BAD_PACKET):
                 reason = c.corrupt(buf, pos, base, why)
             if progress is not None:
-                progress(raw.tell(), total)
+                progress(source.done(), source.total)
             yield buf, base, found
-            if reason or error:
+            if reason or source.error:
                 stats.bytes_read = base + len(buf)
                 if reason:
                     stop(reason, base + pos)
@@ -496,28 +568,32 @@ def iter_chunks(
                     stop(damaged(base + len(buf)), base + len(buf))
                 return
             n_carry = len(buf) - pos
-            buf, error = _refill(stream, buf, pos, chunk_bytes)
+            buf = source.next(buf, base, pos)
             base, pos = base + pos, 0
             if len(buf) == n_carry:  # the end of the file
                 stats.bytes_read = base + len(buf)
-                if error:
+                if source.error:
                     stop(damaged(base + len(buf)), base + len(buf))
                 elif len(buf):
                     left = f"{len(buf)} bytes left at byte offset {base}"
                     stats.truncated_file = f"the file ends inside a record: {left}"
                 return
+    finally:
+        source.close()
 
 
 def iter_records(
     path: str | Path, stats: CaptureStats, **options: Any
-) -> Iterator[tuple[bytearray, int, list[Record]]]:
+) -> Iterator[tuple[memoryview, int, list[Record]]]:
     """:func:`iter_chunks` with the readable walk (:func:`records`): per chunk, its buffer,
     its file offset and its packet records."""
     for buf, base, found in iter_chunks(path, stats, records, **options):
         yield buf, base, [r for part in found for r in part]
 
 
-def strided_view(buf: bytes | bytearray | NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
+def strided_view(
+    buf: bytes | bytearray | memoryview | NDArray[Any], dtype: np.dtype[Any]
+) -> NDArray[Any]:
     """Every byte offset of ``buf`` viewed as the start of one ``dtype`` item (no copy).
 
     ``strided_view(buf, dt)[offsets]`` gathers the items at arbitrary, unaligned offsets.

@@ -464,19 +464,39 @@ class IexUdpFeed(_IexDecoding):
             self.check_drops()
             self.health.ended = True
 
-    async def serve(self, on_updates: Callable[[list[FeedUpdate]], None]) -> None:
+    async def serve(
+        self,
+        on_updates: Callable[[list[FeedUpdate]], None],
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
         """Hand the updates of each socket wake-up to ``on_updates``, called in the socket
-        callback (no task in between: ``fluvius live`` runs the cycle there); return when the
-        feed is closed or idle (``idle=``), raise its error when it fails. Health is kept
-        as by :meth:`updates`."""
+        callback (no task in between: ``fluvius live`` runs the cycle there); ``on_idle`` is
+        called there when the socket is found empty after them
+        (:attr:`~fluvius.feeds.iex.live.LiveFeed.on_idle`), and at least every
+        :attr:`KERNEL_CHECK_S` seconds. Return when the feed is closed or idle (``idle=``),
+        raise its error when it fails. Health is kept as by :meth:`updates`."""
         await self.start()
         feed = self.feed
         assert feed is not None
-        feed.on_ready = lambda: on_updates(self.poll())
+        poll = self.poll
+
+        def ready() -> None:
+            updates = poll()
+            if updates:  # most datagrams set no declared source
+                on_updates(updates)
+
+        feed.on_ready = ready
+        feed.on_idle = on_idle
+
+        def tick() -> None:
+            self.check_drops()
+            if on_idle is not None:
+                on_idle()
+
         try:
-            await feed.until_done(self.idle_s, tick_s=self.KERNEL_CHECK_S, on_tick=self.check_drops)
+            await feed.until_done(self.idle_s, tick_s=self.KERNEL_CHECK_S, on_tick=tick)
         finally:
-            feed.on_ready = None
+            feed.on_ready = feed.on_idle = None
             self.check_drops()
             self.health.ended = True
 

@@ -71,6 +71,7 @@ from fluvius.errors import FluviusError
 from fluvius.feeds.adapter import clear_trades, merge_tick
 from fluvius.graph.dag import Graph
 from fluvius.graph.spec import load_graph
+from fluvius.live._gc import IdleCollector
 from fluvius.live.feeds import Feed, FeedContext, FeedUpdate, open_feed
 from fluvius.live.state import Alert, LiveState
 from fluvius.nodes.anomaly import Alert as AnomalyAlert
@@ -238,6 +239,7 @@ class LiveRun:
         self._cycles_recomputed = array("q")
         self._cycles_seconds = array("d")
         self._cycle_errors: dict[int, tuple[NodeError, ...]] = {}
+        self._gc_collections: list[int] | None = None  # by the idle collector (direct runs)
 
     @staticmethod
     def _scheduler(
@@ -350,6 +352,7 @@ class LiveRun:
         clocked = bool(feed.clocked)
         traded: set[str] = set()
         failure: list[BaseException] = []
+        collector = IdleCollector()
 
         def on_updates(updates: list[FeedUpdate]) -> None:
             nonlocal traded
@@ -362,11 +365,14 @@ class LiveRun:
                     traded = clear_trades(batch, traded)
                     result = session.cycle_now(batch)
                     self._after_cycle(session, result, batch, used, clocked=clocked)
+                collector.busy()  # a feed that is never idle still collects
             except BaseException as exc:  # raised by the waiting task, not the event loop's
                 failure.append(exc)
                 feed.close()
 
-        await feed.serve(on_updates)
+        with collector:  # garbage collected between datagrams, not in their path
+            await feed.serve(on_updates, collector.idle)
+        self._gc_collections = collector.collections
         if failure:
             raise failure[0]
 
@@ -553,6 +559,8 @@ class LiveRun:
             **session.run_stats(),
             "ended_by": self._ended_by,
         }
+        if self._gc_collections is not None:
+            stats["idle_gc_collections"] = list(self._gc_collections)
         lat = self.state.latency_ns
         if lat:
             ordered = sorted(lat)

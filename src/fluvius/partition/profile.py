@@ -26,11 +26,21 @@ to compute other nodes, which the simulator models as such. A synchronous node's
 The last repeat's values also give the byte size of each value a worker would send
 (``len(pickle.dumps(value, 5))``; values that do not pickle count :data:`FLOAT_BYTES`),
 which the partition report uses for cross-partition bytes.
+
+With the last start-up's plan and values still alive, the profile times a full garbage
+collection (``Profile.collect_s``, the median of :data:`COLLECTIONS`): the serial
+scheduler's start-up ends with one (``scheduling/_gc.py``), and its cost is the whole
+heap's, not the graph's alone. On the ``options`` workload's light preset it was as long
+as computing the 28,903 nodes (70-90 ms each), and it grows with whatever else the
+process holds (more graphs, more imported modules), which no per-item calibration of a
+test graph can know. The simulator charges it to a serial start-up instead of
+``Calibration.gc_item_s`` per item.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import pickle
 import statistics
@@ -68,6 +78,9 @@ class Profile:
     waits
         Per rank, the median seconds an async node waited without computing (wall time
         minus CPU time; 0 for every other item).
+    collect_s
+        Seconds of a full garbage collection in this process with a started copy of the
+        graph alive (module docstring); None when not measured.
     """
 
     costs: tuple[float, ...]
@@ -75,6 +88,7 @@ class Profile:
     repeats: int
     seconds: float
     waits: tuple[float, ...] = ()
+    collect_s: float | None = None
 
 
 # protocol, frame header and stop opcode of a stand-alone pickle: not paid per value in a batch
@@ -144,6 +158,20 @@ def _one_startup(
             raise make_node_error(plan, r, exc, "profile") from exc
         values[r] = value
     return values
+
+
+COLLECTIONS = 3
+"""Full collections timed after the last start-up (``Profile.collect_s`` is their median)."""
+
+
+def _collect_s() -> float:
+    """Median seconds of :data:`COLLECTIONS` full collections of this process's heap."""
+    times = []
+    for _ in range(COLLECTIONS):
+        t0 = time.perf_counter()
+        gc.collect()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 HEAVY_S = 2e-4
@@ -224,9 +252,12 @@ def profile_graph(
                 progress(counted, total)
 
         heavy: frozenset[int] = frozenset()
+        plan = Plan(graph)
         for done in range(repeats):
+            if done:
+                plan = Plan(graph)
             values = _one_startup(
-                Plan(graph), loop, times, waits, tick if progress else None, heavy, queued
+                plan, loop, times, waits, tick if progress else None, heavy, queued
             )
             if done == 0 and repeats > 1:  # from now on, slow nodes in CPU time (docstring)
                 heavy = frozenset(r for r, t in enumerate(times) if t and t[0] > HEAVY_S)
@@ -235,6 +266,8 @@ def profile_graph(
             counted = (done + 1) * len(graph)
             if progress is not None:
                 progress(counted, total)
+        collect_s = _collect_s()  # the last start-up's plan and values alive (docstring)
+        del plan
     finally:
         loop.close()
         if queued is not None:
@@ -246,4 +279,4 @@ def profile_graph(
         for r, t in enumerate(times)
     )
     waited = tuple(statistics.median(w) if w else 0.0 for w in waits)
-    return Profile(costs, value_sizes(values), repeats, time.perf_counter() - t0, waited)
+    return Profile(costs, value_sizes(values), repeats, time.perf_counter() - t0, waited, collect_s)

@@ -27,7 +27,8 @@ The model follows the workers' execution (``scheduling/_worker.py``):
   task begins when its worker next waits (as on an asyncio loop: after the ready sync
   nodes and the flush), computes for its cost, then waits: its worker goes on with other
   ready nodes, and the node's value exists ``waits[rank]`` later (readers on other
-  workers get it sent then).
+  workers get it sent then). At start-up, the async nodes that read sources only begin
+  first, before the local part (``scheduling/_driver.begin_async``), serially too.
 * ``changed`` simulates one cycle instead of the start-up: only the nodes the changed
   sources reach are computed (split into local and event-driven parts the same way), only
   the workers that own some of them take part, and the cycle ends when the last of them
@@ -47,7 +48,9 @@ The model follows the workers' execution (``scheduling/_worker.py``):
   the sum of the costs when the cycle reaches no async node (the engine's sync loop),
   else every node on the event-driven transitions at ``driver_node_s`` (async waits
   overlap other work, as the serial scheduler runs ready async nodes concurrently). Its
-  start-up ends with a full garbage collection, ``gc_item_s`` per graph item.
+  start-up ends with a full garbage collection: ``collect_s`` when given (a profile's
+  measure of this process's heap, ``Profile.collect_s``), else ``gc_item_s`` per graph
+  item.
 * ``cores``: with fewer cores than workers, computing slows by ``workers / cores`` (a
   fair share). ``None`` means one core per worker: how far the graph itself scales.
 * ``network`` (:mod:`fluvius.partition.network`): where the workers run. Messages take
@@ -140,6 +143,7 @@ def simulate(
     network: Network | str | None = None,
     ship_bytes: tuple[int, float] | None = None,
     parent_nodes: bool = False,
+    collect_s: float | None = None,
 ) -> Prediction:
     """Predict the start-up (or one cycle) of ``graph`` under ``partition`` (module docstring).
 
@@ -181,6 +185,9 @@ def simulate(
         docstring), as the process scheduler does (``ProcessScheduler(parent_nodes=True)``,
         its default); the Dask scheduler does not. Off by default: partitioners are
         compared (``auto``, the report's table) on the workers' share alone, for both.
+    collect_s
+        Seconds of the full collection that ends a serial start-up (a profile's
+        ``collect_s``); default ``gc_item_s`` per graph item.
 
     Examples
     --------
@@ -214,7 +221,9 @@ def simulate(
     )
     is_async = [isinstance(it, NodeSpec) and it.kind == "async" for it in graph.items]
     # the serial start-up ends with a full collection of the heap (scheduling/_gc.py)
-    collect = cal.gc_item_s * len(owner) if serial and changed is None else 0.0
+    collect = 0.0
+    if serial and changed is None:
+        collect = cal.gc_item_s * len(owner) if collect_s is None else collect_s
     if serial and not any(is_async[r] for r in todo):  # the sync loop: the sum of the costs
         total = float(sum(costs[r] for r in todo))
         return Prediction(1, total + collect, 0.0, (total,), 0, 0, 0)
@@ -338,6 +347,22 @@ def simulate(
 
     # agenda: (time of the worker's next action, worker); one entry per worker with work
     agenda = [(start[w], w) for w in involved if ready[w] or local[w]]
+    if changed is None:  # start-up begins the async nodes fed by sources before anything
+        for w in involved:
+            begun = [r for r in ready[w] if is_async[r]]
+            if not begun:
+                continue
+            ready[w] = [r for r in ready[w] if not is_async[r]]
+            heapq.heapify(ready[w])
+            t = start[w]
+            for r in sorted(begun):
+                dt = (costs[r] + event_extra) * slow
+                t += dt
+                busy[w] += dt
+                seq += 1
+                heapq.heappush(inbox[w], (t + wait[r], seq, [r], True))
+                agenda.append((t + wait[r], w))
+            clock[w] = t
     heapq.heapify(agenda)
     while agenda:
         t, w = heapq.heappop(agenda)

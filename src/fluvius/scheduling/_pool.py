@@ -125,6 +125,7 @@ class WorkerPool:
         self._term = _exit_on_sigterm()
         self._loop: asyncio.AbstractEventLoop | None = None  # where the readers are (wait)
         self._waiter: asyncio.Future[None] | None = None
+        self._heartbeat: asyncio.TimerHandle | None = None  # wakes waits (_beat)
         self._queue: list[tuple[int, Any]] = []
         self._eof: set[int] = set()
         self._exited: set[int] = set()  # sentinels the loop saw readable (see _on_exit)
@@ -340,14 +341,24 @@ class WorkerPool:
         writers = [ch.fd for ch in self.channels if ch.pending]
         for fd in writers:
             loop.add_writer(fd, self._wake)
-        handle = loop.call_later(timeout_s, self._wake)
+        # a wait of WAIT_S or more ends at the pool's heartbeat (_beat) at the latest: no
+        # timer made and cancelled per wait (two waits per tick)
+        handle = loop.call_later(timeout_s, self._wake) if timeout_s < WAIT_S else None
         try:
             await fut
         finally:
-            handle.cancel()
+            if handle is not None:
+                handle.cancel()
             self._waiter = None
             for fd in writers:
                 loop.remove_writer(fd)
+
+    def _beat(self) -> None:
+        """Wake the wait in progress every :data:`WAIT_S` (one timer per pool)."""
+        self._wake()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            self._heartbeat = loop.call_later(WAIT_S, self._beat)
 
     def _wake(self) -> None:
         self._arrived = True
@@ -378,8 +389,12 @@ class WorkerPool:
                 loop.add_reader(ch.fd, self._on_readable, wid)
             loop.add_reader(self.procs[wid].sentinel, self._on_exit, wid)
         self._loop = loop
+        self._heartbeat = loop.call_later(WAIT_S, self._beat)
 
     def _unwatch(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
         loop, self._loop = self._loop, None
         if loop is None or loop.is_closed():
             return

@@ -20,6 +20,8 @@ Event part (:meth:`Worker._run_events`)
     messages (``apply_settles``) and their failures as Stop (``stop_above``). The worker
     never waits for one particular value: it runs everything ready, flushes one message per
     destination, then waits for *any* message or async result.
+    At start-up the async nodes that read sources only begin before the local part
+    (``_driver.begin_async``), so that their waits (a history query) overlap it.
 
 On the usual trading shapes (one sub-graph per underlying, a few aggregators across them)
 nearly everything is local: only the aggregators that read other workers' nodes are
@@ -39,7 +41,9 @@ STATUS_SLOT :]`` = session, cycle index, count, then up to ``STATUS_SHOWN`` rank
 
 The worker's I/O goes through ``_wire.Transport`` (send, receive, flush, a file descriptor
 to watch): an asyncio loop with a reader on the parent's link and on each peer's;
-messages land in one inbox, in arrival order. Commands from the parent run one at a time;
+messages land in one inbox, in arrival order. A live RunCycle that arrives while the worker
+is idle and has no event part runs at once in the reader's callback (``_run_now``), without
+a round of the loop. Commands from the parent run one at a time;
 messages of other workers for a cycle not started yet wait in ``Share.pending`` (or in
 ``Worker.early`` while this worker's share of their session has not arrived: the parent
 sends each worker its share and the start-up command at once, so a fast peer may export
@@ -64,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.cycle import apply_settles, settle, start_cycle
 from fluvius.engine.plan import Plan
-from fluvius.scheduling._driver import CycleDriver
+from fluvius.scheduling._driver import Begun, CycleDriver, begin_async, source_fed_async
 from fluvius.scheduling._messages import (
     CHANGED,
     FAILED,
@@ -160,6 +164,8 @@ class Worker:
         self.structure: tuple[int, Plan] | None = None  # (session, plan) made of LoadGraph
         self.structure_error = ""
         self.exit = False
+        self.idle = False  # the main loop waits for a command (see _run_now)
+        self.crashed: BaseException | None = None  # raised in _run_now, re-raised by serve
         self.ppid = os.getppid()
 
     # -- i/o --------------------------------------------------------------------------------
@@ -176,6 +182,14 @@ class Worker:
         finally:
             if collecting:
                 gc.enable()
+        inbox = self.inbox
+        if self.idle and src == -1 and len(inbox) == 1:
+            try:
+                if self._run_now(inbox[0][1]):
+                    inbox.clear()
+                    return  # done: nothing for the main loop, which sleeps on
+            except BaseException as exc:  # fatal, as in the main loop (serve raises it)
+                self.crashed, self.exit = exc, True
         self.wake.set()
 
     def _send(self, ch: Transport, obj: Any) -> None:
@@ -223,13 +237,17 @@ class Worker:
             loop.add_reader(ch.fd, self._readable, w, ch)
         self._send(self.parent, Hello(self.wid, os.getpid()))
         while not self.exit:
+            self.idle = True
             await self._wait()
+            self.idle = False
             while self.inbox and not self.exit:
                 src, msg = self.inbox.popleft()
                 if src == -1:
                     await self._command(msg)
                 else:
                     self._peer_message(msg)
+        if self.crashed is not None:
+            raise self.crashed
 
     def _peer_message(self, msg: Settle | Stop) -> None:
         share = self.share
@@ -332,7 +350,50 @@ class Worker:
         return value_error(plan.keys[r], plan.created_at[r], value, share.name, destination)
 
     # -- cycles ------------------------------------------------------------------------------
+    def _run_now(self, msg: Any) -> bool:
+        """Run a live cycle at once, in the reader's callback, when nothing of it waits
+        for another worker (no event part: the usual one-underlying tick); False when the
+        main loop must run it. This saves an event-loop round on each side of the cycle:
+        the reply is the last thing done before the loop sleeps again, so the parent,
+        woken by it, does not share the core with the rest of this worker's round."""
+        share = self.share
+        if (
+            type(msg) is not RunCycle
+            or msg.cycle == 0
+            or share is None
+            or msg.session != share.load.session
+            or cycle_tables(share, msg.changed).events is not None
+        ):
+            return False
+        status = self.status
+        if status is not None:
+            status.begin(msg.cycle)
+        try:
+            cpu0, t0, tables = self._begin(share, msg)
+            recomputed, errors, stop, _ = self._local_part(share, msg.changed, tables)
+        finally:
+            if status is not None:
+                status.end()
+        self._send(self.parent, self._done(share, cpu0, t0, recomputed, errors, stop, 0.0))
+        return True
+
     async def _cycle(self, share: Share, msg: RunCycle) -> Done:
+        cpu0, t0, tables = self._begin(share, msg)
+        changed = msg.changed
+        begun = None  # start-up: the async nodes fed by sources begin before the local part
+        if changed is None and tables.events is not None and not share.load.trace:
+            plan = share.plan
+            begun = await begin_async(plan, share.state, source_fed_async(plan, tables.mine))
+        recomputed, errors, stop, moved = self._local_part(share, changed, tables)
+        idle = 0.0
+        if tables.events is not None:
+            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop, begun)
+            recomputed += n
+            errors += more
+        return self._done(share, cpu0, t0, recomputed, errors, stop, idle)
+
+    def _begin(self, share: Share, msg: RunCycle) -> tuple[float, float, CycleTables]:
+        """The start of a cycle: its index, the sources' values, its tables."""
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         if self.arena is not None:
@@ -346,7 +407,12 @@ class Worker:
             state.values[r] = value
         if index > 0:
             state.cycles = index
-        tables = cycle_tables(share, changed)
+        return cpu0, t0, cycle_tables(share, changed)
+
+    def _local_part(
+        self, share: Share, changed: frozenset[int] | None, tables: CycleTables
+    ) -> tuple[Any, ...]:
+        """A cycle's local part (module docstring), settles sent."""
         recomputed, errors, stop, entries, moved = run_local(share, changed, tables)
         if stop is not None:
             self._broadcast_stop(share, stop[0])
@@ -357,11 +423,20 @@ class Worker:
             elif stop is None or f < stop[0]:
                 stop = (f, err, None)
                 self._broadcast_stop(share, f)
-        idle = 0.0
-        if tables.events is not None:
-            n, more, stop, idle = await self._run_events(share, changed, tables, moved, stop)
-            recomputed += n
-            errors += more
+        return recomputed, errors, stop, moved
+
+    def _done(
+        self,
+        share: Share,
+        cpu0: float,
+        t0: float,
+        recomputed: int,
+        errors: list[Any],
+        stop: Any,
+        idle: float,
+    ) -> Done:
+        """The cycle's reply, with the share's totals brought up to date."""
+        index = share.index
         wall = time.perf_counter() - t0
         share.busy_s += wall - idle
         share.cpu_s += time.process_time() - cpu0
@@ -455,6 +530,7 @@ class Worker:
         tables: CycleTables,
         moved: list[int],
         local_stop: Any,
+        begun: Begun | None = None,
     ) -> tuple[int, list[Any], Any, float]:
         """The owned nodes that wait for other workers (or are async, or traced), run by
         the shared :class:`CycleDriver` once the local part has settled."""
@@ -474,6 +550,7 @@ class Worker:
             on_stop=lambda rank: self._broadcast_stop(share, rank),
             spans=share.spans if trace else None,
             index=index,
+            begun=begun,
         )
         if local_stop is not None:
             driver.stop(local_stop[0])

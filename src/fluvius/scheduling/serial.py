@@ -11,6 +11,8 @@ Policy
   (:class:`fluvius.engine.cycle.CycleState`). Sync nodes compute inline as soon as they are
   ready, in rank order; async nodes become tasks of one ``asyncio.TaskGroup`` per cycle, so
   async nodes that are ready together run concurrently and no task outlives its cycle.
+  Start-up begins the async nodes that read sources only before any sync node, so that
+  their awaits overlap the sync nodes' computing.
 * Fail-fast with async nodes: the first failure cancels the running siblings ranked after
   it and nothing ranked after it starts; siblings ranked before it may finish, so that the
   error raised is the lowest-ranked failure, exactly the error the sync loop and the oracle
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from fluvius.engine.cycle import compute_cycle, compute_startup, first_error, start_cycle
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
-from fluvius.scheduling._driver import CycleDriver
+from fluvius.scheduling._driver import CycleDriver, begin_async, source_fed_async
 from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
 
 if TYPE_CHECKING:
@@ -162,8 +164,11 @@ class SerialSession(Session):
         plan, state = self.plan, self.state
         cs = start_cycle(plan, changed)
         total = len(cs.waiting) + len(cs.ready)
+        begun = None  # start-up: async nodes fed by sources begin first (_driver.py)
+        if changed is None:
+            begun = await begin_async(plan, state, source_fed_async(plan, list(cs.ready)))
         driver = CycleDriver(
-            plan, state, cs, self.policy, self.worker_name, startup=changed is None
+            plan, state, cs, self.policy, self.worker_name, startup=changed is None, begun=begun
         )
 
         async def wait() -> bool:  # only tasks can bring news here

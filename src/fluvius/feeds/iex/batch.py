@@ -37,7 +37,6 @@ check both against the reference decoder's events on random and damaged captures
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,13 +45,14 @@ import numpy as np
 
 from fluvius.feeds._capture import (
     CHUNK_BYTES,
-    GZIP_MAGIC,
     MAX_BLOCK,
     MAX_RECORD,
+    capture_size,
     iter_chunks,
     iter_records,
     strided_view,
 )
+from fluvius.feeds._inflate import WHOLE_BYTES
 from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch, dtype_of
@@ -121,7 +121,7 @@ _FAMILY[DEEP_PLUS_PROTOCOL_ID] = -2  # a protocol the decoder does not support
 class Survey:
     """What ``survey`` found in one chunk: its segment table and counts."""
 
-    buf: bytes | bytearray
+    buf: bytes | bytearray | memoryview
     base: int  # the file offset of buf[0]
     table: NDArray[np.int64]  # (11, segments): rows OFF ... FIRST
     stats: NDArray[np.int64]
@@ -144,7 +144,7 @@ class Survey:
         report.heartbeats += s[HEARTBEATS]
 
 
-def _views(buf: bytes | bytearray) -> tuple[NDArray[Any], ...]:
+def _views(buf: bytes | bytearray | memoryview) -> tuple[NDArray[Any], ...]:
     """The buffer as u8, and as u16 / u32 / u64 at every byte offset (unaligned loads)."""
     return (np.frombuffer(buf, dtype=np.uint8), *(strided_view(buf, t) for t in (_U2, _U4, _U8)))
 
@@ -154,7 +154,7 @@ def survey_walk(k: Any) -> Walk[Survey]:
     the kernels), which reads the container's header blocks between its calls."""
 
     def walk(
-        buf: bytearray, pos: int, c: Container, stats: CaptureStats
+        buf: memoryview, pos: int, c: Container, stats: CaptureStats
     ) -> tuple[Survey, int, int]:
         if c.kind == "pcap":
             found = k.survey(
@@ -176,7 +176,7 @@ def survey_walk(k: Any) -> Walk[Survey]:
     return walk
 
 
-def join(buf: bytearray, base: int, found: list[Survey]) -> Survey:
+def join(buf: memoryview, base: int, found: list[Survey]) -> Survey:
     """The one survey of a chunk walked in parts (a header block between them)."""
     if len(found) == 1:
         sv = found[0]
@@ -443,11 +443,12 @@ def _batches(
     path: str | Path,
     chunk_bytes: int,
     progress: Callable[[int, int], None] | None = None,
+    whole_below: int = 0,
 ) -> Iterator[dict[str, Rows]]:
     k = decoder._k
     stats = decoder.report.capture
     options: dict[str, Any] = {"chunk_bytes": chunk_bytes, "progress": progress}
-    options["strict"] = decoder.strict
+    options.update(strict=decoder.strict, whole_below=whole_below)
     if k is None:  # the reference decoder, on the readable walk's records
         for buf, base, found in iter_records(path, stats, **options):
             arrays = rows_of(list(decode_records(decoder.reference, buf, base, found)))
@@ -481,7 +482,8 @@ def decode_capture(
     parts: dict[str, list[Rows]] = {}
     decoder = BatchDecoder(venue=venue, strict=strict, report=report, use_numba=use_numba)
     arena = decoder.arena = Arena(capture_size(path))  # the chunks' rows adjacent: no copy
-    for rows in _batches(decoder, path, chunk_bytes):
+    # the rows are all kept: a gzip file of up to WHOLE_BYTES is inflated in one piece
+    for rows in _batches(decoder, path, chunk_bytes, whole_below=WHOLE_BYTES):
         for kind, r in rows.items():
             parts.setdefault(kind, []).append(r)
     batches = {
@@ -490,28 +492,6 @@ def decode_capture(
         if (chunks := parts.get(kind))
     }
     return DecodedCapture(batches, report, time.perf_counter() - t0)
-
-
-def capture_size(path: str | Path) -> int:
-    """The size of the capture in ``path``, inflated when it is gzipped (from the gzip
-    trailer's ISIZE, the size modulo 2**32: a hint, which :class:`Arena` only uses to size
-    its buffer; a wrong one costs a copy of the rows, not a wrong result).
-
-    >>> import gzip, pathlib, tempfile
-    >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "c.pcap.gz"
-    >>> _ = tmp.write_bytes(gzip.compress(bytes(100_000)))
-    >>> capture_size(tmp), tmp.stat().st_size < 1000
-    (100000, True)
-    """
-    size = os.stat(path).st_size
-    with open(path, "rb") as fh:
-        if size < 18 or fh.read(2) != GZIP_MAGIC:
-            return size
-        fh.seek(-4, os.SEEK_END)
-        inflated = int.from_bytes(fh.read(4), "little")
-    while inflated < size:  # more than 4 GiB inflated (or damaged): at least the file
-        inflated += 1 << 32
-    return inflated
 
 
 def join_rows(kind: str, chunks: Sequence[Rows], arena: Arena | None = None) -> Rows:

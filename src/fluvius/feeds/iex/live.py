@@ -33,7 +33,12 @@ event-loop step between a datagram and its use. A consumer that can act at once 
 :attr:`LiveFeed.on_ready` instead: it is called in the socket callback, after the drain,
 whenever batches are queued, and takes them with :meth:`LiveFeed.take_ready` (``fluvius
 live`` runs the graph's cycle right there); :meth:`LiveFeed.until_done` waits for the end
-without consuming anything.
+without consuming anything. After ``on_ready`` the socket is drained again (what arrived
+during the cycle is read at once, not after one more turn of the event loop, up to
+:data:`REDRAIN` times); when it is found empty, :attr:`LiveFeed.on_idle` is called: the
+moment to do deferred work without delaying a datagram (``fluvius live`` collects garbage
+there, :mod:`fluvius.live._gc`). A busy-polling receiver calls it too, when a spin finds the
+socket empty after a drain that was handed to ``on_ready``.
 
 Receive time. By default each datagram is stamped with ``clock()`` when the process has
 read it from the socket (after the kernel woke the process). ``kernel_stamps=True`` asks
@@ -92,10 +97,14 @@ if TYPE_CHECKING:
     from fluvius.feeds.events import Event
     from fluvius.feeds.iex.datagram import DatagramBatch
 
-__all__ = ["DRAIN", "SPIN_SLICE_S", "LiveFeed", "LiveStats"]
+__all__ = ["DRAIN", "REDRAIN", "SPIN_SLICE_S", "LiveFeed", "LiveStats"]
 
 DRAIN = 256
 """Datagrams read per socket wake-up at most (asyncio's own transport reads only one)."""
+
+REDRAIN = 16
+"""After :attr:`LiveFeed.on_ready`, the socket is drained again (what arrived meanwhile) up to
+this many times before the callback returns to the event loop."""
 
 SPIN_SLICE_S = 0.001
 """A busy-polling receiver hands the event loop back at least this often (seconds)."""
@@ -154,6 +163,9 @@ class LiveFeed:
         """Busy-poll the socket for this long after each datagram (see the module doc)."""
         self.on_ready: Callable[[], None] | None = None
         """Called in the socket callback when batches are queued (see the module doc)."""
+        self.on_idle: Callable[[], None] | None = None
+        """Called in the socket callback when the socket is found empty after
+        :attr:`on_ready` ran (see the module doc)."""
         self._queue: deque[DatagramBatch] = deque()
         self._pending = 0
         self._wake = asyncio.Event()
@@ -232,6 +244,19 @@ class LiveFeed:
         read = self._drain(sock)
         if self._queue and self.on_ready is not None:
             self.on_ready()
+            # what arrived during the cycle: read it now rather than after one more turn of
+            # the event loop; the socket found empty is the idle moment (on_idle)
+            for _ in range(REDRAIN):
+                if self._sock is None or self.on_ready is None:
+                    break
+                more = self._drain(sock)
+                if not more:
+                    if self.on_idle is not None:
+                        self.on_idle()
+                    break
+                read += more
+                if self._queue:
+                    self.on_ready()
         if self.spin_s and self._sock is not None:
             if read:
                 self._spin_until = max(self._spin_until, time.perf_counter() + self.spin_s)
@@ -291,6 +316,7 @@ class LiveFeed:
             return
         slice_end = now + SPIN_SLICE_S
         self.stats.spin_slices += 1
+        served = False  # on_ready ran since the socket was last found empty
         while now < until:
             if drain(sock):
                 if self._sock is None or self._error is not None:
@@ -304,8 +330,12 @@ class LiveFeed:
                         self.on_ready()
                         if self._sock is None:
                             return  # closed by the consumer
+                        served = True
                         now = clock()
             else:
+                if served and self.on_idle is not None:
+                    served = False
+                    self.on_idle()
                 now = clock()
             if now >= slice_end:
                 self._spin_until = until

@@ -223,7 +223,7 @@ def iter_events(
 
 
 def decode_records(
-    decoder: SegmentDecoder, buf: bytearray, base: int, records: list[Record]
+    decoder: SegmentDecoder, buf: memoryview, base: int, records: list[Record]
 ) -> Iterator[Event]:
     """The events of a chunk's packet records (``buf`` starts at file offset ``base``)."""
     report = decoder.report

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from replay_helper import busiest_symbols, capture, per_symbol_graph, replay
 
 from fluvius.errors import NodeError
-from fluvius.live import LiveState
+from fluvius.live import LiveState, graphview, http
 from fluvius.live.http import DashboardServer, parse_http_address
 from fluvius.live.state import Alert
 
@@ -171,6 +171,42 @@ def test_graph_pictures_collapse_per_symbol_and_drill_into_one(
     status, _, body = _serve(state, "api/graph?scope=NOPE")
     assert status == 404
     assert json.loads(body) == {"error": "no scope 'NOPE' in this graph"}
+
+
+def test_graph_pictures_are_built_once_for_concurrent_requests(
+    replayed: tuple[LiveState, list[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages asking at once share one building (in a worker thread) of each picture, a
+    scope's view is found from the overview's members, and a repeated request gets the
+    same answer."""
+    state, symbols, _ = replayed
+    built: list[str] = []
+
+    def counted(name: str, build: Any) -> Any:
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            built.append(name)
+            return build(*args, **kw)
+
+        return wrapper
+
+    monkeypatch.setattr(http, "collapse_members", counted("overview", graphview.collapse_members))
+    monkeypatch.setattr(http, "scope_view", counted("scope", graphview.scope_view))
+
+    async def main() -> list[tuple[int, dict[str, str], bytes]]:
+        async with DashboardServer(state) as server:
+            paths = ["api/graph", f"api/graph?scope={symbols[1]}", "api/graph"] * 3
+            first = await asyncio.gather(*(_get(server, p) for p in paths))
+            return [*first, await _get(server, "api/graph")]
+
+    answers = asyncio.run(main())
+    assert sorted(built) == ["overview", "scope"]
+    assert {a[0] for a in answers} == {200}
+    overviews = {a[2] for i, a in enumerate(answers) if i % 3 != 1}
+    assert len(overviews) == 1
+    scope = json.loads(answers[1][2])
+    assert {n["key"] for n in scope["nodes"]} == {
+        f"{k}/{symbols[1]}" for k in ("quote", "mid", "trade", "spread", "last", "count")
+    }
 
 
 def test_status_reports_latency_feeds_workers_and_errors(

@@ -11,6 +11,9 @@ the HTTP server) so that the page only draws boxes and edges:
 * :func:`scope_view`: the nodes of one scope, plus one box per other scope feeding it
   (``in``) or reading from it (``out``).
 
+:func:`collapse_members` also gives each scope's keys (their ranks): with them, a scope's
+own view (``members=``) costs its nodes, not a pass over the whole graph.
+
 Both give every box a *layer* for a simple layered drawing (columns left to right). The
 layer of a box is one more than the highest layer among its inputs, computed in one pass
 in the graph's topological order. Scopes can depend on each other both ways (``A/x →
@@ -43,6 +46,11 @@ the rule does not fit.
 [('mid/AAPL', 0), ('spread/AAPL', 1)]
 >>> one["external"], one["edges"]
 ([{'scope': 'index', 'dir': 'out', 'layer': 1}], [[0, 1], [0, 2]])
+>>> view2, members = collapse_members(g, scope_of)
+>>> view2 == view, members["AAPL"]
+(True, [0, 1])
+>>> scope_view(g, "AAPL", scope_of, members=members["AAPL"]) == one
+True
 """
 
 from __future__ import annotations
@@ -53,11 +61,11 @@ from fluvius.graph._picture import scope_function
 from fluvius.graph.node import NodeSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from fluvius.graph.dag import Graph
 
-__all__ = ["collapse", "scope_function", "scope_view"]
+__all__ = ["collapse", "collapse_members", "scope_function", "scope_view"]
 
 
 def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
@@ -66,19 +74,30 @@ def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
     Returns ``{"nodes": total, "scopes": [{"id", "nodes", "sources", "layer"}], "edges":
     [[from index, to index, node edges], ...]}`` with edges sorted.
     """
+    return collapse_members(graph, scope_of)[0]
+
+
+def collapse_members(
+    graph: Graph, scope_of: Callable[[str], str]
+) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """:func:`collapse`, and per scope the ranks of its keys (in topological order)."""
     keys = graph.keys
     of_rank = [scope_of(k) for k in keys]
     layer: dict[str, int] = {}
     counts: dict[str, list[int]] = {}
     pairs: dict[tuple[str, str], int] = {}
+    members: dict[str, list[int]] = {}
+    items = graph.items
     for r, ins in enumerate(graph.inputs):
         here = of_rank[r]
         count = counts.get(here)
         if count is None:
             count = counts[here] = [0, 0]
             layer[here] = 0
+            members[here] = []
+        members[here].append(r)
         count[0] += 1
-        if not isinstance(graph.items[r], NodeSpec):
+        if not isinstance(items[r], NodeSpec):
             count[1] += 1
         for j in dict.fromkeys(ins):
             there = of_rank[j]
@@ -88,7 +107,7 @@ def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
                     layer[here] = layer[there] + 1
     names = sorted(counts)
     index = {name: i for i, name in enumerate(names)}
-    return {
+    picture = {
         "nodes": len(keys),
         "scopes": [
             {"id": n, "nodes": counts[n][0], "sources": counts[n][1], "layer": layer[n]}
@@ -96,19 +115,30 @@ def collapse(graph: Graph, scope_of: Callable[[str], str]) -> dict[str, Any]:
         ],
         "edges": sorted([index[a], index[b], c] for (a, b), c in pairs.items()),
     }
+    return picture, members
 
 
 def scope_view(
-    graph: Graph, scope: str, scope_of: Callable[[str], str], *, limit: int = 5000
+    graph: Graph,
+    scope: str,
+    scope_of: Callable[[str], str],
+    *,
+    limit: int = 5000,
+    members: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """The nodes of ``scope`` (at most ``limit``, in topological order) and their edges.
 
     Returns ``{"scope", "total", "truncated", "nodes": [{"key", "op", "source",
     "created_at", "layer"}], "external": [{"scope", "dir", "layer"}], "edges": [[from,
     to], ...]}``. Edge ends index ``nodes`` then ``external`` (``len(nodes) + i``).
+    ``members``: the ranks of the scope's keys when known (:func:`collapse_members`), so
+    that the graph's other keys are not looked at.
     """
     keys = graph.keys
-    mine = [r for r, k in enumerate(keys) if scope_of(k) == scope]
+    if members is None:
+        mine = [r for r, k in enumerate(keys) if scope_of(k) == scope]
+    else:
+        mine = list(members)
     position = {r: i for i, r in enumerate(mine[:limit])}
     nodes: list[dict[str, Any]] = []
     external: dict[tuple[str, str], dict[str, Any]] = {}

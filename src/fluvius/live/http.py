@@ -35,7 +35,11 @@ status (sorting the last 4096 cycle latencies) is computed once per interval for
 streams. A push (values and status) is one write, so it wakes the browser's network
 stack once; the page applies it in one animation frame (``static/app.js``). The graph
 pictures are computed once per graph and scope, on first request, in a worker thread (the
-graph is immutable), so the loop keeps running cycles.
+graph is immutable), so the loop keeps running cycles; concurrent requests share one
+building, and the answer's JSON is kept (a second request costs one write). A scope's view
+reads the keys the overview found in it, not the whole graph. (Building them on the loop a
+step at a time, between cycles, was measured and not kept: it raised the run's p99 more
+than the thread does; docs/benchmarks.md, "Issue 13 (dashboard, night)".)
 
 **No surprise exposure.** ``host`` defaults to 127.0.0.1; :func:`parse_http_address`
 (:mod:`fluvius.live.address`) gives loopback when the user names only a port. The page is
@@ -60,7 +64,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from fluvius._jsonable import jsonable
 from fluvius.live.address import parse_http_address
-from fluvius.live.graphview import collapse, scope_function, scope_view
+from fluvius.live.graphview import collapse_members, scope_function, scope_view
 from fluvius.live.metrics import LiveCollector
 
 if TYPE_CHECKING:
@@ -153,6 +157,9 @@ class DashboardServer:
         self._sorted_keys: list[str] = []
         self._scope_of: Callable[[str], str] = str
         self._pictures: dict[str, dict[str, Any]] = {}
+        self._members: dict[str, list[int]] = {}  # scope -> its keys' ranks (the overview's)
+        self._building: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._encoded: dict[tuple[str, int], bytes] = {}  # /api/graph's answers
         self._status: dict[str, Any] = {}
         self._status_at = -math.inf
         self._samples: deque[_Sample] = deque()
@@ -210,6 +217,9 @@ class DashboardServer:
         self._sorted_keys = sorted(keys)
         self._scope_of = self._user_scope_of or scope_function(keys)
         self._pictures = {}
+        self._members = {}
+        self._building = {}
+        self._encoded = {}
 
     def select(self, glob: str = "*", scope: str = "") -> list[str]:
         """Every key matching ``glob`` (and in ``scope`` when given), sorted."""
@@ -314,13 +324,35 @@ class DashboardServer:
         if graph is None:
             raise LookupError("the live run has no graph yet")
         if scope:
-            picture = scope_view(graph, scope, self._scope_of)
+            members = self._members.get(scope)
+            if self._members and members is None:
+                raise KeyError(scope)
+            picture = scope_view(graph, scope, self._scope_of, members=members)
             if not picture["total"]:
                 raise KeyError(scope)
         else:
-            picture = collapse(graph, self._scope_of)
+            picture, self._members = collapse_members(graph, self._scope_of)
         self._pictures[scope] = picture
         return picture
+
+    async def build_picture(self, scope: str = "") -> dict[str, Any]:
+        """:meth:`picture`, built in a worker thread (the loop goes on running cycles);
+        concurrent requests for one picture share its building."""
+        self._refresh_keys()  # on the loop: the thread then only reads
+        cached = self._pictures.get(scope)
+        if cached is not None:
+            return cached
+        building = self._building.get(scope)
+        if building is None:
+            building = asyncio.ensure_future(self._build(scope))
+            self._building[scope] = building
+            building.add_done_callback(lambda _: self._building.pop(scope, None))
+        return await asyncio.shield(building)
+
+    async def _build(self, scope: str) -> dict[str, Any]:
+        if scope and not self._members:
+            await self.build_picture()  # the overview finds every scope's keys
+        return await asyncio.to_thread(self.picture, scope)
 
     # -- routes -------------------------------------------------------------------------------
     async def _page(self, request: web.Request) -> web.Response:
@@ -355,23 +387,27 @@ class DashboardServer:
 
     async def _graph(self, request: web.Request) -> web.Response:
         scope = request.query.get("scope", "")
-        try:
-            self._refresh_keys()  # on the loop: the thread below then only reads
-            picture = self._pictures.get(scope)
-            if picture is None:  # built once, off the loop: 0.4 s for 47,000 keys
-                picture = await asyncio.to_thread(self.picture, scope)
-        except KeyError:
-            raise web.HTTPNotFound(
-                text=json.dumps({"error": f"no scope {scope!r} in this graph"}),
-                content_type="application/json",
-            ) from None
-        except LookupError as exc:
-            raise web.HTTPServiceUnavailable(
-                text=json.dumps({"error": str(exc)}), content_type="application/json"
-            ) from None
-        if not scope:
-            picture = _biggest_scopes(picture, _int(request.query.get("limit"), _OVERVIEW_LIMIT))
-        return _json_response(picture)
+        limit = 0 if scope else _int(request.query.get("limit"), _OVERVIEW_LIMIT)
+        self._refresh_keys()
+        body = self._encoded.get((scope, limit))
+        if body is None:
+            try:
+                picture = await self.build_picture(scope)
+            except KeyError:
+                raise web.HTTPNotFound(
+                    text=json.dumps({"error": f"no scope {scope!r} in this graph"}),
+                    content_type="application/json",
+                ) from None
+            except LookupError as exc:
+                raise web.HTTPServiceUnavailable(
+                    text=json.dumps({"error": str(exc)}), content_type="application/json"
+                ) from None
+            if not scope:
+                picture = _biggest_scopes(picture, limit)
+            body = _dumps(picture).encode()
+            if limit in (0, _OVERVIEW_LIMIT):  # what the page asks for (a user's limit: not kept)
+                self._encoded[scope, limit] = body
+        return web.Response(body=body, content_type="application/json")
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         q = request.query

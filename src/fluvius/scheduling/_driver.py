@@ -218,21 +218,15 @@ class CycleDriver:
 
     async def _adopt(self, r: int, task: asyncio.Task[Any], t0: float) -> None:
         """An async node begun ahead (:func:`begin_async`); as :meth:`_run_async`."""
-        try:
-            value = await task
-        except Exception as exc:
-            self.finished.append((r, False, exc))
-        else:
-            self.finished.append((r, True, value))
-        if self.spans is not None:
-            self.spans.append(("node", r, self.index, t0, time.perf_counter()))
-        self.wake.set()
+        await self._await(r, lambda: task, t0)
 
     async def _run_async(self, r: int, call: Any, args: tuple[Any, ...]) -> None:
         """One async node; its outcome becomes data (never raises but cancellation)."""
-        t0 = time.perf_counter()
+        await self._await(r, lambda: call(*args), time.perf_counter())
+
+    async def _await(self, r: int, pending: Callable[[], Awaitable[Any]], t0: float) -> None:
         try:
-            value = await call(*args)
+            value = await pending()
         except Exception as exc:
             self.finished.append((r, False, exc))
         else:

@@ -345,6 +345,12 @@ class DatagramAdapter:
         wanted = self._wanted_padded
         return [r for r in rows if r[0] in wanted]
 
+    def _rows_of(self, batch: DatagramBatch, kind: str, n: int) -> list[tuple[Any, ...]]:
+        """The wanted rows of the datagram's ``n`` rows of ``kind``: a few without numpy."""
+        if n <= _FEW:
+            return self._few_rows(batch, kind)
+        return self._wanted_rows(batch.rows(kind))
+
     def batch(self, batch: DatagramBatch) -> dict[str, Any]:
         """The source batch of one datagram (empty when it has no wanted quote or trade)."""
         out: dict[str, Any] = {}
@@ -352,22 +358,14 @@ class DatagramAdapter:
         names = self._names
         n = batch.kind_count("quote")
         if n:
-            rows = (
-                self._few_rows(batch, "quote")
-                if n <= _FEW
-                else self._wanted_rows(batch.rows("quote"))
-            )
+            rows = self._rows_of(batch, "quote", n)
             for row in _last_of_each(rows):
                 symbol, quote_key, mid_key, _ = names(row[0])
                 out[quote_key] = _QUOTE(venue, symbol, *row[1:])
                 out[mid_key] = mid_of(row[4], row[6])  # bid_px, ask_px
         n = batch.kind_count("trade")
         if n:
-            rows = (
-                self._few_rows(batch, "trade")
-                if n <= _FEW
-                else self._wanted_rows(batch.rows("trade"))
-            )
+            rows = self._rows_of(batch, "trade", n)
             for row in rows:
                 symbol, _, _, trade_key = names(row[0])
                 trade = (_TRADE(venue, symbol, *row[1:]),)

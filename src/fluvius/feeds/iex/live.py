@@ -166,6 +166,11 @@ class LiveFeed:
         self.on_idle: Callable[[], None] | None = None
         """Called in the socket callback when the socket is found empty after
         :attr:`on_ready` ran (see the module doc)."""
+        self.on_batch: Callable[[DatagramBatch], bool] | None = None
+        """A direct consumer's hook: each decoded batch goes to it as it is read, instead of
+        the queue; when it returns True (the batch is worth a cycle), the drain stops there
+        and :attr:`on_ready` runs at once (see the module doc)."""
+        self._handed = False  # on_batch asked for on_ready: the drain stops
         self._queue: deque[DatagramBatch] = deque()
         self._pending = 0
         self._wake = asyncio.Event()
@@ -242,7 +247,8 @@ class LiveFeed:
         if sock is None:
             return
         read = self._drain(sock)
-        if self._queue and self.on_ready is not None:
+        if self.on_ready is not None and (self._queue or (read and self.on_batch is not None)):
+            self._handed = False
             self.on_ready()
             # what arrived during the cycle: read it now rather than after one more turn of
             # the event loop; the socket found empty is the idle moment (on_idle)
@@ -255,7 +261,8 @@ class LiveFeed:
                         self.on_idle()
                     break
                 read += more
-                if self._queue:
+                if self._queue or self.on_batch is not None:
+                    self._handed = False
                     self.on_ready()
         if self.spin_s and self._sock is not None:
             if read:
@@ -277,6 +284,8 @@ class LiveFeed:
                 self._fail(exc)
                 return n
             receive(data, clock())
+            if self._handed:  # on_batch wants this one served now: the rest can wait
+                return n + 1
         return DRAIN
 
     def _drain_msg(self, sock: socket.socket, allowed: frozenset[str] | None) -> int:
@@ -296,6 +305,8 @@ class LiveFeed:
                 continue
             recv_ns = _kernel_ns(ancillary) if stamps else 0
             self._receive(data, recv_ns or clock())
+            if self._handed:
+                return n + 1
         return DRAIN
 
     def _spin(self) -> None:
@@ -323,10 +334,11 @@ class LiveFeed:
                     return  # failed
                 now = clock()
                 until = now + spin_s
-                if self._queue:
+                if self._queue or self.on_batch is not None:
                     if self.on_ready is None:  # a task consumes: let it run now
                         slice_end = now
                     else:
+                        self._handed = False
                         self.on_ready()
                         if self._sock is None:
                             return  # closed by the consumer
@@ -359,9 +371,14 @@ class LiveFeed:
             return
         n = len(batch)
         if n:
+            stats.events += n
+            take = self.on_batch
+            if take is not None:
+                if take(batch):
+                    self._handed = True
+                return
             self._queue.append(batch)
             self._pending += n
-            stats.events += n
             stats.max_pending = max(stats.max_pending, self._pending)
         self._wake.set()
 

@@ -38,7 +38,12 @@ during the cycle is read at once, not after one more turn of the event loop, up 
 :data:`REDRAIN` times); when it is found empty, :attr:`LiveFeed.on_idle` is called: the
 moment to do deferred work without delaying a datagram (``fluvius live`` collects garbage
 there, :mod:`fluvius.live._gc`). A busy-polling receiver calls it too, when a spin finds the
-socket empty after a drain that was handed to ``on_ready``.
+socket empty after a drain that was handed to ``on_ready``. A direct consumer may also set
+:attr:`LiveFeed.on_batch`: each decoded batch then goes to it as it is read (nothing is
+queued), and when it returns True the drain stops at that datagram and ``on_ready`` runs at
+once, before the datagrams behind it are read (``fluvius live`` adapts each datagram there
+and runs a cycle for the first one that sets a source: that datagram's latency does not
+include reading and decoding a burst behind it).
 
 Receive time. By default each datagram is stamped with ``clock()`` when the process has
 read it from the socket (after the kernel woke the process). ``kernel_stamps=True`` asks

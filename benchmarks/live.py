@@ -373,9 +373,12 @@ class _TailProbe:
     its cycle set, the nodes recomputed, the idle gap before it (since the process last
     finished a datagram's work), how many datagrams (with events) were read between the
     previous cycle and its own (``group``) and how many of them before it (``position``:
-    the others were read after it, and its cycle waited for them: ``queued``), the garbage collections that overlapped its path, and the
-    thread's involuntary context switches and minor page faults between its read and the
-    end of its cycle (``getrusage``)."""
+    the others were read after it, and its cycle waited for them: ``queued``), the garbage
+    collections that overlapped its path, and the thread's involuntary context switches and
+    minor page faults between its read and the end of its cycle (``getrusage``)."""
+
+    STAMPS = ("read", "adapting", "adapted", "cycle_start", "sources_set", "cycle_end")
+    SHOWN = ("messages", "quotes", "trades", "sources", "recomputed", "group", "position")
 
     COLS = (
         "read", "adapting", "adapted", "cycle_start", "sources_set", "cycle_end", "booked",
@@ -582,18 +585,8 @@ class _TailProbe:
             "slowest": [
                 {
                     "latency_us": round(r["latency"] / 1e3, 1),
-                    "stages_us": [
-                        round((b - a) / 1e3, 1)
-                        for a, b in pairwise(
-                            (r["read"], r["adapting"], r["adapted"], r["cycle_start"],
-                             r["sources_set"], r["cycle_end"])
-                        )
-                    ],  # fmt: skip
-                    **{
-                        k: r[k]
-                        for k in ("messages", "quotes", "trades", "sources", "recomputed",
-                                  "group", "position", "preempted", "faults", "gc")
-                    },  # fmt: skip
+                    "stages_us": [round((r[b] - r[a]) / 1e3, 1) for a, b in pairwise(self.STAMPS)],
+                    **{k: r[k] for k in (*self.SHOWN, "preempted", "faults", "gc")},
                     "gap_us": round(r["gap"] / 1e3, 1),
                 }
                 for r in worst

@@ -29,7 +29,8 @@ Forming cycles. Two modes, chosen from the feeds:
   (:meth:`~fluvius.live.feeds.IexUdpFeed.serve`,
   :meth:`~fluvius.scheduling.base.Session.cycle_now`): no task switch or queue between a
   datagram and its cycle, and no datagram behind it read first (each such datagram has a
-  cycle of its own; the others wait in the socket); otherwise the runner's task polls the
+  cycle of its own while the cycles keep up, :data:`~fluvius.feeds.iex.live.EARLY_S`; the
+  others wait in the socket); otherwise the runner's task polls the
   feed, one event-loop step after the callback.
 
 In both modes a trade source set by the previous cycle and without trades in this one is set

@@ -332,7 +332,7 @@ def test_an_iterating_consumer_gets_every_event_while_the_receiver_spins(
 
 @pytest.mark.parametrize("spin_s", [0.0, 0.05])
 def test_on_batch_takes_each_datagram_as_read_and_ends_the_drain_at_the_one_it_wants(
-    tmp_path: Path, spin_s: float
+    tmp_path: Path, spin_s: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``on_batch`` gets every decoded datagram in arrival order, nothing is queued, and a
     datagram it wants (True) ends the drain: ``on_ready`` runs before the next datagram is
@@ -340,6 +340,9 @@ def test_on_batch_takes_each_datagram_as_read_and_ends_the_drain_at_the_one_it_w
     loop could read any). Same with busy polling (``spin_s``)."""
     import socket
 
+    from fluvius.feeds.iex import live
+
+    monkeypatch.setattr(live, "EARLY_S", 60.0)  # a preempted on_ready must not conflate here
     path = synthetic_tops(400, n_symbols=10, seed=5).write(tmp_path / "t.pcap")
     payloads = [p for _, p in iter_datagrams(path)][:30]
     expected = [e for p in payloads for e in _decode_one(p)]
@@ -375,6 +378,45 @@ def test_on_batch_takes_each_datagram_as_read_and_ends_the_drain_at_the_one_it_w
         if kind == "batch" and n % 3 == 1:
             assert log[i + 1][0] == "ready", log[: i + 2]
     assert with_events > 10
+
+
+@pytest.mark.parametrize("spin_s", [0.0, 0.05])
+def test_on_batch_conflates_once_on_ready_falls_behind(tmp_path: Path, spin_s: float) -> None:
+    """A consumer whose ``on_ready`` is slow (5 ms, five times EARLY_S) does not get one
+    ``on_ready`` per wanted datagram of a burst: after the first, the drain reads on and one
+    ``on_ready`` serves the rest, so the burst costs two or three of them, and every batch
+    still reaches ``on_batch`` in order."""
+    import socket
+
+    from fluvius.feeds.iex import live
+
+    path = synthetic_tops(400, n_symbols=10, seed=5).write(tmp_path / "t.pcap")
+    payloads = [p for _, p in iter_datagrams(path) if _decode_one(p)][:40]
+    expected = [e for p in payloads for e in _decode_one(p)]
+
+    async def main() -> tuple[list[Event], int]:
+        feed = await LiveFeed.bind("127.0.0.1", 0, spin_s=spin_s)
+        got: list[Event] = []
+        ready = 0
+
+        def on_ready() -> None:
+            nonlocal ready
+            ready += 1
+            time.sleep(5 * live.EARLY_S)
+
+        feed.on_batch = lambda batch: bool(got.extend(batch.events()) or True)
+        feed.on_ready = on_ready
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for payload in payloads:  # all in the socket before the loop reads the first
+            sender.sendto(payload, ("127.0.0.1", feed.port))
+        sender.close()
+        await asyncio.sleep(0.5)
+        feed.close()
+        return got, ready
+
+    got, ready = asyncio.run(main())
+    assert _no_recv(got) == _no_recv(expected)
+    assert 1 <= ready <= 3, ready  # one per datagram would be 40
 
 
 def _decode_one(payload: bytes) -> list[Event]:

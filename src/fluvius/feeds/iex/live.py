@@ -43,7 +43,9 @@ socket empty after a drain that was handed to ``on_ready``. A direct consumer ma
 queued), and when it returns True the drain stops at that datagram and ``on_ready`` runs at
 once, before the datagrams behind it are read (``fluvius live`` adapts each datagram there
 and runs a cycle for the first one that sets a source: that datagram's latency does not
-include reading and decoding a burst behind it).
+include reading and decoding a burst behind it). This holds while the consumer keeps up:
+once ``on_ready`` has taken :data:`EARLY_S` since the socket was last found empty, drains
+read on and one ``on_ready`` serves all they read (conflation) until the socket is empty.
 
 Receive time. By default each datagram is stamped with ``clock()`` when the process has
 read it from the socket (after the kernel woke the process). ``kernel_stamps=True`` asks
@@ -102,7 +104,7 @@ if TYPE_CHECKING:
     from fluvius.feeds.events import Event
     from fluvius.feeds.iex.datagram import DatagramBatch
 
-__all__ = ["DRAIN", "REDRAIN", "SPIN_SLICE_S", "LiveFeed", "LiveStats"]
+__all__ = ["DRAIN", "EARLY_S", "REDRAIN", "SPIN_SLICE_S", "LiveFeed", "LiveStats"]
 
 DRAIN = 256
 """Datagrams read per socket wake-up at most (asyncio's own transport reads only one)."""
@@ -113,6 +115,12 @@ this many times before the callback returns to the event loop."""
 
 SPIN_SLICE_S = 0.001
 """A busy-polling receiver hands the event loop back at least this often (seconds)."""
+
+EARLY_S = 0.001
+"""How long :attr:`LiveFeed.on_batch` may end drains early (one ``on_ready`` per wanted
+datagram), counted in seconds of ``on_ready`` since the socket was last found empty. Past
+it the consumer is behind: the drain reads on and one ``on_ready`` serves every datagram
+read (conflation), so slow cycles never turn a burst into one cycle per datagram."""
 
 
 @dataclass(slots=True)
@@ -174,8 +182,10 @@ class LiveFeed:
         self.on_batch: Callable[[DatagramBatch], bool] | None = None
         """A direct consumer's hook: each decoded batch goes to it as it is read, instead of
         the queue; when it returns True (the batch is worth a cycle), the drain stops there
-        and :attr:`on_ready` runs at once (see the module doc)."""
+        and :attr:`on_ready` runs at once, unless the consumer is behind (:data:`EARLY_S`;
+        see the module doc)."""
         self._handed = False  # on_batch asked for on_ready: the drain stops
+        self._behind_s = 0.0  # on_ready's time since the socket was last empty (EARLY_S)
         self._queue: deque[DatagramBatch] = deque()
         self._pending = 0
         self._wake = asyncio.Event()
@@ -253,8 +263,7 @@ class LiveFeed:
             return
         read = self._drain(sock)
         if self.on_ready is not None and (self._queue or (read and self.on_batch is not None)):
-            self._handed = False
-            self.on_ready()
+            self._serve()
             # what arrived during the cycle: read it now rather than after one more turn of
             # the event loop; the socket found empty is the idle moment (on_idle)
             for _ in range(REDRAIN):
@@ -267,13 +276,20 @@ class LiveFeed:
                     break
                 read += more
                 if self._queue or self.on_batch is not None:
-                    self._handed = False
-                    self.on_ready()
+                    self._serve()
         if self.spin_s and self._sock is not None:
             if read:
                 self._spin_until = max(self._spin_until, time.perf_counter() + self.spin_s)
             if self._spin_next is None:  # else: a slice is due; it reads the new deadline
                 self._spin()
+
+    def _serve(self) -> None:
+        """Run :attr:`on_ready`, counting its time against :data:`EARLY_S`."""
+        assert self.on_ready is not None
+        self._handed = False
+        start = time.perf_counter()
+        self.on_ready()
+        self._behind_s += time.perf_counter() - start
 
     def _drain(self, sock: socket.socket) -> int:
         """Read what is waiting, up to :data:`DRAIN` datagrams (to stay fair); how many."""
@@ -284,6 +300,7 @@ class LiveFeed:
             try:
                 data = sock.recv(65536)
             except (BlockingIOError, InterruptedError):
+                self._behind_s = 0.0  # caught up
                 return n
             except OSError as exc:  # e.g. ICMP errors reported on the socket
                 self._fail(exc)
@@ -301,6 +318,7 @@ class LiveFeed:
             try:
                 data, ancillary, _flags, (source, _port) = sock.recvmsg(65536, _STAMP_SPACE)
             except (BlockingIOError, InterruptedError):
+                self._behind_s = 0.0
                 return n
             except OSError as exc:
                 self._fail(exc)
@@ -343,8 +361,7 @@ class LiveFeed:
                     if self.on_ready is None:  # a task consumes: let it run now
                         slice_end = now
                     else:
-                        self._handed = False
-                        self.on_ready()
+                        self._serve()
                         if self._sock is None:
                             return  # closed by the consumer
                         served = True
@@ -379,7 +396,7 @@ class LiveFeed:
             stats.events += n
             take = self.on_batch
             if take is not None:
-                if take(batch):
+                if take(batch) and self._behind_s < EARLY_S:
                     self._handed = True
                 return
             self._queue.append(batch)

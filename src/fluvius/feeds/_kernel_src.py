@@ -102,8 +102,8 @@ def decode_rows(
     #   (hi: all clean).
     # WRITE: the rows of segments lo..hi-1 (all clean) at place[k], the byte offset of
     #   kind k's next row (advanced); returns hi.
-    # BOTH: CHECK, then (all clean) the kind index of every message at place[NKINDS] and
-    #   the rows after it, kinds in index order; place[k] = where kind k's rows end.
+    # BOTH: CHECK, then (all clean) the rows from place[NKINDS] on, kinds in index order;
+    #   place[k] = where kind k's rows end.
     nk = NKINDS
     if mode != WRITE:
         for k in range(RES):
@@ -150,15 +150,6 @@ def decode_rows(
         if mode == CHECK:
             return hi
         at = place[nk]
-        for i in range(lo, hi):
-            h = seg[0, i]
-            code0 = np.int64(256) if a2[h + 2] == DEEP_PROTOCOL_ID else np.int64(0)
-            pos = h + 40
-            for c in range(a2[h + 14]):
-                if c >= drop[i]:
-                    o1[at] = KIND_OF[code0 | np.int64(a1[pos + 2])]
-                    at += 1
-                pos += 2 + np.int64(a2[pos])
         for k in range(nk):
             place[k] = at
             at += res[k] * ITEMSIZE[k]

@@ -293,7 +293,8 @@ class BatchDecoder:
                 # all the chunk's segments continue one stream: so do these
                 if self._track(seg, sv.base, lo, stop, drop, bool(sv.stats[IN_ORDER]) or None):
                     k.decode_rows(*a, seg, drop, lo, stop, CHECK, *none)
-                pieces.append((lo, stop, self._count(res)))
+                self.report.count_rows(_P.kinds, res.tolist())
+                pieces.append((lo, stop, res[:_NK].copy()))
             if stop < n:
                 rows = self._reference(sv, stop)
                 if rows:
@@ -301,16 +302,6 @@ class BatchDecoder:
             lo = stop + 1
         # pass 2: every row of the chunk into one buffer, a region per kind in file order
         return self._write(k, a, seg, drop, pieces)
-
-    def _count(self, res: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Report a clean run's messages (``res``: rows per kind, long messages)."""
-        report = self.report
-        counts = res[:_NK].copy()
-        report.long_messages += int(res[_NK])
-        report.messages += int(counts.sum())
-        for i in np.flatnonzero(counts).tolist():
-            report.count_event(_P.kinds[i], int(counts[i]))
-        return counts
 
     def _write(
         self,

@@ -8,10 +8,10 @@ spin carries up to 67 messages, so an object decoder cannot keep its p99 under 2
 (``decode_rows`` of :mod:`fluvius.feeds._kernel_src`, with N = 1): the rows of each kind
 as a structured array of :func:`fluvius.feeds.events.dtype_of` (the very rows
 :func:`~fluvius.feeds.iex.decode_capture` gives); the file order of the events is their
-sequence numbers' (a datagram numbers its messages in order). The decoder owns one workspace: the datagram is copied in, the kernel writes the
-rows after it, and the used bytes are copied out into one ``bytes`` object owned by the
-:class:`DatagramBatch` (the next datagram reuses the workspace; a batch stays valid for as
-long as it is kept).
+sequence numbers' (a datagram numbers its messages in order). The decoder owns one
+workspace: the datagram is copied in, the kernel writes the rows after it, and the used
+bytes are copied out into one ``bytes`` object owned by the :class:`DatagramBatch` (the
+next datagram reuses the workspace; a batch stays valid for as long as it is kept).
 
 Semantics are :class:`~fluvius.feeds.iex.SegmentDecoder`'s, which shares the report and
 the sequence tracker: a *clean* segment (TOPS 1.6 or DEEP 1.0, every block a documented
@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -82,7 +83,7 @@ _DOC = np.flatnonzero(_P.doc_len)
 # worst case: the datagram full of the type with the largest row per wire byte
 _OUT_CAP = int(_IN_CAP * float((_P.itemsize[_P.kind_of[_DOC]] / (_P.doc_len[_DOC] + 2)).max()))
 _BOTH = 2  # decode_rows' mode: check, then write packed
-_NO_SEQ = np.zeros(0, dtype=np.int64)
+_SEQ = attrgetter("seq")
 # the row fields struct reads as numpy's tolist() does (not S1 / S4: numpy drops their NULs)
 _STRUCT_CODES = {"<i8": "q", "<u4": "I", "|u1": "B", "|S8": "8s"}
 
@@ -175,21 +176,15 @@ class DatagramBatch(Sequence["Event"]):
     def events(self) -> list[Event]:
         """The event objects, in file order (made from the rows on the first call, then kept)."""
         if self._events is None:
-            made = {
-                kind: iter(events_from_array(kind, self.rows(kind), self.venue))
-                for kind in self.kinds
-            }
-            self._events = [next(made[ROW_KINDS[k]]) for k in self.order.tolist()]
+            made = [e for k in self.kinds for e in events_from_array(k, self.rows(k), self.venue)]
+            made.sort(key=_SEQ)  # file order: a datagram numbers its messages in order
+            self._events = made
         return self._events
 
     @property
     def order(self) -> NDArray[np.uint8]:
-        """The kind of each event, in file order, as indices into :data:`ROW_KINDS` (the
-        order of the rows' sequence numbers: a datagram's messages are numbered in order)."""
-        which = [k for k in range(_NK) if self._counts[k]]
-        seq = [self.rows(ROW_KINDS[k])["seq"] for k in which]
-        kinds = np.repeat(np.array(which, dtype=np.uint8), [len(s) for s in seq])
-        return kinds[np.argsort(np.concatenate(seq or [_NO_SEQ]), kind="stable")]
+        """The kind of each event, in file order, as indices into :data:`ROW_KINDS`."""
+        return np.array([_INDEX[e.kind] for e in self.events()], dtype=np.uint8)
 
     @property
     def kinds(self) -> tuple[str, ...]:

@@ -97,12 +97,13 @@ class DecodeReport:
     def count_rows(self, kinds: Sequence[str], res: Sequence[int]) -> None:
         """Count the messages of the compiled kernel's clean segments: ``res`` holds the
         rows of each of ``kinds``, then the long messages (the batch and live decoders')."""
-        events = self.events
+        events, total = self.events, 0
         for kind, n in zip(kinds, res, strict=False):
             if n:
                 events[kind] = events.get(kind, 0) + n
+                total += n
+        self.messages += total
         self.long_messages += res[len(kinds)]
-        self.messages += sum(res[: len(kinds)])
 
     def count_unknown(self, type_byte: int, n: int = 1) -> None:
         """Count ``n`` messages of an undocumented type."""

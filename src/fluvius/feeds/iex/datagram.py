@@ -256,7 +256,7 @@ class ColumnarSegmentDecoder:
         self.kernel = None if k is None else k.decode_rows
         self._ws = ws = np.zeros(_OUT + _OUT_CAP, dtype=np.uint8)
         self._mv = memoryview(ws.data)
-        self._seg = np.zeros((11, 1), dtype=np.int64)  # the survey's table, one segment
+        self._seg = np.zeros((12, 1), dtype=np.int64)  # the survey's table, one segment
         self._drop = np.zeros(1, dtype=np.int64)
         self._place = np.zeros(_NK + 1, dtype=np.int64)
         self._res = np.zeros(RES, dtype=np.int64)

@@ -10,8 +10,8 @@ chunk is still in the CPU caches for its second pass). Per chunk:
    packet blocks, with the rules of the readable walk :func:`fluvius.feeds._capture.records`
    and of :func:`fluvius.feeds.net.udp_payload` per frame, and the reference decoder's
    segment rules per datagram) to its IEX-TP segments: one column of an int64 table per
-   segment (rows :data:`OFF` ... :data:`FIRST`), counts of frames and datagrams for the
-   report, and whether all segments continue one stream in order;
+   segment (rows :data:`OFF` ... :data:`NEXT`: whether a segment continues the one before
+   it in order) and counts of frames and datagrams for the report;
 2. ``decode_rows`` (:mod:`fluvius.feeds._kernel_src`, the kernel the live decoder uses too)
    checks the segments and counts rows per kind up to the first segment that is not clean;
    the sequence tracker (:class:`~fluvius.feeds.iex.transport.SequenceTracker`, two

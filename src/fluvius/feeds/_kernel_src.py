@@ -94,7 +94,7 @@ def decode_rows(
     o1: Any, o4: Any, o8: Any, place: Any, res: Any,
 ) -> int:  # fmt: skip
     # a1, a2, a4, a8: the input viewed as u8 / u16 / u32 / u64 at every byte offset
-    # (stride 1); o1, o4, o8: the output, the same way. seg: the survey's (11, N) table;
+    # (stride 1); o1, o4, o8: the output, the same way. seg: the survey's (12, N) table;
     # rows 0 (header offset), 1 (bytes after the header) and 3 (capture time) are read, the
     # rest from the header. drop: leading duplicates per segment (skipped, not counted).
     # CHECK: segments lo..hi-1 up to the first that is not clean; res (RES entries) =
@@ -102,8 +102,8 @@ def decode_rows(
     #   (hi: all clean).
     # WRITE: the rows of segments lo..hi-1 (all clean) at place[k], the byte offset of
     #   kind k's next row (advanced); returns hi.
-    # BOTH: CHECK, then (all clean) the kind index of every message at place[NKINDS] and
-    #   the rows after it, kinds in index order; place[k] = where kind k's rows end.
+    # BOTH: CHECK, then (all clean) the rows from place[NKINDS] on, kinds in index order;
+    #   place[k] = where kind k's rows end.
     nk = NKINDS
     if mode != WRITE:
         for k in range(RES):
@@ -150,15 +150,6 @@ def decode_rows(
         if mode == CHECK:
             return hi
         at = place[nk]
-        for i in range(lo, hi):
-            h = seg[0, i]
-            code0 = np.int64(256) if a2[h + 2] == DEEP_PROTOCOL_ID else np.int64(0)
-            pos = h + 40
-            for c in range(a2[h + 14]):
-                if c >= drop[i]:
-                    o1[at] = KIND_OF[code0 | np.int64(a1[pos + 2])]
-                    at += 1
-                pos += 2 + np.int64(a2[pos])
         for k in range(nk):
             place[k] = at
             at += res[k] * ITEMSIZE[k]
@@ -248,9 +239,8 @@ def survey(
     # or block length above max_len (2), a packet block too short for its fields (3).
     n = len(a)
     nif = len(links)
-    segs = np.empty((11, (n - start) // 98 + 1), np.int64)  # a segment's record is >= 98 bytes
-    stats = np.zeros(16, np.int64)
-    in_order = True
+    segs = np.empty((12, (n - start) // 98 + 1), np.int64)  # a segment's record is >= 98 bytes
+    stats = np.zeros(14, np.int64)
     nseg = 0
     nxt_seq = np.int64(0)
     nxt_off = np.int64(0)
@@ -280,7 +270,7 @@ def survey(
                 break
             room = blen - 12
             if btype != 6 and btype != 2 and btype != 3:
-                stats[15] += 1
+                stats[12] += 1
                 pos += blen
                 continue
             if btype != 3 and room < 20:
@@ -394,11 +384,12 @@ def survey(
         soff = np.int64(a8[h + 16])
         first = np.int64(a8[h + 24])
         avail = length - 40
+        segs[11, nseg] = 0  # 1: continues the previous segment's stream in order
         if nseg > 0 and (
-            protocol != segs[4, 0] or channel != segs[5, 0] or session != segs[6, 0]
-            or first != nxt_seq or soff != nxt_off
+            protocol == segs[4, nseg - 1] and channel == segs[5, nseg - 1]
+            and session == segs[6, nseg - 1] and first == nxt_seq and soff == nxt_off
         ):  # fmt: skip
-            in_order = False
+            segs[11, nseg] = 1
         segs[0, nseg] = h
         segs[1, nseg] = avail
         segs[2, nseg] = 1 if trunc else 0
@@ -418,5 +409,4 @@ def survey(
     stats[0] = pos
     stats[1] = why
     stats[10] = nseg
-    stats[13] = 1 if in_order else 0
     return segs[:, :nseg], stats

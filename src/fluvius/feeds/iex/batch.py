@@ -10,8 +10,8 @@ chunk is still in the CPU caches for its second pass). Per chunk:
    packet blocks, with the rules of the readable walk :func:`fluvius.feeds._capture.records`
    and of :func:`fluvius.feeds.net.udp_payload` per frame, and the reference decoder's
    segment rules per datagram) to its IEX-TP segments: one column of an int64 table per
-   segment (rows :data:`OFF` ... :data:`FIRST`), counts of frames and datagrams for the
-   report, and whether all segments continue one stream in order;
+   segment (rows :data:`OFF` ... :data:`NEXT`: whether a segment continues the one before
+   it in order) and counts of frames and datagrams for the report;
 2. ``decode_rows`` (:mod:`fluvius.feeds._kernel_src`, the kernel the live decoder uses too)
    checks the segments and counts rows per kind up to the first segment that is not clean;
    the sequence tracker (:class:`~fluvius.feeds.iex.transport.SequenceTracker`, two
@@ -105,13 +105,14 @@ _NO_RES = np.zeros(RES, np.int64)  # decode_rows' WRITE mode does not count
 _NONE, _NO_FACTORS = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
 # survey's counts per chunk, by index
 USED, WHY, RECORDS, TRUNC_RECORDS, NON_ETHERNET, NON_UDP, DATAGRAMS = range(7)
-SHORT_TRUNC, NOT_IEX, UNSUPPORTED, SEGMENTS, HEARTBEATS, _, IN_ORDER, _, SKIPPED = range(7, 16)
-OFF, AVAIL, TRUNC, RECV, PROTOCOL, CHANNEL, SESSION, PLEN, COUNT, SOFF, FIRST = range(11)
+SHORT_TRUNC, NOT_IEX, UNSUPPORTED, SEGMENTS, HEARTBEATS, SKIPPED = range(7, 13)
+OFF, AVAIL, TRUNC, RECV, PROTOCOL, CHANNEL, SESSION, PLEN, COUNT, SOFF, FIRST, NEXT = range(12)
 """The rows of the segment table ``survey`` writes and ``decode_rows`` reads (one column per
 segment, offsets relative to the chunk buffer): the IEX-TP header's offset, the bytes of
 the datagram after it, 1 when the capture cut the frame short, the capture time, then the
 header's fields (protocol, channel, session, payload length, message count, stream offset,
-first sequence number)."""
+first sequence number), and 1 when the segment continues the previous one's stream in
+order (its first sequence number and stream offset where that one's end)."""
 _FAMILY = np.full(1 << 16, -1, dtype=np.int64)  # u16 protocol id → 0 TOPS, 1 DEEP, -1 not
 _FAMILY[list(PROTOCOLS)] = [int(p == DEEP_PROTOCOL_ID) for p in PROTOCOLS]  # IEX-TP
 _FAMILY[DEEP_PLUS_PROTOCOL_ID] = -2  # a protocol the decoder does not support
@@ -123,7 +124,7 @@ class Survey:
 
     buf: bytes | bytearray | memoryview
     base: int  # the file offset of buf[0]
-    table: NDArray[np.int64]  # (11, segments): rows OFF ... FIRST
+    table: NDArray[np.int64]  # (12, segments): rows OFF ... NEXT
     stats: NDArray[np.int64]
 
     def __len__(self) -> int:
@@ -183,7 +184,6 @@ def join(buf: memoryview, base: int, found: list[Survey]) -> Survey:
     else:
         table = np.concatenate([sv.table for sv in found], axis=1)
         stats = np.sum([sv.stats for sv in found], axis=0)
-        stats[IN_ORDER] = 0  # the parts' junctions are not checked: the tracker looks
         sv = Survey(buf, base, table, stats)
     sv.base = base
     return sv
@@ -290,10 +290,10 @@ class BatchDecoder:
         while lo < n:
             stop = k.decode_rows(*a, seg, drop, lo, n, CHECK, *none)
             if stop > lo:
-                # all the chunk's segments continue one stream: so do these
-                if self._track(seg, sv.base, lo, stop, drop, bool(sv.stats[IN_ORDER]) or None):
+                if self._track(seg, sv.base, lo, stop, drop):
                     k.decode_rows(*a, seg, drop, lo, stop, CHECK, *none)
-                pieces.append((lo, stop, self._count(res)))
+                self.report.count_rows(_P.kinds, res.tolist())
+                pieces.append((lo, stop, res[:_NK].copy()))
             if stop < n:
                 rows = self._reference(sv, stop)
                 if rows:
@@ -301,16 +301,6 @@ class BatchDecoder:
             lo = stop + 1
         # pass 2: every row of the chunk into one buffer, a region per kind in file order
         return self._write(k, a, seg, drop, pieces)
-
-    def _count(self, res: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Report a clean run's messages (``res``: rows per kind, long messages)."""
-        report = self.report
-        counts = res[:_NK].copy()
-        report.long_messages += int(res[_NK])
-        report.messages += int(counts.sum())
-        for i in np.flatnonzero(counts).tolist():
-            report.count_event(_P.kinds[i], int(counts[i]))
-        return counts
 
     def _write(
         self,
@@ -376,26 +366,17 @@ class BatchDecoder:
         lo: int,
         hi: int,
         drop: NDArray[np.int64],
-        in_order: bool | None = None,
     ) -> bool:
         """Leading duplicate messages of segments ``lo..hi-1`` into ``drop``; True if any.
 
-        The tracker's state moves past the segments. ``in_order``: whether they all
-        continue one stream in order (computed if None).
+        The tracker's state moves past the segments: in two comparisons when each continues
+        the one before it in order (the table's ``NEXT`` row), else segment by segment.
         """
         t = seg[:, lo:hi]
-        protocol, channel, session, plen, count, soff, first = t[PROTOCOL:]
+        protocol, channel, session, plen, count, soff, first = t[PROTOCOL:NEXT]
         key = StreamKey(int(protocol[0]), int(channel[0]), int(session[0]))
-        if in_order is None:
-            in_order = bool(
-                (protocol == key.protocol).all()
-                and (channel == key.channel).all()
-                and (session == key.session).all()
-                and (first[1:] == (first + count)[:-1]).all()
-                and (soff[1:] == (soff + plen)[:-1]).all()
-            )
         tracker = self.reference.tracker
-        if in_order and tracker.advance_chunk(
+        if t[NEXT, 1:].all() and tracker.advance_chunk(
             key,
             int(first[0]),
             int(soff[0]),

@@ -7,11 +7,11 @@ spin carries up to 67 messages, so an object decoder cannot keep its p99 under 2
 :class:`ColumnarSegmentDecoder` decodes a datagram with the batch decoder's kernel
 (``decode_rows`` of :mod:`fluvius.feeds._kernel_src`, with N = 1): the rows of each kind
 as a structured array of :func:`fluvius.feeds.events.dtype_of` (the very rows
-:func:`~fluvius.feeds.iex.decode_capture` gives), plus the kind of every event in file
-order. The decoder owns one workspace: the datagram is copied in, the kernel writes the
-rows after it, and the used bytes are copied out into one ``bytes`` object owned by the
-:class:`DatagramBatch` (the next datagram reuses the workspace; a batch stays valid for as
-long as it is kept).
+:func:`~fluvius.feeds.iex.decode_capture` gives); the file order of the events is their
+sequence numbers' (a datagram numbers its messages in order). The decoder owns one
+workspace: the datagram is copied in, the kernel writes the rows after it, and the used
+bytes are copied out into one ``bytes`` object owned by the :class:`DatagramBatch` (the
+next datagram reuses the workspace; a batch stays valid for as long as it is kept).
 
 Semantics are :class:`~fluvius.feeds.iex.SegmentDecoder`'s, which shares the report and
 the sequence tracker: a *clean* segment (TOPS 1.6 or DEEP 1.0, every block a documented
@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -79,14 +80,10 @@ _NK = len(ROW_KINDS)
 _IN_CAP = 65536  # the largest datagram the kernel takes (a UDP payload is at most 65,507)
 _OUT = _IN_CAP  # where the output starts in the workspace
 _DOC = np.flatnonzero(_P.doc_len)
-# worst case: the datagram full of the type with the largest row per wire byte, plus the
-# kind byte of each message
-_OUT_CAP = int(
-    _IN_CAP // int((_P.doc_len[_DOC] + 2).min())
-    + _IN_CAP * float((_P.itemsize[_P.kind_of[_DOC]] / (_P.doc_len[_DOC] + 2)).max())
-    + 64
-)
+# worst case: the datagram full of the type with the largest row per wire byte
+_OUT_CAP = int(_IN_CAP * float((_P.itemsize[_P.kind_of[_DOC]] / (_P.doc_len[_DOC] + 2)).max()))
 _BOTH = 2  # decode_rows' mode: check, then write packed
+_SEQ = attrgetter("seq")
 # the row fields struct reads as numpy's tolist() does (not S1 / S4: numpy drops their NULs)
 _STRUCT_CODES = {"<i8": "q", "<u4": "I", "|u1": "B", "|S8": "8s"}
 
@@ -137,9 +134,9 @@ class DatagramBatch(Sequence["Event"]):
     ) -> None:
         """Use :class:`ColumnarSegmentDecoder` (or :meth:`from_events`) rather than this.
 
-        ``out``: the kind of each event, then the rows of each kind in :data:`ROW_KINDS`
-        order; ``counts``: the rows of each kind, then where each kind's rows end (plus the
-        workspace offset of ``out``); ``count``: the events.
+        ``out``: the rows of each kind in :data:`ROW_KINDS` order; ``counts``: the rows of
+        each kind, then where each kind's rows end (plus the workspace offset of ``out``);
+        ``count``: the events.
         """
         self.venue = venue
         self.recv_ns = recv_ns
@@ -154,8 +151,8 @@ class DatagramBatch(Sequence["Event"]):
         """A batch of already decoded events (the reference decoder's), laid out as the
         kernel lays out a datagram's rows."""
         rows = rows_of(events)
-        parts = [bytes(_INDEX[e.kind] for e in events)]
-        counts, ends, at = [0] * _NK, [0] * _NK, len(events)
+        parts: list[bytes] = []
+        counts, ends, at = [0] * _NK, [0] * _NK, 0
         for k, kind in enumerate(ROW_KINDS):
             if kind in rows:
                 parts.append(rows[kind].tobytes())
@@ -183,17 +180,15 @@ class DatagramBatch(Sequence["Event"]):
     def events(self) -> list[Event]:
         """The event objects, in file order (made from the rows on the first call, then kept)."""
         if self._events is None:
-            made = {
-                kind: iter(events_from_array(kind, self.rows(kind), self.venue))
-                for kind in self.kinds
-            }
-            self._events = [next(made[ROW_KINDS[k]]) for k in self.order.tolist()]
+            made = [e for k in self.kinds for e in events_from_array(k, self.rows(k), self.venue)]
+            made.sort(key=_SEQ)  # file order: a datagram numbers its messages in order
+            self._events = made
         return self._events
 
     @property
     def order(self) -> NDArray[np.uint8]:
         """The kind of each event, in file order, as indices into :data:`ROW_KINDS`."""
-        return np.frombuffer(self._out, dtype=np.uint8, count=self._count)
+        return np.array([_INDEX[e.kind] for e in self.events()], dtype=np.uint8)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -285,7 +280,7 @@ class ColumnarSegmentDecoder:
         self.kernel = None if k is None else k.decode_rows
         self._ws = ws = np.zeros(_OUT + _OUT_CAP, dtype=np.uint8)
         self._mv = memoryview(ws.data)
-        self._seg = np.zeros((11, 1), dtype=np.int64)  # the survey's table, one segment
+        self._seg = np.zeros((12, 1), dtype=np.int64)  # the survey's table, one segment
         self._drop = np.zeros(1, dtype=np.int64)
         self._place = np.zeros(_NK + 1, dtype=np.int64)
         self._res = np.zeros(RES, dtype=np.int64)
@@ -338,14 +333,9 @@ class ColumnarSegmentDecoder:
         if count == drop:
             return DatagramBatch.from_events([], self.venue, recv_ns)
         res = self._res.tolist()
-        report.long_messages += res[_NK]
+        report.count_rows(ROW_KINDS, res)
         # the row count of each kind, then where its rows end in the workspace
         counts = res[:_NK] + self._place.tolist()[:_NK]
-        events = report.events
-        for kind, c in zip(ROW_KINDS, res, strict=False):  # res: counts, then long messages
-            if c:
-                events[kind] = events.get(kind, 0) + c
-        report.messages += count - drop
         out = self._ws[_OUT : counts[-1]].tobytes()
         return DatagramBatch(self.venue, recv_ns, out, counts, count - drop)
 

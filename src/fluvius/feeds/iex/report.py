@@ -8,9 +8,12 @@ problems) keep their first :data:`MAX_LISTED` entries; their totals are always e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluvius.feeds._capture import CaptureStats
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["MAX_LISTED", "DecodeReport"]
 
@@ -90,6 +93,17 @@ class DecodeReport:
     def count_event(self, kind: str, n: int = 1) -> None:
         """Count ``n`` events of ``kind``."""
         self.events[kind] = self.events.get(kind, 0) + n
+
+    def count_rows(self, kinds: Sequence[str], res: Sequence[int]) -> None:
+        """Count the messages of the compiled kernel's clean segments: ``res`` holds the
+        rows of each of ``kinds``, then the long messages (the batch and live decoders')."""
+        events, total = self.events, 0
+        for kind, n in zip(kinds, res, strict=False):
+            if n:
+                events[kind] = events.get(kind, 0) + n
+                total += n
+        self.messages += total
+        self.long_messages += res[len(kinds)]
 
     def count_unknown(self, type_byte: int, n: int = 1) -> None:
         """Count ``n`` messages of an undocumented type."""

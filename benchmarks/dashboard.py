@@ -38,7 +38,9 @@ repeat so that machine load hits them alike:
   run; after the run, a click on a scope drills into it. The page is driven (playwright)
   from a child process, as a user's browser is another process: the driver's protocol
   traffic is not handled on the run's event loop. ``browser_cpu_s`` is the CPU time that
-  child, playwright's node driver and chromium used while the datagrams flowed.
+  child, playwright's node driver and chromium used while the datagrams flowed;
+  ``page_pushes`` and ``page_frames`` are the page's own counters over the run (pushes it
+  received, animation frames it drew: a push that changes nothing in view draws none).
 
 Each run starts live: the graph is computed and the heap frozen (start-up), then the mode
 prepares (``stream``: curl connects; ``browser``: the page is opened and drawn, which builds
@@ -198,11 +200,15 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str, diagnose: bo
             cdp = await page.context.new_cdp_session(page)
             await cdp.send("Performance.enable")
             before = await metrics()
+        start = await page.evaluate("window.fluviusDashboard || {}")
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         page_metrics = {}
         if diagnose:
             after = await metrics()
             page_metrics = {k: after[k] - before.get(k, 0.0) for k in after}
+        # the page's own counters over the run: pushes received, animation frames drawn
+        counted = await page.evaluate("window.fluviusDashboard || {}")
+        frames = {f"page_{k}": counted[k] - start[k] for k in ("pushes", "frames") if k in start}
         t = time.perf_counter()
         await page.click(f'#graph g.box[data-scope="{scope}"]')
         await page.locator("#graph g.box[data-key]").first.wait_for()
@@ -211,6 +217,7 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str, diagnose: bo
             "drill_draw_ms": float(await page.get_attribute("#graph", "data-draw-ms") or "nan"),
             "requests_outside": [r for r in browser.requests if not r.startswith(url)],
             "page_metrics": page_metrics,
+            **frames,
         }
         print(json.dumps(done), flush=True)
 
@@ -696,6 +703,8 @@ def main() -> None:
                     "browser_cpu_s",
                     "chromium_wakeups",
                     "chromium_cpu_s",
+                    "page_pushes",
+                    "page_frames",
                     "settle_wakeups",
                     "overview_ms",
                     "drill_ms",
@@ -742,6 +751,8 @@ def main() -> None:
                 "run_waited_s",
                 "chromium_wakeups",
                 "chromium_cpu_s",
+                "page_pushes",
+                "page_frames",
                 "settle_wakeups",
                 "api_graph_ms",
                 "overview_ms",

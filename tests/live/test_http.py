@@ -330,9 +330,10 @@ def test_stream_pushes_the_status_once_a_second_but_alerts_at_once() -> None:
         ):
             feeder = tg.create_task(cycles())
             loop = asyncio.get_running_loop()
-            async with aiohttp.ClientSession() as client, client.get(
-                server.url + "api/stream?keys=*"
-            ) as r:
+            async with (
+                aiohttp.ClientSession() as client,
+                client.get(server.url + "api/stream?keys=*") as r,
+            ):
                 start = loop.time()
                 async for raw in r.content:
                     if raw.startswith(b"event: "):

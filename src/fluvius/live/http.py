@@ -19,9 +19,12 @@ only :class:`~fluvius.live.state.LiveState` (the runner never waits for it). Rou
                                   ``limit=N`` for more; ``total_scopes`` counts them all),
                                   or one scope's nodes (:mod:`fluvius.live.graphview`)
 ``GET /api/stream?keys=&scope=``  Server-Sent Events: ``grid`` once (the keys shown and their
-                                  values), then ``values`` (only the shown keys that changed
-                                  since the last push) and ``status``, at most every
-                                  ``interval_s`` (0.25 s: four updates a second)
+                                  values) and ``status``, then ``values`` (only the shown
+                                  keys that changed since the last push) at most every
+                                  ``interval_s`` (0.25 s: four updates a second), with
+                                  ``status`` at most every ``status_interval_s`` (1 s) while
+                                  cycles run, and in the next push after an alert, a node
+                                  failing or recovering, or the run's end
 ================================  ==========================================================
 
 **Cost on the run.** Nothing is computed per cycle: each open stream wakes every
@@ -32,8 +35,12 @@ encodes it :data:`ENCODE_CHUNK` values at a time, letting the event loop run bet
 chunks: a datagram that arrives meanwhile gets its cycle after one chunk (a fraction of a
 millisecond), not after the whole push (milliseconds for a grid of 1,000 quotes). The
 status (sorting the last 4096 cycle latencies) is computed once per interval for all
-streams. A push (values and status) is one write, so it wakes the browser's network
-stack once; the page applies it in one animation frame (``static/app.js``). The graph
+streams, and pushed once a second: its figures change on every cycle, and a page that
+draws them with every push redraws its header as well as its grid four times a second
+(the browser then recomposites the whole page between them; docs/benchmarks.md, "Issue 13
+(dashboard, chromium per push)"). A push (values and status) is one write, so it wakes the
+browser's network stack once; the page applies it in one animation frame, and asks for
+none when nothing in view changed (``static/app.js``). The graph
 pictures are computed once per graph and scope, on first request, in a worker thread (the
 graph is immutable), so the loop keeps running cycles; concurrent requests share one
 building, and the answer's JSON is kept (a second request costs one write). A scope's view

@@ -126,7 +126,8 @@ function watchOnScreen() {
 // Virtualized: the model holds every key of the grid (up to 1,000) with its newest value;
 // the table holds only the rows in view (plus OVERSCAN above and below), the rows out of
 // view are margins of ROW_H pixels each (the CSS gives each row that height). A push asks
-// for a frame only when one of its keys is in a row in view (not above or below it), and
+// for a frame only when one of its keys is in a row on screen (in the box's view and in
+// the window, not in the rows drawn above or below it), and
 // the frame writes only cells whose text changed, so a push costs the cells on screen that
 // changed, not the grid. The other rows take their values when they are scrolled into view.
 const ROW_H = 24, VIEW_H = 420, OVERSCAN = 8;
@@ -156,12 +157,23 @@ function setGrid(grid) {
   gridDirty = true;
   schedule();
 }
+// The rows of the grid on screen: in the box's view and in the window (a grid box half
+// below the window's bottom edge shows half its rows); [1, 0] when none. Read when a push
+// comes, after the last frame's layout: no layout is forced.
+function rowsOnScreen() {
+  const box = $("grid-box").getBoundingClientRect();
+  const from = Math.max(box.top, 0), to = Math.min(box.bottom, window.innerHeight);
+  if (to <= from) return [1, 0];
+  // the table's head is about one row tall: row i spans ROW_H * (i + 1) … ROW_H * (i + 2)
+  return [Math.floor((gridTop + from - box.top) / ROW_H) - 1,
+    Math.ceil((gridTop + to - box.top) / ROW_H)];
+}
 function setValues(msg) {
   stats.pushes++;
   pushSeq++;
   const cycle = String(msg.cycle);
-  // the rows in the box's view (the others are drawn by the scroll that brings them in)
-  const top = Math.floor(gridTop / ROW_H), bottom = top + Math.ceil(VIEW_H / ROW_H);
+  // the other rows are drawn by the scroll (of the box or the window) that brings them in
+  const [top, bottom] = rowsOnScreen();
   let seen = false;
   for (const key in msg.values) {
     const cell = cells.get(key);
@@ -469,6 +481,9 @@ document.addEventListener("DOMContentLoaded", () => {
     schedule();
   }, { passive: true });
   watchOnScreen();
+  const scrolled = () => { gridDirty = true; schedule(); };
+  window.addEventListener("scroll", scrolled, { passive: true });
+  window.addEventListener("resize", scrolled, { passive: true });
   $("back").addEventListener("click", () => {
     $("scope").value = "";
     view.scope = "";

@@ -308,6 +308,27 @@ def test_a_push_draws_only_the_values_in_view_that_changed(tmp_path: Path) -> No
                 "() => document.querySelector('#grid tr[data-key=\"k/0990\"]')"
                 "?.cells[1].textContent === '-5'"
             )
+            # the grid box below the window's bottom edge: its rows are not drawn, until
+            # the window is scrolled to them
+            await page.eval_on_selector("#grid-box", "b => { b.scrollTop = 0; }")
+            await page.set_viewport_size({"width": 1400, "height": 300})
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.wait_for_function(
+                "() => document.getElementById('grid-box').getBoundingClientRect().top > 300"
+            )
+            await asyncio.sleep(0.3)
+            before = await page.evaluate("[window.framesAsked, window.fluviusDashboard.pushes]")
+            push({"k/0001": 8.25})
+            await page.wait_for_function(
+                "n => window.fluviusDashboard.pushes > n", arg=before[1], polling=20
+            )
+            below = await page.evaluate("window.framesAsked") - before[0]
+            await page.eval_on_selector("#grid-box", "b => b.scrollIntoView()")
+            await page.wait_for_function(
+                "() => document.querySelector('#grid tr[data-key=\"k/0001\"]')"
+                ".cells[1].textContent === '8.25'"
+            )
+        assert below == 0, below
         return asked, idle_asked, idle_written, written
 
     asked, idle_asked, idle_written, written = asyncio.run(main())

@@ -38,7 +38,9 @@ repeat so that machine load hits them alike:
   run; after the run, a click on a scope drills into it. The page is driven (playwright)
   from a child process, as a user's browser is another process: the driver's protocol
   traffic is not handled on the run's event loop. ``browser_cpu_s`` is the CPU time that
-  child, playwright's node driver and chromium used while the datagrams flowed.
+  child, playwright's node driver and chromium used while the datagrams flowed;
+  ``page_pushes`` and ``page_frames`` are the page's own counters over the run (pushes it
+  received, animation frames it drew: a push that changes nothing in view draws none).
 
 Each run starts live: the graph is computed and the heap frozen (start-up), then the mode
 prepares (``stream``: curl connects; ``browser``: the page is opened and drawn, which builds
@@ -169,7 +171,9 @@ _PAGE_METRICS = (
 )
 
 
-async def _view(chromium: str, url: str, n_scopes: int, scope: str, diagnose: bool) -> None:
+async def _view(
+    chromium: str, url: str, n_scopes: int, scope: str, diagnose: bool, grid_in_view: bool
+) -> None:
     """Child process of the ``browser`` mode: open the page, wait for the overview, print
     its figures; when stdin closes (the run is over), drill into ``scope``, print. With
     ``diagnose``, the renderer's own counters (CDP ``Performance.getMetrics``: task, script,
@@ -183,6 +187,8 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str, diagnose: bo
             arg=n_scopes,
             timeout=120_000,
         )
+        if grid_in_view:  # the window scrolled to the grid: all its box's rows on screen
+            await page.eval_on_selector("#grid-box", "b => b.scrollIntoView()")
         ready = {
             "overview_ms": (time.perf_counter() - t) * 1e3,
             "overview_draw_ms": float(await page.get_attribute("#graph", "data-draw-ms") or "nan"),
@@ -198,11 +204,15 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str, diagnose: bo
             cdp = await page.context.new_cdp_session(page)
             await cdp.send("Performance.enable")
             before = await metrics()
+        start = await page.evaluate("window.fluviusDashboard || {}")
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         page_metrics = {}
         if diagnose:
             after = await metrics()
             page_metrics = {k: after[k] - before.get(k, 0.0) for k in after}
+        # the page's own counters over the run: pushes received, animation frames drawn
+        counted = await page.evaluate("window.fluviusDashboard || {}")
+        frames = {f"page_{k}": counted[k] - start[k] for k in ("pushes", "frames") if k in start}
         t = time.perf_counter()
         await page.click(f'#graph g.box[data-scope="{scope}"]')
         await page.locator("#graph g.box[data-key]").first.wait_for()
@@ -211,6 +221,7 @@ async def _view(chromium: str, url: str, n_scopes: int, scope: str, diagnose: bo
             "drill_draw_ms": float(await page.get_attribute("#graph", "data-draw-ms") or "nan"),
             "requests_outside": [r for r in browser.requests if not r.startswith(url)],
             "page_metrics": page_metrics,
+            **frames,
         }
         print(json.dumps(done), flush=True)
 
@@ -344,6 +355,7 @@ async def one_run(
     loops: int = 1,
     overview: tuple[int, str] = (0, ""),
     open_during: bool = False,
+    grid_in_view: bool = False,
 ) -> dict[str, Any]:
     graph = spec_to_graph(spec)
     state = LiveState()
@@ -458,7 +470,7 @@ async def one_run(
                     # driver's protocol traffic (playwright) is not on the run's event loop
                     viewer = await asyncio.create_subprocess_exec(
                         sys.executable, __file__, "_view", chromium, server.url, str(n_scopes),
-                        scope, str(int(diagnose)),
+                        scope, str(int(diagnose)), str(int(grid_in_view)),
                         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                     )  # fmt: skip
                     assert viewer.stdout is not None
@@ -556,13 +568,16 @@ async def _configured_run(
         config["loops"],
         (int(config["overview"][0]), str(config["overview"][1])),
         config["open_during"],
+        config["grid_in_view"],
     )
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_view":
-        chromium, url, n_scopes, scope, diagnose = sys.argv[2:7]
-        asyncio.run(_view(chromium, url, int(n_scopes), scope, diagnose == "1"))
+        chromium, url, n_scopes, scope, diagnose, grid_in_view = sys.argv[2:8]
+        asyncio.run(
+            _view(chromium, url, int(n_scopes), scope, diagnose == "1", grid_in_view == "1")
+        )
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_run":  # one run, in a process of its own
         logging.getLogger("fluvius.live").setLevel(logging.ERROR)
@@ -606,6 +621,13 @@ def main() -> None:
         action="store_true",
         help="browser mode: open the page while the datagrams flow (its load, the server's "
         "graph picture included, is measured with the run), not before they start",
+    )
+    parser.add_argument(
+        "--grid-in-view",
+        action="store_true",
+        help="browser mode: scroll the window to the grid (the 17 rows of its box on screen) "
+        "before the run, not leave the page at its top (the header, the graph and the grid's "
+        "first ~8 rows in a 1400 x 1000 window)",
     )
     parser.add_argument(
         "--same-process",
@@ -663,6 +685,7 @@ def main() -> None:
         "loops": opts.loops,
         "overview": overview,
         "open_during": opts.open_during,
+        "grid_in_view": opts.grid_in_view,
     }
     if opts.same_process:
         # the first run in a process is faster than the later ones (its heap is fresh): one
@@ -696,6 +719,8 @@ def main() -> None:
                     "browser_cpu_s",
                     "chromium_wakeups",
                     "chromium_cpu_s",
+                    "page_pushes",
+                    "page_frames",
                     "settle_wakeups",
                     "overview_ms",
                     "drill_ms",
@@ -742,6 +767,8 @@ def main() -> None:
                 "run_waited_s",
                 "chromium_wakeups",
                 "chromium_cpu_s",
+                "page_pushes",
+                "page_frames",
                 "settle_wakeups",
                 "api_graph_ms",
                 "overview_ms",

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from replay_helper import busiest_symbols, capture, chromium_or_skip, per_symbol_graph, replay
 
-from fluvius.graph.spec import dump_spec
+from fluvius.graph.spec import dump_spec, spec_to_graph
 from fluvius.live import LiveState
 from fluvius.live.http import DashboardServer
 from fluvius.testing.browser import headless_page
@@ -227,3 +227,113 @@ def test_grid_holds_only_the_rows_in_view(tmp_path: Path) -> None:
             assert await page.locator("#grid tbody tr").count() == rows
 
     asyncio.run(main())
+
+
+# counts the page's animation-frame requests (the page asks for one per push it draws)
+_COUNT_FRAMES = """
+window.framesAsked = 0;
+const ask = window.requestAnimationFrame.bind(window);
+window.requestAnimationFrame = (callback) => { window.framesAsked++; return ask(callback); };
+"""
+# records what the page writes from now on: the key of the row (or the id of the element)
+# of every text written
+_WATCH_WRITES = """() => {
+  window.written = [];
+  const where = (node) => {
+    const row = node.parentElement?.closest("tr[data-key], g.box[data-scope], g.box[data-key]");
+    return row ? (row.dataset.key || row.dataset.scope) + "#" + [...row.children].indexOf(
+      node.parentElement.closest("td, text") ?? node.parentElement) : node.parentElement?.id;
+  };
+  new MutationObserver((records) => {
+    for (const r of records) window.written.push(where(r.target.nodeType === 1
+      ? r.target.firstChild ?? r.target : r.target));
+  }).observe(document.body, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def test_a_push_draws_only_the_values_in_view_that_changed(tmp_path: Path) -> None:
+    """A push whose values are all out of view asks for no frame and writes nothing; a push
+    writes only the cells whose value changed (not the others of its push, not the graph
+    picture, not the status figures between two status pushes)."""
+    chromium = chromium_or_skip()
+    keys = [f"k/{i:04d}" for i in range(1500)]
+    graph = spec_to_graph({"sources": dict.fromkeys(keys, 0.0), "nodes": {}})
+
+    async def main() -> tuple[int, int, list[str], list[str]]:
+        state = LiveState(graph=graph)
+        state.record_values(0, {k: float(i) for i, k in enumerate(keys)})
+        state.record_cycle(0, 0.0001, 1)
+        cycle = 0
+
+        def push(values: dict[str, float]) -> None:
+            nonlocal cycle
+            cycle += 1
+            state.record_values(cycle, values)
+            state.record_cycle(cycle, 0.0001, 1)
+
+        async with (
+            DashboardServer(state, interval_s=0.05, status_interval_s=3600) as server,
+            headless_page(chromium) as browser,
+        ):
+            page = browser.page
+            await page.add_init_script(_COUNT_FRAMES)
+            await page.goto(server.url)
+            await page.locator('#grid tr[data-key="k/0000"]').wait_for()
+            await page.locator("#graph g.box").first.wait_for()
+            await page.eval_on_selector("#grid-box", "b => b.scrollIntoView()")
+            await asyncio.sleep(0.3)  # the page has drawn what it got
+            await page.evaluate(_WATCH_WRITES)
+            asked = await page.evaluate("window.framesAsked")
+            # pushes of values out of view: rows 1,200 (below the box's view) and 1,400 (not
+            # in the grid, which holds the first 1,000 keys)
+            pushes = await page.evaluate("window.fluviusDashboard.pushes")
+            for n in range(5):
+                push({"k/1200": -1.0 - n, "k/0990": -1.0 - n, "k/1400": 7.0 + n})
+                await page.wait_for_function(  # polled on a timer: playwright's default
+                    "n => window.fluviusDashboard.pushes > n", arg=pushes + n, polling=20
+                )  # polls in animation frames
+            idle_asked = await page.evaluate("window.framesAsked") - asked
+            idle_written = await page.evaluate("window.written")
+            # a push with two rows in view: one value changed, one pushed again unchanged
+            push({"k/0001": -5.5, "k/0002": 2.0})
+            await page.wait_for_function(
+                "() => document.querySelector('#grid tr[data-key=\"k/0001\"]')"
+                ".cells[1].textContent === '-5.5'"
+            )
+            await asyncio.sleep(0.3)
+            written = await page.evaluate("window.written")
+            # the row out of view shows its newest value once it is scrolled to
+            await page.eval_on_selector("#grid-box", "b => { b.scrollTop = 985 * 24; }")
+            await page.wait_for_function(
+                "() => document.querySelector('#grid tr[data-key=\"k/0990\"]')"
+                "?.cells[1].textContent === '-5'"
+            )
+            # the grid box below the window's bottom edge: its rows are not drawn, until
+            # the window is scrolled to them
+            await page.eval_on_selector("#grid-box", "b => { b.scrollTop = 0; }")
+            await page.set_viewport_size({"width": 1400, "height": 300})
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.wait_for_function(
+                "() => document.getElementById('grid-box').getBoundingClientRect().top > 300"
+            )
+            await asyncio.sleep(0.3)
+            before = await page.evaluate("[window.framesAsked, window.fluviusDashboard.pushes]")
+            push({"k/0001": 8.25})
+            await page.wait_for_function(
+                "n => window.fluviusDashboard.pushes > n", arg=before[1], polling=20
+            )
+            below = await page.evaluate("window.framesAsked") - before[0]
+            await page.eval_on_selector("#grid-box", "b => b.scrollIntoView()")
+            await page.wait_for_function(
+                "() => document.querySelector('#grid tr[data-key=\"k/0001\"]')"
+                ".cells[1].textContent === '8.25'"
+            )
+        assert below == 0, below
+        return asked, idle_asked, idle_written, written
+
+    asked, idle_asked, idle_written, written = asyncio.run(main())
+    assert asked > 0  # the counter counts
+    assert idle_asked == 0, idle_asked
+    assert idle_written == [], idle_written
+    # k/0001's value and cycle; k/0002 (same value) its cycle only: nothing else
+    assert sorted(written) == ["k/0001#1", "k/0001#2", "k/0002#2"], written

@@ -7,6 +7,7 @@ client over loopback.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import re
@@ -305,3 +306,51 @@ def test_stream_pushes_only_changed_keys_of_the_grid(tmp_path: Path) -> None:
         assert any(n == "status" for n, _ in events)
 
     asyncio.run(main())
+
+
+def test_stream_pushes_the_status_once_a_second_but_alerts_at_once() -> None:
+    """The status (whose figures change on every cycle) goes with at most one push per
+    ``status_interval_s`` while cycles run; an alert is pushed with the next push."""
+    state = LiveState()
+    state.record_values(0, {"a": 0.0})
+    state.record_cycle(0, 0.0001, 1)
+
+    async def cycles() -> None:
+        for cycle in range(1, 10_000):
+            state.record_values(cycle, {"a": float(cycle)})
+            state.record_cycle(cycle, 0.0001, 1)
+            await asyncio.sleep(0.01)
+
+    async def main() -> tuple[list[tuple[float, str]], float]:
+        events: list[tuple[float, str]] = []
+        alerted = math.inf
+        async with (
+            DashboardServer(state, interval_s=0.05, status_interval_s=1.0) as server,
+            asyncio.TaskGroup() as tg,
+        ):
+            feeder = tg.create_task(cycles())
+            loop = asyncio.get_running_loop()
+            async with (
+                aiohttp.ClientSession() as client,
+                client.get(server.url + "api/stream?keys=*") as r,
+            ):
+                start = loop.time()
+                async for raw in r.content:
+                    if raw.startswith(b"event: "):
+                        events.append((loop.time() - start, raw[7:].decode().strip()))
+                    if alerted == math.inf and events[-1][0] > 2.5:
+                        state.record_alert(Alert(state.cycle, "a", "alert", "a is high"))
+                        alerted = loop.time() - start
+                    if events[-1][0] > alerted + 0.5:
+                        break
+            feeder.cancel()
+        return events, alerted
+
+    events, alerted = asyncio.run(main())
+    values = [t for t, name in events if name == "values"]
+    status = [t for t, name in events if name == "status"]
+    assert len(values) > 30, events  # ~20 pushes of values a second
+    regular = [t for t in status if t < alerted]
+    assert 3 <= len(regular) <= 4, status  # the first push's, then ~1 a second for 2.5 s
+    assert all(b - a > 0.9 for a, b in itertools.pairwise(regular)), status
+    assert any(alerted < t < alerted + 0.3 for t in status), (alerted, status)

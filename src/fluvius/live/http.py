@@ -19,9 +19,12 @@ only :class:`~fluvius.live.state.LiveState` (the runner never waits for it). Rou
                                   ``limit=N`` for more; ``total_scopes`` counts them all),
                                   or one scope's nodes (:mod:`fluvius.live.graphview`)
 ``GET /api/stream?keys=&scope=``  Server-Sent Events: ``grid`` once (the keys shown and their
-                                  values), then ``values`` (only the shown keys that changed
-                                  since the last push) and ``status``, at most every
-                                  ``interval_s`` (0.25 s: four updates a second)
+                                  values) and ``status``, then ``values`` (only the shown
+                                  keys that changed since the last push) at most every
+                                  ``interval_s`` (0.25 s: four updates a second), with
+                                  ``status`` at most every ``status_interval_s`` (1 s) while
+                                  cycles run, and in the next push after an alert, a node
+                                  failing or recovering, or the run's end
 ================================  ==========================================================
 
 **Cost on the run.** Nothing is computed per cycle: each open stream wakes every
@@ -32,8 +35,12 @@ encodes it :data:`ENCODE_CHUNK` values at a time, letting the event loop run bet
 chunks: a datagram that arrives meanwhile gets its cycle after one chunk (a fraction of a
 millisecond), not after the whole push (milliseconds for a grid of 1,000 quotes). The
 status (sorting the last 4096 cycle latencies) is computed once per interval for all
-streams. A push (values and status) is one write, so it wakes the browser's network
-stack once; the page applies it in one animation frame (``static/app.js``). The graph
+streams, and pushed once a second: its figures change on every cycle, and a page that
+draws them with every push redraws its header as well as its grid four times a second
+(the browser then recomposites the whole page between them; docs/benchmarks.md, "Issue 13
+(dashboard, chromium per push)"). A push (values and status) is one write, so it wakes the
+browser's network stack once; the page applies it in one animation frame, and asks for
+none when nothing in view changed (``static/app.js``). The graph
 pictures are computed once per graph and scope, on first request, in a worker thread (the
 graph is immutable), so the loop keeps running cycles; concurrent requests share one
 building, and the answer's JSON is kept (a second request costs one write). A scope's view
@@ -119,6 +126,10 @@ class DashboardServer:
         Where to listen (loopback by default; port 0: a free port, see :attr:`url`).
     interval_s
         Least time between two pushes to a page.
+    status_interval_s
+        Least time between two pushes of the status (cycle, latency, feeds, workers) while
+        cycles run; an alert, a node failing or recovering and the run's end are pushed with
+        the next push whatever this is (0: the status with every push).
     grid_limit
         Most keys a page's grid shows (the first of the matching keys, sorted).
     scope_of
@@ -134,15 +145,24 @@ class DashboardServer:
         interval_s: float = 0.25,
         grid_limit: int = 1000,
         scope_of: Callable[[str], str] | None = None,
+        status_interval_s: float = 1.0,
     ) -> None:
         if not interval_s > 0:
             raise ValueError(f"DashboardServer: interval_s must be > 0, got {interval_s=}")
+        if not status_interval_s >= 0:
+            raise ValueError(
+                f"DashboardServer: status_interval_s must be >= 0, got {status_interval_s=}"
+            )
         if grid_limit < 1:
             raise ValueError(f"DashboardServer: grid_limit must be >= 1, got {grid_limit=}")
         self.state = state
         self.host = host
         self.port = port
         self.interval_s = interval_s
+        self.status_interval_s = status_interval_s
+        # a push is due after interval_s, give or take the loop's delay: the status goes
+        # with the push that comes about status_interval_s after the last one
+        self._status_every = max(0.0, status_interval_s - interval_s / 2)
         self.grid_limit = grid_limit
         self._user_scope_of = scope_of
         self._runner: web.AppRunner | None = None
@@ -440,7 +460,8 @@ class DashboardServer:
         snapshot = {k: values.get(k) for k in shown}
         first = await _event_with("grid", grid, "values", snapshot)
         await response.write((first + _event("status", self.status())).encode())
-        news = (state.alerts_total, state.ended)
+        news = _news(state)
+        status_at, status_cycle = time.monotonic(), seen
         while not self._stop.is_set():
             try:
                 await asyncio.wait_for(self._stop.wait(), self.interval_s)
@@ -454,12 +475,23 @@ class DashboardServer:
                 seen = cycle
                 if changed:
                     push = await _event_with("values", {"cycle": cycle}, "values", changed)
+            # the status when something a desk must see at once came (an alert, a node
+            # failing or recovering, the end), else at most every status_interval_s while
+            # cycles run: its figures change on every cycle, and drawing them redraws the
+            # page's header (see the module doc)
+            now = time.monotonic()
+            if _news(state) != news or (
+                cycle != status_cycle and now - status_at >= self._status_every
+            ):
                 push += _event("status", self.status())
-            elif (state.alerts_total, state.ended) != news:
-                push = _event("status", self.status())
-            news = (state.alerts_total, state.ended)
+                news, status_at, status_cycle = _news(state), now, cycle
             if push:  # one write per push: one wake-up of the page's network stack
                 await response.write(push.encode())
+
+
+def _news(state: LiveState) -> tuple[int, int, bool]:
+    """What makes a stream push the status at once: alerts raised, nodes failed, the end."""
+    return state.alerts_total, len(state.errors), state.ended
 
 
 def _int(text: str | None, default: int) -> int:

@@ -41,9 +41,13 @@ function svg(tag, attrs) {
 
 // -- the stream ------------------------------------------------------------------------------
 // A push is applied in one animation frame: the messages only update the model (`cells`,
-// `status`) and ask for a frame; the frame writes what is on screen. A page that is hidden
-// draws nothing, and after HIDDEN_CLOSE_MS hidden it closes its stream (the server then
-// pushes nothing to it); it reconnects, with a fresh grid, when it is shown again.
+// `status`) and ask for a frame only when something on screen changes (a row of the grid in
+// view, a drawn node's value, the status); the frame writes just that. A frame costs the
+// browser dozens of thread wake-ups in all its processes whatever it draws, so a push that
+// changes nothing in view costs none. The server sends the status at most once a second
+// (at once for an alert, a failed node or the end). A page that is hidden draws nothing,
+// and after HIDDEN_CLOSE_MS hidden it closes its stream (the server then pushes nothing to
+// it); it reconnects, with a fresh grid, when it is shown again.
 const HIDDEN_CLOSE_MS = 2000;
 let hiddenTimer = 0;
 function connect() {
@@ -80,7 +84,7 @@ document.addEventListener("visibilitychange", () => {
 
 let frameAsked = false;
 let status = null;          // the newest status pushed, drawn by the next frame
-const stats = { pushes: 0, frames: 0, rowWrites: 0 }; // read by the benchmark
+const stats = { pushes: 0, frames: 0, rowWrites: 0 }; // read by the tests and benchmark
 window.fluviusDashboard = stats;
 function schedule() {
   if (frameAsked || document.hidden) return;
@@ -90,8 +94,8 @@ function schedule() {
 function frame() {
   frameAsked = false;
   stats.frames++;
-  if (gridDirty) drawGrid();
-  if (dirtyNodes.size) {
+  if (gridDirty && onScreen.grid) drawGrid();
+  if (dirtyNodes.size && onScreen.graph) {
     for (const key of dirtyNodes) setNodeValue(key);
     dirtyNodes.clear();
   }
@@ -100,14 +104,36 @@ function frame() {
     status = null;
   }
 }
+// Whether the grid's and the graph's boxes are in the window at all (an IntersectionObserver
+// tells): values pushed to a box scrolled out of the window are kept and drawn when it
+// comes back.
+const onScreen = { grid: true, graph: true };
+function watchOnScreen() {
+  const boxes = new Map([[$("grid-box"), "grid"], [$("graph-box"), "graph"]]);
+  const observer = new IntersectionObserver((entries) => {
+    let back = false;
+    for (const e of entries) {
+      const name = boxes.get(e.target);
+      back ||= e.isIntersecting && !onScreen[name];
+      onScreen[name] = e.isIntersecting;
+    }
+    if (back) schedule();
+  });
+  for (const box of boxes.keys()) observer.observe(box);
+}
 
 // -- the grid --------------------------------------------------------------------------------
 // Virtualized: the model holds every key of the grid (up to 1,000) with its newest value;
 // the table holds only the rows in view (plus OVERSCAN above and below), the rows out of
-// view are margins of ROW_H pixels each (the CSS gives each row that height). A frame
-// writes only cells whose text changed, so a push costs the rows on screen, not the grid.
+// view are margins of ROW_H pixels each (the CSS gives each row that height). A push asks
+// for a frame only when one of its keys is in a row on screen (in the box's view and in
+// the window, not in the rows drawn above or below it), and
+// the frame writes only cells whose text changed, so a push costs the cells on screen that
+// changed, not the grid. The other rows take their values when they are scrolled into view.
 const ROW_H = 24, VIEW_H = 420, OVERSCAN = 8;
 let gridKeys = [];
+let gridRank = new Map();   // key -> its row's index in the grid
+let gridTop = 0;            // the grid box's scrollTop, as the last scroll event left it
 let cells = new Map();      // key -> {v, cycle, seq}: the newest value and the push it came in
 let pushSeq = 0;
 let gridDirty = false;
@@ -116,6 +142,8 @@ let pool = [];              // the table's rows: {tr, key, name, value, cycle, h
 
 function setGrid(grid) {
   gridKeys = grid.keys;
+  gridRank = new Map(grid.keys.map((key, i) => [key, i]));
+  gridTop = 0;
   cells = new Map();
   for (const key of grid.keys) {
     const version = grid.versions[key];
@@ -129,20 +157,38 @@ function setGrid(grid) {
   gridDirty = true;
   schedule();
 }
+// The rows of the grid on screen: in the box's view and in the window (a grid box half
+// below the window's bottom edge shows half its rows); [1, 0] when none. Read when a push
+// comes, after the last frame's layout: no layout is forced.
+function rowsOnScreen() {
+  const box = $("grid-box").getBoundingClientRect();
+  const from = Math.max(box.top, 0), to = Math.min(box.bottom, window.innerHeight);
+  if (to <= from) return [1, 0];
+  // the table's head is about one row tall: row i spans ROW_H * (i + 1) … ROW_H * (i + 2)
+  return [Math.floor((gridTop + from - box.top) / ROW_H) - 1,
+    Math.ceil((gridTop + to - box.top) / ROW_H)];
+}
 function setValues(msg) {
   stats.pushes++;
   pushSeq++;
   const cycle = String(msg.cycle);
+  // the other rows are drawn by the scroll (of the box or the window) that brings them in
+  const [top, bottom] = rowsOnScreen();
+  let seen = false;
   for (const key in msg.values) {
     const cell = cells.get(key);
     if (cell === undefined) continue;
     cell.v = msg.values[key];
     cell.cycle = cycle;
     cell.seq = pushSeq;
-    if (nodeValues.has(key)) dirtyNodes.add(key);
+    const rank = gridRank.get(key);
+    if (rank >= top && rank <= bottom) gridDirty = seen = true;
+    if (nodeValues.has(key)) {
+      dirtyNodes.add(key);
+      seen = true;
+    }
   }
-  gridDirty = true;
-  schedule();
+  if (seen) schedule();
 }
 function newRow() {
   const tr = el("tr");
@@ -429,7 +475,15 @@ document.addEventListener("DOMContentLoaded", () => {
   $("glob").addEventListener("input", onFilter);
   $("scope").addEventListener("input", onFilter);
   $("filter").addEventListener("submit", (e) => { e.preventDefault(); onFilter(); });
-  $("grid-box").addEventListener("scroll", () => { gridDirty = true; schedule(); }, { passive: true });
+  $("grid-box").addEventListener("scroll", (e) => {
+    gridTop = e.target.scrollTop;
+    gridDirty = true;
+    schedule();
+  }, { passive: true });
+  watchOnScreen();
+  const scrolled = () => { gridDirty = true; schedule(); };
+  window.addEventListener("scroll", scrolled, { passive: true });
+  window.addEventListener("resize", scrolled, { passive: true });
   $("back").addEventListener("click", () => {
     $("scope").value = "";
     view.scope = "";

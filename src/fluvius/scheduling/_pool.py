@@ -83,6 +83,8 @@ class Pool(Protocol):
 
     def wait_blocking(self, timeout_s: float) -> None: ...
 
+    def receive_now(self, timeout_s: float) -> list[tuple[int, Any]] | None: ...
+
     async def wait(self, timeout_s: float) -> None: ...
 
     def close(self, grace_s: float = ...) -> None: ...
@@ -130,6 +132,8 @@ class WorkerPool:
         self._eof: set[int] = set()
         self._exited: set[int] = set()  # sentinels the loop saw readable (see _on_exit)
         self._arrived = False
+        self._poller: select.poll | None = None  # every pipe and sentinel (receive_now)
+        self._fd_wid: dict[int, int] = {}
         try:
             self._spawn()
         except BaseException:
@@ -321,6 +325,47 @@ class WorkerPool:
         """Block until a worker wrote, a pipe took queued bytes, or a worker exited."""
         readers, writers = self._fds()
         select.select(readers, writers, [], timeout_s)
+
+    def receive_now(self, timeout_s: float) -> list[tuple[int, Any]] | None:
+        """What :meth:`poll` returns, waiting up to ``timeout_s`` for it without an event
+        loop: one ``poll`` system call over every worker's pipe and process sentinel, then
+        a read of the pipes that are readable only; raises on a dead worker, whichever it
+        is. The session's fast path for a live cycle (``ProcessScheduler(block_s=...)``):
+        no event-loop round, no coroutine step, no ``epoll`` call of the loop (whose
+        readers stay registered: a pipe read here is simply empty for them). None, at
+        once, when a write is still queued (the event loop's wait flushes it)."""
+        out, self._kept = self._kept, []
+        self._arrived = False
+        if self._queue:  # read by the loop's reader callbacks before this wait
+            out += self._queue
+            self._queue = []
+        for wid in sorted(self._eof | self._exited):
+            out += [(wid, m) for m in self._drain(self.channels[wid])]
+            self._died(wid)
+        if out:
+            return out
+        for ch in self.channels:
+            if ch.pending and not ch.flush():
+                return None
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = select.poll()
+            for wid, (ch, proc) in enumerate(zip(self.channels, self.procs, strict=True)):
+                for fd in (ch.fd, proc.sentinel):
+                    poller.register(fd, select.POLLIN)
+                    self._fd_wid[fd] = wid
+        for fd, _ in poller.poll(max(timeout_s, 0.0) * 1e3):
+            wid = self._fd_wid[fd]
+            ch = self.channels[wid]
+            if fd != ch.fd or wid in self._eof:  # its sentinel (or a pipe at EOF): dead
+                out += [(wid, m) for m in self._drain(ch)]
+                self._died(wid)
+            try:
+                out += [(wid, m) for m in ch.receive()]
+            except EOFError:
+                self._eof.add(wid)
+                self._died(wid)
+        return out
 
     async def wait(self, timeout_s: float) -> None:
         """:meth:`wait_blocking` on the running event loop (other tasks keep running).

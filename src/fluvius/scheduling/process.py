@@ -87,7 +87,7 @@ import math
 import time
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from fluvius.engine.cycle import compute_cycle, compute_startup
 from fluvius.engine.plan import graph_tables, node_row
@@ -175,6 +175,13 @@ class ProcessScheduler:
         Let the parent compute the cheap aggregates that gather values of several workers
         (portfolio totals; ``partition/_placement.py``), so that a tick of one underlying costs one
         round trip to its owner and wakes no other worker. Off when tracing.
+    block_s
+        How long the parent waits for a live cycle's replies without returning to the
+        event loop (one ``poll`` call over every worker's pipe and process sentinel: no
+        coroutine step, no loop round; a dead worker is still seen at once). A cycle that
+        takes longer goes on waiting on the event loop, so other tasks of the program are
+        held up at most this long (a serial session holds them for the whole cycle).
+        0: always wait on the event loop.
 
     Examples
     --------
@@ -201,6 +208,7 @@ class ProcessScheduler:
         watchdog_s: float | None = None,
         cycle_timeout_s: float | None = None,
         parent_nodes: bool = True,
+        block_s: float = 0.005,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an int >= 1, got {workers=}")
@@ -216,6 +224,9 @@ class ProcessScheduler:
         self.watchdog_s = check_seconds("watchdog_s", watchdog_s)
         self.cycle_timeout_s = check_seconds("cycle_timeout_s", cycle_timeout_s)
         self.parent_nodes = parent_nodes
+        if isinstance(block_s, bool) or not isinstance(block_s, int | float) or block_s < 0:
+            raise ValueError(f"block_s must be a number of seconds >= 0, got {block_s!r}")
+        self.block_s = float(block_s)
 
     def session(self, graph: Graph) -> ProcessSession:
         """A new run of ``graph``; raises UnpicklableNodeError before any process starts."""
@@ -251,6 +262,8 @@ class PoolScheduler(Protocol):
     def cycle_timeout_s(self) -> float | None: ...
     @property
     def parent_nodes(self) -> bool: ...
+    @property
+    def block_s(self) -> float: ...
 
 
 def _modules(graph: Graph) -> tuple[str, ...]:
@@ -564,34 +577,28 @@ class ProcessSession(Session):
         return found
 
     async def _gather(self, kind: type[Any], workers: Any, index: int | None) -> dict[int, Any]:
-        """Wait for one ``kind`` message from each of ``workers``, watching liveness."""
+        """Wait for one ``kind`` message from each of ``workers``, watching liveness. A live
+        cycle's replies are first waited for without the event loop, up to ``block_s``
+        (:meth:`_gather_now`)."""
         pool = self.pool
         assert pool is not None
         waiting = set(workers)
         got: dict[int, Any] = {}
         t0 = time.monotonic()
         warn_at = deadline = math.inf
+        quick = 0.0
         if kind is Done and index is not None:  # a cycle: watched (module docstring)
             self._cycle_in_flight = (index, waiting)
             warn_at = self.watchdog_s or math.inf
             if index > 0 and self.cycle_timeout_s is not None:
                 deadline = self.cycle_timeout_s
+            if index > 0:
+                quick = min(self.scheduler.block_s, warn_at, deadline)
         while waiting:
-            later = []
-            msg: Any
-            for w, msg in self._poll(pool, read=False):
-                if type(msg) is LoadFailed and msg.session == self.sid:
-                    raise FluviusError(f"worker {w} could not load its share: {msg.text}")
-                if type(msg) is not kind or w not in waiting:
-                    later.append((w, msg))
-                elif msg.session != self.sid:
-                    continue  # a reply to an earlier session on this pool
-                elif kind is Done and msg.cycle != index:
-                    continue
-                else:
-                    got[w] = msg
-                    waiting.discard(w)
-            pool.keep(later)
+            self._take(pool, self._poll(pool, read=False), kind, waiting, got, index)
+            if waiting and quick > 0:
+                self._gather_now(pool, kind, waiting, got, index, quick)
+                quick = 0.0
             if waiting:
                 elapsed = time.monotonic() - t0
                 if elapsed >= warn_at and index is not None:
@@ -607,6 +614,56 @@ class ProcessSession(Session):
                 await pool.wait(min(WAIT_S, max(0.005, min(warn_at, deadline) - elapsed)))
         self._cycle_in_flight = None
         return got
+
+    def _gather_now(
+        self,
+        pool: Pool,
+        kind: type[Any],
+        waiting: set[int],
+        got: dict[int, Any],
+        index: int | None,
+        budget_s: float,
+    ) -> None:
+        """The fast path of :meth:`_gather`: block in ``Pool.receive_now`` (every worker's
+        pipe and sentinel: a death or another worker's fault is seen at once) until the
+        replies are in or ``budget_s`` has passed."""
+        end = time.perf_counter() + budget_s
+        while waiting:
+            left = end - time.perf_counter()
+            if left <= 0:
+                return
+            got_now = self._poll(pool, now_s=left)
+            if got_now is None:
+                return  # a write is queued: the event loop's wait flushes it
+            self._take(pool, got_now, kind, waiting, got, index)
+
+    def _take(
+        self,
+        pool: Pool,
+        messages: list[tuple[int, Any]],
+        kind: type[Any],
+        waiting: set[int],
+        got: dict[int, Any],
+        index: int | None,
+    ) -> None:
+        """Move the ``kind`` replies of ``waiting`` workers from ``messages`` into ``got``;
+        keep the rest for later (``Pool.keep``)."""
+        later = []
+        msg: Any
+        for w, msg in messages:
+            if type(msg) is LoadFailed and msg.session == self.sid:
+                raise FluviusError(f"worker {w} could not load its share: {msg.text}")
+            if type(msg) is not kind or w not in waiting:
+                later.append((w, msg))
+            elif msg.session != self.sid:
+                continue  # a reply to an earlier session on this pool
+            elif kind is Done and msg.cycle != index:
+                continue
+            else:
+                got[w] = msg
+                waiting.discard(w)
+        if later:
+            pool.keep(later)
 
     def _running_on(self, workers: set[int], index: int) -> str:
         """What ``workers`` run in cycle ``index``, from their published status."""
@@ -650,9 +707,19 @@ class ProcessSession(Session):
             return "no cycle in flight"
         return self._running_on(in_flight[1], in_flight[0])
 
-    def _poll(self, pool: Pool, *, read: bool = True) -> list[tuple[int, Any]]:
+    @overload
+    def _poll(self, pool: Pool, *, read: bool = True) -> list[tuple[int, Any]]: ...
+    @overload
+    def _poll(self, pool: Pool, *, now_s: float) -> list[tuple[int, Any]] | None: ...
+    def _poll(
+        self, pool: Pool, *, read: bool = True, now_s: float | None = None
+    ) -> list[tuple[int, Any]] | None:
+        """``pool.poll(read=)``, or with ``now_s`` ``pool.receive_now(now_s)``; Frozen
+        replies consumed, a dead worker turned into the session's WorkerDiedError."""
         try:
-            got = pool.poll(read=read)
+            got = pool.poll(read=read) if now_s is None else pool.receive_now(now_s)
+            if got is None:
+                return None
             if any(type(m) is Frozen for _, m in got):
                 for _, m in got:
                     if type(m) is Frozen and m.session == self.sid:

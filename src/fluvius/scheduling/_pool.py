@@ -83,7 +83,9 @@ class Pool(Protocol):
 
     def wait_blocking(self, timeout_s: float) -> None: ...
 
-    def receive_now(self, timeout_s: float) -> list[tuple[int, Any]] | None: ...
+    def receive_now(
+        self, timeout_s: float, spin_s: float = 0.0
+    ) -> list[tuple[int, Any]] | None: ...
 
     async def wait(self, timeout_s: float) -> None: ...
 
@@ -326,14 +328,18 @@ class WorkerPool:
         readers, writers = self._fds()
         select.select(readers, writers, [], timeout_s)
 
-    def receive_now(self, timeout_s: float) -> list[tuple[int, Any]] | None:
+    def receive_now(self, timeout_s: float, spin_s: float = 0.0) -> list[tuple[int, Any]] | None:
         """What :meth:`poll` returns, waiting up to ``timeout_s`` for it without an event
         loop: one ``poll`` system call over every worker's pipe and process sentinel, then
         a read of the pipes that are readable only; raises on a dead worker, whichever it
         is. The session's fast path for a live cycle (``ProcessScheduler(block_s=...)``):
         no event-loop round, no coroutine step, no ``epoll`` call of the loop (whose
         readers stay registered: a pipe read here is simply empty for them). None, at
-        once, when a write is still queued (the event loop's wait flushes it)."""
+        once, when a write is still queued (the event loop's wait flushes it).
+
+        ``spin_s``: first poll without sleeping for up to that long (within ``timeout_s``),
+        so that a reply due soon is read the moment it is written, without the wake-up of
+        a sleeping parent (``ProcessScheduler(spin_s=...)``)."""
         out, self._kept = self._kept, []
         self._arrived = False
         if self._queue:  # read by the loop's reader callbacks before this wait
@@ -354,7 +360,16 @@ class WorkerPool:
                 for fd in (ch.fd, proc.sentinel):
                     poller.register(fd, select.POLLIN)
                     self._fd_wid[fd] = wid
-        for fd, _ in poller.poll(max(timeout_s, 0.0) * 1e3):
+        events: list[tuple[int, int]] = []
+        if spin_s > 0:
+            now = time.perf_counter
+            end = now() + min(spin_s, timeout_s)
+            while not events and now() < end:
+                events = poller.poll(0)
+            timeout_s -= spin_s
+        if not events and timeout_s > 0:
+            events = poller.poll(timeout_s * 1e3)
+        for fd, _ in events:
             wid = self._fd_wid[fd]
             ch = self.channels[wid]
             if fd != ch.fd or wid in self._eof:  # its sentinel (or a pipe at EOF): dead

@@ -153,6 +153,7 @@ class DaskScheduler:
         # replies come through the I/O loop's thread, in milliseconds over the network: a
         # live cycle's wait always returns to the event loop (ProcessScheduler.block_s)
         self.block_s = 0.0
+        self.spin_s = 0.0
 
     def session(self, graph: Graph) -> DaskSession:
         """A new run of ``graph``: places its partitions on the cluster (starting a local

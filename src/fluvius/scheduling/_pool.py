@@ -134,7 +134,7 @@ class WorkerPool:
         self._eof: set[int] = set()
         self._exited: set[int] = set()  # sentinels the loop saw readable (see _on_exit)
         self._arrived = False
-        self._poller: select.poll | None = None  # every pipe and sentinel (receive_now)
+        self._fds_now: list[int] = []  # every pipe and sentinel (receive_now)
         self._fd_wid: dict[int, int] = {}
         try:
             self._spawn()
@@ -330,7 +330,7 @@ class WorkerPool:
 
     def receive_now(self, timeout_s: float, spin_s: float = 0.0) -> list[tuple[int, Any]] | None:
         """What :meth:`poll` returns, waiting up to ``timeout_s`` for it without an event
-        loop: one ``poll`` system call over every worker's pipe and process sentinel, then
+        loop: one ``select`` call over every worker's pipe and process sentinel, then
         a read of the pipes that are readable only; raises on a dead worker, whichever it
         is. The session's fast path for a live cycle (``ProcessScheduler(block_s=...)``):
         no event-loop round, no coroutine step, no ``epoll`` call of the loop (whose
@@ -353,23 +353,21 @@ class WorkerPool:
         for ch in self.channels:
             if ch.pending and not ch.flush():
                 return None
-        poller = self._poller
-        if poller is None:
-            poller = self._poller = select.poll()
+        fds = self._fds_now
+        if not fds:
             for wid, (ch, proc) in enumerate(zip(self.channels, self.procs, strict=True)):
-                for fd in (ch.fd, proc.sentinel):
-                    poller.register(fd, select.POLLIN)
-                    self._fd_wid[fd] = wid
-        events: list[tuple[int, int]] = []
+                fds += [ch.fd, proc.sentinel]
+                self._fd_wid[ch.fd] = self._fd_wid[proc.sentinel] = wid
+        events: list[int] = []
         if spin_s > 0:
             now = time.perf_counter
             end = now() + min(spin_s, timeout_s)
             while not events and now() < end:
-                events = poller.poll(0)
+                events = select.select(fds, [], [], 0)[0]
             timeout_s -= spin_s
-        if not events and timeout_s > 0:
-            events = poller.poll(timeout_s * 1e3)
-        for fd, _ in events:
+        if not events and timeout_s > 0:  # select: microseconds (poll and epoll round to ms)
+            events = select.select(fds, [], [], timeout_s)[0]
+        for fd in events:
             wid = self._fd_wid[fd]
             ch = self.channels[wid]
             if fd != ch.fd or wid in self._eof:  # its sentinel (or a pipe at EOF): dead

@@ -182,7 +182,7 @@ class ProcessScheduler:
         round trip to its owner and wakes no other worker. Off when tracing.
     block_s
         How long the parent waits for a live cycle's replies without returning to the
-        event loop (one ``poll`` call over every worker's pipe and process sentinel: no
+        event loop (one ``select`` call over every worker's pipe and process sentinel: no
         coroutine step, no loop round; a dead worker is still seen at once). A cycle that
         takes longer goes on waiting on the event loop, so other tasks of the program are
         held up at most this long (a serial session holds them for the whole cycle).

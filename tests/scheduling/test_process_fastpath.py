@@ -64,7 +64,7 @@ def test_fast_path_values_are_serials(block_s: float, spin_s: float) -> None:
     graph = _graph()
     serial = run_graph(graph, _TICKS, SerialScheduler())
     with WorkerPool(2) as pool:
-        sched = ProcessScheduler(2, _split, pool=pool, block_s=block_s, spin_s=spin_s)  # type: ignore[arg-type]
+        sched = ProcessScheduler(2, _split, pool=pool, block_s=block_s, spin_s=spin_s)
         report = run_graph(graph, _TICKS, sched)
     assert report.values == serial.values
     assert [c.recomputed for c in report.cycles] == [c.recomputed for c in serial.cycles]
@@ -84,7 +84,7 @@ def test_worker_killed_during_a_fast_path_wait_is_reported(victim: int, spin_s: 
         return Partition(workers, tuple(int(k in ("s", "slow")) for k in graph.keys), "p")
 
     with WorkerPool(2) as pool:
-        sched = ProcessScheduler(2, place, pool=pool, block_s=60.0, spin_s=spin_s)  # type: ignore[arg-type]
+        sched = ProcessScheduler(2, place, pool=pool, block_s=60.0, spin_s=spin_s)
 
         async def main() -> None:
             async with sched.session(graph) as run:

@@ -273,6 +273,13 @@ class DaskPool:
         """Block until a host wrote (or ``timeout_s`` passed)."""
         select.select([link.fd for link in self.links], [], [], timeout_s)
 
+    def receive_now(self, timeout_s: float, spin_s: float = 0.0) -> list[tuple[int, Any]] | None:
+        """:meth:`wait_blocking`, then :meth:`poll` (the ``Pool`` protocol's; the Dask
+        session does not block its loop: ``DaskScheduler.block_s`` is 0; no spinning)."""
+        if not self._kept:
+            self.wait_blocking(timeout_s)
+        return self.poll()
+
     async def wait(self, timeout_s: float) -> None:
         """:meth:`wait_blocking` on the running event loop (readers stay registered)."""
         loop = asyncio.get_running_loop()

@@ -83,6 +83,10 @@ class Pool(Protocol):
 
     def wait_blocking(self, timeout_s: float) -> None: ...
 
+    def receive_now(
+        self, timeout_s: float, spin_s: float = 0.0
+    ) -> list[tuple[int, Any]] | None: ...
+
     async def wait(self, timeout_s: float) -> None: ...
 
     def close(self, grace_s: float = ...) -> None: ...
@@ -130,6 +134,8 @@ class WorkerPool:
         self._eof: set[int] = set()
         self._exited: set[int] = set()  # sentinels the loop saw readable (see _on_exit)
         self._arrived = False
+        self._fds_now: list[int] = []  # every pipe and sentinel (receive_now)
+        self._fd_wid: dict[int, int] = {}
         try:
             self._spawn()
         except BaseException:
@@ -321,6 +327,58 @@ class WorkerPool:
         """Block until a worker wrote, a pipe took queued bytes, or a worker exited."""
         readers, writers = self._fds()
         select.select(readers, writers, [], timeout_s)
+
+    def receive_now(self, timeout_s: float, spin_s: float = 0.0) -> list[tuple[int, Any]] | None:
+        """What :meth:`poll` returns, waiting up to ``timeout_s`` for it without an event
+        loop: one ``select`` call over every worker's pipe and process sentinel, then
+        a read of the pipes that are readable only; raises on a dead worker, whichever it
+        is. The session's fast path for a live cycle (``ProcessScheduler(block_s=...)``):
+        no event-loop round, no coroutine step, no ``epoll`` call of the loop (whose
+        readers stay registered: a pipe read here is simply empty for them). None, at
+        once, when a write is still queued (the event loop's wait flushes it).
+
+        ``spin_s``: first poll without sleeping for up to that long (within ``timeout_s``),
+        so that a reply due soon is read the moment it is written, without the wake-up of
+        a sleeping parent (``ProcessScheduler(spin_s=...)``)."""
+        out, self._kept = self._kept, []
+        self._arrived = False
+        if self._queue:  # read by the loop's reader callbacks before this wait
+            out += self._queue
+            self._queue = []
+        for wid in sorted(self._eof | self._exited):
+            out += [(wid, m) for m in self._drain(self.channels[wid])]
+            self._died(wid)
+        if out:
+            return out
+        for ch in self.channels:
+            if ch.pending and not ch.flush():
+                return None
+        fds = self._fds_now
+        if not fds:
+            for wid, (ch, proc) in enumerate(zip(self.channels, self.procs, strict=True)):
+                fds += [ch.fd, proc.sentinel]
+                self._fd_wid[ch.fd] = self._fd_wid[proc.sentinel] = wid
+        events: list[int] = []
+        if spin_s > 0:
+            now = time.perf_counter
+            end = now() + min(spin_s, timeout_s)
+            while not events and now() < end:
+                events = select.select(fds, [], [], 0)[0]
+            timeout_s -= spin_s
+        if not events and timeout_s > 0:  # select: microseconds (poll and epoll round to ms)
+            events = select.select(fds, [], [], timeout_s)[0]
+        for fd in events:
+            wid = self._fd_wid[fd]
+            ch = self.channels[wid]
+            if fd != ch.fd or wid in self._eof:  # its sentinel (or a pipe at EOF): dead
+                out += [(wid, m) for m in self._drain(ch)]
+                self._died(wid)
+            try:
+                out += [(wid, m) for m in ch.receive()]
+            except EOFError:
+                self._eof.add(wid)
+                self._died(wid)
+        return out
 
     async def wait(self, timeout_s: float) -> None:
         """:meth:`wait_blocking` on the running event loop (other tasks keep running).

@@ -150,6 +150,10 @@ class DaskScheduler:
         # the parent's own totals (process scheduler, ``partition/_placement.py``) are not used on
         # Dask yet: the hosts run the same worker code, but nothing measured them there
         self.parent_nodes = False
+        # replies come through the I/O loop's thread, in milliseconds over the network: a
+        # live cycle's wait always returns to the event loop (ProcessScheduler.block_s)
+        self.block_s = 0.0
+        self.spin_s = 0.0
 
     def session(self, graph: Graph) -> DaskSession:
         """A new run of ``graph``: places its partitions on the cluster (starting a local

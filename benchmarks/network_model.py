@@ -9,8 +9,9 @@ same graphs predicted over hosts (issue 11 item 4 "Honest partitioning", issue 1
 2. Per shape (``--shapes``; default: the ``options`` workload's ``light`` and ``heavy``
    presets at their defaults, the ``overhead`` workload, and ``small``, a 5-underlying
    light options graph as a new user builds first), profiles 3 serial start-ups, as a user
-   would (``profile_graph``), and asks :func:`~fluvius.partition.partition_report` for 2
-   workers. Its verdict rows for the serial scheduler and 2 workers are the predictions.
+   would (``profile_graph``), measures the cores two busy processes get
+   (``measure_parallelism``) and asks :func:`~fluvius.partition.partition_report` for 2
+   workers on them. Its verdict rows for the serial scheduler and 2 workers are the predictions.
    Then, in the same process, it measures them at the defaults a user runs with:
    ``SerialScheduler()`` and ``ProcessScheduler(2)`` on a running pool: ``start()``
    (median over ``--repeats`` sessions, one unmeasured first), the one-source tick (the
@@ -161,7 +162,8 @@ def main() -> None:
         workload, params, preset = SHAPES[shape]
         graph = spec_to_graph(export_workload(workload, params, preset=preset), origin=shape)
         profile = profile_graph(graph, repeats=3, calibration=cal)
-        report = partition_report(graph, 2, "auto", profile, calibration=cal)
+        cores = measure_parallelism(2, 0.2)  # what two busy processes get here, now
+        report = partition_report(graph, 2, "auto", profile, calibration=cal, cores=cores)
         verdict = report.verdict
         assert verdict is not None
         predicted = {1: verdict.rows[0], 2: next(r for r in verdict.rows if r.workers == 2)}
@@ -181,7 +183,7 @@ def main() -> None:
             f"\n{shape}: {len(graph):,} nodes, {len(graph.sources):,} sources; profile: "
             f"work {sum(profile.costs) * 1e3:.1f} ms, collection "
             f"{(profile.collect_s or 0) * 1e3:.1f} ms (without the started graph "
-            f"{(profile.collect_base_s or 0) * 1e3:.1f} ms)"
+            f"{(profile.collect_base_s or 0) * 1e3:.1f} ms); cores for 2 processes {cores:.2f}"
         )
         print(f"  the report's predictions vs measured (ms); ticks: {one!r}, {len(market)} at once")
         print("  runner    figure           predicted    measured    error")
@@ -241,6 +243,7 @@ def main() -> None:
             "work_s": sum(profile.costs),
             "collect_s": profile.collect_s,
             "collect_base_s": profile.collect_base_s,
+            "cores": cores,
             "verdict": verdict.reason,
             "runs": rows,
             "over_hosts": over,

@@ -272,3 +272,21 @@ def test_profile_counts_blocking_and_keeps_async_waits_apart() -> None:
     assert profile.waits[blocked_r] == 0.0
     assert profile.costs[fetched_r] < 0.002
     assert profile.waits[fetched_r] >= 0.0025
+
+
+def test_the_report_predicts_on_the_cores_it_is_given() -> None:
+    g = _underlyings(4, 20)
+    costs = [0.0 if r in g.sources else 1e-3 for r in range(len(g.items))]
+    full = partition_report(g, 2, "components", costs, calibration=CHEAP, scaling=(1, 2))
+    shared = partition_report(
+        g, 2, "components", costs, calibration=CHEAP, scaling=(1, 2), cores=1.25
+    )
+    assert full.verdict is not None
+    assert shared.verdict is not None
+    assert shared.cores == 1.25
+    # two workers on 1.25 cores compute 1.6x slower than on two
+    assert shared.verdict.rows[1].startup_s > 1.5 * full.verdict.rows[1].startup_s - 0.01
+    assert shared.verdict.rows[0] == full.verdict.rows[0]  # serial needs one core
+    assert "1.25 cores" in str(shared)
+    with pytest.raises(ValueError, match="cores must be > 0"):
+        partition_report(g, 2, "components", costs, calibration=CHEAP, cores=0)

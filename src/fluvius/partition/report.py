@@ -121,7 +121,8 @@ class Verdict:
     partitioner
         The partitioner the rows of 2 workers and more were predicted with.
     cores
-        The cores the predictions assume per host (this machine's).
+        The cores the predictions assume per host (this machine's, or the ``cores`` given
+        to :func:`partition_report`).
     network
         The network the rows were predicted on (:mod:`fluvius.partition.network`).
     """
@@ -132,7 +133,7 @@ class Verdict:
     tick_source: str
     market_sources: int
     partitioner: str
-    cores: int
+    cores: float
     network: str = "local"
 
 
@@ -155,7 +156,7 @@ class PartitionReport:
     predicted_s: float
     predicted_here_s: float
     spawn_s: float
-    cores: int
+    cores: float
     shares: list[WorkerShare]
     predictions: dict[str, dict[int, float]]
     predictions_here: dict[str, dict[int, float]]
@@ -233,6 +234,7 @@ def partition_report(
     waits: Sequence[float] | None = None,
     tick_source: str | None = None,
     network: Network | str | None = None,
+    cores: float | None = None,
 ) -> PartitionReport:
     """Report on partitioning ``graph`` for ``workers`` workers (see the module docstring).
 
@@ -263,6 +265,11 @@ def partition_report(
         ``"local"``, ``"loopback"``, ``"10gbit:50us"``, ``"10gbit:50us:8"``); default
         ``local``, the process scheduler on this machine. On several hosts, each host is
         taken to have this machine's cores.
+    cores
+        The cores the workers share on a host (may be fractional); default this machine's
+        count. On a shared machine (a VM, other programs busy) two busy processes get
+        less: :func:`~fluvius.partition.calibrate.measure_parallelism` measures what they
+        get, and passing it predicts the workers' start-up and ticks as they will run.
 
     Examples
     --------
@@ -290,7 +297,9 @@ def partition_report(
         resolved = check_costs(graph, costs)
         cost_source = cost_source or "given"
     size = tuple(sizes) if sizes is not None else (FLOAT_BYTES,) * len(graph.items)
-    cores = os.cpu_count() or 1
+    if cores is not None and not cores > 0:
+        raise ValueError(f"cores must be > 0, got {cores!r}")
+    cores = float(cores) if cores is not None else float(os.cpu_count() or 1)
     net = parse_network(network) if network is not None else NETWORKS["local"]
     many_hosts = any(net.hosts(n) > 1 for n in (*scaling, workers))
     ship = shipping_bytes(graph) if many_hosts else None
@@ -420,7 +429,8 @@ def _verdict(
         part = parts[name, n]
         start = run(part, None) if here else report.predictions_here[name][n]
         per_host = n if net.workers_per_host is None else min(n, net.workers_per_host)
-        spawn = cal.spawn_s * -(-per_host // cores)  # hosts start their workers at once
+        rounds = -(-per_host // max(1, round(cores)))  # hosts start their workers at once
+        spawn = cal.spawn_s * rounds
         rows.append(VerdictRow(n, start, run(part, [one]), run(part, market), spawn))
     serial_row = rows[0]
     # The serial start-up collects the whole heap; what the process holds besides the

@@ -18,17 +18,20 @@ same graphs predicted over hosts (issue 11 item 4 "Honest partitioning", issue 1
    verdict's ``tick_source``, median of ``--ticks`` per session after one unmeasured) and
    the market-wide tick (every source named like it at once, median of 3 per session).
    It prints predicted and measured side by side, with the error.
-3. For the ``options`` shapes, ``start()`` on the process scheduler with 1 worker and,
-   when this fluvius has the Dask scheduler, on a ``LocalCluster`` of 1 and 2 Dask workers
-   (running pools), each against the simulator on the network its scheduler uses
-   (``local`` pipes, ``loopback`` TCP); ``--no-more`` leaves these out.
+3. With ``--more``, for the ``options`` shapes, ``start()`` on the process scheduler with
+   1 worker and, when this fluvius has the Dask scheduler, on a ``LocalCluster`` of 1 and
+   2 Dask workers (running pools), each against the simulator on the network its
+   scheduler uses (``local`` pipes, ``loopback`` TCP).
 4. Prints the report's verdict rows (start-up, single-source and market-wide ticks) for
    2-64 workers over ``--network`` (default ``10gbit:50us``, one worker per host).
 
 The machine is shared: the load average and the cores two busy processes get
 (``measure_parallelism``) are printed before and after.
 
-Run: ``python benchmarks/network_model.py --out benchmarks/results/network_model.json``.
+All four shapes take about 5 minutes; on the shared machine run them in two parts of under
+3 minutes each: ``python benchmarks/network_model.py --shapes light,overhead,small --out
+benchmarks/results/network_model.json`` and ``python benchmarks/network_model.py --shapes
+heavy --out benchmarks/results/network_model_heavy.json``.
 """
 
 from __future__ import annotations
@@ -137,7 +140,7 @@ def main() -> None:
     parser.add_argument(
         "--shapes", default=",".join(SHAPES), help=f"commas, of: {', '.join(SHAPES)}"
     )
-    parser.add_argument("--no-more", action="store_true", help="no 1-worker and Dask runs")
+    parser.add_argument("--more", action="store_true", help="add the 1-worker and Dask runs")
     parser.add_argument("--network", default="10gbit:50us", help="the network to predict on")
     parser.add_argument("--calibration", default="", help="calibration JSON (default: measure)")
     parser.add_argument("--out", default="", help="write the figures as JSON here")
@@ -197,7 +200,7 @@ def main() -> None:
                     f"{_error(p, m):+6.1%}"
                 )
         print(f"  verdict: {verdict.reason}")
-        if workload == "options" and not args.no_more:
+        if workload == "options" and args.more:
             sim = {"sizes": profile.sizes, "waits": profile.waits}
             for workers in (1, 2):
                 part = (

@@ -166,7 +166,10 @@ def main() -> None:
         graph = spec_to_graph(export_workload(workload, params, preset=preset), origin=shape)
         profile = profile_graph(graph, repeats=3, calibration=cal)
         cores = measure_parallelism(2, 0.2)  # what two busy processes get here, now
-        report = partition_report(graph, 2, "auto", profile, calibration=cal, cores=cores)
+        try:
+            report = partition_report(graph, 2, "auto", profile, calibration=cal, cores=cores)
+        except TypeError:  # an older fluvius (the "before" of a comparison): its cores
+            report = partition_report(graph, 2, "auto", profile, calibration=cal)
         verdict = report.verdict
         assert verdict is not None
         predicted = {1: verdict.rows[0], 2: next(r for r in verdict.rows if r.workers == 2)}
@@ -182,11 +185,12 @@ def main() -> None:
             }
         finally:
             pool.close()
+        base_s = getattr(profile, "collect_base_s", 0.0) or 0.0
         print(
             f"\n{shape}: {len(graph):,} nodes, {len(graph.sources):,} sources; profile: "
             f"work {sum(profile.costs) * 1e3:.1f} ms, collection "
             f"{(profile.collect_s or 0) * 1e3:.1f} ms (without the started graph "
-            f"{(profile.collect_base_s or 0) * 1e3:.1f} ms); cores for 2 processes {cores:.2f}"
+            f"{base_s * 1e3:.1f} ms); cores for 2 processes {cores:.2f}"
         )
         print(f"  the report's predictions vs measured (ms); ticks: {one!r}, {len(market)} at once")
         print("  runner    figure           predicted    measured    error")
@@ -245,7 +249,7 @@ def main() -> None:
             "nodes": len(graph),
             "work_s": sum(profile.costs),
             "collect_s": profile.collect_s,
-            "collect_base_s": profile.collect_base_s,
+            "collect_base_s": getattr(profile, "collect_base_s", None),
             "cores": cores,
             "verdict": verdict.reason,
             "runs": rows,

@@ -210,7 +210,7 @@ def test_the_report_charges_the_measured_collection_like_the_simulator() -> None
     assert v.rows[0].startup_s == pytest.approx(report.serial_s)
     # the graph's own collection (0.39 s) is what workers spare the start-up: use them
     assert v.recommended == 2
-    assert "10.00 ms of it collecting" in v.reason
+    assert "10.00 ms of which collects" in v.reason
     estimated = partition_report(g, 2, "components", prof.costs, calibration=CHEAP)
     assert estimated.serial_s == pytest.approx(sum(prof.costs) + CHEAP.gc_item_s * len(g.items))
     assert estimated.collect_base_s == 0.0
@@ -227,7 +227,7 @@ def test_a_small_graph_stays_serial_however_large_the_heap_it_lives_in() -> None
     assert v.rows[1].startup_s < report.serial_s  # on workers, start() does not collect...
     assert v.recommended == 1  # ...but that is no reason to use them
     assert v.reason.startswith("stay serial")
-    assert "50.00 ms of it collecting what the process holds besides" in v.reason
+    assert "50.00 ms of which collects what the process holds besides" in v.reason
 
 
 def test_a_profiled_small_graph_stays_serial() -> None:

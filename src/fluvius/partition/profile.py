@@ -36,13 +36,15 @@ process holds (more graphs, more imported modules), which no per-item calibratio
 test graph can know. The simulator charges it to a serial start-up instead of
 ``Calibration.gc_item_s`` per item.
 
-Then, with the plan and values dropped, it times the same collection again
-(``Profile.collect_base_s``): what the process held before the graph started (imported
-modules, other graphs, the graph's own definition). ``collect_s - collect_base_s`` is the
-graph's share (``Profile.graph_collect_s``). In a fresh process with fluvius imported the
-base is a few milliseconds to tens of milliseconds: on a small graph it outweighs the
-graph's work, and a verdict that counted it would send microsecond nodes to workers only
-because the serial scheduler's start-up collects the whole heap
+Then, with the plan and values dropped, it times the same collections again: what the
+process holds besides the started graph (imported modules, other graphs, the graph's own
+definition). The started graph's share (``Profile.graph_collect_s``) is the difference of
+the fastest collection of each set (the least disturbed: medians of a few collections
+on a shared machine differ by more than a small graph's share), and
+``Profile.collect_base_s`` is ``collect_s`` less that share. In a fresh process with
+fluvius imported the base is a few milliseconds to tens of milliseconds: on a small graph
+it outweighs the graph's work, and a verdict that counted it would send microsecond
+nodes to workers only because the serial scheduler's start-up collects the whole heap
 (:func:`~fluvius.partition.report.partition_report` keeps the base out of its
 recommendation, not out of the serial start-up it predicts).
 """
@@ -186,14 +188,14 @@ COLLECTIONS = 3
 """Full collections timed after the last start-up (``Profile.collect_s`` is their median)."""
 
 
-def _collect_s() -> float:
-    """Median seconds of :data:`COLLECTIONS` full collections of this process's heap."""
+def _collections() -> list[float]:
+    """Seconds of each of :data:`COLLECTIONS` full collections of this process's heap."""
     times = []
     for _ in range(COLLECTIONS):
         t0 = time.perf_counter()
         gc.collect()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
 
 
 HEAVY_S = 2e-4
@@ -288,11 +290,16 @@ def profile_graph(
             counted = (done + 1) * len(graph)
             if progress is not None:
                 progress(counted, total)
-        collect_s = _collect_s()  # the last start-up's plan and values alive (docstring)
+        alive = _collections()  # the last start-up's plan and values alive (docstring)
         sizes = value_sizes(values)
         del plan, values
         gc.collect()  # the dropped start-up's cycles, if any, go now: not in the base
-        collect_base_s = _collect_s()  # what the process holds besides them
+        without = _collections()  # what the process holds besides them
+        collect_s = statistics.median(alive)
+        # the graph's share from the least disturbed of each (a difference of two noisy
+        # medians can be as large as the share on a small graph)
+        share = max(0.0, min(alive) - min(without))
+        collect_base_s = max(0.0, collect_s - share)
     finally:
         loop.close()
         if queued is not None:

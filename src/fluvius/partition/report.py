@@ -438,8 +438,8 @@ def _verdict(
     # whichever scheduler runs the graph: the comparison leaves it out.
     serial_cmp = serial_row.startup_s - report.collect_base_s
     base = (
-        f" ({report.collect_base_s * 1e3:,.2f} ms of it collecting what the process holds "
-        f"besides the started graph, left out of the comparison)"
+        f", {report.collect_base_s * 1e3:,.2f} ms of which collects what the process holds "
+        f"besides the started graph (left out of the comparison)"
         if report.collect_base_s
         else ""
     )

@@ -16,11 +16,18 @@
   this machine's cores, the predicted start-up, the latency of a single-source tick (the
   source whose tick reaches the most nodes, e.g. one underlying's spot) and of a
   market-wide tick (every source named like it, e.g. all the spots in one batch), and a
-  recommended worker count: the fewest workers whose start-up is within 5 % of the
-  fastest, or "stay serial" unless that beats the serial scheduler's start-up by more
-  than 5 % (processes cost memory, a spawn and, on small graphs, ticks). All of it comes
-  from the simulator with the calibrated per-node and per-message figures
-  (:mod:`fluvius.partition.calibrate`).
+  recommended worker count. The serial start-up is what ``start()`` measures: the nodes
+  and the closing collection of the heap (a :class:`~fluvius.partition.profile.Profile`'s
+  measured ``collect_s``, else ``gc_item_s`` per item: the same call to
+  :func:`~fluvius.partition.simulate.simulate` a benchmark makes). Compared with workers,
+  it is taken less ``Profile.collect_base_s``, the collection of what the process holds
+  besides the started graph, which is there whichever scheduler runs the graph. A worker
+  count pays when its start-up beats that by more than 5 % and, if its one-source tick is
+  slower than serial's, by more than spawning its processes costs; the recommendation is
+  the fewest paying workers within 5 % of the fastest, else "stay serial". All of it
+  comes from the simulator with the calibrated per-node and per-message figures
+  (:mod:`fluvius.partition.calibrate`), on this machine's cores or the ``cores`` given
+  (:func:`~fluvius.partition.calibrate.measure_parallelism`).
 
 Cross edges have one meaning everywhere (:meth:`Partition.cross_edges
 <fluvius.partition.Partition.cross_edges>`): node-to-node edges whose ends are on different

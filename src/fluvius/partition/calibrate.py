@@ -138,20 +138,20 @@ __all__ = [
     "measure_parallelism",
 ]
 
-_DEFAULTS = {  # measured here on 2026-11-21 (loaded machine), rounded
+_DEFAULTS = {  # measured here on 2026-12-07, 22:11-22:28 (load 1-3): medians of 3, rounded
     "node_s": 1.0e-7,
     "spin_iter_s": 1.0e-7,
-    "worker_node_s": 4.0e-7,
-    "event_node_s": 1.0e-5,
-    "latency_s": 1.7e-4,
+    "worker_node_s": 1.25e-6,
+    "event_node_s": 2.5e-6,
+    "latency_s": 6.5e-5,
     "byte_s": 1.0e-9,
-    "spawn_s": 0.4,
-    "cycle_s": 2.5e-4,  # measured here on 2026-12-07 (load 6), rounded
-    "cycle_node_s": 2.2e-6,
-    "driver_node_s": 2.0e-6,
-    "gc_item_s": 1.5e-6,
-    "start_s": 1.0e-3,  # measured here on 2026-12-07 (quiet), rounded up
-    "pipe_latency_s": 1.0e-5,
+    "spawn_s": 0.4,  # what a 2-worker pool took to spawn in the options example, rounded
+    "cycle_s": 1.25e-4,
+    "cycle_node_s": 2.0e-7,
+    "driver_node_s": 1.2e-6,
+    "gc_item_s": 9.0e-7,
+    "start_s": 1.0e-3,
+    "pipe_latency_s": 1.7e-5,
     "tcp_latency_s": 1.1e-4,
     "tcp_byte_s": 1.0e-9,
 }

@@ -58,6 +58,7 @@ import gc
 import json
 import math
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -364,18 +365,252 @@ class _Probe:
         }
 
 
+class _TailProbe:
+    """Per-datagram attribution of the latency tail, for ``--parts tail``: with the feed's
+    ``read`` stamp (the figure of the target), each datagram that set a source gets a row:
+    its stamps (read, adapting: the adapter starts on it, adapted, cycle start, sources set,
+    cycle end, bookkeeping done), its messages, quotes and trades, the sources and symbols
+    its cycle set, the nodes recomputed, the idle gap before it (since the process last
+    finished a datagram's work), how many datagrams (with events) were read between the
+    previous cycle and its own (``group``) and how many of them before it (``position``:
+    the others were read after it, and its cycle waited for them: ``queued``), the garbage
+    collections that overlapped its path, and the thread's involuntary context switches and
+    minor page faults between its read and the end of its cycle (``getrusage``)."""
+
+    STAMPS = ("read", "adapting", "adapted", "cycle_start", "sources_set", "cycle_end")
+    SHOWN = ("messages", "quotes", "trades", "sources", "recomputed", "group", "position")
+
+    COLS = (
+        "read", "adapting", "adapted", "cycle_start", "sources_set", "cycle_end", "booked",
+        "messages", "quotes", "trades", "sources", "symbols", "recomputed", "gap",
+        "group", "position", "preempted", "faults", "gc",
+    )  # fmt: skip
+
+    def __init__(self, size: int = 1 << 15) -> None:
+        self.rows = array("q", bytes(8 * len(self.COLS) * size))
+        self.index: dict[int, int] = {}  # read stamp -> row
+        self.gc: list[tuple[int, int, int]] = []
+        self._mark = array("q", [0, 0, 0])
+        self._last_done = 0  # time the process last finished a datagram's work
+        self._since_cycle = 0  # datagrams with events read since the last cycle ended
+        self._usage: dict[int, tuple[int, int]] = {}  # row -> (nivcsw, minflt) at read
+        self._gc_start = 0
+
+    def _col(self, name: str) -> int:
+        return self.COLS.index(name)
+
+    def wrap_feed(self, udp: Any) -> None:
+        live, index, rows, clock = udp.feed, self.index, self.rows, time.time_ns
+        receive, adapt, width = live._receive, udp.adapt, len(self.COLS)
+        decode = live.decoder.decode
+        limit = len(rows) // width
+        usage, thread = resource.getrusage, resource.RUSAGE_THREAD
+        c = self._col
+        adapting_c, adapted_c, msgs_c, gap_c, pos_c = (
+            c("adapting"), c("adapted"), c("messages"), c("gap"), c("position"),
+        )  # fmt: skip
+        quotes_c, trades_c = c("quotes"), c("trades")
+        ru_at_read: list[Any] = [None]
+
+        def timed_decode(data: bytes, recv_ns: int) -> Any:
+            batch = decode(data, recv_ns)
+            i = len(index)
+            if len(batch) and i < limit:
+                index[recv_ns] = i
+                base = i * width
+                rows[base] = recv_ns
+                rows[base + msgs_c] = len(batch)
+                rows[base + quotes_c] = batch.kind_count("quote")
+                rows[base + trades_c] = batch.kind_count("trade")
+                rows[base + gap_c] = recv_ns - self._last_done if self._last_done else -1
+                rows[base + pos_c] = self._since_cycle
+                self._since_cycle += 1
+                ru = ru_at_read[0]
+                self._usage[i] = (ru.ru_nivcsw, ru.ru_minflt)
+            return batch
+
+        def timed_receive(data: bytes, recv_ns: int) -> None:
+            ru_at_read[0] = usage(thread)
+            receive(data, recv_ns)
+            if recv_ns not in index:
+                self._last_done = clock()  # no event: nothing more to do for it
+
+        def timed_adapt(batch: Any, report: Any) -> Any:
+            i = index.get(batch.recv_ns)
+            if i is not None:
+                rows[i * width + adapting_c] = clock()
+            out = adapt(batch, report)
+            now = clock()
+            if i is not None:
+                rows[i * width + adapted_c] = now
+            if out is None:
+                self._last_done = now
+            return out
+
+        live._receive, live.decoder.decode, udp.adapt = timed_receive, timed_decode, timed_adapt
+
+    def wrap_session(self, session: Any) -> None:
+        cycle_now, apply_batch, clock, mark = (
+            session.cycle_now, session._apply_batch, time.time_ns, self._mark,
+        )  # fmt: skip
+
+        def timed_cycle_now(batch: Any) -> Any:
+            mark[0] = clock()
+            result = cycle_now(batch)
+            mark[2] = clock()
+            return result
+
+        def timed_apply(batch: Any) -> Any:
+            out = apply_batch(batch)
+            mark[1] = clock()
+            return out
+
+        session.cycle_now, session._apply_batch = timed_cycle_now, timed_apply
+
+    def after_cycle(self, used: list[Any], batch: Any, result: Any, booked: int) -> None:
+        width, rows, c = len(self.COLS), self.rows, self._col
+        ru = resource.getrusage(resource.RUSAGE_THREAD)
+        symbols = len({k.partition("/")[2] for k in batch})
+        gcs = self.gc
+        for u in used:
+            i = self.index.get(u.recv_ns)
+            if i is None:
+                continue
+            base = i * width
+            rows[base + 3 : base + 6] = self._mark
+            rows[base + c("booked")] = booked
+            rows[base + c("sources")] = len(batch)
+            rows[base + c("symbols")] = symbols
+            rows[base + c("recomputed")] = result.recomputed
+            rows[base + c("group")] = self._since_cycle
+            n0, f0 = self._usage.pop(i, (ru.ru_nivcsw, ru.ru_minflt))
+            rows[base + c("preempted")] = ru.ru_nivcsw - n0
+            rows[base + c("faults")] = ru.ru_minflt - f0
+            read = rows[base]
+            rows[base + c("gc")] = sum(1 for s, e, _ in gcs[-4:] if s < booked and e > read)
+        self._last_done = booked
+        self._since_cycle = 0
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.time_ns()
+        else:
+            self.gc.append((self._gc_start, time.time_ns(), info["generation"]))
+
+    def table(self) -> list[dict[str, int]]:
+        width = len(self.COLS)
+        out = []
+        for i in range(len(self.index)):
+            r = self.rows[i * width : (i + 1) * width]
+            if r[self._col("booked")]:
+                out.append(dict(zip(self.COLS, r, strict=True)))
+        return out
+
+    @staticmethod
+    def cause(r: dict[str, int], idle_us: float) -> str:
+        """The first that applies: the thread was preempted during the datagram's path, a
+        collection ran in it, it was read in a wake-up with other datagrams (a burst:
+        ``queued``), it took a page fault, it came after an idle gap (``idle``), or none."""
+        if r["preempted"] > 0:
+            return "preempted"
+        if r["gc"] > 0:
+            return "gc"
+        if r["group"] - r["position"] > 1:  # read before others that its cycle waited for
+            return "queued"
+        if r["faults"] > 0:
+            return "faulted"
+        if r["gap"] < 0 or r["gap"] > idle_us * 1e3:
+            return "idle"
+        return "none"
+
+    def summary(self, idle_us: float = 500.0) -> dict[str, Any]:
+        """The slowest 1 % (read -> cycle end >= p99) against the median datagram: what
+        they were and where their time went."""
+        rows = self.table()
+        for r in rows:
+            r["latency"] = r["cycle_end"] - r["read"]
+        rows.sort(key=lambda r: r["latency"])
+        n = len(rows)
+        if not n:
+            return {"datagrams": 0}
+        tail = rows[int(n * 0.99) :]
+        body = rows[int(n * 0.25) : int(n * 0.75)]  # the middle half, for comparison
+
+        def describe(group: list[dict[str, int]]) -> dict[str, Any]:
+            def med(f: Any) -> float:  # medians: one preempted datagram skews a mean
+                return round(statistics.median(f(r) for r in group), 2)
+
+            def share(f: Any) -> float:
+                return round(sum(1 for r in group if f(r)) / len(group), 3)
+
+            stages = {
+                "read->adapting": lambda r: (r["adapting"] - r["read"]) / 1e3,
+                "adapting->adapted": lambda r: (r["adapted"] - r["adapting"]) / 1e3,
+                "adapted->cycle_start": lambda r: (r["cycle_start"] - r["adapted"]) / 1e3,
+                "cycle_start->sources_set": lambda r: (r["sources_set"] - r["cycle_start"]) / 1e3,
+                "sources_set->cycle_end": lambda r: (r["cycle_end"] - r["sources_set"]) / 1e3,
+            }
+            return {
+                "count": len(group),
+                "latency_us": med(lambda r: r["latency"] / 1e3),
+                "stage_us": {k: med(f) for k, f in stages.items()},
+                "bookkeeping_us": med(lambda r: (r["booked"] - r["cycle_end"]) / 1e3),
+                "messages": med(lambda r: r["messages"]),
+                "quotes": med(lambda r: r["quotes"]),
+                "trades": med(lambda r: r["trades"]),
+                "sources": med(lambda r: r["sources"]),
+                "symbols": med(lambda r: r["symbols"]),
+                "recomputed": med(lambda r: r["recomputed"]),
+                "after_idle_share": share(lambda r: r["gap"] < 0 or r["gap"] > idle_us * 1e3),
+                "gap_us_median": statistics.median(r["gap"] / 1e3 for r in group),
+                "queued_share": share(lambda r: r["group"] - r["position"] > 1),
+                "behind_another_share": share(lambda r: r["position"] > 0),
+                "group": med(lambda r: r["group"]),
+                "preempted_share": share(lambda r: r["preempted"] > 0),
+                "faulted_share": share(lambda r: r["faults"] > 0),
+                "faults": med(lambda r: r["faults"]),
+                "gc_share": share(lambda r: r["gc"] > 0),
+                "big_share": share(lambda r: r["messages"] > 8),
+                "causes": dict(Counter(self.cause(r, idle_us) for r in group)),
+            }
+
+        worst = rows[-min(len(tail), 12) :]
+        return {
+            "datagrams": n,
+            "p50_us": rows[n // 2]["latency"] / 1e3,
+            "p99_us": rows[int(n * 0.99)]["latency"] / 1e3,
+            "tail": describe(tail),
+            "middle": describe(body),
+            "gc_collections": [sum(1 for *_, g in self.gc if g == k) for k in range(3)],
+            "slowest": [
+                {
+                    "latency_us": round(r["latency"] / 1e3, 1),
+                    "stages_us": [round((r[b] - r[a]) / 1e3, 1) for a, b in pairwise(self.STAMPS)],
+                    **{k: r[k] for k in (*self.SHOWN, "preempted", "faults", "gc")},
+                    "gap_us": round(r["gap"] / 1e3, 1),
+                }
+                for r in worst
+            ],
+        }
+
+
 class _ProbeRun(LiveRun):
-    probe: _Probe
+    probe: _Probe | _TailProbe
 
     def _after_cycle(
         self, session: Any, result: Any, batch: Any, used: Any, *, clocked: bool
     ) -> None:
-        self.probe.after_cycle(used)
+        probe = self.probe
+        if isinstance(probe, _Probe):
+            probe.after_cycle(used)
+            super()._after_cycle(session, result, batch, used, clocked=clocked)
+            return
         super()._after_cycle(session, result, batch, used, clocked=clocked)
+        probe.after_cycle(used, batch, result, time.time_ns())
 
 
 class _ProbeScheduler(SerialScheduler):
-    def __init__(self, probe: _Probe) -> None:
+    def __init__(self, probe: _Probe | _TailProbe) -> None:
         super().__init__(error_policy="isolate")
         self.probe = probe
 
@@ -385,10 +620,14 @@ class _ProbeScheduler(SerialScheduler):
         return session
 
 
-async def _receive_probed(graph: Any, sender: list[str], poll: str) -> dict[str, Any]:
-    """:func:`_receive` on the direct path with kernel stamps and the stage probe."""
-    probe = _Probe()
-    url = f"iex+udp://127.0.0.1:0?stamp=kernel{poll_query(poll)}"
+async def _receive_probed(
+    graph: Any, sender: list[str], poll: str, probe: _Probe | _TailProbe | None = None
+) -> dict[str, Any]:
+    """:func:`_receive` on the direct path with a probe: the stage probe (kernel stamps) by
+    default, or the tail probe (read stamps, the feed's default)."""
+    probe = probe if probe is not None else _Probe()
+    stamp = "kernel" if isinstance(probe, _Probe) else "read"
+    url = f"iex+udp://127.0.0.1:0?stamp={stamp}{poll_query(poll)}"
     run = _ProbeRun(graph, [url], lag_warn_s=1e9, scheduler=_ProbeScheduler(probe))
     run.probe = probe
     task = asyncio.create_task(run.run())
@@ -429,6 +668,24 @@ def bench_stages(
                 row["load"] = load()
                 out.append(row)
                 print(f"  stages at {rate:,.0f}/s, {poll}:", json.dumps(row), flush=True)
+    return out
+
+
+def bench_tail(
+    path: Path, rates: list[float], repeats: int, polls: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """What the slowest 1 % of datagrams were, and where their time went (the tail probe)."""
+    graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
+    out = []
+    for rate in rates:
+        for _ in range(repeats):
+            for poll in polls:
+                cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
+                probe = _TailProbe()
+                probed = asyncio.run(_receive_probed(graph, cmd, poll, probe))
+                row = {"rate": rate, "poll": poll, **probed, "load": load()}
+                print(f"  tail at {rate:,.0f}/s, {poll}:", json.dumps(row), flush=True)
+                out.append({**row, "rows": probe.table()})
     return out
 
 
@@ -580,7 +837,8 @@ def main() -> None:
     ap.add_argument(
         "--parts",
         default="replay,latency,lossless",
-        help="comma-separated: replay, latency, stages (per-stage breakdown), lossless",
+        help="comma-separated: replay, latency, stages (per-stage breakdown), tail (what the "
+        "slowest 1 %% were), lossless",
     )
     ap.add_argument("--symbols", type=int, default=None, help="replay graph: N busiest symbols")
     ap.add_argument("--capture", default=None, help="capture to replay (default: the sample)")
@@ -611,6 +869,10 @@ def main() -> None:
             rates = [float(r) for r in args.rates.split(",")]
             polls = tuple(args.polls.split(","))
             doc["stages"] = bench_stages(path, rates, args.repeats, polls)
+        if "tail" in parts:
+            rates = [float(r) for r in args.rates.split(",")]
+            polls = tuple(args.polls.split(","))
+            doc["tail"] = bench_tail(path, rates, args.repeats, polls)
     if "lossless" in parts:
         rates = [float(r) for r in args.sweep.split(",")]
         doc["lossless"] = bench_lossless(args.messages, rates, args.repeats)

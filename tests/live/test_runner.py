@@ -320,3 +320,41 @@ def test_duration_ends_a_paced_replay(capture: Any) -> None:
     report = _run(graph(symbols), [f"iex+pcap://{path}?speed=1"], duration_s=0.2)
     assert report.ended_by == "duration"
     assert report.seconds < 5
+
+
+def test_the_direct_path_cycles_at_each_datagram_that_sets_a_source(capture: Any) -> None:
+    """On the direct path a datagram that sets a declared source is cycled before the
+    datagrams behind it are read, even when they were all waiting in the socket together:
+    one cycle per such datagram (its latency never includes a burst read after it), the
+    values still those of the replay."""
+    import socket
+
+    from fluvius.feeds.adapter import DatagramAdapter
+    from fluvius.feeds.iex.datagram import ColumnarSegmentDecoder
+    from fluvius.feeds.iex.replay import iter_datagrams
+
+    capture_path, symbols, _ = capture
+    payloads = [p for _, p in iter_datagrams(capture_path)][:60]
+    decoder, adapter = ColumnarSegmentDecoder(), DatagramAdapter(symbols)
+    setting = sum(1 for i, p in enumerate(payloads) if adapter.batch(decoder.decode(p, i)))
+    g = GraphBuilder()
+    refs = declare_sources(g, symbols)
+    for s in symbols:
+        g.node(f"spread/{s}", spread, refs["quote"][s])  # conflates: merging is allowed
+
+    async def main() -> Any:
+        run = LiveRun(g.build(), ["iex+udp://127.0.0.1:0?idle=0.5"], lag_warn_s=1e12)
+        task = asyncio.create_task(run.run())
+        await asyncio.wait_for(run.ready.wait(), 30)
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for payload in payloads:  # no await: all in the socket before the loop reads one
+            sender.sendto(payload, ("127.0.0.1", run.feeds[0].port))
+        sender.close()
+        return await task
+
+    report = asyncio.run(main())
+    (health,) = report.feeds.values()
+    assert (health["datagrams"], health["gaps"], health["drops"]) == (len(payloads), 0, 0)
+    assert setting > 10
+    assert report.run.stats["cycles"] == setting
+    assert report.run.stats["latency_us"]["count"] == setting

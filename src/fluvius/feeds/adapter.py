@@ -73,15 +73,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from fluvius.feeds.events import EVENT_TYPES, PRICE_SCALE, Event, dtype_of
 from fluvius.graph.keys import key_maker, make_key
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-
-    from numpy.typing import NDArray
 
     from fluvius.feeds.iex.datagram import DatagramBatch
     from fluvius.graph.builder import GraphBuilder
@@ -107,7 +103,6 @@ SOURCE_KINDS = ("quote", "mid", "trade")
 """The per-symbol sources, in declaration order."""
 
 _QUOTE_KINDS = frozenset({"quote", "bbo"})
-_U8 = np.dtype("<u8")
 _QUOTE, _TRADE = EVENT_TYPES["quote"], EVENT_TYPES["trade"]  # rows: symbol, then numbers
 if dtype_of("quote").names[4:7:2] != ("bid_px", "ask_px"):  # type: ignore[index]
     raise ValueError("DatagramAdapter reads bid_px and ask_px at row fields 4 and 6")
@@ -287,15 +282,12 @@ class DatagramAdapter:
 
     def __init__(self, symbols: Iterable[str] | None = None) -> None:
         self.symbols = None if symbols is None else tuple(symbols)
-        self._wanted: NDArray[np.uint64] | None = None
-        self._wanted_raw: frozenset[bytes] = frozenset()
+        # the declared symbols as a row holds them (8 NUL-padded bytes); longer or NUL-ended
+        # names never match a row (None: every symbol)
+        self._wanted: frozenset[bytes] | None = None
         if self.symbols is not None:
-            # the rows' S8 symbol as an integer; longer or NUL-ended names never match a row
             fit = [s.encode("latin-1") for s in self.symbols if _fits_s8(s)]
-            wanted = np.unique(np.array(fit, dtype="S8").view("<u8"))
-            self._wanted = np.append(wanted, np.uint64(2**64 - 1))  # a sentinel, see below
-            self._wanted_raw = frozenset(fit)
-        self._wanted_padded = frozenset(raw.ljust(8, b"\0") for raw in self._wanted_raw)
+            self._wanted = frozenset(raw.ljust(8, b"\0") for raw in fit)
         self._keys: dict[bytes, tuple[str, str, str, str]] = {}
         for symbol in self.symbols if self.symbols is not None else ():
             if _fits_s8(symbol):  # the declared symbols' keys now, not on the feed's time
@@ -314,42 +306,16 @@ class DatagramAdapter:
             found = self._keys[wire] = (symbol, quote_key, mid_key, trade_key)
         return found
 
-    def _wanted_rows(self, rows: NDArray[Any]) -> list[tuple[Any, ...]]:
-        """The rows of wanted symbols, as tuples, in order.
-
-        Unwanted symbols are found with numpy (no object for their rows); only the wanted
-        rows become tuples.
-        """
-        wanted = self._wanted
-        if wanted is not None:
-            if len(rows) == 1:
-                one: list[tuple[Any, ...]] = rows.tolist()
-                return one if one[0][0] in self._wanted_raw else []
-            # wanted ends with a sentinel, so every index is valid; a row whose symbol is
-            # the sentinel's bytes is rejected by the exact check below
-            sym = rows["symbol"].view(_U8)  # ndarray methods: tiny arrays, call costs count
-            hit = (wanted.take(wanted.searchsorted(sym)) == sym).nonzero()[0]
-            if not len(hit):
-                return []
-            found = [rows[i].item() for i in hit.tolist()] if len(hit) < len(rows) else None
-            raw = self._wanted_raw
-            return [r for r in found or rows.tolist() if r[0] in raw]
-        out: list[tuple[Any, ...]] = rows.tolist()
-        return out
-
-    def _few_rows(self, batch: DatagramBatch, kind: str) -> list[tuple[Any, ...]]:
-        """:meth:`_wanted_rows` of a datagram's few rows of ``kind``, without numpy."""
-        rows = batch.raw_rows(kind)
-        if self._wanted is None:
-            return rows
-        wanted = self._wanted_padded
-        return [r for r in rows if r[0] in wanted]
-
     def _rows_of(self, batch: DatagramBatch, kind: str, n: int) -> list[tuple[Any, ...]]:
-        """The wanted rows of the datagram's ``n`` rows of ``kind``: a few without numpy."""
+        """The wanted rows of the datagram's ``n`` rows of ``kind``: with declared symbols,
+        only their rows are read (each row's symbol compared in place, no numpy); with every
+        symbol, a few rows without numpy."""
+        if self._wanted is not None:
+            return batch.raw_rows_of(kind, self._wanted)
         if n <= _FEW:
-            return self._few_rows(batch, kind)
-        return self._wanted_rows(batch.rows(kind))
+            return batch.raw_rows(kind)
+        rows: list[tuple[Any, ...]] = batch.rows(kind).tolist()
+        return rows
 
     def batch(self, batch: DatagramBatch) -> dict[str, Any]:
         """The source batch of one datagram (empty when it has no wanted quote or trade)."""

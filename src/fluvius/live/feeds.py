@@ -478,13 +478,24 @@ class IexUdpFeed(_IexDecoding):
         await self.start()
         feed = self.feed
         assert feed is not None
-        poll = self.poll
+        report = feed.report
+        adapted: list[FeedUpdate] = []
+
+        def take(batch: DatagramBatch) -> bool:
+            """Adapt each datagram as it is read; one that sets a source ends the drain."""
+            update = self.adapt(batch, report)
+            if update is None:  # most datagrams set no declared source
+                return False
+            adapted.append(update)
+            return True
 
         def ready() -> None:
-            updates = poll()
-            if updates:  # most datagrams set no declared source
+            if adapted:
+                updates = adapted.copy()
+                adapted.clear()
                 on_updates(updates)
 
+        feed.on_batch = take
         feed.on_ready = ready
         feed.on_idle = on_idle
 
@@ -496,7 +507,7 @@ class IexUdpFeed(_IexDecoding):
         try:
             await feed.until_done(self.idle_s, tick_s=self.KERNEL_CHECK_S, on_tick=tick)
         finally:
-            feed.on_ready = feed.on_idle = None
+            feed.on_ready = feed.on_idle = feed.on_batch = None
             self.check_drops()
             self.health.ended = True
 

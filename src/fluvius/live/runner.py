@@ -25,10 +25,12 @@ Forming cycles. Two modes, chosen from the feeds:
   is never split, nothing is reordered, no trade is dropped. With one UDP feed there is no
   pump task: when the session runs inline (serial scheduler, no async node,
   :attr:`~fluvius.scheduling.base.Session.runs_inline`), the cycle runs in the socket
-  callback itself, right after the drain (:meth:`~fluvius.live.feeds.IexUdpFeed.serve`,
+  callback itself, as soon as the feed has read a datagram that sets a declared source
+  (:meth:`~fluvius.live.feeds.IexUdpFeed.serve`,
   :meth:`~fluvius.scheduling.base.Session.cycle_now`): no task switch or queue between a
-  datagram and its cycle; otherwise the runner's task polls the feed, one event-loop step
-  after the callback.
+  datagram and its cycle, and no datagram behind it read first (each such datagram has a
+  cycle of its own; the others wait in the socket); otherwise the runner's task polls the
+  feed, one event-loop step after the callback.
 
 In both modes a trade source set by the previous cycle and without trades in this one is set
 to ``()`` (:func:`fluvius.feeds.adapter.clear_trades`): ``trade/SYM`` is the trades of the
@@ -343,8 +345,9 @@ class LiveRun:
 
     async def _run_direct(self, session: Session, feed: Any) -> None:
         """Live mode, one feed that calls back (UDP) and a session that runs inline (serial,
-        no async node): the cycle runs in the socket callback, right after the drain, with
-        every update the drain read (merged as in :func:`take_updates`); no task and no
+        no async node): the cycle runs in the socket callback as soon as the feed has read a
+        datagram that sets a source, with the updates read since the last cycle (merged as
+        in :func:`take_updates`; in practice that one datagram's); no task and no
         event-loop step between a datagram and its cycle. This task only waits for the end:
         the feed closed (:meth:`stop`) or idle, or a cycle failed (raised here)."""
         pending: deque[FeedUpdate] = deque()

@@ -194,3 +194,25 @@ def test_raw_rows_are_the_rows_with_padded_symbols(seed: int, tmp_path: Path) ->
                 assert batch.raw_rows(kind) == padded, kind
                 checked += len(padded)
     assert checked > 400
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_raw_rows_of_are_the_raw_rows_of_the_symbols_asked_for(seed: int, tmp_path: Path) -> None:
+    """``raw_rows_of`` (the symbol compared in place, only kept rows read) keeps exactly the
+    rows of ``raw_rows`` whose symbol is asked for, in order, for every kind; a set with
+    symbols no row has gives nothing."""
+    capture = synthetic_tops(600, n_symbols=30, seed=seed)
+    path = capture.write(tmp_path / "t.pcap")
+    some = frozenset(s.encode().ljust(8, b"\0") for s in capture.symbols[::3])
+    decoder, kept, total = ColumnarSegmentDecoder(), 0, 0
+    for recv, payload in iter_datagrams(path):
+        decoded = decoder.decode(payload, recv)
+        for batch in (decoded, DatagramBatch.from_events(list(decoded), "IEX", recv)):
+            for kind in ROW_KINDS:
+                rows = batch.raw_rows(kind)
+                picked = batch.raw_rows_of(kind, some)
+                assert picked == [r for r in rows if r[0] in some], kind
+                assert batch.raw_rows_of(kind, frozenset({b"NOSUCH\0\0"})) == []
+                kept += len(picked)
+                total += len(rows)
+    assert 0 < kept < total

@@ -328,3 +328,56 @@ def test_an_iterating_consumer_gets_every_event_while_the_receiver_spins(
         return got
 
     assert _no_recv(asyncio.run(main())) == _no_recv(list(iter_events(path)))
+
+
+@pytest.mark.parametrize("spin_s", [0.0, 0.05])
+def test_on_batch_takes_each_datagram_as_read_and_ends_the_drain_at_the_one_it_wants(
+    tmp_path: Path, spin_s: float
+) -> None:
+    """``on_batch`` gets every decoded datagram in arrival order, nothing is queued, and a
+    datagram it wants (True) ends the drain: ``on_ready`` runs before the next datagram is
+    read, although the others are already waiting in the socket (sent before the event
+    loop could read any). Same with busy polling (``spin_s``)."""
+    import socket
+
+    path = synthetic_tops(400, n_symbols=10, seed=5).write(tmp_path / "t.pcap")
+    payloads = [p for _, p in iter_datagrams(path)][:30]
+    expected = [e for p in payloads for e in _decode_one(p)]
+    with_events = sum(1 for p in payloads if _decode_one(p))  # on_batch gets only those
+
+    async def main() -> tuple[list[Event], list[tuple[str, int]], int]:
+        feed = await LiveFeed.bind("127.0.0.1", 0, spin_s=spin_s)
+        got: list[Event] = []
+        log: list[tuple[str, int]] = []  # ("batch", n seen) and ("ready", n seen)
+
+        def take(batch: Any) -> bool:
+            got.extend(batch.events())
+            n = sum(k == "batch" for k, _ in log) + 1
+            log.append(("batch", n))
+            return n % 3 == 1  # wants the 1st, 4th, 7th … datagram
+
+        feed.on_batch = take
+        feed.on_ready = lambda: log.append(("ready", 0))
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for payload in payloads:  # all in the socket before the loop reads the first
+            sender.sendto(payload, ("127.0.0.1", feed.port))
+        sender.close()
+        await asyncio.sleep(0.3)
+        queued = len(feed.take_ready())
+        feed.close()
+        return got, log, queued
+
+    got, log, queued = asyncio.run(main())
+    assert _no_recv(got) == _no_recv(expected)
+    assert queued == 0
+    assert [n for k, n in log if k == "batch"] == list(range(1, with_events + 1))
+    for i, (kind, n) in enumerate(log):  # a wanted batch is followed by on_ready at once
+        if kind == "batch" and n % 3 == 1:
+            assert log[i + 1][0] == "ready", log[: i + 2]
+    assert with_events > 10
+
+
+def _decode_one(payload: bytes) -> list[Event]:
+    from fluvius.feeds.iex.datagram import ColumnarSegmentDecoder
+
+    return ColumnarSegmentDecoder().decode(payload, 0).events()

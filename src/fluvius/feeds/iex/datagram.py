@@ -58,7 +58,7 @@ from fluvius.feeds.iex.reference import SegmentDecoder, rows_of
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID, HEADER, TOPS_PROTOCOL_ID, StreamKey
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Container, Iterator
 
     from numpy.typing import NDArray
 
@@ -100,6 +100,10 @@ def _row_struct(dtype: np.dtype[Any]) -> Any:
 
 
 _STRUCTS = tuple(_row_struct(d) for d in _DTYPES)
+_SYMBOL_AT = tuple(
+    0 if d.names and d.names[0] == "symbol" and d.fields["symbol"][0].str == "|S8" else None  # type: ignore[index]
+    for d in _DTYPES
+)  # raw_rows_of reads a row's symbol at its start (the first field, 8 bytes)
 
 
 class DatagramBatch(Sequence["Event"]):
@@ -228,6 +232,26 @@ class DatagramBatch(Sequence["Event"]):
         end = self._counts[_NK + k] - _OUT  # where the kernel's cursor for the kind stopped
         out = self._out
         return [unpack(out, at) for at in range(end - c * size, end, size)]
+
+    def raw_rows_of(self, kind: str, symbols: Container[bytes]) -> list[tuple[Any, ...]]:
+        """:meth:`raw_rows` of the rows whose symbol (8 NUL-padded bytes) is in ``symbols``:
+        each row's symbol is compared where it lies, and only the rows kept are read, so a
+        datagram of many rows for other symbols costs a comparison per row, not a tuple."""
+        k = _INDEX[kind]
+        c = self._counts[k]
+        if not c:
+            return []
+        unpack = _STRUCTS[k]
+        if unpack is None or _SYMBOL_AT[k] is None:
+            return [r for r in self.raw_rows(kind) if r[0] in symbols]
+        size = _ITEMSIZE[k]
+        end = self._counts[_NK + k] - _OUT
+        out = self._out
+        return [
+            unpack(out, at)
+            for at in range(end - c * size, end, size)
+            if out[at : at + 8] in symbols
+        ]
 
 
 class ColumnarSegmentDecoder:

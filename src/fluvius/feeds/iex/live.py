@@ -38,7 +38,12 @@ during the cycle is read at once, not after one more turn of the event loop, up 
 :data:`REDRAIN` times); when it is found empty, :attr:`LiveFeed.on_idle` is called: the
 moment to do deferred work without delaying a datagram (``fluvius live`` collects garbage
 there, :mod:`fluvius.live._gc`). A busy-polling receiver calls it too, when a spin finds the
-socket empty after a drain that was handed to ``on_ready``.
+socket empty after a drain that was handed to ``on_ready``. A direct consumer may also set
+:attr:`LiveFeed.on_batch`: each decoded batch then goes to it as it is read (nothing is
+queued), and when it returns True the drain stops at that datagram and ``on_ready`` runs at
+once, before the datagrams behind it are read (``fluvius live`` adapts each datagram there
+and runs a cycle for the first one that sets a source: that datagram's latency does not
+include reading and decoding a burst behind it).
 
 Receive time. By default each datagram is stamped with ``clock()`` when the process has
 read it from the socket (after the kernel woke the process). ``kernel_stamps=True`` asks
@@ -166,6 +171,11 @@ class LiveFeed:
         self.on_idle: Callable[[], None] | None = None
         """Called in the socket callback when the socket is found empty after
         :attr:`on_ready` ran (see the module doc)."""
+        self.on_batch: Callable[[DatagramBatch], bool] | None = None
+        """A direct consumer's hook: each decoded batch goes to it as it is read, instead of
+        the queue; when it returns True (the batch is worth a cycle), the drain stops there
+        and :attr:`on_ready` runs at once (see the module doc)."""
+        self._handed = False  # on_batch asked for on_ready: the drain stops
         self._queue: deque[DatagramBatch] = deque()
         self._pending = 0
         self._wake = asyncio.Event()
@@ -242,7 +252,8 @@ class LiveFeed:
         if sock is None:
             return
         read = self._drain(sock)
-        if self._queue and self.on_ready is not None:
+        if self.on_ready is not None and (self._queue or (read and self.on_batch is not None)):
+            self._handed = False
             self.on_ready()
             # what arrived during the cycle: read it now rather than after one more turn of
             # the event loop; the socket found empty is the idle moment (on_idle)
@@ -255,7 +266,8 @@ class LiveFeed:
                         self.on_idle()
                     break
                 read += more
-                if self._queue:
+                if self._queue or self.on_batch is not None:
+                    self._handed = False
                     self.on_ready()
         if self.spin_s and self._sock is not None:
             if read:
@@ -277,6 +289,8 @@ class LiveFeed:
                 self._fail(exc)
                 return n
             receive(data, clock())
+            if self._handed:  # on_batch wants this one served now: the rest can wait
+                return n + 1
         return DRAIN
 
     def _drain_msg(self, sock: socket.socket, allowed: frozenset[str] | None) -> int:
@@ -296,6 +310,8 @@ class LiveFeed:
                 continue
             recv_ns = _kernel_ns(ancillary) if stamps else 0
             self._receive(data, recv_ns or clock())
+            if self._handed:
+                return n + 1
         return DRAIN
 
     def _spin(self) -> None:
@@ -323,10 +339,11 @@ class LiveFeed:
                     return  # failed
                 now = clock()
                 until = now + spin_s
-                if self._queue:
+                if self._queue or self.on_batch is not None:
                     if self.on_ready is None:  # a task consumes: let it run now
                         slice_end = now
                     else:
+                        self._handed = False
                         self.on_ready()
                         if self._sock is None:
                             return  # closed by the consumer
@@ -359,9 +376,14 @@ class LiveFeed:
             return
         n = len(batch)
         if n:
+            stats.events += n
+            take = self.on_batch
+            if take is not None:
+                if take(batch):
+                    self._handed = True
+                return
             self._queue.append(batch)
             self._pending += n
-            stats.events += n
             stats.max_pending = max(stats.max_pending, self._pending)
         self._wake.set()
 

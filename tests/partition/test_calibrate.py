@@ -60,10 +60,15 @@ def test_calibrate_measures_every_figure_and_uses_the_scheduler_hook() -> None:
             if name == "alternate":  # every node-to-node link crosses workers
                 assert len(crossing) == len(graph) - 1
                 return 0.2 * 10 + 0.01  # 200 links of 10 ms, plus a little node work
+            if name == "pair":  # a source and a node on each of two workers: start_s
+                assert workers == 2
+                assert crossing == []
+                assert sorted(part.owner) == [0, 0, 1, 1]
+                return 5e-3 + 2 * 0.01  # on two workers the fixed start is 5 ms, not 2
             assert name == "hanging"  # a chain on worker 0 hanging from h on worker 1
             assert crossing == [(graph.index["h"], graph.index["a0"])]
             assert part.owner[graph.index["a1999"]] == 0
-            return 2e-3 + 2000 * 1e-5 + 3 * 0.01  # start, 2,000 nodes of 10 us, 3 messages
+            return 5e-3 + 2000 * 1e-5 + 3 * 0.01  # start, 2,000 nodes of 10 us, 3 messages
         calls.append((len(graph), workers, name))
         if len(graph) == 1:  # one node: the fixed start plus two messages
             return 2e-3 + 2 * 0.01
@@ -78,12 +83,12 @@ def test_calibrate_measures_every_figure_and_uses_the_scheduler_hook() -> None:
     assert cal.cycle_node_s == pytest.approx(2e-6 * 1999 / 2000)
     assert set(calls) == {(4000, 1, "none"), (1, 1, "none")}
     assert cal.worker_node_s == pytest.approx(2e-6)
-    # solving t_tiny = start + 2 latency, t_alt = start + 201 latency + 200 event and
-    # t_hanging = start + 3 latency + 2000 event
-    assert cal.start_s + 2 * cal.latency_s == pytest.approx(0.022)
+    # solving t_pair = start + 2 latency, t_alt = start + 201 latency + 200 event and
+    # t_hanging = start + 3 latency + 2000 event, all on two workers
+    assert cal.start_s + 2 * cal.latency_s == pytest.approx(0.025)
     assert cal.start_s + cal.latency_s * 201 + 200 * cal.event_node_s == pytest.approx(2.01)
-    assert cal.start_s + cal.latency_s * 3 + 2000 * cal.event_node_s == pytest.approx(0.052)
-    assert cal.start_s == pytest.approx(2e-3, rel=0.05)
+    assert cal.start_s + cal.latency_s * 3 + 2000 * cal.event_node_s == pytest.approx(0.055)
+    assert cal.start_s == pytest.approx(5e-3, rel=0.05)  # the two-worker figure
     assert (cal.tcp_latency_s, cal.tcp_byte_s) == (Calibration().tcp_latency_s, 1e-9)
     plain = calibrate(repeats=20)
     assert plain.node_s > 0

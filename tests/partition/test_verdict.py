@@ -4,6 +4,7 @@ simulator's async waits and ticks, and the report's verdict (printed from Python
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -11,7 +12,7 @@ from fluvius import GraphBuilder
 from fluvius.graph import Graph
 from fluvius.partition import Calibration, Partition, partition_graph
 from fluvius.partition.components import components
-from fluvius.partition.profile import profile_graph
+from fluvius.partition.profile import Profile, profile_graph
 from fluvius.partition.report import Verdict, partition_report
 from fluvius.partition.simulate import simulate
 
@@ -138,6 +139,14 @@ def test_verdict_stays_serial_on_cheap_nodes_and_parallel_on_heavy_ones() -> Non
     assert v.tick_source == "u0/spot"
     assert v.market_sources == 4
     heavy = [0.0 if r in g.sources else 0.01 for r in range(len(g.items))]
+    # 0.28 s serially, 0.14 s on 2 workers: the gain is less than spawning them (0.5 s)
+    # and the one-source tick is slower on workers: no reason to use them
+    report = partition_report(g, 2, "components", heavy, calibration=cal, scaling=(1, 2, 4))
+    v = report.verdict
+    assert v is not None
+    assert v.recommended == 1
+    assert "less than the 500 ms it takes to spawn them" in v.reason
+    cal = dataclasses.replace(cal, spawn_s=0.05)  # cheap processes: the gain pays for them
     report = partition_report(g, 2, "components", heavy, calibration=cal, scaling=(1, 2, 4))
     v = report.verdict
     assert v is not None
@@ -170,6 +179,69 @@ def test_the_profile_measures_the_collection_with_the_graph_alive() -> None:
     assert profile.collect_s > 0.0
 
 
+def _profile(g: Graph, node_s: float, collect_s: float, base_s: float) -> Profile:
+    costs = tuple(0.0 if r in g.sources else node_s for r in range(len(g.items)))
+    return Profile(costs, (9,) * len(costs), 1, 0.0, (), collect_s, base_s)
+
+
+CHEAP = Calibration(
+    node_s=1e-7,
+    worker_node_s=1e-6,
+    event_node_s=2e-6,
+    latency_s=5e-5,
+    spawn_s=0.01,
+    cycle_s=1e-4,
+    cycle_node_s=2e-7,
+    start_s=1e-3,
+)
+
+
+def test_the_report_charges_the_measured_collection_like_the_simulator() -> None:
+    g = _underlyings(4, 50)
+    prof = _profile(g, 2e-5, collect_s=0.4, base_s=0.01)  # the graph's share: 0.39 s
+    report = partition_report(g, 2, "components", prof, calibration=CHEAP, scaling=(1, 2))
+    one = Partition(1, (0,) * len(g.items), "serial")
+    model = simulate(g, prof.costs, one, CHEAP, serial=True, collect_s=0.4).makespan_s
+    assert report.serial_s == pytest.approx(model)  # one model: the simulator's
+    assert report.serial_s == pytest.approx(sum(prof.costs) + 0.4)
+    assert (report.collect_s, report.collect_base_s) == (0.4, 0.01)
+    v = report.verdict
+    assert v is not None
+    assert v.rows[0].startup_s == pytest.approx(report.serial_s)
+    # the graph's own collection (0.39 s) is what workers spare the start-up: use them
+    assert v.recommended == 2
+    assert "10.00 ms of which collects" in v.reason
+    estimated = partition_report(g, 2, "components", prof.costs, calibration=CHEAP)
+    assert estimated.serial_s == pytest.approx(sum(prof.costs) + CHEAP.gc_item_s * len(g.items))
+    assert estimated.collect_base_s == 0.0
+
+
+def test_a_small_graph_stays_serial_however_large_the_heap_it_lives_in() -> None:
+    g = _underlyings(2, 3)
+    # the process holds 50 ms of collection besides the graph: not the graph's doing
+    prof = _profile(g, 1e-6, collect_s=0.0501, base_s=0.05)
+    report = partition_report(g, 2, "components", prof, calibration=CHEAP, scaling=(1, 2, 4))
+    v = report.verdict
+    assert v is not None
+    assert report.serial_s == pytest.approx(sum(prof.costs) + 0.0501)  # still predicted
+    assert v.rows[1].startup_s < report.serial_s  # on workers, start() does not collect...
+    assert v.recommended == 1  # ...but that is no reason to use them
+    assert v.reason.startswith("stay serial")
+    assert "50.00 ms of which collects what the process holds besides" in v.reason
+
+
+def test_a_profiled_small_graph_stays_serial() -> None:
+    g = _underlyings(3, 10)
+    prof = profile_graph(g, repeats=3)
+    assert prof.collect_s is not None
+    assert prof.collect_base_s is not None
+    assert prof.graph_collect_s == max(0.0, prof.collect_s - prof.collect_base_s)
+    report = partition_report(g, 2, costs=prof)
+    assert report.collect_base_s == pytest.approx(min(prof.collect_base_s, prof.collect_s))
+    assert report.verdict is not None
+    assert report.verdict.recommended == 1, report.verdict.reason
+
+
 def test_partition_graph_auto_still_keeps_underlyings_whole() -> None:
     g = _underlyings(4, 5)
     part = partition_graph(g, 2, "auto")
@@ -200,3 +272,21 @@ def test_profile_counts_blocking_and_keeps_async_waits_apart() -> None:
     assert profile.waits[blocked_r] == 0.0
     assert profile.costs[fetched_r] < 0.002
     assert profile.waits[fetched_r] >= 0.0025
+
+
+def test_the_report_predicts_on_the_cores_it_is_given() -> None:
+    g = _underlyings(4, 20)
+    costs = [0.0 if r in g.sources else 1e-3 for r in range(len(g.items))]
+    full = partition_report(g, 2, "components", costs, calibration=CHEAP, scaling=(1, 2))
+    shared = partition_report(
+        g, 2, "components", costs, calibration=CHEAP, scaling=(1, 2), cores=1.25
+    )
+    assert full.verdict is not None
+    assert shared.verdict is not None
+    assert shared.cores == 1.25
+    # two workers on 1.25 cores compute 1.6x slower than on two
+    assert shared.verdict.rows[1].startup_s > 1.5 * full.verdict.rows[1].startup_s - 0.01
+    assert shared.verdict.rows[0] == full.verdict.rows[0]  # serial needs one core
+    assert "1.25 cores" in str(shared)
+    with pytest.raises(ValueError, match="cores must be > 0"):
+        partition_report(g, 2, "components", costs, calibration=CHEAP, cores=0)

@@ -46,7 +46,7 @@ def render(report: PartitionReport) -> list[Any]:
         Text(
             f"serial {_ms(report.serial_s)} ms; lower bound {_ms(report.lower_bound_s)} ms; "
             f"predicted start-up {_ms(report.predicted_s)} ms (one core per worker), "
-            f"{_ms(report.predicted_here_s)} ms on this machine's {report.cores} cores, plus "
+            f"{_ms(report.predicted_here_s)} ms on this machine's {report.cores:g} cores, plus "
             f"{_ms(report.spawn_s)} ms to start the processes"
         )
     )
@@ -60,9 +60,9 @@ def render(report: PartitionReport) -> list[Any]:
     v = report.verdict
     if v is not None:
         where = (
-            f"this machine ({v.cores} cores"
+            f"this machine ({v.cores:g} cores"
             if v.network == "local"
-            else f"network {v.network} ({v.cores} cores a host"
+            else f"network {v.network} ({v.cores:g} cores a host"
         )
         ticks = Table(
             "workers", "start-up ms", "spawn ms", "one-source tick ms", "market-wide tick ms",

@@ -56,10 +56,14 @@ A :class:`Calibration` holds fifteen numbers, all in seconds:
 ``start_s``
     The fixed cost of a multi-process start-up (``start()`` on a running pool) beyond the
     messages and the nodes: the parent sending the shares and gathering the replies, each
-    worker setting up its share. Measured through the real scheduler when it is given: the
-    start-up of a one-node graph on one worker, less two ``latency_s``; ``worker_node_s``
-    is then measured above it (the 4,000-node chain less the one-node graph), and the
-    other per-node and latency figures net of it. Otherwise the documented default.
+    worker setting up its share. Measured through the real scheduler when it is given, on
+    two workers, as the report's rows use workers: the start-up of a two-node graph (a
+    source and a node on each worker), less two ``latency_s``. On one worker the same
+    costs 0.2-1 ms here; on two it was 2-7 ms (the second worker's share and reply, and
+    each worker's collection of the previous session's heap), which the per-node and
+    latency figures, measured on two workers, are net of. ``worker_node_s`` is measured
+    on one worker above the one-node graph (the 4,000-node chain less it). Otherwise the
+    documented default.
 ``spawn_s``
     Time to start one worker process (spawn start method, up to its first reply): the fixed
     price of a multi-process start-up.
@@ -134,20 +138,20 @@ __all__ = [
     "measure_parallelism",
 ]
 
-_DEFAULTS = {  # measured here on 2026-11-21 (loaded machine), rounded
+_DEFAULTS = {  # measured here on 2026-12-07, 22:11-22:28 (load 1-3): medians of 3, rounded
     "node_s": 1.0e-7,
     "spin_iter_s": 1.0e-7,
-    "worker_node_s": 4.0e-7,
-    "event_node_s": 1.0e-5,
-    "latency_s": 1.7e-4,
+    "worker_node_s": 1.25e-6,
+    "event_node_s": 2.5e-6,
+    "latency_s": 6.5e-5,
     "byte_s": 1.0e-9,
-    "spawn_s": 0.4,
-    "cycle_s": 2.5e-4,  # measured here on 2026-12-07 (load 6), rounded
-    "cycle_node_s": 2.2e-6,
-    "driver_node_s": 2.0e-6,
-    "gc_item_s": 1.5e-6,
-    "start_s": 1.0e-3,  # measured here on 2026-12-07 (quiet), rounded up
-    "pipe_latency_s": 1.0e-5,
+    "spawn_s": 0.4,  # what a 2-worker pool took to spawn in the options example, rounded
+    "cycle_s": 1.25e-4,
+    "cycle_node_s": 2.0e-7,
+    "driver_node_s": 1.2e-6,
+    "gc_item_s": 9.0e-7,
+    "start_s": 1.0e-3,
+    "pipe_latency_s": 1.7e-5,
     "tcp_latency_s": 1.1e-4,
     "tcp_byte_s": 1.0e-9,
 }
@@ -341,6 +345,19 @@ def _hanging_chain(n: int) -> Graph:
     return b.build()
 
 
+def _pair(graph: Graph, workers: int, costs: object = None) -> Partition:
+    """Item ``r`` of a :func:`_pairs` graph on worker ``(r // 2) % workers``."""
+    return Partition(workers, tuple((r // 2) % workers for r in range(len(graph.items))), "pair")
+
+
+def _pairs(n: int) -> Graph:
+    """``n`` times a source and one node reading it."""
+    b = GraphBuilder()
+    for i in range(n):
+        b.node(f"n{i}", BUILTIN_OPS["add"](1, {"c": 1.0}), b.source(f"x{i}", 1.0))
+    return b.build()
+
+
 def _measure_scheduler(run: RunStartup, repeats: int = 5) -> tuple[float, float, float, float]:
     """(worker_node_s, event_node_s, latency_s, start_s) through a real multi-process
     scheduler.
@@ -350,18 +367,19 @@ def _measure_scheduler(run: RunStartup, repeats: int = 5) -> tuple[float, float,
     """
     nodes, hops = 4000, 200
     tiny = min(run(_chain(1), 1, None) for _ in range(repeats))
+    both = min(run(_pairs(2), 2, _pair) for _ in range(repeats))
     one = min(run(_chain(nodes), 1, None) for _ in range(repeats))
     hanging = min(run(_hanging_chain(nodes // 2), 2, _hanging) for _ in range(repeats))
     links = _chain(hops)
     alt = min(run(links, 2, _alternate) for _ in range(repeats))
-    # tiny = start + 2 latencies (start, end) + one node;
+    # both = start + 2 latencies (start, end) + one node a worker (two workers: start_s);
     # hanging = start + 3 latencies (start, h -> a0, end) + nodes/2 event-driven nodes;
     # alt = start + 2 latencies (start, end) + hops - 1 links + hops nodes (all event-driven
     # but the first)
     latency = start = 0.0
     event = hanging / (nodes // 2)
     for _ in range(20):
-        start = max(0.0, tiny - 2 * latency)
+        start = max(0.0, both - 2 * latency)
         event = max(0.0, hanging - start - 3 * latency) / (nodes // 2)
         latency = max(0.0, alt - start - hops * event) / (hops + 1)
     return max(0.0, one - tiny) / (nodes - 1), event, latency, start

@@ -17,12 +17,15 @@ partitioner raises an ImportError saying so, and ``auto`` skips it.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from fluvius.partition.base import Partition, node_ranks, place_sources
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from fluvius.graph.dag import Graph
 
@@ -41,6 +44,27 @@ def _import_pymetis() -> Any:
             "(or choose another partitioner: round_robin, components, critical_path)"
         ) from exc
     return pymetis
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """METIS prints to the C-level standard output (``***Cannot bisect a graph with 0
+    vertices!`` when a part of its recursion is empty: harmless, it still returns a valid
+    partition); a user reading a report would take it for an error. Point file
+    descriptor 1 at the null device meanwhile."""
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output to silence
+        yield
+        return
+    sys.stdout.flush()
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def metis_available() -> bool:
@@ -85,7 +109,8 @@ def metis(graph: Graph, workers: int, costs: Sequence[float] | None = None) -> P
         )
         options = pymetis.Options(seed=_SEED, ufactor=_UFACTOR)
         csr = pymetis.CSRAdjacency(adj_starts=xadj, adjacent=adjncy)
-        _, parts = pymetis.part_graph(workers, csr, vweights=weights, options=options)
+        with _quiet_stdout():
+            _, parts = pymetis.part_graph(workers, csr, vweights=weights, options=options)
         for r, w in zip(nodes, parts, strict=True):
             owner[r] = int(w)
     place_sources(graph, owner)

@@ -35,6 +35,18 @@ as computing the 28,903 nodes (70-90 ms each), and it grows with whatever else t
 process holds (more graphs, more imported modules), which no per-item calibration of a
 test graph can know. The simulator charges it to a serial start-up instead of
 ``Calibration.gc_item_s`` per item.
+
+Then, with the plan and values dropped, it times the same collections again: what the
+process holds besides the started graph (imported modules, other graphs, the graph's own
+definition). The started graph's share (``Profile.graph_collect_s``) is the difference of
+the fastest collection of each set (the least disturbed: medians of a few collections
+on a shared machine differ by more than a small graph's share), and
+``Profile.collect_base_s`` is ``collect_s`` less that share. In a fresh process with
+fluvius imported the base is a few milliseconds to tens of milliseconds: on a small graph
+it outweighs the graph's work, and a verdict that counted it would send microsecond
+nodes to workers only because the serial scheduler's start-up collects the whole heap
+(:func:`~fluvius.partition.report.partition_report` keeps the base out of its
+recommendation, not out of the serial start-up it predicts).
 """
 
 from __future__ import annotations
@@ -81,6 +93,9 @@ class Profile:
     collect_s
         Seconds of a full garbage collection in this process with a started copy of the
         graph alive (module docstring); None when not measured.
+    collect_base_s
+        Seconds of the same collection once the started copy is dropped: the heap the
+        process held besides the started graph (module docstring); None when not measured.
     """
 
     costs: tuple[float, ...]
@@ -89,6 +104,15 @@ class Profile:
     seconds: float
     waits: tuple[float, ...] = ()
     collect_s: float | None = None
+    collect_base_s: float | None = None
+
+    @property
+    def graph_collect_s(self) -> float | None:
+        """The started graph's share of ``collect_s`` (less ``collect_base_s``, at least 0);
+        None when not measured."""
+        if self.collect_s is None:
+            return None
+        return max(0.0, self.collect_s - (self.collect_base_s or 0.0))
 
 
 # protocol, frame header and stop opcode of a stand-alone pickle: not paid per value in a batch
@@ -164,14 +188,14 @@ COLLECTIONS = 3
 """Full collections timed after the last start-up (``Profile.collect_s`` is their median)."""
 
 
-def _collect_s() -> float:
-    """Median seconds of :data:`COLLECTIONS` full collections of this process's heap."""
+def _collections() -> list[float]:
+    """Seconds of each of :data:`COLLECTIONS` full collections of this process's heap."""
     times = []
     for _ in range(COLLECTIONS):
         t0 = time.perf_counter()
         gc.collect()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
 
 
 HEAVY_S = 2e-4
@@ -266,8 +290,16 @@ def profile_graph(
             counted = (done + 1) * len(graph)
             if progress is not None:
                 progress(counted, total)
-        collect_s = _collect_s()  # the last start-up's plan and values alive (docstring)
-        del plan
+        alive = _collections()  # the last start-up's plan and values alive (docstring)
+        sizes = value_sizes(values)
+        del plan, values
+        gc.collect()  # the dropped start-up's cycles, if any, go now: not in the base
+        without = _collections()  # what the process holds besides them
+        collect_s = statistics.median(alive)
+        # the graph's share from the least disturbed of each (a difference of two noisy
+        # medians can be as large as the share on a small graph)
+        share = max(0.0, min(alive) - min(without))
+        collect_base_s = max(0.0, collect_s - share)
     finally:
         loop.close()
         if queued is not None:
@@ -279,4 +311,6 @@ def profile_graph(
         for r, t in enumerate(times)
     )
     waited = tuple(statistics.median(w) if w else 0.0 for w in waits)
-    return Profile(costs, value_sizes(values), repeats, time.perf_counter() - t0, waited, collect_s)
+    return Profile(
+        costs, sizes, repeats, time.perf_counter() - t0, waited, collect_s, collect_base_s
+    )

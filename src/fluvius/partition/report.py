@@ -16,11 +16,18 @@
   this machine's cores, the predicted start-up, the latency of a single-source tick (the
   source whose tick reaches the most nodes, e.g. one underlying's spot) and of a
   market-wide tick (every source named like it, e.g. all the spots in one batch), and a
-  recommended worker count: the fewest workers whose start-up is within 5 % of the
-  fastest, or "stay serial" unless that beats the serial scheduler's start-up by more
-  than 5 % (processes cost memory, a spawn and, on small graphs, ticks). All of it comes
-  from the simulator with the calibrated per-node and per-message figures
-  (:mod:`fluvius.partition.calibrate`).
+  recommended worker count. The serial start-up is what ``start()`` measures: the nodes
+  and the closing collection of the heap (a :class:`~fluvius.partition.profile.Profile`'s
+  measured ``collect_s``, else ``gc_item_s`` per item: the same call to
+  :func:`~fluvius.partition.simulate.simulate` a benchmark makes). Compared with workers,
+  it is taken less ``Profile.collect_base_s``, the collection of what the process holds
+  besides the started graph, which is there whichever scheduler runs the graph. A worker
+  count pays when its start-up beats that by more than 5 % and, if its one-source tick is
+  slower than serial's, by more than spawning its processes costs; the recommendation is
+  the fewest paying workers within 5 % of the fastest, else "stay serial". All of it
+  comes from the simulator with the calibrated per-node and per-message figures
+  (:mod:`fluvius.partition.calibrate`), on this machine's cores or the ``cores`` given
+  (:func:`~fluvius.partition.calibrate.measure_parallelism`).
 
 Cross edges have one meaning everywhere (:meth:`Partition.cross_edges
 <fluvius.partition.Partition.cross_edges>`): node-to-node edges whose ends are on different
@@ -121,7 +128,8 @@ class Verdict:
     partitioner
         The partitioner the rows of 2 workers and more were predicted with.
     cores
-        The cores the predictions assume per host (this machine's).
+        The cores the predictions assume per host (this machine's, or the ``cores`` given
+        to :func:`partition_report`).
     network
         The network the rows were predicted on (:mod:`fluvius.partition.network`).
     """
@@ -132,7 +140,7 @@ class Verdict:
     tick_source: str
     market_sources: int
     partitioner: str
-    cores: int
+    cores: float
     network: str = "local"
 
 
@@ -155,7 +163,7 @@ class PartitionReport:
     predicted_s: float
     predicted_here_s: float
     spawn_s: float
-    cores: int
+    cores: float
     shares: list[WorkerShare]
     predictions: dict[str, dict[int, float]]
     predictions_here: dict[str, dict[int, float]]
@@ -166,6 +174,8 @@ class PartitionReport:
     measured: dict[str, Any] | None = field(default=None)
     network: str = "local"
     hosts: int = 1
+    collect_s: float = 0.0
+    collect_base_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (worker counts become string keys)."""
@@ -231,6 +241,7 @@ def partition_report(
     waits: Sequence[float] | None = None,
     tick_source: str | None = None,
     network: Network | str | None = None,
+    cores: float | None = None,
 ) -> PartitionReport:
     """Report on partitioning ``graph`` for ``workers`` workers (see the module docstring).
 
@@ -261,6 +272,11 @@ def partition_report(
         ``"local"``, ``"loopback"``, ``"10gbit:50us"``, ``"10gbit:50us:8"``); default
         ``local``, the process scheduler on this machine. On several hosts, each host is
         taken to have this machine's cores.
+    cores
+        The cores the workers share on a host (may be fractional); default this machine's
+        count. On a shared machine (a VM, other programs busy) two busy processes get
+        less: :func:`~fluvius.partition.calibrate.measure_parallelism` measures what they
+        get, and passing it predicts the workers' start-up and ticks as they will run.
 
     Examples
     --------
@@ -273,11 +289,14 @@ def partition_report(
     ([2.5, 2.0], 2.25, 2)
     """
     cal = calibration or default_calibration()
+    collect: float | None = None  # the serial start-up's collection: measured, else estimated
+    base = 0.0  # the part of it that is not the graph's (Profile.collect_base_s)
     if isinstance(costs, Profile):
         sizes = costs.sizes if sizes is None else sizes
         waits = (costs.waits or None) if waits is None else waits
         resolved = check_costs(graph, costs.costs)
         cost_source = cost_source or "profile"
+        collect, base = costs.collect_s, costs.collect_base_s or 0.0
     elif costs is None:
         resolved = estimate_costs(graph, cal)
         cost_source = cost_source or "estimates"
@@ -285,7 +304,9 @@ def partition_report(
         resolved = check_costs(graph, costs)
         cost_source = cost_source or "given"
     size = tuple(sizes) if sizes is not None else (FLOAT_BYTES,) * len(graph.items)
-    cores = os.cpu_count() or 1
+    if cores is not None and not cores > 0:
+        raise ValueError(f"cores must be > 0, got {cores!r}")
+    cores = float(cores) if cores is not None else float(os.cpu_count() or 1)
     net = parse_network(network) if network is not None else NETWORKS["local"]
     many_hosts = any(net.hosts(n) > 1 for n in (*scaling, workers))
     ship = shipping_bytes(graph) if many_hosts else None
@@ -325,9 +346,11 @@ def partition_report(
         graph, resolved, chosen, cal, sizes=size, cores=cores * net.hosts(workers),
         waits=waits, network=net, ship_bytes=ship,
     )  # fmt: skip
+    if collect is None:
+        collect = cal.gc_item_s * len(graph.items)
     serial = simulate(
         graph, resolved, Partition(1, (0,) * len(graph.items), "serial"), cal, serial=True,
-        waits=waits,
+        waits=waits, collect_s=collect,
     )  # fmt: skip
     report = PartitionReport(
         workers=workers,
@@ -351,6 +374,8 @@ def partition_report(
         wait_s=sum(waits) if waits else 0.0,
         network=net.name,
         hosts=net.hosts(workers),
+        collect_s=collect,
+        collect_base_s=min(base, collect),
     )
     if graph.sources:
         report.verdict = _verdict(
@@ -390,51 +415,88 @@ def _verdict(
     name = report.partitioner if report.partitioner in auto_candidates() else "auto"
     cores = report.cores
 
-    def tick(part: Partition, changed: list[int], serial: bool = False) -> float:
+    # the process scheduler computes the cheap totals across workers in the parent
+    # (simulate's parent_nodes); on other networks (Dask, hosts) workers compute them
+    here = net.name == "local"
+
+    def run(part: Partition, changed: list[int] | None, serial: bool = False) -> float:
         return simulate(
             graph, costs, part, cal, sizes=sizes,
             cores=None if serial else cores * net.hosts(part.workers),
             serial=serial, waits=waits, changed=changed, network=net,
+            parent_nodes=here and not serial,
         ).makespan_s  # fmt: skip
 
     rows = [
-        VerdictRow(1, report.serial_s, tick(single, [one], True), tick(single, market, True), 0.0)
+        VerdictRow(1, report.serial_s, run(single, [one], True), run(single, market, True), 0.0)
     ]
     for n in sorted(report.predictions_here.get(name, {})):
         if n < 2:
             continue
         part = parts[name, n]
-        start = report.predictions_here[name][n]
+        start = run(part, None) if here else report.predictions_here[name][n]
         per_host = n if net.workers_per_host is None else min(n, net.workers_per_host)
-        spawn = cal.spawn_s * -(-per_host // cores)  # hosts start their workers at once
-        rows.append(VerdictRow(n, start, tick(part, [one]), tick(part, market), spawn))
+        rounds = -(-per_host // max(1, round(cores)))  # hosts start their workers at once
+        spawn = cal.spawn_s * rounds
+        rows.append(VerdictRow(n, start, run(part, [one]), run(part, market), spawn))
     serial_row = rows[0]
-    fastest = min(r.startup_s for r in rows)
-    # the fewest workers within the margin of the fastest: processes cost spawns and memory
-    best = min(
-        (r for r in rows if r.startup_s <= (1.0 + SERIAL_MARGIN) * fastest),
-        key=lambda r: r.workers,
+    # The serial start-up collects the whole heap; what the process holds besides the
+    # started graph (imports, the graph's definition: report.collect_base_s) is there
+    # whichever scheduler runs the graph: the comparison leaves it out.
+    serial_cmp = serial_row.startup_s - report.collect_base_s
+    base = (
+        f", {report.collect_base_s * 1e3:,.2f} ms of which collects what the process holds "
+        f"besides the started graph (left out of the comparison)"
+        if report.collect_base_s
+        else ""
     )
-    if best.workers == 1 or best.startup_s > (1.0 - SERIAL_MARGIN) * serial_row.startup_s:
-        best = serial_row
-        reason = (
-            f"stay serial: no worker count is predicted to start more than "
-            f"{SERIAL_MARGIN:.0%} faster than the serial scheduler's "
-            f"{serial_row.startup_s * 1e3:,.2f} ms"
+
+    def pays(r: VerdictRow) -> bool:
+        """Faster to start by the margin, and, when its one-source tick is slower than
+        serial's, by more than spawning its processes costs (else ticks lose for a gain a
+        cold start does not even see)."""
+        gain = serial_cmp - r.startup_s
+        return gain > SERIAL_MARGIN * serial_cmp and (
+            r.tick_s <= serial_row.tick_s or gain > r.spawn_s
         )
-        parallel = [r for r in rows if r.workers > 1]
-        if parallel:
-            alt = min(parallel, key=lambda r: (r.startup_s, r.workers))
-            reason += (
-                f" (best: {alt.workers} workers, {alt.startup_s * 1e3:,.2f} ms; one-source tick "
-                f"{alt.tick_s * 1e3:,.2f} ms vs {serial_row.tick_s * 1e3:,.2f} ms serial)"
+
+    good = [r for r in rows[1:] if pays(r)]
+    if not good:
+        best = serial_row
+        parallel = rows[1:]
+        alt = min(parallel, key=lambda r: (r.startup_s, r.workers)) if parallel else None
+        if alt is None or serial_cmp - alt.startup_s <= SERIAL_MARGIN * serial_cmp:
+            reason = (
+                f"stay serial: no worker count is predicted to start more than "
+                f"{SERIAL_MARGIN:.0%} faster than the serial scheduler's "
+                f"{serial_row.startup_s * 1e3:,.2f} ms{base}"
+            )
+            if alt is not None:
+                reason += (
+                    f" (best: {alt.workers} workers, {alt.startup_s * 1e3:,.2f} ms; one-source "
+                    f"tick {alt.tick_s * 1e3:,.2f} ms vs {serial_row.tick_s * 1e3:,.2f} ms serial)"
+                )
+        else:
+            reason = (
+                f"stay serial: {alt.workers} workers would start "
+                f"{(serial_cmp - alt.startup_s) * 1e3:,.2f} ms sooner on running processes "
+                f"({alt.startup_s * 1e3:,.2f} ms vs {serial_row.startup_s * 1e3:,.2f} ms "
+                f"serial{base}), less than the {alt.spawn_s * 1e3:,.0f} ms it takes to spawn "
+                f"them, and their one-source tick is slower ({alt.tick_s * 1e3:,.2f} ms vs "
+                f"{serial_row.tick_s * 1e3:,.2f} ms)"
             )
     else:
+        fastest = min(r.startup_s for r in good)
+        # the fewest workers within the margin of the fastest: processes cost spawns, memory
+        best = min(
+            (r for r in good if r.startup_s <= (1.0 + SERIAL_MARGIN) * fastest),
+            key=lambda r: r.workers,
+        )
         on = "" if net.name == "local" else f" on {net.name}"
         reason = (
             f"use {best.workers} workers{on} ({name}): start-up {best.startup_s * 1e3:,.2f} ms vs "
-            f"{serial_row.startup_s * 1e3:,.2f} ms serial "
-            f"({serial_row.startup_s / best.startup_s:.2f}x), plus {best.spawn_s * 1e3:,.0f} ms "
+            f"{serial_row.startup_s * 1e3:,.2f} ms serial{base} "
+            f"({serial_cmp / best.startup_s:.2f}x), plus {best.spawn_s * 1e3:,.0f} ms "
             f"to spawn the processes once; one-source tick {best.tick_s * 1e3:,.2f} ms vs "
             f"{serial_row.tick_s * 1e3:,.2f} ms serial; market-wide tick "
             f"{best.market_tick_s * 1e3:,.2f} ms vs {serial_row.market_tick_s * 1e3:,.2f} ms"

@@ -406,7 +406,7 @@ def simulate(
             heapq.heappush(agenda, (t, w))
     makespan = max((clock[w] + edge[w] for w in involved), default=0.0) + collect
     makespan += float(sum(costs[r] for r in here_last))  # the parent's own, after the workers
-    rounds = math.ceil(n_workers / cores) if cores else 1
+    rounds = math.ceil(n_workers / max(1, round(cores))) if cores else 1  # whole cores spawn
     return Prediction(
         workers=n_workers,
         makespan_s=makespan,

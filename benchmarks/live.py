@@ -248,6 +248,24 @@ async def _receive(
     return report
 
 
+def _time_cycles(session: Any, mark: Any) -> None:
+    """Stamp ``mark`` with the cycle's start (0), its batch applied (1) and its end (2)."""
+    cycle_now, apply_batch, clock = session.cycle_now, session._apply_batch, time.time_ns
+
+    def timed_cycle_now(batch: Any) -> Any:
+        mark[0] = clock()
+        result = cycle_now(batch)
+        mark[2] = clock()
+        return result
+
+    def timed_apply(batch: Any) -> Any:
+        out = apply_batch(batch)
+        mark[1] = clock()
+        return out
+
+    session.cycle_now, session._apply_batch = timed_cycle_now, timed_apply
+
+
 class _Probe:
     """Per-datagram stamps (``time.time_ns()``) along the direct path, for ``--parts stages``:
     kernel arrival (``SO_TIMESTAMPNS``, the feed's ``stamp=kernel``), user-space read (the
@@ -290,22 +308,7 @@ class _Probe:
         live._receive, udp.adapt = timed_receive, timed_adapt
 
     def wrap_session(self, session: Any) -> None:
-        cycle_now, apply_batch, clock, mark = (
-            session.cycle_now, session._apply_batch, time.time_ns, self._cycle,
-        )  # fmt: skip
-
-        def timed_cycle_now(batch: Any) -> Any:
-            mark[0] = clock()
-            result = cycle_now(batch)
-            mark[2] = clock()
-            return result
-
-        def timed_apply(batch: Any) -> Any:
-            out = apply_batch(batch)
-            mark[1] = clock()
-            return out
-
-        session.cycle_now, session._apply_batch = timed_cycle_now, timed_apply
+        _time_cycles(session, self._cycle)
 
     def after_cycle(self, used: list[Any]) -> None:
         width, stamps = len(self.STAGES), self.stamps
@@ -450,22 +453,7 @@ class _TailProbe:
         live._receive, live.decoder.decode, udp.adapt = timed_receive, timed_decode, timed_adapt
 
     def wrap_session(self, session: Any) -> None:
-        cycle_now, apply_batch, clock, mark = (
-            session.cycle_now, session._apply_batch, time.time_ns, self._mark,
-        )  # fmt: skip
-
-        def timed_cycle_now(batch: Any) -> Any:
-            mark[0] = clock()
-            result = cycle_now(batch)
-            mark[2] = clock()
-            return result
-
-        def timed_apply(batch: Any) -> Any:
-            out = apply_batch(batch)
-            mark[1] = clock()
-            return out
-
-        session.cycle_now, session._apply_batch = timed_cycle_now, timed_apply
+        _time_cycles(session, self._mark)
 
     def after_cycle(self, used: list[Any], batch: Any, result: Any, booked: int) -> None:
         width, rows, c = len(self.COLS), self.rows, self._col

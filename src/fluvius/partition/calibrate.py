@@ -145,7 +145,7 @@ _DEFAULTS = {  # measured here on 2026-12-07, 22:11-22:28 (load 1-3): medians of
     "event_node_s": 2.5e-6,
     "latency_s": 6.5e-5,
     "byte_s": 1.0e-9,
-    "spawn_s": 0.4,  # what a 2-worker pool took to spawn in the options example, rounded
+    "spawn_s": 0.2,  # calibrate: 0.16 s (quiet, 12-07 23:49); make demo: 2-worker pools 0.21-0.24 s
     "cycle_s": 1.25e-4,
     "cycle_node_s": 2.0e-7,
     "driver_node_s": 1.2e-6,

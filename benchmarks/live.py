@@ -642,38 +642,22 @@ async def _receive_probed(
     return out
 
 
-def bench_stages(
-    path: Path, rates: list[float], repeats: int, polls: tuple[str, ...]
+def bench_probed(
+    path: Path, rates: list[float], repeats: int, polls: tuple[str, ...], part: str
 ) -> list[dict[str, Any]]:
-    """Per-stage breakdown of the direct path (kernel arrival -> cycle end), per repeat."""
+    """Per repeat, on the direct path: ``stages``, the per-stage breakdown (kernel arrival ->
+    cycle end); ``tail``, what the slowest 1 % of datagrams were and where their time went."""
     graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
     out = []
     for rate in rates:
         for _ in range(repeats):
             for poll in polls:
                 cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
-                row = {"rate": rate, "poll": poll, **asyncio.run(_receive_probed(graph, cmd, poll))}
-                row["load"] = load()
-                out.append(row)
-                print(f"  stages at {rate:,.0f}/s, {poll}:", json.dumps(row), flush=True)
-    return out
-
-
-def bench_tail(
-    path: Path, rates: list[float], repeats: int, polls: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    """What the slowest 1 % of datagrams were, and where their time went (the tail probe)."""
-    graph = spec_to_graph(per_symbol_spec(busiest(path, 5)))
-    out = []
-    for rate in rates:
-        for _ in range(repeats):
-            for poll in polls:
-                cmd = [sys.executable, __file__, "_send", str(path), "{port}", str(rate)]
-                probe = _TailProbe()
+                probe = _TailProbe() if part == "tail" else None
                 probed = asyncio.run(_receive_probed(graph, cmd, poll, probe))
                 row = {"rate": rate, "poll": poll, **probed, "load": load()}
-                print(f"  tail at {rate:,.0f}/s, {poll}:", json.dumps(row), flush=True)
-                out.append({**row, "rows": probe.table()})
+                print(f"  {part} at {rate:,.0f}/s, {poll}:", json.dumps(row), flush=True)
+                out.append(row if probe is None else {**row, "rows": probe.table()})
     return out
 
 
@@ -856,11 +840,11 @@ def main() -> None:
         if "stages" in parts:
             rates = [float(r) for r in args.rates.split(",")]
             polls = tuple(args.polls.split(","))
-            doc["stages"] = bench_stages(path, rates, args.repeats, polls)
+            doc["stages"] = bench_probed(path, rates, args.repeats, polls, "stages")
         if "tail" in parts:
             rates = [float(r) for r in args.rates.split(",")]
             polls = tuple(args.polls.split(","))
-            doc["tail"] = bench_tail(path, rates, args.repeats, polls)
+            doc["tail"] = bench_probed(path, rates, args.repeats, polls, "tail")
     if "lossless" in parts:
         rates = [float(r) for r in args.sweep.split(",")]
         doc["lossless"] = bench_lossless(args.messages, rates, args.repeats)

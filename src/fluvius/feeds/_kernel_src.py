@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from fluvius.feeds.events import IEX_PRICE_FACTOR
-from fluvius.feeds.iex._layout import BIT0, BOTH, CHECK, COPY, PRICE, SECONDS, TEXT, WRITE, programs
+from fluvius.feeds.iex._layout import BIT0, CHECK, COPY, PRICE, SECONDS, TEXT, WRITE, programs
 from fluvius.feeds.iex.deep import PLU_BUY
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID
 

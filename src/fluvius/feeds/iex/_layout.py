@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from fluvius.feeds.events import Event
 
-__all__ = ["BOTH", "CHECK", "WRITE", "Conv", "Field", "MessageLayout", "Programs", "admin_fields", "programs"]
+__all__ = ["Conv", "Field", "MessageLayout", "Programs", "admin_fields", "programs"]
 
 
 class Conv(enum.Enum):

@@ -188,9 +188,7 @@ class DatagramBatch(Sequence["Event"]):
             self._rows[kind] = found
         return found
 
-    def raw_rows(
-        self, kind: str, symbols: Container[bytes] | None = None
-    ) -> list[tuple[Any, ...]]:
+    def raw_rows(self, kind: str, symbols: Container[bytes] | None = None) -> list[tuple[Any, ...]]:
         """The rows of ``kind`` as tuples, read with :mod:`struct`: what ``rows(kind).tolist()``
         gives except the symbol, which keeps its 8 NUL-padded bytes. For the few rows of
         one datagram this skips numpy's per-call cost (and its code: after an idle gap the

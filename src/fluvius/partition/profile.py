@@ -36,11 +36,12 @@ process holds (more graphs, more imported modules), which no per-item calibratio
 test graph can know. The simulator charges it to a serial start-up instead of
 ``Calibration.gc_item_s`` per item.
 
-With the last start-up's values, it also times the two ticks a verdict predicts
-(:func:`~fluvius.partition._ticks.tick_sources`: the most-reaching source alone, and every
-source named like it at once) through the engine's cycle loop, :data:`TICK_REPEATS` each
-(the median; float sources move by a part in a thousand, so the cutoff lets the change
-through as a real tick does). ``Profile.ticks`` keeps, per tick, the nodes it recomputed
+With the last start-up's values, it also times ticks of the sizes a verdict predicts
+(:func:`~fluvius.partition._ticks.tick_sources`: the most-reaching source alone, every
+source named like it at once, and 2, 4, 8 ... of them, the sizes a worker's share of a
+tick takes) through the engine's cycle loop, :data:`TICK_REPEATS` each (the median;
+float sources move by a part in a thousand, so the cutoff lets the change through as a
+real tick does). ``Profile.ticks`` keeps, per tick, the nodes it recomputed
 and its seconds *per node beyond their profiled costs*: what a cycle costs a node more
 than its call and the start-up's ``node_s``. It is the cycle loop's own work (marks, the
 cutoff's comparison, ``Calibration.tick_node_s``) and, on a cycle too large for the CPU
@@ -128,14 +129,19 @@ class Profile:
 
     def tick_extra_s(self, nodes: int) -> float | None:
         """Seconds per node that a cycle of ``nodes`` nodes costs beyond their ``costs``
-        (module docstring): linear in ``nodes`` between the measured ``ticks``, the
-        nearest one's figure outside them; None when no tick was measured.
+        (module docstring), from the measured ``ticks`` made non-decreasing in the cycle's
+        size (a bigger cycle costs a node no less: neighbours out of order, a disturbed
+        timing on a shared machine, are pooled), linear between them, the nearest one's
+        figure outside them; None when no tick was measured.
 
         >>> p = Profile((), (), 1, 0.0, ticks=((1_000, 1e-8), (21_000, 3.1e-7)))
         >>> round(p.tick_extra_s(11_000) * 1e9, 6), round(p.tick_extra_s(50) * 1e9, 6)
         (160.0, 10.0)
+        >>> q = Profile((), (), 1, 0.0, ticks=((1_000, 1e-8), (2_000, 5e-7), (4_000, 1e-7)))
+        >>> [round(q.tick_extra_s(n) * 1e9, 6) for n in (1_000, 2_000, 4_000)]
+        [10.0, 300.0, 300.0]
         """
-        points = sorted(self.ticks)
+        points = _monotone(sorted(self.ticks))
         if not points:
             return None
         if nodes <= points[0][0]:
@@ -152,6 +158,20 @@ class Profile:
         if self.collect_s is None:
             return None
         return max(0.0, self.collect_s - (self.collect_base_s or 0.0))
+
+
+def _monotone(points: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """``(x, y)`` points sorted by x, their y made non-decreasing by pooling adjacent
+    violators (each pool takes the mean of its points' y)."""
+    pools: list[tuple[list[int], float]] = []  # (xs, mean y)
+    for x, y in points:
+        xs, mean = [x], y
+        while pools and pools[-1][1] > mean:
+            before, prev = pools.pop()
+            mean = (prev * len(before) + mean * len(xs)) / (len(before) + len(xs))
+            xs = before + xs
+        pools.append((xs, mean))
+    return [(x, mean) for xs, mean in pools for x in xs]
 
 
 # protocol, frame header and stop opcode of a stand-alone pickle: not paid per value in a batch
@@ -363,7 +383,7 @@ def profile_graph(
     )  # fmt: skip
 
 
-TICK_REPEATS = 7
+TICK_REPEATS = 5
 """Cycles timed per tick of the profile (``Profile.ticks`` keeps the median)."""
 
 
@@ -376,7 +396,9 @@ def _time_ticks(graph: Graph, plan: Plan, values: list[Any]) -> list[tuple[list[
     sources = frozenset(graph.sources)
     state = RunState(values)
     out = []
-    for batch in dict.fromkeys((frozenset([one]), frozenset(market))):
+    ordered = [one, *(s for s in market if s != one)]
+    sizes = [k for k in (2**i for i in range(len(ordered).bit_length())) if k < len(ordered)]
+    for batch in dict.fromkeys(frozenset(ordered[:k]) for k in (*sizes, len(ordered))):
         if plan.reaches_async(batch):
             continue
         base = {s: values[s] for s in batch}

@@ -11,7 +11,9 @@ same graphs predicted over hosts (issue 11 item 4 "Honest partitioning", issue 1
    light options graph as a new user builds first), profiles 3 serial start-ups, as a user
    would (``profile_graph``), measures the cores two busy processes get
    (``measure_parallelism``) and asks :func:`~fluvius.partition.partition_report` for 2
-   workers on them. Its verdict rows for the serial scheduler and 2 workers are the predictions.
+   workers on them. Its verdict rows for the serial scheduler and 2 workers are the predictions
+   (the profile's measured ticks, ``Profile.ticks``, the per-node cost of a cycle beyond the
+   profile by the cycle's size, are printed with them).
    Then, in the same process, it measures them at the defaults a user runs with:
    ``SerialScheduler()`` and ``ProcessScheduler(2)`` on a running pool: ``start()``
    (median over ``--repeats`` sessions, one unmeasured first), the one-source tick (the
@@ -192,6 +194,12 @@ def main() -> None:
             f"{(profile.collect_s or 0) * 1e3:.1f} ms (without the started graph "
             f"{base_s * 1e3:.1f} ms); cores for 2 processes {cores:.2f}"
         )
+        ticks = getattr(profile, "ticks", ())  # an older fluvius's profile has none
+        if ticks:
+            print(
+                "  profiled ticks, per node beyond the profile (nodes: us): "
+                + ", ".join(f"{n:,}: {e * 1e6:+.3f}" for n, e in ticks)
+            )
         print(f"  the report's predictions vs measured (ms); ticks: {one!r}, {len(market)} at once")
         print("  runner    figure           predicted    measured    error")
         rows: dict[str, dict[str, float]] = {}
@@ -250,6 +258,8 @@ def main() -> None:
             "work_s": sum(profile.costs),
             "collect_s": profile.collect_s,
             "collect_base_s": getattr(profile, "collect_base_s", None),
+            "profiled_ticks": [list(t) for t in ticks],
+            "partition_costs": getattr(report, "partition_costs", None),
             "cores": cores,
             "verdict": verdict.reason,
             "runs": rows,

@@ -13,7 +13,13 @@ load hits both alike):
   round not counted) and the market-wide tick (all spots in one batch): serial vs 2
   workers, ``--tick-repeats`` sessions each in turn, the median of the sessions' medians;
   the speed ratio is serial's over the process one. Also the CPU of a one-spot tick
-  (serial; the parent's and the workers'), which the machine's load inflates less.
+  (serial; the parent's and the workers', p50 per tick, and the workers' mean per tick),
+  which the machine's load inflates less.
+* the same tick figures in pairs: a serial and a 2-worker session open at once, their
+  rounds over the spots alternated (A B B A ...), and market-wide ticks alternated one by
+  one; per pair the difference of the one-spot p50s and the market-wide speed ratio, and
+  the medians over the pairs (``paired_*`` keys). A slow phase of the host lasts longer
+  than a round, so it lands on both halves of a pair instead of on one session.
 * the floor of a tick on 2 workers: a graph of two sources, one node on each worker and
   their sum (computed by the parent); a tick of one source is one round trip parent ->
   worker -> parent around one trivial node, i.e. what the runtime adds to any tick
@@ -114,16 +120,19 @@ async def _ticks(scheduler: Scheduler, graph: Graph, spots: list[str], rounds: i
         await session.start()
         one: list[float] = []
         cpu: list[float] = []
+        each: list[float] = []  # the workers' CPU in each tick
         workers0 = 0.0
         for i in range(rounds + 1):
             if i == 1:
                 workers0 = _worker_cpu_s(session)
             for spot in spots:
+                w0 = _worker_cpu_s(session)
                 c0, t0 = time.thread_time(), time.perf_counter()
                 await session.cycle({spot: 100.0 + 0.01 * i})
                 if i:  # the first round walks and caches each spot's descendants
                     one.append(time.perf_counter() - t0)
                     cpu.append(time.thread_time() - c0)
+                    each.append(_worker_cpu_s(session) - w0)
         workers_cpu = (_worker_cpu_s(session) - workers0) / len(one)
         market: list[float] = []
         for i in range(rounds + 5):
@@ -132,7 +141,7 @@ async def _ticks(scheduler: Scheduler, graph: Graph, spots: list[str], rounds: i
             if i >= 5:
                 market.append(time.perf_counter() - t0)
         medians = statistics.median(one), statistics.median(market), statistics.median(cpu)
-        return (*medians, workers_cpu)
+        return (*medians, workers_cpu, statistics.median(each))
 
 
 _FLOOR_SPEC = {
@@ -180,9 +189,87 @@ def _show(label: str, figures: dict[str, dict[str, Any]]) -> None:
 _NOT_SHOWN = frozenset({"ttfv_s", "ttfv_each_s"})
 
 
+async def _tick_round(session: Any, spots: list[str], value: float) -> float:
+    """One round over the spots, one spot per tick: the p50 of the ticks, seconds."""
+    times = []
+    for spot in spots:
+        t0 = time.perf_counter()
+        await session.cycle({spot: value})
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+async def _paired_ticks(
+    serial: Scheduler, process: Scheduler, graph: Graph, spots: list[str], rounds: int
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Both sessions open at once, their rounds alternated (serial first in odd rounds,
+    second in even ones: A B B A ...), so that a slow phase of the host, which lasts
+    longer than a round (~0.1 s), lands on both of a pair. Returns each round's pair of
+    one-spot p50s and each market-wide pair (a tick of each, alternated likewise)."""
+    async with serial.session(graph) as ser, process.session(graph) as pro:
+        await ser.start()
+        await pro.start()
+        for s in (ser, pro):  # the first round walks and caches each spot's descendants
+            await _tick_round(s, spots, 100.0)
+        spot_pairs = []
+        for i in range(1, rounds + 1):
+            order = (ser, pro) if i % 2 else (pro, ser)
+            first = await _tick_round(order[0], spots, 100.0 + 0.01 * i)
+            second = await _tick_round(order[1], spots, 100.0 + 0.01 * i)
+            spot_pairs.append((first, second) if i % 2 else (second, first))
+        market_pairs = []
+        for i in range(rounds + 5):
+            pair = []
+            for s in (ser, pro) if i % 2 else (pro, ser):
+                t0 = time.perf_counter()
+                await s.cycle(dict.fromkeys(spots, 101.0 + 0.01 * i))
+                pair.append(time.perf_counter() - t0)
+            if i >= 5:
+                market_pairs.append((pair[0], pair[1]) if i % 2 else (pair[1], pair[0]))
+        return spot_pairs, market_pairs
+
+
+def paired_figures(
+    pool: WorkerPool, part: str, light: Graph, rounds: int, repeats: int
+) -> dict[str, Any]:
+    """The tick figures as pairs (:func:`_paired_ticks`), ``repeats`` runs of ``rounds``
+    rounds: each pair's difference (one spot) and speed ratio (market-wide), and their
+    medians over every pair. The same figures as :func:`tick_figures`, measured so that
+    the host's slow phases cancel out of the comparison."""
+    spots = [k for k in light.source_keys if k.endswith("/spot")]
+    spot_pairs: list[tuple[float, float]] = []
+    market_pairs: list[tuple[float, float]] = []
+    for _ in range(repeats):
+        warm = ProcessScheduler(2, part, pool=pool)
+        sp, mp = asyncio.run(_paired_ticks(SerialScheduler(), warm, light, spots, rounds))
+        spot_pairs += sp
+        market_pairs += mp
+    extra = [(p - s) * 1e3 for s, p in spot_pairs]
+    ratio = [s / p for s, p in market_pairs]
+    out = {
+        "paired_spot_ms": [[round(s * 1e3, 4), round(p * 1e3, 4)] for s, p in spot_pairs],
+        "paired_market_ms": [[round(s * 1e3, 3), round(p * 1e3, 3)] for s, p in market_pairs],
+        "paired_serial_spot_p50_ms": statistics.median(s for s, _ in spot_pairs) * 1e3,
+        "paired_spot_extra_ms": statistics.median(extra),
+        "paired_spot_extra_ms_max": max(extra),
+        "paired_market_ratio": statistics.median(ratio),
+        "paired_market_ratio_min": min(ratio),
+    }
+    print(
+        f"  paired   one spot, 2 workers over serial, each round (ms): "
+        f"{[round(x, 3) for x in extra]}; median {out['paired_spot_extra_ms']:+.3f} ms "
+        f"(serial p50 {out['paired_serial_spot_p50_ms']:.3f} ms)"
+    )
+    print(
+        f"  paired   market-wide speed over serial, each pair: {[round(x, 2) for x in ratio]}; "
+        f"median {out['paired_market_ratio']:.3f}x"
+    )
+    return out
+
+
 def tick_figures(
     pool: WorkerPool, part: str, light: Graph, rounds: int, repeats: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """The tick figures, serial and 2 workers (a running pool) in turn, ``repeats`` sessions
     each: medians over the sessions of each session's median (module docstring)."""
     spots = [k for k in light.source_keys if k.endswith("/spot")]
@@ -191,8 +278,8 @@ def tick_figures(
         runs["serial"].append(asyncio.run(_ticks(SerialScheduler(), light, spots, rounds)))
         warm = ProcessScheduler(2, part, pool=pool)
         runs["process2"].append(asyncio.run(_ticks(warm, light, spots, rounds)))
-    s_one, s_market, s_cpu, _ = (statistics.median(x) for x in zip(*runs["serial"], strict=True))
-    p_one, p_market, p_cpu, w_cpu = (
+    s_one, s_market, s_cpu, _, _ = (statistics.median(x) for x in zip(*runs["serial"], strict=True))
+    p_one, p_market, p_cpu, w_cpu, w_cpu_p50 = (
         statistics.median(x) for x in zip(*runs["process2"], strict=True)
     )
     s_floor, _ = asyncio.run(_floor(SerialScheduler()))
@@ -204,21 +291,33 @@ def tick_figures(
         f"{s_market * 1e3:.2f} ms, 2 workers {p_market * 1e3:.2f} ms"
     )
     print(
-        f"  ticks    one spot CPU: serial {s_cpu * 1e3:.3f} ms; 2 workers: parent "
-        f"{p_cpu * 1e3:.3f} ms + workers {w_cpu * 1e3:.3f} ms"
+        f"  ticks    one spot CPU, p50: serial {s_cpu * 1e3:.3f} ms; 2 workers: parent "
+        f"{p_cpu * 1e3:.3f} ms + workers {w_cpu_p50 * 1e3:.3f} ms (workers' mean per tick "
+        f"{w_cpu * 1e3:.3f} ms)"
     )
     print(
         f"  floor    one-node tick p50: serial {s_floor * 1e6:.0f} us, 2 workers "
         f"{p_floor * 1e6:.0f} us (parent CPU {p_floor_cpu * 1e6:.0f} us)"
     )
+    each = [
+        (p[0] - s[0]) * 1e3 for s, p in zip(runs["serial"], runs["process2"], strict=True)
+    ]  # each repeat's 2-worker session against the serial one just before it
+    each_ratio = [s[1] / p[1] for s, p in zip(runs["serial"], runs["process2"], strict=True)]
+    print(
+        f"  ticks    one spot over serial, each session pair: {[round(x, 3) for x in each]} ms;"
+        f" market-wide: {[round(x, 2) for x in each_ratio]}x"
+    )
     return {
+        "session_spot_extra_ms": each,
+        "session_market_ratio": each_ratio,
         "serial_spot_p50_ms": s_one * 1e3,
         "process2_spot_p50_ms": p_one * 1e3,
         "serial_market_ms": s_market * 1e3,
         "process2_market_ms": p_market * 1e3,
         "serial_spot_cpu_ms": s_cpu * 1e3,
         "process2_spot_parent_cpu_ms": p_cpu * 1e3,
-        "process2_spot_workers_cpu_ms": w_cpu * 1e3,
+        "process2_spot_workers_cpu_ms": w_cpu * 1e3,  # a mean: outliers count
+        "process2_spot_workers_cpu_p50_ms": w_cpu_p50 * 1e3,  # the p50, like serial's
         "serial_floor_us": s_floor * 1e6,
         "process2_floor_us": p_floor * 1e6,
         "process2_floor_parent_cpu_us": p_floor_cpu * 1e6,
@@ -257,6 +356,15 @@ def main() -> None:
         with WorkerPool(2) as pool:
             asyncio.run(_first_value(ProcessScheduler(2, part, pool=pool), light))  # warm
             doc["ticks"] = tick_figures(pool, part, light, args.rounds, args.tick_repeats)
+            doc["ticks"] |= paired_figures(pool, part, light, args.rounds, args.tick_repeats)
+        t = doc["ticks"]
+        print(
+            f"one spot over serial: {t['process2_spot_p50_ms'] - t['serial_spot_p50_ms']:+.3f} ms"
+            f" (sessions), {t['paired_spot_extra_ms']:+.3f} ms (paired rounds); target "
+            f"+{TARGETS['spot_tick_extra_ms']} ms. Market-wide: "
+            f"{t['serial_market_ms'] / t['process2_market_ms']:.3f}x (sessions), "
+            f"{t['paired_market_ratio']:.3f}x (pairs); target {TARGETS['market_speed_ratio']}x"
+        )
         doc["load_after"] = os.getloadavg()
         print(f"load average {doc['load_after']}")
         write_results(args.out, doc)
@@ -286,6 +394,7 @@ def main() -> None:
                            light, args.repeats)  # fmt: skip
         _show("options", opt)
         ticks = tick_figures(pool, part, light, args.rounds, args.tick_repeats)
+        ticks |= paired_figures(pool, part, light, args.rounds, args.tick_repeats)
         print(f"overhead: {len(over):,} nodes")
         ovh = first_values({"serial": serial, "process2_warm": warm}, over, args.repeats)
         _show("overhead", ovh)
@@ -304,6 +413,8 @@ def main() -> None:
         * 1e6,
         "spot_tick_extra_ms": ticks["process2_spot_p50_ms"] - ticks["serial_spot_p50_ms"],
         "market_speed_ratio": ticks["serial_market_ms"] / ticks["process2_market_ms"],
+        "paired_spot_tick_extra_ms": ticks["paired_spot_extra_ms"],  # the same, in pairs
+        "paired_market_speed_ratio": ticks["paired_market_ratio"],
         "heavy_speedup": hvy["serial"]["ttfv_s"] / hvy["process2_warm"]["ttfv_s"],
         "fanout_speedup": fno["serial"]["ttfv_s"] / fno["process2_warm"]["ttfv_s"],
     }

@@ -17,6 +17,14 @@ lookups, no signature inspection and no allocation beyond the values it produces
     stateful object a bound ``_StatefulCall`` that runs ``update`` then ``get``. A node
     with keyword inputs (``NodeSpec.keywords``) gets the call of
     :mod:`fluvius.engine._keywords`, which places them in their positional slots.
+``node_call``
+    A plain function may offer a faster call for fixed params: ``fn.node_call(n_inputs,
+    params)`` (an attribute of the function) returns a callable of the ``n_inputs`` values
+    that computes exactly ``fn(*values, **params)``, same values and same errors, or None
+    (then ``partial``). The options functions do (``nodes/options/_node_calls.py``: a greek
+    node 0.48 against 0.66 µs a call through ``partial``). ``Plan(graph, specialise=False)``
+    never asks: the reference oracle (``engine/reference.py``) computes every node as
+    ``fn(*values, **params)``, so the conformance suite checks the specialised calls.
 ``children[r]``, ``cutoff[r]``, ``is_async[r]``
     Readers of each rank, the per-node cutoff flag, and whether ``call`` returns a coroutine.
 
@@ -44,6 +52,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from operator import itemgetter
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fluvius.engine._keywords import keyword_call, stateful_keyword_call
@@ -87,11 +96,18 @@ class _StatefulCall:
 
 
 def make_call(
-    fn: Any, params: Any, kind: str, keywords: tuple[str, ...] = (), n_inputs: int = 0
+    fn: Any,
+    params: Any,
+    kind: str,
+    keywords: tuple[str, ...] = (),
+    n_inputs: int = 0,
+    *,
+    specialise: bool = True,
 ) -> Callable[..., Any]:
     """The callable that computes a node (NodeSpec's ``fn``, ``params``, ``kind`` and
     ``keywords``) from its input values, in ``NodeSpec.inputs`` order (``n_inputs`` of them;
-    the last ``len(keywords)`` are passed by name)."""
+    the last ``len(keywords)`` are passed by name). With ``specialise``, a function's own
+    ``node_call`` is asked first (module docstring)."""
     if keywords:
         positional = n_inputs - len(keywords)
         if kind == "stateful":
@@ -99,6 +115,12 @@ def make_call(
         return keyword_call(fn, keywords, positional, params)
     if kind == "stateful":
         return _StatefulCall(copy.deepcopy(fn))
+    if specialise and fn.__class__ is FunctionType:
+        node_call = fn.__dict__.get("node_call")
+        if node_call is not None:
+            call = node_call(n_inputs, params)
+            if call is not None:
+                return call  # type: ignore[no-any-return]
     if params:
         return partial(fn, **params)
     return fn  # type: ignore[no-any-return]
@@ -142,9 +164,15 @@ class Plan:
 
     ``calls=False`` builds the structure only (no step, no copy of stateful objects): what
     a process that computes no node needs (the process scheduler's parent).
+    ``specialise=False`` binds every node's params with ``partial``, never asking the
+    function's ``node_call`` (module docstring): the reference oracle's plan.
     """
 
-    def __init__(self, graph: Graph, *, calls: bool = True) -> None:
+    specialise = True
+
+    def __init__(self, graph: Graph, *, calls: bool = True, specialise: bool = True) -> None:
+        if not specialise:
+            self.specialise = False
         with gc_paused():
             self._structure(graph_tables(graph))
             self.graph: Graph | None = graph
@@ -204,7 +232,7 @@ class Plan:
     def _compile_node(self, row: NodeRow) -> None:
         r, fn, params, kind, cutoff, _, keywords = row
         ins = self.inputs[r]
-        call = make_call(fn, params, kind, keywords, len(ins))
+        call = make_call(fn, params, kind, keywords, len(ins), specialise=self.specialise)
         if len(ins) == 1:
             self.steps[r] = (r, call, ins[0], None)
         elif ins:

@@ -49,7 +49,9 @@ class ReferenceEvaluator:
     def __init__(self, graph: Graph, policy: ErrorPolicy = "fail_fast") -> None:
         self.graph = graph
         self.policy = check_policy(policy)
-        self._plan = Plan(graph)  # only for its calls (stateful objects copied per run)
+        # only for its calls (stateful objects copied per run), each fn(*values, **params):
+        # the schedulers take the functions' specialised calls, checked against these
+        self._plan = Plan(graph, specialise=False)
         self._values: list[Any] = self._plan.initial_values()
         self._failed: dict[int, NodeError] = {}
         self._cycles = 0

@@ -1,6 +1,6 @@
 """Machine figures for the cost model and the simulator, measured by :func:`calibrate`.
 
-A :class:`Calibration` holds fifteen numbers, all in seconds:
+A :class:`Calibration` holds sixteen numbers, all in seconds:
 
 ``node_s``
     The serial engine's cost per node beyond the node's own work (the loop, the call, the
@@ -77,6 +77,14 @@ A :class:`Calibration` holds fifteen numbers, all in seconds:
     loading). Both are measured through the real scheduler when :func:`calibrate` is given
     ``run_tick(graph, workers, partitioner) -> seconds of one cycle``; otherwise
     ``cycle_s`` is two ``latency_s`` and ``cycle_node_s`` is ``node_s``.
+``tick_node_s``
+    The serial engine's cost per node recomputed in a cycle beyond its start-up cost per
+    node (``node_s``): the cycle loop's marks and the cutoff's comparison with the old
+    value, which a start-up does not make. Measured in this process on a 2,000-node chain
+    (small enough to stay in the CPU caches): the median tick, per node, less the median
+    start-up per node. A cycle whose nodes do not stay in the caches costs more per node
+    again; that depends on the graph, and a profile measures it on the graph itself
+    (``Profile.ticks``, :mod:`fluvius.partition.profile`).
 
 The partition layer may not import the schedulers (they sit above it), so
 :func:`calibrate` takes the scheduler as a function, ``run_startup(graph, workers,
@@ -106,7 +114,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fluvius.engine.cycle import compute_startup, finish_node, next_ready, start_cycle
+from fluvius.engine.cycle import (
+    compute_cycle,
+    compute_startup,
+    finish_node,
+    next_ready,
+    start_cycle,
+)
 from fluvius.engine.plan import Plan
 from fluvius.engine.state import RunState
 from fluvius.errors import SpecError
@@ -154,6 +168,7 @@ _DEFAULTS = {  # measured here on 2026-12-07, 22:11-22:28 (load 1-3): medians of
     "pipe_latency_s": 1.7e-5,
     "tcp_latency_s": 1.1e-4,
     "tcp_byte_s": 1.0e-9,
+    "tick_node_s": 1.0e-7,  # _measure_tick_node: 0.096-0.113 us (12-08 01:27, load 1.5)
 }
 
 
@@ -176,6 +191,7 @@ class Calibration:
     pipe_latency_s: float = _DEFAULTS["pipe_latency_s"]
     tcp_latency_s: float = _DEFAULTS["tcp_latency_s"]
     tcp_byte_s: float = _DEFAULTS["tcp_byte_s"]
+    tick_node_s: float = _DEFAULTS["tick_node_s"]
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -290,6 +306,27 @@ def _measure_node(n: int = 4000, repeats: int = 5) -> float:
         compute_startup(plan, state, plan.node_steps, "fail_fast", "calibrate")
         times.append(time.perf_counter() - t0)
     return statistics.median(times) / n
+
+
+def _measure_tick_node(n: int = 2000, repeats: int = 9) -> float:
+    """``tick_node_s``: a tick of an ``n``-node chain in this process, per node, less its
+    start-up per node (medians; module docstring)."""
+    plan = Plan(_chain(n))
+    starts = []
+    for _ in range(repeats):
+        state = RunState(plan.initial_values())
+        t0 = time.perf_counter()
+        compute_startup(plan, state, plan.node_steps, "fail_fast", "calibrate")
+        starts.append(time.perf_counter() - t0)
+    changed = frozenset({0})  # the chain's source
+    ticks = []
+    for i in range(repeats + 1):  # the first walks the batch (the plan's cache): not counted
+        state.values[0] = 1.0 + (i + 1) / 997
+        state.cycles += 1
+        t0 = time.perf_counter()
+        compute_cycle(plan, state, changed, "fail_fast", "calibrate")
+        ticks.append(time.perf_counter() - t0)
+    return max(0.0, statistics.median(ticks[1:]) - statistics.median(starts)) / n
 
 
 def _measure_driver(n: int = 4000, repeats: int = 5) -> float:
@@ -459,6 +496,7 @@ def calibrate(
         latency_s=latency_s,
         byte_s=byte_s,
         spawn_s=spawn_s,
+        tick_node_s=_measure_tick_node(),
     )
 
 

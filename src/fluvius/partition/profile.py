@@ -36,6 +36,24 @@ process holds (more graphs, more imported modules), which no per-item calibratio
 test graph can know. The simulator charges it to a serial start-up instead of
 ``Calibration.gc_item_s`` per item.
 
+With the last start-up's values, it also times ticks of the sizes a verdict predicts
+(:func:`~fluvius.partition._ticks.tick_sources`: the most-reaching source alone, every
+source named like it at once, and 2, 4, 8 ... of them, the sizes a worker's share of a
+tick takes) through the engine's cycle loop, :data:`TICK_REPEATS` each (the fastest: the
+least disturbed on a shared machine, as the node costs' medians of short timings are;
+float sources move by a part in a thousand, so the cutoff lets the change through as a
+real tick does). ``Profile.ticks`` keeps, per tick, the nodes it recomputed
+and its seconds *per node beyond their profiled costs*: what a cycle costs a node more
+than its call and the start-up's ``node_s``. It is the cycle loop's own work (marks, the
+cutoff's comparison, ``Calibration.tick_node_s``) and, on a cycle too large for the CPU
+caches, the nodes' objects coming from memory again, which the profile's per-call timings
+do not see: on the ``overhead`` workload (trivial nodes) a one-source tick of 1,102 nodes
+cost 0.01-0.09 µs per node more than its profile, the 20 sources' tick of 22,021 nodes
+0.29-0.5 µs more (measured 2026-12-08 01:17-01:19). The simulator charges a cycle of ``n``
+nodes :meth:`Profile.tick_extra_s` per node, interpolated between the measured ticks; a
+cycle that reaches an async node is not timed (the serial scheduler runs those on the
+event-driven transitions, ``Calibration.driver_node_s``).
+
 Then, with the plan and values dropped, it times the same collections again: what the
 process holds besides the started graph (imported modules, other graphs, the graph's own
 definition). The started graph's share (``Profile.graph_collect_s``) is the difference of
@@ -53,6 +71,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import os
 import pickle
 import statistics
@@ -60,8 +79,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fluvius.engine.cycle import make_node_error
+from fluvius.engine.cycle import compute_cycle, make_node_error
 from fluvius.engine.plan import Plan
+from fluvius.engine.state import RunState
+from fluvius.partition._ticks import tick_sources
 from fluvius.partition.calibrate import Calibration, default_calibration
 from fluvius.partition.simulate import FLOAT_BYTES
 
@@ -105,6 +126,31 @@ class Profile:
     waits: tuple[float, ...] = ()
     collect_s: float | None = None
     collect_base_s: float | None = None
+    ticks: tuple[tuple[int, float], ...] = ()
+
+    def tick_extra_s(self, nodes: int) -> float | None:
+        """Seconds per node that a cycle of ``nodes`` nodes costs beyond their ``costs``
+        (module docstring), from the measured ``ticks`` made non-decreasing in the cycle's
+        size (a bigger cycle costs a node no less: neighbours out of order, a disturbed
+        timing on a shared machine, are pooled), linear between them, the nearest one's
+        figure outside them; None when no tick was measured.
+
+        >>> p = Profile((), (), 1, 0.0, ticks=((1_000, 1e-8), (21_000, 3.1e-7)))
+        >>> round(p.tick_extra_s(11_000) * 1e9, 6), round(p.tick_extra_s(50) * 1e9, 6)
+        (160.0, 10.0)
+        >>> q = Profile((), (), 1, 0.0, ticks=((1_000, 1e-8), (2_000, 5e-7), (4_000, 1e-7)))
+        >>> [round(q.tick_extra_s(n) * 1e9, 6) for n in (1_000, 2_000, 4_000)]
+        [10.0, 300.0, 300.0]
+        """
+        points = _monotone(sorted(self.ticks))
+        if not points:
+            return None
+        if nodes <= points[0][0]:
+            return points[0][1]
+        for (n0, e0), (n1, e1) in itertools.pairwise(points):
+            if nodes <= n1:
+                return e0 + (e1 - e0) * (nodes - n0) / (n1 - n0)
+        return points[-1][1]
 
     @property
     def graph_collect_s(self) -> float | None:
@@ -113,6 +159,20 @@ class Profile:
         if self.collect_s is None:
             return None
         return max(0.0, self.collect_s - (self.collect_base_s or 0.0))
+
+
+def _monotone(points: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """``(x, y)`` points sorted by x, their y made non-decreasing by pooling adjacent
+    violators (each pool takes the mean of its points' y)."""
+    pools: list[tuple[list[int], float]] = []  # (xs, mean y)
+    for x, y in points:
+        xs, mean = [x], y
+        while pools and pools[-1][1] > mean:
+            before, prev = pools.pop()
+            mean = (prev * len(before) + mean * len(xs)) / (len(before) + len(xs))
+            xs = before + xs
+        pools.append((xs, mean))
+    return [(x, mean) for xs, mean in pools for x in xs]
 
 
 # protocol, frame header and stop opcode of a stand-alone pickle: not paid per value in a batch
@@ -290,6 +350,27 @@ def profile_graph(
             counted = (done + 1) * len(graph)
             if progress is not None:
                 progress(counted, total)
+        # the per-node timings are two lists a node (80,000 containers on a 40,000-node
+        # graph) that the collector would scan too: neither the graph's nor the process's
+        # once profiled, they added 16-19 ms to each timed collection (80,000 small lists,
+        # 2026-12-08 01:45), which start() does not pay. Reduced to tuples first.
+        sources = frozenset(graph.sources)
+        timer = _timer_overhead()
+        costs = tuple(
+            0.0 if r in sources else max(0.0, statistics.median(t) - timer) + cal.node_s
+            for r, t in enumerate(times)
+        )
+        waited = tuple(statistics.median(w) if w else 0.0 for w in waits)
+        times.clear()
+        waits.clear()
+        timed = _time_ticks(graph, plan, values)  # before the collections: they are timed
+        ticks = tuple(
+            sorted(
+                (len(ranks), (seconds - sum(costs[r] for r in ranks)) / len(ranks))
+                for ranks, seconds in timed
+            )
+        )
+        del timed
         alive = _collections()  # the last start-up's plan and values alive (docstring)
         sizes = value_sizes(values)
         del plan, values
@@ -304,13 +385,42 @@ def profile_graph(
         loop.close()
         if queued is not None:
             queued.close()
-    sources = frozenset(graph.sources)
-    timer = _timer_overhead()
-    costs = tuple(
-        0.0 if r in sources else max(0.0, statistics.median(t) - timer) + cal.node_s
-        for r, t in enumerate(times)
-    )
-    waited = tuple(statistics.median(w) if w else 0.0 for w in waits)
     return Profile(
-        costs, sizes, repeats, time.perf_counter() - t0, waited, collect_s, collect_base_s
-    )
+        costs, sizes, repeats, time.perf_counter() - t0, waited, collect_s, collect_base_s,
+        ticks,
+    )  # fmt: skip
+
+
+TICK_REPEATS = 5
+"""Cycles timed per tick of the profile (``Profile.ticks`` keeps the fastest)."""
+
+
+def _time_ticks(graph: Graph, plan: Plan, values: list[Any]) -> list[tuple[list[int], float]]:
+    """(the nodes recomputed, fastest seconds) of each tick a verdict predicts (module
+    docstring), through the engine's cycle loop on the started ``values`` (modified)."""
+    if not graph.sources:
+        return []
+    one, market = tick_sources(graph)
+    sources = frozenset(graph.sources)
+    state = RunState(values)
+    out = []
+    ordered = [one, *(s for s in market if s != one)]
+    sizes = [k for k in (2**i for i in range(len(ordered).bit_length())) if k < len(ordered)]
+    for batch in dict.fromkeys(frozenset(ordered[:k]) for k in (*sizes, len(ordered))):
+        if plan.reaches_async(batch):
+            continue
+        base = {s: values[s] for s in batch}
+        ranks = [r for r in plan.affected(batch) if r not in sources]
+        if not ranks:
+            continue
+        times = []
+        for i in range(TICK_REPEATS + 1):  # the first walks the batch: not counted
+            for s, v in base.items():
+                if v.__class__ is float:
+                    values[s] = v * (1.0 + (i % 5 + 1) / 997)
+            state.cycles += 1
+            t0 = time.perf_counter()
+            compute_cycle(plan, state, batch, "isolate", "profile")  # a tick's errors: its own
+            times.append(time.perf_counter() - t0)
+        out.append((ranks, min(times[1:])))
+    return out

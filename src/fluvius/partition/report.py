@@ -47,12 +47,14 @@ Python is profiled and reported on without a spec file::
 from __future__ import annotations
 
 import io
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 
+from fluvius.partition._ticks import tick_sources
 from fluvius.partition.base import Partition
 from fluvius.partition.calibrate import Calibration, default_calibration
 from fluvius.partition.cost import check_costs, critical_path_s, estimate_costs
@@ -62,7 +64,7 @@ from fluvius.partition.registry import auto_candidates, partition_graph
 from fluvius.partition.simulate import FLOAT_BYTES, simulate
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from fluvius.graph.dag import Graph
     from fluvius.partition.base import Partitioner
@@ -149,7 +151,9 @@ class PartitionReport:
     """See the module docstring; ``predictions[name][n]`` is a predicted makespan in seconds
     (one core per worker) and ``predictions_here`` the same on this machine's cores (per
     host, on a network of several hosts); ``network`` names the network of every
-    prediction and ``hosts`` the hosts that ``workers`` workers occupy on it."""
+    prediction and ``hosts`` the hosts that ``workers`` workers occupy on it;
+    ``partition_costs`` says which costs the partitions were made with ("estimates",
+    "given"): those the scheduler partitions with (:func:`partition_report`)."""
 
     workers: int
     partitioner: str
@@ -176,6 +180,7 @@ class PartitionReport:
     hosts: int = 1
     collect_s: float = 0.0
     collect_base_s: float = 0.0
+    partition_costs: str = "estimates"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (worker counts become string keys)."""
@@ -242,6 +247,7 @@ def partition_report(
     tick_source: str | None = None,
     network: Network | str | None = None,
     cores: float | None = None,
+    partition_costs: Sequence[float] | str | None = "scheduler",
 ) -> PartitionReport:
     """Report on partitioning ``graph`` for ``workers`` workers (see the module docstring).
 
@@ -277,6 +283,15 @@ def partition_report(
         count. On a shared machine (a VM, other programs busy) two busy processes get
         less: :func:`~fluvius.partition.calibrate.measure_parallelism` measures what they
         get, and passing it predicts the workers' start-up and ticks as they will run.
+    partition_costs
+        The costs the partitions are made with, so that the report describes the
+        partition the scheduler will use: by default (``"scheduler"``) those
+        ``ProcessScheduler`` gets from the same inputs, i.e. ``costs`` when they are a
+        sequence (``fluvius partition --costs FILE`` and ``fluvius run --costs FILE``) and
+        its estimates when ``costs`` is a profile or None (``ProcessScheduler(n)`` without
+        ``costs=``). Pass ``profile.costs`` when the scheduler is given them
+        (``ProcessScheduler(n, costs=profile.costs)``), or None for the estimates. The
+        predictions always compute with ``costs``.
 
     Examples
     --------
@@ -290,6 +305,7 @@ def partition_report(
     """
     cal = calibration or default_calibration()
     collect: float | None = None  # the serial start-up's collection: measured, else estimated
+    tick_extra = costs.tick_extra_s if isinstance(costs, Profile) else None
     base = 0.0  # the part of it that is not the graph's (Profile.collect_base_s)
     if isinstance(costs, Profile):
         sizes = costs.sizes if sizes is None else sizes
@@ -310,7 +326,17 @@ def partition_report(
     net = parse_network(network) if network is not None else NETWORKS["local"]
     many_hosts = any(net.hosts(n) > 1 for n in (*scaling, workers))
     ship = shipping_bytes(graph) if many_hosts else None
-    chosen = partition_graph(graph, workers, partitioner, resolved)
+    if isinstance(partition_costs, str):
+        if partition_costs != "scheduler":
+            raise ValueError(
+                f"partition_costs must be costs, None or 'scheduler', got {partition_costs!r}"
+            )
+        split: Sequence[float] | None = (
+            None if isinstance(costs, Profile) or costs is None else resolved
+        )
+    else:
+        split = None if partition_costs is None else check_costs(graph, partition_costs)
+    chosen = partition_graph(graph, workers, partitioner, split)
     names = list(dict.fromkeys([*auto_candidates(), chosen.partitioner]))
     predictions: dict[str, dict[int, float]] = {}
     here: dict[str, dict[int, float]] = {}
@@ -329,7 +355,7 @@ def partition_report(
             if part is None:
                 if name not in auto_candidates():
                     continue  # a partitioner function given by the caller: only at ``workers``
-                part = partition_graph(graph, n, name, resolved)
+                part = partition_graph(graph, n, name, split)
             parts[name, n] = part
             predictions[name][n] = sim(part)
             avail = cores * net.hosts(n)
@@ -376,27 +402,13 @@ def partition_report(
         hosts=net.hosts(workers),
         collect_s=collect,
         collect_base_s=min(base, collect),
+        partition_costs="estimates" if split is None else "given",
     )
     if graph.sources:
         report.verdict = _verdict(
-            graph, resolved, size, waits, cal, report, parts, tick_source, net
+            graph, resolved, size, waits, cal, report, parts, tick_source, net, tick_extra
         )
     return report
-
-
-def _tick_sources(graph: Graph, tick_source: str | None) -> tuple[int, list[int]]:
-    """(the single tick's source rank, the market-wide tick's source ranks)."""
-    if tick_source is not None:
-        if tick_source not in graph.index or graph.index[tick_source] not in graph.sources:
-            raise ValueError(f"tick_source {tick_source!r} is not a source of the graph")
-        one = graph.index[tick_source]
-    else:
-        # the most-read sources first: only the 16 with most readers are walked
-        by_readers = sorted(graph.sources, key=lambda s: (-len(graph.children[s]), s))[:16]
-        one = max(by_readers, key=lambda s: (len(graph.descendants(graph.keys[s])), -s))
-    suffix = graph.keys[one].rsplit("/", 1)[-1]
-    market = [s for s in graph.sources if graph.keys[s].rsplit("/", 1)[-1] == suffix]
-    return one, market
 
 
 def _verdict(
@@ -409,8 +421,9 @@ def _verdict(
     parts: dict[tuple[str, int], Partition],
     tick_source: str | None,
     net: Network,
+    tick_extra: Callable[[int], float | None] | None,
 ) -> Verdict:
-    one, market = _tick_sources(graph, tick_source)
+    one, market = tick_sources(graph, tick_source)
     single = Partition(1, (0,) * len(graph.items), "serial")
     name = report.partitioner if report.partitioner in auto_candidates() else "auto"
     cores = report.cores
@@ -424,7 +437,7 @@ def _verdict(
             graph, costs, part, cal, sizes=sizes,
             cores=None if serial else cores * net.hosts(part.workers),
             serial=serial, waits=waits, changed=changed, network=net,
-            parent_nodes=here and not serial,
+            parent_nodes=here and not serial, tick_extra=tick_extra,
         ).makespan_s  # fmt: skip
 
     rows = [
@@ -436,7 +449,8 @@ def _verdict(
         part = parts[name, n]
         start = run(part, None) if here else report.predictions_here[name][n]
         per_host = n if net.workers_per_host is None else min(n, net.workers_per_host)
-        rounds = -(-per_host // max(1, round(cores)))  # hosts start their workers at once
+        # hosts start their workers at once, on whole cores (simulate's spawn rounds)
+        rounds = -(-per_host // max(1, math.ceil(cores - 1e-9)))
         spawn = cal.spawn_s * rounds
         rows.append(VerdictRow(n, start, run(part, [one]), run(part, market), spawn))
     serial_row = rows[0]

@@ -34,9 +34,11 @@ The model follows the workers' execution (``scheduling/_worker.py``):
   the workers that own some of them take part, and the cycle ends when the last of them
   has told the parent. A cycle's round trip is the calibrated ``cycle_s`` (half out, half
   back) and a worker's cost per node beyond its work is ``cycle_node_s - node_s`` (no
-  loading); values between workers still take ``latency_s``. A single-source tick on a
-  partition that keeps each underlying on one worker involves one worker; a market-wide
-  tick involves all.
+  loading) or, when it is larger, what the serial engine's cycle costs a node of a cycle
+  of that size (``tick_extra``, below) plus the worker's own share of ``cycle_node_s``
+  beyond ``node_s + tick_node_s``; values between workers still take ``latency_s``. A
+  single-source tick on a partition that keeps each underlying on one worker involves
+  one worker; a market-wide tick involves all.
 * With ``parent_nodes=True``, the parent's own nodes (``_placement.py``: the cheap totals that
   gather values of several workers, as the process scheduler places them): no worker
   computes them and no message between workers carries their inputs (the workers' replies
@@ -45,14 +47,19 @@ The model follows the workers' execution (``scheduling/_worker.py``):
 * Start-up only: ``start_s``, the calibrated fixed cost of a multi-process ``start()`` (the
   parent's sending and bookkeeping, a worker's set-up beyond its nodes), is added once.
 * ``serial=True`` predicts the serial scheduler instead: no messages, no worker overhead;
-  the sum of the costs when the cycle reaches no async node (the engine's sync loop),
+  the sum of the costs when the cycle reaches no async node (the engine's sync loop; a
+  tick adds ``tick_extra(n)`` per node of a cycle of ``n`` nodes: a profile's measure on
+  the graph, :meth:`~fluvius.partition.profile.Profile.tick_extra_s`, else the calibrated
+  ``tick_node_s``),
   else every node on the event-driven transitions at ``driver_node_s`` (async waits
   overlap other work, as the serial scheduler runs ready async nodes concurrently). Its
   start-up ends with a full garbage collection: ``collect_s`` when given (a profile's
   measure of this process's heap, ``Profile.collect_s``), else ``gc_item_s`` per graph
   item.
-* ``cores``: with fewer cores than workers, computing slows by ``workers / cores`` (a
-  fair share). ``None`` means one core per worker: how far the graph itself scales.
+* ``cores``: with fewer cores than the workers that compute, computing slows by
+  ``workers / cores`` (a fair share); a tick counts only the workers it involves (a
+  one-source tick on one worker runs at full speed). ``None`` means one core per worker:
+  how far the graph itself scales.
 * ``network`` (:mod:`fluvius.partition.network`): where the workers run. Messages take
   the link's transport and, between hosts, its wire latency and bandwidth; the parent's
   messages to a remote worker too; at start-up a remote worker begins when the graph's
@@ -86,7 +93,7 @@ from fluvius.partition.calibrate import Calibration, default_calibration
 from fluvius.partition.network import NETWORKS, Network, parse_network, shipping_bytes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from fluvius.graph.dag import Graph
     from fluvius.partition.base import Partition
@@ -144,6 +151,7 @@ def simulate(
     ship_bytes: tuple[int, float] | None = None,
     parent_nodes: bool = False,
     collect_s: float | None = None,
+    tick_extra: Callable[[int], float | None] | None = None,
 ) -> Prediction:
     """Predict the start-up (or one cycle) of ``graph`` under ``partition`` (module docstring).
 
@@ -188,6 +196,10 @@ def simulate(
     collect_s
         Seconds of the full collection that ends a serial start-up (a profile's
         ``collect_s``); default ``gc_item_s`` per graph item.
+    tick_extra
+        Seconds per node that a cycle of ``n`` nodes costs beyond their ``costs`` on the
+        serial engine (a profile's :meth:`~fluvius.partition.profile.Profile.tick_extra_s`);
+        default (or when it returns None) the calibrated ``tick_node_s``. Cycles only.
 
     Examples
     --------
@@ -224,8 +236,16 @@ def simulate(
     collect = 0.0
     if serial and changed is None:
         collect = cal.gc_item_s * len(owner) if collect_s is None else collect_s
+
+    def extra(nodes: int) -> float:
+        """Per node, what a cycle of ``nodes`` nodes costs the serial engine beyond costs."""
+        got = tick_extra(nodes) if tick_extra is not None else None
+        return cal.tick_node_s if got is None else got
+
     if serial and not any(is_async[r] for r in todo):  # the sync loop: the sum of the costs
         total = float(sum(costs[r] for r in todo))
+        if changed is not None and todo:  # a tick: the cycle loop's cost per node
+            total = max(0.0, total + len(todo) * extra(len(todo)))
         return Prediction(1, total + collect, 0.0, (total,), 0, 0, 0)
     net = NETWORKS["local"] if network is None else parse_network(network)
     here_last: list[int] = []  # the parent's own nodes, computed after the workers
@@ -250,13 +270,23 @@ def simulate(
     elif changed is None:
         local_extra = max(0.0, cal.worker_node_s - cal.node_s)
         event_extra = max(0.0, cal.event_node_s - cal.node_s)
-    else:  # a cycle: the calibrated per-node cost of a tick (no loading)
+    else:  # a cycle: the calibrated per-node cost of a tick (no loading), set per worker below
         local_extra = event_extra = max(0.0, cal.cycle_node_s - cal.node_s)
-    slow = 1.0 if cores is None else max(1.0, n_workers / cores)
+    involved = sorted({owner[r] for r in todo})
+    computing = n_workers if changed is None or serial else len(involved)
+    slow = 1.0 if cores is None else max(1.0, computing / cores)
     size = [FLOAT_BYTES] * len(owner) if sizes is None else list(sizes)
     wait = [0.0] * len(owner) if waits is None else list(waits)
     children = graph.children
-    involved = sorted({owner[r] for r in todo})
+    extra_of = [(local_extra, event_extra)] * n_workers
+    if changed is not None and not serial:  # a tick: the cycle's size on each worker
+        own = cal.cycle_node_s - cal.node_s - cal.tick_node_s  # the worker's beyond serial
+        counts = [0] * n_workers
+        for r in todo:
+            counts[owner[r]] += 1
+        for w in involved:
+            per = max(local_extra, extra(counts[w]) + max(0.0, own))
+            extra_of[w] = (per, per)
     # the parent's messages to each worker and back (``edge`` one way), and a remote
     # worker's wait for its share's bytes at start-up (module docstring of .network)
     edge = [0.0] * n_workers
@@ -356,7 +386,7 @@ def simulate(
             heapq.heapify(ready[w])
             t = start[w]
             for r in sorted(begun):
-                dt = (costs[r] + event_extra) * slow
+                dt = (costs[r] + extra_of[w][1]) * slow
                 t += dt
                 busy[w] += dt
                 seq += 1
@@ -368,7 +398,7 @@ def simulate(
         t, w = heapq.heappop(agenda)
         t = max(t, clock[w])
         if local[w]:  # the local part first, in one sync loop, then its exports go out
-            dt = sum(costs[r] + local_extra for r in local[w]) * slow
+            dt = sum(costs[r] + extra_of[w][0] for r in local[w]) * slow
             t += dt
             busy[w] += dt
             for r in local[w]:
@@ -387,14 +417,14 @@ def simulate(
             if is_async[r]:  # a task: it begins when the worker next waits
                 launched[w].append(r)
             else:
-                dt = (costs[r] + event_extra) * slow
+                dt = (costs[r] + extra_of[w][1]) * slow
                 t += dt
                 busy[w] += dt
                 release(w, r)
         if not ready[w] and not (box and box[0][0] <= t):
             t = flush(w, t)
             for r in launched[w]:  # the worker waits: its new tasks run to their awaits
-                dt = (costs[r] + event_extra) * slow
+                dt = (costs[r] + extra_of[w][1]) * slow
                 t += dt
                 busy[w] += dt
                 seq += 1
@@ -406,7 +436,9 @@ def simulate(
             heapq.heappush(agenda, (t, w))
     makespan = max((clock[w] + edge[w] for w in involved), default=0.0) + collect
     makespan += float(sum(costs[r] for r in here_last))  # the parent's own, after the workers
-    rounds = math.ceil(n_workers / max(1, round(cores))) if cores else 1  # whole cores spawn
+    # processes spawn on whole cores: a share above one core (1.44 of 2 measured) still
+    # spawns two at once (make demo: 2 spawned in 270 ms where one takes 200)
+    rounds = math.ceil(n_workers / max(1, math.ceil(cores - 1e-9))) if cores else 1
     return Prediction(
         workers=n_workers,
         makespan_s=makespan,

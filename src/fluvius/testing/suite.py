@@ -690,6 +690,36 @@ class SchedulerSuite:
         assert outcomes[1].values["ok"] == canonical(3.0)
         assert sorted(outcomes[2].failed) == ["slow_bad"]
 
+    # -- the node library's specialised calls ---------------------------------------------------
+    @pytest.mark.parametrize("policy", ["fail_fast", "isolate"])
+    def test_options_nodes_match_oracle(
+        self, scheduler_factory: Callable[[str], Scheduler], policy: ErrorPolicy
+    ) -> None:
+        """The options workload's nodes take the functions' specialised calls
+        (``node_call``); the oracle calls ``fn(*values, **params)``. Bit-identical values,
+        on ticks that reach every path: floats, ints, numpy floats, the domain's edges."""
+        import numpy as np
+
+        from fluvius.graph.spec import spec_to_graph
+        from fluvius.workloads import export_workload
+
+        params = {"underlyings": "2", "expiries": "2", "strikes": "3"}
+        graph = spec_to_graph(export_workload("options", params), origin="options")
+        spot, years, rate = "U000/spot", "U000/years/0", "U001/rate"
+        ticks: list[dict[str, Any]] = [
+            {spot: graph.spec(spot).value * 1.01},  # type: ignore[union-attr]
+            {spot: 250, "U001/strike/1": np.float64(210.5)},  # an int; a numpy float
+            {years: 0.0, rate: -0.0},  # at expiry: the limits and NaNs
+            {spot: math.nan, years: 0.25},
+            {spot: -1.0, "U001/spot": math.inf},  # outside the domain
+            {spot: 200.0, "U001/spot": 200.0, rate: 0.03},
+        ]
+        expected = run_oracle(graph, ticks, policy)
+        actual = _run(run_session(scheduler_factory(policy), graph, ticks))
+        for got, want in zip(actual, expected, strict=True):
+            assert_same_values(got.values, want.values)
+        assert actual == expected
+
     # -- stateful nodes ------------------------------------------------------------------------
     def test_stateful_sees_every_computation_once_in_order(
         self, scheduler_factory: Callable[[str], Scheduler]

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
 from fluvius.nodes.options import _scalar_bs
+from fluvius.nodes.options._node_calls import greek_node_call
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -408,3 +410,17 @@ def bs_rho(
     8.91
     """
     return _evaluate(_rho, _scalar_bs.rho, spot, strike, years, rate, vol, kind, dividend_yield)
+
+
+# Graph nodes call these with ``kind`` (and maybe ``dividend_yield``) fixed by their params:
+# the engine takes the call specialised on them (``_node_calls``, ``engine/plan.py``).
+for _fn, _scalar in (
+    (bs_price, _scalar_bs.price),
+    (bs_delta, _scalar_bs.delta),
+    (bs_gamma, _scalar_bs.gamma),
+    (bs_vega, _scalar_bs.vega),
+    (bs_theta, _scalar_bs.theta),
+    (bs_rho, _scalar_bs.rho),
+):
+    _fn.__dict__["node_call"] = partial(greek_node_call, _fn, _scalar)
+del _fn, _scalar

@@ -57,11 +57,13 @@ put), or no convergence.
 from __future__ import annotations
 
 import math
+from functools import partial
 from math import erfc, exp, floor, log, sqrt
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
+from fluvius.nodes.options._node_calls import implied_vol_node_call
 from fluvius.nodes.options._reasons import NOISE_ULPS, IVReason
 from fluvius.nodes.options._scalar_iv import (
     MILLS_ROUNDS,
@@ -451,3 +453,7 @@ def implied_vol(
     return solve_implied_vol(
         price, spot, strike, years, rate, kind, dividend_yield=dividend_yield
     ).vol
+
+
+# A graph node calls it with ``kind`` fixed by its params (``_node_calls``, ``engine/plan.py``).
+implied_vol.__dict__["node_call"] = partial(implied_vol_node_call, implied_vol)

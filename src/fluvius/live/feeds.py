@@ -502,13 +502,15 @@ class IexUdpFeed(_IexDecoding):
         feed = self.feed
         assert feed is not None
         report = feed.report
-        values_of, count = self.values_of, self.count
+        # every source the adapter makes is declared: its batch is the values (or empty)
+        values_of = self.adapter.batch if self._unfiltered else self.values_of
+        count = self.count
         taken: list[tuple[dict[str, Any], DatagramBatch]] = []
 
         def take(batch: DatagramBatch) -> bool:
             """Adapt each datagram as it is read; one that sets a source ends the drain."""
             values = values_of(batch)
-            if values is None:  # most datagrams set no declared source
+            if not values:  # most datagrams set no declared source
                 count(report)
                 return False
             taken.append((values, batch))

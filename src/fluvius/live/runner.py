@@ -364,7 +364,7 @@ class LiveRun:
         collector = IdleCollector()
         cycle_now, update_of, after = session.cycle_now, feed.update_of, self._after_cycle
         latency, clock = self.state.latency_ns, time.time_ns
-        trade_sources = frozenset(k for k in self.graph.source_keys if accumulates(k))
+        trade_sources = {k for k in self.graph.source_keys if accumulates(k)}
 
         def on_ready(pairs: list[tuple[dict[str, Any], Any]]) -> None:
             nonlocal traded
@@ -374,10 +374,10 @@ class LiveRun:
                 if len(pairs) == 1:  # one datagram: its own cycle, nothing to merge
                     values, batch = pairs[0]
                     cycle = values.copy()  # the update keeps the feed's values
-                    for key in traded:  # clear_trades, for declared sources
-                        if key not in cycle:
+                    last, traded = traded, trade_sources.intersection(cycle)
+                    for key in last:  # clear_trades (a feed's trade source holds trades)
+                        if key not in traded:
                             cycle[key] = ()
-                    traded = {k for k, v in cycle.items() if v and k in trade_sources}
                     result = cycle_now(cycle)
                     if clocked:  # the latency ends when the nodes are computed
                         latency.append(clock() - batch.recv_ns)

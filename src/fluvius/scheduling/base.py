@@ -240,7 +240,7 @@ class Session:
         """Store the batch's source values (all keys checked first); their ranks."""
         rank_of = self._source_rank
         try:
-            ranks = [rank_of[key] for key in batch]
+            ranks = list(map(rank_of.__getitem__, batch))
         except (KeyError, TypeError):
             raise self._not_a_source(batch) from None
         values = self.state.values

@@ -330,7 +330,7 @@ class DatagramAdapter:
             n = batch.kind_count("trade")
             trades = self._rows_of(batch, "trade", n) if n else []
         if quotes:
-            for row in _last_of_each(quotes):
+            for row in quotes if len(quotes) == 1 else _last_of_each(quotes):
                 symbol, quote_key, mid_key, _ = names(row[0]) or self._names(row[0])
                 out[quote_key] = _QUOTE(venue, symbol, *row[1:])
                 out[mid_key] = mid_of(row[4], row[6])  # bid_px, ask_px

@@ -256,18 +256,12 @@ class WorkerPool:
         tick, the parent's largest cost after pickling); what arrives later makes the
         next ``wait`` return at once.
         """
-        out, self._kept = self._kept, []
-        self._arrived = False
-        if self._queue:  # read by the loop's reader callbacks (see wait)
-            out += self._queue
-            self._queue = []
+        out = self._taken()
         if not read and self._loop is not None:
             for ch in self.channels:
                 if ch.pending:
                     ch.flush()
-            for wid in sorted(self._eof | self._exited):
-                out += [(wid, m) for m in self._drain(self.channels[wid])]
-                self._died(wid)
+            self._reap(out)
             return out
         for wid, ch in enumerate(self.channels):
             ch.flush()
@@ -299,6 +293,23 @@ class WorkerPool:
         """Put back messages a caller read but does not consume yet (the next poll
         returns them first): two replies read in one go must not lose the second."""
         self._kept = messages + self._kept
+
+    def _taken(self) -> list[tuple[int, Any]]:
+        """The messages put back with :meth:`keep`, then those the event loop's reader
+        callbacks read (see :meth:`wait`), taken from the pool's queues."""
+        out, self._kept = self._kept, []
+        self._arrived = False
+        if self._queue:
+            out += self._queue
+            self._queue = []
+        return out
+
+    def _reap(self, out: list[tuple[int, Any]]) -> None:
+        """Raise for a worker whose pipe reached EOF or whose process exited (seen by the
+        loop's callbacks), after adding to ``out`` what it wrote before it went."""
+        for wid in sorted(self._eof | self._exited):
+            out += [(wid, m) for m in self._drain(self.channels[wid])]
+            self._died(wid)
 
     def _drain(self, ch: Channel) -> list[Any]:
         with contextlib.suppress(EOFError):
@@ -340,14 +351,8 @@ class WorkerPool:
         ``spin_s``: first poll without sleeping for up to that long (within ``timeout_s``),
         so that a reply due soon is read the moment it is written, without the wake-up of
         a sleeping parent (``ProcessScheduler(spin_s=...)``)."""
-        out, self._kept = self._kept, []
-        self._arrived = False
-        if self._queue:  # read by the loop's reader callbacks before this wait
-            out += self._queue
-            self._queue = []
-        for wid in sorted(self._eof | self._exited):
-            out += [(wid, m) for m in self._drain(self.channels[wid])]
-            self._died(wid)
+        out = self._taken()
+        self._reap(out)
         if out:
             return out
         for ch in self.channels:

@@ -353,8 +353,9 @@ class LiveRun:
         its cycle. The usual case, one datagram, takes the short path: its values are the
         cycle's batch at once (no merge), the latency is stamped when the nodes are
         computed, and the feed's bookkeeping (health, lag: ``feed.update_of``) comes after
-        it. Several datagrams (a consumer that fell behind, :data:`~fluvius.feeds.iex.live.
-        EARLY_S`) are merged as in :func:`take_updates`. This task only waits for the end:
+        it. Several datagrams (a consumer that fell behind:
+        :data:`~fluvius.feeds.iex.live.EARLY_S`) are merged as in :func:`take_updates`.
+        This task only waits for the end:
         the feed closed (:meth:`stop`) or idle, or a cycle failed (raised here)."""
         pending: deque[FeedUpdate] = deque()
         conflates = session.source_conflates

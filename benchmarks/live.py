@@ -286,26 +286,33 @@ class _Probe:
 
     def wrap_feed(self, udp: Any) -> None:
         live, index, stamps, clock = udp.feed, self.index, self.stamps, time.time_ns
-        receive, adapt, width = live._receive, udp.adapt, len(self.STAGES)
+        receive, decode, take = live._receive, live.decoder.decode, live.on_batch
+        width = len(self.STAGES)
         limit = len(stamps) // width
 
         def timed_receive(data: bytes, recv_ns: int) -> None:
             read = clock()
-            receive(data, recv_ns)
-            decoded = clock()
             i = len(index)
             if i < limit:
                 index[recv_ns] = i
-                stamps[i * width : i * width + 3] = array("q", (recv_ns, read, decoded))
+                stamps[i * width : i * width + 2] = array("q", (recv_ns, read))
+            receive(data, recv_ns)
 
-        def timed_adapt(batch: Any, report: Any) -> Any:
-            out = adapt(batch, report)
+        def timed_decode(data: bytes, recv_ns: int) -> Any:
+            batch = decode(data, recv_ns)
+            i = index.get(recv_ns)
+            if i is not None:
+                stamps[i * width + 2] = clock()
+            return batch
+
+        def timed_take(batch: Any) -> Any:  # the feed adapts each datagram in on_batch
+            out = take(batch)
             i = index.get(batch.recv_ns)
             if i is not None:
                 stamps[i * width + 3] = clock()
             return out
 
-        live._receive, udp.adapt = timed_receive, timed_adapt
+        live._receive, live.decoder.decode, live.on_batch = timed_receive, timed_decode, timed_take
 
     def wrap_session(self, session: Any) -> None:
         _time_cycles(session, self._cycle)
@@ -404,7 +411,7 @@ class _TailProbe:
 
     def wrap_feed(self, udp: Any) -> None:
         live, index, rows, clock = udp.feed, self.index, self.rows, time.time_ns
-        receive, adapt, width = live._receive, udp.adapt, len(self.COLS)
+        receive, take, width = live._receive, live.on_batch, len(self.COLS)
         decode = live.decoder.decode
         limit = len(rows) // width
         usage, thread = resource.getrusage, resource.RUSAGE_THREAD
@@ -438,19 +445,19 @@ class _TailProbe:
             if recv_ns not in index:
                 self._last_done = clock()  # no event: nothing more to do for it
 
-        def timed_adapt(batch: Any, report: Any) -> Any:
+        def timed_take(batch: Any) -> Any:  # the feed adapts each datagram in on_batch
             i = index.get(batch.recv_ns)
             if i is not None:
                 rows[i * width + adapting_c] = clock()
-            out = adapt(batch, report)
+            out = take(batch)
             now = clock()
             if i is not None:
                 rows[i * width + adapted_c] = now
-            if out is None:
+            if not out:
                 self._last_done = now
             return out
 
-        live._receive, live.decoder.decode, udp.adapt = timed_receive, timed_decode, timed_adapt
+        live._receive, live.decoder.decode, live.on_batch = timed_receive, timed_decode, timed_take
 
     def wrap_session(self, session: Any) -> None:
         _time_cycles(session, self._mark)
@@ -621,6 +628,7 @@ async def _receive_probed(
     task = asyncio.create_task(run.run())
     await asyncio.wait_for(run.ready.wait(), 60)
     feed: Any = run.feeds[0]
+    assert feed.feed.on_batch is not None  # set by serve() before the run waits
     probe.wrap_feed(feed)
     gc.callbacks.append(probe.on_gc)
     try:

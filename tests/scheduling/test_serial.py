@@ -271,3 +271,54 @@ def test_start_up_begins_source_fed_async_nodes_before_the_sync_ones() -> None:
 
     assert asyncio.run(main())["use"] == 3.0
     assert events == ["query sent", "sync", "data back"]
+
+
+def test_cycle_now_keeps_the_checks_and_failures_of_cycle() -> None:
+    """The plain-call ``cycle_now`` (no coroutine) refuses what ``cycle`` refuses, with the
+    same errors, and applies nothing of a batch with an unknown key; a fail-fast failure
+    ends the run; isolate records it and goes on; a watched session gives the same values."""
+    from fluvius.errors import FluviusError, UnknownSourceError
+
+    def build() -> Graph:
+        g = GraphBuilder()
+        x = g.source("x", 1.0)
+        w = g.source("w", 0.0)
+        y = g.node("y", lambda v: 1.0 / v, x)
+        g.node("z", lambda v, u: v + u, y, w)
+        return g.build()
+
+    async def main() -> None:
+        fresh = SerialScheduler().session(build())
+        with pytest.raises(FluviusError, match="call start"):
+            fresh.cycle_now({"x": 2.0})
+        await fresh.aclose()
+
+        fast = SerialScheduler("fail_fast").session(build())
+        await fast.start()
+        with pytest.raises(UnknownSourceError, match="'y': it is a node, not a source"):
+            fast.cycle_now({"w": 5.0, "y": 1.0})
+        with pytest.raises(UnknownSourceError, match="'q': it is not in this graph"):
+            fast.cycle_now({"w": 5.0, "q": 1.0})
+        assert fast.value("w") == 0.0  # nothing applied
+        assert fast.cycle_now({"x": 4.0}).recomputed == 2
+        with pytest.raises(NodeError, match="division by zero"):
+            fast.cycle_now({"x": 0.0})
+        with pytest.raises(FluviusError, match="this run stopped when node 'y' failed"):
+            fast.cycle_now({"x": 1.0})
+        await fast.aclose()
+        with pytest.raises(FluviusError, match="session is closed"):
+            fast.cycle_now({"x": 1.0})
+
+        kept = SerialScheduler("isolate").session(build())
+        watched = SerialScheduler("isolate", watchdog_s=60.0).session(build())
+        for s in (kept, watched):
+            await s.start()
+        for v in (0.0, 2.0):
+            a, b = kept.cycle_now({"x": v}), watched.cycle_now({"x": v})
+            assert (a.index, a.recomputed, len(a.errors)) == (b.index, b.recomputed, len(b.errors))
+            assert kept.values() == watched.values()
+            assert list(kept.failed) == list(watched.failed) == (["y", "z"] if v == 0 else [])
+        for s in (kept, watched):
+            await s.aclose()
+
+    asyncio.run(main())

@@ -307,11 +307,9 @@ class DatagramAdapter:
         return found
 
     def _rows_of(self, batch: DatagramBatch, kind: str, n: int) -> list[tuple[Any, ...]]:
-        """The wanted rows of the datagram's ``n`` rows of ``kind``: with declared symbols,
-        only their rows are read (each row's symbol compared in place, no numpy); with every
-        symbol, a few rows without numpy."""
-        if self._wanted is not None:
-            return batch.raw_rows_of(kind, self._wanted)
+        """Every row of the datagram's ``n`` rows of ``kind`` (every symbol is wanted): a few
+        rows without numpy. (With declared symbols :meth:`batch` reads only their rows,
+        each row's symbol compared in place: ``DatagramBatch.raw_rows_of``.)"""
         if n <= _FEW:
             return batch.raw_rows(kind)
         rows: list[tuple[Any, ...]] = batch.rows(kind).tolist()
@@ -321,19 +319,24 @@ class DatagramAdapter:
         """The source batch of one datagram (empty when it has no wanted quote or trade)."""
         out: dict[str, Any] = {}
         venue = batch.venue
-        names = self._names
-        n = batch.kind_count("quote")
-        if n:
-            rows = self._rows_of(batch, "quote", n)
-            for row in _last_of_each(rows):
-                symbol, quote_key, mid_key, _ = names(row[0])
+        names = self._keys.get  # the declared symbols' names are made up front
+        wanted = self._wanted
+        if wanted is not None:  # the live path: few calls (its code runs cold after a gap)
+            quotes = batch.raw_rows_of("quote", wanted)
+            trades = batch.raw_rows_of("trade", wanted)
+        else:
+            n = batch.kind_count("quote")
+            quotes = self._rows_of(batch, "quote", n) if n else []
+            n = batch.kind_count("trade")
+            trades = self._rows_of(batch, "trade", n) if n else []
+        if quotes:
+            for row in quotes if len(quotes) == 1 else _last_of_each(quotes):
+                symbol, quote_key, mid_key, _ = names(row[0]) or self._names(row[0])
                 out[quote_key] = _QUOTE(venue, symbol, *row[1:])
                 out[mid_key] = mid_of(row[4], row[6])  # bid_px, ask_px
-        n = batch.kind_count("trade")
-        if n:
-            rows = self._rows_of(batch, "trade", n)
-            for row in rows:
-                symbol, _, _, trade_key = names(row[0])
+        if trades:
+            for row in trades:
+                symbol, _, _, trade_key = names(row[0]) or self._names(row[0])
                 trade = (_TRADE(venue, symbol, *row[1:]),)
                 old = out.get(trade_key)
                 out[trade_key] = trade if old is None else old + trade

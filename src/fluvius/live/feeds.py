@@ -268,21 +268,40 @@ class _IexDecoding:
 
     def adapt(self, batch: DatagramBatch, report: DecodeReport) -> FeedUpdate | None:
         """The update of one decoded datagram (None when it sets no declared source)."""
+        values = self.values_of(batch)
+        if values is None:
+            self.count(report)
+            return None
+        return self.finish(values, batch, report)
+
+    def values_of(self, batch: DatagramBatch) -> dict[str, Any] | None:
+        """The declared source values one decoded datagram sets (None: it sets none); no
+        bookkeeping (:meth:`count`, :meth:`finish`)."""
+        out = self.adapter.batch(batch)
+        if not out:
+            return None
+        if self._unfiltered:
+            return out
+        sources = self.sources
+        values = {k: v for k, v in out.items() if k in sources}
+        return values or None
+
+    def count(self, report: DecodeReport) -> None:
+        """Bring the health's counts up to the decoder's report; log new sequence gaps."""
         health = self.health
         health.datagrams = report.datagrams
         health.messages = report.messages
         if report.gap_count != self._gaps:
             self._log_gaps(report)
-        out = self.adapter.batch(batch)
-        if not out:
-            return None
-        if self._unfiltered:
-            values = out
-        else:
-            sources = self.sources
-            values = {k: v for k, v in out.items() if k in sources}
-            if not values:
-                return None
+
+    def finish(
+        self, values: dict[str, Any], batch: DatagramBatch, report: DecodeReport
+    ) -> FeedUpdate:
+        """The update of ``values`` (:meth:`values_of` of ``batch``): health counts, the
+        exchange time of its newest event, the feed's lag (logged when it first exceeds
+        ``lag_warn_s``)."""
+        self.count(report)
+        health = self.health
         ts = 0
         for v in values.values():
             if type(v) is float:  # a mid: no time of its own
@@ -466,12 +485,16 @@ class IexUdpFeed(_IexDecoding):
 
     async def serve(
         self,
-        on_updates: Callable[[list[FeedUpdate]], None],
+        on_ready: Callable[[list[tuple[dict[str, Any], DatagramBatch]]], None],
         on_idle: Callable[[], None] | None = None,
     ) -> None:
-        """Hand the updates of each socket wake-up to ``on_updates``, called in the socket
-        callback (no task in between: ``fluvius live`` runs the cycle there); ``on_idle`` is
-        called there when the socket is found empty after them
+        """Hand each socket wake-up's datagrams that set a declared source to ``on_ready``,
+        called in the socket callback (no task in between: ``fluvius live`` runs the cycle
+        there), as ``(values, batch)`` pairs: the source values (:meth:`values_of`) and the
+        decoded datagram. Nothing else is done before: the consumer applies the values
+        first, then makes each pair's :class:`FeedUpdate` with :meth:`update_of` (health, lag),
+        so that bookkeeping is not in the datagram's path. ``on_idle`` is called there when
+        the socket is found empty after them
         (:attr:`~fluvius.feeds.iex.live.LiveFeed.on_idle`), and at least every
         :attr:`KERNEL_CHECK_S` seconds. Return when the feed is closed or idle (``idle=``),
         raise its error when it fails. Health is kept as by :meth:`updates`."""
@@ -479,21 +502,25 @@ class IexUdpFeed(_IexDecoding):
         feed = self.feed
         assert feed is not None
         report = feed.report
-        adapted: list[FeedUpdate] = []
+        # every source the adapter makes is declared: its batch is the values (or empty)
+        values_of = self.adapter.batch if self._unfiltered else self.values_of
+        count = self.count
+        taken: list[tuple[dict[str, Any], DatagramBatch]] = []
 
         def take(batch: DatagramBatch) -> bool:
             """Adapt each datagram as it is read; one that sets a source ends the drain."""
-            update = self.adapt(batch, report)
-            if update is None:  # most datagrams set no declared source
+            values = values_of(batch)
+            if not values:  # most datagrams set no declared source
+                count(report)
                 return False
-            adapted.append(update)
+            taken.append((values, batch))
             return True
 
         def ready() -> None:
-            if adapted:
-                updates = adapted.copy()
-                adapted.clear()
-                on_updates(updates)
+            if taken:
+                pairs = taken.copy()
+                taken.clear()
+                on_ready(pairs)
 
         feed.on_batch = take
         feed.on_ready = ready
@@ -508,8 +535,15 @@ class IexUdpFeed(_IexDecoding):
             await feed.until_done(self.idle_s, tick_s=self.KERNEL_CHECK_S, on_tick=tick)
         finally:
             feed.on_ready = feed.on_idle = feed.on_batch = None
+            self.count(report)
             self.check_drops()
             self.health.ended = True
+
+    def update_of(self, values: dict[str, Any], batch: DatagramBatch) -> FeedUpdate:
+        """The update of a pair :meth:`serve` handed over (:meth:`finish`)."""
+        feed = self.feed
+        assert feed is not None
+        return self.finish(values, batch, feed.report)
 
     def poll(self) -> list[FeedUpdate]:
         """The updates of every datagram received and not consumed yet (never waits)."""

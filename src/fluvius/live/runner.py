@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
 from fluvius.errors import FluviusError
-from fluvius.feeds.adapter import clear_trades, merge_tick
+from fluvius.feeds.adapter import accumulates, clear_trades, merge_tick
 from fluvius.graph.dag import Graph
 from fluvius.graph.spec import load_graph
 from fluvius.live._gc import IdleCollector
@@ -229,6 +229,7 @@ class LiveRun:
         self.ready = asyncio.Event()
         """Set once the graph has started and the feeds are open (a UDP feed's port bound)."""
         self._stop = asyncio.Event()
+        self._stopped = False  # self._stop is set (read in the socket callback)
         self._ended_by = ""
         self._inbox: Inbox[FeedUpdate] | None = None
         keys = self.graph.keys
@@ -274,6 +275,7 @@ class LiveRun:
         """End the run after the current cycle (safe from signal handlers and other tasks)."""
         if not self._ended_by:
             self._ended_by = reason
+        self._stopped = True
         self._stop.set()
         if self._inbox is not None:
             self._inbox.wake()
@@ -347,9 +349,13 @@ class LiveRun:
     async def _run_direct(self, session: Session, feed: Any) -> None:
         """Live mode, one feed that calls back (UDP) and a session that runs inline (serial,
         no async node): the cycle runs in the socket callback as soon as the feed has read a
-        datagram that sets a source, with the updates read since the last cycle (merged as
-        in :func:`take_updates`; in practice that one datagram's); no task and no
-        event-loop step between a datagram and its cycle. This task only waits for the end:
+        datagram that sets a source; no task and no event-loop step between a datagram and
+        its cycle. The usual case, one datagram, takes the short path: its values are the
+        cycle's batch at once (no merge), the latency is stamped when the nodes are
+        computed, and the feed's bookkeeping (health, lag: ``feed.update_of``) comes after
+        it. Several datagrams (a consumer that fell behind:
+        :data:`~fluvius.feeds.iex.live.EARLY_S`) are merged as in :func:`take_updates`.
+        This task only waits for the end:
         the feed closed (:meth:`stop`) or idle, or a cycle failed (raised here)."""
         pending: deque[FeedUpdate] = deque()
         conflates = session.source_conflates
@@ -357,25 +363,40 @@ class LiveRun:
         traded: set[str] = set()
         failure: list[BaseException] = []
         collector = IdleCollector()
+        cycle_now, update_of, after = session.cycle_now, feed.update_of, self._after_cycle
+        latency, clock = self.state.latency_ns, time.time_ns
+        trade_sources = {k for k in self.graph.source_keys if accumulates(k)}
 
-        def on_updates(updates: list[FeedUpdate]) -> None:
+        def on_ready(pairs: list[tuple[dict[str, Any], Any]]) -> None:
             nonlocal traded
-            if failure or self._stop.is_set():
+            if failure or self._stopped:
                 return  # the run is ending: what arrives now is not applied
-            pending.extend(updates)
             try:
-                while pending:
-                    batch, used = take_updates(pending, conflates)
-                    traded = clear_trades(batch, traded)
-                    result = session.cycle_now(batch)
-                    self._after_cycle(session, result, batch, used, clocked=clocked)
+                if len(pairs) == 1:  # one datagram: its own cycle, nothing to merge
+                    values, batch = pairs[0]
+                    cycle = values.copy()  # the update keeps the feed's values
+                    last, traded = traded, trade_sources.intersection(cycle)
+                    for key in last:  # clear_trades (a feed's trade source holds trades)
+                        if key not in traded:
+                            cycle[key] = ()
+                    result = cycle_now(cycle)
+                    if clocked:  # the latency ends when the nodes are computed
+                        latency.append(clock() - batch.recv_ns)
+                    after(session, result, cycle, [update_of(values, batch)], clocked=False)
+                else:
+                    pending.extend(update_of(values, batch) for values, batch in pairs)
+                    while pending:
+                        merged, used = take_updates(pending, conflates)
+                        traded = clear_trades(merged, traded)
+                        result = cycle_now(merged)
+                        after(session, result, merged, used, clocked=clocked)
                 collector.busy()  # a feed that is never idle still collects
             except BaseException as exc:  # raised by the waiting task, not the event loop's
                 failure.append(exc)
                 feed.close()
 
         with collector:  # garbage collected between datagrams, not in their path
-            await feed.serve(on_updates, collector.idle)
+            await feed.serve(on_ready, collector.idle)
         self._gc_collections = collector.collections
         if failure:
             raise failure[0]

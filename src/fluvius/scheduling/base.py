@@ -106,6 +106,7 @@ class Session:
         """Wall time of creating worker processes or a cluster for this session (0 when
         it runs on existing ones, or in this process)."""
         self.spawn_wait_seconds = 0.0  # the part of start() spent waiting for new workers
+        self._source_rank = {key: self.graph.index[key] for key in graph.source_keys}
         self._broken: FluviusError | None = None
         self._closed = False
         self._watch = self._make_watch()
@@ -236,23 +237,30 @@ class Session:
         raise NotImplementedError
 
     def _apply_batch(self, batch: Mapping[str, Any]) -> frozenset[int]:
+        """Store the batch's source values (all keys checked first); their ranks."""
+        rank_of = self._source_rank
+        try:
+            ranks = list(map(rank_of.__getitem__, batch))
+        except (KeyError, TypeError):
+            raise self._not_a_source(batch) from None
+        values = self.state.values
+        for r, value in zip(ranks, batch.values(), strict=True):
+            values[r] = value
+        return frozenset(ranks)
+
+    def _not_a_source(self, batch: Mapping[str, Any]) -> UnknownSourceError:
+        """The error of the first key of ``batch`` that is not a source of this graph."""
         index = self.graph.index
-        is_source = self.plan.is_source
-        ranks = []
         for key in batch:
             r = index.get(key)
-            if r is None or not is_source[r]:
+            if r is None or not self.plan.is_source[r]:
                 what = (
                     "a node, not a source"
                     if r is not None
                     else f"not in this graph{did_you_mean(key, self.graph.source_keys)}"
                 )
-                raise UnknownSourceError(f"cannot set {key!r}: it is {what}")
-            ranks.append(r)
-        values = self.state.values
-        for r, value in zip(ranks, batch.values(), strict=True):
-            values[r] = value
-        return frozenset(ranks)
+                return UnknownSourceError(f"cannot set {key!r}: it is {what}")
+        raise AssertionError("every key of the batch is a source")  # pragma: no cover
 
     def _make_watch(self) -> Watchdog | None:
         """The watchdog thread of an in-process session (None when nothing is watched)."""
@@ -277,12 +285,17 @@ class Session:
             if stopped and not isinstance(exc, KeyboardInterrupt | SystemExit):
                 assert watch is not None
                 raise self._timed_out(watch, exc) from None
-            if isinstance(exc, NodeError | CycleTimeoutError):
-                self._broken = exc
-            elif isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
-                log.warning("cycle %d interrupted; running: %s", index, self._running_at(exc))
+            self._note_failure(exc, index)
             raise
         return result
+
+    def _note_failure(self, exc: BaseException, index: int) -> None:
+        """A cycle raised ``exc``: a node's failure (fail-fast) ends the run; an
+        interruption logs what was running."""
+        if isinstance(exc, NodeError | CycleTimeoutError):
+            self._broken = exc
+        elif isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+            log.warning("cycle %d interrupted; running: %s", index, self._running_at(exc))
 
     def _timed_out(self, watch: Watchdog, exc: BaseException) -> CycleTimeoutError:
         if isinstance(exc, asyncio.CancelledError | BaseExceptionGroup):

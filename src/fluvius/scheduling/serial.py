@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.cycle import compute_cycle, compute_startup, first_error, start_cycle
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
@@ -37,6 +37,8 @@ from fluvius.scheduling._driver import CycleDriver, begin_async, source_fed_asyn
 from fluvius.scheduling.base import ProgressCallback, Session, check_seconds
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from fluvius.graph.dag import Graph
 
 __all__ = ["SerialScheduler", "SerialSession"]
@@ -126,6 +128,28 @@ class SerialSession(Session):
     @property
     def runs_inline(self) -> bool:
         return not self.plan.has_async
+
+    def cycle_now(self, batch: Mapping[str, Any]) -> CycleResult:
+        """:meth:`cycle` run at once (no async node), as a plain call: no coroutine, and the
+        per-cycle checks reduced to one test, on the live UDP path (receive -> cycle end).
+        A watched session (``watchdog_s``, ``cycle_timeout_s``) or one that cannot run
+        takes the general path, which says why."""
+        if self._watch is not None or self._broken is not None or self._closed:
+            return super().cycle_now(batch)
+        if not self.started or self.plan.has_async:
+            return super().cycle_now(batch)  # raises: not started, or it would await
+        changed = self._apply_batch(batch)
+        state = self.state
+        state.cycles += 1
+        t0 = time.perf_counter()
+        try:
+            n, errors = compute_cycle(self.plan, state, changed, self.policy, self.worker_name)
+        except BaseException as exc:
+            self._note_failure(exc, state.cycles)
+            raise
+        seconds = time.perf_counter() - t0
+        self.busy_seconds += seconds
+        return CycleResult(state.cycles, n, seconds, tuple(errors) if errors else ())
 
     async def _start(self, progress: ProgressCallback | None) -> CycleResult:
         plan = self.plan

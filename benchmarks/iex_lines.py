@@ -4,14 +4,15 @@ Usage::
 
     python benchmarks/iex_lines.py [--rev REV]
 
-Per module: raw lines (``wc -l``) and code lines (not blank, not a ``#`` comment line;
-docstrings count as code). ``--rev`` counts a git revision's files instead of the work
-tree (a module missing there counts 0).
+Per module: raw lines (``wc -l``), code lines (not blank, not a ``#`` comment line;
+docstrings count as code) and logic lines (code lines outside docstrings). ``--rev``
+counts a git revision's files instead of the work tree (a module missing there counts 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import subprocess
 from pathlib import Path
 
@@ -41,28 +42,34 @@ def text(module: str, rev: str | None) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def counts(source: str | None) -> tuple[int, int]:
-    """(raw lines, code lines) of a source text."""
+def counts(source: str | None) -> tuple[int, int, int]:
+    """(raw lines, code lines, logic lines) of a source text."""
     if source is None:
-        return 0, 0
+        return 0, 0, 0
     lines = source.splitlines()
-    code = [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
-    return len(lines), len(code)
+    doc: set[int] = set()  # the line numbers of module, class and function docstrings
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            first = body[0]
+            if isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                doc.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    code = [i for i, s in enumerate((line.strip() for line in lines), 1) if s and s[0] != "#"]
+    return len(lines), len(code), len([i for i in code if i not in doc])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rev", help="a git revision (default: the work tree)")
     args = parser.parse_args()
-    total = [0, 0]
-    print(f"{'module':32} {'wc -l':>6} {'code':>6}")
+    total = [0, 0, 0]
+    print(f"{'module':32} {'wc -l':>6} {'code':>6} {'logic':>6}")
     for group, modules in (("core", CORE), ("with containers", CONTAINERS)):
         for module in modules:
-            raw, code = counts(text(module, args.rev))
-            total[0] += raw
-            total[1] += code
-            print(f"{module:32} {raw:6d} {code:6d}")
-        print(f"{'= ' + group:32} {total[0]:6d} {total[1]:6d}")
+            found = counts(text(module, args.rev))
+            total = [t + f for t, f in zip(total, found, strict=True)]
+            print(f"{module:32} {found[0]:6d} {found[1]:6d} {found[2]:6d}")
+        print(f"{'= ' + group:32} {total[0]:6d} {total[1]:6d} {total[2]:6d}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import gc
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,7 +32,7 @@ __all__ = ["app"]
 PROGRESS_MIN_BYTES = 32 << 20  # smaller files decode before a bar would help
 
 
-def _process_settings() -> None:
+def _process_settings(*, arrow: bool = False) -> None:
     """Settings of this process's libraries that suit decoding; explicit ones are kept.
 
     * numpy's OpenBLAS gets one thread: decoding does no linear algebra, and OpenBLAS
@@ -40,10 +40,11 @@ def _process_settings() -> None:
       2-core machine, taken from the threads that decode and write Parquet);
     * Arrow allocates with malloc rather than mimalloc, which keeps freed pages: about
       30 MB less peak memory writing Parquet, at the same speed;
-    * the decoder's modules (numpy, pyarrow, the event classes) are imported with the
-      garbage collector off, then frozen: their objects all live to the end, and
-      collecting them over and over while they load cost about 10 ms of CPU, 3% of a
-      whole ``iex decode`` of a million messages;
+    * the decoder's modules (numpy, the event classes; pyarrow and its Parquet writer
+      with ``arrow``) are imported with the garbage collector off, then frozen: their
+      objects all live to the end, and collecting them over and over while they load
+      (and, for pyarrow's, again in every full collection of the run) cost about 10 ms
+      of CPU, 3% of a whole ``iex decode`` of a million messages;
     * glibc's malloc keeps the memory freed by a row group for the next ones
       (:func:`_reuse_freed_memory`).
     """
@@ -56,6 +57,10 @@ def _process_settings() -> None:
         gc.disable()
         try:
             import fluvius.feeds.iex.export  # noqa: F401  (loaded here, used by the command)
+
+            if arrow:
+                with suppress(ImportError):  # a pyarrow without it: export falls back
+                    import pyarrow._parquet  # noqa: F401  (the writer of export._parquet_writer)
         finally:
             gc.freeze()
             gc.enable()
@@ -268,7 +273,7 @@ def decode(
 ) -> None:
     """Decode capture FILE into unified market events (JSON Lines or Parquet)."""
     with user_errors(_verbose(ctx)):
-        _process_settings()
+        _process_settings(arrow=fmt is Format.parquet)
         from fluvius.feeds.iex.export import check_kinds, write_jsonl, write_parquet
         from fluvius.feeds.iex.report import DecodeReport
 

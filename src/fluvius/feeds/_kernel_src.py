@@ -1,24 +1,15 @@
 """The IEX decoder's compiled loops as plain Python (numba compiles them; see ``_kernels``).
 
-Design note
------------
-These functions are written in the subset of Python and numpy that numba compiles (no
-objects, only arrays and integers). :mod:`fluvius.feeds._kernels` loads them compiled
-(ahead of time, else just in time); run as plain Python they are correct but very slow,
-so nothing calls them uncompiled. Two kernels:
-
-* ``survey``: the walk of a chunk's packet records (classic pcap records or pcapng packet
-  blocks) to its IEX-TP segments: frames, UDP payloads, segment headers
-  (:mod:`fluvius.feeds.iex.batch`; the file headers are read in Python, by
-  :mod:`fluvius.feeds._capture`);
-* ``decode_rows``: **the** decoder kernel, over N segments. It checks that each segment is
-  *clean* (its Message Count blocks fill its payload exactly, every message of a
-  documented type and at least its documented length) and writes each message's event
-  row, laid out as :func:`fluvius.feeds.events.dtype_of`, by interpreting its type's
-  field program (:func:`fluvius.feeds.iex._layout.programs`, frozen into the machine code
-  as constants). It stops at the first segment that is not clean: the caller hands that
-  one to the reference decoder, which words its problems. The batch decoder calls it on a
-  chunk's segments, the live decoder on one datagram (N = 1) in a reused workspace.
+Design note (the whole core: docs/reference/iex.md, "The decoder core")
+-----------------------------------------------------------------------
+Written in the subset of Python and numpy that numba compiles; run uncompiled they are
+correct but very slow, so nothing calls them so. ``survey`` walks a chunk's packet
+records (pcap records or pcapng packet blocks; the file headers are read in Python by
+:mod:`fluvius.feeds._capture`) to its IEX-TP segments. ``decode_rows`` is **the** decoder
+kernel, over N segments: it checks that each is *clean* and writes each message's row
+(:func:`fluvius.feeds.events.dtype_of`) by interpreting its type's field program
+(:func:`fluvius.feeds.iex._layout.programs`, frozen in as constants); it stops at the
+first segment that is not clean, which the caller hands to the reference decoder.
 """
 
 # mypy: ignore-errors
@@ -30,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from fluvius.feeds.events import IEX_PRICE_FACTOR
-from fluvius.feeds.iex._layout import BIT0, COPY, PRICE, SECONDS, TEXT, programs
+from fluvius.feeds.iex._layout import BIT0, CHECK, COPY, PRICE, SECONDS, TEXT, WRITE, programs
 from fluvius.feeds.iex.deep import PLU_BUY
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID
 
@@ -83,10 +74,7 @@ for _code in range(len(DOC)):
             break
 LEFT = LEFT[:_free]
 
-CHECK, WRITE, BOTH = 0, 1, 2
-"""``decode_rows`` modes: check and count; write at given places; both, rows packed."""
-RES = NKINDS + 1
-"""``res`` entries: rows per kind, then long messages."""
+RES = _P.res
 
 
 def decode_rows(

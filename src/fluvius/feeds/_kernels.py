@@ -1,29 +1,16 @@
 """The IEX decoder's compiled kernels (``survey``, ``decode_rows``): built at install, loaded.
 
-Design note
------------
-The kernels' source is :mod:`fluvius.feeds._kernel_src`; the batch decoder
-(:mod:`fluvius.feeds.iex.batch`) and the live decoder (:mod:`fluvius.feeds.iex.datagram`)
-call them through :func:`kernels`, which finds their machine code, fastest first:
-
-1. an **ahead-of-time compiled** extension module (``numba.pycc``): loading it needs
-   neither numba nor LLVM, so a short command does not pay numba's import (~0.3 s of CPU)
-   nor a first compilation (tens of seconds). It is looked for next to this file, where
-   the package's build hook (``hatch_build.py``, run by ``pip install .`` and ``pip
-   install -e .``) puts it, then in :func:`cache_dir` (``$FLUVIUS_CACHE_DIR``, else
-   ``$XDG_CACHE_HOME/fluvius``, else ``~/.cache/fluvius``), where ``python -m
-   fluvius.feeds._kernels`` builds it. A command that finds neither (no C compiler at
-   install, an edited kernel) starts that build in a detached background process, once
-   per cache directory (:func:`build_in_background`; ``FLUVIUS_AOT_BUILD=0`` turns it off);
-2. **just in time** (``numba.njit(cache=True)``) meanwhile: numba's import on every run,
-   the compilation on the first (numba's on-disk cache).
-
-:func:`kernels` returns None without numba or with ``FLUVIUS_NUMBA=0``: the decoders then
-use the reference decoder (:mod:`fluvius.feeds.iex.reference`) for everything;
-``FLUVIUS_NUMBA=jit`` skips the ahead-of-time module. The module's name hashes the kernel
-source, the field programs it freezes, the interpreter, numpy's major version (its ABI)
-and the CPU, so a stale build is never loaded. Array arguments use numba's any-layout
-types (``[:]``): strided views (unaligned ``u4``/``u8`` views at every byte offset) pass.
+Design note (docs/reference/iex.md, "Compiled kernels: built at install")
+------------------------------------------------------------------------
+:func:`kernels` finds the machine code of :mod:`fluvius.feeds._kernel_src`, fastest first:
+the **ahead-of-time** module (``numba.pycc``; loading it imports neither numba nor LLVM),
+next to this file (put there by ``hatch_build.py`` at install) or in :func:`cache_dir`;
+else **just in time** (``numba.njit(cache=True)``), while a detached background process
+builds the module for the next commands (:func:`build_in_background`, once, under a lock;
+``FLUVIUS_AOT_BUILD=0`` turns it off); else None (no numba, ``FLUVIUS_NUMBA=0``): the
+reference decoder does everything. ``FLUVIUS_NUMBA=jit`` skips the module. Its name
+hashes everything its machine code depends on (:func:`module_path`), so a stale build is
+never loaded. Array arguments use any-layout types (``[:]``): unaligned strided views pass.
 """
 
 from __future__ import annotations

@@ -545,12 +545,20 @@ def _bytes_to_arrow_dictionary(col: np.ndarray[Any, np.dtype[Any]], *, code: boo
 
     col = np.ascontiguousarray(col)
     width = col.dtype.itemsize
+    # hashed as unsigned integers of the same width where there is one: Arrow's integer
+    # hash table is 2-4 times faster than its byte-string one (no memcmp per probe)
+    as_int = _UINT_OF_WIDTH.get(width)
+    typ = pa.binary(width) if as_int is None else getattr(pa, as_int)()
+    values = pa.Array.from_buffers(typ, len(col), [None, pa.py_buffer(col)])
+    encoded = _call("dictionary_encode", values)
+    d = encoded.dictionary
     fixed = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(width), len(col), [None, pa.py_buffer(col)]
+        pa.binary(width), len(d), [None, d.buffers()[1]], offset=d.offset
     )
-    encoded = _call("dictionary_encode", fixed)
-    indices = encoded.indices  # int32, the schema's index type
-    return pa.DictionaryArray.from_arrays(indices, _fixed_to_strings(encoded.dictionary, code))
+    return pa.DictionaryArray.from_arrays(encoded.indices, _fixed_to_strings(fixed, code))
+
+
+_UINT_OF_WIDTH = {1: "uint8", 2: "uint16", 4: "uint32", 8: "uint64"}  # Arrow type names
 
 
 def _fixed_to_strings(fixed: pa.FixedSizeBinaryArray, code: bool) -> pa.Array:

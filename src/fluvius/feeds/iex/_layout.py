@@ -122,6 +122,8 @@ def convert(conv: Conv, value: Any) -> Any:
 
 COPY, PRICE, SECONDS, TEXT, BIT0 = 0, 1, 2, 3, 4
 """The conversions of a field program row (the kernel branches on these numbers)."""
+CHECK, WRITE, BOTH = 0, 1, 2
+"""The kernel ``decode_rows``' modes: check and count; write at given places; both, rows packed."""
 _CONV_CODE = {Conv.PRICE: PRICE, Conv.SECONDS: SECONDS, Conv.TEXT: TEXT, Conv.BIT0: BIT0}
 
 
@@ -140,6 +142,11 @@ class Programs:
     seq_at: NDArray[np.int64]  # kind → row offset of seq
     side_at: NDArray[np.int64]  # kind → row offset of the PLU side, -1 = none
     partial: NDArray[np.int64]  # code → 1 when its program leaves row bytes unwritten
+
+    @property
+    def res(self) -> int:
+        """The entries of ``decode_rows``' counts: rows per kind, then long messages."""
+        return len(self.kinds) + 1
 
     def arrays(self) -> list[NDArray[np.int64]]:
         """Every table (what the compiled kernel freezes into its machine code)."""

@@ -1,38 +1,18 @@
 """The batch IEX decoder: whole captures to event rows, capture chunks → the decoder kernel.
 
-Design note
------------
-The capture is read in chunks (:func:`fluvius.feeds._capture.iter_chunks`, one
-reused buffer; :data:`DECODE_CHUNK_BYTES` in :func:`decode_capture`, small enough that a
-chunk is still in the CPU caches for its second pass). Per chunk:
-
-1. the ``survey`` kernel walks the chunk's packet records (classic pcap records or pcapng
-   packet blocks, with the rules of the readable walk :func:`fluvius.feeds._capture.records`
-   and of :func:`fluvius.feeds.net.udp_payload` per frame, and the reference decoder's
-   segment rules per datagram) to its IEX-TP segments: one column of an int64 table per
-   segment (rows :data:`OFF` ... :data:`NEXT`: whether a segment continues the one before
-   it in order) and counts of frames and datagrams for the report;
-2. ``decode_rows`` (:mod:`fluvius.feeds._kernel_src`, the kernel the live decoder uses too)
-   checks the segments and counts rows per kind up to the first segment that is not clean;
-   the sequence tracker (:class:`~fluvius.feeds.iex.transport.SequenceTracker`, two
-   comparisons when the segments continue one stream in order) says which leading
-   duplicates to drop, and the run's messages are counted in the report;
-3. a segment that is not clean (damaged, cut short, an empty, short or undocumented
-   message) goes alone to the reference decoder (:mod:`fluvius.feeds.iex.reference`),
-   which words its problems and fills the report; its events become rows
-   (:func:`~fluvius.feeds.events.events_to_array`) and the kernel's check resumes after
-   it. Steps 2 and 3 go through the chunk in file order, so the tracker and the report
-   see the segments in order;
-4. once the chunk's rows per kind are known, one buffer takes them all: the kernel writes
-   each clean run's rows in place and the reference decoder's rows are copied in between,
-   rows of a kind adjacent in file order (one :class:`Arena` per capture in
-   :func:`decode_capture`, so the capture's rows of a kind are one view, not a join). A
-   damaged chunk costs one allocation, like a clean one, not one per run of clean
-   segments.
-
-Without the kernels (numba missing, ``FLUVIUS_NUMBA=0`` or ``use_numba=False``) every
-datagram goes to the reference decoder: the same rows and report, at its speed. The tests
-check both against the reference decoder's events on random and damaged captures.
+Design note (the whole core: docs/reference/iex.md, "The decoder core")
+-----------------------------------------------------------------------
+Per chunk of the capture (:func:`fluvius.feeds._capture.iter_chunks`, one reused buffer):
+the ``survey`` kernel lists its IEX-TP segments (one column of an int64 table per segment,
+rows :data:`OFF` ... :data:`NEXT`); ``decode_rows`` checks and counts clean runs of them,
+in file order, the sequence tracker dropping leading duplicates (two comparisons when a
+run continues one stream in order); each segment that is not clean goes alone to the
+reference decoder, which words its problems and fills the report. Then one buffer takes
+all the chunk's rows, a region per kind: the kernel writes each clean run's rows in
+place, the reference decoder's are copied in between (one :class:`Arena` per capture in
+:func:`decode_capture`, so a kind's rows are one view, not a join). Without the kernels
+(numba missing, ``FLUVIUS_NUMBA=0``, ``use_numba=False``) the reference decoder does
+everything, on the readable walk's records: the same rows and report, at its speed.
 """
 
 from __future__ import annotations
@@ -53,10 +33,9 @@ from fluvius.feeds._capture import (
     strided_view,
 )
 from fluvius.feeds._inflate import WHOLE_BYTES
-from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import KINDS, EventBatch, dtype_of
-from fluvius.feeds.iex._layout import programs
+from fluvius.feeds.iex._layout import CHECK, WRITE, programs
 from fluvius.feeds.iex.reference import SegmentDecoder, decode_records, rows_of
 from fluvius.feeds.iex.report import DecodeReport
 from fluvius.feeds.iex.transport import (
@@ -95,13 +74,12 @@ DECODE_CHUNK_BYTES = 4 << 20
 and the fill of its rows (16 MiB chunks decoded 16-27% slower here) and the buffer is small
 next to the rows. :func:`iter_capture_batches` keeps :data:`CHUNK_BYTES` unless told."""
 
-CHECK, WRITE = 0, 1  # decode_rows' modes
 _P = programs()
 _NK = len(_P.kinds)
 _INDEX = {kind: i for i, kind in enumerate(_P.kinds)}
 _U2, _U4, _U8 = np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8")
 _NONE1, _NONE4, _NONE8 = np.zeros(8, np.uint8), np.zeros(1, np.uint32), np.zeros(1, np.uint64)
-_NO_RES = np.zeros(RES, np.int64)  # decode_rows' WRITE mode does not count
+_NO_RES = np.zeros(_P.res, np.int64)  # decode_rows' WRITE mode does not count
 _NONE, _NO_FACTORS = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
 # survey's counts per chunk, by index
 USED, WHY, RECORDS, TRUNC_RECORDS, NON_ETHERNET, NON_UDP, DATAGRAMS = range(7)
@@ -281,7 +259,7 @@ class BatchDecoder:
             return {}
         a = _views(sv.buf)
         drop = np.zeros(n, dtype=np.int64)
-        res = np.zeros(RES, dtype=np.int64)
+        res = np.zeros(_P.res, dtype=np.int64)
         none = (_NONE1, _NONE4, _NONE8, res, res)
         # pass 1, in file order: the clean runs checked, tracked and counted (the report
         # filled as it goes), each segment that is not clean decoded by the reference

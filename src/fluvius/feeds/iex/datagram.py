@@ -1,34 +1,17 @@
 """Live decoding to columns: one datagram → event rows per kind, event objects only on demand.
 
-Design note
------------
-One Python object per message costs about 0.65 µs; a real TOPS datagram of the pre-market
-spin carries up to 67 messages, so an object decoder cannot keep its p99 under 20 µs.
-:class:`ColumnarSegmentDecoder` decodes a datagram with the batch decoder's kernel
-(``decode_rows`` of :mod:`fluvius.feeds._kernel_src`, with N = 1): the rows of each kind
-as a structured array of :func:`fluvius.feeds.events.dtype_of` (the very rows
-:func:`~fluvius.feeds.iex.decode_capture` gives); the file order of the events is their
-sequence numbers' (a datagram numbers its messages in order). The decoder owns one
-workspace: the datagram is copied in, the kernel writes the rows after it, and the used
-bytes are copied out into one ``bytes`` object owned by the :class:`DatagramBatch` (the
-next datagram reuses the workspace; a batch stays valid for as long as it is kept).
-
-Semantics are :class:`~fluvius.feeds.iex.SegmentDecoder`'s, which shares the report and
-the sequence tracker: a *clean* segment (TOPS 1.6 or DEEP 1.0, every block a documented
-type of at least its documented length, the blocks filling the payload) is decoded by the
-kernel, and only then accounted (datagram, segment, sequence tracking, counts). Anything
-else (truncated, corrupt, unknown messages, other protocols) goes to the reference
-decoder, which reports it and raises :class:`~fluvius.errors.DecodeError` with the byte
-offset in strict mode; the batch is then built from its events. Leading duplicates found
-by the sequence tracker are dropped from the rows as from the events.
-
-Event objects are made lazily, from the rows (:func:`~fluvius.feeds.events.events_from_array`,
-the one way rows become events): iterating a :class:`DatagramBatch`, indexing it or calling
-:meth:`DatagramBatch.events`. Consumers that only need numbers (the graph adapter,
-:class:`fluvius.feeds.adapter.DatagramAdapter`) never pay for them.
-
-Without numba (or with ``FLUVIUS_NUMBA=0``) every datagram goes to the reference decoder
-and the rows are built from its events: the same results, at its cost.
+Design note (the whole core: docs/reference/iex.md, "The decoder core")
+-----------------------------------------------------------------------
+One Python object per message costs about 0.65 µs, too much for a 67-message datagram
+under a 20 µs p99. :class:`ColumnarSegmentDecoder` runs the batch decoder's kernel
+(``decode_rows``, N = 1) in one reused workspace: the datagram is copied in, the kernel
+writes the rows of each kind (:func:`fluvius.feeds.events.dtype_of`) after it, and the
+used bytes are copied out into the :class:`DatagramBatch` (valid for as long as it is
+kept). A clean segment is accounted (report, sequence tracking) as
+:class:`~fluvius.feeds.iex.SegmentDecoder` would; anything else, and everything without
+numba, goes to that reference decoder and the batch is built from its events. Event
+objects are made lazily from the rows (:func:`~fluvius.feeds.events.events_from_array`),
+in file order (their sequence numbers'); the graph adapter never needs them.
 
 >>> from fluvius.feeds.events import Trade
 >>> from fluvius.feeds.iex.encode import encode_segments
@@ -51,10 +34,9 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from fluvius.feeds._capture import strided_view
-from fluvius.feeds._kernel_src import RES
 from fluvius.feeds._kernels import kernels
 from fluvius.feeds.events import dtype_of, events_from_array
-from fluvius.feeds.iex._layout import programs
+from fluvius.feeds.iex._layout import BOTH, programs
 from fluvius.feeds.iex.reference import SegmentDecoder, rows_of
 from fluvius.feeds.iex.transport import DEEP_PROTOCOL_ID, HEADER, TOPS_PROTOCOL_ID, StreamKey
 
@@ -82,7 +64,6 @@ _OUT = _IN_CAP  # where the output starts in the workspace
 _DOC = np.flatnonzero(_P.doc_len)
 # worst case: the datagram full of the type with the largest row per wire byte
 _OUT_CAP = int(_IN_CAP * float((_P.itemsize[_P.kind_of[_DOC]] / (_P.doc_len[_DOC] + 2)).max()))
-_BOTH = 2  # decode_rows' mode: check, then write packed
 _SEQ = attrgetter("seq")
 # the row fields struct reads as numpy's tolist() does (not S1 / S4: numpy drops their NULs)
 _STRUCT_CODES = {"<i8": "q", "<u4": "I", "|u1": "B", "|S8": "8s"}
@@ -97,10 +78,6 @@ def _row_struct(dtype: np.dtype[Any]) -> Any:
 
 
 _STRUCTS = tuple(_row_struct(d) for d in _DTYPES)
-_SYMBOL_AT = tuple(
-    0 if d.names and d.names[0] == "symbol" and d.fields["symbol"][0].str == "|S8" else None  # type: ignore[index]
-    for d in _DTYPES
-)  # raw_rows_of reads a row's symbol at its start (the first field, 8 bytes)
 
 
 class DatagramBatch(Sequence["Event"]):
@@ -211,37 +188,26 @@ class DatagramBatch(Sequence["Event"]):
             self._rows[kind] = found
         return found
 
-    def raw_rows(self, kind: str) -> list[tuple[Any, ...]]:
+    def raw_rows(self, kind: str, symbols: Container[bytes] | None = None) -> list[tuple[Any, ...]]:
         """The rows of ``kind`` as tuples, read with :mod:`struct`: what ``rows(kind).tolist()``
         gives except the symbol, which keeps its 8 NUL-padded bytes. For the few rows of
         one datagram this skips numpy's per-call cost (and its code: after an idle gap the
-        live path runs on cold caches, where every call counts)."""
+        live path runs on cold caches, where every call counts). With ``symbols`` (8-byte
+        NUL-padded symbols), only the rows of those: each row's symbol (its first 8 bytes)
+        is compared where it lies and only the rows kept are read."""
         k = _INDEX[kind]
         c = self._counts[k]
         if not c:
             return []
         unpack = _STRUCTS[k]
         if unpack is None:  # a field struct cannot read: numpy's rows
-            return [(r[0].ljust(8, b"\0"), *r[1:]) for r in self.rows(kind).tolist()]
+            rows = [(r[0].ljust(8, b"\0"), *r[1:]) for r in self.rows(kind).tolist()]
+            return rows if symbols is None else [r for r in rows if r[0] in symbols]
         size = _ITEMSIZE[k]
         end = self._counts[_NK + k] - _OUT  # where the kernel's cursor for the kind stopped
         out = self._out
-        return [unpack(out, at) for at in range(end - c * size, end, size)]
-
-    def raw_rows_of(self, kind: str, symbols: Container[bytes]) -> list[tuple[Any, ...]]:
-        """:meth:`raw_rows` of the rows whose symbol (8 NUL-padded bytes) is in ``symbols``:
-        each row's symbol is compared where it lies, and only the rows kept are read, so a
-        datagram of many rows for other symbols costs a comparison per row, not a tuple."""
-        k = _INDEX[kind]
-        c = self._counts[k]
-        if not c:
-            return []
-        unpack = _STRUCTS[k]
-        if unpack is None or _SYMBOL_AT[k] is None:
-            return [r for r in self.raw_rows(kind) if r[0] in symbols]
-        size = _ITEMSIZE[k]
-        end = self._counts[_NK + k] - _OUT
-        out = self._out
+        if symbols is None:
+            return [unpack(out, at) for at in range(end - c * size, end, size)]
         if c == 1:  # most datagrams: no comprehension (one call less on the live path)
             at = end - size
             return [unpack(out, at)] if out[at : at + 8] in symbols else []
@@ -250,6 +216,8 @@ class DatagramBatch(Sequence["Event"]):
             for at in range(end - c * size, end, size)
             if out[at : at + 8] in symbols
         ]
+
+    raw_rows_of = raw_rows  # raw_rows_of(kind, symbols): the graph adapter's name, no extra call
 
 
 class ColumnarSegmentDecoder:
@@ -286,10 +254,10 @@ class ColumnarSegmentDecoder:
         self._seg = np.zeros((12, 1), dtype=np.int64)  # the survey's table, one segment
         self._drop = np.zeros(1, dtype=np.int64)
         self._place = np.zeros(_NK + 1, dtype=np.int64)
-        self._res = np.zeros(RES, dtype=np.int64)
+        self._res = np.zeros(_P.res, dtype=np.int64)
         u2, u4, u8 = (strided_view(ws, np.dtype(t)) for t in ("<u2", "<u4", "<u8"))
         # the kernel's arguments: the workspace is both its input and its output
-        a = (ws, u2, u4, u8, self._seg, self._drop, 0, 1, _BOTH, ws, u4, u8)
+        a = (ws, u2, u4, u8, self._seg, self._drop, 0, 1, BOTH, ws, u4, u8)
         self._args = (*a, self._place, self._res)
         # the same memory as flat memoryviews: what each datagram reads and writes outside
         # the kernel, without numpy's indexing machinery (its code is cold after an idle gap)

@@ -298,26 +298,27 @@ def _alternate(graph: Graph, workers: int, costs: object = None) -> Partition:
 
 def _measure_node(n: int = 4000, repeats: int = 5) -> float:
     """The serial engine's per-node cost on trivial ``add`` nodes."""
-    plan = Plan(_chain(n))
+    return statistics.median(_startup_times(Plan(_chain(n)), repeats)[0]) / n
+
+
+def _startup_times(plan: Plan, repeats: int) -> tuple[list[float], RunState]:
+    """Seconds of each of ``repeats`` serial start-ups of ``plan``, from fresh values, and
+    the last start-up's state."""
     times = []
+    state = RunState(plan.initial_values())
     for _ in range(repeats):
         state = RunState(plan.initial_values())
         t0 = time.perf_counter()
         compute_startup(plan, state, plan.node_steps, "fail_fast", "calibrate")
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) / n
+    return times, state
 
 
 def _measure_tick_node(n: int = 2000, repeats: int = 9) -> float:
     """``tick_node_s``: a tick of an ``n``-node chain in this process, per node, less its
     start-up per node (medians; module docstring)."""
     plan = Plan(_chain(n))
-    starts = []
-    for _ in range(repeats):
-        state = RunState(plan.initial_values())
-        t0 = time.perf_counter()
-        compute_startup(plan, state, plan.node_steps, "fail_fast", "calibrate")
-        starts.append(time.perf_counter() - t0)
+    starts, state = _startup_times(plan, repeats)
     changed = frozenset({0})  # the chain's source
     ticks = []
     for i in range(repeats + 1):  # the first walks the batch (the plan's cache): not counted

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -72,9 +73,10 @@ async def _dashboard_url(stderr: asyncio.StreamReader) -> str:
     raise RuntimeError("fluvius live ended before it served the dashboard")
 
 
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while await stream.read(65536):
-        pass
+async def _drain(stream: asyncio.StreamReader, tail: collections.deque[bytes]) -> None:
+    """Read the process's stderr to its end, keeping its last lines (shown on a failure)."""
+    while line := await stream.readline():
+        tail.append(line)
 
 
 async def _screenshot(url: str, chromium: str, symbol: str, path: Path) -> None:
@@ -127,9 +129,11 @@ async def run(replay_s: float | None, duration: float, serve: bool) -> dict[str,
         assert proc.stdout is not None
         assert proc.stderr is not None
         drain: asyncio.Task[None] | None = None
+        tail: collections.deque[bytes] = collections.deque(maxlen=20)
+        failed, code = False, None
         try:
             url = await _dashboard_url(proc.stderr)
-            drain = asyncio.create_task(_drain(proc.stderr))
+            drain = asyncio.create_task(_drain(proc.stderr, tail))
             print(f"dashboard: {url}  (metrics: {url}metrics)", flush=True)
             await asyncio.sleep(0.5)  # a few cycles
             query = f"api/values?keys=model/{symbols[0]}"
@@ -146,12 +150,18 @@ async def run(replay_s: float | None, duration: float, serve: bool) -> dict[str,
                     proc.send_signal(signal.SIGINT)
             out = await proc.stdout.read()
             await proc.wait()
+        except Exception:  # say what the live process did (it may have ended): below
+            failed, code = True, proc.returncode  # None: still running (killed below)
+            raise
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
             if drain is not None:
                 await drain
+            if failed:
+                print(f"fluvius live: return code {code} at the failure; its last stderr lines:")
+                print(b"".join(tail).decode(errors="replace"), end="", flush=True)
         if proc.returncode != 0:
             raise RuntimeError(f"fluvius live exited with {proc.returncode}")
         doc: dict[str, Any] = json.loads(out)

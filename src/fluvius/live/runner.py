@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any
 
 from fluvius.engine.state import CycleResult, ErrorPolicy, check_policy
 from fluvius.errors import FluviusError
-from fluvius.feeds.adapter import accumulates, clear_trades, merge_tick
+from fluvius.feeds.adapter import clear_trades, merge_tick
 from fluvius.graph.dag import Graph
 from fluvius.graph.spec import load_graph
 from fluvius.live._gc import IdleCollector
@@ -365,7 +365,6 @@ class LiveRun:
         collector = IdleCollector()
         cycle_now, update_of, after = session.cycle_now, feed.update_of, self._after_cycle
         latency, clock = self.state.latency_ns, time.time_ns
-        trade_sources = {k for k in self.graph.source_keys if accumulates(k)}
 
         def on_ready(pairs: list[tuple[dict[str, Any], Any]]) -> None:
             nonlocal traded
@@ -375,10 +374,7 @@ class LiveRun:
                 if len(pairs) == 1:  # one datagram: its own cycle, nothing to merge
                     values, batch = pairs[0]
                     cycle = values.copy()  # the update keeps the feed's values
-                    last, traded = traded, trade_sources.intersection(cycle)
-                    for key in last:  # clear_trades (a feed's trade source holds trades)
-                        if key not in traded:
-                            cycle[key] = ()
+                    traded = clear_trades(cycle, traded)
                     result = cycle_now(cycle)
                     if clocked:  # the latency ends when the nodes are computed
                         latency.append(clock() - batch.recv_ns)
